@@ -1,0 +1,272 @@
+"""The `regsync` command: parse options, call the pipeline, print, exit with the spec's codes.
+
+Every fatal problem becomes one line on stderr (and, with --json, one JSON object on
+stdout) and an exit code of spec section 7; a traceback is only for our own bugs.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sync.errors import RegsyncError, UsageError
+from sync.pipeline import ReadOptions, commit, preview
+from sync.plan import Plan
+from sync.rules import load_rules
+from sync.types import COUNT_KEYS
+from sync.writers.register import open_register
+from sync.writers.report import write_report
+
+EXIT_INTERNAL = 70
+_SHOWN_ROWS = 40
+
+
+def _default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _emit(as_json: bool, payload: dict[str, Any], lines: list[str]) -> None:
+    """Print the human lines (stderr under --json) and the JSON object (stdout)."""
+    out = sys.stderr if as_json else sys.stdout
+    for line in lines:
+        click.echo(line, file=out)
+    if as_json:
+        click.echo(json.dumps(payload, ensure_ascii=False))
+
+
+def _summary(counts: dict[str, int], skipped: int) -> list[str]:
+    labels = {v: k for k, v in COUNT_KEYS.items()}
+    width = max(len(label) for label in labels.values())
+    lines = [f"  {labels[key]:<{width}}  {counts.get(key, 0):>8}" for key in labels]
+    if skipped:
+        lines.append(f"  {'skipped':<{width}}  {skipped:>8}")
+    return lines
+
+
+def _row_lines(plan: Plan) -> list[str]:
+    shown = plan.report().filter(plan.rows["status"] != "No change")
+    lines = []
+    for row in shown.head(_SHOWN_ROWS).iter_rows(named=True):
+        what = row["message"] or row["changed_fields"].replace("|", ", ")
+        number = row["customer_number"] or "-"
+        lines.append(f"  row {row['row']:>6}  {row['status']:<9}  {number:<12}  {what}")
+    if shown.height > _SHOWN_ROWS:
+        lines.append(f"  ... {shown.height - _SHOWN_ROWS} more rows in the report (--report)")
+    return lines
+
+
+def _exit_code(counts: dict[str, int]) -> int:
+    return 1 if counts.get("conflict", 0) or counts.get("rejected", 0) else 0
+
+
+def _source_lines(info: dict[str, Any]) -> list[str]:
+    enc, delim = info.get("encoding"), info.get("delimiter")
+    lines = [f"source: {info.get('format')}, encoding {enc}, delimiter {delim!r}, "
+             f"header row {info.get('header_row')}"]
+    if info.get("ignored"):
+        lines.append("ignored columns: " + ", ".join(info["ignored"]))
+    return lines
+
+
+def _payload(the_plan: Plan, **extra: Any) -> dict[str, Any]:
+    return {**the_plan.header.counts, "skipped": the_plan.header.skipped,
+            "source": the_plan.header.source_info, **extra}
+
+
+def _run(as_json: bool, action: Callable[[], int]) -> None:
+    """Run a command body; map errors to one line, a JSON object and an exit code."""
+    try:
+        code = action()
+    except RegsyncError as exc:
+        _fail(as_json, exc.message, exc.exit_code)
+    except KeyboardInterrupt:
+        _fail(as_json, "interrupted; nothing was written", 130)
+    except Exception as exc:  # noqa: BLE001 - the edge: our own bug, never the user's
+        if os.environ.get("REGSYNC_DEBUG"):
+            raise
+        _fail(as_json, f"internal error ({type(exc).__name__}: {exc}); nothing was written. "
+                       f"Set REGSYNC_DEBUG=1 for details", EXIT_INTERNAL)
+    sys.exit(code)
+
+
+def _fail(as_json: bool, message: str, code: int) -> None:
+    click.echo(f"regsync: error: {message}", file=sys.stderr)
+    if as_json:
+        click.echo(json.dumps({"error": message, "exit_code": code}, ensure_ascii=False))
+    sys.exit(code)
+
+
+def _source_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--rules", "rules_path", type=click.Path(path_type=Path),
+                     help="A rule file laid over the default rules."),
+        click.option("--encoding", help="Source encoding (default: detected)."),
+        click.option("--delimiter", help="Source delimiter: ; , tab | (default: detected)."),
+        click.option("--sheet", help="Sheet name of an XLSX source."),
+        click.option("--header-row", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Spreadsheet row number of the header."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+_db_option = click.option(
+    "--db", envvar="REGSYNC_DB", default="register.db", show_default=True,
+    help="Register: an SQLite file, sqlite:///path (or $REGSYNC_DB).")
+_json_option = click.option("--json", "as_json", is_flag=True,
+                            help="Print one JSON object on stdout; human output on stderr.")
+_actor_option = click.option("--actor", default=_default_actor,
+                             help="Who commits (default: the OS user).")
+
+
+@click.group()
+@click.version_option(package_name="regsync")
+def cli() -> None:
+    """regsync: preview and commit customer files into a register."""
+
+
+@cli.command("init")
+@_db_option
+@_json_option
+def init_cmd(db: str, as_json: bool) -> None:
+    """Create an empty register (SQLite) if it does not exist."""
+    def body() -> int:
+        register = open_register(db, create=True)
+        try:
+            _emit(as_json, {"db": db, "register_id": register.register_id(),
+                            "version": register.version()}, [f"register ready: {db}"])
+        finally:
+            register.close()
+        return 0
+    _run(as_json, body)
+
+
+def _preview(source: Path, db: str, rules_path: Path | None, encoding: str | None,
+             delimiter: str | None, sheet: str | None, header_row: int) -> Plan:
+    if sheet is not None and source.suffix.lower() not in (".xlsx", ".xlsm"):
+        raise UsageError("--sheet applies to XLSX sources only")
+    rules = load_rules(rules_path)
+    register = open_register(db, create=False)
+    try:
+        return preview(source, register, rules,
+                       ReadOptions(encoding=encoding, delimiter=delimiter,
+                                   header_row=header_row))
+    finally:
+        register.close()
+
+
+@cli.command("preview")
+@click.argument("source", type=click.Path(path_type=Path))
+@_db_option
+@_source_options
+@click.option("--plan", "plan_path", type=click.Path(path_type=Path),
+              help="Where to write the plan (default: SOURCE's name + .plan, here).")
+@click.option("--report", "report_path", type=click.Path(path_type=Path),
+              help="Write a CSV report, one line per source row.")
+@_json_option
+def preview_cmd(source: Path, db: str, rules_path: Path | None, encoding: str | None,
+                delimiter: str | None, sheet: str | None, header_row: int,
+                plan_path: Path | None, report_path: Path | None, as_json: bool) -> None:
+    """Show what importing SOURCE would do; write a plan. The register is not touched."""
+    def body() -> int:
+        plan = _preview(source, db, rules_path, encoding, delimiter, sheet, header_row)
+        target = plan_path or Path(source.name + ".plan")
+        plan.save(target)
+        if report_path is not None:
+            write_report(plan, report_path)
+        lines = [*_source_lines(plan.header.source_info), *_row_lines(plan),
+                 *_summary(plan.header.counts, plan.header.skipped),
+                 f"plan written to {target}; apply it with: regsync commit {target}"]
+        _emit(as_json, _payload(plan, plan=str(target),
+                                report=str(report_path) if report_path else None), lines)
+        return _exit_code(plan.header.counts)
+    _run(as_json, body)
+
+
+def _commit(plan: Plan, db: str, actor: str, lines: list[str]) -> int | None:
+    """Commit a plan that has rows; a plan of zero rows makes no batch."""
+    if plan.rows.height == 0:
+        lines.append("no data rows; nothing to commit")
+        return None
+    register = open_register(db, create=True)
+    try:
+        batch = commit(plan, register, actor)
+    finally:
+        register.close()
+    created = f"; groups created: {', '.join(batch.groups_created)}" \
+        if batch.groups_created else ""
+    lines.append(f"committed batch {batch.batch_id}: {batch.inserted} inserted, "
+                 f"{batch.updated} updated{created}")
+    return batch.batch_id
+
+
+@cli.command("commit")
+@click.argument("plan_path", metavar="PLAN", type=click.Path(path_type=Path))
+@_db_option
+@_actor_option
+@_json_option
+def commit_cmd(plan_path: Path, db: str, actor: str, as_json: bool) -> None:
+    """Apply a plan made by preview, all or nothing."""
+    def body() -> int:
+        plan = Plan.load(plan_path)
+        lines = _summary(plan.header.counts, plan.header.skipped)
+        batch_id = _commit(plan, db, actor, lines)
+        _emit(as_json, _payload(plan, batch=batch_id), lines)
+        return _exit_code(plan.header.counts)
+    _run(as_json, body)
+
+
+@cli.command("import")
+@click.argument("source", type=click.Path(path_type=Path))
+@_db_option
+@_source_options
+@click.option("--report", "report_path", type=click.Path(path_type=Path),
+              help="Write a CSV report, one line per source row.")
+@click.option("--yes", is_flag=True, help="Commit without asking (required).")
+@_actor_option
+@_json_option
+def import_cmd(source: Path, db: str, rules_path: Path | None, encoding: str | None,
+               delimiter: str | None, sheet: str | None, header_row: int,
+               report_path: Path | None, yes: bool, actor: str, as_json: bool) -> None:
+    """Preview and commit SOURCE in one run (for unattended jobs)."""
+    def body() -> int:
+        if not yes:
+            raise UsageError("import writes to the register: pass --yes, or run "
+                             "'regsync preview' and then 'regsync commit'")
+        plan = _preview(source, db, rules_path, encoding, delimiter, sheet, header_row)
+        if report_path is not None:
+            write_report(plan, report_path)
+        lines = [*_source_lines(plan.header.source_info), *_row_lines(plan),
+                 *_summary(plan.header.counts, plan.header.skipped)]
+        batch_id = _commit(plan, db, actor, lines)
+        _emit(as_json, _payload(plan, batch=batch_id), lines)
+        return _exit_code(plan.header.counts)
+    _run(as_json, body)
+
+
+def main() -> None:
+    """Entry point: click's own usage errors also answer in JSON under --json."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        as_json = "--json" in sys.argv[1:]
+        message = exc.format_message()
+        click.echo(f"regsync: error: {message}", file=sys.stderr)
+        if as_json:
+            click.echo(json.dumps({"error": message, "exit_code": 2}, ensure_ascii=False))
+        sys.exit(2)
+    except click.exceptions.Abort:
+        sys.exit(130)

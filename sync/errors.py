@@ -1,0 +1,55 @@
+"""Error types, one per stage, each carrying the exit code of spec section 7."""
+
+from __future__ import annotations
+
+
+class RegsyncError(Exception):
+    """A fatal problem that ends a command with one line and an exit code."""
+
+    exit_code: int = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UsageError(RegsyncError):
+    """Bad command-line usage (exit 2)."""
+
+    exit_code = 2
+
+
+class SourceError(RegsyncError):
+    """A source file that cannot be read at all (exit 2); nothing is written."""
+
+    exit_code = 2
+
+
+class RulesError(RegsyncError):
+    """A rule file that is broken or inconsistent (exit 2)."""
+
+    exit_code = 2
+
+
+class PlanError(RegsyncError):
+    """A plan file that cannot be read or belongs elsewhere (exit 2)."""
+
+    exit_code = 2
+
+
+class RegisterError(RegsyncError):
+    """A register that cannot be opened or has a foreign schema (exit 2)."""
+
+    exit_code = 2
+
+
+class StalePlanError(RegsyncError):
+    """The register changed since the plan was made, or it was already committed (exit 3)."""
+
+    exit_code = 3
+
+
+class RegisterBusyError(RegsyncError):
+    """Another run holds the register (exit 3)."""
+
+    exit_code = 3

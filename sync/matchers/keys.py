@@ -1,0 +1,111 @@
+"""The exact key chain of spec section 4: customer_number, then business_id, then name.
+
+The first key a row has decides. Lookups go to the register once per key for all the
+file's distinct values; the decisions are polars expressions over whole columns.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from sync.normalise import name_key
+from sync.writers.register.base import Register
+
+MATCH_SCHEMA = {"_row": pl.Int64, "match": pl.String, "matched_by": pl.String,
+                "outcome": pl.String, "message": pl.String}
+
+_LOOKUP_COLUMN = {"customer_number": "customer_number", "business_id": "business_id",
+                  "name": "name_key"}
+
+
+def _hits(register: Register, key: str, values: pl.Series) -> pl.DataFrame:
+    """value -> sorted list of customer numbers having it."""
+    found = register.lookup(_LOOKUP_COLUMN[key], values)
+    return (found.group_by("value").agg(pl.col("customer_number").sort().alias("hits")))
+
+
+def _list_text(col: str) -> pl.Expr:
+    return pl.col(col).list.join(", ")
+
+
+def match_keys(rows: pl.DataFrame, register: Register, order: tuple[str, ...]) -> pl.DataFrame:
+    """Decide each row's customer by the key chain.
+
+    `rows` has `_row` and any of customer_number, business_id, name (canonical, null when
+    empty). Returns one row per input row: match (customer number or null), matched_by,
+    outcome ("match", "new" or "conflict") and message (why, for conflicts).
+    """
+    work = rows.select(
+        "_row",
+        *(pl.col(k) if k in rows.columns else pl.lit(None, pl.String).alias(k)
+          for k in ("customer_number", "business_id", "name")),
+    ).with_columns(name_key(pl.col("name")).alias("name_key"))
+    empty_list = pl.lit([], dtype=pl.List(pl.String))
+    for key, column in (("customer_number", "customer_number"), ("business_id", "business_id"),
+                        ("name", "name_key")):
+        hits = _hits(register, key, work[column]).rename({"value": column,
+                                                          "hits": f"{key}_hits"})
+        work = work.join(hits, on=column, how="left").with_columns(
+            pl.col(f"{key}_hits").fill_null(empty_list))
+
+    decided = pl.lit(False)
+    match = pl.lit(None, pl.String)
+    matched_by = pl.lit(None, pl.String)
+    outcome = pl.lit(None, pl.String)
+    message = pl.lit(None, pl.String)
+    for key in order:
+        has_key = pl.col(key).is_not_null() & ~decided
+        k_match, k_outcome, k_message = _decide(key)
+        match = pl.when(has_key).then(k_match).otherwise(match)
+        matched_by = pl.when(has_key & (k_outcome == "match")).then(pl.lit(key)).otherwise(
+            matched_by)
+        outcome = pl.when(has_key).then(k_outcome).otherwise(outcome)
+        message = pl.when(has_key).then(k_message).otherwise(message)
+        decided = decided | pl.col(key).is_not_null()
+    result = work.select(
+        "_row",
+        match.alias("match"),
+        matched_by.alias("matched_by"),
+        outcome.fill_null("new").alias("outcome"),
+        message.alias("message"),
+    )
+    return result.sort("_row")
+
+
+def _decide(key: str) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """(matched customer, outcome, message) for a row decided by `key`."""
+    n_hits = pl.col(f"{key}_hits").list.len()
+    if key == "customer_number":
+        found = n_hits > 0
+        number = pl.col("customer_number_hits").list.first()
+        bid_hits = pl.col("business_id_hits")
+        bid_elsewhere = (pl.col("business_id").is_not_null()
+                         & (bid_hits.list.set_difference(pl.concat_list(number)).list.len() > 0))
+        known_conflict = found & bid_elsewhere
+        unknown_conflict = ~found & ((bid_hits.list.len() > 0)
+                                     | (pl.col("name_hits").list.len() > 0))
+        unknown_why = (
+            pl.when(bid_hits.list.len() > 0)
+            .then(pl.format("business_id {} is customer {}'s", pl.col("business_id"),
+                            _list_text("business_id_hits")))
+            .otherwise(pl.format("name '{}' is customer {}'s", pl.col("name"),
+                                 _list_text("name_hits"))))
+        outcome = (pl.when(known_conflict | unknown_conflict).then(pl.lit("conflict"))
+                   .when(found).then(pl.lit("match")).otherwise(pl.lit("new")))
+        message = (
+            pl.when(known_conflict)
+            .then(pl.format("business_id {} belongs to customer {}, not to customer {}",
+                            pl.col("business_id"),
+                            _list_text("business_id_hits"), number))
+            .when(unknown_conflict)
+            .then(pl.format("number {} is unknown, but {}", pl.col("customer_number"),
+                            unknown_why)))
+        return pl.when(found).then(number), outcome, message
+    label = "business_id" if key == "business_id" else "name"
+    outcome = (pl.when(n_hits == 1).then(pl.lit("match"))
+               .when(n_hits > 1).then(pl.lit("conflict")).otherwise(pl.lit("new")))
+    message = pl.when(n_hits > 1).then(
+        pl.format("{} {} matches customers {}", pl.lit(label),
+                  pl.col(key) if key == "business_id" else pl.format("'{}'", pl.col(key)),
+                  _list_text(f"{key}_hits")))
+    return pl.when(n_hits == 1).then(pl.col(f"{key}_hits").list.first()), outcome, message

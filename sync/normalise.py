@@ -1,0 +1,365 @@
+"""Field normalisers and validators (spec section 2).
+
+Every normaliser turns a text column into a frame of canonical ``value``, issue ``code``
+and human ``detail``. Simple kinds are pure polars expressions; kinds that need a
+library (stdnum, phonenumbers, babel) call Python once per distinct (value, country)
+pair and join the answers back, so cost follows the number of distinct values.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from functools import cache
+from typing import Any
+
+import phonenumbers
+import polars as pl
+from babel import Locale
+from babel.core import get_global
+from stdnum.cz.dic import calc_check_digit_legal
+from stdnum.fi import ytunnus
+from stdnum.se import orgnr
+
+__all__ = ["DEFAULT_CUSTOMER_TYPES", "NORMALISERS", "name_key", "normalise_column"]
+
+# (value, code, detail) for one distinct input.
+_Result = tuple[str, str | None, str | None]
+
+_EXPR_KINDS = frozenset({"key", "text", "collapse", "compact", "vat_id", "email"})
+_LIBRARY_KINDS = frozenset(
+    {"customer_type", "business_id", "phone", "postal_code", "country", "language"}
+)
+NORMALISERS: frozenset[str] = _EXPR_KINDS | _LIBRARY_KINDS
+
+DEFAULT_CUSTOMER_TYPES: Mapping[str, tuple[str, ...]] = {
+    "company": ("company", "Yritys", "Företag", "Firma"),
+    "person": ("person", "Henkilö", "Privatperson", "Fyzická osoba"),
+}
+
+_NAME_LANGUAGES = ("fi", "sv", "cs", "en")
+# Two-letter CLDR territories that are not countries (unions, pseudo-locales, and
+# ISO "exceptionally reserved" codes).
+_NOT_COUNTRIES = frozenset(
+    {"EU", "EZ", "UN", "QO", "ZZ", "XA", "XB", "AC", "CP", "CQ", "DG", "EA", "IC", "TA"}
+)
+# Long forms CLDR no longer lists but that old exports still carry.
+_EXTRA_COUNTRY_NAMES = {"Czech Republic": "CZ", "Česká republika": "CZ", "UK": "GB"}
+
+_POSTAL_WIDTH = {
+    **dict.fromkeys(("FI", "SE", "CZ", "SK", "DE", "FR", "ES", "IT", "EE", "US"), 5),
+    **dict.fromkeys(("NO", "DK", "AT", "CH", "BE", "HU"), 4),
+}
+
+# Unicode White_Space, as polars' strip_chars and regex \s see it (Python's \s adds \x1c-\x1f).
+_WS_CHARS = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_WHITESPACE = re.compile(f"[{_WS_CHARS}]+")
+_SEPARATORS = re.compile(rf"[{_WS_CHARS}.\-]+")
+_EMAIL = r"^([^@\s]+)@([^@\s.]+(?:\.[^@\s.]+)+)$"
+_SCIENTIFIC = re.compile(r"[+-]?\d+(?:[.,]\d*)?[eE][+-]?\d+")
+_VAT_FORM = re.compile(r"([A-Z]{2})(\d[0-9A-Z]*)")
+_POSTAL_PREFIX = re.compile(r"([A-Za-z]{2})-?(\d+)")
+
+
+def name_key(expr: pl.Expr) -> pl.Expr:
+    """Matching form of a name: whitespace runs collapsed to one space, trimmed, lower-cased."""
+    return expr.str.replace_all(r"\s+", " ").str.strip_chars().str.to_lowercase()
+
+
+def normalise_column(
+    kind: str,
+    values: pl.Series,
+    countries: pl.Series | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> pl.DataFrame:
+    """Normalise a text column with the normaliser ``kind`` (one of ``NORMALISERS``).
+
+    Returns a frame of the same length and order as ``values`` with String columns
+    ``value`` (canonical form; null for null/empty/whitespace-only input, the trimmed
+    input when there is an issue), ``code`` (issue code or null) and ``detail`` (short
+    message naming the offending value, or null). ``countries`` holds each row's ISO
+    alpha-2 country (null where unknown) and is used by phone, postal_code and
+    business_id. Raises ``ValueError`` for an unknown kind or mismatched lengths.
+    """
+    if kind not in NORMALISERS:
+        raise ValueError(f"unknown normaliser {kind!r}; expected one of {sorted(NORMALISERS)}")
+    if countries is not None and len(countries) != len(values):
+        raise ValueError("countries must have the same length as values")
+    frame = pl.DataFrame({"v": values.cast(pl.String)})
+    if kind in _EXPR_KINDS:
+        return frame.select(_EXPR_BUILDERS[kind](pl.col("v")))
+
+    trimmed = frame.select(_blank_to_null(pl.col("v").str.strip_chars())).to_series()
+    if kind == "customer_type":
+        aliases = _customer_type_aliases((options or {}).get("values") or DEFAULT_CUSTOMER_TYPES)
+        return _per_distinct(trimmed, None, lambda v, _c: _customer_type(v, aliases))
+    uses_country = kind in {"business_id", "phone", "postal_code"}
+    return _per_distinct(trimmed, countries if uses_country else None, _ROW_FUNCTIONS[kind])
+
+
+# --- expression kinds -------------------------------------------------------------------
+
+
+def _blank_to_null(expr: pl.Expr) -> pl.Expr:
+    return pl.when(expr == "").then(None).otherwise(expr)
+
+
+def _no_issue(value: pl.Expr) -> list[pl.Expr]:
+    none = pl.lit(None, dtype=pl.String)
+    return [value.alias("value"), none.alias("code"), none.alias("detail")]
+
+
+def _key(v: pl.Expr) -> list[pl.Expr]:
+    return _no_issue(_blank_to_null(v.str.strip_chars()))
+
+
+def _text(v: pl.Expr) -> list[pl.Expr]:
+    return _no_issue(_blank_to_null(v.str.replace_all(r"\r\n?", "\n").str.strip_chars()))
+
+
+def _collapse(v: pl.Expr) -> list[pl.Expr]:
+    return _no_issue(_blank_to_null(v.str.replace_all(r"\s+", " ").str.strip_chars()))
+
+
+def _compact(v: pl.Expr) -> list[pl.Expr]:
+    return _no_issue(_blank_to_null(v.str.replace_all(r"\s+", "")))
+
+
+def _vat_id(v: pl.Expr) -> list[pl.Expr]:
+    return _no_issue(_blank_to_null(v.str.replace_all(r"[\s.\-]+", "").str.to_uppercase()))
+
+
+def _email(v: pl.Expr) -> list[pl.Expr]:
+    trimmed = _blank_to_null(v.str.strip_chars())
+    valid = trimmed.str.contains(_EMAIL)
+    canonical = pl.concat_str(
+        trimmed.str.extract(_EMAIL, 1),
+        pl.lit("@"),
+        trimmed.str.extract(_EMAIL, 2).str.to_lowercase(),
+    )
+    bad = trimmed.is_not_null() & ~valid
+    return [
+        pl.when(valid).then(canonical).otherwise(trimmed).alias("value"),
+        pl.when(bad).then(pl.lit("invalid_email")).alias("code"),
+        pl.when(bad).then(pl.format("not a valid e-mail address: '{}'", trimmed)).alias("detail"),
+    ]
+
+
+_EXPR_BUILDERS: dict[str, Callable[[pl.Expr], list[pl.Expr]]] = {
+    "key": _key,
+    "text": _text,
+    "collapse": _collapse,
+    "compact": _compact,
+    "vat_id": _vat_id,
+    "email": _email,
+}
+
+
+# --- per-distinct machinery -------------------------------------------------------------
+
+
+def _per_distinct(
+    trimmed: pl.Series,
+    countries: pl.Series | None,
+    normalise: Callable[[str, str | None], _Result],
+) -> pl.DataFrame:
+    """Call ``normalise`` once per distinct non-null (value, country) and join back."""
+    country = (
+        countries.cast(pl.String)
+        if countries is not None
+        else pl.Series(values=[None] * len(trimmed), dtype=pl.String)
+    )
+    frame = pl.DataFrame({"v": trimmed, "c": country})
+    distinct = frame.drop_nulls("v").unique()
+    schema = {"value": pl.String, "code": pl.String, "detail": pl.String}
+    answers = pl.DataFrame(
+        [normalise(v, c) for v, c in distinct.iter_rows()], schema=schema, orient="row"
+    )
+    looked_up = pl.concat([distinct, answers], how="horizontal")
+    joined = frame.join(
+        looked_up, on=["v", "c"], how="left", nulls_equal=True, maintain_order="left"
+    )
+    return joined.select(list(schema))
+
+
+def _fold(text: str) -> str:
+    """Comparison form: no case, no accents, no spaces or punctuation."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return re.sub(r"[\W_]+", "", stripped.casefold())
+
+
+def _issue(value: str, code: str, detail: str) -> _Result:
+    return value, code, detail
+
+
+# --- customer_type ----------------------------------------------------------------------
+
+
+def _customer_type_aliases(values: Mapping[str, Iterable[str]]) -> dict[str, str]:
+    aliases: dict[str, str] = {}
+    for canonical, names in values.items():
+        for name in (canonical, *([names] if isinstance(names, str) else names)):
+            previous = aliases.setdefault(_fold(name), canonical)
+            if previous != canonical:
+                raise ValueError(
+                    f"customer type alias {name!r} means both {previous} and {canonical}"
+                )
+    return aliases
+
+
+def _customer_type(value: str, aliases: Mapping[str, str]) -> _Result:
+    canonical = aliases.get(_fold(value))
+    if canonical is None:
+        return _issue(value, "unknown_customer_type", f"unknown customer type: '{value}'")
+    return canonical, None, None
+
+
+# --- business_id ------------------------------------------------------------------------
+
+
+def _business_id(value: str, country: str | None) -> _Result:
+    cleaned = _SEPARATORS.sub("", value).upper()
+    vat = _VAT_FORM.fullmatch(cleaned)
+    if vat and vat.group(1) in _countries():
+        country, cleaned = vat.group(1), vat.group(2)
+        if country == "SE" and len(cleaned) == 12 and cleaned.endswith("01"):
+            cleaned = cleaned[:10]
+    if country == "FI":
+        padded = _padded_valid(cleaned, range(6, 9), ytunnus.is_valid)
+        canonical = ytunnus.format(padded) if padded else None
+    elif country == "SE":
+        canonical = orgnr.format(cleaned) if orgnr.is_valid(cleaned) else None
+    elif country == "CZ":
+        canonical = _padded_valid(cleaned, range(4, 9), _ico_is_valid)
+    else:
+        return _WHITESPACE.sub("", value).upper(), None, None
+    if canonical is None:
+        return _issue(value, "invalid_business_id", f"invalid {country} business ID: '{value}'")
+    return canonical, None, None
+
+
+def _padded_valid(digits: str, lengths: range, is_valid: Callable[[str], bool]) -> str | None:
+    """The 8-digit id, left-padded with the zeros a spreadsheet dropped, if it validates."""
+    if not digits.isascii() or not digits.isdigit() or len(digits) not in lengths:
+        return None
+    padded = digits.zfill(8)
+    return padded if is_valid(padded) else None
+
+
+def _ico_is_valid(number: str) -> bool:
+    return calc_check_digit_legal(number[:7]) == number[7]
+
+
+# --- phone ------------------------------------------------------------------------------
+
+
+def _phone(value: str, country: str | None) -> _Result:
+    if _SCIENTIFIC.fullmatch(value):
+        return _issue(
+            value, "scientific_notation", f"phone in scientific notation lost digits: '{value}'"
+        )
+    try:
+        number = phonenumbers.parse(value, country)
+    except phonenumbers.NumberParseException:
+        number = None
+    # An extension has no E.164 form; keeping the text is better than dropping it.
+    if number is None or number.extension or not phonenumbers.is_valid_number(number):
+        where = f" for {country}" if country else ""
+        return _issue(value, "invalid_phone", f"not a valid phone number{where}: '{value}'")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None, None
+
+
+# --- postal_code ------------------------------------------------------------------------
+
+
+def _postal_code(value: str, country: str | None) -> _Result:
+    width = _POSTAL_WIDTH.get(country or "")
+    if width is None:
+        return value, None, None
+    compacted = _WHITESPACE.sub("", value)
+    prefixed = _POSTAL_PREFIX.fullmatch(compacted)
+    if prefixed and prefixed.group(1).upper() == country:
+        compacted = prefixed.group(2)
+    if compacted.isascii() and compacted.isdigit() and len(compacted) <= width:
+        return compacted.zfill(width), None, None
+    return _issue(value, "invalid_postal_code", f"not a {country} postal code: '{value}'")
+
+
+# --- country and language ---------------------------------------------------------------
+
+
+@cache
+def _countries() -> frozenset[str]:
+    territories = Locale.parse("en").territories
+    return frozenset(
+        code
+        for code in territories
+        if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES
+    )
+
+
+@cache
+def _country_lookup() -> dict[str, str]:
+    countries = _countries()
+    names: dict[str, str] = {_fold(code): code for code in countries}
+    for alias, targets in get_global("territory_aliases").items():
+        # ISO alpha-3 codes (FIN, SWE, CZE); aliases naming several successors are skipped.
+        if len(alias) == 3 and alias.isalpha() and len(targets) == 1 and targets[0] in countries:
+            names.setdefault(_fold(alias), targets[0])
+    for lang in _NAME_LANGUAGES:
+        for code, name in Locale.parse(lang).territories.items():
+            if code in countries:
+                names.setdefault(_fold(name), code)
+    for name, code in _EXTRA_COUNTRY_NAMES.items():
+        names.setdefault(_fold(name), code)
+    return names
+
+
+def _country(value: str, _row_country: str | None) -> _Result:
+    code = _country_lookup().get(_fold(value))
+    if code is None:
+        return _issue(value, "unknown_country", f"unknown country: '{value}'")
+    return code, None, None
+
+
+@cache
+def _language_lookup() -> dict[str, str]:
+    def base(tag: str) -> str | None:
+        # Region and script variants (en_GB, zh_Hans) name their base language.
+        lang = tag.split("_")[0]
+        return lang if len(lang) == 2 and lang.isalpha() else None
+
+    locales = [Locale.parse(lang) for lang in _NAME_LANGUAGES]
+    codes = {lang for tag in locales[-1].languages if (lang := base(tag))}
+    names: dict[str, str] = {code: code for code in codes}
+    for alias, target in get_global("language_aliases").items():
+        # ISO 639-2 codes (fin, swe, cze/ces) and deprecated ones (iw).
+        if alias.isalpha() and len(alias) in (2, 3) and target in codes:
+            names.setdefault(alias.lower(), target)
+    for locale in locales:
+        for tag, name in locale.languages.items():
+            if (lang := base(tag)) in codes:
+                names.setdefault(_fold(name), lang)
+    return names
+
+
+def _language(value: str, _row_country: str | None) -> _Result:
+    lookup = _language_lookup()
+    code = lookup.get(_fold(value))
+    tag = re.fullmatch(r"([A-Za-z]{2})[-_][A-Za-z0-9]{2,8}", value)
+    if code is None and tag:
+        code = lookup.get(tag.group(1).lower())
+    if code is None:
+        return _issue(value, "unknown_language", f"unknown language: '{value}'")
+    return code, None, None
+
+
+_ROW_FUNCTIONS: dict[str, Callable[[str, str | None], _Result]] = {
+    "business_id": _business_id,
+    "phone": _phone,
+    "postal_code": _postal_code,
+    "country": _country,
+    "language": _language,
+}

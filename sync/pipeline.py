@@ -1,0 +1,302 @@
+"""read -> normalise -> match -> classify -> plan, and commit: one call per stage.
+
+This and the CLI are the only modules that know every stage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from sync.canonicalise import canonicalise
+from sync.classify import diff, status_expr
+from sync.errors import StalePlanError
+from sync.matchers.fuzzy import DUPLICATE_SCHEMA, possible_duplicates
+from sync.matchers.keys import match_keys
+from sync.normalise import name_key
+from sync.plan import Plan, PlanHeader, count_statuses, new_col, old_col
+from sync.readers import SourceTable, read_source
+from sync.rules import Rules, map_headers
+from sync.writers.register.base import BatchInfo, ChangeSet, Register
+
+_APPLIED = ("New", "Modified")
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read a source; None means detect."""
+
+    encoding: str | None = None
+    delimiter: str | None = None
+    header_row: int = 1
+
+
+def file_checksum(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def preview(source: Path, register: Register, rules: Rules,
+            options: ReadOptions | None = None) -> Plan:
+    """Compute the plan for `source` against `register`; writes nothing anywhere."""
+    options = options or ReadOptions()
+    table = read_source(source, encoding=options.encoding, delimiter=options.delimiter,
+                        header_row=options.header_row)
+    header_map = map_headers(table.headers, rules, str(source))
+    canonical = canonicalise(table.frame, header_map, rules)
+    fields = rules.field_names
+    rows = _with_messages(canonical.frame, canonical.issues)
+    rows = rows.rename({f: new_col(f) for f in fields if f in rows.columns}).with_columns(
+        pl.lit(None, pl.String).alias(new_col(f)) for f in fields if f not in rows.columns)
+    valid = rows.filter(pl.col("error").is_null()).select(
+        "_row", *[pl.col(new_col(k)).alias(k)
+                  for k in ("customer_number", "business_id", "name")])
+    matches = match_keys(valid, register, rules.match_order)
+    rows = rows.join(matches, on="_row", how="left").with_columns(
+        pl.col("outcome").fill_null("rejected"))
+    rows = _attach_register_values(rows, register, fields)
+    rows = diff(rows, fields).with_columns(status_expr().alias("status"))
+    rows = _claims(rows)
+    rows = _assign_numbers(rows, register)
+    rows = _new_row_defaults(rows)
+    rows = _canonical_groups(rows, register)
+    rows = _flag_duplicates(rows, register, rules)
+    rows = _finish(rows, table, fields)
+    header = PlanHeader(
+        plan_id=str(uuid.uuid4()),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        source=str(source),
+        source_checksum=file_checksum(source),
+        rules_source=rules.source,
+        rules_digest=rules.digest,
+        register_id=register.register_id(),
+        register_version=register.version(),
+        fields=list(fields),
+        counts=count_statuses(rows["status"]),
+        skipped=table.skipped,
+        source_info=_source_info(table, header_map.headers, header_map.ignored),
+    )
+    return Plan(header=header, rows=rows)
+
+
+def _source_info(table: SourceTable, columns: dict[str, str] | object,
+                 ignored: tuple[str, ...]) -> dict[str, object]:
+    return {"format": table.format, "encoding": table.encoding, "delimiter": table.delimiter,
+            "header_row": table.header_row, "columns": dict(columns),  # type: ignore[call-overload]
+            "ignored": list(ignored)}
+
+
+def _with_messages(frame: pl.DataFrame, issues: pl.DataFrame) -> pl.DataFrame:
+    """Add `error` (the row's error-level problems) and `warning` (the rest) per row."""
+    text = pl.format("{}: {}", pl.col("field"), pl.col("detail").fill_null(pl.col("code")))
+    per_row = issues.group_by("row").agg(
+        text.filter(pl.col("severity") == "error").str.join("; ").alias("error"),
+        text.filter(pl.col("severity") != "error").str.join("; ").alias("warning"),
+    ).with_columns(pl.col("error", "warning").replace("", None))
+    return frame.join(per_row.rename({"row": "_row"}), on="_row", how="left")
+
+
+def _attach_register_values(rows: pl.DataFrame, register: Register,
+                            fields: tuple[str, ...]) -> pl.DataFrame:
+    numbers = rows.filter(pl.col("outcome") == "match")["match"]
+    current = register.fetch(numbers, fields)
+    current = current.select(
+        pl.col("customer_number").alias("match"),
+        *[pl.col(f).alias(old_col(f)) for f in fields if f != "customer_number"])
+    rows = rows.join(current, on="match", how="left")
+    return rows.with_columns(
+        pl.when(pl.col("outcome") == "match").then(pl.col("match")).otherwise(None)
+        .alias(old_col("customer_number")))
+
+
+def _claims(rows: pl.DataFrame) -> pl.DataFrame:
+    """Later rows that resolve to an already claimed customer become Conflicts.
+
+    Only rows handled normally claim: matched rows claim their customer, New rows their
+    customer_number and business_id, in row order.
+    """
+    rows = rows.sort("_row")
+    matched = pl.col("status").is_in(["Modified", "No change"])
+    first = pl.col("_row").filter(matched).first().over("match")
+    rows = rows.with_columns(
+        pl.when(matched & (pl.col("_row") != first)).then(first).otherwise(None)
+        .alias("_same_as"))
+    rows = rows.with_columns(
+        pl.when(pl.col("_same_as").is_not_null()).then(pl.lit("Conflict"))
+        .otherwise(pl.col("status")).alias("status"),
+        pl.when(pl.col("_same_as").is_not_null())
+        .then(pl.format("same customer as row {}", pl.col("_same_as")))
+        .otherwise(pl.col("message")).alias("message"))
+    claimed: dict[tuple[str, str], int] = {}
+    conflicts: dict[int, str] = {}
+    new_rows = rows.filter(pl.col("status") == "New").select(
+        "_row", new_col("customer_number"), new_col("business_id")).rows()
+    for row, number, business_id in new_rows:
+        keys = [(k, v) for k, v in (("customer_number", number), ("business_id", business_id))
+                if v is not None]
+        earlier = next(((k, claimed[(k, v)]) for k, v in keys if (k, v) in claimed), None)
+        if earlier is not None:
+            conflicts[row] = f"same {earlier[0]} as row {earlier[1]}"
+            continue
+        for key in keys:
+            claimed[key] = row
+    if conflicts:
+        hit = pl.col("_row").is_in(list(conflicts))
+        why = pl.col("_row").replace_strict(conflicts, default=None, return_dtype=pl.String)
+        rows = rows.with_columns(
+            pl.when(hit).then(pl.lit("Conflict")).otherwise(pl.col("status")).alias("status"),
+            pl.when(hit).then(why).otherwise(pl.col("message")).alias("message"))
+    return rows.drop("_same_as")
+
+
+def _numeric_max(values: pl.Series) -> int | None:
+    digits = values.drop_nulls().filter(values.drop_nulls().str.contains(r"^[0-9]+$"))
+    return max((int(v) for v in digits.unique().to_list()), default=None)
+
+
+def _assign_numbers(rows: pl.DataFrame, register: Register) -> pl.DataFrame:
+    """New rows without a number get the next free numbers, in row order."""
+    is_new = pl.col("status") == "New"
+    needs = rows.filter(is_new & pl.col(new_col("customer_number")).is_null())
+    if needs.is_empty():
+        return rows
+    known = [register.max_numeric_number(),
+             _numeric_max(rows.filter(is_new)[new_col("customer_number")])]
+    start = max((k for k in known if k is not None), default=0) + 1
+    numbers = {row: str(start + i) for i, row in enumerate(needs["_row"].to_list())}
+    assigned = pl.col("_row").replace_strict(numbers, default=None, return_dtype=pl.String)
+    return rows.with_columns(pl.col(new_col("customer_number")).fill_null(
+        pl.when(is_new).then(assigned)))
+
+
+def _new_row_defaults(rows: pl.DataFrame) -> pl.DataFrame:
+    """A New row with no type is a company if it has a business_id, else a person."""
+    default_type = (pl.when(pl.col(new_col("business_id")).is_not_null())
+                    .then(pl.lit("company")).otherwise(pl.lit("person")))
+    return rows.with_columns(
+        pl.when((pl.col("status") == "New") & pl.col(new_col("customer_type")).is_null())
+        .then(default_type).otherwise(pl.col(new_col("customer_type")))
+        .alias(new_col("customer_type")))
+
+
+def _canonical_groups(rows: pl.DataFrame, register: Register) -> pl.DataFrame:
+    """Spell each group as the register does, or as its first applied row does."""
+    group = pl.col(new_col("customer_group"))
+    if rows[new_col("customer_group")].null_count() == rows.height:
+        return rows.with_columns(pl.lit(False).alias("_new_group"))
+    existing = dict(register.group_names().select("name_key", "name").rows())
+    applied = rows.filter(pl.col("status").is_in(_APPLIED) & group.is_not_null())
+    spelling: dict[str, str] = {}
+    for name in applied[new_col("customer_group")].to_list():
+        spelling.setdefault(name.casefold(), existing.get(name.casefold(), name))
+    key = group.str.to_lowercase()
+    return rows.with_columns(
+        pl.when(pl.col("status").is_in(_APPLIED) & group.is_not_null())
+        .then(group.map_elements(lambda g: spelling.get(g.casefold(), g),
+                                 return_dtype=pl.String))
+        .otherwise(group).alias(new_col("customer_group")),
+        (pl.col("status").is_in(_APPLIED) & group.is_not_null()
+         & ~key.is_in(list(existing))).alias("_new_group"))
+
+
+def _flag_duplicates(rows: pl.DataFrame, register: Register, rules: Rules) -> pl.DataFrame:
+    new_rows = rows.filter(pl.col("status") == "New").select(
+        "_row", pl.col(new_col("name")).alias("name"),
+        name_key(pl.col(new_col("name"))).alias("name_key"),
+        pl.col(new_col("customer_number")).alias("customer_number"))
+    flags = (possible_duplicates(new_rows, register.names(), rules.legal_forms,
+                                 rules.fuzzy_threshold)
+             if new_rows.height else pl.DataFrame(schema=DUPLICATE_SCHEMA))
+    return rows.join(flags, on="_row", how="left")
+
+
+def _finish(rows: pl.DataFrame, table: SourceTable, fields: tuple[str, ...]) -> pl.DataFrame:
+    """Report columns first, then the values a commit needs."""
+    is_new = pl.col("status") == "New"
+    message = pl.concat_str(
+        [pl.when(pl.col("status") == "Rejected")
+         .then(pl.col("error").fill_null(pl.lit("a New row needs a name"))),
+         pl.when(pl.col("status") == "Conflict").then(pl.col("message")),
+         pl.col("warning"), pl.col("duplicate_note")],
+        separator="; ", ignore_nulls=True)
+    report = rows.select(
+        pl.col("_row").alias("row"),
+        "status",
+        pl.when(is_new).then(pl.col(new_col("customer_number")))
+        .otherwise(pl.col("match")).alias("customer_number"),
+        pl.when(pl.col("status").is_in(["Modified", "No change", "Conflict"]))
+        .then(pl.col("matched_by")).otherwise(None).fill_null("").alias("matched_by"),
+        pl.when(pl.col("status") == "Modified").then(pl.col("changed_fields"))
+        .otherwise(pl.lit("")).alias("changed_fields"),
+        message.alias("message"),
+        pl.when(is_new).then(pl.col("possible_duplicate")).alias("possible_duplicate"),
+        pl.when(is_new).then(pl.col("similarity")).alias("similarity"),
+        pl.col("_new_group").fill_null(False).alias("new_group"),
+        *[pl.col(new_col(f)) for f in fields],
+        *[pl.col(old_col(f)) for f in fields],
+    )
+    ragged = pl.DataFrame(
+        {"row": [r for r, _ in table.ragged],
+         "status": ["Rejected"] * len(table.ragged),
+         "message": [f"row has {n} cells but the header has {len(table.headers)}"
+                     for _, n in table.ragged]},
+        schema={"row": pl.Int64, "status": pl.String, "message": pl.String})
+    return (pl.concat([report, ragged], how="diagonal_relaxed")
+            .with_columns(pl.col("changed_fields", "matched_by").fill_null(""),
+                          pl.col("new_group").fill_null(False))
+            .sort("row"))
+
+
+def changeset(plan: Plan) -> ChangeSet:
+    """What committing `plan` writes: inserts, field updates, groups, and its keys."""
+    rows = plan.rows
+    fields = tuple(plan.header.fields)
+    new = rows.filter(pl.col("status") == "New")
+    inserts = new.select([pl.col(new_col(f)).alias(f) for f in fields]).with_columns(
+        name_key(pl.col("name")).alias("name_key"))
+    modified = rows.filter(pl.col("status") == "Modified")
+    long = (modified.select("customer_number", pl.col("changed_fields").str.split("|")
+                            .alias("field"), *[new_col(f) for f in fields],
+                            *[old_col(f) for f in fields])
+            .explode("field"))
+    parts = [long.filter(pl.col("field") == f).select(
+        "customer_number", "field", pl.col(old_col(f)).alias("old"),
+        pl.col(new_col(f)).alias("new")) for f in fields]
+    renamed = long.filter(pl.col("field") == "name").select(
+        "customer_number", pl.lit("name_key").alias("field"),
+        pl.lit(None, pl.String).alias("old"), name_key(pl.col(new_col("name"))).alias("new"))
+    updates = pl.concat([*parts, renamed], how="vertical_relaxed")
+    applied = rows.filter(pl.col("status").is_in(_APPLIED))
+    groups = tuple(applied.filter(pl.col(new_col("customer_group")).is_not_null())
+                   [new_col("customer_group")].unique(maintain_order=True).to_list())
+    matched = rows.filter(pl.col("status").is_in(["New", "Modified", "No change"]))
+    relies = {
+        "customer_number": frozenset(rows[new_col("customer_number")].drop_nulls().to_list()),
+        "business_id": frozenset(rows[new_col("business_id")].drop_nulls().to_list()),
+        "name_key": frozenset(rows.select(name_key(pl.col(new_col("name"))))
+                              .to_series().drop_nulls().to_list()),
+    }
+    return ChangeSet(inserts=inserts, updates=updates, groups=groups,
+                     touched=frozenset(matched["customer_number"].drop_nulls().to_list()),
+                     relies_on=relies)
+
+
+def commit(plan: Plan, register: Register, actor: str) -> BatchInfo:
+    """Apply `plan` to `register` in one transaction, or refuse and write nothing."""
+    planned_for = plan.header.register_id
+    if planned_for is not None and planned_for != register.register_id():
+        raise StalePlanError("this plan was made against another register; "
+                             "run preview again against this one")
+    return register.apply(
+        changeset(plan), plan_id=plan.header.plan_id,
+        plan_version=plan.header.register_version, source=plan.header.source,
+        checksum=plan.header.source_checksum, actor=actor, counts=plan.header.counts)

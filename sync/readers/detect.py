@@ -1,0 +1,367 @@
+"""Detect how a text source is written: its encoding and its delimiter.
+
+Encoding (spec section 3): a BOM first, then strict UTF-8 over the whole file, then one of
+the single-byte encodings in use here (Windows-1252, ISO-8859-15, Windows-1250,
+ISO-8859-2). A single-byte answer is always one that decodes every byte of the file
+strictly, so a read with it can never be lossy.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv as _csv
+import io
+import math
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import chardet
+
+from sync.errors import SourceError
+
+SINGLE_BYTE_ENCODINGS: tuple[str, ...] = ("cp1252", "iso8859-15", "cp1250", "iso8859-2")
+"""The single-byte encodings detection may answer, in order of preference on a tie."""
+
+DELIMITERS: tuple[str, ...] = (";", ",", "\t", "|")
+"""The delimiters detection may answer, in order of preference on a tie."""
+
+CHUNK_SIZE = 1 << 20
+_SAMPLE_BYTES = 64_000  # what chardet sees: lines holding non-ASCII bytes, up to this much
+_DELIMITER_SAMPLE_RECORDS = 20
+
+_ASCII = bytes(range(0x80))
+# Bytes that are not C0 controls, or are controls text files hold (\x1a: DOS end of file).
+_NOT_CONTROL = bytes(range(0x20, 0x100)) + b"\t\n\r\f\v\x1a"
+
+# Names chardet may give, mapped to the codec name we report.
+_CHARDET_NAMES: dict[str, str] = {
+    "ascii": "cp1252",
+    "windows-1252": "cp1252",
+    "cp1252": "cp1252",
+    "iso-8859-1": "cp1252",
+    "iso8859-1": "cp1252",
+    "latin-1": "cp1252",
+    "latin_1": "cp1252",
+    "iso-8859-15": "iso8859-15",
+    "iso8859-15": "iso8859-15",
+    "windows-1250": "cp1250",
+    "cp1250": "cp1250",
+    "iso-8859-2": "iso8859-2",
+    "iso8859-2": "iso8859-2",
+}
+
+
+def _weights(spec: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in spec.split(" "):
+        chars, weight = item.rsplit("=", 1)
+        for ch in chars:
+            out[ch] = float(weight)
+    return out
+
+
+# Rough relative frequencies of non-ASCII characters in customer registers written in
+# the languages of each encoding family: Finnish/Swedish (with German and French names)
+# for the Western encodings, Czech (with Slovak and German names) for the Central ones.
+# They only need to rank candidates, not be exact.
+_PUNCTUATION = "€=1 –’\xa0=0.4 ”=0.3 —‘“„…•°§´=0.1 «»£©®½²³×=0.03"
+_WESTERN = _weights(
+    "ä=30 ö=15 å=6 ÄÖüé=2.5 ÅßÜÉ=0.8 èáøóšž=0.4 àçêôâîûëïíúñæØŠŽ=0.1 " + _PUNCTUATION
+)
+_CENTRAL = _weights(
+    "á=10 í=8 é=6 ýě=5 čř=4 š=3.5 ž=3 ů=2 ú=0.8 ČŠ=0.6 ÁŘŽóňťďäüö=0.3 "
+    "ÚÍßôľ=0.15 ÉÓÝĚŇŤĎŮÄÖÜĺŕĽ=0.02 " + _PUNCTUATION
+)
+_FAMILY = {"cp1252": _WESTERN, "iso8859-15": _WESTERN, "cp1250": _CENTRAL, "iso8859-2": _CENTRAL}
+_UNKNOWN_LETTER = 0.01
+_UNKNOWN_SYMBOL = 0.001
+_CONTROL = 1e-7  # C1 control characters: an ISO decode of Windows bytes
+_CHARDET_MARGIN = 2.0  # log-likelihood (nats) within which chardet's pick is trusted
+
+
+def _log_probabilities(weights: dict[str, float]) -> dict[str, float]:
+    total = sum(weights.values())
+    return {ch: math.log(w / total) for ch, w in weights.items()}
+
+
+_LOGP = {enc: _log_probabilities(_FAMILY[enc]) for enc in SINGLE_BYTE_ENCODINGS}
+
+
+def _char_logp(ch: str, logp: dict[str, float], total: float) -> float:
+    if ch in logp:
+        return logp[ch]
+    if ch.isalpha():
+        return math.log(_UNKNOWN_LETTER / total)
+    if ch.isprintable():
+        return math.log(_UNKNOWN_SYMBOL / total)
+    return math.log(_CONTROL / total)
+
+
+def _iter_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK_SIZE):
+            yield chunk
+
+
+def _undecodable(encoding: str) -> frozenset[int]:
+    """Bytes 0x80-0xFF that `encoding` cannot decode."""
+    bad = set()
+    for b in range(0x80, 0x100):
+        try:
+            bytes([b]).decode(encoding)
+        except UnicodeDecodeError:
+            bad.add(b)
+    return frozenset(bad)
+
+
+_UNDECODABLE = {enc: _undecodable(enc) for enc in SINGLE_BYTE_ENCODINGS}
+
+
+def _binary_error(path: Path, what: str) -> SourceError:
+    return SourceError(
+        f"{path}: {what}; this does not look like a text (CSV) file. If it is text in an "
+        "unusual encoding, pass --encoding"
+    )
+
+
+def _nul_error(path: Path, offset: int, head: bytes) -> SourceError:
+    # Spreadsheet "Unicode text" saved without its byte-order mark is UTF-16: every other
+    # byte of ASCII text is NUL.
+    half = max(len(head) // 2, 1)
+    if head[1::2].count(0) > 0.4 * half and head[0::2].count(0) < 0.05 * half:
+        return SourceError(
+            f"{path}: looks like UTF-16 text without a byte-order mark; pass --encoding utf-16-le"
+        )
+    if head[0::2].count(0) > 0.4 * half and head[1::2].count(0) < 0.05 * half:
+        return SourceError(
+            f"{path}: looks like UTF-16 text without a byte-order mark; pass --encoding utf-16-be"
+        )
+    return _binary_error(path, f"it holds a NUL byte at byte offset {offset}")
+
+
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"PK\x03\x04", "xlsx"),  # any ZIP container; XLSX is the one users send
+    (b"PAR1", "parquet"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "xls"),
+    (b"%PDF", "pdf"),
+    (b"\x89PNG", "png"),
+    (b"\xff\xd8\xff", "jpeg"),
+)
+
+
+def sniff_format(head: bytes) -> str | None:
+    """The binary format the first bytes announce ("xlsx", "parquet", "xls", ...), or None."""
+    for magic, name in _MAGIC:
+        if head.startswith(magic):
+            return name
+    return None
+
+
+def read_head(path: Path, size: int = _SAMPLE_BYTES) -> bytes:
+    """The first `size` bytes of `path`; SourceError if it is missing, a folder or unreadable."""
+    try:
+        with path.open("rb") as fh:
+            return fh.read(size)
+    except FileNotFoundError:
+        raise SourceError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise SourceError(f"{path}: is a directory, not a file") from None
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
+def check_text_head(path: Path, head: bytes) -> None:
+    """Raise SourceError if `head` (the file's first bytes) is empty or looks binary.
+
+    For files in a byte-oriented encoding (not UTF-16/32): NUL bytes or many control
+    bytes mean binary.
+    """
+    if not head.strip() and len(head) < _SAMPLE_BYTES:
+        raise SourceError(f"{path}: the file is empty")
+    nul = head.find(b"\x00")
+    if nul >= 0:
+        raise _nul_error(path, nul, head)
+    controls = len(head.translate(None, _NOT_CONTROL))
+    if controls > 0.05 * len(head):
+        raise _binary_error(path, "it holds control bytes")
+
+
+def bom_encoding(head: bytes) -> str | None:
+    """The encoding a byte-order mark at the start of `head` announces, or None."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    return None
+
+
+def _scan_utf8(path: Path, head: bytes) -> bool:
+    """Whether the whole file is strict UTF-8; raises SourceError on NUL bytes."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    offset = 0
+    is_utf8 = True
+    for chunk in _iter_chunks(path):
+        nul = chunk.find(b"\x00")
+        if nul >= 0:
+            raise _nul_error(path, offset + nul, head)
+        if is_utf8:
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError:
+                is_utf8 = False  # keep scanning for NUL bytes
+        offset += len(chunk)
+    if is_utf8:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            is_utf8 = False  # a multi-byte sequence cut off at the end of the file
+    return is_utf8
+
+
+def _scan_single_byte(path: Path) -> tuple[Counter[int], bytes]:
+    """Count every byte >= 0x80 in the file and sample the lines that hold them."""
+    counts: Counter[int] = Counter()
+    sample: list[bytes] = []
+    sampled = 0
+    for chunk in _iter_chunks(path):
+        high = chunk.translate(None, _ASCII)
+        if not high:
+            continue
+        counts.update(high)
+        if sampled < _SAMPLE_BYTES:
+            for line in chunk.splitlines():
+                if not line.isascii():
+                    sample.append(line)
+                    sampled += len(line) + 1
+                    if sampled >= _SAMPLE_BYTES:
+                        break
+    return counts, b"\n".join(sample)
+
+
+def _chardet_pick(sample: bytes) -> str | None:
+    """chardet's answer for `sample`, mapped into SINGLE_BYTE_ENCODINGS (None if outside)."""
+    # Restricted to our four: unrestricted, chardet 7 names exotic code pages
+    # (hp-roman8, cp1257, mac-turkish) for short Finnish or Czech samples.
+    result = chardet.detect(
+        sample,
+        include_encodings=SINGLE_BYTE_ENCODINGS,
+        compat_names=False,
+        no_match_encoding="utf-8",  # a sentinel outside our list: "nothing fit"
+    )
+    name = (result.get("encoding") or "").lower()
+    return _CHARDET_NAMES.get(name)
+
+
+def score_single_byte(counts: Counter[int], encoding: str) -> float:
+    """Log-likelihood of the file's non-ASCII bytes decoded with `encoding`.
+
+    The model is a unigram of non-ASCII characters in the languages the encoding's family
+    serves. Returns -inf when `encoding` cannot decode one of the bytes.
+    """
+    if any(b in _UNDECODABLE[encoding] for b in counts):
+        return -math.inf
+    logp = _LOGP[encoding]
+    total = sum(_FAMILY[encoding].values())
+    return sum(n * _char_logp(bytes([b]).decode(encoding), logp, total) for b, n in counts.items())
+
+
+def choose_single_byte(counts: Counter[int], sample: bytes) -> str:
+    """Pick the single-byte encoding for a file whose non-ASCII byte counts are `counts`.
+
+    Candidates are the encodings that decode every byte; the best by the language model
+    wins, unless chardet's pick (on `sample`) scores within a small margin of it.
+    """
+    scores = {enc: score_single_byte(counts, enc) for enc in SINGLE_BYTE_ENCODINGS}
+    # max() keeps the first of equal scores, so ties go by SINGLE_BYTE_ENCODINGS order.
+    best = max(SINGLE_BYTE_ENCODINGS, key=lambda enc: scores[enc])
+    pick = _chardet_pick(sample) if sample else None
+    if pick is not None and scores[pick] >= scores[best] - _CHARDET_MARGIN:
+        return pick
+    return best
+
+
+def detect_encoding(path: Path) -> str:
+    """The Python codec name to read `path` with, decided without a lossy decode.
+
+    A BOM gives "utf-8-sig" or "utf-16"; a file that is strict UTF-8 throughout gives
+    "utf-8"; otherwise one of SINGLE_BYTE_ENCODINGS that decodes every byte of the file.
+    Raises SourceError for a missing, empty or binary file (NUL or control bytes).
+    """
+    head = read_head(path)
+    bom = bom_encoding(head)
+    if bom is not None:
+        return bom
+    check_text_head(path, head)
+    if _scan_utf8(path, head):
+        return "utf-8"
+    counts, sample = _scan_single_byte(path)
+    return choose_single_byte(counts, sample)
+
+
+def detect_delimiter(sample_text: str, preferred: str | None = None) -> str:
+    """The delimiter among `;` `,` tab `|` that `sample_text` (header line first) uses.
+
+    A candidate must split the header (counted outside quotes); the one whose cell count
+    the following records repeat most consistently wins, then the one splitting the header
+    into more cells, then `preferred`, then the order of DELIMITERS. When none splits the
+    header (a one-column file), `preferred` or ",".
+    """
+    order = ([preferred] if preferred in DELIMITERS else []) + [
+        d for d in DELIMITERS if d != preferred
+    ]
+    best: tuple[float, int, int] | None = None
+    chosen = preferred or ","
+    for rank, delimiter in enumerate(order):
+        records = _sample_records(sample_text, delimiter)
+        if not records or len(records[0]) < 2:
+            continue
+        width = len(records[0])
+        data = [r for r in records[1:] if any(r)]
+        fits = sum(1 for r in data if len(r) == width or (len(r) > width and not any(r[width:])))
+        consistency = fits / len(data) if data else 1.0
+        key = (consistency, width, -rank)
+        if best is None or key > best:
+            best, chosen = key, delimiter
+    return chosen
+
+
+def _sample_records(sample_text: str, delimiter: str) -> list[list[str]]:
+    reader = _csv.reader(io.StringIO(sample_text, newline=""), delimiter=delimiter)
+    records: list[list[str]] = []
+    try:
+        for record in reader:
+            records.append(record)
+            if len(records) > _DELIMITER_SAMPLE_RECORDS:
+                break
+    except _csv.Error:
+        pass  # a sample cut inside a quoted cell: judge by what was read
+    return records
+
+
+def normalise_delimiter(delimiter: str) -> str:
+    """A user's `--delimiter` value as the one character to split on ("tab" -> "\\t").
+
+    Raises ValueError for anything that is not one usable character.
+    """
+    named = {"tab": "\t", "\\t": "\t", "semicolon": ";", "comma": ",", "pipe": "|"}
+    value = named.get(delimiter.lower(), delimiter)
+    if len(value) != 1 or value in '"\r\n':
+        raise ValueError(
+            f"--delimiter {delimiter!r} is not a single character (use ';', ',', '|' or tab)"
+        )
+    return value
+
+
+def normalise_encoding(encoding: str) -> str:
+    """A user's `--encoding` value as a Python codec name ("Windows-1252" -> "cp1252").
+
+    Raises ValueError for a name Python does not know.
+    """
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        raise ValueError(
+            f"--encoding {encoding!r} is not a known encoding "
+            "(try utf-8, cp1252, iso8859-15, cp1250, iso8859-2 or utf-16)"
+        ) from None

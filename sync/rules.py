@@ -1,0 +1,224 @@
+"""Load rule files into typed Rules and map source headers to fields.
+
+A rule file is TOML (see rules/customers.toml). A user's file is laid over the default
+one: each `[fields.X]` table it has replaces the default's table for X (or adds a custom
+field), and each `[rules]` key it sets replaces the default's. Everything is checked
+before any work starts: unknown keys, unknown normalisers, bad severities, aliases that
+two fields claim.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sync.errors import RulesError, SourceError
+from sync.normalise import NORMALISERS
+from sync.types import FIELDS, MATCH_KEYS, SEVERITIES, Severity
+
+DEFAULT_RULES_PATH = Path(__file__).resolve().parent.parent / "rules" / "customers.toml"
+
+_RULES_KEYS = {"default_country", "match_order", "fuzzy_threshold", "legal_forms"}
+_FIELD_KEYS = {"aliases", "normaliser", "severity", "options"}
+_CUSTOM_FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """One register field: the headers that map to it, its normaliser and severities."""
+
+    name: str
+    aliases: tuple[str, ...]
+    normaliser: str
+    severity: Mapping[str, Severity] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def severity_of(self, code: str) -> Severity:
+        """Severity of an issue code on this field; codes not listed are warnings."""
+        return self.severity.get(code, "warn")
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A loaded, checked rule set."""
+
+    fields: Mapping[str, FieldRule]
+    default_country: str
+    match_order: tuple[str, ...]
+    fuzzy_threshold: float
+    legal_forms: tuple[str, ...]
+    source: str
+    digest: str
+
+    @property
+    def custom_fields(self) -> tuple[str, ...]:
+        """Fields the rules add beyond the built-in ones, in rule-file order."""
+        return tuple(name for name in self.fields if name not in FIELDS)
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        """Every field: built-in ones in canonical order, then custom ones."""
+        return tuple(f for f in FIELDS if f in self.fields) + self.custom_fields
+
+
+def header_key(text: str) -> str:
+    """The comparison form of a header or alias: no case, accents, spaces or punctuation."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return "".join(ch for ch in stripped.casefold() if ch.isalnum())
+
+
+def load_rules(path: Path | None = None) -> Rules:
+    """Load the default rules, laid over by the user's file at `path` when given.
+
+    Raises RulesError naming the file, and the line or the key, for any problem.
+    """
+    default = _read_toml(DEFAULT_RULES_PATH)
+    merged = _merge(default, _read_toml(path)) if path is not None else default
+    label = str(path) if path is not None else str(DEFAULT_RULES_PATH)
+    return _build(merged, label)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise RulesError(f"{path}: rule file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise RulesError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise RulesError(f"{path}: cannot read rule file: {exc.strerror}") from None
+
+
+def _merge(default: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
+    merged = {"rules": dict(default.get("rules", {})), "fields": dict(default.get("fields", {}))}
+    for key, value in user.items():
+        if key == "rules" and isinstance(value, dict):
+            merged["rules"].update(value)
+        elif key == "fields" and isinstance(value, dict):
+            merged["fields"].update(value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _build(data: dict[str, Any], label: str) -> Rules:
+    unknown = set(data) - {"rules", "fields"}
+    if unknown:
+        raise RulesError(f"{label}: unknown section {sorted(unknown)[0]!r} (expected rules, fields)")
+    settings = data.get("rules", {})
+    _require(isinstance(settings, dict), label, "[rules] must be a table")
+    bad = set(settings) - _RULES_KEYS
+    _require(not bad, label, f"unknown key rules.{sorted(bad)[0] if bad else ''}")
+    fields_data = data.get("fields", {})
+    _require(isinstance(fields_data, dict) and fields_data, label, "[fields] must name fields")
+    fields = {name: _field_rule(name, spec, label) for name, spec in fields_data.items()}
+    for required in ("customer_number", "name"):
+        _require(required in fields, label, f"field {required!r} is required")
+    _check_aliases(fields, label)
+
+    country = settings.get("default_country", "FI")
+    _require(isinstance(country, str) and re.fullmatch(r"[A-Z]{2}", country) is not None,
+             label, "rules.default_country must be an ISO alpha-2 code such as FI")
+    order = settings.get("match_order", list(MATCH_KEYS))
+    _require(isinstance(order, list) and order and all(k in MATCH_KEYS for k in order)
+             and len(set(order)) == len(order), label,
+             f"rules.match_order must list distinct keys among {', '.join(MATCH_KEYS)}")
+    threshold = settings.get("fuzzy_threshold", 90)
+    _require(isinstance(threshold, int | float) and 0 <= threshold <= 100, label,
+             "rules.fuzzy_threshold must be a number from 0 to 100")
+    forms = settings.get("legal_forms", [])
+    _require(isinstance(forms, list) and all(isinstance(f, str) for f in forms), label,
+             "rules.legal_forms must be a list of strings")
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+    return Rules(fields=fields, default_country=country, match_order=tuple(order),
+                 fuzzy_threshold=float(threshold), legal_forms=tuple(forms), source=label,
+                 digest=digest)
+
+
+def _field_rule(name: str, spec: Any, label: str) -> FieldRule:
+    where = f"fields.{name}"
+    _require(isinstance(spec, dict), label, f"{where} must be a table")
+    _require(name in FIELDS or _CUSTOM_FIELD_NAME.match(name) is not None, label,
+             f"{where}: a custom field name must be lower-case letters, digits and _")
+    bad = set(spec) - _FIELD_KEYS
+    _require(not bad, label, f"unknown key {where}.{sorted(bad)[0] if bad else ''}")
+    aliases = spec.get("aliases", [])
+    _require(isinstance(aliases, list) and all(isinstance(a, str) and header_key(a)
+                                               for a in aliases), label,
+             f"{where}.aliases must be a list of non-empty strings")
+    normaliser = spec.get("normaliser", "text")
+    _require(normaliser in NORMALISERS, label,
+             f"{where}.normaliser: unknown normaliser {normaliser!r} "
+             f"(known: {', '.join(sorted(NORMALISERS))})")
+    severity = spec.get("severity", {})
+    _require(isinstance(severity, dict) and all(v in SEVERITIES for v in severity.values()),
+             label, f"{where}.severity values must be one of {', '.join(SEVERITIES)}")
+    options = spec.get("options", {})
+    _require(isinstance(options, dict), label, f"{where}.options must be a table")
+    return FieldRule(name=name, aliases=tuple([name, *aliases]), normaliser=normaliser,
+                     severity=dict(severity), options=options)
+
+
+def _check_aliases(fields: Mapping[str, FieldRule], label: str) -> None:
+    owner: dict[str, str] = {}
+    for rule in fields.values():
+        for alias in rule.aliases:
+            key = header_key(alias)
+            other = owner.setdefault(key, rule.name)
+            _require(other == rule.name, label,
+                     f"alias {alias!r} is claimed by both fields {other!r} and {rule.name!r}")
+
+
+def _require(condition: bool, label: str, message: str) -> None:
+    if not condition:
+        raise RulesError(f"{label}: {message}")
+
+
+@dataclass(frozen=True)
+class HeaderMap:
+    """Which source column feeds which field, and which headers map to nothing."""
+
+    columns: Mapping[str, str]  # field -> source column name ("c0", "c1", ...)
+    headers: Mapping[str, str]  # source header text -> field
+    ignored: tuple[str, ...]
+
+
+def map_headers(headers: Sequence[str], rules: Rules, source: str) -> HeaderMap:
+    """Map source headers to fields through the aliases.
+
+    Raises SourceError when two headers map to one field, or when the file has neither a
+    customer_number nor a name column (nothing could be matched or created).
+    """
+    lookup = {header_key(alias): rule.name for rule in rules.fields.values()
+              for alias in rule.aliases}
+    columns: dict[str, str] = {}
+    by_header: dict[str, str] = {}
+    first_header: dict[str, str] = {}
+    ignored: list[str] = []
+    for position, header in enumerate(headers):
+        field_name = lookup.get(header_key(header))
+        if field_name is None:
+            ignored.append(header)
+            continue
+        if field_name in columns:
+            raise SourceError(
+                f"{source}: headers {first_header[field_name]!r} and {header!r} both map to "
+                f"field {field_name}; remove or rename one of them")
+        columns[field_name] = f"c{position}"
+        first_header[field_name] = header
+        by_header[header] = field_name
+    if not any(key in columns for key in ("customer_number", "business_id", "name")):
+        shown = ", ".join(repr(h) for h in headers[:6]) or "none"
+        raise SourceError(
+            f"{source}: no customer number, business id or name column among the headers "
+            f"({shown}); check the header row (--header-row) and the delimiter (--delimiter)")
+    return HeaderMap(columns=columns, headers=by_header, ignored=tuple(ignored))

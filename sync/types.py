@@ -1,0 +1,51 @@
+"""The vocabulary of regsync as Literal types; CLI choices are derived from these."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+Status = Literal["New", "Modified", "No change", "Conflict", "Rejected"]
+STATUSES: tuple[Status, ...] = get_args(Status)
+
+MatchedBy = Literal["customer_number", "business_id", "name"]
+MATCH_KEYS: tuple[MatchedBy, ...] = get_args(MatchedBy)
+
+Severity = Literal["error", "warn"]
+SEVERITIES: tuple[Severity, ...] = get_args(Severity)
+
+SourceFormat = Literal["csv"]
+SOURCE_FORMATS: tuple[SourceFormat, ...] = get_args(SourceFormat)
+
+HeaderLanguage = Literal["en", "fi", "sv", "cs"]
+HEADER_LANGUAGES: tuple[HeaderLanguage, ...] = get_args(HeaderLanguage)
+
+# Canonical register fields of spec section 2, in export order.
+FIELDS: tuple[str, ...] = (
+    "customer_number",
+    "customer_type",
+    "name",
+    "business_id",
+    "vat_id",
+    "email",
+    "phone",
+    "street_address",
+    "postal_code",
+    "city",
+    "country",
+    "customer_group",
+    "language",
+    "einvoice_address",
+    "einvoice_operator",
+    "invoice_text_before",
+    "invoice_text_after",
+    "notes",
+)
+
+# Keys of the count record printed by every command and by --json.
+COUNT_KEYS: dict[Status, str] = {
+    "New": "new",
+    "Modified": "modified",
+    "No change": "unchanged",
+    "Conflict": "conflict",
+    "Rejected": "rejected",
+}

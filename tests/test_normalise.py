@@ -1,0 +1,354 @@
+"""Examples for every normaliser of sync.normalise (spec section 2)."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+import sync.normalise as normalise
+from sync.normalise import NORMALISERS, name_key, normalise_column
+
+
+def one(kind: str, value: str | None, country: str | None = None, **options: object) -> tuple:
+    """(value, code) for a single cell."""
+    countries = pl.Series([country], dtype=pl.String)
+    frame = normalise_column(kind, pl.Series([value], dtype=pl.String), countries, options or None)
+    assert frame.columns == ["value", "code", "detail"]
+    assert frame.height == 1
+    value_out, code, detail = frame.row(0)
+    # A detail accompanies exactly the rows with an issue, and names the offending value.
+    assert (code is None) == (detail is None)
+    if code is not None:
+        assert value.strip() in detail
+    return value_out, code
+
+
+def test_normalisers_lists_every_kind() -> None:
+    assert NORMALISERS == {
+        "key", "text", "collapse", "compact", "customer_type", "business_id",
+        "vat_id", "email", "phone", "postal_code", "country", "language",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", sorted(NORMALISERS))
+@pytest.mark.parametrize("blank", [None, "", " ", "\t \n", "\u00a0"])
+def test_blank_cells_give_null_without_issue(kind: str, blank: str | None) -> None:
+    assert one(kind, blank, "FI") == (None, None)
+
+
+@pytest.mark.parametrize("kind", sorted(NORMALISERS))
+def test_frame_keeps_length_order_and_string_schema(kind: str) -> None:
+    values = pl.Series(["b", None, "a", "b", "", "a"], dtype=pl.String)
+    countries = pl.Series(["FI", "SE", None, "FI", "CZ", "SE"], dtype=pl.String)
+    frame = normalise_column(kind, values, countries)
+    assert frame.schema == {"value": pl.String, "code": pl.String, "detail": pl.String}
+    assert frame.height == 6
+    assert frame["value"][1] is None and frame["value"][4] is None
+    # Same input and country give the same answer wherever the row sits.
+    assert frame.row(0) == frame.row(3)
+
+
+def test_unknown_kind_and_length_mismatch_raise() -> None:
+    with pytest.raises(ValueError, match="unknown normaliser"):
+        normalise_column("shoe_size", pl.Series(["42"]))
+    with pytest.raises(ValueError, match="same length"):
+        normalise_column("phone", pl.Series(["1", "2"]), pl.Series(["FI"]))
+
+
+def test_library_kinds_call_python_once_per_distinct_pair(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[tuple[str, str | None]] = []
+    real = normalise._ROW_FUNCTIONS["phone"]
+
+    def counting(value: str, country: str | None) -> tuple[str, str | None, str | None]:
+        calls.append((value, country))
+        return real(value, country)
+
+    monkeypatch.setitem(normalise._ROW_FUNCTIONS, "phone", counting)
+    values = pl.Series(["0401234567", "0701234567", None] * 10_000)
+    countries = pl.Series(["FI", "SE", "FI"] * 10_000)
+    frame = normalise_column("phone", values, countries)
+    assert sorted(calls) == [("0401234567", "FI"), ("0701234567", "SE")]
+    assert frame["value"].head(3).to_list() == ["+358401234567", "+46701234567", None]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [(" 0012 ", "0012"), ("007", "007"), ("A-1 b", "A-1 b"), ("\t42\n", "42")],
+)
+def test_key_trims_and_keeps_leading_zeros(raw: str, expected: str) -> None:
+    assert one("key", raw) == (expected, None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("  Pay in 14 days  ", "Pay in 14 days"),
+        ("line 1\r\nline 2\rline 3\nline 4", "line 1\nline 2\nline 3\nline 4"),
+        ("\n a\n\n  b \n", "a\n\n  b"),
+    ],
+)
+def test_text_trims_and_keeps_line_breaks(raw: str, expected: str) -> None:
+    assert one("text", raw) == (expected, None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("  Matti   Virtanen ", "Matti Virtanen"),
+        ("Main\tStreet\n1", "Main Street 1"),
+        ("Acme\u00a0\u00a0Oy", "Acme Oy"),
+        ("matti virtanen", "matti virtanen"),
+        ("Line\r\n2", "Line 2"),
+    ],
+)
+def test_collapse(raw: str, expected: str) -> None:
+    assert one("collapse", raw) == (expected, None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (" 0037 1234 5678 ", "003712345678"),
+        ("FI12 3456\t7890", "FI1234567890"),
+        ("E204503", "E204503"),
+    ],
+)
+def test_compact(raw: str, expected: str) -> None:
+    assert one("compact", raw) == (expected, None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("fi 0112-03.89", "FI01120389"),
+        ("SE 5560 3607 9301", "SE556036079301"),
+        ("cz25596641", "CZ25596641"),
+    ],
+)
+def test_vat_id(raw: str, expected: str) -> None:
+    assert one("vat_id", raw) == (expected, None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (" Matti.Virtanen@Example.COM ", "Matti.Virtanen@example.com"),
+        ("Info@Firma.CZ", "Info@firma.cz"),
+        ("a.b+tag@sub.domain.fi", "a.b+tag@sub.domain.fi"),
+    ],
+)
+def test_email_lowercases_domain_only(raw: str, expected: str) -> None:
+    assert one("email", raw) == (expected, None)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["matti", "matti@localhost", "a@b@Example.com", "matti virtanen@x.fi", "@x.fi", "a@x..fi"],
+)
+def test_email_syntax_errors_keep_trimmed_input(raw: str) -> None:
+    assert one("email", f" {raw} ") == (raw, "invalid_email")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("company", "company"), ("person", "person"), ("Yritys", "company"),
+        ("Henkilö", "person"), ("henkilo", "person"), ("Företag", "company"),
+        ("  PRIVATPERSON ", "person"), ("Firma", "company"), ("Fyzická osoba", "person"),
+        ("fyzicka osoba", "person"), ("COMPANY", "company"),
+    ],
+)  # fmt: skip
+def test_customer_type_default_aliases(raw: str, expected: str) -> None:
+    assert one("customer_type", raw) == (expected, None)
+
+
+def test_customer_type_unknown() -> None:
+    assert one("customer_type", " Yhdistys ") == ("Yhdistys", "unknown_customer_type")
+
+
+def test_customer_type_uses_configured_values() -> None:
+    values = {"company": ["Org"], "person": ["Human"]}
+    assert one("customer_type", "org", values=values) == ("company", None)
+    assert one("customer_type", "person", values=values) == ("person", None)
+    assert one("customer_type", "Yritys", values=values) == ("Yritys", "unknown_customer_type")
+
+
+@pytest.mark.parametrize(
+    ("raw", "country", "expected"),
+    [
+        ("0112038-9", "FI", "0112038-9"),
+        ("01120389", "FI", "0112038-9"),
+        (" 0112038 - 9 ", "FI", "0112038-9"),
+        ("2211937-1", "FI", None),
+        # Spreadsheet damage: leading zero lost.
+        ("112038-9", "FI", "0112038-9"),
+        ("1120389", "FI", "0112038-9"),
+        # VAT forms, whose prefix decides the country.
+        ("FI01120389", "FI", "0112038-9"),
+        ("FI12345671", "FI", "1234567-1"),
+        ("fi 0112 0389", "SE", "0112038-9"),
+        ("556036-0793", "SE", "556036-0793"),
+        ("5560360793", "SE", "556036-0793"),
+        ("SE556036079301", "SE", "556036-0793"),
+        ("SE556036079301", "FI", "556036-0793"),
+        ("25596641", "CZ", "25596641"),
+        ("255 96 641", "CZ", "25596641"),
+        ("CZ25596641", "CZ", "25596641"),
+        ("CZ25596641", "FI", "25596641"),
+        ("6947", "CZ", "00006947"),
+        # Other countries: compact upper case, no validation.
+        ("de 123 456 789", "DE", "DE123456789"),
+        ("123-abc", "NO", "123-ABC"),
+        ("12 34", None, "1234"),
+    ],
+)
+def test_business_id(raw: str, country: str | None, expected: str | None) -> None:
+    if expected is None:
+        assert one("business_id", raw, country)[1] == "invalid_business_id"
+    else:
+        assert one("business_id", raw, country) == (expected, None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "country"),
+    [
+        ("0112038-8", "FI"),  # wrong check digit
+        ("1234567-8", "FI"),
+        ("FI12345678", "FI"),
+        ("112038-8", "FI"),  # repaired id does not validate
+        ("12345", "FI"),
+        ("Y-tunnus puuttuu", "FI"),
+        ("556036-0794", "SE"),
+        ("SE556036079401", "SE"),
+        ("25596642", "CZ"),
+        ("CZ25596642", "FI"),
+        ("2559664X", "CZ"),
+        ("0112038-9", "SE"),  # a Finnish id on a Swedish row
+    ],
+)
+def test_business_id_invalid_keeps_trimmed_input(raw: str, country: str) -> None:
+    assert one("business_id", f" {raw} ", country) == (raw, "invalid_business_id")
+
+
+@pytest.mark.parametrize(
+    ("raw", "country", "expected"),
+    [
+        ("+358401234567", "FI", "+358401234567"),
+        ("+358 40 123 4567", "FI", "+358401234567"),
+        ("040-1234567", "FI", "+358401234567"),
+        ("00358401234567", "FI", "+358401234567"),
+        ("401234567", "FI", "+358401234567"),  # trunk 0 dropped by a spreadsheet
+        ("(09) 123 4567", "FI", "+35891234567"),
+        ("070-123 45 67", "SE", "+46701234567"),
+        ("701234567", "SE", "+46701234567"),
+        ("+46 70 123 45 67", "FI", "+46701234567"),
+        ("777 123 456", "CZ", "+420777123456"),
+        ("+358401234567", None, "+358401234567"),
+    ],
+)
+def test_phone_e164(raw: str, country: str | None, expected: str) -> None:
+    assert one("phone", raw, country) == (expected, None)
+
+
+@pytest.mark.parametrize("raw", ["3.58401E+11", "3,58401E+11", "3.58401e11", "4.01235E+08"])
+def test_phone_scientific_notation(raw: str) -> None:
+    assert one("phone", raw, "FI") == (raw, "scientific_notation")
+
+
+@pytest.mark.parametrize(
+    ("raw", "country"),
+    [("123", "FI"), ("not a number", "FI"), ("0401234567", None), ("040 123 4567 ext. 12", "FI")],
+)
+def test_phone_invalid_keeps_trimmed_input(raw: str, country: str | None) -> None:
+    assert one("phone", f" {raw} ", country) == (raw, "invalid_phone")
+
+
+@pytest.mark.parametrize(
+    ("raw", "country", "expected"),
+    [
+        ("00100", "FI", "00100"),
+        ("100", "FI", "00100"),
+        ("FI-00100", "FI", "00100"),
+        ("fi-100", "FI", "00100"),
+        ("114 55", "SE", "11455"),
+        ("SE-114 55", "SE", "11455"),
+        ("110 00", "CZ", "11000"),
+        ("831 01", "SK", "83101"),
+        ("1010", "DE", "01010"),
+        ("02134", "US", "02134"),
+        ("0150", "NO", "0150"),
+        ("1010", "AT", "1010"),
+        ("SW1A 1AA", "GB", "SW1A 1AA"),
+        ("anything", None, "anything"),
+    ],
+)
+def test_postal_code(raw: str, country: str | None, expected: str) -> None:
+    assert one("postal_code", raw, country) == (expected, None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "country"),
+    [
+        ("001000", "FI"),
+        ("0010O", "FI"),
+        ("SE-00100", "FI"),
+        ("Helsinki", "FI"),
+        ("02134-1234", "US"),
+        ("10115", "AT"),
+    ],
+)
+def test_postal_code_invalid_keeps_trimmed_input(raw: str, country: str) -> None:
+    assert one("postal_code", f" {raw} ", country) == (raw, "invalid_postal_code")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("FI", "FI"), ("fi", "FI"), (" se ", "SE"), ("Cz", "CZ"), ("FIN", "FI"),
+        # fi
+        ("Suomi", "FI"), ("Ruotsi", "SE"), ("Tšekki", "CZ"), ("Tsekki", "CZ"),
+        # sv
+        ("Finland", "FI"), ("Sverige", "SE"), ("Tjeckien", "CZ"),
+        # cs
+        ("Finsko", "FI"), ("Švédsko", "SE"), ("Česko", "CZ"), ("Cesko", "CZ"),
+        # en
+        ("Sweden", "SE"), ("Czechia", "CZ"), ("united kingdom", "GB"),
+        ("Bosnia & Herzegovina", "BA"), ("bosnia herzegovina", "BA"),
+        ("SUOMI", "FI"), ("Saksa", "DE"), ("Tyskland", "DE"), ("Německo", "DE"),
+    ],
+)  # fmt: skip
+def test_country(raw: str, expected: str) -> None:
+    assert one("country", raw) == (expected, None)
+
+
+@pytest.mark.parametrize("raw", ["Narnia", "001", "150", "EU", "ZZ", "XX", "Suomi-Finland"])
+def test_country_unknown(raw: str) -> None:
+    assert one("country", raw) == (raw, "unknown_country")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("fi", "fi"), ("SV", "sv"), ("en", "en"), ("cs", "cs"),
+        ("Suomi", "fi"), ("suomi", "fi"), ("ruotsi", "sv"), ("englanti", "en"),
+        ("svenska", "sv"), ("finska", "fi"), ("Engelska", "en"),
+        ("čeština", "cs"), ("cestina", "cs"), ("finština", "fi"),
+        ("English", "en"), ("Finnish", "fi"), ("Swedish", "sv"), ("Czech", "cs"),
+        ("en-GB", "en"), ("sv_FI", "sv"),
+    ],
+)  # fmt: skip
+def test_language(raw: str, expected: str) -> None:
+    assert one("language", raw) == (expected, None)
+
+
+@pytest.mark.parametrize("raw", ["Klingon", "xx", "Suomi ja ruotsi"])
+def test_language_unknown(raw: str) -> None:
+    assert one("language", raw) == (raw, "unknown_language")
+
+
+def test_name_key() -> None:
+    frame = pl.DataFrame({"name": ["  Matti \t VIRTANEN\n Oy ", None, "acme"]})
+    keys = frame.select(name_key(pl.col("name"))).to_series().to_list()
+    assert keys == ["matti virtanen oy", None, "acme"]

@@ -1,0 +1,463 @@
+"""The CSV source reader against spec section 3: fixtures, one quirk each, and properties."""
+
+from __future__ import annotations
+
+import csv
+import io
+import string
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+import sync.readers.csv as csv_reader
+import sync.readers.detect as detect
+from sync.errors import SourceError
+from sync.readers import SourceTable, read_source
+from sync.readers.detect import choose_single_byte, detect_delimiter, detect_encoding
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+CSV = FIXTURES / "csv"
+ENCODINGS = FIXTURES / "encodings"
+WESTERN = {"cp1252", "iso8859-15"}
+
+CUSTOMERS = [
+    (2, "1001", "Kahvila Äijä Oy", "00100", "Helsinki", "0401234567"),
+    (3, "1002", "Söderström Ab", "00200", "Espoo", None),
+    (4, "1003", "Café Müller", "33100", "Tampere", "+358 50 123"),
+    (5, "1004", "Öljy-Äkäslompolo Oy", "95970", "Äkäslompolo", "016 555"),
+    (6, "1005", "Pöllö & Hämäläinen Ky", "04200", "Kerava", None),
+]
+CUSTOMER_HEADERS = ["Asiakasnumero", "Nimi", "Postinumero", "Postitoimipaikka", "Puhelin"]
+
+
+def read(name: str, **options: object) -> SourceTable:
+    return read_source(CSV / name, **options)  # type: ignore[arg-type]
+
+
+# --- the frame's shape -------------------------------------------------------------------
+
+
+def test_frame_has_row_numbers_then_one_text_column_per_header() -> None:
+    table = read("comma.csv")
+    assert table.frame.columns == ["_row", "c0", "c1", "c2"]
+    assert table.frame.schema["_row"] == pl.Int64
+    assert all(table.frame.schema[c] == pl.String for c in ["c0", "c1", "c2"])
+    assert table.format == "csv"
+    assert table.header_row == 1
+    assert table.path == CSV / "comma.csv"
+
+
+def test_cells_are_text_never_inferred() -> None:
+    table = read_source(ENCODINGS / "customers_utf8.csv")
+    assert table.frame["c0"].to_list() == ["1001", "1002", "1003", "1004", "1005"]
+    assert table.frame["c2"].to_list()[0] == "00100"  # leading zero kept
+
+
+def test_cells_are_kept_as_written_not_trimmed() -> None:
+    table = read("spaces_kept.csv")
+    assert table.headers == ["Nimi", "Kaupunki"]  # headers are trimmed
+    assert table.frame.rows() == [(2, "  Aho  ", " Espoo ")]
+
+
+# --- one quirk per fixture ---------------------------------------------------------------
+
+
+def test_quoted_cells_hold_delimiters_quotes_and_newlines() -> None:
+    table = read("quoted.csv")
+    assert table.delimiter == ";"
+    assert table.headers == ["Nimi", "Lisätiedot", "Puhelin"]
+    assert table.frame.rows() == [
+        (2, "Virtanen; Matti", 'Sanoi "hei"', "040"),
+        (3, "Laine Oy", "rivi 1\nrivi 2", "050"),
+        (4, "Aho", "ok", "060"),  # the newline inside row 3 did not start a row
+    ]
+    assert table.ragged == [] and table.skipped == 0
+
+
+def test_ragged_rows_are_listed_and_left_out_and_the_rest_goes_on() -> None:
+    table = read("ragged.csv")
+    assert table.ragged == [(3, 2), (4, 4)]
+    assert table.frame.rows() == [(2, "Aho", "Espoo", "1"), (5, "Laine", "Oulu", "4")]
+
+
+def test_trailing_delimiter_on_every_line_is_tolerated() -> None:
+    table = read("trailing_delimiter.csv")
+    assert table.headers == ["Nimi", "Kaupunki"]  # the empty trailing header cell dropped
+    assert table.frame.columns == ["_row", "c0", "c1"]
+    assert table.frame.rows() == [(2, "Aho", "Espoo"), (3, "Laine", None), (5, "Virta", "Oulu")]
+    assert table.ragged == []
+    assert table.skipped == 1  # row 4 is ";;"
+
+
+def test_trailing_extra_cell_with_text_is_ragged() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "extra.csv"
+        path.write_text("a;b;\n1;2;\n3;4;x\n", encoding="utf-8")
+        table = read_source(path)
+    assert table.headers == ["a", "b"]
+    assert table.frame.rows() == [(2, "1", "2")]
+    assert table.ragged == [(3, 3)]
+
+
+def test_blank_lines_and_all_empty_rows_are_skipped_but_numbered() -> None:
+    table = read("blank_lines.csv")
+    # rows: 1 header, 2 blank, 3 Aho, 4 ";", 5 spaces only, 6 Laine, 7 blank
+    assert table.frame.rows() == [(3, "Aho", "Espoo"), (6, "Laine", "Oulu")]
+    assert table.skipped == 4
+    assert table.ragged == []
+
+
+@pytest.mark.parametrize("name", ["cr_only.csv", "crlf.csv", "mixed_newlines.csv"])
+def test_line_endings(name: str) -> None:
+    table = read(name)
+    assert table.headers == ["Nimi", "Kaupunki"]
+    assert table.frame["_row"].to_list()[0] == 2
+    assert table.frame["c0"].to_list()[0] == "Aho"
+    assert table.ragged == [] and table.skipped == 0
+
+
+def test_cr_only_keeps_quoted_line_break_in_the_cell() -> None:
+    table = read("cr_only.csv")
+    assert table.frame.rows() == [(2, "Aho", "Espoo"), (3, "Rivi\ryksi", "Oulu"), (4, "Laine", "Turku")]
+
+
+def test_mixed_line_endings() -> None:
+    assert read("mixed_newlines.csv").frame.rows() == [
+        (2, "Aho", "Espoo"),
+        (3, "Laine", "Oulu"),
+        (4, "Virta", "Turku"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "delimiter"), [("comma.csv", ","), ("tab.tsv", "\t"), ("pipe.csv", "|")]
+)
+def test_delimiters_are_detected(name: str, delimiter: str) -> None:
+    table = read(name)
+    assert table.delimiter == delimiter
+    assert table.headers == ["Name", "City", "Notes"]
+    assert table.frame.rows()[1] == (3, "Laine", "Oulu", None)
+
+
+def test_spreadsheet_text_guard_is_unwrapped() -> None:
+    table = read("text_guard.csv")
+    assert table.frame.rows() == [
+        (2, "00100", "00100", "Aho"),
+        (3, "2", "007", 'say "hi"'),
+        (4, "3", None, 'x="1"'),  # ="" is empty; a guard must be the whole cell
+    ]
+
+
+def test_header_only_gives_an_empty_frame_with_its_columns() -> None:
+    table = read("header_only.csv")
+    assert table.headers == ["Asiakasnumero", "Nimi", "Postinumero"]
+    assert table.frame.columns == ["_row", "c0", "c1", "c2"]
+    assert table.frame.height == 0
+    assert table.frame.schema["c0"] == pl.String
+
+
+def test_title_line_above_the_header() -> None:
+    table = read("title_line.csv", header_row=2)
+    assert table.header_row == 2
+    assert table.headers == ["Asiakasnumero", "Nimi"]
+    assert table.frame.rows() == [(3, "1", "Aho"), (4, "2", "Laine")]
+
+
+# --- encodings ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("customers_utf8.csv", {"utf-8"}),
+        ("customers_utf8_bom.csv", {"utf-8-sig"}),
+        ("customers_utf16.txt", {"utf-16"}),
+        ("customers_cp1252.csv", WESTERN),
+        ("customers_iso8859_15.csv", WESTERN),
+        # ä ö Ä Ö é ü are the same bytes in all four single-byte encodings, so these two
+        # files equal the cp1252 one: Finnish text must come out as the Western family.
+        ("customers_cp1250.csv", WESTERN),
+        ("customers_iso8859_2.csv", WESTERN),
+    ],
+)
+def test_every_encoding_reads_like_utf8(name: str, expected: set[str]) -> None:
+    reference = read_source(ENCODINGS / "customers_utf8.csv")
+    table = read_source(ENCODINGS / name)
+    assert table.encoding in expected
+    assert table.headers == CUSTOMER_HEADERS
+    assert_frame_equal(table.frame, reference.frame)
+    assert table.frame.rows() == CUSTOMERS
+
+
+def test_utf16_unicode_text_is_tab_separated() -> None:
+    assert read_source(ENCODINGS / "customers_utf16.txt").delimiter == "\t"
+
+
+def test_czech_cp1250_is_detected_and_decodes_exactly() -> None:
+    table = read_source(ENCODINGS / "czech_cp1250.csv")
+    assert table.encoding == "cp1250"
+    assert table.headers == ["Číslo zákazníka", "Název", "PSČ", "Město", "Telefon"]
+    assert table.frame.rows() == [
+        (2, "2001", "Dvořák Stroje s.r.o.", "110 00", "Praha", "+420 601 123 456"),
+        (3, "2002", "Šťastná Věra", "602 00", "Brno", None),
+        (4, "2003", "Žižkov Pekárna", "130 00", "Praha 3", None),
+        (5, "2004", "Řeznictví Černý a syn", "370 01", "České Budějovice", "387 111 222"),
+        (6, "2005", "Kůň & Ďábel, v.o.s.", "301 00", "Plzeň", None),
+    ]
+
+
+CZECH = "Číslo;Název\n1;Šťastná Věra\n2;Žižkov Dvořák\n3;Černý Kůň\n"
+FINNISH = "Nimi;Kaupunki\nSöderström;Jyväskylä\nÅkesson;Västerås\nHinta 5 €;Espoo\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        (CZECH, "cp1250"),
+        (CZECH, "iso8859-2"),  # š ž Š Ž ť sit at other bytes than in cp1250
+        (FINNISH, "cp1252"),
+        (FINNISH, "iso8859-15"),  # € is 0xA4 here, ¤ in cp1252
+        ("Nimi\nDvořák\n", "cp1250"),  # one Czech word among Finnish-looking ASCII
+    ],
+)
+def test_single_byte_detection_decodes_exactly(tmp_path: Path, text: str, encoding: str) -> None:
+    path = tmp_path / "source.csv"
+    path.write_bytes(text.encode(encoding))
+    chosen = detect_encoding(path)
+    assert path.read_bytes().decode(chosen) == text
+
+
+def test_choose_single_byte_never_picks_an_encoding_that_cannot_decode() -> None:
+    # 0x81 is undefined in both Windows code pages: only the ISO encodings can decode it.
+    counts = Counter({0x81: 1, ord(b"\xe4"): 5})
+    assert choose_single_byte(counts, b"") in {"iso8859-15", "iso8859-2"}
+
+
+def test_utf8_check_streams_across_chunk_boundaries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(detect, "CHUNK_SIZE", 7)  # splits multi-byte characters
+    path = tmp_path / "source.csv"
+    path.write_text("Nimi;Kaupunki\n" + "Äijä;Jyväskylä\n" * 20, encoding="utf-8")
+    assert detect_encoding(path) == "utf-8"
+    path.write_bytes(path.read_bytes() + "Söderström;Å\n".encode("cp1252"))
+    assert detect_encoding(path) in WESTERN | {"cp1250", "iso8859-2"}  # not UTF-8 any more
+
+
+def test_encoding_override_is_used() -> None:
+    table = read_source(ENCODINGS / "customers_iso8859_15.csv", encoding="ISO-8859-15")
+    assert table.encoding == "iso8859-15"
+    assert table.frame.rows() == CUSTOMERS
+
+
+def test_utf8_override_on_a_bom_file_drops_the_bom() -> None:
+    table = read_source(ENCODINGS / "customers_utf8_bom.csv", encoding="utf-8")
+    assert table.headers == CUSTOMER_HEADERS
+
+
+def test_wrong_encoding_override_is_a_source_error_with_file_row_and_offset() -> None:
+    path = ENCODINGS / "customers_cp1252.csv"
+    with pytest.raises(SourceError) as caught:
+        read_source(path, encoding="utf-8")
+    message = caught.value.message
+    assert str(path) in message
+    assert "row 2" in message and "byte offset 70" in message
+    assert "--encoding" in message
+    assert "\n" not in message
+
+
+def test_wrong_single_byte_override_is_a_source_error() -> None:
+    # 0x9D (ť in cp1250) is undefined in cp1252; a lossy decode is never used.
+    with pytest.raises(SourceError, match=r"czech_cp1250\.csv.*cp1252.*row 3.*--encoding"):
+        read_source(ENCODINGS / "czech_cp1250.csv", encoding="cp1252")
+
+
+def test_decode_error_row_counts_records_not_lines(tmp_path: Path) -> None:
+    path = tmp_path / "source.csv"
+    path.write_bytes('a;b\n"x\ny";1\n\nz;\xe4\n'.encode("latin-1"))
+    with pytest.raises(SourceError, match=r"row 5, byte offset 17"):
+        read_source(path, encoding="utf-8")
+
+
+@pytest.mark.parametrize("encoding", ["klingon", "utf-16"])
+def test_unknown_or_impossible_encoding_override(encoding: str) -> None:
+    with pytest.raises(SourceError, match="customers_utf8.csv.*--encoding"):
+        read_source(ENCODINGS / "customers_utf8.csv", encoding=encoding)
+
+
+# --- delimiter ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["\t", "tab", "TAB", "\\t"])
+def test_tab_delimiter_override(value: str) -> None:
+    table = read("tab.tsv", delimiter=value)
+    assert table.delimiter == "\t"
+    assert table.frame.rows()[0] == (2, "Aho", "Espoo", "a, b; c")
+
+
+def test_delimiter_override_wins_over_detection() -> None:
+    table = read("comma.csv", delimiter=";")
+    assert table.headers == ["Name,City,Notes"]
+    assert table.ragged == []  # "Aho,Espoo,"a, b"" is one cell with ';'
+
+
+def test_bad_delimiter_override() -> None:
+    with pytest.raises(SourceError, match="comma.csv.*--delimiter"):
+        read("comma.csv", delimiter=";;")
+
+
+@pytest.mark.parametrize(
+    ("sample", "expected"),
+    [
+        ("a;b;c\n1;2;3\n", ";"),
+        ("a,b,c\n1,2,3\n", ","),
+        ("a\tb\n1\t2\n", "\t"),
+        ("a|b\n1|2\n", "|"),
+        ('"x;y",b,c\n1,2,3\n', ","),  # ';' inside quotes does not count
+        ("Nimi;Osoite, katu;Postinumero\nAho;Katu 1, A;00100\n", ";"),
+        ("a;b,c\n1;2,3\n1;2,3\n", ";"),  # tie on consistency and width: order ; , tab |
+        ("a;b;c\n1;2\n1,2,3\n", ";"),
+        ("a;b,c,d\n1;2\n3;4\n", ";"),  # ',' splits the header more but the rows disagree
+        ("Nimi\nAho\n", ","),  # one column: nothing to split
+    ],
+)
+def test_detect_delimiter(sample: str, expected: str) -> None:
+    assert detect_delimiter(sample) == expected
+
+
+def test_tsv_extension_prefers_tab() -> None:
+    assert detect_delimiter("Nimi\nAho\n", preferred="\t") == "\t"
+
+
+# --- unreadable files --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "what"),
+    [
+        ("empty.csv", {}, "empty"),
+        ("whitespace_only.csv", {}, "empty"),
+        ("binary.csv", {}, "NUL byte"),
+        ("png_header.csv", {}, "PNG image"),
+        ("missing.csv", {}, "no such file"),
+        ("title_line.csv", {"header_row": 9}, "--header-row"),
+        ("blank_lines.csv", {"header_row": 2}, "--header-row 3"),
+        ("title_line.csv", {"header_row": 0}, "--header-row"),
+    ],
+)
+def test_unreadable_files_raise_a_one_line_source_error(
+    name: str, options: dict[str, object], what: str
+) -> None:
+    with pytest.raises(SourceError) as caught:
+        read(name, **options)
+    message = caught.value.message
+    assert message.startswith(str(CSV / name) + ": ")
+    assert what in message
+    assert "\n" not in message
+    assert caught.value.exit_code == 2
+
+
+def test_binary_file_in_a_forced_encoding_is_still_refused() -> None:
+    with pytest.raises(SourceError, match="binary.csv.*NUL"):
+        read("binary.csv", encoding="cp1252")
+
+
+def test_directory_is_refused() -> None:
+    with pytest.raises(SourceError, match="directory"):
+        read_source(CSV)
+
+
+def test_utf16_without_bom_gets_a_hint(tmp_path: Path) -> None:
+    path = tmp_path / "unicode.txt"
+    path.write_bytes("Nimi\tKaupunki\nAho\tEspoo\n".encode("utf-16-le"))
+    with pytest.raises(SourceError, match="--encoding utf-16-le"):
+        read_source(path)
+    assert read_source(path, encoding="utf-16-le").frame.rows() == [(2, "Aho", "Espoo")]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "what"),
+    [
+        ("data.xlsx", b"PK\x03\x04rest", "XLSX sources are not supported yet"),
+        ("data.csv", b"PK\x03\x04rest", "XLSX"),  # judged by content, not by name
+        ("data.parquet", b"PAR1rest", "Parquet"),
+    ],
+)
+def test_other_formats_are_refused_for_now(
+    tmp_path: Path, name: str, content: bytes, what: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(SourceError, match=what):
+        read_source(path)
+
+
+# --- chunking ----------------------------------------------------------------------------
+
+
+def test_chunks_concatenate_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(csv_reader, "ROWS_PER_CHUNK", 3)
+    lines = ["n;v"] + [f'{i};="{i:05d}"' for i in range(10)]
+    lines[5] = "ragged"
+    lines[7] = ";"
+    path = tmp_path / "source.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    table = read_source(path)
+    kept = [i for i in range(10) if i + 1 not in (5, 7)]
+    assert table.frame["_row"].to_list() == [i + 2 for i in kept]
+    assert table.frame["c1"].to_list() == [f"{i:05d}" for i in kept]
+    assert table.ragged == [(6, 1)]
+    assert table.skipped == 1
+
+
+# --- round trip property -----------------------------------------------------------------
+
+_CELL_CHARS = string.ascii_letters + string.digits + ' ;,\t|"\'\n\r=-+.äöåÄÖÅéüšžčřěŠŽ€😀'
+_cells = st.text(alphabet=_CELL_CHARS, max_size=12).filter(
+    lambda s: (s == "" or s.strip() != "") and not s.startswith('="')
+)
+_identifiers = st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,7}", fullmatch=True)
+
+
+@st.composite
+def _tables(draw: st.DrawFn) -> tuple[list[str], list[list[str]]]:
+    headers = draw(st.lists(_identifiers, min_size=2, max_size=5, unique=True))
+    rows = draw(st.lists(st.lists(_cells, min_size=len(headers), max_size=len(headers)), max_size=8))
+    return headers, rows
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    table=_tables(),
+    delimiter=st.sampled_from([";", ",", "\t", "|"]),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]),
+    newline=st.sampled_from(["\n", "\r\n"]),
+)
+def test_written_tables_read_back_identically(
+    table: tuple[list[str], list[list[str]]], delimiter: str, encoding: str, newline: str
+) -> None:
+    headers, rows = table
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer, delimiter=delimiter, lineterminator=newline).writerows([headers, *rows])
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "source.csv"
+        path.write_bytes(buffer.getvalue().encode(encoding))
+        result = read_source(path)
+
+    assert result.encoding == encoding
+    assert result.delimiter == delimiter
+    assert result.headers == headers
+    expected = [
+        (number, *(cell or None for cell in row))
+        for number, row in enumerate(rows, start=2)
+        if any(row)
+    ]
+    assert result.frame.rows() == expected
+    assert result.skipped == len(rows) - len(expected)
+    assert result.ragged == []
