@@ -11,7 +11,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
@@ -124,7 +124,11 @@ def test_line_endings(name: str) -> None:
 
 def test_cr_only_keeps_quoted_line_break_in_the_cell() -> None:
     table = read("cr_only.csv")
-    assert table.frame.rows() == [(2, "Aho", "Espoo"), (3, "Rivi\ryksi", "Oulu"), (4, "Laine", "Turku")]
+    assert table.frame.rows() == [
+        (2, "Aho", "Espoo"),
+        (3, "Rivi\ryksi", "Oulu"),
+        (4, "Laine", "Turku"),
+    ]
 
 
 def test_mixed_line_endings() -> None:
@@ -281,7 +285,7 @@ def test_wrong_single_byte_override_is_a_source_error() -> None:
 def test_decode_error_row_counts_records_not_lines(tmp_path: Path) -> None:
     path = tmp_path / "source.csv"
     path.write_bytes('a;b\n"x\ny";1\n\nz;\xe4\n'.encode("latin-1"))
-    with pytest.raises(SourceError, match=r"row 5, byte offset 17"):
+    with pytest.raises(SourceError, match=r"row 4, byte offset 15"):
         read_source(path, encoding="utf-8")
 
 
@@ -418,7 +422,7 @@ def test_chunks_concatenate_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 # --- round trip property -----------------------------------------------------------------
 
-_CELL_CHARS = string.ascii_letters + string.digits + ' ;,\t|"\'\n\r=-+.äöåÄÖÅéüšžčřěŠŽ€😀'
+_CELL_CHARS = string.ascii_letters + string.digits + " ;,\t|\"'\n\r=-+.äöåÄÖÅéüšžčřěŠŽ€😀"
 _cells = st.text(alphabet=_CELL_CHARS, max_size=12).filter(
     lambda s: (s == "" or s.strip() != "") and not s.startswith('="')
 )
@@ -428,7 +432,9 @@ _identifiers = st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,7}", fullmatch=True)
 @st.composite
 def _tables(draw: st.DrawFn) -> tuple[list[str], list[list[str]]]:
     headers = draw(st.lists(_identifiers, min_size=2, max_size=5, unique=True))
-    rows = draw(st.lists(st.lists(_cells, min_size=len(headers), max_size=len(headers)), max_size=8))
+    rows = draw(
+        st.lists(st.lists(_cells, min_size=len(headers), max_size=len(headers)), max_size=8)
+    )
     return headers, rows
 
 
@@ -443,6 +449,9 @@ def test_written_tables_read_back_identically(
     table: tuple[list[str], list[list[str]]], delimiter: str, encoding: str, newline: str
 ) -> None:
     headers, rows = table
+    # csv.writer quotes a cell holding "\r" only if "\r" is in its line terminator; unquoted,
+    # that "\r" is a line break to any reader.
+    assume(newline == "\r\n" or not any("\r" in cell for row in rows for cell in row))
     buffer = io.StringIO(newline="")
     csv.writer(buffer, delimiter=delimiter, lineterminator=newline).writerows([headers, *rows])
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,0 +1,208 @@
+"""The command line as users and scripts run it: exit codes, JSON, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES, ROOT, customers, load_register, run_cli, write_csv
+
+SEED = "customer_number;name;postal_code\n1001;Kahvila Aurinko Oy;00100\n1002;Matti Virtanen;33100\n"
+
+
+def test_preview_against_a_missing_register_creates_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "nothing-here.db"
+    source = write_csv(tmp_path / "s.csv", "name\nUusi Asiakas\n")
+    result = run_cli("preview", source, "--db", db, "--plan", tmp_path / "p.plan", "--json")
+    assert result.exit_code == 0
+    assert result.json()["new"] == 1
+    assert not db.exists()
+
+
+def test_import_requires_yes(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    source = write_csv(tmp_path / "s.csv", "name\nUusi Asiakas\n")
+    result = run_cli("import", source, "--db", db, "--json")
+    assert result.exit_code == 2
+    assert "--yes" in result.json()["error"]
+    assert not db.exists()
+
+
+def test_regsync_db_environment_variable_names_the_register(tmp_path: Path,
+                                                             monkeypatch) -> None:
+    db = tmp_path / "env.db"
+    monkeypatch.setenv("REGSYNC_DB", str(db))
+    source = write_csv(tmp_path / "s.csv", "name\nUusi Asiakas\n")
+    assert run_cli("import", source, "--yes").exit_code == 0
+    assert [c["name"] for c in customers(db).values()] == ["Uusi Asiakas"]
+
+
+def test_stale_plan_is_refused_with_exit_3_and_nothing_written(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    load_register(db, SEED, tmp_path)
+    first = write_csv(tmp_path / "a.csv", "customer_number;postal_code\n1001;00200\n")
+    plan = tmp_path / "a.plan"
+    assert run_cli("preview", first, "--db", db, "--plan", plan).exit_code == 0
+    other = write_csv(tmp_path / "b.csv", "customer_number;postal_code\n1001;00300\n")
+    assert run_cli("import", other, "--db", db, "--yes").exit_code == 0
+    before = db.read_bytes()
+    result = run_cli("commit", plan, "--db", db, "--json")
+    assert result.exit_code == 3
+    assert "preview again" in result.json()["error"]
+    assert result.json()["exit_code"] == 3
+    assert db.read_bytes() == before
+    assert customers(db)["1001"]["postal_code"] == "00300"
+
+
+def test_plan_survives_unrelated_commits(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    load_register(db, SEED, tmp_path)
+    first = write_csv(tmp_path / "a.csv", "customer_number;postal_code\n1001;00200\n")
+    plan = tmp_path / "a.plan"
+    assert run_cli("preview", first, "--db", db, "--plan", plan).exit_code == 0
+    other = write_csv(tmp_path / "b.csv", "customer_number;postal_code\n1002;33200\n")
+    assert run_cli("import", other, "--db", db, "--yes").exit_code == 0
+    assert run_cli("commit", plan, "--db", db).exit_code == 0
+    assert customers(db)["1001"]["postal_code"] == "00200"
+
+
+def test_plan_relying_on_a_key_added_since_is_stale(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    load_register(db, SEED, tmp_path)
+    plan = tmp_path / "a.plan"
+    source = write_csv(tmp_path / "a.csv", "name;business_id\nUusi Oy;1572860-0\n")
+    assert run_cli("preview", source, "--db", db, "--plan", plan).exit_code == 0
+    meanwhile = write_csv(tmp_path / "b.csv", "name;business_id\nToinen Oy;1572860-0\n")
+    assert run_cli("import", meanwhile, "--db", db, "--yes").exit_code == 0
+    assert run_cli("commit", plan, "--db", db).exit_code == 3
+
+
+def test_committing_the_same_plan_twice_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    load_register(db, SEED, tmp_path)
+    source = write_csv(tmp_path / "a.csv", "customer_number;postal_code\n1001;00200\n")
+    plan = tmp_path / "a.plan"
+    assert run_cli("preview", source, "--db", db, "--plan", plan).exit_code == 0
+    assert run_cli("commit", plan, "--db", db).exit_code == 0
+    before = db.read_bytes()
+    again = run_cli("commit", plan, "--db", db)
+    assert again.exit_code == 3
+    assert "already committed" in again.stderr
+    assert db.read_bytes() == before
+
+
+@pytest.mark.parametrize(("content", "words"), [
+    (b"", "empty"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", ""),
+    (b"foo;bar;baz\n1;2;3\n", "no customer number, business id or name column"),
+])
+def test_unreadable_sources_exit_2_with_one_line_and_nothing_written(tmp_path: Path,
+                                                                     content, words) -> None:
+    db = tmp_path / "r.db"
+    source = tmp_path / "bad.csv"
+    source.write_bytes(content)
+    result = run_cli("import", source, "--db", db, "--yes", "--json")
+    assert result.exit_code == 2
+    error = result.json()["error"]
+    assert str(source) in error and words in error
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert not db.exists()
+
+
+def test_missing_source_file_is_exit_2(tmp_path: Path) -> None:
+    result = run_cli("preview", tmp_path / "nope.csv", "--db", tmp_path / "r.db")
+    assert result.exit_code == 2
+    assert "nope.csv" in result.stderr
+
+
+def test_header_only_file_is_zero_rows_exit_0_no_batch(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    load_register(db, SEED, tmp_path)
+    source = write_csv(tmp_path / "h.csv", "customer_number;name\n")
+    result = run_cli("import", source, "--db", db, "--yes", "--json")
+    assert result.exit_code == 0
+    assert result.json()["batch"] is None
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT COUNT(*) FROM batches").fetchone()[0] == 1
+    conn.close()
+
+
+def test_two_headers_for_one_field_is_an_error(tmp_path: Path) -> None:
+    source = write_csv(tmp_path / "d.csv", "Nimi;Name\nA;B\n")
+    result = run_cli("preview", source, "--db", tmp_path / "r.db")
+    assert result.exit_code == 2
+    assert "'Nimi'" in result.stderr and "'Name'" in result.stderr
+
+
+def test_broken_rule_file_is_refused_with_its_line(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text("[rules]\ndefault_country = FI\nfuzzy_threshold = 80\n")
+    source = write_csv(tmp_path / "s.csv", "name\nA\n")
+    result = run_cli("preview", source, "--db", tmp_path / "r.db", "--rules", rules)
+    assert result.exit_code == 2
+    assert "rules.toml" in result.stderr and "line 2" in result.stderr
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ('[fields.name]\nnormaliser = "nonsense"\n', "unknown normaliser 'nonsense'"),
+    ('[fields.phone]\nsevirity = {}\n', "unknown key fields.phone.sevirity"),
+    ('[fields.loyalty_id]\naliases = ["Nimi"]\n', "claimed by both"),
+    ('[rules]\nmatch_order = ["email"]\n', "match_order"),
+])
+def test_inconsistent_rule_files_are_refused(tmp_path: Path, text: str, words: str) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text(text)
+    source = write_csv(tmp_path / "s.csv", "name\nA\n")
+    result = run_cli("preview", source, "--db", tmp_path / "r.db", "--rules", rules)
+    assert result.exit_code == 2
+    assert words in result.stderr
+
+
+def test_a_custom_field_from_the_rules_grows_a_register_column(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[fields.loyalty_id]\naliases = ["Kanta-asiakasnumero"]\n'
+                     'normaliser = "compact"\n')
+    db = tmp_path / "r.db"
+    source = write_csv(tmp_path / "s.csv", "Nimi;Kanta-asiakasnumero\nUusi Asiakas;AB 12 34\n")
+    assert run_cli("import", source, "--db", db, "--yes", "--rules", rules).exit_code == 0
+    assert [c["loyalty_id"] for c in customers(db).values()] == ["AB1234"]
+
+
+def test_unknown_headers_are_listed_as_ignored(tmp_path: Path) -> None:
+    source = write_csv(tmp_path / "s.csv", "Nimi;Kengännumero\nUusi;42\n")
+    result = run_cli("preview", source, "--db", tmp_path / "r.db", "--plan",
+                     tmp_path / "p.plan", "--json")
+    assert result.json()["source"]["ignored"] == ["Kengännumero"]
+    assert result.json()["source"]["columns"] == {"Nimi": "name"}
+
+
+def test_json_prints_exactly_one_object_and_humans_read_stderr(tmp_path: Path) -> None:
+    source = FIXTURES / "demo" / "register.csv"
+    result = run_cli("import", source, "--db", tmp_path / "r.db", "--yes", "--json")
+    payload = json.loads(result.stdout)
+    assert payload["batch"] == 1 and payload["new"] == 6
+    assert "New" in result.stderr
+
+
+def test_python_dash_m_sync_runs_the_same_command(tmp_path: Path) -> None:
+    source = write_csv(tmp_path / "s.csv", "name\nUusi Asiakas\n")
+    env = {**os.environ, "REGSYNC_DB": str(tmp_path / "r.db")}
+    done = subprocess.run([sys.executable, "-m", "sync", "preview", str(source), "--json",
+                           "--plan", str(tmp_path / "p.plan")],
+                          capture_output=True, text=True, cwd=ROOT, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["new"] == 1
+
+
+def test_usage_error_under_json_is_still_one_json_object(tmp_path: Path) -> None:
+    env = {**os.environ, "REGSYNC_DB": str(tmp_path / "r.db")}
+    done = subprocess.run([sys.executable, "-m", "sync", "preview", "--json", "--no-such"],
+                          capture_output=True, text=True, cwd=ROOT, env=env, check=False)
+    assert done.returncode == 2
+    assert json.loads(done.stdout)["exit_code"] == 2

@@ -1,0 +1,236 @@
+"""Spec section 4 and 5: one test per Conflict and Rejected case, and the matching rules."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import load_register, report_rows, run_cli, write_csv
+
+REGISTER = """customer_number;customer_type;name;business_id;postal_code;customer_group;email
+1001;company;Kahvila Aurinko Oy;0112038-9;00100;Helsinki;info@aurinko.example
+1002;person;Matti Virtanen;;33100;;
+1003;person;Matti Virtanen;;20100;;
+1004;company;Rakennus Kivi Oy;2617416-4;90100;Oulu;
+1005;company;Kivi Kaksi Oy;0737546-2;;;
+1006;company;Kivi Kolme Oy;;;;
+A-17;person;Liisa Laine;;00250;;
+"""
+
+
+@pytest.fixture
+def seeded(tmp_path: Path) -> Path:
+    db = tmp_path / "register.db"
+    load_register(db, REGISTER, tmp_path)
+    # Legacy data: two customers share a business id (an import never makes that).
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("UPDATE customers SET business_id = '0737546-2' "
+                     "WHERE customer_number = '1006'")
+    conn.close()
+    return db
+
+
+def preview_rows(db: Path, tmp_path: Path, source_text: str) -> dict[int, dict[str, str]]:
+    """Preview CSV text against `db`; the report's lines by row number."""
+    source = write_csv(tmp_path / "source.csv", source_text)
+    report = tmp_path / "report.csv"
+    result = run_cli("preview", source, "--db", db, "--plan", tmp_path / "p.plan",
+                     "--report", report)
+    assert result.exit_code in (0, 1), result.stderr
+    return {int(r["row"]): r for r in report_rows(report)}
+
+
+def one(db: Path, tmp_path: Path, header: str, line: str) -> dict[str, str]:
+    return preview_rows(db, tmp_path, f"{header}\n{line}\n")[2]
+
+
+# --- Conflicts -----------------------------------------------------------------------
+
+def test_known_number_with_another_customers_business_id_is_conflict(seeded, tmp_path):
+    row = one(seeded, tmp_path, "customer_number;name;business_id",
+              "1001;Kahvila Aurinko Oy;2617416-4")
+    assert row["status"] == "Conflict"
+    assert "1004" in row["message"] and "1001" in row["message"]
+
+
+def test_unknown_number_whose_business_id_exists_is_conflict(seeded, tmp_path):
+    row = one(seeded, tmp_path, "customer_number;name;business_id",
+              "2002;Kivi Rakennus;2617416-4")
+    assert row["status"] == "Conflict"
+    assert "number 2002 is unknown" in row["message"] and "1004" in row["message"]
+
+
+def test_unknown_number_whose_name_exists_is_conflict(seeded, tmp_path):
+    row = one(seeded, tmp_path, "customer_number;name", "3003;Rakennus  KIVI oy")
+    assert row["status"] == "Conflict"
+    assert "1004" in row["message"]
+
+
+def test_business_id_of_two_customers_is_ambiguous_conflict(seeded, tmp_path):
+    row = one(seeded, tmp_path, "name;business_id", "Kivi Oy;0737546-2")
+    assert row["status"] == "Conflict"
+    assert "1005" in row["message"] and "1006" in row["message"]
+
+
+def test_name_of_two_customers_is_ambiguous_conflict(seeded, tmp_path):
+    row = one(seeded, tmp_path, "name;postal_code", "matti virtanen;00500")
+    assert row["status"] == "Conflict"
+    assert "1002" in row["message"] and "1003" in row["message"]
+
+
+def test_second_row_for_the_same_customer_is_conflict(seeded, tmp_path):
+    rows = preview_rows(seeded, tmp_path,
+                        "customer_number;name;customer_group\n"
+                        "1004;Rakennus Kivi Oy;Oulu\n"
+                        ";Rakennus Kivi Oy;Espoo\n")
+    assert rows[2]["status"] == "No change"
+    assert rows[3]["status"] == "Conflict"
+    assert rows[3]["message"] == "same customer as row 2"
+
+
+def test_two_new_rows_with_the_same_number_second_is_conflict(seeded, tmp_path):
+    rows = preview_rows(seeded, tmp_path,
+                        "customer_number;name\n5001;Uusi Asiakas\n5001;Toinen Asiakas\n")
+    assert rows[2]["status"] == "New"
+    assert rows[3]["status"] == "Conflict"
+    assert "row 2" in rows[3]["message"]
+
+
+def test_two_new_rows_with_the_same_business_id_second_is_conflict(seeded, tmp_path):
+    rows = preview_rows(seeded, tmp_path,
+                        "name;business_id\nUusi Oy;1572860-0\nUusi Yhtiö Oy;1572860-0\n")
+    assert rows[2]["status"] == "New"
+    assert rows[3]["status"] == "Conflict"
+    assert "business_id" in rows[3]["message"] and "row 2" in rows[3]["message"]
+
+
+def test_a_rejected_row_claims_nothing(seeded, tmp_path):
+    rows = preview_rows(seeded, tmp_path,
+                        "customer_number;name;phone\n"
+                        "1004;Rakennus Kivi Oy;3.58401E+11\n"
+                        "1004;Rakennus Kivi Oy;\n")
+    assert rows[2]["status"] == "Rejected"
+    assert rows[3]["status"] == "No change"
+
+
+# --- Rejected ------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("header", "line", "words"), [
+    ("name;business_id", "Testi Oy;1234567-8", "business_id"),
+    ("name;business_id", "Testi Oy;12345", "business_id"),
+    ("name;phone", "Testi Oy;3.58401E+11", "scientific notation"),
+    ("name;phone", "Testi Oy;3,58401E+11", "scientific notation"),
+    ("name;customer_type", "Testi Oy;alien", "customer_type"),
+    ("name;country", "Testi Oy;Atlantis", "country"),
+    ("customer_number;postal_code", "9999;00100", "name"),
+])
+def test_rejected_cases(seeded, tmp_path, header, line, words):
+    row = one(seeded, tmp_path, header, line)
+    assert row["status"] == "Rejected"
+    assert words in row["message"]
+
+
+def test_ragged_rows_are_rejected_with_their_row_number_and_the_rest_goes_on(seeded, tmp_path):
+    rows = preview_rows(seeded, tmp_path,
+                        "name;postal_code\nUusi Yksi;00100\nUusi Kaksi;00200;extra\n"
+                        "Uusi Kolme\nUusi Neljä;00400\n")
+    assert [rows[n]["status"] for n in (2, 3, 4, 5)] == ["New", "Rejected", "Rejected", "New"]
+    assert "3 cells" in rows[3]["message"] and "1 cells" in rows[4]["message"]
+
+
+# --- Matching and statuses -----------------------------------------------------------
+
+def test_matched_by_name_is_no_change_for_the_name(seeded, tmp_path):
+    row = one(seeded, tmp_path, "name;postal_code", "RAKENNUS   kivi OY;90100")
+    assert (row["status"], row["matched_by"], row["customer_number"]) == (
+        "No change", "name", "1004")
+
+
+def test_case_matters_on_a_number_match(seeded, tmp_path):
+    row = one(seeded, tmp_path, "customer_number;name", "1002;matti virtanen")
+    assert (row["status"], row["changed_fields"]) == ("Modified", "name")
+
+
+def test_business_id_match_may_rename(seeded, tmp_path):
+    row = one(seeded, tmp_path, "name;business_id", "Rakennus Kivi Oyj;2617416-4")
+    assert (row["status"], row["matched_by"], row["changed_fields"]) == (
+        "Modified", "business_id", "name")
+
+
+def test_number_match_may_add_a_business_id(seeded, tmp_path):
+    row = one(seeded, tmp_path, "customer_number;business_id", "1002;1572860-0")
+    assert (row["status"], row["changed_fields"]) == ("Modified", "business_id")
+
+
+def test_spreadsheet_damage_alone_is_no_change(seeded, tmp_path):
+    row = one(seeded, tmp_path, "customer_number;business_id;postal_code",
+              "1001;112038-9;100")
+    assert row["status"] == "No change"
+
+
+def test_group_names_compare_ignoring_case(seeded, tmp_path):
+    row = one(seeded, tmp_path, "customer_number;customer_group", "1001;HELSINKI")
+    assert row["status"] == "No change"
+
+
+def test_email_domain_case_is_ignored_but_local_part_is_not(seeded, tmp_path):
+    assert one(seeded, tmp_path, "customer_number;email",
+               "1001;info@AURINKO.example")["status"] == "No change"
+    assert one(seeded, tmp_path, "customer_number;email",
+               "1001;Info@aurinko.example")["status"] == "Modified"
+
+
+def test_new_rows_get_the_next_numbers_in_row_order(seeded, tmp_path):
+    rows = preview_rows(seeded, tmp_path,
+                        "customer_number;name\n;Eka Uusi\n7000;Numeroitu\n;Toka Uusi\n")
+    assert [rows[n]["customer_number"] for n in (2, 3, 4)] == ["7001", "7000", "7002"]
+
+
+def test_new_row_numbers_follow_the_register_when_the_file_has_none(seeded, tmp_path):
+    rows = preview_rows(seeded, tmp_path, "name\nEka Uusi\nToka Uusi\n")
+    assert [rows[n]["customer_number"] for n in (2, 3)] == ["1007", "1008"]
+
+
+def test_two_name_only_new_rows_are_both_new_and_the_second_is_flagged(seeded, tmp_path):
+    rows = preview_rows(seeded, tmp_path, "name\nSanna Suomalainen\nSanna Suomalainen\n")
+    assert rows[2]["status"] == rows[3]["status"] == "New"
+    assert rows[2]["possible_duplicate"] == ""
+    assert rows[3]["possible_duplicate"] == rows[2]["customer_number"]
+    assert "row 2" in rows[3]["message"]
+
+
+def test_similar_name_is_flagged_never_matched(seeded, tmp_path):
+    row = one(seeded, tmp_path, "name;business_id", "Kahvila Aurinko Ab;1572860-0")
+    assert row["status"] == "New"
+    assert row["possible_duplicate"] == "1001"
+    assert int(row["similarity"]) >= 90
+
+
+def test_unrelated_name_is_not_flagged(seeded, tmp_path):
+    row = one(seeded, tmp_path, "name", "Zyxwv Qwerty")
+    assert (row["status"], row["possible_duplicate"], row["similarity"]) == ("New", "", "")
+
+
+def test_warnings_keep_the_status_and_are_listed(seeded, tmp_path):
+    row = one(seeded, tmp_path, "customer_number;email", "1002;not-an-email")
+    assert row["status"] == "Modified"
+    assert "email" in row["message"]
+
+
+def test_new_row_type_defaults_from_business_id(seeded, tmp_path):
+    db = seeded
+    source = write_csv(tmp_path / "s.csv", "name;business_id\nYritys Oy;1572860-0\nHenkilö Yksi;\n")
+    assert run_cli("import", source, "--db", db, "--yes").exit_code == 0
+    from tests.conftest import customers
+
+    by_name = {c["name"]: c for c in customers(db).values()}
+    assert by_name["Yritys Oy"]["customer_type"] == "company"
+    assert by_name["Henkilö Yksi"]["customer_type"] == "person"
+
+
+def test_matched_row_without_type_changes_no_type(seeded, tmp_path):
+    row = one(seeded, tmp_path, "customer_number;customer_type", "1001;")
+    assert row["status"] == "No change"
