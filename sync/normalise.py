@@ -190,10 +190,6 @@ def _fold(text: str) -> str:
     return re.sub(r"[\W_]+", "", stripped.casefold())
 
 
-def _issue(value: str, code: str, detail: str) -> _Result:
-    return value, code, detail
-
-
 # --- customer_type ----------------------------------------------------------------------
 
 
@@ -212,7 +208,7 @@ def _customer_type_aliases(values: Mapping[str, Iterable[str]]) -> dict[str, str
 def _customer_type(value: str, aliases: Mapping[str, str]) -> _Result:
     canonical = aliases.get(_fold(value))
     if canonical is None:
-        return _issue(value, "unknown_customer_type", f"unknown customer type: '{value}'")
+        return (value, "unknown_customer_type", f"unknown customer type: '{value}'")
     return canonical, None, None
 
 
@@ -236,7 +232,7 @@ def _business_id(value: str, country: str | None) -> _Result:
     else:
         return _WHITESPACE.sub("", value).upper(), None, None
     if canonical is None:
-        return _issue(value, "invalid_business_id", f"invalid {country} business ID: '{value}'")
+        return (value, "invalid_business_id", f"invalid {country} business ID: '{value}'")
     return canonical, None, None
 
 
@@ -257,8 +253,10 @@ def _ico_is_valid(number: str) -> bool:
 
 def _phone(value: str, country: str | None) -> _Result:
     if _SCIENTIFIC.fullmatch(value):
-        return _issue(
-            value, "scientific_notation", f"phone in scientific notation lost digits: '{value}'"
+        return (
+            value,
+            "scientific_notation",
+            f"phone in scientific notation lost digits: '{value}'",
         )
     try:
         number = phonenumbers.parse(value, country)
@@ -267,7 +265,7 @@ def _phone(value: str, country: str | None) -> _Result:
     # An extension has no E.164 form; keeping the text is better than dropping it.
     if number is None or number.extension or not phonenumbers.is_valid_number(number):
         where = f" for {country}" if country else ""
-        return _issue(value, "invalid_phone", f"not a valid phone number{where}: '{value}'")
+        return (value, "invalid_phone", f"not a valid phone number{where}: '{value}'")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None, None
 
 
@@ -284,7 +282,7 @@ def _postal_code(value: str, country: str | None) -> _Result:
         compacted = prefixed.group(2)
     if compacted.isascii() and compacted.isdigit() and len(compacted) <= width:
         return compacted.zfill(width), None, None
-    return _issue(value, "invalid_postal_code", f"not a {country} postal code: '{value}'")
+    return (value, "invalid_postal_code", f"not a {country} postal code: '{value}'")
 
 
 # --- country and language ---------------------------------------------------------------
@@ -320,7 +318,7 @@ def _country_lookup() -> dict[str, str]:
 def _country(value: str, _row_country: str | None) -> _Result:
     code = _country_lookup().get(_fold(value))
     if code is None:
-        return _issue(value, "unknown_country", f"unknown country: '{value}'")
+        return (value, "unknown_country", f"unknown country: '{value}'")
     return code, None, None
 
 
@@ -352,7 +350,7 @@ def _language(value: str, _row_country: str | None) -> _Result:
     if code is None and tag:
         code = lookup.get(tag.group(1).lower())
     if code is None:
-        return _issue(value, "unknown_language", f"unknown language: '{value}'")
+        return (value, "unknown_language", f"unknown language: '{value}'")
     return code, None, None
 
 

@@ -113,7 +113,8 @@ def _merge(default: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
 def _build(data: dict[str, Any], label: str) -> Rules:
     unknown = set(data) - {"rules", "fields"}
     if unknown:
-        raise RulesError(f"{label}: unknown section {sorted(unknown)[0]!r} (expected rules, fields)")
+        raise RulesError(
+            f"{label}: unknown section {sorted(unknown)[0]!r} (expected rules, fields)")
     settings = data.get("rules", {})
     _require(isinstance(settings, dict), label, "[rules] must be a table")
     bad = set(settings) - _RULES_KEYS

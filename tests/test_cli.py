@@ -13,7 +13,8 @@ import pytest
 
 from tests.conftest import FIXTURES, ROOT, customers, load_register, run_cli, write_csv
 
-SEED = "customer_number;name;postal_code\n1001;Kahvila Aurinko Oy;00100\n1002;Matti Virtanen;33100\n"
+SEED = ("customer_number;name;postal_code\n"
+        "1001;Kahvila Aurinko Oy;00100\n1002;Matti Virtanen;33100\n")
 
 
 def test_preview_against_a_missing_register_creates_nothing(tmp_path: Path) -> None:

@@ -173,7 +173,7 @@ def _read_ahead(fh: TextIO, header_row: int) -> list[str]:
 
 
 def _numbered(path: Path, reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
-    """(spreadsheet row number, cells) for records up to the header; stops after it."""
+    """(spreadsheet row number, cells) per record; used to find the header."""
     number = 0
     while True:
         try:
@@ -272,6 +272,12 @@ def _locate_decode_error(
                 offset = read - pending + exc.start
                 break
             read += len(chunk)
+        else:
+            pending = len(decoder.getstate()[0])
+            try:
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError as exc:  # a character cut off by the end of the file
+                offset = read - pending + exc.start
     row: int | None = None
     try:
         with path.open("r", encoding=codec, errors=_MARK_ERRORS, newline="") as fh:

@@ -242,12 +242,15 @@ def _scan_single_byte(path: Path) -> tuple[Counter[int], bytes]:
 def _chardet_pick(sample: bytes) -> str | None:
     """chardet's answer for `sample`, mapped into SINGLE_BYTE_ENCODINGS (None if outside)."""
     # Restricted to our four: unrestricted, chardet 7 names exotic code pages
-    # (hp-roman8, cp1257, mac-turkish) for short Finnish or Czech samples.
+    # (hp-roman8, cp1257, mac-turkish) for short Finnish or Czech samples. Its "nothing
+    # fit" answer is unchecked against the data, so make it one we ignore: utf-8 (the
+    # file is not UTF-8, so a utf-8 answer means nothing fit). utf-8 must also be
+    # included, or chardet warns and answers None.
     result = chardet.detect(
         sample,
-        include_encodings=SINGLE_BYTE_ENCODINGS,
+        include_encodings=(*SINGLE_BYTE_ENCODINGS, "utf-8"),
         compat_names=False,
-        no_match_encoding="utf-8",  # a sentinel outside our list: "nothing fit"
+        no_match_encoding="utf-8",
     )
     name = (result.get("encoding") or "").lower()
     return _CHARDET_NAMES.get(name)

@@ -1,0 +1,164 @@
+"""Property tests of the import as a whole (hypothesis): idempotence, empty cells, atomicity."""
+
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+from pathlib import Path
+from unittest import mock
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sync.pipeline import commit, preview
+from sync.rules import load_rules
+from sync.writers.register import SQLiteRegister, open_register
+from tests.conftest import customers
+
+RULES = load_rules()
+COLUMNS = ("customer_number", "name", "business_id", "email", "phone", "street_address",
+           "postal_code", "city", "customer_group", "notes")
+VALID_FI_IDS = ("0112038-9", "2617416-4", "0737546-2", "1572860-0", "2331972-7")
+
+letters = st.sampled_from("abcdefghijklmnopqrstuvwxyzäöåABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÅ")
+word = st.text(letters, min_size=1, max_size=8)
+name = st.lists(word, min_size=1, max_size=3).map(" ".join)
+
+
+@st.composite
+def customer(draw: st.DrawFn, number: int) -> dict[str, str]:
+    """One customer row as a spreadsheet might hold it (some cells empty, some damaged)."""
+    maybe = lambda strategy: draw(st.one_of(st.just(""), strategy))  # noqa: E731
+    return {
+        "customer_number": str(number),
+        "name": draw(name),
+        "business_id": maybe(st.sampled_from(VALID_FI_IDS + ("112038-9",))),
+        "email": maybe(st.builds(lambda a, b: f"{a}@{b}.example", word, word)),
+        "phone": maybe(st.sampled_from(["+358401234567", "040 123 4567", "401234567",
+                                        "+46701234567", "09 1234 567"])),
+        "street_address": maybe(st.builds(lambda w, n: f"{w}katu  {n}", word,
+                                          st.integers(1, 99))),
+        "postal_code": maybe(st.integers(0, 99999).map(lambda n: str(n).zfill(5))
+                             .flatmap(lambda p: st.sampled_from([p, p.lstrip("0") or "0"]))),
+        "city": maybe(word),
+        "customer_group": maybe(st.sampled_from(["Helsinki", "helsinki", "Oulu", "Uudet"])),
+        "notes": maybe(st.text(letters | st.sampled_from(" \n"), max_size=20)),
+    }
+
+
+@st.composite
+def customer_file(draw: st.DrawFn) -> list[dict[str, str]]:
+    count = draw(st.integers(1, 8))
+    numbers = draw(st.lists(st.integers(1, 9999), min_size=count, max_size=count, unique=True))
+    rows = [draw(customer(n)) for n in numbers]
+    # Business ids are unique per customer in a clean file (else rows are Conflicts).
+    seen: set[str] = set()
+    for row in rows:
+        key = "0112038-9" if row["business_id"] == "112038-9" else row["business_id"]
+        if key and key in seen:
+            row["business_id"] = ""
+        seen.add(key)
+    return rows
+
+
+def write(path: Path, rows: list[dict[str, str]]) -> Path:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, delimiter=";")
+    writer.writeheader()
+    writer.writerows(rows)
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    return path
+
+
+def import_file(db: Path, source: Path) -> dict[str, int]:
+    register = open_register(str(db), create=False)
+    plan = preview(source, register, RULES)
+    register.close()
+    register = open_register(str(db), create=True)
+    try:
+        commit(plan, register, "test")
+    finally:
+        register.close()
+    return plan.header.counts
+
+
+def preview_counts(db: Path, source: Path) -> tuple[dict[str, int], pl.DataFrame]:
+    register = open_register(str(db), create=False)
+    try:
+        plan = preview(source, register, RULES)
+    finally:
+        register.close()
+    return plan.header.counts, plan.rows
+
+
+PROPS = settings(max_examples=25, deadline=None,
+                 suppress_health_check=[HealthCheck.too_slow])
+
+
+@PROPS
+@given(rows=customer_file())
+def test_importing_a_file_twice_gives_only_no_change(rows: list[dict[str, str]]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        db, source = Path(tmp) / "r.db", write(Path(tmp) / "s.csv", rows)
+        first = import_file(db, source)
+        assert first["new"] == len(rows)
+        counts, plan_rows = preview_counts(db, source)
+        assert counts["unchanged"] == len(rows), plan_rows.select("row", "status", "message")
+
+
+@PROPS
+@given(before=customer_file(), data=st.data())
+def test_an_empty_cell_never_clears_a_field(before: list[dict[str, str]],
+                                            data: st.DataObject) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "r.db"
+        import_file(db, write(Path(tmp) / "a.csv", before))
+        stored = customers(db)
+        edited = []
+        for row in before:
+            fresh = data.draw(customer(int(row["customer_number"])))
+            fresh["business_id"] = ""  # keep the match by number unambiguous
+            blank = data.draw(st.sets(st.sampled_from(COLUMNS[1:])))
+            edited.append({k: ("" if k in blank else v) for k, v in fresh.items()})
+        import_file(db, write(Path(tmp) / "b.csv", edited))
+        after = customers(db)
+        for row in edited:
+            number = row["customer_number"]
+            for field in COLUMNS[1:]:
+                if stored[number][field] is not None and row[field] == "":
+                    assert after[number][field] == stored[number][field], (number, field)
+                if stored[number][field] is not None:
+                    assert after[number][field] is not None
+
+
+FAIL_POINTS = ("_ensure_groups", "_insert", "_update", "_write_history")
+
+
+@PROPS
+@given(before=customer_file(), after=customer_file(), point=st.sampled_from(FAIL_POINTS))
+def test_a_failing_commit_leaves_the_register_byte_for_byte(before, after, point) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "r.db"
+        import_file(db, write(Path(tmp) / "a.csv", before))
+        original = db.read_bytes()
+        source = write(Path(tmp) / "b.csv", after)
+        register = open_register(str(db), create=False)
+        plan = preview(source, register, RULES)
+        register.close()
+        real = getattr(SQLiteRegister, point)
+
+        def crash(self, *args, **kwargs):
+            real(self, *args, **kwargs)
+            raise RuntimeError("injected failure")
+
+        register = open_register(str(db), create=True)
+        with mock.patch.object(SQLiteRegister, point, crash):
+            with pytest.raises(RuntimeError, match="injected"):
+                if plan.header.counts["new"] + plan.header.counts["modified"] == 0:
+                    raise RuntimeError("injected: nothing to apply")
+                commit(plan, register, "test")
+        register.close()
+        assert db.read_bytes() == original
