@@ -22,6 +22,8 @@ from stdnum.cz.dic import calc_check_digit_legal
 from stdnum.fi import ytunnus
 from stdnum.se import orgnr
 
+from sync.namekey import name_key
+
 __all__ = ["DEFAULT_CUSTOMER_TYPES", "NORMALISERS", "name_key", "normalise_column"]
 
 # (value, code, detail) for one distinct input.
@@ -62,9 +64,6 @@ _VAT_FORM = re.compile(r"([A-Z]{2})(\d[0-9A-Z]*)")
 _POSTAL_PREFIX = re.compile(r"([A-Za-z]{2})-?(\d+)")
 
 
-def name_key(expr: pl.Expr) -> pl.Expr:
-    """Matching form of a name: whitespace runs collapsed to one space, trimmed, lower-cased."""
-    return expr.str.replace_all(r"\s+", " ").str.strip_chars().str.to_lowercase()
 
 
 def normalise_column(

@@ -1,0 +1,464 @@
+"""What both register engines share: reads, commits, history, revert, locks.
+
+SQL here is written once, with `?` placeholders and SQL both SQLite and PostgreSQL
+accept; an engine supplies the connection, the transaction (and its lock), the table
+prefix, and may replace the bulk paths (`_insert_rows`, `_update_rows`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+
+from sync.errors import RegisterError, StalePlanError, UsageError
+from sync.namekey import name_key_of
+from sync.writers.register.base import BatchInfo, ChangeSet, KeyField
+from sync.writers.register.schema import STATE_COLUMNS
+
+_KEY_COLUMNS = {"customer_number", "business_id", "name_key"}
+BATCH_COLUMNS = ("id", "kind", "committed_at", "actor", "source", "checksum", "counts",
+                 "reverts", "reverted_by")
+HISTORY_COLUMNS = ("batch_id", "customer_number", "action", "field", "old_value",
+                   "new_value", "changed_at", "actor")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class SQLRegister:
+    """A register in a DB-API database; subclasses give the engine specifics."""
+
+    label: str
+    prefix: str = ""
+
+    # -- engine hooks ----------------------------------------------------------------
+
+    def _sql(self, query: str) -> str:
+        """The query in the engine's placeholder style (`?` here)."""
+        return query
+
+    def _execute(self, query: str, params: Sequence[Any] = ()) -> Any:
+        raise NotImplementedError
+
+    def _executemany(self, query: str, rows: Iterable[Sequence[Any]]) -> None:
+        raise NotImplementedError
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        raise NotImplementedError
+        yield
+
+    def _customer_columns(self) -> set[str]:
+        raise NotImplementedError
+
+    def _lookup_rows(self, column: str, values: list[str],
+                     select: str) -> list[tuple[Any, ...]]:
+        """Rows of `select` (over customers c, groups g) whose c.column is in `values`."""
+        raise NotImplementedError
+
+    def _insert_id(self, query: str, params: Sequence[Any]) -> int:
+        """Run an INSERT of one row and return its new id."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the connection."""
+        raise NotImplementedError
+
+    # -- small helpers ---------------------------------------------------------------
+
+    def _t(self, table: str) -> str:
+        return f"{self.prefix}{table}"
+
+    def _rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return list(self._execute(query, params).fetchall())
+
+    def _meta(self, key: str) -> str | None:
+        rows = self._rows(f"SELECT value FROM {self._t('meta')} WHERE key = ?", (key,))
+        return None if not rows else str(rows[0][0])
+
+    # -- reading ---------------------------------------------------------------------
+
+    def register_id(self) -> str | None:
+        """The register's identity; None for the empty stand-in of a missing register."""
+        return self._meta("register_id")
+
+    def version(self) -> int:
+        """The commit counter: 0 for a new register, +1 on every batch."""
+        return int(self._meta("version") or 0)
+
+    def lookup(self, key: KeyField, values: pl.Series) -> pl.DataFrame:
+        """Customers whose `key` equals one of `values`: columns value, customer_number."""
+        if key not in _KEY_COLUMNS:
+            raise ValueError(f"not a key column: {key}")
+        rows = self._lookup_rows(key, values.drop_nulls().unique().to_list(),
+                                 f"c.{key}, c.customer_number")
+        return pl.DataFrame(rows, schema={"value": pl.String, "customer_number": pl.String},
+                            orient="row").sort("customer_number")
+
+    def fetch(self, numbers: pl.Series, fields: tuple[str, ...]) -> pl.DataFrame:
+        """customer_number plus `fields` (register columns too) of these customers."""
+        present = self._customer_columns()
+        select = ["c.customer_number"]
+        for name in fields:
+            if name == "customer_number":
+                continue
+            if name == "customer_group":
+                select.append("g.name")
+            elif name in present:
+                select.append(f"c.{name}")
+            else:
+                select.append("NULL")
+        rows = self._lookup_rows("customer_number", numbers.drop_nulls().unique().to_list(),
+                                 ", ".join(select))
+        names = ["customer_number", *[f for f in fields if f != "customer_number"]]
+        return pl.DataFrame(rows, schema=dict.fromkeys(names, pl.String), orient="row")
+
+    def max_numeric_number(self) -> int | None:
+        """The largest all-digit customer_number, compared as integers."""
+        rows = self._rows(f"SELECT customer_number FROM {self._t('customers')} "
+                          f"WHERE {self._all_digits('customer_number')}")
+        return max((int(r[0]) for r in rows), default=None)
+
+    def _all_digits(self, column: str) -> str:
+        return f"{column} <> '' AND {column} NOT GLOB '*[^0-9]*'"
+
+    def group_names(self) -> pl.DataFrame:
+        """Every group: columns name, name_key."""
+        rows = self._rows(f"SELECT name, name_key FROM {self._t('groups')}")
+        return pl.DataFrame(rows, schema={"name": pl.String, "name_key": pl.String},
+                            orient="row")
+
+    def names(self) -> pl.DataFrame:
+        """Every customer's number and name."""
+        rows = self._rows(f"SELECT customer_number, name FROM {self._t('customers')} "
+                          f"WHERE name IS NOT NULL ORDER BY id")
+        return pl.DataFrame(rows, schema={"customer_number": pl.String, "name": pl.String},
+                            orient="row")
+
+    def export_frame(self, fields: tuple[str, ...]) -> pl.DataFrame:
+        """Every customer, ordered by id, with `fields` as columns."""
+        present = self._customer_columns()
+        select = ["g.name" if f == "customer_group" else (f"c.{f}" if f in present else "NULL")
+                  for f in fields]
+        rows = self._rows(
+            f"SELECT {', '.join(select)} FROM {self._t('customers')} c "
+            f"LEFT JOIN {self._t('groups')} g ON g.id = c.group_id ORDER BY c.id")
+        return pl.DataFrame(rows, schema=dict.fromkeys(fields, pl.String), orient="row")
+
+    def batches(self) -> pl.DataFrame:
+        """Every batch, oldest first: id, kind, time, actor, source, checksum, counts..."""
+        rows = self._rows(f"SELECT {', '.join(BATCH_COLUMNS)} FROM {self._t('batches')} "
+                          f"ORDER BY id")
+        schema = {c: pl.String for c in BATCH_COLUMNS} | {
+            "id": pl.Int64, "reverts": pl.Int64, "reverted_by": pl.Int64}
+        return pl.DataFrame(rows, schema=schema, orient="row")
+
+    def history(self, *, batch: int | None = None,
+                customer: str | None = None) -> pl.DataFrame:
+        """Change history, oldest first, of one batch, one customer, or everything."""
+        where, params = "", ()
+        if batch is not None:
+            where, params = "WHERE batch_id = ?", (batch,)
+        elif customer is not None:
+            where, params = "WHERE customer_number = ?", (customer,)
+        rows = self._rows(f"SELECT {', '.join(HISTORY_COLUMNS)} FROM {self._t('history')} "
+                          f"{where} ORDER BY id", params)
+        schema = {c: pl.String for c in HISTORY_COLUMNS} | {"batch_id": pl.Int64}
+        return pl.DataFrame(rows, schema=schema, orient="row")
+
+    # -- writing: batches ------------------------------------------------------------
+
+    def _open_batch(self, kind: str, actor: str, *, plan_id: str | None = None,
+                    source: str | None = None, checksum: str | None = None,
+                    counts: dict[str, int] | None = None,
+                    reverts: int | None = None) -> tuple[int, int, str]:
+        """Insert the batch row and move the version on; (batch id, version, time)."""
+        version = self.version() + 1
+        now = _now()
+        batch_id = self._insert_id(
+            f"INSERT INTO {self._t('batches')} (kind, plan_id, version, source, checksum, "
+            f"actor, committed_at, counts, reverts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (kind, plan_id, version, source, checksum, actor, now,
+             json.dumps(counts or {}), reverts))
+        self._execute(f"UPDATE {self._t('meta')} SET value = ? WHERE key = 'version'",
+                      (str(version),))
+        return batch_id, version, now
+
+    def apply(self, changes: ChangeSet, *, plan_id: str, plan_version: int, source: str,
+              checksum: str, actor: str, counts: dict[str, int]) -> BatchInfo:
+        """Apply a change set in one transaction; StalePlanError if the plan is stale."""
+        with self._transaction():
+            self._check_not_stale(changes, plan_id, plan_version)
+            batch_id, version, now = self._open_batch(
+                "import", actor, plan_id=plan_id, source=source, checksum=checksum,
+                counts=counts)
+            self._ensure_columns(changes.inserts.columns)
+            created = self._ensure_groups(changes.groups, batch_id)
+            self._insert(changes.inserts, batch_id, now, actor)
+            self._update(changes.updates, batch_id, now, actor)
+        return BatchInfo(batch_id=batch_id, version=version, inserted=changes.inserts.height,
+                         updated=changes.updates["customer_number"].n_unique(),
+                         groups_created=created)
+
+    def _check_not_stale(self, changes: ChangeSet, plan_id: str, plan_version: int) -> None:
+        done = self._rows(f"SELECT id FROM {self._t('batches')} WHERE plan_id = ?", (plan_id,))
+        if done:
+            raise StalePlanError(f"this plan was already committed as batch {done[0][0]}; "
+                                 f"run preview again")
+        if self.version() == plan_version:
+            return
+        changed = {r[0] for r in self._rows(
+            f"SELECT DISTINCT h.customer_number FROM {self._t('history')} h "
+            f"JOIN {self._t('batches')} b ON b.id = h.batch_id WHERE b.version > ?",
+            (plan_version,))}
+        hit = changed & (changes.touched | changes.relies_on.get("customer_number", frozenset()))
+        if not hit and changed:
+            # A key the plan relied on (a number, business id or name it found free, or
+            # found on a customer) now belongs to a customer changed since: the plan's
+            # matching could come out differently.
+            rows = self._lookup_rows("customer_number", sorted(changed),
+                                     "c.customer_number, c.business_id, c.name_key")
+            for number, business_id, name_key in rows:
+                if (business_id in changes.relies_on.get("business_id", frozenset())
+                        or name_key in changes.relies_on.get("name_key", frozenset())):
+                    hit.add(number)
+        if hit:
+            shown = ", ".join(sorted(hit)[:5]) + (" ..." if len(hit) > 5 else "")
+            raise StalePlanError(
+                f"plan is stale: the register changed since this plan was made "
+                f"(customers {shown}); run preview again")
+
+    def _ensure_columns(self, columns: Iterable[str]) -> None:
+        present = self._customer_columns()
+        for name in columns:
+            if name not in present and name not in ("customer_group", "name_key"):
+                # Custom fields from the rules, checked as identifiers by sync.rules.
+                self._execute(f"ALTER TABLE {self._t('customers')} ADD COLUMN {name} TEXT")
+
+    def _ensure_groups(self, groups: Iterable[str], batch_id: int) -> tuple[str, ...]:
+        existing = {r[0] for r in self._rows(f"SELECT name_key FROM {self._t('groups')}")}
+        created = []
+        for name in groups:
+            key = name.casefold()
+            if key not in existing:
+                self._execute(
+                    f"INSERT INTO {self._t('groups')} (name, name_key, created_batch) "
+                    f"VALUES (?, ?, ?)", (name, key, batch_id))
+                existing.add(key)
+                created.append(name)
+        return tuple(created)
+
+    def _group_ids(self) -> dict[str, int]:
+        return {r[0]: int(r[1]) for r in self._rows(
+            f"SELECT name_key, id FROM {self._t('groups')}")}
+
+    def _insert(self, inserts: pl.DataFrame, batch_id: int, now: str, actor: str) -> None:
+        if inserts.is_empty():
+            return
+        group_ids = self._group_ids()
+        group = inserts["customer_group"] if "customer_group" in inserts.columns else None
+        ids = (group.str.to_lowercase().replace_strict(group_ids, default=None,
+                                                       return_dtype=pl.Int64)
+               if group is not None else pl.Series([None] * inserts.height, dtype=pl.Int64))
+        values = [c for c in inserts.columns if c not in ("customer_group",)]
+        rows = inserts.select(values).with_columns(
+            ids.alias("group_id"), pl.lit(batch_id).alias("created_batch"),
+            pl.lit(batch_id).alias("updated_batch"))
+        self._insert_rows(rows)
+        snapshot_fields = [c for c in inserts.columns if c != "name_key"]
+        snapshots = inserts.select(
+            pl.struct(snapshot_fields).struct.json_encode().alias("s"))["s"]
+        self._write_history(pl.DataFrame({
+            "batch_id": batch_id, "customer_number": inserts["customer_number"],
+            "action": "insert", "field": None, "old_value": None,
+            "new_value": snapshots, "changed_at": now, "actor": actor,
+        }, schema={c: pl.String for c in HISTORY_COLUMNS} | {"batch_id": pl.Int64}))
+
+    def _insert_rows(self, rows: pl.DataFrame) -> None:
+        """Insert customer rows (columns named as in the customers table)."""
+        columns = rows.columns
+        self._executemany(
+            f"INSERT INTO {self._t('customers')} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' * len(columns))})", rows.iter_rows())
+
+    def _update(self, updates: pl.DataFrame, batch_id: int, now: str, actor: str) -> None:
+        if updates.is_empty():
+            return
+        group_ids = self._group_ids()
+        for (field_name,), part in updates.group_by(["field"], maintain_order=True):
+            if field_name == "customer_group":
+                column = "group_id"
+                part = part.with_columns(pl.col("new").str.to_lowercase().replace_strict(
+                    group_ids, default=None, return_dtype=pl.Int64).alias("value"))
+            else:
+                column = str(field_name)
+                part = part.with_columns(pl.col("new").alias("value"))
+            self._update_rows(column, part.select("customer_number", "value"), batch_id)
+        recorded = updates.filter(pl.col("field") != "name_key")
+        self._write_history(recorded.select(
+            pl.lit(batch_id, pl.Int64).alias("batch_id"), "customer_number",
+            pl.lit("update").alias("action"), "field", pl.col("old").alias("old_value"),
+            pl.col("new").alias("new_value"), pl.lit(now).alias("changed_at"),
+            pl.lit(actor).alias("actor")))
+
+    def _update_rows(self, column: str, rows: pl.DataFrame, batch_id: int) -> None:
+        """Set `column` to `value` for each customer_number of `rows`."""
+        self._executemany(
+            f"UPDATE {self._t('customers')} SET {column} = ?, updated_batch = ? "
+            f"WHERE customer_number = ?",
+            ((value, batch_id, number) for number, value in rows.iter_rows()))
+
+    def _write_history(self, rows: pl.DataFrame) -> None:
+        if rows.is_empty():
+            return
+        self._executemany(
+            f"INSERT INTO {self._t('history')} ({', '.join(HISTORY_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(HISTORY_COLUMNS))})",
+            rows.select(HISTORY_COLUMNS).iter_rows())
+
+    # -- writing: locks, invalidation ------------------------------------------------
+
+    def set_state(self, numbers: Sequence[str], column: str, value: str | None,
+                  actor: str, kind: str) -> BatchInfo:
+        """Set a state column (locked_by, invalidated) of customers, as a batch of its own.
+
+        Unknown customers are refused (nothing written); customers already in that state
+        are left as they are.
+        """
+        if column not in STATE_COLUMNS:
+            raise ValueError(column)
+        with self._transaction():
+            current = dict(self._lookup_rows("customer_number", list(numbers),
+                                             f"c.customer_number, c.{column}"))
+            unknown = [n for n in numbers if n not in current]
+            if unknown:
+                raise UsageError(f"unknown customers: {', '.join(unknown[:10])}")
+            changing = [n for n in dict.fromkeys(numbers) if current[n] != value]
+            batch_id, version, now = self._open_batch(kind, actor,
+                                                      counts={"customers": len(changing)})
+            updates = pl.DataFrame(
+                {"customer_number": changing, "field": [column] * len(changing),
+                 "old": [current[n] for n in changing], "new": [value] * len(changing)},
+                schema=dict.fromkeys(("customer_number", "field", "old", "new"), pl.String))
+            self._update(updates, batch_id, now, actor)
+        return BatchInfo(batch_id=batch_id, version=version, inserted=0,
+                         updated=len(changing), groups_created=())
+
+    # -- writing: revert -------------------------------------------------------------
+
+    def revert(self, batch_id: int, actor: str) -> BatchInfo:
+        """Undo a batch as a batch of its own, or refuse and write nothing.
+
+        Restores old field values, removes the customers the batch created (and groups it
+        created that are now empty), puts back customers it removed. Refuses while later
+        batches that are not reverted changed the same customers.
+        """
+        with self._transaction():
+            target = self._rows(f"SELECT id, reverted_by FROM {self._t('batches')} "
+                                f"WHERE id = ?", (batch_id,))
+            if not target:
+                raise UsageError(f"there is no batch {batch_id}")
+            if target[0][1] is not None:
+                raise UsageError(f"batch {batch_id} was already reverted by batch "
+                                 f"{target[0][1]}")
+            self._refuse_if_changed_later(batch_id)
+            entries = self.history(batch=batch_id).reverse()
+            new_id, version, now = self._open_batch(
+                "revert", actor, reverts=batch_id,
+                counts={"customers": entries["customer_number"].n_unique()})
+            removed = self._undo(entries, new_id, now, actor)
+            self._execute(f"UPDATE {self._t('batches')} SET reverted_by = ? WHERE id = ?",
+                          (new_id, batch_id))
+            self._drop_empty_groups(batch_id)
+        return BatchInfo(batch_id=new_id, version=version, inserted=0,
+                         updated=entries["customer_number"].n_unique() - removed,
+                         groups_created=())
+
+    def _refuse_if_changed_later(self, batch_id: int) -> None:
+        later = self._rows(
+            f"SELECT DISTINCT h.batch_id FROM {self._t('history')} h "
+            f"JOIN {self._t('batches')} b ON b.id = h.batch_id "
+            f"WHERE h.batch_id > ? AND b.reverted_by IS NULL "
+            f"AND NOT (b.kind = 'revert' AND b.reverts > ?) "
+            f"AND h.customer_number IN (SELECT customer_number FROM {self._t('history')} "
+            f"WHERE batch_id = ?) ORDER BY h.batch_id", (batch_id, batch_id, batch_id))
+        if later:
+            shown = ", ".join(str(r[0]) for r in later)
+            raise UsageError(f"batch {batch_id} can't be reverted: later batches changed "
+                             f"the same customers ({shown}); revert those first, newest first")
+
+    def _undo(self, entries: pl.DataFrame, batch_id: int, now: str, actor: str) -> int:
+        removed = 0
+        history: list[tuple[Any, ...]] = []
+        group_ids = self._group_ids()
+        for number, action, field_name, old, new in entries.select(
+                "customer_number", "action", "field", "old_value", "new_value").iter_rows():
+            if action == "insert":
+                snapshot = self._snapshot(number)
+                self._execute(f"DELETE FROM {self._t('customers')} WHERE customer_number = ?",
+                              (number,))
+                history.append((batch_id, number, "delete", None, snapshot, None, now, actor))
+                removed += 1
+            elif action == "delete":
+                self._restore_customer(json.loads(old), batch_id)
+                history.append((batch_id, number, "insert", None, None, old, now, actor))
+            else:
+                column, value = field_name, old
+                if field_name == "customer_group":
+                    if old is not None and old.casefold() not in group_ids:
+                        self._ensure_groups([old], batch_id)
+                        group_ids = self._group_ids()
+                    column = "group_id"
+                    value = group_ids[old.casefold()] if old is not None else None
+                self._execute(f"UPDATE {self._t('customers')} SET {column} = ?, "
+                              f"updated_batch = ? WHERE customer_number = ?",
+                              (value, batch_id, number))
+                if field_name == "name":
+                    self._execute(f"UPDATE {self._t('customers')} SET name_key = ? "
+                                  f"WHERE customer_number = ?", (name_key_of(old), number))
+                history.append((batch_id, number, "update", field_name, new, old, now, actor))
+        self._executemany(
+            f"INSERT INTO {self._t('history')} ({', '.join(HISTORY_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(HISTORY_COLUMNS))})", history)
+        return removed
+
+    def _snapshot(self, number: str) -> str:
+        columns = sorted(c for c in self._customer_columns() if c not in _INTERNAL)
+        frame = self.fetch(pl.Series([number]), tuple(["customer_number", *columns,
+                                                       "customer_group"]))
+        record = {k: v for k, v in frame.row(0, named=True).items() if v is not None}
+        return json.dumps(record, ensure_ascii=False)
+
+    def _restore_customer(self, record: dict[str, Any], batch_id: int) -> None:
+        group = record.pop("customer_group", None)
+        if group is not None:
+            self._ensure_groups([group], batch_id)
+        present = self._customer_columns()
+        values = {k: v for k, v in record.items() if k in present}
+        values["group_id"] = self._group_ids().get(group.casefold()) if group else None
+        values["name_key"] = name_key_of(values.get("name"))
+        values["created_batch"] = values["updated_batch"] = batch_id
+        self._execute(
+            f"INSERT INTO {self._t('customers')} ({', '.join(values)}) "
+            f"VALUES ({', '.join('?' * len(values))})", list(values.values()))
+
+    def _drop_empty_groups(self, batch_id: int) -> None:
+        self._execute(
+            f"DELETE FROM {self._t('groups')} WHERE created_batch = ? AND id NOT IN "
+            f"(SELECT group_id FROM {self._t('customers')} WHERE group_id IS NOT NULL)",
+            (batch_id,))
+
+    def _require_register(self) -> None:
+        if self.register_id() is None:
+            raise RegisterError(f"{self.label}: no register here yet")
+
+
+_INTERNAL = frozenset({"id", "group_id", "name_key", "created_batch", "updated_batch"})
+
+
