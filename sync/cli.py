@@ -6,9 +6,7 @@ stdout) and an exit code of spec section 7; a traceback is only for our own bugs
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +14,13 @@ from typing import Any
 
 import click
 
-from sync.errors import RegsyncError, UsageError
+from sync.cli_admin import ADMIN_COMMANDS
+from sync.cli_output import actor_option as _actor_option
+from sync.cli_output import db_option as _db_option
+from sync.cli_output import emit as _emit
+from sync.cli_output import json_option as _json_option
+from sync.cli_output import run as _run
+from sync.errors import UsageError
 from sync.pipeline import ReadOptions, commit, preview
 from sync.plan import Plan
 from sync.rules import load_rules
@@ -24,24 +28,7 @@ from sync.types import COUNT_KEYS
 from sync.writers.register import open_register
 from sync.writers.report import write_report
 
-EXIT_INTERNAL = 70
 _SHOWN_ROWS = 40
-
-
-def _default_actor() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
-
-def _emit(as_json: bool, payload: dict[str, Any], lines: list[str]) -> None:
-    """Print the human lines (stderr under --json) and the JSON object (stdout)."""
-    out = sys.stderr if as_json else sys.stdout
-    for line in lines:
-        click.echo(line, file=out)
-    if as_json:
-        click.echo(json.dumps(payload, ensure_ascii=False))
 
 
 def _summary(counts: dict[str, int], skipped: int) -> list[str]:
@@ -83,29 +70,6 @@ def _payload(the_plan: Plan, **extra: Any) -> dict[str, Any]:
             "source": the_plan.header.source_info, **extra}
 
 
-def _run(as_json: bool, action: Callable[[], int]) -> None:
-    """Run a command body; map errors to one line, a JSON object and an exit code."""
-    try:
-        code = action()
-    except RegsyncError as exc:
-        _fail(as_json, exc.message, exc.exit_code)
-    except KeyboardInterrupt:
-        _fail(as_json, "interrupted; nothing was written", 130)
-    except Exception as exc:  # noqa: BLE001 - the edge: our own bug, never the user's
-        if os.environ.get("REGSYNC_DEBUG"):
-            raise
-        _fail(as_json, f"internal error ({type(exc).__name__}: {exc}); nothing was written. "
-                       f"Set REGSYNC_DEBUG=1 for details", EXIT_INTERNAL)
-    sys.exit(code)
-
-
-def _fail(as_json: bool, message: str, code: int) -> None:
-    click.echo(f"regsync: error: {message}", file=sys.stderr)
-    if as_json:
-        click.echo(json.dumps({"error": message, "exit_code": code}, ensure_ascii=False))
-    sys.exit(code)
-
-
 def _source_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--rules", "rules_path", type=click.Path(path_type=Path),
@@ -119,15 +83,6 @@ def _source_options(func: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         func = option(func)
     return func
-
-
-_db_option = click.option(
-    "--db", envvar="REGSYNC_DB", default="register.db", show_default=True,
-    help="Register: an SQLite file, sqlite:///path (or $REGSYNC_DB).")
-_json_option = click.option("--json", "as_json", is_flag=True,
-                            help="Print one JSON object on stdout; human output on stderr.")
-_actor_option = click.option("--actor", default=_default_actor,
-                             help="Who commits (default: the OS user).")
 
 
 @click.group()
@@ -253,6 +208,10 @@ def import_cmd(source: Path, db: str, rules_path: Path | None, encoding: str | N
         _emit(as_json, _payload(plan, batch=batch_id), lines)
         return _exit_code(plan.header.counts)
     _run(as_json, body)
+
+
+for _command in ADMIN_COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> None:

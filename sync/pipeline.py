@@ -25,6 +25,7 @@ from sync.rules import Rules, map_headers
 from sync.writers.register.base import BatchInfo, ChangeSet, Register
 
 _APPLIED = ("New", "Modified")
+_STATE = ("locked_by", "invalidated")
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ def preview(source: Path, register: Register, rules: Rules,
         pl.col("outcome").fill_null("rejected"))
     rows = _attach_register_values(rows, register, fields)
     rows = diff(rows, fields).with_columns(status_expr().alias("status"))
+    rows = _held_customers(rows)
     rows = _claims(rows)
     rows = _assign_numbers(rows, register)
     rows = _new_row_defaults(rows)
@@ -108,14 +110,29 @@ def _with_messages(frame: pl.DataFrame, issues: pl.DataFrame) -> pl.DataFrame:
 def _attach_register_values(rows: pl.DataFrame, register: Register,
                             fields: tuple[str, ...]) -> pl.DataFrame:
     numbers = rows.filter(pl.col("outcome") == "match")["match"]
-    current = register.fetch(numbers, fields)
+    current = register.fetch(numbers, (*fields, *_STATE))
     current = current.select(
         pl.col("customer_number").alias("match"),
-        *[pl.col(f).alias(old_col(f)) for f in fields if f != "customer_number"])
+        *[pl.col(f).alias(old_col(f)) for f in fields if f != "customer_number"],
+        *[pl.col(s).alias(f"_{s}") for s in _STATE])
     rows = rows.join(current, on="match", how="left")
     return rows.with_columns(
         pl.when(pl.col("outcome") == "match").then(pl.col("match")).otherwise(None)
         .alias(old_col("customer_number")))
+
+
+def _held_customers(rows: pl.DataFrame) -> pl.DataFrame:
+    """Rows matched to an invalidated customer, or changing a locked one, are Conflicts."""
+    matched = pl.col("status").is_in(["Modified", "No change"])
+    invalid = matched & pl.col("_invalidated").is_not_null()
+    locked = (pl.col("status") == "Modified") & pl.col("_locked_by").is_not_null()
+    return rows.with_columns(
+        pl.when(invalid | locked).then(pl.lit("Conflict")).otherwise(pl.col("status"))
+        .alias("status"),
+        pl.when(invalid).then(pl.format("customer {} is invalidated", pl.col("match")))
+        .when(locked).then(pl.format("customer {} is locked by {}", pl.col("match"),
+                                     pl.col("_locked_by")))
+        .otherwise(pl.col("message")).alias("message"))
 
 
 def _claims(rows: pl.DataFrame) -> pl.DataFrame:

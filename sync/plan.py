@@ -7,6 +7,7 @@ file that `commit` can apply days later in another process.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -56,6 +57,7 @@ class PlanHeader:
     skipped: int
     source_info: dict[str, Any] = field(default_factory=dict)
     format: str = PLAN_FORMAT
+    checksum: str = ""
 
 
 @dataclass
@@ -67,6 +69,7 @@ class Plan:
 
     def save(self, path: Path) -> None:
         """Write the plan as one Parquet file (atomically: a temp file then a rename)."""
+        self.header.checksum = plan_checksum(self.header, self.rows)
         table = self.rows.to_arrow()
         metadata = dict(table.schema.metadata or {})
         metadata[_META_KEY] = json.dumps(asdict(self.header)).encode()
@@ -95,11 +98,32 @@ class Plan:
             raise PlanError(f"{path}: plan format {header.format!r} is not {PLAN_FORMAT!r}")
         rows = pl.from_arrow(table.replace_schema_metadata(None))
         assert isinstance(rows, pl.DataFrame)
+        if plan_checksum(header, rows) != header.checksum:
+            raise PlanError(f"{path}: the plan was changed after preview made it (checksum "
+                            f"mismatch); run preview again")
         return cls(header=header, rows=rows)
 
     def report(self) -> pl.DataFrame:
         """The report columns of spec section 9, one line per source row."""
         return self.rows.select(REPORT_COLUMNS)
+
+
+def plan_checksum(header: PlanHeader, rows: pl.DataFrame) -> str:
+    """SHA-256 over the header (less its checksum) and every value of the rows.
+
+    Computed from values, not file bytes, so it does not depend on how Parquet lays
+    the file out; any edit of a value or of the header changes it.
+    """
+    digest = hashlib.sha256()
+    described = {k: v for k, v in asdict(header).items() if k != "checksum"}
+    digest.update(json.dumps(described, sort_keys=True).encode())
+    digest.update(json.dumps(rows.columns).encode())
+    if rows.height:
+        text = rows.select(
+            pl.concat_str([pl.col(c).cast(pl.String).fill_null("\x00") for c in rows.columns],
+                          separator="\x1f").str.join("\x1e")).item()
+        digest.update(text.encode())
+    return digest.hexdigest()
 
 
 def count_statuses(status: pl.Series) -> dict[str, int]:

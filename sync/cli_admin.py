@@ -1,0 +1,162 @@
+"""Commands that look after the register: batches, history, revert, locks, invalidation."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+import polars as pl
+
+from sync.cli_output import actor_option, db_option, emit, json_option, run
+from sync.errors import UsageError
+from sync.writers.register import open_register
+from sync.writers.register.sql import SQLRegister
+
+
+def _with_register(db: str, *, write: bool, body: Callable[[SQLRegister], int]) -> int:
+    register = open_register(db, create=False)
+    try:
+        if write and register.register_id() is None:
+            raise UsageError(f"{db}: there is no register here yet")
+        return body(register)
+    finally:
+        register.close()
+
+
+def _records(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    return frame.to_dicts()
+
+
+@click.command("batches")
+@db_option
+@json_option
+def batches_cmd(db: str, as_json: bool) -> None:
+    """List the batches: id, kind, time, actor, source, checksum, counts, reverted."""
+    def body(register: SQLRegister) -> int:
+        frame = register.batches()
+        lines = []
+        for b in frame.iter_rows(named=True):
+            counts = ", ".join(f"{k} {v}" for k, v in json.loads(b["counts"]).items() if v)
+            state = f"  reverted by {b['reverted_by']}" if b["reverted_by"] else ""
+            what = b["source"] or (f"batch {b['reverts']}" if b["reverts"] else "")
+            lines.append(f"{b['id']:>5}  {b['committed_at']}  {b['kind']:<10} "
+                         f"{b['actor'] or '':<12} {what}  {counts}{state}")
+        records = [{**b, "counts": json.loads(b["counts"])} for b in _records(frame)]
+        emit(as_json, {"batches": records}, lines or ["no batches yet"])
+        return 0
+    run(as_json, lambda: _with_register(db, write=False, body=body))
+
+
+def _change_lines(frame: pl.DataFrame, *, by_batch: bool) -> list[str]:
+    lines = []
+    for h in frame.iter_rows(named=True):
+        head = f"{h['changed_at']}  batch {h['batch_id']:>4}  {h['actor'] or '':<12}"
+        who = f"customer {h['customer_number']}  " if by_batch else ""
+        if h["action"] == "update":
+            lines.append(f"{head} {who}{h['field']}: {h['old_value']!r} -> {h['new_value']!r}")
+        else:
+            done = {"insert": "created", "delete": "removed"}.get(h["action"], h["action"])
+            lines.append(f"{head} {who}{done}")
+    return lines
+
+
+@click.group("batch")
+def batch_group() -> None:
+    """Look into one batch."""
+
+
+@batch_group.command("show")
+@click.argument("batch_id", metavar="ID", type=int)
+@db_option
+@json_option
+def batch_show_cmd(batch_id: int, db: str, as_json: bool) -> None:
+    """List the changes a batch made, field by field."""
+    def body(register: SQLRegister) -> int:
+        if batch_id not in register.batches()["id"].to_list():
+            raise UsageError(f"there is no batch {batch_id}")
+        changes = register.history(batch=batch_id)
+        emit(as_json, {"batch": batch_id, "changes": _records(changes)},
+             _change_lines(changes, by_batch=True) or ["no changes"])
+        return 0
+    run(as_json, lambda: _with_register(db, write=False, body=body))
+
+
+@click.command("history")
+@click.argument("customer")
+@db_option
+@json_option
+def history_cmd(customer: str, db: str, as_json: bool) -> None:
+    """Show a customer's field changes over time: field, old -> new, when, who, batch."""
+    def body(register: SQLRegister) -> int:
+        changes = register.history(customer=customer)
+        if changes.is_empty() and register.fetch(pl.Series([customer]), ()).is_empty():
+            raise UsageError(f"there is no customer {customer}")
+        emit(as_json, {"customer": customer, "changes": _records(changes)},
+             _change_lines(changes, by_batch=False) or ["no changes recorded"])
+        return 0
+    run(as_json, lambda: _with_register(db, write=False, body=body))
+
+
+@click.command("revert")
+@click.argument("batch_id", metavar="BATCH", type=int)
+@db_option
+@actor_option
+@json_option
+def revert_cmd(batch_id: int, db: str, actor: str, as_json: bool) -> None:
+    """Undo a batch (as a batch of its own); refused while later batches changed its customers."""
+    def body() -> int:
+        register = open_register(db, create=True)
+        try:
+            info = register.revert(batch_id, actor)
+        finally:
+            register.close()
+        emit(as_json, {"batch": info.batch_id, "reverted": batch_id},
+             [f"batch {batch_id} reverted by batch {info.batch_id}"])
+        return 0
+    run(as_json, body)
+
+
+def _state_command(name: str, column: str, value: Callable[[str], str | None],
+                   done: str, help_text: str) -> click.Command:
+    @click.command(name, help=help_text)
+    @click.argument("customers", nargs=-1, required=True)
+    @db_option
+    @actor_option
+    @json_option
+    def command(customers: tuple[str, ...], db: str, actor: str, as_json: bool) -> None:
+        def body(register: SQLRegister) -> int:
+            info = register.set_state(list(customers), column, value(actor), actor, name)
+            emit(as_json, {"batch": info.batch_id, "customers": info.updated},
+                 [f"{info.updated} customers {done} (batch {info.batch_id})"])
+            return 0
+        run(as_json, lambda: _with_register_rw(db, body))
+    return command
+
+
+def _with_register_rw(db: str, body: Callable[[SQLRegister], int]) -> int:
+    register = open_register(db, create=True)
+    try:
+        return body(register)
+    finally:
+        register.close()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+lock_cmd = _state_command("lock", "locked_by", lambda actor: actor, "locked",
+                          "Lock customers: rows that would change them become Conflicts.")
+unlock_cmd = _state_command("unlock", "locked_by", lambda actor: None, "unlocked",
+                            "Unlock customers.")
+invalidate_cmd = _state_command(
+    "invalidate", "invalidated", lambda actor: _now(), "invalidated",
+    "Invalidate customers: kept with their keys, left out of exports, never deleted.")
+restore_cmd = _state_command("restore", "invalidated", lambda actor: None, "restored",
+                             "Restore invalidated customers.")
+
+ADMIN_COMMANDS = (batches_cmd, batch_group, history_cmd, revert_cmd, lock_cmd, unlock_cmd,
+                  invalidate_cmd, restore_cmd)

@@ -1,0 +1,70 @@
+"""Output and error handling shared by every regsync command.
+
+Every fatal problem becomes one line on stderr (and, with --json, one JSON object on
+stdout) and an exit code of spec section 7; a traceback is only for our own bugs.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from sync.errors import RegsyncError
+
+EXIT_INTERNAL = 70
+
+
+def default_actor() -> str:
+    """The OS user's name, recorded on batches when --actor is not given."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def emit(as_json: bool, payload: dict[str, Any], lines: list[str]) -> None:
+    """Print the human lines (stderr under --json) and the JSON object (stdout)."""
+    out = sys.stderr if as_json else sys.stdout
+    for line in lines:
+        click.echo(line, file=out)
+    if as_json:
+        click.echo(json.dumps(payload, ensure_ascii=False))
+
+
+def run(as_json: bool, action: Callable[[], int]) -> None:
+    """Run a command body; map errors to one line, a JSON object and an exit code."""
+    try:
+        code = action()
+    except RegsyncError as exc:
+        fail(as_json, exc.message, exc.exit_code)
+    except KeyboardInterrupt:
+        fail(as_json, "interrupted; nothing was written", 130)
+    except Exception as exc:  # noqa: BLE001 - the edge: our own bug, never the user's
+        if os.environ.get("REGSYNC_DEBUG"):
+            raise
+        fail(as_json, f"internal error ({type(exc).__name__}: {exc}); nothing was written. "
+                       f"Set REGSYNC_DEBUG=1 for details", EXIT_INTERNAL)
+    sys.exit(code)
+
+
+def fail(as_json: bool, message: str, code: int) -> None:
+    """Print one error line (and the JSON error object under --json), then exit."""
+    click.echo(f"regsync: error: {message}", file=sys.stderr)
+    if as_json:
+        click.echo(json.dumps({"error": message, "exit_code": code}, ensure_ascii=False))
+    sys.exit(code)
+
+
+db_option = click.option(
+    "--db", envvar="REGSYNC_DB", default="register.db", show_default=True,
+    help="Register: an SQLite file, sqlite:///path (or $REGSYNC_DB).")
+json_option = click.option("--json", "as_json", is_flag=True,
+                            help="Print one JSON object on stdout; human output on stderr.")
+actor_option = click.option("--actor", default=default_actor,
+                             help="Who commits (default: the OS user).")

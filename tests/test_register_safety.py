@@ -1,0 +1,193 @@
+"""Issue 4: batches, history, revert, locks, invalidation, plan integrity."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from sync.plan import Plan
+from sync.types import FIELDS
+from sync.writers.register import open_register
+from tests.conftest import FIXTURES, customers, run_cli, write_csv
+
+REGISTER = FIXTURES / "demo" / "register.csv"
+SOURCE = FIXTURES / "demo" / "asiakkaat.csv"
+
+
+def snapshot(db: Path) -> tuple[list[tuple], list[tuple[str, str]]]:
+    """Everything a user can see of the customers: every field, and the groups."""
+    register = open_register(str(db), create=False)
+    try:
+        frame = register.export_frame((*FIELDS, "locked_by", "invalidated"))
+        groups = sorted(register.group_names().rows())
+    finally:
+        register.close()
+    return frame.sort("customer_number").rows(), groups
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    db = tmp_path / "register.db"
+    assert run_cli("import", REGISTER, "--db", db, "--yes").exit_code == 0
+    return db
+
+
+def test_worked_example_committed_then_reverted_leaves_the_register_identical(db: Path):
+    before = snapshot(db)
+    result = run_cli("import", SOURCE, "--db", db, "--yes", "--json")
+    batch = result.json()["batch"]
+    assert snapshot(db) != before
+    reverted = run_cli("revert", str(batch), "--db", db, "--json", "--actor", "undo")
+    assert reverted.exit_code == 0, reverted.stderr
+    assert snapshot(db) == before
+    batches = run_cli("batches", "--db", db, "--json").json()["batches"]
+    assert batches[-1]["kind"] == "revert" and batches[-1]["reverts"] == batch
+    assert batches[-1]["actor"] == "undo"
+    assert next(b for b in batches if b["id"] == batch)["reverted_by"] == batches[-1]["id"]
+
+
+def test_revert_of_the_revert_puts_the_batch_back(db: Path):
+    batch = run_cli("import", SOURCE, "--db", db, "--yes", "--json").json()["batch"]
+    after = snapshot(db)
+    undo = run_cli("revert", str(batch), "--db", db, "--json").json()["batch"]
+    assert run_cli("revert", str(undo), "--db", db).exit_code == 0
+    assert snapshot(db) == after
+
+
+def test_revert_is_refused_while_later_batches_changed_the_same_customers(db: Path,
+                                                                          tmp_path: Path):
+    first = run_cli("import", SOURCE, "--db", db, "--yes", "--json").json()["batch"]
+    later = write_csv(tmp_path / "later.csv", "customer_number;city\n1004;Kempele\n")
+    second = run_cli("import", later, "--db", db, "--yes", "--json").json()["batch"]
+    before = db.read_bytes()
+    refused = run_cli("revert", str(first), "--db", db, "--json")
+    assert refused.exit_code == 2
+    assert f"({second})" in refused.json()["error"]
+    assert db.read_bytes() == before
+    assert run_cli("revert", str(second), "--db", db).exit_code == 0
+    assert run_cli("revert", str(first), "--db", db).exit_code == 0
+    assert customers(db)["1004"]["customer_group"] == "Oulu"
+    assert customers(db)["1004"]["city"] == "Oulu"
+
+
+def test_revert_removes_groups_it_created_and_customers_it_created(db: Path):
+    batch = run_cli("import", SOURCE, "--db", db, "--yes", "--json").json()["batch"]
+    assert {"Pohjoinen", "Uudet"} <= {g for g, _ in snapshot(db)[1]}
+    run_cli("revert", str(batch), "--db", db)
+    assert "2001" not in customers(db)
+    assert {g for g, _ in snapshot(db)[1]} == {"Helsinki", "Oulu", "Sverige", "Česko"}
+
+
+def test_a_batch_reverts_once(db: Path):
+    batch = run_cli("import", SOURCE, "--db", db, "--yes", "--json").json()["batch"]
+    assert run_cli("revert", str(batch), "--db", db).exit_code == 0
+    again = run_cli("revert", str(batch), "--db", db)
+    assert again.exit_code == 2 and "already reverted" in again.stderr
+
+
+def test_batches_and_batch_show_and_history(db: Path):
+    batch = run_cli("import", SOURCE, "--db", db, "--yes", "--json",
+                    "--actor", "maija").json()["batch"]
+    listed = run_cli("batches", "--db", db, "--json").json()["batches"]
+    row = next(b for b in listed if b["id"] == batch)
+    assert row["actor"] == "maija" and row["source"].endswith("asiakkaat.csv")
+    assert len(row["checksum"]) == 64 and row["counts"]["new"] == 1
+    assert row["reverted_by"] is None
+    shown = run_cli("batch", "show", str(batch), "--db", db, "--json").json()["changes"]
+    assert [(c["customer_number"], c["action"], c["field"]) for c in shown] == [
+        ("2001", "insert", None), ("1004", "update", "customer_group")]
+    history = run_cli("history", "1004", "--db", db, "--json").json()["changes"]
+    assert (history[-1]["field"], history[-1]["old_value"], history[-1]["new_value"],
+            history[-1]["actor"], history[-1]["batch_id"]) == (
+        "customer_group", "Oulu", "Pohjoinen", "maija", batch)
+    human = run_cli("history", "1004", "--db", db)
+    assert "customer_group: 'Oulu' -> 'Pohjoinen'" in human.stdout
+
+
+def test_history_of_an_unknown_customer_is_exit_2(db: Path):
+    assert run_cli("history", "9999", "--db", db).exit_code == 2
+
+
+def test_a_locked_customer_is_a_conflict_for_a_changing_row(db: Path, tmp_path: Path):
+    assert run_cli("lock", "1004", "--db", db, "--actor", "Maija").exit_code == 0
+    source = write_csv(tmp_path / "s.csv",
+                       "customer_number;city;customer_group\n1004;Kempele;Oulu\n1001;;\n"
+                       "1004;;Oulu\n")
+    report = tmp_path / "r.csv"
+    run_cli("preview", source, "--db", db, "--plan", tmp_path / "p.plan", "--report", report)
+    rows = pl.read_csv(report, infer_schema=False)
+    assert rows["status"].to_list() == ["Conflict", "No change", "No change"]
+    assert rows["message"][0] == "customer 1004 is locked by Maija"
+    assert run_cli("unlock", "1004", "--db", db).exit_code == 0
+    assert run_cli("import", source, "--db", db, "--yes").exit_code == 1  # row 4: same customer
+    assert customers(db)["1004"]["city"] == "Kempele"
+
+
+def test_a_plan_made_before_a_lock_is_stale(db: Path, tmp_path: Path):
+    source = write_csv(tmp_path / "s.csv", "customer_number;city\n1004;Kempele\n")
+    plan = tmp_path / "p.plan"
+    run_cli("preview", source, "--db", db, "--plan", plan)
+    run_cli("lock", "1004", "--db", db)
+    assert run_cli("commit", plan, "--db", db).exit_code == 3
+    assert customers(db)["1004"]["city"] == "Oulu"
+
+
+def test_invalidated_customers_keep_their_keys_and_are_never_deleted(db: Path,
+                                                                     tmp_path: Path):
+    assert run_cli("invalidate", "1004", "--db", db).exit_code == 0
+    source = write_csv(tmp_path / "s.csv", "name;business_id\nRakennus Kivi Oy;2617416-4\n"
+                                           "Kivi Uusi;2617416-4\n")
+    report = tmp_path / "r.csv"
+    run_cli("preview", source, "--db", db, "--plan", tmp_path / "p.plan", "--report", report)
+    rows = pl.read_csv(report, infer_schema=False)
+    assert rows["status"].to_list() == ["Conflict", "Conflict"]
+    assert rows["message"][0] == "customer 1004 is invalidated"
+    assert customers(db)["1004"]["invalidated"] is not None
+    assert run_cli("restore", "1004", "--db", db).exit_code == 0
+    assert customers(db)["1004"]["invalidated"] is None
+
+
+def test_lock_of_unknown_customers_writes_nothing(db: Path):
+    before = db.read_bytes()
+    result = run_cli("lock", "1004", "7777", "--db", db)
+    assert result.exit_code == 2 and "7777" in result.stderr
+    assert db.read_bytes() == before
+
+
+def test_a_plan_edited_by_hand_is_refused(db: Path, tmp_path: Path):
+    plan_path = tmp_path / "p.plan"
+    run_cli("preview", SOURCE, "--db", db, "--plan", plan_path)
+    plan = Plan.load(plan_path)
+    edited = plan.rows.with_columns(
+        pl.when(pl.col("row") == 6).then(pl.lit("Mallory")).otherwise(pl.col("new.name"))
+        .alias("new.name"))
+    table = edited.to_arrow().replace_schema_metadata(
+        {b"regsync.plan": __import__("json").dumps(
+            __import__("dataclasses").asdict(plan.header)).encode()})
+    import pyarrow.parquet as pq
+
+    pq.write_table(table, plan_path)
+    result = run_cli("commit", plan_path, "--db", db)
+    assert result.exit_code == 2 and "changed after preview" in result.stderr
+    assert "2001" not in customers(db)
+
+
+def test_a_plan_from_another_register_is_refused(db: Path, tmp_path: Path):
+    plan = tmp_path / "p.plan"
+    run_cli("preview", SOURCE, "--db", db, "--plan", plan)
+    other = tmp_path / "other.db"
+    assert run_cli("import", REGISTER, "--db", other, "--yes").exit_code == 0
+    result = run_cli("commit", plan, "--db", other)
+    assert result.exit_code == 3 and "another register" in result.stderr
+
+
+def test_state_changes_are_batches_with_history(db: Path):
+    run_cli("lock", "1001", "--db", db, "--actor", "Maija")
+    conn = sqlite3.connect(db)
+    kind, actor = conn.execute("SELECT kind, actor FROM batches ORDER BY id DESC").fetchone()
+    field, new = conn.execute("SELECT field, new_value FROM history ORDER BY id DESC").fetchone()
+    conn.close()
+    assert (kind, actor, field, new) == ("lock", "Maija", "locked_by", "Maija")
