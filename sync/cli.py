@@ -25,7 +25,7 @@ from sync.pipeline import ReadOptions, commit, preview
 from sync.plan import Plan
 from sync.rules import load_rules
 from sync.types import COUNT_KEYS
-from sync.writers.register import open_register
+from sync.writers.register import open_register, register_exists
 from sync.writers.report import write_report
 
 _SHOWN_ROWS = 40
@@ -121,6 +121,14 @@ def _preview(source: Path, db: str, rules_path: Path | None, encoding: str | Non
         register.close()
 
 
+def _write(path: Path, what: str, write: Callable[[Path], None]) -> None:
+    """Write an output file; a path that can't be written is the user's to fix (exit 2)."""
+    try:
+        write(path)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write the {what}: {exc.strerror or exc}") from None
+
+
 @cli.command("preview")
 @click.argument("source", type=click.Path(path_type=Path))
 @_db_option
@@ -137,9 +145,9 @@ def preview_cmd(source: Path, db: str, rules_path: Path | None, encoding: str | 
     def body() -> int:
         plan = _preview(source, db, rules_path, encoding, delimiter, sheet, header_row)
         target = plan_path or Path(source.name + ".plan")
-        plan.save(target)
+        _write(target, "plan", plan.save)
         if report_path is not None:
-            write_report(plan, report_path)
+            _write(report_path, "report", lambda path: write_report(plan, path))
         lines = [*_source_lines(plan.header.source_info), *_row_lines(plan),
                  *_summary(plan.header.counts, plan.header.skipped),
                  f"plan written to {target}; apply it with: regsync commit {target}"]
@@ -154,7 +162,10 @@ def _commit(plan: Plan, db: str, actor: str, lines: list[str]) -> int | None:
     if plan.rows.height == 0:
         lines.append("no data rows; nothing to commit")
         return None
-    register = open_register(db, create=True)
+    # A plan made against an existing register never creates a new one: opened without
+    # create, a missing register is an empty stand-in and the commit refuses.
+    create = plan.header.register_id is None or register_exists(db)
+    register = open_register(db, create=create)
     try:
         batch = commit(plan, register, actor)
     finally:
@@ -201,7 +212,7 @@ def import_cmd(source: Path, db: str, rules_path: Path | None, encoding: str | N
                              "'regsync preview' and then 'regsync commit'")
         plan = _preview(source, db, rules_path, encoding, delimiter, sheet, header_row)
         if report_path is not None:
-            write_report(plan, report_path)
+            _write(report_path, "report", lambda path: write_report(plan, path))
         lines = [*_source_lines(plan.header.source_info), *_row_lines(plan),
                  *_summary(plan.header.counts, plan.header.skipped)]
         batch_id = _commit(plan, db, actor, lines)

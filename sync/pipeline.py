@@ -50,6 +50,9 @@ def preview(source: Path, register: Register, rules: Rules,
             options: ReadOptions | None = None) -> Plan:
     """Compute the plan for `source` against `register`; writes nothing anywhere."""
     options = options or ReadOptions()
+    # Read the register's version before anything else: a commit that lands while this
+    # preview reads is then seen by the commit's stale check.
+    register_id, register_version = register.register_id(), register.version()
     table = read_source(source, encoding=options.encoding, delimiter=options.delimiter,
                         header_row=options.header_row)
     header_map = map_headers(table.headers, rules, str(source))
@@ -80,8 +83,8 @@ def preview(source: Path, register: Register, rules: Rules,
         source_checksum=file_checksum(source),
         rules_source=rules.source,
         rules_digest=rules.digest,
-        register_id=register.register_id(),
-        register_version=register.version(),
+        register_id=register_id,
+        register_version=register_version,
         fields=list(fields),
         counts=count_statuses(rows["status"]),
         skipped=table.skipped,
@@ -153,11 +156,16 @@ def _claims(rows: pl.DataFrame) -> pl.DataFrame:
         pl.when(pl.col("_same_as").is_not_null())
         .then(pl.format("same customer as row {}", pl.col("_same_as")))
         .otherwise(pl.col("message")).alias("message"))
+    # New rows claim their number and business id, Modified rows a business id they
+    # set; a later row bringing a claimed key is a Conflict (spec section 4).
     claimed: dict[tuple[str, str], int] = {}
     conflicts: dict[int, str] = {}
-    new_rows = rows.filter(pl.col("status") == "New").select(
-        "_row", new_col("customer_number"), new_col("business_id")).rows()
-    for row, number, business_id in new_rows:
+    sets_business_id = (pl.col("status") == "Modified") & pl.col("changed_fields").str.contains(
+        r"(^|\|)business_id(\||$)")
+    claimants = rows.filter((pl.col("status") == "New") | sets_business_id).select(
+        "_row", pl.when(pl.col("status") == "New").then(pl.col(new_col("customer_number"))),
+        new_col("business_id")).rows()
+    for row, number, business_id in claimants:
         keys = [(k, v) for k, v in (("customer_number", number), ("business_id", business_id))
                 if v is not None]
         earlier = next(((k, claimed[(k, v)]) for k, v in keys if (k, v) in claimed), None)
@@ -208,21 +216,21 @@ def _new_row_defaults(rows: pl.DataFrame) -> pl.DataFrame:
 def _canonical_groups(rows: pl.DataFrame, register: Register) -> pl.DataFrame:
     """Spell each group as the register does, or as its first applied row does."""
     group = pl.col(new_col("customer_group"))
+    applied = pl.col("status").is_in(_APPLIED) & group.is_not_null()
     if rows[new_col("customer_group")].null_count() == rows.height:
         return rows.with_columns(pl.lit(False).alias("_new_group"))
-    existing = dict(register.group_names().select("name_key", "name").rows())
-    applied = rows.filter(pl.col("status").is_in(_APPLIED) & group.is_not_null())
-    spelling: dict[str, str] = {}
-    for name in applied[new_col("customer_group")].to_list():
-        spelling.setdefault(name.casefold(), existing.get(name.casefold(), name))
-    key = group.str.to_lowercase()
+    existing = register.group_names().select(
+        pl.col("name_key").alias("_group_key"), pl.col("name").alias("_known"))
+    rows = rows.with_columns(group.str.to_lowercase().alias("_group_key"))
+    first = (rows.filter(applied).group_by("_group_key", maintain_order=True)
+             .agg(group.first().alias("_first")))
+    rows = (rows.join(existing, on="_group_key", how="left", maintain_order="left")
+            .join(first, on="_group_key", how="left", maintain_order="left"))
     return rows.with_columns(
-        pl.when(pl.col("status").is_in(_APPLIED) & group.is_not_null())
-        .then(group.map_elements(lambda g: spelling.get(g.casefold(), g),
-                                 return_dtype=pl.String))
-        .otherwise(group).alias(new_col("customer_group")),
-        (pl.col("status").is_in(_APPLIED) & group.is_not_null()
-         & ~key.is_in(list(existing))).alias("_new_group"))
+        pl.when(applied).then(pl.coalesce("_known", "_first")).otherwise(group)
+        .alias(new_col("customer_group")),
+        (applied & pl.col("_known").is_null()).alias("_new_group"),
+    ).drop("_group_key", "_known", "_first")
 
 
 def _flag_duplicates(rows: pl.DataFrame, register: Register, rules: Rules) -> pl.DataFrame:
@@ -295,15 +303,20 @@ def changeset(plan: Plan) -> ChangeSet:
     applied = rows.filter(pl.col("status").is_in(_APPLIED))
     groups = tuple(applied.filter(pl.col(new_col("customer_group")).is_not_null())
                    [new_col("customer_group")].unique(maintain_order=True).to_list())
-    matched = rows.filter(pl.col("status").is_in(["New", "Modified", "No change"]))
+    # What the matching of the rows that write relied on (spec section 6): their
+    # customers, and the keys they found free or found on exactly one customer.
+    new_rows = rows.filter(pl.col("status") == "New")
+    writing = rows.filter(pl.col("status").is_in(_APPLIED))
+    by_name = writing.filter((pl.col("status") == "New") | (pl.col("matched_by") == "name"))
     relies = {
-        "customer_number": frozenset(rows[new_col("customer_number")].drop_nulls().to_list()),
-        "business_id": frozenset(rows[new_col("business_id")].drop_nulls().to_list()),
-        "name_key": frozenset(rows.select(name_key(pl.col(new_col("name"))))
+        "customer_number": frozenset(new_rows[new_col("customer_number")].drop_nulls()
+                                     .to_list()),
+        "business_id": frozenset(writing[new_col("business_id")].drop_nulls().to_list()),
+        "name_key": frozenset(by_name.select(name_key(pl.col(new_col("name"))))
                               .to_series().drop_nulls().to_list()),
     }
     return ChangeSet(inserts=inserts, updates=updates, groups=groups,
-                     touched=frozenset(matched["customer_number"].drop_nulls().to_list()),
+                     touched=frozenset(writing["customer_number"].drop_nulls().to_list()),
                      relies_on=relies)
 
 

@@ -28,6 +28,9 @@ DEFAULT_RULES_PATH = Path(__file__).resolve().parent.parent / "rules" / "custome
 _RULES_KEYS = {"default_country", "match_order", "fuzzy_threshold", "legal_forms"}
 _FIELD_KEYS = {"aliases", "normaliser", "severity", "options"}
 _CUSTOM_FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+# Register columns that are not fields: a custom field must not take their names.
+_RESERVED_NAMES = frozenset({"id", "group_id", "name_key", "locked_by", "invalidated",
+                             "created_batch", "updated_batch"})
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,8 @@ def _field_rule(name: str, spec: Any, label: str) -> FieldRule:
     _require(isinstance(spec, dict), label, f"{where} must be a table")
     _require(name in FIELDS or _CUSTOM_FIELD_NAME.match(name) is not None, label,
              f"{where}: a custom field name must be lower-case letters, digits and _")
+    _require(name not in _RESERVED_NAMES, label,
+             f"{where}: {name!r} is a register column of its own; choose another name")
     bad = set(spec) - _FIELD_KEYS
     _require(not bad, label, f"unknown key {where}.{sorted(bad)[0] if bad else ''}")
     aliases = spec.get("aliases", [])

@@ -64,12 +64,28 @@ def match_keys(rows: pl.DataFrame, register: Register, order: tuple[str, ...]) -
         decided = decided | pl.col(key).is_not_null()
     result = work.select(
         "_row",
+        pl.col("customer_number"),
+        pl.col("customer_number_hits").list.first().alias("_number_owner"),
         match.alias("match"),
         matched_by.alias("matched_by"),
         outcome.fill_null("new").alias("outcome"),
         message.alias("message"),
     )
-    return result.sort("_row")
+    # Whatever decided the row, a number it brings that belongs to another customer
+    # contradicts it (only possible when the rules match by another key first).
+    owner = pl.col("_number_owner")
+    contradicts = owner.is_not_null() & (pl.col("match").is_null() | (pl.col("match") != owner))
+    result = result.with_columns(
+        pl.when(contradicts).then(pl.lit("conflict")).otherwise(pl.col("outcome"))
+        .alias("outcome"),
+        pl.when(contradicts & pl.col("match").is_null())
+        .then(pl.format("number {} already belongs to customer {}", pl.col("customer_number"),
+                        owner))
+        .when(contradicts)
+        .then(pl.format("the row matches customer {} but brings number {} of customer {}",
+                        pl.col("match"), pl.col("customer_number"), owner))
+        .otherwise(pl.col("message")).alias("message"))
+    return result.drop("customer_number", "_number_owner").sort("_row")
 
 
 def _decide(key: str) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
@@ -84,12 +100,12 @@ def _decide(key: str) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
         known_conflict = found & bid_elsewhere
         unknown_conflict = ~found & ((bid_hits.list.len() > 0)
                                      | (pl.col("name_hits").list.len() > 0))
-        unknown_why = (
-            pl.when(bid_hits.list.len() > 0)
-            .then(pl.format("business_id {} is customer {}'s", pl.col("business_id"),
-                            _list_text("business_id_hits")))
-            .otherwise(pl.format("name '{}' is customer {}'s", pl.col("name"),
-                                 _list_text("name_hits"))))
+        bid_why = pl.when(bid_hits.list.len() > 0).then(
+            pl.format("business_id {} is customer {}'s", pl.col("business_id"),
+                      _list_text("business_id_hits")))
+        name_why = pl.when(pl.col("name_hits").list.len() > 0).then(
+            pl.format("name '{}' is customer {}'s", pl.col("name"), _list_text("name_hits")))
+        unknown_why = pl.concat_str([bid_why, name_why], separator=" and ", ignore_nulls=True)
         outcome = (pl.when(known_conflict | unknown_conflict).then(pl.lit("conflict"))
                    .when(found).then(pl.lit("match")).otherwise(pl.lit("new")))
         message = (

@@ -6,7 +6,13 @@ from sync.errors import RegisterError
 from sync.writers.register.base import BatchInfo, ChangeSet, Register
 from sync.writers.register.sqlite import SQLiteRegister, sqlite_path
 
-__all__ = ["BatchInfo", "ChangeSet", "Register", "SQLiteRegister", "open_register"]
+__all__ = ["BatchInfo", "ChangeSet", "Register", "SQLiteRegister", "open_register",
+           "register_exists"]
+
+
+def register_exists(url: str) -> bool:
+    """Whether the register named by `url` has been created."""
+    return sqlite_path(url).exists()
 
 
 def open_register(url: str, *, create: bool) -> SQLiteRegister:

@@ -111,7 +111,7 @@ class SQLRegister:
             if name == "customer_group":
                 select.append("g.name")
             elif name in present:
-                select.append(f"c.{name}")
+                select.append(f"c.{_ident(name)}")
             else:
                 select.append("NULL")
         rows = self._lookup_rows("customer_number", numbers.drop_nulls().unique().to_list(),
@@ -144,8 +144,8 @@ class SQLRegister:
     def export_frame(self, fields: tuple[str, ...]) -> pl.DataFrame:
         """Every customer, ordered by id, with `fields` as columns."""
         present = self._customer_columns()
-        select = ["g.name" if f == "customer_group" else (f"c.{f}" if f in present else "NULL")
-                  for f in fields]
+        select = ["g.name" if f == "customer_group" else
+                  (f"c.{_ident(f)}" if f in present else "NULL") for f in fields]
         rows = self._rows(
             f"SELECT {', '.join(select)} FROM {self._t('customers')} c "
             f"LEFT JOIN {self._t('groups')} g ON g.id = c.group_id ORDER BY c.id")
@@ -239,13 +239,13 @@ class SQLRegister:
         for name in columns:
             if name not in present and name not in ("customer_group", "name_key"):
                 # Custom fields from the rules, checked as identifiers by sync.rules.
-                self._execute(f"ALTER TABLE {self._t('customers')} ADD COLUMN {name} TEXT")
+                self._execute(f"ALTER TABLE {self._t('customers')} ADD COLUMN {_ident(name)} TEXT")
 
     def _ensure_groups(self, groups: Iterable[str], batch_id: int) -> tuple[str, ...]:
         existing = {r[0] for r in self._rows(f"SELECT name_key FROM {self._t('groups')}")}
         created = []
         for name in groups:
-            key = name.casefold()
+            key = name.lower()
             if key not in existing:
                 self._execute(
                     f"INSERT INTO {self._t('groups')} (name, name_key, created_batch) "
@@ -284,7 +284,7 @@ class SQLRegister:
         """Insert customer rows (columns named as in the customers table)."""
         columns = rows.columns
         self._executemany(
-            f"INSERT INTO {self._t('customers')} ({', '.join(columns)}) "
+            f"INSERT INTO {self._t('customers')} ({', '.join(map(_ident, columns))}) "
             f"VALUES ({', '.join('?' * len(columns))})", rows.iter_rows())
 
     def _update(self, updates: pl.DataFrame, batch_id: int, now: str, actor: str) -> None:
@@ -310,7 +310,7 @@ class SQLRegister:
     def _update_rows(self, column: str, rows: pl.DataFrame, batch_id: int) -> None:
         """Set `column` to `value` for each customer_number of `rows`."""
         self._executemany(
-            f"UPDATE {self._t('customers')} SET {column} = ?, updated_batch = ? "
+            f"UPDATE {self._t('customers')} SET {_ident(column)} = ?, updated_batch = ? "
             f"WHERE customer_number = ?",
             ((value, batch_id, number) for number, value in rows.iter_rows()))
 
@@ -411,12 +411,12 @@ class SQLRegister:
             else:
                 column, value = field_name, old
                 if field_name == "customer_group":
-                    if old is not None and old.casefold() not in group_ids:
+                    if old is not None and old.lower() not in group_ids:
                         self._ensure_groups([old], batch_id)
                         group_ids = self._group_ids()
                     column = "group_id"
-                    value = group_ids[old.casefold()] if old is not None else None
-                self._execute(f"UPDATE {self._t('customers')} SET {column} = ?, "
+                    value = group_ids[old.lower()] if old is not None else None
+                self._execute(f"UPDATE {self._t('customers')} SET {_ident(column)} = ?, "
                               f"updated_batch = ? WHERE customer_number = ?",
                               (value, batch_id, number))
                 if field_name == "name":
@@ -441,11 +441,11 @@ class SQLRegister:
             self._ensure_groups([group], batch_id)
         present = self._customer_columns()
         values = {k: v for k, v in record.items() if k in present}
-        values["group_id"] = self._group_ids().get(group.casefold()) if group else None
+        values["group_id"] = self._group_ids().get(group.lower()) if group else None
         values["name_key"] = name_key_of(values.get("name"))
         values["created_batch"] = values["updated_batch"] = batch_id
         self._execute(
-            f"INSERT INTO {self._t('customers')} ({', '.join(values)}) "
+            f"INSERT INTO {self._t('customers')} ({', '.join(map(_ident, values))}) "
             f"VALUES ({', '.join('?' * len(values))})", list(values.values()))
 
     def _drop_empty_groups(self, batch_id: int) -> None:
@@ -457,6 +457,11 @@ class SQLRegister:
     def _require_register(self) -> None:
         if self.register_id() is None:
             raise RegisterError(f"{self.label}: no register here yet")
+
+
+def _ident(name: str) -> str:
+    """A column name quoted for SQL (custom field names may be SQL keywords)."""
+    return f'"{name}"'
 
 
 _INTERNAL = frozenset({"id", "group_id", "name_key", "created_batch", "updated_batch"})

@@ -6,6 +6,7 @@ a killed commit leaves the file as it was (the journal is rolled back on next op
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -73,6 +74,8 @@ class SQLiteRegister(SQLRegister):
         register = cls(conn, str(path))
         conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
         with register._transaction():
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
+                return register  # another run created it a moment ago
             for statement in schema_sql("sqlite"):
                 conn.execute(statement)
             conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)",
@@ -96,13 +99,12 @@ class SQLiteRegister(SQLRegister):
 
     def _lookup_rows(self, column: str, values: list[str],
                      select: str) -> list[tuple[Any, ...]]:
-        self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS lookup_keys (v TEXT PRIMARY KEY)")
-        self._conn.execute("DELETE FROM lookup_keys")
-        self._conn.executemany("INSERT OR IGNORE INTO lookup_keys VALUES (?)",
-                               ((v,) for v in values))
+        # One JSON array parameter instead of a temp table: no per-value round trips,
+        # and nothing is written, so it works on a read-only register too.
         return self._conn.execute(
-            f"SELECT {select} FROM lookup_keys k JOIN customers c ON c.{column} = k.v "
-            f"LEFT JOIN groups g ON g.id = c.group_id").fetchall()
+            f"SELECT {select} FROM customers c LEFT JOIN groups g ON g.id = c.group_id "
+            f"WHERE c.{column} IN (SELECT value FROM json_each(?))",
+            (json.dumps(values, ensure_ascii=False),)).fetchall()
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
