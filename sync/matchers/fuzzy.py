@@ -2,6 +2,11 @@
 
 Similarity never matches by itself; it only flags. Company names are compared after
 their legal forms (Oy, Ab, s.r.o., ...) are stripped, word order ignored.
+
+Only candidate pairs are scored (blocking): a New row and a customer are compared when
+their names share a word or the first three letters of a word. Words so common that
+they would pair everything (more than `_MAX_BLOCK` names) do not make pairs on their
+own. The pairs are scored in one vectorised rapidfuzz call.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ DUPLICATE_SCHEMA = {"_row": pl.Int64, "possible_duplicate": pl.String,
                     "similarity": pl.Int64, "duplicate_note": pl.String}
 
 _PUNCT = re.compile(r"[^\w\s]")
+_MAX_BLOCK = 2000
 
 
 def _form_tokens(legal_forms: Iterable[str]) -> frozenset[str]:
@@ -31,39 +37,78 @@ def strip_legal_forms(name: str, forms: frozenset[str]) -> str:
     return " ".join(kept or words)
 
 
+def _comparable(names: pl.Series, forms: frozenset[str]) -> pl.Series:
+    """strip_legal_forms over a column, computed once per distinct name."""
+    distinct = names.unique().drop_nulls()
+    mapping = dict(zip(distinct.to_list(),
+                       (strip_legal_forms(n, forms) for n in distinct.to_list()), strict=True))
+    return names.replace_strict(mapping, default=None, return_dtype=pl.String)
+
+
+def _block_keys(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """(index, key) pairs: every word of the name and the first three letters of each."""
+    words = frame.select("idx", pl.col(column).str.split(" ").alias("word")).explode("word")
+    words = words.filter(pl.col("word").str.len_chars() > 0)
+    return pl.concat([words.rename({"word": "key"}),
+                      words.select("idx", pl.col("word").str.slice(0, 3).alias("key"))
+                      ]).unique()
+
+
+def _register_matches(new_rows: pl.DataFrame, existing: pl.DataFrame,
+                      forms: frozenset[str], threshold: float) -> pl.DataFrame:
+    """Per New row, the most similar existing customer at or above the threshold."""
+    queries = pl.DataFrame({"idx": pl.int_range(new_rows.height, eager=True),
+                            "text": _comparable(new_rows["name"], forms)})
+    choices = pl.DataFrame({"idx": pl.int_range(existing.height, eager=True),
+                            "text": _comparable(existing["name"], forms)})
+    choice_keys = _block_keys(choices, "text")
+    common = choice_keys.group_by("key").len().filter(pl.col("len") > _MAX_BLOCK)["key"]
+    choice_keys = choice_keys.filter(~pl.col("key").is_in(common.implode()))
+    pairs = (_block_keys(queries.filter(pl.col("text").is_not_null()), "text")
+             .join(choice_keys, on="key", suffix="_choice")
+             .select(pl.col("idx").alias("q"), pl.col("idx_choice").alias("c")).unique())
+    if pairs.is_empty():
+        return pl.DataFrame(schema={"q": pl.Int64, "c": pl.Int64, "score": pl.Float64})
+    left = queries["text"].gather(pairs["q"]).to_list()
+    right = choices["text"].gather(pairs["c"]).to_list()
+    scores = process.cpdist(left, right, scorer=fuzz.token_sort_ratio, workers=-1)
+    scored = pairs.with_columns(pl.Series("score", scores, dtype=pl.Float64))
+    return (scored.filter(pl.col("score") >= threshold)
+            .sort(["q", "score", "c"], descending=[False, True, False])
+            .group_by("q", maintain_order=True).first())
+
+
 def possible_duplicates(new_rows: pl.DataFrame, existing: pl.DataFrame,
                         legal_forms: Iterable[str], threshold: float) -> pl.DataFrame:
     """Flag New rows that look like an existing customer or an earlier New row.
 
-    `new_rows`: _row, name, name_key, customer_number (the number the row will get).
-    `existing`: customer_number, name. Returns _row, possible_duplicate (a customer
-    number), similarity (0-100) and duplicate_note, only for flagged rows.
+    `new_rows`: _row, name, name_key, customer_number (the number the row will get),
+    sorted by _row. `existing`: customer_number, name. Returns _row, possible_duplicate
+    (a customer number), similarity (0-100) and duplicate_note, only for flagged rows.
     """
     forms = _form_tokens(legal_forms)
-    flagged: list[tuple[int, str, int, str]] = []
+    flagged = pl.DataFrame(schema=DUPLICATE_SCHEMA)
     if existing.height and new_rows.height:
-        choices = [strip_legal_forms(n, forms) for n in existing["name"].to_list()]
-        numbers = existing["customer_number"].to_list()
-        names = existing["name"].to_list()
-        for row, name in new_rows.select("_row", "name").rows():
-            if name is None:
-                continue
-            best = process.extractOne(strip_legal_forms(name, forms), choices,
-                                      scorer=fuzz.token_sort_ratio, score_cutoff=threshold)
-            if best is not None:
-                _, score, index = best
-                flagged.append((row, numbers[index], int(round(score)),
-                                f"possible duplicate of customer {numbers[index]} "
-                                f"'{names[index]}' (similarity {int(round(score))})"))
-    done = {f[0] for f in flagged}
+        best = _register_matches(new_rows, existing, forms, threshold)
+        score = pl.col("score").round(0).cast(pl.Int64)
+        number = pl.col("customer_number")
+        flagged = best.select(
+            new_rows["_row"].gather(best["q"]).alias("_row"),
+            existing["customer_number"].gather(best["c"]).alias("customer_number"),
+            existing["name"].gather(best["c"]).alias("name"),
+            score.alias("similarity"),
+        ).select(
+            "_row", number.alias("possible_duplicate"), "similarity",
+            pl.format("possible duplicate of customer {} '{}' (similarity {})", number,
+                      pl.col("name"), pl.col("similarity")).alias("duplicate_note"))
     earlier = (new_rows.filter(pl.col("name_key").is_not_null())
                .with_columns(pl.col("_row").first().over("name_key").alias("first_row"),
                              pl.col("customer_number").first().over("name_key")
                              .alias("first_number"))
-               .filter(pl.col("_row") != pl.col("first_row")))
-    for row, number, first_row in earlier.select("_row", "first_number", "first_row").rows():
-        if row in done:
-            continue
-        flagged.append((row, number, 100,
-                        f"possible duplicate of row {first_row} (same name)"))
-    return pl.DataFrame(flagged, schema=DUPLICATE_SCHEMA, orient="row")
+               .filter((pl.col("_row") != pl.col("first_row"))
+                       & ~pl.col("_row").is_in(flagged["_row"].implode()))
+               .select("_row", pl.col("first_number").alias("possible_duplicate"),
+                       pl.lit(100, pl.Int64).alias("similarity"),
+                       pl.format("possible duplicate of row {} (same name)",
+                                 pl.col("first_row")).alias("duplicate_note")))
+    return pl.concat([flagged, earlier], how="vertical_relaxed")
