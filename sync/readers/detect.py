@@ -143,6 +143,7 @@ def _nul_error(path: Path, offset: int, head: bytes) -> SourceError:
 _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"PK\x03\x04", "xlsx"),  # any ZIP container; XLSX is the one users send
     (b"PAR1", "parquet"),
+    (b"ARROW1", "arrow"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "xls"),
     (b"%PDF", "pdf"),
     (b"\x89PNG", "png"),
