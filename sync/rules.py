@@ -267,8 +267,9 @@ def _no_key_message(headers: Sequence[str], rules: Rules, source: str, header_ro
                     head: Sequence[tuple[int, Sequence[str]]],
                     suggestions: Mapping[str, str]) -> str:
     lookup = _alias_lookup(rules)
-    examples = ", ".join(repr(rules.fields[k].aliases[1:2] and rules.fields[k].aliases[1]
-                              or k) for k in KEY_FIELDS if k in rules.fields)
+    examples = ", ".join(
+        repr(next((a for a in rules.fields[k].aliases if not a.islower()), k))
+        for k in KEY_FIELDS if k in rules.fields)
     shown = ", ".join(repr(h) for h in headers[:6] if h) or "nothing"
     message = (f"{source}: no customer number, business id or name column: a source needs "
                f"at least one of them (headers such as {examples}); row {header_row} holds "

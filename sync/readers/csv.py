@@ -159,6 +159,7 @@ def _collect(
     ragged: list[tuple[int, int]] = []
     skipped = 0
     number = header_row
+    record: list[str] = []
     try:
         for record in reader:
             number += 1
@@ -182,6 +183,12 @@ def _collect(
                 cells, numbers = [], []
     except _csv.Error as exc:
         raise _split_error(path, number + 1, exc) from None
+    if ragged and ragged[-1][0] == number and any("\n" in c or "\r" in c for c in record):
+        # The last record ran to the end of the file across line breaks: an unclosed quote
+        # swallowed every row after it. Rejecting one row would hide those rows.
+        raise SourceError(
+            f"{path}: row {number} opens a quote that is never closed, so every line after "
+            "it was read as part of one cell; check the quotes in that row")
     if numbers or not frames:
         frames.append(_chunk_frame(cells, numbers, names))
     frame = pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0]
