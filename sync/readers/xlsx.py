@@ -14,7 +14,7 @@ import fastexcel
 import polars as pl
 
 from sync.errors import SourceError
-from sync.readers.table import HEAD_ROWS, SourceTable, clean_cell, drop_blank_rows
+from sync.readers.table import HEAD_ROWS, SourceTable, clean_text, drop_blank_rows
 
 _READ_ERRORS = (fastexcel.FastExcelError, pl.exceptions.PolarsError, ValueError, OSError)
 _MIDNIGHT = " 00:00:00"
@@ -54,8 +54,12 @@ def read_xlsx(path: Path, *, sheet: str | None = None, header_row: int = 1) -> S
     while headers and not headers[-1] and _all_blank(data, f"c{len(headers) - 1}"):
         headers.pop()  # columns that are empty from the header down: formatting only
     kept = [f"c{i}" for i in range(len(headers))]
-    data = data.select(pl.col("_row").cast(pl.Int64), *[_as_shown(c) for c in kept])
-    data, skipped = drop_blank_rows(data.with_columns(clean_cell(c) for c in kept), kept)
+    # One select for every cell rule, and the whole grid dropped before the blank-row
+    # filter: fewer copies of the sheet alive at once.
+    data = data.select(pl.col("_row").cast(pl.Int64), *[clean_text(_as_shown(c)).alias(c)
+                                                        for c in kept])
+    del grid
+    data, skipped = drop_blank_rows(data, kept)
     return SourceTable(path=path, format="xlsx", encoding=None, delimiter=None,
                        header_row=header_row, headers=headers, frame=data,
                        skipped=skipped, sheet=name, head=head)
@@ -117,4 +121,4 @@ def _as_shown(name: str) -> pl.Expr:
             .then(cell.str.head(10))
             .when(cell.str.starts_with(_DAY_ZERO) & (cell.str.len_bytes() == 19))
             .then(cell.str.tail(8))
-            .otherwise(cell).alias(name))
+            .otherwise(cell))
