@@ -57,11 +57,23 @@ def _exit_code(counts: dict[str, int]) -> int:
 
 
 def _source_lines(info: dict[str, Any]) -> list[str]:
-    enc, delim = info.get("encoding"), info.get("delimiter")
-    lines = [f"source: {info.get('format')}, encoding {enc}, delimiter {delim!r}, "
-             f"header row {info.get('header_row')}"]
+    parts = [str(info.get("format"))]
+    if info.get("sheet") is not None:
+        parts.append(f"sheet {info['sheet']!r}")
+    if info.get("encoding") is not None:
+        parts.append(f"encoding {info['encoding']}")
+    if info.get("delimiter") is not None:
+        parts.append(f"delimiter {info['delimiter']!r}")
+    parts.append(f"header row {info.get('header_row')}")
+    lines = ["source: " + ", ".join(parts)]
+    if info.get("columns"):
+        lines.append("columns: " + ", ".join(f"{header} -> {field}"
+                                             for header, field in info["columns"].items()))
     if info.get("ignored"):
-        lines.append("ignored columns: " + ", ".join(info["ignored"]))
+        suggestions = info.get("suggestions") or {}
+        lines.append("ignored columns: " + ", ".join(
+            f"{h} (did you mean {suggestions[h]!r}?)" if h in suggestions else h
+            for h in info["ignored"]))
     return lines
 
 
@@ -76,7 +88,7 @@ def _source_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="A rule file laid over the default rules."),
         click.option("--encoding", help="Source encoding (default: detected)."),
         click.option("--delimiter", help="Source delimiter: ; , tab | (default: detected)."),
-        click.option("--sheet", help="Sheet name of an XLSX source."),
+        click.option("--sheet", help="Sheet name of an XLSX source (default: the first)."),
         click.option("--header-row", type=click.IntRange(min=1), default=1, show_default=True,
                      help="Spreadsheet row number of the header."),
     ]
@@ -109,14 +121,12 @@ def init_cmd(db: str, as_json: bool) -> None:
 
 def _preview(source: Path, db: str, rules_path: Path | None, encoding: str | None,
              delimiter: str | None, sheet: str | None, header_row: int) -> Plan:
-    if sheet is not None and source.suffix.lower() not in (".xlsx", ".xlsm"):
-        raise UsageError("--sheet applies to XLSX sources only")
     rules = load_rules(rules_path)
     register = open_register(db, create=False)
     try:
         return preview(source, register, rules,
                        ReadOptions(encoding=encoding, delimiter=delimiter,
-                                   header_row=header_row))
+                                   header_row=header_row, sheet=sheet))
     finally:
         register.close()
 

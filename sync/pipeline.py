@@ -21,7 +21,7 @@ from sync.matchers.keys import match_keys
 from sync.normalise import name_key
 from sync.plan import Plan, PlanHeader, count_statuses, new_col, old_col
 from sync.readers import SourceTable, read_source
-from sync.rules import Rules, map_headers
+from sync.rules import HeaderMap, Rules, map_headers
 from sync.writers.register.base import BatchInfo, ChangeSet, Register
 
 _APPLIED = ("New", "Modified")
@@ -35,6 +35,7 @@ class ReadOptions:
     encoding: str | None = None
     delimiter: str | None = None
     header_row: int = 1
+    sheet: str | None = None
 
 
 def file_checksum(path: Path) -> str:
@@ -54,8 +55,9 @@ def preview(source: Path, register: Register, rules: Rules,
     # preview reads is then seen by the commit's stale check.
     register_id, register_version = register.register_id(), register.version()
     table = read_source(source, encoding=options.encoding, delimiter=options.delimiter,
-                        header_row=options.header_row)
-    header_map = map_headers(table.headers, rules, str(source))
+                        header_row=options.header_row, sheet=options.sheet)
+    header_map = map_headers(table.headers, rules, str(source),
+                             header_row=table.header_row, head=table.head)
     canonical = canonicalise(table.frame, header_map, rules)
     fields = rules.field_names
     rows = _with_messages(canonical.frame, canonical.issues)
@@ -88,16 +90,20 @@ def preview(source: Path, register: Register, rules: Rules,
         fields=list(fields),
         counts=count_statuses(rows["status"]),
         skipped=table.skipped,
-        source_info=_source_info(table, header_map.headers, header_map.ignored),
+        source_info=_source_info(table, header_map),
     )
     return Plan(header=header, rows=rows)
 
 
-def _source_info(table: SourceTable, columns: dict[str, str] | object,
-                 ignored: tuple[str, ...]) -> dict[str, object]:
-    return {"format": table.format, "encoding": table.encoding, "delimiter": table.delimiter,
-            "header_row": table.header_row, "columns": dict(columns),  # type: ignore[call-overload]
-            "ignored": list(ignored)}
+def _source_info(table: SourceTable, header_map: HeaderMap) -> dict[str, object]:
+    """How the source was read: the record the summary line and `--json` show."""
+    info: dict[str, object] = {
+        "format": table.format, "encoding": table.encoding, "delimiter": table.delimiter,
+        "header_row": table.header_row, "columns": dict(header_map.headers),
+        "ignored": list(header_map.ignored), "suggestions": dict(header_map.suggestions)}
+    if table.sheet is not None:
+        info["sheet"] = table.sheet
+    return info
 
 
 def _with_messages(frame: pl.DataFrame, issues: pl.DataFrame) -> pl.DataFrame:

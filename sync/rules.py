@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rapidfuzz import fuzz, process
+
 from sync.errors import RulesError, SourceError
 from sync.normalise import NORMALISERS
 from sync.types import FIELDS, MATCH_KEYS, SEVERITIES, Severity
@@ -189,6 +191,13 @@ def _require(condition: bool, label: str, message: str) -> None:
         raise RulesError(f"{label}: {message}")
 
 
+KEY_FIELDS = ("customer_number", "business_id", "name")
+"""A source needs a column for at least one of these, or no row can be matched or created."""
+
+SUGGESTION_SCORE = 80
+"""How similar (rapidfuzz ratio, 0-100) an unknown header must be to an alias to suggest it."""
+
+
 @dataclass(frozen=True)
 class HeaderMap:
     """Which source column feeds which field, and which headers map to nothing."""
@@ -196,16 +205,21 @@ class HeaderMap:
     columns: Mapping[str, str]  # field -> source column name ("c0", "c1", ...)
     headers: Mapping[str, str]  # source header text -> field
     ignored: tuple[str, ...]
+    suggestions: Mapping[str, str] = field(default_factory=dict)  # ignored header -> alias
 
 
-def map_headers(headers: Sequence[str], rules: Rules, source: str) -> HeaderMap:
+def map_headers(headers: Sequence[str], rules: Rules, source: str, *, header_row: int = 1,
+                head: Sequence[tuple[int, Sequence[str]]] = ()) -> HeaderMap:
     """Map source headers to fields through the aliases.
 
-    Raises SourceError when two headers map to one field, or when the file has neither a
-    customer_number nor a name column (nothing could be matched or created).
+    Headers that map to nothing are listed as ignored, each with the closest alias of a
+    field not yet mapped when one is close enough ("did you mean"). Raises SourceError
+    when two headers map to one field, or when the file has none of the key columns
+    (customer_number, business_id, name): the message lists what is missing, what the
+    header row holds, and, when one of the file's first rows `head` ((row number, cells)
+    as read) holds known headers, the --header-row that would use it.
     """
-    lookup = {header_key(alias): rule.name for rule in rules.fields.values()
-              for alias in rule.aliases}
+    lookup = _alias_lookup(rules)
     columns: dict[str, str] = {}
     by_header: dict[str, str] = {}
     first_header: dict[str, str] = {}
@@ -213,7 +227,7 @@ def map_headers(headers: Sequence[str], rules: Rules, source: str) -> HeaderMap:
     for position, header in enumerate(headers):
         field_name = lookup.get(header_key(header))
         if field_name is None:
-            ignored.append(header)
+            ignored.append(header or f"(no header, column {position + 1})")
             continue
         if field_name in columns:
             raise SourceError(
@@ -222,9 +236,57 @@ def map_headers(headers: Sequence[str], rules: Rules, source: str) -> HeaderMap:
         columns[field_name] = f"c{position}"
         first_header[field_name] = header
         by_header[header] = field_name
-    if not any(key in columns for key in ("customer_number", "business_id", "name")):
-        shown = ", ".join(repr(h) for h in headers[:6]) or "none"
-        raise SourceError(
-            f"{source}: no customer number, business id or name column among the headers "
-            f"({shown}); check the header row (--header-row) and the delimiter (--delimiter)")
-    return HeaderMap(columns=columns, headers=by_header, ignored=tuple(ignored))
+    suggestions = _suggest(ignored, rules, set(columns))
+    if not any(key in columns for key in KEY_FIELDS):
+        raise SourceError(_no_key_message(headers, rules, source, header_row, head,
+                                          suggestions))
+    return HeaderMap(columns=columns, headers=by_header, ignored=tuple(ignored),
+                     suggestions=suggestions)
+
+
+def _alias_lookup(rules: Rules) -> dict[str, str]:
+    return {header_key(alias): rule.name for rule in rules.fields.values()
+            for alias in rule.aliases}
+
+
+def _suggest(ignored: Sequence[str], rules: Rules, mapped: set[str]) -> dict[str, str]:
+    """The closest alias of an unmapped field for each ignored header, when close enough."""
+    choices: dict[str, str] = {}
+    for rule in rules.fields.values():
+        if rule.name not in mapped:
+            for alias in reversed(rule.aliases):  # "Postal code" rather than "postal_code"
+                choices.setdefault(header_key(alias), alias)
+    out: dict[str, str] = {}
+    for header in ignored:
+        key = header_key(header)
+        if not key:
+            continue
+        best = process.extractOne(key, list(choices), scorer=fuzz.ratio,
+                                  score_cutoff=SUGGESTION_SCORE)
+        if best is not None:
+            out[header] = choices[best[0]]
+    return out
+
+
+def _no_key_message(headers: Sequence[str], rules: Rules, source: str, header_row: int,
+                    head: Sequence[tuple[int, Sequence[str]]],
+                    suggestions: Mapping[str, str]) -> str:
+    lookup = _alias_lookup(rules)
+    examples = ", ".join(
+        repr(next((a for a in rules.fields[k].aliases if not a.islower()), k))
+        for k in KEY_FIELDS if k in rules.fields)
+    shown = ", ".join(repr(h) for h in headers[:6] if h) or "nothing"
+    message = (f"{source}: no customer number, business id or name column: a source needs "
+               f"at least one of them (headers such as {examples}); row {header_row} holds "
+               f"{shown}")
+    keyed = {h: a for h, a in suggestions.items() if lookup.get(header_key(a)) in KEY_FIELDS}
+    if keyed:
+        return message + "; did you mean " + ", ".join(
+            f"{a!r} for {h!r}" for h, a in keyed.items()) + "?"
+    for number, cells in head:
+        if number != header_row and any(
+                lookup.get(header_key(cell)) in KEY_FIELDS for cell in cells):
+            known = ", ".join(repr(c.strip()) for c in cells if lookup.get(header_key(c)))
+            return (message + f"; row {number} looks like the header ({known}): "
+                    f"pass --header-row {number}")
+    return message + "; check the header row (--header-row) and the delimiter (--delimiter)"

@@ -13,7 +13,7 @@ MATCH_KEYS: tuple[MatchedBy, ...] = get_args(MatchedBy)
 Severity = Literal["error", "warn"]
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 
-SourceFormat = Literal["csv"]
+SourceFormat = Literal["csv", "xlsx", "parquet", "arrow"]
 SOURCE_FORMATS: tuple[SourceFormat, ...] = get_args(SourceFormat)
 
 HeaderLanguage = Literal["en", "fi", "sv", "cs"]

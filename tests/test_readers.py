@@ -388,18 +388,21 @@ def test_utf16_without_bom_gets_a_hint(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "content", "what"),
     [
-        ("data.xlsx", b"PK\x03\x04rest", "XLSX sources are not supported yet"),
-        ("data.csv", b"PK\x03\x04rest", "XLSX"),  # judged by content, not by name
-        ("data.parquet", b"PAR1rest", "Parquet"),
+        ("data.xlsx", b"PK\x03\x04rest", "cannot be read as an XLSX workbook"),
+        ("data.csv", b"PK\x03\x04rest", "XLSX workbook"),  # judged by content, not by name
+        ("data.parquet", b"PAR1rest", "cannot be read as a Parquet file"),
+        ("data.csv", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1rest", "old Excel"),
     ],
 )
-def test_other_formats_are_refused_for_now(
+def test_broken_binary_formats_are_refused_in_one_line(
     tmp_path: Path, name: str, content: bytes, what: str
 ) -> None:
     path = tmp_path / name
     path.write_bytes(content)
-    with pytest.raises(SourceError, match=what):
+    with pytest.raises(SourceError, match=what) as caught:
         read_source(path)
+    assert caught.value.message.startswith(f"{path}: ")
+    assert "\n" not in caught.value.message
 
 
 # --- chunking ----------------------------------------------------------------------------

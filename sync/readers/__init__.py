@@ -1,6 +1,7 @@
 """Readers: a source file in, every cell as text out (spec section 3).
 
-`read_source` picks the reader by the file's first bytes and its extension.
+`read_source` picks the reader by the file's first bytes; the extension only decides
+for files whose content announces no format of its own.
 """
 
 from __future__ import annotations
@@ -8,19 +9,24 @@ from __future__ import annotations
 from pathlib import Path
 
 from sync.errors import SourceError
+from sync.readers.columnar import read_columnar
 from sync.readers.csv import read_csv
 from sync.readers.detect import read_head, sniff_format
 from sync.readers.table import SourceTable
+from sync.readers.xlsx import read_xlsx
 
 __all__ = ["SourceTable", "read_source"]
 
-_NOT_YET = {
-    "xlsx": "XLSX sources are not supported yet; save the sheet as CSV",
-    "xls": "old Excel (.xls) sources are not supported; save the sheet as CSV",
-    "parquet": "Parquet sources are not supported yet",
+_REFUSED = {
+    "xls": "is an old Excel (.xls) workbook, which regsync cannot read; "
+           "save the sheet as .xlsx or CSV",
+    "pdf": "is a PDF document, not a text (CSV), XLSX or Parquet file",
+    "png": "is a PNG image, not a text (CSV), XLSX or Parquet file",
+    "jpeg": "is a JPEG image, not a text (CSV), XLSX or Parquet file",
 }
-_NOT_TEXT = {"pdf": "a PDF document", "png": "a PNG image", "jpeg": "a JPEG image"}
-_EXTENSIONS = {".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xls", ".parquet": "parquet"}
+_EXTENSIONS = {".xlsx": "XLSX", ".xlsm": "XLSX", ".parquet": "Parquet",
+               ".arrow": "Arrow IPC", ".feather": "Arrow IPC", ".ipc": "Arrow IPC"}
+_IPC_STREAM = b"\xff\xff\xff\xff"  # an Arrow IPC stream starts with a continuation marker
 
 
 def read_source(
@@ -29,19 +35,54 @@ def read_source(
     encoding: str | None = None,
     delimiter: str | None = None,
     header_row: int = 1,
+    sheet: str | None = None,
 ) -> SourceTable:
     """Read a source file into a SourceTable of text cells (spec section 3).
 
-    CSV, TSV and text files are read now (any other extension is tried as delimited
-    text); XLSX and Parquet are recognised by extension or content and refused for now.
-    `encoding`, `delimiter` and `header_row` are the `--encoding`, `--delimiter` and
-    `--header-row` options. Raises SourceError with a one-line message naming the file
-    when the file cannot be read at all.
+    XLSX, Parquet and Arrow IPC files are recognised by their content; anything else is
+    read as delimited text (CSV, TSV, spreadsheet "Unicode text"), whatever its name.
+    `encoding`, `delimiter`, `header_row` and `sheet` are the `--encoding`,
+    `--delimiter`, `--header-row` and `--sheet` options; an option that does not apply to
+    the file's format is refused. Raises SourceError with a one-line message naming the
+    file when the file cannot be read at all.
     """
     path = Path(path)
-    kind = sniff_format(read_head(path, 16)) or _EXTENSIONS.get(path.suffix.lower())
-    if kind in _NOT_YET:
-        raise SourceError(f"{path}: {_NOT_YET[kind]}")
-    if kind in _NOT_TEXT:
-        raise SourceError(f"{path}: is {_NOT_TEXT[kind]}, not a text (CSV) file")
-    return read_csv(path, encoding=encoding, delimiter=delimiter, header_row=header_row)
+    head = read_head(path, 16)
+    kind = sniff_format(head)
+    if kind is None and path.suffix.lower() in (".arrow", ".feather", ".ipc") \
+            and head.startswith(_IPC_STREAM):
+        kind = "arrow-stream"
+    if kind in _REFUSED:
+        raise SourceError(f"{path}: {_REFUSED[kind]}")
+    _check_options(path, kind, encoding, delimiter, sheet)
+    if kind == "xlsx":
+        return read_xlsx(path, sheet=sheet, header_row=header_row)
+    if kind in ("parquet", "arrow", "arrow-stream"):
+        return read_columnar(path, kind, header_row=header_row)
+    try:
+        return read_csv(path, encoding=encoding, delimiter=delimiter, header_row=header_row)
+    except SourceError as exc:
+        named = _EXTENSIONS.get(path.suffix.lower())
+        if named is None:
+            raise
+        raise SourceError(f"{path}: is named like a {named} file but is not one, and "
+                          f"cannot be read as text either: {_reason(exc, path)}") from None
+
+
+def _check_options(path: Path, kind: str | None, encoding: str | None,
+                   delimiter: str | None, sheet: str | None) -> None:
+    if kind is not None:
+        what = {"xlsx": "an XLSX workbook", "parquet": "a Parquet file"}.get(
+            kind, "an Arrow IPC file")
+        given = [flag for flag, value in (("--encoding", encoding), ("--delimiter", delimiter))
+                 if value is not None]
+        if given:
+            raise SourceError(f"{path}: is {what}: {' and '.join(given)} apply to text (CSV) "
+                              "sources only; leave them out")
+    if sheet is not None and kind != "xlsx":
+        raise SourceError(f"{path}: --sheet applies to XLSX sources only; leave it out")
+
+
+def _reason(exc: SourceError, path: Path) -> str:
+    prefix = f"{path}: "
+    return exc.message[len(prefix):] if exc.message.startswith(prefix) else exc.message

@@ -143,6 +143,7 @@ def _nul_error(path: Path, offset: int, head: bytes) -> SourceError:
 _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"PK\x03\x04", "xlsx"),  # any ZIP container; XLSX is the one users send
     (b"PAR1", "parquet"),
+    (b"ARROW1", "arrow"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "xls"),
     (b"%PDF", "pdf"),
     (b"\x89PNG", "png"),
@@ -197,10 +198,15 @@ def bom_encoding(head: bytes) -> str | None:
 
 
 def _scan_utf8(path: Path, head: bytes) -> bool:
-    """Whether the whole file is strict UTF-8; raises SourceError on NUL bytes."""
+    """Whether the whole file is strict UTF-8; raises SourceError on NUL bytes.
+
+    Also raises SourceError for UTF-8 text cut off inside its last character: a truncated
+    download or copy, which any single-byte decode would silently garble.
+    """
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     offset = 0
     is_utf8 = True
+    multibyte = False
     for chunk in _iter_chunks(path):
         nul = chunk.find(b"\x00")
         if nul >= 0:
@@ -208,14 +214,21 @@ def _scan_utf8(path: Path, head: bytes) -> bool:
         if is_utf8:
             try:
                 decoder.decode(chunk)
+                multibyte = multibyte or not chunk.isascii()
             except UnicodeDecodeError:
                 is_utf8 = False  # keep scanning for NUL bytes
         offset += len(chunk)
     if is_utf8:
+        pending = len(decoder.getstate()[0])
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            is_utf8 = False  # a multi-byte sequence cut off at the end of the file
+            if multibyte and offset - pending > 0:
+                raise SourceError(
+                    f"{path}: is UTF-8 text cut off inside its last character (byte offset "
+                    f"{offset - pending}): the file looks truncated; copy or export it again, "
+                    "or pass --encoding to read it anyway") from None
+            is_utf8 = False
     return is_utf8
 
 

@@ -1,0 +1,80 @@
+"""Read a Parquet or Arrow IPC (Feather) source: every column cast to text.
+
+Typed columns become the text a person would type: integers without `.0` (a float
+column holding 100.0 gives `100`), dates as ISO text, booleans `true`/`false`. The
+column names are the header; row numbers count as in a spreadsheet (the first data row
+is row 2).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from sync.errors import SourceError
+from sync.readers.table import SourceTable, clean_cell, drop_blank_rows
+
+_FORMAT_NAMES = {"parquet": "Parquet", "arrow": "Arrow IPC (Feather)",
+                 "arrow-stream": "Arrow IPC stream"}
+# Floats up to this size convert to Int128 exactly; larger integral ones keep float text.
+_INT128_SAFE = 1e38
+
+
+def read_columnar(path: Path, kind: str, *, header_row: int = 1) -> SourceTable:
+    """Read `path` as `kind` ("parquet", "arrow" or "arrow-stream"); every cell text.
+
+    Raises SourceError with one line naming the file (and the column, when one column
+    cannot be turned into text) when the file cannot be read.
+    """
+    label = _FORMAT_NAMES[kind]
+    if header_row != 1:
+        raise SourceError(f"{path}: --header-row does not apply to {label} sources "
+                          "(their column names are the header); leave it out")
+    try:
+        lazy = _scan(path, kind)
+        schema = lazy.collect_schema()
+        names = [f"c{i}" for i in range(len(schema))]
+        exprs = [_as_text(pl.col(column), dtype).alias(name)
+                 for (column, dtype), name in zip(schema.items(), names, strict=True)]
+        frame = lazy.select(exprs).collect()
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise SourceError(f"{path}: cannot be read as a {label} file ({reason})") from None
+    frame = frame.with_columns(clean_cell(name) for name in names).with_row_index(
+        "_row", offset=2).with_columns(pl.col("_row").cast(pl.Int64))
+    headers = [str(column).strip() for column in schema]
+    frame, skipped = drop_blank_rows(frame, names)
+    return SourceTable(path=path, format="parquet" if kind == "parquet" else "arrow",
+                       encoding=None, delimiter=None, header_row=1, headers=headers,
+                       frame=frame, skipped=skipped)
+
+
+def _scan(path: Path, kind: str) -> pl.LazyFrame:
+    if kind == "parquet":
+        return pl.scan_parquet(path)
+    if kind == "arrow":
+        return pl.scan_ipc(path)
+    return pl.read_ipc_stream(path).lazy()
+
+
+def _as_text(column: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """`column` of type `dtype` as the text a person would have typed."""
+    if dtype == pl.String:
+        return column
+    if dtype.is_float():
+        integral = column.is_finite() & (column == column.floor()) & (column.abs() < _INT128_SAFE)
+        return (pl.when(integral).then(column.cast(pl.Int128, strict=False).cast(pl.String))
+                .otherwise(column.cast(pl.String)))
+    if isinstance(dtype, pl.Datetime):
+        midnight = (column.dt.hour() == 0) & (column.dt.minute() == 0) \
+            & (column.dt.second() == 0) & (column.dt.nanosecond() == 0)
+        whole = column.dt.nanosecond() == 0
+        return (pl.when(midnight).then(column.dt.strftime("%Y-%m-%d"))
+                .when(whole).then(column.dt.strftime("%Y-%m-%d %H:%M:%S"))
+                .otherwise(column.dt.strftime("%Y-%m-%d %H:%M:%S%.f")))
+    if dtype.is_nested():
+        # JSON text of the value: wrap it in a struct, encode, peel the wrapper off.
+        encoded = pl.struct(column.alias("v")).struct.json_encode()
+        return pl.when(column.is_not_null()).then(encoded.str.slice(5).str.head(-1))
+    return column.cast(pl.String)

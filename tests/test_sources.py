@@ -1,0 +1,139 @@
+"""XLSX, Parquet and Arrow sources: read as the text a person sees, same pipeline as CSV."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from sync.errors import SourceError
+from sync.plan import Plan, new_col
+from sync.readers import read_source
+from tests.conftest import run_cli
+from tests.workbooks import Formula, write_xlsx
+
+HEADERS = ["Asiakasnumero", "Nimi", "Postinumero", "Puhelin", "Pvm", "Kaava", "Suoja", "Iso"]
+
+
+def workbook(tmp_path: Path, **options: object) -> Path:
+    return write_xlsx(tmp_path / "asiakkaat.xlsx", [
+        HEADERS,
+        [1001, "Aho", 100, 358401234567.0, datetime.date(2024, 1, 5), Formula("=1+1", 2),
+         Formula('="00100"', "00100"), 1.2345678901234567e19],
+        [],
+        [1002, "Laine", "00200", None, datetime.datetime(2024, 1, 5, 13, 30), None, None, 1.5],
+    ], **options)  # type: ignore[arg-type]
+
+
+def test_xlsx_cells_arrive_as_the_text_the_sheet_shows(tmp_path: Path) -> None:
+    table = read_source(workbook(tmp_path))
+    assert table.format == "xlsx" and table.sheet == "Taul1"
+    assert table.encoding is None and table.delimiter is None
+    assert table.headers == HEADERS
+    assert table.frame.rows() == [
+        # number 100 stays 100 (never 100.0), the float phone keeps all its digits, the
+        # date is ISO text, formulas give their cached values, a huge number no E+19
+        (2, "1001", "Aho", "100", "358401234567", "2024-01-05", "2", "00100",
+         "12345678901234569216"),
+        (4, "1002", "Laine", "00200", None, "2024-01-05 13:30:00", None, None, "1.5"),
+    ]
+    assert table.skipped == 1  # the blank row 3
+    assert all(dtype == pl.String for dtype in table.frame.drop("_row").dtypes)
+
+
+def test_xlsx_row_numbers_are_the_sheets_below_title_rows(tmp_path: Path) -> None:
+    path = workbook(tmp_path, first_row=3)
+    with pytest.raises(SourceError, match=r"row 1 is empty.*--header-row 3"):
+        read_source(path)
+    table = read_source(path, header_row=3)
+    assert table.frame["_row"].to_list() == [4, 6]
+    assert table.skipped == 1
+
+
+def test_xlsx_sheet_is_chosen_by_name_ignoring_case(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "w.xlsx", [["x"], ["1"]],
+                      more_sheets={"Asiakkaat": [["Nimi"], ["Aho"]]})
+    table = read_source(path, sheet="asiakkaat")
+    assert table.sheet == "Asiakkaat"
+    assert table.frame.rows() == [(2, "Aho")]
+    with pytest.raises(SourceError, match=r"no sheet named 'Kunder'; the sheets are "
+                                          r"'Taul1', 'Asiakkaat' \(pass --sheet\)"):
+        read_source(path, sheet="Kunder")
+
+
+def test_options_that_do_not_apply_to_the_format_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="--sheet applies to XLSX sources only"):
+        read_source(_csv(tmp_path), sheet="Taul1")
+    with pytest.raises(SourceError, match="--delimiter apply to text"):
+        read_source(workbook(tmp_path), delimiter=";")
+
+
+def _csv(tmp_path: Path) -> Path:
+    path = tmp_path / "s.csv"
+    path.write_text("Nimi\nAho\n", encoding="utf-8")
+    return path
+
+
+def test_xlsx_preview_repairs_the_number_typed_postal_code(tmp_path: Path) -> None:
+    source = write_xlsx(tmp_path / "s.xlsx", [
+        ["Asiakasnumero", "Nimi", "Postinumero", "Puhelin"],
+        [1001, "Kahvila Aurinko Oy", 100, 358401234567],
+        [1002, "Testi Oy", 250, 3.58401e11],
+    ])
+    result = run_cli("preview", source, "--db", tmp_path / "r.db", "--plan",
+                     tmp_path / "p.plan", "--report", tmp_path / "r.csv", "--json")
+    assert result.exit_code == 0, result.stderr
+    payload = result.json()
+    assert payload["new"] == 2
+    assert payload["source"] == {
+        "format": "xlsx", "sheet": "Taul1", "encoding": None, "delimiter": None,
+        "header_row": 1, "columns": {"Asiakasnumero": "customer_number", "Nimi": "name",
+                                     "Postinumero": "postal_code", "Puhelin": "phone"},
+        "ignored": [], "suggestions": {}}
+    rows = Plan.load(tmp_path / "p.plan").rows
+    assert rows[new_col("postal_code")].to_list() == ["00100", "00250"]
+    assert rows[new_col("customer_number")].to_list() == ["1001", "1002"]
+    assert rows[new_col("phone")].to_list()[0] == "+358401234567"
+
+
+def test_parquet_columns_are_cast_to_text(tmp_path: Path) -> None:
+    path = tmp_path / "s.parquet"
+    pl.DataFrame({
+        "Asiakasnumero": [1001, None, 1003],
+        "Postinumero": [100.0, None, 33100.5],
+        "Pvm": [datetime.date(2024, 1, 5), None, None],
+        "Aika": [datetime.datetime(2024, 1, 5, 13, 30), None, datetime.datetime(2024, 1, 5)],
+        "Nimi": ["Aho", None, "  "],
+        "Yritys": [True, None, False],
+        "Iso": [1e20, None, 358401234567.0],
+    }).write_parquet(path)
+    table = read_source(path)
+    assert table.format == "parquet" and table.header_row == 1
+    assert table.headers == ["Asiakasnumero", "Postinumero", "Pvm", "Aika", "Nimi", "Yritys",
+                             "Iso"]
+    assert table.frame.rows() == [
+        (2, "1001", "100", "2024-01-05", "2024-01-05 13:30:00", "Aho", "true",
+         "100000000000000000000"),
+        (4, "1003", "33100.5", None, "2024-01-05", "  ", "false", "358401234567"),
+    ]
+    assert table.skipped == 1  # row 3: every cell null
+
+
+@pytest.mark.parametrize("suffix", [".arrow", ".feather", ".ipc"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_arrow_ipc_files_and_streams(tmp_path: Path, suffix: str, stream: bool) -> None:
+    path = tmp_path / f"s{suffix}"
+    frame = pl.DataFrame({"Nimi": ["Aho"], "Postinumero": [100]})
+    frame.write_ipc_stream(path) if stream else frame.write_ipc(path)
+    table = read_source(path)
+    assert table.format == "arrow"
+    assert table.frame.rows() == [(2, "Aho", "100")]
+
+
+def test_parquet_refuses_header_row(tmp_path: Path) -> None:
+    path = tmp_path / "s.parquet"
+    pl.DataFrame({"Nimi": ["Aho"]}).write_parquet(path)
+    with pytest.raises(SourceError, match="--header-row does not apply to Parquet"):
+        read_source(path, header_row=2)
