@@ -4,9 +4,11 @@ Similarity never matches by itself; it only flags. Company names are compared af
 their legal forms (Oy, Ab, s.r.o., ...) are stripped, word order ignored.
 
 Only candidate pairs are scored (blocking): a New row and a customer are compared when
-their names share a word or the first three letters of a word. Words so common that
-they would pair everything (more than `_MAX_BLOCK` names) do not make pairs on their
-own. The pairs are scored in one vectorised rapidfuzz call.
+their names share a word or the first four letters of a word (numbers are not words
+here). Keys so common that they would pair everything (more than `_MAX_BLOCK` names)
+make no pairs, and when the pairs would still exceed `_MAX_PAIRS` the most common
+keys are dropped first, so memory stays bounded. The pairs are scored in one
+vectorised rapidfuzz call.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ DUPLICATE_SCHEMA = {"_row": pl.Int64, "possible_duplicate": pl.String,
                     "similarity": pl.Int64, "duplicate_note": pl.String}
 
 _PUNCT = re.compile(r"[^\w\s]")
-_MAX_BLOCK = 2000
+_MAX_BLOCK = 1000
+_MAX_PAIRS = 5_000_000
 
 
 def _form_tokens(legal_forms: Iterable[str]) -> frozenset[str]:
@@ -46,12 +49,23 @@ def _comparable(names: pl.Series, forms: frozenset[str]) -> pl.Series:
 
 
 def _block_keys(frame: pl.DataFrame, column: str) -> pl.DataFrame:
-    """(index, key) pairs: every word of the name and the first three letters of each."""
+    """(index, key) pairs: every word of the name and the first four letters of each."""
     words = frame.select("idx", pl.col(column).str.split(" ").alias("word")).explode("word")
-    words = words.filter(pl.col("word").str.len_chars() > 0)
-    return pl.concat([words.rename({"word": "key"}),
-                      words.select("idx", pl.col("word").str.slice(0, 3).alias("key"))
-                      ]).unique()
+    words = words.filter(pl.col("word").str.len_chars() > 0
+                         & ~pl.col("word").str.contains(r"^[0-9]+$"))
+    prefixes = words.filter(pl.col("word").str.len_chars() > 4).select(
+        "idx", pl.col("word").str.slice(0, 4))
+    return pl.concat([words, prefixes]).rename({"word": "key"}).unique()
+
+
+def _usable_keys(query_keys: pl.DataFrame, choice_keys: pl.DataFrame) -> pl.Series:
+    """Keys to pair on: not too common, and together under the pair budget."""
+    sizes = (query_keys.group_by("key").len("queries")
+             .join(choice_keys.group_by("key").len("choices"), on="key")
+             .filter(pl.col("choices") <= _MAX_BLOCK)
+             .with_columns((pl.col("queries") * pl.col("choices")).alias("pairs"))
+             .sort("choices"))
+    return sizes.filter(pl.col("pairs").cum_sum() <= _MAX_PAIRS)["key"]
 
 
 def _register_matches(new_rows: pl.DataFrame, existing: pl.DataFrame,
@@ -62,10 +76,10 @@ def _register_matches(new_rows: pl.DataFrame, existing: pl.DataFrame,
     choices = pl.DataFrame({"idx": pl.int_range(existing.height, eager=True),
                             "text": _comparable(existing["name"], forms)})
     choice_keys = _block_keys(choices, "text")
-    common = choice_keys.group_by("key").len().filter(pl.col("len") > _MAX_BLOCK)["key"]
-    choice_keys = choice_keys.filter(~pl.col("key").is_in(common.implode()))
-    pairs = (_block_keys(queries.filter(pl.col("text").is_not_null()), "text")
-             .join(choice_keys, on="key", suffix="_choice")
+    query_keys = _block_keys(queries.filter(pl.col("text").is_not_null()), "text")
+    keys = _usable_keys(query_keys, choice_keys).implode()
+    pairs = (query_keys.filter(pl.col("key").is_in(keys))
+             .join(choice_keys.filter(pl.col("key").is_in(keys)), on="key", suffix="_choice")
              .select(pl.col("idx").alias("q"), pl.col("idx_choice").alias("c")).unique())
     if pairs.is_empty():
         return pl.DataFrame(schema={"q": pl.Int64, "c": pl.Int64, "score": pl.Float64})
