@@ -10,14 +10,14 @@ from pathlib import Path
 from sync.errors import SourceError
 from sync.readers.csv import read_csv
 from sync.readers.detect import read_head, sniff_format
+from sync.readers.parquet import read_parquet
 from sync.readers.table import SourceTable
+from sync.readers.xlsx import read_xlsx
 
 __all__ = ["SourceTable", "read_source"]
 
 _NOT_YET = {
-    "xlsx": "XLSX sources are not supported yet; save the sheet as CSV",
     "xls": "old Excel (.xls) sources are not supported; save the sheet as CSV",
-    "parquet": "Parquet sources are not supported yet",
 }
 _NOT_TEXT = {"pdf": "a PDF document", "png": "a PNG image", "jpeg": "a JPEG image"}
 _EXTENSIONS = {".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xls", ".parquet": "parquet"}
@@ -32,8 +32,8 @@ def read_source(
 ) -> SourceTable:
     """Read a source file into a SourceTable of text cells (spec section 3).
 
-    CSV, TSV and text files are read now (any other extension is tried as delimited
-    text); XLSX and Parquet are recognised by extension or content and refused for now.
+    CSV, TSV and text files (any other extension is tried as delimited text), XLSX
+    (first sheet) and Parquet, recognised by content or extension.
     `encoding`, `delimiter` and `header_row` are the `--encoding`, `--delimiter` and
     `--header-row` options. Raises SourceError with a one-line message naming the file
     when the file cannot be read at all.
@@ -42,6 +42,10 @@ def read_source(
     kind = sniff_format(read_head(path, 16)) or _EXTENSIONS.get(path.suffix.lower())
     if kind in _NOT_YET:
         raise SourceError(f"{path}: {_NOT_YET[kind]}")
+    if kind == "xlsx":
+        return read_xlsx(path, header_row=header_row)
+    if kind == "parquet":
+        return read_parquet(path)
     if kind in _NOT_TEXT:
         raise SourceError(f"{path}: is {_NOT_TEXT[kind]}, not a text (CSV) file")
     return read_csv(path, encoding=encoding, delimiter=delimiter, header_row=header_row)

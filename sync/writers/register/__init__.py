@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from sync.errors import RegisterError
-from sync.writers.register.base import BatchInfo, ChangeSet, Register
+from sync.writers.register.base import BatchInfo, ChangeSet, Register, Selection
 from sync.writers.register.sqlite import SQLiteRegister, sqlite_path
 
-__all__ = ["BatchInfo", "ChangeSet", "Register", "SQLiteRegister", "open_register"]
+__all__ = ["BatchInfo", "ChangeSet", "Register", "SQLiteRegister", "Selection",
+           "open_register"]
 
 
 def open_register(url: str, *, create: bool) -> SQLiteRegister:

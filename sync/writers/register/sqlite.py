@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +13,8 @@ import polars as pl
 
 from sync.errors import RegisterBusyError, RegisterError, StalePlanError
 from sync.types import FIELDS
-from sync.writers.register.base import BatchInfo, ChangeSet, KeyField
+from sync.writers.register.base import BatchInfo, ChangeSet, KeyField, Selection
+from sync.writers.register.sqlite_export import chunks, select_sql, stage_numbers
 
 SCHEMA_VERSION = 1
 _BUSY_TIMEOUT_MS = 3000
@@ -201,12 +202,22 @@ class SQLiteRegister:
         return pl.DataFrame(rows, schema={"customer_number": pl.String, "name": pl.String},
                             orient="row")
 
-    def export_frame(self, fields: tuple[str, ...]) -> pl.DataFrame:
-        """Every customer, ordered by id, with `fields` as columns."""
-        numbers = pl.Series([r[0] for r in self._conn.execute(
-            "SELECT customer_number FROM customers ORDER BY id")], dtype=pl.String)
-        order = pl.DataFrame({"customer_number": numbers})
-        return order.join(self.fetch(numbers, fields), on="customer_number", how="left")
+    def export_frame(self, fields: tuple[str, ...],
+                     selection: Selection | None = None) -> pl.DataFrame:
+        """The selected customers (default: every one), ordered by id, `fields` as columns."""
+        return pl.concat(list(self.export_chunks(fields, selection or Selection())))
+
+    def export_chunks(self, fields: tuple[str, ...], selection: Selection,
+                      chunk_rows: int = 100_000) -> Iterator[pl.DataFrame]:
+        """The selected customers, ordered by id, in String frames of at most `chunk_rows`.
+
+        Streams: only one chunk is held at a time. Reads only (a temp table for
+        `selection.customers` lives outside the register file).
+        """
+        if selection.customers is not None:
+            stage_numbers(self._conn, selection.customers)
+        sql, params = select_sql(fields, self._columns(), selection)
+        return chunks(self._conn, sql, params, fields, chunk_rows)
 
     def history(self) -> pl.DataFrame:
         """The change history, oldest first."""
