@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -165,6 +165,9 @@ def export(register: Register, rules: Rules, dest: Path, options: ExportOptions,
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+    finally:
+        if isinstance(chunks, Generator):
+            chunks.close()  # its cursor, before the caller closes the register
     not_found = 0
     if selection.customers:
         found = register.lookup("customer_number", pl.Series(selection.customers))

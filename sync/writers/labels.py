@@ -8,6 +8,7 @@ set in a smaller type, then wrapped.
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -33,7 +34,6 @@ _LEADING = 1.2
 _MIN_SIZE = 6.5
 _SHRINK_FLOOR = 8.5  # below this, wrapping reads better than shrinking further
 _START_SIZE = {2: 11.0, 3: 10.0}
-_FONT = "RegsyncLabel"
 # Fonts with Latin Extended-A (Czech ř, ů, ě); reportlab's own Vera lacks some letters.
 _FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
@@ -93,39 +93,40 @@ def write_labels(chunks: Iterable[pl.DataFrame], dest: Path, layout: str = "8x2"
             _check_glyphs(font, lines, row.get("customer_number"))
             x = (slot % columns) * width
             y = A4[1] - (slot // columns + 1) * height
-            _draw_label(canvas, lines, x, y, width, height, _START_SIZE.get(columns, 10.0))
+            _draw_label(canvas, font.fontName, lines, x, y, width, height,
+                        _START_SIZE.get(columns, 10.0))
             count += 1
     canvas.save()
     return count
 
 
-def _draw_label(canvas: Canvas, lines: list[str], x: float, y: float, width: float,
-                height: float, start: float) -> None:
+def _draw_label(canvas: Canvas, font: str, lines: list[str], x: float, y: float,
+                width: float, height: float, start: float) -> None:
     room_w, room_h = width - 2 * _PADDING, height - 2 * _PADDING
-    size, wrapped = _fit(lines, room_w, room_h, start)
+    size, wrapped = _fit(font, lines, room_w, room_h, start)
     block = len(wrapped) * size * _LEADING
     top = y + height - _PADDING - (room_h - block) / 2  # the block centred vertically
-    canvas.setFont(_FONT, size)
+    canvas.setFont(font, size)
     for number, line in enumerate(wrapped):
         canvas.drawString(x + _PADDING, top - (number + 1) * size * _LEADING + size * 0.25,
                           line)
 
 
-def _fit(lines: list[str], room_w: float, room_h: float,
+def _fit(font: str, lines: list[str], room_w: float, room_h: float,
          start: float) -> tuple[float, list[str]]:
     """The largest type size at which the lines fit: unwrapped down to a readable size,
     else wrapped; at the smallest size, lines past the label's last are cut and end in
     an ellipsis (only for addresses far longer than any post accepts)."""
     sizes = [start - 0.5 * i for i in range(int((start - _MIN_SIZE) / 0.5) + 1)]
     for size in (s for s in sizes if s >= _SHRINK_FLOOR):
-        widest = max((pdfmetrics.stringWidth(t, _FONT, size) for t in lines), default=0)
+        widest = max((pdfmetrics.stringWidth(t, font, size) for t in lines), default=0)
         if widest <= room_w and len(lines) * size * _LEADING <= room_h:
             return size, lines
     for size in sizes:
-        wrapped = [part for t in lines for part in simpleSplit(t, _FONT, size, room_w)]
+        wrapped = [part for t in lines for part in simpleSplit(t, font, size, room_w)]
         if len(wrapped) * size * _LEADING <= room_h:
             return size, wrapped
-    wrapped = [part for t in lines for part in simpleSplit(t, _FONT, _MIN_SIZE, room_w)]
+    wrapped = [part for t in lines for part in simpleSplit(t, font, _MIN_SIZE, room_w)]
     fits = max(1, int(room_h // (_MIN_SIZE * _LEADING)))
     if len(wrapped) > fits:
         wrapped = wrapped[:fits]
@@ -133,17 +134,22 @@ def _fit(lines: list[str], room_w: float, room_h: float,
     return _MIN_SIZE, wrapped
 
 
-@cache
 def _font() -> TTFont:
-    """Register and return the label font: REGSYNC_LABEL_FONT, a system font, or Vera."""
+    """The label font: REGSYNC_LABEL_FONT, else a system font with Czech letters, else
+    reportlab's own Vera (Latin-1 and a little more)."""
     chosen = os.environ.get("REGSYNC_LABEL_FONT")
     if not chosen:
         vera = Path(reportlab.__file__).parent / "fonts" / "Vera.ttf"
         chosen = next((p for p in _FONT_CANDIDATES if Path(p).is_file()), str(vera))
+    return _load_font(chosen)
+
+
+@cache
+def _load_font(path: str) -> TTFont:
     try:
-        font = TTFont(_FONT, chosen)
+        font = TTFont(f"RegsyncLabel-{zlib.crc32(path.encode()):08x}", path)
     except Exception as exc:  # noqa: BLE001 - reportlab raises bare Exceptions for bad fonts
-        raise ExportError(f"label font {chosen}: cannot be used ({exc}); set "
+        raise ExportError(f"label font {path}: cannot be used ({exc}); set "
                           f"REGSYNC_LABEL_FONT to a TrueType (.ttf) file") from None
     pdfmetrics.registerFont(font)
     return font
