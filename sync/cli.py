@@ -20,11 +20,12 @@ from sync.cli_output import db_option as _db_option
 from sync.cli_output import emit as _emit
 from sync.cli_output import json_option as _json_option
 from sync.cli_output import run as _run
-from sync.errors import UsageError
+from sync.errors import RegisterError, UsageError
+from sync.export import ExportOptions, build_selection, export, format_for
 from sync.pipeline import ReadOptions, commit, preview
 from sync.plan import Plan
 from sync.rules import load_rules
-from sync.types import COUNT_KEYS
+from sync.types import COUNT_KEYS, CUSTOMER_TYPES, FORMATS, HEADER_LANGUAGES, LABEL_LAYOUTS
 from sync.writers.register import open_register, register_exists
 from sync.writers.report import write_report
 
@@ -228,6 +229,65 @@ def import_cmd(source: Path, db: str, rules_path: Path | None, encoding: str | N
         batch_id = _commit(plan, db, actor, lines)
         _emit(as_json, _payload(plan, batch=batch_id), lines)
         return _exit_code(plan.header.counts)
+    _run(as_json, body)
+
+
+@cli.command("export")
+@click.argument("dest", type=click.Path(path_type=Path))
+@_db_option
+@click.option("--format", "fmt", type=click.Choice(FORMATS),
+              help="Output format (default: from DEST's extension).")
+@click.option("--headers", type=click.Choice(HEADER_LANGUAGES), default="en", show_default=True,
+              help="Header language (en: the field names); also country names in vcf/labels.")
+@click.option("--rules", "rules_path", type=click.Path(path_type=Path),
+              help="A rule file laid over the default rules (headers, custom fields).")
+@click.option("--delimiter", help="CSV delimiter: ; , tab | (default: ; for fi/sv/cs, , for en).")
+@click.option("--bom/--no-bom", default=True, show_default=True, help="CSV: UTF-8 byte-order mark.")
+@click.option("--spreadsheet-safe", is_flag=True,
+              help='CSV: write values with leading zeros as ="00100".')
+@click.option("--labels", "layout", type=click.Choice(LABEL_LAYOUTS), default="8x2",
+              show_default=True, help="Labels per A4 sheet, rows x columns.")
+@click.option("--group", help="Only customers in this group (case ignored).")
+@click.option("--type", "customer_type", type=click.Choice(CUSTOMER_TYPES),
+              help="Only companies or only persons.")
+@click.option("--where", multiple=True, metavar="FIELD=VALUE",
+              help="Only customers whose FIELD is VALUE (repeatable; all must hold).")
+@click.option("--changed-since", metavar="DATE|BATCH",
+              help="Only customers inserted or changed by this batch or later, or since "
+                   "this date/time.")
+@click.option("--customers", "customers_file", type=click.Path(path_type=Path),
+              help="Only these customers: a file of customer numbers, one a line.")
+@click.option("--include-invalidated", is_flag=True,
+              help="Also invalidated customers (where the register marks them).")
+@_json_option
+def export_cmd(dest: Path, db: str, fmt: str | None, headers: str, rules_path: Path | None,
+               delimiter: str | None, bom: bool, spreadsheet_safe: bool, layout: str,
+               group: str | None, customer_type: str | None, where: tuple[str, ...],
+               changed_since: str | None, customers_file: Path | None,
+               include_invalidated: bool, as_json: bool) -> None:
+    """Write the register's customers (or a selection) to DEST. The register is not touched."""
+    def body() -> int:
+        options = ExportOptions(format=format_for(dest, fmt), headers=headers,
+                                delimiter=delimiter, bom=bom,
+                                spreadsheet_safe=spreadsheet_safe, labels=layout)
+        rules = load_rules(rules_path)
+        register = open_register(db, create=False)
+        try:
+            if register.register_id() is None:
+                raise RegisterError(f"{db}: no register there; check --db")
+            selection = build_selection(
+                rules, register, group=group, customer_type=customer_type, where=where,
+                changed_since=changed_since, customers_file=customers_file,
+                include_invalidated=include_invalidated)
+            info = export(register, rules, dest, options, selection)
+        finally:
+            register.close()
+        lines = [f"exported {info.count} customers to {info.path} ({info.format})"]
+        if info.not_found:
+            lines.append(f"{info.not_found} numbers in {customers_file} are not in the register")
+        _emit(as_json, {"count": info.count, "path": info.path, "format": info.format,
+                        "not_found": info.not_found}, lines)
+        return 0
     _run(as_json, body)
 
 

@@ -43,6 +43,12 @@ class RegisterError(RegsyncError):
     exit_code = 2
 
 
+class ExportError(RegsyncError):
+    """An export that cannot be written as asked (exit 2); no file is left behind."""
+
+    exit_code = 2
+
+
 class StalePlanError(RegsyncError):
     """The register changed since the plan was made, or it was already committed (exit 3)."""
 

@@ -23,12 +23,15 @@ from rapidfuzz import fuzz, process
 
 from sync.errors import RulesError, SourceError
 from sync.normalise import NORMALISERS
-from sync.types import FIELDS, MATCH_KEYS, SEVERITIES, Severity
+from sync.types import FIELDS, HEADER_LANGUAGES, MATCH_KEYS, SEVERITIES, HeaderLanguage, Severity
 
 DEFAULT_RULES_PATH = Path(__file__).resolve().parent.parent / "rules" / "customers.toml"
 
 _RULES_KEYS = {"default_country", "match_order", "fuzzy_threshold", "legal_forms"}
-_FIELD_KEYS = {"aliases", "normaliser", "severity", "options"}
+_FIELD_KEYS = {"aliases", "normaliser", "severity", "options", "headers"}
+# English export headers are the canonical field names (spec section 9), so a rule file
+# names headers for the other languages only.
+_HEADER_KEYS = tuple(lang for lang in HEADER_LANGUAGES if lang != "en")
 _CUSTOM_FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # Register columns that are not fields: a custom field must not take their names.
 _RESERVED_NAMES = frozenset({"id", "group_id", "name_key", "locked_by", "invalidated",
@@ -44,6 +47,7 @@ class FieldRule:
     normaliser: str
     severity: Mapping[str, Severity] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     def severity_of(self, code: str) -> Severity:
         """Severity of an issue code on this field; codes not listed are warnings."""
@@ -71,6 +75,16 @@ class Rules:
     def field_names(self) -> tuple[str, ...]:
         """Every field: built-in ones in canonical order, then custom ones."""
         return tuple(f for f in FIELDS if f in self.fields) + self.custom_fields
+
+    def header_names(self, language: HeaderLanguage) -> dict[str, str]:
+        """Export header per field (in field_names order) for `language`.
+
+        `en` gives the canonical field names; another language gives the field's
+        `headers` entry, or the field name where the rules name none. Every header is
+        one of its field's aliases, so the exported file imports back with no mapping.
+        """
+        return {name: self.fields[name].headers.get(language, name) if language != "en"
+                else name for name in self.field_names}
 
 
 def header_key(text: str) -> str:
@@ -172,8 +186,18 @@ def _field_rule(name: str, spec: Any, label: str) -> FieldRule:
              label, f"{where}.severity values must be one of {', '.join(SEVERITIES)}")
     options = spec.get("options", {})
     _require(isinstance(options, dict), label, f"{where}.options must be a table")
-    return FieldRule(name=name, aliases=tuple([name, *aliases]), normaliser=normaliser,
-                     severity=dict(severity), options=options)
+    headers = spec.get("headers", {})
+    _require(isinstance(headers, dict) and set(headers) <= set(_HEADER_KEYS), label,
+             f"{where}.headers must be a table with keys among {', '.join(_HEADER_KEYS)} "
+             f"(English headers are the field names)")
+    _require(all(isinstance(h, str) and header_key(h) for h in headers.values()), label,
+             f"{where}.headers values must be non-empty strings")
+    # Headers are aliases too: a file exported with them maps back without help.
+    known = {header_key(a) for a in [name, *aliases]}
+    extra = [h for h in headers.values() if header_key(h) not in known]
+    return FieldRule(name=name, aliases=tuple(dict.fromkeys([name, *aliases, *extra])),
+                     normaliser=normaliser, severity=dict(severity), options=options,
+                     headers=dict(headers))
 
 
 def _check_aliases(fields: Mapping[str, FieldRule], label: str) -> None:

@@ -19,6 +19,17 @@ SOURCE_FORMATS: tuple[SourceFormat, ...] = get_args(SourceFormat)
 HeaderLanguage = Literal["en", "fi", "sv", "cs"]
 HEADER_LANGUAGES: tuple[HeaderLanguage, ...] = get_args(HeaderLanguage)
 
+# What `regsync export` writes; `vcf` is vCard 4.0, `labels` a PDF of address labels.
+Format = Literal["csv", "xlsx", "parquet", "vcf", "labels"]
+FORMATS: tuple[Format, ...] = get_args(Format)
+
+# Address label sheets on A4: rows x columns.
+LabelLayout = Literal["8x2", "8x3"]
+LABEL_LAYOUTS: tuple[LabelLayout, ...] = get_args(LabelLayout)
+
+CustomerType = Literal["company", "person"]
+CUSTOMER_TYPES: tuple[CustomerType, ...] = get_args(CustomerType)
+
 # Canonical register fields of spec section 2, in export order.
 FIELDS: tuple[str, ...] = (
     "customer_number",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import string
 import tempfile
 from collections import Counter
@@ -20,6 +21,7 @@ import sync.readers.detect as detect
 from sync.errors import SourceError
 from sync.readers import SourceTable, read_source
 from sync.readers.detect import choose_single_byte, detect_delimiter, detect_encoding
+from sync.readers.neutralise import QUOTED
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 CSV = FIXTURES / "csv"
@@ -428,6 +430,7 @@ def test_chunks_concatenate_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyP
 _CELL_CHARS = string.ascii_letters + string.digits + " ;,\t|\"'\n\r=-+.äöåÄÖÅéüšžčřěŠŽ€😀"
 _cells = st.text(alphabet=_CELL_CHARS, max_size=12).filter(
     lambda s: (s == "" or s.strip() != "") and not s.startswith('="')
+    and re.match(QUOTED, s) is None  # an export's formula guard: the reader undoes it
 )
 _identifiers = st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,7}", fullmatch=True)
 

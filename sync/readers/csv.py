@@ -29,6 +29,7 @@ from sync.readers.detect import (
     normalise_encoding,
     read_head,
 )
+from sync.readers.neutralise import unneutralise
 from sync.readers.table import HEAD_ROWS, SourceTable, clean_cell
 
 ROWS_PER_CHUNK = 50_000
@@ -275,7 +276,8 @@ def _chunk_frame(cells: list[str], numbers: list[int], names: list[str]) -> pl.D
         [pl.Series("_row", numbers, dtype=pl.Int64)]
         + [flat.gather_every(width, offset).alias(name) for offset, name in enumerate(names)]
     )
-    return frame.with_columns(clean_cell(name) for name in names)
+    frame = frame.with_columns(clean_cell(name) for name in names)
+    return frame.with_columns(unneutralise(pl.col(names))) if names else frame
 
 
 def _decode_error(

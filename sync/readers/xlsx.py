@@ -14,6 +14,7 @@ import fastexcel
 import polars as pl
 
 from sync.errors import SourceError
+from sync.readers.neutralise import unneutralise
 from sync.readers.table import HEAD_ROWS, SourceTable, clean_text, drop_blank_rows
 
 _READ_ERRORS = (fastexcel.FastExcelError, pl.exceptions.PolarsError, ValueError, OSError)
@@ -56,8 +57,8 @@ def read_xlsx(path: Path, *, sheet: str | None = None, header_row: int = 1) -> S
     kept = [f"c{i}" for i in range(len(headers))]
     # One select for every cell rule, and the whole grid dropped before the blank-row
     # filter: fewer copies of the sheet alive at once.
-    data = data.select(pl.col("_row").cast(pl.Int64), *[clean_text(_as_shown(c)).alias(c)
-                                                        for c in kept])
+    data = data.select(pl.col("_row").cast(pl.Int64),
+                       *[unneutralise(clean_text(_as_shown(c))).alias(c) for c in kept])
     del grid
     data, skipped = drop_blank_rows(data, kept)
     return SourceTable(path=path, format="xlsx", encoding=None, delimiter=None,

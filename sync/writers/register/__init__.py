@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from sync.errors import RegisterError
-from sync.writers.register.base import BatchInfo, ChangeSet, Register
+from sync.writers.register.base import BatchInfo, ChangeSet, Register, Selection
 from sync.writers.register.sqlite import SQLiteRegister, sqlite_path
 
-__all__ = ["BatchInfo", "ChangeSet", "Register", "SQLiteRegister", "open_register",
-           "register_exists"]
+__all__ = ["BatchInfo", "ChangeSet", "Register", "SQLiteRegister", "Selection",
+           "open_register", "register_exists"]
 
 
 def register_exists(url: str) -> bool:

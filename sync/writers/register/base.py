@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -38,6 +39,27 @@ class BatchInfo:
     groups_created: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Selection:
+    """Which customers an export takes; every condition given must hold (AND).
+
+    group: a group name (compared ignoring case). customer_type: company or person.
+    where: (field, canonical value) pairs; an empty value selects customers without one.
+    changed_since_batch: customers inserted or updated by that batch or a later one.
+    changed_since: customers inserted or updated by a batch committed at or after this
+    UTC ISO time. customers: these customer numbers only. include_invalidated: also
+    customers marked invalidated (registers without that mark have none).
+    """
+
+    group: str | None = None
+    customer_type: str | None = None
+    where: tuple[tuple[str, str], ...] = ()
+    changed_since_batch: int | None = None
+    changed_since: str | None = None
+    customers: tuple[str, ...] | None = None
+    include_invalidated: bool = False
+
+
 class Register(Protocol):
     """The small surface the pipeline needs from a register engine."""
 
@@ -67,6 +89,12 @@ class Register(Protocol):
 
     def names(self) -> pl.DataFrame:
         """Every customer's customer_number and name, for similarity checks."""
+        ...
+
+    def export_chunks(self, fields: tuple[str, ...], selection: Selection,
+                      chunk_rows: int = 100_000) -> Iterator[pl.DataFrame]:
+        """The selected customers in register order, `fields` as String columns, in
+        frames of at most `chunk_rows` rows; only one chunk is held at a time."""
         ...
 
     def apply(self, changes: ChangeSet, *, plan_id: str, plan_version: int, source: str,

@@ -17,8 +17,9 @@ import polars as pl
 
 from sync.errors import RegisterError, StalePlanError, UsageError
 from sync.namekey import name_key_of
-from sync.writers.register.base import BatchInfo, ChangeSet, KeyField
+from sync.writers.register.base import BatchInfo, ChangeSet, KeyField, Selection
 from sync.writers.register.schema import STATE_COLUMNS
+from sync.writers.register.selection import selection_sql
 
 _KEY_COLUMNS = {"customer_number", "business_id", "name_key"}
 BATCH_COLUMNS = ("id", "kind", "committed_at", "actor", "source", "checksum", "counts",
@@ -141,15 +142,39 @@ class SQLRegister:
         return pl.DataFrame(rows, schema={"customer_number": pl.String, "name": pl.String},
                             orient="row")
 
-    def export_frame(self, fields: tuple[str, ...]) -> pl.DataFrame:
-        """Every customer, ordered by id, with `fields` as columns."""
-        present = self._customer_columns()
-        select = ["g.name" if f == "customer_group" else
-                  (f"c.{_ident(f)}" if f in present else "NULL") for f in fields]
-        rows = self._rows(
-            f"SELECT {', '.join(select)} FROM {self._t('customers')} c "
-            f"LEFT JOIN {self._t('groups')} g ON g.id = c.group_id ORDER BY c.id")
-        return pl.DataFrame(rows, schema=dict.fromkeys(fields, pl.String), orient="row")
+    def export_frame(self, fields: tuple[str, ...],
+                     selection: Selection | None = None) -> pl.DataFrame:
+        """Every customer, invalidated ones too unless a selection says otherwise,
+        ordered by id, with `fields` as columns."""
+        chosen = selection or Selection(include_invalidated=True)
+        return pl.concat(list(self.export_chunks(fields, chosen)))
+
+    def export_chunks(self, fields: tuple[str, ...], selection: Selection,
+                      chunk_rows: int = 100_000) -> Iterator[pl.DataFrame]:
+        """The selected customers, ordered by id, in String frames of at most `chunk_rows`.
+
+        Streams: only one chunk is held at a time. An empty selection yields one empty
+        frame (the header).
+        """
+        sql, params = selection_sql(fields, self._customer_columns(), selection,
+                                    self.prefix, self._numbers_in())
+        schema = dict.fromkeys(fields, pl.String)
+        empty = True
+        for rows in self._stream(sql, params, chunk_rows):
+            empty = False
+            yield pl.DataFrame(rows, schema=schema, orient="row")
+        if empty:
+            yield pl.DataFrame(schema=schema)
+
+    def _numbers_in(self) -> str:
+        """`IN (...)` taking one parameter: a list of values (as JSON for SQLite)."""
+        return "IN (SELECT value FROM json_each(?))"
+
+    def _stream(self, query: str, params: list[object],
+                chunk_rows: int) -> Iterator[list[tuple[Any, ...]]]:
+        """Run a query and yield its rows `chunk_rows` at a time."""
+        raise NotImplementedError
+        yield []
 
     def batches(self) -> pl.DataFrame:
         """Every batch, oldest first: id, kind, time, actor, source, checksum, counts..."""

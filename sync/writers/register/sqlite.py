@@ -30,6 +30,20 @@ def _is_busy(exc: sqlite3.Error) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
 
 
+def _recover(path: Path) -> None:
+    """Roll back what a killed commit left in the journal (a read-only connection can't).
+
+    This restores the register as it was before that commit; it adds nothing.
+    """
+    try:
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        conn.close()
+    except sqlite3.DatabaseError:
+        pass  # the read-only open that follows reports what is wrong
+
+
 class SQLiteRegister(SQLRegister):
     """A register in one SQLite file (or an empty in-memory one for previews)."""
 
@@ -51,6 +65,8 @@ class SQLiteRegister(SQLRegister):
                     conn.execute(statement)
                 return cls(conn, str(path))
             return cls._create(path)
+        if not create and Path(f"{path}-journal").exists():
+            _recover(path)
         uri = f"file:{path.resolve()}" + ("" if create else "?mode=ro")
         try:
             conn = sqlite3.connect(uri, uri=True, isolation_level=None)
@@ -105,6 +121,18 @@ class SQLiteRegister(SQLRegister):
             f"SELECT {select} FROM customers c LEFT JOIN groups g ON g.id = c.group_id "
             f"WHERE c.{column} IN (SELECT value FROM json_each(?))",
             (json.dumps(values, ensure_ascii=False),)).fetchall()
+
+    def _stream(self, query: str, params: list[object],
+                chunk_rows: int) -> Iterator[list[tuple[Any, ...]]]:
+        # SQLite steps through the result as it is read: one chunk in memory at a time.
+        values = [json.dumps(p, ensure_ascii=False) if isinstance(p, list) else p
+                  for p in params]
+        cursor = self._conn.execute(query, values)
+        try:
+            while rows := cursor.fetchmany(chunk_rows):
+                yield rows
+        finally:
+            cursor.close()
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:

@@ -1,0 +1,209 @@
+"""export: a selection of the register -> one file (CSV, XLSX, Parquet, vCard, labels).
+
+The orchestrator of `regsync export`: it turns the user's selection into a register
+Selection, streams the register's chunks into the format's writer, and puts the file
+in place only when it is complete. It never writes to the register.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Generator, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from sync.errors import ExportError, UsageError
+from sync.normalise import normalise_column
+from sync.readers.detect import DELIMITERS, normalise_delimiter
+from sync.rules import Rules, header_key
+from sync.types import FORMATS, Format, HeaderLanguage, LabelLayout
+from sync.writers.export_csv import write_csv
+from sync.writers.export_parquet import write_parquet
+from sync.writers.export_xlsx import SHEET_NAMES, write_xlsx
+from sync.writers.labels import write_labels
+from sync.writers.register.base import Register, Selection
+from sync.writers.vcard import write_vcards
+
+EXTENSIONS: dict[str, Format] = {
+    ".csv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".parquet": "parquet", ".pq": "parquet",
+    ".vcf": "vcf", ".vcard": "vcf", ".pdf": "labels",
+}
+CHUNK_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """How to write: the format and its knobs (None delimiter: by header language)."""
+
+    format: Format
+    headers: HeaderLanguage = "en"
+    delimiter: str | None = None
+    bom: bool = True
+    spreadsheet_safe: bool = False
+    labels: LabelLayout = "8x2"
+
+
+@dataclass(frozen=True)
+class ExportInfo:
+    """What an export wrote: the same record feeds the summary line and --json."""
+
+    path: str
+    format: Format
+    count: int
+    not_found: int = 0
+
+
+def format_for(dest: Path, explicit: Format | None) -> Format:
+    """The export format: `explicit`, else the one DEST's extension names.
+
+    Raises UsageError naming the known extensions when neither decides.
+    """
+    if explicit is not None:
+        return explicit
+    found = EXTENSIONS.get(dest.suffix.lower())
+    if found is None:
+        known = ", ".join(sorted(EXTENSIONS))
+        raise UsageError(f"{dest}: cannot tell the format from the extension (known: {known});"
+                         f" pass --format {'|'.join(FORMATS)}")
+    return found
+
+
+def build_selection(rules: Rules, register: Register, *, group: str | None = None,
+                    customer_type: str | None = None, where: Sequence[str] = (),
+                    changed_since: str | None = None, customers_file: Path | None = None,
+                    include_invalidated: bool = False) -> Selection:
+    """A register Selection from the command line's selection options.
+
+    `where` items are FIELD=VALUE: FIELD a field name or any of its header aliases,
+    VALUE normalised like an imported cell (`--where postal_code=100` finds `00100`).
+    `changed_since` is a batch id (digits) or an ISO date or time (local time unless it
+    has an offset). Raises UsageError for a bad value or a group the register lacks.
+    """
+    if group is not None:
+        known = dict(register.group_names().select("name_key", "name").rows())
+        if group.casefold() not in known:
+            shown = ", ".join(sorted(known.values())) or "none"
+            raise UsageError(f"--group {group!r}: no such group in the register "
+                             f"(groups: {shown})")
+    batch, since = _changed_since(changed_since)
+    return Selection(group=group, customer_type=customer_type,
+                     where=tuple(_where(rules, item) for item in where),
+                     changed_since_batch=batch, changed_since=since,
+                     customers=_numbers(customers_file) if customers_file else None,
+                     include_invalidated=include_invalidated)
+
+
+def _where(rules: Rules, item: str) -> tuple[str, str]:
+    name, sep, value = item.partition("=")
+    if not sep:
+        raise UsageError(f"--where {item!r}: expected FIELD=VALUE, e.g. --where city=Espoo")
+    lookup = {header_key(a): rule.name for rule in rules.fields.values() for a in rule.aliases}
+    field = lookup.get(header_key(name))
+    if field is None:
+        raise UsageError(f"--where {item!r}: unknown field {name.strip()!r} "
+                         f"(fields: {', '.join(rules.field_names)})")
+    if not value.strip():
+        return field, ""
+    rule = rules.fields[field]
+    countries = pl.Series([rules.default_country], dtype=pl.String)
+    canonical = normalise_column(rule.normaliser, pl.Series([value], dtype=pl.String),
+                                 countries, rule.options)["value"][0]
+    return field, canonical if canonical is not None else value.strip()
+
+
+def _changed_since(value: str | None) -> tuple[int | None, str | None]:
+    if value is None:
+        return None, None
+    text = value.strip()
+    if text.isdigit():
+        return int(text), None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--changed-since {value!r}: expected a batch id (e.g. 12) or a "
+                         f"date or time (e.g. 2024-05-01 or 2024-05-01T08:00)") from None
+    # astimezone() reads a naive time as local time, as the user sees the clock
+    return None, moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _numbers(path: Path) -> tuple[str, ...]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise UsageError(f"--customers {path}: cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"--customers {path}: not UTF-8 text (one number a line)") from None
+    return tuple(dict.fromkeys(line.strip() for line in text.splitlines() if line.strip()))
+
+
+def export(register: Register, rules: Rules, dest: Path, options: ExportOptions,
+           selection: Selection) -> ExportInfo:
+    """Write the selected customers to `dest` in `options.format`; read the register only.
+
+    The file appears only when complete (written beside it, then renamed); on any
+    error no file is left. Values are canonical; headers are in `options.headers`.
+    """
+    fields = rules.field_names
+    headers = rules.header_names(options.headers)
+    writer = _writer(options, rules, headers)
+    chunks = register.export_chunks(fields, selection, CHUNK_ROWS)
+    try:
+        handle, temp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
+    except OSError as exc:
+        raise ExportError(f"{dest}: cannot write there ({exc.strerror or exc})") from None
+    os.close(handle)
+    try:
+        count = writer(chunks, Path(temp))
+        os.replace(temp, dest)
+    except IsADirectoryError:
+        Path(temp).unlink(missing_ok=True)
+        raise ExportError(f"{dest}: is a folder; name a file") from None
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    finally:
+        if isinstance(chunks, Generator):
+            chunks.close()  # its cursor, before the caller closes the register
+    not_found = 0
+    if selection.customers:
+        found = register.lookup("customer_number", pl.Series(selection.customers))
+        not_found = len(selection.customers) - found["value"].n_unique()
+    return ExportInfo(path=str(dest), format=options.format, count=count,
+                      not_found=not_found)
+
+
+Writer = Callable[[Iterable[pl.DataFrame], Path], int]
+
+
+def _writer(options: ExportOptions, rules: Rules, headers: dict[str, str]) -> Writer:
+    language = options.headers
+    if options.format == "csv":
+        delimiter = _delimiter(options)
+        return lambda chunks, path: write_csv(chunks, path, headers, delimiter=delimiter,
+                                              bom=options.bom,
+                                              guard_zeros=options.spreadsheet_safe)
+    if options.format == "xlsx":
+        return lambda chunks, path: write_xlsx(chunks, path, headers, SHEET_NAMES[language])
+    if options.format == "parquet":
+        return lambda chunks, path: write_parquet(chunks, path, headers)
+    if options.format == "vcf":
+        return lambda chunks, path: write_vcards(chunks, path, language)
+    return lambda chunks, path: write_labels(chunks, path, options.labels, language,
+                                             rules.default_country)
+
+
+def _delimiter(options: ExportOptions) -> str:
+    if options.delimiter is None:
+        return "," if options.headers == "en" else ";"
+    try:
+        value = normalise_delimiter(options.delimiter)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if value not in DELIMITERS:
+        raise ExportError(f"--delimiter {options.delimiter!r}: use ';', ',', tab or '|' "
+                          f"(the delimiters an import detects)")
+    return value

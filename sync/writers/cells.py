@@ -1,0 +1,36 @@
+"""Cell values as spreadsheet exports write them: neutralised, optionally text-guarded.
+
+The neutralisation rule (and its exact inverse, applied by the readers) is documented
+in sync/readers/neutralise.py; this module is its writing half.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from sync.readers.neutralise import NEEDS_QUOTE
+
+# A value a spreadsheet would read as a number and strip of its leading zeros.
+LEADING_ZERO = r"^0[0-9]"
+
+
+def neutralise(cells: pl.Expr) -> pl.Expr:
+    """Cells that a spreadsheet would run as a formula, with one `'` in front.
+
+    Promise: no result starts with `=`, `+`, `-`, `@`, tab or CR, and the readers'
+    `unneutralise` gives back the original value exactly. Null stays null.
+    """
+    risky = cells.str.contains(NEEDS_QUOTE)
+    return pl.when(risky).then(pl.lit("'") + cells).otherwise(cells).name.keep()
+
+
+def spreadsheet_safe(cells: pl.Expr) -> pl.Expr:
+    """Neutralised cells, and values with leading zeros written as `="00100"`.
+
+    The guard keeps a spreadsheet from turning `00100` into `100`; the CSV reader
+    unwraps it (inner quotes doubled, as a spreadsheet writes them).
+    """
+    guarded = pl.lit('="') + cells.str.replace_all('"', '""', literal=True) + pl.lit('"')
+    return (pl.when(cells.str.contains(LEADING_ZERO)).then(guarded)
+            .otherwise(neutralise(cells)).name.keep())
+

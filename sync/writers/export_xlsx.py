@@ -1,0 +1,78 @@
+"""XLSX export: every cell a text cell, header row frozen, columns as wide as their text.
+
+Written with xlsxwriter in constant_memory mode: each row goes to disk as it is written,
+so only one chunk of the register is in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import polars as pl
+import xlsxwriter
+
+from sync.errors import ExportError
+from sync.writers.cells import neutralise
+
+MAX_ROWS = 1_048_576  # rows in one sheet, the header included
+_MAX_CELL = 32_767  # characters in one cell
+_MIN_WIDTH, _MAX_WIDTH = 8, 60
+SHEET_NAMES = {"en": "Customers", "fi": "Asiakkaat", "sv": "Kunder", "cs": "Zákazníci"}
+
+
+def write_xlsx(chunks: Iterable[pl.DataFrame], dest: Path, headers: Mapping[str, str],
+               sheet_name: str = "Customers") -> int:
+    """Write the chunks to `dest` as one sheet; return the number of data rows.
+
+    Promise: every cell, empty ones included, has the text number format `@` and every
+    value is stored as a string, so a spreadsheet keeps `00100` through open, edit and
+    save; values that would run as formulas are neutralised. Raises ExportError when
+    the selection does not fit one sheet or a value does not fit one cell.
+    """
+    options = {"constant_memory": True, "strings_to_numbers": False,
+               "strings_to_formulas": False, "strings_to_urls": False}
+    workbook = xlsxwriter.Workbook(str(dest), options)
+    try:
+        return _write_sheet(workbook, chunks, headers, sheet_name)
+    finally:
+        workbook.close()
+
+
+def _write_sheet(workbook: xlsxwriter.Workbook, chunks: Iterable[pl.DataFrame],
+                 headers: Mapping[str, str], sheet_name: str) -> int:
+    text = workbook.add_format({"num_format": "@"})
+    bold = workbook.add_format({"num_format": "@", "bold": True})
+    sheet = workbook.add_worksheet(sheet_name)
+    sheet.freeze_panes(1, 0)
+    widths: list[int] = []
+    row = 0
+    for chunk in chunks:
+        if row == 0:
+            names = [headers.get(c, c) for c in chunk.columns]
+            for col, name in enumerate(names):
+                sheet.write_string(0, col, name, bold)
+            widths = [len(name) for name in names]
+        if row + chunk.height >= MAX_ROWS:
+            raise ExportError(f"the selection has more rows than one XLSX sheet holds "
+                              f"({MAX_ROWS - 1}); narrow it or export CSV or Parquet")
+        for values in chunk.select(neutralise(pl.all())).iter_rows():
+            row += 1
+            for col, value in enumerate(values):
+                if value is None:
+                    sheet.write_blank(row, col, None, text)
+                    continue
+                if len(value) > _MAX_CELL:
+                    raise ExportError(f"row {row + 1}, column {col + 1}: a value of "
+                                      f"{len(value)} characters does not fit an XLSX cell "
+                                      f"({_MAX_CELL}); export CSV or Parquet")
+                sheet.write_string(row, col, value, text)
+                widths[col] = max(widths[col], _display_width(value))
+    for col, width in enumerate(widths):
+        sheet.set_column(col, col, min(max(width + 2, _MIN_WIDTH), _MAX_WIDTH), text)
+    return row
+
+
+def _display_width(value: str) -> int:
+    """Characters of the longest line (a cell may hold line breaks)."""
+    return max(len(line) for line in value.split("\n")) if "\n" in value else len(value)

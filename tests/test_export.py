@@ -1,0 +1,187 @@
+"""`regsync export` as users run it: formats, headers, selection, formula safety."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import openpyxl
+import polars as pl
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sync.readers.neutralise import TRIGGERS, unneutralise
+from sync.writers.cells import neutralise, spreadsheet_safe
+from tests.conftest import customers, load_register, run_cli, write_csv
+
+SEED = ("customer_number;customer_type;name;business_id;phone;postal_code;city;country;"
+        "customer_group;notes\n"
+        "1001;company;Kahvila Aurinko Oy;0112038-9;+358401234567;00100;Helsinki;FI;Helsinki;\n"
+        "1002;person;Matti Virtanen;;040 123 4567;33100;Tampere;FI;;-huom\n"
+        "007;company;=Summa;;;02100;Espoo;FI;Helsinki;\n"
+        "1004;company;-Oy-;;;11455;Stockholm;SE;Oulu;\n")
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "r.db"
+    load_register(path, SEED, tmp_path)
+    return path
+
+
+def export(db: Path, dest: Path, *args: str) -> dict:
+    result = run_cli("export", dest, "--db", db, "--json", *args)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    return result.json()
+
+
+def rows_of(path: Path, delimiter: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig")),
+                           delimiter=delimiter))
+
+
+def test_csv_is_utf8_with_bom_comma_for_english_and_neutralised(db: Path,
+                                                                  tmp_path: Path) -> None:
+    dest = tmp_path / "out.csv"
+    assert export(db, dest) == {"count": 4, "path": str(dest), "format": "csv",
+                                "not_found": 0}
+    assert dest.read_bytes().startswith(b"\xef\xbb\xbfcustomer_number,customer_type,name,")
+    table = rows_of(dest, ",")
+    by_number = {r[0]: dict(zip(table[0], r, strict=True)) for r in table[1:]}
+    assert by_number["1001"]["phone"] == "'+358401234567"
+    assert by_number["1002"]["phone"] == "'+358401234567"  # canonical E.164
+    assert by_number["007"]["name"] == "'=Summa"
+    assert by_number["1004"]["name"] == "'-Oy-"
+    assert by_number["1002"]["notes"] == "'-huom"
+    assert by_number["1001"]["customer_group"] == "Helsinki"  # the group's name
+    assert all(not cell or cell[0] not in TRIGGERS for row in table for cell in row)
+
+
+def test_finnish_headers_semicolon_and_spreadsheet_guard(db: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "asiakkaat.csv"
+    export(db, dest, "--headers", "fi", "--spreadsheet-safe")
+    table = rows_of(dest, ";")
+    assert table[0][:4] == ["Asiakasnumero", "Asiakastyyppi", "Nimi", "Y-tunnus"]
+    guarded = {r[0]: r for r in table[1:]}
+    assert guarded['="007"'][8] == '="02100"'
+    assert guarded['="007"'][2] == "'=Summa"
+    again = run_cli("preview", dest, "--db", db, "--plan", tmp_path / "p.plan", "--json")
+    assert again.json()["unchanged"] == 4
+
+
+def test_no_bom_and_explicit_delimiter(db: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "out.txt"
+    export(db, dest, "--no-bom", "--delimiter", "tab", "--headers", "sv")
+    assert dest.read_bytes().startswith(b"Kundnummer\tKundtyp\t")
+
+
+def test_xlsx_cells_are_text_header_frozen_widths_fit(db: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "out.xlsx"
+    export(db, dest, "--headers", "cs")
+    sheet = openpyxl.load_workbook(dest).active
+    assert sheet.title == "Zákazníci"
+    assert sheet.freeze_panes == "A2"
+    assert [c.value for c in sheet[1]][:3] == ["Číslo zákazníka", "Typ zákazníka", "Název"]
+    for row in sheet.iter_rows(min_row=2):
+        for cell in row:
+            assert cell.number_format == "@"
+            assert cell.value is None or cell.data_type == "s"
+    numbers = [r[0].value for r in sheet.iter_rows(min_row=2)]
+    assert "007" in numbers
+    names = [r[2].value for r in sheet.iter_rows(min_row=2)]
+    assert "'=Summa" in names and "'-Oy-" in names
+    assert sheet.column_dimensions["C"].width >= len("Kahvila Aurinko Oy")
+
+
+def test_parquet_is_text_columns_with_exact_values(db: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "out.parquet"
+    export(db, dest)
+    frame = pl.read_parquet(dest)
+    assert frame.schema == {c: pl.String for c in frame.columns}
+    assert frame.filter(pl.col("customer_number") == "007")["name"].to_list() == ["=Summa"]
+    assert frame["postal_code"].to_list() == ["00100", "33100", "02100", "11455"]
+
+
+def test_selection_options(db: Path, tmp_path: Path) -> None:
+    def numbers(*args: str) -> list[str]:
+        dest = tmp_path / "sel.parquet"
+        export(db, dest, *args)
+        return pl.read_parquet(dest)["customer_number"].to_list()
+
+    assert numbers("--group", "HELSINKI") == ["1001", "007"]
+    assert numbers("--type", "person") == ["1002"]
+    assert numbers("--where", "city=Espoo") == ["007"]
+    assert numbers("--where", "Postinumero=2100", "--where", "customer_type=Yritys") == ["007"]
+    assert numbers("--where", "customer_group=") == ["1002"]
+    assert numbers("--include-invalidated") == ["1001", "1002", "007", "1004"]
+    listed = write_csv(tmp_path / "numbers.txt", "1004\n\n007\n9999\n")
+    result = run_cli("export", tmp_path / "l.csv", "--db", db, "--customers", listed, "--json")
+    assert (result.json()["count"], result.json()["not_found"]) == (2, 1)
+
+
+def test_changed_since_batch_and_date(db: Path, tmp_path: Path) -> None:
+    edit = write_csv(tmp_path / "e.csv", "customer_number;city\n1002;Pori\n")
+    assert run_cli("import", edit, "--db", db, "--yes").exit_code == 0  # batch 2
+    for since, expected in (("2", 1), ("1", 4), ("3", 0), ("2000-01-01", 4),
+                            ("2999-01-01T00:00+00:00", 0)):
+        assert export(db, tmp_path / "c.csv", "--changed-since", since)["count"] == expected
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--group", "Nowhere"), "no such group"),
+    (("--where", "colour=red"), "unknown field"),
+    (("--where", "city"), "FIELD=VALUE"),
+    (("--changed-since", "yesterday"), "batch id"),
+    (("--delimiter", ":"), "--delimiter"),
+])
+def test_bad_selection_is_exit_2_and_writes_nothing(db: Path, tmp_path: Path, args, message):
+    dest = tmp_path / "out.csv"
+    result = run_cli("export", dest, "--db", db, "--json", *args)
+    assert result.exit_code == 2
+    assert message in result.json()["error"]
+    assert not dest.exists() and list(tmp_path.glob(".out.csv*")) == []
+
+
+def test_export_never_writes_to_the_register(db: Path, tmp_path: Path) -> None:
+    before = db.read_bytes()
+    listed = write_csv(tmp_path / "n.txt", "1001\n")
+    for name in ("a.csv", "a.xlsx", "a.parquet", "a.vcf", "a.pdf"):
+        export(db, tmp_path / name, "--customers", listed)
+    assert db.read_bytes() == before
+
+
+def test_missing_register_and_unknown_extension_are_exit_2(tmp_path: Path) -> None:
+    result = run_cli("export", tmp_path / "a.csv", "--db", tmp_path / "none.db", "--json")
+    assert result.exit_code == 2 and "no register" in result.json()["error"]
+    assert not (tmp_path / "none.db").exists()
+    result = run_cli("export", tmp_path / "a.json", "--db", tmp_path / "none.db", "--json")
+    assert result.exit_code == 2 and "--format" in result.json()["error"]
+
+
+def test_format_option_overrides_the_extension(db: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "customers.dat"
+    assert export(db, dest, "--format", "parquet")["format"] == "parquet"
+    assert pl.read_parquet(dest).height == 4
+
+
+def test_reimport_into_an_empty_register_copies_every_value(db: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "out.xlsx"
+    export(db, dest, "--headers", "fi")
+    copy = tmp_path / "copy.db"
+    assert run_cli("import", dest, "--db", copy, "--yes").exit_code == 0
+    strip = ("id", "group_id", "created_batch", "updated_batch")
+    original, copied = customers(db), customers(copy)
+    assert {n: {k: v for k, v in c.items() if k not in strip} for n, c in copied.items()} == \
+           {n: {k: v for k, v in c.items() if k not in strip} for n, c in original.items()}
+
+
+@given(st.text(alphabet="'=+-@\t\rab0 \"", max_size=8))
+def test_neutralisation_is_undone_exactly(value: str) -> None:
+    frame = pl.DataFrame({"v": [value]})
+    written = frame.select(neutralise(pl.col("v")))["v"][0]
+    assert not written or written[0] not in TRIGGERS
+    assert pl.DataFrame({"v": [written]}).select(unneutralise(pl.col("v")))["v"][0] == value
+    guarded = frame.select(spreadsheet_safe(pl.col("v")))["v"][0]
+    assert guarded.startswith('="') or not guarded or guarded[0] not in TRIGGERS
