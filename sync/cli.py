@@ -7,6 +7,7 @@ stdout) and an exit code of spec section 7; a traceback is only for our own bugs
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -100,15 +101,21 @@ def _source_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.group()
 @click.version_option(package_name="regsync")
-def cli() -> None:
+@click.option("--schema", envvar="REGSYNC_SCHEMA",
+              help="PostgreSQL schema of the register (default: the URL's ?schema=, "
+                   "else regsync).")
+def cli(schema: str | None) -> None:
     """regsync: preview and commit customer files into a register."""
+    if schema:
+        # The register engines read it from the environment, like --db's $REGSYNC_DB.
+        os.environ["REGSYNC_SCHEMA"] = schema
 
 
 @cli.command("init")
 @_db_option
 @_json_option
 def init_cmd(db: str, as_json: bool) -> None:
-    """Create an empty register (SQLite) if it does not exist."""
+    """Create an empty register (an SQLite file, or a PostgreSQL schema) if it does not exist."""
     def body() -> int:
         register = open_register(db, create=True)
         try:

@@ -13,6 +13,7 @@ import polars as pl
 from sync.cli_output import actor_option, db_option, emit, json_option, run
 from sync.errors import UsageError
 from sync.writers.register import open_register
+from sync.writers.register.schema import SCHEMA_VERSION
 from sync.writers.register.sql import SQLRegister
 
 
@@ -158,5 +159,23 @@ invalidate_cmd = _state_command(
 restore_cmd = _state_command("restore", "invalidated", lambda actor: None, "restored",
                              "Restore invalidated customers.")
 
-ADMIN_COMMANDS = (batches_cmd, batch_group, history_cmd, revert_cmd, lock_cmd, unlock_cmd,
-                  invalidate_cmd, restore_cmd)
+@click.command("migrate")
+@db_option
+@json_option
+def migrate_cmd(db: str, as_json: bool) -> None:
+    """Bring a register's schema to this version of regsync (never done silently)."""
+    def body() -> int:
+        register = open_register(db, create=False)
+        try:
+            if register.register_id() is None:
+                raise UsageError(f"{db}: there is no register here yet; run 'regsync init'")
+            emit(as_json, {"schema_version": SCHEMA_VERSION, "migrated": False},
+                 [f"register schema is at version {SCHEMA_VERSION}: nothing to migrate"])
+        finally:
+            register.close()
+        return 0
+    run(as_json, body)
+
+
+ADMIN_COMMANDS = (migrate_cmd, batches_cmd, batch_group, history_cmd, revert_cmd, lock_cmd,
+                  unlock_cmd, invalidate_cmd, restore_cmd)

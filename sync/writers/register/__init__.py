@@ -2,26 +2,65 @@
 
 from __future__ import annotations
 
+import os
+
 from sync.errors import RegisterError
 from sync.writers.register.base import BatchInfo, ChangeSet, Register, Selection
+from sync.writers.register.postgres import (
+    PostgresRegister,
+    connect,
+    has_register,
+    is_postgres_url,
+)
+from sync.writers.register.sql import SQLRegister
 from sync.writers.register.sqlite import SQLiteRegister, sqlite_path
 
-__all__ = ["BatchInfo", "ChangeSet", "Register", "SQLiteRegister", "Selection",
-           "open_register", "register_exists"]
+__all__ = ["BatchInfo", "ChangeSet", "PostgresRegister", "Register", "SQLRegister",
+           "SQLiteRegister", "Selection", "open_register", "register_exists"]
+
+
+def _schema() -> str | None:
+    return os.environ.get("REGSYNC_SCHEMA") or None
+
+
+def _check_url(url: str) -> None:
+    if "://" in url and not url.startswith("sqlite:///") and not is_postgres_url(url):
+        raise RegisterError(f"{url}: unknown register URL (expected a path, sqlite:///path "
+                            f"or postgresql://user@host:port/database)")
 
 
 def register_exists(url: str) -> bool:
     """Whether the register named by `url` has been created."""
-    return sqlite_path(url).exists()
+    _check_url(url)
+    if not is_postgres_url(url):
+        return sqlite_path(url).exists()
+    conn, schema, _ = connect(url, _schema())
+    try:
+        return has_register(conn, schema)
+    finally:
+        conn.close()
 
 
-def open_register(url: str, *, create: bool) -> SQLiteRegister:
-    """Open the register named by `url` (an SQLite path or sqlite:///path).
+def open_register(url: str, *, create: bool) -> SQLRegister:
+    """Open the register named by `url`: an SQLite path, sqlite:///path, or
+    postgresql://user@host:port/database[?schema=NAME] (schema also from $REGSYNC_SCHEMA).
 
-    create=False never writes: a missing SQLite file reads as an empty register.
+    create=False never writes: a register that does not exist yet reads as an empty one.
     """
-    if url.startswith(("postgresql://", "postgres://")):
-        raise RegisterError("PostgreSQL registers are not supported yet; use an SQLite file")
-    if "://" in url and not url.startswith("sqlite:///"):
-        raise RegisterError(f"{url}: unknown register URL (expected a path or sqlite:///path)")
-    return SQLiteRegister.open(sqlite_path(url), create=create)
+    _check_url(url)
+    if not is_postgres_url(url):
+        return SQLiteRegister.open(sqlite_path(url), create=create)
+    conn, schema, label = connect(url, _schema())
+    try:
+        if not has_register(conn, schema):
+            if not create:
+                conn.close()
+                return SQLiteRegister.empty(label)
+            return PostgresRegister.create(conn, label, schema)
+        register = PostgresRegister(conn, label, schema)
+        register.check_schema_version()
+        return register
+    except BaseException:
+        if not conn.closed:
+            conn.close()
+        raise

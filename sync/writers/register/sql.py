@@ -122,9 +122,13 @@ class SQLRegister:
 
     def max_numeric_number(self) -> int | None:
         """The largest all-digit customer_number, compared as integers."""
+        # Longest digits first (leading zeros aside), then the largest text: the largest
+        # number without casting, so numbers past 64 bits still compare right.
+        digits = "ltrim(customer_number, '0')"
         rows = self._rows(f"SELECT customer_number FROM {self._t('customers')} "
-                          f"WHERE {self._all_digits('customer_number')}")
-        return max((int(r[0]) for r in rows), default=None)
+                          f"WHERE {self._all_digits('customer_number')} "
+                          f"ORDER BY length({digits}) DESC, {digits} DESC LIMIT 1")
+        return int(rows[0][0]) if rows else None
 
     def _all_digits(self, column: str) -> str:
         return f"{column} <> '' AND {column} NOT GLOB '*[^0-9]*'"

@@ -59,12 +59,7 @@ class SQLiteRegister(SQLRegister):
         in-memory register and an existing one is opened read-only.
         """
         if not path.exists():
-            if not create:
-                conn = sqlite3.connect(":memory:", isolation_level=None)
-                for statement in schema_sql("sqlite"):
-                    conn.execute(statement)
-                return cls(conn, str(path))
-            return cls._create(path)
+            return cls._create(path) if create else cls.empty(str(path))
         if not create and Path(f"{path}-journal").exists():
             _recover(path)
         uri = f"file:{path.resolve()}" + ("" if create else "?mode=ro")
@@ -80,6 +75,14 @@ class SQLiteRegister(SQLRegister):
             raise RegisterError(f"{path}: register schema version {row and row[0]} is not "
                                 f"{SCHEMA_VERSION}")
         return cls(conn, str(path))
+
+    @classmethod
+    def empty(cls, label: str) -> SQLiteRegister:
+        """An empty register in memory: what a preview sees where none exists yet."""
+        conn = sqlite3.connect(":memory:", isolation_level=None)
+        for statement in schema_sql("sqlite"):
+            conn.execute(statement)
+        return cls(conn, label)
 
     @classmethod
     def _create(cls, path: Path) -> SQLiteRegister:

@@ -1,0 +1,207 @@
+"""The PostgreSQL register engine: the same register, on a server, with bulk paths.
+
+Commits are serialised by a transaction-scoped advisory lock taken without waiting (a
+second committer gets exit 3 at once); the stale-plan check runs inside the commit's
+transaction. Rows go in through COPY: customers and history straight into their
+tables, field updates into a temporary staging table and then one UPDATE ... FROM per
+changed field. Readers (preview, export) take no lock and never block.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import polars as pl
+import psycopg
+from psycopg import sql as psql
+
+from sync.errors import RegisterBusyError, RegisterError
+from sync.writers.register.schema import SCHEMA_VERSION, schema_sql
+from sync.writers.register.sql import HISTORY_COLUMNS, SQLRegister
+
+DEFAULT_SCHEMA = "regsync"
+_SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_COPY_CHUNK = 8 << 20
+
+
+def is_postgres_url(url: str) -> bool:
+    """Whether `url` names a PostgreSQL register."""
+    return url.startswith(("postgresql://", "postgres://"))
+
+
+def parse_url(url: str, schema: str | None = None) -> tuple[str, str, str]:
+    """(libpq connection URL, schema, label) from a register URL.
+
+    The schema comes from `schema`, else the URL's `?schema=`, else "regsync". The label
+    names host, port and database for messages, never the password.
+    """
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    chosen = schema or query.pop("schema", None) or DEFAULT_SCHEMA
+    query.pop("schema", None)
+    if not _SCHEMA_NAME.match(chosen):
+        raise RegisterError(f"schema name {chosen!r} must be letters, digits and _")
+    conninfo = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
+    host = parts.hostname or "localhost"
+    label = (f"PostgreSQL at {host}:{parts.port or 5432}, database "
+             f"{parts.path.lstrip('/') or '(default)'}, schema {chosen}")
+    return conninfo, chosen, label
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def connect(url: str, schema: str | None = None) -> tuple[psycopg.Connection, str, str]:
+    """Connect in autocommit mode; RegisterError (exit 2) naming host and database."""
+    conninfo, chosen, label = parse_url(url, schema)
+    try:
+        conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
+    except psycopg.Error as exc:
+        raise RegisterError(f"cannot connect to {label}: {_first_line(exc)}") from None
+    return conn, chosen, label
+
+
+def has_register(conn: psycopg.Connection, schema: str) -> bool:
+    """Whether `schema` holds a regsync register (its meta table)."""
+    row = conn.execute("SELECT to_regclass(%s)", (f'"{schema}".meta',)).fetchone()
+    return row is not None and row[0] is not None
+
+
+class PostgresRegister(SQLRegister):
+    """A register in a PostgreSQL schema."""
+
+    def __init__(self, conn: psycopg.Connection, label: str, schema: str) -> None:
+        self._conn = conn
+        self.label = label
+        self.schema = schema
+        self.prefix = f'"{schema}".'
+
+    @classmethod
+    def create(cls, conn: psycopg.Connection, label: str, schema: str) -> PostgresRegister:
+        """Create the register's schema and tables (once, even with racing creators)."""
+        register = cls(conn, label, schema)
+        try:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (schema,))
+                if not has_register(conn, schema):
+                    conn.execute(psql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+                        psql.Identifier(schema)))
+                    for statement in schema_sql("postgresql", register.prefix):
+                        conn.execute(statement)
+                    conn.execute(
+                        f"INSERT INTO {register.prefix}meta (key, value) VALUES "
+                        f"('schema_version', %s), ('register_id', gen_random_uuid()::text), "
+                        f"('version', '0')", (str(SCHEMA_VERSION),))
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise RegisterError(f"{label}: no permission to create the register: "
+                                f"{_first_line(exc)}") from None
+        return register
+
+    def check_schema_version(self) -> None:
+        """RegisterError unless the register's schema version is this program's."""
+        found = self._meta("schema_version")
+        if found != str(SCHEMA_VERSION):
+            raise RegisterError(f"{self.label}: register schema version {found} is not "
+                                f"{SCHEMA_VERSION}; run 'regsync migrate'")
+
+    # -- engine hooks ----------------------------------------------------------------
+
+    def _sql(self, query: str) -> str:
+        return query.replace("?", "%s")
+
+    def _execute(self, query: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
+        try:
+            return self._conn.execute(self._sql(query), params or None)
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise RegisterError(f"{self.label}: {_first_line(exc)}") from None
+
+    def _executemany(self, query: str, rows: Iterable[Sequence[Any]]) -> None:
+        with self._conn.cursor() as cursor:
+            cursor.executemany(self._sql(query), list(rows))
+
+    def _insert_id(self, query: str, params: Sequence[Any]) -> int:
+        row = self._execute(query + " RETURNING id", params).fetchone()
+        return int(row[0])
+
+    def _customer_columns(self) -> set[str]:
+        rows = self._rows("SELECT column_name FROM information_schema.columns "
+                          "WHERE table_schema = ? AND table_name = 'customers'",
+                          (self.schema,))
+        return {r[0] for r in rows}
+
+    def _all_digits(self, column: str) -> str:
+        return f"{column} ~ '^[0-9]+$'"
+
+    def _numbers_in(self) -> str:
+        return "= ANY(?)"
+
+    def _lookup_rows(self, column: str, values: list[str],
+                     select: str) -> list[tuple[Any, ...]]:
+        return self._rows(
+            f"SELECT {select} FROM {self._t('customers')} c "
+            f"LEFT JOIN {self._t('groups')} g ON g.id = c.group_id "
+            f"WHERE c.{column} = ANY(?)", (values,))
+
+    def _stream(self, query: str, params: list[object],
+                chunk_rows: int) -> Iterator[list[tuple[Any, ...]]]:
+        # A server-side cursor: the server hands the rows over a chunk at a time.
+        with self._conn.transaction(), self._conn.cursor(name="regsync_export") as cursor:
+            cursor.execute(self._sql(query), params or None)
+            while rows := cursor.fetchmany(chunk_rows):
+                yield rows
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One transaction holding the register's advisory lock; busy -> exit 3 at once."""
+        with self._conn.transaction():
+            got = self._conn.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))",
+                                     (self.schema,)).fetchone()
+            if not got or not got[0]:
+                raise RegisterBusyError(f"{self.label}: register busy (another run is "
+                                        f"committing); try again")
+            yield
+
+    # -- bulk paths ------------------------------------------------------------------
+
+    def _copy(self, table: str, frame: pl.DataFrame) -> None:
+        """COPY a frame into `table` (columns by name) as CSV: no per-row round trips."""
+        if frame.is_empty():
+            return
+        columns = ", ".join(f'"{c}"' for c in frame.columns)
+        buffer = io.BytesIO()
+        # polars writes null as an empty field and an empty string as "": COPY's CSV
+        # format reads them back as NULL and '' respectively.
+        frame.write_csv(buffer, include_header=False)
+        data = buffer.getbuffer()
+        with self._conn.cursor() as cursor, cursor.copy(
+                f"COPY {table} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+            for start in range(0, len(data), _COPY_CHUNK):
+                copy.write(data[start:start + _COPY_CHUNK])
+
+    def _insert_rows(self, rows: pl.DataFrame) -> None:
+        self._copy(self._t("customers"), rows)
+
+    def _update_rows(self, column: str, rows: pl.DataFrame, batch_id: int) -> None:
+        self._execute("CREATE TEMP TABLE IF NOT EXISTS regsync_stage "
+                      "(customer_number TEXT PRIMARY KEY, value TEXT) ON COMMIT DELETE ROWS")
+        self._execute("DELETE FROM regsync_stage")
+        self._copy("regsync_stage", rows.select(
+            "customer_number", pl.col("value").cast(pl.String)).sort("customer_number"))
+        value = "s.value::bigint" if column == "group_id" else "s.value"
+        self._execute(
+            f'UPDATE {self._t("customers")} c SET "{column}" = {value}, updated_batch = ? '
+            f"FROM regsync_stage s WHERE c.customer_number = s.customer_number", (batch_id,))
+
+    def _write_history(self, rows: pl.DataFrame) -> None:
+        self._copy(self._t("history"), rows.select(HISTORY_COLUMNS))
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
