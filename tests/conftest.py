@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
-import sqlite3
+import os
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
 from click.testing import CliRunner
 
 from sync.cli import cli
+from sync.types import FIELDS
+from sync.writers.register import open_register
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -52,27 +56,92 @@ def write_csv(path: Path, text: str, encoding: str = "utf-8") -> Path:
     return path
 
 
-def load_register(db: Path, csv_text: str, tmp_path: Path) -> None:
+def load_register(db: Path | str, csv_text: str, tmp_path: Path) -> None:
     """Create a register holding the customers of `csv_text` (all New)."""
     source = write_csv(tmp_path / "register-seed.csv", csv_text)
     result = run_cli("import", source, "--db", db, "--yes", "--actor", "seed")
     assert result.exit_code == 0, result.stderr
 
 
-def customers(db: Path) -> dict[str, dict[str, str | None]]:
-    """Every customer in the register by number, with its group's name."""
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    rows = conn.execute(
-        "SELECT c.*, g.name AS customer_group FROM customers c "
-        "LEFT JOIN groups g ON g.id = c.group_id").fetchall()
-    conn.close()
-    return {r["customer_number"]: dict(r) for r in rows}
+CUSTOMER_COLUMNS = (*FIELDS, "group_id", "name_key", "locked_by", "invalidated",
+                    "created_batch", "updated_batch")
 
 
-def report_rows(path: Path) -> list[dict[str, str]]:
-    """The CSV report's lines as dicts."""
-    import csv
+def customers(db: Path | str) -> dict[str, dict[str, str | None]]:
+    """Every customer in the register (either engine) by number, with its group's name."""
+    register = open_register(str(db), create=False)
+    try:
+        custom = sorted(register._customer_columns() - {*CUSTOMER_COLUMNS, "id"})
+        frame = register.export_frame((*CUSTOMER_COLUMNS, *custom))
+    finally:
+        register.close()
+    return {row["customer_number"]: row for row in frame.iter_rows(named=True)}
 
-    with open(path, encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
+
+def register_state(db: Path | str) -> tuple[object, ...]:
+    """Everything a commit could change, for 'nothing was written' checks on any engine."""
+    register = open_register(str(db), create=False)
+    try:
+        return (register.register_id(), register.version(),
+                register.export_frame(CUSTOMER_COLUMNS).sort("customer_number").rows(),
+                sorted(register.group_names().rows()), register.batches().rows(),
+                register.history().rows())
+    finally:
+        register.close()
+
+
+def execute_sql(db: Path | str, statement: str, params: tuple[object, ...] = ()) -> None:
+    """Run one statement on a register (`{customers}` etc. name its tables), committed."""
+    register = open_register(str(db), create=True)
+    try:
+        with register._transaction():
+            register._execute(statement.format(
+                customers=register._t("customers"), groups=register._t("groups")), params)
+    finally:
+        register.close()
+
+
+PG_URL = os.environ.get("REGSYNC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_reachable() -> str | None:
+    """None when the test server answers, else why not."""
+    try:
+        psycopg.connect(PG_URL, connect_timeout=3).close()
+    except psycopg.Error as exc:
+        return str(exc).strip().splitlines()[0]
+    return None
+
+
+def _fresh_schema_url():
+    """A fresh schema in the test database (dropped afterwards), as a register URL.
+
+    Without a server this skips with the reason, except under CI=true, where it fails:
+    CI must run the PostgreSQL cases.
+    """
+    problem = _postgres_reachable()
+    if problem is not None:
+        message = f"PostgreSQL at {PG_URL} is not reachable: {problem}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    yield f"{PG_URL}?schema={schema}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def register_url(request: pytest.FixtureRequest, tmp_path: Path):
+    """A register that does not exist yet, on each engine: an SQLite file, or a fresh
+    PostgreSQL schema in the test database."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "register.db")
+    else:
+        yield from _fresh_schema_url()
+
+
+@pytest.fixture
+def pg_url():
+    """A PostgreSQL register that does not exist yet (a fresh schema)."""
+    yield from _fresh_schema_url()

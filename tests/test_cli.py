@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, ROOT, customers, load_register, run_cli, write_csv
+from sync.writers.register import open_register
+from tests.conftest import (
+    FIXTURES,
+    ROOT,
+    customers,
+    load_register,
+    register_state,
+    run_cli,
+    write_csv,
+)
 
 SEED = ("customer_number;name;postal_code\n"
         "1001;Kahvila Aurinko Oy;00100\n1002;Matti Virtanen;33100\n")
@@ -44,25 +52,27 @@ def test_regsync_db_environment_variable_names_the_register(tmp_path: Path,
     assert [c["name"] for c in customers(db).values()] == ["Uusi Asiakas"]
 
 
-def test_stale_plan_is_refused_with_exit_3_and_nothing_written(tmp_path: Path) -> None:
-    db = tmp_path / "r.db"
+def test_stale_plan_is_refused_with_exit_3_and_nothing_written(tmp_path: Path,
+        register_url: str) -> None:
+    db = register_url
     load_register(db, SEED, tmp_path)
     first = write_csv(tmp_path / "a.csv", "customer_number;postal_code\n1001;00200\n")
     plan = tmp_path / "a.plan"
     assert run_cli("preview", first, "--db", db, "--plan", plan).exit_code == 0
     other = write_csv(tmp_path / "b.csv", "customer_number;postal_code\n1001;00300\n")
     assert run_cli("import", other, "--db", db, "--yes").exit_code == 0
-    before = db.read_bytes()
+    before = register_state(db)
     result = run_cli("commit", plan, "--db", db, "--json")
     assert result.exit_code == 3
     assert "preview again" in result.json()["error"]
     assert result.json()["exit_code"] == 3
-    assert db.read_bytes() == before
+    assert register_state(db) == before
     assert customers(db)["1001"]["postal_code"] == "00300"
 
 
-def test_plan_survives_unrelated_commits(tmp_path: Path) -> None:
-    db = tmp_path / "r.db"
+def test_plan_survives_unrelated_commits(tmp_path: Path,
+        register_url: str) -> None:
+    db = register_url
     load_register(db, SEED, tmp_path)
     first = write_csv(tmp_path / "a.csv", "customer_number;postal_code\n1001;00200\n")
     plan = tmp_path / "a.plan"
@@ -73,8 +83,9 @@ def test_plan_survives_unrelated_commits(tmp_path: Path) -> None:
     assert customers(db)["1001"]["postal_code"] == "00200"
 
 
-def test_plan_relying_on_a_key_added_since_is_stale(tmp_path: Path) -> None:
-    db = tmp_path / "r.db"
+def test_plan_relying_on_a_key_added_since_is_stale(tmp_path: Path,
+        register_url: str) -> None:
+    db = register_url
     load_register(db, SEED, tmp_path)
     plan = tmp_path / "a.plan"
     source = write_csv(tmp_path / "a.csv", "name;business_id\nUusi Oy;1572860-0\n")
@@ -84,18 +95,19 @@ def test_plan_relying_on_a_key_added_since_is_stale(tmp_path: Path) -> None:
     assert run_cli("commit", plan, "--db", db).exit_code == 3
 
 
-def test_committing_the_same_plan_twice_is_refused(tmp_path: Path) -> None:
-    db = tmp_path / "r.db"
+def test_committing_the_same_plan_twice_is_refused(tmp_path: Path,
+        register_url: str) -> None:
+    db = register_url
     load_register(db, SEED, tmp_path)
     source = write_csv(tmp_path / "a.csv", "customer_number;postal_code\n1001;00200\n")
     plan = tmp_path / "a.plan"
     assert run_cli("preview", source, "--db", db, "--plan", plan).exit_code == 0
     assert run_cli("commit", plan, "--db", db).exit_code == 0
-    before = db.read_bytes()
+    before = register_state(db)
     again = run_cli("commit", plan, "--db", db)
     assert again.exit_code == 3
     assert "already committed" in again.stderr
-    assert db.read_bytes() == before
+    assert register_state(db) == before
 
 
 @pytest.mark.parametrize(("content", "words"), [
@@ -122,16 +134,17 @@ def test_missing_source_file_is_exit_2(tmp_path: Path) -> None:
     assert "nope.csv" in result.stderr
 
 
-def test_header_only_file_is_zero_rows_exit_0_no_batch(tmp_path: Path) -> None:
-    db = tmp_path / "r.db"
+def test_header_only_file_is_zero_rows_exit_0_no_batch(tmp_path: Path,
+        register_url: str) -> None:
+    db = register_url
     load_register(db, SEED, tmp_path)
     source = write_csv(tmp_path / "h.csv", "customer_number;name\n")
     result = run_cli("import", source, "--db", db, "--yes", "--json")
     assert result.exit_code == 0
     assert result.json()["batch"] is None
-    conn = sqlite3.connect(db)
-    assert conn.execute("SELECT COUNT(*) FROM batches").fetchone()[0] == 1
-    conn.close()
+    register = open_register(db, create=False)
+    assert register.batches().height == 1
+    register.close()
 
 
 def test_two_headers_for_one_field_is_an_error(tmp_path: Path) -> None:

@@ -30,8 +30,8 @@ def regsync_process(*args: str | Path) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_two_commits_at_once_exactly_one_applies(tmp_path: Path) -> None:
-    db = tmp_path / "r.db"
+def test_two_commits_at_once_exactly_one_applies(tmp_path: Path, register_url: str) -> None:
+    db = register_url
     load_register(db, SEED, tmp_path)
     source = write_csv(tmp_path / "s.csv", "customer_number;name;city\n" + "".join(
         f"{n};Asiakas {n};Kemi\n" for n in range(1, 51)) + ";Uusi Asiakas;Kemi\n")
@@ -49,8 +49,9 @@ def test_two_commits_at_once_exactly_one_applies(tmp_path: Path) -> None:
     assert {c["city"] for c in customers(db).values()} == {"Kemi"}
 
 
-def test_two_imports_at_once_insert_new_customers_once(tmp_path: Path) -> None:
-    db = tmp_path / "r.db"
+def test_two_imports_at_once_insert_new_customers_once(tmp_path: Path,
+                                                      register_url: str) -> None:
+    db = register_url
     load_register(db, SEED, tmp_path)
     source = write_csv(tmp_path / "s.csv", "name;city\nUusi Yksi;Kemi\nUusi Kaksi;Tornio\n")
     runs = [regsync_process("import", source, "--db", db, "--yes") for _ in range(2)]
@@ -131,3 +132,28 @@ def test_sigkill_mid_commit_leaves_the_register_as_it_was(big_plan, tmp_path) ->
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         conn.close()
     assert killed_mid_commit >= 2
+
+
+def test_sigkill_mid_commit_on_postgresql_leaves_the_register_as_it_was(big_plan, pg_url,
+                                                                         tmp_path) -> None:
+    _, source, _ = big_plan
+    load_register(pg_url, "customer_number;name;city\n" + "".join(
+        f"{n};Asiakas {n};Oulu\n" for n in range(1, 2001)), tmp_path)
+    plan = tmp_path / "pg.plan"
+    register = open_register(pg_url, create=False)
+    preview(source, register, load_rules()).save(plan)
+    register.close()
+    before = state(pg_url)
+    rng = random.Random(7)
+    killed = 0
+    for _ in range(3):
+        run = regsync_process("commit", plan, "--db", pg_url)
+        time.sleep(rng.uniform(0.8, 2.0))
+        if run.poll() is not None:
+            break  # it finished: the register moved on, later attempts would be stale
+        os.kill(run.pid, signal.SIGKILL)
+        run.wait(timeout=60)
+        killed += 1
+        time.sleep(0.2)  # the server notices the lost client and rolls back
+        assert state(pg_url) == before
+    assert killed >= 1

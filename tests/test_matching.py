@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import load_register, report_rows, run_cli, write_csv
+from tests.conftest import execute_sql, load_register, report_rows, run_cli, write_csv
 
 REGISTER = """customer_number;customer_type;name;business_id;postal_code;customer_group;email
 1001;company;Kahvila Aurinko Oy;0112038-9;00100;Helsinki;info@aurinko.example
@@ -21,19 +20,16 @@ A-17;person;Liisa Laine;;00250;;
 
 
 @pytest.fixture
-def seeded(tmp_path: Path) -> Path:
-    db = tmp_path / "register.db"
-    load_register(db, REGISTER, tmp_path)
+def seeded(register_url: str, tmp_path: Path) -> str:
+    """The register above, on each engine."""
+    load_register(register_url, REGISTER, tmp_path)
     # Legacy data: two customers share a business id (an import never makes that).
-    conn = sqlite3.connect(db)
-    with conn:
-        conn.execute("UPDATE customers SET business_id = '0737546-2' "
-                     "WHERE customer_number = '1006'")
-    conn.close()
-    return db
+    execute_sql(register_url, "UPDATE {customers} SET business_id = '0737546-2' "
+                              "WHERE customer_number = '1006'")
+    return register_url
 
 
-def preview_rows(db: Path, tmp_path: Path, source_text: str) -> dict[int, dict[str, str]]:
+def preview_rows(db: Path | str, tmp_path: Path, source_text: str) -> dict[int, dict[str, str]]:
     """Preview CSV text against `db`; the report's lines by row number."""
     source = write_csv(tmp_path / "source.csv", source_text)
     report = tmp_path / "report.csv"
@@ -43,7 +39,7 @@ def preview_rows(db: Path, tmp_path: Path, source_text: str) -> dict[int, dict[s
     return {int(r["row"]): r for r in report_rows(report)}
 
 
-def one(db: Path, tmp_path: Path, header: str, line: str) -> dict[str, str]:
+def one(db: Path | str, tmp_path: Path, header: str, line: str) -> dict[str, str]:
     return preview_rows(db, tmp_path, f"{header}\n{line}\n")[2]
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from sync.pipeline import commit, preview
 from sync.rules import load_rules
-from sync.writers.register import SQLiteRegister, open_register
+from sync.writers.register import SQLRegister, open_register
 from tests.conftest import customers, load_register, report_rows, run_cli, write_csv
 
 SEED = ("customer_number;name;business_id;postal_code;customer_group\n"
@@ -14,25 +16,26 @@ SEED = ("customer_number;name;business_id;postal_code;customer_group\n"
         "1002;Matti Virtanen;;33100;\n1003;Liisa Laine;;20100;\n")
 
 
-def seeded(tmp_path: Path) -> Path:
-    db = tmp_path / "r.db"
-    load_register(db, SEED, tmp_path)
-    return db
+@pytest.fixture
+def seeded(register_url: str, tmp_path: Path) -> str:
+    """The register above, on each engine."""
+    load_register(register_url, SEED, tmp_path)
+    return register_url
 
 
-def test_a_commit_landing_during_preview_makes_the_plan_stale(tmp_path, monkeypatch):
-    db = seeded(tmp_path)
+def test_a_commit_landing_during_preview_makes_the_plan_stale(tmp_path, seeded, monkeypatch):
+    db = seeded
     mine = write_csv(tmp_path / "mine.csv", "name;business_id\nUusi Firma Oy;1572860-0\n")
     theirs = write_csv(tmp_path / "theirs.csv", "customer_number;name;business_id\n"
                                                 "5000;Toinen Oy;1572860-0\n")
-    real_fetch = SQLiteRegister.fetch
+    real_fetch = SQLRegister.fetch
 
     def fetch_while_another_run_commits(self, *args, **kwargs):
-        monkeypatch.setattr(SQLiteRegister, "fetch", real_fetch)
+        monkeypatch.setattr(SQLRegister, "fetch", real_fetch)
         assert run_cli("import", theirs, "--db", db, "--yes").exit_code == 0
         return real_fetch(self, *args, **kwargs)
 
-    monkeypatch.setattr(SQLiteRegister, "fetch", fetch_while_another_run_commits)
+    monkeypatch.setattr(SQLRegister, "fetch", fetch_while_another_run_commits)
     register = open_register(str(db), create=False)
     plan = preview(mine, register, load_rules())
     register.close()
@@ -49,8 +52,8 @@ def test_a_commit_landing_during_preview_makes_the_plan_stale(tmp_path, monkeypa
     assert [c["business_id"] for c in customers(db).values()].count("1572860-0") == 1
 
 
-def test_a_business_id_set_by_one_row_is_claimed_against_later_rows(tmp_path):
-    db = seeded(tmp_path)
+def test_a_business_id_set_by_one_row_is_claimed_against_later_rows(tmp_path, seeded):
+    db = seeded
     source = write_csv(tmp_path / "s.csv", "customer_number;name;business_id\n"
                                            ";Uusi Oy;1572860-0\n1002;Matti Virtanen;1572860-0\n"
                                            "1003;Liisa Laine;1572860-0\n")
@@ -59,8 +62,8 @@ def test_a_business_id_set_by_one_row_is_claimed_against_later_rows(tmp_path):
     assert len(owners) == 1
 
 
-def test_number_of_another_customer_is_a_conflict_whatever_the_match_order(tmp_path):
-    db = seeded(tmp_path)
+def test_number_of_another_customer_is_a_conflict_whatever_the_match_order(tmp_path, seeded):
+    db = seeded
     rules = tmp_path / "rules.toml"
     rules.write_text('[rules]\nmatch_order = ["business_id", "name"]\n')
     source = write_csv(tmp_path / "s.csv", "customer_number;name\n1001;Brand New Ltd\n")
@@ -98,8 +101,8 @@ def test_unwritable_plan_or_report_path_is_exit_2(tmp_path):
         assert "cannot write" in result.stderr
 
 
-def test_a_refused_commit_creates_no_register(tmp_path):
-    db = seeded(tmp_path)
+def test_a_refused_commit_creates_no_register(tmp_path, seeded):
+    db = seeded
     plan = tmp_path / "p.plan"
     source = write_csv(tmp_path / "s.csv", "customer_number;city\n1001;Espoo\n")
     run_cli("preview", source, "--db", db, "--plan", plan)
@@ -108,8 +111,8 @@ def test_a_refused_commit_creates_no_register(tmp_path):
     assert not typo.exists()
 
 
-def test_harmless_concurrent_changes_do_not_make_a_plan_stale(tmp_path):
-    db = seeded(tmp_path)
+def test_harmless_concurrent_changes_do_not_make_a_plan_stale(tmp_path, seeded):
+    db = seeded
     plan = tmp_path / "p.plan"
     source = write_csv(tmp_path / "s.csv", "customer_number;name;postal_code\n"
                                            "1001;Kahvila Aurinko Oy;00200\n"
@@ -123,8 +126,8 @@ def test_harmless_concurrent_changes_do_not_make_a_plan_stale(tmp_path):
     assert customers(db)["1001"]["postal_code"] == "00200"
 
 
-def test_group_names_fold_the_same_way_when_compared_and_stored(tmp_path):
-    db = seeded(tmp_path)
+def test_group_names_fold_the_same_way_when_compared_and_stored(tmp_path, seeded):
+    db = seeded
     source = write_csv(tmp_path / "s.csv", "customer_number;customer_group\n1001;STRASSE\n"
                                            "1002;straße\n")
     report = tmp_path / "r.csv"
@@ -135,8 +138,8 @@ def test_group_names_fold_the_same_way_when_compared_and_stored(tmp_path):
     assert customers(db)["1002"]["customer_group"] == "Straße"
 
 
-def test_unknown_number_conflict_names_every_customer_involved(tmp_path):
-    db = seeded(tmp_path)
+def test_unknown_number_conflict_names_every_customer_involved(tmp_path, seeded):
+    db = seeded
     report = tmp_path / "r.csv"
     source = write_csv(tmp_path / "s.csv", "customer_number;name;business_id\n"
                                            "9999;Matti Virtanen;0112038-9\n")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
-from tests.conftest import FIXTURES, customers, report_rows, run_cli
+from sync.writers.register import open_register
+from tests.conftest import FIXTURES, customers, register_state, report_rows, run_cli
 
 REGISTER = FIXTURES / "demo" / "register.csv"
 SOURCE = FIXTURES / "demo" / "asiakkaat.csv"
@@ -21,15 +21,15 @@ EXPECTED = {
 }
 
 
-def _seeded(tmp_path: Path) -> Path:
-    db = tmp_path / "register.db"
-    assert run_cli("import", REGISTER, "--db", db, "--yes").exit_code == 0
-    return db
+def _seeded(url: str) -> str:
+    assert run_cli("import", REGISTER, "--db", url, "--yes").exit_code == 0
+    return url
 
 
-def test_preview_gives_every_row_its_status_and_writes_nothing(tmp_path: Path) -> None:
-    db = _seeded(tmp_path)
-    before = db.read_bytes()
+def test_preview_gives_every_row_its_status_and_writes_nothing(tmp_path: Path,
+                                                               register_url: str) -> None:
+    db = _seeded(register_url)
+    before = register_state(db)
     report = tmp_path / "report.csv"
     result = run_cli("preview", SOURCE, "--db", db, "--plan", tmp_path / "p.plan",
                      "--report", report, "--json")
@@ -49,11 +49,11 @@ def test_preview_gives_every_row_its_status_and_writes_nothing(tmp_path: Path) -
     assert "1002" in rows[5]["message"] and "1003" in rows[5]["message"]
     assert "2002" in rows[7]["message"] and "1004" in rows[7]["message"]
     assert "business_id" in rows[8]["message"]
-    assert db.read_bytes() == before
+    assert register_state(db) == before
 
 
-def test_commit_applies_exactly_the_plan(tmp_path: Path) -> None:
-    db = _seeded(tmp_path)
+def test_commit_applies_exactly_the_plan(tmp_path: Path, register_url: str) -> None:
+    db = _seeded(register_url)
     before = customers(db)
     plan = tmp_path / "p.plan"
     assert run_cli("preview", SOURCE, "--db", db, "--plan", plan).exit_code == 1
@@ -70,21 +70,21 @@ def test_commit_applies_exactly_the_plan(tmp_path: Path) -> None:
         changed = {k for k in row if row[k] != after[number][k]}
         expected = {"customer_group", "group_id", "updated_batch"} if number == "1004" else set()
         assert changed == expected, number
-    conn = sqlite3.connect(db)
-    groups = {r[0] for r in conn.execute(
-        "SELECT name FROM groups WHERE created_batch = ?", (batch,))}
-    history = conn.execute(
-        "SELECT customer_number, action, field, old_value, new_value, actor FROM history "
-        "WHERE batch_id = ? ORDER BY id", (batch,)).fetchall()
-    conn.close()
+    register = open_register(db, create=False)
+    groups = {r[0] for r in register._rows(
+        f"SELECT name FROM {register._t('groups')} WHERE created_batch = ?", (batch,))}
+    history = register.history(batch=batch).select(
+        "customer_number", "action", "field", "old_value", "new_value", "actor").rows()
+    register.close()
     assert groups == {"Pohjoinen", "Uudet"}
     assert len(history) == 2
     assert history[0][:2] == ("2001", "insert")
     assert history[1] == ("1004", "update", "customer_group", "Oulu", "Pohjoinen", "tester")
 
 
-def test_import_again_after_commit_applies_nothing_new(tmp_path: Path) -> None:
-    db = _seeded(tmp_path)
+def test_import_again_after_commit_applies_nothing_new(tmp_path: Path,
+                                                       register_url: str) -> None:
+    db = _seeded(register_url)
     assert run_cli("import", SOURCE, "--db", db, "--yes").exit_code == 1
     again = run_cli("preview", SOURCE, "--db", db, "--plan", tmp_path / "again.plan", "--json")
     counts = again.json()
