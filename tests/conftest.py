@@ -145,3 +145,11 @@ def register_url(request: pytest.FixtureRequest, tmp_path: Path):
 def pg_url():
     """A PostgreSQL register that does not exist yet (a fresh schema)."""
     yield from _fresh_schema_url()
+
+
+def report_rows(path: Path) -> list[dict[str, str]]:
+    """The CSV report's lines as dicts."""
+    import csv
+
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
