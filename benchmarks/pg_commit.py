@@ -1,0 +1,111 @@
+"""Commit N new rows, then N updates, into a PostgreSQL register, next to a plain COPY.
+
+    python benchmarks/pg_commit.py --rows 1000000 --runs 1
+
+Each run uses fresh schemas in the test database. Timed: `regsync commit` of a plan of
+N New rows into an empty register, `regsync commit` of a plan of N Modified rows (one
+field each) into that register, and the floor: a plain `COPY` of the same N rows (the
+same CSV the preview read) into an empty table with the register's customer columns.
+Previews are timed too but are not part of the target. Prints one line per run and
+the medians; generated files go to a temp folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import polars as pl
+import psycopg
+
+PG = os.environ.get("REGSYNC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+COLUMNS = ("customer_number", "name", "email", "postal_code", "city", "customer_group")
+
+
+def source(rows: int, city: str) -> pl.DataFrame:
+    """N customers with distinct numbers, names and emails; `city` varies per file."""
+    n = pl.int_range(1, rows + 1, eager=True).alias("n")
+    return pl.DataFrame(n).select(
+        pl.col("n").cast(pl.String).alias("customer_number"),
+        pl.format("Asiakas {} Oy", "n").alias("name"),
+        pl.format("asiakas{}@example.fi", "n").alias("email"),
+        (pl.col("n") % 99999).cast(pl.String).str.zfill(5).alias("postal_code"),
+        pl.lit(city).alias("city"),
+        pl.format("Ryhmä {}", pl.col("n") % 50).alias("customer_group"),
+    )
+
+
+def timed(*args: str) -> float:
+    """Seconds of one regsync command run as its own process (exit 0/1 expected)."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "sync", *args, "--json"],
+                          capture_output=True, text=True, check=False)
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"regsync {' '.join(args)} failed: {done.stderr.strip()}")
+    return time.perf_counter() - start
+
+
+def copy_floor(csv_path: Path) -> float:
+    """Seconds of COPY of the CSV into an empty table of text columns (a fresh schema)."""
+    schema = f"floor_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        conn.execute(f'CREATE TABLE "{schema}".t ({", ".join(c + " TEXT" for c in COLUMNS)})')
+        start = time.perf_counter()
+        with conn.cursor() as cur, cur.copy(
+                f'COPY "{schema}".t FROM STDIN (FORMAT csv, HEADER true, DELIMITER \';\')'
+        ) as copy, open(csv_path, "rb") as handle:
+            while chunk := handle.read(8 << 20):
+                copy.write(chunk)
+        seconds = time.perf_counter() - start
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    return seconds
+
+
+def one_run(rows: int, folder: Path) -> dict[str, float]:
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    db = f"{PG}?schema={schema}"
+    first, second = folder / "new.csv", folder / "update.csv"
+    source(rows, "Oulu").write_csv(first, separator=";")
+    source(rows, "Kemi").write_csv(second, separator=";")
+    figures = {"preview_new": timed("preview", str(first), "--db", db,
+                                    "--plan", str(folder / "new.plan"))}
+    figures["commit_new"] = timed("commit", str(folder / "new.plan"), "--db", db)
+    figures["preview_update"] = timed("preview", str(second), "--db", db,
+                                      "--plan", str(folder / "update.plan"))
+    figures["commit_update"] = timed("commit", str(folder / "update.plan"), "--db", db)
+    figures["copy_floor"] = copy_floor(first)
+    with psycopg.connect(PG, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for index in range(args.runs):
+            figures = one_run(args.rows, Path(tmp))
+            runs.append(figures)
+            print(f"run {index + 1}: " + ", ".join(f"{k} {v:.2f}s" for k, v in figures.items()),
+                  flush=True)
+    medians = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    print(f"medians over {args.runs} runs of {args.rows} rows: "
+          + ", ".join(f"{k} {v:.2f}s" for k, v in medians.items()))
+    print(f"commit_new / copy_floor = {medians['commit_new'] / medians['copy_floor']:.2f}x; "
+          f"commit_update / copy_floor = {medians['commit_update'] / medians['copy_floor']:.2f}x")
+    print(f"load average: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
