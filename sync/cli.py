@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from sync.cli_admin import ADMIN_COMMANDS
+from sync.cli_jobs import JOB_COMMANDS
 from sync.cli_output import actor_option as _actor_option
 from sync.cli_output import db_option as _db_option
 from sync.cli_output import emit as _emit
@@ -232,6 +233,8 @@ def import_cmd(source: Path, db: str, rules_path: Path | None, encoding: str | N
 
 
 for _command in ADMIN_COMMANDS:
+    cli.add_command(_command)
+for _command in JOB_COMMANDS:
     cli.add_command(_command)
 
 
