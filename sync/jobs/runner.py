@@ -50,11 +50,12 @@ class FileResult:
     report: str | None = None
     would_be: Outcome | None = None
     exit_code: int = 0
+    at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     def record(self, job: str) -> dict[str, Any]:
         """The JSON log line: time, job, file, checksum, batch, counts, seconds, outcome..."""
         record: dict[str, Any] = {
-            "time": datetime.now(UTC).isoformat(timespec="seconds"), "job": job,
+            "time": self.at, "job": job,
             "file": self.file, "checksum": self.checksum, "batch": self.batch,
             "counts": self.counts, "seconds": round(self.seconds, 3),
             "outcome": self.outcome}
