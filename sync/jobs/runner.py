@@ -27,7 +27,7 @@ from sync.jobs.sources import look, move_into, scan_folder, write_new
 from sync.pipeline import commit, file_checksum, preview, preview_table
 from sync.plan import Plan
 from sync.readers.database import read_database
-from sync.writers.register import open_register
+from sync.writers.register import open_register, register_exists
 from sync.writers.register.sql import SQLRegister
 
 Outcome = Literal["committed", "skipped_duplicate", "held", "left_incomplete", "failed",
@@ -114,7 +114,10 @@ def run_job(job: Job, *, dry_run: bool = False,
     and log lines have the outcome "dry_run" and the outcome they would have had.
     """
     with job_lock(job.lock, job.name):
-        register = open_register(job.register, create=not dry_run)
+        # A register that does not exist yet is read as empty and only created by the
+        # first commit (see _Run.writable); an existing one is opened for writing.
+        register = open_register(job.register,
+                                 create=not dry_run and register_exists(job.register))
         results: list[FileResult] = []
 
         def done(result: FileResult) -> None:
@@ -124,10 +127,11 @@ def run_job(job: Job, *, dry_run: bool = False,
             _append_log(job.log, result.record(job.name))
             echo(result.line())
 
+        run = _Run(job, register, dry_run, done)
         try:
-            _Run(job, register, dry_run, done).run()
+            run.run()
         finally:
-            register.close()
+            run.register.close()
     return RunSummary(job.name, dry_run, results)
 
 
@@ -210,6 +214,13 @@ class _Run:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         return self.apply(plan, None, f"{self.job.name}-{stamp}", start)
 
+    def writable(self) -> SQLRegister:
+        """The register, created now if this is its first commit."""
+        if self.register.register_id() is None:
+            self.register.close()
+            self.register = open_register(self.job.register, create=True)
+        return self.register
+
     def over_policy(self, plan: Plan) -> str | None:
         counts, rows = plan.header.counts, plan.rows.height
         if self.job.max_rejected.exceeded(counts["rejected"], rows):
@@ -235,7 +246,8 @@ class _Run:
                                 exit_code=not_applied)
             return self.finish(result, path, self.job.processed, start, plan=plan, stem=stem)
         try:
-            batch = commit(plan, self.register, self.job.actor) if plan.rows.height else None
+            batch = (commit(plan, self.writable(), self.job.actor) if plan.rows.height
+                     else None)
         except (StalePlanError, RegisterBusyError) as exc:
             return FileResult(name, "failed", checksum, counts=counts, exit_code=3,
                               reason=f"{exc.message} (left for the next run)",
