@@ -26,7 +26,7 @@ from sync.jobs.lock import job_lock
 from sync.jobs.sources import look, move_into, scan_folder, write_new
 from sync.pipeline import commit, file_checksum, preview, preview_table
 from sync.plan import Plan
-from sync.readers.database import read_database
+from sync.readers.database import read_database, redact
 from sync.writers.register import open_register, register_exists
 from sync.writers.register.sql import SQLRegister
 
@@ -200,7 +200,7 @@ class _Run:
         try:
             read = read_database(source.db, table=source.table, query=source.query)
         except SourceError as exc:
-            return FileResult(source.db, "failed", reason=exc.message, exit_code=1,
+            return FileResult(redact(source.db), "failed", reason=exc.message, exit_code=1,
                               seconds=time.monotonic() - start)
         last = self.register.batches().filter(
             (pl.col("kind") == "import") & pl.col("reverted_by").is_null()

@@ -121,7 +121,11 @@ def _sqlite_text(value: Any) -> str | None:
 
 
 def _read_postgres(db: str, sql: str, label: str) -> tuple[list[str], list[list[Any]]]:
-    import psycopg  # only needed for PostgreSQL sources
+    try:
+        import psycopg  # only needed for PostgreSQL sources
+    except ImportError:
+        raise SourceError(f"{label}: PostgreSQL sources need psycopg; install "
+                          f"'psycopg[binary]'") from None
 
     try:
         with psycopg.connect(db, connect_timeout=10) as conn, conn.cursor() as cursor:
