@@ -219,3 +219,15 @@ def test_move_never_overwrites_and_survives_another_filesystem(
     moved = move_into(source, target)
     assert moved == target / "a-1.csv" and moved.read_text() == "newer"
     assert (target / "a.csv").read_text() == "older" and not source.exists()
+
+
+def test_the_jobs_own_log_and_lock_in_its_folder_are_not_sources(tmp_path: Path) -> None:
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    job.write_text(job.read_text().replace('log = "out/regsync.jsonl"',
+                                           'log = "drops/regsync.jsonl"'))
+    (tmp_path / "drops").mkdir()
+    (tmp_path / "drops" / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    assert run_cli("run", job).exit_code == 0
+    second = run_cli("run", job, "--json")
+    assert second.exit_code == 0 and second.json()["files"] == []
+    assert names(tmp_path / "drops") == ["regsync.jsonl", "regsync.jsonl.lock"]

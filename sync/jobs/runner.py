@@ -157,7 +157,8 @@ class _Run:
             self.done(self.table(source))
 
     def folder(self, source: FolderSource) -> None:
-        scan = scan_folder(source.folder, source.pattern, source.settle_seconds)
+        scan = scan_folder(source.folder, source.pattern, source.settle_seconds,
+                           exclude=frozenset({self.job.log, self.job.lock}))
         looks = {path: look(path) for path in scan.ready}
         left = {path: reason for path, reason in scan.incomplete}
         for path in sorted([*scan.ready, *left], key=lambda p: p.name):

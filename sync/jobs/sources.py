@@ -44,16 +44,17 @@ def temporary_name(name: str) -> str | None:
     return None
 
 
-def scan_folder(folder: Path, pattern: str, settle_seconds: float) -> Scan:
+def scan_folder(folder: Path, pattern: str, settle_seconds: float,
+                exclude: frozenset[Path] = frozenset()) -> Scan:
     """Look at `folder` twice, `settle_seconds` apart; split ready from incomplete files.
 
-    Only files directly in `folder` count (not sub-folders). One wait for the whole
-    folder, and none when no file matches.
+    Only files directly in `folder` count (not sub-folders, not `exclude`: the job's
+    own log and lock). One wait for the whole folder, and none when no file matches.
     """
     ready: list[Path] = []
     incomplete: list[tuple[Path, str]] = []
     for path in sorted(folder.iterdir(), key=lambda p: p.name):
-        if not path.is_file():
+        if not path.is_file() or path.resolve() in exclude:
             continue
         final = temporary_name(path.name)
         if final is not None:
