@@ -159,13 +159,12 @@ class _Run:
     def folder(self, source: FolderSource) -> None:
         scan = scan_folder(source.folder, source.pattern, source.settle_seconds,
                            exclude=frozenset({self.job.log, self.job.lock}))
-        looks = {path: look(path) for path in scan.ready}
-        left = {path: reason for path, reason in scan.incomplete}
+        left = dict(scan.incomplete)
         for path in sorted([*scan.ready, *left], key=lambda p: p.name):
             if path in left:
                 self.done(FileResult(str(path), "left_incomplete", reason=left[path]))
             else:
-                self.done(self.file(path, looks[path]))
+                self.done(self.file(path, scan.looks[path]))
 
     def committed(self) -> dict[str, int | None]:
         """Checksums of import batches not reverted (and of this dry run's commits)."""
@@ -174,7 +173,7 @@ class _Run:
             & pl.col("checksum").is_not_null())
         return {**dict(batches.select("checksum", "id").iter_rows()), **self.seen}
 
-    def file(self, path: Path, looked: tuple[int, int] | None) -> FileResult:
+    def file(self, path: Path, looked: tuple[int, int]) -> FileResult:
         start = time.monotonic()
         if look(path) != looked:
             return FileResult(str(path), "left_incomplete",

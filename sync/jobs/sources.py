@@ -13,7 +13,7 @@ import os
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # Temporary names of writers and office programs: a download or copy in progress
@@ -29,10 +29,15 @@ _TEMP_NAMES = (
 
 @dataclass(frozen=True)
 class Scan:
-    """The folder as one run sees it: files to process, and files left for later."""
+    """The folder as one run sees it: files to process, and files left for later.
+
+    `looks` holds each ready file's (size, mtime) at the second look, so a change
+    after it can still be caught right before the file is read.
+    """
 
     ready: list[Path]
     incomplete: list[tuple[Path, str]]
+    looks: dict[Path, tuple[int, int]] = field(default_factory=dict)
 
 
 def temporary_name(name: str) -> str | None:
@@ -66,7 +71,7 @@ def scan_folder(folder: Path, pattern: str, settle_seconds: float,
         return Scan(ready, incomplete)
     first = {path: _look(path) for path in ready}
     time.sleep(settle_seconds)
-    settled = []
+    settled: dict[Path, tuple[int, int]] = {}
     for path in ready:
         second = _look(path)
         if second is None:
@@ -75,8 +80,8 @@ def scan_folder(folder: Path, pattern: str, settle_seconds: float,
             incomplete.append((path, f"size or time changed within {settle_seconds:g} s: "
                                      f"still being written"))
         else:
-            settled.append(path)
-    return Scan(settled, sorted(incomplete, key=lambda item: item[0].name))
+            settled[path] = second
+    return Scan(list(settled), sorted(incomplete, key=lambda item: item[0].name), settled)
 
 
 def _look(path: Path) -> tuple[int, int] | None:
