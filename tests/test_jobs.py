@@ -6,6 +6,7 @@ import errno
 import hashlib
 import os
 import shutil
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -231,3 +232,25 @@ def test_the_jobs_own_log_and_lock_in_its_folder_are_not_sources(tmp_path: Path)
     second = run_cli("run", job, "--json")
     assert second.exit_code == 0 and second.json()["files"] == []
     assert names(tmp_path / "drops") == ["regsync.jsonl", "regsync.jsonl.lock"]
+
+
+def test_a_busy_register_leaves_the_file_for_the_next_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sync.writers.register.sqlite._BUSY_TIMEOUT_MS", 50)
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops, db = tmp_path / "drops", tmp_path / "r.db"
+    drops.mkdir()
+    (drops / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    assert run_cli("run", job).exit_code == 0
+    (drops / "b.csv").write_text(HEADER + "2;Beta Oy;Kemi\n")
+    other = sqlite3.connect(db, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another program is writing to the register
+    busy = run_cli("run", job, "--json")
+    other.execute("ROLLBACK")
+    other.close()
+    assert busy.exit_code == 3
+    assert busy.json()["files"][0]["outcome"] == "failed"
+    assert "left for the next run" in busy.json()["files"][0]["reason"]
+    assert names(drops) == ["b.csv"]
+    assert run_cli("run", job).exit_code == 0
+    assert sorted(customers(db)) == ["1", "2"]
