@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from sync.cli_admin import ADMIN_COMMANDS
+from sync.cli_jobs import JOB_COMMANDS
 from sync.cli_output import actor_option as _actor_option
 from sync.cli_output import db_option as _db_option
 from sync.cli_output import emit as _emit
@@ -299,6 +300,8 @@ def export_cmd(dest: Path, db: str, fmt: str | None, headers: str, rules_path: P
 
 
 for _command in ADMIN_COMMANDS:
+    cli.add_command(_command)
+for _command in JOB_COMMANDS:
     cli.add_command(_command)
 
 

@@ -56,7 +56,26 @@ def preview(source: Path, register: Register, rules: Rules,
     register_id, register_version = register.register_id(), register.version()
     table = read_source(source, encoding=options.encoding, delimiter=options.delimiter,
                         header_row=options.header_row, sheet=options.sheet)
-    header_map = map_headers(table.headers, rules, str(source),
+    return _plan(table, str(source), file_checksum(source), register, rules,
+                 register_id, register_version)
+
+
+def preview_table(table: SourceTable, source: str, checksum: str, register: Register,
+                  rules: Rules) -> Plan:
+    """Compute the plan for an already read `table` (e.g. a database table) against
+    `register`; writes nothing anywhere.
+
+    `source` names the table in the plan and the batch (no passwords), and `checksum`
+    is what the batch records as the source checksum.
+    """
+    register_id, register_version = register.register_id(), register.version()
+    return _plan(table, source, checksum, register, rules, register_id, register_version)
+
+
+def _plan(table: SourceTable, source: str, checksum: str, register: Register, rules: Rules,
+          register_id: str | None, register_version: int) -> Plan:
+    """The stages after reading: map, normalise, match, classify; the plan."""
+    header_map = map_headers(table.headers, rules, source,
                              header_row=table.header_row, head=table.head)
     canonical = canonicalise(table.frame, header_map, rules)
     fields = rules.field_names
@@ -81,8 +100,8 @@ def preview(source: Path, register: Register, rules: Rules,
     header = PlanHeader(
         plan_id=str(uuid.uuid4()),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        source=str(source),
-        source_checksum=file_checksum(source),
+        source=source,
+        source_checksum=checksum,
         rules_source=rules.source,
         rules_digest=rules.digest,
         register_id=register_id,

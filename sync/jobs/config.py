@@ -1,0 +1,253 @@
+"""Load a job file (TOML) into a typed Job, refusing anything doubtful before any work.
+
+Relative paths are relative to the job file's folder. Every problem is a UsageError
+(exit 2) with one line naming the job file: an unknown table or key, a missing or
+mistyped value, a missing drop folder, a rule file that does not load, a register
+that can't be reached.
+"""
+
+from __future__ import annotations
+
+import getpass
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sync.errors import RegsyncError, UsageError
+from sync.rules import Rules, load_rules
+from sync.writers.register import open_register, register_exists
+from sync.writers.register.sqlite import sqlite_path
+
+DEFAULT_SETTLE_SECONDS = 2.0
+
+_KEYS: dict[str, frozenset[str]] = {
+    "job": frozenset({"name", "register", "rules", "actor"}),
+    "source": frozenset({"folder", "pattern", "settle_seconds", "table", "query", "db"}),
+    "output": frozenset({"log", "reports", "processed", "held", "lock"}),
+    "policy": frozenset({"max_rejected", "allow_conflicts"}),
+}
+_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+
+
+@dataclass(frozen=True)
+class MaxRejected:
+    """How many Rejected rows a file may have and still be committed.
+
+    `count` is an absolute number of rows; `percent` a share of the file's data rows.
+    A file is held when its Rejected rows are *more* than the limit.
+    """
+
+    count: int | None = None
+    percent: float | None = None
+
+    def exceeded(self, rejected: int, rows: int) -> bool:
+        """Whether `rejected` of `rows` data rows is over this limit."""
+        if self.count is not None:
+            return rejected > self.count
+        if self.percent is not None:
+            return rows > 0 and rejected * 100 > self.percent * rows
+        return False
+
+    def describe(self) -> str:
+        """The limit as the job file spelled it."""
+        if self.count is not None:
+            return str(self.count)
+        return "none" if self.percent is None else f"{self.percent:g}%"
+
+
+@dataclass(frozen=True)
+class FolderSource:
+    """Files dropped into `folder` whose names match `pattern` (not recursive)."""
+
+    folder: Path
+    pattern: str
+    settle_seconds: float
+
+
+@dataclass(frozen=True)
+class TableSource:
+    """A database table or query read as text: `db` is sqlite:///path or postgresql://..."""
+
+    db: str
+    table: str | None
+    query: str | None
+
+
+@dataclass(frozen=True)
+class Job:
+    """A checked job file: where drops come from, where they go, and the policies."""
+
+    path: Path
+    name: str
+    register: str
+    rules: Rules
+    actor: str
+    source: FolderSource | TableSource
+    log: Path
+    reports: Path
+    processed: Path
+    held: Path
+    lock: Path
+    max_rejected: MaxRejected
+    allow_conflicts: bool
+
+
+def load_job(path: Path) -> Job:
+    """Read and check the job file at `path`; UsageError (exit 2) on any problem.
+
+    Nothing is created or moved: the folders of the output are made when first needed.
+    """
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{path}: job file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read the job file ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: not valid TOML ({exc})") from None
+    return _Checker(path, data).job()
+
+
+class _Checker:
+    """Turns the parsed TOML into a Job; each method checks one part."""
+
+    def __init__(self, path: Path, data: dict[str, Any]) -> None:
+        self.path = path
+        self.base = path.resolve().parent
+        self.data = data
+
+    def fail(self, message: str) -> UsageError:
+        return UsageError(f"{self.path}: {message}")
+
+    def table(self, name: str) -> dict[str, Any]:
+        value = self.data.get(name, {})
+        if not isinstance(value, dict):
+            raise self.fail(f"[{name}] must be a table")
+        return value
+
+    def text(self, section: str, key: str, default: str | None = None) -> str | None:
+        value = self.table(section).get(key, default)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise self.fail(f"[{section}] {key} must be a non-empty string")
+        return value
+
+    def resolve(self, value: str) -> Path:
+        return (self.base / Path(value).expanduser()).resolve()
+
+    def job(self) -> Job:
+        self.check_keys()
+        name = self.text("job", "name") or self.path.stem
+        register = self.text("job", "register")
+        if register is None:
+            raise self.fail("[job] register is missing (an SQLite path, sqlite:///path "
+                            "or postgresql://...)")
+        register = self.register_url(register)
+        rules_path = self.text("job", "rules")
+        try:
+            rules = load_rules(self.resolve(rules_path) if rules_path else None)
+        except RegsyncError as exc:
+            raise self.fail(f"[job] rules: {exc.message}") from None
+        source = self.source()
+        output = self.table("output")
+        log = self.resolve(self.text("output", "log") or f"{name}.jsonl")
+        self.check_register(register)
+        return Job(
+            path=self.path, name=name, register=register, rules=rules,
+            actor=self.text("job", "actor") or _os_user(), source=source, log=log,
+            reports=self.resolve(output.get("reports") or "reports"),
+            processed=self.resolve(output.get("processed") or "processed"),
+            held=self.resolve(output.get("held") or "held"),
+            lock=self.resolve(self.text("output", "lock") or f"{log}.lock"),
+            max_rejected=self.max_rejected(), allow_conflicts=self.allow_conflicts())
+
+    def check_keys(self) -> None:
+        for section, value in self.data.items():
+            if section not in _KEYS:
+                raise self.fail(f"unknown table [{section}] (known: "
+                                f"{', '.join(f'[{s}]' for s in _KEYS)})")
+            if not isinstance(value, dict):
+                raise self.fail(f"[{section}] must be a table")
+            unknown = sorted(set(value) - _KEYS[section])
+            if unknown:
+                raise self.fail(f"unknown key {unknown[0]!r} in [{section}] (known: "
+                                f"{', '.join(sorted(_KEYS[section]))})")
+        for key in ("reports", "processed", "held"):
+            self.text("output", key)
+
+    def register_url(self, url: str) -> str:
+        """Relative SQLite paths made absolute against the job file's folder."""
+        if url.startswith(("postgresql://", "postgres://")):
+            return url
+        if "://" in url and not url.startswith("sqlite:///"):
+            raise self.fail(f"[job] register {url!r}: expected an SQLite path, "
+                            f"sqlite:///path or postgresql://...")
+        return str(self.resolve(str(sqlite_path(url))))
+
+    def check_register(self, url: str) -> None:
+        """The register opens (read-only), or its folder exists for a new SQLite one."""
+        if not url.startswith(("postgresql://", "postgres://")) and not register_exists(url):
+            if not Path(url).parent.is_dir():
+                raise self.fail(f"[job] register {url}: its folder does not exist")
+            return
+        try:
+            open_register(url, create=False).close()
+        except RegsyncError as exc:
+            raise self.fail(f"[job] register unreachable: {exc.message}") from None
+
+    def source(self) -> FolderSource | TableSource:
+        src = self.table("source")
+        folder = self.text("source", "folder")
+        is_table = any(k in src for k in ("table", "query", "db"))
+        if (folder is None) == (not is_table):
+            raise self.fail("[source] needs either folder (and pattern) or db with "
+                            "table or query, not both")
+        if folder is not None:
+            resolved = self.resolve(folder)
+            if not resolved.is_dir():
+                raise self.fail(f"[source] folder {resolved} does not exist")
+            settle = src.get("settle_seconds", DEFAULT_SETTLE_SECONDS)
+            if isinstance(settle, bool) or not isinstance(settle, int | float) or settle < 0:
+                raise self.fail("[source] settle_seconds must be a number of seconds >= 0")
+            return FolderSource(folder=resolved, pattern=self.text("source", "pattern") or "*",
+                                settle_seconds=float(settle))
+        if "settle_seconds" in src or "pattern" in src:
+            raise self.fail("[source] pattern and settle_seconds apply to folder sources only")
+        db, table, query = (self.text("source", k) for k in ("db", "table", "query"))
+        if db is None or (table is None) == (query is None):
+            raise self.fail("[source] a table source needs db and exactly one of table "
+                            "or query")
+        if db.startswith("sqlite:///") or "://" not in db:
+            db = "sqlite:///" + str(self.resolve(str(sqlite_path(db))))
+        elif not db.startswith(("postgresql://", "postgres://")):
+            raise self.fail(f"[source] db {db!r}: expected sqlite:///path or postgresql://...")
+        return TableSource(db=db, table=table, query=query)
+
+    def max_rejected(self) -> MaxRejected:
+        value = self.table("policy").get("max_rejected")
+        if value is None:
+            return MaxRejected()
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return MaxRejected(count=value)
+        if isinstance(value, str):
+            if value.strip().isdigit():
+                return MaxRejected(count=int(value))
+            match = _PERCENT.match(value)
+            if match and float(match.group(1)) <= 100:
+                return MaxRejected(percent=float(match.group(1)))
+        raise self.fail(f"[policy] max_rejected {value!r}: expected a count (5) or a "
+                        f"percent of the data rows (\"5%\")")
+
+    def allow_conflicts(self) -> bool:
+        value = self.table("policy").get("allow_conflicts", True)
+        if not isinstance(value, bool):
+            raise self.fail("[policy] allow_conflicts must be true or false")
+        return value
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

@@ -1,0 +1,281 @@
+"""One run of a job: each ready file (or the table) previewed, checked against the
+policies, committed as its own batch or held, moved, reported and logged.
+
+A file is committed at most once: its SHA-256 is looked up among the register's import
+batches that were not reverted (reverting a batch makes its file importable again).
+For a table source, the content checksum is compared with the last such batch of the
+same source: unchanged content means nothing to do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import polars as pl
+
+from sync.errors import RegisterBusyError, SourceError, StalePlanError
+from sync.jobs.config import FolderSource, Job, TableSource
+from sync.jobs.lock import job_lock
+from sync.jobs.sources import look, move_into, scan_folder, write_new
+from sync.pipeline import commit, file_checksum, preview, preview_table
+from sync.plan import Plan
+from sync.readers.database import read_database, redact
+from sync.writers.register import open_register, register_exists
+from sync.writers.register.sql import SQLRegister
+
+Outcome = Literal["committed", "skipped_duplicate", "held", "left_incomplete", "failed",
+                  "dry_run"]
+OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
+
+
+@dataclass
+class FileResult:
+    """What happened to one file (or to the table): one log line."""
+
+    file: str
+    outcome: Outcome
+    checksum: str | None = None
+    batch: int | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    reason: str | None = None
+    moved_to: str | None = None
+    report: str | None = None
+    would_be: Outcome | None = None
+    exit_code: int = 0
+    at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    def record(self, job: str) -> dict[str, Any]:
+        """The JSON log line: time, job, file, checksum, batch, counts, seconds, outcome..."""
+        record: dict[str, Any] = {
+            "time": self.at, "job": job,
+            "file": self.file, "checksum": self.checksum, "batch": self.batch,
+            "counts": self.counts, "seconds": round(self.seconds, 3),
+            "outcome": self.outcome}
+        for key in ("would_be", "reason", "moved_to", "report"):
+            if getattr(self, key) is not None:
+                record[key] = getattr(self, key)
+        return record
+
+    def line(self) -> str:
+        """The human line on stderr."""
+        what = self.would_be and f"dry run, would be {self.would_be}" or self.outcome
+        counts = ", ".join(f"{v} {k}" for k, v in self.counts.items() if v)
+        parts = [f"batch {self.batch}" if self.batch is not None else "", counts,
+                 self.reason or "", f"-> {self.moved_to}" if self.moved_to else ""]
+        return f"{what}: {self.file}  " + "; ".join(p for p in parts if p)
+
+
+@dataclass
+class RunSummary:
+    """Every file's result; the exit code is the largest of theirs."""
+
+    job: str
+    dry_run: bool
+    results: list[FileResult]
+
+    @property
+    def exit_code(self) -> int:
+        """0 all applied, 1 something held/failed/not applied, 3 register busy or stale."""
+        return max((r.exit_code for r in self.results), default=0)
+
+    def counts(self, *, would_be: bool = False) -> dict[str, int]:
+        """How many files had each outcome (or, for a dry run, would have had)."""
+        return {o: sum((r.would_be if would_be else r.outcome) == o for r in self.results)
+                for o in OUTCOMES if o != "dry_run"}
+
+    def payload(self) -> dict[str, Any]:
+        """The --json summary: job, dry_run, a count per outcome, files, exit_code.
+
+        A dry run's counts are all 0 (nothing happened); `would_be` counts what would.
+        """
+        payload: dict[str, Any] = {"job": self.job, "dry_run": self.dry_run, **self.counts()}
+        if self.dry_run:
+            payload["would_be"] = self.counts(would_be=True)
+        payload["files"] = [r.record(self.job) for r in self.results]
+        payload["exit_code"] = self.exit_code
+        return payload
+
+
+def run_job(job: Job, *, dry_run: bool = False,
+            echo: Callable[[str], None] = lambda line: None) -> RunSummary:
+    """Run `job` once under its lock; JobRunningError (exit 3) if another run holds it.
+
+    Each result is appended to the job's log (one JSON line, fsynced) and echoed as it
+    happens, so a run that dies midway has logged what it did. With `dry_run` nothing
+    is committed or moved; reports go to the reports folder as *.dry-run.report.csv
+    and log lines have the outcome "dry_run" and the outcome they would have had.
+    """
+    with job_lock(job.lock, job.name):
+        # A register that does not exist yet is read as empty and only created by the
+        # first commit (see _Run.writable); an existing one is opened for writing.
+        register = open_register(job.register,
+                                 create=not dry_run and register_exists(job.register))
+        results: list[FileResult] = []
+
+        def done(result: FileResult) -> None:
+            if dry_run:
+                result.would_be, result.outcome = result.outcome, "dry_run"
+            results.append(result)
+            _append_log(job.log, result.record(job.name))
+            echo(result.line())
+
+        run = _Run(job, register, dry_run, done)
+        try:
+            run.run()
+        finally:
+            run.register.close()
+    return RunSummary(job.name, dry_run, results)
+
+
+def _append_log(log: Path, record: dict[str, Any]) -> None:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+class _Run:
+    def __init__(self, job: Job, register: SQLRegister, dry_run: bool,
+                 done: Callable[[FileResult], None]) -> None:
+        self.job, self.register, self.dry_run, self.done = job, register, dry_run, done
+        self.seen: dict[str, int | None] = {}  # checksums a dry run would have committed
+
+    def run(self) -> None:
+        source = self.job.source
+        if isinstance(source, FolderSource):
+            self.folder(source)
+        else:
+            self.done(self.table(source))
+
+    def folder(self, source: FolderSource) -> None:
+        scan = scan_folder(source.folder, source.pattern, source.settle_seconds,
+                           exclude=frozenset({self.job.log, self.job.lock}))
+        left = dict(scan.incomplete)
+        for path in sorted([*scan.ready, *left], key=lambda p: p.name):
+            if path in left:
+                self.done(FileResult(str(path), "left_incomplete", reason=left[path]))
+            else:
+                self.done(self.file(path, scan.looks[path]))
+
+    def committed(self) -> dict[str, int | None]:
+        """Checksums of import batches not reverted (and of this dry run's commits)."""
+        batches = self.register.batches().filter(
+            (pl.col("kind") == "import") & pl.col("reverted_by").is_null()
+            & pl.col("checksum").is_not_null())
+        return {**dict(batches.select("checksum", "id").iter_rows()), **self.seen}
+
+    def file(self, path: Path, looked: tuple[int, int]) -> FileResult:
+        start = time.monotonic()
+        if look(path) != looked:
+            return FileResult(str(path), "left_incomplete",
+                              reason="changed after the look: still being written")
+        checksum = file_checksum(path)
+        done = self.committed()
+        if checksum in done:
+            why = (f"already committed as batch {done[checksum]}" if done[checksum]
+                   else "same content as a file before it in this dry run")
+            return self.finish(FileResult(str(path), "skipped_duplicate", checksum, reason=why),
+                               path, self.job.processed, start)
+        try:
+            plan = preview(path, self.register, self.job.rules)
+        except SourceError as exc:
+            result = FileResult(str(path), "failed", checksum, reason=exc.message, exit_code=1)
+            return self.finish(result, path, self.job.held, start, error=exc.message)
+        if plan.header.source_checksum != checksum:
+            return FileResult(str(path), "left_incomplete", checksum,
+                              reason="changed while being read: still being written")
+        return self.apply(plan, path, Path(path.name).stem, start)
+
+    def table(self, source: TableSource) -> FileResult:
+        start = time.monotonic()
+        try:
+            read = read_database(source.db, table=source.table, query=source.query)
+        except SourceError as exc:
+            return FileResult(redact(source.db), "failed", reason=exc.message, exit_code=1,
+                              seconds=time.monotonic() - start)
+        last = self.register.batches().filter(
+            (pl.col("kind") == "import") & pl.col("reverted_by").is_null()
+            & (pl.col("source") == read.label))
+        if last.height and last["checksum"][-1] == read.checksum:
+            return self.finish(FileResult(read.label, "skipped_duplicate", read.checksum,
+                                          reason=f"unchanged since batch {last['id'][-1]}"),
+                               None, None, start)
+        plan = preview_table(read.table, read.label, read.checksum, self.register,
+                             self.job.rules)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        return self.apply(plan, None, f"{self.job.name}-{stamp}", start)
+
+    def writable(self) -> SQLRegister:
+        """The register, created now if this is its first commit."""
+        if self.register.register_id() is None:
+            self.register.close()
+            self.register = open_register(self.job.register, create=True)
+        return self.register
+
+    def over_policy(self, plan: Plan) -> str | None:
+        counts, rows = plan.header.counts, plan.rows.height
+        if self.job.max_rejected.exceeded(counts["rejected"], rows):
+            return (f"{counts['rejected']} of {rows} rows rejected, over max_rejected "
+                    f"{self.job.max_rejected.describe()}")
+        if not self.job.allow_conflicts and counts["conflict"]:
+            return f"{counts['conflict']} conflicts and allow_conflicts is false"
+        return None
+
+    def apply(self, plan: Plan, path: Path | None, stem: str, start: float) -> FileResult:
+        name = str(path) if path else plan.header.source
+        checksum = plan.header.source_checksum
+        counts = {**plan.header.counts, "skipped": plan.header.skipped}
+        not_applied = 1 if counts["rejected"] or counts["conflict"] else 0
+        held = self.over_policy(plan)
+        if held:
+            result = FileResult(name, "held", checksum, counts=counts, reason=held,
+                                exit_code=1)
+            return self.finish(result, path, self.job.held, start, plan=plan, stem=stem)
+        if self.dry_run:
+            self.seen[checksum] = None
+            result = FileResult(name, "committed", checksum, counts=counts,
+                                exit_code=not_applied)
+            return self.finish(result, path, self.job.processed, start, plan=plan, stem=stem)
+        try:
+            batch = (commit(plan, self.writable(), self.job.actor) if plan.rows.height
+                     else None)
+        except (StalePlanError, RegisterBusyError) as exc:
+            return FileResult(name, "failed", checksum, counts=counts, exit_code=3,
+                              reason=f"{exc.message} (left for the next run)",
+                              seconds=time.monotonic() - start)
+        result = FileResult(name, "committed", checksum, counts=counts, exit_code=not_applied,
+                            batch=batch.batch_id if batch else None,
+                            reason=None if batch else "no data rows: no batch")
+        return self.finish(result, path, self.job.processed, start, plan=plan, stem=stem,
+                           reports=self.job.reports)
+
+    def finish(self, result: FileResult, path: Path | None, target: Path | None,
+               start: float, *, plan: Plan | None = None, stem: str = "",
+               reports: Path | None = None, error: str | None = None) -> FileResult:
+        """Move the file and write its report (or error note); nothing in a dry run."""
+        if self.dry_run:
+            if plan is not None:
+                data = plan.report().write_csv(null_value="").encode()
+                result.report = str(write_new(self.job.reports,
+                                              f"{stem}.dry-run.report.csv", data))
+        else:
+            if path is not None and target is not None:
+                moved = move_into(path, target)
+                result.moved_to, stem = str(moved), Path(moved.name).stem
+            folder = reports or target
+            if plan is not None and folder is not None:
+                data = plan.report().write_csv(null_value="").encode()
+                result.report = str(write_new(folder, f"{stem}.report.csv", data))
+            if error is not None and target is not None:
+                write_new(target, f"{stem}.error.txt", (error + "\n").encode())
+        result.seconds = time.monotonic() - start
+        return result

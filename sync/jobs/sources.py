@@ -1,0 +1,180 @@
+"""What a run takes from its folder, and how files leave it without ever being lost.
+
+A file is ready when its name matches the pattern, it has no temporary name, and its
+size and modification time are the same at two looks `settle_seconds` apart. Ready
+files go in name order (Python's string order of the file names, i.e. by code point).
+"""
+
+from __future__ import annotations
+
+import errno
+import fnmatch
+import os
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Temporary names of writers and office programs: a download or copy in progress
+# (x.csv.part, x.csv.tmp, x.csv.crdownload), an open Excel (~$x.xlsx) or LibreOffice
+# (.~lock.x.csv#) file. The name with the marker taken off is matched to the pattern,
+# so x.csv.part is reported as x.csv still being written.
+_TEMP_NAMES = (
+    re.compile(r"^(?P<name>.+)\.(part|tmp|crdownload|partial|download)$", re.IGNORECASE),
+    re.compile(r"^~\$(?P<name>.+)$"),
+    re.compile(r"^\.~lock\.(?P<name>.+)#?$"),
+)
+
+
+@dataclass(frozen=True)
+class Scan:
+    """The folder as one run sees it: files to process, and files left for later.
+
+    `looks` holds each ready file's (size, mtime) at the second look, so a change
+    after it can still be caught right before the file is read.
+    """
+
+    ready: list[Path]
+    incomplete: list[tuple[Path, str]]
+    looks: dict[Path, tuple[int, int]] = field(default_factory=dict)
+
+
+def temporary_name(name: str) -> str | None:
+    """The name a file will have once written, if `name` is a temporary name; else None."""
+    for pattern in _TEMP_NAMES:
+        match = pattern.match(name)
+        if match:
+            return match.group("name").rstrip("#")
+    return None
+
+
+def scan_folder(folder: Path, pattern: str, settle_seconds: float,
+                exclude: frozenset[Path] = frozenset()) -> Scan:
+    """Look at `folder` twice, `settle_seconds` apart; split ready from incomplete files.
+
+    Only files directly in `folder` count (not sub-folders, not `exclude`: the job's
+    own log and lock). One wait for the whole folder, and none when no file matches.
+    """
+    ready: list[Path] = []
+    incomplete: list[tuple[Path, str]] = []
+    for path in sorted(folder.iterdir(), key=lambda p: p.name):
+        if not path.is_file() or path.resolve() in exclude:
+            continue
+        final = temporary_name(path.name)
+        if final is not None:
+            if fnmatch.fnmatch(final, pattern):
+                incomplete.append((path, "temporary name: still being written"))
+        elif fnmatch.fnmatch(path.name, pattern):
+            ready.append(path)
+    if not ready:
+        return Scan(ready, incomplete)
+    first = {path: _look(path) for path in ready}
+    time.sleep(settle_seconds)
+    settled: dict[Path, tuple[int, int]] = {}
+    for path in ready:
+        second = _look(path)
+        if second is None:
+            continue  # taken away by someone else meanwhile: not ours to report
+        if second != first[path]:
+            incomplete.append((path, f"size or time changed within {settle_seconds:g} s: "
+                                     f"still being written"))
+        else:
+            settled[path] = second
+    return Scan(list(settled), sorted(incomplete, key=lambda item: item[0].name), settled)
+
+
+def _look(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
+
+
+def look(path: Path) -> tuple[int, int] | None:
+    """A file's (size, mtime in ns), None when it is gone."""
+    return _look(path)
+
+
+def move_into(path: Path, folder: Path, name: str | None = None) -> Path:
+    """Move `path` into `folder` (as `name`, default its own); return where it went.
+
+    Never overwrites: an existing name gets a suffix (x-1.csv, x-2.csv, ...). Within one
+    filesystem the file is hard-linked to its new name (which fails rather than replace
+    anything) and then unlinked; across filesystems it is copied to an exclusively
+    created file, fsynced, and only then removed. Either way the file exists under at
+    least one name at every moment.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    for target in _names(folder, name or path.name):
+        try:
+            os.link(path, target)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EMLINK):
+                raise
+            if not _copy_exclusive(path, target):
+                continue
+        os.unlink(path)
+        _fsync_dir(folder)
+        _fsync_dir(path.parent)
+        return target
+    raise AssertionError("unreachable: _names is endless")
+
+
+def write_new(folder: Path, name: str, data: bytes) -> Path:
+    """Write `data` to a new file in `folder` named `name` (suffixed if taken); its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for target in _names(folder, name):
+        try:
+            with open(target, "xb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except FileExistsError:
+            continue
+        _fsync_dir(folder)
+        return target
+    raise AssertionError("unreachable: _names is endless")
+
+
+def _names(folder: Path, name: str) -> Iterator[Path]:
+    yield folder / name
+    stem, dot, suffix = name.partition(".")
+    n = 1
+    while True:
+        yield folder / f"{stem}-{n}{dot}{suffix}"
+        n += 1
+
+
+def _copy_exclusive(path: Path, target: Path) -> bool:
+    """Copy `path` to a new file `target` and fsync it; False when `target` exists."""
+    try:
+        out = open(target, "xb")  # noqa: SIM115 - closed below, removed on failure
+    except FileExistsError:
+        return False
+    try:
+        with out, open(path, "rb") as src:
+            while chunk := src.read(1 << 20):
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return True
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems can't fsync a directory; the rename is done anyway
+    finally:
+        os.close(fd)

@@ -1,0 +1,256 @@
+"""`regsync run JOB.toml` over a drop folder: three nightly runs, refusals, moves."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import shutil
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from sync.jobs.sources import move_into, temporary_name
+from tests.conftest import customers, report_rows, run_cli
+from tests.jobs_helpers import HEADER, batches, log_lines, names, write_job
+
+FOLDER_SOURCE = 'folder = "drops"\npattern = "*.csv"\nsettle_seconds = 0.3'
+POLICY = 'max_rejected = "25%"\nallow_conflicts = false'
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class Appender(threading.Thread):
+    """Keeps appending whole CSV lines to a file, as a slow exporter would."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(daemon=True)
+        self.path, self.stop, self.rows = path, threading.Event(), 0
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(f"{100 + self.rows};Grow {self.rows};Oulu\n")
+            self.rows += 1
+            time.sleep(0.02)
+
+
+def test_three_nightly_runs(tmp_path: Path) -> None:
+    job = write_job(tmp_path, source=FOLDER_SOURCE, policy=POLICY)
+    drops, out, db = tmp_path / "drops", tmp_path / "out", tmp_path / "r.db"
+    drops.mkdir()
+    new = drops / "01-new.csv"
+    new.write_text(HEADER + "1;Alpha Oy;Oulu\n2;Beta Oy;Kemi\n3;Gamma Oy;Tornio\n")
+    grow = drops / "02-grow.csv"
+    grow.write_text(HEADER)
+    # Two of four rows rejected (wrong check digit): 50% is over max_rejected 25%.
+    bad_text = ("customer_number;name;business_id\n4;Delta Oy;1234567-8\n"
+                "5;Epsilon Oy;7654321-0\n6;Zeta Oy;\n7;Eta Oy;\n")
+    (drops / "03-bad.csv").write_text(bad_text)
+    (drops / "04.csv.part").write_text(HEADER + "20;Late Oy;Oulu\n")
+    new_sum, bad_sum = sha(new), sha(drops / "03-bad.csv")
+
+    # Run 1: one file committed, one held, two still being written.
+    appender = Appender(grow)
+    appender.start()
+    try:
+        first = run_cli("run", job)
+    finally:
+        appender.stop.set()
+        appender.join()
+    assert first.exit_code == 1, first.stderr
+    assert sorted(customers(db)) == ["1", "2", "3"]
+    assert batches(db) == [(1, "import", new_sum, None)]
+    assert names(drops) == ["02-grow.csv", "04.csv.part"]
+    assert names(out / "done") == ["01-new.csv"]
+    assert names(out / "reports") == ["01-new.report.csv"]
+    assert names(out / "held") == ["03-bad.csv", "03-bad.report.csv"]
+    assert (out / "held" / "03-bad.csv").read_text() == bad_text
+    held_report = report_rows(out / "held" / "03-bad.report.csv")
+    assert [r["status"] for r in held_report] == ["Rejected", "Rejected", "New", "New"]
+    log = log_lines(out / "regsync.jsonl")
+    assert [(Path(r["file"]).name, r["outcome"]) for r in log] == [
+        ("01-new.csv", "committed"), ("02-grow.csv", "left_incomplete"),
+        ("03-bad.csv", "held"), ("04.csv.part", "left_incomplete")]
+    assert log[0]["batch"] == 1 and log[0]["checksum"] == new_sum
+    assert log[0]["counts"]["new"] == 3 and log[0]["seconds"] >= 0
+    assert log[2]["counts"]["rejected"] == 2 and "max_rejected 25%" in log[2]["reason"]
+    assert "committed: " in first.stderr and first.stdout == ""
+
+    # Between runs: the writers finish; the same file is dropped again, under its own
+    # name and under another.
+    (drops / "04.csv.part").rename(drops / "04-late.csv")
+    shutil.copy(out / "done" / "01-new.csv", drops / "01-new.csv")
+    shutil.copy(out / "done" / "01-new.csv", drops / "05-again.csv")
+    grown = appender.rows
+
+    second = run_cli("run", job, "--json")
+    assert second.exit_code == 0, second.stderr
+    summary = second.json()
+    assert (summary["committed"], summary["skipped_duplicate"], summary["held"],
+            summary["left_incomplete"], summary["exit_code"]) == (2, 2, 0, 0, 0)
+    assert [(Path(f["file"]).name, f["outcome"]) for f in summary["files"]] == [
+        ("01-new.csv", "skipped_duplicate"), ("02-grow.csv", "committed"),
+        ("04-late.csv", "committed"), ("05-again.csv", "skipped_duplicate")]
+    assert summary["files"][0]["reason"] == "already committed as batch 1"
+    assert len(customers(db)) == 3 + grown + 1
+    assert [b[0] for b in batches(db)] == [1, 2, 3]
+    assert names(drops) == []
+    # Never overwritten: the re-dropped 01-new.csv got a suffix.
+    assert names(out / "done") == ["01-new-1.csv", "01-new.csv", "02-grow.csv",
+                                   "04-late.csv", "05-again.csv"]
+    assert names(out / "reports") == ["01-new.report.csv", "02-grow.report.csv",
+                                      "04-late.report.csv"]
+    assert log_lines(out / "regsync.jsonl")[4:] == summary["files"]
+
+    # Run 3 (after a dry run): the bad file again, a conflicting file, a modification.
+    (drops / "03-bad.csv").write_text(bad_text)
+    (drops / "06-conflict.csv").write_text(HEADER + "1;Alpha Oy;Vaasa\n1;Alpha Oy;Oulu\n")
+    (drops / "07-fix.csv").write_text(HEADER + "2;Beta Oy;Lahti\n")
+    dry = run_cli("run", job, "--dry-run", "--json")
+    assert dry.exit_code == 1, dry.stderr
+    assert dry.json()["would_be"] == {"committed": 1, "skipped_duplicate": 0, "held": 2,
+                                      "left_incomplete": 0, "failed": 0}
+    assert dry.json()["committed"] == 0
+    assert names(drops) == ["03-bad.csv", "06-conflict.csv", "07-fix.csv"]
+    assert len(batches(db)) == 3 and customers(db)["2"]["city"] == "Kemi"
+    assert {r["outcome"] for r in log_lines(out / "regsync.jsonl")[8:]} == {"dry_run"}
+
+    third = run_cli("run", job, "--json")
+    assert third.exit_code == 1, third.stderr
+    assert [(Path(f["file"]).name, f["outcome"]) for f in third.json()["files"]] == [
+        ("03-bad.csv", "held"), ("06-conflict.csv", "held"), ("07-fix.csv", "committed")]
+    assert customers(db)["2"]["city"] == "Lahti" and customers(db)["1"]["city"] == "Oulu"
+    assert [b[2] for b in batches(db)][-1] == sha(out / "done" / "07-fix.csv")
+    assert third.json()["files"][2]["counts"]["modified"] == 1
+    assert names(out / "held") == ["03-bad-1.csv", "03-bad-1.report.csv", "03-bad.csv",
+                                   "03-bad.report.csv", "06-conflict.csv",
+                                   "06-conflict.report.csv"]
+    assert sha(out / "held" / "03-bad-1.csv") == bad_sum
+    assert "allow_conflicts is false" in third.json()["files"][1]["reason"]
+
+
+def test_reverted_batch_makes_its_file_importable_again(tmp_path: Path) -> None:
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    (drops / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    assert run_cli("run", job).exit_code == 0
+    assert run_cli("revert", "1", "--db", tmp_path / "r.db").exit_code == 0
+    shutil.copy(tmp_path / "out" / "done" / "a.csv", drops / "a.csv")
+    again = run_cli("run", job, "--json")
+    assert again.json()["committed"] == 1, again.stderr
+    assert sorted(customers(tmp_path / "r.db")) == ["1"]
+
+
+def test_unreadable_file_is_held_with_its_error_and_the_run_goes_on(tmp_path: Path) -> None:
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    (drops / "a.csv").write_bytes(b"")
+    (drops / "b.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 1
+    assert [f["outcome"] for f in result.json()["files"]] == ["failed", "committed"]
+    assert names(tmp_path / "out" / "held") == ["a.csv", "a.error.txt"]
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda t: t.replace('actor = "erp-sync"', 'actor = "x"\nactr = "y"'),
+     "unknown key 'actr' in [job]"),
+    (lambda t: t + "\n[sources]\nfolder = 'x'\n", "unknown table [sources]"),
+    (lambda t: t.replace('folder = "drops"', 'folder = "nowhere"'), "does not exist"),
+    (lambda t: t.replace('register = "r.db"', 'register = "no/such/dir/r.db"'),
+     "its folder does not exist"),
+    (lambda t: t.replace('register = "r.db"', 'register = "postgresql://nobody@127.0.0.1:1/x"'),
+     "register unreachable"),
+    (lambda t: t.replace("[policy]", '[policy]\nmax_rejected = "five"'), "max_rejected"),
+    (lambda t: t.replace("[job]", "[job"), "not valid TOML"),
+])
+def test_a_doubtful_job_file_is_refused_before_anything_is_touched(
+        tmp_path: Path, change, message: str) -> None:
+    job = write_job(tmp_path, source=FOLDER_SOURCE)
+    job.write_text(change(job.read_text()))
+    (tmp_path / "drops").mkdir()
+    (tmp_path / "drops" / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 2
+    assert message in result.json()["error"] and result.json()["exit_code"] == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert names(tmp_path) == ["drops", "job.toml"]
+    assert names(tmp_path / "drops") == ["a.csv"]
+
+
+def test_relative_paths_are_relative_to_the_job_file(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    (tmp_path / "drops").mkdir()
+    (tmp_path / "drops" / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert run_cli("run", Path("..") / "job.toml").exit_code == 0
+    assert names(tmp_path / "out" / "done") == ["a.csv"] and names(elsewhere) == []
+
+
+@pytest.mark.parametrize(("name", "final"), [
+    ("x.csv.part", "x.csv"), ("x.csv.tmp", "x.csv"), ("~$x.xlsx", "x.xlsx"),
+    (".~lock.x.csv#", "x.csv"), ("x.csv", None)])
+def test_temporary_names(name: str, final: str | None) -> None:
+    assert temporary_name(name) == final
+
+
+def test_move_never_overwrites_and_survives_another_filesystem(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "done"
+    target.mkdir()
+    (target / "a.csv").write_text("older")
+    source = tmp_path / "a.csv"
+    source.write_text("newer")
+
+    def cross_device(src: object, dst: object) -> None:
+        raise OSError(errno.EXDEV, os.strerror(errno.EXDEV))
+
+    monkeypatch.setattr(os, "link", cross_device)
+    moved = move_into(source, target)
+    assert moved == target / "a-1.csv" and moved.read_text() == "newer"
+    assert (target / "a.csv").read_text() == "older" and not source.exists()
+
+
+def test_the_jobs_own_log_and_lock_in_its_folder_are_not_sources(tmp_path: Path) -> None:
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    job.write_text(job.read_text().replace('log = "out/regsync.jsonl"',
+                                           'log = "drops/regsync.jsonl"'))
+    (tmp_path / "drops").mkdir()
+    (tmp_path / "drops" / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    assert run_cli("run", job).exit_code == 0
+    second = run_cli("run", job, "--json")
+    assert second.exit_code == 0 and second.json()["files"] == []
+    assert names(tmp_path / "drops") == ["regsync.jsonl", "regsync.jsonl.lock"]
+
+
+def test_a_busy_register_leaves_the_file_for_the_next_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sync.writers.register.sqlite._BUSY_TIMEOUT_MS", 50)
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops, db = tmp_path / "drops", tmp_path / "r.db"
+    drops.mkdir()
+    (drops / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    assert run_cli("run", job).exit_code == 0
+    (drops / "b.csv").write_text(HEADER + "2;Beta Oy;Kemi\n")
+    other = sqlite3.connect(db, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another program is writing to the register
+    busy = run_cli("run", job, "--json")
+    other.execute("ROLLBACK")
+    other.close()
+    assert busy.exit_code == 3
+    assert busy.json()["files"][0]["outcome"] == "failed"
+    assert "left for the next run" in busy.json()["files"][0]["reason"]
+    assert names(drops) == ["b.csv"]
+    assert run_cli("run", job).exit_code == 0
+    assert sorted(customers(db)) == ["1", "2"]

@@ -1,0 +1,123 @@
+"""A job whose source is a database table or query (SQLite, PostgreSQL)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from sync.readers.database import read_database, redact
+from tests.conftest import customers, report_rows, run_cli
+from tests.jobs_helpers import batches, write_job
+
+PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+ROWS = [(str(n), f"Asiakas {n} Oy", "Oulu") for n in range(1, 7)]
+
+
+@dataclass
+class TableDb:
+    """A source database: the [source] lines of the job, and a way to run SQL in it."""
+
+    source: str
+    execute: Callable[[str], None]
+
+
+def _sqlite(tmp_path: Path, query: bool) -> TableDb:
+    path = tmp_path / "erp.db"
+
+    def execute(sql: str) -> None:
+        conn = sqlite3.connect(path)
+        conn.execute(sql)
+        conn.commit()
+        conn.close()
+
+    execute("CREATE TABLE customers (customer_number TEXT, name TEXT, city TEXT, "
+            "credit REAL)")
+    what = ('query = "SELECT customer_number AS Asiakasnumero, name AS Nimi, city '
+            'FROM customers ORDER BY name"') if query else 'table = "customers"'
+    return TableDb(f'db = "sqlite:///erp.db"\n{what}', execute)
+
+
+@pytest.fixture
+def pg_schema() -> Iterator[str]:
+    """A fresh schema in the test PostgreSQL server, dropped afterwards."""
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        conn = psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL at {PG_URL} is unreachable in CI: {exc}")
+        pytest.skip(f"PostgreSQL at {PG_URL} is unreachable (not CI): {exc}")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield schema
+    finally:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        conn.close()
+
+
+@pytest.fixture(params=["sqlite-table", "sqlite-query", "postgresql-table"])
+def table_db(request: pytest.FixtureRequest, tmp_path: Path) -> TableDb:
+    if request.param.startswith("sqlite"):
+        return _sqlite(tmp_path, query=request.param.endswith("query"))
+    import psycopg
+
+    schema = request.getfixturevalue("pg_schema")
+
+    def execute(sql: str) -> None:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(sql.replace("customers", f"{schema}.customers"))
+
+    execute("CREATE TABLE customers (customer_number TEXT, name TEXT, city TEXT, "
+            "credit NUMERIC(10, 2))")
+    return TableDb(f'db = "{PG_URL}"\ntable = "{schema}.customers"', execute)
+
+
+def test_a_table_is_synced_and_then_only_changed_rows_are_modified(
+        tmp_path: Path, table_db: TableDb) -> None:
+    values = ", ".join(f"('{n}', '{name}', '{city}', 100)" for n, name, city in ROWS)
+    table_db.execute(f"INSERT INTO customers VALUES {values}")
+    job = write_job(tmp_path, source=table_db.source)
+    db = tmp_path / "r.db"
+
+    first = run_cli("run", job, "--json")
+    assert first.exit_code == 0, first.stderr
+    assert first.json()["committed"] == 1
+    assert first.json()["files"][0]["counts"]["new"] == 6
+    assert sorted(customers(db)) == [str(n) for n in range(1, 7)]
+
+    table_db.execute("UPDATE customers SET city = 'Kemi' WHERE customer_number IN ('2', '5')")
+    second = run_cli("run", job, "--json")
+    assert second.exit_code == 0, second.stderr
+    record = second.json()["files"][0]
+    assert record["outcome"] == "committed" and record["batch"] == 2
+    assert (record["counts"]["modified"], record["counts"]["unchanged"]) == (2, 4)
+    report = report_rows(Path(record["report"]))
+    assert sorted(r["customer_number"] for r in report if r["status"] == "Modified") == [
+        "2", "5"]
+    assert {r["changed_fields"] for r in report if r["status"] == "Modified"} == {"city"}
+    assert customers(db)["5"]["city"] == "Kemi" and customers(db)["4"]["city"] == "Oulu"
+
+    third = run_cli("run", job, "--json")
+    assert third.exit_code == 0
+    assert third.json()["skipped_duplicate"] == 1
+    assert third.json()["files"][0]["reason"] == "unchanged since batch 2"
+    assert len(batches(db)) == 2
+
+
+def test_table_checksum_ignores_row_order_and_label_hides_passwords(tmp_path: Path) -> None:
+    db = _sqlite(tmp_path, query=False)
+    db.execute("INSERT INTO customers VALUES ('2', 'B', NULL, 100.0), ('1', 'A', 'x', 2.5)")
+    url = f"sqlite:///{tmp_path / 'erp.db'}"
+    as_table = read_database(url, table="customers")
+    reversed_query = read_database(url, query="SELECT * FROM customers ORDER BY 1 DESC")
+    assert as_table.checksum == reversed_query.checksum
+    assert as_table.table.frame.rows() == [(2, "1", "A", "x", "2.5"), (3, "2", "B", None, "100")]
+    assert redact("postgresql://erp:s3cret@db.example:5432/crm") == \
+        "postgresql://erp@db.example:5432/crm"
