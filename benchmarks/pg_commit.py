@@ -52,15 +52,20 @@ def timed(*args: str) -> float:
     return time.perf_counter() - start
 
 
-def copy_floor(csv_path: Path) -> float:
-    """Seconds of COPY of the CSV into an empty table of text columns (a fresh schema)."""
+def copy_floor(csv_path: Path, like: str | None = None) -> float:
+    """Seconds of COPY of the CSV into an empty table (a fresh schema): plain text
+    columns, or with `like` a copy of that table with all its indexes."""
     schema = f"floor_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
-        conn.execute(f'CREATE TABLE "{schema}".t ({", ".join(c + " TEXT" for c in COLUMNS)})')
+        if like is None:
+            conn.execute(f'CREATE TABLE "{schema}".t ({", ".join(c + " TEXT" for c in COLUMNS)})')
+        else:
+            conn.execute(f'CREATE TABLE "{schema}".t (LIKE {like} INCLUDING ALL)')
         start = time.perf_counter()
         with conn.cursor() as cur, cur.copy(
-                f'COPY "{schema}".t FROM STDIN (FORMAT csv, HEADER true, DELIMITER \';\')'
+                f'COPY "{schema}".t ({", ".join(COLUMNS)}) FROM STDIN '
+                f"(FORMAT csv, HEADER true, DELIMITER ';')"
         ) as copy, open(csv_path, "rb") as handle:
             while chunk := handle.read(8 << 20):
                 copy.write(chunk)
@@ -82,6 +87,7 @@ def one_run(rows: int, folder: Path) -> dict[str, float]:
                                       "--plan", str(folder / "update.plan"))
     figures["commit_update"] = timed("commit", str(folder / "update.plan"), "--db", db)
     figures["copy_floor"] = copy_floor(first)
+    figures["copy_indexed"] = copy_floor(first, like=f'"{schema}".customers')
     with psycopg.connect(PG, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
     return figures
@@ -103,7 +109,8 @@ def main() -> None:
     print(f"medians over {args.runs} runs of {args.rows} rows: "
           + ", ".join(f"{k} {v:.2f}s" for k, v in medians.items()))
     print(f"commit_new / copy_floor = {medians['commit_new'] / medians['copy_floor']:.2f}x; "
-          f"commit_update / copy_floor = {medians['commit_update'] / medians['copy_floor']:.2f}x")
+          f"commit_update / copy_floor = {medians['commit_update'] / medians['copy_floor']:.2f}x; "
+          f"commit_new / copy_indexed = {medians['commit_new'] / medians['copy_indexed']:.2f}x")
     print(f"load average: {os.getloadavg()}")
 
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from sync.readers.neutralise import TRIGGERS, unneutralise
 from sync.writers.cells import neutralise, spreadsheet_safe
-from tests.conftest import customers, load_register, run_cli, write_csv
+from tests.conftest import customers, load_register, register_state, run_cli, write_csv
 
 SEED = ("customer_number;customer_type;name;business_id;phone;postal_code;city;country;"
         "customer_group;notes\n"
@@ -25,10 +25,10 @@ SEED = ("customer_number;customer_type;name;business_id;phone;postal_code;city;c
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    path = tmp_path / "r.db"
-    load_register(path, SEED, tmp_path)
-    return path
+def db(register_url: str, tmp_path: Path) -> str:
+    """The register above, on each engine."""
+    load_register(register_url, SEED, tmp_path)
+    return register_url
 
 
 def export(db: Path, dest: Path, *args: str) -> dict:
@@ -145,11 +145,11 @@ def test_bad_selection_is_exit_2_and_writes_nothing(db: Path, tmp_path: Path, ar
 
 
 def test_export_never_writes_to_the_register(db: Path, tmp_path: Path) -> None:
-    before = db.read_bytes()
+    before = register_state(db)
     listed = write_csv(tmp_path / "n.txt", "1001\n")
     for name in ("a.csv", "a.xlsx", "a.parquet", "a.vcf", "a.pdf"):
         export(db, tmp_path / name, "--customers", listed)
-    assert db.read_bytes() == before
+    assert register_state(db) == before
 
 
 def test_missing_register_and_unknown_extension_are_exit_2(tmp_path: Path) -> None:
