@@ -52,7 +52,8 @@ def timed(*args: str) -> float:
     return time.perf_counter() - start
 
 
-def copy_floor(csv_path: Path, like: str | None = None) -> float:
+def copy_floor(csv_path: Path, like: str | None = None,
+               columns: tuple[str, ...] = COLUMNS) -> float:
     """Seconds of COPY of the CSV into an empty table (a fresh schema): plain text
     columns, or with `like` a copy of that table with all its indexes."""
     schema = f"floor_{uuid.uuid4().hex[:8]}"
@@ -64,7 +65,7 @@ def copy_floor(csv_path: Path, like: str | None = None) -> float:
             conn.execute(f'CREATE TABLE "{schema}".t (LIKE {like} INCLUDING ALL)')
         start = time.perf_counter()
         with conn.cursor() as cur, cur.copy(
-                f'COPY "{schema}".t ({", ".join(COLUMNS)}) FROM STDIN '
+                f'COPY "{schema}".t ({", ".join(columns)}) FROM STDIN '
                 f"(FORMAT csv, HEADER true, DELIMITER ';')"
         ) as copy, open(csv_path, "rb") as handle:
             while chunk := handle.read(8 << 20):
@@ -87,7 +88,12 @@ def one_run(rows: int, folder: Path) -> dict[str, float]:
                                       "--plan", str(folder / "update.plan"))
     figures["commit_update"] = timed("commit", str(folder / "update.plan"), "--db", db)
     figures["copy_floor"] = copy_floor(first)
-    figures["copy_indexed"] = copy_floor(first, like=f'"{schema}".customers')
+    # The customers table holds a group id, not the group's name: that column stays out.
+    plain = folder / "indexed.csv"
+    pl.read_csv(first, separator=";", infer_schema=False).drop("customer_group").write_csv(
+        plain, separator=";")
+    figures["copy_indexed"] = copy_floor(plain, like=f'"{schema}".customers',
+                                         columns=COLUMNS[:-1])
     with psycopg.connect(PG, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
     return figures

@@ -12,13 +12,14 @@ import polars as pl
 
 from sync.cli_output import actor_option, db_option, emit, json_option, run
 from sync.errors import UsageError
-from sync.writers.register import open_register
+from sync.writers.register import open_register, register_exists
 from sync.writers.register.schema import SCHEMA_VERSION
 from sync.writers.register.sql import SQLRegister
 
 
 def _with_register(db: str, *, write: bool, body: Callable[[SQLRegister], int]) -> int:
-    register = open_register(db, create=False)
+    """Run `body` on the register; a writing command needs one that exists already."""
+    register = open_register(db, create=write and register_exists(db))
     try:
         if write and register.register_id() is None:
             raise UsageError(f"{db}: there is no register here yet")
@@ -133,16 +134,8 @@ def _state_command(name: str, column: str, value: Callable[[str], str | None],
             emit(as_json, {"batch": info.batch_id, "customers": info.updated},
                  [f"{info.updated} customers {done} (batch {info.batch_id})"])
             return 0
-        run(as_json, lambda: _with_register_rw(db, body))
+        run(as_json, lambda: _with_register(db, write=True, body=body))
     return command
-
-
-def _with_register_rw(db: str, body: Callable[[SQLRegister], int]) -> int:
-    register = open_register(db, create=True)
-    try:
-        return body(register)
-    finally:
-        register.close()
 
 
 def _now() -> str:
@@ -158,6 +151,7 @@ invalidate_cmd = _state_command(
     "Invalidate customers: kept with their keys, left out of exports, never deleted.")
 restore_cmd = _state_command("restore", "invalidated", lambda actor: None, "restored",
                              "Restore invalidated customers.")
+
 
 @click.command("migrate")
 @db_option
