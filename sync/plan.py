@@ -82,6 +82,8 @@ class Plan:
     @classmethod
     def load(cls, path: Path) -> Plan:
         """Read a plan written by `save`; PlanError if the file is not one."""
+        if path.exists() and not path.is_file():
+            raise PlanError(f"{path}: not a plan file (a folder?)")
         try:
             table = pq.read_table(path)
         except FileNotFoundError:
