@@ -220,3 +220,9 @@ def test_usage_error_under_json_is_still_one_json_object(tmp_path: Path) -> None
                           capture_output=True, text=True, cwd=ROOT, env=env, check=False)
     assert done.returncode == 2
     assert json.loads(done.stdout)["exit_code"] == 2
+
+
+def test_a_folder_given_as_the_plan_is_exit_2_with_one_line(tmp_path: Path) -> None:
+    result = run_cli("commit", tmp_path, "--db", tmp_path / "r.db")
+    assert result.exit_code == 2
+    assert "not a plan file" in result.stderr and result.stderr.count("\n") == 1
