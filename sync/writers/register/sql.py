@@ -328,7 +328,9 @@ class SQLRegister:
             else:
                 column = str(field_name)
                 part = part.with_columns(pl.col("new").alias("value"))
-            self._update_rows(column, part.select("customer_number", "value"), batch_id)
+            # In key order, the B-tree pages are visited once each, in sequence.
+            self._update_rows(column, part.select("customer_number", "value")
+                              .sort("customer_number"), batch_id)
         recorded = updates.filter(pl.col("field") != "name_key")
         self._write_history(recorded.select(
             pl.lit(batch_id, pl.Int64).alias("batch_id"), "customer_number",

@@ -19,6 +19,9 @@ from sync.writers.register.schema import SCHEMA_VERSION, schema_sql
 from sync.writers.register.sql import SQLRegister
 
 _BUSY_TIMEOUT_MS = 5000
+# Page cache per connection (negative: KiB). Index updates on a register of millions
+# of customers touch pages all over the B-trees; 256 MiB keeps most of them in memory.
+_CACHE_KIB = 256 * 1024
 
 
 def sqlite_path(url: str) -> Path:
@@ -66,6 +69,7 @@ class SQLiteRegister(SQLRegister):
         try:
             conn = sqlite3.connect(uri, uri=True, isolation_level=None)
             conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.DatabaseError as exc:
             if _is_busy(exc):
