@@ -23,6 +23,7 @@ from stdnum.fi import ytunnus
 from stdnum.se import orgnr
 
 from sync.namekey import name_key
+from sync.normalise_business_id import business_id_fast
 from sync.normalise_phone import phone_fast
 
 __all__ = ["DEFAULT_CUSTOMER_TYPES", "NORMALISERS", "name_key", "normalise_column"]
@@ -369,6 +370,7 @@ def _language(value: str, _row_country: str | None) -> _Result:
 
 
 _FAST_PATHS: dict[str, _FastPath] = {
+    "business_id": business_id_fast,
     "phone": phone_fast,
 }
 
