@@ -62,6 +62,7 @@ class Measure:
     counts: dict[str, int] | None
     timed_out: bool = False
     error: str = ""
+    cpu: float | None = None  # user + sys seconds, from /usr/bin/time -v
 
 
 @dataclass
@@ -80,6 +81,11 @@ class Step:
         """Median wall seconds of finished runs."""
         ok = self.ok_runs()
         return statistics.median(m.seconds for m in ok) if ok else None
+
+    def median_cpu(self) -> float | None:
+        """Median CPU seconds (user + sys) of finished runs, when measured."""
+        values = [m.cpu for m in self.ok_runs() if m.cpu is not None]
+        return statistics.median(values) if values else None
 
     def peak_rss_mib(self) -> float | None:
         """Largest peak RSS over the finished runs, MiB."""
@@ -104,9 +110,12 @@ def measure(cmd: list[str], timeout: float, cwd: Path) -> Measure:
         return Measure(time.perf_counter() - start, None, None, None, timed_out=True)
     seconds = time.perf_counter() - start
     rss = None
+    cpu: float | None = None
     for line in err.splitlines():
         if "Maximum resident set size" in line:
             rss = int(line.rsplit(":", 1)[1])
+        elif "User time (seconds)" in line or "System time (seconds)" in line:
+            cpu = (cpu or 0.0) + float(line.rsplit(":", 1)[1])
     counts = None
     lines = [x for x in out.splitlines() if x.startswith("{")]
     if lines:
@@ -114,7 +123,7 @@ def measure(cmd: list[str], timeout: float, cwd: Path) -> Measure:
         counts = {k: int(data.get(k, 0)) for k in COUNT_KEYS} if "new" in data else None
     error = "" if proc.returncode in (0, 1) else err.strip().splitlines()[-1:][0] \
         if err.strip() else f"exit {proc.returncode}"
-    return Measure(seconds, rss, proc.returncode, counts, error=error)
+    return Measure(seconds, rss, proc.returncode, counts, error=error, cpu=cpu)
 
 
 def fresh_register(data: Path, work: Path, name: str) -> Path:
@@ -184,7 +193,8 @@ def report(tool: str, step: str, i: int, m: Measure) -> None:
     """One progress line on stderr."""
     what = "TIMEOUT" if m.timed_out else (m.error or f"exit {m.exit_code}")
     rss = f"{m.rss_kib / 1024:.0f} MiB" if m.rss_kib else "?"
-    print(f"  {tool:<16} {step:<8} run {i + 1}: {m.seconds:8.2f} s  {rss:>9}  {what}  "
+    cpu = f"cpu {m.cpu:.2f} s" if m.cpu is not None else ""
+    print(f"  {tool:<16} {step:<8} run {i + 1}: {m.seconds:8.2f} s  {cpu}  {rss:>9}  {what}  "
           f"{m.counts or ''}", file=sys.stderr, flush=True)
 
 
@@ -219,8 +229,8 @@ def _fmt(value: float | None, digits: int = 2) -> str:
 
 def table(steps: list[Step], expected: dict[str, int], timeout: float) -> tuple[str, str]:
     """The results table and the ratio lines (markdown)."""
-    lines = ["| tool | step | median s | runs (s) | peak RSS MiB | counts |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| tool | step | median s | runs (s) | median CPU s | peak RSS MiB | counts |",
+             "|---|---|---|---|---|---|---|"]
     totals: dict[str, float | None] = {}
     for s in steps:
         runs = ", ".join("timeout" if m.timed_out else f"{m.seconds:.2f}" for m in s.runs)
@@ -234,7 +244,7 @@ def table(steps: list[Step], expected: dict[str, int], timeout: float) -> tuple[
         else:
             verdict = "DIFFER: " + json.dumps(counts[0])
         lines.append(f"| {s.tool} | {s.step} | {_fmt(s.median())} | {runs} | "
-                     f"{_fmt(s.peak_rss_mib(), 0)} | {verdict} |")
+                     f"{_fmt(s.median_cpu())} | {_fmt(s.peak_rss_mib(), 0)} | {verdict} |")
         previous = totals.get(s.tool, 0.0)
         med = s.median()
         totals[s.tool] = None if previous is None or med is None else previous + med

@@ -17,6 +17,7 @@ import click
 
 from sync.cli_admin import ADMIN_COMMANDS
 from sync.cli_jobs import JOB_COMMANDS
+from sync.cli_output import StepLine
 from sync.cli_output import actor_option as _actor_option
 from sync.cli_output import db_option as _db_option
 from sync.cli_output import emit as _emit
@@ -129,14 +130,18 @@ def init_cmd(db: str, as_json: bool) -> None:
 
 
 def _preview(source: Path, db: str, rules_path: Path | None, encoding: str | None,
-             delimiter: str | None, sheet: str | None, header_row: int) -> Plan:
+             delimiter: str | None, sheet: str | None, header_row: int,
+             as_json: bool) -> Plan:
     rules = load_rules(rules_path)
     register = open_register(db, create=False)
+    progress = StepLine(as_json)
     try:
         return preview(source, register, rules,
                        ReadOptions(encoding=encoding, delimiter=delimiter,
-                                   header_row=header_row, sheet=sheet))
+                                   header_row=header_row, sheet=sheet),
+                       progress=progress if progress.enabled else None)
     finally:
+        progress.done()
         register.close()
 
 
@@ -162,7 +167,8 @@ def preview_cmd(source: Path, db: str, rules_path: Path | None, encoding: str | 
                 plan_path: Path | None, report_path: Path | None, as_json: bool) -> None:
     """Show what importing SOURCE would do; write a plan. The register is not touched."""
     def body() -> int:
-        plan = _preview(source, db, rules_path, encoding, delimiter, sheet, header_row)
+        plan = _preview(source, db, rules_path, encoding, delimiter, sheet, header_row,
+                        as_json)
         target = plan_path or Path(source.name + ".plan")
         _write(target, "plan", plan.save)
         if report_path is not None:
@@ -229,7 +235,8 @@ def import_cmd(source: Path, db: str, rules_path: Path | None, encoding: str | N
         if not yes:
             raise UsageError("import writes to the register: pass --yes, or run "
                              "'regsync preview' and then 'regsync commit'")
-        plan = _preview(source, db, rules_path, encoding, delimiter, sheet, header_row)
+        plan = _preview(source, db, rules_path, encoding, delimiter, sheet, header_row,
+                        as_json)
         if report_path is not None:
             _write(report_path, "report", lambda path: write_report(plan, path))
         lines = [*_source_lines(plan.header.source_info), *_row_lines(plan),

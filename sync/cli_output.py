@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
@@ -35,6 +35,32 @@ def emit(as_json: bool, payload: dict[str, Any], lines: list[str]) -> None:
         click.echo(line, file=out)
     if as_json:
         click.echo(json.dumps(payload, ensure_ascii=False))
+
+
+class StepLine:
+    """A one-line progress counter on a terminal: `[2/5] normalising...`, then erased.
+
+    Shows nothing under --json or when the stream is not a terminal.
+    """
+
+    def __init__(self, as_json: bool, stream: TextIO | None = None) -> None:
+        self._stream = stream or sys.stderr
+        self.enabled = not as_json and self._stream.isatty()
+        self._shown = False
+
+    def __call__(self, step: str, number: int, total: int) -> None:
+        """Show that step `number` of `total` has begun."""
+        if self.enabled:
+            self._stream.write(f"\r\x1b[2K[{number}/{total}] {step}...")
+            self._stream.flush()
+            self._shown = True
+
+    def done(self) -> None:
+        """Erase the line, so that what follows starts on a clean one."""
+        if self._shown:
+            self._stream.write("\r\x1b[2K")
+            self._stream.flush()
+            self._shown = False
 
 
 def run(as_json: bool, action: Callable[[], int]) -> None:

@@ -23,11 +23,15 @@ from stdnum.fi import ytunnus
 from stdnum.se import orgnr
 
 from sync.namekey import name_key
+from sync.normalise_business_id import business_id_fast
+from sync.normalise_phone import phone_fast
 
 __all__ = ["DEFAULT_CUSTOMER_TYPES", "NORMALISERS", "name_key", "normalise_column"]
 
 # (value, code, detail) for one distinct input.
 _Result = tuple[str, str | None, str | None]
+# frame of value v, country c -> canonical value, or null where the slow path decides.
+_FastPath = Callable[[pl.DataFrame], pl.Series]
 
 _EXPR_KINDS = frozenset({"key", "text", "collapse", "compact", "vat_id", "email"})
 _LIBRARY_KINDS = frozenset(
@@ -64,8 +68,6 @@ _VAT_FORM = re.compile(r"([A-Z]{2})(\d[0-9A-Z]*)")
 _POSTAL_PREFIX = re.compile(r"([A-Za-z]{2})-?(\d+)")
 
 
-
-
 def normalise_column(
     kind: str,
     values: pl.Series,
@@ -94,7 +96,8 @@ def normalise_column(
         aliases = _customer_type_aliases((options or {}).get("values") or DEFAULT_CUSTOMER_TYPES)
         return _per_distinct(trimmed, None, lambda v, _c: _customer_type(v, aliases))
     uses_country = kind in {"business_id", "phone", "postal_code"}
-    return _per_distinct(trimmed, countries if uses_country else None, _ROW_FUNCTIONS[kind])
+    return _per_distinct(trimmed, countries if uses_country else None, _ROW_FUNCTIONS[kind],
+                         _FAST_PATHS.get(kind))
 
 
 # --- expression kinds -------------------------------------------------------------------
@@ -162,15 +165,26 @@ def _per_distinct(
     trimmed: pl.Series,
     countries: pl.Series | None,
     normalise: Callable[[str, str | None], _Result],
+    fast: _FastPath | None = None,
 ) -> pl.DataFrame:
-    """Call ``normalise`` once per distinct non-null (value, country) and join back."""
+    """Call ``normalise`` once per distinct non-null (value, country) and join back.
+
+    ``fast`` (given the frame of value ``v`` and country ``c``) gives the canonical value
+    of the rows it can decide, with no issue, and null for the others; only the others
+    reach ``normalise``.
+    """
     country = (
         countries.cast(pl.String)
         if countries is not None
         else pl.Series(values=[None] * len(trimmed), dtype=pl.String)
     )
     frame = pl.DataFrame({"v": trimmed, "c": country})
-    distinct = frame.drop_nulls("v").unique()
+    if fast is not None:
+        frame = frame.with_columns(fast(frame).alias("fast"))
+        undecided = frame.filter(pl.col("fast").is_null()).select("v", "c")
+    else:
+        undecided = frame
+    distinct = undecided.drop_nulls("v").unique()
     schema = {"value": pl.String, "code": pl.String, "detail": pl.String}
     answers = pl.DataFrame(
         [normalise(v, c) for v, c in distinct.iter_rows()], schema=schema, orient="row"
@@ -179,6 +193,8 @@ def _per_distinct(
     joined = frame.join(
         looked_up, on=["v", "c"], how="left", nulls_equal=True, maintain_order="left"
     )
+    if fast is not None:
+        joined = joined.with_columns(pl.coalesce("fast", "value").alias("value"))
     return joined.select(list(schema))
 
 
@@ -352,6 +368,11 @@ def _language(value: str, _row_country: str | None) -> _Result:
         return (value, "unknown_language", f"unknown language: '{value}'")
     return code, None, None
 
+
+_FAST_PATHS: dict[str, _FastPath] = {
+    "business_id": business_id_fast,
+    "phone": phone_fast,
+}
 
 _ROW_FUNCTIONS: dict[str, Callable[[str, str | None], _Result]] = {
     "business_id": _business_id,

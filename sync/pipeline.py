@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,11 @@ from sync.plan import Plan, PlanHeader, count_statuses, new_col, old_col
 from sync.readers import SourceTable, read_source
 from sync.rules import HeaderMap, Rules, map_headers
 from sync.writers.register.base import BatchInfo, ChangeSet, Register
+
+# The long steps of a preview, in order, as reported to a progress callback.
+PREVIEW_STEPS: tuple[str, ...] = ("reading the source", "normalising", "matching",
+                                  "comparing with the register", "looking for duplicates")
+Progress = Callable[[str, int, int], None]  # (step, its number from 1, number of steps)
 
 _APPLIED = ("New", "Modified")
 _STATE = ("locked_by", "invalidated")
@@ -48,16 +54,20 @@ def file_checksum(path: Path) -> str:
 
 
 def preview(source: Path, register: Register, rules: Rules,
-            options: ReadOptions | None = None) -> Plan:
-    """Compute the plan for `source` against `register`; writes nothing anywhere."""
+            options: ReadOptions | None = None, progress: Progress | None = None) -> Plan:
+    """Compute the plan for `source` against `register`; writes nothing anywhere.
+
+    `progress`, when given, is called as each step of PREVIEW_STEPS begins.
+    """
     options = options or ReadOptions()
     # Read the register's version before anything else: a commit that lands while this
     # preview reads is then seen by the commit's stale check.
     register_id, register_version = register.register_id(), register.version()
+    _step(progress, "reading the source")
     table = read_source(source, encoding=options.encoding, delimiter=options.delimiter,
                         header_row=options.header_row, sheet=options.sheet)
     return _plan(table, str(source), file_checksum(source), register, rules,
-                 register_id, register_version)
+                 register_id, register_version, progress)
 
 
 def preview_table(table: SourceTable, source: str, checksum: str, register: Register,
@@ -72,11 +82,18 @@ def preview_table(table: SourceTable, source: str, checksum: str, register: Regi
     return _plan(table, source, checksum, register, rules, register_id, register_version)
 
 
+def _step(progress: Progress | None, name: str) -> None:
+    if progress is not None:
+        progress(name, PREVIEW_STEPS.index(name) + 1, len(PREVIEW_STEPS))
+
+
 def _plan(table: SourceTable, source: str, checksum: str, register: Register, rules: Rules,
-          register_id: str | None, register_version: int) -> Plan:
+          register_id: str | None, register_version: int,
+          progress: Progress | None = None) -> Plan:
     """The stages after reading: map, normalise, match, classify; the plan."""
     header_map = map_headers(table.headers, rules, source,
                              header_row=table.header_row, head=table.head)
+    _step(progress, "normalising")
     canonical = canonicalise(table.frame, header_map, rules)
     fields = rules.field_names
     rows = _with_messages(canonical.frame, canonical.issues)
@@ -85,9 +102,11 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
     valid = rows.filter(pl.col("error").is_null()).select(
         "_row", *[pl.col(new_col(k)).alias(k)
                   for k in ("customer_number", "business_id", "name")])
+    _step(progress, "matching")
     matches = match_keys(valid, register, rules.match_order)
     rows = rows.join(matches, on="_row", how="left").with_columns(
         pl.col("outcome").fill_null("rejected"))
+    _step(progress, "comparing with the register")
     rows = _attach_register_values(rows, register, fields)
     rows = diff(rows, fields).with_columns(status_expr().alias("status"))
     rows = _held_customers(rows)
@@ -95,6 +114,7 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
     rows = _assign_numbers(rows, register)
     rows = _new_row_defaults(rows)
     rows = _canonical_groups(rows, register)
+    _step(progress, "looking for duplicates")
     rows = _flag_duplicates(rows, register, rules)
     rows = _finish(rows, table, fields)
     header = PlanHeader(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import cache
 
 import polars as pl
 from rapidfuzz import fuzz, process
@@ -40,12 +41,36 @@ def strip_legal_forms(name: str, forms: frozenset[str]) -> str:
     return " ".join(kept or words)
 
 
+@cache
+def _plain_names() -> str:
+    """Regex of names whose comparison form polars computes exactly as Python does.
+
+    Printable ASCII, and Latin letters whose lower case is their case fold and a single
+    letter again (not ß, İ, ſ, ...): on those, polars' to_lowercase, \\w and \\s agree
+    with str.casefold and Python's re.
+    """
+    letters = "".join(c for c in map(chr, range(0xC0, 0x250))
+                      if c.isalnum() and c.casefold() == c.lower() and len(c.lower()) == 1
+                      and c.lower().isalnum())
+    return f"^[\\x20-\\x7E{letters}]*$"
+
+
 def _comparable(names: pl.Series, forms: frozenset[str]) -> pl.Series:
-    """strip_legal_forms over a column, computed once per distinct name."""
-    distinct = names.unique().drop_nulls()
-    mapping = dict(zip(distinct.to_list(),
-                       (strip_legal_forms(n, forms) for n in distinct.to_list()), strict=True))
-    return names.replace_strict(mapping, default=None, return_dtype=pl.String)
+    """strip_legal_forms over a column: polars for plain names, Python for the others."""
+    frame = pl.DataFrame({"name": names}).with_columns(
+        pl.col("name").str.contains(_plain_names()).fill_null(False).alias("plain"))
+    words = (pl.col("name").str.to_lowercase().str.replace_all(r"[^\w\s]", " ")
+             .str.replace_all(r"\s+", " ").str.strip_chars().str.split(" "))
+    kept = pl.col("words").list.eval(pl.element().filter(~pl.element().is_in(sorted(forms))))
+    frame = frame.with_columns(words.alias("words")).with_columns(
+        pl.when(kept.list.len() > 0).then(kept.list.join(" "))
+        .otherwise(pl.col("words").list.join(" ")).alias("fast"))
+    other = frame.filter(~pl.col("plain") & pl.col("name").is_not_null())["name"].unique()
+    mapping = dict(zip(other.to_list(),
+                       (strip_legal_forms(n, forms) for n in other.to_list()), strict=True))
+    slow = pl.col("name").replace_strict(mapping, default=None, return_dtype=pl.String)
+    return frame.select(pl.when(pl.col("plain")).then(pl.col("fast")).otherwise(slow)
+                        ).to_series().alias(names.name)
 
 
 def _block_keys(frame: pl.DataFrame, column: str) -> pl.DataFrame:
