@@ -191,3 +191,14 @@ def test_state_changes_are_batches_with_history(db: str):
     register.close()
     assert (batch["kind"], batch["actor"], change["field"], change["new_value"]) == (
         "lock", "Maija", "locked_by", "Maija")
+
+
+def test_invalidated_customers_are_left_out_of_exports_unless_asked_for(db: str,
+                                                                        tmp_path: Path):
+    assert run_cli("invalidate", "1004", "--db", db).exit_code == 0
+    plain, everyone = tmp_path / "plain.csv", tmp_path / "all.csv"
+    assert run_cli("export", plain, "--db", db).exit_code == 0
+    assert run_cli("export", everyone, "--db", db, "--include-invalidated").exit_code == 0
+    numbers = pl.read_csv(plain, infer_schema=False)["customer_number"].to_list()
+    assert "1004" not in numbers and "1001" in numbers
+    assert "1004" in pl.read_csv(everyone, infer_schema=False)["customer_number"].to_list()
