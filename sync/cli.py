@@ -29,7 +29,7 @@ from sync.pipeline import ReadOptions, commit, preview
 from sync.plan import Plan
 from sync.rules import load_rules
 from sync.types import COUNT_KEYS, CUSTOMER_TYPES, FORMATS, HEADER_LANGUAGES, LABEL_LAYOUTS
-from sync.writers.register import open_register, register_exists
+from sync.writers.register import open_register, redact_url, register_exists
 from sync.writers.report import write_report
 
 _SHOWN_ROWS = 40
@@ -121,8 +121,9 @@ def init_cmd(db: str, as_json: bool) -> None:
     def body() -> int:
         register = open_register(db, create=True)
         try:
-            _emit(as_json, {"db": db, "register_id": register.register_id(),
-                            "version": register.version()}, [f"register ready: {db}"])
+            shown = redact_url(db)
+            _emit(as_json, {"db": shown, "register_id": register.register_id(),
+                            "version": register.version()}, [f"register ready: {shown}"])
         finally:
             register.close()
         return 0
@@ -289,7 +290,7 @@ def export_cmd(dest: Path, db: str, fmt: str | None, headers: str, rules_path: P
         register = open_register(db, create=False)
         try:
             if register.register_id() is None:
-                raise RegisterError(f"{db}: no register there; check --db")
+                raise RegisterError(f"{redact_url(db)}: no register there; check --db")
             selection = build_selection(
                 rules, register, group=group, customer_type=customer_type, where=where,
                 changed_since=changed_since, customers_file=customers_file,

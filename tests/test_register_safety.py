@@ -202,3 +202,29 @@ def test_invalidated_customers_are_left_out_of_exports_unless_asked_for(db: str,
     numbers = pl.read_csv(plain, infer_schema=False)["customer_number"].to_list()
     assert "1004" not in numbers and "1001" in numbers
     assert "1004" in pl.read_csv(everyone, infer_schema=False)["customer_number"].to_list()
+
+
+def test_a_revert_never_overwrites_values_a_revert_of_a_revert_put_back(db: str,
+                                                                         tmp_path: Path):
+    batches = []
+    for city in ("Kemi", "Tornio", "Raahe"):
+        source = write_csv(tmp_path / f"{city}.csv", f"customer_number;city\n1004;{city}\n")
+        batches.append(run_cli("import", source, "--db", db, "--yes", "--json")
+                       .json()["batch"])
+    undo = run_cli("revert", str(batches[2]), "--db", db, "--json").json()["batch"]
+    assert run_cli("revert", str(undo), "--db", db).exit_code == 0
+    assert customers(db)["1004"]["city"] == "Raahe"
+    before = register_state(db)
+    refused = run_cli("revert", str(batches[1]), "--db", db)
+    assert refused.exit_code == 2 and "1004" in refused.stderr
+    assert register_state(db) == before
+
+
+def test_passwords_never_appear_in_messages(tmp_path: Path):
+    for url in ("postgresql://postgres:s3cr%zzet@127.0.0.1:5432/test",
+                "postgresql+psycopg://postgres:TopSecret1@127.0.0.1/test",
+                "postgresql://u:TopSecret1@127.0.0.1:abc/test"):
+        result = run_cli("init", "--db", url, "--json")
+        assert result.exit_code == 2, result.stderr
+        assert "s3cr" not in result.stderr + result.stdout
+        assert "TopSecret1" not in result.stderr + result.stdout

@@ -11,12 +11,14 @@ from sync.writers.register.postgres import (
     connect,
     has_register,
     is_postgres_url,
+    redact_url,
 )
 from sync.writers.register.sql import SQLRegister
 from sync.writers.register.sqlite import SQLiteRegister, sqlite_path
 
 __all__ = ["BatchInfo", "ChangeSet", "PostgresRegister", "Register", "SQLRegister",
-           "SQLiteRegister", "Selection", "open_register", "register_exists"]
+           "SQLiteRegister", "Selection", "open_register", "redact_url",
+           "register_exists"]
 
 
 def _schema() -> str | None:
@@ -25,7 +27,8 @@ def _schema() -> str | None:
 
 def _check_url(url: str) -> None:
     if "://" in url and not url.startswith("sqlite:///") and not is_postgres_url(url):
-        raise RegisterError(f"{url}: unknown register URL (expected a path, sqlite:///path "
+        raise RegisterError(f"{redact_url(url)}: unknown register URL (expected a path, "
+                            f"sqlite:///path "
                             f"or postgresql://user@host:port/database)")
 
 

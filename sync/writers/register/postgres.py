@@ -1,7 +1,7 @@
 """The PostgreSQL register engine: the same register, on a server, with bulk paths.
 
-Commits are serialised by a transaction-scoped advisory lock taken without waiting (a
-second committer gets exit 3 at once); the stale-plan check runs inside the commit's
+Commits are serialised by a transaction-scoped advisory lock (a second committer waits
+up to five seconds, then exits 3); the stale-plan check runs inside the commit's
 transaction. Rows go in through COPY: customers and history straight into their
 tables, field updates into a temporary staging table and then one UPDATE ... FROM per
 changed field. Readers (preview, export) take no lock and never block.
@@ -27,6 +27,7 @@ from sync.writers.register.sql import HISTORY_COLUMNS, SQLRegister
 DEFAULT_SCHEMA = "regsync"
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _COPY_CHUNK = 8 << 20
+_LOCK_TIMEOUT = "5s"
 
 
 def is_postgres_url(url: str) -> bool:
@@ -40,7 +41,12 @@ def parse_url(url: str, schema: str | None = None) -> tuple[str, str, str]:
     The schema comes from `schema`, else the URL's `?schema=`, else "regsync". The label
     names host, port and database for messages, never the password.
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise RegisterError(f"not a valid PostgreSQL URL ({exc}): "
+                            f"{redact_url(url)}") from None
     query = dict(parse_qsl(parts.query))
     chosen = schema or query.pop("schema", None) or DEFAULT_SCHEMA
     query.pop("schema", None)
@@ -48,23 +54,41 @@ def parse_url(url: str, schema: str | None = None) -> tuple[str, str, str]:
         raise RegisterError(f"schema name {chosen!r} must be letters, digits and _")
     conninfo = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
     host = parts.hostname or "localhost"
-    label = (f"PostgreSQL at {host}:{parts.port or 5432}, database "
+    label = (f"PostgreSQL at {host}:{port or 5432}, database "
              f"{parts.path.lstrip('/') or '(default)'}, schema {chosen}")
     return conninfo, chosen, label
 
 
-def _first_line(exc: Exception) -> str:
+def redact_url(url: str) -> str:
+    """The URL without its password (for messages and records)."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url.split("@")[-1] if "@" in url else url
+    if not password:
+        return url
+    netloc = parts.netloc.replace(f":{password}@", ":***@")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _first_line(exc: Exception, secret: str | None = None) -> str:
     text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    line = text[0] if text else type(exc).__name__
+    return line.replace(secret, "***") if secret else line
 
 
 def connect(url: str, schema: str | None = None) -> tuple[psycopg.Connection, str, str]:
     """Connect in autocommit mode; RegisterError (exit 2) naming host and database."""
     conninfo, chosen, label = parse_url(url, schema)
+    secret = urlsplit(url).password
     try:
         conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
     except psycopg.Error as exc:
-        raise RegisterError(f"cannot connect to {label}: {_first_line(exc)}") from None
+        raise RegisterError(f"cannot connect to {label}: {_first_line(exc, secret)}") from None
+    # The stale-plan check reads, under the commit lock, what earlier commits wrote: a
+    # server default of repeatable read would show it an older snapshot.
+    conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
     return conn, chosen, label
 
 
@@ -159,14 +183,20 @@ class PostgresRegister(SQLRegister):
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        """One transaction holding the register's advisory lock; busy -> exit 3 at once."""
-        with self._conn.transaction():
-            got = self._conn.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))",
-                                     (self.schema,)).fetchone()
-            if not got or not got[0]:
-                raise RegisterBusyError(f"{self.label}: register busy (another run is "
-                                        f"committing); try again")
-            yield
+        """One transaction holding the register's advisory lock.
+
+        Like SQLite's busy timeout: it waits up to _LOCK_TIMEOUT for another committer
+        (or for a reader's table lock, for ALTER TABLE), then gives up with exit 3.
+        """
+        try:
+            with self._conn.transaction():
+                self._conn.execute(f"SET LOCAL lock_timeout = '{_LOCK_TIMEOUT}'")
+                self._conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                                   (self.schema,))
+                yield
+        except psycopg.errors.LockNotAvailable:
+            raise RegisterBusyError(f"{self.label}: register busy (another run is "
+                                    f"committing); try again") from None
 
     # -- bulk paths ------------------------------------------------------------------
 

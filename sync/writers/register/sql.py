@@ -400,6 +400,7 @@ class SQLRegister:
                                  f"{target[0][1]}")
             self._refuse_if_changed_later(batch_id)
             entries = self.history(batch=batch_id).reverse()
+            self._refuse_if_values_moved(entries, batch_id)
             new_id, version, now = self._open_batch(
                 "revert", actor, reverts=batch_id,
                 counts={"customers": entries["customer_number"].n_unique()})
@@ -423,6 +424,33 @@ class SQLRegister:
             shown = ", ".join(str(r[0]) for r in later)
             raise UsageError(f"batch {batch_id} can't be reverted: later batches changed "
                              f"the same customers ({shown}); revert those first, newest first")
+
+    def _refuse_if_values_moved(self, entries: pl.DataFrame, batch_id: int) -> None:
+        """Refuse unless the register still holds what the batch wrote.
+
+        The later-batch check above reads batch kinds; this one reads the values, so a
+        chain of reverts of reverts can't make a revert overwrite newer data.
+        """
+        fields = tuple(entries.filter(pl.col("action") == "update")["field"].unique()
+                       .to_list())
+        current = {row["customer_number"]: row for row in self.fetch(
+            entries["customer_number"].unique(), fields).iter_rows(named=True)}
+        moved = []
+        for number, action, field_name, new in entries.select(
+                "customer_number", "action", "field", "new_value").iter_rows():
+            row = current.get(number)
+            if action == "update" and row is not None:
+                value = row[field_name]
+                same = ((value or "").lower() == (new or "").lower()
+                        if field_name == "customer_group" else value == new)
+            else:
+                same = (row is not None) == (action != "delete")
+            if not same:
+                moved.append(number)
+        if moved:
+            shown = ", ".join(sorted(set(moved))[:5])
+            raise UsageError(f"batch {batch_id} can't be reverted: customers {shown} were "
+                             f"changed after it; revert the later batches first")
 
     def _undo(self, entries: pl.DataFrame, batch_id: int, now: str, actor: str) -> int:
         removed = 0

@@ -153,10 +153,14 @@ class SQLiteRegister(SQLRegister):
             raise RegisterError(f"{self.label}: cannot write to register: {exc}") from None
         try:
             yield
-        except BaseException:
-            self._conn.execute("ROLLBACK")
+            self._conn.execute("COMMIT")
+        except BaseException as exc:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+                raise RegisterBusyError(f"{self.label}: register busy (another run holds "
+                                        f"it); try again") from None
             raise
-        self._conn.execute("COMMIT")
 
     def integrity_check(self) -> str:
         """SQLite's own check of the file: 'ok' when sound."""
