@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import polars as pl
+import psycopg
 import pytest
 
 from sync.pipeline import preview
@@ -157,3 +158,39 @@ def test_sigkill_mid_commit_on_postgresql_leaves_the_register_as_it_was(big_plan
         time.sleep(0.2)  # the server notices the lost client and rolls back
         assert state(pg_url) == before
     assert killed >= 1
+
+
+def test_sqlite_register_held_by_a_reader_at_commit_is_exit_3_and_nothing_written(
+        tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    load_register(db, SEED, tmp_path)
+    source = write_csv(tmp_path / "s.csv", "customer_number;city\n1;Kemi\n")
+    reader = sqlite3.connect(db, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM customers").fetchone()  # holds a shared lock
+    try:
+        result = run_cli("import", source, "--db", db, "--yes", "--json")
+    finally:
+        reader.execute("ROLLBACK")
+        reader.close()
+    assert result.exit_code == 3 and "busy" in result.json()["error"]
+    assert customers(db)["1"]["city"] == "Oulu"
+
+
+def test_postgresql_commit_blocked_by_a_reader_gives_up_with_exit_3(pg_url: str,
+                                                                     tmp_path: Path) -> None:
+    load_register(pg_url, SEED, tmp_path)
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[fields.tier]\naliases = ["Taso"]\nnormaliser = "text"\n')
+    source = write_csv(tmp_path / "s.csv", "customer_number;Taso\n1;gold\n")
+    schema = pg_url.split("schema=")[1]
+    with psycopg.connect(pg_url.split("?")[0]) as reader:
+        # A long read holds a lock that the new column's ALTER TABLE must wait for.
+        reader.execute(f'SELECT COUNT(*) FROM "{schema}".customers').fetchone()
+        started = time.monotonic()
+        result = run_cli("import", source, "--db", pg_url, "--yes", "--rules", rules)
+        waited = time.monotonic() - started
+        reader.rollback()
+    assert result.exit_code == 3 and "busy" in result.stderr
+    assert waited < 30
+    assert "tier" not in customers(pg_url)["1"]
