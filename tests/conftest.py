@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,11 +36,6 @@ def run_cli(*args: str | Path) -> Run:
     """Run `regsync ARGS` in-process, as a user would from a shell."""
     result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
     return Run(result.exit_code, result.stdout, result.stderr)
-
-
-@pytest.fixture
-def regsync() -> Callable[..., Run]:
-    return run_cli
 
 
 @pytest.fixture

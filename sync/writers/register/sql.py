@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from sync.errors import RegisterError, StalePlanError, UsageError
+from sync.errors import StalePlanError, UsageError
 from sync.namekey import name_key_of
 from sync.writers.register.base import BatchInfo, ChangeSet, KeyField, Selection
 from sync.writers.register.schema import STATE_COLUMNS
@@ -513,9 +513,6 @@ class SQLRegister:
             f"(SELECT group_id FROM {self._t('customers')} WHERE group_id IS NOT NULL)",
             (batch_id,))
 
-    def _require_register(self) -> None:
-        if self.register_id() is None:
-            raise RegisterError(f"{self.label}: no register here yet")
 
 
 def _ident(name: str) -> str:
