@@ -23,14 +23,15 @@ from sync.cli_output import db_option as _db_option
 from sync.cli_output import emit as _emit
 from sync.cli_output import json_option as _json_option
 from sync.cli_output import run as _run
+from sync.commit import commit
 from sync.errors import RegisterError, UsageError
-from sync.export import ExportOptions, build_selection, export, format_for
-from sync.pipeline import ReadOptions, commit, preview
 from sync.plan import Plan
-from sync.rules import load_rules
 from sync.types import COUNT_KEYS, CUSTOMER_TYPES, FORMATS, HEADER_LANGUAGES, LABEL_LAYOUTS
 from sync.writers.register import open_register, redact_url, register_exists
 from sync.writers.report import write_report
+
+# The preview stages (readers, normalisers, matchers) and the exporters are imported
+# by the commands that use them: `regsync commit` imports none of them.
 
 _SHOWN_ROWS = 40
 
@@ -133,6 +134,9 @@ def init_cmd(db: str, as_json: bool) -> None:
 def _preview(source: Path, db: str, rules_path: Path | None, encoding: str | None,
              delimiter: str | None, sheet: str | None, header_row: int,
              as_json: bool) -> Plan:
+    from sync.pipeline import ReadOptions, preview
+    from sync.rules import load_rules
+
     rules = load_rules(rules_path)
     register = open_register(db, create=False)
     progress = StepLine(as_json)
@@ -282,6 +286,9 @@ def export_cmd(dest: Path, db: str, fmt: str | None, headers: str, rules_path: P
                changed_since: str | None, customers_file: Path | None,
                include_invalidated: bool, as_json: bool) -> None:
     """Write the register's customers (or a selection) to DEST. The register is not touched."""
+    from sync.export import ExportOptions, build_selection, export, format_for
+    from sync.rules import load_rules
+
     def body() -> int:
         options = ExportOptions(format=format_for(dest, fmt), headers=headers,
                                 delimiter=delimiter, bom=bom,

@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from sync.cli_output import json_option, run
-from sync.jobs import load_job, run_job
 
 
 @click.command("run")
@@ -24,6 +23,8 @@ def run_cmd(job_file: Path, dry_run: bool, as_json: bool) -> None:
     rows were not applied; 2: the job file was refused; 3: already running, or the
     register was busy.
     """
+    from sync.jobs import load_job, run_job  # imported here: `regsync commit` needs none of it
+
     def body() -> int:
         job = load_job(job_file)
         summary = run_job(job, dry_run=dry_run, echo=lambda line: click.echo(line, err=True))

@@ -16,14 +16,17 @@ import polars as pl
 
 from sync.canonicalise import canonicalise
 from sync.classify import diff, status_expr
-from sync.errors import StalePlanError
+
+# The commit lives in its own module (a commit imports no preview stage); re-exported.
+from sync.commit import changeset as changeset
+from sync.commit import commit as commit
 from sync.matchers.fuzzy import DUPLICATE_SCHEMA, possible_duplicates
 from sync.matchers.keys import match_keys
 from sync.normalise import name_key
 from sync.plan import Plan, PlanHeader, count_statuses, new_col, old_col
 from sync.readers import SourceTable, read_source
 from sync.rules import HeaderMap, Rules, map_headers
-from sync.writers.register.base import BatchInfo, ChangeSet, Register
+from sync.writers.register.base import Register
 
 # The long steps of a preview, in order, as reported to a progress callback.
 PREVIEW_STEPS: tuple[str, ...] = ("reading the source", "normalising", "matching",
@@ -324,54 +327,3 @@ def _finish(rows: pl.DataFrame, table: SourceTable, fields: tuple[str, ...]) -> 
             .with_columns(pl.col("changed_fields", "matched_by").fill_null(""),
                           pl.col("new_group").fill_null(False))
             .sort("row"))
-
-
-def changeset(plan: Plan) -> ChangeSet:
-    """What committing `plan` writes: inserts, field updates, groups, and its keys."""
-    rows = plan.rows
-    fields = tuple(plan.header.fields)
-    new = rows.filter(pl.col("status") == "New")
-    inserts = new.select([pl.col(new_col(f)).alias(f) for f in fields]).with_columns(
-        name_key(pl.col("name")).alias("name_key"))
-    modified = rows.filter(pl.col("status") == "Modified")
-    long = (modified.select("customer_number", pl.col("changed_fields").str.split("|")
-                            .alias("field"), *[new_col(f) for f in fields],
-                            *[old_col(f) for f in fields])
-            .explode("field"))
-    parts = [long.filter(pl.col("field") == f).select(
-        "customer_number", "field", pl.col(old_col(f)).alias("old"),
-        pl.col(new_col(f)).alias("new")) for f in fields]
-    renamed = long.filter(pl.col("field") == "name").select(
-        "customer_number", pl.lit("name_key").alias("field"),
-        pl.lit(None, pl.String).alias("old"), name_key(pl.col(new_col("name"))).alias("new"))
-    updates = pl.concat([*parts, renamed], how="vertical_relaxed")
-    applied = rows.filter(pl.col("status").is_in(_APPLIED))
-    groups = tuple(applied.filter(pl.col(new_col("customer_group")).is_not_null())
-                   [new_col("customer_group")].unique(maintain_order=True).to_list())
-    # What the matching of the rows that write relied on (spec section 6): their
-    # customers, and the keys they found free or found on exactly one customer.
-    new_rows = rows.filter(pl.col("status") == "New")
-    writing = rows.filter(pl.col("status").is_in(_APPLIED))
-    by_name = writing.filter((pl.col("status") == "New") | (pl.col("matched_by") == "name"))
-    relies = {
-        "customer_number": frozenset(new_rows[new_col("customer_number")].drop_nulls()
-                                     .to_list()),
-        "business_id": frozenset(writing[new_col("business_id")].drop_nulls().to_list()),
-        "name_key": frozenset(by_name.select(name_key(pl.col(new_col("name"))))
-                              .to_series().drop_nulls().to_list()),
-    }
-    return ChangeSet(inserts=inserts, updates=updates, groups=groups,
-                     touched=frozenset(writing["customer_number"].drop_nulls().to_list()),
-                     relies_on=relies)
-
-
-def commit(plan: Plan, register: Register, actor: str) -> BatchInfo:
-    """Apply `plan` to `register` in one transaction, or refuse and write nothing."""
-    planned_for = plan.header.register_id
-    if planned_for is not None and planned_for != register.register_id():
-        raise StalePlanError("this plan was made against another register; "
-                             "run preview again against this one")
-    return register.apply(
-        changeset(plan), plan_id=plan.header.plan_id,
-        plan_version=plan.header.register_version, source=plan.header.source,
-        checksum=plan.header.source_checksum, actor=actor, counts=plan.header.counts)

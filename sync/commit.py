@@ -1,0 +1,67 @@
+"""What a commit writes, derived from a plan, and the commit itself.
+
+Kept apart from the preview stages so that `regsync commit` imports only what it needs
+(polars, the plan and the register engines), not the readers, normalisers and matchers.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from sync.errors import StalePlanError
+from sync.namekey import name_key
+from sync.plan import Plan, new_col, old_col
+from sync.writers.register.base import BatchInfo, ChangeSet, Register
+
+_APPLIED = ("New", "Modified")
+
+
+def changeset(plan: Plan) -> ChangeSet:
+    """What committing `plan` writes: inserts, field updates, groups, and its keys."""
+    rows = plan.rows
+    fields = tuple(plan.header.fields)
+    new = rows.filter(pl.col("status") == "New")
+    inserts = new.select([pl.col(new_col(f)).alias(f) for f in fields]).with_columns(
+        name_key(pl.col("name")).alias("name_key"))
+    modified = rows.filter(pl.col("status") == "Modified")
+    long = (modified.select("customer_number", pl.col("changed_fields").str.split("|")
+                            .alias("field"), *[new_col(f) for f in fields],
+                            *[old_col(f) for f in fields])
+            .explode("field"))
+    parts = [long.filter(pl.col("field") == f).select(
+        "customer_number", "field", pl.col(old_col(f)).alias("old"),
+        pl.col(new_col(f)).alias("new")) for f in fields]
+    renamed = long.filter(pl.col("field") == "name").select(
+        "customer_number", pl.lit("name_key").alias("field"),
+        pl.lit(None, pl.String).alias("old"), name_key(pl.col(new_col("name"))).alias("new"))
+    updates = pl.concat([*parts, renamed], how="vertical_relaxed")
+    applied = rows.filter(pl.col("status").is_in(_APPLIED))
+    groups = tuple(applied.filter(pl.col(new_col("customer_group")).is_not_null())
+                   [new_col("customer_group")].unique(maintain_order=True).to_list())
+    # What the matching of the rows that write relied on (spec section 6): their
+    # customers, and the keys they found free or found on exactly one customer.
+    new_rows = rows.filter(pl.col("status") == "New")
+    writing = rows.filter(pl.col("status").is_in(_APPLIED))
+    by_name = writing.filter((pl.col("status") == "New") | (pl.col("matched_by") == "name"))
+    relies = {
+        "customer_number": frozenset(new_rows[new_col("customer_number")].drop_nulls()
+                                     .to_list()),
+        "business_id": frozenset(writing[new_col("business_id")].drop_nulls().to_list()),
+        "name_key": frozenset(by_name.select(name_key(pl.col(new_col("name"))))
+                              .to_series().drop_nulls().to_list()),
+    }
+    return ChangeSet(inserts=inserts, updates=updates, groups=groups,
+                     touched=frozenset(writing["customer_number"].drop_nulls().to_list()),
+                     relies_on=relies)
+
+
+def commit(plan: Plan, register: Register, actor: str) -> BatchInfo:
+    """Apply `plan` to `register` in one transaction, or refuse and write nothing."""
+    planned_for = plan.header.register_id
+    if planned_for is not None and planned_for != register.register_id():
+        raise StalePlanError("this plan was made against another register; "
+                             "run preview again against this one")
+    return register.apply(
+        changeset(plan), plan_id=plan.header.plan_id,
+        plan_version=plan.header.register_version, source=plan.header.source,
+        checksum=plan.header.source_checksum, actor=actor, counts=plan.header.counts)
