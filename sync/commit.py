@@ -18,33 +18,38 @@ _APPLIED = ("New", "Modified")
 
 def changeset(plan: Plan) -> ChangeSet:
     """What committing `plan` writes: inserts, field updates, groups, and its keys."""
-    rows = plan.rows
     fields = tuple(plan.header.fields)
-    new = rows.filter(pl.col("status") == "New")
+    # Only the rows that write, and only the columns a commit reads: a plan holds every
+    # source row with its report columns, and copying those around costs more than
+    # everything below.
+    writing = plan.rows.lazy().filter(pl.col("status").is_in(_APPLIED)).select(
+        "status", "customer_number", "matched_by", "changed_fields",
+        *[new_col(f) for f in fields], *[old_col(f) for f in fields]).collect()
+    is_new = pl.col("status") == "New"
+    new = writing.filter(is_new)
     inserts = new.select([pl.col(new_col(f)).alias(f) for f in fields]).with_columns(
         name_key(pl.col("name")).alias("name_key"))
-    modified = rows.filter(pl.col("status") == "Modified")
-    long = (modified.select("customer_number", pl.col("changed_fields").str.split("|")
-                            .alias("field"), *[new_col(f) for f in fields],
-                            *[old_col(f) for f in fields])
-            .explode("field"))
-    parts = [long.filter(pl.col("field") == f).select(
-        "customer_number", "field", pl.col(old_col(f)).alias("old"),
-        pl.col(new_col(f)).alias("new")) for f in fields]
-    renamed = long.filter(pl.col("field") == "name").select(
+    modified = writing.filter(pl.col("status") == "Modified")
+    changed = modified.select(pl.col("changed_fields").str.split("|")).to_series()
+    parts = []
+    for f in fields:
+        mask = changed.list.contains(f)
+        parts.append(modified.select("customer_number", pl.lit(f).alias("field"),
+                                     pl.col(old_col(f)).alias("old"),
+                                     pl.col(new_col(f)).alias("new")).filter(mask))
+    renamed = parts[fields.index("name")].select(
         "customer_number", pl.lit("name_key").alias("field"),
-        pl.lit(None, pl.String).alias("old"), name_key(pl.col(new_col("name"))).alias("new"))
-    updates = pl.concat([*parts, renamed], how="vertical_relaxed")
-    applied = rows.filter(pl.col("status").is_in(_APPLIED))
-    groups = tuple(applied.filter(pl.col(new_col("customer_group")).is_not_null())
+        pl.lit(None, pl.String).alias("old"), name_key(pl.col("new")).alias("new")) \
+        if "name" in fields else None
+    updates = pl.concat([*parts, *([renamed] if renamed is not None else [])],
+                        how="vertical_relaxed")
+    groups = tuple(writing.filter(pl.col(new_col("customer_group")).is_not_null())
                    [new_col("customer_group")].unique(maintain_order=True).to_list())
     # What the matching of the rows that write relied on (spec section 6): their
     # customers, and the keys they found free or found on exactly one customer.
-    new_rows = rows.filter(pl.col("status") == "New")
-    writing = rows.filter(pl.col("status").is_in(_APPLIED))
-    by_name = writing.filter((pl.col("status") == "New") | (pl.col("matched_by") == "name"))
+    by_name = writing.filter(is_new | (pl.col("matched_by") == "name"))
     relies = {
-        "customer_number": frozenset(new_rows[new_col("customer_number")].drop_nulls()
+        "customer_number": frozenset(new[new_col("customer_number")].drop_nulls()
                                      .to_list()),
         "business_id": frozenset(writing[new_col("business_id")].drop_nulls().to_list()),
         "name_key": frozenset(by_name.select(name_key(pl.col(new_col("name"))))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,10 @@ PLAN_FORMAT = "regsync-plan/1"
 _META_KEY = b"regsync.plan"
 _META_NAME = _META_KEY.decode()
 _CHECKSUM_ROWS = 200_000
-_CHECKSUM_COLUMNS = 8
+_DIGEST_CHARS = 64  # a SHA-256 hex digest
+_READ_CHUNK = 8 << 20
+# What reading a damaged or foreign file can raise (polars panics on some damage).
+_UNREADABLE = (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError, ValueError)
 
 # Report columns of spec section 9, in order; the rest of a plan's columns are values.
 REPORT_COLUMNS: tuple[str, ...] = (
@@ -69,16 +73,33 @@ class Plan:
     rows: pl.DataFrame
 
     def save(self, path: Path) -> None:
-        """Write the plan as one Parquet file (atomically: a temp file then a rename)."""
+        """Write the plan as one Parquet file (atomically: a temp file then a rename).
+
+        The checksum is SHA-256 over the file's bytes (see `file_checksum`): the file is
+        written with a random placeholder where the checksum goes, hashed with that
+        field zeroed, and the placeholder replaced by the digest (same length).
+        """
+        import pyarrow as pa
         import pyarrow.parquet as pq  # only preview writes plans
 
-        self.header.checksum = plan_checksum(self.header, self.rows)
+        placeholder = (uuid.uuid4().hex + uuid.uuid4().hex).encode()
+        self.header.checksum = placeholder.decode()
         table = self.rows.to_arrow()
-        metadata = dict(table.schema.metadata or {})
-        metadata[_META_KEY] = json.dumps(asdict(self.header)).encode()
-        table = table.replace_schema_metadata(metadata)
+        sink = pa.BufferOutputStream()
+        # The header goes into the footer's key-value metadata only (not also into the
+        # Arrow schema that pyarrow stores there, base64-encoded): it must be there once.
+        with pq.ParquetWriter(sink, table.schema, compression="zstd") as writer:
+            writer.write_table(table)
+            writer.add_key_value_metadata({_META_NAME: json.dumps(asdict(self.header))})
+        data = bytearray(sink.getvalue().to_pybytes())
+        at = _checksum_offset(data, len(data), self.header.checksum)
+        if at is None:
+            raise PlanError("internal: the plan header is not once in the plan's footer")
+        data[at:at + _DIGEST_CHARS] = b"0" * _DIGEST_CHARS
+        self.header.checksum = hashlib.sha256(data).hexdigest()
+        data[at:at + _DIGEST_CHARS] = self.header.checksum.encode()
         tmp = path.with_name(path.name + ".tmp")
-        pq.write_table(table, tmp, compression="zstd")
+        tmp.write_bytes(data)
         tmp.replace(path)
 
     @classmethod
@@ -91,10 +112,9 @@ class Plan:
         # polars reads the Parquet file itself (in parallel, without pyarrow and pandas).
         try:
             raw = pl.read_parquet_metadata(path).get(_META_NAME)
-            rows = pl.read_parquet(path) if raw is not None else None
-        except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        except _UNREADABLE as exc:
             raise PlanError(f"{path}: not a regsync plan ({_first_line(exc)})") from None
-        if raw is None or rows is None:
+        if raw is None:
             raise PlanError(f"{path}: not a regsync plan (no plan header)")
         try:
             header = PlanHeader(**json.loads(raw))
@@ -102,10 +122,18 @@ class Plan:
             raise PlanError(f"{path}: damaged plan header ({exc})") from None
         if header.format != PLAN_FORMAT:
             raise PlanError(f"{path}: plan format {header.format!r} is not {PLAN_FORMAT!r}")
-        if (plan_checksum(header, rows) != header.checksum
-                and legacy_plan_checksum(header, rows) != header.checksum):
-            raise PlanError(f"{path}: the plan was changed after preview made it (checksum "
+        changed = PlanError(f"{path}: the plan was changed after preview made it (checksum "
                             f"mismatch); run preview again")
+        # The bytes are checked before any value is decoded.
+        intact = file_checksum(path, header.checksum) == header.checksum
+        try:
+            rows = pl.read_parquet(path)
+        except _UNREADABLE as exc:
+            if not intact:
+                raise changed from None
+            raise PlanError(f"{path}: not a regsync plan ({_first_line(exc)})") from None
+        if not intact and legacy_plan_checksum(header, rows) != header.checksum:
+            raise changed
         return cls(header=header, rows=rows)
 
     def report(self) -> pl.DataFrame:
@@ -113,38 +141,65 @@ class Plan:
         return self.rows.select(REPORT_COLUMNS)
 
 
-def plan_checksum(header: PlanHeader, rows: pl.DataFrame) -> str:
-    """SHA-256 over the header (less its checksum) and every value of the rows.
+def file_checksum(path: Path, recorded: str) -> str | None:
+    """SHA-256 over the plan file's bytes, with the header's checksum field (`recorded`,
+    in the Parquet footer) read as zeros; None if that field is not there exactly once.
 
-    Computed from values, not file bytes, so it does not depend on how Parquet lays
-    the file out; any edit of a value or of the header changes it. Per column, as text:
-    every value's length in bytes ("-" for null), then all values one after another;
-    each part is hashed after its own length, so no two different plans give the same
-    stream of bytes.
+    Every byte counts: any edit of a value, of the header, of the column names or of
+    the file's layout changes it. (Re-encoding a plan with the same values changes it
+    too: a plan is only ever written by preview.)
     """
-    digest = hashlib.sha256()
-    described = {k: v for k, v in asdict(header).items() if k != "checksum"}
-    digest.update(json.dumps(described, sort_keys=True).encode())
-    digest.update(json.dumps(rows.columns).encode())
-    digest.update(b"values/2")
-    text = rows.select(pl.all().cast(pl.String))
-    for start in range(0, text.width, _CHECKSUM_COLUMNS):
-        names = text.columns[start:start + _CHECKSUM_COLUMNS]
-        parts = text.select(
-            *[pl.col(c).str.len_bytes().cast(pl.String).fill_null("-").str.join(",")
-              .alias(f"{i}.lengths") for i, c in enumerate(names)],
-            *[pl.col(c).fill_null("").str.join("").alias(f"{i}.values")
-              for i, c in enumerate(names)])
-        for part in parts.row(0):
-            data = part.encode()
-            digest.update(f"{len(data)}:".encode())
-            digest.update(data)
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        handle.seek(max(0, size - 8))
+        end = handle.read()
+        if size < 12 or end[-4:] != b"PAR1":
+            return None
+        footer_len = int.from_bytes(end[:4], "little")
+        handle.seek(max(0, size - 8 - footer_len))
+        tail = handle.read()
+        at = _checksum_offset(tail, size, recorded, base=size - len(tail))
+        if at is None:
+            return None
+        digest = hashlib.sha256()
+        handle.seek(0)
+        position = 0
+        while chunk := handle.read(_READ_CHUNK):
+            if position <= at + _DIGEST_CHARS and at < position + len(chunk):
+                patched = bytearray(chunk)
+                start = max(at - position, 0)
+                end = min(at + _DIGEST_CHARS - position, len(chunk))
+                patched[start:end] = b"0" * (end - start)
+                chunk = bytes(patched)
+            digest.update(chunk)
+            position += len(chunk)
     return digest.hexdigest()
 
 
+def _checksum_offset(data: bytes | bytearray, size: int, recorded: str,
+                     base: int = 0) -> int | None:
+    """Offset in the file of the checksum's value inside the footer's plan header.
+
+    `data` is the file's last len(data) bytes, starting at file offset `base`. The
+    footer is the end of a Parquet file: ... footer, its length (4 bytes), "PAR1".
+    """
+    if (len(recorded) != _DIGEST_CHARS or size < 12 or data[-4:] != b"PAR1"):
+        return None
+    footer_len = int.from_bytes(data[-8:-4], "little")
+    start = size - 8 - footer_len
+    if start < 4 or start < base:
+        return None
+    field = f'"checksum": "{recorded}"'.encode()
+    footer = data[start - base:len(data) - 8]
+    if footer.count(field) != 1:
+        return None
+    return start + footer.find(field) + len(field) - 1 - _DIGEST_CHARS
+
+
 def legacy_plan_checksum(header: PlanHeader, rows: pl.DataFrame) -> str:
-    """The checksum plans were saved with before `plan_checksum` (CSV text of every
-    value); still accepted, so a plan previewed before an upgrade can be committed."""
+    """The checksum plans were saved with before `file_checksum`: SHA-256 over the
+    header and the CSV text of every value. Still accepted, so that a plan previewed
+    before an upgrade can be committed after it."""
     digest = hashlib.sha256()
     described = {k: v for k, v in asdict(header).items() if k != "checksum"}
     digest.update(json.dumps(described, sort_keys=True).encode())
