@@ -218,16 +218,22 @@ class PostgresRegister(SQLRegister):
     def _insert_rows(self, rows: pl.DataFrame) -> None:
         self._copy(self._t("customers"), rows)
 
-    def _update_rows(self, column: str, rows: pl.DataFrame, batch_id: int) -> None:
-        self._execute("CREATE TEMP TABLE IF NOT EXISTS regsync_stage "
-                      "(customer_number TEXT PRIMARY KEY, value TEXT) ON COMMIT DELETE ROWS")
-        self._execute("DELETE FROM regsync_stage")
-        self._copy("regsync_stage", rows.select(
-            "customer_number", pl.col("value").cast(pl.String)).sort("customer_number"))
-        value = "s.value::bigint" if column == "group_id" else "s.value"
+    def _update_rows(self, columns: list[str], wide: pl.DataFrame, batch_id: int) -> None:
+        # Every changed customer once, into a staging table, then one UPDATE ... FROM
+        # for all of them. PostgreSQL compares indexed values itself (an unchanged one
+        # costs no index entry), so every column takes CASE WHEN changed THEN value.
+        staged = [f'"v{i}" {"BIGINT" if c == "group_id" else "TEXT"}, "m{i}" BOOLEAN'
+                  for i, c in enumerate(columns)]
+        self._execute("DROP TABLE IF EXISTS regsync_update")
+        self._execute(f"CREATE TEMP TABLE regsync_update (customer_number TEXT, "
+                      f"{', '.join(staged)}) ON COMMIT DROP")
+        self._copy("regsync_update", wide)
+        self._execute("ANALYZE regsync_update")
+        sets = ", ".join(f'"{c}" = CASE WHEN s."m{i}" THEN s."v{i}" ELSE c."{c}" END'
+                         for i, c in enumerate(columns))
         self._execute(
-            f'UPDATE {self._t("customers")} c SET "{column}" = {value}, updated_batch = ? '
-            f"FROM regsync_stage s WHERE c.customer_number = s.customer_number", (batch_id,))
+            f'UPDATE {self._t("customers")} c SET {sets}, updated_batch = ? '
+            f"FROM regsync_update s WHERE c.customer_number = s.customer_number", (batch_id,))
 
     def _write_history(self, rows: pl.DataFrame) -> None:
         self._copy(self._t("history"), rows.select(HISTORY_COLUMNS))

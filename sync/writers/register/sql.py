@@ -22,6 +22,9 @@ from sync.writers.register.schema import STATE_COLUMNS
 from sync.writers.register.selection import selection_sql
 
 _KEY_COLUMNS = {"customer_number", "business_id", "name_key"}
+# Customer columns with an index of their own (schema.py).
+_INDEXED = frozenset({"customer_number", "business_id", "name_key"})
+_TUPLE_ROWS = 100_000
 BATCH_COLUMNS = ("id", "kind", "committed_at", "actor", "source", "checksum", "counts",
                  "reverts", "reverted_by")
 HISTORY_COLUMNS = ("batch_id", "customer_number", "action", "field", "old_value",
@@ -314,23 +317,32 @@ class SQLRegister:
         columns = rows.columns
         self._executemany(
             f"INSERT INTO {self._t('customers')} ({', '.join(map(_ident, columns))}) "
-            f"VALUES ({', '.join('?' * len(columns))})", rows.iter_rows())
+            f"VALUES ({', '.join('?' * len(columns))})", _tuples(rows))
 
     def _update(self, updates: pl.DataFrame, batch_id: int, now: str, actor: str) -> None:
         if updates.is_empty():
             return
         group_ids = self._group_ids()
+        # One row per customer, all its changed columns side by side (value v<i> and
+        # "changed" mark m<i> for columns[i]): each customer is updated once, in key
+        # order, instead of once per changed field.
+        wide = updates.select("customer_number").unique().sort("customer_number")
+        columns: list[str] = []
         for (field_name,), part in updates.group_by(["field"], maintain_order=True):
             if field_name == "customer_group":
                 column = "group_id"
-                part = part.with_columns(pl.col("new").str.to_lowercase().replace_strict(
-                    group_ids, default=None, return_dtype=pl.Int64).alias("value"))
+                value = pl.col("new").str.to_lowercase().replace_strict(
+                    group_ids, default=None, return_dtype=pl.Int64)
             else:
-                column = str(field_name)
-                part = part.with_columns(pl.col("new").alias("value"))
-            # In key order, the B-tree pages are visited once each, in sequence.
-            self._update_rows(column, part.select("customer_number", "value")
-                              .sort("customer_number"), batch_id)
+                column, value = str(field_name), pl.col("new")
+            i = len(columns)
+            columns.append(column)
+            wide = wide.join(part.unique("customer_number", keep="last", maintain_order=True)
+                             .select("customer_number", value.alias(f"v{i}"),
+                                     pl.lit(True).alias(f"m{i}")),
+                             on="customer_number", how="left", maintain_order="left")
+        wide = wide.with_columns(pl.col(f"m{i}").fill_null(False) for i in range(len(columns)))
+        self._update_rows(columns, wide, batch_id)
         recorded = updates.filter(pl.col("field") != "name_key")
         self._write_history(recorded.select(
             pl.lit(batch_id, pl.Int64).alias("batch_id"), "customer_number",
@@ -338,12 +350,32 @@ class SQLRegister:
             pl.col("new").alias("new_value"), pl.lit(now).alias("changed_at"),
             pl.lit(actor).alias("actor")))
 
-    def _update_rows(self, column: str, rows: pl.DataFrame, batch_id: int) -> None:
-        """Set `column` to `value` for each customer_number of `rows`."""
-        self._executemany(
-            f"UPDATE {self._t('customers')} SET {_ident(column)} = ?, updated_batch = ? "
-            f"WHERE customer_number = ?",
-            ((value, batch_id, number) for number, value in rows.iter_rows()))
+    def _update_rows(self, columns: list[str], wide: pl.DataFrame, batch_id: int) -> None:
+        """Set columns[i] to v<i> where m<i> holds, for each customer_number of `wide`
+        (sorted by customer_number).
+
+        An UPDATE that names an indexed column rewrites that index entry even when the
+        value stays, so indexed columns are named only for the customers whose value
+        changes (one statement per such combination); the others take
+        `CASE WHEN changed THEN value ELSE column END`.
+        """
+        indexed = [i for i, c in enumerate(columns) if c in _INDEXED]
+        marks = [f"m{i}" for i in indexed]
+        shapes = (wide.group_by(marks, maintain_order=True) if marks
+                  else [((), wide)])
+        for key, part in shapes:
+            exact = [i for i, on in zip(indexed, key, strict=True) if on]
+            plain = [i for i, c in enumerate(columns)
+                     if c not in _INDEXED and part[f"m{i}"].any()]
+            sets = [f"{_ident(columns[i])} = CASE WHEN ? THEN ? ELSE {_ident(columns[i])} END"
+                    for i in plain] + [f"{_ident(columns[i])} = ?" for i in exact]
+            params = part.select(
+                *[c for i in plain for c in (f"m{i}", f"v{i}")],
+                *[f"v{i}" for i in exact],
+                pl.lit(batch_id, pl.Int64).alias("updated_batch"), "customer_number")
+            self._executemany(
+                f"UPDATE {self._t('customers')} SET {', '.join(sets)}, updated_batch = ? "
+                f"WHERE customer_number = ?", _tuples(params))
 
     def _write_history(self, rows: pl.DataFrame) -> None:
         if rows.is_empty():
@@ -351,7 +383,7 @@ class SQLRegister:
         self._executemany(
             f"INSERT INTO {self._t('history')} ({', '.join(HISTORY_COLUMNS)}) "
             f"VALUES ({', '.join('?' * len(HISTORY_COLUMNS))})",
-            rows.select(HISTORY_COLUMNS).iter_rows())
+            _tuples(rows.select(HISTORY_COLUMNS)))
 
     # -- writing: locks, invalidation ------------------------------------------------
 
@@ -513,6 +545,14 @@ class SQLRegister:
             f"(SELECT group_id FROM {self._t('customers')} WHERE group_id IS NOT NULL)",
             (batch_id,))
 
+
+
+def _tuples(frame: pl.DataFrame) -> Iterator[tuple[Any, ...]]:
+    """The rows of a frame as tuples, built column by column (several times faster
+    than DataFrame.iter_rows), a slice at a time to bound memory."""
+    for start in range(0, frame.height, _TUPLE_ROWS):
+        part = frame.slice(start, _TUPLE_ROWS)
+        yield from zip(*(column.to_list() for column in part.iter_columns()), strict=True)
 
 
 def _ident(name: str) -> str:
