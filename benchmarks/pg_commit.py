@@ -7,7 +7,9 @@ N New rows into an empty register, `regsync commit` of a plan of N Modified rows
 field each) into that register, and the floor: a plain `COPY` of the same N rows (the
 same CSV the preview read) into an empty table with the register's customer columns.
 Previews are timed too but are not part of the target. Prints one line per run and
-the medians; generated files go to a temp folder.
+the medians; generated files go to a temp folder. `commit_*_cpu` is the regsync
+process's user + sys CPU seconds (the server's work is not in it), `*_rss_mib` its peak
+RSS, both from /usr/bin/time.
 """
 
 from __future__ import annotations
@@ -42,14 +44,24 @@ def source(rows: int, city: str) -> pl.DataFrame:
     )
 
 
-def timed(*args: str) -> float:
-    """Seconds of one regsync command run as its own process (exit 0/1 expected)."""
+CPU: dict[str, float] = {}  # CPU seconds (user + sys) of the last timed command, by step
+RSS: dict[str, float] = {}  # its peak RSS in MiB
+
+
+def timed(step: str, *args: str) -> float:
+    """Seconds of one regsync command run as its own process (exit 0/1 expected);
+    its CPU time and peak RSS (from /usr/bin/time) go to CPU[step] and RSS[step]."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "sync", *args, "--json"],
+    done = subprocess.run(["/usr/bin/time", "-f", "TIME %U %S %M", sys.executable, "-m",
+                           "sync", *args, "--json"],
                           capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
     if done.returncode not in (0, 1):
         raise SystemExit(f"regsync {' '.join(args)} failed: {done.stderr.strip()}")
-    return time.perf_counter() - start
+    user, system, rss = done.stderr.strip().splitlines()[-1].split()[1:]
+    CPU[step] = float(user) + float(system)
+    RSS[step] = int(rss) / 1024
+    return seconds
 
 
 def copy_floor(csv_path: Path, like: str | None = None,
@@ -81,12 +93,18 @@ def one_run(rows: int, folder: Path) -> dict[str, float]:
     first, second = folder / "new.csv", folder / "update.csv"
     source(rows, "Oulu").write_csv(first, separator=";")
     source(rows, "Kemi").write_csv(second, separator=";")
-    figures = {"preview_new": timed("preview", str(first), "--db", db,
+    figures = {"preview_new": timed("preview_new", "preview", str(first), "--db", db,
                                     "--plan", str(folder / "new.plan"))}
-    figures["commit_new"] = timed("commit", str(folder / "new.plan"), "--db", db)
-    figures["preview_update"] = timed("preview", str(second), "--db", db,
+    figures["commit_new"] = timed("commit_new", "commit", str(folder / "new.plan"),
+                                  "--db", db)
+    figures["commit_new_cpu"] = CPU["commit_new"]
+    figures["commit_new_rss_mib"] = RSS["commit_new"]
+    figures["preview_update"] = timed("preview_update", "preview", str(second), "--db", db,
                                       "--plan", str(folder / "update.plan"))
-    figures["commit_update"] = timed("commit", str(folder / "update.plan"), "--db", db)
+    figures["commit_update"] = timed("commit_update", "commit", str(folder / "update.plan"),
+                                     "--db", db)
+    figures["commit_update_cpu"] = CPU["commit_update"]
+    figures["commit_update_rss_mib"] = RSS["commit_update"]
     figures["copy_floor"] = copy_floor(first)
     # The customers table holds a group id, not the group's name: that column stays out.
     plain = folder / "indexed.csv"
@@ -105,6 +123,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     runs = []
+    print(f"load average at start: {os.getloadavg()}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         for index in range(args.runs):
             figures = one_run(args.rows, Path(tmp))
