@@ -117,6 +117,11 @@ def one_run(rows: int, folder: Path) -> dict[str, float]:
     return figures
 
 
+def _shown(name: str, value: float) -> str:
+    unit = " MiB" if name.endswith("_mib") else " s CPU" if name.endswith("_cpu") else "s"
+    return f"{name} {value:.2f}{unit}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -128,11 +133,11 @@ def main() -> None:
         for index in range(args.runs):
             figures = one_run(args.rows, Path(tmp))
             runs.append(figures)
-            print(f"run {index + 1}: " + ", ".join(f"{k} {v:.2f}s" for k, v in figures.items()),
+            print(f"run {index + 1}: " + ", ".join(_shown(k, v) for k, v in figures.items()),
                   flush=True)
     medians = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     print(f"medians over {args.runs} runs of {args.rows} rows: "
-          + ", ".join(f"{k} {v:.2f}s" for k, v in medians.items()))
+          + ", ".join(_shown(k, v) for k, v in medians.items()))
     print(f"commit_new / copy_floor = {medians['commit_new'] / medians['copy_floor']:.2f}x; "
           f"commit_update / copy_floor = {medians['commit_update'] / medians['copy_floor']:.2f}x; "
           f"commit_new / copy_indexed = {medians['commit_new'] / medians['copy_indexed']:.2f}x")
