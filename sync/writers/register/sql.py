@@ -22,9 +22,8 @@ from sync.writers.register.schema import STATE_COLUMNS
 from sync.writers.register.selection import selection_sql
 
 _KEY_COLUMNS = {"customer_number", "business_id", "name_key"}
-# Customer columns with an index of their own (schema.py).
-_INDEXED = frozenset({"customer_number", "business_id", "name_key"})
 _TUPLE_ROWS = 100_000
+_UPDATE_BLOCK = 20_000  # customers updated per block of neighbouring keys
 BATCH_COLUMNS = ("id", "kind", "committed_at", "actor", "source", "checksum", "counts",
                  "reverts", "reverted_by")
 HISTORY_COLUMNS = ("batch_id", "customer_number", "action", "field", "old_value",
@@ -357,28 +356,25 @@ class SQLRegister:
         """Set columns[i] to v<i> where m<i> holds, for each customer_number of `wide`
         (sorted by customer_number).
 
-        An UPDATE that names an indexed column rewrites that index entry even when the
-        value stays, so indexed columns are named only for the customers whose value
-        changes (one statement per such combination); the others take
-        `CASE WHEN changed THEN value ELSE column END`.
+        Each UPDATE names exactly the columns that change (so no value is bound for
+        nothing, and an index entry is rewritten only when its value changes): one
+        statement per combination of changed columns, within blocks of neighbouring
+        keys, so the pages of a block are read once and stay in the page cache.
         """
-        indexed = [i for i, c in enumerate(columns) if c in _INDEXED]
-        marks = [f"m{i}" for i in indexed]
-        shapes = (wide.group_by(marks, maintain_order=True) if marks
-                  else [((), wide)])
-        for key, part in shapes:
-            exact = [i for i, on in zip(indexed, key, strict=True) if on]
-            plain = [i for i, c in enumerate(columns)
-                     if c not in _INDEXED and part[f"m{i}"].any()]
-            sets = [f"{_ident(columns[i])} = CASE WHEN ? THEN ? ELSE {_ident(columns[i])} END"
-                    for i in plain] + [f"{_ident(columns[i])} = ?" for i in exact]
-            params = part.select(
-                *[c for i in plain for c in (f"m{i}", f"v{i}")],
-                *[f"v{i}" for i in exact],
-                pl.lit(batch_id, pl.Int64).alias("updated_batch"), "customer_number")
-            self._executemany(
-                f"UPDATE {self._t('customers')} SET {', '.join(sets)}, updated_batch = ? "
-                f"WHERE customer_number = ?", _tuples(params))
+        marks = [f"m{i}" for i in range(len(columns))]
+        for start in range(0, wide.height, _UPDATE_BLOCK):
+            block = wide.slice(start, _UPDATE_BLOCK)
+            for key, part in block.group_by(marks, maintain_order=True):
+                changed = [i for i, on in enumerate(key) if on]
+                if not changed:
+                    continue
+                sets = ", ".join(f"{_ident(columns[i])} = ?" for i in changed)
+                params = part.select(*[f"v{i}" for i in changed],
+                                     pl.lit(batch_id, pl.Int64).alias("updated_batch"),
+                                     "customer_number")
+                self._executemany(
+                    f"UPDATE {self._t('customers')} SET {sets}, updated_batch = ? "
+                    f"WHERE customer_number = ?", _tuples(params))
 
     def _write_history(self, rows: pl.DataFrame) -> None:
         if rows.is_empty():
