@@ -106,3 +106,38 @@ def test_commit_imports_none_of_the_preview_stages(db: Path, tmp_path: Path):
                           text=True, check=False)
     assert done.returncode == 1, done.stderr
     assert done.stderr.strip().splitlines()[-1] == "[]", done.stderr
+
+
+def test_customers_with_different_changed_fields_each_get_exactly_their_changes(
+        register_url: str, tmp_path: Path):
+    # One UPDATE per combination of changed columns: an indexed column (business_id,
+    # name -> name_key), plain ones, a group and several at once, side by side.
+    assert run_cli("import", REGISTER, "--db", register_url, "--yes").exit_code == 0
+    before = customers(register_url)
+    source = tmp_path / "changes.csv"
+    source.write_text(
+        "customer_number;name;business_id;city;customer_group;email\n"
+        "1001;Kahvila Aurinko Oy;1234567-1;;;\n"            # business_id only
+        "1002;Matti Virtanen-Laine;;Tampere;;\n"            # name only (city unchanged)
+        "1003;;;Espoo;Uudet;\n"                             # city and a new group
+        "1004;Rakennus Kivi Oyj;;Kemi;Oulu;uusi@kivi.example\n",  # several at once
+        encoding="utf-8")
+    result = run_cli("import", source, "--db", register_url, "--yes", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["modified"] == 4
+    after = customers(register_url)
+    expected = {
+        "1001": {"business_id": "1234567-1"},
+        "1002": {"name": "Matti Virtanen-Laine", "name_key": "matti virtanen-laine"},
+        "1003": {"city": "Espoo", "customer_group": "Uudet"},
+        "1004": {"name": "Rakennus Kivi Oyj", "name_key": "rakennus kivi oyj",
+                 "city": "Kemi", "email": "uusi@kivi.example"},
+    }
+    for number, changes in expected.items():
+        changed = {k: v for k, v in after[number].items()
+                   if v != before[number][k] and k not in ("updated_batch", "group_id")}
+        assert changed == changes, number
+    # The indexes agree with the rows: the changed keys match again, as No change.
+    again = run_cli("preview", source, "--db", register_url, "--plan", tmp_path / "a.plan",
+                    "--json")
+    assert again.json()["unchanged"] == 4
