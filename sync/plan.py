@@ -152,10 +152,10 @@ def file_checksum(path: Path, recorded: str) -> str | None:
     size = path.stat().st_size
     with path.open("rb") as handle:
         handle.seek(max(0, size - 8))
-        end = handle.read()
-        if size < 12 or end[-4:] != b"PAR1":
+        trailer = handle.read()
+        if size < 12 or trailer[-4:] != b"PAR1":
             return None
-        footer_len = int.from_bytes(end[:4], "little")
+        footer_len = int.from_bytes(trailer[:4], "little")
         handle.seek(max(0, size - 8 - footer_len))
         tail = handle.read()
         at = _checksum_offset(tail, size, recorded, base=size - len(tail))
@@ -167,9 +167,9 @@ def file_checksum(path: Path, recorded: str) -> str | None:
         while chunk := handle.read(_READ_CHUNK):
             if position <= at + _DIGEST_CHARS and at < position + len(chunk):
                 patched = bytearray(chunk)
-                start = max(at - position, 0)
-                end = min(at + _DIGEST_CHARS - position, len(chunk))
-                patched[start:end] = b"0" * (end - start)
+                first = max(at - position, 0)
+                last = min(at + _DIGEST_CHARS - position, len(chunk))
+                patched[first:last] = b"0" * (last - first)
                 chunk = bytes(patched)
             digest.update(chunk)
             position += len(chunk)

@@ -141,3 +141,14 @@ def test_customers_with_different_changed_fields_each_get_exactly_their_changes(
     again = run_cli("preview", source, "--db", register_url, "--plan", tmp_path / "a.plan",
                     "--json")
     assert again.json()["unchanged"] == 4
+
+
+@pytest.mark.parametrize("chunk", [7, 64, 1000, 1 << 20])
+def test_the_file_checksum_does_not_depend_on_the_read_size(db: Path, tmp_path: Path,
+                                                            chunk: int, monkeypatch):
+    # The checksum field is read as zeros even where it straddles two reads.
+    plan_path = tmp_path / "p.plan"
+    run_cli("preview", SOURCE, "--db", db, "--plan", plan_path)
+    recorded = Plan.load(plan_path).header.checksum
+    monkeypatch.setattr("sync.plan._READ_CHUNK", chunk)
+    assert file_checksum(plan_path, recorded) == recorded
