@@ -283,7 +283,7 @@ def _flag_duplicates(rows: pl.DataFrame, register: Register, rules: Rules) -> pl
         "_row", pl.col(new_col("name")).alias("name"),
         name_key(pl.col(new_col("name"))).alias("name_key"),
         pl.col(new_col("customer_number")).alias("customer_number"))
-    flags = (possible_duplicates(new_rows, register.names(), rules.legal_forms,
+    flags = (possible_duplicates(new_rows, register, rules.legal_forms,
                                  rules.fuzzy_threshold)
              if new_rows.height else pl.DataFrame(schema=DUPLICATE_SCHEMA))
     return rows.join(flags, on="_row", how="left")

@@ -16,9 +16,17 @@ from typing import Any
 import polars as pl
 
 from sync.errors import StalePlanError, UsageError
-from sync.namekey import name_key_of
+from sync.namekey import name_blocks, name_key_of
 from sync.writers.register.base import BatchInfo, ChangeSet, KeyField, Selection
-from sync.writers.register.schema import STATE_COLUMNS
+from sync.writers.register.schema import (
+    NUMBER_DIGITS,
+    NUMBER_LENGTH,
+    SCHEMA_VERSION,
+    STATE_COLUMNS,
+    Dialect,
+    all_digits_sql,
+    upgrade_sql,
+)
 from sync.writers.register.selection import selection_sql
 
 _KEY_COLUMNS = {"customer_number", "business_id", "name_key"}
@@ -37,6 +45,7 @@ class SQLRegister:
 
     label: str
     prefix: str = ""
+    dialect: Dialect = "sqlite"
 
     # -- engine hooks ----------------------------------------------------------------
 
@@ -66,6 +75,20 @@ class SQLRegister:
     def _insert_id(self, query: str, params: Sequence[Any]) -> int:
         """Run an INSERT of one row and return its new id."""
         raise NotImplementedError
+
+    def _values_table(self) -> str:
+        """A table expression `j` with one column `value`, from one list parameter."""
+        return "json_each(?) j"
+
+    def _list_param(self, values: list[str]) -> Any:
+        """A list as the engine takes it for `_values_table` (JSON text for SQLite)."""
+        return json.dumps(values, ensure_ascii=False)
+
+    def _insert_blocks(self, blocks: pl.DataFrame) -> None:
+        """Add (block, customer_number) rows to name_blocks; rows already there stay."""
+        self._executemany(
+            f"INSERT INTO {self._t('name_blocks')} (block, customer_number) VALUES (?, ?) "
+            f"ON CONFLICT DO NOTHING", blocks.select("block", "customer_number").iter_rows())
 
     def close(self) -> None:
         """Release the connection."""
@@ -122,16 +145,12 @@ class SQLRegister:
 
     def max_numeric_number(self) -> int | None:
         """The largest all-digit customer_number, compared as integers."""
-        # Longest digits first (leading zeros aside), then the largest text: the largest
-        # number without casting, so numbers past 64 bits still compare right.
-        digits = "ltrim(customer_number, '0')"
+        # The same expressions and condition as the customers_number_digits index, so
+        # the engine reads one index entry instead of every customer.
         rows = self._rows(f"SELECT customer_number FROM {self._t('customers')} "
-                          f"WHERE {self._all_digits('customer_number')} "
-                          f"ORDER BY length({digits}) DESC, {digits} DESC LIMIT 1")
+                          f"WHERE {all_digits_sql(self.dialect, 'customer_number')} "
+                          f"ORDER BY {NUMBER_LENGTH} DESC, {NUMBER_DIGITS} DESC LIMIT 1")
         return int(rows[0][0]) if rows else None
-
-    def _all_digits(self, column: str) -> str:
-        return f"{column} <> '' AND {column} NOT GLOB '*[^0-9]*'"
 
     def group_names(self) -> pl.DataFrame:
         """Every group: columns name, name_key."""
@@ -139,12 +158,78 @@ class SQLRegister:
         return pl.DataFrame(rows, schema={"name": pl.String, "name_key": pl.String},
                             orient="row")
 
-    def names(self) -> pl.DataFrame:
-        """Every customer's number and name."""
-        rows = self._rows(f"SELECT customer_number, name FROM {self._t('customers')} "
-                          f"WHERE name IS NOT NULL ORDER BY id")
-        return pl.DataFrame(rows, schema={"customer_number": pl.String, "name": pl.String},
+    def block_sizes(self, blocks: list[str], cap: int) -> pl.DataFrame:
+        """How many customers each name block has, counted up to `cap`: block, size."""
+        rows = self._rows(
+            f"SELECT j.value, (SELECT COUNT(*) FROM (SELECT 1 FROM {self._t('name_blocks')} b "
+            f"WHERE b.block = j.value LIMIT {int(cap)}) s) FROM {self._values_table()}",
+            (self._list_param(blocks),))
+        return pl.DataFrame(rows, schema={"block": pl.String, "size": pl.Int64},
                             orient="row")
+
+    def block_members(self, blocks: list[str]) -> pl.DataFrame:
+        """The customers in these name blocks: block, customer_number, name."""
+        rows = self._rows(
+            f"SELECT b.block, c.customer_number, c.name FROM {self._t('name_blocks')} b "
+            f"JOIN {self._t('customers')} c ON c.customer_number = b.customer_number "
+            f"WHERE b.block IN (SELECT j.value FROM {self._values_table()}) "
+            f"AND c.name IS NOT NULL", (self._list_param(blocks),))
+        return pl.DataFrame(rows, schema={"block": pl.String, "customer_number": pl.String,
+                                          "name": pl.String}, orient="row")
+
+    def _refresh_blocks(self, before: pl.DataFrame, after: pl.DataFrame) -> None:
+        """Keep name_blocks in step with names: `before` and `after` hold the
+        (customer_number, name) of customers whose name changed, as they were and are;
+        a customer missing from `after` is gone."""
+        def blocks(names: pl.DataFrame) -> pl.DataFrame:
+            names = names.select(pl.col("customer_number").cast(pl.String),
+                                 pl.col("name").cast(pl.String)).filter(
+                pl.col("name").is_not_null())
+            return name_blocks(names["customer_number"], names["name"])
+        old, new = blocks(before), blocks(after)
+        gone = old.join(new, on=["block", "customer_number"], how="anti")
+        if not gone.is_empty():
+            self._executemany(
+                f"DELETE FROM {self._t('name_blocks')} WHERE block = ? AND customer_number = ?",
+                gone.select("block", "customer_number").iter_rows())
+        added = new.join(old, on=["block", "customer_number"], how="anti")
+        if not added.is_empty():
+            self._insert_blocks(added.sort("block", "customer_number"))
+
+    def migrate(self) -> int | None:
+        """Bring the register's schema to SCHEMA_VERSION in one transaction.
+
+        Returns the version it was at, or None when it was already current. Customers,
+        batches and history are not changed, so plans made before stay valid.
+        """
+        with self._transaction():
+            found = int(self._meta("schema_version") or 0)
+            if found == SCHEMA_VERSION:
+                return None
+            if found > SCHEMA_VERSION:
+                raise UsageError(f"{self.label}: register schema version {found} is newer "
+                                 f"than this regsync ({SCHEMA_VERSION}); upgrade regsync")
+            for version in range(found, SCHEMA_VERSION):
+                for statement in upgrade_sql(self.dialect, version, self.prefix):
+                    self._execute(statement)
+                if version == 1:
+                    self._fill_blocks()
+            self._execute(f"UPDATE {self._t('meta')} SET value = ? "
+                          f"WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+        return found
+
+    def _fill_blocks(self, chunk_rows: int = 200_000) -> None:
+        """Compute the name blocks of every customer (migration to version 2)."""
+        last = -1
+        while True:
+            rows = self._rows(f"SELECT id, customer_number, name FROM {self._t('customers')} "
+                              f"WHERE id > ? ORDER BY id LIMIT {chunk_rows}", (last,))
+            if not rows:
+                return
+            last = rows[-1][0]
+            names = pl.DataFrame([r[1:] for r in rows], orient="row",
+                                 schema={"customer_number": pl.String, "name": pl.String})
+            self._refresh_blocks(names.clear(), names)
 
     def export_frame(self, fields: tuple[str, ...],
                      selection: Selection | None = None) -> pl.DataFrame:
@@ -231,6 +316,12 @@ class SQLRegister:
             created = self._ensure_groups(changes.groups, batch_id)
             self._insert(changes.inserts, batch_id, now, actor)
             self._update(changes.updates, batch_id, now, actor)
+            renamed = changes.updates.filter(pl.col("field") == "name")
+            self._refresh_blocks(
+                renamed.select("customer_number", pl.col("old").alias("name")),
+                pl.concat([changes.inserts.select("customer_number", "name"),
+                           renamed.select("customer_number", pl.col("new").alias("name"))],
+                          how="vertical_relaxed"))
         return BatchInfo(batch_id=batch_id, version=version, inserted=changes.inserts.height,
                          updated=changes.updates["customer_number"].n_unique(),
                          groups_created=created)
@@ -404,7 +495,10 @@ class SQLRegister:
             new_id, version, now = self._open_batch(
                 "revert", actor, reverts=batch_id,
                 counts={"customers": entries["customer_number"].n_unique()})
+            numbers = entries["customer_number"].unique()
+            before = self.fetch(numbers, ("name",))
             removed = self._undo(entries, new_id, now, actor)
+            self._refresh_blocks(before, self.fetch(numbers, ("name",)))
             self._execute(f"UPDATE {self._t('batches')} SET reverted_by = ? WHERE id = ?",
                           (new_id, batch_id))
             self._drop_empty_groups(batch_id)
