@@ -136,3 +136,25 @@ def test_the_largest_number_is_read_from_an_index_not_from_every_customer(tmp_pa
         register.close()
     detail = " ".join(str(row[-1]) for row in plan)
     assert "customers_number_digits" in detail and "TEMP B-TREE" not in detail
+
+
+def test_scoring_the_blocks_in_slices_finds_the_same_duplicates(tmp_path, monkeypatch):
+    from sync.matchers import fuzzy
+
+    db = str(tmp_path / "register.db")
+    load_register(db, REGISTER + "1003;company;Kahvila Aurinkoinen Oy\n"
+                  "1004;person;Matti Virtamen\n1005;company;Sylorisalo Ohjelmisto Oy\n",
+                  tmp_path)
+    rows = pl.DataFrame({"_row": [2, 3, 4, 5], "name": [
+        "Kahvila Aurinko Ab", "Matti Virtanen", "Syloaisalo Ohjelmisto Ay", "Zyxwv Qwerty"],
+        "customer_number": ["9", "10", "11", "12"]}).with_columns(
+        pl.col("name").str.to_lowercase().alias("name_key"))
+    register = open_register(db, create=False)
+    try:
+        whole = fuzzy.possible_duplicates(rows, register, ["Oy", "Ab", "Ay"], 90)
+        monkeypatch.setattr(fuzzy, "_MEMBERS_PER_SLICE", 1)
+        sliced = fuzzy.possible_duplicates(rows, register, ["Oy", "Ab", "Ay"], 90)
+    finally:
+        register.close()
+    assert whole.sort("_row").rows() == sliced.sort("_row").rows()
+    assert set(whole["_row"]) == {2, 3, 4}

@@ -31,6 +31,9 @@ DUPLICATE_SCHEMA = {"_row": pl.Int64, "possible_duplicate": pl.String,
 _PUNCT = re.compile(r"[^\w\s]")
 _MAX_BLOCK = 1000
 _MAX_PAIRS = 5_000_000
+_MEMBERS_PER_SLICE = 250_000
+_EMPTY_MATCHES = pl.DataFrame(schema={"q": pl.Int64, "customer_number": pl.String,
+                                      "name": pl.String, "score": pl.Float64})
 
 
 class NameBlocks(Protocol):
@@ -79,42 +82,56 @@ def _sorted_text(words: pl.Series) -> list[str | None]:
             .to_list())
 
 
-def _usable_blocks(query_keys: pl.DataFrame, register: NameBlocks) -> list[str]:
-    """Blocks to pair on: not too common, and together under the pair budget."""
+def _usable_blocks(query_keys: pl.DataFrame, register: NameBlocks) -> pl.DataFrame:
+    """Blocks to pair on, not too common and together under the pair budget: block,
+    size (its customers), smallest first."""
     queries = query_keys.group_by("block").len("queries")
     sizes = register.block_sizes(queries["block"].to_list(), _MAX_BLOCK + 1)
     chosen = (queries.join(sizes, on="block")
               .filter((pl.col("size") > 0) & (pl.col("size") <= _MAX_BLOCK))
               .with_columns((pl.col("queries") * pl.col("size")).alias("pairs"))
               .sort("size", "block"))
-    return chosen.filter(pl.col("pairs").cum_sum() <= _MAX_PAIRS)["block"].to_list()
+    return chosen.filter(pl.col("pairs").cum_sum() <= _MAX_PAIRS).select("block", "size")
 
 
 def _register_matches(new_rows: pl.DataFrame, register: NameBlocks,
                       forms: frozenset[str], threshold: float) -> pl.DataFrame:
     """Per New row, the most similar existing customer at or above the threshold:
     q (index into new_rows), customer_number, name, score."""
-    empty = pl.DataFrame(schema={"q": pl.Int64, "customer_number": pl.String,
-                                 "name": pl.String, "score": pl.Float64})
     words = _comparable_words(new_rows["name"], forms)
     query_keys = word_blocks(pl.int_range(new_rows.height, eager=True), words).rename(
         {"id": "q"})
-    blocks = _usable_blocks(query_keys, register) if query_keys.height else []
-    if not blocks:
-        return empty
+    blocks = (_usable_blocks(query_keys, register) if query_keys.height
+              else pl.DataFrame(schema={"block": pl.String, "size": pl.Int64}))
+    # token_sort_ratio is the plain ratio of the names with their words sorted: sort
+    # them once here, then score each block as one query x choice matrix.
+    query_text = _sorted_text(words)
+    # Members are read and scored a slice of blocks at a time, so memory holds one
+    # slice of the register's names, not every candidate at once.
+    slices = blocks.with_columns((pl.col("size").cum_sum() // _MEMBERS_PER_SLICE)
+                                 .alias("slice")).partition_by("slice", maintain_order=True)
+    found = [_score_slice(query_keys, part["block"].to_list(), query_text, register,
+                          forms, threshold) for part in slices]
+    return (pl.concat([_EMPTY_MATCHES, *found])
+            .sort(["q", "score", "customer_number"], descending=[False, True, False])
+            .group_by("q", maintain_order=True).first()
+            .select("q", "customer_number", "name", "score"))
+
+
+def _score_slice(query_keys: pl.DataFrame, blocks: list[str], query_text: list[str | None],
+                 register: NameBlocks, forms: frozenset[str],
+                 threshold: float) -> pl.DataFrame:
+    """The pairs of these blocks that reach the threshold: q, customer_number, name,
+    score."""
     members = register.block_members(blocks)
     choices = (members.select("customer_number", "name").unique("customer_number")
                .with_row_index("c"))
-    choice_words = _comparable_words(choices["name"], forms)
+    choice_text = _sorted_text(_comparable_words(choices["name"], forms))
     per_block = (query_keys.filter(pl.col("block").is_in(blocks)).group_by("block")
                  .agg(pl.col("q"))
                  .join(members.join(choices.select("customer_number", "c"),
                                     on="customer_number").group_by("block").agg(pl.col("c")),
                        on="block"))
-    # token_sort_ratio is the plain ratio of the names with their words sorted: sort
-    # them once here, then score each block as one query x choice matrix.
-    query_text = _sorted_text(words)
-    choice_text = _sorted_text(choice_words)
     found_q: list[np.ndarray] = []
     found_c: list[np.ndarray] = []
     found_score: list[np.ndarray] = []
@@ -128,14 +145,11 @@ def _register_matches(new_rows: pl.DataFrame, register: NameBlocks,
             found_c.append(np.asarray(cs)[ci])
             found_score.append(scores[qi, ci])
     if not found_q:
-        return empty
+        return _EMPTY_MATCHES
     scored = pl.DataFrame({"q": np.concatenate(found_q), "c": np.concatenate(found_c),
                            "score": np.concatenate(found_score)},
                           schema={"q": pl.Int64, "c": pl.UInt32, "score": pl.Float64})
-    return (scored.join(choices, on="c")
-            .sort(["q", "score", "customer_number"], descending=[False, True, False])
-            .group_by("q", maintain_order=True).first()
-            .select("q", "customer_number", "name", "score"))
+    return scored.join(choices, on="c").select("q", "customer_number", "name", "score")
 
 
 def possible_duplicates(new_rows: pl.DataFrame, register: NameBlocks,

@@ -120,10 +120,9 @@ class SQLRegister:
         """Customers whose `key` equals one of `values`: columns value, customer_number."""
         if key not in _KEY_COLUMNS:
             raise ValueError(f"not a key column: {key}")
-        rows = self._lookup_rows(key, values.drop_nulls().unique().to_list(),
-                                 f"c.{key}, c.customer_number")
-        return pl.DataFrame(rows, schema={"value": pl.String, "customer_number": pl.String},
-                            orient="row").sort("customer_number")
+        return self._lookup_frame(key, values, f"c.{key}, c.customer_number",
+                                  {"value": pl.String, "customer_number": pl.String}
+                                  ).sort("customer_number")
 
     def fetch(self, numbers: pl.Series, fields: tuple[str, ...]) -> pl.DataFrame:
         """customer_number plus `fields` (register columns too) of these customers."""
@@ -138,10 +137,31 @@ class SQLRegister:
                 select.append(f"c.{_ident(name)}")
             else:
                 select.append("NULL")
-        rows = self._lookup_rows("customer_number", numbers.drop_nulls().unique().to_list(),
-                                 ", ".join(select))
         names = ["customer_number", *[f for f in fields if f != "customer_number"]]
-        return pl.DataFrame(rows, schema=dict.fromkeys(names, pl.String), orient="row")
+        return self._lookup_frame("customer_number", numbers, ", ".join(select),
+                                  dict.fromkeys(names, pl.String))
+
+    def _lookup_frame(self, column: str, values: pl.Series, select: str,
+                      schema: dict[str, Any]) -> pl.DataFrame:
+        """`select` (over customers c, groups g) of the customers whose c.column is one
+        of `values`, as a frame built a chunk of rows at a time."""
+        # Sorted values visit the index pages in order; the chunks keep the Python
+        # tuples of at most one chunk alive, not of the whole result.
+        wanted = values.drop_nulls().unique().sort().to_list()
+        return self._frame(
+            f"SELECT {select} FROM {self._t('customers')} c "
+            f"LEFT JOIN {self._t('groups')} g ON g.id = c.group_id "
+            f"WHERE c.{column} IN (SELECT j.value FROM {self._values_table()})",
+            (self._list_param(wanted),), schema)
+
+    def _frame(self, query: str, params: Sequence[Any], schema: dict[str, Any],
+               chunk_rows: int = 100_000) -> pl.DataFrame:
+        """A query's rows as one frame of `schema`, fetched `chunk_rows` at a time."""
+        cursor = self._execute(query, params)
+        chunks = [pl.DataFrame(schema=schema)]
+        while rows := cursor.fetchmany(chunk_rows):
+            chunks.append(pl.DataFrame(rows, schema=schema, orient="row"))
+        return pl.concat(chunks, rechunk=False)
 
     def max_numeric_number(self) -> int | None:
         """The largest all-digit customer_number, compared as integers."""
@@ -169,13 +189,12 @@ class SQLRegister:
 
     def block_members(self, blocks: list[str]) -> pl.DataFrame:
         """The customers in these name blocks: block, customer_number, name."""
-        rows = self._rows(
+        return self._frame(
             f"SELECT b.block, c.customer_number, c.name FROM {self._t('name_blocks')} b "
             f"JOIN {self._t('customers')} c ON c.customer_number = b.customer_number "
             f"WHERE b.block IN (SELECT j.value FROM {self._values_table()}) "
-            f"AND c.name IS NOT NULL", (self._list_param(blocks),))
-        return pl.DataFrame(rows, schema={"block": pl.String, "customer_number": pl.String,
-                                          "name": pl.String}, orient="row")
+            f"AND c.name IS NOT NULL", (self._list_param(sorted(blocks)),),
+            {"block": pl.String, "customer_number": pl.String, "name": pl.String})
 
     def _refresh_blocks(self, before: pl.DataFrame, after: pl.DataFrame) -> None:
         """Keep name_blocks in step with names: `before` and `after` hold the
