@@ -103,11 +103,15 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
         "_row", *[pl.col(new_col(k)).alias(k)
                   for k in ("customer_number", "business_id", "name")])
     _step(progress, "matching")
-    matches = match_keys(valid, register, rules.match_order)
+    # The customers the rows name by number, read once: they answer the number lookup
+    # of the key chain and most of the values the comparison needs.
+    by_number = _register_values(register, valid["customer_number"], fields)
+    matches = match_keys(valid, register, rules.match_order,
+                         known_numbers=by_number["customer_number"])
     rows = rows.join(matches, on="_row", how="left").with_columns(
         pl.col("outcome").fill_null("rejected"))
     _step(progress, "comparing with the register")
-    rows = _attach_register_values(rows, register, fields)
+    rows = _attach_register_values(rows, register, fields, by_number)
     rows = diff(rows, fields).with_columns(status_expr().alias("status"))
     rows = _held_customers(rows)
     rows = _claims(rows)
@@ -155,10 +159,19 @@ def _with_messages(frame: pl.DataFrame, issues: pl.DataFrame) -> pl.DataFrame:
     return frame.join(per_row.rename({"row": "_row"}), on="_row", how="left")
 
 
+def _register_values(register: Register, numbers: pl.Series,
+                     fields: tuple[str, ...]) -> pl.DataFrame:
+    """The register's values (and state columns) of these customers."""
+    return register.fetch(numbers, (*fields, *_STATE))
+
+
 def _attach_register_values(rows: pl.DataFrame, register: Register,
-                            fields: tuple[str, ...]) -> pl.DataFrame:
+                            fields: tuple[str, ...], known: pl.DataFrame) -> pl.DataFrame:
+    """Join each matched row with its customer's register values (`known` holds some
+    already; the others are read)."""
     numbers = rows.filter(pl.col("outcome") == "match")["match"]
-    current = register.fetch(numbers, (*fields, *_STATE))
+    missing = numbers.filter(~numbers.is_in(known["customer_number"].implode()))
+    current = pl.concat([known, _register_values(register, missing, fields)])
     current = current.select(
         pl.col("customer_number").alias("match"),
         *[pl.col(f).alias(old_col(f)) for f in fields if f != "customer_number"],
