@@ -278,7 +278,8 @@ def write_register(reg: pl.DataFrame, path: Path) -> None:
         # The similarity scan's name blocks, as the register keeps them on commit.
         blocks = name_blocks(reg["customer_number"], reg["name"]).sort("block",
                                                                        "customer_number")
-        conn.executemany("INSERT INTO name_blocks (block, customer_number) VALUES (?, ?)",
+        conn.executemany("INSERT INTO name_blocks (block, customer_number, name) "
+                         "VALUES (?, ?, ?)",
                          blocks.iter_rows())
         conn.execute("COMMIT")
     finally:

@@ -70,11 +70,15 @@ def word_blocks(ids: pl.Series, words: pl.Series) -> pl.DataFrame:
 
 
 def name_blocks(numbers: pl.Series, names: pl.Series) -> pl.DataFrame:
-    """The blocks a register keeps per customer: (block, customer_number), unique.
+    """The blocks a register keeps per customer: block, customer_number, name; one row
+    per (block, customer_number).
 
-    The register keeps these so that a similarity scan reads only the customers that
-    share a block with a New row, never the whole register. Legal forms are not
-    stripped here (they depend on the rules); their blocks are just large.
+    The register keeps these (with the name, so a block reads as one index range) so
+    that a similarity scan reads only the customers that share a block with a New row,
+    never the whole register. Legal forms are not stripped here (they depend on the
+    rules); their blocks are just large.
     """
     blocks = word_blocks(numbers, name_words(names))
-    return blocks.select("block", pl.col("id").alias("customer_number"))
+    named = pl.DataFrame({"id": numbers, "name": names}).unique("id", keep="last")
+    return blocks.join(named, on="id").select(
+        "block", pl.col("id").alias("customer_number"), "name")

@@ -21,7 +21,7 @@ REGISTER = """customer_number;customer_type;name
 def stored_blocks(db: str) -> set[tuple[str, str]]:
     register = open_register(db, create=False)
     try:
-        return set(register._rows(f"SELECT block, customer_number FROM "
+        return set(register._rows(f"SELECT block, customer_number, name FROM "
                                   f"{register._t('name_blocks')}"))
     finally:
         register.close()
@@ -84,7 +84,7 @@ def test_reverting_an_insert_removes_its_blocks(register_url, tmp_path):
     result = run_cli("import", source, "--db", register_url, "--yes", "--json")
     assert result.exit_code == 0, result.stderr
     assert run_cli("revert", str(result.json()["batch"]), "--db", register_url).exit_code == 0
-    assert not any(number == "1003" for _, number in stored_blocks(register_url))
+    assert not any(number == "1003" for _, number, _ in stored_blocks(register_url))
     assert_in_step(register_url)
 
 
@@ -158,3 +158,12 @@ def test_scoring_the_blocks_in_slices_finds_the_same_duplicates(tmp_path, monkey
         register.close()
     assert whole.sort("_row").rows() == sliced.sort("_row").rows()
     assert set(whole["_row"]) == {2, 3, 4}
+
+
+def test_a_rename_that_keeps_the_words_updates_the_kept_name(register_url, tmp_path):
+    load_register(register_url, REGISTER, tmp_path)
+    source = write_csv(tmp_path / "case.csv", "customer_number;name\n1001;KAHVILA AURINKO OY\n")
+    assert run_cli("import", source, "--db", register_url, "--yes").exit_code == 0
+    assert_in_step(register_url)
+    assert {name for _, number, name in stored_blocks(register_url)
+            if number == "1001"} == {"KAHVILA AURINKO OY"}

@@ -223,14 +223,14 @@ class PostgresRegister(SQLRegister):
     def _insert_rows(self, rows: pl.DataFrame) -> None:
         self._copy(self._t("customers"), rows)
 
-    def _insert_blocks(self, blocks: pl.DataFrame) -> None:
+    def _upsert_blocks(self, blocks: pl.DataFrame) -> None:
         self._execute("CREATE TEMP TABLE IF NOT EXISTS regsync_blocks "
-                      "(block TEXT, customer_number TEXT) ON COMMIT DELETE ROWS")
+                      "(block TEXT, customer_number TEXT, name TEXT) ON COMMIT DELETE ROWS")
         self._execute("DELETE FROM regsync_blocks")
-        self._copy("regsync_blocks", blocks.select("block", "customer_number"))
-        self._execute(f"INSERT INTO {self._t('name_blocks')} (block, customer_number) "
-                      f"SELECT block, customer_number FROM regsync_blocks "
-                      f"ON CONFLICT DO NOTHING")
+        self._copy("regsync_blocks", blocks.select("block", "customer_number", "name"))
+        self._execute(f"INSERT INTO {self._t('name_blocks')} (block, customer_number, name) "
+                      f"SELECT block, customer_number, name FROM regsync_blocks "
+                      f"ON CONFLICT (block, customer_number) DO UPDATE SET name = EXCLUDED.name")
 
     def _update_rows(self, column: str, rows: pl.DataFrame, batch_id: int) -> None:
         self._execute("CREATE TEMP TABLE IF NOT EXISTS regsync_stage "

@@ -110,6 +110,7 @@ def upgrade_sql(dialect: Dialect, from_version: int, prefix: str = "") -> list[s
         f"""CREATE TABLE {p}name_blocks (
     block TEXT NOT NULL,
     customer_number TEXT NOT NULL,
+    name TEXT NOT NULL,
     PRIMARY KEY (block, customer_number)
 ){rowid}""",
         f"CREATE INDEX customers_number_digits ON {p}customers"

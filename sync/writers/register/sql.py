@@ -84,11 +84,14 @@ class SQLRegister:
         """A list as the engine takes it for `_values_table` (JSON text for SQLite)."""
         return json.dumps(values, ensure_ascii=False)
 
-    def _insert_blocks(self, blocks: pl.DataFrame) -> None:
-        """Add (block, customer_number) rows to name_blocks; rows already there stay."""
+    def _upsert_blocks(self, blocks: pl.DataFrame) -> None:
+        """Write (block, customer_number, name) rows to name_blocks, replacing the name
+        of a (block, customer_number) already there."""
         self._executemany(
-            f"INSERT INTO {self._t('name_blocks')} (block, customer_number) VALUES (?, ?) "
-            f"ON CONFLICT DO NOTHING", blocks.select("block", "customer_number").iter_rows())
+            f"INSERT INTO {self._t('name_blocks')} (block, customer_number, name) "
+            f"VALUES (?, ?, ?) ON CONFLICT (block, customer_number) "
+            f"DO UPDATE SET name = excluded.name",
+            blocks.select("block", "customer_number", "name").iter_rows())
 
     def close(self) -> None:
         """Release the connection."""
@@ -189,18 +192,12 @@ class SQLRegister:
 
     def block_members(self, blocks: list[str]) -> pl.DataFrame:
         """The customers in these name blocks: block, customer_number, name."""
-        # Two reads instead of a join: the block index alone, then the distinct
-        # customers' names in customer_number order (index pages visited in sequence).
-        members = self._frame(
-            f"SELECT b.block, b.customer_number FROM {self._t('name_blocks')} b "
+        # One index range per block: the name is kept beside the block.
+        return self._frame(
+            f"SELECT b.block, b.customer_number, b.name FROM {self._t('name_blocks')} b "
             f"WHERE b.block IN (SELECT j.value FROM {self._values_table()})",
             (self._list_param(sorted(blocks)),),
-            {"block": pl.String, "customer_number": pl.String})
-        names = self._lookup_frame("customer_number", members["customer_number"],
-                                   "c.customer_number, c.name",
-                                   {"customer_number": pl.String, "name": pl.String})
-        return members.join(names.filter(pl.col("name").is_not_null()),
-                            on="customer_number")
+            {"block": pl.String, "customer_number": pl.String, "name": pl.String})
 
     def _refresh_blocks(self, before: pl.DataFrame, after: pl.DataFrame) -> None:
         """Keep name_blocks in step with names: `before` and `after` hold the
@@ -212,14 +209,15 @@ class SQLRegister:
                 pl.col("name").is_not_null())
             return name_blocks(names["customer_number"], names["name"])
         old, new = blocks(before), blocks(after)
-        gone = old.join(new, on=["block", "customer_number"], how="anti")
+        key = ["block", "customer_number"]
+        gone = old.join(new, on=key, how="anti")
         if not gone.is_empty():
             self._executemany(
                 f"DELETE FROM {self._t('name_blocks')} WHERE block = ? AND customer_number = ?",
-                gone.select("block", "customer_number").iter_rows())
-        added = new.join(old, on=["block", "customer_number"], how="anti")
-        if not added.is_empty():
-            self._insert_blocks(added.sort("block", "customer_number"))
+                gone.select(key).iter_rows())
+        changed = new.join(old, on=[*key, "name"], how="anti")
+        if not changed.is_empty():
+            self._upsert_blocks(changed.sort(key))
 
     def migrate(self) -> int | None:
         """Bring the register's schema to SCHEMA_VERSION in one transaction.
