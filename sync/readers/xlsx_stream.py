@@ -42,8 +42,10 @@ _ENTITY = re.compile(r"&(#x[0-9A-Fa-f]+|#[0-9]+|amp|lt|gt|quot|apos);")
 _NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 _OOXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _TEXT_RUN = r"<t(?:\s[^>]*)?>[^<]*</t>"
+_ONE_RUN = r"<t(?:\s[^>]*)?>([^<]*)</t>"
+_EMPTY_RUN = r"<t(?:\s[^>]*)?/>"
 _PHONETIC = r"(?s)<rPh\b.*?</rPh>"
-_UNSUPPORTED = ("<![CDATA[", "='", "<x:", "<s:", "<main:")
+_UNSUPPORTED = ("<![CDATA[", "='")
 
 
 class CannotStream(Exception):
@@ -232,14 +234,23 @@ def _unescaped(text: pl.Series) -> pl.Series:
     return text.scatter(mask.arg_true(), fixed)
 
 
-def _runs_text(xml: pl.Expr) -> pl.Expr:
-    """The text of a rich or plain string element (`<si>`, `<is>`): its `<t>` runs joined,
-    phonetic runs left out."""
-    plain = (pl.when(xml.str.contains("<rPh", literal=True))
-             .then(xml.str.replace_all(_PHONETIC, "")).otherwise(xml))
-    runs = plain.str.extract_all(_TEXT_RUN).list.eval(
-        pl.element().str.replace(r"^<t(?:\s[^>]*)?>", "").str.strip_suffix("</t>"))
-    return _newlines(runs.list.join(""))
+def _runs_text(xml: pl.Series) -> pl.Series:
+    """The text of string elements (`<si>`, `<is>`): their `<t>` runs joined, phonetic
+    runs left out. One plain `<t>` (the usual form) is read by one pattern; the rest
+    (rich text) run by run."""
+    rich = (xml.str.contains("<r>", literal=True) | xml.str.contains("<r ", literal=True)
+            | xml.str.contains("<rPh", literal=True)).fill_null(False)
+    text = xml.str.extract(_ONE_RUN, 1)
+    if rich.any():
+        runs = (xml.filter(rich).str.replace_all(_PHONETIC, "").str.extract_all(_TEXT_RUN)
+                .list.eval(pl.element().str.replace(r"^<t(?:\s[^>]*)?>", "")
+                           .str.strip_suffix("</t>"))
+                .list.join(""))
+        text = text.scatter(rich.arg_true(), runs)
+    empty = xml.str.contains(_EMPTY_RUN).fill_null(False) & text.is_null()
+    if empty.any():
+        text = text.set(empty, "")
+    return pl.select(_newlines(pl.lit(text))).to_series()
 
 
 def _read_shared(archive: zipfile.ZipFile, part: str | None) -> pl.Series:
@@ -249,8 +260,7 @@ def _read_shared(archive: zipfile.ZipFile, part: str | None) -> pl.Series:
     for window in _windows(archive, part, "</si>"):
         items = window.split("<si")[1:]
         raw = pl.Series("si", items, dtype=pl.String)
-        pieces.append(_unescaped(pl.select(_runs_text(pl.lit(raw))).to_series())
-                      .alias("shared"))
+        pieces.append(_unescaped(_runs_text(raw)).alias("shared"))
     if not pieces:
         return pl.Series("shared", [], dtype=pl.String)
     return pl.concat(pieces, rechunk=False)
@@ -298,7 +308,8 @@ def stream_cells(book: Book, sheet: SheetInfo) -> Iterator[pl.DataFrame]:
             start = window.find("<sheetData")
             if start < 0:
                 continue
-            _check_supported(window[:start])
+            if not re.search(r"<worksheet[\s>]", window[:start]):
+                raise CannotStream("a namespace prefix")  # such as <x:worksheet>
             window = window[start:]
             started = True
         end = window.find("</sheetData>")
@@ -343,17 +354,16 @@ def _row_numbers(rows: list[str], last_row: int) -> tuple[pl.Series, int]:
 def _window_cells(book: Book, rows: list[str], last_row: int) -> tuple[pl.DataFrame, int]:
     numbers, last_row = _row_numbers(rows, last_row)
     body = pl.Series("body", rows, dtype=pl.String)
-    split = (body.str.replace_all("<c>", "<c >", literal=True)
-             .str.replace_all("<c/>", "<c />", literal=True).str.split("<c "))
-    cells = (pl.DataFrame({"_row": numbers, "c": split})
-             .with_columns(pl.col("c").list.slice(1))
-             .with_columns(pl.col("c").list.eval(pl.int_range(pl.len())).alias("pos"))
-             .explode("c", "pos")
+    if any("<c>" in row or "<c/>" in row for row in rows):
+        body = (body.str.replace_all("<c>", "<c >", literal=True)
+                .str.replace_all("<c/>", "<c />", literal=True))
+    cells = (pl.DataFrame({"_row": numbers, "c": body.str.split("<c ").list.slice(1)})
+             .explode("c")
              .filter(pl.col("c").is_not_null()))
     c = pl.col("c")
     head = c.str.slice(0, c.str.find(">", literal=True))
     cells = cells.select(
-        "_row", "pos", "c",
+        "_row", "c",
         head.str.extract(_CELL_REF, 1).alias("ref"),
         head.str.extract(_CELL_TYPE, 1).fill_null("n").alias("t"),
         head.str.extract(_CELL_STYLE, 1).cast(pl.Int64).alias("s"),
@@ -376,8 +386,7 @@ def _kind_text(book: Book, cells: pl.DataFrame, kind: str) -> pl.DataFrame:
     if kind == "s":
         text = _shared_lookup(book, cells["v"])
     elif kind == "inlineStr":
-        text = _unescaped(cells.select(_runs_text(
-            pl.col("c").str.extract(r"(?s)<is>(.*)</is>", 1))).to_series())
+        text = _unescaped(_runs_text(cells["c"]))
     elif kind in ("str", "d"):
         text = _unescaped(cells.select(_newlines(pl.col("v")).fill_null("")).to_series())
     elif kind == "b":
@@ -398,8 +407,9 @@ def _columns(cells: pl.DataFrame) -> pl.Series:
         letters = refs.unique().to_list()
         index = {ref: _column_index(ref) for ref in letters}
         return refs.replace_strict(index, return_dtype=pl.Int64).alias("col")
-    if refs.null_count() == refs.len():
-        return cells["pos"].cast(pl.Int64).alias("col")
+    if refs.null_count() == refs.len():  # no references: each cell follows the last
+        position = pl.int_range(pl.len(), dtype=pl.Int64).over("_row")
+        return cells.select(position.alias("col")).to_series()
     out: list[int] = []
     previous_row, col = None, -1
     for row, ref in zip(cells["_row"].to_list(), refs.to_list(), strict=True):
