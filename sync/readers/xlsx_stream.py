@@ -44,6 +44,7 @@ _OOXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _TEXT_RUN = r"<t(?:\s[^>]*)?>[^<]*</t>"
 _ONE_RUN = r"<t(?:\s[^>]*)?>([^<]*)</t>"
 _EMPTY_RUN = r"<t(?:\s[^>]*)?/>"
+_PRESERVE = 'xml:space="preserve"'
 _PHONETIC = r"(?s)<rPh\b.*?</rPh>"
 _UNSUPPORTED = ("<![CDATA[", "='")
 
@@ -237,20 +238,32 @@ def _unescaped(text: pl.Series) -> pl.Series:
 def _runs_text(xml: pl.Series) -> pl.Series:
     """The text of string elements (`<si>`, `<is>`): their `<t>` runs joined, phonetic
     runs left out. One plain `<t>` (the usual form) is read by one pattern; the rest
-    (rich text) run by run."""
+    (rich text) run by run. A run without xml:space="preserve" loses its leading and
+    trailing whitespace, as calamine reads it."""
     rich = (xml.str.contains("<r>", literal=True) | xml.str.contains("<r ", literal=True)
             | xml.str.contains("<rPh", literal=True)).fill_null(False)
-    text = xml.str.extract(_ONE_RUN, 1)
+    text = pl.select(_trimmed(xml.str.extract(_ONE_RUN, 1),
+                              xml.str.contains(_PRESERVE, literal=True))).to_series()
     if rich.any():
+        run = pl.element()
         runs = (xml.filter(rich).str.replace_all(_PHONETIC, "").str.extract_all(_TEXT_RUN)
-                .list.eval(pl.element().str.replace(r"^<t(?:\s[^>]*)?>", "")
-                           .str.strip_suffix("</t>"))
+                .list.eval(_trimmed(run.str.replace(r"^<t(?:\s[^>]*)?>", "")
+                                    .str.strip_suffix("</t>"),
+                                    run.str.contains(_PRESERVE, literal=True)))
                 .list.join(""))
         text = text.scatter(rich.arg_true(), runs)
     empty = xml.str.contains(_EMPTY_RUN).fill_null(False) & text.is_null()
     if empty.any():
         text = text.set(empty, "")
     return pl.select(_newlines(pl.lit(text))).to_series()
+
+
+def _trimmed(text: pl.Expr | pl.Series, preserved: pl.Expr | pl.Series) -> pl.Expr:
+    if isinstance(text, pl.Series):
+        text = pl.lit(text)
+    if isinstance(preserved, pl.Series):
+        preserved = pl.lit(preserved)
+    return pl.when(preserved).then(text).otherwise(text.str.strip_chars(" \t\r\n"))
 
 
 def _read_shared(archive: zipfile.ZipFile, part: str | None) -> pl.Series:
@@ -305,11 +318,12 @@ def stream_cells(book: Book, sheet: SheetInfo) -> Iterator[pl.DataFrame]:
     started = False
     for window in _windows(book.archive, sheet.part, "</row>"):
         if not started:
+            root = _ROOT.search(window)
+            if root is None or root.group(1):
+                raise CannotStream("a namespace prefix")  # such as <x:worksheet>
             start = window.find("<sheetData")
             if start < 0:
                 continue
-            if not re.search(r"<worksheet[\s>]", window[:start]):
-                raise CannotStream("a namespace prefix")  # such as <x:worksheet>
             window = window[start:]
             started = True
         end = window.find("</sheetData>")
@@ -324,6 +338,8 @@ def stream_cells(book: Book, sheet: SheetInfo) -> Iterator[pl.DataFrame]:
             yield frame
         if end >= 0:
             return
+    if not started:
+        raise CannotStream("no <sheetData>")
 
 
 def _check_supported(text: str) -> None:
@@ -333,6 +349,7 @@ def _check_supported(text: str) -> None:
 
 
 _ROW_NUMBER = r'^[^>]*?\sr="([0-9]+)"'
+_ROOT = re.compile(r"<([A-Za-z_][\w.-]*:)?worksheet[\s>]")
 _CELL_REF = r'^[^>]*?\br="([A-Za-z]+)[0-9]*"'
 _CELL_TYPE = r'^[^>]*?\bt="([^"]*)"'
 _CELL_STYLE = r'^[^>]*?\bs="([0-9]+)"'
