@@ -5,8 +5,8 @@
 
 Generates the files (once) under benchmarks/data/ (not in git): a CSV, an XLSX with
 inline strings and the same XLSX with shared strings (as Excel saves text). Then reads
-each in a fresh subprocess and prints wall and CPU seconds, peak RSS (getrusage
-ru_maxrss), the frame's size in memory and the RSS of a process that only imports
+each in a fresh subprocess and prints wall and CPU seconds, peak RSS (VmHWM of
+that process), the frame's size in memory and the RSS of a process that only imports
 everything (the baseline). `--repo` measures the reader of another checkout (e.g. the
 main branch) on the same files.
 
@@ -65,7 +65,9 @@ if sys.argv[1] != "-":
     size, memory, rows = frame.estimated_size(), in_memory(frame), frame.height
 else:
     seconds, cpu_seconds, size, memory, rows = 0.0, 0.0, 0, 0, 0
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the forked parent.
+peak = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status")
+            if line.startswith("VmHWM:"))
 print(json.dumps({"seconds": seconds, "cpu": cpu_seconds, "peak": peak, "frame": size,
                   "memory": memory, "rows": rows}))
 """

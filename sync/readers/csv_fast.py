@@ -26,7 +26,7 @@ import pyarrow.csv as pacsv
 from sync.readers.neutralise import unneutralise
 from sync.readers.table import clean_cell
 
-BLOCK_BYTES = 4 << 20
+BLOCK_BYTES = 2 << 20
 _READ_BYTES = 4 << 20
 _BOM = b"\xef\xbb\xbf"
 _SEP_LINE = re.compile(rb"sep=[;,\t|][ \t]*(?:\r\n|\r|\n)?", re.IGNORECASE)
@@ -123,7 +123,8 @@ def _read(stream: _Utf8Stream, sep: str, header: list[str],
 
     reader = pacsv.open_csv(
         stream,
-        read_options=pacsv.ReadOptions(column_names=raw, block_size=BLOCK_BYTES),
+        read_options=pacsv.ReadOptions(column_names=raw, block_size=BLOCK_BYTES,
+                                       use_threads=False),
         parse_options=pacsv.ParseOptions(delimiter=sep, quote_char='"', double_quote=True,
                                          escape_char=False, newlines_in_values=True,
                                          ignore_empty_lines=False,
