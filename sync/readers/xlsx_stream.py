@@ -273,7 +273,7 @@ def _read_shared(archive: zipfile.ZipFile, part: str | None) -> pl.Series:
     for window in _windows(archive, part, "</si>"):
         items = window.split("<si")[1:]
         raw = pl.Series("si", items, dtype=pl.String)
-        pieces.append(_unescaped(_runs_text(raw)).alias("shared"))
+        pieces.append(_unescaped(_runs_text(raw)).fill_null("").alias("shared"))
     if not pieces:
         return pl.Series("shared", [], dtype=pl.String)
     return pl.concat(pieces, rechunk=False)
@@ -350,6 +350,8 @@ def _check_supported(text: str) -> None:
 
 _ROW_NUMBER = r'^[^>]*?\sr="([0-9]+)"'
 _ROOT = re.compile(r"<([A-Za-z_][\w.-]*:)?worksheet[\s>]")
+_CANONICAL = (r'^\s*(?:r="([A-Za-z]+)[0-9]*")?\s*(?:s="([0-9]+)")?\s*(?:t="([^"]*)")?\s*'
+              r'(/?)$')
 _CELL_REF = r'^[^>]*?\br="([A-Za-z]+)[0-9]*"'
 _CELL_TYPE = r'^[^>]*?\bt="([^"]*)"'
 _CELL_STYLE = r'^[^>]*?\bs="([0-9]+)"'
@@ -378,14 +380,10 @@ def _window_cells(book: Book, rows: list[str], last_row: int) -> tuple[pl.DataFr
              .explode("c")
              .filter(pl.col("c").is_not_null()))
     c = pl.col("c")
-    head = c.str.slice(0, c.str.find(">", literal=True))
-    cells = cells.select(
-        "_row", "c",
-        head.str.extract(_CELL_REF, 1).alias("ref"),
-        head.str.extract(_CELL_TYPE, 1).fill_null("n").alias("t"),
-        head.str.extract(_CELL_STYLE, 1).cast(pl.Int64).alias("s"),
-        c.str.extract(_VALUE, 1).alias("v"),
-    ).with_row_index("i")
+    cells = cells.select("_row", "c", c.str.slice(0, c.str.find(">", literal=True))
+                         .alias("head"), c.str.extract(_VALUE, 1).alias("v"))
+    cells = pl.concat([cells.select("_row", "c", "v"), _attributes(cells["head"])],
+                      how="horizontal").with_row_index("i")
     cells = cells.with_columns(_columns(cells))
     parts = [_kind_text(book, cells.filter(pl.col("t") == kind), kind)
              for kind in ("s", "inlineStr", "str", "d", "b", "e")]
@@ -394,6 +392,27 @@ def _window_cells(book: Book, rows: list[str], last_row: int) -> tuple[pl.DataFr
     out = (pl.concat(parts).sort("i").drop("i")
            .filter(pl.col("text").is_not_null() | pl.col("error").is_not_null()))
     return out, last_row
+
+
+def _attributes(head: pl.Series) -> pl.DataFrame:
+    """`ref` (column letters), `t` (type, default "n") and `s` (style) of each cell.
+
+    One pattern reads the attributes in the order spreadsheet programs write them
+    (r, s, t); cells with other attributes or another order are read one by one.
+    """
+    found = head.str.extract_groups(_CANONICAL).struct.unnest()
+    out = found.select(pl.col("1").alias("ref"), pl.col("3").alias("t"),
+                       pl.col("2").alias("s"))
+    other = found["4"].is_null()
+    if other.any():
+        rest = head.filter(other)
+        fixed = pl.DataFrame({"ref": rest.str.extract(_CELL_REF, 1),
+                              "t": rest.str.extract(_CELL_TYPE, 1),
+                              "s": rest.str.extract(_CELL_STYLE, 1)})
+        index = other.arg_true()
+        out = pl.DataFrame({name: out[name].scatter(index, fixed[name])
+                            for name in ("ref", "t", "s")})
+    return out.with_columns(pl.col("t").fill_null("n"), pl.col("s").cast(pl.Int64))
 
 
 def _kind_text(book: Book, cells: pl.DataFrame, kind: str) -> pl.DataFrame:
