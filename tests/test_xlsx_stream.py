@@ -143,11 +143,13 @@ def test_streamed_values_are_the_sheets_text(tmp_path: Path) -> None:
     assert table.skipped == 1  # row 8
 
 
-def test_a_sheet_the_stream_does_not_handle_is_read_whole(tmp_path: Path) -> None:
-    # A namespace prefix (<x:row>): the streamed reader leaves the sheet to calamine.
+@pytest.mark.parametrize(("name", "prefix"), [("Aho", "x"), ("<![CDATA[Aho]]>", "")])
+def test_a_sheet_the_stream_does_not_handle_is_read_whole(tmp_path: Path, name: str,
+                                                          prefix: str) -> None:
+    # A namespace prefix (<x:row>) or CDATA: the streamed reader leaves it to calamine.
     rows = ('<row r="1"><c r="A1" t="inlineStr"><is><t>Nimi</t></is></c></row>'
-            '<row r="2"><c r="A2" t="inlineStr"><is><t>Aho</t></is></c></row>')
-    path = _raw_book(tmp_path / "x.xlsx", rows, prefix="x")
+            f'<row r="2"><c r="A2" t="inlineStr"><is><t>{name}</t></is></c></row>')
+    path = _raw_book(tmp_path / "x.xlsx", rows, prefix=prefix)
     assert read_xlsx(path, stream_bytes=0).frame.rows() == [(2, "Aho")]
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,8 +37,8 @@ of the streamed reader but holds about four times the frame while it does, so be
 size it costs little memory (~100 MiB at most) and is faster."""
 
 _READ_ERRORS = (fastexcel.FastExcelError, pl.exceptions.PolarsError, ValueError, OSError)
-_BOOK_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, ET.ParseError,
-                ValueError, OSError, EOFError, UnicodeDecodeError)
+_BOOK_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, KeyError,
+                ET.ParseError, ValueError, OSError, EOFError)
 _MIDNIGHT = " 00:00:00"
 # calamine writes a time-of-day cell as a time on its day zero.
 _DAY_ZERO = "1899-12-31 "
@@ -80,7 +81,7 @@ def read_xlsx(path: Path, *, sheet: str | None = None, header_row: int = 1,
         if book.part_size(info) > stream_bytes:
             try:
                 return _table(path, info.name, header_row, _streamed(book, info))
-            except CannotStream:
+            except (CannotStream, pl.exceptions.PolarsError):
                 pass  # XML this reader does not handle: calamine reads it whole
             except _BOOK_ERRORS as exc:
                 raise SourceError(f"{where} cannot be read ({_reason(exc)}); save it "
@@ -166,7 +167,7 @@ def _table(path: Path, name: str, header_row: int, grid: _Grid) -> SourceTable:
     if grid.first_col is None or grid.last_row == 0:
         raise SourceError(f"{where} is empty")
     columns = [f"k{k}" for k in range(grid.first_col, grid.last_col + 1)]
-    rows = _top_rows(top, columns, grid.last_row)
+    rows = _top_rows(top, columns)
     head = [(number, [cell or "" for cell in rows.get(number, [None] * len(columns))])
             for number in range(1, min(HEAD_ROWS, grid.last_row) + 1)]
     headers = _header(where, rows, header_row, grid.last_row, data)
@@ -189,8 +190,7 @@ def _table(path: Path, name: str, header_row: int, grid: _Grid) -> SourceTable:
                        sheet=name, head=head, cell_errors=errors)
 
 
-def _top_rows(top: list[pl.DataFrame], columns: list[str],
-              last_row: int) -> dict[int, list[str | None]]:
+def _top_rows(top: list[pl.DataFrame], columns: list[str]) -> dict[int, list[str | None]]:
     rows: dict[int, list[str | None]] = {}
     for window in top:
         for record in window.iter_rows(named=True):

@@ -34,7 +34,6 @@ _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _OFFICE_DOC = "/officeDocument"
 WINDOW_BYTES = 1 << 22  # decompressed sheet XML handled at once
-_SST_WINDOW = 1 << 23
 _BUILTIN_DATES = frozenset({*range(14, 23), 45, 46, 47})
 _EPS = 2.220446049250313e-16
 _INT_LIMIT = 2.0 ** 53
@@ -301,9 +300,6 @@ def _windows(archive: zipfile.ZipFile, part: str, end_tag: str) -> Iterator[str]
 
 
 # --- cells -------------------------------------------------------------------------
-
-CELL_SCHEMA = {"_row": pl.Int64, "col": pl.Int64, "text": pl.String, "error": pl.String}
-
 
 def stream_cells(book: Book, sheet: SheetInfo) -> Iterator[pl.DataFrame]:
     """The sheet's cells that hold a value, window by window, in sheet order.
