@@ -29,8 +29,6 @@ from pathlib import Path
 
 import polars as pl
 
-_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _OFFICE_DOC = "/officeDocument"
 WINDOW_BYTES = 1 << 22  # decompressed sheet XML handled at once
@@ -99,12 +97,13 @@ def open_book(path: Path) -> Book:
         rels = _relationships(archive, book_part)
         root = ET.fromstring(archive.read(book_part))
         sheets = []
-        for node in root.iter(f"{_MAIN}sheet"):
-            target = rels.get(node.get(f"{_REL}id") or "")
+        for node in _named(root, "sheet"):
+            ident = next((v for k, v in node.attrib.items() if k.endswith("}id")), "")
+            target = rels.get(ident)
             sheets.append(SheetInfo(name=node.get("name") or "", part=target and target[1],
                                     state=node.get("state") or "visible"))
-        pr = root.find(f"{_MAIN}workbookPr")
-        date1904 = pr is not None and (pr.get("date1904") or "").lower() in ("1", "true")
+        date1904 = any((pr.get("date1904") or "").lower() in ("1", "true")
+                       for pr in _named(root, "workbookPr"))
         by_type = {kind: part for kind, part in rels.values()}
         styles = by_type.get("/styles")
         return Book(archive=archive, sheets=sheets, date1904=date1904,
@@ -151,10 +150,10 @@ def _date_styles(archive: zipfile.ZipFile, part: str | None) -> list[bool]:
     except KeyError:
         return []
     formats = {node.get("numFmtId"): node.get("formatCode") or ""
-               for node in root.iter(f"{_MAIN}numFmt")}
-    xfs = root.find(f"{_MAIN}cellXfs")
+               for node in _named(root, "numFmt")}
+    xfs = next(iter(_named(root, "cellXfs")), None)
     out = []
-    for xf in ([] if xfs is None else _xf_nodes(xfs)):
+    for xf in ([] if xfs is None else [n for n in xfs if _local(n.tag) == "xf"]):
         ident = xf.get("numFmtId") or "0"
         if ident in formats:
             out.append(is_date_format(formats[ident]))
@@ -163,8 +162,13 @@ def _date_styles(archive: zipfile.ZipFile, part: str | None) -> list[bool]:
     return out
 
 
-def _xf_nodes(xfs: ET.Element) -> list[ET.Element]:
-    return [node for node in xfs if node.tag == f"{_MAIN}xf"]
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _named(root: ET.Element, name: str) -> list[ET.Element]:
+    """The elements called `name` in any namespace (transitional or strict OOXML)."""
+    return [node for node in root.iter() if _local(node.tag) == name]
 
 
 def is_date_format(code: str) -> bool:
