@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from sync.canonicalise import canonicalise
+from sync.canonicalise import ISSUE_SCHEMA, canonicalise
 from sync.classify import diff, status_expr
 from sync.errors import StalePlanError
 from sync.matchers.fuzzy import DUPLICATE_SCHEMA, possible_duplicates
@@ -96,7 +96,8 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
     _step(progress, "normalising")
     canonical = canonicalise(table.frame, header_map, rules)
     fields = rules.field_names
-    rows = _with_messages(canonical.frame, canonical.issues)
+    issues = pl.concat([canonical.issues, _cell_errors(table, header_map)])
+    rows = _with_messages(canonical.frame, issues)
     rows = rows.rename({f: new_col(f) for f in fields if f in rows.columns}).with_columns(
         pl.lit(None, pl.String).alias(new_col(f)) for f in fields if f not in rows.columns)
     valid = rows.filter(pl.col("error").is_null()).select(
@@ -147,6 +148,25 @@ def _source_info(table: SourceTable, header_map: HeaderMap) -> dict[str, object]
     if table.sheet is not None:
         info["sheet"] = table.sheet
     return info
+
+
+def _cell_errors(table: SourceTable, header_map: HeaderMap) -> pl.DataFrame:
+    """Cells holding a spreadsheet error (#N/A, #DIV/0!, ...) as row issues.
+
+    The value the sheet meant is unknown, so a row with one in a mapped column is
+    Rejected (read as empty, a broken key would silently match by the next key or make a
+    New customer); one in an ignored column is a warning.
+    """
+    fields = {column: name for name, column in header_map.columns.items()}
+    rows = []
+    for row, column, error in table.cell_errors:
+        header = table.headers[int(column[1:])] or f"column {int(column[1:]) + 1}"
+        detail = (f"the cell in column {header!r} holds the spreadsheet error {error}; "
+                  "correct or clear it in the sheet")
+        mapped = fields.get(column)
+        rows.append((row, mapped or header, "spreadsheet_error",
+                     "error" if mapped else "warn", detail))
+    return pl.DataFrame(rows, schema=ISSUE_SCHEMA, orient="row")
 
 
 def _with_messages(frame: pl.DataFrame, issues: pl.DataFrame) -> pl.DataFrame:
