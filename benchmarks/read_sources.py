@@ -1,12 +1,20 @@
 """Peak memory and time of `read_source` on a large XLSX and a large CSV.
 
     .venv/bin/python benchmarks/read_sources.py [--csv-mb 500] [--xlsx-mb 50] [--data DIR]
+                                                [--repo CHECKOUT]
 
-Generates the files (once) under benchmarks/data/ (not in git), then reads each in a
-fresh subprocess and prints seconds, peak RSS (getrusage ru_maxrss), the size of the
-frame read (polars estimated_size) and the RSS of a process that only imports
-everything (the baseline). "Copies" = (peak RSS - baseline) / frame size: 1.0 would mean
-the reader never held more than the result.
+Generates the files (once) under benchmarks/data/ (not in git): a CSV, an XLSX with
+inline strings and the same XLSX with shared strings (as Excel saves text). Then reads
+each in a fresh subprocess and prints wall and CPU seconds, peak RSS (VmHWM of
+that process), the frame's size in memory and the RSS of a process that only imports
+everything (the baseline). `--repo` measures the reader of another checkout (e.g. the
+main branch) on the same files.
+
+The frame's size in memory counts what polars holds: a 16-byte view per text cell, plus
+the bytes of cells longer than 12 bytes (shorter ones live inside their view), 8 bytes
+per row number, and validity bits. polars' `estimated_size` (also shown) counts only the
+text bytes, so it understates a text frame about two times. "Copies" = (peak RSS -
+baseline) / frame in memory: 1.0 would mean the reader never held more than the result.
 """
 
 from __future__ import annotations
@@ -31,17 +39,37 @@ WORDS = ["Kahvila", "Aurinko", "Rakennus", "Kivi", "Pöllö", "Hämäläinen", "
 MEASURE = """
 import json, resource, sys, time
 from pathlib import Path
-import polars, fastexcel
+import polars as pl, fastexcel
 from sync.readers import read_source
+
+def in_memory(frame):
+    total = 0
+    for column in frame.get_columns():
+        if column.dtype == pl.String:
+            lengths = column.str.len_bytes()
+            total += 16 * column.len() + int(lengths.filter(lengths > 12).sum() or 0)
+        else:
+            total += 8 * column.len()  # the Int64 row numbers
+        total += (column.len() + 7) // 8 if column.null_count() else 0
+    return total
+
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
 if sys.argv[1] != "-":
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), cpu()
     table = read_source(Path(sys.argv[1]))
-    seconds = time.perf_counter() - start
-    size, rows = table.frame.estimated_size(), table.frame.height
+    seconds, cpu_seconds = time.perf_counter() - start, cpu() - start_cpu
+    frame = table.frame
+    size, memory, rows = frame.estimated_size(), in_memory(frame), frame.height
 else:
-    seconds, size, rows = 0.0, 0, 0
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(json.dumps({"seconds": seconds, "peak": peak, "frame": size, "rows": rows}))
+    seconds, cpu_seconds, size, memory, rows = 0.0, 0.0, 0, 0, 0
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the forked parent.
+peak = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status")
+            if line.startswith("VmHWM:"))
+print(json.dumps({"seconds": seconds, "cpu": cpu_seconds, "peak": peak, "frame": size,
+                  "memory": memory, "rows": rows}))
 """
 
 
@@ -67,9 +95,11 @@ def make_csv(path: Path, megabytes: int) -> None:
             out.write("\n".join(block) + "\n")
 
 
-def _cell(value: str) -> str:
+def _cell(value: str, shared: dict[str, int] | None) -> str:
     if value.isdigit() and not value.startswith("0"):
         return f"<c><v>{value}</v></c>"  # a number cell, as a spreadsheet stores 1001
+    if shared is not None:
+        return f'<c t="s"><v>{shared.setdefault(value, len(shared))}</v></c>'
     return f'<c t="inlineStr"><is><t>{escape(value)}</t></is></c>'
 
 
@@ -96,31 +126,58 @@ _PARTS = {
 }
 
 
-def make_xlsx(path: Path, megabytes: int) -> None:
-    """A one-sheet workbook of about `megabytes` (compressed), written as raw XML."""
+def make_xlsx(path: Path, megabytes: int, rows: int | None = None) -> int:
+    """A one-sheet workbook of about `megabytes` (compressed), written as raw XML.
+
+    With `rows`, exactly that many data rows, text as shared strings (as Excel saves
+    it); else inline strings. Returns the number of data rows.
+    """
     rng = random.Random(2)
     target = megabytes * 1_000_000
+    shared: dict[str, int] | None = {} if rows is not None else None
+    written = 0
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, text in _PARTS.items():
+            if shared is not None and name == "[Content_Types].xml":
+                text = text.replace("</Types>", _SST_TYPE + "</Types>")
+            if shared is not None and name == "xl/_rels/workbook.xml.rels":
+                text = text.replace("</Relationships>", _SST_REL + "</Relationships>")
             archive.writestr(name, text)
         with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
             sheet.write(b'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://'
                         b'schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>')
-            sheet.write(("<row>" + "".join(_cell(h) for h in HEADERS) + "</row>").encode())
+            sheet.write(("<row>" + "".join(_cell(h, shared) for h in HEADERS)
+                         + "</row>").encode())
             number = 1000
-            while archive.fp.tell() < target:  # type: ignore[union-attr]
+            while (archive.fp.tell() < target  # type: ignore[union-attr]
+                   if rows is None else written < rows):
                 block = []
-                for _ in range(20_000):
+                for _ in range(20_000 if rows is None else min(20_000, rows - written)):
                     number += 1
-                    block.append("<row>" + "".join(_cell(v) for v in _row(rng, number))
-                                 + "</row>")
+                    block.append("<row>" + "".join(_cell(v, shared)
+                                                   for v in _row(rng, number)) + "</row>")
+                written += len(block)
                 sheet.write("".join(block).encode())
             sheet.write(b"</sheetData></worksheet>")
+        if shared is not None:
+            with archive.open("xl/sharedStrings.xml", "w", force_zip64=True) as strings:
+                strings.write(b'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://'
+                              b'schemas.openxmlformats.org/spreadsheetml/2006/main">')
+                for text in shared:
+                    strings.write(f"<si><t>{escape(text)}</t></si>".encode())
+                strings.write(b"</sst>")
+    return written
 
 
-def measure(path: Path | None) -> dict[str, float]:
+_SST_TYPE = ('<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.'
+             'openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>')
+_SST_REL = ('<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/'
+            '2006/relationships/sharedStrings" Target="sharedStrings.xml"/>')
+
+
+def measure(path: Path | None, repo: Path) -> dict[str, float]:
     done = subprocess.run([sys.executable, "-c", MEASURE, str(path) if path else "-"],
-                          capture_output=True, text=True, cwd=ROOT, check=True)
+                          capture_output=True, text=True, cwd=repo, check=True)
     return json.loads(done.stdout)
 
 
@@ -136,25 +193,32 @@ def main() -> None:
     parser.add_argument("--csv-mb", type=int, default=500)
     parser.add_argument("--xlsx-mb", type=int, default=50)
     parser.add_argument("--data", type=Path, default=ROOT / "benchmarks" / "data")
+    parser.add_argument("--repo", type=Path, default=ROOT,
+                        help="checkout whose reader is measured (default: this one)")
     args = parser.parse_args()
     args.data.mkdir(parents=True, exist_ok=True)
-    files = {"xlsx": args.data / f"customers_{args.xlsx_mb}mb.xlsx",
+    files = {"xlsx, inline strings": args.data / f"customers_{args.xlsx_mb}mb.xlsx",
+             "xlsx, shared strings": args.data / f"customers_{args.xlsx_mb}mb_shared.xlsx",
              "csv": args.data / f"customers_{args.csv_mb}mb.csv"}
-    if not files["xlsx"].exists():
-        make_xlsx(files["xlsx"], args.xlsx_mb)
+    if not files["xlsx, inline strings"].exists() or not files["xlsx, shared strings"].exists():
+        rows = make_xlsx(files["xlsx, inline strings"], args.xlsx_mb)
+        make_xlsx(files["xlsx, shared strings"], args.xlsx_mb, rows=rows)
     if not files["csv"].exists():
         make_csv(files["csv"], args.csv_mb)
-    baseline = measure(None)["peak"]
-    print(f"machine: {_machine()}")
+    baseline = measure(None, args.repo)["peak"]
+    print(f"machine: {_machine()}; load average {os.getloadavg()[0]:.1f} at start")
+    print(f"reader: {args.repo}")
     print(f"baseline (imports only): peak RSS {baseline / 2**20:.0f} MiB")
-    print("| source | file MiB | rows | seconds | peak RSS MiB | frame MiB | copies |")
-    print("|---|---|---|---|---|---|---|")
+    print("| source | file MiB | rows | wall s | CPU s | peak RSS MiB | frame in memory MiB "
+          "| estimated_size MiB | copies |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for kind, path in files.items():
-        got = measure(path)
-        copies = (got["peak"] - baseline) / got["frame"]
+        got = measure(path, args.repo)
+        copies = (got["peak"] - baseline) / got["memory"]
         print(f"| {kind} | {path.stat().st_size / 2**20:.0f} | {got['rows']:,} | "
-              f"{got['seconds']:.1f} | {got['peak'] / 2**20:.0f} | {got['frame'] / 2**20:.0f} "
-              f"| {copies:.2f} |")
+              f"{got['seconds']:.1f} | {got['cpu']:.1f} | {got['peak'] / 2**20:.0f} | "
+              f"{got['memory'] / 2**20:.0f} | {got['frame'] / 2**20:.0f} | {copies:.2f} |")
+    print(f"load average {os.getloadavg()[0]:.1f} at end")
 
 
 if __name__ == "__main__":

@@ -159,13 +159,19 @@ restore_cmd = _state_command("restore", "invalidated", lambda actor: None, "rest
 def migrate_cmd(db: str, as_json: bool) -> None:
     """Bring a register's schema to this version of regsync (never done silently)."""
     def body() -> int:
-        register = open_register(db, create=False)
+        register = open_register(db, create=False, migrating=True)
         try:
             if register.register_id() is None:
                 raise UsageError(f"{redact_url(db)}: there is no register here yet; "
                                  f"run 'regsync init'")
-            emit(as_json, {"schema_version": SCHEMA_VERSION, "migrated": False},
-                 [f"register schema is at version {SCHEMA_VERSION}: nothing to migrate"])
+            found = register.migrate()
+            if found is None:
+                emit(as_json, {"schema_version": SCHEMA_VERSION, "migrated": False},
+                     [f"register schema is at version {SCHEMA_VERSION}: nothing to migrate"])
+            else:
+                emit(as_json, {"schema_version": SCHEMA_VERSION, "migrated": True,
+                               "from_version": found},
+                     [f"register schema migrated from version {found} to {SCHEMA_VERSION}"])
         finally:
             register.close()
         return 0

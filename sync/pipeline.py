@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from sync.canonicalise import canonicalise
+from sync.canonicalise import ISSUE_SCHEMA, canonicalise
 from sync.classify import diff, status_expr
 
 # The commit lives in its own module (a commit imports no preview stage); re-exported.
@@ -99,18 +99,23 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
     _step(progress, "normalising")
     canonical = canonicalise(table.frame, header_map, rules)
     fields = rules.field_names
-    rows = _with_messages(canonical.frame, canonical.issues)
+    issues = pl.concat([canonical.issues, _cell_errors(table, header_map)])
+    rows = _with_messages(canonical.frame, issues)
     rows = rows.rename({f: new_col(f) for f in fields if f in rows.columns}).with_columns(
         pl.lit(None, pl.String).alias(new_col(f)) for f in fields if f not in rows.columns)
     valid = rows.filter(pl.col("error").is_null()).select(
         "_row", *[pl.col(new_col(k)).alias(k)
                   for k in ("customer_number", "business_id", "name")])
     _step(progress, "matching")
-    matches = match_keys(valid, register, rules.match_order)
+    # The customers the rows name by number, read once: they answer the number lookup
+    # of the key chain and most of the values the comparison needs.
+    by_number = _register_values(register, valid["customer_number"], fields)
+    matches = match_keys(valid, register, rules.match_order,
+                         known_numbers=by_number["customer_number"])
     rows = rows.join(matches, on="_row", how="left").with_columns(
         pl.col("outcome").fill_null("rejected"))
     _step(progress, "comparing with the register")
-    rows = _attach_register_values(rows, register, fields)
+    rows = _attach_register_values(rows, register, fields, by_number)
     rows = diff(rows, fields).with_columns(status_expr().alias("status"))
     rows = _held_customers(rows)
     rows = _claims(rows)
@@ -148,6 +153,25 @@ def _source_info(table: SourceTable, header_map: HeaderMap) -> dict[str, object]
     return info
 
 
+def _cell_errors(table: SourceTable, header_map: HeaderMap) -> pl.DataFrame:
+    """Cells holding a spreadsheet error (#N/A, #DIV/0!, ...) as row issues.
+
+    The value the sheet meant is unknown, so a row with one in a mapped column is
+    Rejected (read as empty, a broken key would silently match by the next key or make a
+    New customer); one in an ignored column is a warning.
+    """
+    fields = {column: name for name, column in header_map.columns.items()}
+    rows = []
+    for row, column, error in table.cell_errors:
+        header = table.headers[int(column[1:])] or f"column {int(column[1:]) + 1}"
+        detail = (f"the cell in column {header!r} holds the spreadsheet error {error}; "
+                  "correct or clear it in the sheet")
+        mapped = fields.get(column)
+        rows.append((row, mapped or header, "spreadsheet_error",
+                     "error" if mapped else "warn", detail))
+    return pl.DataFrame(rows, schema=ISSUE_SCHEMA, orient="row")
+
+
 def _with_messages(frame: pl.DataFrame, issues: pl.DataFrame) -> pl.DataFrame:
     """Add `error` (the row's error-level problems) and `warning` (the rest) per row."""
     text = pl.format("{}: {}", pl.col("field"), pl.col("detail").fill_null(pl.col("code")))
@@ -158,10 +182,19 @@ def _with_messages(frame: pl.DataFrame, issues: pl.DataFrame) -> pl.DataFrame:
     return frame.join(per_row.rename({"row": "_row"}), on="_row", how="left")
 
 
+def _register_values(register: Register, numbers: pl.Series,
+                     fields: tuple[str, ...]) -> pl.DataFrame:
+    """The register's values (and state columns) of these customers."""
+    return register.fetch(numbers, (*fields, *_STATE))
+
+
 def _attach_register_values(rows: pl.DataFrame, register: Register,
-                            fields: tuple[str, ...]) -> pl.DataFrame:
+                            fields: tuple[str, ...], known: pl.DataFrame) -> pl.DataFrame:
+    """Join each matched row with its customer's register values (`known` holds some
+    already; the others are read)."""
     numbers = rows.filter(pl.col("outcome") == "match")["match"]
-    current = register.fetch(numbers, (*fields, *_STATE))
+    missing = numbers.filter(~numbers.is_in(known["customer_number"].implode()))
+    current = pl.concat([known, _register_values(register, missing, fields)])
     current = current.select(
         pl.col("customer_number").alias("match"),
         *[pl.col(f).alias(old_col(f)) for f in fields if f != "customer_number"],
@@ -286,7 +319,7 @@ def _flag_duplicates(rows: pl.DataFrame, register: Register, rules: Rules) -> pl
         "_row", pl.col(new_col("name")).alias("name"),
         name_key(pl.col(new_col("name"))).alias("name_key"),
         pl.col(new_col("customer_number")).alias("customer_number"))
-    flags = (possible_duplicates(new_rows, register.names(), rules.legal_forms,
+    flags = (possible_duplicates(new_rows, register, rules.legal_forms,
                                  rules.fuzzy_threshold)
              if new_rows.height else pl.DataFrame(schema=DUPLICATE_SCHEMA))
     return rows.join(flags, on="_row", how="left")

@@ -247,3 +247,15 @@ def test_comparable_names_equal_strip_legal_forms(names: list[str | None]) -> No
     forms = _form_tokens(["Oy", "Ab", "Ky", "Tmi", "AB", "s.r.o.", "a.s."])
     got = _comparable(pl.Series(names, dtype=pl.String), forms).to_list()
     assert got == [None if n is None else strip_legal_forms(n, forms) for n in names]
+
+
+def test_name_first_in_the_rules_decides_even_for_a_row_with_a_known_number(seeded, tmp_path):
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[rules]\nmatch_order = ["name", "customer_number", "business_id"]\n')
+    source = write_csv(tmp_path / "s.csv", "customer_number;name\n1004;Liisa Laine\n")
+    report = tmp_path / "r.csv"
+    result = run_cli("preview", source, "--db", seeded, "--rules", rules, "--report", report)
+    assert result.exit_code == 1, result.stderr
+    (row,) = report_rows(report)
+    assert row["status"] == "Conflict"
+    assert "matches customer A-17" in row["message"] and "1004" in row["message"]

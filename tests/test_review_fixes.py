@@ -28,14 +28,16 @@ def test_a_commit_landing_during_preview_makes_the_plan_stale(tmp_path, seeded, 
     mine = write_csv(tmp_path / "mine.csv", "name;business_id\nUusi Firma Oy;1572860-0\n")
     theirs = write_csv(tmp_path / "theirs.csv", "customer_number;name;business_id\n"
                                                 "5000;Toinen Oy;1572860-0\n")
-    real_fetch = SQLRegister.fetch
+    # The other run commits after this preview has matched its rows (the next free
+    # number is read after matching).
+    real_read = SQLRegister.max_numeric_number
 
-    def fetch_while_another_run_commits(self, *args, **kwargs):
-        monkeypatch.setattr(SQLRegister, "fetch", real_fetch)
+    def read_while_another_run_commits(self, *args, **kwargs):
+        monkeypatch.setattr(SQLRegister, "max_numeric_number", real_read)
         assert run_cli("import", theirs, "--db", db, "--yes").exit_code == 0
-        return real_fetch(self, *args, **kwargs)
+        return real_read(self, *args, **kwargs)
 
-    monkeypatch.setattr(SQLRegister, "fetch", fetch_while_another_run_commits)
+    monkeypatch.setattr(SQLRegister, "max_numeric_number", read_while_another_run_commits)
     register = open_register(str(db), create=False)
     plan = preview(mine, register, load_rules())
     register.close()

@@ -5,20 +5,25 @@ their legal forms (Oy, Ab, s.r.o., ...) are stripped, word order ignored.
 
 Only candidate pairs are scored (blocking): a New row and a customer are compared when
 their names share a word or the first four letters of a word (numbers are not words
-here). Keys so common that they would pair everything (more than `_MAX_BLOCK` names)
-make no pairs, and when the pairs would still exceed `_MAX_PAIRS` the most common
-keys are dropped first, so memory stays bounded. The pairs are scored in one
-vectorised rapidfuzz call.
+here). The register keeps every customer's blocks (`name_blocks`), so only the
+customers sharing a block with a New row are read, never the whole register. Blocks
+so common that they would pair everything (more than `_MAX_BLOCK` customers) make no
+pairs, and when the pairs would still exceed `_MAX_PAIRS` the most common blocks are
+dropped first, so memory stays bounded. Each block is scored as one rapidfuzz matrix
+with the threshold as cut-off (names of lengths that can't reach it are not compared).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from functools import cache
+from typing import Protocol
 
+import numpy as np
 import polars as pl
 from rapidfuzz import fuzz, process
+
+from sync.namekey import name_words, word_blocks
 
 DUPLICATE_SCHEMA = {"_row": pl.Int64, "possible_duplicate": pl.String,
                     "similarity": pl.Int64, "duplicate_note": pl.String}
@@ -26,6 +31,21 @@ DUPLICATE_SCHEMA = {"_row": pl.Int64, "possible_duplicate": pl.String,
 _PUNCT = re.compile(r"[^\w\s]")
 _MAX_BLOCK = 1000
 _MAX_PAIRS = 5_000_000
+_MEMBERS_PER_SLICE = 250_000
+_EMPTY_MATCHES = pl.DataFrame(schema={"q": pl.Int64, "customer_number": pl.String,
+                                      "name": pl.String, "score": pl.Float64})
+
+
+class NameBlocks(Protocol):
+    """What the scan reads from a register: its name blocks."""
+
+    def block_sizes(self, blocks: list[str], cap: int) -> pl.DataFrame:
+        """block, size: customers per block, counted up to `cap`."""
+        ...
+
+    def block_members(self, blocks: list[str]) -> pl.DataFrame:
+        """block, customer_number, name of the customers in these blocks."""
+        ...
 
 
 def _form_tokens(legal_forms: Iterable[str]) -> frozenset[str]:
@@ -41,101 +61,115 @@ def strip_legal_forms(name: str, forms: frozenset[str]) -> str:
     return " ".join(kept or words)
 
 
-@cache
-def _plain_names() -> str:
-    """Regex of names whose comparison form polars computes exactly as Python does.
-
-    Printable ASCII, and Latin letters whose lower case is their case fold and a single
-    letter again (not ß, İ, ſ, ...): on those, polars' to_lowercase, \\w and \\s agree
-    with str.casefold and Python's re.
-    """
-    letters = "".join(c for c in map(chr, range(0xC0, 0x250))
-                      if c.isalnum() and c.casefold() == c.lower() and len(c.lower()) == 1
-                      and c.lower().isalnum())
-    return f"^[\\x20-\\x7E{letters}]*$"
+def _comparable_words(names: pl.Series, forms: frozenset[str]) -> pl.Series:
+    """The words of strip_legal_forms over a column (List[String])."""
+    words = name_words(names)
+    kept = words.list.eval(pl.element().filter(~pl.element().is_in(sorted(forms))))
+    return pl.select(pl.when(kept.list.len() > 0).then(kept).otherwise(words)
+                     ).to_series().alias(names.name)
 
 
 def _comparable(names: pl.Series, forms: frozenset[str]) -> pl.Series:
-    """strip_legal_forms over a column: polars for plain names, Python for the others."""
-    frame = pl.DataFrame({"name": names}).with_columns(
-        pl.col("name").str.contains(_plain_names()).fill_null(False).alias("plain"))
-    words = (pl.col("name").str.to_lowercase().str.replace_all(r"[^\w\s]", " ")
-             .str.replace_all(r"\s+", " ").str.strip_chars().str.split(" "))
-    kept = pl.col("words").list.eval(pl.element().filter(~pl.element().is_in(sorted(forms))))
-    frame = frame.with_columns(words.alias("words")).with_columns(
-        pl.when(kept.list.len() > 0).then(kept.list.join(" "))
-        .otherwise(pl.col("words").list.join(" ")).alias("fast"))
-    other = frame.filter(~pl.col("plain") & pl.col("name").is_not_null())["name"].unique()
-    mapping = dict(zip(other.to_list(),
-                       (strip_legal_forms(n, forms) for n in other.to_list()), strict=True))
-    slow = pl.col("name").replace_strict(mapping, default=None, return_dtype=pl.String)
-    return frame.select(pl.when(pl.col("plain")).then(pl.col("fast")).otherwise(slow)
-                        ).to_series().alias(names.name)
+    """strip_legal_forms over a column."""
+    return _comparable_words(names, forms).list.join(" ")
 
 
-def _block_keys(frame: pl.DataFrame, column: str) -> pl.DataFrame:
-    """(index, key) pairs: every word of the name and the first four letters of each."""
-    words = frame.select("idx", pl.col(column).str.split(" ").alias("word")).explode("word")
-    words = words.filter(pl.col("word").str.len_chars() > 0
-                         & ~pl.col("word").str.contains(r"^[0-9]+$"))
-    prefixes = words.filter(pl.col("word").str.len_chars() > 4).select(
-        "idx", pl.col("word").str.slice(0, 4))
-    return pl.concat([words, prefixes]).rename({"word": "key"}).unique()
+def _sorted_text(words: pl.Series) -> list[str | None]:
+    """Each list's words sorted and joined by one space (token_sort_ratio's form)."""
+    # Exploded and sorted as one column: polars' per-list sort is far slower here.
+    return (pl.DataFrame({"w": words}).with_row_index("i").explode("w").sort("i", "w")
+            .group_by("i", maintain_order=True).agg(pl.col("w").str.join(" "))["w"]
+            .to_list())
 
 
-def _usable_keys(query_keys: pl.DataFrame, choice_keys: pl.DataFrame) -> pl.Series:
-    """Keys to pair on: not too common, and together under the pair budget."""
-    sizes = (query_keys.group_by("key").len("queries")
-             .join(choice_keys.group_by("key").len("choices"), on="key")
-             .filter(pl.col("choices") <= _MAX_BLOCK)
-             .with_columns((pl.col("queries") * pl.col("choices")).alias("pairs"))
-             .sort("choices"))
-    return sizes.filter(pl.col("pairs").cum_sum() <= _MAX_PAIRS)["key"]
+def _usable_blocks(query_keys: pl.DataFrame, register: NameBlocks) -> pl.DataFrame:
+    """Blocks to pair on, not too common and together under the pair budget: block,
+    size (its customers), smallest first."""
+    queries = query_keys.group_by("block").len("queries")
+    sizes = register.block_sizes(queries["block"].to_list(), _MAX_BLOCK + 1)
+    chosen = (queries.join(sizes, on="block")
+              .filter((pl.col("size") > 0) & (pl.col("size") <= _MAX_BLOCK))
+              .with_columns((pl.col("queries") * pl.col("size")).alias("pairs"))
+              .sort("size", "block"))
+    return chosen.filter(pl.col("pairs").cum_sum() <= _MAX_PAIRS).select("block", "size")
 
 
-def _register_matches(new_rows: pl.DataFrame, existing: pl.DataFrame,
+def _register_matches(new_rows: pl.DataFrame, register: NameBlocks,
                       forms: frozenset[str], threshold: float) -> pl.DataFrame:
-    """Per New row, the most similar existing customer at or above the threshold."""
-    queries = pl.DataFrame({"idx": pl.int_range(new_rows.height, eager=True),
-                            "text": _comparable(new_rows["name"], forms)})
-    choices = pl.DataFrame({"idx": pl.int_range(existing.height, eager=True),
-                            "text": _comparable(existing["name"], forms)})
-    choice_keys = _block_keys(choices, "text")
-    query_keys = _block_keys(queries.filter(pl.col("text").is_not_null()), "text")
-    keys = _usable_keys(query_keys, choice_keys).implode()
-    pairs = (query_keys.filter(pl.col("key").is_in(keys))
-             .join(choice_keys.filter(pl.col("key").is_in(keys)), on="key", suffix="_choice")
-             .select(pl.col("idx").alias("q"), pl.col("idx_choice").alias("c")).unique())
-    if pairs.is_empty():
-        return pl.DataFrame(schema={"q": pl.Int64, "c": pl.Int64, "score": pl.Float64})
-    left = queries["text"].gather(pairs["q"]).to_list()
-    right = choices["text"].gather(pairs["c"]).to_list()
-    scores = process.cpdist(left, right, scorer=fuzz.token_sort_ratio, workers=-1)
-    scored = pairs.with_columns(pl.Series("score", scores, dtype=pl.Float64))
-    return (scored.filter(pl.col("score") >= threshold)
-            .sort(["q", "score", "c"], descending=[False, True, False])
-            .group_by("q", maintain_order=True).first())
+    """Per New row, the most similar existing customer at or above the threshold:
+    q (index into new_rows), customer_number, name, score."""
+    words = _comparable_words(new_rows["name"], forms)
+    query_keys = word_blocks(pl.int_range(new_rows.height, eager=True), words).rename(
+        {"id": "q"})
+    blocks = (_usable_blocks(query_keys, register) if query_keys.height
+              else pl.DataFrame(schema={"block": pl.String, "size": pl.Int64}))
+    # token_sort_ratio is the plain ratio of the names with their words sorted: sort
+    # them once here, then score each block as one query x choice matrix.
+    query_text = _sorted_text(words)
+    # Members are read and scored a slice of blocks at a time, so memory holds one
+    # slice of the register's names, not every candidate at once.
+    slices = blocks.with_columns((pl.col("size").cum_sum() // _MEMBERS_PER_SLICE)
+                                 .alias("slice")).partition_by("slice", maintain_order=True)
+    found = [_score_slice(query_keys, part["block"].to_list(), query_text, register,
+                          forms, threshold) for part in slices]
+    return (pl.concat([_EMPTY_MATCHES, *found])
+            .sort(["q", "score", "customer_number"], descending=[False, True, False])
+            .group_by("q", maintain_order=True).first()
+            .select("q", "customer_number", "name", "score"))
 
 
-def possible_duplicates(new_rows: pl.DataFrame, existing: pl.DataFrame,
+def _score_slice(query_keys: pl.DataFrame, blocks: list[str], query_text: list[str | None],
+                 register: NameBlocks, forms: frozenset[str],
+                 threshold: float) -> pl.DataFrame:
+    """The pairs of these blocks that reach the threshold: q, customer_number, name,
+    score."""
+    members = register.block_members(blocks)
+    choices = (members.select("customer_number", "name").unique("customer_number")
+               .with_row_index("c"))
+    choice_text = _sorted_text(_comparable_words(choices["name"], forms))
+    per_block = (query_keys.filter(pl.col("block").is_in(blocks)).group_by("block")
+                 .agg(pl.col("q"))
+                 .join(members.join(choices.select("customer_number", "c"),
+                                    on="customer_number").group_by("block").agg(pl.col("c")),
+                       on="block"))
+    found_q: list[np.ndarray] = []
+    found_c: list[np.ndarray] = []
+    found_score: list[np.ndarray] = []
+    for qs, cs in per_block.select("q", "c").iter_rows():
+        scores = process.cdist([query_text[i] for i in qs], [choice_text[j] for j in cs],
+                               scorer=fuzz.ratio, score_cutoff=threshold,
+                               dtype=np.float64)
+        qi, ci = np.nonzero(scores >= threshold)
+        if qi.size:
+            found_q.append(np.asarray(qs)[qi])
+            found_c.append(np.asarray(cs)[ci])
+            found_score.append(scores[qi, ci])
+    if not found_q:
+        return _EMPTY_MATCHES
+    scored = pl.DataFrame({"q": np.concatenate(found_q), "c": np.concatenate(found_c),
+                           "score": np.concatenate(found_score)},
+                          schema={"q": pl.Int64, "c": pl.UInt32, "score": pl.Float64})
+    return scored.join(choices, on="c").select("q", "customer_number", "name", "score")
+
+
+def possible_duplicates(new_rows: pl.DataFrame, register: NameBlocks,
                         legal_forms: Iterable[str], threshold: float) -> pl.DataFrame:
     """Flag New rows that look like an existing customer or an earlier New row.
 
     `new_rows`: _row, name, name_key, customer_number (the number the row will get),
-    sorted by _row. `existing`: customer_number, name. Returns _row, possible_duplicate
-    (a customer number), similarity (0-100) and duplicate_note, only for flagged rows.
+    sorted by _row. Existing customers are read from `register`'s name blocks. Returns
+    _row, possible_duplicate (a customer number), similarity (0-100) and
+    duplicate_note, only for flagged rows.
     """
     forms = _form_tokens(legal_forms)
     flagged = pl.DataFrame(schema=DUPLICATE_SCHEMA)
-    if existing.height and new_rows.height:
-        best = _register_matches(new_rows, existing, forms, threshold)
+    if new_rows.height:
+        best = _register_matches(new_rows, register, forms, threshold)
         score = pl.col("score").round(0).cast(pl.Int64)
         number = pl.col("customer_number")
         flagged = best.select(
             new_rows["_row"].gather(best["q"]).alias("_row"),
-            existing["customer_number"].gather(best["c"]).alias("customer_number"),
-            existing["name"].gather(best["c"]).alias("name"),
-            score.alias("similarity"),
+            "customer_number", "name", score.alias("similarity"),
         ).select(
             "_row", number.alias("possible_duplicate"), "similarity",
             pl.format("possible duplicate of customer {} '{}' (similarity {})", number,

@@ -18,21 +18,36 @@ _LOOKUP_COLUMN = {"customer_number": "customer_number", "business_id": "business
                   "name": "name_key"}
 
 
-def _hits(register: Register, key: str, values: pl.Series) -> pl.DataFrame:
+def _hits(register: Register, key: str, values: pl.Series,
+          known_numbers: pl.Series | None) -> pl.DataFrame:
     """value -> sorted list of customer numbers having it."""
-    found = register.lookup(_LOOKUP_COLUMN[key], values)
+    if key == "customer_number" and known_numbers is not None:
+        found = pl.DataFrame({"value": known_numbers, "customer_number": known_numbers})
+    else:
+        found = register.lookup(_LOOKUP_COLUMN[key], values)
     return (found.group_by("value").agg(pl.col("customer_number").sort().alias("hits")))
+
+
+def _needs_name(order: tuple[str, ...]) -> pl.Expr:
+    """Rows whose decision reads the name's hits: the first key they have in `order`
+    is the name, or is a customer_number the register does not know."""
+    deciding = pl.coalesce([pl.when(pl.col(k).is_not_null()).then(pl.lit(k)) for k in order])
+    unknown_number = pl.col("customer_number_hits").list.len() == 0
+    return (deciding == "name") | ((deciding == "customer_number") & unknown_number)
 
 
 def _list_text(col: str) -> pl.Expr:
     return pl.col(col).list.join(", ")
 
 
-def match_keys(rows: pl.DataFrame, register: Register, order: tuple[str, ...]) -> pl.DataFrame:
+def match_keys(rows: pl.DataFrame, register: Register, order: tuple[str, ...],
+               known_numbers: pl.Series | None = None) -> pl.DataFrame:
     """Decide each row's customer by the key chain.
 
     `rows` has `_row` and any of customer_number, business_id, name (canonical, null when
-    empty). Returns one row per input row: match (customer number or null), matched_by,
+    empty). `known_numbers`, when given, are the register's customers among the rows'
+    customer numbers (already read by the caller), so they are not looked up again.
+    Returns one row per input row: match (customer number or null), matched_by,
     outcome ("match", "new" or "conflict") and message (why, for conflicts).
     """
     work = rows.select(
@@ -43,8 +58,13 @@ def match_keys(rows: pl.DataFrame, register: Register, order: tuple[str, ...]) -
     empty_list = pl.lit([], dtype=pl.List(pl.String))
     for key, column in (("customer_number", "customer_number"), ("business_id", "business_id"),
                         ("name", "name_key")):
-        hits = _hits(register, key, work[column]).rename({"value": column,
-                                                          "hits": f"{key}_hits"})
+        values = work[column]
+        if key == "name":
+            # Names are only looked up where they can decide: rows decided by name, and
+            # rows whose unknown number is a Conflict if the name is taken (section 4).
+            values = work.filter(_needs_name(order)).get_column(column)
+        hits = _hits(register, key, values, known_numbers).rename(
+            {"value": column, "hits": f"{key}_hits"})
         work = work.join(hits, on=column, how="left").with_columns(
             pl.col(f"{key}_hits").fill_null(empty_list))
 

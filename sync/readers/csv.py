@@ -1,8 +1,10 @@
 """Read a delimited text source (CSV, TSV, spreadsheet "Unicode text") as text cells.
 
-Records are split by the standard library's C csv reader, which handles quoting and
-reports each record's exact cell count (polars' reader cannot, for short rows). The
-frame is built column-wise in chunks, so memory stays bounded by the result.
+A regular file (header on row 1, every record as wide as the header) is read by
+Arrow's CSV parser (`csv_fast`). Any other file, or one the fast path gives up on, has
+its records split by the standard library's C csv reader, which handles quoting and
+reports each record's exact cell count (polars' reader cannot, for short rows). Either
+way the frame is built column-wise in chunks, so memory stays bounded by the result.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import TextIO
 import polars as pl
 
 from sync.errors import SourceError
+from sync.readers.csv_fast import read_fast
 from sync.readers.detect import (
     CHUNK_SIZE,
     bom_encoding,
@@ -101,7 +104,13 @@ def _read_records(
     headers = [cell.strip() for cell in header]
     while headers and not headers[-1]:
         headers.pop()  # trailing delimiters on the header line
-    frame, ragged, skipped = _collect(path, reader, header_row, len(headers))
+    fast = None
+    if header_row == 1:
+        fast = read_fast(path, codec, sep, directive is not None, header, len(headers))
+    if fast is not None:
+        (frame, skipped), ragged = fast, []
+    else:
+        frame, ragged, skipped = _collect(path, reader, header_row, len(headers))
     return SourceTable(
         path=path,
         format="csv",

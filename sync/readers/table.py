@@ -24,6 +24,9 @@ class SourceTable:
     (row number, cell count); blank and all-empty rows are only counted in `skipped`.
     `head` holds the file's first rows as read, header or not, as (row number, cells):
     enough to tell a user which row looks like the header when the one used does not.
+    `cell_errors` lists the cells that hold a spreadsheet error (`#N/A`, `#DIV/0!`, ...)
+    as (row number, column name "c0"..., the error as the sheet shows it); such a cell
+    is null in `frame`.
     """
 
     path: Path
@@ -37,6 +40,7 @@ class SourceTable:
     skipped: int = 0
     sheet: str | None = None
     head: list[tuple[int, list[str]]] = field(default_factory=list)
+    cell_errors: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 def clean_cell(name: str) -> pl.Expr:

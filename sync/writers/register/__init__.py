@@ -44,15 +44,17 @@ def register_exists(url: str) -> bool:
         conn.close()
 
 
-def open_register(url: str, *, create: bool) -> SQLRegister:
+def open_register(url: str, *, create: bool, migrating: bool = False) -> SQLRegister:
     """Open the register named by `url`: an SQLite path, sqlite:///path, or
     postgresql://user@host:port/database[?schema=NAME] (schema also from $REGSYNC_SCHEMA).
 
     create=False never writes: a register that does not exist yet reads as an empty one.
+    migrating=True opens an existing register whatever its schema version, for
+    `SQLRegister.migrate`; a register of another version is refused otherwise.
     """
     _check_url(url)
     if not is_postgres_url(url):
-        return SQLiteRegister.open(sqlite_path(url), create=create)
+        return SQLiteRegister.open(sqlite_path(url), create=create, migrating=migrating)
     conn, schema, label = connect(url, _schema())
     try:
         if not has_register(conn, schema):
@@ -61,7 +63,8 @@ def open_register(url: str, *, create: bool) -> SQLRegister:
                 return SQLiteRegister.empty(label)
             return PostgresRegister.create(conn, label, schema)
         register = PostgresRegister(conn, label, schema)
-        register.check_schema_version()
+        if not migrating:
+            register.check_schema_version()
         return register
     except BaseException:
         if not conn.closed:

@@ -87,8 +87,12 @@ class Register(Protocol):
         """Every group: columns name, name_key."""
         ...
 
-    def names(self) -> pl.DataFrame:
-        """Every customer's customer_number and name, for similarity checks."""
+    def block_sizes(self, blocks: list[str], cap: int) -> pl.DataFrame:
+        """How many customers each name block has, counted up to `cap`: block, size."""
+        ...
+
+    def block_members(self, blocks: list[str]) -> pl.DataFrame:
+        """The customers in these name blocks: block, customer_number, name."""
         ...
 
     def export_chunks(self, fields: tuple[str, ...], selection: Selection,

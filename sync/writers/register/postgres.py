@@ -101,6 +101,8 @@ def has_register(conn: psycopg.Connection, schema: str) -> bool:
 class PostgresRegister(SQLRegister):
     """A register in a PostgreSQL schema."""
 
+    dialect = "postgresql"
+
     def __init__(self, conn: psycopg.Connection, label: str, schema: str) -> None:
         self._conn = conn
         self.label = label
@@ -160,8 +162,11 @@ class PostgresRegister(SQLRegister):
                           (self.schema,))
         return {r[0] for r in rows}
 
-    def _all_digits(self, column: str) -> str:
-        return f"{column} ~ '^[0-9]+$'"
+    def _values_table(self) -> str:
+        return "unnest(?::text[]) AS j(value)"
+
+    def _list_param(self, values: list[str]) -> Any:
+        return values
 
     def _numbers_in(self) -> str:
         return "= ANY(?)"
@@ -217,6 +222,15 @@ class PostgresRegister(SQLRegister):
 
     def _insert_rows(self, rows: pl.DataFrame) -> None:
         self._copy(self._t("customers"), rows)
+
+    def _upsert_blocks(self, blocks: pl.DataFrame) -> None:
+        self._execute("CREATE TEMP TABLE IF NOT EXISTS regsync_blocks "
+                      "(block TEXT, customer_number TEXT, name TEXT) ON COMMIT DELETE ROWS")
+        self._execute("DELETE FROM regsync_blocks")
+        self._copy("regsync_blocks", blocks.select("block", "customer_number", "name"))
+        self._execute(f"INSERT INTO {self._t('name_blocks')} (block, customer_number, name) "
+                      f"SELECT block, customer_number, name FROM regsync_blocks "
+                      f"ON CONFLICT (block, customer_number) DO UPDATE SET name = EXCLUDED.name")
 
     def _update_rows(self, columns: list[str], wide: pl.DataFrame, batch_id: int) -> None:
         # Every changed customer once, into a staging table, then one UPDATE ... FROM

@@ -6,13 +6,26 @@ from typing import Literal
 
 from sync.types import FIELDS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 Dialect = Literal["sqlite", "postgresql"]
 
 # customer_group lives in the groups table; the customers table holds its id.
 PLAIN_FIELDS: tuple[str, ...] = tuple(f for f in FIELDS if f != "customer_group")
 # Register-only columns that change through batches and can be reverted like fields.
 STATE_COLUMNS: tuple[str, ...] = ("locked_by", "invalidated")
+
+
+def all_digits_sql(dialect: Dialect, column: str) -> str:
+    """SQL that is true when `column` is a non-empty run of ASCII digits."""
+    if dialect == "sqlite":
+        return f"{column} <> '' AND {column} NOT GLOB '*[^0-9]*'"
+    return f"{column} ~ '^[0-9]+$'"
+
+
+# The largest all-digit customer number, leading zeros aside: longest first, then the
+# largest text, so numbers past 64 bits compare right without casting.
+NUMBER_LENGTH = "length(ltrim(customer_number, '0'))"
+NUMBER_DIGITS = "ltrim(customer_number, '0')"
 
 
 def schema_sql(dialect: Dialect, prefix: str = "") -> list[str]:
@@ -52,6 +65,7 @@ def schema_sql(dialect: Dialect, prefix: str = "") -> list[str]:
 )""",
         f"CREATE INDEX customers_business_id ON {p}customers(business_id)",
         f"CREATE INDEX customers_name_key ON {p}customers(name_key)",
+        *upgrade_sql(dialect, 1, prefix),
         f"""CREATE TABLE {p}batches (
     id {key},
     kind TEXT NOT NULL,
@@ -78,4 +92,28 @@ def schema_sql(dialect: Dialect, prefix: str = "") -> list[str]:
 )""",
         f"CREATE INDEX history_customer ON {p}history(customer_number)",
         f"CREATE INDEX history_batch ON {p}history(batch_id)",
+    ]
+
+
+def upgrade_sql(dialect: Dialect, from_version: int, prefix: str = "") -> list[str]:
+    """The statements that take a register's tables from `from_version` to the next.
+
+    Version 2 adds the name blocks of the similarity scan and an index that finds the
+    largest all-digit customer number without reading every customer. The blocks of
+    existing customers are filled by the migration itself (they need sync.namekey).
+    """
+    if from_version != 1:
+        raise ValueError(f"no upgrade from schema version {from_version}")
+    p = prefix
+    rowid = " WITHOUT ROWID" if dialect == "sqlite" else ""
+    return [
+        f"""CREATE TABLE {p}name_blocks (
+    block TEXT NOT NULL,
+    customer_number TEXT NOT NULL,
+    name TEXT NOT NULL,
+    PRIMARY KEY (block, customer_number)
+){rowid}""",
+        f"CREATE INDEX customers_number_digits ON {p}customers"
+        f"({NUMBER_LENGTH}, {NUMBER_DIGITS}) "
+        f"WHERE {all_digits_sql(dialect, 'customer_number')}",
     ]

@@ -16,9 +16,17 @@ from typing import Any
 import polars as pl
 
 from sync.errors import StalePlanError, UsageError
-from sync.namekey import name_key_of
+from sync.namekey import name_blocks, name_key_of
 from sync.writers.register.base import BatchInfo, ChangeSet, KeyField, Selection
-from sync.writers.register.schema import STATE_COLUMNS
+from sync.writers.register.schema import (
+    NUMBER_DIGITS,
+    NUMBER_LENGTH,
+    SCHEMA_VERSION,
+    STATE_COLUMNS,
+    Dialect,
+    all_digits_sql,
+    upgrade_sql,
+)
 from sync.writers.register.selection import selection_sql
 
 _KEY_COLUMNS = {"customer_number", "business_id", "name_key"}
@@ -39,6 +47,7 @@ class SQLRegister:
 
     label: str
     prefix: str = ""
+    dialect: Dialect = "sqlite"
 
     # -- engine hooks ----------------------------------------------------------------
 
@@ -68,6 +77,23 @@ class SQLRegister:
     def _insert_id(self, query: str, params: Sequence[Any]) -> int:
         """Run an INSERT of one row and return its new id."""
         raise NotImplementedError
+
+    def _values_table(self) -> str:
+        """A table expression `j` with one column `value`, from one list parameter."""
+        return "json_each(?) j"
+
+    def _list_param(self, values: list[str]) -> Any:
+        """A list as the engine takes it for `_values_table` (JSON text for SQLite)."""
+        return json.dumps(values, ensure_ascii=False)
+
+    def _upsert_blocks(self, blocks: pl.DataFrame) -> None:
+        """Write (block, customer_number, name) rows to name_blocks, replacing the name
+        of a (block, customer_number) already there."""
+        self._executemany(
+            f"INSERT INTO {self._t('name_blocks')} (block, customer_number, name) "
+            f"VALUES (?, ?, ?) ON CONFLICT (block, customer_number) "
+            f"DO UPDATE SET name = excluded.name",
+            blocks.select("block", "customer_number", "name").iter_rows())
 
     def close(self) -> None:
         """Release the connection."""
@@ -99,10 +125,9 @@ class SQLRegister:
         """Customers whose `key` equals one of `values`: columns value, customer_number."""
         if key not in _KEY_COLUMNS:
             raise ValueError(f"not a key column: {key}")
-        rows = self._lookup_rows(key, values.drop_nulls().unique().to_list(),
-                                 f"c.{key}, c.customer_number")
-        return pl.DataFrame(rows, schema={"value": pl.String, "customer_number": pl.String},
-                            orient="row").sort("customer_number")
+        return self._lookup_frame(key, values, f"c.{key}, c.customer_number",
+                                  {"value": pl.String, "customer_number": pl.String}
+                                  ).sort("customer_number")
 
     def fetch(self, numbers: pl.Series, fields: tuple[str, ...]) -> pl.DataFrame:
         """customer_number plus `fields` (register columns too) of these customers."""
@@ -117,23 +142,40 @@ class SQLRegister:
                 select.append(f"c.{_ident(name)}")
             else:
                 select.append("NULL")
-        rows = self._lookup_rows("customer_number", numbers.drop_nulls().unique().to_list(),
-                                 ", ".join(select))
         names = ["customer_number", *[f for f in fields if f != "customer_number"]]
-        return pl.DataFrame(rows, schema=dict.fromkeys(names, pl.String), orient="row")
+        return self._lookup_frame("customer_number", numbers, ", ".join(select),
+                                  dict.fromkeys(names, pl.String))
+
+    def _lookup_frame(self, column: str, values: pl.Series, select: str,
+                      schema: dict[str, Any]) -> pl.DataFrame:
+        """`select` (over customers c, groups g) of the customers whose c.column is one
+        of `values`, as a frame built a chunk of rows at a time."""
+        # Sorted values visit the index pages in order; the chunks keep the Python
+        # tuples of at most one chunk alive, not of the whole result.
+        wanted = values.drop_nulls().unique().sort().to_list()
+        return self._frame(
+            f"SELECT {select} FROM {self._t('customers')} c "
+            f"LEFT JOIN {self._t('groups')} g ON g.id = c.group_id "
+            f"WHERE c.{column} IN (SELECT j.value FROM {self._values_table()})",
+            (self._list_param(wanted),), schema)
+
+    def _frame(self, query: str, params: Sequence[Any], schema: dict[str, Any],
+               chunk_rows: int = 100_000) -> pl.DataFrame:
+        """A query's rows as one frame of `schema`, fetched `chunk_rows` at a time."""
+        cursor = self._execute(query, params)
+        chunks = [pl.DataFrame(schema=schema)]
+        while rows := cursor.fetchmany(chunk_rows):
+            chunks.append(pl.DataFrame(rows, schema=schema, orient="row"))
+        return pl.concat(chunks, rechunk=False)
 
     def max_numeric_number(self) -> int | None:
         """The largest all-digit customer_number, compared as integers."""
-        # Longest digits first (leading zeros aside), then the largest text: the largest
-        # number without casting, so numbers past 64 bits still compare right.
-        digits = "ltrim(customer_number, '0')"
+        # The same expressions and condition as the customers_number_digits index, so
+        # the engine reads one index entry instead of every customer.
         rows = self._rows(f"SELECT customer_number FROM {self._t('customers')} "
-                          f"WHERE {self._all_digits('customer_number')} "
-                          f"ORDER BY length({digits}) DESC, {digits} DESC LIMIT 1")
+                          f"WHERE {all_digits_sql(self.dialect, 'customer_number')} "
+                          f"ORDER BY {NUMBER_LENGTH} DESC, {NUMBER_DIGITS} DESC LIMIT 1")
         return int(rows[0][0]) if rows else None
-
-    def _all_digits(self, column: str) -> str:
-        return f"{column} <> '' AND {column} NOT GLOB '*[^0-9]*'"
 
     def group_names(self) -> pl.DataFrame:
         """Every group: columns name, name_key."""
@@ -141,12 +183,78 @@ class SQLRegister:
         return pl.DataFrame(rows, schema={"name": pl.String, "name_key": pl.String},
                             orient="row")
 
-    def names(self) -> pl.DataFrame:
-        """Every customer's number and name."""
-        rows = self._rows(f"SELECT customer_number, name FROM {self._t('customers')} "
-                          f"WHERE name IS NOT NULL ORDER BY id")
-        return pl.DataFrame(rows, schema={"customer_number": pl.String, "name": pl.String},
+    def block_sizes(self, blocks: list[str], cap: int) -> pl.DataFrame:
+        """How many customers each name block has, counted up to `cap`: block, size."""
+        rows = self._rows(
+            f"SELECT j.value, (SELECT COUNT(*) FROM (SELECT 1 FROM {self._t('name_blocks')} b "
+            f"WHERE b.block = j.value LIMIT {int(cap)}) s) FROM {self._values_table()}",
+            (self._list_param(blocks),))
+        return pl.DataFrame(rows, schema={"block": pl.String, "size": pl.Int64},
                             orient="row")
+
+    def block_members(self, blocks: list[str]) -> pl.DataFrame:
+        """The customers in these name blocks: block, customer_number, name."""
+        # One index range per block: the name is kept beside the block.
+        return self._frame(
+            f"SELECT b.block, b.customer_number, b.name FROM {self._t('name_blocks')} b "
+            f"WHERE b.block IN (SELECT j.value FROM {self._values_table()})",
+            (self._list_param(sorted(blocks)),),
+            {"block": pl.String, "customer_number": pl.String, "name": pl.String})
+
+    def _refresh_blocks(self, before: pl.DataFrame, after: pl.DataFrame) -> None:
+        """Keep name_blocks in step with names: `before` and `after` hold the
+        (customer_number, name) of customers whose name changed, as they were and are;
+        a customer missing from `after` is gone."""
+        def blocks(names: pl.DataFrame) -> pl.DataFrame:
+            names = names.select(pl.col("customer_number").cast(pl.String),
+                                 pl.col("name").cast(pl.String)).filter(
+                pl.col("name").is_not_null())
+            return name_blocks(names["customer_number"], names["name"])
+        old, new = blocks(before), blocks(after)
+        key = ["block", "customer_number"]
+        gone = old.join(new, on=key, how="anti")
+        if not gone.is_empty():
+            self._executemany(
+                f"DELETE FROM {self._t('name_blocks')} WHERE block = ? AND customer_number = ?",
+                gone.select(key).iter_rows())
+        changed = new.join(old, on=[*key, "name"], how="anti")
+        if not changed.is_empty():
+            self._upsert_blocks(changed.sort(key))
+
+    def migrate(self) -> int | None:
+        """Bring the register's schema to SCHEMA_VERSION in one transaction.
+
+        Returns the version it was at, or None when it was already current. Customers,
+        batches and history are not changed, so plans made before stay valid.
+        """
+        with self._transaction():
+            found = int(self._meta("schema_version") or 0)
+            if found == SCHEMA_VERSION:
+                return None
+            if found > SCHEMA_VERSION:
+                raise UsageError(f"{self.label}: register schema version {found} is newer "
+                                 f"than this regsync ({SCHEMA_VERSION}); upgrade regsync")
+            for version in range(found, SCHEMA_VERSION):
+                for statement in upgrade_sql(self.dialect, version, self.prefix):
+                    self._execute(statement)
+                if version == 1:
+                    self._fill_blocks()
+            self._execute(f"UPDATE {self._t('meta')} SET value = ? "
+                          f"WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+        return found
+
+    def _fill_blocks(self, chunk_rows: int = 200_000) -> None:
+        """Compute the name blocks of every customer (migration to version 2)."""
+        last = -1
+        while True:
+            rows = self._rows(f"SELECT id, customer_number, name FROM {self._t('customers')} "
+                              f"WHERE id > ? ORDER BY id LIMIT {chunk_rows}", (last,))
+            if not rows:
+                return
+            last = rows[-1][0]
+            names = pl.DataFrame([r[1:] for r in rows], orient="row",
+                                 schema={"customer_number": pl.String, "name": pl.String})
+            self._refresh_blocks(names.clear(), names)
 
     def export_frame(self, fields: tuple[str, ...],
                      selection: Selection | None = None) -> pl.DataFrame:
@@ -233,6 +341,12 @@ class SQLRegister:
             created = self._ensure_groups(changes.groups, batch_id)
             self._insert(changes.inserts, batch_id, now, actor)
             self._update(changes.updates, batch_id, now, actor)
+            renamed = changes.updates.filter(pl.col("field") == "name")
+            self._refresh_blocks(
+                renamed.select("customer_number", pl.col("old").alias("name")),
+                pl.concat([changes.inserts.select("customer_number", "name"),
+                           renamed.select("customer_number", pl.col("new").alias("name"))],
+                          how="vertical_relaxed"))
         return BatchInfo(batch_id=batch_id, version=version, inserted=changes.inserts.height,
                          updated=changes.updates["customer_number"].n_unique(),
                          groups_created=created)
@@ -435,7 +549,10 @@ class SQLRegister:
             new_id, version, now = self._open_batch(
                 "revert", actor, reverts=batch_id,
                 counts={"customers": entries["customer_number"].n_unique()})
+            numbers = entries["customer_number"].unique()
+            before = self.fetch(numbers, ("name",))
             removed = self._undo(entries, new_id, now, actor)
+            self._refresh_blocks(before, self.fetch(numbers, ("name",)))
             self._execute(f"UPDATE {self._t('batches')} SET reverted_by = ? WHERE id = ?",
                           (new_id, batch_id))
             self._drop_empty_groups(batch_id)

@@ -55,17 +55,19 @@ class SQLiteRegister(SQLRegister):
         self.label = label
 
     @classmethod
-    def open(cls, path: Path, *, create: bool) -> SQLiteRegister:
+    def open(cls, path: Path, *, create: bool, migrating: bool = False) -> SQLiteRegister:
         """Open the register at `path`.
 
         With create=False nothing is ever written: a missing file reads as an empty
-        in-memory register and an existing one is opened read-only.
+        in-memory register and an existing one is opened read-only. migrating=True opens
+        an existing register for writing whatever its schema version (for `migrate`).
         """
         if not path.exists():
             return cls._create(path) if create else cls.empty(str(path))
-        if not create and Path(f"{path}-journal").exists():
+        writable = create or migrating
+        if not writable and Path(f"{path}-journal").exists():
             _recover(path)
-        uri = f"file:{path.resolve()}" + ("" if create else "?mode=ro")
+        uri = f"file:{path.resolve()}" + ("" if writable else "?mode=ro")
         try:
             conn = sqlite3.connect(uri, uri=True, isolation_level=None)
             conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
@@ -75,9 +77,11 @@ class SQLiteRegister(SQLRegister):
             if _is_busy(exc):
                 raise RegisterBusyError(f"{path}: register busy (another run holds it)") from None
             raise RegisterError(f"{path}: not a regsync register ({exc})") from None
-        if row is None or row[0] != str(SCHEMA_VERSION):
-            raise RegisterError(f"{path}: register schema version {row and row[0]} is not "
-                                f"{SCHEMA_VERSION}")
+        if row is None:
+            raise RegisterError(f"{path}: not a regsync register (no schema version)")
+        if row[0] != str(SCHEMA_VERSION) and not migrating:
+            raise RegisterError(f"{path}: register schema version {row[0]} is not "
+                                f"{SCHEMA_VERSION}; run 'regsync migrate'")
         return cls(conn, str(path))
 
     @classmethod

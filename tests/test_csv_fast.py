@@ -1,0 +1,134 @@
+"""The CSV fast path (Arrow's parser) reads every file exactly as the csv-module reader.
+
+Generated files mix what breaks CSV readers: quoted delimiters, quotes and line breaks
+(LF, CRLF, CR), blank lines, whitespace-only rows, trailing delimiters, ragged rows,
+BOM, a `sep=` line, single-byte encodings and UTF-16. Whatever the fast path reads must
+equal the exact reader's table; what it does not read it must give back (None).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from sync.errors import SourceError
+from sync.readers import csv as csv_reader
+from sync.readers import csv_fast
+from sync.readers.csv import read_csv
+
+_CELL = st.text(st.sampled_from(list('ab ;,"\n\r\t\'=x0Ää€')), max_size=6) | st.sampled_from(
+    ["", " ", "1001", "Aho", '="00100"', "'=1", "a;b", 'say "hi"', "two\nlines", "cr\rlf"])
+_NEWLINE = st.sampled_from(["\n", "\r\n", "\r"])
+
+
+def _quote(cell: str, sep: str, always: bool) -> str:
+    if always or any(ch in cell for ch in f'{sep}"\n\r') or cell != cell.strip():
+        return '"' + cell.replace('"', '""') + '"'
+    return cell
+
+
+@st.composite
+def _files(draw: st.DrawFn) -> tuple[bytes, str]:
+    sep = draw(st.sampled_from([";", ",", "\t", "|"]))
+    width = draw(st.integers(1, 4))
+    header = [f"h{i}" for i in range(width)]
+    trailing = draw(st.booleans())
+    lines = [sep.join(header) + (sep if trailing else "")]
+    for _ in range(draw(st.integers(0, 8))):
+        kind = draw(st.sampled_from(["row", "row", "row", "blank", "spaces", "ragged"]))
+        if kind == "blank":
+            lines.append("")
+        elif kind == "spaces":
+            lines.append(" " * draw(st.integers(1, 3)))
+        else:
+            count = width + draw(st.sampled_from([-1, 1, 2])) if kind == "ragged" else width
+            cells = [_quote(draw(_CELL), sep, draw(st.booleans())) for _ in range(max(count, 0))]
+            lines.append(sep.join(cells) + (sep if trailing and draw(st.booleans()) else ""))
+    newline = draw(_NEWLINE)
+    text = newline.join(lines) + (newline if draw(st.booleans()) else "")
+    if draw(st.booleans()):
+        text = f"sep={sep}{newline}{text}"
+    encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "cp1252", "utf-16"]))
+    return text.encode(encoding), sep
+
+
+def _read(path: Path, sep: str, *, fast: bool) -> object:
+    saved = csv_reader.read_fast
+    if not fast:
+        csv_reader.read_fast = lambda *args: None  # type: ignore[assignment]
+    try:
+        table = read_csv(path, delimiter=sep)
+    except SourceError as exc:
+        return exc.message
+    finally:
+        csv_reader.read_fast = saved
+    return table
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_files())
+def test_fast_path_reads_like_the_exact_reader(case: tuple[bytes, str]) -> None:
+    data, sep = case
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "source.csv"
+        path.write_bytes(data)
+        exact, fast = _read(path, sep, fast=False), _read(path, sep, fast=True)
+    if isinstance(exact, str) or isinstance(fast, str):
+        assert exact == fast
+        return
+    assert fast.headers == exact.headers  # type: ignore[attr-defined]
+    assert fast.ragged == exact.ragged  # type: ignore[attr-defined]
+    assert fast.skipped == exact.skipped  # type: ignore[attr-defined]
+    assert_frame_equal(fast.frame, exact.frame)  # type: ignore[attr-defined]
+
+
+def _spy(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    taken: list[bool] = []
+    original = csv_fast.read_fast
+
+    def spy(*args: object) -> object:
+        result = original(*args)  # type: ignore[arg-type]
+        taken.append(result is not None)
+        return result
+
+    monkeypatch.setattr(csv_reader, "read_fast", spy)
+    return taken
+
+
+def test_a_regular_file_takes_the_fast_path(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    taken = _spy(monkeypatch)
+    path = tmp_path / "s.csv"
+    path.write_bytes('\ufeffsep=;\r\nNimi;Kaupunki;\r\n"Aho; ""A""";"Oulu\r\nkeskusta";\r\n'
+                     '\r\n;;\r\nBeta;=\'"x"\';\r\n'.encode("utf-8"))
+    table = read_csv(path)
+    assert taken == [True]
+    assert table.headers == ["Nimi", "Kaupunki"] and table.skipped == 2
+    assert table.frame.rows() == [(2, 'Aho; "A"', "Oulu\r\nkeskusta"),
+                                  (5, "Beta", "='\"x\"'")]
+
+
+@pytest.mark.parametrize("body", [
+    "Nimi;Kaupunki\nAho;Oulu;extra\nBeta;Turku\n",      # a ragged row
+    "Nimi;Kaupunki\nAho\nBeta;Turku\n",                 # a short row
+    'Nimi;Kaupunki\n"Aho;Oulu\nBeta;Turku\n',           # a quote never closed
+    "Nimi;Kaupunki\n" + "Aho;Oulu\n" * 9000 + "A\x00ho;Oulu\n",  # a NUL past the head
+])
+def test_an_irregular_file_is_read_the_exact_way(tmp_path: Path, body: str,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    taken = _spy(monkeypatch)
+    path = tmp_path / "s.csv"
+    path.write_text(body, encoding="utf-8")
+    try:
+        table = read_csv(path, delimiter=";", encoding="utf-8")
+    except SourceError as exc:
+        assert "never closed" in exc.message or "row 9002" in exc.message, exc.message
+        table = None
+    assert taken == [False]
+    if "extra" in body or "Aho\n" in body:
+        assert table is not None and table.ragged == [(2, 3 if "extra" in body else 1)]

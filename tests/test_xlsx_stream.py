@@ -1,0 +1,220 @@
+"""XLSX: the streamed reader (large sheets) reads exactly as calamine (small sheets);
+error cells are reported; the first visible sheet is read by default."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+import xlsxwriter
+from polars.testing import assert_frame_equal
+
+from sync.readers.table import SourceTable
+from sync.readers.xlsx import read_xlsx
+from tests.conftest import run_cli
+from tests.workbooks import Formula, write_xlsx
+
+
+def _xlsxwriter_book(path: Path) -> Path:
+    """Shared strings, rich text, styles, formulas, errors, gaps, as Excel saves them."""
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Asiakkaat")
+    bold = book.add_format({"bold": True})
+    date = book.add_format({"num_format": "d.m.yyyy"})
+    time = book.add_format({"num_format": "hh:mm"})
+    stamp = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+    sheet.write_row(0, 0, ["Otsikko & <ohje>"])
+    sheet.write_row(2, 0, ["Asiakasnumero", "Nimi", "Pvm", "Aika", "Kaava", "Virhe", "Rich",
+                           "Tyhjä", "Iso"])
+    sheet.write_number(3, 0, 1001)
+    sheet.write_string(3, 1, "Aho & Co <x>")
+    sheet.write_datetime(3, 2, datetime.datetime(2024, 1, 5), date)
+    sheet.write_datetime(3, 3, datetime.datetime(1899, 12, 31, 13, 45), time)
+    sheet.write_formula(3, 4, "=1+1", None, 2)
+    sheet.write_formula(3, 5, "=1/0", None, "#DIV/0!")
+    sheet.write_rich_string(3, 6, "a", bold, "bold", " tail ")
+    sheet.write_string(3, 7, "")
+    sheet.write_number(3, 8, 1.2345678901234567e19)
+    sheet.write_row(4, 0, [1002, "  Välilyönnit  ", 45000.25, 0.5, "rivi\nvaihto", "#N/A",
+                           "x\u00e4\u20ac\U0001f600", "_x000D_", -0.5])
+    sheet.write_datetime(4, 2, datetime.datetime(2024, 1, 5, 13, 45, 10, 500000), stamp)
+    sheet.write_formula(5, 0, '="00100"', None, "00100")
+    sheet.write_formula(5, 1, "=TRUE()", None, True)
+    sheet.write_row(5, 2, [0.1 + 0.2, 1e-7, 123456789012.0, -1.5e20, 358401234567.0])
+    sheet.write_formula(5, 7, "=NA()", None, "#N/A")
+    sheet.write_string(7, 1, "rivin 7 jälkeen tyhjä rivi")
+    sheet.write_boolean(8, 0, False)
+    sheet.write_string(8, 10, "sarake K")
+    book.close()
+    return path
+
+
+def _openpyxl_book(path: Path) -> Path:
+    """Inline strings, number formats openpyxl writes, formulas with saved values."""
+    return write_xlsx(path, [
+        ["Asiakasnumero", "Nimi", "Postinumero", "Puhelin", "Pvm", "Kaava", "Suoja", None],
+        [1001, "Aho", 100, 358401234567.0, datetime.date(2024, 1, 5), Formula("=1+1", 2),
+         Formula('="00100"', "00100"), None],
+        [None, None, None, None, None, None, None, None],
+        [1002, " ", 0.1, 1e21, datetime.datetime(2024, 1, 5, 6, 7, 8), True, "'=x", None],
+        [1003, "Ääkköset ja \"lainaus\"", -3.25, 12.0, datetime.time(13, 45), False, "a\tb",
+         None],
+    ])
+
+
+def _unreferenced_book(path: Path) -> Path:
+    """Rows and cells without r="..." references, as some generators write them."""
+    rows = ('<row><c t="inlineStr"><is><t>Nimi</t></is></c><c t="inlineStr"><is><t>Numero'
+            '</t></is></c></row><row><c t="inlineStr"><is><t xml:space="preserve"> Aho </t>'
+            '</is></c><c><v>7</v></c></row><row/><row><c t="inlineStr"><is><r><t>Be</t></r>'
+            '<r><t>ta</t></r><rPh><t>BETA</t></rPh></is></c><c t="e"><v>#REF!</v></c></row>')
+    return _raw_book(path, rows)
+
+
+def _raw_book(path: Path, rows: str, prefix: str = "") -> Path:
+    ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("[Content_Types].xml", (
+            '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats'
+            '.org/package/2006/content-types"><Default Extension="rels" ContentType="'
+            'application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="'
+            'xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" '
+            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.'
+            'main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="'
+            'application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+            '</Types>'))
+        archive.writestr("_rels/.rels", (
+            '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.'
+            f'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="'
+            f'{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>'))
+        archive.writestr("xl/workbook.xml", (
+            f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{ns}" xmlns:r="{rel}">'
+            '<sheets><sheet name="Taul1" sheetId="1" r:id="rId1"/></sheets></workbook>'))
+        archive.writestr("xl/_rels/workbook.xml.rels", (
+            '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.'
+            'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="'
+            f'{rel}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>'))
+        p = f"{prefix}:" if prefix else ""
+        xmlns = f"xmlns:{prefix}" if prefix else "xmlns"
+        archive.writestr("xl/worksheets/sheet1.xml", (
+            f'<?xml version="1.0" encoding="UTF-8"?><{p}worksheet {xmlns}="{ns}">'
+            f'<{p}sheetData>{rows.replace("<", f"<{p}").replace(f"<{p}/", f"</{p}")}'
+            f'</{p}sheetData></{p}worksheet>'))
+    return path
+
+
+def _same(streamed: SourceTable, whole: SourceTable) -> None:
+    assert streamed.headers == whole.headers
+    assert streamed.head == whole.head
+    assert streamed.skipped == whole.skipped
+    assert streamed.cell_errors == whole.cell_errors
+    assert_frame_equal(streamed.frame, whole.frame)
+
+
+@pytest.mark.parametrize(("make", "header_row"), [
+    (_xlsxwriter_book, 3), (_xlsxwriter_book, 4), (_openpyxl_book, 1), (_openpyxl_book, 2),
+    (_unreferenced_book, 1)])
+def test_streamed_sheet_reads_exactly_as_calamine(tmp_path: Path, make, header_row) -> None:
+    path = make(tmp_path / "book.xlsx")
+    whole = read_xlsx(path, header_row=header_row)
+    streamed = read_xlsx(path, header_row=header_row, stream_bytes=0)
+    _same(streamed, whole)
+    assert whole.frame.height > 0
+
+
+def test_streamed_values_are_the_sheets_text(tmp_path: Path) -> None:
+    table = read_xlsx(_xlsxwriter_book(tmp_path / "book.xlsx"), header_row=3, stream_bytes=0)
+    rows = {row[0]: row[1:] for row in table.frame.rows()}
+    assert rows[4][:8] == ("1001", "Aho & Co <x>", "2024-01-05", "13:45:00", "2", None,
+                           "abold tail ", None)
+    assert rows[4][8] == "12345678901234569216"  # the digits of the double saved
+    assert rows[5][2] == "2024-01-05 13:45:10.500" and rows[5][4:6] == ("rivi\nvaihto", "#N/A")
+    assert rows[5][7:9] == ("_x000D_", "-0.5")  # saved escaped, as _x005F_x000D_
+    assert rows[6][:7] == ("00100", "true", "0.3", "0.0000001",
+                           "123456789012", "-150000000000000000000", "358401234567")
+    assert table.cell_errors == [(4, "c5", "#DIV/0!"), (6, "c7", "#N/A")]
+    assert table.headers[-1] == "" and rows[9][-1] == "sarake K"  # data beyond the header
+    assert table.skipped == 1  # row 8
+
+
+@pytest.mark.parametrize(("name", "prefix"), [("Aho", "x"), ("<![CDATA[Aho]]>", "")])
+def test_a_sheet_the_stream_does_not_handle_is_read_whole(tmp_path: Path, name: str,
+                                                          prefix: str) -> None:
+    # A namespace prefix (<x:row>) or CDATA: the streamed reader leaves it to calamine.
+    rows = ('<row r="1"><c r="A1" t="inlineStr"><is><t>Nimi</t></is></c></row>'
+            f'<row r="2"><c r="A2" t="inlineStr"><is><t>{name}</t></is></c></row>')
+    path = _raw_book(tmp_path / "x.xlsx", rows, prefix=prefix)
+    assert read_xlsx(path, stream_bytes=0).frame.rows() == [(2, "Aho")]
+
+
+def test_error_cells_reject_the_row_or_warn_when_the_column_is_ignored(tmp_path: Path) -> None:
+    source = write_xlsx(tmp_path / "s.xlsx", [
+        ["Asiakasnumero", "Nimi", "Puhelin", "Laskelma"],
+        [1001, "Aho", Formula("=NA()", "#N/A"), 1],
+        [1002, "Beta Oy", "0401234567", Formula("=1/0", "#DIV/0!")],
+        [Formula("=A1", "#REF!"), "Cee", None, None],
+    ])
+    _mark_errors(source)
+    report = tmp_path / "r.csv"
+    result = run_cli("preview", source, "--db", tmp_path / "r.db", "--report", report,
+                     "--plan", tmp_path / "p.plan", "--json")
+    assert result.exit_code == 1, result.stderr
+    lines = report.read_text(encoding="utf-8").splitlines()[1:]
+    assert lines[0].startswith("2,Rejected,") and (
+        "phone: the cell in column 'Puhelin' holds the spreadsheet error #N/A" in lines[0])
+    assert lines[1].startswith("3,New,") and "Laskelma: the cell in column 'Laskelma' holds " \
+        "the spreadsheet error #DIV/0!" in lines[1]
+    assert lines[2].startswith("4,Rejected,") and "#REF!" in lines[2]
+    assert json.loads(result.stdout)["rejected"] == 2
+
+
+def _mark_errors(path: Path) -> None:
+    """openpyxl saves a cached error as a string; make those cells error cells (t="e")."""
+    with zipfile.ZipFile(path) as source:
+        members = {info.filename: source.read(info) for info in source.infolist()}
+    xml = members["xl/worksheets/sheet1.xml"].decode("utf-8")
+    xml = re.sub(r' t="str"(><f>[^<]*</f><v>#[A-Z0-9/!?]+</v>)', r' t="e"\1', xml)
+    members["xl/worksheets/sheet1.xml"] = xml.encode("utf-8")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, data in members.items():
+            target.writestr(name, data)
+
+
+@pytest.mark.parametrize("stream_bytes", [0, 1 << 30])
+def test_error_cells_are_listed_by_both_readers(tmp_path: Path, stream_bytes: int) -> None:
+    path = _unreferenced_book(tmp_path / "u.xlsx")
+    table = read_xlsx(path, stream_bytes=stream_bytes)
+    assert table.cell_errors == [(4, "c1", "#REF!")]
+    assert table.frame.rows() == [(2, " Aho ", "7"), (4, "Beta", None)]
+    assert table.skipped == 1
+
+
+def _hidden_first(path: Path) -> Path:
+    book = openpyxl.Workbook()
+    notes = book.active
+    notes.title = "Ohje"
+    notes["A1"] = "Täytä asiakkaat toiselle välilehdelle"
+    notes.sheet_state = "hidden"
+    data = book.create_sheet("Asiakkaat")
+    data.append(["Nimi", "Postinumero"])
+    data.append(["Aho", "00100"])
+    book.active = 1
+    book.save(path)
+    return path
+
+
+def test_the_first_visible_sheet_is_read_by_default(tmp_path: Path) -> None:
+    path = _hidden_first(tmp_path / "h.xlsx")
+    assert read_xlsx(path).sheet == "Asiakkaat"
+    assert read_xlsx(path, sheet="ohje").sheet == "Ohje"  # named, a hidden sheet is read
+    result = run_cli("preview", path, "--db", tmp_path / "r.db", "--plan", tmp_path / "p",
+                     "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["source"]["sheet"] == "Asiakkaat"
+    assert "sheet 'Asiakkaat'" in result.stderr
