@@ -93,7 +93,7 @@ class SQLRegister:
             f"INSERT INTO {self._t('name_blocks')} (block, customer_number, name) "
             f"VALUES (?, ?, ?) ON CONFLICT (block, customer_number) "
             f"DO UPDATE SET name = excluded.name",
-            blocks.select("block", "customer_number", "name").iter_rows())
+            _tuples(blocks.select("block", "customer_number", "name")))
 
     def close(self) -> None:
         """Release the connection."""
@@ -216,7 +216,7 @@ class SQLRegister:
         if not gone.is_empty():
             self._executemany(
                 f"DELETE FROM {self._t('name_blocks')} WHERE block = ? AND customer_number = ?",
-                gone.select(key).iter_rows())
+                _tuples(gone.select(key)))
         changed = new.join(old, on=[*key, "name"], how="anti")
         if not changed.is_empty():
             self._upsert_blocks(changed.sort(key))
