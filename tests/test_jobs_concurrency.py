@@ -63,3 +63,25 @@ def test_a_killed_run_leaves_no_stale_lock(tmp_path: Path) -> None:
     after = run_cli("run", job)
     assert after.exit_code == 0, after.stderr
     assert names(tmp_path / "out" / "done") == ["a.csv"]
+
+
+def test_a_run_refused_before_the_holder_wrote_its_pid_still_names_it(tmp_path: Path) -> None:
+    import fcntl
+    import os
+    import threading
+
+    import pytest
+
+    from sync.jobs.lock import JobRunningError, job_lock
+
+    lock = tmp_path / "job.lock"
+    holder = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # taken, pid not written yet
+    writer = threading.Timer(0.1, lambda: os.pwrite(holder, b"4242\n", 0))
+    writer.start()
+    try:
+        with pytest.raises(JobRunningError, match="pid 4242"), job_lock(lock, "nightly"):
+            pass
+    finally:
+        writer.join()
+        os.close(holder)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,17 @@ class JobRunningError(RegsyncError):
     exit_code = 3
 
 
+def _holder_pid(fd: int) -> str:
+    """The pid the lock's holder wrote, waiting briefly: the holder takes the flock
+    before it writes its pid, so a run refused in between would read nothing."""
+    for _ in range(20):
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+        if holder:
+            return holder
+        time.sleep(0.025)
+    return ""
+
+
 @contextmanager
 def job_lock(path: Path, job_name: str) -> Iterator[None]:
     """Hold the job's lock for the block, or raise JobRunningError at once (no waiting)."""
@@ -30,7 +42,7 @@ def job_lock(path: Path, job_name: str) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            holder = _holder_pid(fd)
             raise JobRunningError(f"job {job_name} is already running, pid "
                                   f"{holder or 'unknown'} (lock {path})") from None
         os.ftruncate(fd, 0)
