@@ -100,7 +100,7 @@ def test_commit_imports_none_of_the_preview_stages(db: Path, tmp_path: Path):
         "finally:\n"
         "    heavy = ['pyarrow', 'pandas', 'phonenumbers', 'babel', 'stdnum', 'rapidfuzz',\n"
         "             'sync.readers', 'sync.normalise', 'sync.matchers', 'sync.pipeline',\n"
-        "             'sync.export']\n"
+        "             'sync.export', 'psycopg']\n"
         "    print([m for m in heavy if m in sys.modules], file=sys.stderr)\n")
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
                           text=True, check=False)

@@ -6,19 +6,13 @@ import os
 
 from sync.errors import RegisterError
 from sync.writers.register.base import BatchInfo, ChangeSet, Register, Selection
-from sync.writers.register.postgres import (
-    PostgresRegister,
-    connect,
-    has_register,
-    is_postgres_url,
-    redact_url,
-)
 from sync.writers.register.sql import SQLRegister
 from sync.writers.register.sqlite import SQLiteRegister, sqlite_path
+from sync.writers.register.urls import is_postgres_url, redact_url
 
-__all__ = ["BatchInfo", "ChangeSet", "PostgresRegister", "Register", "SQLRegister",
-           "SQLiteRegister", "Selection", "open_register", "redact_url",
-           "register_exists"]
+# The PostgreSQL engine (and psycopg) is imported only when a URL names PostgreSQL.
+__all__ = ["BatchInfo", "ChangeSet", "Register", "SQLRegister", "SQLiteRegister",
+           "Selection", "open_register", "redact_url", "register_exists"]
 
 
 def _schema() -> str | None:
@@ -37,6 +31,8 @@ def register_exists(url: str) -> bool:
     _check_url(url)
     if not is_postgres_url(url):
         return sqlite_path(url).exists()
+    from sync.writers.register.postgres import connect, has_register
+
     conn, schema, _ = connect(url, _schema())
     try:
         return has_register(conn, schema)
@@ -55,6 +51,8 @@ def open_register(url: str, *, create: bool, migrating: bool = False) -> SQLRegi
     _check_url(url)
     if not is_postgres_url(url):
         return SQLiteRegister.open(sqlite_path(url), create=create, migrating=migrating)
+    from sync.writers.register.postgres import PostgresRegister, connect, has_register
+
     conn, schema, label = connect(url, _schema())
     try:
         if not has_register(conn, schema):
