@@ -162,3 +162,39 @@ def test_a_failing_commit_leaves_the_register_byte_for_byte(before, after, point
                 commit(plan, register, "test")
         register.close()
         assert db.read_bytes() == original
+
+
+@st.composite
+def overlapping_file(draw: st.DrawFn) -> list[dict[str, str]]:
+    """Customers numbered from a small range, so that later files rename earlier ones."""
+    numbers = draw(st.lists(st.integers(1, 6), min_size=1, max_size=4, unique=True))
+    return [{**draw(customer(n)), "business_id": ""} for n in numbers]
+
+
+@PROPS
+@given(st.lists(overlapping_file(), min_size=1, max_size=3),
+       st.lists(st.booleans(), min_size=3, max_size=3))
+def test_the_name_blocks_always_match_the_names(files: list[list[dict[str, str]]],
+                                                reverts: list[bool]) -> None:
+    """After any imports (renames included) and reverts of the newest batch, the name
+    blocks the register keeps are exactly those of its customers' current names."""
+    from sync.namekey import name_blocks
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "register.db"
+        for index, rows in enumerate(files):
+            import_file(db, write(Path(tmp) / f"s{index}.csv", rows))
+            if reverts[index]:
+                register = open_register(str(db), create=True)
+                try:
+                    register.revert(int(register.batches()["id"].max()), "test")
+                finally:
+                    register.close()
+        register = open_register(str(db), create=False)
+        try:
+            stored = set(register._rows("SELECT block, customer_number, name FROM name_blocks"))
+            names = register.export_frame(("customer_number", "name")).filter(
+                pl.col("name").is_not_null())
+        finally:
+            register.close()
+        assert stored == set(name_blocks(names["customer_number"], names["name"]).rows())
