@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 from rapidfuzz import fuzz, process
 
-from sync.namekey import name_words, word_blocks
+from sync.namekey import name_words, word_blocks, words_of
 
 DUPLICATE_SCHEMA = {"_row": pl.Int64, "possible_duplicate": pl.String,
                     "similarity": pl.Int64, "duplicate_note": pl.String}
@@ -56,7 +56,7 @@ def _form_tokens(legal_forms: Iterable[str]) -> frozenset[str]:
 
 def strip_legal_forms(name: str, forms: frozenset[str]) -> str:
     """The comparison form of a name: lower case, no punctuation, no legal-form words."""
-    words = _PUNCT.sub(" ", name.casefold()).split()
+    words = words_of(name)
     kept = [w for w in words if w not in forms]
     return " ".join(kept or words)
 

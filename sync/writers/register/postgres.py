@@ -130,13 +130,6 @@ class PostgresRegister(SQLRegister):
     def _numbers_in(self) -> str:
         return "= ANY(?)"
 
-    def _lookup_rows(self, column: str, values: list[str],
-                     select: str) -> list[tuple[Any, ...]]:
-        return self._rows(
-            f"SELECT {select} FROM {self._t('customers')} c "
-            f"LEFT JOIN {self._t('groups')} g ON g.id = c.group_id "
-            f"WHERE c.{column} = ANY(?)", (values,))
-
     def _stream(self, query: str, params: list[object],
                 chunk_rows: int) -> Iterator[list[tuple[Any, ...]]]:
         # A server-side cursor: the server hands the rows over a chunk at a time.

@@ -69,11 +69,6 @@ class SQLRegister:
     def _customer_columns(self) -> set[str]:
         raise NotImplementedError
 
-    def _lookup_rows(self, column: str, values: list[str],
-                     select: str) -> list[tuple[Any, ...]]:
-        """Rows of `select` (over customers c, groups g) whose c.column is in `values`."""
-        raise NotImplementedError
-
     def _insert_id(self, query: str, params: Sequence[Any]) -> int:
         """Run an INSERT of one row and return its new id."""
         raise NotImplementedError
@@ -367,9 +362,11 @@ class SQLRegister:
             # A key the plan relied on (a number, business id or name it found free, or
             # found on a customer) now belongs to a customer changed since: the plan's
             # matching could come out differently.
-            rows = self._lookup_rows("customer_number", sorted(changed),
-                                     "c.customer_number, c.business_id, c.name_key")
-            for number, business_id, name_key in rows:
+            rows = self._lookup_frame(
+                "customer_number", pl.Series(sorted(changed), dtype=pl.String),
+                "c.customer_number, c.business_id, c.name_key",
+                dict.fromkeys(("customer_number", "business_id", "name_key"), pl.String))
+            for number, business_id, name_key in rows.iter_rows():
                 if (business_id in changes.relies_on.get("business_id", frozenset())
                         or name_key in changes.relies_on.get("name_key", frozenset())):
                     hit.add(number)
@@ -510,8 +507,10 @@ class SQLRegister:
         if column not in STATE_COLUMNS:
             raise ValueError(column)
         with self._transaction():
-            current = dict(self._lookup_rows("customer_number", list(numbers),
-                                             f"c.customer_number, c.{column}"))
+            current = dict(self._lookup_frame(
+                "customer_number", pl.Series(list(numbers), dtype=pl.String),
+                f"c.customer_number, c.{column}",
+                {"customer_number": pl.String, "value": pl.String}).iter_rows())
             unknown = [n for n in numbers if n not in current]
             if unknown:
                 raise UsageError(f"unknown customers: {', '.join(unknown[:10])}")

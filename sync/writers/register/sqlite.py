@@ -124,15 +124,6 @@ class SQLiteRegister(SQLRegister):
     def _customer_columns(self) -> set[str]:
         return {row[1] for row in self._conn.execute("PRAGMA table_info(customers)")}
 
-    def _lookup_rows(self, column: str, values: list[str],
-                     select: str) -> list[tuple[Any, ...]]:
-        # One JSON array parameter instead of a temp table: no per-value round trips,
-        # and nothing is written, so it works on a read-only register too.
-        return self._conn.execute(
-            f"SELECT {select} FROM customers c LEFT JOIN groups g ON g.id = c.group_id "
-            f"WHERE c.{column} IN (SELECT value FROM json_each(?))",
-            (json.dumps(values, ensure_ascii=False),)).fetchall()
-
     def _stream(self, query: str, params: list[object],
                 chunk_rows: int) -> Iterator[list[tuple[Any, ...]]]:
         # SQLite steps through the result as it is read: one chunk in memory at a time.
