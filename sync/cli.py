@@ -17,7 +17,7 @@ import click
 
 from sync.cli_admin import ADMIN_COMMANDS
 from sync.cli_jobs import JOB_COMMANDS
-from sync.cli_output import StepLine
+from sync.cli_output import StepLine, say
 from sync.cli_output import actor_option as _actor_option
 from sync.cli_output import db_option as _db_option
 from sync.cli_output import emit as _emit
@@ -329,9 +329,9 @@ def main() -> None:
     except click.ClickException as exc:
         as_json = "--json" in sys.argv[1:]
         message = exc.format_message()
-        click.echo(f"regsync: error: {message}", file=sys.stderr)
+        say(f"regsync: error: {message}", sys.stderr)
         if as_json:
-            click.echo(json.dumps({"error": message, "exit_code": 2}, ensure_ascii=False))
+            say(json.dumps({"error": message, "exit_code": 2}, ensure_ascii=False))
         sys.exit(2)
     except click.exceptions.Abort:
         sys.exit(130)

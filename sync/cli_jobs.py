@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from sync.cli_output import json_option, run
+from sync.cli_output import json_option, run, say
 
 
 @click.command("run")
@@ -33,7 +33,7 @@ def run_cmd(job_file: Path, dry_run: bool, as_json: bool) -> None:
         click.echo(f"job {job.name}{' (dry run, would be)' if dry_run else ''}: "
                    f"{counts or 'nothing to do'}; exit {summary.exit_code}", err=True)
         if as_json:
-            click.echo(json.dumps(summary.payload(), ensure_ascii=False))
+            say(json.dumps(summary.payload(), ensure_ascii=False))
         return summary.exit_code
     run(as_json, body)
 

@@ -29,12 +29,48 @@ def default_actor() -> str:
 
 
 def emit(as_json: bool, payload: dict[str, Any], lines: list[str]) -> None:
-    """Print the human lines (stderr under --json) and the JSON object (stdout)."""
+    """Print the human lines (stderr under --json) and the JSON object (stdout).
+
+    A reader that went away (a closed pipe) loses the output but never changes what the
+    command did: the exit code still tells (see `say`).
+    """
     out = sys.stderr if as_json else sys.stdout
     for line in lines:
-        click.echo(line, file=out)
+        say(line, out)
     if as_json:
-        click.echo(json.dumps(payload, ensure_ascii=False))
+        say(json.dumps(payload, ensure_ascii=False))
+
+
+def say(text: str, stream: TextIO | None = None) -> None:
+    """Print one line to `stream` (stdout by default) and flush it.
+
+    When the stream's reader has gone (`regsync import ... --json | head -c 10`), the
+    output is dropped with one warning on stderr instead of an error: by the time a
+    command prints, its work (a commit, a file) is done, so reporting a failure (or
+    "nothing was written") would be false.
+    """
+    stream = stream or sys.stdout
+    try:
+        click.echo(text, file=stream)
+    except BrokenPipeError:
+        _reader_gone(stream)
+
+
+def _reader_gone(stream: TextIO) -> None:
+    # Point the closed descriptor at /dev/null so that the flush at exit can't fail too.
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, stream.fileno())
+        os.close(null)
+    except (OSError, ValueError):
+        pass
+    if stream is not sys.stderr:
+        try:
+            click.echo("regsync: warning: output stream closed by its reader (broken "
+                       "pipe); output dropped, the exit code tells what was done",
+                       file=sys.stderr)
+        except BrokenPipeError:
+            pass
 
 
 class StepLine:
@@ -81,9 +117,9 @@ def run(as_json: bool, action: Callable[[], int]) -> None:
 
 def fail(as_json: bool, message: str, code: int) -> None:
     """Print one error line (and the JSON error object under --json), then exit."""
-    click.echo(f"regsync: error: {message}", file=sys.stderr)
+    say(f"regsync: error: {message}", sys.stderr)
     if as_json:
-        click.echo(json.dumps({"error": message, "exit_code": code}, ensure_ascii=False))
+        say(json.dumps({"error": message, "exit_code": code}, ensure_ascii=False))
     sys.exit(code)
 
 

@@ -226,3 +226,25 @@ def test_a_folder_given_as_the_plan_is_exit_2_with_one_line(tmp_path: Path) -> N
     result = run_cli("commit", tmp_path, "--db", tmp_path / "r.db")
     assert result.exit_code == 2
     assert "not a plan file" in result.stderr and result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_a_closed_output_pipe_does_not_turn_a_commit_into_an_error(tmp_path: Path,
+                                                                    as_json: bool) -> None:
+    # `regsync import ... --json | head -c 10`: the reader is gone before regsync prints.
+    # The commit has landed, so the exit code must say so, not "internal error, nothing
+    # was written".
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    db = tmp_path / "r.db"
+    command = [sys.executable, "-m", "sync", "import", str(FIXTURES / "demo" / "register.csv"),
+               "--db", str(db), "--yes", *(["--json"] if as_json else [])]
+    try:
+        done = subprocess.run(command, stdout=write_end, stderr=subprocess.PIPE, text=True,
+                              cwd=ROOT, check=False)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 0, done.stderr
+    assert "broken pipe" in done.stderr
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+    assert len(customers(db)) == 6
