@@ -163,9 +163,12 @@ def ytunnus_check(base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(rem == 0, 0, 11 - rem), rem != 1
 
 
+_YTUNNUS_SPACE = 10_000_000
+
+
 def business_ids(rng: np.random.Generator, count: int) -> pl.Series:
     """`count` distinct valid FI Y-tunnus in canonical form `1234567-8` (some start with 0)."""
-    base = rng.choice(10_000_000, size=int(count * 1.15) + 1000, replace=False)
+    base = rng.choice(_YTUNNUS_SPACE, size=int(count * 1.15) + 1000, replace=False)
     check, valid = ytunnus_check(base)
     base, check = base[valid][:count], check[valid][:count]
     if len(base) < count:
@@ -181,10 +184,13 @@ def customers(rng: np.random.Generator, start: int, count: int, seed: int,
               bids: pl.Series) -> pl.DataFrame:
     """`count` canonical customers with indexes start.. (numbers, names unique by index).
 
-    `bids` holds one distinct business id per index (only companies use theirs).
+    `bids` holds one distinct business id per index (only companies use theirs), or,
+    when shorter than `count`, one per company in order.
     """
     idx = np.arange(start, start + count, dtype=np.int64)
     company = rng.random(count) < 0.6
+    if len(bids) < count:
+        bids = bids.gather(np.clip(np.cumsum(company) - 1, 0, len(bids) - 1))
     s3 = len(SYLLABLES) ** 3 * len(ENDINGS)  # 262144 surnames
     person_id = _scramble(idx, s3 * 64, seed + 11)  # surname x first name, unique per index
     company_id = _scramble(idx, s3 * 32, seed + 13)  # surname x industry, unique per index
@@ -408,9 +414,16 @@ def generate(s: Settings, out: Path) -> dict[str, object]:
     rng = np.random.default_rng(s.seed)
     n_new = int(round(s.source * s.new))
     started = time.perf_counter()
-    bids = business_ids(rng, s.register + n_new)
-    reg = customers(rng, 0, s.register, s.seed, bids[: s.register])
-    new = customers(rng, s.register, n_new, s.seed, bids[s.register:])
+    if (s.register + n_new) * 1.15 + 1000 <= _YTUNNUS_SPACE:
+        bids = business_ids(rng, s.register + n_new)
+        reg_bids, new_bids = bids[: s.register], bids[s.register:]
+    else:
+        # More customers than distinct Y-tunnus: only companies (60%) get one.
+        reg_share, new_share = int(s.register * 0.61) + 1000, int(n_new * 0.61) + 1000
+        bids = business_ids(rng, reg_share + new_share)
+        reg_bids, new_bids = bids[:reg_share], bids[reg_share:]
+    reg = customers(rng, 0, s.register, s.seed, reg_bids)
+    new = customers(rng, s.register, n_new, s.seed, new_bids)
     t_values = time.perf_counter() - started
     write_register(reg.drop("_i"), out / "register.db")
     reg.drop("_i").write_csv(out / "register.csv", separator=";")

@@ -23,6 +23,7 @@ PLAN_FORMAT = "regsync-plan/1"
 _META_KEY = b"regsync.plan"
 _META_NAME = _META_KEY.decode()
 _CHECKSUM_ROWS = 200_000
+_SAVE_ROWS = 250_000  # rows per Parquet row group when a plan is saved
 _DIGEST_CHARS = 64  # a SHA-256 hex digest
 _READ_CHUNK = 8 << 20
 # What reading a damaged or foreign file can raise (polars panics on some damage).
@@ -79,28 +80,39 @@ class Plan:
         written with a random placeholder where the checksum goes, hashed with that
         field zeroed, and the placeholder replaced by the digest (same length).
         """
-        import pyarrow as pa
         import pyarrow.parquet as pq  # only preview writes plans
 
         placeholder = (uuid.uuid4().hex + uuid.uuid4().hex).encode()
         self.header.checksum = placeholder.decode()
-        table = self.rows.to_arrow()
-        sink = pa.BufferOutputStream()
-        # The header goes into the footer's key-value metadata only (not also into the
-        # Arrow schema that pyarrow stores there, base64-encoded): it must be there once.
-        with pq.ParquetWriter(sink, table.schema, compression="zstd") as writer:
-            writer.write_table(table)
-            writer.add_key_value_metadata({_META_NAME: json.dumps(asdict(self.header))})
-        data = bytearray(sink.getvalue().to_pybytes())
-        at = _checksum_offset(data, len(data), self.header.checksum)
-        if at is None:
-            raise PlanError("internal: the plan header is not once in the plan's footer")
-        data[at:at + _DIGEST_CHARS] = b"0" * _DIGEST_CHARS
-        self.header.checksum = hashlib.sha256(data).hexdigest()
-        data[at:at + _DIGEST_CHARS] = self.header.checksum.encode()
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        try:
+            # Written a slice of rows at a time, straight to disk: memory holds one
+            # slice's Arrow copy, never the whole plan twice.
+            slices = self.rows.iter_slices(_SAVE_ROWS) if self.rows.height else [self.rows]
+            writer: pq.ParquetWriter | None = None
+            for part in slices:
+                table = part.to_arrow()
+                if writer is None:
+                    # The header goes into the footer's key-value metadata only (not also
+                    # into the Arrow schema that pyarrow stores there, base64-encoded):
+                    # it must be there once.
+                    writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+                writer.write_table(table)
+            if writer is None:
+                raise PlanError("internal: a plan with no Arrow schema")
+            writer.add_key_value_metadata({_META_NAME: json.dumps(asdict(self.header))})
+            writer.close()
+            digest = file_checksum(tmp, self.header.checksum)
+            at = _field_offset(tmp, self.header.checksum)
+            if digest is None or at is None:
+                raise PlanError("internal: the plan header is not once in the plan's footer")
+            with tmp.open("r+b") as handle:
+                handle.seek(at)
+                handle.write(digest.encode())
+            self.header.checksum = digest
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     @classmethod
     def load(cls, path: Path) -> Plan:
@@ -149,18 +161,10 @@ def file_checksum(path: Path, recorded: str) -> str | None:
     the file's layout changes it. (Re-encoding a plan with the same values changes it
     too: a plan is only ever written by preview.)
     """
-    size = path.stat().st_size
+    at = _field_offset(path, recorded)
+    if at is None:
+        return None
     with path.open("rb") as handle:
-        handle.seek(max(0, size - 8))
-        trailer = handle.read()
-        if size < 12 or trailer[-4:] != b"PAR1":
-            return None
-        footer_len = int.from_bytes(trailer[:4], "little")
-        handle.seek(max(0, size - 8 - footer_len))
-        tail = handle.read()
-        at = _checksum_offset(tail, size, recorded, base=size - len(tail))
-        if at is None:
-            return None
         digest = hashlib.sha256()
         handle.seek(0)
         position = 0
@@ -174,6 +178,21 @@ def file_checksum(path: Path, recorded: str) -> str | None:
             digest.update(chunk)
             position += len(chunk)
     return digest.hexdigest()
+
+
+def _field_offset(path: Path, recorded: str) -> int | None:
+    """Offset in the file of the checksum's value (see `_checksum_offset`), reading only
+    the file's footer."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        handle.seek(max(0, size - 8))
+        trailer = handle.read()
+        if size < 12 or trailer[-4:] != b"PAR1":
+            return None
+        footer_len = int.from_bytes(trailer[:4], "little")
+        handle.seek(max(0, size - 8 - footer_len))
+        tail = handle.read()
+    return _checksum_offset(tail, size, recorded, base=size - len(tail))
 
 
 def _checksum_offset(data: bytes | bytearray, size: int, recorded: str,

@@ -152,3 +152,22 @@ def test_the_file_checksum_does_not_depend_on_the_read_size(db: Path, tmp_path: 
     recorded = Plan.load(plan_path).header.checksum
     monkeypatch.setattr("sync.plan._READ_CHUNK", chunk)
     assert file_checksum(plan_path, recorded) == recorded
+
+
+def test_a_plan_saved_a_few_rows_at_a_time_loads_equal_and_commits(db: Path, tmp_path: Path,
+                                                                   monkeypatch):
+    # Large plans are written slice by slice (one Parquet row group each), so memory
+    # holds one slice's Arrow copy: the file must read back as the same plan.
+    plan_path = tmp_path / "p.plan"
+    run_cli("preview", SOURCE, "--db", db, "--plan", plan_path)
+    whole = Plan.load(plan_path)
+    monkeypatch.setattr("sync.plan._SAVE_ROWS", 2)
+    sliced_path = tmp_path / "sliced.plan"
+    Plan(header=whole.header, rows=whole.rows).save(sliced_path)
+    assert pq.ParquetFile(sliced_path).num_row_groups == -(-whole.rows.height // 2) > 1
+    again = Plan.load(sliced_path)
+    assert again.rows.equals(whole.rows)
+    assert again.header.checksum == file_checksum(sliced_path, again.header.checksum)
+    assert not list(tmp_path.glob("*.tmp"))
+    assert run_cli("commit", sliced_path, "--db", db).exit_code == 1
+    assert "2001" in customers(db)
