@@ -34,6 +34,9 @@ PREVIEW_STEPS: tuple[str, ...] = ("reading the source", "normalising", "matching
 Progress = Callable[[str, int, int], None]  # (step, its number from 1, number of steps)
 
 _APPLIED = ("New", "Modified")
+# Rows per slice of the row-by-row stages: bounds their intermediate frames (a 10M-row
+# source would otherwise hold several full-width copies at once).
+_CHUNK_ROWS = 500_000
 _STATE = ("locked_by", "invalidated")
 
 
@@ -85,39 +88,35 @@ def preview_table(table: SourceTable, source: str, checksum: str, register: Regi
     return _plan(table, source, checksum, register, rules, register_id, register_version)
 
 
-def _step(progress: Progress | None, name: str) -> None:
+def _step(progress: Progress | None, name: str, where: str = "") -> None:
     if progress is not None:
-        progress(name, PREVIEW_STEPS.index(name) + 1, len(PREVIEW_STEPS))
+        progress(name + where, PREVIEW_STEPS.index(name) + 1, len(PREVIEW_STEPS))
 
 
 def _plan(table: SourceTable, source: str, checksum: str, register: Register, rules: Rules,
           register_id: str | None, register_version: int,
           progress: Progress | None = None) -> Plan:
-    """The stages after reading: map, normalise, match, classify; the plan."""
+    """The stages after reading: map, normalise, match, classify; the plan.
+
+    The row-by-row stages (normalise, match, compare) run on slices of `_CHUNK_ROWS`
+    rows, so their intermediate frames exist for one slice at a time; what needs the
+    whole file (claims, numbers, groups, duplicates) then runs on narrow columns.
+    """
     header_map = map_headers(table.headers, rules, source,
                              header_row=table.header_row, head=table.head)
-    _step(progress, "normalising")
-    canonical = canonicalise(table.frame, header_map, rules)
     fields = rules.field_names
-    issues = pl.concat([canonical.issues, _cell_errors(table, header_map)])
-    rows = _with_messages(canonical.frame, issues)
-    rows = rows.rename({f: new_col(f) for f in fields if f in rows.columns}).with_columns(
-        pl.lit(None, pl.String).alias(new_col(f)) for f in fields if f not in rows.columns)
-    valid = rows.filter(pl.col("error").is_null()).select(
-        "_row", *[pl.col(new_col(k)).alias(k)
-                  for k in ("customer_number", "business_id", "name")])
-    _step(progress, "matching")
-    # The customers the rows name by number, read once: they answer the number lookup
-    # of the key chain and most of the values the comparison needs.
-    by_number = _register_values(register, valid["customer_number"], fields)
-    matches = match_keys(valid, register, rules.match_order,
-                         known_numbers=by_number["customer_number"])
-    rows = rows.join(matches, on="_row", how="left").with_columns(
-        pl.col("outcome").fill_null("rejected"))
-    _step(progress, "comparing with the register")
-    rows = _attach_register_values(rows, register, fields, by_number)
-    rows = diff(rows, fields).with_columns(status_expr().alias("status"))
-    rows = _held_customers(rows)
+    cell_issues = _cell_errors(table, header_map)
+    total = table.frame.height
+    parts = []
+    for offset in range(0, max(total, 1), _CHUNK_ROWS):
+        chunk = table.frame.slice(offset, _CHUNK_ROWS)
+        where = (f", rows {offset + 1:,}-{offset + chunk.height:,} of {total:,}"
+                 if total > _CHUNK_ROWS else "")
+        parts.append(_compared_rows(chunk, header_map, rules, register, cell_issues,
+                                    progress, where))
+    rows = pl.concat(parts, how="vertical_relaxed", rechunk=False) if len(parts) > 1 \
+        else parts[0]
+    del parts
     rows = _claims(rows)
     rows = _assign_numbers(rows, register)
     rows = _new_row_defaults(rows)
@@ -140,6 +139,37 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
         source_info=_source_info(table, header_map),
     )
     return Plan(header=header, rows=rows)
+
+
+def _compared_rows(chunk: pl.DataFrame, header_map: HeaderMap, rules: Rules,
+                   register: Register, cell_issues: pl.DataFrame,
+                   progress: Progress | None, where: str) -> pl.DataFrame:
+    """Source rows normalised, matched and compared with the register, each row on its
+    own (nothing here looks at another row): status, diff, old and new values."""
+    fields = rules.field_names
+    _step(progress, "normalising", where)
+    canonical = canonicalise(chunk, header_map, rules)
+    rows_here = pl.col("row").is_in(chunk["_row"].implode())
+    issues = pl.concat([canonical.issues, cell_issues.filter(rows_here)])
+    rows = _with_messages(canonical.frame, issues)
+    del canonical
+    rows = rows.rename({f: new_col(f) for f in fields if f in rows.columns}).with_columns(
+        pl.lit(None, pl.String).alias(new_col(f)) for f in fields if f not in rows.columns)
+    valid = rows.filter(pl.col("error").is_null()).select(
+        "_row", *[pl.col(new_col(k)).alias(k)
+                  for k in ("customer_number", "business_id", "name")])
+    _step(progress, "matching", where)
+    # The customers the rows name by number, read once: they answer the number lookup
+    # of the key chain and most of the values the comparison needs.
+    by_number = _register_values(register, valid["customer_number"], fields)
+    matches = match_keys(valid, register, rules.match_order,
+                         known_numbers=by_number["customer_number"])
+    rows = rows.join(matches, on="_row", how="left").with_columns(
+        pl.col("outcome").fill_null("rejected"))
+    _step(progress, "comparing with the register", where)
+    rows = _attach_register_values(rows, register, fields, by_number)
+    rows = diff(rows, fields).with_columns(status_expr().alias("status"))
+    return _held_customers(rows)
 
 
 def _source_info(table: SourceTable, header_map: HeaderMap) -> dict[str, object]:
@@ -225,7 +255,7 @@ def _claims(rows: pl.DataFrame) -> pl.DataFrame:
     Only rows handled normally claim: matched rows claim their customer, New rows their
     customer_number and business_id, in row order.
     """
-    rows = rows.sort("_row")
+    rows = _in_row_order(rows)
     matched = pl.col("status").is_in(["Modified", "No change"])
     first = pl.col("_row").filter(matched).first().over("match")
     rows = rows.with_columns(
@@ -243,7 +273,9 @@ def _claims(rows: pl.DataFrame) -> pl.DataFrame:
     conflicts: dict[int, str] = {}
     sets_business_id = (pl.col("status") == "Modified") & pl.col("changed_fields").str.contains(
         r"(^|\|)business_id(\||$)")
-    claimants = rows.filter((pl.col("status") == "New") | sets_business_id).select(
+    claimants = rows.select("_row", "status", "changed_fields", new_col("customer_number"),
+                            new_col("business_id")).filter(
+        (pl.col("status") == "New") | sets_business_id).select(
         "_row", pl.when(pl.col("status") == "New").then(pl.col(new_col("customer_number"))),
         new_col("business_id")).rows()
     for row, number, business_id in claimants:
@@ -264,6 +296,11 @@ def _claims(rows: pl.DataFrame) -> pl.DataFrame:
     return rows.drop("_same_as")
 
 
+def _in_row_order(rows: pl.DataFrame) -> pl.DataFrame:
+    """`rows` sorted by `_row` (readers give them in order: then nothing is copied)."""
+    return rows if rows["_row"].is_sorted() else rows.sort("_row")
+
+
 def _numeric_max(values: pl.Series) -> int | None:
     digits = values.drop_nulls().filter(values.drop_nulls().str.contains(r"^[0-9]+$"))
     return max((int(v) for v in digits.unique().to_list()), default=None)
@@ -272,11 +309,12 @@ def _numeric_max(values: pl.Series) -> int | None:
 def _assign_numbers(rows: pl.DataFrame, register: Register) -> pl.DataFrame:
     """New rows without a number get the next free numbers, in row order."""
     is_new = pl.col("status") == "New"
-    needs = rows.filter(is_new & pl.col(new_col("customer_number")).is_null())
+    keys = rows.select("_row", "status", new_col("customer_number"))
+    needs = keys.filter(is_new & pl.col(new_col("customer_number")).is_null())
     if needs.is_empty():
         return rows
     known = [register.max_numeric_number(),
-             _numeric_max(rows.filter(is_new)[new_col("customer_number")])]
+             _numeric_max(keys.filter(is_new)[new_col("customer_number")])]
     start = max((k for k in known if k is not None), default=0) + 1
     numbers = {row: str(start + i) for i, row in enumerate(needs["_row"].to_list())}
     assigned = pl.col("_row").replace_strict(numbers, default=None, return_dtype=pl.String)
@@ -302,27 +340,34 @@ def _canonical_groups(rows: pl.DataFrame, register: Register) -> pl.DataFrame:
         return rows.with_columns(pl.lit(False).alias("_new_group"))
     existing = register.group_names().select(
         pl.col("name_key").alias("_group_key"), pl.col("name").alias("_known"))
-    rows = rows.with_columns(group.str.to_lowercase().alias("_group_key"))
-    first = (rows.filter(applied).group_by("_group_key", maintain_order=True)
+    keys = rows.select("status", group, group.str.to_lowercase().alias("_group_key"))
+    first = (keys.filter(applied).group_by("_group_key", maintain_order=True)
              .agg(group.first().alias("_first")))
-    rows = (rows.join(existing, on="_group_key", how="left", maintain_order="left")
-            .join(first, on="_group_key", how="left", maintain_order="left"))
+    # Joined on the narrow key column only and put beside the rows: a join of the
+    # full-width rows would copy every column.
+    found = (keys.select("_group_key")
+             .join(existing.unique("_group_key", keep="first", maintain_order=True),
+                   on="_group_key", how="left", maintain_order="left")
+             .join(first, on="_group_key", how="left", maintain_order="left"))
+    rows = rows.hstack(found.select("_known", "_first"))
     return rows.with_columns(
         pl.when(applied).then(pl.coalesce("_known", "_first")).otherwise(group)
         .alias(new_col("customer_group")),
         (applied & pl.col("_known").is_null()).alias("_new_group"),
-    ).drop("_group_key", "_known", "_first")
+    ).drop("_known", "_first")
 
 
 def _flag_duplicates(rows: pl.DataFrame, register: Register, rules: Rules) -> pl.DataFrame:
-    new_rows = rows.filter(pl.col("status") == "New").select(
+    new_rows = rows.lazy().filter(pl.col("status") == "New").select(
         "_row", pl.col(new_col("name")).alias("name"),
         name_key(pl.col(new_col("name"))).alias("name_key"),
-        pl.col(new_col("customer_number")).alias("customer_number"))
+        pl.col(new_col("customer_number")).alias("customer_number")).collect()
     flags = (possible_duplicates(new_rows, register, rules.legal_forms,
                                  rules.fuzzy_threshold)
              if new_rows.height else pl.DataFrame(schema=DUPLICATE_SCHEMA))
-    return rows.join(flags, on="_row", how="left")
+    # One flag per row at most; joined on `_row` alone and put beside the rows.
+    found = rows.select("_row").join(flags, on="_row", how="left", maintain_order="left")
+    return rows.hstack(found.drop("_row"))
 
 
 def _finish(rows: pl.DataFrame, table: SourceTable, fields: tuple[str, ...]) -> pl.DataFrame:
@@ -350,6 +395,9 @@ def _finish(rows: pl.DataFrame, table: SourceTable, fields: tuple[str, ...]) -> 
         *[pl.col(new_col(f)) for f in fields],
         *[pl.col(old_col(f)) for f in fields],
     )
+    if not table.ragged:
+        return report.with_columns(pl.col("changed_fields", "matched_by").fill_null(""),
+                                   pl.col("new_group").fill_null(False))
     ragged = pl.DataFrame(
         {"row": [r for r, _ in table.ragged],
          "status": ["Rejected"] * len(table.ragged),
