@@ -82,7 +82,8 @@ def preview_table(table: SourceTable, source: str, checksum: str, register: Regi
     `register`; writes nothing anywhere.
 
     `source` names the table in the plan and the batch (no passwords), and `checksum`
-    is what the batch records as the source checksum.
+    is what the batch records as the source checksum. `table` is consumed: its frame is
+    empty afterwards.
     """
     register_id, register_version = register.register_id(), register.version()
     return _plan(table, source, checksum, register, rules, register_id, register_version)
@@ -98,6 +99,8 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
           progress: Progress | None = None) -> Plan:
     """The stages after reading: map, normalise, match, classify; the plan.
 
+    `table` is consumed: its frame is empty afterwards (the rows live on in the plan).
+
     The row-by-row stages (normalise, match, compare) run on slices of `_CHUNK_ROWS`
     rows, so their intermediate frames exist for one slice at a time; what needs the
     whole file (claims, numbers, groups, duplicates) then runs on narrow columns.
@@ -107,13 +110,22 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
     fields = rules.field_names
     cell_issues = _cell_errors(table, header_map)
     total = table.frame.height
+    slices = [table.frame.slice(offset, _CHUNK_ROWS)
+              for offset in range(0, max(total, 1), _CHUNK_ROWS)]
+    # The table is handed over: once its rows are in slices, each slice's source cells
+    # can be freed as soon as it is compared (where the reader built the frame in
+    # pieces, e.g. the CSV fast path), instead of living to the end of the preview.
+    table.frame = table.frame.clear()
     parts = []
-    for offset in range(0, max(total, 1), _CHUNK_ROWS):
-        chunk = table.frame.slice(offset, _CHUNK_ROWS)
+    offset = 0
+    for i, chunk in enumerate(slices):
         where = (f", rows {offset + 1:,}-{offset + chunk.height:,} of {total:,}"
                  if total > _CHUNK_ROWS else "")
+        offset += chunk.height
+        slices[i] = chunk.clear()
         parts.append(_compared_rows(chunk, header_map, rules, register, cell_issues,
                                     progress, where))
+        del chunk
     rows = pl.concat(parts, how="vertical_relaxed", rechunk=False) if len(parts) > 1 \
         else parts[0]
     del parts
