@@ -175,7 +175,12 @@ def preview_cmd(source: Path, db: str, rules_path: Path | None, encoding: str | 
         plan = _preview(source, db, rules_path, encoding, delimiter, sheet, header_row,
                         as_json)
         target = plan_path or Path(source.name + ".plan")
-        _write(target, "plan", plan.save)
+        saving = StepLine(as_json)
+        saving(f"writing the plan ({plan.rows.height:,} rows)", 1, 1)
+        try:
+            _write(target, "plan", plan.save)
+        finally:
+            saving.done()
         if report_path is not None:
             _write(report_path, "report", lambda path: write_report(plan, path))
         lines = [*_source_lines(plan.header.source_info), *_row_lines(plan),
@@ -187,7 +192,7 @@ def preview_cmd(source: Path, db: str, rules_path: Path | None, encoding: str | 
     _run(as_json, body)
 
 
-def _commit(plan: Plan, db: str, actor: str, lines: list[str]) -> int | None:
+def _commit(plan: Plan, db: str, actor: str, lines: list[str], as_json: bool) -> int | None:
     """Commit a plan that has rows; a plan of zero rows makes no batch."""
     if plan.rows.height == 0:
         lines.append("no data rows; nothing to commit")
@@ -196,9 +201,11 @@ def _commit(plan: Plan, db: str, actor: str, lines: list[str]) -> int | None:
     # create, a missing register is an empty stand-in and the commit refuses.
     create = plan.header.register_id is None or register_exists(db)
     register = open_register(db, create=create)
+    progress = StepLine(as_json)
     try:
-        batch = commit(plan, register, actor)
+        batch = commit(plan, register, actor, progress=progress if progress.enabled else None)
     finally:
+        progress.done()
         register.close()
     created = f"; groups created: {', '.join(batch.groups_created)}" \
         if batch.groups_created else ""
@@ -217,7 +224,7 @@ def commit_cmd(plan_path: Path, db: str, actor: str, as_json: bool) -> None:
     def body() -> int:
         plan = Plan.load(plan_path)
         lines = _summary(plan.header.counts, plan.header.skipped)
-        batch_id = _commit(plan, db, actor, lines)
+        batch_id = _commit(plan, db, actor, lines, as_json)
         _emit(as_json, _payload(plan, batch=batch_id), lines)
         return _exit_code(plan.header.counts)
     _run(as_json, body)
@@ -246,7 +253,7 @@ def import_cmd(source: Path, db: str, rules_path: Path | None, encoding: str | N
             _write(report_path, "report", lambda path: write_report(plan, path))
         lines = [*_source_lines(plan.header.source_info), *_row_lines(plan),
                  *_summary(plan.header.counts, plan.header.skipped)]
-        batch_id = _commit(plan, db, actor, lines)
+        batch_id = _commit(plan, db, actor, lines, as_json)
         _emit(as_json, _payload(plan, batch=batch_id), lines)
         return _exit_code(plan.header.counts)
     _run(as_json, body)

@@ -11,6 +11,7 @@ import polars as pl
 from sync.errors import StalePlanError
 from sync.namekey import name_key
 from sync.plan import Plan, new_col, old_col
+from sync.types import Progress
 from sync.writers.register.base import BatchInfo, ChangeSet, Register
 
 _APPLIED = ("New", "Modified")
@@ -60,8 +61,11 @@ def changeset(plan: Plan) -> ChangeSet:
                      relies_on=relies)
 
 
-def commit(plan: Plan, register: Register, actor: str) -> BatchInfo:
-    """Apply `plan` to `register` in one transaction, or refuse and write nothing."""
+def commit(plan: Plan, register: Register, actor: str,
+           progress: Progress | None = None) -> BatchInfo:
+    """Apply `plan` to `register` in one transaction, or refuse and write nothing.
+
+    `progress`, when given, is called as each step of COMMIT_STEPS begins."""
     planned_for = plan.header.register_id
     if planned_for is not None and planned_for != register.register_id():
         raise StalePlanError("this plan was made against another register; "
@@ -69,4 +73,5 @@ def commit(plan: Plan, register: Register, actor: str) -> BatchInfo:
     return register.apply(
         changeset(plan), plan_id=plan.header.plan_id,
         plan_version=plan.header.register_version, source=plan.header.source,
-        checksum=plan.header.source_checksum, actor=actor, counts=plan.header.counts)
+        checksum=plan.header.source_checksum, actor=actor, counts=plan.header.counts,
+        progress=progress)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,12 +25,12 @@ from sync.normalise import name_key
 from sync.plan import Plan, PlanHeader, count_statuses, new_col, old_col
 from sync.readers import SourceTable, read_source
 from sync.rules import HeaderMap, Rules, map_headers
+from sync.types import Progress
 from sync.writers.register.base import Register
 
 # The long steps of a preview, in order, as reported to a progress callback.
 PREVIEW_STEPS: tuple[str, ...] = ("reading the source", "normalising", "matching",
                                   "comparing with the register", "looking for duplicates")
-Progress = Callable[[str, int, int], None]  # (step, its number from 1, number of steps)
 
 _APPLIED = ("New", "Modified")
 # Rows per slice of the row-by-row stages: bounds their intermediate frames (a 10M-row
@@ -126,9 +125,7 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
         parts.append(_compared_rows(chunk, header_map, rules, register, cell_issues,
                                     progress, where))
         del chunk
-    rows = pl.concat(parts, how="vertical_relaxed", rechunk=False) if len(parts) > 1 \
-        else parts[0]
-    del parts
+    rows = _one_frame(parts)
     rows = _claims(rows)
     rows = _assign_numbers(rows, register)
     rows = _new_row_defaults(rows)
@@ -151,6 +148,21 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
         source_info=_source_info(table, header_map),
     )
     return Plan(header=header, rows=rows)
+
+
+def _one_frame(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """The slices' rows as one frame of one chunk per column; `parts` is emptied.
+
+    Built a column at a time, so memory holds the rows about once. Left in slices, the
+    first whole-file step that mixed a new (one-chunk) column with them would make
+    polars rechunk every column at once: a full copy of the plan, at every such step.
+    """
+    columns = pl.concat(parts, how="vertical_relaxed", rechunk=False).get_columns()
+    parts.clear()
+    for i, column in enumerate(columns):
+        columns[i] = column.rechunk()
+        del column
+    return pl.DataFrame(columns)
 
 
 def _compared_rows(chunk: pl.DataFrame, header_map: HeaderMap, rules: Rules,

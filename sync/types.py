@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal, get_args
+
+# A long task's progress: (step, its number from 1, number of steps).
+Progress = Callable[[str, int, int], None]
 
 Status = Literal["New", "Modified", "No change", "Conflict", "Rejected"]
 STATUSES: tuple[Status, ...] = get_args(Status)

@@ -48,3 +48,28 @@ def test_cli_preview_prints_no_progress_when_not_a_terminal(tmp_path: Path) -> N
     result = run_cli("preview", source, "--db", tmp_path / "r.db", "--plan",
                      tmp_path / "p.plan", "--json")
     assert "[1/" not in result.stderr and "[1/" not in result.stdout
+
+
+def test_commit_reports_each_step_in_order(tmp_path: Path) -> None:
+    from sync.pipeline import commit
+    from sync.writers.register.base import COMMIT_STEPS
+
+    source = write_csv(tmp_path / "in.csv", "customer_number;name\n1001;Matti Virtanen\n")
+    db = str(tmp_path / "r.db")
+    register = open_register(db, create=False)
+    plan = preview(source, register, load_rules(None))
+    register.close()
+    register = open_register(db, create=True)
+    seen: list[tuple[str, int, int]] = []
+    batch = commit(plan, register, "tester", progress=lambda *a: seen.append(a))
+    register.close()
+    assert batch.inserted == 1
+    total = len(COMMIT_STEPS)
+    assert seen == [(step, i, total) for i, step in enumerate(COMMIT_STEPS, start=1)]
+
+
+def test_cli_import_prints_no_progress_when_not_a_terminal(tmp_path: Path) -> None:
+    source = write_csv(tmp_path / "in.csv", "name\nMatti Virtanen\n")
+    result = run_cli("import", source, "--db", tmp_path / "r.db", "--yes")
+    assert result.exit_code == 0
+    assert "[1/" not in result.stderr and "[1/" not in result.stdout

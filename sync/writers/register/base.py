@@ -8,6 +8,13 @@ from typing import Protocol
 
 import polars as pl
 
+from sync.types import Progress
+
+# The steps of a commit, in order, as reported to a progress callback.
+COMMIT_STEPS: tuple[str, ...] = ("checking the plan is current", "inserting customers",
+                                 "updating customers", "updating name blocks",
+                                 "writing the transaction")
+
 KeyField = str  # "customer_number", "business_id" or "name_key"
 
 
@@ -102,8 +109,11 @@ class Register(Protocol):
         ...
 
     def apply(self, changes: ChangeSet, *, plan_id: str, plan_version: int, source: str,
-              checksum: str, actor: str, counts: dict[str, int]) -> BatchInfo:
-        """Apply a change set in one transaction, or raise and write nothing."""
+              checksum: str, actor: str, counts: dict[str, int],
+              progress: Progress | None = None) -> BatchInfo:
+        """Apply a change set in one transaction, or raise and write nothing.
+
+        `progress`, when given, is called as each step of COMMIT_STEPS begins."""
         ...
 
     def close(self) -> None:

@@ -17,7 +17,14 @@ import polars as pl
 
 from sync.errors import StalePlanError, UsageError
 from sync.namekey import name_blocks, name_key_of
-from sync.writers.register.base import BatchInfo, ChangeSet, KeyField, Selection
+from sync.types import Progress
+from sync.writers.register.base import (
+    COMMIT_STEPS,
+    BatchInfo,
+    ChangeSet,
+    KeyField,
+    Selection,
+)
 from sync.writers.register.schema import (
     NUMBER_DIGITS,
     NUMBER_LENGTH,
@@ -325,23 +332,35 @@ class SQLRegister:
         return batch_id, version, now
 
     def apply(self, changes: ChangeSet, *, plan_id: str, plan_version: int, source: str,
-              checksum: str, actor: str, counts: dict[str, int]) -> BatchInfo:
-        """Apply a change set in one transaction; StalePlanError if the plan is stale."""
+              checksum: str, actor: str, counts: dict[str, int],
+              progress: Progress | None = None) -> BatchInfo:
+        """Apply a change set in one transaction; StalePlanError if the plan is stale.
+
+        `progress`, when given, is called as each step of COMMIT_STEPS begins."""
+        def step(name: str) -> None:
+            if progress is not None:
+                progress(name, COMMIT_STEPS.index(name) + 1, len(COMMIT_STEPS))
+
         with self._transaction():
+            step("checking the plan is current")
             self._check_not_stale(changes, plan_id, plan_version)
             batch_id, version, now = self._open_batch(
                 "import", actor, plan_id=plan_id, source=source, checksum=checksum,
                 counts=counts)
             self._ensure_columns(changes.inserts.columns)
             created = self._ensure_groups(changes.groups, batch_id)
+            step("inserting customers")
             self._insert(changes.inserts, batch_id, now, actor)
+            step("updating customers")
             self._update(changes.updates, batch_id, now, actor)
+            step("updating name blocks")
             renamed = changes.updates.filter(pl.col("field") == "name")
             self._refresh_blocks(
                 renamed.select("customer_number", pl.col("old").alias("name")),
                 pl.concat([changes.inserts.select("customer_number", "name"),
                            renamed.select("customer_number", pl.col("new").alias("name"))],
                           how="vertical_relaxed"))
+            step("writing the transaction")
         return BatchInfo(batch_id=batch_id, version=version, inserted=changes.inserts.height,
                          updated=changes.updates["customer_number"].n_unique(),
                          groups_created=created)
