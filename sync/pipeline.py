@@ -326,24 +326,37 @@ def _in_row_order(rows: pl.DataFrame) -> pl.DataFrame:
 
 
 def _numeric_max(values: pl.Series) -> int | None:
-    digits = values.drop_nulls().filter(values.drop_nulls().str.contains(r"^[0-9]+$"))
-    return max((int(v) for v in digits.unique().to_list()), default=None)
+    """The largest all-digit value, compared as integers (of any length)."""
+    digits = values.drop_nulls()
+    digits = digits.filter(digits.str.contains(r"^[0-9]+$")).str.strip_chars_start("0")
+    if digits.is_empty():
+        return None
+    # Without leading zeros, a longer number is larger, and equal lengths compare as text.
+    largest = pl.DataFrame({"d": digits}).sort(
+        pl.col("d").str.len_bytes(), "d", descending=True)["d"][0]
+    return int(largest or "0")
 
 
 def _assign_numbers(rows: pl.DataFrame, register: Register) -> pl.DataFrame:
     """New rows without a number get the next free numbers, in row order."""
-    is_new = pl.col("status") == "New"
+    number = pl.col(new_col("customer_number"))
+    needs = (pl.col("status") == "New") & number.is_null()
     keys = rows.select("_row", "status", new_col("customer_number"))
-    needs = keys.filter(is_new & pl.col(new_col("customer_number")).is_null())
-    if needs.is_empty():
+    count = keys.select(needs.sum()).item()
+    if not count:
         return rows
     known = [register.max_numeric_number(),
-             _numeric_max(keys.filter(is_new)[new_col("customer_number")])]
+             _numeric_max(keys.filter(pl.col("status") == "New")[new_col("customer_number")])]
     start = max((k for k in known if k is not None), default=0) + 1
-    numbers = {row: str(start + i) for i, row in enumerate(needs["_row"].to_list())}
-    assigned = pl.col("_row").replace_strict(numbers, default=None, return_dtype=pl.String)
-    return rows.with_columns(pl.col(new_col("customer_number")).fill_null(
-        pl.when(is_new).then(assigned)))
+    if start + count < 2 ** 62:
+        # Rows are in row order (see _claims): the n-th row that needs one gets start + n.
+        nth = needs.cast(pl.Int64).cum_sum() - 1
+        assigned = (pl.lit(start, pl.Int64) + nth).cast(pl.String)
+    else:  # numbers past 64-bit integers: Python's
+        wanted = keys.filter(needs)["_row"].to_list()
+        numbers = {row: str(start + i) for i, row in enumerate(wanted)}
+        assigned = pl.col("_row").replace_strict(numbers, default=None, return_dtype=pl.String)
+    return rows.with_columns(number.fill_null(pl.when(needs).then(assigned)))
 
 
 def _new_row_defaults(rows: pl.DataFrame) -> pl.DataFrame:

@@ -259,3 +259,17 @@ def test_name_first_in_the_rules_decides_even_for_a_row_with_a_known_number(seed
     (row,) = report_rows(report)
     assert row["status"] == "Conflict"
     assert "matches customer A-17" in row["message"] and "1004" in row["message"]
+
+
+@pytest.mark.parametrize(("largest", "expected"), [
+    ("0099", ["100", "101"]),
+    ("99999999999999999999", ["100000000000000000000", "100000000000000000001"]),
+    ("9223372036854775806", ["9223372036854775807", "9223372036854775808"]),
+])
+def test_new_row_numbers_follow_numbers_of_any_length(tmp_path, largest, expected):
+    # Compared as integers of any size, written without leading zeros (spec section 5).
+    rows = preview_rows(tmp_path / "r.db", tmp_path,
+                        f"customer_number;name\n{largest};Iso Numero\n;Eka Uusi\n"
+                        ";Toka Uusi\n")
+    assert rows[2]["customer_number"] == largest
+    assert [rows[n]["customer_number"] for n in (3, 4)] == expected
