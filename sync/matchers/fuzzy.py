@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 from rapidfuzz import fuzz, process
 
-from sync.namekey import name_words, word_blocks, words_of
+from sync.namekey import BLOCK_PREFIX, name_words, word_blocks, words_of
 
 DUPLICATE_SCHEMA = {"_row": pl.Int64, "possible_duplicate": pl.String,
                     "similarity": pl.Int64, "duplicate_note": pl.String}
@@ -74,24 +74,68 @@ def _comparable(names: pl.Series, forms: frozenset[str]) -> pl.Series:
     return _comparable_words(names, forms).list.join(" ")
 
 
-def _sorted_text(words: pl.Series) -> list[str | None]:
-    """Each list's words sorted and joined by one space (token_sort_ratio's form)."""
-    # Exploded and sorted as one column: polars' per-list sort is far slower here.
-    return (pl.DataFrame({"w": words}).with_row_index("i").explode("w").sort("i", "w")
-            .group_by("i", maintain_order=True).agg(pl.col("w").str.join(" "))["w"]
-            .to_list())
+# Sorts after every word: a word is \w characters, and U+10FFFF is not one.
+_LAST = "\U0010ffff"
+# A sorting network of _NETWORK_WIDTH columns: these compare-exchanges sort any 4 values.
+_NETWORK_WIDTH = 4
+_NETWORK = ((0, 1), (2, 3), (0, 2), (1, 3), (1, 2))
+
+
+def _comparison_text(words: pl.Series, forms: frozenset[str]) -> list[str | None]:
+    """`strip_legal_forms` of each list of words (name_words' form), its words sorted
+    and joined by one space: the text token_sort_ratio compares.
+
+    Names of up to four words (nearly all) are sorted column-wise by a sorting network,
+    legal forms and missing words sorting last and cut off; longer ones one by one.
+    """
+    word = [pl.col(f"w{i}") for i in range(_NETWORK_WIDTH)]
+    form = [w.is_in(sorted(forms)).fill_null(False) for w in word]
+    kept = pl.sum_horizontal(*((w.is_not_null() & ~f).cast(pl.Int64)
+                               for w, f in zip(word, form, strict=True)))
+    frame = pl.DataFrame({"words": words}).with_columns(
+        pl.col("words").list.len().alias("n"),
+        *(pl.col("words").list.get(i, null_on_oob=True).alias(f"w{i}")
+          for i in range(_NETWORK_WIDTH))
+    ).with_columns(
+        pl.when(w.is_null() | ((kept > 0) & f)).then(pl.lit(_LAST)).otherwise(w)
+        .alias(f"w{i}") for i, (w, f) in enumerate(zip(word, form, strict=True)))
+    for a, b in _NETWORK:
+        frame = frame.with_columns(pl.min_horizontal(f"w{a}", f"w{b}").alias(f"w{a}"),
+                                   pl.max_horizontal(f"w{a}", f"w{b}").alias(f"w{b}"))
+    # The first word is never _LAST unless there are no words.
+    text = frame.select(
+        pl.when(pl.col("n") > 0)
+        .then(pl.concat_str(word, separator=" ").str.replace_all(f" {_LAST}", "",
+                                                                 literal=True))
+        .otherwise(pl.lit("")).alias("text"))["text"].to_list()
+    wide = frame.select(pl.arg_where(pl.col("n") > _NETWORK_WIDTH))[:, 0]
+    for i, many in zip(wide.to_list(), words.gather(wide).to_list(), strict=True):
+        kept_words = [w for w in many if w not in forms]
+        text[i] = " ".join(sorted(kept_words or many))
+    nulls = words.is_null()
+    if nulls.any():
+        text = [None if null else t for t, null in zip(text, nulls.to_list(), strict=True)]
+    return text
 
 
 def _usable_blocks(query_keys: pl.DataFrame, register: NameBlocks) -> pl.DataFrame:
     """Blocks to pair on, not too common and together under the pair budget: block,
-    size (its customers), smallest first."""
+    size (its customers), smallest first.
+
+    A word block longer than BLOCK_PREFIX is left out when its prefix block is chosen
+    too: whoever has the word has the prefix, so the prefix block already pairs them.
+    """
     queries = query_keys.group_by("block").len("queries")
     sizes = register.block_sizes(queries["block"].to_list(), _MAX_BLOCK + 1)
     chosen = (queries.join(sizes, on="block")
               .filter((pl.col("size") > 0) & (pl.col("size") <= _MAX_BLOCK))
               .with_columns((pl.col("queries") * pl.col("size")).alias("pairs"))
               .sort("size", "block"))
-    return chosen.filter(pl.col("pairs").cum_sum() <= _MAX_PAIRS).select("block", "size")
+    chosen = chosen.filter(pl.col("pairs").cum_sum() <= _MAX_PAIRS)
+    block = pl.col("block")
+    covered = ((block.str.len_chars() > BLOCK_PREFIX)
+               & block.str.slice(0, BLOCK_PREFIX).is_in(chosen["block"].implode()))
+    return chosen.filter(~covered).select("block", "size")
 
 
 def _register_matches(new_rows: pl.DataFrame, register: NameBlocks,
@@ -105,40 +149,43 @@ def _register_matches(new_rows: pl.DataFrame, register: NameBlocks,
               else pl.DataFrame(schema={"block": pl.String, "size": pl.Int64}))
     # token_sort_ratio is the plain ratio of the names with their words sorted: sort
     # them once here, then score each block as one query x choice matrix.
-    query_text = _sorted_text(words)
+    query_text = pl.Series("text", _comparison_text(words, forms), pl.String)
+    query_keys = query_keys.with_columns(query_text.gather(query_keys["q"]))
     # Members are read and scored a slice of blocks at a time, so memory holds one
     # slice of the register's names, not every candidate at once.
     slices = blocks.with_columns((pl.col("size").cum_sum() // _MEMBERS_PER_SLICE)
                                  .alias("slice")).partition_by("slice", maintain_order=True)
-    found = [_score_slice(query_keys, part["block"].to_list(), query_text, register,
-                          forms, threshold) for part in slices]
+    found = [_score_slice(query_keys, part["block"], register, forms, threshold)
+             for part in slices]
     return (pl.concat([_EMPTY_MATCHES, *found])
             .sort(["q", "score", "customer_number"], descending=[False, True, False])
             .group_by("q", maintain_order=True).first()
             .select("q", "customer_number", "name", "score"))
 
 
-def _score_slice(query_keys: pl.DataFrame, blocks: list[str], query_text: list[str | None],
-                 register: NameBlocks, forms: frozenset[str],
-                 threshold: float) -> pl.DataFrame:
+def _score_slice(query_keys: pl.DataFrame, blocks: pl.Series, register: NameBlocks,
+                 forms: frozenset[str], threshold: float) -> pl.DataFrame:
     """The pairs of these blocks that reach the threshold: q, customer_number, name,
-    score."""
-    members = register.block_members(blocks)
+    score. `query_keys`: q, block, text (the row's comparison text)."""
+    members = register.block_members(blocks.to_list())
     choices = (members.select("customer_number", "name").unique("customer_number")
                .with_row_index("c"))
-    choice_text = _sorted_text(_comparable_words(choices["name"], forms))
-    per_block = (query_keys.filter(pl.col("block").is_in(blocks)).group_by("block")
-                 .agg(pl.col("q"))
-                 .join(members.join(choices.select("customer_number", "c"),
-                                    on="customer_number").group_by("block").agg(pl.col("c")),
+    choices = choices.with_columns(pl.Series(
+        "text", _comparison_text(name_words(choices["name"]), forms), pl.String))
+    per_block = (query_keys.filter(pl.col("block").is_in(blocks.implode()))
+                 .group_by("block").agg("q", "text")
+                 .join(members.select("block", "customer_number")
+                       .join(choices.select("customer_number", "c", "text"),
+                             on="customer_number")
+                       .group_by("block").agg("c", pl.col("text").alias("choice_text")),
                        on="block"))
     found_q: list[np.ndarray] = []
     found_c: list[np.ndarray] = []
     found_score: list[np.ndarray] = []
-    for qs, cs in per_block.select("q", "c").iter_rows():
-        scores = process.cdist([query_text[i] for i in qs], [choice_text[j] for j in cs],
-                               scorer=fuzz.ratio, score_cutoff=threshold,
-                               dtype=np.float64)
+    for qs, texts, cs, choice_texts in per_block.select(
+            "q", "text", "c", "choice_text").iter_rows():
+        scores = process.cdist(texts, choice_texts, scorer=fuzz.ratio,
+                               score_cutoff=threshold, dtype=np.float64)
         qi, ci = np.nonzero(scores >= threshold)
         if qi.size:
             found_q.append(np.asarray(qs)[qi])
@@ -149,7 +196,8 @@ def _score_slice(query_keys: pl.DataFrame, blocks: list[str], query_text: list[s
     scored = pl.DataFrame({"q": np.concatenate(found_q), "c": np.concatenate(found_c),
                            "score": np.concatenate(found_score)},
                           schema={"q": pl.Int64, "c": pl.UInt32, "score": pl.Float64})
-    return scored.join(choices, on="c").select("q", "customer_number", "name", "score")
+    return scored.join(choices.drop("text"), on="c").select(
+        "q", "customer_number", "name", "score")
 
 
 def possible_duplicates(new_rows: pl.DataFrame, register: NameBlocks,
