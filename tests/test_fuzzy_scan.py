@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -90,12 +91,47 @@ NAME = st.builds(" ".join, st.lists(st.sampled_from(WORDS), min_size=1, max_size
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(NAME, min_size=1, max_size=12), st.lists(NAME, min_size=1, max_size=25),
-       st.sampled_from([60, 80, 90, 100]))
+       st.sampled_from([60, 80, 90, 100]), st.sampled_from([1, 3, 10**9]))
 def test_the_scan_flags_what_scoring_every_pair_sharing_a_block_flags(
-        queries: list[str], names: list[str], threshold: int) -> None:
+        queries: list[str], names: list[str], threshold: int, matrix_queries: int) -> None:
+    # matrix_queries 1: every block as a matrix; 10**9: every block pair by pair.
     numbers = [f"{1000 + i}" for i in range(len(names))]
-    got = scan(queries, MemoryBlocks(numbers, names), threshold)
+    saved = fuzzy._MATRIX_QUERIES
+    fuzzy._MATRIX_QUERIES = matrix_queries
+    try:
+        got = scan(queries, MemoryBlocks(numbers, names), threshold)
+    finally:
+        fuzzy._MATRIX_QUERIES = saved
     assert got == brute_force(queries, numbers, names, threshold)
+
+
+TEXT = st.text(alphabet="ab cdeé ßĀ\U0001F600xyz0", max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(TEXT, TEXT), min_size=1, max_size=30),
+       st.floats(min_value=0, max_value=100))
+def test_the_candidate_filter_keeps_every_pair_that_reaches_the_threshold(
+        pairs: list[tuple[str, str]], threshold: float) -> None:
+    left, right = (fuzzy._Texts(list(side)) for side in zip(*pairs, strict=True))
+    index = np.arange(len(pairs))
+    keep = fuzzy._can_reach(left, index, right, index, threshold)
+    for (a, b), kept in zip(pairs, keep, strict=True):
+        if fuzz.ratio(a, b, score_cutoff=threshold) >= threshold:
+            assert kept, (a, b)
+
+
+def test_the_candidate_filter_drops_pairs_too_different_in_length_or_letters() -> None:
+    left = fuzzy._Texts(["aurinko kahvila", "aurinko kahvila", "aurinko kahvila"])
+    right = fuzzy._Texts(["aurinko kahvila oulu", "kahvila aurinko", "aurinko kahvilx"])
+    index = np.arange(3)
+    # Too long; same letters but the order makes it score 53; one letter off (scored).
+    assert fuzzy._can_reach(left, index, right, index, 90).tolist() == [False, True, True]
+    bucket_twin = chr(ord("a") + fuzzy._BUCKETS)  # shares a's bucket: kept, then scored
+    assert fuzzy._can_reach(fuzzy._Texts(["abc"]), index[:1], fuzzy._Texts(
+        [f"{bucket_twin}bc"]), index[:1], 60).tolist() == [True]
+    assert fuzzy._can_reach(fuzzy._Texts(["abc"]), index[:1], fuzzy._Texts(["xyz"]),
+                            index[:1], 10).tolist() == [False]
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

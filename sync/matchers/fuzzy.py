@@ -32,6 +32,10 @@ _PUNCT = re.compile(r"[^\w\s]")
 _MAX_BLOCK = 1000
 _MAX_PAIRS = 5_000_000
 _MEMBERS_PER_SLICE = 250_000
+# Blocks with at least this many New rows are scored as one matrix, others pair by pair.
+_MATRIX_QUERIES = 8
+_BUCKETS = 32
+_PAIRS_PER_CHUNK = 200_000
 _EMPTY_MATCHES = pl.DataFrame(schema={"q": pl.Int64, "customer_number": pl.String,
                                       "name": pl.String, "score": pl.Float64})
 
@@ -138,6 +142,41 @@ def _usable_blocks(query_keys: pl.DataFrame, register: NameBlocks) -> pl.DataFra
     return chosen.filter(~covered).select("block", "size")
 
 
+class _Texts:
+    """Comparison texts with what the candidate filters need: their lengths and their
+    characters counted into _BUCKETS buckets (by code point modulo _BUCKETS)."""
+
+    def __init__(self, texts: list[str | None]) -> None:
+        self.texts = np.array([t or "" for t in texts], dtype=object)
+        self.lengths = np.fromiter(map(len, self.texts), np.int64, len(self.texts))
+        codes = np.frombuffer("".join(self.texts).encode("utf-32-le"), dtype=np.uint32)
+        owner = np.repeat(np.arange(len(self.texts), dtype=np.int64), self.lengths)
+        counts = np.bincount(owner * _BUCKETS + codes % _BUCKETS,
+                             minlength=len(self.texts) * _BUCKETS)
+        # Never clipped: a count cut down would make the bound too low.
+        dtype = np.uint16 if self.lengths.max(initial=0) <= np.iinfo(np.uint16).max \
+            else np.int64
+        self.buckets = counts.reshape(len(self.texts), _BUCKETS).astype(dtype)
+
+
+def _can_reach(queries: _Texts, q: np.ndarray, choices: _Texts, c: np.ndarray,
+               threshold: float) -> np.ndarray:
+    """Which pairs (q[i], c[i]) may reach the threshold: fuzz.ratio is 200 * LCS /
+    (total length), and the longest common subsequence is at most the shorter length and
+    at most the characters the two share (per bucket, the smaller count). Pairs failing
+    either bound can't score the threshold and are not scored; the rest are."""
+    total = queries.lengths[q] + choices.lengths[c]
+    # A hair below the threshold, so rounding never drops a pair that reaches it.
+    needed = (threshold - 1e-6) * total
+    keep = 200 * np.minimum(queries.lengths[q], choices.lengths[c]) >= needed
+    for start in range(0, q.size, _PAIRS_PER_CHUNK):
+        part = slice(start, start + _PAIRS_PER_CHUNK)
+        shared = np.minimum(queries.buckets[q[part]], choices.buckets[c[part]]).sum(
+            axis=1, dtype=np.int64)
+        keep[part] &= 200 * shared >= needed[part]
+    return keep
+
+
 def _register_matches(new_rows: pl.DataFrame, register: NameBlocks,
                       forms: frozenset[str], threshold: float) -> pl.DataFrame:
     """Per New row, the most similar existing customer at or above the threshold:
@@ -148,14 +187,13 @@ def _register_matches(new_rows: pl.DataFrame, register: NameBlocks,
     blocks = (_usable_blocks(query_keys, register) if query_keys.height
               else pl.DataFrame(schema={"block": pl.String, "size": pl.Int64}))
     # token_sort_ratio is the plain ratio of the names with their words sorted: sort
-    # them once here, then score each block as one query x choice matrix.
-    query_text = pl.Series("text", _comparison_text(words, forms), pl.String)
-    query_keys = query_keys.with_columns(query_text.gather(query_keys["q"]))
+    # them once here.
+    queries = _Texts(_comparison_text(words, forms))
     # Members are read and scored a slice of blocks at a time, so memory holds one
     # slice of the register's names, not every candidate at once.
     slices = blocks.with_columns((pl.col("size").cum_sum() // _MEMBERS_PER_SLICE)
                                  .alias("slice")).partition_by("slice", maintain_order=True)
-    found = [_score_slice(query_keys, part["block"], register, forms, threshold)
+    found = [_score_slice(query_keys, part["block"], queries, register, forms, threshold)
              for part in slices]
     return (pl.concat([_EMPTY_MATCHES, *found])
             .sort(["q", "score", "customer_number"], descending=[False, True, False])
@@ -163,40 +201,51 @@ def _register_matches(new_rows: pl.DataFrame, register: NameBlocks,
             .select("q", "customer_number", "name", "score"))
 
 
-def _score_slice(query_keys: pl.DataFrame, blocks: pl.Series, register: NameBlocks,
-                 forms: frozenset[str], threshold: float) -> pl.DataFrame:
+def _score_slice(query_keys: pl.DataFrame, blocks: pl.Series, queries: _Texts,
+                 register: NameBlocks, forms: frozenset[str],
+                 threshold: float) -> pl.DataFrame:
     """The pairs of these blocks that reach the threshold: q, customer_number, name,
-    score. `query_keys`: q, block, text (the row's comparison text)."""
-    members = register.block_members(blocks.to_list())
-    choices = (members.select("customer_number", "name").unique("customer_number")
-               .with_row_index("c"))
-    choices = choices.with_columns(pl.Series(
-        "text", _comparison_text(name_words(choices["name"]), forms), pl.String))
-    per_block = (query_keys.filter(pl.col("block").is_in(blocks.implode()))
-                 .group_by("block").agg("q", "text")
-                 .join(members.select("block", "customer_number")
-                       .join(choices.select("customer_number", "c", "text"),
-                             on="customer_number")
-                       .group_by("block").agg("c", pl.col("text").alias("choice_text")),
-                       on="block"))
+    score.
+
+    A block with many New rows is scored as one query x member matrix (rapidfuzz
+    prepares each query once). The many blocks of a few New rows each are paired up
+    together: pairs that can't reach the threshold (_can_reach) are dropped without
+    scoring, the rest scored pair by pair. A customer in two blocks of one row may be
+    scored twice; the best score is the same.
+    """
+    members = register.block_members(blocks.to_list()).with_row_index("c")
+    choices = _Texts(_comparison_text(name_words(members["name"]), forms))
+    keys = query_keys.filter(pl.col("block").is_in(blocks.implode())).with_columns(
+        (pl.len().over("block") >= _MATRIX_QUERIES).alias("matrix"))
     found_q: list[np.ndarray] = []
     found_c: list[np.ndarray] = []
     found_score: list[np.ndarray] = []
-    for qs, texts, cs, choice_texts in per_block.select(
-            "q", "text", "c", "choice_text").iter_rows():
-        scores = process.cdist(texts, choice_texts, scorer=fuzz.ratio,
-                               score_cutoff=threshold, dtype=np.float64)
-        qi, ci = np.nonzero(scores >= threshold)
-        if qi.size:
-            found_q.append(np.asarray(qs)[qi])
-            found_c.append(np.asarray(cs)[ci])
-            found_score.append(scores[qi, ci])
-    if not found_q:
-        return _EMPTY_MATCHES
+    per_block = (keys.filter("matrix").group_by("block").agg("q")
+                 .join(members.group_by("block").agg("c"), on="block"))
+    for qs, cs in per_block.select("q", "c").iter_rows():
+        qs_, cs_ = np.asarray(qs), np.asarray(cs)
+        scores = process.cdist(queries.texts[qs_].tolist(), choices.texts[cs_].tolist(),
+                               scorer=fuzz.ratio, score_cutoff=threshold,
+                               dtype=np.float64)
+        qi, ci = (scores >= threshold).nonzero()
+        found_q.append(qs_[qi])
+        found_c.append(cs_[ci])
+        found_score.append(scores[qi, ci])
+    pairs = keys.filter(~pl.col("matrix")).select("q", "block").join(
+        members.select("block", "c"), on="block")
+    q, c = pairs["q"].to_numpy(), pairs["c"].to_numpy()
+    keep = _can_reach(queries, q, choices, c, threshold)
+    q, c = q[keep], c[keep]
+    scores = process.cpdist(queries.texts[q].tolist(), choices.texts[c].tolist(),
+                            scorer=fuzz.ratio, score_cutoff=threshold, dtype=np.float64)
+    hit = scores >= threshold
+    found_q.append(q[hit])
+    found_c.append(c[hit])
+    found_score.append(scores[hit])
     scored = pl.DataFrame({"q": np.concatenate(found_q), "c": np.concatenate(found_c),
                            "score": np.concatenate(found_score)},
                           schema={"q": pl.Int64, "c": pl.UInt32, "score": pl.Float64})
-    return scored.join(choices.drop("text"), on="c").select(
+    return scored.join(members.select("c", "customer_number", "name"), on="c").select(
         "q", "customer_number", "name", "score")
 
 
