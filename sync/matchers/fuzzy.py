@@ -85,7 +85,7 @@ _NETWORK_WIDTH = 4
 _NETWORK = ((0, 1), (2, 3), (0, 2), (1, 3), (1, 2))
 
 
-def _comparison_text(words: pl.Series, forms: frozenset[str]) -> list[str | None]:
+def _comparison_text(words: pl.Series, forms: frozenset[str]) -> pl.Series:
     """`strip_legal_forms` of each list of words (name_words' form), its words sorted
     and joined by one space: the text token_sort_ratio compares.
 
@@ -108,17 +108,18 @@ def _comparison_text(words: pl.Series, forms: frozenset[str]) -> list[str | None
                                    pl.max_horizontal(f"w{a}", f"w{b}").alias(f"w{b}"))
     # The first word is never _LAST unless there are no words.
     text = frame.select(
-        pl.when(pl.col("n") > 0)
+        pl.when(pl.col("words").is_null()).then(pl.lit(None, pl.String))
+        .when(pl.col("n") > 0)
         .then(pl.concat_str(word, separator=" ").str.replace_all(f" {_LAST}", "",
                                                                  literal=True))
-        .otherwise(pl.lit("")).alias("text"))["text"].to_list()
+        .otherwise(pl.lit("")).alias("text"))["text"]
     wide = frame.select(pl.arg_where(pl.col("n") > _NETWORK_WIDTH))[:, 0]
-    for i, many in zip(wide.to_list(), words.gather(wide).to_list(), strict=True):
-        kept_words = [w for w in many if w not in forms]
-        text[i] = " ".join(sorted(kept_words or many))
-    nulls = words.is_null()
-    if nulls.any():
-        text = [None if null else t for t, null in zip(text, nulls.to_list(), strict=True)]
+    if len(wide):
+        sorted_wide = []
+        for many in words.gather(wide).to_list():
+            kept_words = [w for w in many if w not in forms]
+            sorted_wide.append(" ".join(sorted(kept_words or many)))
+        text = text.scatter(wide, sorted_wide)
     return text
 
 
@@ -143,20 +144,30 @@ def _usable_blocks(query_keys: pl.DataFrame, register: NameBlocks) -> pl.DataFra
 
 
 class _Texts:
-    """Comparison texts with what the candidate filters need: their lengths and their
-    characters counted into _BUCKETS buckets (by code point modulo _BUCKETS)."""
+    """Comparison texts with what the candidate filters need: their lengths (code
+    points) and their UTF-8 bytes counted into _BUCKETS buckets (byte modulo _BUCKETS).
 
-    def __init__(self, texts: list[str | None]) -> None:
-        self.texts = np.array([t or "" for t in texts], dtype=object)
-        self.lengths = np.fromiter(map(len, self.texts), np.int64, len(self.texts))
-        codes = np.frombuffer("".join(self.texts).encode("utf-32-le"), dtype=np.uint32)
-        owner = np.repeat(np.arange(len(self.texts), dtype=np.int64), self.lengths)
-        counts = np.bincount(owner * _BUCKETS + codes % _BUCKETS,
-                             minlength=len(self.texts) * _BUCKETS)
+    Every character two texts share is at least one byte both have, so the bucket counts
+    bound the shared characters from above, as _can_reach needs.
+    """
+
+    def __init__(self, texts: pl.Series) -> None:
+        self.texts = texts.fill_null("")
+        self.lengths = self.texts.str.len_chars().cast(pl.Int64).to_numpy()
+        array = self.texts.to_arrow(compat_level=pl.CompatLevel.oldest())
+        offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[
+            array.offset:array.offset + len(array) + 1]
+        data = np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+        owner = np.repeat(np.arange(len(array), dtype=np.int64), np.diff(offsets))
+        counts = np.bincount(owner * _BUCKETS + data % _BUCKETS,
+                             minlength=len(array) * _BUCKETS)
         # Never clipped: a count cut down would make the bound too low.
-        dtype = np.uint16 if self.lengths.max(initial=0) <= np.iinfo(np.uint16).max \
-            else np.int64
-        self.buckets = counts.reshape(len(self.texts), _BUCKETS).astype(dtype)
+        dtype = np.uint16 if counts.max(initial=0) <= np.iinfo(np.uint16).max else np.int64
+        self.buckets = counts.reshape(len(array), _BUCKETS).astype(dtype)
+
+    def strings(self, index: np.ndarray) -> list[str]:
+        """The texts at these positions."""
+        return self.texts.gather(index).to_list()
 
 
 def _can_reach(queries: _Texts, q: np.ndarray, choices: _Texts, c: np.ndarray,
@@ -224,7 +235,7 @@ def _score_slice(query_keys: pl.DataFrame, blocks: pl.Series, queries: _Texts,
                  .join(members.group_by("block").agg("c"), on="block"))
     for qs, cs in per_block.select("q", "c").iter_rows():
         qs_, cs_ = np.asarray(qs), np.asarray(cs)
-        scores = process.cdist(queries.texts[qs_].tolist(), choices.texts[cs_].tolist(),
+        scores = process.cdist(queries.strings(qs_), choices.strings(cs_),
                                scorer=fuzz.ratio, score_cutoff=threshold,
                                dtype=np.float64)
         qi, ci = (scores >= threshold).nonzero()
@@ -236,7 +247,7 @@ def _score_slice(query_keys: pl.DataFrame, blocks: pl.Series, queries: _Texts,
     q, c = pairs["q"].to_numpy(), pairs["c"].to_numpy()
     keep = _can_reach(queries, q, choices, c, threshold)
     q, c = q[keep], c[keep]
-    scores = process.cpdist(queries.texts[q].tolist(), choices.texts[c].tolist(),
+    scores = process.cpdist(queries.strings(q), choices.strings(c),
                             scorer=fuzz.ratio, score_cutoff=threshold, dtype=np.float64)
     hit = scores >= threshold
     found_q.append(q[hit])
