@@ -9,14 +9,20 @@ here). The register keeps every customer's blocks (`name_blocks`), so only the
 customers sharing a block with a New row are read, never the whole register. Blocks
 so common that they would pair everything (more than `_MAX_BLOCK` customers) make no
 pairs, and when the pairs would still exceed `_MAX_PAIRS` the most common blocks are
-dropped first, so memory stays bounded. Each block is scored as one rapidfuzz matrix
-with the threshold as cut-off (names of lengths that can't reach it are not compared).
+dropped first, so memory stays bounded. A word block is not read when the block of its
+first four letters is (that block already pairs the same names).
+
+A block with many New rows is scored as one rapidfuzz matrix with the threshold as
+cut-off. The many blocks of one or a few New rows are paired up together, and a pair is
+scored only if its lengths and letter counts allow the threshold (`_can_reach`): every
+pair that could reach it is still scored, so the flags are those of scoring them all.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
@@ -34,6 +40,7 @@ _MAX_PAIRS = 5_000_000
 _MEMBERS_PER_SLICE = 250_000
 # Blocks with at least this many New rows are scored as one matrix, others pair by pair.
 _MATRIX_QUERIES = 8
+# Letter counts for _can_reach: UTF-8 bytes modulo _BUCKETS; pairs bounded a chunk at a time.
 _BUCKETS = 32
 _PAIRS_PER_CHUNK = 200_000
 _EMPTY_MATCHES = pl.DataFrame(schema={"q": pl.Int64, "customer_number": pl.String,
@@ -169,6 +176,11 @@ class _Texts:
         """The texts at these positions."""
         return self.texts.gather(index).to_list()
 
+    @cached_property
+    def as_list(self) -> list[str]:
+        """Every text, for many small look-ups."""
+        return self.texts.to_list()
+
 
 def _can_reach(queries: _Texts, q: np.ndarray, choices: _Texts, c: np.ndarray,
                threshold: float) -> np.ndarray:
@@ -235,7 +247,8 @@ def _score_slice(query_keys: pl.DataFrame, blocks: pl.Series, queries: _Texts,
                  .join(members.group_by("block").agg("c"), on="block"))
     for qs, cs in per_block.select("q", "c").iter_rows():
         qs_, cs_ = np.asarray(qs), np.asarray(cs)
-        scores = process.cdist(queries.strings(qs_), choices.strings(cs_),
+        scores = process.cdist([queries.as_list[i] for i in qs],
+                               [choices.as_list[j] for j in cs],
                                scorer=fuzz.ratio, score_cutoff=threshold,
                                dtype=np.float64)
         qi, ci = (scores >= threshold).nonzero()
