@@ -131,6 +131,14 @@ def test_the_candidate_filter_drops_pairs_too_different_in_length_or_letters() -
         False, True, True, True, False]
 
 
+def test_letter_counts_are_the_same_counted_in_chunks(monkeypatch) -> None:
+    values = ("aurinko", "", "ääkköset", "x" * 300, "\U0001F600 ß")
+    whole = texts(*values).buckets
+    monkeypatch.setattr(fuzzy, "_TEXTS_PER_CHUNK", 2)
+    assert (texts(*values).buckets == whole).all()
+    assert whole.sum(axis=1).tolist() == [len(v.encode()) for v in values]
+
+
 def texts(*values: str) -> fuzzy._Texts:
     return fuzzy._Texts(pl.Series(values, dtype=pl.String))
 

@@ -43,6 +43,7 @@ _MATRIX_QUERIES = 8
 # Letter counts for _can_reach: UTF-8 bytes modulo _BUCKETS; pairs bounded a chunk at a time.
 _BUCKETS = 32
 _PAIRS_PER_CHUNK = 200_000
+_TEXTS_PER_CHUNK = 100_000
 _EMPTY_MATCHES = pl.DataFrame(schema={"q": pl.Int64, "customer_number": pl.String,
                                       "name": pl.String, "score": pl.Float64})
 
@@ -164,13 +165,17 @@ class _Texts:
         array = self.texts.to_arrow(compat_level=pl.CompatLevel.oldest())
         offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[
             array.offset:array.offset + len(array) + 1]
-        data = np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
-        owner = np.repeat(np.arange(len(array), dtype=np.int64), np.diff(offsets))
-        counts = np.bincount(owner * _BUCKETS + data % _BUCKETS,
-                             minlength=len(array) * _BUCKETS)
+        data = np.frombuffer(array.buffers()[2], dtype=np.uint8)
         # Never clipped: a count cut down would make the bound too low.
-        dtype = np.uint16 if counts.max(initial=0) <= np.iinfo(np.uint16).max else np.int64
-        self.buckets = counts.reshape(len(array), _BUCKETS).astype(dtype)
+        dtype = (np.uint16 if self.lengths.max(initial=0) * 4 <= np.iinfo(np.uint16).max
+                 else np.int64)
+        self.buckets = np.empty((len(array), _BUCKETS), dtype=dtype)
+        for start in range(0, len(array), _TEXTS_PER_CHUNK):
+            ends = offsets[start:start + _TEXTS_PER_CHUNK + 1]
+            owner = np.repeat(np.arange(len(ends) - 1), np.diff(ends))
+            counts = np.bincount(owner * _BUCKETS + data[ends[0]:ends[-1]] % _BUCKETS,
+                                 minlength=(len(ends) - 1) * _BUCKETS)
+            self.buckets[start:start + len(ends) - 1] = counts.reshape(-1, _BUCKETS)
 
     def strings(self, index: np.ndarray) -> list[str]:
         """The texts at these positions."""
