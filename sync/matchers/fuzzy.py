@@ -9,21 +9,27 @@ here). The register keeps every customer's blocks (`name_blocks`), so only the
 customers sharing a block with a New row are read, never the whole register. Blocks
 so common that they would pair everything (more than `_MAX_BLOCK` customers) make no
 pairs, and when the pairs would still exceed `_MAX_PAIRS` the most common blocks are
-dropped first, so memory stays bounded. Each block is scored as one rapidfuzz matrix
-with the threshold as cut-off (names of lengths that can't reach it are not compared).
+dropped first, so memory stays bounded. A word block is not read when the block of its
+first four letters is (that block already pairs the same names).
+
+A block with many New rows is scored as one rapidfuzz matrix with the threshold as
+cut-off. The many blocks of one or a few New rows are paired up together, and a pair is
+scored only if its lengths and letter counts allow the threshold (`_can_reach`): every
+pair that could reach it is still scored, so the flags are those of scoring them all.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
 import polars as pl
 from rapidfuzz import fuzz, process
 
-from sync.namekey import name_words, word_blocks, words_of
+from sync.namekey import BLOCK_PREFIX, name_words, word_blocks, words_of
 
 DUPLICATE_SCHEMA = {"_row": pl.Int64, "possible_duplicate": pl.String,
                     "similarity": pl.Int64, "duplicate_note": pl.String}
@@ -32,6 +38,12 @@ _PUNCT = re.compile(r"[^\w\s]")
 _MAX_BLOCK = 1000
 _MAX_PAIRS = 5_000_000
 _MEMBERS_PER_SLICE = 250_000
+# Blocks with at least this many New rows are scored as one matrix, others pair by pair.
+_MATRIX_QUERIES = 8
+# Letter counts for _can_reach: UTF-8 bytes modulo _BUCKETS; pairs bounded a chunk at a time.
+_BUCKETS = 32
+_PAIRS_PER_CHUNK = 200_000
+_TEXTS_PER_CHUNK = 100_000
 _EMPTY_MATCHES = pl.DataFrame(schema={"q": pl.Int64, "customer_number": pl.String,
                                       "name": pl.String, "score": pl.Float64})
 
@@ -74,24 +86,123 @@ def _comparable(names: pl.Series, forms: frozenset[str]) -> pl.Series:
     return _comparable_words(names, forms).list.join(" ")
 
 
-def _sorted_text(words: pl.Series) -> list[str | None]:
-    """Each list's words sorted and joined by one space (token_sort_ratio's form)."""
-    # Exploded and sorted as one column: polars' per-list sort is far slower here.
-    return (pl.DataFrame({"w": words}).with_row_index("i").explode("w").sort("i", "w")
-            .group_by("i", maintain_order=True).agg(pl.col("w").str.join(" "))["w"]
-            .to_list())
+# Sorts after every word: a word is \w characters, and U+10FFFF is not one.
+_LAST = "\U0010ffff"
+# A sorting network of _NETWORK_WIDTH columns: these compare-exchanges sort any 4 values.
+_NETWORK_WIDTH = 4
+_NETWORK = ((0, 1), (2, 3), (0, 2), (1, 3), (1, 2))
+
+
+def _comparison_text(words: pl.Series, forms: frozenset[str]) -> pl.Series:
+    """`strip_legal_forms` of each list of words (name_words' form), its words sorted
+    and joined by one space: the text token_sort_ratio compares.
+
+    Names of up to four words (nearly all) are sorted column-wise by a sorting network,
+    legal forms and missing words sorting last and cut off; longer ones one by one.
+    """
+    word = [pl.col(f"w{i}") for i in range(_NETWORK_WIDTH)]
+    form = [w.is_in(sorted(forms)).fill_null(False) for w in word]
+    kept = pl.sum_horizontal(*((w.is_not_null() & ~f).cast(pl.Int64)
+                               for w, f in zip(word, form, strict=True)))
+    frame = pl.DataFrame({"words": words}).with_columns(
+        pl.col("words").list.len().alias("n"),
+        *(pl.col("words").list.get(i, null_on_oob=True).alias(f"w{i}")
+          for i in range(_NETWORK_WIDTH))
+    ).with_columns(
+        pl.when(w.is_null() | ((kept > 0) & f)).then(pl.lit(_LAST)).otherwise(w)
+        .alias(f"w{i}") for i, (w, f) in enumerate(zip(word, form, strict=True)))
+    for a, b in _NETWORK:
+        frame = frame.with_columns(pl.min_horizontal(f"w{a}", f"w{b}").alias(f"w{a}"),
+                                   pl.max_horizontal(f"w{a}", f"w{b}").alias(f"w{b}"))
+    # The first word is never _LAST unless there are no words.
+    text = frame.select(
+        pl.when(pl.col("words").is_null()).then(pl.lit(None, pl.String))
+        .when(pl.col("n") > 0)
+        .then(pl.concat_str(word, separator=" ").str.replace_all(f" {_LAST}", "",
+                                                                 literal=True))
+        .otherwise(pl.lit("")).alias("text"))["text"]
+    wide = frame.select(pl.arg_where(pl.col("n") > _NETWORK_WIDTH))[:, 0]
+    if len(wide):
+        sorted_wide = []
+        for many in words.gather(wide).to_list():
+            kept_words = [w for w in many if w not in forms]
+            sorted_wide.append(" ".join(sorted(kept_words or many)))
+        text = text.scatter(wide, sorted_wide)
+    return text
 
 
 def _usable_blocks(query_keys: pl.DataFrame, register: NameBlocks) -> pl.DataFrame:
     """Blocks to pair on, not too common and together under the pair budget: block,
-    size (its customers), smallest first."""
+    size (its customers), smallest first.
+
+    A word block longer than BLOCK_PREFIX is left out when its prefix block is chosen
+    too: whoever has the word has the prefix, so the prefix block already pairs them.
+    """
     queries = query_keys.group_by("block").len("queries")
     sizes = register.block_sizes(queries["block"].to_list(), _MAX_BLOCK + 1)
     chosen = (queries.join(sizes, on="block")
               .filter((pl.col("size") > 0) & (pl.col("size") <= _MAX_BLOCK))
               .with_columns((pl.col("queries") * pl.col("size")).alias("pairs"))
               .sort("size", "block"))
-    return chosen.filter(pl.col("pairs").cum_sum() <= _MAX_PAIRS).select("block", "size")
+    chosen = chosen.filter(pl.col("pairs").cum_sum() <= _MAX_PAIRS)
+    block = pl.col("block")
+    covered = ((block.str.len_chars() > BLOCK_PREFIX)
+               & block.str.slice(0, BLOCK_PREFIX).is_in(chosen["block"].implode()))
+    return chosen.filter(~covered).select("block", "size")
+
+
+class _Texts:
+    """Comparison texts with what the candidate filters need: their lengths (code
+    points) and their UTF-8 bytes counted into _BUCKETS buckets (byte modulo _BUCKETS).
+
+    Every character two texts share is at least one byte both have, so the bucket counts
+    bound the shared characters from above, as _can_reach needs.
+    """
+
+    def __init__(self, texts: pl.Series) -> None:
+        self.texts = texts.fill_null("")
+        self.lengths = self.texts.str.len_chars().cast(pl.Int64).to_numpy()
+        array = self.texts.to_arrow(compat_level=pl.CompatLevel.oldest())
+        offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[
+            array.offset:array.offset + len(array) + 1]
+        data = np.frombuffer(array.buffers()[2], dtype=np.uint8)
+        # Never clipped: a count cut down would make the bound too low.
+        dtype = (np.uint16 if self.lengths.max(initial=0) * 4 <= np.iinfo(np.uint16).max
+                 else np.int64)
+        self.buckets = np.empty((len(array), _BUCKETS), dtype=dtype)
+        for start in range(0, len(array), _TEXTS_PER_CHUNK):
+            ends = offsets[start:start + _TEXTS_PER_CHUNK + 1]
+            owner = np.repeat(np.arange(len(ends) - 1), np.diff(ends))
+            counts = np.bincount(owner * _BUCKETS + data[ends[0]:ends[-1]] % _BUCKETS,
+                                 minlength=(len(ends) - 1) * _BUCKETS)
+            self.buckets[start:start + len(ends) - 1] = counts.reshape(-1, _BUCKETS)
+
+    def strings(self, index: np.ndarray) -> list[str]:
+        """The texts at these positions."""
+        return self.texts.gather(index).to_list()
+
+    @cached_property
+    def as_list(self) -> list[str]:
+        """Every text, for many small look-ups."""
+        return self.texts.to_list()
+
+
+def _can_reach(queries: _Texts, q: np.ndarray, choices: _Texts, c: np.ndarray,
+               threshold: float) -> np.ndarray:
+    """Which pairs (q[i], c[i]) may reach the threshold: fuzz.ratio is 200 * LCS /
+    (total length), and the longest common subsequence is at most the shorter length and
+    at most the characters the two share (per bucket, the smaller count). Pairs failing
+    either bound can't score the threshold and are not scored; the rest are."""
+    total = queries.lengths[q] + choices.lengths[c]
+    # A hair below the threshold, so rounding never drops a pair that reaches it.
+    needed = (threshold - 1e-6) * total
+    keep = 200 * np.minimum(queries.lengths[q], choices.lengths[c]) >= needed
+    for start in range(0, q.size, _PAIRS_PER_CHUNK):
+        part = slice(start, start + _PAIRS_PER_CHUNK)
+        shared = np.minimum(queries.buckets[q[part]], choices.buckets[c[part]]).sum(
+            axis=1, dtype=np.int64)
+        keep[part] &= 200 * shared >= needed[part]
+    return keep
 
 
 def _register_matches(new_rows: pl.DataFrame, register: NameBlocks,
@@ -104,52 +215,67 @@ def _register_matches(new_rows: pl.DataFrame, register: NameBlocks,
     blocks = (_usable_blocks(query_keys, register) if query_keys.height
               else pl.DataFrame(schema={"block": pl.String, "size": pl.Int64}))
     # token_sort_ratio is the plain ratio of the names with their words sorted: sort
-    # them once here, then score each block as one query x choice matrix.
-    query_text = _sorted_text(words)
+    # them once here.
+    queries = _Texts(_comparison_text(words, forms))
     # Members are read and scored a slice of blocks at a time, so memory holds one
     # slice of the register's names, not every candidate at once.
     slices = blocks.with_columns((pl.col("size").cum_sum() // _MEMBERS_PER_SLICE)
                                  .alias("slice")).partition_by("slice", maintain_order=True)
-    found = [_score_slice(query_keys, part["block"].to_list(), query_text, register,
-                          forms, threshold) for part in slices]
+    found = [_score_slice(query_keys, part["block"], queries, register, forms, threshold)
+             for part in slices]
     return (pl.concat([_EMPTY_MATCHES, *found])
             .sort(["q", "score", "customer_number"], descending=[False, True, False])
             .group_by("q", maintain_order=True).first()
             .select("q", "customer_number", "name", "score"))
 
 
-def _score_slice(query_keys: pl.DataFrame, blocks: list[str], query_text: list[str | None],
+def _score_slice(query_keys: pl.DataFrame, blocks: pl.Series, queries: _Texts,
                  register: NameBlocks, forms: frozenset[str],
                  threshold: float) -> pl.DataFrame:
     """The pairs of these blocks that reach the threshold: q, customer_number, name,
-    score."""
-    members = register.block_members(blocks)
-    choices = (members.select("customer_number", "name").unique("customer_number")
-               .with_row_index("c"))
-    choice_text = _sorted_text(_comparable_words(choices["name"], forms))
-    per_block = (query_keys.filter(pl.col("block").is_in(blocks)).group_by("block")
-                 .agg(pl.col("q"))
-                 .join(members.join(choices.select("customer_number", "c"),
-                                    on="customer_number").group_by("block").agg(pl.col("c")),
-                       on="block"))
+    score.
+
+    A block with many New rows is scored as one query x member matrix (rapidfuzz
+    prepares each query once). The many blocks of a few New rows each are paired up
+    together: pairs that can't reach the threshold (_can_reach) are dropped without
+    scoring, the rest scored pair by pair. A customer in two blocks of one row may be
+    scored twice; the best score is the same.
+    """
+    members = register.block_members(blocks.to_list()).with_row_index("c")
+    choices = _Texts(_comparison_text(name_words(members["name"]), forms))
+    keys = query_keys.filter(pl.col("block").is_in(blocks.implode())).with_columns(
+        (pl.len().over("block") >= _MATRIX_QUERIES).alias("matrix"))
     found_q: list[np.ndarray] = []
     found_c: list[np.ndarray] = []
     found_score: list[np.ndarray] = []
+    per_block = (keys.filter("matrix").group_by("block").agg("q")
+                 .join(members.group_by("block").agg("c"), on="block"))
     for qs, cs in per_block.select("q", "c").iter_rows():
-        scores = process.cdist([query_text[i] for i in qs], [choice_text[j] for j in cs],
+        qs_, cs_ = np.asarray(qs), np.asarray(cs)
+        scores = process.cdist([queries.as_list[i] for i in qs],
+                               [choices.as_list[j] for j in cs],
                                scorer=fuzz.ratio, score_cutoff=threshold,
                                dtype=np.float64)
-        qi, ci = np.nonzero(scores >= threshold)
-        if qi.size:
-            found_q.append(np.asarray(qs)[qi])
-            found_c.append(np.asarray(cs)[ci])
-            found_score.append(scores[qi, ci])
-    if not found_q:
-        return _EMPTY_MATCHES
+        qi, ci = (scores >= threshold).nonzero()
+        found_q.append(qs_[qi])
+        found_c.append(cs_[ci])
+        found_score.append(scores[qi, ci])
+    pairs = keys.filter(~pl.col("matrix")).select("q", "block").join(
+        members.select("block", "c"), on="block")
+    q, c = pairs["q"].to_numpy(), pairs["c"].to_numpy()
+    keep = _can_reach(queries, q, choices, c, threshold)
+    q, c = q[keep], c[keep]
+    scores = process.cpdist(queries.strings(q), choices.strings(c),
+                            scorer=fuzz.ratio, score_cutoff=threshold, dtype=np.float64)
+    hit = scores >= threshold
+    found_q.append(q[hit])
+    found_c.append(c[hit])
+    found_score.append(scores[hit])
     scored = pl.DataFrame({"q": np.concatenate(found_q), "c": np.concatenate(found_c),
                            "score": np.concatenate(found_score)},
                           schema={"q": pl.Int64, "c": pl.UInt32, "score": pl.Float64})
-    return scored.join(choices, on="c").select("q", "customer_number", "name", "score")
+    return scored.join(members.select("c", "customer_number", "name"), on="c").select(
+        "q", "customer_number", "name", "score")
 
 
 def possible_duplicates(new_rows: pl.DataFrame, register: NameBlocks,
