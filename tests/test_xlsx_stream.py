@@ -14,6 +14,7 @@ import pytest
 import xlsxwriter
 from polars.testing import assert_frame_equal
 
+from sync.readers import xlsx, xlsx_stream
 from sync.readers.table import SourceTable
 from sync.readers.xlsx import read_xlsx
 from tests.conftest import run_cli
@@ -126,6 +127,48 @@ def test_streamed_sheet_reads_exactly_as_calamine(tmp_path: Path, make, header_r
     streamed = read_xlsx(path, header_row=header_row, stream_bytes=0)
     _same(streamed, whole)
     assert whole.frame.height > 0
+
+
+def _long_book(path: Path, shared: bool) -> Path:
+    """400 rows of long and short text, numbers and a column filled in some rows only;
+    text as shared strings (xlsxwriter) or inline strings (raw XML)."""
+    rows = [["Asiakasnumero", "Nimi", "Lisätiedot", "Postinumero"]]
+    for n in range(400):
+        rows.append([1000 + n, f"Asiakas numero {n} Oy ä & <b>", "vain välillä" * (n % 3)
+                     if 120 <= n < 260 else None, f"{n:05d}"])
+    if shared:
+        book = xlsxwriter.Workbook(str(path))
+        sheet = book.add_worksheet("Asiakkaat")
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                if value is not None:
+                    sheet.write(r, c, value)
+        book.close()
+        return path
+
+    def cell(value: object) -> str:
+        if isinstance(value, int):
+            return f"<c><v>{value}</v></c>"
+        text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return f'<c t="inlineStr"><is><t>{text}</t></is></c>'
+
+    return _raw_book(path, "".join("<row>" + "".join(cell(v) if v is not None else "<c/>"
+                                                     for v in row) + "</row>" for row in rows))
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_many_windows_gather_into_few_chunks_and_read_as_calamine(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared: bool) -> None:
+    # Tiny windows and chunks: windows with and without column C are gathered together.
+    monkeypatch.setattr(xlsx_stream, "WINDOW_BYTES", 1 << 10)
+    monkeypatch.setattr(xlsx, "CHUNK_BYTES", 4 << 10)
+    path = _long_book(tmp_path / "long.xlsx", shared)
+    whole = read_xlsx(path)
+    streamed = read_xlsx(path, stream_bytes=0)
+    _same(streamed, whole)
+    assert streamed.frame.height == 400 and streamed.frame["c2"].null_count() == 260 + 47
+    # about 60 windows, packed into a few chunks of at least 4 KiB of text each
+    assert 1 < streamed.frame.n_chunks() <= 12
 
 
 def test_streamed_values_are_the_sheets_text(tmp_path: Path) -> None:

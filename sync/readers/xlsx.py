@@ -36,6 +36,10 @@ About 100,000 to 150,000 rows: calamine reads a sheet in about a third of the CP
 of the streamed reader but holds about four times the frame while it does, so below this
 size it costs little memory (~100 MiB at most) and is faster."""
 
+CHUNK_BYTES = 8 << 20
+"""A streamed sheet's data rows are gathered into chunks of about this many text bytes
+(polars' `estimated_size`)."""
+
 _READ_ERRORS = (fastexcel.FastExcelError, pl.exceptions.PolarsError, ValueError, OSError)
 _BOOK_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, KeyError,
                 ET.ParseError, ValueError, OSError, EOFError)
@@ -55,6 +59,7 @@ class _Grid:
 
     windows: Iterable[pl.DataFrame]
     errors: list[tuple[int, int, str]] = field(default_factory=list)  # row, column, error
+    built: set[str] = field(default_factory=set)  # columns with text not from shared strings
     first_col: int | None = None
     last_col: int = -1
     last_row: int = 0
@@ -144,6 +149,8 @@ def _stream_windows(book: Book, info: SheetInfo, grid: _Grid) -> Iterator[pl.Dat
         grid.first_col = low if grid.first_col is None else min(grid.first_col, low)
         grid.last_col = max(grid.last_col, high)
         grid.last_row = max(grid.last_row, int(cells["_row"].max()))  # type: ignore[arg-type]
+        built = cells.filter(~pl.col("shared") & (pl.col("text").str.len_bytes() > 12))
+        grid.built.update(f"k{c}" for c in built["col"].unique().to_list())
         errors = cells.filter(pl.col("error").is_not_null())
         grid.errors.extend(errors.select("_row", "col", "error").rows())
         wide = cells.pivot(on="col", index="_row", values="text", aggregate_function="last")
@@ -155,15 +162,21 @@ def _table(path: Path, name: str, header_row: int, grid: _Grid) -> SourceTable:
     where = f"{path}: sheet {name!r}"
     top: list[pl.DataFrame] = []  # rows up to the header and the head rows, as read
     data: list[pl.DataFrame] = []
+    pending: list[pl.DataFrame] = []  # windows not yet gathered into a chunk of `data`
     filled: set[str] = set()  # columns with a non-blank cell below the header
     for window in grid.windows:
         top.append(window.filter(pl.col("_row") <= max(header_row, HEAD_ROWS)))
         below = window.filter(pl.col("_row") > header_row)
+        del window
         if below.height:
-            below = below.select("_row", *[unneutralise(clean_text(_as_shown(c))).alias(c)
-                                           for c in below.columns if c != "_row"])
-            filled.update(c for c in below.columns[1:] if not _all_blank(below, c))
-            data.append(_drop_blank(below, grid.errors))
+            below = _cleaned(below)
+            filled.update(_filled(below))
+            pending.append(_drop_blank(below, grid.errors))
+            del below
+            if sum(p.estimated_size() for p in pending) >= CHUNK_BYTES:
+                data.append(_gathered(pending, grid.built))
+    if pending:
+        data.append(_gathered(pending, grid.built))
     if grid.first_col is None or grid.last_row == 0:
         raise SourceError(f"{where} is empty")
     columns = [f"k{k}" for k in range(grid.first_col, grid.last_col + 1)]
@@ -188,6 +201,41 @@ def _table(path: Path, name: str, header_row: int, grid: _Grid) -> SourceTable:
                        skipped=grid.last_row - header_row - frame.height
                        if grid.last_row > header_row else 0,
                        sheet=name, head=head, cell_errors=errors)
+
+
+def _cleaned(window: pl.DataFrame) -> pl.DataFrame:
+    """A window's cells as the source's text: dates as ISO text, text guards unwrapped,
+    empty cells null, the export's neutralisation undone.
+
+    One step at a time: nested into one expression, each step repeats the one before it
+    (the `when` branches), which costs polars' optimiser about 40 ms a window."""
+    names = [c for c in window.columns if c != "_row"]
+    window = window.with_columns(_as_shown(c).alias(c) for c in names)
+    window = window.with_columns(clean_text(pl.col(c)).alias(c) for c in names)
+    return window.with_columns(unneutralise(pl.col(c)).alias(c) for c in names)
+
+
+def _gathered(windows: list[pl.DataFrame], built: set[str]) -> pl.DataFrame:
+    """`windows` (data rows, wide; emptied) as one chunk; the text of columns `built`
+    copied into new, large buffers.
+
+    Each window's text sits in small buffers among the allocator's pages of that window's
+    scratch work; kept as they are, those pages stay partly used (about a third of the
+    frame again). Copied a few windows at a time, it is packed, and the windows' pages are
+    reused by the next windows' scratch work. Text from a workbook's shared strings is not
+    copied: it already lives in the string table's large buffers, which it shares.
+    """
+    if len(windows) == 1:
+        return windows.pop()
+    names = sorted({c for w in windows for c in w.columns if c != "_row"},
+                   key=lambda c: int(c[1:]))
+    frame = pl.concat([w.select("_row", *[(pl.col(c) if c in w.columns else
+                                           pl.lit(None, pl.String)).alias(c) for c in names])
+                       for w in windows], how="vertical", rechunk=True)
+    windows.clear()
+    copied = [c for c in names if c in built]
+    # Any string operation writes new buffers (this one changes nothing: cells hold no NUL).
+    return frame.with_columns(pl.col(copied).str.strip_prefix("\x00")) if copied else frame
 
 
 def _top_rows(top: list[pl.DataFrame], columns: list[str]) -> dict[int, list[str | None]]:
@@ -238,9 +286,14 @@ def _header(where: str, rows: dict[int, list[str | None]], header_row: int, last
                       f"text is row {later} (pass --header-row {later} if that is the header)")
 
 
-def _all_blank(frame: pl.DataFrame, name: str) -> bool:
-    return bool(frame.select((pl.col(name).str.strip_chars() == "").fill_null(True).all())
-                .item())
+def _filled(frame: pl.DataFrame) -> list[str]:
+    """The columns of `frame` (but `_row`) with a cell that is not empty or whitespace."""
+    names = frame.columns[1:]
+    if not names:
+        return []
+    found = frame.select((pl.col(n).str.strip_chars() != "").fill_null(False).any()
+                         for n in names).row(0)
+    return [name for name, any_text in zip(names, found, strict=True) if any_text]
 
 
 def _as_shown(name: str) -> pl.Expr:

@@ -31,7 +31,7 @@ import polars as pl
 
 _PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _OFFICE_DOC = "/officeDocument"
-WINDOW_BYTES = 1 << 22  # decompressed sheet XML handled at once
+WINDOW_BYTES = 1 << 20  # decompressed sheet XML handled at once
 _BUILTIN_DATES = frozenset({*range(14, 23), 45, 46, 47})
 _EPS = 2.220446049250313e-16
 _INT_LIMIT = 2.0 ** 53
@@ -279,7 +279,9 @@ def _read_shared(archive: zipfile.ZipFile, part: str | None) -> pl.Series:
         pieces.append(_unescaped(_runs_text(raw)).fill_null("").alias("shared"))
     if not pieces:
         return pl.Series("shared", [], dtype=pl.String)
-    return pl.concat(pieces, rechunk=False)
+    # One chunk in new, large buffers (any string operation writes new ones; the text has
+    # no NUL): the pieces' small buffers would each keep pages of the allocator half used.
+    return pl.concat(pieces, rechunk=True).str.strip_prefix("\x00")
 
 
 def _windows(archive: zipfile.ZipFile, part: str, end_tag: str) -> Iterator[str]:
@@ -309,8 +311,9 @@ def stream_cells(book: Book, sheet: SheetInfo) -> Iterator[pl.DataFrame]:
     """The sheet's cells that hold a value, window by window, in sheet order.
 
     Each frame has `_row` (the sheet's row number, 1-based), `col` (0-based column
-    index), `text` (as calamine shows it; null for an error cell) and `error` (the
-    error's text, `#N/A`, for an error cell, else null).
+    index), `text` (as calamine shows it; null for an error cell), `error` (the
+    error's text, `#N/A`, for an error cell, else null) and `shared` (true when the text
+    is the workbook's shared string, whose bytes the book's string table holds).
     """
     if sheet.part is None:
         raise KeyError(sheet.name)
@@ -434,7 +437,8 @@ def _kind_text(book: Book, cells: pl.DataFrame, kind: str) -> pl.DataFrame:
         error = _unescaped(cells["v"].str.strip_chars()).fill_null("#ERROR")
     else:
         text = _numbers(book, cells)
-    return keep.with_columns(text.alias("text"), error.alias("error"))
+    return keep.with_columns(text.alias("text"), error.alias("error"),
+                             pl.lit(kind == "s").alias("shared"))
 
 
 def _columns(cells: pl.DataFrame) -> pl.Series:
