@@ -17,6 +17,7 @@ from polars.testing import assert_frame_equal
 from sync.readers import xlsx, xlsx_stream
 from sync.readers.table import SourceTable
 from sync.readers.xlsx import read_xlsx
+from sync.readers.xlsx_stream import DATE_OUT_OF_RANGE
 from tests.conftest import run_cli
 from tests.workbooks import Formula, write_xlsx
 
@@ -184,6 +185,28 @@ def test_streamed_values_are_the_sheets_text(tmp_path: Path) -> None:
     assert table.cell_errors == [(4, "c5", "#DIV/0!"), (6, "c7", "#N/A")]
     assert table.headers[-1] == "" and rows[9][-1] == "sarake K"  # data beyond the header
     assert table.skipped == 1  # row 8
+
+
+def test_a_date_past_9999_or_before_year_1_is_an_error_cell_on_both_paths(
+        tmp_path: Path) -> None:
+    # Excel shows ######## for such a date; calamine wrote +10000-01-01, the stream the
+    # serial number: neither is a date anyone typed, so the cell is an error (never a value).
+    serials = [2958465, 2958465.5, 2958466, 2958466.25, 3e6, 1e10, -693594, -693595, -30000]
+    book = xlsxwriter.Workbook(str(tmp_path / "dates.xlsx"))
+    sheet = book.add_worksheet("Asiakkaat")
+    date = book.add_format({"num_format": "d.m.yyyy"})
+    sheet.write_row(0, 0, ["Nimi", "Pvm"])
+    for row, serial in enumerate(serials, start=1):
+        sheet.write_string(row, 0, f"Asiakas {row}")
+        sheet.write_number(row, 1, serial, date)
+    book.close()
+    whole = read_xlsx(tmp_path / "dates.xlsx")
+    streamed = read_xlsx(tmp_path / "dates.xlsx", stream_bytes=0)
+    _same(streamed, whole)
+    assert streamed.frame["c1"].to_list() == [
+        "9999-12-31", "9999-12-31 12:00:00", None, None, None, None, "0001-01-01", None,
+        "1817-11-11"]
+    assert streamed.cell_errors == [(row, "c1", DATE_OUT_OF_RANGE) for row in (4, 5, 6, 7, 9)]
 
 
 @pytest.mark.parametrize(("name", "prefix"), [("Aho", "x"), ("<![CDATA[Aho]]>", "")])

@@ -27,7 +27,7 @@ from sync.errors import SourceError
 from sync.readers import xlsx_stream
 from sync.readers.neutralise import unneutralise
 from sync.readers.table import HEAD_ROWS, SourceTable, clean_text
-from sync.readers.xlsx_stream import Book, CannotStream, SheetInfo
+from sync.readers.xlsx_stream import DATE_OUT_OF_RANGE, Book, CannotStream, SheetInfo
 
 STREAM_BYTES = 32 << 20
 """Sheets whose XML is larger than this (uncompressed) are streamed, not read whole.
@@ -44,6 +44,8 @@ _READ_ERRORS = (fastexcel.FastExcelError, pl.exceptions.PolarsError, ValueError,
 _BOOK_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, KeyError,
                 ET.ParseError, ValueError, OSError, EOFError)
 _MIDNIGHT = " 00:00:00"
+# calamine's text of a date before year 1 (year 0 or negative) or past year 9999.
+_DATE_OUTSIDE = r"^(?:\+[0-9]{5,}|-[0-9]{4,}|0000)-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}"
 # calamine writes a time-of-day cell as a time on its day zero.
 _DAY_ZERO = "1899-12-31 "
 # calamine's names for the error values, as the spreadsheet shows them.
@@ -128,11 +130,30 @@ def _calamine(path: Path, name: str) -> _Grid:
     found = []
     for error in (errors.errors if errors is not None else []):
         row, col = error.position
+        if "DateTime(" in error.detail:  # a date chrono cannot hold (e.g. serial 1e10)
+            found.append((row + 1, col, DATE_OUT_OF_RANGE))
+            continue
         kind = error.detail.rsplit("Error(", 1)[-1].rstrip(")'")
         found.append((row + 1, col, _ERROR_TEXT.get(kind, f"#{kind.upper()}")))
+    grid = _dates_out_of_range(grid, found)
     window = grid.with_row_index("_row", offset=1).with_columns(pl.col("_row").cast(pl.Int64))
     return _Grid(windows=[window], errors=found, first_col=0 if grid.width else None,
                  last_col=grid.width - 1, last_row=grid.height if grid.width else 0)
+
+
+def _dates_out_of_range(grid: pl.DataFrame, found: list[tuple[int, int, str]]
+                        ) -> pl.DataFrame:
+    """`grid` with calamine's dates before year 1 or past 9999 (`+10000-01-01 00:00:00`)
+    made error cells, as the streamed reader reads them; appends them to `found`."""
+    outside = [c for c in grid.columns
+               if grid[c].str.contains(_DATE_OUTSIDE).fill_null(False).any()]
+    for name in outside:
+        hit = grid[name].str.contains(_DATE_OUTSIDE).fill_null(False)
+        col = int(name[1:])
+        found.extend((row + 1, col, DATE_OUT_OF_RANGE) for row in hit.arg_true().to_list())
+        grid = grid.with_columns(grid[name].set(hit, None))
+    found.sort()
+    return grid
 
 
 def _streamed(book: Book, info: SheetInfo) -> _Grid:

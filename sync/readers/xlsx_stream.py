@@ -9,7 +9,9 @@ Cells get the text calamine (the engine `read_xlsx` uses for small sheets) gives
 so both paths read a workbook the same way: integral numbers without `.0` and with all
 their digits, other numbers in plain decimal notation, dates as `YYYY-MM-DD HH:MM:SS`,
 booleans `true`/`false`, formula cells their saved value. Error cells (`#N/A`, ...) have
-no text; their error is in column `error`.
+no text; their error is in column `error`. So does a date cell whose date is before year
+1 or past 9999 (DATE_OUT_OF_RANGE): Excel shows ######## there, and calamine's text
+(`+10000-01-01`) is no date a reader of ISO dates takes.
 
 Work is done column-wise with polars on each window; the XML is split by its element
 markers rather than parsed by a general XML parser. Sheet XML this does not understand
@@ -44,6 +46,10 @@ _EMPTY_RUN = r"<t(?:\s[^>]*)?/>"
 _PRESERVE = 'xml:space="preserve"'
 _PHONETIC = r"(?s)<rPh\b.*?</rPh>"
 _UNSUPPORTED = ("<![CDATA[", "='")
+
+
+DATE_OUT_OF_RANGE = "######## (a date before year 1 or past 9999)"
+"""The error of a date cell no spreadsheet can show as a date (Excel shows ########)."""
 
 
 class CannotStream(Exception):
@@ -436,7 +442,7 @@ def _kind_text(book: Book, cells: pl.DataFrame, kind: str) -> pl.DataFrame:
         text = pl.Series([None] * cells.height, dtype=pl.String)
         error = _unescaped(cells["v"].str.strip_chars()).fill_null("#ERROR")
     else:
-        text = _numbers(book, cells)
+        text, error = _numbers(book, cells)
     return keep.with_columns(text.alias("text"), error.alias("error"),
                              pl.lit(kind == "s").alias("shared"))
 
@@ -478,17 +484,27 @@ def _shared_lookup(book: Book, values: pl.Series) -> pl.Series:
     return shared.gather(index)
 
 
-def _numbers(book: Book, cells: pl.DataFrame) -> pl.Series:
-    """Number cells (`t` absent or "n") as calamine's text; dates by their cell style."""
+def _numbers(book: Book, cells: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+    """Number cells (`t` absent or "n") as calamine's text; dates by their cell style.
+
+    Also the error column: a date cell whose date is before year 1 or past 9999 has no
+    text and the error DATE_OUT_OF_RANGE.
+    """
     number = cells["v"].str.strip_chars()
     number = number.set(number == "", None) if (number == "").any() else number
     dates = [i for i, is_date in enumerate(book.date_styles) if is_date]
     is_date = cells["s"].is_in(dates).fill_null(False) if dates else None
+    error = pl.Series("error", [None] * cells.height, dtype=pl.String)
     if is_date is None or not is_date.any():
-        return _number_text(number)
+        return _number_text(number), error
     text = _number_text(number.set(is_date, None))
     shown = _date_text(number.filter(is_date), book.date1904)
-    return text.scatter(is_date.arg_true(), shown)
+    where = is_date.arg_true()
+    text = text.scatter(where, shown)
+    outside = shown.is_null() & number.filter(is_date).cast(pl.Float64, strict=False).is_not_null()
+    if outside.any():
+        error = error.scatter(where.filter(outside), DATE_OUT_OF_RANGE)
+    return text, error
 
 
 def _number_text(number: pl.Series) -> pl.Series:
@@ -527,7 +543,8 @@ def _float_text(value: float) -> str:
 
 
 def _date_text(number: pl.Series, date1904: bool) -> pl.Series:
-    """Date cells' serial numbers as calamine's text: `YYYY-MM-DD HH:MM:SS[.fff]`."""
+    """Date cells' serial numbers as calamine's text: `YYYY-MM-DD HH:MM:SS[.fff]`; null
+    for a date before year 1 or past 9999 (no spreadsheet shows it as a date)."""
     serial = number.cast(pl.Float64, strict=False)
     frame = pl.DataFrame({"serial": serial, "number": number})
     days = pl.col("serial")
@@ -537,15 +554,13 @@ def _date_text(number: pl.Series, date1904: bool) -> pl.Series:
         epoch = pl.datetime(1899, 12, 30)
         days = pl.when(days < 60).then(days + 1).otherwise(days)
     millis = (days * 86_400_000).round()
-    in_range = millis.is_between(-2_209_075_200_000 + 86_400_000, 253_402_300_799_000 -
-                                 2_209_161_600_000)
     moment = epoch + pl.duration(milliseconds=millis.cast(pl.Int64, strict=False))
+    in_range = millis.abs().lt(1e15) & moment.is_between(
+        pl.datetime(1, 1, 1), pl.datetime(9999, 12, 31, 23, 59, 59, 999_999))
     whole = moment.dt.strftime("%Y-%m-%d %H:%M:%S")
     fraction = moment.dt.millisecond()
     shown = pl.when(fraction == 0).then(whole).otherwise(
         pl.format("{}.{}", whole, fraction.cast(pl.String).str.zfill(3)))
-    out = frame.select(pl.when(in_range).then(shown).alias("text")).to_series()
-    outside = out.is_null() & serial.is_not_null()
-    if outside.any():
-        out = out.scatter(outside.arg_true(), _number_text(number.filter(outside)))
-    return out
+    return frame.select(pl.when(in_range).then(shown)
+                        .when(pl.col("serial").is_null()).then(pl.col("number"))
+                        .alias("text")).to_series()
