@@ -209,6 +209,45 @@ def test_a_date_past_9999_or_before_year_1_is_an_error_cell_on_both_paths(
     assert streamed.cell_errors == [(row, "c1", DATE_OUT_OF_RANGE) for row in (4, 5, 6, 7, 9)]
 
 
+_STRICT = {
+    "http://schemas.openxmlformats.org/spreadsheetml/2006/main":
+        "http://purl.oclc.org/ooxml/spreadsheetml/main",
+    "http://schemas.openxmlformats.org/officeDocument/2006/relationships":
+        "http://purl.oclc.org/ooxml/officeDocument/relationships",
+}
+
+
+def _strict(source: Path, target: Path) -> Path:
+    """`source` saved as Strict OOXML: the strict namespaces and relationship types."""
+    with zipfile.ZipFile(source) as book, zipfile.ZipFile(target, "w") as out:
+        for info in book.infolist():
+            data = book.read(info)
+            if info.filename.endswith((".xml", ".rels")):
+                text = data.decode("utf-8")
+                for transitional, strict in _STRICT.items():
+                    text = text.replace(transitional, strict)
+                text = text.replace("<workbook ", '<workbook conformance="strict" ')
+                data = text.encode("utf-8")
+            out.writestr(info, data)
+    return target
+
+
+@pytest.mark.parametrize("make", [_xlsxwriter_book, _openpyxl_book])
+def test_a_strict_ooxml_workbook_is_streamed_as_its_transitional_twin(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make) -> None:
+    transitional = make(tmp_path / "t.xlsx")
+    strict = _strict(transitional, tmp_path / "strict.xlsx")
+    assert b"purl.oclc.org" in zipfile.ZipFile(strict).read("xl/worksheets/sheet1.xml")
+    expected = read_xlsx(transitional, header_row=3 if make is _xlsxwriter_book else 1)
+    _same(read_xlsx(strict, header_row=expected.header_row), expected)  # calamine
+
+    def no_fallback(path: Path, name: str) -> None:
+        raise AssertionError("the streamed reader left the strict sheet to calamine")
+
+    monkeypatch.setattr(xlsx, "_calamine", no_fallback)
+    _same(read_xlsx(strict, header_row=expected.header_row, stream_bytes=0), expected)
+
+
 @pytest.mark.parametrize(("name", "prefix"), [("Aho", "x"), ("<![CDATA[Aho]]>", "")])
 def test_a_sheet_the_stream_does_not_handle_is_read_whole(tmp_path: Path, name: str,
                                                           prefix: str) -> None:
