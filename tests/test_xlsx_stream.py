@@ -137,13 +137,16 @@ def _long_book(path: Path, shared: bool) -> Path:
     for n in range(400):
         rows.append([1000 + n, f"Asiakas numero {n} Oy ä & <b>", "vain välillä" * (n % 3)
                      if 120 <= n < 260 else None, f"{n:05d}"])
+    rows[131][2], rows[300][3] = "'=summa", '="00100"'  # in one window each: unwrapped
     if shared:
         book = xlsxwriter.Workbook(str(path))
         sheet = book.add_worksheet("Asiakkaat")
         for r, row in enumerate(rows):
             for c, value in enumerate(row):
-                if value is not None:
-                    sheet.write(r, c, value)
+                if isinstance(value, str):
+                    sheet.write_string(r, c, value)
+                elif value is not None:
+                    sheet.write_number(r, c, value)
         book.close()
         return path
 
@@ -168,6 +171,7 @@ def test_many_windows_gather_into_few_chunks_and_read_as_calamine(
     streamed = read_xlsx(path, stream_bytes=0)
     _same(streamed, whole)
     assert streamed.frame.height == 400 and streamed.frame["c2"].null_count() == 260 + 47
+    assert streamed.frame.row(130)[3] == "=summa" and streamed.frame.row(299)[4] == "00100"
     # about 60 windows, packed into a few chunks of at least 4 KiB of text each
     assert 1 < streamed.frame.n_chunks() <= 12
 

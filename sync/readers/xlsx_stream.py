@@ -357,6 +357,7 @@ def _check_supported(text: str) -> None:
             raise CannotStream(marker)
 
 
+_KINDS = ["s", "inlineStr", "str", "d", "b", "e"]  # cell types (t="..."); any other is "n"
 _ROW_NUMBER = r'^[^>]*?\sr="([0-9]+)"'
 _ROOT = re.compile(r"<([A-Za-z_][\w.-]*:)?worksheet[\s>]")
 _CANONICAL = (r'^\s*(?:r="([A-Za-z]+)[0-9]*")?\s*(?:s="([0-9]+)")?\s*(?:t="([^"]*)")?\s*'
@@ -394,10 +395,11 @@ def _window_cells(book: Book, rows: list[str], last_row: int) -> tuple[pl.DataFr
     cells = pl.concat([cells.select("_row", "c", "v"), _attributes(cells["head"])],
                       how="horizontal").with_row_index("i")
     cells = cells.with_columns(_columns(cells))
+    present = set(cells["t"].unique().to_list())
     parts = [_kind_text(book, cells.filter(pl.col("t") == kind), kind)
-             for kind in ("s", "inlineStr", "str", "d", "b", "e")]
-    parts.append(_kind_text(book, cells.filter(~pl.col("t").is_in(
-        ["s", "inlineStr", "str", "d", "b", "e"])), "n"))
+             for kind in _KINDS if kind in present]
+    if not parts or present - set(_KINDS):
+        parts.append(_kind_text(book, cells.filter(~pl.col("t").is_in(_KINDS)), "n"))
     out = (pl.concat(parts).sort("i").drop("i")
            .filter(pl.col("text").is_not_null() | pl.col("error").is_not_null()))
     return out, last_row
