@@ -14,8 +14,10 @@ import pytest
 import xlsxwriter
 from polars.testing import assert_frame_equal
 
+from sync.readers import xlsx, xlsx_stream
 from sync.readers.table import SourceTable
 from sync.readers.xlsx import read_xlsx
+from sync.readers.xlsx_stream import DATE_OUT_OF_RANGE
 from tests.conftest import run_cli
 from tests.workbooks import Formula, write_xlsx
 
@@ -128,6 +130,52 @@ def test_streamed_sheet_reads_exactly_as_calamine(tmp_path: Path, make, header_r
     assert whole.frame.height > 0
 
 
+def _long_book(path: Path, shared: bool) -> Path:
+    """400 rows of long and short text, numbers and a column filled in some rows only;
+    text as shared strings (xlsxwriter) or inline strings (raw XML)."""
+    rows = [["Asiakasnumero", "Nimi", "Lisätiedot", "Postinumero"]]
+    for n in range(400):
+        rows.append([1000 + n, f"Asiakas numero {n} Oy ä & <b>", "vain välillä" * (n % 3)
+                     if 120 <= n < 260 else None, f"{n:05d}"])
+    rows[131][2], rows[300][3] = "'=summa", '="00100"'  # in one window each: unwrapped
+    if shared:
+        book = xlsxwriter.Workbook(str(path))
+        sheet = book.add_worksheet("Asiakkaat")
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                if isinstance(value, str):
+                    sheet.write_string(r, c, value)
+                elif value is not None:
+                    sheet.write_number(r, c, value)
+        book.close()
+        return path
+
+    def cell(value: object) -> str:
+        if isinstance(value, int):
+            return f"<c><v>{value}</v></c>"
+        text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return f'<c t="inlineStr"><is><t>{text}</t></is></c>'
+
+    return _raw_book(path, "".join("<row>" + "".join(cell(v) if v is not None else "<c/>"
+                                                     for v in row) + "</row>" for row in rows))
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_many_windows_gather_into_few_chunks_and_read_as_calamine(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared: bool) -> None:
+    # Tiny windows and chunks: windows with and without column C are gathered together.
+    monkeypatch.setattr(xlsx_stream, "WINDOW_BYTES", 1 << 10)
+    monkeypatch.setattr(xlsx, "CHUNK_BYTES", 4 << 10)
+    path = _long_book(tmp_path / "long.xlsx", shared)
+    whole = read_xlsx(path)
+    streamed = read_xlsx(path, stream_bytes=0)
+    _same(streamed, whole)
+    assert streamed.frame.height == 400 and streamed.frame["c2"].null_count() == 260 + 47
+    assert streamed.frame.row(130)[3] == "=summa" and streamed.frame.row(299)[4] == "00100"
+    # about 60 windows, packed into a few chunks of at least 4 KiB of text each
+    assert 1 < streamed.frame.n_chunks() <= 12
+
+
 def test_streamed_values_are_the_sheets_text(tmp_path: Path) -> None:
     table = read_xlsx(_xlsxwriter_book(tmp_path / "book.xlsx"), header_row=3, stream_bytes=0)
     rows = {row[0]: row[1:] for row in table.frame.rows()}
@@ -141,6 +189,67 @@ def test_streamed_values_are_the_sheets_text(tmp_path: Path) -> None:
     assert table.cell_errors == [(4, "c5", "#DIV/0!"), (6, "c7", "#N/A")]
     assert table.headers[-1] == "" and rows[9][-1] == "sarake K"  # data beyond the header
     assert table.skipped == 1  # row 8
+
+
+def test_a_date_past_9999_or_before_year_1_is_an_error_cell_on_both_paths(
+        tmp_path: Path) -> None:
+    # Excel shows ######## for such a date; calamine wrote +10000-01-01, the stream the
+    # serial number: neither is a date anyone typed, so the cell is an error (never a value).
+    serials = [2958465, 2958465.5, 2958466, 2958466.25, 3e6, 1e10, -693594, -693595, -30000]
+    book = xlsxwriter.Workbook(str(tmp_path / "dates.xlsx"))
+    sheet = book.add_worksheet("Asiakkaat")
+    date = book.add_format({"num_format": "d.m.yyyy"})
+    sheet.write_row(0, 0, ["Nimi", "Pvm"])
+    for row, serial in enumerate(serials, start=1):
+        sheet.write_string(row, 0, f"Asiakas {row}")
+        sheet.write_number(row, 1, serial, date)
+    book.close()
+    whole = read_xlsx(tmp_path / "dates.xlsx")
+    streamed = read_xlsx(tmp_path / "dates.xlsx", stream_bytes=0)
+    _same(streamed, whole)
+    assert streamed.frame["c1"].to_list() == [
+        "9999-12-31", "9999-12-31 12:00:00", None, None, None, None, "0001-01-01", None,
+        "1817-11-11"]
+    assert streamed.cell_errors == [(row, "c1", DATE_OUT_OF_RANGE) for row in (4, 5, 6, 7, 9)]
+
+
+_STRICT = {
+    "http://schemas.openxmlformats.org/spreadsheetml/2006/main":
+        "http://purl.oclc.org/ooxml/spreadsheetml/main",
+    "http://schemas.openxmlformats.org/officeDocument/2006/relationships":
+        "http://purl.oclc.org/ooxml/officeDocument/relationships",
+}
+
+
+def _strict(source: Path, target: Path) -> Path:
+    """`source` saved as Strict OOXML: the strict namespaces and relationship types."""
+    with zipfile.ZipFile(source) as book, zipfile.ZipFile(target, "w") as out:
+        for info in book.infolist():
+            data = book.read(info)
+            if info.filename.endswith((".xml", ".rels")):
+                text = data.decode("utf-8")
+                for transitional, strict in _STRICT.items():
+                    text = text.replace(transitional, strict)
+                text = text.replace("<workbook ", '<workbook conformance="strict" ')
+                data = text.encode("utf-8")
+            out.writestr(info, data)
+    return target
+
+
+@pytest.mark.parametrize("make", [_xlsxwriter_book, _openpyxl_book])
+def test_a_strict_ooxml_workbook_is_streamed_as_its_transitional_twin(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make) -> None:
+    transitional = make(tmp_path / "t.xlsx")
+    strict = _strict(transitional, tmp_path / "strict.xlsx")
+    assert b"purl.oclc.org" in zipfile.ZipFile(strict).read("xl/worksheets/sheet1.xml")
+    expected = read_xlsx(transitional, header_row=3 if make is _xlsxwriter_book else 1)
+    _same(read_xlsx(strict, header_row=expected.header_row), expected)  # calamine
+
+    def no_fallback(path: Path, name: str) -> None:
+        raise AssertionError("the streamed reader left the strict sheet to calamine")
+
+    monkeypatch.setattr(xlsx, "_calamine", no_fallback)
+    _same(read_xlsx(strict, header_row=expected.header_row, stream_bytes=0), expected)
 
 
 @pytest.mark.parametrize(("name", "prefix"), [("Aho", "x"), ("<![CDATA[Aho]]>", "")])

@@ -27,7 +27,7 @@ from sync.errors import SourceError
 from sync.readers import xlsx_stream
 from sync.readers.neutralise import unneutralise
 from sync.readers.table import HEAD_ROWS, SourceTable, clean_text
-from sync.readers.xlsx_stream import Book, CannotStream, SheetInfo
+from sync.readers.xlsx_stream import DATE_OUT_OF_RANGE, Book, CannotStream, SheetInfo
 
 STREAM_BYTES = 32 << 20
 """Sheets whose XML is larger than this (uncompressed) are streamed, not read whole.
@@ -36,10 +36,16 @@ About 100,000 to 150,000 rows: calamine reads a sheet in about a third of the CP
 of the streamed reader but holds about four times the frame while it does, so below this
 size it costs little memory (~100 MiB at most) and is faster."""
 
+CHUNK_BYTES = 8 << 20
+"""A streamed sheet's data rows are gathered into chunks of about this many text bytes
+(polars' `estimated_size`)."""
+
 _READ_ERRORS = (fastexcel.FastExcelError, pl.exceptions.PolarsError, ValueError, OSError)
 _BOOK_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, KeyError,
                 ET.ParseError, ValueError, OSError, EOFError)
 _MIDNIGHT = " 00:00:00"
+# calamine's text of a date before year 1 (year 0 or negative) or past year 9999.
+_DATE_OUTSIDE = r"^(?:\+[0-9]{5,}|-[0-9]{4,}|0000)-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}"
 # calamine writes a time-of-day cell as a time on its day zero.
 _DAY_ZERO = "1899-12-31 "
 # calamine's names for the error values, as the spreadsheet shows them.
@@ -55,6 +61,7 @@ class _Grid:
 
     windows: Iterable[pl.DataFrame]
     errors: list[tuple[int, int, str]] = field(default_factory=list)  # row, column, error
+    built: set[str] = field(default_factory=set)  # columns with text not from shared strings
     first_col: int | None = None
     last_col: int = -1
     last_row: int = 0
@@ -123,11 +130,30 @@ def _calamine(path: Path, name: str) -> _Grid:
     found = []
     for error in (errors.errors if errors is not None else []):
         row, col = error.position
+        if "DateTime(" in error.detail:  # a date chrono cannot hold (e.g. serial 1e10)
+            found.append((row + 1, col, DATE_OUT_OF_RANGE))
+            continue
         kind = error.detail.rsplit("Error(", 1)[-1].rstrip(")'")
         found.append((row + 1, col, _ERROR_TEXT.get(kind, f"#{kind.upper()}")))
+    grid = _dates_out_of_range(grid, found)
     window = grid.with_row_index("_row", offset=1).with_columns(pl.col("_row").cast(pl.Int64))
     return _Grid(windows=[window], errors=found, first_col=0 if grid.width else None,
                  last_col=grid.width - 1, last_row=grid.height if grid.width else 0)
+
+
+def _dates_out_of_range(grid: pl.DataFrame, found: list[tuple[int, int, str]]
+                        ) -> pl.DataFrame:
+    """`grid` with calamine's dates before year 1 or past 9999 (`+10000-01-01 00:00:00`)
+    made error cells, as the streamed reader reads them; appends them to `found`."""
+    outside = [c for c in grid.columns
+               if grid[c].str.contains(_DATE_OUTSIDE).fill_null(False).any()]
+    for name in outside:
+        hit = grid[name].str.contains(_DATE_OUTSIDE).fill_null(False)
+        col = int(name[1:])
+        found.extend((row + 1, col, DATE_OUT_OF_RANGE) for row in hit.arg_true().to_list())
+        grid = grid.with_columns(grid[name].set(hit, None))
+    found.sort()
+    return grid
 
 
 def _streamed(book: Book, info: SheetInfo) -> _Grid:
@@ -144,6 +170,8 @@ def _stream_windows(book: Book, info: SheetInfo, grid: _Grid) -> Iterator[pl.Dat
         grid.first_col = low if grid.first_col is None else min(grid.first_col, low)
         grid.last_col = max(grid.last_col, high)
         grid.last_row = max(grid.last_row, int(cells["_row"].max()))  # type: ignore[arg-type]
+        built = cells.filter(~pl.col("shared") & (pl.col("text").str.len_bytes() > 12))
+        grid.built.update(f"k{c}" for c in built["col"].unique().to_list())
         errors = cells.filter(pl.col("error").is_not_null())
         grid.errors.extend(errors.select("_row", "col", "error").rows())
         wide = cells.pivot(on="col", index="_row", values="text", aggregate_function="last")
@@ -155,15 +183,21 @@ def _table(path: Path, name: str, header_row: int, grid: _Grid) -> SourceTable:
     where = f"{path}: sheet {name!r}"
     top: list[pl.DataFrame] = []  # rows up to the header and the head rows, as read
     data: list[pl.DataFrame] = []
+    pending: list[pl.DataFrame] = []  # windows not yet gathered into a chunk of `data`
     filled: set[str] = set()  # columns with a non-blank cell below the header
     for window in grid.windows:
         top.append(window.filter(pl.col("_row") <= max(header_row, HEAD_ROWS)))
         below = window.filter(pl.col("_row") > header_row)
+        del window
         if below.height:
-            below = below.select("_row", *[unneutralise(clean_text(_as_shown(c))).alias(c)
-                                           for c in below.columns if c != "_row"])
-            filled.update(c for c in below.columns[1:] if not _all_blank(below, c))
-            data.append(_drop_blank(below, grid.errors))
+            below = _cleaned(below)
+            filled.update(_filled(below))
+            pending.append(_drop_blank(below, grid.errors))
+            del below
+            if sum(p.estimated_size() for p in pending) >= CHUNK_BYTES:
+                data.append(_gathered(pending, grid.built))
+    if pending:
+        data.append(_gathered(pending, grid.built))
     if grid.first_col is None or grid.last_row == 0:
         raise SourceError(f"{where} is empty")
     columns = [f"k{k}" for k in range(grid.first_col, grid.last_col + 1)]
@@ -188,6 +222,57 @@ def _table(path: Path, name: str, header_row: int, grid: _Grid) -> SourceTable:
                        skipped=grid.last_row - header_row - frame.height
                        if grid.last_row > header_row else 0,
                        sheet=name, head=head, cell_errors=errors)
+
+
+def _cleaned(window: pl.DataFrame) -> pl.DataFrame:
+    """A window's cells as the source's text: dates as ISO text, text guards unwrapped,
+    empty cells null, the export's neutralisation undone.
+
+    One step at a time: nested into one expression, each step repeats the one before it
+    (the `when` branches), which costs polars' optimiser about 40 ms a window. A step a
+    column needs not (no cell it would change) is left out for that column."""
+    names = [c for c in window.columns if c != "_row"]
+    if not names:
+        return window
+    cell = [pl.col(c) for c in names]
+    found = window.select(
+        *[(c.str.ends_with(_MIDNIGHT) | c.str.starts_with(_DAY_ZERO)).any().alias(f"d{i}")
+          for i, c in enumerate(cell)],
+        *[(c.str.starts_with('="') | (c == "")).any().alias(f"g{i}")
+          for i, c in enumerate(cell)],
+        *[c.str.starts_with("'").any().alias(f"q{i}") for i, c in enumerate(cell)]).row(0)
+    n = len(names)
+    shown, clean, quoted = found[:n], found[n:2 * n], found[2 * n:]
+    # Only the columns with a cell a step changes go through it (most go through none).
+    window = window.with_columns(_as_shown(c).alias(c) for c, f in zip(names, shown,
+                                                                        strict=True) if f)
+    window = window.with_columns(clean_text(pl.col(c)).alias(c)
+                                 for c, f in zip(names, clean, strict=True) if f)
+    return window.with_columns(unneutralise(pl.col(c)).alias(c)
+                               for c, f, q in zip(names, clean, quoted, strict=True) if f or q)
+
+
+def _gathered(windows: list[pl.DataFrame], built: set[str]) -> pl.DataFrame:
+    """`windows` (data rows, wide; emptied) as one chunk; the text of columns `built`
+    copied into new, large buffers.
+
+    Each window's text sits in small buffers among the allocator's pages of that window's
+    scratch work; kept as they are, those pages stay partly used (about a third of the
+    frame again). Copied a few windows at a time, it is packed, and the windows' pages are
+    reused by the next windows' scratch work. Text from a workbook's shared strings is not
+    copied: it already lives in the string table's large buffers, which it shares.
+    """
+    if len(windows) == 1:
+        return windows.pop()
+    names = sorted({c for w in windows for c in w.columns if c != "_row"},
+                   key=lambda c: int(c[1:]))
+    frame = pl.concat([w.select("_row", *[(pl.col(c) if c in w.columns else
+                                           pl.lit(None, pl.String)).alias(c) for c in names])
+                       for w in windows], how="vertical", rechunk=True)
+    windows.clear()
+    copied = [c for c in names if c in built]
+    # Any string operation writes new buffers (this one changes nothing: cells hold no NUL).
+    return frame.with_columns(pl.col(copied).str.strip_prefix("\x00")) if copied else frame
 
 
 def _top_rows(top: list[pl.DataFrame], columns: list[str]) -> dict[int, list[str | None]]:
@@ -238,9 +323,14 @@ def _header(where: str, rows: dict[int, list[str | None]], header_row: int, last
                       f"text is row {later} (pass --header-row {later} if that is the header)")
 
 
-def _all_blank(frame: pl.DataFrame, name: str) -> bool:
-    return bool(frame.select((pl.col(name).str.strip_chars() == "").fill_null(True).all())
-                .item())
+def _filled(frame: pl.DataFrame) -> list[str]:
+    """The columns of `frame` (but `_row`) with a cell that is not empty or whitespace."""
+    names = frame.columns[1:]
+    if not names:
+        return []
+    found = frame.select((pl.col(n).str.strip_chars() != "").fill_null(False).any()
+                         for n in names).row(0)
+    return [name for name, any_text in zip(names, found, strict=True) if any_text]
 
 
 def _as_shown(name: str) -> pl.Expr:

@@ -9,7 +9,9 @@ Cells get the text calamine (the engine `read_xlsx` uses for small sheets) gives
 so both paths read a workbook the same way: integral numbers without `.0` and with all
 their digits, other numbers in plain decimal notation, dates as `YYYY-MM-DD HH:MM:SS`,
 booleans `true`/`false`, formula cells their saved value. Error cells (`#N/A`, ...) have
-no text; their error is in column `error`.
+no text; their error is in column `error`. So does a date cell whose date is before year
+1 or past 9999 (DATE_OUT_OF_RANGE): Excel shows ######## there, and calamine's text
+(`+10000-01-01`) is no date a reader of ISO dates takes.
 
 Work is done column-wise with polars on each window; the XML is split by its element
 markers rather than parsed by a general XML parser. Sheet XML this does not understand
@@ -31,7 +33,7 @@ import polars as pl
 
 _PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _OFFICE_DOC = "/officeDocument"
-WINDOW_BYTES = 1 << 22  # decompressed sheet XML handled at once
+WINDOW_BYTES = 1 << 20  # decompressed sheet XML handled at once
 _BUILTIN_DATES = frozenset({*range(14, 23), 45, 46, 47})
 _EPS = 2.220446049250313e-16
 _INT_LIMIT = 2.0 ** 53
@@ -44,6 +46,10 @@ _EMPTY_RUN = r"<t(?:\s[^>]*)?/>"
 _PRESERVE = 'xml:space="preserve"'
 _PHONETIC = r"(?s)<rPh\b.*?</rPh>"
 _UNSUPPORTED = ("<![CDATA[", "='")
+
+
+DATE_OUT_OF_RANGE = "######## (a date before year 1 or past 9999)"
+"""The error of a date cell no spreadsheet can show as a date (Excel shows ########)."""
 
 
 class CannotStream(Exception):
@@ -279,7 +285,9 @@ def _read_shared(archive: zipfile.ZipFile, part: str | None) -> pl.Series:
         pieces.append(_unescaped(_runs_text(raw)).fill_null("").alias("shared"))
     if not pieces:
         return pl.Series("shared", [], dtype=pl.String)
-    return pl.concat(pieces, rechunk=False)
+    # One chunk in new, large buffers (any string operation writes new ones; the text has
+    # no NUL): the pieces' small buffers would each keep pages of the allocator half used.
+    return pl.concat(pieces, rechunk=True).str.strip_prefix("\x00")
 
 
 def _windows(archive: zipfile.ZipFile, part: str, end_tag: str) -> Iterator[str]:
@@ -309,8 +317,9 @@ def stream_cells(book: Book, sheet: SheetInfo) -> Iterator[pl.DataFrame]:
     """The sheet's cells that hold a value, window by window, in sheet order.
 
     Each frame has `_row` (the sheet's row number, 1-based), `col` (0-based column
-    index), `text` (as calamine shows it; null for an error cell) and `error` (the
-    error's text, `#N/A`, for an error cell, else null).
+    index), `text` (as calamine shows it; null for an error cell), `error` (the
+    error's text, `#N/A`, for an error cell, else null) and `shared` (true when the text
+    is the workbook's shared string, whose bytes the book's string table holds).
     """
     if sheet.part is None:
         raise KeyError(sheet.name)
@@ -348,6 +357,7 @@ def _check_supported(text: str) -> None:
             raise CannotStream(marker)
 
 
+_KINDS = ["s", "inlineStr", "str", "d", "b", "e"]  # cell types (t="..."); any other is "n"
 _ROW_NUMBER = r'^[^>]*?\sr="([0-9]+)"'
 _ROOT = re.compile(r"<([A-Za-z_][\w.-]*:)?worksheet[\s>]")
 _CANONICAL = (r'^\s*(?:r="([A-Za-z]+)[0-9]*")?\s*(?:s="([0-9]+)")?\s*(?:t="([^"]*)")?\s*'
@@ -385,10 +395,11 @@ def _window_cells(book: Book, rows: list[str], last_row: int) -> tuple[pl.DataFr
     cells = pl.concat([cells.select("_row", "c", "v"), _attributes(cells["head"])],
                       how="horizontal").with_row_index("i")
     cells = cells.with_columns(_columns(cells))
+    present = set(cells["t"].unique().to_list())
     parts = [_kind_text(book, cells.filter(pl.col("t") == kind), kind)
-             for kind in ("s", "inlineStr", "str", "d", "b", "e")]
-    parts.append(_kind_text(book, cells.filter(~pl.col("t").is_in(
-        ["s", "inlineStr", "str", "d", "b", "e"])), "n"))
+             for kind in _KINDS if kind in present]
+    if not parts or present - set(_KINDS):
+        parts.append(_kind_text(book, cells.filter(~pl.col("t").is_in(_KINDS)), "n"))
     out = (pl.concat(parts).sort("i").drop("i")
            .filter(pl.col("text").is_not_null() | pl.col("error").is_not_null()))
     return out, last_row
@@ -433,8 +444,9 @@ def _kind_text(book: Book, cells: pl.DataFrame, kind: str) -> pl.DataFrame:
         text = pl.Series([None] * cells.height, dtype=pl.String)
         error = _unescaped(cells["v"].str.strip_chars()).fill_null("#ERROR")
     else:
-        text = _numbers(book, cells)
-    return keep.with_columns(text.alias("text"), error.alias("error"))
+        text, error = _numbers(book, cells)
+    return keep.with_columns(text.alias("text"), error.alias("error"),
+                             pl.lit(kind == "s").alias("shared"))
 
 
 def _columns(cells: pl.DataFrame) -> pl.Series:
@@ -474,17 +486,27 @@ def _shared_lookup(book: Book, values: pl.Series) -> pl.Series:
     return shared.gather(index)
 
 
-def _numbers(book: Book, cells: pl.DataFrame) -> pl.Series:
-    """Number cells (`t` absent or "n") as calamine's text; dates by their cell style."""
+def _numbers(book: Book, cells: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+    """Number cells (`t` absent or "n") as calamine's text; dates by their cell style.
+
+    Also the error column: a date cell whose date is before year 1 or past 9999 has no
+    text and the error DATE_OUT_OF_RANGE.
+    """
     number = cells["v"].str.strip_chars()
     number = number.set(number == "", None) if (number == "").any() else number
     dates = [i for i, is_date in enumerate(book.date_styles) if is_date]
     is_date = cells["s"].is_in(dates).fill_null(False) if dates else None
+    error = pl.Series("error", [None] * cells.height, dtype=pl.String)
     if is_date is None or not is_date.any():
-        return _number_text(number)
+        return _number_text(number), error
     text = _number_text(number.set(is_date, None))
     shown = _date_text(number.filter(is_date), book.date1904)
-    return text.scatter(is_date.arg_true(), shown)
+    where = is_date.arg_true()
+    text = text.scatter(where, shown)
+    outside = shown.is_null() & number.filter(is_date).cast(pl.Float64, strict=False).is_not_null()
+    if outside.any():
+        error = error.scatter(where.filter(outside), DATE_OUT_OF_RANGE)
+    return text, error
 
 
 def _number_text(number: pl.Series) -> pl.Series:
@@ -523,7 +545,8 @@ def _float_text(value: float) -> str:
 
 
 def _date_text(number: pl.Series, date1904: bool) -> pl.Series:
-    """Date cells' serial numbers as calamine's text: `YYYY-MM-DD HH:MM:SS[.fff]`."""
+    """Date cells' serial numbers as calamine's text: `YYYY-MM-DD HH:MM:SS[.fff]`; null
+    for a date before year 1 or past 9999 (no spreadsheet shows it as a date)."""
     serial = number.cast(pl.Float64, strict=False)
     frame = pl.DataFrame({"serial": serial, "number": number})
     days = pl.col("serial")
@@ -533,15 +556,13 @@ def _date_text(number: pl.Series, date1904: bool) -> pl.Series:
         epoch = pl.datetime(1899, 12, 30)
         days = pl.when(days < 60).then(days + 1).otherwise(days)
     millis = (days * 86_400_000).round()
-    in_range = millis.is_between(-2_209_075_200_000 + 86_400_000, 253_402_300_799_000 -
-                                 2_209_161_600_000)
     moment = epoch + pl.duration(milliseconds=millis.cast(pl.Int64, strict=False))
+    in_range = millis.abs().lt(1e15) & moment.is_between(
+        pl.datetime(1, 1, 1), pl.datetime(9999, 12, 31, 23, 59, 59, 999_999))
     whole = moment.dt.strftime("%Y-%m-%d %H:%M:%S")
     fraction = moment.dt.millisecond()
     shown = pl.when(fraction == 0).then(whole).otherwise(
         pl.format("{}.{}", whole, fraction.cast(pl.String).str.zfill(3)))
-    out = frame.select(pl.when(in_range).then(shown).alias("text")).to_series()
-    outside = out.is_null() & serial.is_not_null()
-    if outside.any():
-        out = out.scatter(outside.arg_true(), _number_text(number.filter(outside)))
-    return out
+    return frame.select(pl.when(in_range).then(shown)
+                        .when(pl.col("serial").is_null()).then(pl.col("number"))
+                        .alias("text")).to_series()
