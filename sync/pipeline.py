@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from sync.canonicalise import ISSUE_SCHEMA, canonicalise
+from sync.claims import claim_conflicts
 from sync.classify import diff, status_expr
 
 # The commit lives in its own module (a commit imports no preview stage); re-exported.
@@ -293,27 +294,21 @@ def _claims(rows: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.col("message")).alias("message"))
     # New rows claim their number and business id, Modified rows a business id they
     # set; a later row bringing a claimed key is a Conflict (spec section 4).
-    claimed: dict[tuple[str, str], int] = {}
-    conflicts: dict[int, str] = {}
     sets_business_id = (pl.col("status") == "Modified") & pl.col("changed_fields").str.contains(
         r"(^|\|)business_id(\||$)")
     claimants = rows.select("_row", "status", "changed_fields", new_col("customer_number"),
                             new_col("business_id")).filter(
         (pl.col("status") == "New") | sets_business_id).select(
-        "_row", pl.when(pl.col("status") == "New").then(pl.col(new_col("customer_number"))),
-        new_col("business_id")).rows()
-    for row, number, business_id in claimants:
-        keys = [(k, v) for k, v in (("customer_number", number), ("business_id", business_id))
-                if v is not None]
-        earlier = next(((k, claimed[(k, v)]) for k, v in keys if (k, v) in claimed), None)
-        if earlier is not None:
-            conflicts[row] = f"same {earlier[0]} as row {earlier[1]}"
-            continue
-        for key in keys:
-            claimed[key] = row
-    if conflicts:
-        hit = pl.col("_row").is_in(list(conflicts))
-        why = pl.col("_row").replace_strict(conflicts, default=None, return_dtype=pl.String)
+        "_row",
+        pl.when(pl.col("status") == "New").then(pl.col(new_col("customer_number")))
+        .alias("customer_number"),
+        pl.col(new_col("business_id")).alias("business_id"))
+    conflicts = claim_conflicts(claimants)
+    if conflicts.height:
+        # Joined on `_row` alone and put beside the rows (no copy of the wide rows).
+        why = rows.select("_row").join(conflicts, on="_row", how="left",
+                                       maintain_order="left")["why"]
+        hit = why.is_not_null()
         rows = rows.with_columns(
             pl.when(hit).then(pl.lit("Conflict")).otherwise(pl.col("status")).alias("status"),
             pl.when(hit).then(why).otherwise(pl.col("message")).alias("message"))
