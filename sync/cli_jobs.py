@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -27,11 +28,11 @@ def run_cmd(job_file: Path, dry_run: bool, as_json: bool) -> None:
 
     def body() -> int:
         job = load_job(job_file)
-        summary = run_job(job, dry_run=dry_run, echo=lambda line: click.echo(line, err=True))
+        summary = run_job(job, dry_run=dry_run, echo=lambda line: say(line, sys.stderr))
         counts = ", ".join(f"{n} {outcome}" for outcome, n
                            in summary.counts(would_be=dry_run).items() if n)
-        click.echo(f"job {job.name}{' (dry run, would be)' if dry_run else ''}: "
-                   f"{counts or 'nothing to do'}; exit {summary.exit_code}", err=True)
+        say(f"job {job.name}{' (dry run, would be)' if dry_run else ''}: "
+            f"{counts or 'nothing to do'}; exit {summary.exit_code}", sys.stderr)
         if as_json:
             say(json.dumps(summary.payload(), ensure_ascii=False))
         return summary.exit_code

@@ -107,6 +107,14 @@ def run(as_json: bool, action: Callable[[], int]) -> None:
         fail(as_json, exc.message, exc.exit_code)
     except KeyboardInterrupt:
         fail(as_json, "interrupted; nothing was written", 130)
+    except BrokenPipeError:
+        # A stream closed under a write that did not go through `say` (a library's own
+        # output): the work may be done, so it is not an internal error either.
+        _reader_gone(sys.stdout)
+        _reader_gone(sys.stderr)
+        fail(as_json, "output stream closed by its reader (broken pipe); the command "
+                      "may not have finished: check the register before running it again",
+             EXIT_INTERNAL)
     except Exception as exc:  # noqa: BLE001 - the edge: our own bug, never the user's
         if os.environ.get("REGSYNC_DEBUG"):
             raise

@@ -84,12 +84,14 @@ class Plan:
 
         placeholder = (uuid.uuid4().hex + uuid.uuid4().hex).encode()
         self.header.checksum = placeholder.decode()
-        tmp = path.with_name(path.name + ".tmp")
+        # A name of its own: two previews writing the same plan path can't remove each
+        # other's half-written file; the last rename wins, whole.
+        tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+        writer: pq.ParquetWriter | None = None
         try:
             # Written a slice of rows at a time, straight to disk: memory holds one
             # slice's Arrow copy, never the whole plan twice.
             slices = self.rows.iter_slices(_SAVE_ROWS) if self.rows.height else [self.rows]
-            writer: pq.ParquetWriter | None = None
             for part in slices:
                 table = part.to_arrow()
                 if writer is None:
@@ -112,6 +114,8 @@ class Plan:
             self.header.checksum = digest
             tmp.replace(path)
         finally:
+            if writer is not None and writer.is_open:
+                writer.close()
             tmp.unlink(missing_ok=True)
 
     @classmethod

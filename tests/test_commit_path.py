@@ -171,3 +171,27 @@ def test_a_plan_saved_a_few_rows_at_a_time_loads_equal_and_commits(db: Path, tmp
     assert not list(tmp_path.glob("*.tmp"))
     assert run_cli("commit", sliced_path, "--db", db).exit_code == 1
     assert "2001" in customers(db)
+
+
+def test_a_save_that_fails_midway_leaves_the_old_plan_and_no_temp_file(db: Path,
+                                                                      tmp_path: Path,
+                                                                      monkeypatch):
+    plan_path = tmp_path / "p.plan"
+    run_cli("preview", SOURCE, "--db", db, "--plan", plan_path)
+    before = plan_path.read_bytes()
+    plan = Plan.load(plan_path)
+    monkeypatch.setattr("sync.plan._SAVE_ROWS", 2)
+    calls = []
+
+    def failing(self, table, *args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:
+            raise OSError(28, "No space left on device")
+        return original(self, table, *args, **kwargs)
+
+    original = pq.ParquetWriter.write_table
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", failing)
+    with pytest.raises(OSError):
+        plan.save(plan_path)
+    assert plan_path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []

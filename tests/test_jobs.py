@@ -254,3 +254,27 @@ def test_a_busy_register_leaves_the_file_for_the_next_run(
     assert names(drops) == ["b.csv"]
     assert run_cli("run", job).exit_code == 0
     assert sorted(customers(db)) == ["1", "2"]
+
+
+def test_a_closed_stderr_does_not_turn_a_committed_run_into_an_error(tmp_path: Path) -> None:
+    # `regsync run job.toml --json 2>&1 | true`: the run has committed and moved the file
+    # before it prints; the exit code must say so, not "internal error, nothing written".
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    (drops / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run([sys.executable, "-m", "sync", "run", str(job), "--json"],
+                              stdout=write_end, stderr=write_end, cwd=ROOT, check=False)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 0
+    assert sorted(customers(tmp_path / "r.db")) == ["1"]
+    assert (tmp_path / "out" / "done" / "a.csv").exists()

@@ -213,6 +213,29 @@ def test_a_date_past_9999_or_before_year_1_is_an_error_cell_on_both_paths(
     assert streamed.cell_errors == [(row, "c1", DATE_OUT_OF_RANGE) for row in (4, 5, 6, 7, 9)]
 
 
+def test_text_that_looks_like_an_impossible_date_stays_text_on_both_paths(
+        tmp_path: Path) -> None:
+    # calamine gives every cell as text: a text cell holding a database's zero date must
+    # not be taken for a date cell past the calendar (an error cell rejects the row).
+    texts = ["0000-00-00 00:00:00", "-2024-01-01 00:00:00 BC", "+10000-01-01 00:00:00"]
+    book = xlsxwriter.Workbook(str(tmp_path / "texts.xlsx"))
+    sheet = book.add_worksheet("Asiakkaat")
+    date = book.add_format({"num_format": "d.m.yyyy"})
+    sheet.write_row(0, 0, ["Nimi", "Lisätiedot"])
+    for row, text in enumerate(texts, start=1):
+        sheet.write_string(row, 0, f"Asiakas {row}")
+        sheet.write_string(row, 1, text)
+    sheet.write_string(4, 0, "Asiakas 4")
+    sheet.write_number(4, 1, 2958466, date)  # a real date cell past 9999, beside them
+    book.close()
+    whole = read_xlsx(tmp_path / "texts.xlsx")
+    streamed = read_xlsx(tmp_path / "texts.xlsx", stream_bytes=0)
+    _same(streamed, whole)
+    kept = whole.frame["c1"].to_list()
+    assert [text.startswith(kept[i]) for i, text in enumerate(texts)] == [True] * 3
+    assert kept[3] is None and whole.cell_errors == [(5, "c1", DATE_OUT_OF_RANGE)]
+
+
 _STRICT = {
     "http://schemas.openxmlformats.org/spreadsheetml/2006/main":
         "http://purl.oclc.org/ooxml/spreadsheetml/main",

@@ -27,7 +27,13 @@ from sync.errors import SourceError
 from sync.readers import xlsx_stream
 from sync.readers.neutralise import unneutralise
 from sync.readers.table import HEAD_ROWS, SourceTable, clean_text
-from sync.readers.xlsx_stream import DATE_OUT_OF_RANGE, Book, CannotStream, SheetInfo
+from sync.readers.xlsx_stream import (
+    DATE_OUT_OF_RANGE,
+    Book,
+    CannotStream,
+    SheetInfo,
+    stream_cells,
+)
 
 STREAM_BYTES = 32 << 20
 """Sheets whose XML is larger than this (uncompressed) are streamed, not read whole.
@@ -93,9 +99,9 @@ def read_xlsx(path: Path, *, sheet: str | None = None, header_row: int = 1,
             except _BOOK_ERRORS as exc:
                 raise SourceError(f"{where} cannot be read ({_reason(exc)}); save it "
                                   "again from the spreadsheet as .xlsx or as CSV") from None
+        return _table(path, info.name, header_row, _calamine(path, book, info))
     finally:
         book.close()
-    return _table(path, info.name, header_row, _calamine(path, info.name))
 
 
 def _choose_sheet(path: Path, book: Book, sheet: str | None) -> SheetInfo:
@@ -115,11 +121,11 @@ def _choose_sheet(path: Path, book: Book, sheet: str | None) -> SheetInfo:
     raise SourceError(f"{path}: no sheet named {sheet!r}; the sheets are {shown} (pass --sheet)")
 
 
-def _calamine(path: Path, name: str) -> _Grid:
+def _calamine(path: Path, book: Book, info: SheetInfo) -> _Grid:
     """The whole sheet through calamine: one window, and the error cells."""
     try:
         loaded = fastexcel.read_excel(path).load_sheet(
-            name, header_row=None, skip_rows=0, dtypes="string")
+            info.name, header_row=None, skip_rows=0, dtypes="string")
         batch, errors = loaded.to_arrow_with_errors()
         grid = pl.from_arrow(batch)
     except _READ_ERRORS as exc:
@@ -135,25 +141,47 @@ def _calamine(path: Path, name: str) -> _Grid:
             continue
         kind = error.detail.rsplit("Error(", 1)[-1].rstrip(")'")
         found.append((row + 1, col, _ERROR_TEXT.get(kind, f"#{kind.upper()}")))
-    grid = _dates_out_of_range(grid, found)
+    grid = _dates_out_of_range(grid, found, book, info)
     window = grid.with_row_index("_row", offset=1).with_columns(pl.col("_row").cast(pl.Int64))
     return _Grid(windows=[window], errors=found, first_col=0 if grid.width else None,
                  last_col=grid.width - 1, last_row=grid.height if grid.width else 0)
 
 
-def _dates_out_of_range(grid: pl.DataFrame, found: list[tuple[int, int, str]]
-                        ) -> pl.DataFrame:
+def _dates_out_of_range(grid: pl.DataFrame, found: list[tuple[int, int, str]],
+                        book: Book, info: SheetInfo) -> pl.DataFrame:
     """`grid` with calamine's dates before year 1 or past 9999 (`+10000-01-01 00:00:00`)
-    made error cells, as the streamed reader reads them; appends them to `found`."""
+    made error cells, as the streamed reader reads them; appends them to `found`.
+
+    calamine gives every cell as text, so a text cell that merely looks like such a date
+    (`0000-00-00 00:00:00`, a database's zero date) can't be told apart from its text:
+    only cells that the sheet XML holds as out-of-range date numbers are made errors.
+    """
     outside = [c for c in grid.columns
                if grid[c].str.contains(_DATE_OUTSIDE).fill_null(False).any()]
+    if not outside:
+        return grid
+    dates = _out_of_range_dates(book, info)
     for name in outside:
-        hit = grid[name].str.contains(_DATE_OUTSIDE).fill_null(False)
         col = int(name[1:])
-        found.extend((row + 1, col, DATE_OUT_OF_RANGE) for row in hit.arg_true().to_list())
-        grid = grid.with_columns(grid[name].set(hit, None))
+        hit = grid[name].str.contains(_DATE_OUTSIDE).fill_null(False)
+        rows = [row for row in hit.arg_true().to_list() if (row + 1, col) in dates]
+        if rows:
+            found.extend((row + 1, col, DATE_OUT_OF_RANGE) for row in rows)
+            grid = grid.with_columns(grid[name].scatter(rows, None))
     found.sort()
     return grid
+
+
+def _out_of_range_dates(book: Book, info: SheetInfo) -> set[tuple[int, int]]:
+    """(row, column) of the sheet's date cells before year 1 or past 9999, by the sheet
+    XML (cell type and style); empty if the XML is of a kind the streamed reader can't
+    read (then such cells keep calamine's text)."""
+    try:
+        return {(row, col) for frame in stream_cells(book, info)
+                for row, col in frame.filter(pl.col("error") == DATE_OUT_OF_RANGE)
+                .select("_row", "col").iter_rows()}
+    except (CannotStream, pl.exceptions.PolarsError, *_BOOK_ERRORS):
+        return set()
 
 
 def _streamed(book: Book, info: SheetInfo) -> _Grid:
