@@ -191,22 +191,32 @@ def test_streamed_values_are_the_sheets_text(tmp_path: Path) -> None:
     assert table.skipped == 1  # row 8
 
 
+def _dated_book(path: Path, cells: list[str | float]) -> tuple[SourceTable, SourceTable]:
+    """A workbook with a name column and a date-formatted column holding `cells` (numbers
+    as date serials, strings as text), read through calamine and streamed; checked equal.
+    """
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Asiakkaat")
+    date = book.add_format({"num_format": "d.m.yyyy"})
+    sheet.write_row(0, 0, ["Nimi", "Pvm"])
+    for row, cell in enumerate(cells, start=1):
+        sheet.write_string(row, 0, f"Asiakas {row}")
+        if isinstance(cell, str):
+            sheet.write_string(row, 1, cell)
+        else:
+            sheet.write_number(row, 1, cell, date)
+    book.close()
+    whole, streamed = read_xlsx(path), read_xlsx(path, stream_bytes=0)
+    _same(streamed, whole)
+    return whole, streamed
+
+
 def test_a_date_past_9999_or_before_year_1_is_an_error_cell_on_both_paths(
         tmp_path: Path) -> None:
     # Excel shows ######## for such a date; calamine wrote +10000-01-01, the stream the
     # serial number: neither is a date anyone typed, so the cell is an error (never a value).
     serials = [2958465, 2958465.5, 2958466, 2958466.25, 3e6, 1e10, -693594, -693595, -30000]
-    book = xlsxwriter.Workbook(str(tmp_path / "dates.xlsx"))
-    sheet = book.add_worksheet("Asiakkaat")
-    date = book.add_format({"num_format": "d.m.yyyy"})
-    sheet.write_row(0, 0, ["Nimi", "Pvm"])
-    for row, serial in enumerate(serials, start=1):
-        sheet.write_string(row, 0, f"Asiakas {row}")
-        sheet.write_number(row, 1, serial, date)
-    book.close()
-    whole = read_xlsx(tmp_path / "dates.xlsx")
-    streamed = read_xlsx(tmp_path / "dates.xlsx", stream_bytes=0)
-    _same(streamed, whole)
+    _, streamed = _dated_book(tmp_path / "dates.xlsx", serials)
     assert streamed.frame["c1"].to_list() == [
         "9999-12-31", "9999-12-31 12:00:00", None, None, None, None, "0001-01-01", None,
         "1817-11-11"]
@@ -218,19 +228,8 @@ def test_text_that_looks_like_an_impossible_date_stays_text_on_both_paths(
     # calamine gives every cell as text: a text cell holding a database's zero date must
     # not be taken for a date cell past the calendar (an error cell rejects the row).
     texts = ["0000-00-00 00:00:00", "-2024-01-01 00:00:00 BC", "+10000-01-01 00:00:00"]
-    book = xlsxwriter.Workbook(str(tmp_path / "texts.xlsx"))
-    sheet = book.add_worksheet("Asiakkaat")
-    date = book.add_format({"num_format": "d.m.yyyy"})
-    sheet.write_row(0, 0, ["Nimi", "Lisätiedot"])
-    for row, text in enumerate(texts, start=1):
-        sheet.write_string(row, 0, f"Asiakas {row}")
-        sheet.write_string(row, 1, text)
-    sheet.write_string(4, 0, "Asiakas 4")
-    sheet.write_number(4, 1, 2958466, date)  # a real date cell past 9999, beside them
-    book.close()
-    whole = read_xlsx(tmp_path / "texts.xlsx")
-    streamed = read_xlsx(tmp_path / "texts.xlsx", stream_bytes=0)
-    _same(streamed, whole)
+    # ... beside a real date cell past 9999
+    whole, _ = _dated_book(tmp_path / "texts.xlsx", [*texts, 2958466])
     kept = whole.frame["c1"].to_list()
     assert [text.startswith(kept[i]) for i, text in enumerate(texts)] == [True] * 3
     assert kept[3] is None and whole.cell_errors == [(5, "c1", DATE_OUT_OF_RANGE)]
