@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
-from sync.namekey import name_blocks
+from sync.namekey import name_blocks, name_key_of
 from sync.writers.register import open_register
 from tests.conftest import load_register, report_rows, run_cli, write_csv
 
@@ -167,3 +167,57 @@ def test_a_rename_that_keeps_the_words_updates_the_kept_name(register_url, tmp_p
     assert_in_step(register_url)
     assert {name for _, number, name in stored_blocks(register_url)
             if number == "1001"} == {"KAHVILA AURINKO OY"}
+
+
+def _make_version_2(db: str) -> None:
+    """Take a register back to schema version 2 (key indexes without the number)."""
+    register = open_register(db, create=True)
+    try:
+        with register._transaction():
+            for index, column in (("customers_business_id", "business_id"),
+                                  ("customers_name_key", "name_key")):
+                register._execute(f"DROP INDEX {register.prefix}{index}")
+                register._execute(f"CREATE INDEX {index} ON {register._t('customers')}"
+                                  f"({column})")
+            register._execute(f"UPDATE {register._t('meta')} SET value = '2' "
+                              f"WHERE key = 'schema_version'")
+    finally:
+        register.close()
+
+
+def _lookup_plan(db: str, key: str) -> str:
+    """SQLite's plan for the key chain's lookup by `key`."""
+    register = open_register(db, create=False)
+    try:
+        seen: list[str] = []
+        original = register._rows
+
+        def explain(query, params=()):
+            seen.append(" ".join(str(r[-1]) for r in original("EXPLAIN QUERY PLAN " + query,
+                                                               params)))
+            return original(query, params)
+
+        register._rows = explain
+        found = register.lookup(key, pl.Series(["0112038-9",
+                                                 name_key_of("Kahvila Aurinko Oy")]))
+    finally:
+        register.close()
+    assert found.height == 1 and found["customer_number"].to_list() == ["1001"]
+    return " ".join(seen)
+
+
+def test_key_lookups_read_the_index_alone_and_migrate_from_version_2_builds_it(
+        register_url, tmp_path):
+    load_register(register_url, "customer_number;customer_type;name;business_id\n"
+                                "1001;company;Kahvila Aurinko Oy;0112038-9\n", tmp_path)
+    _make_version_2(register_url)
+    source = write_csv(tmp_path / "s.csv", "name\nKahvila Aurinko Ab\n")
+    assert run_cli("preview", source, "--db", register_url, "--json").exit_code == 2
+    migrated = run_cli("migrate", "--db", register_url, "--json")
+    assert migrated.exit_code == 0, migrated.stderr
+    assert migrated.json()["from_version"] == 2 and migrated.json()["schema_version"] == 3
+    assert flag(register_url, tmp_path, "Kahvila Aurinko Ab") == "1001"
+    if not register_url.startswith("postgresql"):
+        for key, index in (("business_id", "customers_business_id"),
+                           ("name_key", "customers_name_key")):
+            assert f"COVERING INDEX {index}" in _lookup_plan(register_url, key)

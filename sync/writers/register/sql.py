@@ -155,8 +155,11 @@ class SQLRegister:
         # Sorted values visit the index pages in order; the chunks keep the Python
         # tuples of at most one chunk alive, not of the whole result.
         wanted = values.drop_nulls().unique().sort().to_list()
-        query = (f"SELECT {select} FROM {self._t('customers')} c "
-                 f"LEFT JOIN {self._t('groups')} g ON g.id = c.group_id "
+        # Only a select that names the group joins it: without the join, a lookup by
+        # business id or name reads the key index alone (the number rides along in it).
+        groups = (f"LEFT JOIN {self._t('groups')} g ON g.id = c.group_id "
+                  if "g." in select else "")
+        query = (f"SELECT {select} FROM {self._t('customers')} c {groups}"
                  f"WHERE c.{column} IN (SELECT j.value FROM {self._values_table()})")
         if self.dialect != "sqlite":
             return self._frame(query, (self._list_param(wanted),), schema)
