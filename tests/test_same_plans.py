@@ -67,7 +67,11 @@ def _plan_rows(source: Path, db: Path, tmp_path: Path) -> pl.DataFrame:
     return plan.rows.select(*REPORT_COLUMNS, *[new_col(f) for f in plan.header.fields])
 
 
-def test_every_format_and_encoding_gives_the_same_plan(tmp_path: Path) -> None:
+@pytest.mark.parametrize("chunk_rows", [500_000, 2])
+def test_every_format_and_encoding_gives_the_same_plan(tmp_path: Path, chunk_rows: int,
+                                                       monkeypatch) -> None:
+    # Also with the preview's row slices of 2 rows: every reader's frame sliced alike.
+    monkeypatch.setattr("sync.pipeline._CHUNK_ROWS", chunk_rows)
     db = tmp_path / "r.db"
     load_register(db, SEED, tmp_path)
     reference = _plan_rows(REFERENCE, db, tmp_path)
