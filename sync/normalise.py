@@ -233,6 +233,7 @@ def _customer_type(value: str, aliases: Mapping[str, str]) -> _Result:
 def _business_id(value: str, country: str | None) -> _Result:
     cleaned = _SEPARATORS.sub("", value).upper()
     vat = _VAT_FORM.fullmatch(cleaned)
+    row_country = country
     if vat and vat.group(1) in _countries():
         country, cleaned = vat.group(1), vat.group(2)
         if country == "SE" and len(cleaned) == 12 and cleaned.endswith("01"):
@@ -248,6 +249,13 @@ def _business_id(value: str, country: str | None) -> _Result:
         return _WHITESPACE.sub("", value).upper(), None, None
     if canonical is None:
         return (value, "invalid_business_id", f"invalid {country} business ID: '{value}'")
+    if row_country is not None and row_country != country:
+        # The VAT prefix names the id's country; the row says (or defaults to) another.
+        # The id is read as its prefix says, and the user is told: nothing is guessed
+        # silently about the customer's country, which stays as it was.
+        return (canonical, "business_id_country",
+                f"'{value}' is a {country} business ID but the row's country is "
+                f"{row_country} (an empty country reads as the default); check the country")
     return canonical, None, None
 
 
