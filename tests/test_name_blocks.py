@@ -86,6 +86,13 @@ def test_reverting_an_insert_removes_its_blocks(register_url, tmp_path):
     assert run_cli("revert", str(result.json()["batch"]), "--db", register_url).exit_code == 0
     assert not any(number == "1003" for _, number, _ in stored_blocks(register_url))
     assert_in_step(register_url)
+    # The number is free again, and a new customer's blocks are written without a
+    # conflict check: none of the reverted customer's may be left to collide with.
+    again = run_cli("import", source, "--db", register_url, "--yes", "--json")
+    assert again.exit_code == 0, again.stderr
+    assert again.json()["new"] == 1
+    assert any(number == "1003" for _, number, _ in stored_blocks(register_url))
+    assert_in_step(register_url)
 
 
 def _make_version_1(db: str) -> None:

@@ -28,6 +28,13 @@ NUMBER_LENGTH = "length(ltrim(customer_number, '0'))"
 NUMBER_DIGITS = "ltrim(customer_number, '0')"
 
 
+# PostgreSQL writes an updated row as a new version; where the page has room and no
+# indexed column changed, it stays on the page and no index is touched (a HOT update).
+# Pages left 40% free make a re-sync that modifies many customers 2.4x cheaper
+# (UPDATE of 200k rows: 5.7 s full pages, 2.4 s at 60), for a table 1.7x larger.
+_CUSTOMERS_STORAGE = " WITH (fillfactor = 60)"
+
+
 def schema_sql(dialect: Dialect, prefix: str = "") -> list[str]:
     """The CREATE statements of an empty register, in order.
 
@@ -62,7 +69,7 @@ def schema_sql(dialect: Dialect, prefix: str = "") -> list[str]:
     invalidated TEXT,
     created_batch {big},
     updated_batch {big}
-)""",
+){_CUSTOMERS_STORAGE if dialect == "postgresql" else ""}""",
         *_key_indexes(p),
         *upgrade_sql(dialect, 1, prefix),
         f"""CREATE TABLE {p}batches (
