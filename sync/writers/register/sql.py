@@ -99,7 +99,9 @@ class SQLRegister:
 
     def _insert_blocks(self, blocks: pl.DataFrame) -> None:
         """Write the (block, customer_number, name) rows of customers that had no blocks
-        (inserted in this transaction): a plain insert, no conflict to resolve."""
+        (inserted in this transaction). An engine may skip the conflict check here
+        (PostgreSQL does); SQLite's upsert costs what its plain insert does, so it
+        upserts."""
         self._upsert_blocks(blocks)
 
     def close(self) -> None:
