@@ -27,6 +27,7 @@ import uuid
 from pathlib import Path
 
 import psycopg
+from pg_commit import copy_floor  # the same floor as the commit benchmark
 
 PG = os.environ.get("REGSYNC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 _TABLES = ("groups", "customers", "name_blocks")
@@ -72,25 +73,6 @@ def load_register(register: Path, url: str, schema: str) -> None:
     with psycopg.connect(PG, autocommit=True) as conn:
         conn.execute(f'VACUUM ANALYZE "{schema}".customers')
         conn.execute(f'VACUUM ANALYZE "{schema}".name_blocks')
-
-
-def copy_floor(csv_path: Path) -> float:
-    """Seconds of a plain COPY of the CSV into an empty table of text columns."""
-    header = csv_path.open(encoding="utf-8").readline().rstrip("\n").split(";")
-    schema = f"floor_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-        conn.execute(f'CREATE TABLE "{schema}".t ('
-                     + ", ".join(f"c{i} TEXT" for i in range(len(header))) + ")")
-        start = time.perf_counter()
-        with conn.cursor() as cur, cur.copy(
-                f'COPY "{schema}".t FROM STDIN (FORMAT csv, HEADER true, DELIMITER \';\')'
-        ) as copy, csv_path.open("rb") as handle:
-            while chunk := handle.read(8 << 20):
-                copy.write(chunk)
-        seconds = time.perf_counter() - start
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-    return seconds
 
 
 def one_run(data: Path, folder: Path) -> dict[str, float]:

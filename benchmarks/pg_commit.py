@@ -65,14 +65,19 @@ def timed(step: str, *args: str) -> float:
 
 
 def copy_floor(csv_path: Path, like: str | None = None,
-               columns: tuple[str, ...] = COLUMNS) -> float:
-    """Seconds of COPY of the CSV into an empty table (a fresh schema): plain text
-    columns, or with `like` a copy of that table with all its indexes."""
+               columns: tuple[str, ...] | None = None) -> float:
+    """Seconds of COPY of the CSV (`;`-separated, a header line) into an empty table (a
+    fresh schema): text columns c0, c1, ... one per header field, or with `like` a copy
+    of that table with all its indexes, filled in `columns`."""
+    if columns is None:
+        with open(csv_path, encoding="utf-8") as handle:
+            width = len(handle.readline().rstrip("\n").split(";"))
+        columns = tuple(f"c{i}" for i in range(width))
     schema = f"floor_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
         if like is None:
-            conn.execute(f'CREATE TABLE "{schema}".t ({", ".join(c + " TEXT" for c in COLUMNS)})')
+            conn.execute(f'CREATE TABLE "{schema}".t ({", ".join(c + " TEXT" for c in columns)})')
         else:
             conn.execute(f'CREATE TABLE "{schema}".t (LIKE {like} INCLUDING ALL)')
         start = time.perf_counter()
