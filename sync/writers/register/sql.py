@@ -166,10 +166,16 @@ class SQLRegister:
         # business id or name reads the key index alone (the number rides along in it).
         groups = (f"LEFT JOIN {self._t('groups')} g ON g.id = c.group_id "
                   if "g." in select else "")
+        if self.dialect != "sqlite":
+            # A join, not IN (...): the values are unique, and PostgreSQL then walks the
+            # key index in order (a merge join) instead of probing it once per value
+            # in hash order (450k numbers of 5M: 3.0 s instead of 5-6 s).
+            return self._frame(
+                f"SELECT {select} FROM {self._values_table()} "
+                f"JOIN {self._t('customers')} c ON c.{column} = j.value {groups}",
+                (self._list_param(wanted),), schema)
         query = (f"SELECT {select} FROM {self._t('customers')} c {groups}"
                  f"WHERE c.{column} IN (SELECT j.value FROM {self._values_table()})")
-        if self.dialect != "sqlite":
-            return self._frame(query, (self._list_param(wanted),), schema)
         # SQLite hands each column over as one JSON array that polars parses in one go
         # (a Python tuple per row costs about 3x more), for a slice of keys at a time.
         names = [f"k{i}" for i in range(len(schema))]
@@ -226,6 +232,8 @@ class SQLRegister:
                  f"WHERE b.block IN (SELECT j.value FROM {self._values_table()})")
         params = (self._list_param(sorted(blocks)),)
         if self.dialect != "sqlite":
+            # IN (...), not a join: with a join PostgreSQL merge-joins along the whole
+            # 15M-entry block index (28 s instead of 6 s on the large case).
             return self._frame(f"SELECT b.block, b.customer_number, b.name {where}",
                                params, schema)
         # SQLite hands each column over as one JSON array (the aggregates see the rows in
