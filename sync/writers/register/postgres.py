@@ -2,9 +2,10 @@
 
 Commits are serialised by a transaction-scoped advisory lock (a second committer waits
 up to five seconds, then exits 3); the stale-plan check runs inside the commit's
-transaction. Rows go in through COPY: customers and history straight into their
-tables, field updates into a temporary staging table and then one UPDATE ... FROM per
-changed field. Readers (preview, export) take no lock and never block.
+transaction. Rows go in through COPY: customers, new customers' name blocks and
+history straight into their tables, field updates into a temporary staging table (one
+row per changed customer) and then one UPDATE ... FROM. Readers (preview, export) take
+no lock and never block.
 """
 
 from __future__ import annotations
