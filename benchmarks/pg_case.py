@@ -50,9 +50,12 @@ def load_register(register: Path, url: str, schema: str) -> None:
     """Make a regsync register in `schema` holding the SQLite register's customers."""
     regsync("init", "--db", url)
     source = sqlite3.connect(f"file:{register}?mode=ro", uri=True)
+    columns_of = {t: [r[1] for r in source.execute(f"PRAGMA table_info({t})")]
+                  for t in _TABLES}
+    source.close()
     with psycopg.connect(PG, autocommit=False) as conn:
         for table in _TABLES:
-            columns = [r[1] for r in source.execute(f"PRAGMA table_info({table})")]
+            columns = columns_of[table]
             quoted = ", ".join(f'"{c}"' for c in columns)
             # The sqlite3 shell writes CSV as PostgreSQL reads it: NULL as an empty
             # field, an empty string as "".
