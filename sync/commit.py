@@ -56,9 +56,12 @@ def changeset(plan: Plan) -> ChangeSet:
         "name_key": frozenset(by_name.select(name_key(pl.col(new_col("name"))))
                               .to_series().drop_nulls().to_list()),
     }
+    # With similarity matching on, a row decided by its name relied on no other name in
+    # the register being similar enough to match it (or to make it ambiguous).
+    similar = plan.header.fuzzy_match_threshold is not None and by_name.height > 0
     return ChangeSet(inserts=inserts, updates=updates, groups=groups,
                      touched=frozenset(writing["customer_number"].drop_nulls().to_list()),
-                     relies_on=relies)
+                     relies_on=relies, relies_on_similar_names=similar)
 
 
 def commit(plan: Plan, register: Register, actor: str,

@@ -22,6 +22,7 @@ from sync.commit import changeset as changeset
 from sync.commit import commit as commit
 from sync.matchers.fuzzy import DUPLICATE_SCHEMA, possible_duplicates
 from sync.matchers.keys import match_keys
+from sync.matchers.similar import match_similar_names
 from sync.normalise import name_key
 from sync.plan import Plan, PlanHeader, count_statuses, new_col, old_col
 from sync.readers import SourceTable, read_source
@@ -147,6 +148,7 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
         counts=count_statuses(rows["status"]),
         skipped=table.skipped,
         source_info=_source_info(table, header_map),
+        fuzzy_match_threshold=rules.fuzzy_match_threshold,
     )
     return Plan(header=header, rows=rows)
 
@@ -189,6 +191,9 @@ def _compared_rows(chunk: pl.DataFrame, header_map: HeaderMap, rules: Rules,
     by_number = _register_values(register, valid["customer_number"], fields)
     matches = match_keys(valid, register, rules.match_order,
                          known_numbers=by_number["customer_number"])
+    if rules.fuzzy_match_threshold is not None:
+        matches = match_similar_names(valid, matches, register, rules.match_order,
+                                      rules.legal_forms, rules.fuzzy_match_threshold)
     rows = rows.join(matches, on="_row", how="left").with_columns(
         pl.col("outcome").fill_null("rejected"))
     _step(progress, "comparing with the register", where)
@@ -408,7 +413,9 @@ def _finish(rows: pl.DataFrame, table: SourceTable, fields: tuple[str, ...]) -> 
     message = pl.concat_str(
         [pl.when(pl.col("status") == "Rejected")
          .then(pl.col("error").fill_null(pl.lit("a New row needs a name"))),
-         pl.when(pl.col("status") == "Conflict").then(pl.col("message")),
+         # Conflicts say why; a matched row's message is how it matched (by similarity).
+         pl.when(pl.col("status").is_in(["Conflict", "Modified", "No change"]))
+         .then(pl.col("message")),
          pl.col("warning"), pl.col("duplicate_note")],
         separator="; ", ignore_nulls=True)
     report = rows.select(

@@ -64,6 +64,9 @@ class PlanHeader:
     source_info: dict[str, Any] = field(default_factory=dict)
     format: str = PLAN_FORMAT
     checksum: str = ""
+    # The rules' fuzzy_match_threshold (None: similarity matched nothing). A plan made
+    # with it relies on every name in the register, which the stale check must know.
+    fuzzy_match_threshold: float | None = None
 
 
 @dataclass
@@ -224,7 +227,9 @@ def legacy_plan_checksum(header: PlanHeader, rows: pl.DataFrame) -> str:
     header and the CSV text of every value. Still accepted, so that a plan previewed
     before an upgrade can be committed after it."""
     digest = hashlib.sha256()
-    described = {k: v for k, v in asdict(header).items() if k != "checksum"}
+    # Fields added to the header since are left out: such plans never had them.
+    described = {k: v for k, v in asdict(header).items()
+                 if k != "checksum" and not (k == "fuzzy_match_threshold" and v is None)}
     digest.update(json.dumps(described, sort_keys=True).encode())
     digest.update(json.dumps(rows.columns).encode())
     marked = rows.with_columns(pl.all().cast(pl.String).fill_null("\x00"))

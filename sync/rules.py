@@ -27,7 +27,8 @@ from sync.types import FIELDS, HEADER_LANGUAGES, MATCH_KEYS, SEVERITIES, HeaderL
 
 DEFAULT_RULES_PATH = Path(__file__).resolve().parent.parent / "rules" / "customers.toml"
 
-_RULES_KEYS = {"default_country", "match_order", "fuzzy_threshold", "legal_forms"}
+_RULES_KEYS = {"default_country", "match_order", "fuzzy_threshold", "fuzzy_match_threshold",
+               "legal_forms"}
 _FIELD_KEYS = {"aliases", "normaliser", "severity", "options", "headers"}
 # English export headers are the canonical field names (spec section 9), so a rule file
 # names headers for the other languages only.
@@ -65,6 +66,10 @@ class Rules:
     legal_forms: tuple[str, ...]
     source: str
     digest: str
+    # None: similarity never matches (the default). A number: a row decided by its name
+    # that finds no customer of that exact name matches the one customer whose name is at
+    # least this similar (spec section 4, "unless the rules turn fuzzy matching on").
+    fuzzy_match_threshold: float | None = None
 
     @property
     def custom_fields(self) -> tuple[str, ...]:
@@ -153,15 +158,27 @@ def _build(data: dict[str, Any], label: str) -> Rules:
              and len(set(order)) == len(order), label,
              f"rules.match_order must list distinct keys among {', '.join(MATCH_KEYS)}")
     threshold = settings.get("fuzzy_threshold", 90)
-    _require(isinstance(threshold, int | float) and 0 <= threshold <= 100, label,
+    _require(_is_number(threshold) and 0 <= threshold <= 100, label,
              "rules.fuzzy_threshold must be a number from 0 to 100")
+    match_threshold = settings.get("fuzzy_match_threshold")
+    _require(match_threshold is None
+             or (_is_number(match_threshold) and 50 <= match_threshold <= 100), label,
+             "rules.fuzzy_match_threshold must be a number from 50 to 100 "
+             "(leave it out to never match by similarity)")
     forms = settings.get("legal_forms", [])
     _require(isinstance(forms, list) and all(isinstance(f, str) for f in forms), label,
              "rules.legal_forms must be a list of strings")
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
     return Rules(fields=fields, default_country=country, match_order=tuple(order),
                  fuzzy_threshold=float(threshold), legal_forms=tuple(forms), source=label,
-                 digest=digest)
+                 digest=digest,
+                 fuzzy_match_threshold=(None if match_threshold is None
+                                        else float(match_threshold)))
+
+
+def _is_number(value: Any) -> bool:
+    """An int or float from TOML (a TOML boolean is a Python int, and is not one)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _field_rule(name: str, spec: Any, label: str) -> FieldRule:

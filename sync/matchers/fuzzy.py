@@ -209,6 +209,14 @@ def _register_matches(new_rows: pl.DataFrame, register: NameBlocks,
                       forms: frozenset[str], threshold: float) -> pl.DataFrame:
     """Per New row, the most similar existing customer at or above the threshold:
     q (index into new_rows), customer_number, name, score."""
+    return (_register_pairs(new_rows, register, forms, threshold)
+            .group_by("q", maintain_order=True).first())
+
+
+def _register_pairs(new_rows: pl.DataFrame, register: NameBlocks,
+                    forms: frozenset[str], threshold: float) -> pl.DataFrame:
+    """Every (row, existing customer) pair at or above the threshold, once each: q (index
+    into new_rows), customer_number, name, score; by q, then best score first."""
     words = _comparable_words(new_rows["name"], forms)
     query_keys = word_blocks(pl.int_range(new_rows.height, eager=True), words).rename(
         {"id": "q"})
@@ -225,7 +233,7 @@ def _register_matches(new_rows: pl.DataFrame, register: NameBlocks,
              for part in slices]
     return (pl.concat([_EMPTY_MATCHES, *found])
             .sort(["q", "score", "customer_number"], descending=[False, True, False])
-            .group_by("q", maintain_order=True).first()
+            .unique(["q", "customer_number"], keep="first", maintain_order=True)
             .select("q", "customer_number", "name", "score"))
 
 
@@ -311,3 +319,23 @@ def possible_duplicates(new_rows: pl.DataFrame, register: NameBlocks,
                        pl.format("possible duplicate of row {} (same name)",
                                  pl.col("first_row")).alias("duplicate_note")))
     return pl.concat([flagged, earlier], how="vertical_relaxed")
+
+
+def similar_customers(rows: pl.DataFrame, register: NameBlocks, legal_forms: Iterable[str],
+                      threshold: float) -> pl.DataFrame:
+    """Every existing customer whose name is at least `threshold` similar to a row's
+    (the possible-duplicate comparison, over the same name blocks).
+
+    `rows`: _row and name. Returns _row, customer_number, name (the customer's) and
+    similarity (0-100, rounded down so that a shown score never overstates it), best
+    first per row; rows with no such customer are absent.
+    """
+    schema = {"_row": pl.Int64, "customer_number": pl.String, "name": pl.String,
+              "similarity": pl.Int64}
+    if not rows.height:
+        return pl.DataFrame(schema=schema)
+    pairs = _register_pairs(rows.select("name"), register, _form_tokens(legal_forms),
+                            threshold)
+    return pairs.select(
+        rows["_row"].gather(pairs["q"]).alias("_row"), "customer_number", "name",
+        pl.col("score").floor().cast(pl.Int64).alias("similarity")).cast(schema)

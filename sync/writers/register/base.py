@@ -26,6 +26,8 @@ class ChangeSet:
     updates: long form, one row per changed field: customer_number, field, old, new.
     groups: group names the plan needs (created when missing, matched ignoring case).
     relies_on: key values the plan's matching relied on, per key field, for the stale check.
+    relies_on_similar_names: the plan's matching compared names by similarity, so a name
+    added or changed anywhere in the register since makes it stale.
     """
 
     inserts: pl.DataFrame
@@ -33,6 +35,7 @@ class ChangeSet:
     groups: tuple[str, ...]
     touched: frozenset[str]
     relies_on: dict[KeyField, frozenset[str]]
+    relies_on_similar_names: bool = False
 
 
 @dataclass(frozen=True)

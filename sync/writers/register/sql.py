@@ -442,6 +442,14 @@ class SQLRegister:
                 if (business_id in changes.relies_on.get("business_id", frozenset())
                         or name_key in changes.relies_on.get("name_key", frozenset())):
                     hit.add(number)
+        if changes.relies_on_similar_names:
+            # Any customer added, removed or renamed since (history entries with no
+            # field are whole-customer ones): its name may now be similar to a row's.
+            hit |= {r[0] for r in self._rows(
+                f"SELECT DISTINCT h.customer_number FROM {self._t('history')} h "
+                f"JOIN {self._t('batches')} b ON b.id = h.batch_id "
+                f"WHERE b.version > ? AND (h.field IS NULL OR h.field = 'name')",
+                (plan_version,))}
         if hit:
             shown = ", ".join(sorted(hit)[:5]) + (" ..." if len(hit) > 5 else "")
             raise StalePlanError(
