@@ -184,7 +184,7 @@ def _compared_rows(chunk: pl.DataFrame, header_map: HeaderMap, rules: Rules,
         pl.lit(None, pl.String).alias(new_col(f)) for f in fields if f not in rows.columns)
     valid = rows.filter(pl.col("error").is_null()).select(
         "_row", *[pl.col(new_col(k)).alias(k)
-                  for k in ("customer_number", "business_id", "name")])
+                  for k in ("customer_number", "business_id", "name", "customer_type")])
     _step(progress, "matching", where)
     # The customers the rows name by number, read once: they answer the number lookup
     # of the key chain and most of the values the comparison needs.

@@ -162,8 +162,8 @@ def _build(data: dict[str, Any], label: str) -> Rules:
              "rules.fuzzy_threshold must be a number from 0 to 100")
     match_threshold = settings.get("fuzzy_match_threshold")
     _require(match_threshold is None
-             or (_is_number(match_threshold) and 50 <= match_threshold <= 100), label,
-             "rules.fuzzy_match_threshold must be a number from 50 to 100 "
+             or (_is_number(match_threshold) and 85 <= match_threshold <= 100), label,
+             "rules.fuzzy_match_threshold must be a number from 85 to 100 "
              "(leave it out to never match by similarity)")
     forms = settings.get("legal_forms", [])
     _require(isinstance(forms, list) and all(isinstance(f, str) for f in forms), label,

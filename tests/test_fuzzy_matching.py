@@ -17,11 +17,13 @@ from tests.conftest import customers, load_register, register_state, report_rows
 
 REGISTER = """customer_number;customer_type;name;business_id;postal_code
 1001;company;Kahvila Aurinko Oy;0112038-9;00100
+1003;company;Sanna Salo Oy;;00140
 1002;company;Kahvila Aurinko Ky;;00120
 1004;company;Rakennus Kivi Oy;2617416-4;90100
 1006;person;Liisa Laine;;00250
 1007;person;Matti Virtanen;;33100
 1008;person;Matti Virtanen;;20100
+1009;person;Pekka Virtanen;;00160
 """
 
 
@@ -70,7 +72,7 @@ def test_a_name_similar_to_one_customer_matches_it_and_keeps_its_name(seeded, tm
     assert run_cli("import", source, "--db", seeded, "--rules", rules, "--yes").exit_code == 0
     after = customers(seeded)
     assert (after["1006"]["name"], after["1006"]["postal_code"]) == ("Liisa Laine", "00260")
-    assert len(after) == 6
+    assert len(after) == 8
     again = run_cli("import", source, "--db", seeded, "--rules", rules, "--yes", "--json")
     assert again.exit_code == 0
     assert again.json()["unchanged"] == 1 and again.json()["modified"] == 0
@@ -139,10 +141,50 @@ def test_a_change_that_renames_nobody_leaves_the_plan_valid(seeded, tmp_path):
     assert customers(seeded)["1006"]["postal_code"] == "00260"
 
 
-@pytest.mark.parametrize("value", ["30", "101", "true", '"95"'])
+@pytest.mark.parametrize("value", ["60", "84.9", "101", "true", '"95"'])
 def test_a_bad_threshold_is_refused_before_any_work(db, tmp_path, value):
     source = write_csv(tmp_path / "s.csv", "name\nLiisa\n")
     result = run_cli("preview", source, "--db", db, "--rules", rules_file(tmp_path, value))
     assert result.exit_code == 2
     assert "fuzzy_match_threshold" in result.stderr
     assert not db.exists()
+
+
+def test_a_person_row_never_matches_a_company_through_its_stripped_legal_form(seeded,
+                                                                               tmp_path):
+    rows = preview(seeded, tmp_path, "name;customer_type;postal_code\n"
+                                     "Sanna Salo;person;00150\nSanna Salo;;00150\n")
+    assert rows[2]["status"] == "Conflict"
+    assert "1003" in rows[2]["message"] and "person" in rows[2]["message"]
+    # A row that gives no type is compared as usual.
+    assert (rows[3]["status"], rows[3]["customer_number"]) == ("Modified", "1003")
+
+
+def test_a_row_with_a_key_of_its_own_is_never_attached_by_similarity(seeded, tmp_path):
+    rules = rules_file(tmp_path, 90)
+    rules.write_text(rules.read_text(encoding="utf-8").replace(
+        'match_order = ["customer_number", "business_id", "name"]',
+        'match_order = ["name", "business_id"]'), encoding="utf-8")
+    source = write_csv(tmp_path / "s.csv", "customer_number;name\n2002;Liisa Lainé\n")
+    report = tmp_path / "r.csv"
+    result = run_cli("preview", source, "--db", seeded, "--rules", rules,
+                     "--report", report, "--plan", tmp_path / "p.plan")
+    assert result.exit_code == 1, result.stderr
+    row = report_rows(report)[0]
+    assert row["status"] == "Conflict"
+    assert "1006" in row["message"] and "customer_number of its own" in row["message"]
+
+
+def test_a_search_that_skipped_a_common_word_never_matches(seeded, tmp_path, monkeypatch):
+    # Blocks of more than one customer count as too common here. 'Pekka Virtane' finds
+    # 1009 through 'pekka', but the Virtanens ('virt') were not compared: one of them
+    # may be as similar, so the row is not matched.
+    monkeypatch.setattr("sync.matchers.fuzzy._MAX_BLOCK", 1)
+    rows = preview(seeded, tmp_path, "name;postal_code\nLiisa Lainé;00260\n"
+                                     "Pekka Virtane;00170\n")
+    assert (rows[2]["status"], rows[2]["customer_number"]) == ("Modified", "1006")
+    assert rows[3]["status"] == "Conflict"
+    assert "1009" in rows[3]["message"] and "were not compared" in rows[3]["message"]
+    monkeypatch.undo()
+    rows = preview(seeded, tmp_path, "name;postal_code\nPekka Virtane;00170\n")
+    assert (rows[2]["status"], rows[2]["customer_number"]) == ("Modified", "1009")

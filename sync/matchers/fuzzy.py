@@ -131,9 +131,12 @@ def _comparison_text(words: pl.Series, forms: frozenset[str]) -> pl.Series:
     return text
 
 
-def _usable_blocks(query_keys: pl.DataFrame, register: NameBlocks) -> pl.DataFrame:
+def _usable_blocks(query_keys: pl.DataFrame,
+                   register: NameBlocks) -> tuple[pl.DataFrame, pl.Series]:
     """Blocks to pair on, not too common and together under the pair budget: block,
-    size (its customers), smallest first.
+    size (its customers), smallest first; and the queries (q) some of whose customers
+    are left unpaired (a block of theirs with customers is too common or past the
+    budget, and not covered by its chosen prefix block).
 
     A word block longer than BLOCK_PREFIX is left out when its prefix block is chosen
     too: whoever has the word has the prefix, so the prefix block already pairs them.
@@ -148,7 +151,10 @@ def _usable_blocks(query_keys: pl.DataFrame, register: NameBlocks) -> pl.DataFra
     block = pl.col("block")
     covered = ((block.str.len_chars() > BLOCK_PREFIX)
                & block.str.slice(0, BLOCK_PREFIX).is_in(chosen["block"].implode()))
-    return chosen.filter(~covered).select("block", "size")
+    dropped = (sizes.filter(pl.col("size") > 0)
+               .filter(~block.is_in(chosen["block"].implode()) & ~covered)["block"])
+    partial = query_keys.filter(pl.col("block").is_in(dropped.implode()))["q"].unique()
+    return chosen.filter(~covered).select("block", "size"), partial
 
 
 class _Texts:
@@ -209,19 +215,21 @@ def _register_matches(new_rows: pl.DataFrame, register: NameBlocks,
                       forms: frozenset[str], threshold: float) -> pl.DataFrame:
     """Per New row, the most similar existing customer at or above the threshold:
     q (index into new_rows), customer_number, name, score."""
-    return (_register_pairs(new_rows, register, forms, threshold)
-            .group_by("q", maintain_order=True).first())
+    pairs, _ = _register_pairs(new_rows, register, forms, threshold)
+    return pairs.group_by("q", maintain_order=True).first()
 
 
-def _register_pairs(new_rows: pl.DataFrame, register: NameBlocks,
-                    forms: frozenset[str], threshold: float) -> pl.DataFrame:
+def _register_pairs(new_rows: pl.DataFrame, register: NameBlocks, forms: frozenset[str],
+                    threshold: float) -> tuple[pl.DataFrame, pl.Series]:
     """Every (row, existing customer) pair at or above the threshold, once each: q (index
-    into new_rows), customer_number, name, score; by q, then best score first."""
+    into new_rows), customer_number, name, score; by q, then best score first. And the
+    rows (q) whose search was partial (see _usable_blocks)."""
     words = _comparable_words(new_rows["name"], forms)
     query_keys = word_blocks(pl.int_range(new_rows.height, eager=True), words).rename(
         {"id": "q"})
-    blocks = (_usable_blocks(query_keys, register) if query_keys.height
-              else pl.DataFrame(schema={"block": pl.String, "size": pl.Int64}))
+    blocks, partial = (_usable_blocks(query_keys, register) if query_keys.height
+                       else (pl.DataFrame(schema={"block": pl.String, "size": pl.Int64}),
+                             pl.Series("q", [], dtype=pl.Int64)))
     # token_sort_ratio is the plain ratio of the names with their words sorted: sort
     # them once here.
     queries = _Texts(_comparison_text(words, forms))
@@ -234,7 +242,7 @@ def _register_pairs(new_rows: pl.DataFrame, register: NameBlocks,
     return (pl.concat([_EMPTY_MATCHES, *found])
             .sort(["q", "score", "customer_number"], descending=[False, True, False])
             .unique(["q", "customer_number"], keep="first", maintain_order=True)
-            .select("q", "customer_number", "name", "score"))
+            .select("q", "customer_number", "name", "score")), partial
 
 
 def _score_slice(query_keys: pl.DataFrame, blocks: pl.Series, queries: _Texts,
@@ -326,16 +334,19 @@ def similar_customers(rows: pl.DataFrame, register: NameBlocks, legal_forms: Ite
     """Every existing customer whose name is at least `threshold` similar to a row's
     (the possible-duplicate comparison, over the same name blocks).
 
-    `rows`: _row and name. Returns _row, customer_number, name (the customer's) and
-    similarity (0-100, rounded down so that a shown score never overstates it), best
-    first per row; rows with no such customer are absent.
+    `rows`: _row and name. Returns _row, customer_number, name (the customer's),
+    similarity (0-100, rounded as possible duplicates show it), best first per row, and
+    partial: True when some customers sharing a word with the row's name were not
+    compared (a word so common that comparing it would pair too much), so that more
+    customers may be that similar. Rows with no such customer are absent.
     """
     schema = {"_row": pl.Int64, "customer_number": pl.String, "name": pl.String,
-              "similarity": pl.Int64}
+              "similarity": pl.Int64, "partial": pl.Boolean}
     if not rows.height:
         return pl.DataFrame(schema=schema)
-    pairs = _register_pairs(rows.select("name"), register, _form_tokens(legal_forms),
-                            threshold)
+    pairs, partial = _register_pairs(rows.select("name"), register,
+                                     _form_tokens(legal_forms), threshold)
     return pairs.select(
         rows["_row"].gather(pairs["q"]).alias("_row"), "customer_number", "name",
-        pl.col("score").floor().cast(pl.Int64).alias("similarity")).cast(schema)
+        pl.col("score").round(0).cast(pl.Int64).alias("similarity"),
+        pl.col("q").is_in(partial.implode()).alias("partial")).cast(schema)
