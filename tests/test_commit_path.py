@@ -195,3 +195,31 @@ def test_a_save_that_fails_midway_leaves_the_old_plan_and_no_temp_file(db: Path,
         plan.save(plan_path)
     assert plan_path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def _checksum_before_similarity_matching(header: dict, rows: pl.DataFrame) -> str:
+    """The legacy checksum as regsync computed it when plan headers had no
+    fuzzy_match_threshold field (the legacy format is frozen: plans on disk carry it)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    digest.update(json.dumps({k: v for k, v in header.items() if k != "checksum"},
+                             sort_keys=True).encode())
+    digest.update(json.dumps(rows.columns).encode())
+    marked = rows.with_columns(pl.all().cast(pl.String).fill_null("\x00"))
+    for start in range(0, rows.height, 200_000):
+        digest.update(marked.slice(start, 200_000).write_csv(include_header=False).encode())
+    return digest.hexdigest()
+
+
+def test_a_legacy_plan_from_before_the_similarity_field_still_commits(db: Path,
+                                                                      tmp_path: Path):
+    plan_path = tmp_path / "p.plan"
+    run_cli("preview", SOURCE, "--db", db, "--plan", plan_path)
+    plan = Plan.load(plan_path)
+    header = dataclasses.asdict(plan.header)
+    del header["fuzzy_match_threshold"]
+    header["checksum"] = _checksum_before_similarity_matching(header, plan.rows)
+    _rewrite(plan_path, plan.rows, header)
+    result = run_cli("commit", plan_path, "--db", db, "--json")
+    assert result.exit_code == 1 and result.json()["batch"] == 2
