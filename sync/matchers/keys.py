@@ -28,10 +28,15 @@ def _hits(register: Register, key: str, values: pl.Series,
     return (found.group_by("value").agg(pl.col("customer_number").sort().alias("hits")))
 
 
+def deciding_key(order: tuple[str, ...]) -> pl.Expr:
+    """The key that decides each row: the first of `order` the row has (null: none)."""
+    return pl.coalesce([pl.when(pl.col(k).is_not_null()).then(pl.lit(k)) for k in order])
+
+
 def _needs_name(order: tuple[str, ...]) -> pl.Expr:
     """Rows whose decision reads the name's hits: the first key they have in `order`
     is the name, or is a customer_number the register does not know."""
-    deciding = pl.coalesce([pl.when(pl.col(k).is_not_null()).then(pl.lit(k)) for k in order])
+    deciding = deciding_key(order)
     unknown_number = pl.col("customer_number_hits").list.len() == 0
     return (deciding == "name") | ((deciding == "customer_number") & unknown_number)
 

@@ -29,6 +29,7 @@ from collections.abc import Iterable
 import polars as pl
 
 from sync.matchers.fuzzy import similar_customers
+from sync.matchers.keys import deciding_key
 from sync.writers.register.base import Register
 
 _KEYS = ("customer_number", "business_id")
@@ -44,10 +45,8 @@ def match_similar_names(rows: pl.DataFrame, matches: pl.DataFrame, register: Reg
     `rows`: _row, customer_number, business_id, name, customer_type (canonical, null
     when empty). Rows the key chain matched or found in conflict are never changed.
     """
-    deciding = pl.coalesce([pl.when(pl.col(k).is_not_null()).then(pl.lit(k))
-                            for k in order if k in rows.columns])
     candidates = (rows.join(matches.select("_row", "outcome"), on="_row")
-                  .with_columns(deciding.alias("_deciding"))
+                  .with_columns(deciding_key(order).alias("_deciding"))
                   .filter((pl.col("outcome") == "new") & pl.col("name").is_not_null()
                           & pl.col("_deciding").is_in(["name", "customer_number"])))
     if not candidates.height:
