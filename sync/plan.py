@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ _META_NAME = _META_KEY.decode()
 _CHECKSUM_ROWS = 200_000
 _SAVE_ROWS = 250_000  # rows per Parquet row group when a plan is saved
 _DIGEST_CHARS = 64  # a SHA-256 hex digest
+_CHECKSUM_FIELD = re.compile(rb'"checksum": "([0-9a-f]{64})"')
 _READ_CHUNK = 8 << 20
 # What reading a damaged or foreign file can raise (polars panics on some damage).
 _UNREADABLE = (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError, ValueError)
@@ -128,30 +130,47 @@ class Plan:
             raise PlanError(f"{path}: not a plan file (a folder?)")
         if not path.exists():
             raise PlanError(f"{path}: plan file not found")
-        # polars reads the Parquet file itself (in parallel, without pyarrow and pandas).
+        # The bytes are checked before anything in them is decoded: polars 2's Parquet
+        # reader aborts the whole process (a panic, not an exception) on some damaged
+        # files, and one who edited a plan must get a one-line error. An intact plan is
+        # exactly what preview wrote, so polars reads it (in parallel, without pyarrow).
+        recorded = recorded_checksum(path)
+        if recorded is not None and file_checksum(path, recorded) == recorded:
+            try:
+                header = _header(path, pl.read_parquet_metadata(path).get(_META_NAME))
+                rows = pl.read_parquet(path)
+            except _UNREADABLE as exc:
+                raise PlanError(f"{path}: not a regsync plan ({_first_line(exc)})") from None
+            return cls(header=header, rows=rows)
+        return cls._load_unverified(path)
+
+    @classmethod
+    def _load_unverified(cls, path: Path) -> Plan:
+        """A plan whose bytes do not match a checksum in its footer: one saved with the
+        earlier checksum (`legacy_plan_checksum`), or a damaged or edited one (refused).
+        pyarrow decodes it: it reports damage as exceptions where polars may abort."""
+        import pyarrow as pa  # only here: a commit of an intact plan never needs it
+        import pyarrow.parquet as pq
+
         try:
-            raw = pl.read_parquet_metadata(path).get(_META_NAME)
-        except _UNREADABLE as exc:
+            meta = pq.read_metadata(path).metadata or {}
+        except (pa.ArrowException, OSError, ValueError) as exc:
             raise PlanError(f"{path}: not a regsync plan ({_first_line(exc)})") from None
-        if raw is None:
-            raise PlanError(f"{path}: not a regsync plan (no plan header)")
-        try:
-            header = PlanHeader(**json.loads(raw))
-        except (TypeError, ValueError) as exc:
-            raise PlanError(f"{path}: damaged plan header ({exc})") from None
-        if header.format != PLAN_FORMAT:
-            raise PlanError(f"{path}: plan format {header.format!r} is not {PLAN_FORMAT!r}")
+        raw = meta.get(_META_KEY)
+        header = _header(path, None if raw is None else raw.decode("utf-8", "replace"))
         changed = PlanError(f"{path}: the plan was changed after preview made it (checksum "
                             f"mismatch); run preview again")
-        # The bytes are checked before any value is decoded.
-        intact = file_checksum(path, header.checksum) == header.checksum
         try:
-            rows = pl.read_parquet(path)
-        except _UNREADABLE as exc:
-            if not intact:
-                raise changed from None
-            raise PlanError(f"{path}: not a regsync plan ({_first_line(exc)})") from None
-        if not intact and legacy_plan_checksum(header, rows) != header.checksum:
+            table = pq.read_table(path)
+            table.validate(full=True)  # pyarrow does not check that the text is UTF-8
+            # Nor the metadata's keys, on which polars panics; the header is read above.
+            rows = pl.from_arrow(table.replace_schema_metadata(None))
+            if not isinstance(rows, pl.DataFrame):
+                raise changed
+            legacy = legacy_plan_checksum(header, rows)
+        except (pa.ArrowException, OSError, *_UNREADABLE):
+            raise changed from None
+        if legacy != header.checksum:
             raise changed
         return cls(header=header, rows=rows)
 
@@ -237,6 +256,38 @@ def legacy_plan_checksum(header: PlanHeader, rows: pl.DataFrame) -> str:
         digest.update(marked.slice(start, _CHECKSUM_ROWS).write_csv(
             include_header=False).encode())
     return digest.hexdigest()
+
+
+def _header(path: Path, raw: str | None) -> PlanHeader:
+    """The plan header from the footer's JSON; PlanError if missing, damaged or of
+    another plan format."""
+    if raw is None:
+        raise PlanError(f"{path}: not a regsync plan (no plan header)")
+    try:
+        header = PlanHeader(**json.loads(raw))
+    except (TypeError, ValueError) as exc:
+        raise PlanError(f"{path}: damaged plan header ({exc})") from None
+    if header.format != PLAN_FORMAT:
+        raise PlanError(f"{path}: plan format {header.format!r} is not {PLAN_FORMAT!r}")
+    return header
+
+
+def recorded_checksum(path: Path) -> str | None:
+    """The checksum recorded in the plan header, found in the raw bytes of the file's
+    footer (nothing is decoded); None if it is not there exactly once."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        handle.seek(max(0, size - 8))
+        trailer = handle.read()
+        if size < 12 or trailer[-4:] != b"PAR1":
+            return None
+        footer_len = int.from_bytes(trailer[:4], "little")
+        if footer_len > size - 12:
+            return None
+        handle.seek(size - 8 - footer_len)
+        footer = handle.read(footer_len)
+    found = _CHECKSUM_FIELD.findall(footer)
+    return found[0].decode() if len(found) == 1 else None
 
 
 def _first_line(exc: Exception) -> str:

@@ -88,6 +88,51 @@ def test_any_byte_of_a_plan_changed_is_refused(db: Path, tmp_path: Path):
     assert "2001" in customers(db)
 
 
+def _page_offsets(plan_path: Path) -> list[int]:
+    meta = pq.read_metadata(plan_path)
+    offsets = []
+    for group in range(meta.num_row_groups):
+        for column in range(meta.num_columns):
+            chunk = meta.row_group(group).column(column)
+            offsets += [chunk.data_page_offset]
+            if chunk.dictionary_page_offset:
+                offsets += [chunk.dictionary_page_offset]
+    return offsets
+
+
+def test_a_damaged_plan_is_a_one_line_error_never_a_crash(db: Path, tmp_path: Path):
+    # polars 2 aborts the whole process on some damaged Parquet pages (and prints a
+    # panic on some damaged footers). Damage to the page headers and across the file
+    # must still be the one-line "changed" error, with nothing else on stderr.
+    plan_path = tmp_path / "p.plan"
+    run_cli("preview", SOURCE, "--db", db, "--plan", plan_path)
+    size = plan_path.stat().st_size
+    targets = sorted({at + k for at in _page_offsets(plan_path) for k in range(8)}
+                     | set(range(4, size - 8, 97)))
+    probe = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from sync.plan import Plan, PlanError\n"
+        f"plan, damaged = Path({str(plan_path)!r}), Path({str(tmp_path / 'd.plan')!r})\n"
+        "original = plan.read_bytes()\n"
+        f"for at in {targets!r}:\n"
+        "    for flip in (0x01, 0xFF):\n"
+        "        data = bytearray(original)\n"
+        "        data[at] ^= flip\n"
+        "        damaged.write_bytes(bytes(data))\n"
+        "        try:\n"
+        "            Plan.load(damaged)\n"
+        "        except PlanError as exc:\n"
+        "            assert len(str(exc).splitlines()) == 1, (at, flip, str(exc))\n"
+        "        else:\n"
+        "            raise SystemExit(f'byte {at} ^ {flip}: the damaged plan loaded')\n"
+        "print('checked', len(original))\n")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("checked") and done.stderr == ""
+
+
 def test_commit_imports_none_of_the_preview_stages(db: Path, tmp_path: Path):
     plan_path = tmp_path / "p.plan"
     run_cli("preview", SOURCE, "--db", db, "--plan", plan_path)

@@ -6,6 +6,8 @@ import csv
 import io
 import re
 import string
+import subprocess
+import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -23,7 +25,8 @@ from sync.readers import SourceTable, read_source
 from sync.readers.detect import choose_single_byte, detect_delimiter, detect_encoding
 from sync.readers.neutralise import QUOTED
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
 CSV = FIXTURES / "csv"
 ENCODINGS = FIXTURES / "encodings"
 WESTERN = {"cp1252", "iso8859-15"}
@@ -405,6 +408,53 @@ def test_broken_binary_formats_are_refused_in_one_line(
         read_source(path)
     assert caught.value.message.startswith(f"{path}: ")
     assert "\n" not in caught.value.message
+
+
+def test_a_date_polars_cannot_hold_is_refused_naming_column_and_row(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "dates.parquet"
+    days = pa.array([18_262, 4_000_000], type=pa.date32())  # 2020-01-01, year ~12921
+    pq.write_table(pa.table({"name": ["Aho", "Salo"], "born": days}), path)
+    with pytest.raises(SourceError, match="column 'born', row 3: .*outside the years 1-9999"):
+        read_source(path)
+
+
+def test_damaged_columnar_sources_are_a_one_line_error_never_a_crash(tmp_path: Path) -> None:
+    # polars 2 aborts the process (or prints a panic) on some damaged Parquet and Arrow
+    # files; every damaged byte must instead be a SourceError of one line, or a table.
+    import pyarrow as pa
+    import pyarrow.feather as feather
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(FIXTURES / "hostile" / "typed_columns.parquet")
+    feather.write_feather(table, tmp_path / "t.arrow", compression="uncompressed")
+    with pa.ipc.new_stream(tmp_path / "t.arrows", table.schema) as stream:
+        stream.write_table(table)
+    sources = [(str(FIXTURES / "hostile" / "typed_columns.parquet"), "parquet"),
+               (str(tmp_path / "t.arrow"), "arrow"), (str(tmp_path / "t.arrows"), "arrow-stream")]
+    probe = (
+        "from pathlib import Path\n"
+        "from sync.errors import SourceError\n"
+        "from sync.readers.columnar import read_columnar\n"
+        f"damaged = Path({str(tmp_path / 'damaged')!r})\n"
+        f"for name, kind in {sources!r}:\n"
+        "    original = Path(name).read_bytes()\n"
+        "    for at in range(0, len(original), 3):\n"
+        "        for flip in (0x01, 0x10, 0xFF):\n"
+        "            data = bytearray(original)\n"
+        "            data[at] ^= flip\n"
+        "            damaged.write_bytes(bytes(data))\n"
+        "            try:\n"
+        "                read_columnar(damaged, kind)\n"
+        "            except SourceError as exc:\n"
+        "                assert '\\n' not in exc.message, (name, at, flip, exc.message)\n"
+        "print('checked')\n")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout == "checked\n" and done.stderr == ""
 
 
 # --- chunking ----------------------------------------------------------------------------
