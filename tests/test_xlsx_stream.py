@@ -14,6 +14,7 @@ import pytest
 import xlsxwriter
 from polars.testing import assert_frame_equal
 
+from sync.errors import SourceError
 from sync.readers import xlsx, xlsx_stream
 from sync.readers.table import SourceTable
 from sync.readers.xlsx import read_xlsx
@@ -349,3 +350,27 @@ def test_the_first_visible_sheet_is_read_by_default(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["source"]["sheet"] == "Asiakkaat"
     assert "sheet 'Asiakkaat'" in result.stderr
+
+
+@pytest.mark.parametrize("stream_bytes", [0, xlsx.STREAM_BYTES])
+def test_damaged_zip_headers_are_a_one_line_error(tmp_path: Path, stream_bytes: int) -> None:
+    # A damaged flag or method in a zip header makes zipfile raise RuntimeError ("is
+    # encrypted") or NotImplementedError; both must be the one-line SourceError.
+    original = _xlsxwriter_book(tmp_path / "book.xlsx").read_bytes()
+    # The version needed, the flags and the method of each local and central header.
+    fields = {b"PK\x03\x04": (4, 6, 8), b"PK\x01\x02": (6, 8, 10)}
+    targets = [m.start() + k for m in re.finditer(rb"PK\x01\x02|PK\x03\x04", original)
+               for k in fields[m.group()]]
+    damaged = tmp_path / "damaged.xlsx"
+    refused = 0
+    for at in targets:
+        for flip in (0x01, 0xFF):
+            data = bytearray(original)
+            data[at] ^= flip
+            damaged.write_bytes(bytes(data))
+            try:
+                read_xlsx(damaged, stream_bytes=stream_bytes)
+            except SourceError as exc:
+                assert "\n" not in exc.message and exc.message.startswith(str(damaged))
+                refused += 1
+    assert refused > 0
