@@ -18,6 +18,7 @@ import click
 from sync.errors import RegsyncError
 
 EXIT_INTERNAL = 70
+EXIT_UNREADABLE = 2
 
 
 def default_actor() -> str:
@@ -116,11 +117,22 @@ def run(as_json: bool, action: Callable[[], int]) -> None:
                       "may not have finished: check the register before running it again",
              EXIT_INTERNAL)
     except Exception as exc:  # noqa: BLE001 - the edge: our own bug, never the user's
+        damaged = _damaged_register(exc)
+        if damaged is not None:
+            fail(as_json, damaged, EXIT_UNREADABLE)
         if os.environ.get("REGSYNC_DEBUG"):
             raise
         fail(as_json, f"internal error ({type(exc).__name__}: {exc}); nothing was written. "
                        f"Set REGSYNC_DEBUG=1 for details", EXIT_INTERNAL)
     sys.exit(code)
+
+
+def _damaged_register(exc: Exception) -> str | None:
+    """The error line when `exc` says an SQLite register file is damaged: unreadable
+    input (exit 2), not our bug. Such errors surface wherever a query reads the page."""
+    from sync.writers.register.sqlite import damaged_register_message
+
+    return damaged_register_message(exc)
 
 
 def fail(as_json: bool, message: str, code: int) -> None:

@@ -228,3 +228,28 @@ def test_passwords_never_appear_in_messages(tmp_path: Path):
         assert result.exit_code == 2, result.stderr
         assert "s3cr" not in result.stderr + result.stdout
         assert "TopSecret1" not in result.stderr + result.stdout
+
+
+def test_a_register_file_with_text_that_is_not_utf8_is_unreadable_input(tmp_path: Path):
+    # Another tool wrote Latin-1 bytes into a text column of the SQLite register: every
+    # command that reads that customer says which file is damaged (exit 2), writes
+    # nothing, and never calls it an internal error.
+    import json
+    import sqlite3
+
+    path = tmp_path / "register.db"
+    assert run_cli("import", REGISTER, "--db", path, "--yes").exit_code == 0
+    with sqlite3.connect(path) as conn:  # 'Helsinkö' in Latin-1
+        conn.execute("UPDATE customers SET city = CAST(x'48656c73696e6bf6' AS TEXT) "
+                     "WHERE customer_number = '1001'")
+    before = path.read_bytes()
+    out = tmp_path / "out.csv"
+    result = run_cli("export", out, "--db", path, "--json")
+    assert result.exit_code == 2 and not out.exists()
+    assert result.stderr.startswith(f"regsync: error: {path}: the register file is damaged")
+    assert "column 'city'" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert json.loads(result.stdout)["exit_code"] == 2
+    source = write_csv(tmp_path / "s.csv", "customer_number;city\n1001;Espoo\n")
+    result = run_cli("import", source, "--db", path, "--yes")
+    assert result.exit_code == 2 and "the register file is damaged" in result.stderr
+    assert path.read_bytes() == before

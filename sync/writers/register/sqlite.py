@@ -47,12 +47,31 @@ def _recover(path: Path) -> None:
         pass  # the read-only open that follows reports what is wrong
 
 
+_OPENED: list[str] = []  # the SQLite registers this process opened, newest last
+_DAMAGE = ("malformed", "not a database", "Could not decode to UTF-8")
+
+
+def damaged_register_message(exc: BaseException) -> str | None:
+    """The one-line error for an SQLite error that means a register file is damaged (or
+    holds text that is not UTF-8, which another tool may have written), naming the file;
+    None for any other error."""
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return None
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if not any(mark in text for mark in _DAMAGE):
+        return None
+    where = _OPENED[-1] if _OPENED else "the register"
+    return (f"{where}: the register file is damaged ({text[:200]}); nothing was written. "
+            "Restore it from a backup, or repair it with the sqlite3 tool")
+
+
 class SQLiteRegister(SQLRegister):
     """A register in one SQLite file (or an empty in-memory one for previews)."""
 
     def __init__(self, conn: sqlite3.Connection, label: str) -> None:
         self._conn = conn
         self.label = label
+        _OPENED.append(label)
 
     @classmethod
     def open(cls, path: Path, *, create: bool, migrating: bool = False) -> SQLiteRegister:
