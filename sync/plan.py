@@ -134,15 +134,18 @@ class Plan:
         # reader aborts the whole process (a panic, not an exception) on some damaged
         # files, and one who edited a plan must get a one-line error. An intact plan is
         # exactly what preview wrote, so polars reads it (in parallel, without pyarrow).
-        recorded = recorded_checksum(path)
-        if recorded is not None and file_checksum(path, recorded) == recorded:
-            try:
-                header = _header(path, pl.read_parquet_metadata(path).get(_META_NAME))
-                rows = pl.read_parquet(path)
-            except _UNREADABLE as exc:
-                raise PlanError(f"{path}: not a regsync plan ({_first_line(exc)})") from None
-            return cls(header=header, rows=rows)
-        return cls._load_unverified(path)
+        verified = [c for c in recorded_checksums(path) if file_checksum(path, c) == c]
+        if not verified:
+            return cls._load_unverified(path)
+        try:
+            header = _header(path, pl.read_parquet_metadata(path).get(_META_NAME))
+            rows = pl.read_parquet(path)
+        except _UNREADABLE as exc:
+            raise PlanError(f"{path}: not a regsync plan ({_first_line(exc)})") from None
+        if header.checksum not in verified:
+            raise PlanError(f"{path}: the plan was changed after preview made it (checksum "
+                            f"mismatch); run preview again")
+        return cls(header=header, rows=rows)
 
     @classmethod
     def _load_unverified(cls, path: Path) -> Plan:
@@ -151,6 +154,8 @@ class Plan:
         pyarrow decodes it: it reports damage as exceptions where polars may abort."""
         import pyarrow as pa  # only here: a commit of an intact plan never needs it
         import pyarrow.parquet as pq
+
+        from sync.arrow_ranges import first_out_of_range
 
         try:
             meta = pq.read_metadata(path).metadata or {}
@@ -163,7 +168,9 @@ class Plan:
         try:
             table = pq.read_table(path)
             table.validate(full=True)  # pyarrow does not check that the text is UTF-8
-            # Nor the metadata's keys, on which polars panics; the header is read above.
+            if first_out_of_range(table) is not None:  # a type the damage changed
+                raise changed
+            # Nor the metadata's keys, on which polars panics (the header is read above).
             rows = pl.from_arrow(table.replace_schema_metadata(None))
             if not isinstance(rows, pl.DataFrame):
                 raise changed
@@ -272,22 +279,22 @@ def _header(path: Path, raw: str | None) -> PlanHeader:
     return header
 
 
-def recorded_checksum(path: Path) -> str | None:
-    """The checksum recorded in the plan header, found in the raw bytes of the file's
-    footer (nothing is decoded); None if it is not there exactly once."""
+def recorded_checksums(path: Path) -> list[str]:
+    """What may be the checksum recorded in the plan header, found in the raw bytes of
+    the file's footer (nothing is decoded): every distinct `"checksum": "<hex>"` there.
+    Usually one; a source cell of that form adds more through the column statistics."""
     size = path.stat().st_size
     with path.open("rb") as handle:
         handle.seek(max(0, size - 8))
         trailer = handle.read()
         if size < 12 or trailer[-4:] != b"PAR1":
-            return None
+            return []
         footer_len = int.from_bytes(trailer[:4], "little")
         if footer_len > size - 12:
-            return None
+            return []
         handle.seek(size - 8 - footer_len)
         footer = handle.read(footer_len)
-    found = _CHECKSUM_FIELD.findall(footer)
-    return found[0].decode() if len(found) == 1 else None
+    return sorted({found.decode() for found in _CHECKSUM_FIELD.findall(footer)})
 
 
 def _first_line(exc: Exception) -> str:

@@ -268,3 +268,19 @@ def test_a_legacy_plan_from_before_the_similarity_field_still_commits(db: Path,
     _rewrite(plan_path, plan.rows, header)
     result = run_cli("commit", plan_path, "--db", db, "--json")
     assert result.exit_code == 1 and result.json()["batch"] == 2
+
+
+def test_a_cell_that_looks_like_the_plan_checksum_does_not_make_the_plan_stale(
+        db: Path, tmp_path: Path):
+    # The checksum is found in the plan file's footer before anything is decoded. Column
+    # statistics put cell values in the footer too; a cell of the same form must not
+    # hide the real checksum.
+    source = tmp_path / "s.csv"
+    source.write_text('customer_number;name;notes\n2001;Uusi Asiakas Oy;"""checksum"": '
+                      f'""{"a" * 64}"""\n', encoding="utf-8")
+    plan_path = tmp_path / "p.plan"
+    assert run_cli("preview", source, "--db", db, "--plan", plan_path).exit_code == 0
+    assert plan_path.read_bytes().count(f'"checksum": "{"a" * 64}"'.encode()) >= 1
+    result = run_cli("commit", plan_path, "--db", db)
+    assert result.exit_code == 0, result.stderr
+    assert "2001" in customers(db)

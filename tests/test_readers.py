@@ -421,6 +421,52 @@ def test_a_date_polars_cannot_hold_is_refused_naming_column_and_row(tmp_path: Pa
         read_source(path)
 
 
+def _out_of_range_tables():
+    import pyarrow as pa
+
+    big = pa.array([18_262, 2**31 - 1], type=pa.date32())
+    return {
+        "dictionary": pa.DictionaryArray.from_arrays(pa.array([0, 1], type=pa.int8()), big),
+        "list": pa.array([[18_262], [18_262, -2**31]], type=pa.list_(pa.date32())),
+        "struct": pa.array([{"d": 18_262}, {"d": 2**31 - 1}],
+                           type=pa.struct([("d", pa.date32())])),
+        "timestamp": pa.array([0, 2**62], type=pa.timestamp("us", tz="UTC")),
+        "time": pa.array([0, 86_400 * 10**6 + 5], type=pa.time64("us")),
+    }
+
+
+_OURS = "column 'when', row 3: .*outside the years"
+
+
+@pytest.mark.parametrize(("kind", "message"), [
+    ("dictionary", _OURS), ("list", _OURS), ("struct", _OURS), ("timestamp", _OURS),
+    ("time", "when|time64.*not within the acceptable range")])  # pyarrow's own check
+def test_dates_polars_cannot_hold_are_refused_wherever_they_sit(tmp_path: Path, kind: str,
+                                                                 message: str) -> None:
+    # Inside a dictionary, a list or a struct too: polars panics on any of them.
+    import pyarrow as pa
+    import pyarrow.feather as feather
+
+    path = tmp_path / "dates.arrow"
+    feather.write_feather(pa.table({"name": ["Aho", "Salo"],
+                                    "when": _out_of_range_tables()[kind]}), path)
+    with pytest.raises(SourceError, match=message) as caught:
+        read_source(path)
+    assert "\n" not in caught.value.message
+
+
+def test_nanosecond_timestamps_with_a_zone_are_read(tmp_path: Path) -> None:
+    # Every int64 of nanoseconds is a year polars holds (1677-2262): nothing to refuse.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "ns.parquet"
+    stamps = pa.array([1_700_000_000 * 10**9, None], type=pa.timestamp("ns", tz="UTC"))
+    pq.write_table(pa.table({"name": ["Aho", "Salo"], "seen": stamps}), path)
+    table = read_source(path)
+    assert table.frame.height == 2 and table.frame["c1"][0].startswith("2023-11-14")
+
+
 def test_damaged_columnar_sources_are_a_one_line_error_never_a_crash(tmp_path: Path) -> None:
     # polars 2 aborts the process (or prints a panic) on some damaged Parquet and Arrow
     # files; every damaged byte must instead be a SourceError of one line, or a table.

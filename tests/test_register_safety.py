@@ -253,3 +253,24 @@ def test_a_register_file_with_text_that_is_not_utf8_is_unreadable_input(tmp_path
     result = run_cli("import", source, "--db", path, "--yes")
     assert result.exit_code == 2 and "the register file is damaged" in result.stderr
     assert path.read_bytes() == before
+
+
+def test_a_damaged_page_of_the_sqlite_register_is_named_as_such(tmp_path: Path):
+    # The page of the customers table is broken (its page type byte zeroed): opening the
+    # register works, reading customers fails with SQLITE_CORRUPT mid-query.
+    import sqlite3
+
+    path = tmp_path / "register.db"
+    assert run_cli("import", REGISTER, "--db", path, "--yes").exit_code == 0
+    with sqlite3.connect(path) as conn:
+        root = conn.execute("SELECT rootpage FROM sqlite_master "
+                            "WHERE name = 'customers'").fetchone()[0]
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    data = bytearray(path.read_bytes())
+    data[(root - 1) * page_size] = 0
+    path.write_bytes(bytes(data))
+    out = tmp_path / "out.csv"
+    result = run_cli("export", out, "--db", path)
+    assert result.exit_code == 2 and not out.exists()
+    assert result.stderr.startswith(f"regsync: error: {path}: the register file is damaged")
+    assert "malformed" in result.stderr

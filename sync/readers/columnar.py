@@ -13,15 +13,12 @@ from typing import Any
 
 import polars as pl
 
+from sync.arrow_ranges import first_out_of_range
 from sync.errors import SourceError
 from sync.readers.table import SourceTable, clean_cell, drop_blank_rows
 
 _FORMAT_NAMES = {"parquet": "Parquet", "arrow": "Arrow IPC (Feather)",
                  "arrow-stream": "Arrow IPC stream"}
-_FIRST_DAY, _LAST_DAY = -719_162, 2_932_896  # 0001-01-01, 9999-12-31 in days from 1970
-_SECONDS_PER_DAY = 86_400
-_MS_PER_DAY = _SECONDS_PER_DAY * 1_000
-_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 # Floats up to this size convert to Int128 exactly; larger integral ones keep float text.
 _INT128_SAFE = 1e38
 
@@ -86,30 +83,12 @@ def _scan(path: Path, kind: str) -> pl.LazyFrame:
 
 
 def _check_dates(table: Any) -> None:
-    """ValueError naming the column and row of the first date or time outside the years
-    1-9999 (polars cannot hold those: it panics on them)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    for index, field in enumerate(table.schema):
-        kind = field.type
-        if pa.types.is_date32(kind):
-            low, high = _FIRST_DAY, _LAST_DAY
-        elif pa.types.is_date64(kind):
-            low, high = _FIRST_DAY * _MS_PER_DAY, (_LAST_DAY + 1) * _MS_PER_DAY - 1
-        elif pa.types.is_timestamp(kind):
-            per_day = _SECONDS_PER_DAY * _PER_SECOND[kind.unit]
-            low, high = _FIRST_DAY * per_day, (_LAST_DAY + 1) * per_day - 1
-        elif pa.types.is_time(kind):
-            low, high = 0, _SECONDS_PER_DAY * _PER_SECOND[kind.unit] - 1
-        else:
-            continue
-        values = pc.cast(table.column(index), pa.int32() if kind.bit_width == 32 else pa.int64())
-        outside = pc.or_(pc.less(values, low), pc.greater(values, high))
-        if pc.any(outside).as_py():
-            row = pc.index(outside, True).as_py() + 2
-            raise ValueError(f"column {field.name!r}, row {row}: a date or time outside "
-                             "the years 1-9999")
+    """ValueError naming the column and row of the first date or time polars cannot
+    hold (outside the years 1-9999: polars panics on them)."""
+    found = first_out_of_range(table)
+    if found is not None:
+        raise ValueError(f"column {found[0]!r}, row {found[1] + 2}: a date or time outside "
+                         "the years 1-9999")
 
 
 def _as_text(column: pl.Expr, dtype: pl.DataType) -> pl.Expr:

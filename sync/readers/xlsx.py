@@ -47,10 +47,8 @@ CHUNK_BYTES = 8 << 20
 (polars' `estimated_size`)."""
 
 _READ_ERRORS = (fastexcel.FastExcelError, pl.exceptions.PolarsError, ValueError, OSError)
-# RuntimeError: zipfile's "is encrypted" (a damaged flag bit), and NotImplementedError
-# (a subclass) for an unknown compression method or zip version.
 _BOOK_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, KeyError,
-                ET.ParseError, ValueError, OSError, EOFError, RuntimeError)
+                ET.ParseError, ValueError, OSError, EOFError)
 _MIDNIGHT = " 00:00:00"
 # calamine's text of a date before year 1 (year 0 or negative) or past year 9999.
 _DATE_OUTSIDE = r"^(?:\+[0-9]{5,}|-[0-9]{4,}|0000)-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}"

@@ -28,6 +28,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
 
 import polars as pl
 
@@ -97,7 +98,10 @@ def open_book(path: Path) -> Book:
 
     Raises zipfile.BadZipFile, KeyError, ET.ParseError or OSError for a broken workbook.
     """
-    archive = zipfile.ZipFile(path)
+    try:
+        archive = _Archive(path)
+    except RuntimeError as exc:  # "zip file version 23.5" (NotImplementedError)
+        raise zipfile.BadZipFile(str(exc)) from None
     try:
         book_part = _office_document(archive)
         rels = _relationships(archive, book_part)
@@ -118,6 +122,19 @@ def open_book(path: Path) -> Book:
     except BaseException:
         archive.close()
         raise
+
+
+class _Archive(zipfile.ZipFile):
+    """A ZipFile whose damaged members raise BadZipFile: zipfile itself reports a damaged
+    flag bit as "is encrypted" (RuntimeError) and an unknown compression method or zip
+    version as NotImplementedError."""
+
+    def open(self, name: Any, mode: Any = "r", pwd: bytes | None = None, *,
+             force_zip64: bool = False) -> IO[bytes]:
+        try:
+            return super().open(name, mode, pwd, force_zip64=force_zip64)
+        except RuntimeError as exc:  # NotImplementedError is one too
+            raise zipfile.BadZipFile(str(exc)) from None
 
 
 def _office_document(archive: zipfile.ZipFile) -> str:

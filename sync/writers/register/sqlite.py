@@ -47,8 +47,11 @@ def _recover(path: Path) -> None:
         pass  # the read-only open that follows reports what is wrong
 
 
-_OPENED: list[str] = []  # the SQLite registers this process opened, newest last
-_DAMAGE = ("malformed", "not a database", "Could not decode to UTF-8")
+# The SQLite register file this process opened last: the one a damage error names (no
+# command opens two different SQLite registers).
+_last_file: list[str] = []
+_CORRUPT, _NOTADB = 11, 26  # SQLite's primary result codes for a damaged file
+_NOT_UTF8 = "Could not decode to UTF-8"  # Python's own error: it has no SQLite code
 
 
 def damaged_register_message(exc: BaseException) -> str | None:
@@ -58,9 +61,11 @@ def damaged_register_message(exc: BaseException) -> str | None:
     if not isinstance(exc, sqlite3.DatabaseError):
         return None
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    if not any(mark in text for mark in _DAMAGE):
+    code = getattr(exc, "sqlite_errorcode", None)
+    if not (text.startswith(_NOT_UTF8) or (code is not None and code & 0xFF in
+                                           (_CORRUPT, _NOTADB))):
         return None
-    where = _OPENED[-1] if _OPENED else "the register"
+    where = _last_file[-1] if _last_file else "the register"
     return (f"{where}: the register file is damaged ({text[:200]}); nothing was written. "
             "Restore it from a backup, or repair it with the sqlite3 tool")
 
@@ -71,7 +76,6 @@ class SQLiteRegister(SQLRegister):
     def __init__(self, conn: sqlite3.Connection, label: str) -> None:
         self._conn = conn
         self.label = label
-        _OPENED.append(label)
 
     @classmethod
     def open(cls, path: Path, *, create: bool, migrating: bool = False) -> SQLiteRegister:
@@ -101,6 +105,7 @@ class SQLiteRegister(SQLRegister):
         if row[0] != str(SCHEMA_VERSION) and not migrating:
             raise RegisterError(f"{path}: register schema version {row[0]} is not "
                                 f"{SCHEMA_VERSION}; run 'regsync migrate'")
+        _last_file[:] = [str(path)]
         return cls(conn, str(path))
 
     @classmethod
@@ -118,6 +123,7 @@ class SQLiteRegister(SQLRegister):
         except sqlite3.Error as exc:
             raise RegisterError(f"{path}: cannot create register: {exc}") from None
         register = cls(conn, str(path))
+        _last_file[:] = [str(path)]
         conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
         with register._transaction():
             if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
