@@ -248,3 +248,23 @@ def test_a_closed_output_pipe_does_not_turn_a_commit_into_an_error(tmp_path: Pat
     assert "broken pipe" in done.stderr
     assert "internal error" not in done.stderr and "Traceback" not in done.stderr
     assert len(customers(db)) == 6
+
+
+def test_a_panic_in_a_library_is_the_one_line_internal_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # polars' PanicException derives from BaseException, not Exception: it must still be
+    # one line and the internal-error exit code, with --json the error object.
+    import polars as pl
+
+    import sync.cli
+
+    def panics(*_args: object, **_kwargs: object) -> None:
+        raise pl.exceptions.PanicException("out-of-range date\nsecond line")
+
+    monkeypatch.setattr(sync.cli, "open_register", panics)
+    result = run_cli("export", tmp_path / "out.csv", "--db", tmp_path / "r.db", "--json")
+    assert result.exit_code == 70
+    assert result.stderr.splitlines() == [
+        "regsync: error: internal error (PanicException: out-of-range date); nothing was "
+        "written. Set REGSYNC_DEBUG=1 for details"]
+    assert json.loads(result.stdout)["exit_code"] == 70
