@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +38,14 @@ def run_cli(*args: str | Path) -> Run:
     """Run `regsync ARGS` in-process, as a user would from a shell."""
     result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
     return Run(result.exit_code, result.stdout, result.stderr)
+
+
+def run_python(code: str) -> subprocess.CompletedProcess[str]:
+    """Run `code` in a fresh Python process from the project root: for what must not
+    share pytest's process (a crash that would take it down, the modules a command
+    imports)."""
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, check=False)
 
 
 @pytest.fixture

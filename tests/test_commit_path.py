@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import polars as pl
@@ -13,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sync.plan import Plan, file_checksum, legacy_plan_checksum
-from tests.conftest import FIXTURES, ROOT, customers, run_cli
+from tests.conftest import FIXTURES, customers, run_cli, run_python
 
 REGISTER = FIXTURES / "demo" / "register.csv"
 SOURCE = FIXTURES / "demo" / "asiakkaat.csv"
@@ -127,8 +125,7 @@ def test_a_damaged_plan_is_a_one_line_error_never_a_crash(db: Path, tmp_path: Pa
         "        else:\n"
         "            raise SystemExit(f'byte {at} ^ {flip}: the damaged plan loaded')\n"
         "print('checked', len(original))\n")
-    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
-                          text=True, check=False)
+    done = run_python(probe)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith("checked") and done.stderr == ""
 
@@ -147,8 +144,7 @@ def test_commit_imports_none_of_the_preview_stages(db: Path, tmp_path: Path):
         "             'sync.readers', 'sync.normalise', 'sync.matchers', 'sync.pipeline',\n"
         "             'sync.export', 'psycopg']\n"
         "    print([m for m in heavy if m in sys.modules], file=sys.stderr)\n")
-    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
-                          text=True, check=False)
+    done = run_python(probe)
     assert done.returncode == 1, done.stderr
     assert done.stderr.strip().splitlines()[-1] == "[]", done.stderr
 

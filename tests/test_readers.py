@@ -6,8 +6,6 @@ import csv
 import io
 import re
 import string
-import subprocess
-import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -24,9 +22,9 @@ from sync.errors import SourceError
 from sync.readers import SourceTable, read_source
 from sync.readers.detect import choose_single_byte, detect_delimiter, detect_encoding
 from sync.readers.neutralise import QUOTED
+from tests.conftest import run_python
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "fixtures"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 CSV = FIXTURES / "csv"
 ENCODINGS = FIXTURES / "encodings"
 WESTERN = {"cp1252", "iso8859-15"}
@@ -497,8 +495,7 @@ def test_damaged_columnar_sources_are_a_one_line_error_never_a_crash(tmp_path: P
         "            except SourceError as exc:\n"
         "                assert '\\n' not in exc.message, (name, at, flip, exc.message)\n"
         "print('checked')\n")
-    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
-                          text=True, check=False)
+    done = run_python(probe)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout == "checked\n" and done.stderr == ""
 
