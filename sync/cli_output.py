@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 import click
 
-from sync.errors import RegsyncError
+from sync.errors import RegsyncError, first_line
 
 EXIT_INTERNAL = 70
 EXIT_UNREADABLE = 2
@@ -129,7 +129,7 @@ def run(as_json: bool, action: Callable[[], int]) -> None:
     except BaseException as exc:  # noqa: BLE001 - polars' PanicException is no Exception
         if os.environ.get("REGSYNC_DEBUG"):
             raise
-        fail(as_json, f"internal error ({type(exc).__name__}: {_first_line(exc)}); nothing "
+        fail(as_json, f"internal error ({type(exc).__name__}: {first_line(exc)}); nothing "
                       "was written. Set REGSYNC_DEBUG=1 for details", EXIT_INTERNAL)
     sys.exit(code)
 
@@ -140,11 +140,6 @@ def _damaged_register(exc: Exception) -> str | None:
     from sync.writers.register.sqlite import damaged_register_message
 
     return damaged_register_message(exc)
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else ""
 
 
 def fail(as_json: bool, message: str, code: int) -> None:

@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's text (its type's name when it has none), at most
+    `limit` characters: what a one-line error quotes of a library's message."""
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:limit]
+
+
 class RegsyncError(Exception):
     """A fatal problem that ends a command with one line and an exit code."""
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from sync.errors import PlanError
+from sync.errors import PlanError, first_line
 from sync.types import COUNT_KEYS, STATUSES
 
 PLAN_FORMAT = "regsync-plan/1"
@@ -141,7 +141,7 @@ class Plan:
             header = _header(path, pl.read_parquet_metadata(path).get(_META_NAME))
             rows = pl.read_parquet(path)
         except _UNREADABLE as exc:
-            raise PlanError(f"{path}: not a regsync plan ({_first_line(exc)})") from None
+            raise PlanError(f"{path}: not a regsync plan ({first_line(exc)})") from None
         if header.checksum not in verified:
             raise PlanError(f"{path}: the plan was changed after preview made it (checksum "
                             f"mismatch); run preview again")
@@ -160,7 +160,7 @@ class Plan:
         try:
             meta = pq.read_metadata(path).metadata or {}
         except (pa.ArrowException, OSError, ValueError) as exc:
-            raise PlanError(f"{path}: not a regsync plan ({_first_line(exc)})") from None
+            raise PlanError(f"{path}: not a regsync plan ({first_line(exc)})") from None
         raw = meta.get(_META_KEY)
         header = _header(path, None if raw is None else raw.decode("utf-8", "replace"))
         changed = PlanError(f"{path}: the plan was changed after preview made it (checksum "
@@ -295,11 +295,6 @@ def recorded_checksums(path: Path) -> list[str]:
         handle.seek(size - 8 - footer_len)
         footer = handle.read(footer_len)
     return sorted({found.decode() for found in _CHECKSUM_FIELD.findall(footer)})
-
-
-def _first_line(exc: Exception) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 def count_statuses(status: pl.Series) -> dict[str, int]:

@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 
 from sync.arrow_ranges import first_out_of_range
-from sync.errors import SourceError
+from sync.errors import SourceError, first_line
 from sync.readers.table import SourceTable, clean_cell, drop_blank_rows
 
 _FORMAT_NAMES = {"parquet": "Parquet", "arrow": "Arrow IPC (Feather)",
@@ -41,7 +41,7 @@ def read_columnar(path: Path, kind: str, *, header_row: int = 1) -> SourceTable:
                  for (column, dtype), name in zip(schema.items(), names, strict=True)]
         frame = lazy.select(exprs).collect()
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        reason = first_line(exc, 160)
         raise SourceError(f"{path}: cannot be read as a {label} file ({reason})") from None
     frame = frame.with_columns(clean_cell(name) for name in names).with_row_index(
         "_row", offset=2).with_columns(pl.col("_row").cast(pl.Int64))

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import polars as pl
 
-from sync.errors import SourceError
+from sync.errors import SourceError, first_line
 from sync.readers.table import SourceTable, clean_cell, drop_blank_rows
 
 _IDENTIFIER_PART = re.compile(r'^[^"\x00]+$')
@@ -141,7 +141,7 @@ def _read_postgres(db: str, sql: str, label: str) -> tuple[list[str], list[list[
             columns = [[_pg_text(result.get_value(r, c), encoding)
                         for r in range(result.ntuples)] for c in range(result.nfields)]
     except psycopg.Error as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        reason = first_line(exc)
         raise SourceError(f"{label}: cannot be read ({reason})") from None
     return headers, columns
 

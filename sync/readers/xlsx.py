@@ -23,7 +23,7 @@ from pathlib import Path
 import fastexcel
 import polars as pl
 
-from sync.errors import SourceError
+from sync.errors import SourceError, first_line
 from sync.readers import xlsx_stream
 from sync.readers.neutralise import unneutralise
 from sync.readers.table import HEAD_ROWS, SourceTable, clean_text
@@ -331,7 +331,7 @@ def _unreadable(path: Path, exc: BaseException) -> SourceError:
 
 
 def _reason(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+    return first_line(exc, 160)
 
 
 def _header(where: str, rows: dict[int, list[str | None]], header_row: int, last_row: int,

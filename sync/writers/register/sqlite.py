@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sync.errors import RegisterBusyError, RegisterError
+from sync.errors import RegisterBusyError, RegisterError, first_line
 from sync.writers.register.schema import SCHEMA_VERSION, schema_sql
 from sync.writers.register.sql import SQLRegister
 
@@ -60,13 +60,13 @@ def damaged_register_message(exc: BaseException) -> str | None:
     None for any other error."""
     if not isinstance(exc, sqlite3.DatabaseError):
         return None
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    text = first_line(exc)
     code = getattr(exc, "sqlite_errorcode", None)
     if not (text.startswith(_NOT_UTF8) or (code is not None and code & 0xFF in
                                            (_CORRUPT, _NOTADB))):
         return None
     where = _last_file[-1] if _last_file else "the register"
-    return (f"{where}: the register file is damaged ({text[:200]}); nothing was written. "
+    return (f"{where}: the register file is damaged ({text}); nothing was written. "
             "Restore it from a backup, or repair it with the sqlite3 tool")
 
 
