@@ -374,3 +374,31 @@ def test_damaged_zip_headers_are_a_one_line_error(tmp_path: Path, stream_bytes: 
                 assert "\n" not in exc.message and exc.message.startswith(str(damaged))
                 refused += 1
     assert refused > 0
+
+
+@pytest.mark.parametrize("stream_bytes", [0, xlsx.STREAM_BYTES])
+def test_text_typed_like_a_date_is_kept_as_typed(tmp_path: Path, stream_bytes: int) -> None:
+    # calamine shows a date cell as "2024-01-05 00:00:00" and a time cell as
+    # "1899-12-31 13:45:00"; the reader shortens those. A text cell typed exactly so
+    # (a shared string) is what the user wrote and stays whole.
+    path = tmp_path / "dates.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    date = book.add_format({"num_format": "d.m.yyyy"})
+    time = book.add_format({"num_format": "hh:mm"})
+    sheet.write_row(0, 0, ["Asiakasnumero", "Pvm", "Lisätiedot"])
+    sheet.write_number(1, 0, 1001)
+    sheet.write_datetime(1, 1, datetime.datetime(2024, 1, 5), date)
+    sheet.write_string(1, 2, "2024-02-01 00:00:00")
+    sheet.write_number(2, 0, 1002)
+    sheet.write_datetime(2, 1, datetime.datetime(1899, 12, 31, 13, 45), time)
+    sheet.write_string(2, 2, "1899-12-31 08:30:00")
+    # A date cell equal to such text keeps its midnight too (the reader can't tell them
+    # apart by text): nothing is lost either way.
+    sheet.write_number(3, 0, 1003)
+    sheet.write_datetime(3, 1, datetime.datetime(2024, 2, 1), date)
+    book.close()
+    table = read_xlsx(path, stream_bytes=stream_bytes)
+    assert table.frame.select("c1", "c2").rows() == [
+        ("2024-01-05", "2024-02-01 00:00:00"), ("13:45:00", "1899-12-31 08:30:00"),
+        ("2024-02-01 00:00:00", None)]

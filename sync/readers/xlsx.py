@@ -13,10 +13,11 @@ error (`#N/A`, `#DIV/0!`, ...) has no value; it is listed in `SourceTable.cell_e
 
 from __future__ import annotations
 
+import functools
 import xml.etree.ElementTree as ET
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +55,8 @@ _MIDNIGHT = " 00:00:00"
 _DATE_OUTSIDE = r"^(?:\+[0-9]{5,}|-[0-9]{4,}|0000)-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}"
 # calamine writes a time-of-day cell as a time on its day zero.
 _DAY_ZERO = "1899-12-31 "
+# calamine's text of a date cell (at midnight) or of a time-of-day cell.
+_DATE_TEXT = r"^(?:[0-9]{4}-[0-9]{2}-[0-9]{2} 00:00:00|1899-12-31 [0-9]{2}:[0-9]{2}:[0-9]{2})$"
 # calamine's names for the error values, as the spreadsheet shows them.
 _ERROR_TEXT = {"Div0": "#DIV/0!", "NA": "#N/A", "Name": "#NAME?", "Null": "#NULL!",
                "Num": "#NUM!", "Ref": "#REF!", "Value": "#VALUE!",
@@ -91,15 +94,23 @@ def read_xlsx(path: Path, *, sheet: str | None = None, header_row: int = 1,
     try:
         info = _choose_sheet(path, book, sheet)
         where = f"{path}: sheet {info.name!r}"
+
+        @functools.cache
+        def typed() -> list[str]:  # read only once a cell looks like a date
+            try:
+                return _typed_like_dates(book)
+            except _BOOK_ERRORS as exc:
+                raise _unreadable(path, exc) from None
+
         if book.part_size(info) > stream_bytes:
             try:
-                return _table(path, info.name, header_row, _streamed(book, info))
+                return _table(path, info.name, header_row, _streamed(book, info), typed)
             except (CannotStream, pl.exceptions.PolarsError):
                 pass  # XML this reader does not handle: calamine reads it whole
             except _BOOK_ERRORS as exc:
                 raise SourceError(f"{where} cannot be read ({_reason(exc)}); save it "
                                   "again from the spreadsheet as .xlsx or as CSV") from None
-        return _table(path, info.name, header_row, _calamine(path, book, info))
+        return _table(path, info.name, header_row, _calamine(path, book, info), typed)
     finally:
         book.close()
 
@@ -206,8 +217,19 @@ def _stream_windows(book: Book, info: SheetInfo, grid: _Grid) -> Iterator[pl.Dat
         yield wide.rename({c: f"k{c}" for c in wide.columns if c != "_row"})
 
 
-def _table(path: Path, name: str, header_row: int, grid: _Grid) -> SourceTable:
-    """The SourceTable of a sheet read as `grid` (either path)."""
+def _typed_like_dates(book: Book) -> list[str]:
+    """The workbook's shared strings that read like calamine's text of a date or time
+    cell ("2024-01-01 00:00:00", "1899-12-31 08:30:00"). A real date cell is a number,
+    never a shared string, so cells with this text were typed so and keep it (a date
+    cell that happens to equal one keeps its " 00:00:00": nothing is lost)."""
+    shared = book.shared()
+    return shared.filter(shared.str.contains(_DATE_TEXT)).unique().to_list()
+
+
+def _table(path: Path, name: str, header_row: int, grid: _Grid,
+           typed: Callable[[], list[str]]) -> SourceTable:
+    """The SourceTable of a sheet read as `grid` (either path); `typed()`: the text
+    shown as it is (see `_typed_like_dates`)."""
     where = f"{path}: sheet {name!r}"
     top: list[pl.DataFrame] = []  # rows up to the header and the head rows, as read
     data: list[pl.DataFrame] = []
@@ -218,7 +240,7 @@ def _table(path: Path, name: str, header_row: int, grid: _Grid) -> SourceTable:
         below = window.filter(pl.col("_row") > header_row)
         del window
         if below.height:
-            below = _cleaned(below)
+            below = _cleaned(below, typed)
             filled.update(_filled(below))
             pending.append(_drop_blank(below, grid.errors))
             del below
@@ -252,7 +274,7 @@ def _table(path: Path, name: str, header_row: int, grid: _Grid) -> SourceTable:
                        sheet=name, head=head, cell_errors=errors)
 
 
-def _cleaned(window: pl.DataFrame) -> pl.DataFrame:
+def _cleaned(window: pl.DataFrame, typed: Callable[[], list[str]]) -> pl.DataFrame:
     """A window's cells as the source's text: dates as ISO text, text guards unwrapped,
     empty cells null, the export's neutralisation undone.
 
@@ -272,8 +294,9 @@ def _cleaned(window: pl.DataFrame) -> pl.DataFrame:
     n = len(names)
     shown, clean, quoted = found[:n], found[n:2 * n], found[2 * n:]
     # Only the columns with a cell a step changes go through it (most go through none).
-    window = window.with_columns(_as_shown(c).alias(c) for c, f in zip(names, shown,
-                                                                        strict=True) if f)
+    if any(shown):
+        window = window.with_columns(_as_shown(c, typed()).alias(c)
+                                     for c, f in zip(names, shown, strict=True) if f)
     window = window.with_columns(clean_text(pl.col(c)).alias(c)
                                  for c, f in zip(names, clean, strict=True) if f)
     return window.with_columns(unneutralise(pl.col(c)).alias(c)
@@ -361,10 +384,12 @@ def _filled(frame: pl.DataFrame) -> list[str]:
     return [name for name, any_text in zip(names, found, strict=True) if any_text]
 
 
-def _as_shown(name: str) -> pl.Expr:
-    """Dates as ISO dates: calamine's text of a date cell is the date at midnight."""
+def _as_shown(name: str, typed: list[str]) -> pl.Expr:
+    """Dates as ISO dates: calamine's text of a date cell is the date at midnight (a
+    time cell: the time on day zero). Text in `typed` was typed so and stays."""
     cell = pl.col(name)
-    return (pl.when(cell.str.ends_with(_MIDNIGHT) & (cell.str.len_bytes() == 19))
+    return (pl.when(cell.is_in(typed)).then(cell)
+            .when(cell.str.ends_with(_MIDNIGHT) & (cell.str.len_bytes() == 19))
             .then(cell.str.head(10))
             .when(cell.str.starts_with(_DAY_ZERO) & (cell.str.len_bytes() == 19))
             .then(cell.str.tail(8))
