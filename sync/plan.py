@@ -143,8 +143,7 @@ class Plan:
         except _UNREADABLE as exc:
             raise PlanError(f"{path}: not a regsync plan ({first_line(exc)})") from None
         if header.checksum not in verified:
-            raise PlanError(f"{path}: the plan was changed after preview made it (checksum "
-                            f"mismatch); run preview again")
+            raise _changed(path)
         return cls(header=header, rows=rows)
 
     @classmethod
@@ -163,8 +162,7 @@ class Plan:
             raise PlanError(f"{path}: not a regsync plan ({first_line(exc)})") from None
         raw = meta.get(_META_KEY)
         header = _header(path, None if raw is None else raw.decode("utf-8", "replace"))
-        changed = PlanError(f"{path}: the plan was changed after preview made it (checksum "
-                            f"mismatch); run preview again")
+        changed = _changed(path)
         try:
             table = pq.read_table(path)
             table.validate(full=True)  # pyarrow does not check that the text is UTF-8
@@ -214,38 +212,33 @@ def file_checksum(path: Path, recorded: str) -> str | None:
 
 
 def _field_offset(path: Path, recorded: str) -> int | None:
-    """Offset in the file of the checksum's value (see `_checksum_offset`), reading only
-    the file's footer."""
-    size = path.stat().st_size
-    with path.open("rb") as handle:
-        handle.seek(max(0, size - 8))
-        trailer = handle.read()
-        if size < 12 or trailer[-4:] != b"PAR1":
-            return None
-        footer_len = int.from_bytes(trailer[:4], "little")
-        handle.seek(max(0, size - 8 - footer_len))
-        tail = handle.read()
-    return _checksum_offset(tail, size, recorded, base=size - len(tail))
-
-
-def _checksum_offset(data: bytes | bytearray, size: int, recorded: str,
-                     base: int = 0) -> int | None:
-    """Offset in the file of the checksum's value inside the footer's plan header.
-
-    `data` is the file's last len(data) bytes, starting at file offset `base`. The
-    footer is the end of a Parquet file: ... footer, its length (4 bytes), "PAR1".
-    """
-    if (len(recorded) != _DIGEST_CHARS or size < 12 or data[-4:] != b"PAR1"):
+    """Offset in the file of the checksum's value inside the footer's plan header; None
+    unless `"checksum": "<recorded>"` is in the footer exactly once."""
+    found = _footer(path)
+    if found is None or len(recorded) != _DIGEST_CHARS:
         return None
-    footer_len = int.from_bytes(data[-8:-4], "little")
-    start = size - 8 - footer_len
-    if start < 4 or start < base:
-        return None
+    start, footer = found
     field = f'"checksum": "{recorded}"'.encode()
-    footer = data[start - base:len(data) - 8]
     if footer.count(field) != 1:
         return None
     return start + footer.find(field) + len(field) - 1 - _DIGEST_CHARS
+
+
+def _footer(path: Path) -> tuple[int, bytes] | None:
+    """(file offset, bytes) of a Parquet file's footer, read raw (nothing is decoded).
+    The file ends: ... footer, its length (4 bytes), "PAR1"; it starts with "PAR1"."""
+    size = path.stat().st_size
+    if size < 12:
+        return None
+    with path.open("rb") as handle:
+        handle.seek(size - 8)
+        trailer = handle.read()
+        footer_len = int.from_bytes(trailer[:4], "little")
+        start = size - 8 - footer_len
+        if trailer[-4:] != b"PAR1" or start < 4:
+            return None
+        handle.seek(start)
+        return start, handle.read(footer_len)
 
 
 def legacy_plan_checksum(header: PlanHeader, rows: pl.DataFrame) -> str:
@@ -263,6 +256,11 @@ def legacy_plan_checksum(header: PlanHeader, rows: pl.DataFrame) -> str:
         digest.update(marked.slice(start, _CHECKSUM_ROWS).write_csv(
             include_header=False).encode())
     return digest.hexdigest()
+
+
+def _changed(path: Path) -> PlanError:
+    return PlanError(f"{path}: the plan was changed after preview made it (checksum "
+                     "mismatch); run preview again")
 
 
 def _header(path: Path, raw: str | None) -> PlanHeader:
@@ -283,18 +281,10 @@ def recorded_checksums(path: Path) -> list[str]:
     """What may be the checksum recorded in the plan header, found in the raw bytes of
     the file's footer (nothing is decoded): every distinct `"checksum": "<hex>"` there.
     Usually one; a source cell of that form adds more through the column statistics."""
-    size = path.stat().st_size
-    with path.open("rb") as handle:
-        handle.seek(max(0, size - 8))
-        trailer = handle.read()
-        if size < 12 or trailer[-4:] != b"PAR1":
-            return []
-        footer_len = int.from_bytes(trailer[:4], "little")
-        if footer_len > size - 12:
-            return []
-        handle.seek(size - 8 - footer_len)
-        footer = handle.read(footer_len)
-    return sorted({found.decode() for found in _CHECKSUM_FIELD.findall(footer)})
+    found = _footer(path)
+    if found is None:
+        return []
+    return sorted({match.decode() for match in _CHECKSUM_FIELD.findall(found[1])})
 
 
 def count_statuses(status: pl.Series) -> dict[str, int]:

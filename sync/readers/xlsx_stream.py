@@ -98,10 +98,7 @@ def open_book(path: Path) -> Book:
 
     Raises zipfile.BadZipFile, KeyError, ET.ParseError or OSError for a broken workbook.
     """
-    try:
-        archive = _Archive(path)
-    except RuntimeError as exc:  # "zip file version 23.5" (NotImplementedError)
-        raise zipfile.BadZipFile(str(exc)) from None
+    archive = _Archive(path)
     try:
         book_part = _office_document(archive)
         rels = _relationships(archive, book_part)
@@ -128,6 +125,12 @@ class _Archive(zipfile.ZipFile):
     """A ZipFile whose damaged members raise BadZipFile: zipfile itself reports a damaged
     flag bit as "is encrypted" (RuntimeError) and an unknown compression method or zip
     version as NotImplementedError."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            super().__init__(path)
+        except RuntimeError as exc:  # "zip file version 23.5", read from the directory
+            raise zipfile.BadZipFile(str(exc)) from None
 
     def open(self, name: Any, mode: Any = "r", pwd: bytes | None = None, *,
              force_zip64: bool = False) -> IO[bytes]:
