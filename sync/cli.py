@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import polars as pl
 
 from sync.cli_admin import ADMIN_COMMANDS
 from sync.cli_jobs import JOB_COMMANDS
@@ -46,14 +47,17 @@ def _summary(counts: dict[str, int], skipped: int) -> list[str]:
 
 
 def _row_lines(plan: Plan) -> list[str]:
-    shown = plan.report().filter(plan.rows["status"] != "No change")
+    # Lazily: only the rows shown are gathered (a plan may have millions).
+    changed = pl.col("status") != "No change"
+    shown = plan.report().lazy().filter(changed).head(_SHOWN_ROWS).collect()
     lines = []
-    for row in shown.head(_SHOWN_ROWS).iter_rows(named=True):
+    for row in shown.iter_rows(named=True):
         what = row["message"] or row["changed_fields"].replace("|", ", ")
         number = row["customer_number"] or "-"
         lines.append(f"  row {row['row']:>6}  {row['status']:<9}  {number:<12}  {what}")
-    if shown.height > _SHOWN_ROWS:
-        lines.append(f"  ... {shown.height - _SHOWN_ROWS} more rows in the report (--report)")
+    more = plan.rows.select(changed.sum()).item() - shown.height
+    if more > 0:
+        lines.append(f"  ... {more} more rows in the report (--report)")
     return lines
 
 

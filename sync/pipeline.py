@@ -27,6 +27,7 @@ from sync.normalise import name_key
 from sync.plan import Plan, PlanHeader, count_statuses, new_col, old_col
 from sync.readers import SourceTable, read_source
 from sync.rules import HeaderMap, Rules, map_headers
+from sync.spill import Spill
 from sync.types import Progress
 from sync.writers.register.base import Register
 
@@ -39,6 +40,13 @@ _APPLIED = ("New", "Modified")
 # source would otherwise hold several full-width copies at once).
 _CHUNK_ROWS = 500_000
 _STATE = ("locked_by", "invalidated")
+# The columns the rules that look across rows (claims, numbers, groups, duplicates) read
+# or change: the only ones held in memory for the whole file.
+_ACROSS_ROWS = ("_row", "status", "match", "message", "changed_fields",
+                *(new_col(f) for f in ("customer_number", "business_id", "customer_group",
+                                       "name")))
+# What the comparison needed and the plan does not keep.
+_DROPPED = ("outcome", *(f"_{s}" for s in _STATE))
 
 
 @dataclass(frozen=True)
@@ -117,24 +125,35 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
     # can be freed as soon as it is compared (where the reader built the frame in
     # pieces, e.g. the CSV fast path), instead of living to the end of the preview.
     table.frame = table.frame.clear()
-    parts = []
+    # A source of more than one slice keeps the values nothing looks across rows at
+    # (the register's values, most new values) in memory-mapped files, not on the heap.
+    spill = Spill() if len(slices) > 1 else None
+    narrow_parts, wide_parts = [], []
     offset = 0
-    for i, chunk in enumerate(slices):
-        where = (f", rows {offset + 1:,}-{offset + chunk.height:,} of {total:,}"
-                 if total > _CHUNK_ROWS else "")
-        offset += chunk.height
-        slices[i] = chunk.clear()
-        parts.append(_compared_rows(chunk, header_map, rules, register, cell_issues,
-                                    progress, where))
-        del chunk
-    rows = _one_frame(parts)
-    rows = _claims(rows)
-    rows = _assign_numbers(rows, register)
-    rows = _new_row_defaults(rows)
-    rows = _canonical_groups(rows, register)
-    _step(progress, "looking for duplicates")
-    rows = _flag_duplicates(rows, register, rules)
-    rows = _finish(rows, table, fields)
+    try:
+        for i, chunk in enumerate(slices):
+            where = (f", rows {offset + 1:,}-{offset + chunk.height:,} of {total:,}"
+                     if total > _CHUNK_ROWS else "")
+            offset += chunk.height
+            slices[i] = chunk.clear()
+            rows = _compared_rows(chunk, header_map, rules, register, cell_issues,
+                                  progress, where)
+            del chunk
+            narrow = [c for c in _ACROSS_ROWS if c in rows.columns]
+            wide = rows.select("_row", pl.exclude(*narrow, *_DROPPED))
+            narrow_parts.append(rows.select(narrow))
+            wide_parts.append(spill.put(wide) if spill is not None else wide)
+            del rows, wide
+        rows = _one_frame(narrow_parts)
+        rows = _claims(rows)
+        rows = _assign_numbers(rows, register)
+        rows = _canonical_groups(rows, register)
+        _step(progress, "looking for duplicates")
+        rows = _flag_duplicates(rows, register, rules)
+        rows = _finished(rows, wide_parts, table, fields, spill)
+    finally:
+        if spill is not None:
+            spill.close()
     header = PlanHeader(
         plan_id=str(uuid.uuid4()),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -199,7 +218,8 @@ def _compared_rows(chunk: pl.DataFrame, header_map: HeaderMap, rules: Rules,
     _step(progress, "comparing with the register", where)
     rows = _attach_register_values(rows, register, fields, by_number)
     rows = diff(rows, fields).with_columns(status_expr().alias("status"))
-    return _held_customers(rows)
+    # In row order: the slice's columns are later split and put back side by side.
+    return _in_row_order(_held_customers(rows))
 
 
 def _source_info(table: SourceTable, header_map: HeaderMap) -> dict[str, object]:
@@ -407,7 +427,62 @@ def _flag_duplicates(rows: pl.DataFrame, register: Register, rules: Rules) -> pl
     return rows.hstack(found.drop("_row"))
 
 
-def _finish(rows: pl.DataFrame, table: SourceTable, fields: tuple[str, ...]) -> pl.DataFrame:
+def _finished(rows: pl.DataFrame, wide_parts: list[pl.DataFrame], table: SourceTable,
+              fields: tuple[str, ...], spill: Spill | None) -> pl.DataFrame:
+    """The plan's rows: each slice's `rows` (the columns the whole-file rules decided)
+    put back beside its `wide_parts` (the other values), with the ragged rows, in row
+    order; `wide_parts` is emptied. The wide values pass through uncopied: where they
+    are memory-mapped (`spill`), so are the plan's."""
+    ragged = _ragged_rows(table)
+    parts = []
+    offset = 0
+    for i, wide in enumerate(wide_parts):
+        part = rows.slice(offset, wide.height)
+        offset += wide.height
+        if not part["_row"].equals(wide["_row"]):
+            raise RuntimeError("internal: a slice's columns are out of step")
+        wide_parts[i] = wide.clear()
+        # Only the columns computed here are new; the wide values are not copied.
+        part = _report_rows(_new_row_defaults(part.hstack(wide.drop("_row"))), fields)
+        del wide
+        # Ragged rows are not in the frame: each goes with the slice its number falls in.
+        before = (pl.col("row") < rows["_row"][offset] if offset < rows.height
+                  else pl.lit(True))
+        here = ragged.filter(before)
+        ragged = ragged.filter(~before)
+        if here.height:
+            part = (pl.concat([part, here], how="diagonal_relaxed")
+                    .with_columns(pl.col("changed_fields", "matched_by").fill_null(""),
+                                  pl.col("new_group").fill_null(False))
+                    .sort("row"))
+        part = part.cast(_plan_types(part))
+        if here.height and spill is not None:
+            # Sorting copied the slice's mapped values onto the heap: map them again.
+            part = spill.put(part)
+        parts.append(part)
+        del part
+    wide_parts.clear()
+    return pl.concat(parts, rechunk=False) if len(parts) > 1 else parts[0]
+
+
+def _plan_types(part: pl.DataFrame) -> dict[str, type[pl.DataType]]:
+    """One type per plan column, whatever a slice's nulls made of it: every slice of a
+    plan has the same schema."""
+    fixed = {"row": pl.Int64, "similarity": pl.Int64, "new_group": pl.Boolean}
+    return {c: fixed.get(c, pl.String) for c in part.columns}
+
+
+def _ragged_rows(table: SourceTable) -> pl.DataFrame:
+    """The source's ragged rows (more or fewer cells than the header): Rejected."""
+    return pl.DataFrame(
+        {"row": [r for r, _ in table.ragged],
+         "status": ["Rejected"] * len(table.ragged),
+         "message": [f"row has {n} cells but the header has {len(table.headers)}"
+                     for _, n in table.ragged]},
+        schema={"row": pl.Int64, "status": pl.String, "message": pl.String})
+
+
+def _report_rows(rows: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
     """Report columns first, then the values a commit needs."""
     is_new = pl.col("status") == "New"
     message = pl.concat_str(
@@ -418,7 +493,7 @@ def _finish(rows: pl.DataFrame, table: SourceTable, fields: tuple[str, ...]) -> 
          .then(pl.col("message")),
          pl.col("warning"), pl.col("duplicate_note")],
         separator="; ", ignore_nulls=True)
-    report = rows.select(
+    return rows.select(
         pl.col("_row").alias("row"),
         "status",
         pl.when(is_new).then(pl.col(new_col("customer_number")))
@@ -426,7 +501,7 @@ def _finish(rows: pl.DataFrame, table: SourceTable, fields: tuple[str, ...]) -> 
         pl.when(pl.col("status").is_in(["Modified", "No change", "Conflict"]))
         .then(pl.col("matched_by")).otherwise(None).fill_null("").alias("matched_by"),
         pl.when(pl.col("status") == "Modified").then(pl.col("changed_fields"))
-        .otherwise(pl.lit("")).alias("changed_fields"),
+        .otherwise(pl.lit("")).fill_null("").alias("changed_fields"),
         message.alias("message"),
         pl.when(is_new).then(pl.col("possible_duplicate")).alias("possible_duplicate"),
         pl.when(is_new).then(pl.col("similarity")).alias("similarity"),
@@ -434,16 +509,3 @@ def _finish(rows: pl.DataFrame, table: SourceTable, fields: tuple[str, ...]) -> 
         *[pl.col(new_col(f)) for f in fields],
         *[pl.col(old_col(f)) for f in fields],
     )
-    if not table.ragged:
-        return report.with_columns(pl.col("changed_fields", "matched_by").fill_null(""),
-                                   pl.col("new_group").fill_null(False))
-    ragged = pl.DataFrame(
-        {"row": [r for r, _ in table.ragged],
-         "status": ["Rejected"] * len(table.ragged),
-         "message": [f"row has {n} cells but the header has {len(table.headers)}"
-                     for _, n in table.ragged]},
-        schema={"row": pl.Int64, "status": pl.String, "message": pl.String})
-    return (pl.concat([report, ragged], how="diagonal_relaxed")
-            .with_columns(pl.col("changed_fields", "matched_by").fill_null(""),
-                          pl.col("new_group").fill_null(False))
-            .sort("row"))

@@ -93,3 +93,85 @@ def test_a_sliced_preview_reports_the_rows_each_step_is_on(db: Path, tmp_path: P
     assert plan.header.counts["new"] == 5
     assert ("normalising, rows 5-5 of 5", 2, len(PREVIEW_STEPS)) in seen
     assert [s for s, _, _ in seen].count("looking for duplicates") == 1
+
+
+def _source(tmp_path: Path, n: int) -> Path:
+    source = tmp_path / "s.csv"
+    lines = [f"{3000 + i};Asiakas {i};;Uudet;100" for i in range(n)]
+    lines.insert(3, "2003;Ragged Oy")  # a ragged row between the slices
+    source.write_text(HEADER + "\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    return source
+
+
+def _mapped_spill_files() -> list[str]:
+    """The temporary files this process has memory-mapped (deleted once mapped)."""
+    maps = Path("/proc/self/maps").read_text().splitlines()
+    return sorted({line.split(None, 5)[-1] for line in maps
+                   if "/regsync-" in line and ".arrow" in line})
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="Linux's /proc needed")
+def test_a_sliced_preview_keeps_its_values_in_mapped_files_and_leaves_none_behind(
+        db: Path, tmp_path: Path, monkeypatch) -> None:
+    # A source of more than one slice: the plan's values live in memory-mapped temporary
+    # files (the page cache), not on the heap; the files are gone from the folder at once.
+    spill_root = tmp_path / "tmp"
+    spill_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spill_root))
+    monkeypatch.setattr(sync.pipeline, "_CHUNK_ROWS", 3)
+    register = open_register(str(db), create=False)
+    try:
+        plan = preview(_source(tmp_path, 8), register, RULES)
+    finally:
+        register.close()
+    mapped = _mapped_spill_files()
+    assert mapped and all(m.startswith(str(spill_root)) for m in mapped)
+    assert all(m.endswith("(deleted)") for m in mapped)
+    assert list(spill_root.iterdir()) == []
+    assert plan.rows["row"].to_list() == list(range(2, 11))
+    assert plan.rows.filter(pl.col("row") == 5)["status"].to_list() == ["Rejected"]
+    assert plan.header.counts["new"] == 8
+    del plan
+
+
+def test_a_full_temporary_disk_is_a_one_line_error_and_nothing_written(
+        db: Path, tmp_path: Path, monkeypatch) -> None:
+    import errno
+
+    import pyarrow as pa
+
+    from tests.conftest import run_cli
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    spill_root = tmp_path / "tmp"
+    spill_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spill_root))
+    monkeypatch.setattr(sync.pipeline, "_CHUNK_ROWS", 3)
+    monkeypatch.setattr(pa, "OSFile", full)
+    plan = tmp_path / "p.plan"
+    result = run_cli("preview", _source(tmp_path, 8), "--db", db, "--plan", plan, "--json")
+    assert result.exit_code == 2
+    error = result.json()["error"]
+    assert "No space left on device" in error and "TMPDIR" in error
+    assert str(spill_root) in error
+    assert "Traceback" not in result.stderr
+    assert not plan.exists()
+    assert list(spill_root.iterdir()) == []
+
+
+def test_the_preview_says_how_many_rows_are_not_shown(db: Path, tmp_path: Path,
+                                                      monkeypatch) -> None:
+    from sync.cli import _SHOWN_ROWS
+    from tests.conftest import run_cli
+
+    monkeypatch.setattr(sync.pipeline, "_CHUNK_ROWS", 7)
+    n = _SHOWN_ROWS + 13
+    result = run_cli("preview", _source(tmp_path, n), "--db", db,
+                     "--plan", tmp_path / "p.plan")
+    assert result.exit_code == 1  # the ragged row
+    shown = [line for line in result.stdout.splitlines() if line.startswith("  row ")]
+    assert len(shown) == _SHOWN_ROWS
+    # n New rows and the ragged one, all but the shown ones left to the report.
+    assert f"  ... {n + 1 - _SHOWN_ROWS} more rows in the report (--report)" in result.stdout
