@@ -91,17 +91,20 @@ NAME = st.builds(" ".join, st.lists(st.sampled_from(WORDS), min_size=1, max_size
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(NAME, min_size=1, max_size=12), st.lists(NAME, min_size=1, max_size=25),
-       st.sampled_from([60, 80, 90, 100]), st.sampled_from([1, 3, 10**9]))
+       st.sampled_from([60, 80, 90, 100]), st.sampled_from([1, 3, 10**9]),
+       st.sampled_from([1, 2, 250_000]))
 def test_the_scan_flags_what_scoring_every_pair_sharing_a_block_flags(
-        queries: list[str], names: list[str], threshold: int, matrix_queries: int) -> None:
+        queries: list[str], names: list[str], threshold: int, matrix_queries: int,
+        rows_per_slice: int) -> None:
     # matrix_queries 1: every block as a matrix; 10**9: every block pair by pair.
+    # rows_per_slice: the New rows' blocks are found that many rows at a time.
     numbers = [f"{1000 + i}" for i in range(len(names))]
-    saved = fuzzy._MATRIX_QUERIES
-    fuzzy._MATRIX_QUERIES = matrix_queries
+    saved = fuzzy._MATRIX_QUERIES, fuzzy._ROWS_PER_BLOCK_SLICE
+    fuzzy._MATRIX_QUERIES, fuzzy._ROWS_PER_BLOCK_SLICE = matrix_queries, rows_per_slice
     try:
         got = scan(queries, MemoryBlocks(numbers, names), threshold)
     finally:
-        fuzzy._MATRIX_QUERIES = saved
+        fuzzy._MATRIX_QUERIES, fuzzy._ROWS_PER_BLOCK_SLICE = saved
     assert got == brute_force(queries, numbers, names, threshold)
 
 
