@@ -118,6 +118,10 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
                              header_row=table.header_row, head=table.head)
     fields = rules.field_names
     cell_issues = _cell_errors(table, header_map)
+    if not table.frame["_row"].is_sorted():
+        # Slices must hold separate runs of rows (a streamed sheet may list its rows out
+        # of order): each slice's values are put back beside the whole-file columns.
+        table.frame = table.frame.sort("_row")
     total = table.frame.height
     slices = [table.frame.slice(offset, _CHUNK_ROWS)
               for offset in range(0, max(total, 1), _CHUNK_ROWS)]

@@ -6,10 +6,15 @@ layout, in one record batch) and mapped back; polars then points into the mappin
 without copying, so the frame costs address space, not memory. On POSIX systems the
 file is unlinked at once: its space is freed when the last frame using it is dropped,
 even if the process dies.
+
+Spilling only saves memory, so it never fails a preview: where the temporary folder is
+in memory itself (tmpfs) or can't be written (a full disk), frames stay on the heap,
+as they did before spilling existed.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import weakref
@@ -17,7 +22,7 @@ from pathlib import Path
 
 import polars as pl
 
-from sync.errors import UsageError
+_IN_MEMORY_FILESYSTEMS = frozenset({"tmpfs", "ramfs"})
 
 
 class Spill:
@@ -26,35 +31,36 @@ class Spill:
     def __init__(self) -> None:
         self._folder: Path | None = None
         self._count = 0
+        self.on_heap = False  # True once spilling was given up (see the module's doc)
 
     def put(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """The same frame (equal values, types and order), memory-mapped from disk.
-
-        UsageError (exit 2) when the temporary folder can't be written, e.g. a full disk:
-        the user can point $TMPDIR elsewhere.
-        """
+        """The same frame (equal values, types and order): memory-mapped from disk, or
+        `frame` itself once spilling is given up."""
         import pyarrow as pa  # a preview that spills writes a plan with pyarrow anyway
         import pyarrow.ipc
 
-        folder = self._open()
-        self._count += 1
-        path = folder / f"{self._count}.arrow"
-        # One record batch: every column of the mapped frame is then one chunk, as in
-        # `frame` rechunked. Columns whose chunks differ make polars align them by
-        # copying, the mapped ones onto the heap, at the first operation that mixes them.
-        table = frame.rechunk().to_arrow(compat_level=pl.CompatLevel.newest())
+        path = None
         try:
+            folder = self._open()
+            if folder is None:
+                return frame
+            self._count += 1
+            path = folder / f"{self._count}.arrow"
+            # One record batch: every column of the mapped frame is then one chunk, as in
+            # `frame` rechunked. Columns whose chunks differ make polars align them by
+            # copying, the mapped ones onto the heap, at the first operation mixing them.
+            table = frame.rechunk().to_arrow(compat_level=pl.CompatLevel.newest())
             with pa.OSFile(str(path), "wb") as sink, \
                     pyarrow.ipc.new_file(sink, table.schema) as writer:
                 writer.write_table(table, max_chunksize=max(table.num_rows, 1))
-        except OSError as exc:
-            path.unlink(missing_ok=True)
-            raise UsageError(f"{folder}: cannot write the preview's temporary data: "
-                             f"{exc.strerror or exc}; set TMPDIR to a folder with more "
-                             "room") from None
-        del table
-        table = pyarrow.ipc.open_file(pa.memory_map(str(path))).read_all()
-        mapped = pl.from_arrow(table, rechunk=False)
+            del table
+            mapped = pl.from_arrow(
+                pyarrow.ipc.open_file(pa.memory_map(str(path))).read_all(), rechunk=False)
+        except OSError:
+            if path is not None:
+                path.unlink(missing_ok=True)
+            self.on_heap = True
+            return frame
         assert isinstance(mapped, pl.DataFrame)
         try:
             path.unlink()
@@ -62,8 +68,14 @@ class Spill:
             pass
         return mapped
 
-    def _open(self) -> Path:
+    def _open(self) -> Path | None:
+        """The folder, made on first use; None once spilling is given up."""
+        if self.on_heap:
+            return None
         if self._folder is None:
+            if in_memory_filesystem(Path(tempfile.gettempdir())):
+                self.on_heap = True
+                return None
             self._folder = Path(tempfile.mkdtemp(prefix="regsync-"))
             # Also removed when the Spill is dropped without close() (an exception).
             weakref.finalize(self, shutil.rmtree, self._folder, True)
@@ -73,3 +85,24 @@ class Spill:
         """Remove the folder (frames already mapped stay valid where unlinking is allowed)."""
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
+
+
+def in_memory_filesystem(path: Path) -> bool:
+    """Whether `path` is on a filesystem held in memory (tmpfs), per /proc/mounts: files
+    there cost memory like the heap. False where that can't be told (not Linux)."""
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return False
+    target = os.path.realpath(path)
+    best, kind = "", ""
+    for line in mounts:
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        # /proc/mounts escapes spaces in mount points as \040.
+        point = fields[1].replace("\\040", " ")
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind = point, fields[2]
+    return kind in _IN_MEMORY_FILESYSTEMS

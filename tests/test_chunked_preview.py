@@ -7,6 +7,7 @@ ragged rows) is exercised with slices as small as one row and compared with one 
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -16,8 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sync.pipeline
-from sync.pipeline import PREVIEW_STEPS, preview
+from sync.pipeline import PREVIEW_STEPS, preview, preview_table
+from sync.plan import Plan
+from sync.readers.table import SourceTable
 from sync.rules import load_rules
+from sync.spill import in_memory_filesystem
 from sync.writers.register import open_register
 from tests.conftest import load_register
 
@@ -134,8 +138,9 @@ def test_a_sliced_preview_keeps_its_values_in_mapped_files_and_leaves_none_behin
     del plan
 
 
-def test_a_full_temporary_disk_is_a_one_line_error_and_nothing_written(
+def test_a_temporary_folder_that_cannot_be_written_keeps_the_rows_on_the_heap(
         db: Path, tmp_path: Path, monkeypatch) -> None:
+    # Spilling only saves memory: a full disk must not fail a preview that fits.
     import errno
 
     import pyarrow as pa
@@ -145,20 +150,68 @@ def test_a_full_temporary_disk_is_a_one_line_error_and_nothing_written(
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
+    source = _source(tmp_path, 8)
+    monkeypatch.setattr(sync.pipeline, "_CHUNK_ROWS", 1_000_000)
+    expected = run_cli("preview", source, "--db", db, "--plan", tmp_path / "whole.plan",
+                       "--report", tmp_path / "whole.csv")
     spill_root = tmp_path / "tmp"
     spill_root.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(spill_root))
     monkeypatch.setattr(sync.pipeline, "_CHUNK_ROWS", 3)
     monkeypatch.setattr(pa, "OSFile", full)
-    plan = tmp_path / "p.plan"
-    result = run_cli("preview", _source(tmp_path, 8), "--db", db, "--plan", plan, "--json")
-    assert result.exit_code == 2
-    error = result.json()["error"]
-    assert "No space left on device" in error and "TMPDIR" in error
-    assert str(spill_root) in error
-    assert "Traceback" not in result.stderr
-    assert not plan.exists()
+    result = run_cli("preview", source, "--db", db, "--plan", tmp_path / "p.plan",
+                     "--report", tmp_path / "sliced.csv")
+    assert result.exit_code == expected.exit_code
+    assert result.stdout.replace("p.plan", "whole.plan") == expected.stdout
+    assert expected.exit_code == 1  # the ragged row
+    assert (tmp_path / "sliced.csv").read_text() == (tmp_path / "whole.csv").read_text()
+    assert Plan.load(tmp_path / "p.plan").rows.equals(Plan.load(tmp_path / "whole.plan").rows)
     assert list(spill_root.iterdir()) == []
+    assert not _mapped_spill_files()
+
+
+@pytest.mark.skipif(not Path("/dev/shm").is_dir() or not Path("/proc/mounts").exists(),
+                    reason="needs Linux's /proc/mounts and a tmpfs at /dev/shm")
+def test_a_temporary_folder_in_memory_is_not_used(db: Path, tmp_path: Path,
+                                                  monkeypatch) -> None:
+    # On tmpfs the files would cost memory like the heap does (and a small tmpfs would
+    # fill up): the rows stay on the heap.
+    shm = Path(tempfile.mkdtemp(dir="/dev/shm"))
+    try:
+        assert in_memory_filesystem(shm) and not in_memory_filesystem(tmp_path)
+        monkeypatch.setattr(tempfile, "tempdir", str(shm))
+        monkeypatch.setattr(sync.pipeline, "_CHUNK_ROWS", 3)
+        register = open_register(str(db), create=False)
+        try:
+            plan = preview(_source(tmp_path, 8), register, RULES)
+        finally:
+            register.close()
+        assert plan.header.counts["new"] == 8
+        assert not _mapped_spill_files()
+        assert list(shm.iterdir()) == []
+    finally:
+        shutil.rmtree(shm, ignore_errors=True)
+
+
+def test_rows_read_out_of_order_are_planned_in_row_order(db: Path, tmp_path: Path,
+                                                         monkeypatch) -> None:
+    # A streamed sheet may list its rows out of order; slices must still line up.
+    frame = pl.DataFrame({"_row": [6, 7, 8, 2, 3, 4, 5],
+                          "c0": [f"{3000 + r}" for r in (6, 7, 8, 2, 3, 4, 5)],
+                          "c1": [f"Asiakas {r}" for r in (6, 7, 8, 2, 3, 4, 5)]})
+    table = SourceTable(path=tmp_path / "s.xlsx", format="xlsx", encoding=None,
+                        delimiter=None, header_row=1,
+                        headers=["customer_number", "name"], frame=frame,
+                        ragged=[(9, 1)])
+    monkeypatch.setattr(sync.pipeline, "_CHUNK_ROWS", 3)
+    register = open_register(str(db), create=False)
+    try:
+        plan = preview_table(table, "s.xlsx", "0" * 64, register, RULES)
+    finally:
+        register.close()
+    assert plan.rows["row"].to_list() == list(range(2, 10))
+    assert plan.rows["customer_number"].to_list()[:7] == [f"{3000 + r}" for r in range(2, 9)]
+    assert plan.rows["status"].to_list() == ["New"] * 7 + ["Rejected"]
 
 
 def test_the_preview_says_how_many_rows_are_not_shown(db: Path, tmp_path: Path,
