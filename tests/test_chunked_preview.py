@@ -114,6 +114,18 @@ def _mapped_spill_files() -> list[str]:
                    if "/regsync-" in line and ".arrow" in line})
 
 
+def _sliced_preview(db: Path, tmp_path: Path, temp_folder: Path, monkeypatch) -> Plan:
+    """The plan of 8 New rows and a ragged one, in slices of 3 rows, with `temp_folder`
+    as the temporary folder."""
+    monkeypatch.setattr(tempfile, "tempdir", str(temp_folder))
+    monkeypatch.setattr(sync.pipeline, "_CHUNK_ROWS", 3)
+    register = open_register(str(db), create=False)
+    try:
+        return preview(_source(tmp_path, 8), register, RULES)
+    finally:
+        register.close()
+
+
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="Linux's /proc needed")
 def test_a_sliced_preview_keeps_its_values_in_mapped_files_and_leaves_none_behind(
         db: Path, tmp_path: Path, monkeypatch) -> None:
@@ -121,13 +133,7 @@ def test_a_sliced_preview_keeps_its_values_in_mapped_files_and_leaves_none_behin
     # files (the page cache), not on the heap; the files are gone from the folder at once.
     spill_root = tmp_path / "tmp"
     spill_root.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(spill_root))
-    monkeypatch.setattr(sync.pipeline, "_CHUNK_ROWS", 3)
-    register = open_register(str(db), create=False)
-    try:
-        plan = preview(_source(tmp_path, 8), register, RULES)
-    finally:
-        register.close()
+    plan = _sliced_preview(db, tmp_path, spill_root, monkeypatch)
     mapped = _mapped_spill_files()
     assert mapped and all(m.startswith(str(spill_root)) for m in mapped)
     assert all(m.endswith("(deleted)") for m in mapped)
@@ -179,13 +185,7 @@ def test_a_temporary_folder_in_memory_is_not_used(db: Path, tmp_path: Path,
     shm = Path(tempfile.mkdtemp(dir="/dev/shm"))
     try:
         assert in_memory_filesystem(shm) and not in_memory_filesystem(tmp_path)
-        monkeypatch.setattr(tempfile, "tempdir", str(shm))
-        monkeypatch.setattr(sync.pipeline, "_CHUNK_ROWS", 3)
-        register = open_register(str(db), create=False)
-        try:
-            plan = preview(_source(tmp_path, 8), register, RULES)
-        finally:
-            register.close()
+        plan = _sliced_preview(db, tmp_path, shm, monkeypatch)
         assert plan.header.counts["new"] == 8
         assert not _mapped_spill_files()
         assert list(shm.iterdir()) == []
