@@ -240,6 +240,7 @@ def _register_pairs(new_rows: pl.DataFrame, register: NameBlocks, forms: frozens
     # token_sort_ratio is the plain ratio of the names with their words sorted: sort
     # them once here.
     queries = _Texts(_comparison_text(words, forms))
+    del words  # not needed while scoring, the scan's peak (a list of words per row)
     # Members are read and scored a slice of blocks at a time, so memory holds one
     # slice of the register's names, not every candidate at once.
     slices = blocks.with_columns((pl.col("size").cum_sum() // _MEMBERS_PER_SLICE)
