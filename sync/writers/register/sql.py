@@ -8,10 +8,10 @@ prefix, and may replace the bulk paths (`_insert_rows`, `_update_rows`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -38,6 +38,10 @@ from sync.writers.register.selection import selection_sql
 
 _KEY_COLUMNS = {"customer_number", "business_id", "name_key"}
 _TUPLE_ROWS = 100_000
+# Below this many keys per reader, splitting a read costs more than it saves.
+_PARALLEL_MIN_KEYS = 20_000
+_PARALLEL_MIN_BLOCKS = 1_000  # name blocks hold tens of customers each
+T = TypeVar("T")
 _UPDATE_BLOCK = 20_000  # customers updated per block of neighbouring keys
 BATCH_COLUMNS = ("id", "kind", "committed_at", "actor", "source", "checksum", "counts",
                  "reverts", "reverted_by")
@@ -116,6 +120,27 @@ class SQLRegister:
     def _rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return list(self._execute(query, params).fetchall())
 
+    def _read_each(self, query: str, params: list[Sequence[Any]],
+                   then: Callable[[list[tuple[Any, ...]]], T]) -> list[T]:
+        """`then(rows)` of the read-only `query` run once per parameter tuple, in the
+        order of `params`. An engine may run them side by side (SQLite does, on other
+        connections, outside a transaction); here they run one after the other."""
+        return [then(self._rows(query, p)) for p in params]
+
+    def _read_parts(self, count: int, blocks: bool = False) -> int:
+        """Into how many parts to split a read of `count` keys (name blocks when
+        `blocks`): one per _TUPLE_ROWS, and at least one per reader an engine runs side
+        by side, once each reader gets enough keys to be worth it."""
+        worth = _PARALLEL_MIN_BLOCKS if blocks else _PARALLEL_MIN_KEYS
+        parts = -(-count // _TUPLE_ROWS)
+        if count >= 2 * worth:
+            parts = max(parts, min(self._readers(), count // worth))
+        return max(parts, 1)
+
+    def _readers(self) -> int:
+        """How many reads an engine runs side by side (see _read_each)."""
+        return 1
+
     def _meta(self, key: str) -> str | None:
         rows = self._rows(f"SELECT value FROM {self._t('meta')} WHERE key = ?", (key,))
         return None if not rows else str(rows[0][0])
@@ -181,14 +206,13 @@ class SQLRegister:
         names = [f"k{i}" for i in range(len(schema))]
         arrays = ", ".join(f"json_group_array(CAST({k} AS TEXT))" for k in names)
         wrapped = f"WITH q({', '.join(names)}) AS ({query}) SELECT {arrays} FROM q"
-        parts = [pl.DataFrame(schema=schema)]
-        for start in range(0, len(wanted), _TUPLE_ROWS):
-            (texts,) = self._rows(
-                wrapped, (self._list_param(wanted[start:start + _TUPLE_ROWS]),))
-            parts.append(pl.DataFrame(
-                {name: pl.Series([text]).str.json_decode(pl.List(pl.String))
-                 .explode(empty_as_null=False)
-                 for name, text in zip(schema, texts, strict=True)}).cast(schema))
+
+        def frame(rows: list[tuple[Any, ...]]) -> pl.DataFrame:
+            return _json_columns(rows[0], schema)
+
+        parts = [pl.DataFrame(schema=schema), *self._read_each(
+            wrapped, [(self._list_param(part),)
+                      for part in _split(wanted, self._read_parts(len(wanted)))], frame)]
         return pl.concat(parts, rechunk=False)
 
     def _frame(self, query: str, params: Sequence[Any], schema: dict[str, Any],
@@ -217,12 +241,14 @@ class SQLRegister:
 
     def block_sizes(self, blocks: list[str], cap: int) -> pl.DataFrame:
         """How many customers each name block has, counted up to `cap`: block, size."""
-        rows = self._rows(
+        schema = {"block": pl.String, "size": pl.Int64}
+        parts = self._read_each(
             f"SELECT j.value, (SELECT COUNT(*) FROM (SELECT 1 FROM {self._t('name_blocks')} b "
             f"WHERE b.block = j.value LIMIT {int(cap)}) s) FROM {self._values_table()}",
-            (self._list_param(blocks),))
-        return pl.DataFrame(rows, schema={"block": pl.String, "size": pl.Int64},
-                            orient="row")
+            [(self._list_param(part),)
+             for part in _split(sorted(blocks), self._read_parts(len(blocks), True))],
+            lambda rows: pl.DataFrame(rows, schema=schema, orient="row"))
+        return pl.concat([pl.DataFrame(schema=schema), *parts], rechunk=False)
 
     def block_members(self, blocks: list[str]) -> pl.DataFrame:
         """The customers in these name blocks: block, customer_number, name."""
@@ -230,21 +256,20 @@ class SQLRegister:
         schema = {"block": pl.String, "customer_number": pl.String, "name": pl.String}
         where = (f"FROM {self._t('name_blocks')} b "
                  f"WHERE b.block IN (SELECT j.value FROM {self._values_table()})")
-        params = (self._list_param(sorted(blocks)),)
         if self.dialect != "sqlite":
             # IN (...), not a join: with a join PostgreSQL merge-joins along the whole
             # 15M-entry block index (28 s instead of 6 s on the large case).
             return self._frame(f"SELECT b.block, b.customer_number, b.name {where}",
-                               params, schema)
+                               (self._list_param(sorted(blocks)),), schema)
         # SQLite hands each column over as one JSON array (the aggregates see the rows in
         # the same order), which polars parses in one go: a tuple per row costs 3x more.
-        (arrays,) = self._rows(
+        # Runs of neighbouring blocks are read side by side (see _read_each).
+        parts = self._read_each(
             "SELECT " + ", ".join(f"json_group_array(b.{c})" for c in schema) + f" {where}",
-            params)
-        return pl.DataFrame({column: pl.Series([text]).str.json_decode(pl.List(pl.String))
-                             .explode(empty_as_null=False)
-                             for column, text in zip(schema, arrays, strict=True)},
-                            schema=schema)
+            [(self._list_param(part),)
+             for part in _split(sorted(set(blocks)), self._read_parts(len(blocks), True))],
+            lambda rows: _json_columns(rows[0], schema))
+        return pl.concat([pl.DataFrame(schema=schema), *parts], rechunk=False)
 
     def _refresh_blocks(self, before: pl.DataFrame, after: pl.DataFrame,
                         fresh: pl.Series | None = None) -> None:
@@ -740,6 +765,23 @@ class SQLRegister:
             f"(SELECT group_id FROM {self._t('customers')} WHERE group_id IS NOT NULL)",
             (batch_id,))
 
+
+
+def _split(values: list[str], parts: int) -> list[list[str]]:
+    """`values` in `parts` runs of neighbours, as even as can be (none empty unless
+    `values` is)."""
+    if not values:
+        return [[]]
+    size = -(-len(values) // parts)
+    return [values[start:start + size] for start in range(0, len(values), size)]
+
+
+def _json_columns(arrays: Sequence[str], schema: dict[str, Any]) -> pl.DataFrame:
+    """A frame of `schema` from one JSON array of text per column (SQLite's
+    json_group_array of the columns, aggregated over the same rows)."""
+    return pl.DataFrame({name: pl.Series([text]).str.json_decode(pl.List(pl.String))
+                         .explode(empty_as_null=False)
+                         for name, text in zip(schema, arrays, strict=True)}).cast(schema)
 
 
 def _tuples(frame: pl.DataFrame) -> Iterator[tuple[Any, ...]]:

@@ -7,21 +7,79 @@ a killed commit leaves the file as it was (the journal is rolled back on next op
 from __future__ import annotations
 
 import json
+import os
+import queue
 import sqlite3
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sync.errors import RegisterBusyError, RegisterError, first_line
 from sync.writers.register.schema import SCHEMA_VERSION, schema_sql
-from sync.writers.register.sql import SQLRegister
+from sync.writers.register.sql import SQLRegister, T
 
 _BUSY_TIMEOUT_MS = 5000
 # Page cache per connection (negative: KiB). Index updates on a register of millions
 # of customers touch pages all over the B-trees; 256 MiB keeps most of them in memory.
 _CACHE_KIB = 256 * 1024
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+# Reads run side by side (see SQLiteRegister._read_each): one per core, at most 4.
+_READERS = max(1, min(4, _cores()))
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection to `path` that any thread may use (one at a time)."""
+    conn = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True, isolation_level=None,
+                           check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+    conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB // _READERS}")
+    return conn
+
+
+class _Readers:
+    """Threads, each with a read-only connection of its own, that run reads at once."""
+
+    def __init__(self, path: Path, count: int) -> None:
+        self._path = path
+        self._free: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        self._all: list[sqlite3.Connection] = []
+        self._pool = ThreadPoolExecutor(max_workers=count, thread_name_prefix="regsync-read")
+
+    def _connection(self) -> sqlite3.Connection:
+        try:
+            return self._free.get_nowait()
+        except queue.Empty:
+            conn = _read_only(self._path)
+            self._all.append(conn)
+            return conn
+
+    def map(self, query: str, params: list[Sequence[Any]],
+            then: Callable[[list[tuple[Any, ...]]], T]) -> list[T]:
+        """then(rows) of `query` per parameter tuple, in order; an error of any read is
+        raised here, as the main connection would raise it."""
+        def one(values: Sequence[Any]) -> T:
+            conn = self._connection()
+            try:
+                return then(conn.execute(query, values).fetchall())
+            finally:
+                self._free.put(conn)
+        return list(self._pool.map(one, params))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        for conn in self._all:
+            conn.close()
 
 
 def sqlite_path(url: str) -> Path:
@@ -73,9 +131,12 @@ def damaged_register_message(exc: BaseException) -> str | None:
 class SQLiteRegister(SQLRegister):
     """A register in one SQLite file (or an empty in-memory one for previews)."""
 
-    def __init__(self, conn: sqlite3.Connection, label: str) -> None:
+    def __init__(self, conn: sqlite3.Connection, label: str, path: Path | None = None) -> None:
         self._conn = conn
         self.label = label
+        # The file, for the extra read-only connections of _read_each (None: in memory).
+        self._path = path
+        self._readers_pool: _Readers | None = None
 
     @classmethod
     def open(cls, path: Path, *, create: bool, migrating: bool = False) -> SQLiteRegister:
@@ -106,7 +167,7 @@ class SQLiteRegister(SQLRegister):
             raise RegisterError(f"{path}: register schema version {row[0]} is not "
                                 f"{SCHEMA_VERSION}; run 'regsync migrate'")
         _last_file[:] = [str(path)]
-        return cls(conn, str(path))
+        return cls(conn, str(path), path)
 
     @classmethod
     def empty(cls, label: str) -> SQLiteRegister:
@@ -122,7 +183,7 @@ class SQLiteRegister(SQLRegister):
             conn = sqlite3.connect(path, isolation_level=None)
         except sqlite3.Error as exc:
             raise RegisterError(f"{path}: cannot create register: {exc}") from None
-        register = cls(conn, str(path))
+        register = cls(conn, str(path), path)
         _last_file[:] = [str(path)]
         conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
         with register._transaction():
@@ -186,6 +247,29 @@ class SQLiteRegister(SQLRegister):
         """SQLite's own check of the file: 'ok' when sound."""
         return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])
 
+    def _readers(self) -> int:
+        # Inside a transaction a read must see its own writes: the main connection only.
+        if self._path is None or self._conn.in_transaction:
+            return 1
+        return _READERS
+
+    def _read_each(self, query: str, params: list[Sequence[Any]],
+                   then: Callable[[list[tuple[Any, ...]]], T]) -> list[T]:
+        """As SQLRegister's, but several reads run at once on read-only connections of
+        their own: SQLite steps through a query without holding Python's lock, so on a
+        machine of two cores two key reads take about 0.6 of the time of one after the
+        other. Each read is one statement, as on the main connection: each sees the
+        register as committed when it starts."""
+        if len(params) < 2 or self._readers() < 2:
+            return super()._read_each(query, params, then)
+        assert self._path is not None
+        if self._readers_pool is None:
+            self._readers_pool = _Readers(self._path, self._readers())
+        return self._readers_pool.map(query, params, then)
+
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connections."""
+        if self._readers_pool is not None:
+            self._readers_pool.close()
+            self._readers_pool = None
         self._conn.close()

@@ -1,0 +1,115 @@
+"""Large key reads of an SQLite register run on several read-only connections at once
+(one per core): the frames are those of one read on the main connection, and a read
+inside a commit's transaction still sees that transaction's own writes."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sync.types import FIELDS
+from sync.writers.register import open_register, sql, sqlite
+from tests.conftest import load_register
+
+NAMES = ["Kahvila Aurinko Oy", "Matti Virtanen", "Rakennus Kivi Oy", "Liisa Laine",
+         "Aurinko Kahvila Ab", "Matti Laine", "Kivi ja Sora Oy", "Virtanen Matti"]
+NUMBERS = [str(1000 + i) for i in range(40)]
+
+
+@pytest.fixture(scope="module")
+def register_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("reads")
+    rows = "\n".join(f"{n};{NAMES[i % len(NAMES)]} {i // len(NAMES) or ''}".rstrip()
+                     + f";{'' if i % 3 else f'group {i % 2}'}"
+                     for i, n in enumerate(NUMBERS))
+    db = folder / "register.db"
+    load_register(db, f"customer_number;name;customer_group\n{rows}\n", folder)
+    return db
+
+
+@pytest.fixture
+def split_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every read of more than one key split across three reader connections."""
+    monkeypatch.setattr(sql, "_TUPLE_ROWS", 4)
+    monkeypatch.setattr(sql, "_PARALLEL_MIN_KEYS", 1)
+    monkeypatch.setattr(sql, "_PARALLEL_MIN_BLOCKS", 1)
+    monkeypatch.setattr(sqlite, "_READERS", 3)
+
+
+def _reads(db: Path, numbers: list[str], blocks: list[str]) -> list[pl.DataFrame]:
+    register = open_register(str(db), create=False)
+    try:
+        values = pl.Series(numbers, dtype=pl.String)
+        frames = [register.fetch(values, FIELDS),
+                  register.lookup("customer_number", values),
+                  register.block_sizes(blocks, 3),
+                  register.block_members(blocks)]
+        used_readers = register._readers_pool is not None
+    finally:
+        register.close()
+    many = len(set(numbers)) > 1 or len(blocks) > 1
+    assert used_readers == (many and sqlite._READERS > 1), \
+        "reads of many keys run on the reader connections, and only they"
+    return frames
+
+
+def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.sort(frame.columns)
+
+
+@settings(max_examples=25, deadline=None)
+@given(numbers=st.lists(st.sampled_from([*NUMBERS, "9999", "01000"]), max_size=30),
+       blocks=st.lists(st.sampled_from(["kahv", "kahvila", "matt", "matti", "virt",
+                                        "laine", "kivi", "sora", "nope"]), max_size=9))
+def test_split_reads_give_the_frames_of_one_read(register_file, numbers, blocks):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sqlite, "_READERS", 1)
+        patch.setattr(sql, "_PARALLEL_MIN_KEYS", 10**9)
+        one = _reads(register_file, numbers, blocks)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sql, "_TUPLE_ROWS", 4)
+        patch.setattr(sql, "_PARALLEL_MIN_KEYS", 1)
+        patch.setattr(sql, "_PARALLEL_MIN_BLOCKS", 1)
+        patch.setattr(sqlite, "_READERS", 3)
+        split = _reads(register_file, numbers, blocks)
+    for a, b in zip(one, split, strict=True):
+        assert a.schema == b.schema
+        assert _sorted(a).equals(_sorted(b))
+    # The members come in block order, whichever way they were read.
+    assert one[3]["block"].equals(split[3]["block"])
+    assert one[0].height == len({n for n in numbers if n in NUMBERS})
+
+
+def test_a_read_inside_a_commit_sees_the_commits_own_writes(register_file, tmp_path,
+                                                          split_reads):
+    db = tmp_path / "copy.db"
+    db.write_bytes(register_file.read_bytes())
+    register = open_register(str(db), create=True)
+    try:
+        with register._transaction():
+            register._execute("INSERT INTO customers (customer_number, name) VALUES "
+                              "('5001', 'Uusi Asiakas'), ('5002', 'Toinen Asiakas')")
+            seen = register.fetch(pl.Series(["5001", "5002", "1000", "1001"]), ("name",))
+            # Another connection does not see the uncommitted rows.
+            assert register._readers_pool is None
+            raise sqlite3.IntegrityError("roll back")
+    except sqlite3.IntegrityError:
+        pass
+    finally:
+        register.close()
+    assert sorted(seen["customer_number"]) == ["1000", "1001", "5001", "5002"]
+
+
+def test_an_error_in_a_reader_is_raised_to_the_caller(register_file, split_reads):
+    register = open_register(str(register_file), create=False)
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="no such table"):
+            register._read_each("SELECT * FROM no_such_table WHERE ? IS NOT NULL",
+                                [("a",), ("b",)], lambda rows: rows)
+    finally:
+        register.close()
