@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from sync.types import FIELDS
 from sync.writers.register import open_register, sql, sqlite
-from tests.conftest import load_register
+from tests.conftest import load_register, run_cli, run_python
 
 NAMES = ["Kahvila Aurinko Oy", "Matti Virtanen", "Rakennus Kivi Oy", "Liisa Laine",
          "Aurinko Kahvila Ab", "Matti Laine", "Kivi ja Sora Oy", "Virtanen Matti"]
@@ -113,3 +113,44 @@ def test_an_error_in_a_reader_is_raised_to_the_caller(register_file, split_reads
                                 [("a",), ("b",)], lambda rows: rows)
     finally:
         register.close()
+
+
+def test_reads_roll_back_a_killed_commit_on_a_writable_register(register_file, tmp_path,
+                                                               split_reads):
+    # A commit killed midway leaves a hot journal. A read-only reader connection can't
+    # roll it back; the writable connection of `import` or a job run does, as before.
+    db = tmp_path / "copy.db"
+    db.write_bytes(register_file.read_bytes())
+    register = open_register(str(db), create=True)
+    try:
+        killed = run_python(
+            "import os, sqlite3\n"
+            f"conn = sqlite3.connect({str(db)!r}, isolation_level=None)\n"
+            "conn.execute('PRAGMA cache_size = 1')\n"
+            "conn.execute('BEGIN IMMEDIATE')\n"
+            "conn.execute(\"UPDATE customers SET name = name || ' X'\")\n"
+            "conn.execute(\"UPDATE name_blocks SET name = name || ' X'\")\n"
+            "os._exit(0)\n")
+        assert killed.returncode == 0, killed.stderr
+        assert Path(f"{db}-journal").exists()
+        values = pl.Series(NUMBERS, dtype=pl.String)
+        found = register.lookup("customer_number", values)
+        names = register.block_members(["kahv", "matt", "virt"])["name"]
+    finally:
+        register.close()
+    assert sorted(found["customer_number"]) == sorted(NUMBERS)
+    assert names.len() > 0 and not names.str.ends_with(" X").any()
+
+
+@pytest.mark.parametrize("folder", ["a#b", "a?mode=rw", "50% off"])
+def test_a_register_in_a_folder_whose_name_looks_like_uri_syntax(tmp_path, folder):
+    db = tmp_path / folder / "register.db"
+    db.parent.mkdir()
+    load_register(db, "customer_number;name\n1001;Kahvila Aurinko Oy\n", tmp_path)
+    source = tmp_path / "s.csv"
+    source.write_text("customer_number;name\n1001;Kahvila Aurinko Oy\n", encoding="utf-8")
+    result = run_cli("preview", source, "--db", db, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["unchanged"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([folder, "register-seed.csv",
+                                                                 "s.csv"])

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sync.errors import RegisterBusyError, RegisterError, first_line
 from sync.writers.register.schema import SCHEMA_VERSION, schema_sql
@@ -38,9 +39,15 @@ def _cores() -> int:
 _READERS = max(1, min(4, _cores()))
 
 
+def _uri(path: Path, read_only: bool) -> str:
+    """The `file:` URI of `path`: quoted, since `?` and `#` in a folder name would
+    otherwise end the path there and open another file."""
+    return f"file:{quote(str(path.resolve()))}" + ("?mode=ro" if read_only else "")
+
+
 def _read_only(path: Path) -> sqlite3.Connection:
     """A read-only connection to `path` that any thread may use (one at a time)."""
-    conn = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True, isolation_level=None,
+    conn = sqlite3.connect(_uri(path, True), uri=True, isolation_level=None,
                            check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
     conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB // _READERS}")
@@ -109,6 +116,7 @@ def _recover(path: Path) -> None:
 # command opens two different SQLite registers).
 _last_file: list[str] = []
 _CORRUPT, _NOTADB = 11, 26  # SQLite's primary result codes for a damaged file
+_READONLY = 8  # e.g. SQLITE_READONLY_ROLLBACK: a hot journal a reader can't roll back
 _NOT_UTF8 = "Could not decode to UTF-8"  # Python's own error: it has no SQLite code
 
 
@@ -151,9 +159,8 @@ class SQLiteRegister(SQLRegister):
         writable = create or migrating
         if not writable and Path(f"{path}-journal").exists():
             _recover(path)
-        uri = f"file:{path.resolve()}" + ("" if writable else "?mode=ro")
         try:
-            conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+            conn = sqlite3.connect(_uri(path, not writable), uri=True, isolation_level=None)
             conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
@@ -167,7 +174,7 @@ class SQLiteRegister(SQLRegister):
             raise RegisterError(f"{path}: register schema version {row[0]} is not "
                                 f"{SCHEMA_VERSION}; run 'regsync migrate'")
         _last_file[:] = [str(path)]
-        return cls(conn, str(path), path)
+        return cls(conn, str(path), path.resolve())
 
     @classmethod
     def empty(cls, label: str) -> SQLiteRegister:
@@ -183,7 +190,7 @@ class SQLiteRegister(SQLRegister):
             conn = sqlite3.connect(path, isolation_level=None)
         except sqlite3.Error as exc:
             raise RegisterError(f"{path}: cannot create register: {exc}") from None
-        register = cls(conn, str(path), path)
+        register = cls(conn, str(path), path.resolve())
         _last_file[:] = [str(path)]
         conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
         with register._transaction():
@@ -265,7 +272,16 @@ class SQLiteRegister(SQLRegister):
         assert self._path is not None
         if self._readers_pool is None:
             self._readers_pool = _Readers(self._path, self._readers())
-        return self._readers_pool.map(query, params, then)
+        try:
+            return self._readers_pool.map(query, params, then)
+        except sqlite3.OperationalError as exc:
+            code = getattr(exc, "sqlite_errorcode", None)
+            if code is None or code & 0xFF != _READONLY:
+                raise
+            # A commit killed midway left its journal: a read-only connection can't roll
+            # it back. The main connection reads as before: a writable one rolls the
+            # journal back first, a read-only one says what it always said.
+            return super()._read_each(query, params, then)
 
     def close(self) -> None:
         """Close the connections."""
