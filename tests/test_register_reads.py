@@ -5,6 +5,7 @@ inside a commit's transaction still sees that transaction's own writes."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from sync.types import FIELDS
 from sync.writers.register import open_register, sql, sqlite
+from sync.writers.register.sql import SQLRegister
 from tests.conftest import load_register, run_cli, run_python
 
 NAMES = ["Kahvila Aurinko Oy", "Matti Virtanen", "Rakennus Kivi Oy", "Liisa Laine",
@@ -85,23 +87,25 @@ def test_split_reads_give_the_frames_of_one_read(register_file, numbers, blocks)
     assert one[0].height == len({n for n in numbers if n in NUMBERS})
 
 
-def test_a_read_inside_a_commit_sees_the_commits_own_writes(register_file, tmp_path,
-                                                          split_reads):
+@pytest.fixture
+def writable_copy(register_file: Path, tmp_path: Path) -> Iterator[tuple[Path, SQLRegister]]:
+    """A copy of the register file, opened for writing (as `import` and jobs open it)."""
     db = tmp_path / "copy.db"
     db.write_bytes(register_file.read_bytes())
     register = open_register(str(db), create=True)
-    try:
-        with register._transaction():
-            register._execute("INSERT INTO customers (customer_number, name) VALUES "
-                              "('5001', 'Uusi Asiakas'), ('5002', 'Toinen Asiakas')")
-            seen = register.fetch(pl.Series(["5001", "5002", "1000", "1001"]), ("name",))
-            # Another connection does not see the uncommitted rows.
-            assert register._readers_pool is None
-            raise sqlite3.IntegrityError("roll back")
-    except sqlite3.IntegrityError:
-        pass
-    finally:
-        register.close()
+    yield db, register
+    register.close()
+
+
+def test_a_read_inside_a_commit_sees_the_commits_own_writes(writable_copy, split_reads):
+    _, register = writable_copy
+    with pytest.raises(sqlite3.IntegrityError), register._transaction():
+        register._execute("INSERT INTO customers (customer_number, name) VALUES "
+                          "('5001', 'Uusi Asiakas'), ('5002', 'Toinen Asiakas')")
+        seen = register.fetch(pl.Series(["5001", "5002", "1000", "1001"]), ("name",))
+        # Another connection does not see the uncommitted rows.
+        assert register._readers_pool is None
+        raise sqlite3.IntegrityError("roll back")
     assert sorted(seen["customer_number"]) == ["1000", "1001", "5001", "5002"]
 
 
@@ -115,29 +119,22 @@ def test_an_error_in_a_reader_is_raised_to_the_caller(register_file, split_reads
         register.close()
 
 
-def test_reads_roll_back_a_killed_commit_on_a_writable_register(register_file, tmp_path,
-                                                               split_reads):
+def test_reads_roll_back_a_killed_commit_on_a_writable_register(writable_copy, split_reads):
     # A commit killed midway leaves a hot journal. A read-only reader connection can't
     # roll it back; the writable connection of `import` or a job run does, as before.
-    db = tmp_path / "copy.db"
-    db.write_bytes(register_file.read_bytes())
-    register = open_register(str(db), create=True)
-    try:
-        killed = run_python(
-            "import os, sqlite3\n"
-            f"conn = sqlite3.connect({str(db)!r}, isolation_level=None)\n"
-            "conn.execute('PRAGMA cache_size = 1')\n"
-            "conn.execute('BEGIN IMMEDIATE')\n"
-            "conn.execute(\"UPDATE customers SET name = name || ' X'\")\n"
-            "conn.execute(\"UPDATE name_blocks SET name = name || ' X'\")\n"
-            "os._exit(0)\n")
-        assert killed.returncode == 0, killed.stderr
-        assert Path(f"{db}-journal").exists()
-        values = pl.Series(NUMBERS, dtype=pl.String)
-        found = register.lookup("customer_number", values)
-        names = register.block_members(["kahv", "matt", "virt"])["name"]
-    finally:
-        register.close()
+    db, register = writable_copy
+    killed = run_python(
+        "import os, sqlite3\n"
+        f"conn = sqlite3.connect({str(db)!r}, isolation_level=None)\n"
+        "conn.execute('PRAGMA cache_size = 1')\n"
+        "conn.execute('BEGIN IMMEDIATE')\n"
+        "conn.execute(\"UPDATE customers SET name = name || ' X'\")\n"
+        "conn.execute(\"UPDATE name_blocks SET name = name || ' X'\")\n"
+        "os._exit(0)\n")
+    assert killed.returncode == 0, killed.stderr
+    assert Path(f"{db}-journal").exists()
+    found = register.lookup("customer_number", pl.Series(NUMBERS, dtype=pl.String))
+    names = register.block_members(["kahv", "matt", "virt"])["name"]
     assert sorted(found["customer_number"]) == sorted(NUMBERS)
     assert names.len() > 0 and not names.str.ends_with(" X").any()
 
