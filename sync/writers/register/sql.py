@@ -137,6 +137,12 @@ class SQLRegister:
             parts = max(parts, min(self._readers(), count // worth))
         return max(parts, 1)
 
+    def _split_params(self, values: list[str], blocks: bool = False) -> list[tuple[Any]]:
+        """The parameter tuples of a read of `values` split as `_read_parts` says (each
+        a run of neighbours in the order given)."""
+        return [(self._list_param(part),)
+                for part in _split(values, self._read_parts(len(values), blocks))]
+
     def _readers(self) -> int:
         """How many reads an engine runs side by side (see _read_each)."""
         return 1
@@ -207,13 +213,9 @@ class SQLRegister:
         arrays = ", ".join(f"json_group_array(CAST({k} AS TEXT))" for k in names)
         wrapped = f"WITH q({', '.join(names)}) AS ({query}) SELECT {arrays} FROM q"
 
-        def frame(rows: list[tuple[Any, ...]]) -> pl.DataFrame:
-            return _json_columns(rows[0], schema)
-
-        parts = [pl.DataFrame(schema=schema), *self._read_each(
-            wrapped, [(self._list_param(part),)
-                      for part in _split(wanted, self._read_parts(len(wanted)))], frame)]
-        return pl.concat(parts, rechunk=False)
+        parts = self._read_each(wrapped, self._split_params(wanted),
+                                lambda rows: _json_columns(rows[0], schema))
+        return pl.concat([pl.DataFrame(schema=schema), *parts], rechunk=False)
 
     def _frame(self, query: str, params: Sequence[Any], schema: dict[str, Any],
                chunk_rows: int = 100_000) -> pl.DataFrame:
@@ -245,8 +247,7 @@ class SQLRegister:
         parts = self._read_each(
             f"SELECT j.value, (SELECT COUNT(*) FROM (SELECT 1 FROM {self._t('name_blocks')} b "
             f"WHERE b.block = j.value LIMIT {int(cap)}) s) FROM {self._values_table()}",
-            [(self._list_param(part),)
-             for part in _split(sorted(blocks), self._read_parts(len(blocks), True))],
+            self._split_params(sorted(blocks), blocks=True),
             lambda rows: pl.DataFrame(rows, schema=schema, orient="row"))
         return pl.concat([pl.DataFrame(schema=schema), *parts], rechunk=False)
 
@@ -266,8 +267,7 @@ class SQLRegister:
         # Runs of neighbouring blocks are read side by side (see _read_each).
         parts = self._read_each(
             "SELECT " + ", ".join(f"json_group_array(b.{c})" for c in schema) + f" {where}",
-            [(self._list_param(part),)
-             for part in _split(sorted(set(blocks)), self._read_parts(len(blocks), True))],
+            self._split_params(sorted(set(blocks)), blocks=True),
             lambda rows: _json_columns(rows[0], schema))
         return pl.concat([pl.DataFrame(schema=schema), *parts], rechunk=False)
 
