@@ -402,3 +402,41 @@ def test_text_typed_like_a_date_is_kept_as_typed(tmp_path: Path, stream_bytes: i
     assert table.frame.select("c1", "c2").rows() == [
         ("2024-01-05", "2024-02-01 00:00:00"), ("13:45:00", "1899-12-31 08:30:00"),
         ("2024-02-01 00:00:00", None)]
+
+
+@pytest.mark.parametrize("stream_bytes", [0, xlsx.STREAM_BYTES])
+def test_inline_text_and_formula_text_typed_like_a_date_are_kept(
+        tmp_path: Path, stream_bytes: int) -> None:
+    # Programs that write large sheets row by row (xlsxwriter's constant_memory mode,
+    # many exporters) store text as inline strings, not shared ones; a formula's text
+    # result is stored in the cell too. Both are text the user typed or computed, and
+    # stay whole beside a real date cell that is shortened.
+    path = tmp_path / "inline.xlsx"
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    sheet = book.add_worksheet()
+    date = book.add_format({"num_format": "d.m.yyyy"})
+    sheet.write_row(0, 0, ["Asiakasnumero", "Pvm", "Lisätiedot", "Kaava"])
+    sheet.write_number(1, 0, 1001)
+    sheet.write_datetime(1, 1, datetime.datetime(2024, 1, 5), date)
+    sheet.write_string(1, 2, "2024-02-01 00:00:00")
+    sheet.write_formula(1, 3, '="1899-12-31 08:30:00"', None, "1899-12-31 08:30:00")
+    book.close()
+    assert b't="inlineStr"' in zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml")
+    table = read_xlsx(path, stream_bytes=stream_bytes)
+    assert table.frame.select("c1", "c2", "c3").rows() == [
+        ("2024-01-05", "2024-02-01 00:00:00", "1899-12-31 08:30:00")]
+
+
+@pytest.mark.parametrize("block", [1, 7, 20, 21, 22, 64])
+def test_date_like_text_cut_by_a_scan_block_is_still_found(
+        tmp_path: Path, block: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "inline.xlsx"
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    sheet = book.add_worksheet()
+    for row in range(30):
+        sheet.write_string(row, 0, f"2024-02-{row % 28 + 1:02} 00:00:00")
+    book.close()
+    monkeypatch.setattr(xlsx, "_SCAN_BYTES", block)
+    with zipfile.ZipFile(path) as archive:
+        found = xlsx._date_texts_in(archive, "xl/worksheets/sheet1.xml")
+    assert found == {f"2024-02-{day:02} 00:00:00" for day in range(1, 29)}
