@@ -15,14 +15,21 @@ as they did before spilling existed.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
+import time
 import weakref
 from pathlib import Path
 
 import polars as pl
 
 _IN_MEMORY_FILESYSTEMS = frozenset({"tmpfs", "ramfs"})
+_PREFIX = "regsync-spill-"
+# A folder untouched this long belongs to no running preview: each spilled frame
+# creates and removes a file in it, which moves its time on.
+ABANDONED_AFTER_S = 24 * 3600
+_FRAME_FILE = re.compile(r"[0-9]+\.arrow")
 
 
 class Spill:
@@ -73,10 +80,11 @@ class Spill:
         if self.on_heap:
             return None
         if self._folder is None:
+            remove_abandoned(Path(tempfile.gettempdir()))
             if in_memory_filesystem(Path(tempfile.gettempdir())):
                 self.on_heap = True
                 return None
-            self._folder = Path(tempfile.mkdtemp(prefix="regsync-"))
+            self._folder = Path(tempfile.mkdtemp(prefix=_PREFIX))
             # Also removed when the Spill is dropped without close() (an exception).
             weakref.finalize(self, shutil.rmtree, self._folder, True)
         return self._folder
@@ -85,6 +93,30 @@ class Spill:
         """Remove the folder (frames already mapped stay valid where unlinking is allowed)."""
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
+
+
+def remove_abandoned(temp: Path) -> None:
+    """Remove the spill folders of previews killed before they could (SIGKILL, power
+    loss): those not modified for ABANDONED_AFTER_S. Best effort: a folder that can't be
+    read or removed is left alone."""
+    now = time.time()
+    try:
+        candidates = list(temp.glob(f"{_PREFIX}*"))
+    except OSError:
+        return
+    for folder in candidates:
+        try:
+            if (now - folder.lstat().st_mtime <= ABANDONED_AFTER_S or folder.is_symlink()
+                    or not folder.is_dir()):
+                continue
+            files = list(folder.iterdir())
+            # Only what a Spill leaves: its numbered frame files, nothing of anyone else.
+            if all(_FRAME_FILE.fullmatch(f.name) and f.is_file() for f in files):
+                for file in files:
+                    file.unlink()
+                folder.rmdir()
+        except OSError:
+            continue
 
 
 def in_memory_filesystem(path: Path) -> bool:

@@ -53,3 +53,36 @@ def test_the_filesystem_of_a_path_is_told_by_its_longest_mount_point(tmp_path: P
         assert in_memory_filesystem(Path("/dev/shm")) == (kinds["/dev/shm"] == "tmpfs")
         # A sibling whose name starts alike is not inside it.
         assert in_memory_filesystem(Path("/dev/shmx")) == in_memory_filesystem(Path("/dev"))
+
+
+def test_folders_of_killed_previews_are_removed_and_nothing_else(tmp_path: Path,
+                                                                 monkeypatch) -> None:
+    # A preview killed with SIGKILL can't remove its spill folder; the next preview that
+    # spills removes such folders once they are a day old, and only ones holding nothing
+    # but a spill's own frame files.
+    import os
+    import time
+
+    from sync import spill as spill_module
+
+    old = time.time() - spill_module.ABANDONED_AFTER_S - 60
+    killed = tmp_path / "regsync-spill-k1ll3d00"
+    killed.mkdir()
+    (killed / "3.arrow").write_bytes(b"half written")
+    running = tmp_path / "regsync-spill-runn1ng0"  # another preview, still spilling
+    running.mkdir()
+    foreign = tmp_path / "regsync-spill-n0t0urs0"  # someone else's file in it
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    other = tmp_path / "regsync-backup"  # not a spill folder at all
+    other.mkdir()
+    for folder in (killed, foreign, other):
+        os.utime(folder, (old, old))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    spill = Spill()
+    try:
+        spill.put(pl.DataFrame({"a": ["x"]}))
+        assert not killed.exists()
+        assert running.is_dir() and (foreign / "notes.txt").exists() and other.is_dir()
+    finally:
+        spill.close()
