@@ -117,6 +117,8 @@ def test_a_regular_file_takes_the_fast_path(tmp_path: Path,
     "Nimi;Kaupunki\nAho;Oulu;extra\nBeta;Turku\n",      # a ragged row
     "Nimi;Kaupunki\nAho\nBeta;Turku\n",                 # a short row
     'Nimi;Kaupunki\n"Aho;Oulu\nBeta;Turku\n',           # a quote never closed
+    'Nimi;Kaupunki\nAho;"Oulu\nBeta;Turku\n',           # ... opened in the last cell
+    'Nimi;Kaupunki\nAho;"Oulu\nBeta;Turku\n\n\n',       # ... with blank lines after
     "Nimi;Kaupunki\n" + "Aho;Oulu\n" * 9000 + "A\x00ho;Oulu\n",  # a NUL past the head
 ])
 def test_an_irregular_file_is_read_the_exact_way(tmp_path: Path, body: str,
@@ -130,5 +132,7 @@ def test_an_irregular_file_is_read_the_exact_way(tmp_path: Path, body: str,
         assert "never closed" in exc.message or "row 9002" in exc.message, exc.message
         table = None
     assert taken == [False]
+    if '"' in body:  # every row after the open quote would be lost: the file is refused
+        assert table is None
     if "extra" in body or "Aho\n" in body:
         assert table is not None and table.ragged == [(2, 3 if "extra" in body else 1)]

@@ -13,7 +13,7 @@ import codecs
 import csv as _csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from itertools import chain
 from pathlib import Path
 from typing import TextIO
@@ -97,7 +97,8 @@ def _read_records(
         sample = "".join(lines[header_row - 1 :])
         sep = detect_delimiter(sample, preferred="\t" if path.suffix.lower() == ".tsv" else None)
     head = _head_records(lines, sep)
-    reader = _csv.reader(chain(lines, fh), delimiter=sep, quotechar='"', doublequote=True)
+    fed = _LastLine(chain(lines, fh))
+    reader = _csv.reader(fed, delimiter=sep, quotechar='"', doublequote=True)
     records = _numbered(path, reader)
 
     header = _find_header(path, records, header_row)
@@ -110,7 +111,7 @@ def _read_records(
     if fast is not None:
         (frame, skipped), ragged = fast, []
     else:
-        frame, ragged, skipped = _collect(path, reader, header_row, len(headers))
+        frame, ragged, skipped = _collect(path, reader, header_row, len(headers), fed)
     return SourceTable(
         path=path,
         format="csv",
@@ -156,8 +157,24 @@ def _split_head(text: str, sep: str) -> list[tuple[int, list[str]]]:
     return records or [(1, [])]
 
 
+class _LastLine:
+    """The lines the csv reader is fed, remembering the last one: it tells whether the
+    file ended inside a quoted cell (see _collect)."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self._lines = iter(lines)
+        self.last = ""
+
+    def __iter__(self) -> _LastLine:
+        return self
+
+    def __next__(self) -> str:
+        self.last = next(self._lines)
+        return self.last
+
+
 def _collect(
-    path: Path, reader: Iterator[list[str]], header_row: int, width: int
+    path: Path, reader: Iterator[list[str]], header_row: int, width: int, fed: _LastLine
 ) -> tuple[pl.DataFrame, list[tuple[int, int]], int]:
     """Read the data records after the header: (frame, ragged rows, skipped count)."""
     names = [f"c{i}" for i in range(width)]
@@ -193,7 +210,13 @@ def _collect(
                 cells, numbers = [], []
     except _csv.Error as exc:
         raise _split_error(path, number + 1, exc) from None
-    if ragged and ragged[-1][0] == number and any("\n" in c or "\r" in c for c in record):
+    runs_to_end = ragged and ragged[-1][0] == number and any(
+        "\n" in c or "\r" in c for c in record)
+    # A quote opened in the last cell leaves the row as wide as the header, so its width
+    # tells nothing; but a quoted cell closed at the end of the file ends it with '"'.
+    open_last = (bool(record) and ("\n" in record[-1] or "\r" in record[-1])
+                 and not fed.last.rstrip().endswith('"'))
+    if runs_to_end or open_last:
         # The last record ran to the end of the file across line breaks: an unclosed quote
         # swallowed every row after it. Rejecting one row would hide those rows.
         raise SourceError(

@@ -36,6 +36,9 @@ class _Irregular(Exception):
     """The file is not regular (see module doc): read it the exact way."""
 
 
+_TAIL_BYTES = 64
+
+
 class _Utf8Stream(io.RawIOBase):
     """The file's text as UTF-8 bytes from the first record on (no BOM, no `sep=` line).
 
@@ -56,6 +59,7 @@ class _Utf8Stream(io.RawIOBase):
         self._first = True
         self._sep_line = sep_line
         self.failure: BaseException | None = None
+        self.tail = b""  # the last bytes read: how the file ends
 
     def readable(self) -> bool:
         return True
@@ -76,6 +80,8 @@ class _Utf8Stream(io.RawIOBase):
                 data = data[found.end():] if found else data
         if b"\x00" in data:
             raise _Irregular("NUL byte")
+        if data:
+            self.tail = (self.tail + data)[-_TAIL_BYTES:]
         return data
 
     def read(self, size: int = -1) -> bytes:
@@ -138,10 +144,13 @@ def _read(stream: _Utf8Stream, sep: str, header: list[str],
     frames: list[pl.DataFrame] = []
     skipped = 0
     number = 0  # records read so far; record 1 is the header
+    last_cell: str | None = None
     for batch in reader:
         chunk = pl.from_arrow(batch)
         assert isinstance(chunk, pl.DataFrame)
         del batch
+        if chunk.height:
+            last_cell = chunk[raw[-1]][-1]
         # polars' view of an Arrow string column shares Arrow's buffer of every cell's
         # bytes. Any string operation builds new strings (this one changes nothing: the
         # file has no NUL byte), so polars keeps its own compact buffers (short cells
@@ -167,6 +176,11 @@ def _read(stream: _Utf8Stream, sep: str, header: list[str],
         frames.append(chunk.with_columns(unneutralise(pl.col(quoted))) if quoted else chunk)
     if stream.failure is not None:
         raise _Irregular(str(stream.failure))
+    if (last_cell is not None and ("\n" in last_cell or "\r" in last_cell)
+            and not stream.tail.rstrip().endswith(b'"')):
+        # A quote opened in the last cell and never closed took every line after it into
+        # that cell; the row is as wide as the header, so only the file's end tells.
+        raise _Irregular("quote left open")
     if not frames:
         return pl.DataFrame(schema={"_row": pl.Int64, **{n: pl.String for n in names}}), 0
     frame = pl.concat(frames, how="vertical", rechunk=False) if len(frames) > 1 else frames[0]
