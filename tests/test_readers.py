@@ -292,7 +292,8 @@ def test_decode_error_row_counts_records_not_lines(tmp_path: Path) -> None:
         read_source(path, encoding="utf-8")
 
 
-@pytest.mark.parametrize("encoding", ["klingon", "utf-16"])
+# rot13, base64 and zlib are Python codecs, but not text encodings.
+@pytest.mark.parametrize("encoding", ["klingon", "utf-16", "rot13", "base64", "zlib"])
 def test_unknown_or_impossible_encoding_override(encoding: str) -> None:
     with pytest.raises(SourceError, match="customers_utf8.csv.*--encoding"):
         read_source(ENCODINGS / "customers_utf8.csv", encoding=encoding)
@@ -317,6 +318,9 @@ def test_delimiter_override_wins_over_detection() -> None:
 def test_bad_delimiter_override() -> None:
     with pytest.raises(SourceError, match="comma.csv.*--delimiter"):
         read("comma.csv", delimiter=";;")
+    with pytest.raises(SourceError, match="comma.csv.*--delimiter '\"' can't be a "
+                       "delimiter: it quotes cells"):
+        read("comma.csv", delimiter='"')
 
 
 @pytest.mark.parametrize(

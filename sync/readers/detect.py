@@ -362,9 +362,14 @@ def normalise_delimiter(delimiter: str) -> str:
     """
     named = {"tab": "\t", "\\t": "\t", "semicolon": ";", "comma": ",", "pipe": "|"}
     value = named.get(delimiter.lower(), delimiter)
-    if len(value) != 1 or value in '"\r\n':
+    if len(value) != 1:
         raise ValueError(
             f"--delimiter {delimiter!r} is not a single character (use ';', ',', '|' or tab)"
+        )
+    if value in '"\r\n':
+        raise ValueError(
+            f"--delimiter {delimiter!r} can't be a delimiter: it quotes cells or ends lines "
+            "(use ';', ',', '|' or tab)"
         )
     return value
 
@@ -372,12 +377,19 @@ def normalise_delimiter(delimiter: str) -> str:
 def normalise_encoding(encoding: str) -> str:
     """A user's `--encoding` value as a Python codec name ("Windows-1252" -> "cp1252").
 
-    Raises ValueError for a name Python does not know.
+    Raises ValueError for a name Python does not know, or one of a codec that does not
+    turn bytes into text (rot13, base64, zlib, ...).
     """
     try:
-        return codecs.lookup(encoding).name
+        info = codecs.lookup(encoding)
     except LookupError:
+        info = None
+    # Python's own mark of text encodings: the bytes-to-bytes and text-to-text codecs
+    # set it False.
+    if info is None or not getattr(info, "_is_text_encoding", True):
+        what = "a known encoding" if info is None else "an encoding of text"
         raise ValueError(
-            f"--encoding {encoding!r} is not a known encoding "
+            f"--encoding {encoding!r} is not {what} "
             "(try utf-8, cp1252, iso8859-15, cp1250, iso8859-2 or utf-16)"
-        ) from None
+        )
+    return info.name
