@@ -321,6 +321,11 @@ def _countries() -> frozenset[str]:
     )
 
 
+def is_country(code: str) -> bool:
+    """Whether `code` is an ISO 3166-1 alpha-2 code of a country (FI, SE, CZ; not XX)."""
+    return code in _countries()
+
+
 @cache
 def _country_lookup() -> dict[str, str]:
     countries = _countries()

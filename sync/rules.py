@@ -22,7 +22,7 @@ from typing import Any
 from rapidfuzz import fuzz, process
 
 from sync.errors import RulesError, SourceError
-from sync.normalise import NORMALISERS
+from sync.normalise import NORMALISERS, is_country
 from sync.types import FIELDS, HEADER_LANGUAGES, MATCH_KEYS, SEVERITIES, HeaderLanguage, Severity
 
 DEFAULT_RULES_PATH = Path(__file__).resolve().parent.parent / "rules" / "customers.toml"
@@ -151,8 +151,10 @@ def _build(data: dict[str, Any], label: str) -> Rules:
     _check_aliases(fields, label)
 
     country = settings.get("default_country", "FI")
-    _require(isinstance(country, str) and re.fullmatch(r"[A-Z]{2}", country) is not None,
-             label, "rules.default_country must be an ISO alpha-2 code such as FI")
+    _require(isinstance(country, str) and re.fullmatch(r"[A-Z]{2}", country) is not None
+             and is_country(country), label,
+             f"rules.default_country must be the ISO alpha-2 code of a country, such as FI "
+             f"(not {country!r})")
     order = settings.get("match_order", list(MATCH_KEYS))
     _require(isinstance(order, list) and order and all(k in MATCH_KEYS for k in order)
              and len(set(order)) == len(order), label,

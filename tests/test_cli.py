@@ -168,6 +168,9 @@ def test_broken_rule_file_is_refused_with_its_line(tmp_path: Path) -> None:
     ('[fields.phone]\nsevirity = {}\n', "unknown key fields.phone.sevirity"),
     ('[fields.loyalty_id]\naliases = ["Nimi"]\n', "claimed by both"),
     ('[rules]\nmatch_order = ["email"]\n', "match_order"),
+    # Shaped like a code, but no country: every phone would be "not valid for XX".
+    ('[rules]\ndefault_country = "XX"\n', "default_country must be the ISO alpha-2 code"),
+    ('[rules]\ndefault_country = "EU"\n', "default_country must be the ISO alpha-2 code"),
 ])
 def test_inconsistent_rule_files_are_refused(tmp_path: Path, text: str, words: str) -> None:
     rules = tmp_path / "rules.toml"
