@@ -271,3 +271,18 @@ def test_a_panic_in_a_library_is_the_one_line_internal_error(
         "regsync: error: internal error (PanicException: out-of-range date); nothing was "
         "written. Set REGSYNC_DEBUG=1 for details"]
     assert json.loads(result.stdout)["exit_code"] == 70
+
+
+def test_sqlite_urls_are_read_as_sqlalchemy_reads_them(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # As the README says: three slashes and a relative path, four for an absolute one.
+    source = write_csv(tmp_path / "s.csv", "customer_number;name\n1;Aho Oy\n")
+    absolute = tmp_path / "abs" / "register.db"
+    absolute.parent.mkdir()
+    assert str(absolute).startswith("/")
+    result = run_cli("import", source, "--db", f"sqlite:///{absolute}", "--yes")
+    assert result.exit_code == 0 and absolute.exists()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rel").mkdir()
+    result = run_cli("import", source, "--db", "sqlite:///rel/register.db", "--yes")
+    assert result.exit_code == 0 and (tmp_path / "rel" / "register.db").exists()
