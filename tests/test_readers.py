@@ -335,7 +335,11 @@ def test_bad_delimiter_override() -> None:
         ("a;b,c\n1;2,3\n1;2,3\n", ";"),  # tie on consistency and width: order ; , tab |
         ("a;b;c\n1;2\n1,2,3\n", ";"),
         ("a;b,c,d\n1;2\n3;4\n", ";"),  # ',' splits the header more but the rows disagree
-        ("Nimi\nAho\n", ","),  # one column: nothing to split
+        ("Nimi\nAho\n", ";"),  # one column: nothing to split
+        # One column whose cells hold a delimiter: the one that splits none of them.
+        ("Nimi\nAho\nVirtanen, Matti\n", ";"),
+        ("Nimi\nAho; Oy\nVirtanen, Matti\nLaine, Ari\n", "\t"),
+        ("Nimi\nA;B\nC,D\nE\tF\nG|H\n", ";"),  # each splits one: the order decides
     ],
 )
 def test_detect_delimiter(sample: str, expected: str) -> None:

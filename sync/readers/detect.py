@@ -321,13 +321,14 @@ def detect_delimiter(sample_text: str, preferred: str | None = None) -> str:
     A candidate must split the header (counted outside quotes); the one whose cell count
     the following records repeat most consistently wins, then the one splitting the header
     into more cells, then `preferred`, then the order of DELIMITERS. When none splits the
-    header (a one-column file), `preferred` or ",".
+    header (a one-column file), the one splitting the fewest records (a name such as
+    "Virtanen, Matti" is one cell there), then `preferred`, then the order of DELIMITERS.
     """
     order = ([preferred] if preferred in DELIMITERS else []) + [
         d for d in DELIMITERS if d != preferred
     ]
     best: tuple[float, int, int] | None = None
-    chosen = preferred or ","
+    chosen = order[0]
     for rank, delimiter in enumerate(order):
         records = _sample_records(sample_text, delimiter)
         if not records or len(records[0]) < 2:
@@ -339,6 +340,11 @@ def detect_delimiter(sample_text: str, preferred: str | None = None) -> str:
         key = (consistency, width, -rank)
         if best is None or key > best:
             best, chosen = key, delimiter
+    if best is None:
+        # One column: any delimiter would only split cells of it.
+        split = [sum(1 for r in _sample_records(sample_text, d)[1:]
+                     if len([c for c in r if c.strip()]) > 1) for d in order]
+        chosen = order[split.index(min(split))]
     return chosen
 
 
