@@ -440,3 +440,25 @@ def test_date_like_text_cut_by_a_scan_block_is_still_found(
     with zipfile.ZipFile(path) as archive:
         found = xlsx._date_texts_in(archive, "xl/worksheets/sheet1.xml")
     assert found == {f"2024-02-{day:02} 00:00:00" for day in range(1, 29)}
+
+
+@pytest.mark.parametrize("stream_bytes", [0, xlsx.STREAM_BYTES])
+def test_numbers_in_a_zero_padding_format_read_as_the_sheet_shows_them(
+        tmp_path: Path, stream_bytes: int) -> None:
+    # Spreadsheet users keep customer numbers and postal codes as numbers formatted
+    # "0000" / "00000" (Excel's Zip Code format): the sheet shows 0042 and 00100.
+    path = tmp_path / "padded.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    four, five = book.add_format({"num_format": "0000"}), book.add_format({"num_format": "00000"})
+    sheet.write_row(0, 0, ["Asiakasnumero", "Postinumero", "Muu"])
+    sheet.write_number(1, 0, 42, four)
+    sheet.write_number(1, 1, 100, five)
+    sheet.write_number(1, 2, 42)  # no format: as typed
+    sheet.write_number(2, 0, 12345, four)  # wider than the format: all its digits
+    sheet.write_number(2, 1, 1.5, five)  # not an integer: the value, never a guess
+    sheet.write_number(2, 2, -7, four)
+    book.close()
+    table = read_xlsx(path, stream_bytes=stream_bytes)
+    assert table.frame.select("c0", "c1", "c2").rows() == [
+        ("0042", "00100", "42"), ("12345", "1.5", "-7")]

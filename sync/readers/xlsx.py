@@ -108,7 +108,9 @@ def read_xlsx(path: Path, *, sheet: str | None = None, header_row: int = 1,
             except _BOOK_ERRORS as exc:
                 raise _unreadable(path, exc) from None
 
-        if book.part_size(info) > stream_bytes:
+        # calamine gives no cell's style: the streamed reader shows numbers in a
+        # zero-padding style ("0000") as the sheet does, so it reads such workbooks.
+        if book.part_size(info) > stream_bytes or book.padded_styles:
             try:
                 return _table(path, info.name, header_row, _streamed(book, info), typed)
             except (CannotStream, pl.exceptions.PolarsError):

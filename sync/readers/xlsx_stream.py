@@ -72,6 +72,9 @@ class Book:
     sheets: list[SheetInfo]
     date1904: bool = False
     date_styles: list[bool] = field(default_factory=list)
+    # Cell style (xf) index -> digits a number format of only zeros ("00000") pads an
+    # integer to: the sheet shows 42 as 0042 under "0000".
+    padded_styles: dict[int, int] = field(default_factory=dict)
     shared_part: str | None = None
     _shared: pl.Series | None = None
 
@@ -115,6 +118,7 @@ def open_book(path: Path) -> Book:
         styles = by_type.get("/styles")
         return Book(archive=archive, sheets=sheets, date1904=date1904,
                     date_styles=_date_styles(archive, styles),
+                    padded_styles=_padded_styles(archive, styles),
                     shared_part=by_type.get("/sharedStrings"))
     except BaseException:
         archive.close()
@@ -167,8 +171,9 @@ def _relationships(archive: zipfile.ZipFile, part: str) -> dict[str, tuple[str, 
     return out
 
 
-def _date_styles(archive: zipfile.ZipFile, part: str | None) -> list[bool]:
-    """For each cell style (xf) index: is a number in that style a date or time?"""
+def _cell_formats(archive: zipfile.ZipFile, part: str | None) -> list[tuple[str, str | None]]:
+    """For each cell style (xf) index: its number format id and the workbook's own
+    format code for it (None for a built-in format)."""
     if part is None:
         return []
     try:
@@ -178,13 +183,29 @@ def _date_styles(archive: zipfile.ZipFile, part: str | None) -> list[bool]:
     formats = {node.get("numFmtId"): node.get("formatCode") or ""
                for node in _named(root, "numFmt")}
     xfs = next(iter(_named(root, "cellXfs")), None)
-    out = []
-    for xf in ([] if xfs is None else [n for n in xfs if _local(n.tag) == "xf"]):
-        ident = xf.get("numFmtId") or "0"
-        if ident in formats:
-            out.append(is_date_format(formats[ident]))
-        else:
-            out.append(ident.isdigit() and int(ident) in _BUILTIN_DATES)
+    idents = [xf.get("numFmtId") or "0"
+              for xf in ([] if xfs is None else [n for n in xfs if _local(n.tag) == "xf"])]
+    return [(ident, formats.get(ident)) for ident in idents]
+
+
+def _date_styles(archive: zipfile.ZipFile, part: str | None) -> list[bool]:
+    """For each cell style (xf) index: is a number in that style a date or time?"""
+    return [is_date_format(code) if code is not None
+            else ident.isdigit() and int(ident) in _BUILTIN_DATES
+            for ident, code in _cell_formats(archive, part)]
+
+
+_ZEROS = re.compile(r"0{2,}")
+
+
+def _padded_styles(archive: zipfile.ZipFile, part: str | None) -> dict[int, int]:
+    """Cell style index -> width, for styles whose format shows a number as zero-padded
+    digits only ("0000"; its first section, for positive numbers)."""
+    out = {}
+    for index, (_, code) in enumerate(_cell_formats(archive, part)):
+        found = _ZEROS.fullmatch((code or "").split(";")[0])
+        if found:
+            out[index] = len(found.group(0))
     return out
 
 
@@ -518,8 +539,8 @@ def _numbers(book: Book, cells: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
     is_date = cells["s"].is_in(dates).fill_null(False) if dates else None
     error = pl.Series("error", [None] * cells.height, dtype=pl.String)
     if is_date is None or not is_date.any():
-        return _number_text(number), error
-    text = _number_text(number.set(is_date, None))
+        return _padded(book, cells, _number_text(number)), error
+    text = _padded(book, cells, _number_text(number.set(is_date, None)))
     shown = _date_text(number.filter(is_date), book.date1904)
     where = is_date.arg_true()
     text = text.scatter(where, shown)
@@ -527,6 +548,20 @@ def _numbers(book: Book, cells: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
     if outside.any():
         error = error.scatter(where.filter(outside), DATE_OUT_OF_RANGE)
     return text, error
+
+
+def _padded(book: Book, cells: pl.DataFrame, text: pl.Series) -> pl.Series:
+    """Integers in a zero-padding style ("0000") as the sheet shows them: 42 -> 0042."""
+    if not book.padded_styles:
+        return text
+    width = cells["s"].replace_strict(book.padded_styles, default=None,
+                                      return_dtype=pl.Int64)
+    pad = width.is_not_null() & text.str.contains(r"^[0-9]+$").fill_null(False)
+    if not pad.any():
+        return text
+    return pl.select(pl.when(pad).then(
+        pl.lit(text).str.zfill(pl.lit(width))).otherwise(pl.lit(text))).to_series().alias(
+        text.name)
 
 
 def _number_text(number: pl.Series) -> pl.Series:
