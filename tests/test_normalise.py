@@ -367,3 +367,21 @@ def test_name_key() -> None:
     frame = pl.DataFrame({"name": ["  Matti \t VIRTANEN\n Oy ", None, "acme"]})
     keys = frame.select(name_key(pl.col("name"))).to_series().to_list()
     assert keys == ["matti virtanen oy", None, "acme"]
+
+
+def test_the_default_rules_give_each_field_the_normaliser_of_spec_section_2() -> None:
+    # The normalisers above are examples of each kind; this ties each field of the spec
+    # to its kind in rules/customers.toml, so an edit of the rule file can't silently
+    # change how a field is read.
+    from sync.rules import load_rules
+
+    fields = load_rules().fields
+    assert {name: rule.normaliser for name, rule in fields.items()} == {
+        "customer_number": "key", "customer_type": "customer_type", "name": "collapse",
+        "business_id": "business_id", "vat_id": "vat_id", "email": "email",
+        "phone": "phone", "street_address": "collapse", "postal_code": "postal_code",
+        "city": "collapse", "country": "country", "customer_group": "collapse",
+        "language": "language", "einvoice_address": "compact",
+        "einvoice_operator": "compact", "invoice_text_before": "text",
+        "invoice_text_after": "text", "notes": "text",
+    }  # fmt: skip
