@@ -15,6 +15,7 @@ so the file is never held whole, only the frame being built.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import io
 import re
 from pathlib import Path
@@ -111,35 +112,70 @@ def read_fast(path: Path, codec: str, sep: str, sep_line: bool,
     `header` is the header record as the exact reader split it (trailing empty cells
     included); `width` is how many of its cells are kept.
     """
-    stream = _Utf8Stream(path, codec, sep_line)
+    # A UTF-8 file is read by Arrow itself (it skips the BOM; the `sep=` line is skipped
+    # as a row). Other encodings go through _Utf8Stream, which Arrow calls back from a
+    # thread of its own; a call still pending when Python exits (a read given up
+    # midway) aborts the process, so a file needing no Python in between is read
+    # without it.
+    native = codecs.lookup(codec).name in ("utf-8", "utf-8-sig")
+    stream: _Utf8Stream | pa.NativeFile = (
+        pa.OSFile(str(path)) if native else _Utf8Stream(path, codec, sep_line))
     try:
-        return _read(stream, sep, header, width)
+        with stream:
+            return _read(stream, sep, header, width, skip=int(native and sep_line),
+                         tail=_file_tail(path) if native else None)
     except (_Irregular, pa.ArrowException, UnicodeError, OSError):
         return None
-    finally:
-        stream.close()
 
 
-def _read(stream: _Utf8Stream, sep: str, header: list[str],
-          width: int) -> tuple[pl.DataFrame, int]:
+def _file_tail(path: Path) -> bytes:
+    """The last _TAIL_BYTES bytes of the file; _Irregular if it holds a NUL byte (no
+    text a spreadsheet writes: the exact reader says where it is)."""
+    with path.open("rb") as handle:
+        data = b""
+        while block := handle.read(_READ_BYTES):
+            if b"\x00" in block:
+                raise _Irregular("NUL byte")
+            data = (data + block)[-_TAIL_BYTES:]
+        return data
+
+
+def _read(stream: _Utf8Stream | pa.NativeFile, sep: str, header: list[str],
+          width: int, skip: int, tail: bytes | None) -> tuple[pl.DataFrame, int]:
     raw = [f"f{i}" for i in range(len(header))]
-
-    def irregular(row: pacsv.InvalidRow) -> str:
-        return "error"  # a ragged row: the exact reader reports it with its row number
-
     reader = pacsv.open_csv(
         stream,
         read_options=pacsv.ReadOptions(column_names=raw, block_size=BLOCK_BYTES,
-                                       use_threads=False),
+                                       use_threads=False, skip_rows=skip),
         parse_options=pacsv.ParseOptions(delimiter=sep, quote_char='"', double_quote=True,
                                          escape_char=False, newlines_in_values=True,
-                                         ignore_empty_lines=False,
-                                         invalid_row_handler=irregular),
+                                         ignore_empty_lines=False),
         convert_options=pacsv.ConvertOptions(
             column_types={name: pa.string() for name in raw}, strings_can_be_null=False,
             quoted_strings_can_be_null=False, null_values=[], true_values=[],
             false_values=[]),
     )
+    # Arrow reads ahead on a thread of its own: closed here whatever happens, or a read
+    # given up midway (an irregular file) may still run when Python exits, which aborts
+    # the process ("terminate called without an active exception").
+    with contextlib.closing(reader):
+        found = _batches(reader, header, width, raw)
+    if isinstance(stream, _Utf8Stream):
+        if stream.failure is not None:
+            raise _Irregular(str(stream.failure))
+        tail = stream.tail
+    frame, skipped, last_cell = found
+    if (last_cell is not None and ("\n" in last_cell or "\r" in last_cell)
+            and not (tail or b"").rstrip().endswith(b'"')):
+        # A quote opened in the last cell and never closed took every line after it into
+        # that cell; the row is as wide as the header, so only the file's end tells.
+        raise _Irregular("quote left open")
+    return frame, skipped
+
+
+def _batches(reader: pacsv.CSVStreamingReader, header: list[str], width: int,
+             raw: list[str]) -> tuple[pl.DataFrame, int, str | None]:
+    """(frame, skipped count, the last record's last cell) of the batches."""
     names = [f"c{i}" for i in range(width)]
     frames: list[pl.DataFrame] = []
     skipped = 0
@@ -174,17 +210,11 @@ def _read(stream: _Utf8Stream, sep: str, header: list[str],
         chunk = chunk.with_columns(clean_cell(n) for n in names)
         quoted = [n for n in names if chunk[n].str.starts_with("'").any()]
         frames.append(chunk.with_columns(unneutralise(pl.col(quoted))) if quoted else chunk)
-    if stream.failure is not None:
-        raise _Irregular(str(stream.failure))
-    if (last_cell is not None and ("\n" in last_cell or "\r" in last_cell)
-            and not stream.tail.rstrip().endswith(b'"')):
-        # A quote opened in the last cell and never closed took every line after it into
-        # that cell; the row is as wide as the header, so only the file's end tells.
-        raise _Irregular("quote left open")
     if not frames:
-        return pl.DataFrame(schema={"_row": pl.Int64, **{n: pl.String for n in names}}), 0
+        return (pl.DataFrame(schema={"_row": pl.Int64, **{n: pl.String for n in names}}), 0,
+                last_cell)
     frame = pl.concat(frames, how="vertical", rechunk=False) if len(frames) > 1 else frames[0]
-    return frame, skipped
+    return frame, skipped, last_cell
 
 
 def _drop_blank(chunk: pl.DataFrame, names: list[str]) -> tuple[pl.DataFrame, int]:
