@@ -26,9 +26,12 @@ from sync.cli_output import json_option as _json_option
 from sync.cli_output import run as _run
 from sync.commit import commit
 from sync.errors import RegisterError, UsageError
+from sync.output_paths import check_output, replace_atomically
 from sync.plan import Plan
 from sync.types import COUNT_KEYS, CUSTOMER_TYPES, FORMATS, HEADER_LANGUAGES, LABEL_LAYOUTS
 from sync.writers.register import open_register, redact_url, register_exists
+from sync.writers.register.sqlite import sqlite_path
+from sync.writers.register.urls import is_postgres_url
 from sync.writers.report import write_report
 
 # The preview stages (readers, normalisers, matchers) and the exporters are imported
@@ -155,11 +158,20 @@ def _preview(source: Path, db: str, rules_path: Path | None, encoding: str | Non
 
 
 def _write(path: Path, what: str, write: Callable[[Path], None]) -> None:
-    """Write an output file; a path that can't be written is the user's to fix (exit 2)."""
+    """Write an output file whole or not at all; a path that can't be written is the
+    user's to fix (exit 2)."""
     try:
-        write(path)
+        replace_atomically(path, write)
     except OSError as exc:
         raise UsageError(f"{path}: cannot write the {what}: {exc.strerror or exc}") from None
+
+
+def _inputs(source: Path, db: str) -> list[tuple[Path, str]]:
+    """The files a preview or import reads, which no output may replace."""
+    inputs = [(source, "source file")]
+    if not is_postgres_url(db):
+        inputs.append((sqlite_path(db), "register"))
+    return inputs
 
 
 @cli.command("preview")
@@ -176,9 +188,12 @@ def preview_cmd(source: Path, db: str, rules_path: Path | None, encoding: str | 
                 plan_path: Path | None, report_path: Path | None, as_json: bool) -> None:
     """Show what importing SOURCE would do; write a plan. The register is not touched."""
     def body() -> int:
+        target = plan_path or Path(source.name + ".plan")
+        check_output(target, "plan", _inputs(source, db))
+        if report_path is not None:
+            check_output(report_path, "report", [*_inputs(source, db), (target, "plan")])
         plan = _preview(source, db, rules_path, encoding, delimiter, sheet, header_row,
                         as_json)
-        target = plan_path or Path(source.name + ".plan")
         saving = StepLine(as_json)
         saving(f"writing the plan ({plan.rows.height:,} rows)", 1, 1)
         try:
@@ -186,7 +201,11 @@ def preview_cmd(source: Path, db: str, rules_path: Path | None, encoding: str | 
         finally:
             saving.done()
         if report_path is not None:
-            _write(report_path, "report", lambda path: write_report(plan, path))
+            try:
+                _write(report_path, "report", lambda path: write_report(plan, path))
+            except UsageError:
+                target.unlink(missing_ok=True)  # nothing written when the command fails
+                raise
         lines = [*_source_lines(plan.header.source_info), *_row_lines(plan),
                  *_summary(plan.header.counts, plan.header.skipped),
                  f"plan written to {target}; apply it with: regsync commit {target}"]
@@ -251,6 +270,8 @@ def import_cmd(source: Path, db: str, rules_path: Path | None, encoding: str | N
         if not yes:
             raise UsageError("import writes to the register: pass --yes, or run "
                              "'regsync preview' and then 'regsync commit'")
+        if report_path is not None:
+            check_output(report_path, "report", _inputs(source, db))
         plan = _preview(source, db, rules_path, encoding, delimiter, sheet, header_row,
                         as_json)
         if report_path is not None:
@@ -301,6 +322,9 @@ def export_cmd(dest: Path, db: str, fmt: str | None, headers: str, rules_path: P
     from sync.rules import load_rules
 
     def body() -> int:
+        check_output(dest, "export", [
+            *([] if is_postgres_url(db) else [(sqlite_path(db), "register")]),
+            *([(customers_file, "customers file")] if customers_file else [])])
         options = ExportOptions(format=format_for(dest, fmt), headers=headers,
                                 delimiter=delimiter, bom=bom,
                                 spreadsheet_safe=spreadsheet_safe, labels=layout)

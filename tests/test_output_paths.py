@@ -1,0 +1,82 @@
+"""Outputs never replace a command's inputs or what is not a plain file, and a command
+that fails leaves no output behind."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli, write_csv
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    return write_csv(tmp_path / "asiakkaat.csv", "customer_number;name\n1;Aho Oy\n")
+
+
+@pytest.mark.parametrize("option", ["--plan", "--report"])
+def test_a_preview_never_writes_over_its_source_file(source: Path, tmp_path: Path,
+                                                     option: str) -> None:
+    before = source.read_bytes()
+    result = run_cli("preview", source, "--db", tmp_path / "r.db", option, source)
+    assert result.exit_code == 2
+    assert f"{source}: is the source file" in result.stderr
+    assert source.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["asiakkaat.csv"]
+
+
+def test_an_import_report_never_writes_over_the_register(source: Path, tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    assert run_cli("import", source, "--db", db, "--yes").exit_code == 0
+    before = db.read_bytes()
+    result = run_cli("import", source, "--db", db, "--yes", "--report", db)
+    assert result.exit_code == 2 and "is the register" in result.stderr
+    assert db.read_bytes() == before
+
+
+def test_an_export_never_writes_over_the_register(source: Path, tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    assert run_cli("import", source, "--db", db, "--yes").exit_code == 0
+    result = run_cli("export", db, "--db", db, "--format", "csv")
+    assert result.exit_code == 2 and "is the register" in result.stderr
+    assert run_cli("export", tmp_path / "out.csv", "--db", db).exit_code == 0
+
+
+def test_a_pipe_or_a_folder_is_never_replaced_by_an_output(source: Path,
+                                                          tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for target, words in ((fifo, "is not a plain file"), (folder, "is a folder")):
+        result = run_cli("preview", source, "--db", tmp_path / "r.db", "--plan", target)
+        assert result.exit_code == 2 and words in result.stderr
+    assert fifo.is_fifo() and folder.is_dir()
+
+
+def test_a_report_that_cannot_be_written_leaves_no_plan(source: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # As on a full disk: the report fails after the plan was written; the command
+    # fails (exit 2) and takes its plan back, and no half report is left.
+    import sync.cli
+
+    def full_disk(plan: object, path: Path) -> None:
+        path.write_text("row,status\n")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sync.cli, "write_report", full_disk)
+    plan, report = tmp_path / "p.plan", tmp_path / "rep.csv"
+    result = run_cli("preview", source, "--db", tmp_path / "r.db", "--plan", plan,
+                     "--report", report)
+    assert result.exit_code == 2 and "No space left on device" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["asiakkaat.csv"]
+
+
+def test_an_output_in_a_missing_folder_is_refused_before_any_work(source: Path,
+                                                                 tmp_path: Path) -> None:
+    result = run_cli("preview", source, "--db", tmp_path / "r.db", "--report",
+                     tmp_path / "nowhere" / "rep.csv")
+    assert result.exit_code == 2 and "does not exist" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["asiakkaat.csv"]
