@@ -253,8 +253,16 @@ def test_utf8_check_streams_across_chunk_boundaries(
     path = tmp_path / "source.csv"
     path.write_text("Nimi;Kaupunki\n" + "Äijä;Jyväskylä\n" * 20, encoding="utf-8")
     assert detect_encoding(path) == "utf-8"
+    # A line of another encoding after UTF-8 letters: read as any single-byte encoding,
+    # every UTF-8 letter before it would be garbled (Äijä -> Ã„ijÃ¤). It stays UTF-8,
+    # and reading it names the row that is not.
     path.write_bytes(path.read_bytes() + "Söderström;Å\n".encode("cp1252"))
-    assert detect_encoding(path) in WESTERN | {"cp1250", "iso8859-2"}  # not UTF-8 any more
+    assert detect_encoding(path) == "utf-8"
+    with pytest.raises(SourceError, match="cannot be decoded as utf-8 at row 22"):
+        read_source(path)
+    path.write_text("Nimi;Kaupunki\n" + "Aho;Espoo\n" * 20, encoding="utf-8")
+    path.write_bytes(path.read_bytes() + "Söderström;Å\n".encode("cp1252"))
+    assert detect_encoding(path) in WESTERN | {"cp1250", "iso8859-2"}  # no UTF-8 letters
 
 
 def test_encoding_override_is_used() -> None:
@@ -577,3 +585,26 @@ def test_written_tables_read_back_identically(
     assert result.frame.rows() == expected
     assert result.skipped == len(rows) - len(expected)
     assert result.ragged == []
+
+
+@pytest.mark.parametrize("rows", [200, 50_000])  # the bad byte in the first read or later
+def test_a_utf8_file_with_one_bad_byte_far_down_is_refused_not_garbled(
+        tmp_path: Path, rows: int) -> None:
+    # Read as Windows-1250 (the single-byte encoding that decodes every byte), every
+    # "Äö" before the bad byte would turn into "Ă„Ă¶" and be imported so: the file is
+    # UTF-8 damaged at one byte, and the error names its row.
+    lines = ["customer_number;name", *[f"{1000 + i};Asiakas Äö {i}" for i in range(rows)]]
+    path = tmp_path / "late.csv"
+    path.write_bytes(("\n".join(lines) + "\n").encode() + b"9999;Bad \xff name\n")
+    assert path.stat().st_size > detect.CHUNK_SIZE or rows == 200
+    with pytest.raises(SourceError, match=rf"late\.csv: cannot be decoded as utf-8 at row "
+                                          rf"{rows + 2}, byte offset"):
+        read_source(path)
+
+
+def test_a_single_byte_file_with_no_utf8_letters_is_still_read_as_one(tmp_path: Path) -> None:
+    lines = ["customer_number;name", *[f"{1000 + i};Asiakas {i}" for i in range(200)]]
+    path = tmp_path / "cp1252.csv"
+    path.write_bytes(("\n".join(lines) + "\n").encode() + "9999;Äö Oy\n".encode("cp1252"))
+    table = read_source(path)
+    assert table.encoding == "cp1252" and table.frame.rows()[-1][2] == "Äö Oy"

@@ -198,7 +198,11 @@ def bom_encoding(head: bytes) -> str | None:
 
 
 def _scan_utf8(path: Path, head: bytes) -> bool:
-    """Whether the whole file is strict UTF-8; raises SourceError on NUL bytes.
+    """Whether the file is UTF-8: strict UTF-8 throughout, or UTF-8 text (non-ASCII
+    letters encoded as UTF-8) with a byte further on that is not. Such a file is a UTF-8
+    file damaged there, not a single-byte one: read as Windows-1250 every letter before
+    would turn into two wrong ones (Ä -> Ă„), so it is called UTF-8 and the strict
+    decode that follows names the row of the bad byte. Raises SourceError on NUL bytes.
 
     Also raises SourceError for UTF-8 text cut off inside its last character: a truncated
     download or copy, which any single-byte decode would silently garble.
@@ -215,7 +219,9 @@ def _scan_utf8(path: Path, head: bytes) -> bool:
             try:
                 decoder.decode(chunk)
                 multibyte = multibyte or not chunk.isascii()
-            except UnicodeDecodeError:
+            except UnicodeDecodeError as exc:
+                if multibyte or not chunk[:exc.start].isascii():
+                    return True
                 is_utf8 = False  # keep scanning for NUL bytes
         offset += len(chunk)
     if is_utf8:
