@@ -462,3 +462,41 @@ def test_numbers_in_a_zero_padding_format_read_as_the_sheet_shows_them(
     table = read_xlsx(path, stream_bytes=stream_bytes)
     assert table.frame.select("c0", "c1", "c2").rows() == [
         ("0042", "00100", "42"), ("12345", "1.5", "-7")]
+
+
+def test_a_cell_in_the_last_row_and_column_is_read_without_a_full_grid(tmp_path: Path) -> None:
+    # calamine would hold a grid from A1 to XFD1048576 (17 billion cells): the process
+    # aborted asking for 512 GiB. Such a sheet is read by the streamed reader.
+    path = tmp_path / "corner.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Asiakasnumero", "Nimi"])
+    sheet.append(["1001", "Aho Oy"])
+    sheet["XFD1048576"] = "kaukana"
+    book.save(path)
+    table = read_xlsx(path)
+    assert table.headers[:2] == ["Asiakasnumero", "Nimi"]
+    assert table.frame.select("_row", "c0", "c1").rows()[0] == (2, "1001", "Aho Oy")
+    assert table.frame["_row"].to_list()[-1] == 1_048_576
+
+
+@pytest.mark.parametrize(("bad", "stream_bytes"), [
+    ('<c r="ZZZZZ2" t="inlineStr"><is><t>x</t></is></c>', 0),
+    ('<c r="ZZZZZ2" t="inlineStr"><is><t>x</t></is></c>', xlsx.STREAM_BYTES),
+    # The streamed reader takes a cell's row from its <row>; calamine from the cell.
+    ('<c r="B99999999" t="inlineStr"><is><t>x</t></is></c>', xlsx.STREAM_BYTES),
+])
+def test_a_cell_beyond_any_spreadsheets_limits_is_a_damaged_file(
+        tmp_path: Path, stream_bytes: int, bad: str) -> None:
+    path = tmp_path / "beyond.xlsx"
+    write_xlsx(path, [["Asiakasnumero", "Nimi"], ["1001", "Aho Oy"]])
+    with zipfile.ZipFile(path) as source:
+        parts = {info.filename: source.read(info) for info in source.infolist()}
+    xml = parts["xl/worksheets/sheet1.xml"].decode()
+    parts["xl/worksheets/sheet1.xml"] = xml.replace("</row></sheetData>",
+                                                    f"{bad}</row></sheetData>").encode()
+    with zipfile.ZipFile(path, "w") as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
+    with pytest.raises(SourceError, match=r"beyond\.xlsx: sheet .*(beyond row|cannot be read)"):
+        read_xlsx(path, stream_bytes=stream_bytes)

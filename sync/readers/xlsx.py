@@ -48,6 +48,9 @@ CHUNK_BYTES = 8 << 20
 """A streamed sheet's data rows are gathered into chunks of about this many text bytes
 (polars' `estimated_size`)."""
 
+# Above this many grid cells (rows x columns from A1) calamine's grid costs more than
+# the file is worth (about 32 bytes a cell); the streamed reader keeps only the values.
+_CALAMINE_CELLS = 20_000_000
 _READ_ERRORS = (fastexcel.FastExcelError, pl.exceptions.PolarsError, ValueError, OSError)
 _BOOK_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, KeyError,
                 ET.ParseError, ValueError, OSError, EOFError)
@@ -110,7 +113,20 @@ def read_xlsx(path: Path, *, sheet: str | None = None, header_row: int = 1,
 
         # calamine gives no cell's style: the streamed reader shows numbers in a
         # zero-padding style ("0000") as the sheet does, so it reads such workbooks.
-        if book.part_size(info) > stream_bytes or book.padded_styles:
+        streamed = book.part_size(info) > stream_bytes or bool(book.padded_styles)
+        if not streamed:
+            # calamine holds the sheet as a full grid from A1 to its farthest cell: one
+            # cell at XFD1048576 would take 500 GiB and abort the process.
+            try:
+                rows, columns = xlsx_stream.sheet_extent(book, info)
+            except _BOOK_ERRORS as exc:
+                raise _unreadable(path, exc) from None
+            if rows > xlsx_stream.MAX_ROWS or columns > xlsx_stream.MAX_COLUMNS:
+                raise SourceError(f"{where} has a cell beyond row {xlsx_stream.MAX_ROWS:,} "
+                                  f"or column XFD, which no spreadsheet has; the file is "
+                                  "damaged: save it again from the spreadsheet")
+            streamed = rows * columns > _CALAMINE_CELLS
+        if streamed:
             try:
                 return _table(path, info.name, header_row, _streamed(book, info), typed)
             except (CannotStream, pl.exceptions.PolarsError):

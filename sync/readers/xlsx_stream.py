@@ -398,6 +398,18 @@ def _check_supported(text: str) -> None:
             raise CannotStream(marker)
 
 
+# A spreadsheet's limits (Excel, LibreOffice): a cell beyond them is a damaged file.
+MAX_ROWS, MAX_COLUMNS = 1_048_576, 16_384
+# A literal ' r="' (not \s) lets the regex engine jump between candidates: 5x faster.
+_ROW_REFS = re.compile(rb'<row [^>]*?r="([0-9]+)"')
+_LONG_CELL_ROWS = re.compile(rb' r="[A-Za-z]+([0-9]{7,})"')  # from row 1,000,000 on
+_WIDE_REFS = re.compile(rb' r="([A-Za-z]{2,})[0-9]')
+
+
+class BeyondSheetLimits(ValueError):
+    """A cell reference past the last row or column any spreadsheet has."""
+
+
 _KINDS = ["s", "inlineStr", "str", "d", "b", "e"]  # cell types (t="..."); any other is "n"
 _ROW_NUMBER = r'^[^>]*?\sr="([0-9]+)"'
 _ROOT = re.compile(r"<([A-Za-z_][\w.-]*:)?worksheet[\s>]")
@@ -436,6 +448,9 @@ def _window_cells(book: Book, rows: list[str], last_row: int) -> tuple[pl.DataFr
     cells = pl.concat([cells.select("_row", "c", "v"), _attributes(cells["head"])],
                       how="horizontal").with_row_index("i")
     cells = cells.with_columns(_columns(cells))
+    if cells.height and (cells["col"].max() >= MAX_COLUMNS  # type: ignore[operator]
+                         or cells["_row"].max() > MAX_ROWS):  # type: ignore[operator]
+        raise BeyondSheetLimits(f"a cell is beyond column {MAX_COLUMNS} or row {MAX_ROWS}")
     present = set(cells["t"].unique().to_list())
     parts = [_kind_text(book, cells.filter(pl.col("t") == kind), kind)
              for kind in _KINDS if kind in present]
@@ -507,6 +522,32 @@ def _columns(cells: pl.DataFrame) -> pl.Series:
         col = _column_index(ref) if ref is not None else col + 1
         out.append(col)
     return pl.Series("col", out, dtype=pl.Int64)
+
+
+def sheet_extent(book: Book, sheet: SheetInfo) -> tuple[int, int]:
+    """(rows, columns) the sheet's cells span at most, from the row numbers and cell
+    references in its XML (not its <dimension>, which a program may leave wrong).
+    Columns are counted exactly from two letters (AA) on; single letters count as 26.
+    Scanned as bytes, block by block (about 1 s per 300 MB of XML)."""
+    rows = columns = 0
+    if sheet.part is None:
+        return 0, 0
+    tail = b""
+    with book.archive.open(sheet.part) as handle:
+        while block := handle.read(WINDOW_BYTES):
+            data = tail + block
+            cut = data.rfind(b">") + 1  # no reference is cut in two at a block's end
+            data, tail = data[:cut], data[cut:]
+            numbers = _ROW_REFS.findall(data) + _LONG_CELL_ROWS.findall(data)
+            if numbers:
+                rows = max(rows, *map(int, numbers))
+            letters = _WIDE_REFS.findall(data)
+            if letters:
+                widest = max(letters, key=lambda r: (len(r), r)).decode()
+                columns = max(columns, _column_index(widest) + 1)
+            elif not columns and b' r="' in data:
+                columns = 26
+    return rows, columns
 
 
 def _column_index(ref: str) -> int:
