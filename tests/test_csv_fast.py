@@ -164,3 +164,14 @@ def test_arrow_reads_a_utf8_file_without_calling_back_into_python(
     except SourceError:
         pass
     assert sources and all(isinstance(s, pa.NativeFile) for s in sources)
+
+
+def test_a_long_cell_in_an_irregular_file_is_read_whole(tmp_path: Path) -> None:
+    # The exact reader (a ragged row sends the file there) refused any cell over 128 KiB
+    # as "cannot be split into cells", blaming quotes; the fast path has no such limit.
+    notes = "x" * 300_000
+    path = tmp_path / "s.csv"
+    path.write_text(f"Nimi;Lisätiedot\nAho;{notes}\nBeta;y;extra\n", encoding="utf-8")
+    table = read_csv(path)
+    assert table.frame.rows()[0] == (2, "Aho", notes)
+    assert table.ragged == [(3, 3)]

@@ -43,6 +43,11 @@ _WIDE_ENCODINGS = ("utf-16", "utf-32")
 _SEP_LINE = re.compile(r"sep=([;,\t|])[ \t]*(?:\r\n|\r|\n)?", re.IGNORECASE)
 
 
+# The csv module refuses a cell over 128 KiB by default ("field larger than field
+# limit"), which blamed the quotes for a long notes cell; the Arrow path has no limit.
+_csv.field_size_limit(2**31 - 1)
+
+
 def read_csv(
     path: Path,
     *,
