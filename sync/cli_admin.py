@@ -65,13 +65,17 @@ def _change_lines(frame: pl.DataFrame, *, by_batch: bool) -> list[str]:
     return lines
 
 
+# A batch id is a 64-bit integer in both engines; a larger number is no batch.
+_BATCH_ID = click.IntRange(min=1, max=2**63 - 1)
+
+
 @click.group("batch")
 def batch_group() -> None:
     """Look into one batch."""
 
 
 @batch_group.command("show")
-@click.argument("batch_id", metavar="ID", type=int)
+@click.argument("batch_id", metavar="ID", type=_BATCH_ID)
 @db_option
 @json_option
 def batch_show_cmd(batch_id: int, db: str, as_json: bool) -> None:
@@ -103,7 +107,7 @@ def history_cmd(customer: str, db: str, as_json: bool) -> None:
 
 
 @click.command("revert")
-@click.argument("batch_id", metavar="BATCH", type=int)
+@click.argument("batch_id", metavar="BATCH", type=_BATCH_ID)
 @db_option
 @actor_option
 @json_option

@@ -118,6 +118,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise RulesError(f"{path}: rule file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise RulesError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:  # TOML is UTF-8 by definition
+        raise RulesError(f"{path}: not UTF-8 text (byte {exc.start}); save the rule file "
+                         "as UTF-8") from None
     except OSError as exc:
         raise RulesError(f"{path}: cannot read rule file: {exc.strerror}") from None
 

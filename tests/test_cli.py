@@ -286,3 +286,20 @@ def test_sqlite_urls_are_read_as_sqlalchemy_reads_them(tmp_path: Path,
     (tmp_path / "rel").mkdir()
     result = run_cli("import", source, "--db", "sqlite:///rel/register.db", "--yes")
     assert result.exit_code == 0 and (tmp_path / "rel" / "register.db").exists()
+
+
+def test_user_mistakes_that_were_internal_errors_are_usage_errors(tmp_path: Path) -> None:
+    # Each of these ended in "internal error" (exit 70); they are the user's to fix.
+    source = write_csv(tmp_path / "s.csv", "customer_number;name\n1;Aho Oy\n")
+    db = tmp_path / "r.db"
+    assert run_cli("import", source, "--db", db, "--yes").exit_code == 0
+    rules = tmp_path / "rules.toml"
+    rules.write_bytes('[rules]\ndefault_country = "Suomi \xe4"\n'.encode("latin-1"))
+    result = run_cli("preview", source, "--db", db, "--rules", rules)
+    assert result.exit_code == 2 and "rules.toml: not UTF-8 text" in result.stderr
+    result = run_cli("revert", "99999999999999999999999", "--db", db)
+    assert result.exit_code == 2 and "BATCH" in result.stderr
+    latin1_name = tmp_path / os.fsdecode(b"caf\xe9.csv")
+    latin1_name.write_bytes(source.read_bytes())
+    result = run_cli("preview", latin1_name, "--db", db)
+    assert result.exit_code == 2 and "the file's name is not UTF-8 text" in result.stderr

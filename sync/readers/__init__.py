@@ -47,6 +47,13 @@ def read_source(
     file when the file cannot be read at all.
     """
     path = Path(path)
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        # A name in another encoding than the system's (e.g. Latin-1 on a UTF-8 system):
+        # the readers' libraries take names as UTF-8 text only.
+        raise SourceError(f"{path!s}: the file's name is not UTF-8 text; rename the "
+                          "file") from None
     head = read_head(path, 16)
     kind = sniff_format(head)
     if kind is None and path.suffix.lower() in (".arrow", ".feather", ".ipc") \
