@@ -51,6 +51,9 @@ def say(text: str, stream: TextIO | None = None) -> None:
     "nothing was written") would be false.
     """
     stream = stream or sys.stdout
+    # A file name that is not UTF-8 reaches here with its odd bytes as surrogates,
+    # which no UTF-8 stream takes: they are shown escaped (caf\udce9.csv).
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     try:
         click.echo(text, file=stream)
     except BrokenPipeError:

@@ -171,6 +171,10 @@ def test_unreadable_file_is_held_with_its_error_and_the_run_goes_on(tmp_path: Pa
      "register unreachable"),
     (lambda t: t.replace("[policy]", '[policy]\nmax_rejected = "five"'), "max_rejected"),
     (lambda t: t.replace("[job]", "[job"), "not valid TOML"),
+    (lambda t: t.replace("settle_seconds = 0.3", "settle_seconds = nan"),
+     "settle_seconds must be a number of seconds from 0"),
+    (lambda t: t.replace("settle_seconds = 0.3", "settle_seconds = 1e300"),
+     "settle_seconds must be a number of seconds from 0"),
 ])
 def test_a_doubtful_job_file_is_refused_before_anything_is_touched(
         tmp_path: Path, change, message: str) -> None:
@@ -278,3 +282,50 @@ def test_a_closed_stderr_does_not_turn_a_committed_run_into_an_error(tmp_path: P
     assert done.returncode == 0
     assert sorted(customers(tmp_path / "r.db")) == ["1"]
     assert (tmp_path / "out" / "done" / "a.csv").exists()
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda out: (out / "done").write_text("a file"), "[output] processed"),
+    (lambda out: (out / "reports").write_text("a file"), "[output] reports"),
+    (lambda out: (out / "regsync.jsonl").mkdir(), "[output] log"),
+])
+def test_outputs_that_cannot_be_written_stop_the_run_before_any_commit(
+        tmp_path: Path, make, message: str) -> None:
+    # A commit whose file then can't be moved or logged would be applied but look
+    # unapplied (and the next run would find it again): checked before anything.
+    job = write_job(tmp_path, source=FOLDER_SOURCE)
+    (tmp_path / "drops").mkdir()
+    (tmp_path / "drops" / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    (tmp_path / "out").mkdir()
+    make(tmp_path / "out")
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 2 and message in result.json()["error"]
+    assert not (tmp_path / "r.db").exists()
+    assert names(tmp_path / "drops") == ["a.csv"]
+
+
+def test_a_drop_that_cannot_be_read_or_named_fails_alone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sync.jobs.runner as runner
+
+    job = write_job(tmp_path, source=FOLDER_SOURCE)
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    (drops / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    latin1 = drops / os.fsdecode(b"caf\xe9.csv")  # a name in Latin-1 on a UTF-8 system
+    latin1.write_text(HEADER + "2;Beta Oy;Turku\n")
+    (drops / "c.csv").write_text(HEADER + "3;Gamma Oy;Espoo\n")
+    real = runner.file_checksum
+
+    def no_permission(path: Path) -> str:
+        if path.name == "c.csv":
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(runner, "file_checksum", no_permission)
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 1
+    outcomes = {Path(f["file"]).name: f["outcome"] for f in result.json()["files"]}
+    assert outcomes == {"a.csv": "committed", latin1.name: "failed", "c.csv": "failed"}
+    assert len(log_lines(tmp_path / "out" / "regsync.jsonl")) == 3
+    assert names(drops) == []

@@ -20,6 +20,7 @@ from sync.rules import Rules, load_rules
 from sync.writers.register import open_register, register_exists
 from sync.writers.register.sqlite import sqlite_path
 
+MAX_SETTLE_SECONDS = 3600  # a file still growing after an hour is no drop
 DEFAULT_SETTLE_SECONDS = 2.0
 
 _KEYS: dict[str, frozenset[str]] = {
@@ -153,7 +154,7 @@ class _Checker:
         output = self.table("output")
         log = self.resolve(self.text("output", "log") or f"{name}.jsonl")
         self.check_register(register)
-        return Job(
+        job = Job(
             path=self.path, name=name, register=register, rules=rules,
             actor=self.text("job", "actor") or _os_user(), source=source, log=log,
             reports=self.resolve(output.get("reports") or "reports"),
@@ -161,6 +162,19 @@ class _Checker:
             held=self.resolve(output.get("held") or "held"),
             lock=self.resolve(self.text("output", "lock") or f"{log}.lock"),
             max_rejected=self.max_rejected(), allow_conflicts=self.allow_conflicts())
+        self.check_outputs(job)
+        return job
+
+    def check_outputs(self, job: Job) -> None:
+        """Outputs that can't be written are found before any file is committed: a
+        commit whose file then can't be moved or logged would look unapplied."""
+        for key, folder in (("reports", job.reports), ("processed", job.processed),
+                            ("held", job.held)):
+            if folder.exists() and not folder.is_dir():
+                raise self.fail(f"[output] {key} {folder} is a file; name a folder")
+        for key, file in (("log", job.log), ("lock", job.lock)):
+            if file.is_dir():
+                raise self.fail(f"[output] {key} {file} is a folder; name a file")
 
     def check_keys(self) -> None:
         for section, value in self.data.items():
@@ -208,8 +222,10 @@ class _Checker:
             if not resolved.is_dir():
                 raise self.fail(f"[source] folder {resolved} does not exist")
             settle = src.get("settle_seconds", DEFAULT_SETTLE_SECONDS)
-            if isinstance(settle, bool) or not isinstance(settle, int | float) or settle < 0:
-                raise self.fail("[source] settle_seconds must be a number of seconds >= 0")
+            if (isinstance(settle, bool) or not isinstance(settle, int | float)
+                    or not 0 <= settle <= MAX_SETTLE_SECONDS):  # NaN fails this too
+                raise self.fail(f"[source] settle_seconds must be a number of seconds from "
+                                f"0 to {MAX_SETTLE_SECONDS}")
             return FolderSource(folder=resolved, pattern=self.text("source", "pattern") or "*",
                                 settle_seconds=float(settle))
         if "settle_seconds" in src or "pattern" in src:

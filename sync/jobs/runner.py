@@ -137,7 +137,8 @@ def run_job(job: Job, *, dry_run: bool = False,
 
 def _append_log(log: Path, record: dict[str, Any]) -> None:
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "a", encoding="utf-8") as handle:
+    # A file name that is not UTF-8 is logged with its odd bytes escaped (\udce9).
+    with open(log, "a", encoding="utf-8", errors="backslashreplace") as handle:
         handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
@@ -178,7 +179,12 @@ class _Run:
         if look(path) != looked:
             return FileResult(str(path), "left_incomplete",
                               reason="changed after the look: still being written")
-        checksum = file_checksum(path)
+        try:
+            checksum = file_checksum(path)
+        except OSError as exc:  # e.g. no permission to read it: this file fails, not the run
+            reason = f"{path}: cannot be read ({exc.strerror or exc})"
+            result = FileResult(str(path), "failed", reason=reason, exit_code=1)
+            return self.finish(result, path, self.job.held, start, error=reason)
         done = self.committed()
         if checksum in done:
             why = (f"already committed as batch {done[checksum]}" if done[checksum]
@@ -276,6 +282,7 @@ class _Run:
                 data = plan.report().write_csv(null_value="").encode()
                 result.report = str(write_new(folder, f"{stem}.report.csv", data))
             if error is not None and target is not None:
-                write_new(target, f"{stem}.error.txt", (error + "\n").encode())
+                write_new(target, f"{stem}.error.txt",
+                          (error + "\n").encode("utf-8", "backslashreplace"))
         result.seconds = time.monotonic() - start
         return result
