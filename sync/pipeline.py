@@ -26,6 +26,7 @@ from sync.matchers.similar import match_similar_names
 from sync.normalise import name_key
 from sync.plan import Plan, PlanHeader, count_statuses, new_col, old_col
 from sync.readers import SourceTable, read_source
+from sync.readers.xlsx_stream import FORMULA_WITHOUT_VALUE
 from sync.rules import HeaderMap, Rules, map_headers
 from sync.spill import Spill
 from sync.types import Progress
@@ -248,8 +249,12 @@ def _cell_errors(table: SourceTable, header_map: HeaderMap) -> pl.DataFrame:
     rows = []
     for row, column, error in table.cell_errors:
         header = table.headers[int(column[1:])] or f"column {int(column[1:]) + 1}"
-        detail = (f"the cell in column {header!r} holds the spreadsheet error {error}; "
-                  "correct or clear it in the sheet")
+        if error == FORMULA_WITHOUT_VALUE:
+            detail = (f"the cell in column {header!r} holds a formula saved without its "
+                      "value; open and save the file in a spreadsheet program")
+        else:
+            detail = (f"the cell in column {header!r} holds the spreadsheet error {error}; "
+                      "correct or clear it in the sheet")
         mapped = fields.get(column)
         rows.append((row, mapped or header, "spreadsheet_error",
                      "error" if mapped else "warn", detail))

@@ -500,3 +500,24 @@ def test_a_cell_beyond_any_spreadsheets_limits_is_a_damaged_file(
             target.writestr(name, data)
     with pytest.raises(SourceError, match=r"beyond\.xlsx: sheet .*(beyond row|cannot be read)"):
         read_xlsx(path, stream_bytes=stream_bytes)
+
+
+@pytest.mark.parametrize("stream_bytes", [0, xlsx.STREAM_BYTES])
+def test_a_formula_saved_without_its_value_is_never_an_empty_cell(
+        tmp_path: Path, stream_bytes: int) -> None:
+    # openpyxl and other libraries save formulas without computing them. Read as an
+    # empty cell, a customer number "=1000+1" would make a New customer with the next
+    # free number; it is an error cell, and a formula with a value reads as that value.
+    path = write_xlsx(tmp_path / "f.xlsx", [
+        ["Asiakasnumero", "Nimi"], ["=1000+1", "Aho Oy"], ["1002", Formula('="B"&"eta"', "Beta")],
+        ["1003", Formula('=""', "")]])
+    table = read_xlsx(path, stream_bytes=stream_bytes)
+    assert table.frame.rows() == [(2, None, "Aho Oy"), (3, "1002", "Beta"), (4, "1003", None)]
+    assert table.cell_errors == [(2, "c0", xlsx_stream.FORMULA_WITHOUT_VALUE)]
+
+
+def test_a_key_formula_without_its_value_rejects_its_row(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "f.xlsx", [["Asiakasnumero", "Nimi"], ["=1000+1", "Aho Oy"]])
+    result = run_cli("import", path, "--db", tmp_path / "r.db", "--yes", "--json")
+    assert result.exit_code == 1 and result.json()["rejected"] == 1
+    assert result.json()["new"] == 0

@@ -118,14 +118,15 @@ def read_xlsx(path: Path, *, sheet: str | None = None, header_row: int = 1,
             # calamine holds the sheet as a full grid from A1 to its farthest cell: one
             # cell at XFD1048576 would take 500 GiB and abort the process.
             try:
-                rows, columns = xlsx_stream.sheet_extent(book, info)
+                rows, columns, valueless = xlsx_stream.sheet_extent(book, info)
             except _BOOK_ERRORS as exc:
                 raise _unreadable(path, exc) from None
             if rows > xlsx_stream.MAX_ROWS or columns > xlsx_stream.MAX_COLUMNS:
                 raise SourceError(f"{where} has a cell beyond row {xlsx_stream.MAX_ROWS:,} "
                                   f"or column XFD, which no spreadsheet has; the file is "
                                   "damaged: save it again from the spreadsheet")
-            streamed = rows * columns > _CALAMINE_CELLS
+            # calamine reads a formula saved without its value as an empty cell.
+            streamed = rows * columns > _CALAMINE_CELLS or valueless
         if streamed:
             try:
                 return _table(path, info.name, header_row, _streamed(book, info), typed)

@@ -404,6 +404,10 @@ MAX_ROWS, MAX_COLUMNS = 1_048_576, 16_384
 _ROW_REFS = re.compile(rb'<row [^>]*?r="([0-9]+)"')
 _LONG_CELL_ROWS = re.compile(rb' r="[A-Za-z]+([0-9]{7,})"')  # from row 1,000,000 on
 _WIDE_REFS = re.compile(rb' r="([A-Za-z]{2,})[0-9]')
+_VALUELESS_FORMULA = re.compile(rb'(?:</f>|<f [^>]*/>)(?:<v\s*/>)?</c>')
+FORMULA_WITHOUT_VALUE = "a formula saved without its value"
+"""The error of a formula cell whose file holds no value for it (open and save the
+file in a spreadsheet program to compute it)."""
 
 
 class BeyondSheetLimits(ValueError):
@@ -456,8 +460,17 @@ def _window_cells(book: Book, rows: list[str], last_row: int) -> tuple[pl.DataFr
              for kind in _KINDS if kind in present]
     if not parts or present - set(_KINDS):
         parts.append(_kind_text(book, cells.filter(~pl.col("t").is_in(_KINDS)), "n"))
-    out = (pl.concat(parts).sort("i").drop("i")
-           .filter(pl.col("text").is_not_null() | pl.col("error").is_not_null()))
+    out = pl.concat(parts).sort("i").drop("i")
+    # A formula saved without its value (<v/> or none: openpyxl and other libraries
+    # write formulas so) has no value anyone could read; like an error cell, it is
+    # never read as an empty cell.
+    valueless = cells.select(c.str.contains("<f", literal=True) & pl.col("v").is_null())
+    if valueless.to_series().any():
+        out = out.with_columns(pl.when(valueless.to_series() & pl.col("text").is_null()
+                                       & pl.col("error").is_null())
+                               .then(pl.lit(FORMULA_WITHOUT_VALUE))
+                               .otherwise(pl.col("error")).alias("error"))
+    out = out.filter(pl.col("text").is_not_null() | pl.col("error").is_not_null())
     return out, last_row
 
 
@@ -524,14 +537,16 @@ def _columns(cells: pl.DataFrame) -> pl.Series:
     return pl.Series("col", out, dtype=pl.Int64)
 
 
-def sheet_extent(book: Book, sheet: SheetInfo) -> tuple[int, int]:
+def sheet_extent(book: Book, sheet: SheetInfo) -> tuple[int, int, bool]:
     """(rows, columns) the sheet's cells span at most, from the row numbers and cell
-    references in its XML (not its <dimension>, which a program may leave wrong).
-    Columns are counted exactly from two letters (AA) on; single letters count as 26.
-    Scanned as bytes, block by block (about 1 s per 300 MB of XML)."""
+    references in its XML (not its <dimension>, which a program may leave wrong), and
+    whether a formula in it was saved without its value. Columns are counted exactly
+    from two letters (AA) on; single letters count as 26. Scanned as bytes, block by
+    block (about 1 s per 300 MB of XML)."""
     rows = columns = 0
+    valueless = False
     if sheet.part is None:
-        return 0, 0
+        return 0, 0, False
     tail = b""
     with book.archive.open(sheet.part) as handle:
         while block := handle.read(WINDOW_BYTES):
@@ -547,7 +562,8 @@ def sheet_extent(book: Book, sheet: SheetInfo) -> tuple[int, int]:
                 columns = max(columns, _column_index(widest) + 1)
             elif not columns and b' r="' in data:
                 columns = 26
-    return rows, columns
+            valueless = valueless or _VALUELESS_FORMULA.search(data) is not None
+    return rows, columns, valueless
 
 
 def _column_index(ref: str) -> int:
