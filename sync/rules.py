@@ -131,7 +131,12 @@ def _merge(default: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
         if key == "rules" and isinstance(value, dict):
             merged["rules"].update(value)
         elif key == "fields" and isinstance(value, dict):
-            merged["fields"].update(value)
+            for name, spec in value.items():
+                base = merged["fields"].get(name)
+                # A field of the default rules keeps what the user's table does not
+                # restate (an alias added must not drop its normaliser or severity).
+                merged["fields"][name] = ({**base, **spec} if isinstance(base, dict)
+                                          and isinstance(spec, dict) else spec)
         else:
             merged[key] = value
     return merged

@@ -303,3 +303,15 @@ def test_user_mistakes_that_were_internal_errors_are_usage_errors(tmp_path: Path
     latin1_name.write_bytes(source.read_bytes())
     result = run_cli("preview", latin1_name, "--db", db)
     assert result.exit_code == 2 and "the file's name is not UTF-8 text" in result.stderr
+
+
+def test_a_rule_file_restating_a_fields_aliases_keeps_its_severity(tmp_path: Path) -> None:
+    # [fields.customer_type] with aliases only: the default normaliser and its error
+    # severity stay, so an unknown type still rejects the row instead of being stored.
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[fields.customer_type]\naliases = ["Tyyppi", "Laji"]\n'
+                     'normaliser = "customer_type"\n', encoding="utf-8")
+    source = write_csv(tmp_path / "s.csv", "customer_number;name;Laji\n1;Aho Oy;alien\n")
+    result = run_cli("preview", source, "--db", tmp_path / "r.db", "--rules", rules,
+                     "--json")
+    assert result.exit_code == 1 and result.json()["rejected"] == 1
