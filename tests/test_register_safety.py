@@ -274,3 +274,29 @@ def test_a_damaged_page_of_the_sqlite_register_is_named_as_such(tmp_path: Path):
     assert result.exit_code == 2 and not out.exists()
     assert result.stderr.startswith(f"regsync: error: {path}: the register file is damaged")
     assert "malformed" in result.stderr
+
+
+def test_a_full_disk_during_a_commit_is_exit_2_and_writes_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # SQLite's max_page_count makes the file "full" as a full disk would.
+    from sync.writers.register.sqlite import SQLiteRegister
+
+    db = tmp_path / "r.db"
+    first = write_csv(tmp_path / "a.csv", "customer_number;name\n1;Aho Oy\n")
+    assert run_cli("import", first, "--db", db, "--yes").exit_code == 0
+    before = db.read_bytes()
+    opened = SQLiteRegister.open.__func__  # type: ignore[attr-defined]
+
+    def full(cls, path, **options):  # type: ignore[no-untyped-def]
+        register = opened(cls, path, **options)
+        pages = register._conn.execute("PRAGMA page_count").fetchone()[0]
+        register._conn.execute(f"PRAGMA max_page_count = {pages}")
+        return register
+
+    monkeypatch.setattr(SQLiteRegister, "open", classmethod(full))
+    rows = "".join(f"{n};Asiakas {n} Oy\n" for n in range(2, 3000))
+    source = write_csv(tmp_path / "b.csv", "customer_number;name\n" + rows)
+    result = run_cli("import", source, "--db", db, "--yes")
+    assert result.exit_code == 2, result.stderr
+    assert "cannot write to the register" in result.stderr and "nothing was written" in result.stderr
+    assert db.read_bytes() == before

@@ -117,6 +117,7 @@ def _recover(path: Path) -> None:
 _last_file: list[str] = []
 _CORRUPT, _NOTADB = 11, 26  # SQLite's primary result codes for a damaged file
 _READONLY = 8  # e.g. SQLITE_READONLY_ROLLBACK: a hot journal a reader can't roll back
+_IOERR, _FULL = 10, 13  # a disk error, a full disk: the machine's to fix, not a bug
 _NOT_UTF8 = "Could not decode to UTF-8"  # Python's own error: it has no SQLite code
 
 
@@ -248,6 +249,11 @@ class SQLiteRegister(SQLRegister):
             if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
                 raise RegisterBusyError(f"{self.label}: register busy (another run holds "
                                         f"it); try again") from None
+            code = getattr(exc, "sqlite_errorcode", None)
+            if isinstance(exc, sqlite3.OperationalError) and code is not None \
+                    and code & 0xFF in (_FULL, _READONLY, _IOERR):
+                raise RegisterError(f"{self.label}: cannot write to the register "
+                                    f"({first_line(exc)}); nothing was written") from None
             raise
 
     def integrity_check(self) -> str:
