@@ -25,7 +25,7 @@ from sync.cli_output import emit as _emit
 from sync.cli_output import json_option as _json_option
 from sync.cli_output import run as _run
 from sync.commit import commit
-from sync.errors import RegisterError, UsageError
+from sync.errors import RegisterError, UsageError, first_line
 from sync.output_paths import check_output, replace_atomically
 from sync.plan import Plan
 from sync.types import COUNT_KEYS, CUSTOMER_TYPES, FORMATS, HEADER_LANGUAGES, LABEL_LAYOUTS
@@ -164,6 +164,12 @@ def _write(path: Path, what: str, write: Callable[[Path], None]) -> None:
         replace_atomically(path, write)
     except OSError as exc:
         raise UsageError(f"{path}: cannot write the {what}: {exc.strerror or exc}") from None
+    except pl.exceptions.PolarsError as exc:
+        # polars reports the system's write errors (a full disk: "os error 28") as its
+        # own; those are the machine's to fix, anything else is a bug.
+        if "(os error " not in str(exc):
+            raise
+        raise UsageError(f"{path}: cannot write the {what}: {first_line(exc)}") from None
 
 
 def _inputs(source: Path, db: str) -> list[tuple[Path, str]]:

@@ -80,3 +80,20 @@ def test_an_output_in_a_missing_folder_is_refused_before_any_work(source: Path,
                      tmp_path / "nowhere" / "rep.csv")
     assert result.exit_code == 2 and "does not exist" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["asiakkaat.csv"]
+
+
+def test_a_plan_polars_cannot_write_for_a_full_disk_is_exit_2(
+        source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # polars reports the system's write errors as its own exceptions.
+    import polars as pl
+
+    from sync.plan import Plan
+
+    def full_disk(self: Plan, path: Path) -> None:
+        raise pl.exceptions.ComputeError("failed to write (os error 28)")
+
+    monkeypatch.setattr(Plan, "save", full_disk)
+    plan = tmp_path / "p.plan"
+    result = run_cli("preview", source, "--db", tmp_path / "r.db", "--plan", plan)
+    assert result.exit_code == 2 and "cannot write the plan" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["asiakkaat.csv"]
