@@ -162,6 +162,10 @@ def export(register: Register, rules: Rules, dest: Path, options: ExportOptions,
     except IsADirectoryError:
         Path(temp).unlink(missing_ok=True)
         raise ExportError(f"{dest}: is a folder; name a file") from None
+    except OSError as exc:  # a full disk: the machine's to fix, exit 2
+        Path(temp).unlink(missing_ok=True)
+        raise ExportError(f"{dest}: cannot write the export ({exc.strerror or exc}); "
+                          "nothing was written") from None
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise

@@ -97,3 +97,24 @@ def test_a_plan_polars_cannot_write_for_a_full_disk_is_exit_2(
     result = run_cli("preview", source, "--db", tmp_path / "r.db", "--plan", plan)
     assert result.exit_code == 2 and "cannot write the plan" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["asiakkaat.csv"]
+
+
+def test_an_xlsx_export_that_fails_for_a_full_disk_leaves_nothing(
+        source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import xlsxwriter
+
+    db = tmp_path / "r.db"
+    assert run_cli("import", source, "--db", db, "--yes").exit_code == 0
+    out = tmp_path / "out"
+    out.mkdir()
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+
+    def full_disk(self: xlsxwriter.Workbook) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(xlsxwriter.Workbook, "close", full_disk)
+    result = run_cli("export", out / "asiakkaat.xlsx", "--db", db)
+    assert result.exit_code == 2 and "No space left on device" in result.stderr
+    assert list(out.iterdir()) == [] and list(tmp.iterdir()) == []

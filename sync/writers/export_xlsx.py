@@ -6,6 +6,7 @@ so only one chunk of the register is in memory.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -30,13 +31,16 @@ def write_xlsx(chunks: Iterable[pl.DataFrame], dest: Path, headers: Mapping[str,
     save; values that would run as formulas are neutralised. Raises ExportError when
     the selection does not fit one sheet or a value does not fit one cell.
     """
-    options = {"constant_memory": True, "strings_to_numbers": False,
-               "strings_to_formulas": False, "strings_to_urls": False}
-    workbook = xlsxwriter.Workbook(str(dest), options)
-    try:
-        return _write_sheet(workbook, chunks, headers, sheet_name)
-    finally:
-        workbook.close()
+    # constant_memory keeps each row in temporary files until close(): in a folder of
+    # our own beside `dest`, removed whatever happens (a full disk left them in $TMPDIR).
+    with tempfile.TemporaryDirectory(prefix=".regsync-xlsx-", dir=dest.parent) as rows:
+        options = {"constant_memory": True, "strings_to_numbers": False,
+                   "strings_to_formulas": False, "strings_to_urls": False, "tmpdir": rows}
+        workbook = xlsxwriter.Workbook(str(dest), options)
+        try:
+            return _write_sheet(workbook, chunks, headers, sheet_name)
+        finally:
+            workbook.close()
 
 
 def _write_sheet(workbook: xlsxwriter.Workbook, chunks: Iterable[pl.DataFrame],
