@@ -23,7 +23,15 @@ from rapidfuzz import fuzz, process
 
 from sync.errors import RulesError, SourceError
 from sync.normalise import NORMALISERS, is_country
-from sync.types import FIELDS, HEADER_LANGUAGES, MATCH_KEYS, SEVERITIES, HeaderLanguage, Severity
+from sync.types import (
+    CUSTOMER_TYPES,
+    FIELDS,
+    HEADER_LANGUAGES,
+    MATCH_KEYS,
+    SEVERITIES,
+    HeaderLanguage,
+    Severity,
+)
 
 DEFAULT_RULES_PATH = Path(__file__).resolve().parent.parent / "rules" / "customers.toml"
 
@@ -213,6 +221,13 @@ def _field_rule(name: str, spec: Any, label: str) -> FieldRule:
              label, f"{where}.severity values must be one of {', '.join(SEVERITIES)}")
     options = spec.get("options", {})
     _require(isinstance(options, dict), label, f"{where}.options must be a table")
+    if normaliser == "customer_type" and "values" in options:
+        values = options["values"]
+        _require(isinstance(values, dict) and set(values) <= set(CUSTOMER_TYPES)
+                 and all(isinstance(names, list) and all(isinstance(n, str) for n in names)
+                         for names in values.values()), label,
+                 f"{where}.options.values must map {' and '.join(CUSTOMER_TYPES)} to lists "
+                 f'of words, such as company = ["Yritys", "Firma"]')
     headers = spec.get("headers", {})
     _require(isinstance(headers, dict) and set(headers) <= set(_HEADER_KEYS), label,
              f"{where}.headers must be a table with keys among {', '.join(_HEADER_KEYS)} "

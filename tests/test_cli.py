@@ -171,6 +171,10 @@ def test_broken_rule_file_is_refused_with_its_line(tmp_path: Path) -> None:
     # Shaped like a code, but no country: every phone would be "not valid for XX".
     ('[rules]\ndefault_country = "XX"\n', "default_country must be the ISO alpha-2 code"),
     ('[rules]\ndefault_country = "EU"\n', "default_country must be the ISO alpha-2 code"),
+    ('[fields.customer_type]\noptions = { values = { company = [1, 2] } }\n',
+     "options.values must map company and person to lists of words"),
+    ('[fields.customer_type]\noptions = { values = { firm = ["Oy"] } }\n',
+     "options.values must map company and person"),
 ])
 def test_inconsistent_rule_files_are_refused(tmp_path: Path, text: str, words: str) -> None:
     rules = tmp_path / "rules.toml"
