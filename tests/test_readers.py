@@ -411,6 +411,9 @@ def test_utf16_without_bom_gets_a_hint(tmp_path: Path) -> None:
         ("data.csv", b"PK\x03\x04rest", "XLSX workbook"),  # judged by content, not by name
         ("data.parquet", b"PAR1rest", "cannot be read as a Parquet file"),
         ("data.csv", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1rest", "old Excel"),
+        # Excel's password-protected .xlsx: OLE2 too, with an EncryptedPackage stream.
+        ("data.xlsx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64
+         + "EncryptedPackage".encode("utf-16-le"), "password-protected workbook"),
     ],
 )
 def test_broken_binary_formats_are_refused_in_one_line(

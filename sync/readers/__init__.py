@@ -29,6 +29,20 @@ _EXTENSIONS = {".xlsx": "XLSX", ".xlsm": "XLSX", ".parquet": "Parquet",
 _IPC_STREAM = b"\xff\xff\xff\xff"  # an Arrow IPC stream starts with a continuation marker
 
 
+# Excel saves a password-protected .xlsx inside an OLE2 file, as it did old .xls ones;
+# the encrypted one holds a stream of this name (UTF-16 in the OLE2 directory).
+_ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")
+
+
+def _encrypted_workbook(path: Path) -> bool:
+    """Whether an OLE2 file is a password-protected (encrypted) workbook."""
+    try:
+        with path.open("rb") as handle:
+            return _ENCRYPTED_STREAM in handle.read(4 << 20)
+    except OSError:
+        return False
+
+
 def read_source(
     path: Path,
     *,
@@ -59,6 +73,9 @@ def read_source(
     if kind is None and path.suffix.lower() in (".arrow", ".feather", ".ipc") \
             and head.startswith(_IPC_STREAM):
         kind = "arrow-stream"
+    if kind == "xls" and _encrypted_workbook(path):
+        raise SourceError(f"{path}: is a password-protected workbook, which regsync cannot "
+                          "read; save a copy without the password, or the sheet as CSV")
     if kind in _REFUSED:
         raise SourceError(f"{path}: {_REFUSED[kind]}")
     _check_options(path, kind, encoding, delimiter, sheet)
