@@ -521,3 +521,23 @@ def test_a_key_formula_without_its_value_rejects_its_row(tmp_path: Path) -> None
     result = run_cli("import", path, "--db", tmp_path / "r.db", "--yes", "--json")
     assert result.exit_code == 1 and result.json()["rejected"] == 1
     assert result.json()["new"] == 0
+
+
+def test_a_workbook_whose_every_sheet_is_hidden_needs_sheet(tmp_path: Path) -> None:
+    path = _hidden_first(tmp_path / "h.xlsx")
+    # No spreadsheet program saves this (openpyxl refuses to); a script can.
+    with zipfile.ZipFile(path) as source:
+        parts = {info.filename: source.read(info) for info in source.infolist()}
+    workbook = parts["xl/workbook.xml"].decode()
+    sheet = re.search(r'<sheet [^>]*name="Asiakkaat"[^>]*>', workbook)
+    assert sheet is not None
+    hidden = re.sub(r'\sstate="[^"]*"', "", sheet.group(0)).replace(
+        "<sheet ", '<sheet state="hidden" ')
+    parts["xl/workbook.xml"] = workbook.replace(sheet.group(0), hidden).encode()
+    with zipfile.ZipFile(path, "w") as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
+    with pytest.raises(SourceError, match=r"h\.xlsx: every sheet is hidden \('Ohje', "
+                                          r"'Asiakkaat'\); name the one to read with --sheet"):
+        read_xlsx(path)
+    assert read_xlsx(path, sheet="Asiakkaat").frame.rows() == [(2, "Aho", "00100")]

@@ -146,7 +146,11 @@ def _choose_sheet(path: Path, book: Book, sheet: str | None) -> SheetInfo:
         raise SourceError(f"{path}: the workbook has no sheets")
     if sheet is None:
         visible = [s for s in book.sheets if s.state == "visible"]
-        return visible[0] if visible else book.sheets[0]
+        if not visible:
+            shown = ", ".join(repr(n) for n in names)
+            raise SourceError(f"{path}: every sheet is hidden ({shown}); name the one to "
+                              "read with --sheet")
+        return visible[0]
     for candidate in book.sheets:
         if candidate.name == sheet:
             return candidate
