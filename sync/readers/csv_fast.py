@@ -118,9 +118,9 @@ def read_fast(path: Path, codec: str, sep: str, sep_line: bool,
     # midway) aborts the process, so a file needing no Python in between is read
     # without it.
     native = codecs.lookup(codec).name in ("utf-8", "utf-8-sig")
-    stream: _Utf8Stream | pa.NativeFile = (
-        pa.OSFile(str(path)) if native else _Utf8Stream(path, codec, sep_line))
     try:
+        stream: _Utf8Stream | pa.NativeFile = (
+            pa.OSFile(str(path)) if native else _Utf8Stream(path, codec, sep_line))
         with stream:
             return _read(stream, sep, header, width, skip=int(native and sep_line),
                          tail=_file_tail(path) if native else None)
