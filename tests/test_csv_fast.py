@@ -119,6 +119,7 @@ def test_a_regular_file_takes_the_fast_path(tmp_path: Path,
     'Nimi;Kaupunki\n"Aho;Oulu\nBeta;Turku\n',           # a quote never closed
     'Nimi;Kaupunki\nAho;"Oulu\nBeta;Turku\n',           # ... opened in the last cell
     'Nimi;Kaupunki\nAho;"Oulu\nBeta;Turku\n\n\n',       # ... with blank lines after
+    'Nimi;Kaupunki\nAho;"Oulu\nBeta;Turku\nDelta;"Espoo"\n',  # ... a later quote "closes" it
     "Nimi;Kaupunki\n" + "Aho;Oulu\n" * 9000 + "A\x00ho;Oulu\n",  # a NUL past the head
 ])
 def test_an_irregular_file_is_read_the_exact_way(tmp_path: Path, body: str,
@@ -175,3 +176,16 @@ def test_a_long_cell_in_an_irregular_file_is_read_whole(tmp_path: Path) -> None:
     table = read_csv(path)
     assert table.frame.rows()[0] == (2, "Aho", notes)
     assert table.ragged == [(3, 3)]
+
+
+
+@pytest.mark.parametrize("body", [
+    'Nimi;Kaupunki\nAho;"Oulu\nkeskusta"\n',
+    'Nimi;Kaupunki\r\nAho;"Oulu\r\nkeskusta"  \r\n\r\n',
+    'Nimi;Kaupunki\nAho;"Oulu\n""keskusta"""',  # no newline at the end
+])
+def test_a_closed_multi_line_last_cell_is_read(tmp_path: Path, body: str) -> None:
+    path = tmp_path / "s.csv"
+    path.write_text(body, encoding="utf-8", newline="")
+    table = read_csv(path)
+    assert table.frame.height == 1 and "keskusta" in table.frame.rows()[0][2]

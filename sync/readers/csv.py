@@ -83,7 +83,8 @@ def read_csv(
 
     try:
         with path.open("r", encoding=codec, errors="strict", newline="") as fh:
-            return _read_records(path, fh, codec, sep, header_row)
+            return _read_records(path, fh, codec, sep, header_row,
+                                 nul_checked=encoding is None and codec == "utf-8")
     except UnicodeError as exc:  # UnicodeDecodeError, or utf-16's "no BOM"
         raise _decode_error(
             path, codec, sep, header_row, exc, explicit=encoding is not None
@@ -93,7 +94,8 @@ def read_csv(
 
 
 def _read_records(
-    path: Path, fh: TextIO, codec: str, sep: str | None, header_row: int
+    path: Path, fh: TextIO, codec: str, sep: str | None, header_row: int,
+    nul_checked: bool = False,
 ) -> SourceTable:
     lines, directive = _read_ahead(fh, header_row)
     if sep is None:
@@ -102,7 +104,7 @@ def _read_records(
         sample = "".join(lines[header_row - 1 :])
         sep = detect_delimiter(sample, preferred="\t" if path.suffix.lower() == ".tsv" else None)
     head = _head_records(lines, sep)
-    fed = _LastLine(chain(lines, fh))
+    fed = _RecordLines(chain(lines, fh))
     reader = _csv.reader(fed, delimiter=sep, quotechar='"', doublequote=True)
     records = _numbered(path, reader)
 
@@ -112,11 +114,13 @@ def _read_records(
         headers.pop()  # trailing delimiters on the header line
     fast = None
     if header_row == 1:
-        fast = read_fast(path, codec, sep, directive is not None, header, len(headers))
+        fast = read_fast(path, codec, sep, directive is not None, header, len(headers),
+                         nul_checked)
     if fast is not None:
         (frame, skipped), ragged = fast, []
     else:
-        frame, ragged, skipped = _collect(path, reader, header_row, len(headers), fed)
+        frame, ragged, skipped = _collect(path, reader, header_row, len(headers), fed,
+                                          sep)
     return SourceTable(
         path=path,
         format="csv",
@@ -162,24 +166,40 @@ def _split_head(text: str, sep: str) -> list[tuple[int, list[str]]]:
     return records or [(1, [])]
 
 
-class _LastLine:
-    """The lines the csv reader is fed, remembering the last one: it tells whether the
-    file ended inside a quoted cell (see _collect)."""
+class _RecordLines:
+    """The lines the csv reader is fed, keeping those since `clear()`: the raw lines of
+    the record just read, for a strict second look at it (see _collect)."""
 
     def __init__(self, lines: Iterable[str]) -> None:
         self._lines = iter(lines)
-        self.last = ""
+        self.lines: list[str] = []
 
-    def __iter__(self) -> _LastLine:
+    def __iter__(self) -> _RecordLines:
         return self
 
     def __next__(self) -> str:
-        self.last = next(self._lines)
-        return self.last
+        line = next(self._lines)
+        self.lines.append(line)
+        return line
+
+    def clear(self) -> None:
+        self.lines.clear()
+
+
+def _closed_properly(lines: list[str], sep: str) -> bool:
+    """Whether the raw lines of a record split under the csv module's strict rules: every
+    quoted cell closed, and closed where a delimiter or the line's end follows."""
+    try:
+        list(_csv.reader(io.StringIO("".join(lines), newline=""), delimiter=sep,
+                         quotechar='"', doublequote=True, strict=True))
+    except _csv.Error:
+        return False
+    return True
 
 
 def _collect(
-    path: Path, reader: Iterator[list[str]], header_row: int, width: int, fed: _LastLine
+    path: Path, reader: Iterator[list[str]], header_row: int, width: int,
+    fed: _RecordLines, sep: str
 ) -> tuple[pl.DataFrame, list[tuple[int, int]], int]:
     """Read the data records after the header: (frame, ragged rows, skipped count)."""
     names = [f"c{i}" for i in range(width)]
@@ -192,8 +212,12 @@ def _collect(
     skipped = 0
     number = header_row
     record: list[str] = []
+    last_lines: list[str] = []
+    fed.clear()
     try:
         for record in reader:
+            last_lines = fed.lines
+            fed.lines = []
             number += 1
             count = len(record)
             if count == width:
@@ -218,9 +242,10 @@ def _collect(
     runs_to_end = ragged and ragged[-1][0] == number and any(
         "\n" in c or "\r" in c for c in record)
     # A quote opened in the last cell leaves the row as wide as the header, so its width
-    # tells nothing; but a quoted cell closed at the end of the file ends it with '"'.
+    # tells nothing; its raw lines, split strictly, do (the file ends inside the quote, or
+    # a later '"' was taken to close it where no delimiter follows).
     open_last = (bool(record) and ("\n" in record[-1] or "\r" in record[-1])
-                 and not fed.last.rstrip().endswith('"'))
+                 and not _closed_properly(last_lines, sep))
     if runs_to_end or open_last:
         # The last record ran to the end of the file across line breaks: an unclosed quote
         # swallowed every row after it. Rejecting one row would hide those rows.

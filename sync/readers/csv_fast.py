@@ -37,9 +37,6 @@ class _Irregular(Exception):
     """The file is not regular (see module doc): read it the exact way."""
 
 
-_TAIL_BYTES = 64
-
-
 class _Utf8Stream(io.RawIOBase):
     """The file's text as UTF-8 bytes from the first record on (no BOM, no `sep=` line).
 
@@ -60,7 +57,6 @@ class _Utf8Stream(io.RawIOBase):
         self._first = True
         self._sep_line = sep_line
         self.failure: BaseException | None = None
-        self.tail = b""  # the last bytes read: how the file ends
 
     def readable(self) -> bool:
         return True
@@ -81,8 +77,6 @@ class _Utf8Stream(io.RawIOBase):
                 data = data[found.end():] if found else data
         if b"\x00" in data:
             raise _Irregular("NUL byte")
-        if data:
-            self.tail = (self.tail + data)[-_TAIL_BYTES:]
         return data
 
     def read(self, size: int = -1) -> bytes:
@@ -106,11 +100,13 @@ class _Utf8Stream(io.RawIOBase):
 
 
 def read_fast(path: Path, codec: str, sep: str, sep_line: bool,
-              header: list[str], width: int) -> tuple[pl.DataFrame, int] | None:
+              header: list[str], width: int,
+              nul_checked: bool = False) -> tuple[pl.DataFrame, int] | None:
     """(frame, skipped count) of a regular file whose header is row 1, else None.
 
     `header` is the header record as the exact reader split it (trailing empty cells
-    included); `width` is how many of its cells are kept.
+    included); `width` is how many of its cells are kept. `nul_checked`: the whole file
+    is known to hold no NUL byte (encoding detection scans for them).
     """
     # A UTF-8 file is read by Arrow itself (it skips the BOM; the `sep=` line is skipped
     # as a row). Other encodings go through _Utf8Stream, which Arrow calls back from a
@@ -122,26 +118,24 @@ def read_fast(path: Path, codec: str, sep: str, sep_line: bool,
         stream: _Utf8Stream | pa.NativeFile = (
             pa.OSFile(str(path)) if native else _Utf8Stream(path, codec, sep_line))
         with stream:
-            return _read(stream, sep, header, width, skip=int(native and sep_line),
-                         tail=_file_tail(path) if native else None)
+            if native and not nul_checked and _has_nul(path):
+                return None  # the exact reader says where
+            return _read(stream, sep, header, width, skip=int(native and sep_line))
     except (_Irregular, pa.ArrowException, UnicodeError, OSError):
         return None
 
 
-def _file_tail(path: Path) -> bytes:
-    """The last _TAIL_BYTES bytes of the file; _Irregular if it holds a NUL byte (no
-    text a spreadsheet writes: the exact reader says where it is)."""
+def _has_nul(path: Path) -> bool:
+    """Whether the file holds a NUL byte (no text a spreadsheet writes)."""
     with path.open("rb") as handle:
-        data = b""
         while block := handle.read(_READ_BYTES):
             if b"\x00" in block:
-                raise _Irregular("NUL byte")
-            data = (data + block)[-_TAIL_BYTES:]
-        return data
+                return True
+    return False
 
 
 def _read(stream: _Utf8Stream | pa.NativeFile, sep: str, header: list[str],
-          width: int, skip: int, tail: bytes | None) -> tuple[pl.DataFrame, int]:
+          width: int, skip: int) -> tuple[pl.DataFrame, int]:
     raw = [f"f{i}" for i in range(len(header))]
     reader = pacsv.open_csv(
         stream,
@@ -163,13 +157,11 @@ def _read(stream: _Utf8Stream | pa.NativeFile, sep: str, header: list[str],
     if isinstance(stream, _Utf8Stream):
         if stream.failure is not None:
             raise _Irregular(str(stream.failure))
-        tail = stream.tail
     frame, skipped, last_cell = found
-    if (last_cell is not None and ("\n" in last_cell or "\r" in last_cell)
-            and not (tail or b"").rstrip().endswith(b'"')):
-        # A quote opened in the last cell and never closed took every line after it into
-        # that cell; the row is as wide as the header, so only the file's end tells.
-        raise _Irregular("quote left open")
+    if last_cell is not None and ("\n" in last_cell or "\r" in last_cell):
+        # Perhaps a quote opened in the last cell and never closed, which took every line
+        # after it into that cell: the exact reader looks at that record strictly.
+        raise _Irregular("a line break in the last cell")
     return frame, skipped
 
 
