@@ -611,3 +611,17 @@ def test_a_single_byte_file_with_no_utf8_letters_is_still_read_as_one(tmp_path: 
     path.write_bytes(("\n".join(lines) + "\n").encode() + "9999;Äö Oy\n".encode("cp1252"))
     table = read_source(path)
     assert table.encoding == "cp1252" and table.frame.rows()[-1][2] == "Äö Oy"
+
+
+@pytest.mark.parametrize("text", ["Nimi;Kaupunki\nJOSÉ’S BAR;Oulu\nMäkinen;Jyväskylä\n",
+                                  "Nimi;Kaupunki\nCAFÉ\u00a0NORD;Oulu\nPää;Ähtäri\n"])
+def test_a_single_byte_file_with_a_pair_that_looks_like_utf8_is_still_read(
+        tmp_path: Path, text: str) -> None:
+    # "É’" in Windows-1252 is C9 92, a valid UTF-8 character: one such pair among
+    # many bytes that are not UTF-8 does not make the file damaged UTF-8.
+    path = tmp_path / "cp1252.csv"
+    path.write_bytes(text.encode("cp1252"))
+    table = read_source(path)
+    assert table.encoding in WESTERN
+    assert [r[1] for r in table.frame.rows()] == [line.split(";")[0]
+                                                 for line in text.splitlines()[1:]]

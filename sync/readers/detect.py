@@ -220,7 +220,7 @@ def _scan_utf8(path: Path, head: bytes) -> bool:
                 decoder.decode(chunk)
                 multibyte = multibyte or not chunk.isascii()
             except UnicodeDecodeError as exc:
-                if multibyte or not chunk[:exc.start].isascii():
+                if (multibyte or not chunk[:exc.start].isascii()) and _mostly_utf8(path):
                     return True
                 is_utf8 = False  # keep scanning for NUL bytes
         offset += len(chunk)
@@ -236,6 +236,22 @@ def _scan_utf8(path: Path, head: bytes) -> bool:
                     "or pass --encoding to read it anyway") from None
             is_utf8 = False
     return is_utf8
+
+
+def _mostly_utf8(path: Path) -> bool:
+    """Whether the file's non-ASCII text is mostly valid UTF-8: at least 2 characters
+    and 4 times as many as bytes that are not. A single-byte file has a few byte pairs
+    that happen to be valid UTF-8 ("É’" in Windows-1252 is C9 92) among many that are
+    not (ä before a letter); a damaged UTF-8 file has a few bad bytes among many
+    good characters."""
+    valid = invalid = 0
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    for chunk in _iter_chunks(path):
+        text = decoder.decode(chunk)
+        bad = text.count("\ufffd")
+        invalid += bad
+        valid += sum(1 for ch in text if ord(ch) > 127) - bad
+    return valid >= 2 and valid >= 4 * invalid
 
 
 def _scan_single_byte(path: Path) -> tuple[Counter[int], bytes]:
