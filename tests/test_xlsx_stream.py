@@ -541,3 +541,25 @@ def test_a_workbook_whose_every_sheet_is_hidden_needs_sheet(tmp_path: Path) -> N
                                           r"'Asiakkaat'\); name the one to read with --sheet"):
         read_xlsx(path)
     assert read_xlsx(path, sheet="Asiakkaat").frame.rows() == [(2, "Aho", "00100")]
+
+
+def test_a_huge_grid_the_streamed_reader_cannot_take_is_never_given_to_calamine(
+        tmp_path: Path) -> None:
+    # XML with a namespace prefix is left to calamine; with a cell at XFD1048576 that
+    # would be a 17-billion-cell grid (the process aborts), so the file is refused.
+    path = tmp_path / "prefixed.xlsx"
+    write_xlsx(path, [["Nimi"], ["Aho"]])
+    with zipfile.ZipFile(path) as source:
+        parts = {info.filename: source.read(info) for info in source.infolist()}
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    parts["xl/worksheets/sheet1.xml"] = (
+        f'<x:worksheet xmlns:x="{main}"><x:sheetData>'
+        '<x:row r="1"><x:c r="A1" t="inlineStr"><x:is><x:t>Nimi</x:t></x:is></x:c></x:row>'
+        '<x:row r="1048576"><x:c r="XFD1048576" t="inlineStr"><x:is><x:t>far</x:t></x:is>'
+        "</x:c></x:row></x:sheetData></x:worksheet>").encode()
+    with zipfile.ZipFile(path, "w") as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
+    with pytest.raises(SourceError, match=r"prefixed\.xlsx: sheet .* spans 1,048,576 rows "
+                                          r"x 16,384 columns"):
+        read_xlsx(path, stream_bytes=0)

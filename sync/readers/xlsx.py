@@ -107,26 +107,40 @@ def read_xlsx(path: Path, *, sheet: str | None = None, header_row: int = 1,
         @functools.cache
         def typed() -> list[str]:  # read only once a cell looks like a date
             try:
-                return _typed_like_dates(book, info)
+                # The survey before a calamine read found the sheet's own texts already.
+                return _typed_like_dates(book, info,
+                                         None if survey is None else survey.texts)
             except _BOOK_ERRORS as exc:
                 raise _unreadable(path, exc) from None
+
+        survey: xlsx_stream.SheetSurvey | None = None
+
+        def surveyed() -> xlsx_stream.SheetSurvey:
+            """The sheet's survey, refused past any spreadsheet's limits (read once)."""
+            nonlocal survey
+            if survey is None:
+                try:
+                    survey = xlsx_stream.survey_sheet(book, info, _DATE_IN_XML,
+                                                      (_MIDNIGHT_END, _DAY_ZERO_START))
+                except _BOOK_ERRORS as exc:
+                    raise _unreadable(path, exc) from None
+                if (survey.rows > xlsx_stream.MAX_ROWS
+                        or survey.columns > xlsx_stream.MAX_COLUMNS):
+                    raise SourceError(
+                        f"{where} has a cell beyond row {xlsx_stream.MAX_ROWS:,} or column "
+                        "XFD, which no spreadsheet has; the file is damaged: save it again "
+                        "from the spreadsheet")
+            return survey
 
         # calamine gives no cell's style: the streamed reader shows numbers in a
         # zero-padding style ("0000") as the sheet does, so it reads such workbooks.
         streamed = book.part_size(info) > stream_bytes or bool(book.padded_styles)
         if not streamed:
-            # calamine holds the sheet as a full grid from A1 to its farthest cell: one
-            # cell at XFD1048576 would take 500 GiB and abort the process.
-            try:
-                rows, columns, valueless = xlsx_stream.sheet_extent(book, info)
-            except _BOOK_ERRORS as exc:
-                raise _unreadable(path, exc) from None
-            if rows > xlsx_stream.MAX_ROWS or columns > xlsx_stream.MAX_COLUMNS:
-                raise SourceError(f"{where} has a cell beyond row {xlsx_stream.MAX_ROWS:,} "
-                                  f"or column XFD, which no spreadsheet has; the file is "
-                                  "damaged: save it again from the spreadsheet")
-            # calamine reads a formula saved without its value as an empty cell.
-            streamed = rows * columns > _CALAMINE_CELLS or valueless
+            found = surveyed()
+            # calamine holds the sheet as a full grid from A1 to its farthest cell (one
+            # cell at XFD1048576: 500 GiB, and the process aborts), and reads a formula
+            # saved without its value as an empty cell.
+            streamed = found.rows * found.columns > _CALAMINE_CELLS or found.valueless
         if streamed:
             try:
                 return _table(path, info.name, header_row, _streamed(book, info), typed)
@@ -135,6 +149,12 @@ def read_xlsx(path: Path, *, sheet: str | None = None, header_row: int = 1,
             except _BOOK_ERRORS as exc:
                 raise SourceError(f"{where} cannot be read ({_reason(exc)}); save it "
                                   "again from the spreadsheet as .xlsx or as CSV") from None
+            found = surveyed()
+            if found.rows * found.columns > _CALAMINE_CELLS:
+                raise SourceError(f"{where} spans {found.rows:,} rows x {found.columns:,} "
+                                  "columns in XML "
+                                  "this reader can't stream; save it again from the "
+                                  "spreadsheet as .xlsx or as CSV")
         return _table(path, info.name, header_row, _calamine(path, book, info), typed)
     finally:
         book.close()
@@ -246,7 +266,8 @@ def _stream_windows(book: Book, info: SheetInfo, grid: _Grid) -> Iterator[pl.Dat
         yield wide.rename({c: f"k{c}" for c in wide.columns if c != "_row"})
 
 
-def _typed_like_dates(book: Book, info: SheetInfo) -> list[str]:
+def _typed_like_dates(book: Book, info: SheetInfo,
+                      in_sheet: set[str] | None = None) -> list[str]:
     """The text cells of the sheet that read like calamine's text of a date or time
     cell ("2024-01-01 00:00:00", "1899-12-31 08:30:00"): shared strings, inline strings
     and formulas' text results. A real date cell is a number, never text, so cells with
@@ -254,7 +275,9 @@ def _typed_like_dates(book: Book, info: SheetInfo) -> list[str]:
     " 00:00:00": nothing is lost)."""
     shared = book.shared()
     found = set(shared.filter(shared.str.contains(_DATE_TEXT)).to_list())
-    if info.part is not None:
+    if in_sheet is not None:
+        found.update(in_sheet)
+    elif info.part is not None:
         found.update(_date_texts_in(book.archive, info.part))
     return sorted(found)
 

@@ -537,33 +537,52 @@ def _columns(cells: pl.DataFrame) -> pl.Series:
     return pl.Series("col", out, dtype=pl.Int64)
 
 
-def sheet_extent(book: Book, sheet: SheetInfo) -> tuple[int, int, bool]:
-    """(rows, columns) the sheet's cells span at most, from the row numbers and cell
-    references in its XML (not its <dimension>, which a program may leave wrong), and
-    whether a formula in it was saved without its value. Columns are counted exactly
-    from two letters (AA) on; single letters count as 26. Scanned as bytes, block by
-    block (about 1 s per 300 MB of XML)."""
-    rows = columns = 0
-    valueless = False
+@dataclass
+class SheetSurvey:
+    """What one pass over a sheet's XML tells before it is read."""
+
+    rows: int = 0  # the last row a cell is in, at most
+    columns: int = 0  # the farthest column, exactly from two letters (AA) on, else 26
+    valueless: bool = False  # a formula was saved without its value
+    texts: set[str] = field(default_factory=set)  # matches of the caller's pattern
+
+
+def survey_sheet(book: Book, sheet: SheetInfo, texts: re.Pattern[bytes] | None = None,
+                 hints: tuple[bytes, ...] = ()) -> SheetSurvey:
+    """One pass over the sheet's XML as bytes, block by block: how far its cells reach
+    (from row numbers and cell references, not its <dimension>, which a program may
+    leave wrong), whether a formula lacks its value, and the text between tags that
+    matches `texts` (looked for only in blocks holding one of `hints`)."""
+    found = SheetSurvey()
     if sheet.part is None:
-        return 0, 0, False
+        return found
     tail = b""
     with book.archive.open(sheet.part) as handle:
         while block := handle.read(WINDOW_BYTES):
             data = tail + block
-            cut = data.rfind(b">") + 1  # no reference is cut in two at a block's end
+            # Cut before the last tag: no tag and no text between tags is cut in two.
+            cut = data.rfind(b"<")
+            cut = cut if cut > 0 else len(data)
             data, tail = data[:cut], data[cut:]
-            numbers = _ROW_REFS.findall(data) + _LONG_CELL_ROWS.findall(data)
-            if numbers:
-                rows = max(rows, *map(int, numbers))
-            letters = _WIDE_REFS.findall(data)
-            if letters:
-                widest = max(letters, key=lambda r: (len(r), r)).decode()
-                columns = max(columns, _column_index(widest) + 1)
-            elif not columns and b' r="' in data:
-                columns = 26
-            valueless = valueless or _VALUELESS_FORMULA.search(data) is not None
-    return rows, columns, valueless
+            _survey_block(found, data, texts, hints)
+    _survey_block(found, tail, texts, hints)
+    return found
+
+
+def _survey_block(found: SheetSurvey, data: bytes, texts: re.Pattern[bytes] | None,
+                  hints: tuple[bytes, ...]) -> None:
+    numbers = _ROW_REFS.findall(data) + _LONG_CELL_ROWS.findall(data)
+    if numbers:
+        found.rows = max(found.rows, *map(int, numbers))
+    letters = _WIDE_REFS.findall(data)
+    if letters:
+        widest = max(letters, key=lambda r: (len(r), r)).decode()
+        found.columns = max(found.columns, _column_index(widest) + 1)
+    elif not found.columns and b' r="' in data:
+        found.columns = 26
+    found.valueless = found.valueless or _VALUELESS_FORMULA.search(data) is not None
+    if texts is not None and any(hint in data for hint in hints):
+        found.texts.update(m.decode() for m in texts.findall(data))
 
 
 def _column_index(ref: str) -> int:
