@@ -200,18 +200,21 @@ def preview_cmd(source: Path, db: str, rules_path: Path | None, encoding: str | 
             check_output(report_path, "report", [*_inputs(source, db), (target, "plan")])
         plan = _preview(source, db, rules_path, encoding, delimiter, sheet, header_row,
                         as_json)
+        # The report first: if it fails, no plan was written; if the plan then fails,
+        # the report is taken back unless it was there before.
+        report_existed = report_path is not None and report_path.exists()
+        if report_path is not None:
+            _write(report_path, "report", lambda path: write_report(plan, path))
         saving = StepLine(as_json)
         saving(f"writing the plan ({plan.rows.height:,} rows)", 1, 1)
         try:
             _write(target, "plan", plan.save)
+        except UsageError:
+            if report_path is not None and not report_existed:
+                report_path.unlink(missing_ok=True)
+            raise
         finally:
             saving.done()
-        if report_path is not None:
-            try:
-                _write(report_path, "report", lambda path: write_report(plan, path))
-            except UsageError:
-                target.unlink(missing_ok=True)  # nothing written when the command fails
-                raise
         lines = [*_source_lines(plan.header.source_info), *_row_lines(plan),
                  *_summary(plan.header.counts, plan.header.skipped),
                  f"plan written to {target}; apply it with: regsync commit {target}"]

@@ -20,6 +20,10 @@ def check_output(path: Path, what: str, inputs: Iterable[tuple[Path, str]] = ())
     """UsageError (exit 2, before anything is written) when writing `what` to `path`
     would replace one of `inputs` (path, what it is) or something that is not a plain
     file (a folder, a device, a pipe). A path that does not exist yet is fine."""
+    for other, name in inputs:  # the same name, whether or not the file exists yet
+        if os.path.abspath(path) == os.path.abspath(other):
+            raise UsageError(f"{path}: is the {name}; writing the {what} there would "
+                             f"replace it. Name another file")
     try:
         found = path.stat()
     except OSError:

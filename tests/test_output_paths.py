@@ -118,3 +118,25 @@ def test_an_xlsx_export_that_fails_for_a_full_disk_leaves_nothing(
     result = run_cli("export", out / "asiakkaat.xlsx", "--db", db)
     assert result.exit_code == 2 and "No space left on device" in result.stderr
     assert list(out.iterdir()) == [] and list(tmp.iterdir()) == []
+
+
+def test_the_plan_and_the_report_can_not_share_a_file(source: Path, tmp_path: Path) -> None:
+    same = tmp_path / "same.out"  # not there yet: the names are compared too
+    result = run_cli("preview", source, "--db", tmp_path / "r.db", "--plan", same,
+                     "--report", same)
+    assert result.exit_code == 2 and "is the plan" in result.stderr
+    assert not same.exists()
+
+
+def test_a_plan_that_cannot_be_written_takes_its_new_report_back(
+        source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sync.plan import Plan
+
+    def full_disk(self: Plan, path: Path) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Plan, "save", full_disk)
+    result = run_cli("preview", source, "--db", tmp_path / "r.db", "--plan",
+                     tmp_path / "p.plan", "--report", tmp_path / "rep.csv")
+    assert result.exit_code == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["asiakkaat.csv"]
