@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -85,8 +86,37 @@ def _source_lines(info: dict[str, Any]) -> list[str]:
         suggestions = info.get("suggestions") or {}
         lines.append("ignored columns: " + ", ".join(
             f"{h} (did you mean {suggestions[h]!r}?)" if h in suggestions else h
-            for h in info["ignored"]))
+            for h in _unnamed_runs(info["ignored"])))
     return lines
+
+
+_UNNAMED = re.compile(r"\(no header, column ([0-9]+)\)")
+
+
+def _unnamed_runs(ignored: list[str]) -> list[str]:
+    """The ignored headers to show, runs of columns without a header as one range: a
+    sheet with a value in column XFD has 16,000 of them."""
+    shown: list[str] = []
+    run: list[int] = []
+
+    def close() -> None:
+        if run:
+            shown.append(f"(no header, column {run[0]})" if len(run) == 1
+                         else f"(no header, columns {run[0]}-{run[-1]})")
+            run.clear()
+
+    for header in ignored:
+        found = _UNNAMED.fullmatch(header)
+        if found and run and int(found.group(1)) == run[-1] + 1:
+            run.append(int(found.group(1)))
+            continue
+        close()
+        if found:
+            run.append(int(found.group(1)))
+        else:
+            shown.append(header)
+    close()
+    return shown
 
 
 def _payload(the_plan: Plan, **extra: Any) -> dict[str, Any]:

@@ -319,3 +319,16 @@ def test_a_rule_file_restating_a_fields_aliases_keeps_its_severity(tmp_path: Pat
     result = run_cli("preview", source, "--db", tmp_path / "r.db", "--rules", rules,
                      "--json")
     assert result.exit_code == 1 and result.json()["rejected"] == 1
+
+
+def test_runs_of_columns_without_a_header_are_shown_as_ranges(tmp_path: Path) -> None:
+    # A sheet with one value far to the right has thousands of them; --json keeps each.
+    source = write_csv(tmp_path / "s.csv", "customer_number;;;;name;;Foo\n1;a;b;c;Aho;d;e\n")
+    plan = tmp_path / "p.plan"
+    result = run_cli("preview", source, "--db", tmp_path / "r.db", "--plan", plan)
+    assert ("ignored columns: (no header, columns 2-4), (no header, column 6), Foo"
+            in result.stdout)
+    result = run_cli("preview", source, "--db", tmp_path / "r.db", "--plan", plan, "--json")
+    assert result.json()["source"]["ignored"] == [
+        "(no header, column 2)", "(no header, column 3)", "(no header, column 4)",
+        "(no header, column 6)", "Foo"]
