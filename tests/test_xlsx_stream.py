@@ -436,9 +436,13 @@ def test_date_like_text_cut_by_a_scan_block_is_still_found(
     for row in range(30):
         sheet.write_string(row, 0, f"2024-02-{row % 28 + 1:02} 00:00:00")
     book.close()
-    monkeypatch.setattr(xlsx, "_SCAN_BYTES", block)
-    with zipfile.ZipFile(path) as archive:
-        found = xlsx._date_texts_in(archive, "xl/worksheets/sheet1.xml")
+    monkeypatch.setattr(xlsx_stream, "WINDOW_BYTES", block)
+    book_read = xlsx_stream.open_book(path)
+    try:
+        found = xlsx_stream.survey_sheet(book_read, book_read.sheets[0], xlsx._DATE_IN_XML,
+                                         (xlsx._MIDNIGHT_END, xlsx._DAY_ZERO_START)).texts
+    finally:
+        book_read.close()
     assert found == {f"2024-02-{day:02} 00:00:00" for day in range(1, 29)}
 
 

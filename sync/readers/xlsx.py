@@ -63,9 +63,7 @@ _DAY_ZERO = "1899-12-31 "
 _DATE_BODY = r"[0-9]{4}-[0-9]{2}-[0-9]{2} 00:00:00|1899-12-31 [0-9]{2}:[0-9]{2}:[0-9]{2}"
 _DATE_TEXT = rf"^(?:{_DATE_BODY})$"
 _DATE_IN_XML = re.compile(rf">({_DATE_BODY})<".encode())
-_DATE_XML_BYTES = len(">2024-01-01 00:00:00<")
 _MIDNIGHT_END, _DAY_ZERO_START = f"{_MIDNIGHT}<".encode(), f">{_DAY_ZERO}".encode()
-_SCAN_BYTES = 4 << 20
 # calamine's names for the error values, as the spreadsheet shows them.
 _ERROR_TEXT = {"Div0": "#DIV/0!", "NA": "#N/A", "Name": "#NAME?", "Null": "#NULL!",
                "Num": "#NUM!", "Ref": "#REF!", "Value": "#VALUE!",
@@ -107,9 +105,8 @@ def read_xlsx(path: Path, *, sheet: str | None = None, header_row: int = 1,
         @functools.cache
         def typed() -> list[str]:  # read only once a cell looks like a date
             try:
-                # The survey before a calamine read found the sheet's own texts already.
-                return _typed_like_dates(book, info,
-                                         None if survey is None else survey.texts)
+                # The sheet's own texts come from its survey (done before a calamine read).
+                return _typed_like_dates(book, surveyed().texts)
             except _BOOK_ERRORS as exc:
                 raise _unreadable(path, exc) from None
 
@@ -266,36 +263,15 @@ def _stream_windows(book: Book, info: SheetInfo, grid: _Grid) -> Iterator[pl.Dat
         yield wide.rename({c: f"k{c}" for c in wide.columns if c != "_row"})
 
 
-def _typed_like_dates(book: Book, info: SheetInfo,
-                      in_sheet: set[str] | None = None) -> list[str]:
-    """The text cells of the sheet that read like calamine's text of a date or time
-    cell ("2024-01-01 00:00:00", "1899-12-31 08:30:00"): shared strings, inline strings
-    and formulas' text results. A real date cell is a number, never text, so cells with
-    this text were typed so and keep it (a date cell that happens to equal one keeps its
-    " 00:00:00": nothing is lost)."""
+def _typed_like_dates(book: Book, in_sheet: set[str]) -> list[str]:
+    """The text cells that read like calamine's text of a date or time cell
+    ("2024-01-01 00:00:00", "1899-12-31 08:30:00"): shared strings, and `in_sheet`, the
+    sheet's own such texts (inline strings, formulas' text results). A real date cell is
+    a number, never text, so cells with this text were typed so and keep it (a date cell
+    that happens to equal one keeps its " 00:00:00": nothing is lost)."""
     shared = book.shared()
     found = set(shared.filter(shared.str.contains(_DATE_TEXT)).to_list())
-    if in_sheet is not None:
-        found.update(in_sheet)
-    elif info.part is not None:
-        found.update(_date_texts_in(book.archive, info.part))
-    return sorted(found)
-
-
-def _date_texts_in(archive: zipfile.ZipFile, part: str) -> set[str]:
-    """Date-like text between tags in a sheet's XML. A number cell's value is digits,
-    so such text is an inline string (<t>) or a formula's text result (<v t="str">).
-    Scanned as bytes, block by block (a block seldom holds any: real date cells are
-    numbers there)."""
-    found: set[str] = set()
-    tail = b""
-    with archive.open(part) as handle:
-        while block := handle.read(_SCAN_BYTES):
-            data = tail + block
-            if _MIDNIGHT_END in data or _DAY_ZERO_START in data:
-                found.update(m.decode() for m in _DATE_IN_XML.findall(data))
-            tail = data[-_DATE_XML_BYTES:]  # a text cut at the block's end is whole here
-    return found
+    return sorted(found | in_sheet)
 
 
 def _table(path: Path, name: str, header_row: int, grid: _Grid,

@@ -404,6 +404,8 @@ MAX_ROWS, MAX_COLUMNS = 1_048_576, 16_384
 _ROW_REFS = re.compile(rb'<row [^>]*?r="([0-9]+)"')
 _LONG_CELL_ROWS = re.compile(rb' r="[A-Za-z]+([0-9]{7,})"')  # from row 1,000,000 on
 _WIDE_REFS = re.compile(rb' r="([A-Za-z]{2,})[0-9]')
+# Longer than anything the survey's patterns match (a <row> tag, a cell's text).
+_SURVEY_OVERLAP = 512
 _VALUELESS_FORMULA = re.compile(rb'(?:</f>|<f [^>]*/>)(?:<v\s*/>)?</c>')
 FORMULA_WITHOUT_VALUE = "a formula saved without its value"
 """The error of a formula cell whose file holds no value for it (open and save the
@@ -559,13 +561,11 @@ def survey_sheet(book: Book, sheet: SheetInfo, texts: re.Pattern[bytes] | None =
     tail = b""
     with book.archive.open(sheet.part) as handle:
         while block := handle.read(WINDOW_BYTES):
+            # Each block is looked at with the end of the one before: whatever a block's
+            # end cuts in two is whole there (seen twice is harmless: maxima and sets).
             data = tail + block
-            # Cut before the last tag: no tag and no text between tags is cut in two.
-            cut = data.rfind(b"<")
-            cut = cut if cut > 0 else len(data)
-            data, tail = data[:cut], data[cut:]
             _survey_block(found, data, texts, hints)
-    _survey_block(found, tail, texts, hints)
+            tail = data[-_SURVEY_OVERLAP:]
     return found
 
 
