@@ -202,12 +202,14 @@ def _write(path: Path, what: str, write: Callable[[Path], None]) -> None:
         raise UsageError(f"{path}: cannot write the {what}: {first_line(exc)}") from None
 
 
+def _register_file(db: str) -> list[tuple[Path, str]]:
+    """The register's file, when it is one, as an input no output may replace."""
+    return [] if is_postgres_url(db) else [(sqlite_path(db), "register")]
+
+
 def _inputs(source: Path, db: str) -> list[tuple[Path, str]]:
     """The files a preview or import reads, which no output may replace."""
-    inputs = [(source, "source file")]
-    if not is_postgres_url(db):
-        inputs.append((sqlite_path(db), "register"))
-    return inputs
+    return [(source, "source file"), *_register_file(db)]
 
 
 @cli.command("preview")
@@ -362,7 +364,7 @@ def export_cmd(dest: Path, db: str, fmt: str | None, headers: str, rules_path: P
 
     def body() -> int:
         check_output(dest, "export", [
-            *([] if is_postgres_url(db) else [(sqlite_path(db), "register")]),
+            *_register_file(db),
             *([(customers_file, "customers file")] if customers_file else [])])
         options = ExportOptions(format=format_for(dest, fmt), headers=headers,
                                 delimiter=delimiter, bom=bom,

@@ -149,14 +149,12 @@ def _read(stream: _Utf8Stream | pa.NativeFile, sep: str, header: list[str],
             quoted_strings_can_be_null=False, null_values=[], true_values=[],
             false_values=[]),
     )
-    # Arrow reads ahead on a thread of its own: closed here whatever happens, or a read
-    # given up midway (an irregular file) may still run when Python exits, which aborts
-    # the process ("terminate called without an active exception").
+    # Closed whatever happens: a read given up midway (an irregular file) stops its
+    # read-ahead now rather than whenever the reader is collected.
     with contextlib.closing(reader):
         found = _batches(reader, header, width, raw)
-    if isinstance(stream, _Utf8Stream):
-        if stream.failure is not None:
-            raise _Irregular(str(stream.failure))
+    if isinstance(stream, _Utf8Stream) and stream.failure is not None:
+        raise _Irregular(str(stream.failure))
     frame, skipped, last_cell = found
     if last_cell is not None and ("\n" in last_cell or "\r" in last_cell):
         # Perhaps a quote opened in the last cell and never closed, which took every line
