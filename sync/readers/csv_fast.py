@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import io
+import os
 import re
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -29,6 +31,7 @@ from sync.readers.table import clean_cell
 
 BLOCK_BYTES = 2 << 20
 _READ_BYTES = 4 << 20
+_READ_CHARS = 4 << 20
 _BOM = b"\xef\xbb\xbf"
 _SEP_LINE = re.compile(rb"sep=[;,\t|][ \t]*(?:\r\n|\r|\n)?", re.IGNORECASE)
 
@@ -37,66 +40,36 @@ class _Irregular(Exception):
     """The file is not regular (see module doc): read it the exact way."""
 
 
-class _Utf8Stream(io.RawIOBase):
-    """The file's text as UTF-8 bytes from the first record on (no BOM, no `sep=` line).
+@contextlib.contextmanager
+def _utf8_copy(path: Path, codec: str, sep_line: bool) -> Iterator[pa.NativeFile]:
+    """The file's text as a native Arrow file of UTF-8, from the first record on.
 
-    UTF-8 files pass through as bytes; other encodings are decoded strictly and encoded
-    again, chunk by chunk. A NUL byte, or bytes the encoding cannot decode, stop the read
-    (the exact reader then says where).
+    The file is decoded strictly and encoded again, chunk by chunk, into a temporary
+    file (no BOM, no `sep=` line), which is unlinked as soon as Arrow has opened it. A
+    NUL byte, or bytes the encoding cannot decode, raise (the exact reader then says
+    where).
     """
-
-    def __init__(self, path: Path, codec: str, sep_line: bool) -> None:
-        super().__init__()
-        self._passthrough = codecs.lookup(codec).name == "utf-8"
-        self._handle: io.BufferedReader | io.TextIOWrapper
-        if self._passthrough:
-            self._handle = path.open("rb")
-        else:
-            self._handle = path.open("r", encoding=codec, errors="strict", newline="")
-        self._pending = b""
-        self._first = True
-        self._sep_line = sep_line
-        self.failure: BaseException | None = None
-
-    def readable(self) -> bool:
-        return True
-
-    def _chunk(self) -> bytes:
-        if self._passthrough:
-            data = self._handle.read(_READ_BYTES)
-            assert isinstance(data, bytes)
-        else:
-            text = self._handle.read(_READ_BYTES)
-            assert isinstance(text, str)
-            data = text.encode("utf-8")
-        if self._first:
-            self._first = False
-            data = data.removeprefix(_BOM)
-            if self._sep_line:
-                found = _SEP_LINE.match(data)
-                data = data[found.end():] if found else data
-        if b"\x00" in data:
-            raise _Irregular("NUL byte")
-        return data
-
-    def read(self, size: int = -1) -> bytes:
-        try:
-            while size < 0 or len(self._pending) < size:
-                data = self._chunk()
-                if not data:
-                    break
-                self._pending += data
-        except (UnicodeError, _Irregular, OSError) as exc:
-            self.failure = exc
-            raise
-        if size < 0:
-            size = len(self._pending)
-        out, self._pending = self._pending[:size], self._pending[size:]
-        return out
-
-    def close(self) -> None:
-        self._handle.close()
-        super().close()
+    descriptor, name = tempfile.mkstemp(prefix="regsync-utf8-", suffix=".csv")
+    try:
+        with os.fdopen(descriptor, "wb") as out, \
+                path.open("r", encoding=codec, errors="strict", newline="") as text:
+            first = True
+            while chunk := text.read(_READ_CHARS):
+                data = chunk.encode("utf-8")
+                if first:
+                    first = False
+                    data = data.removeprefix(_BOM)
+                    found = _SEP_LINE.match(data) if sep_line else None
+                    data = data[found.end():] if found else data
+                if b"\x00" in data:
+                    raise _Irregular("NUL byte")
+                out.write(data)
+        handle = pa.OSFile(name)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(name)  # POSIX: the open file stays readable; nothing is left behind
+    with handle:
+        yield handle
 
 
 def read_fast(path: Path, codec: str, sep: str, sep_line: bool,
@@ -108,16 +81,15 @@ def read_fast(path: Path, codec: str, sep: str, sep_line: bool,
     included); `width` is how many of its cells are kept. `nul_checked`: the whole file
     is known to hold no NUL byte (encoding detection scans for them).
     """
-    # A UTF-8 file is read by Arrow itself (it skips the BOM; the `sep=` line is skipped
-    # as a row). Other encodings go through _Utf8Stream, which Arrow calls back from a
-    # thread of its own; a call still pending when Python exits (a read given up
-    # midway) aborts the process, so a file needing no Python in between is read
-    # without it.
+    # Arrow reads only native files: it reads ahead on a thread of its own, and a
+    # Python file object it called back from that thread, still pending when Python
+    # exited (a read given up midway), aborted the process. A UTF-8 file is read as it
+    # is (Arrow skips the BOM; the `sep=` line is skipped as a row); any other encoding
+    # is first copied as UTF-8 into a temporary file.
     native = codecs.lookup(codec).name in ("utf-8", "utf-8-sig")
     try:
-        stream: _Utf8Stream | pa.NativeFile = (
-            pa.OSFile(str(path)) if native else _Utf8Stream(path, codec, sep_line))
-        with stream:
+        with (pa.OSFile(str(path)) if native
+              else _utf8_copy(path, codec, sep_line)) as stream:
             if native and not nul_checked and _has_nul(path):
                 return None  # the exact reader says where
             return _read(stream, sep, header, width, skip=int(native and sep_line))
@@ -134,7 +106,7 @@ def _has_nul(path: Path) -> bool:
     return False
 
 
-def _read(stream: _Utf8Stream | pa.NativeFile, sep: str, header: list[str],
+def _read(stream: pa.NativeFile, sep: str, header: list[str],
           width: int, skip: int) -> tuple[pl.DataFrame, int]:
     raw = [f"f{i}" for i in range(len(header))]
     reader = pacsv.open_csv(
@@ -153,8 +125,6 @@ def _read(stream: _Utf8Stream | pa.NativeFile, sep: str, header: list[str],
     # read-ahead now rather than whenever the reader is collected.
     with contextlib.closing(reader):
         found = _batches(reader, header, width, raw)
-    if isinstance(stream, _Utf8Stream) and stream.failure is not None:
-        raise _Irregular(str(stream.failure))
     frame, skipped, last_cell = found
     if last_cell is not None and ("\n" in last_cell or "\r" in last_cell):
         # Perhaps a quote opened in the last cell and never closed, which took every line
