@@ -186,15 +186,16 @@ class _RecordLines:
         self.lines.clear()
 
 
-def _closed_properly(lines: list[str], sep: str) -> bool:
-    """Whether the raw lines of a record split under the csv module's strict rules: every
-    quoted cell closed, and closed where a delimiter or the line's end follows."""
+def _strict_error(lines: list[str], sep: str) -> str | None:
+    """What the csv module's strict rules find wrong with a record's raw lines (a quoted
+    cell never closed, or not closed where a delimiter or the line's end follows), or
+    None when they split cleanly."""
     try:
         list(_csv.reader(io.StringIO("".join(lines), newline=""), delimiter=sep,
                          quotechar='"', doublequote=True, strict=True))
-    except _csv.Error:
-        return False
-    return True
+    except _csv.Error as exc:
+        return str(exc)
+    return None
 
 
 def _collect(
@@ -244,14 +245,21 @@ def _collect(
     # A quote opened in the last cell leaves the row as wide as the header, so its width
     # tells nothing; its raw lines, split strictly, do (the file ends inside the quote, or
     # a later '"' was taken to close it where no delimiter follows).
-    open_last = (bool(record) and ("\n" in record[-1] or "\r" in record[-1])
-                 and not _closed_properly(last_lines, sep))
-    if runs_to_end or open_last:
+    strict = (_strict_error(last_lines, sep)
+              if record and ("\n" in record[-1] or "\r" in record[-1]) else None)
+    if runs_to_end or strict == "unexpected end of data":
         # The last record ran to the end of the file across line breaks: an unclosed quote
         # swallowed every row after it. Rejecting one row would hide those rows.
         raise SourceError(
             f"{path}: row {number} opens a quote that is never closed, so every line after "
             "it was read as part of one cell; check the quotes in that row")
+    if strict is not None:
+        # The same, or a cell that spans lines with text after its closing quote: the two
+        # can't be told apart, and guessing could hide rows.
+        raise SourceError(
+            f"{path}: row {number} has a cell that spans lines and whose quote is not "
+            "closed where the cell ends (a quote never closed, or text after the closing "
+            "quote), so the rows after it can't be told apart; check the quotes in that row")
     if numbers or not frames:
         frames.append(_chunk_frame(cells, numbers, names))
     frame = pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0]
