@@ -68,6 +68,10 @@ _VAT_FORM = re.compile(r"([A-Z]{2})(\d[0-9A-Z]*)")
 _POSTAL_PREFIX = re.compile(r"([A-Za-z]{2})-?(\d+)")
 
 
+# The normalisers that read a value by its row's country.
+COUNTRY_KINDS = frozenset({"business_id", "phone", "postal_code"})
+
+
 def normalise_column(
     kind: str,
     values: pl.Series,
@@ -95,7 +99,7 @@ def normalise_column(
     if kind == "customer_type":
         aliases = _customer_type_aliases((options or {}).get("values") or DEFAULT_CUSTOMER_TYPES)
         return _per_distinct(trimmed, None, lambda v, _c: _customer_type(v, aliases))
-    uses_country = kind in {"business_id", "phone", "postal_code"}
+    uses_country = kind in COUNTRY_KINDS
     return _per_distinct(trimmed, countries if uses_country else None, _ROW_FUNCTIONS[kind],
                          _FAST_PATHS.get(kind))
 

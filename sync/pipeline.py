@@ -15,7 +15,7 @@ import polars as pl
 
 from sync.canonicalise import ISSUE_SCHEMA, canonicalise
 from sync.claims import claim_conflicts
-from sync.classify import diff, status_expr
+from sync.classify import changed_expr, diff, status_expr
 
 # The commit lives in its own module (a commit imports no preview stage); re-exported.
 from sync.commit import changeset as changeset
@@ -23,7 +23,7 @@ from sync.commit import commit as commit
 from sync.matchers.fuzzy import DUPLICATE_SCHEMA, possible_duplicates
 from sync.matchers.keys import match_keys
 from sync.matchers.similar import match_similar_names
-from sync.normalise import name_key
+from sync.normalise import COUNTRY_KINDS, name_key
 from sync.plan import Plan, PlanHeader, count_statuses, new_col, old_col
 from sync.readers import SourceTable, read_source
 from sync.readers.xlsx_stream import FORMULA_WITHOUT_VALUE
@@ -223,8 +223,41 @@ def _compared_rows(chunk: pl.DataFrame, header_map: HeaderMap, rules: Rules,
     _step(progress, "comparing with the register", where)
     rows = _attach_register_values(rows, register, fields, by_number)
     rows = diff(rows, fields).with_columns(status_expr().alias("status"))
+    rows = _country_warnings(rows, rules)
     # In row order: the slice's columns are later split and put back side by side.
     return _in_row_order(_held_customers(rows))
+
+
+def _country_warnings(rows: pl.DataFrame, rules: Rules) -> pl.DataFrame:
+    """Warn where a row without a country changes a value read by country for a customer
+    of another country.
+
+    Spec section 2 reads such a row's values as the rules' default country, so a
+    Swedish customer's `08 123 456` becomes a Finnish number. The status stays as the
+    spec gives it; the message says what was assumed and how to avoid it.
+    """
+    if "country" not in rules.fields:
+        return rows
+    by_country = [f for f in rules.field_names
+                  if rules.fields[f].normaliser in COUNTRY_KINDS]
+    if not by_country:
+        return rows
+    default = rules.default_country
+    theirs = pl.col(old_col("country"))
+    other = (pl.col("status").is_in(["Modified", "No change"])
+             & pl.col(new_col("country")).is_null()
+             & theirs.is_not_null() & (theirs != default))
+    changed = [pl.when(changed_expr(f)).then(pl.lit(f.replace("_", " ")))
+               for f in by_country]
+    what = pl.concat_str(changed, separator=", ", ignore_nulls=True)
+    note = pl.format(
+        "country: the row names no country, so its {} was read as {}, but customer {} "
+        "is in {}; fill in the row's country to read it as {}", what, pl.lit(default),
+        pl.col("match"), theirs, theirs)
+    return rows.with_columns(
+        pl.when(other & (what != ""))
+        .then(pl.concat_str([pl.col("warning"), note], separator="; ", ignore_nulls=True))
+        .otherwise(pl.col("warning")).alias("warning"))
 
 
 def _source_info(table: SourceTable, header_map: HeaderMap) -> dict[str, object]:

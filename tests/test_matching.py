@@ -220,6 +220,24 @@ def test_warnings_keep_the_status_and_are_listed(seeded, tmp_path):
     assert "email" in row["message"]
 
 
+def test_a_row_without_country_warns_when_its_customer_is_in_another_country(seeded, tmp_path):
+    # Spec section 2: an empty country cell means the default (FI), so a Swedish
+    # customer's phone is read as a Finnish number. The status stays; the row says so.
+    execute_sql(seeded, "UPDATE {customers} SET country = 'SE', phone = '+468123456' "
+                        "WHERE customer_number = '1002'")
+    rows = preview_rows(seeded, tmp_path, "customer_number;phone;country\n"
+                                          "1002;08 123 456;\n"      # read as FI: changes
+                                          "1001;040 123 4567;\n")   # a FI customer
+    assert rows[2]["status"] == "Modified" and rows[2]["changed_fields"] == "phone"
+    assert ("country: the row names no country, so its phone was read as FI, but customer "
+            "1002 is in SE; fill in the row's country to read it as SE") in rows[2]["message"]
+    assert rows[3]["status"] == "Modified" and "country" not in rows[3]["message"]
+    for header, line in [("customer_number;phone;country", "1002;08 123 456;SE"),
+                         ("customer_number;phone", "1002;+46 8 123 456")]:
+        same = one(seeded, tmp_path, header, line)
+        assert same["status"] == "No change" and same["message"] == ""
+
+
 def test_new_row_type_defaults_from_business_id(seeded, tmp_path):
     db = seeded
     source = write_csv(tmp_path / "s.csv", "name;business_id\nYritys Oy;1572860-0\nHenkilö Yksi;\n")
