@@ -258,7 +258,7 @@ def preview_cmd(source: Path, db: str, rules_path: Path | None, encoding: str | 
 
 def _commit(plan: Plan, db: str, actor: str, lines: list[str], as_json: bool) -> int | None:
     """Commit a plan that has rows; a plan of zero rows makes no batch."""
-    if plan.rows.height == 0:
+    if not sum(plan.header.counts.values()):
         lines.append("no data rows; nothing to commit")
         return None
     # A plan made against an existing register never creates a new one: opened without
@@ -286,7 +286,7 @@ def _commit(plan: Plan, db: str, actor: str, lines: list[str], as_json: bool) ->
 def commit_cmd(plan_path: Path, db: str, actor: str, as_json: bool) -> None:
     """Apply a plan made by preview, all or nothing."""
     def body() -> int:
-        plan = Plan.load(plan_path)
+        plan = Plan.load(plan_path, writing_only=True)
         lines = _summary(plan.header.counts, plan.header.skipped)
         batch_id = _commit(plan, db, actor, lines, as_json)
         _emit(as_json, _payload(plan, batch=batch_id), lines)

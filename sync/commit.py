@@ -10,27 +10,21 @@ import polars as pl
 
 from sync.errors import StalePlanError
 from sync.namekey import name_key
-from sync.plan import Plan, new_col, old_col
+from sync.plan import APPLIED, Plan, commit_columns, new_col, old_col
 from sync.types import Progress
 from sync.writers.register.base import BatchInfo, ChangeSet, Register
-
-_APPLIED = ("New", "Modified")
 
 
 def changeset(plan: Plan) -> ChangeSet:
     """What committing `plan` writes: inserts, field updates, groups, and its keys."""
     fields = tuple(plan.header.fields)
-    # Only the rows that write, and only the columns a commit reads: a plan holds every
-    # source row with its report columns, and copying those around costs more than
-    # everything below.
-    writing = plan.rows.lazy().filter(pl.col("status").is_in(_APPLIED)).select(
-        "status", "customer_number", "matched_by", "changed_fields",
-        *[new_col(f) for f in fields], *[old_col(f) for f in fields]).collect()
+    rows = plan.rows.select(commit_columns(fields))  # no copy: the columns are shared
     is_new = pl.col("status") == "New"
-    new = writing.filter(is_new)
+    # Only the rows that write are copied: a plan holds every source row.
+    new = rows.filter(is_new)
     inserts = new.select([pl.col(new_col(f)).alias(f) for f in fields]).with_columns(
         name_key(pl.col("name")).alias("name_key"))
-    modified = writing.filter(pl.col("status") == "Modified")
+    modified = rows.filter(pl.col("status") == "Modified")
     changed = modified.select(pl.col("changed_fields").str.split("|")).to_series()
     parts = []
     for f in fields:
@@ -44,23 +38,30 @@ def changeset(plan: Plan) -> ChangeSet:
         if "name" in fields else None
     updates = pl.concat([*parts, *([renamed] if renamed is not None else [])],
                         how="vertical_relaxed")
-    groups = tuple(writing.filter(pl.col(new_col("customer_group")).is_not_null())
-                   [new_col("customer_group")].unique(maintain_order=True).to_list())
+    writing = rows.lazy().filter(pl.col("status").is_in(APPLIED))
+
+    def column(expr: pl.Expr, where: pl.Expr | None = None) -> pl.Series:
+        # One column of the writing rows, in row order (each read alone, so no copy of
+        # the wide rows is made for it).
+        chosen = writing if where is None else writing.filter(where)
+        return chosen.select(expr).collect().to_series().drop_nulls()
+
+    groups = tuple(column(pl.col(new_col("customer_group"))).unique(maintain_order=True)
+                   .to_list())
     # What the matching of the rows that write relied on (spec section 6): their
     # customers, and the keys they found free or found on exactly one customer.
-    by_name = writing.filter(is_new | (pl.col("matched_by") == "name"))
     relies = {
-        "customer_number": frozenset(new[new_col("customer_number")].drop_nulls()
-                                     .to_list()),
-        "business_id": frozenset(writing[new_col("business_id")].drop_nulls().to_list()),
-        "name_key": frozenset(by_name.select(name_key(pl.col(new_col("name"))))
-                              .to_series().drop_nulls().to_list()),
+        "customer_number": new[new_col("customer_number")].drop_nulls(),
+        "business_id": column(pl.col(new_col("business_id"))),
+        "name_key": column(name_key(pl.col(new_col("name"))),
+                           is_new | (pl.col("matched_by") == "name")),
     }
     # With similarity matching on, a row decided by its name relied on no other name in
     # the register being similar enough to match it (or to make it ambiguous).
-    similar = plan.header.fuzzy_match_threshold is not None and by_name.height > 0
+    similar = plan.header.fuzzy_match_threshold is not None and (
+        new.height > 0 or bool((modified["matched_by"] == "name").any()))
     return ChangeSet(inserts=inserts, updates=updates, groups=groups,
-                     touched=frozenset(writing["customer_number"].drop_nulls().to_list()),
+                     touched=column(pl.col("customer_number")),
                      relies_on=relies, relies_on_similar_names=similar)
 
 

@@ -24,7 +24,7 @@ from sync.matchers.fuzzy import DUPLICATE_SCHEMA, possible_duplicates
 from sync.matchers.keys import match_keys
 from sync.matchers.similar import match_similar_names
 from sync.normalise import COUNTRY_KINDS, name_key
-from sync.plan import Plan, PlanHeader, count_statuses, new_col, old_col
+from sync.plan import APPLIED, Plan, PlanHeader, count_statuses, new_col, old_col
 from sync.readers import SourceTable, read_source
 from sync.readers.xlsx_stream import FORMULA_WITHOUT_VALUE
 from sync.rules import HeaderMap, Rules, map_headers
@@ -36,7 +36,6 @@ from sync.writers.register.base import Register
 PREVIEW_STEPS: tuple[str, ...] = ("reading the source", "normalising", "matching",
                                   "comparing with the register", "looking for duplicates")
 
-_APPLIED = ("New", "Modified")
 # Rows per slice of the row-by-row stages: bounds their intermediate frames (a 10M-row
 # source would otherwise hold several full-width copies at once).
 _CHUNK_ROWS = 500_000
@@ -434,7 +433,7 @@ def _new_row_defaults(rows: pl.DataFrame) -> pl.DataFrame:
 def _canonical_groups(rows: pl.DataFrame, register: Register) -> pl.DataFrame:
     """Spell each group as the register does, or as its first applied row does."""
     group = pl.col(new_col("customer_group"))
-    applied = pl.col("status").is_in(_APPLIED) & group.is_not_null()
+    applied = pl.col("status").is_in(APPLIED) & group.is_not_null()
     if rows[new_col("customer_group")].null_count() == rows.height:
         return rows.with_columns(pl.lit(False).alias("_new_group"))
     existing = register.group_names().select(

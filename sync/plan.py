@@ -48,6 +48,16 @@ def old_col(field_name: str) -> str:
     return f"old.{field_name}"
 
 
+# The statuses a commit applies.
+APPLIED = ("New", "Modified")
+
+
+def commit_columns(fields: tuple[str, ...] | list[str]) -> list[str]:
+    """The plan columns a commit reads (see `Plan.load`'s `writing_only`)."""
+    return ["status", "customer_number", "matched_by", "changed_fields",
+            *[new_col(f) for f in fields], *[old_col(f) for f in fields]]
+
+
 @dataclass
 class PlanHeader:
     """What a plan was computed from, and against which register state."""
@@ -111,8 +121,13 @@ class Plan:
             tmp.unlink(missing_ok=True)
 
     @classmethod
-    def load(cls, path: Path) -> Plan:
-        """Read a plan written by `save`; PlanError if the file is not one."""
+    def load(cls, path: Path, writing_only: bool = False) -> Plan:
+        """Read a plan written by `save`; PlanError if the file is not one.
+
+        `writing_only`: keep only what a commit reads, the rows it applies (New,
+        Modified) and `commit_columns`; the header still counts every row. A plan of
+        many unchanged rows then costs a commit a fraction of its memory.
+        """
         if path.exists() and not path.is_file():
             raise PlanError(f"{path}: not a plan file (a folder?)")
         if not path.exists():
@@ -123,15 +138,25 @@ class Plan:
         # exactly what preview wrote, so polars reads it (in parallel, without pyarrow).
         verified = [c for c in recorded_checksums(path) if file_checksum(path, c) == c]
         if not verified:
-            return cls._load_unverified(path)
+            plan = cls._load_unverified(path)
+            return plan._writing() if writing_only else plan
         try:
             header = _header(path, pl.read_parquet_metadata(path).get(_META_NAME))
-            rows = pl.read_parquet(path)
+            if header.checksum not in verified:
+                raise _changed(path)
+            if writing_only:
+                rows = pl.scan_parquet(path).filter(pl.col("status").is_in(APPLIED)).select(
+                    commit_columns(header.fields)).collect()
+            else:
+                rows = pl.read_parquet(path)
         except _UNREADABLE as exc:
             raise PlanError(f"{path}: not a regsync plan ({first_line(exc)})") from None
-        if header.checksum not in verified:
-            raise _changed(path)
         return cls(header=header, rows=rows)
+
+    def _writing(self) -> Plan:
+        rows = self.rows.filter(pl.col("status").is_in(APPLIED)).select(
+            commit_columns(self.header.fields))
+        return Plan(header=self.header, rows=rows)
 
     @classmethod
     def _load_unverified(cls, path: Path) -> Plan:

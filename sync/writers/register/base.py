@@ -25,6 +25,7 @@ class ChangeSet:
     inserts: one row per New customer, canonical field columns (customer_group by name).
     updates: long form, one row per changed field: customer_number, field, old, new.
     groups: group names the plan needs (created when missing, matched ignoring case).
+    touched: the customer numbers the plan writes to (New rows' numbers included).
     relies_on: key values the plan's matching relied on, per key field, for the stale check.
     relies_on_similar_names: the plan's matching compared names by similarity, so a name
     added or changed anywhere in the register since makes it stale.
@@ -33,8 +34,8 @@ class ChangeSet:
     inserts: pl.DataFrame
     updates: pl.DataFrame
     groups: tuple[str, ...]
-    touched: frozenset[str]
-    relies_on: dict[KeyField, frozenset[str]]
+    touched: pl.Series
+    relies_on: dict[KeyField, pl.Series]
     relies_on_similar_names: bool = False
 
 

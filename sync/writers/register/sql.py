@@ -450,23 +450,23 @@ class SQLRegister:
                                  f"run preview again")
         if self.version() == plan_version:
             return
-        changed = {r[0] for r in self._rows(
+        changed = pl.Series([r[0] for r in self._rows(
             f"SELECT DISTINCT h.customer_number FROM {self._t('history')} h "
             f"JOIN {self._t('batches')} b ON b.id = h.batch_id WHERE b.version > ?",
-            (plan_version,))}
-        hit = changed & (changes.touched | changes.relies_on.get("customer_number", frozenset()))
-        if not hit and changed:
+            (plan_version,))], dtype=pl.String)
+        mine = pl.concat([changes.touched, _relied(changes, "customer_number")])
+        hit = set(changed.filter(changed.is_in(mine.implode())).to_list())
+        if not hit and changed.len():
             # A key the plan relied on (a number, business id or name it found free, or
             # found on a customer) now belongs to a customer changed since: the plan's
             # matching could come out differently.
             rows = self._lookup_frame(
-                "customer_number", pl.Series(sorted(changed), dtype=pl.String),
+                "customer_number", changed.sort(),
                 "c.customer_number, c.business_id, c.name_key",
                 dict.fromkeys(("customer_number", "business_id", "name_key"), pl.String))
-            for number, business_id, name_key in rows.iter_rows():
-                if (business_id in changes.relies_on.get("business_id", frozenset())
-                        or name_key in changes.relies_on.get("name_key", frozenset())):
-                    hit.add(number)
+            relied = (pl.col("business_id").is_in(_relied(changes, "business_id").implode())
+                      | pl.col("name_key").is_in(_relied(changes, "name_key").implode()))
+            hit |= set(rows.filter(relied)["customer_number"].to_list())
         if changes.relies_on_similar_names:
             # Any customer added, removed or renamed since (history entries with no
             # field are whole-customer ones): its name may now be similar to a row's.
@@ -791,6 +791,11 @@ def _tuples(frame: pl.DataFrame) -> Iterator[tuple[Any, ...]]:
         part = frame.slice(start, _TUPLE_ROWS)
         yield from zip(*(column.to_list() for column in part.iter_columns()), strict=True)
 
+
+
+def _relied(changes: ChangeSet, key: KeyField) -> pl.Series:
+    """The values of `key` the plan relied on (none when it names none)."""
+    return changes.relies_on.get(key, pl.Series(dtype=pl.String))
 
 def _ident(name: str) -> str:
     """A column name quoted for SQL (custom field names may be SQL keywords)."""
