@@ -171,6 +171,21 @@ def test_unreadable_file_is_held_with_its_error_and_the_run_goes_on(tmp_path: Pa
      "register unreachable"),
     (lambda t: t.replace("[policy]", '[policy]\nmax_rejected = "five"'), "max_rejected"),
     (lambda t: t.replace("[job]", "[job"), "not valid TOML"),
+    # A job that would take its own files for drops, or write over them.
+    (lambda t: t.replace('register = "r.db"', 'register = "drops/r.db"'),
+     "r.db lies in the source folder"),
+    (lambda t: t.replace('processed = "out/done"', 'processed = "drops"'),
+     "[output] processed is the source folder"),
+    (lambda t: t.replace('reports = "out/reports"', 'reports = "drops/"'),
+     "[output] reports is the source folder"),
+    (lambda t: t.replace("[output]", '[output]\nlock = "r.db"'),
+     "r.db is the register's own file"),
+    (lambda t: t.replace('log = "out/regsync.jsonl"', 'log = "r.db-journal"'),
+     "r.db-journal is the register's own file"),
+    (lambda t: t.replace('log = "out/regsync.jsonl"', 'log = "job.toml"'),
+     "job.toml is the job file"),
+    (lambda t: t.replace("[output]", '[output]\nlock = "out/regsync.jsonl"'),
+     "log and lock are the same file"),
     (lambda t: t.replace("settle_seconds = 0.3", "settle_seconds = nan"),
      "settle_seconds must be a number of seconds from 0"),
     (lambda t: t.replace("settle_seconds = 0.3", "settle_seconds = 1e300"),
@@ -188,6 +203,26 @@ def test_a_doubtful_job_file_is_refused_before_anything_is_touched(
     assert len(result.stderr.strip().splitlines()) == 1
     assert names(tmp_path) == ["drops", "job.toml"]
     assert names(tmp_path / "drops") == ["a.csv"]
+
+
+@pytest.mark.parametrize("kept", ["job.toml", "rules.toml"])
+def test_a_job_whose_own_files_would_be_taken_for_drops_is_refused(
+        tmp_path: Path, kept: str) -> None:
+    # The job file (or its rules) in the drop folder, matched by the pattern: the first
+    # run would fail to read it and move it to held/, and the next run would find no job.
+    (tmp_path / "reg").mkdir()
+    job = write_job(tmp_path, source='folder = "."\npattern = "*.toml"\nsettle_seconds = 0',
+                    extra_job='rules = "rules.toml"')
+    job.write_text(job.read_text().replace('register = "r.db"', 'register = "reg/r.db"'))
+    (tmp_path / "rules.toml").write_text("")
+    if kept == "rules.toml":
+        job.write_text(job.read_text().replace('pattern = "*.toml"', 'pattern = "r*.toml"'))
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 2
+    what = "the job file" if kept == "job.toml" else "[job] rules"
+    assert f"{what} {tmp_path.resolve() / kept} lies in the source folder" in \
+        result.json()["error"]
+    assert names(tmp_path) == ["job.toml", "reg", "rules.toml"]
 
 
 def test_relative_paths_are_relative_to_the_job_file(tmp_path: Path,

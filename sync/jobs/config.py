@@ -8,6 +8,7 @@ that can't be reached.
 
 from __future__ import annotations
 
+import fnmatch
 import getpass
 import re
 import tomllib
@@ -118,6 +119,7 @@ class _Checker:
         self.path = path
         self.base = path.resolve().parent
         self.data = data
+        self.rules_file: Path | None = None
 
     def fail(self, message: str) -> UsageError:
         return UsageError(f"{self.path}: {message}")
@@ -146,8 +148,9 @@ class _Checker:
                             "or postgresql://...)")
         register = self.register_url(register)
         rules_path = self.text("job", "rules")
+        self.rules_file = self.resolve(rules_path) if rules_path else None
         try:
-            rules = load_rules(self.resolve(rules_path) if rules_path else None)
+            rules = load_rules(self.rules_file)
         except RegsyncError as exc:
             raise self.fail(f"[job] rules: {exc.message}") from None
         source = self.source()
@@ -163,7 +166,42 @@ class _Checker:
             lock=self.resolve(self.text("output", "lock") or f"{log}.lock"),
             max_rejected=self.max_rejected(), allow_conflicts=self.allow_conflicts())
         self.check_outputs(job)
+        self.check_overlaps(job)
         return job
+
+    def check_overlaps(self, job: Job) -> None:
+        """No file the job keeps (the register, the job and rules files, its log and lock)
+        is taken for a drop or written over by another of its outputs, and no output
+        folder is the drop folder (what is put there would be read again)."""
+        register = None if job.register.startswith(("postgresql://", "postgres://")) \
+            else Path(job.register)
+        kept = [("[job] register", register), ("the job file", self.path.resolve()),
+                ("[job] rules", self.rules_file)]
+        source = job.source
+        if isinstance(source, FolderSource):
+            for key in ("reports", "processed", "held"):
+                if getattr(job, key) == source.folder:
+                    raise self.fail(f"[output] {key} is the source folder {source.folder}: "
+                                    "files put there would be read again as drops; name "
+                                    "another folder")
+            for what, file in kept:
+                if file is not None and file.parent == source.folder and (
+                        file == register or fnmatch.fnmatch(file.name, source.pattern)):
+                    raise self.fail(f"{what} {file} lies in the source folder "
+                                    f"{source.folder}: a run would take it for a drop and "
+                                    "move it away; keep it in another folder")
+        register_files = [] if register is None else [
+            register, *(register.with_name(register.name + end)
+                        for end in ("-journal", "-wal", "-shm"))]
+        for key, file in (("log", job.log), ("lock", job.lock)):
+            if file in register_files:
+                raise self.fail(f"[output] {key} {file} is the register's own file; "
+                                "name another file")
+            for what, other in kept[1:]:
+                if file == other:
+                    raise self.fail(f"[output] {key} {file} is {what}; name another file")
+        if job.log == job.lock:
+            raise self.fail(f"[output] log and lock are the same file {job.log}; name two")
 
     def check_outputs(self, job: Job) -> None:
         """Outputs that can't be written are found before any file is committed: a
