@@ -239,7 +239,8 @@ def test_relative_paths_are_relative_to_the_job_file(tmp_path: Path,
 
 @pytest.mark.parametrize(("name", "final"), [
     ("x.csv.part", "x.csv"), ("x.csv.tmp", "x.csv"), ("~$x.xlsx", "x.xlsx"),
-    (".~lock.x.csv#", "x.csv"), ("x.csv", None)])
+    (".~lock.x.csv#", "x.csv"), ("x.csv.filepart", "x.csv"), (".x.csv.Gx7a2B", "x.csv"),
+    ("x.csv", None), (".x.csv", None)])
 def test_temporary_names(name: str, final: str | None) -> None:
     assert temporary_name(name) == final
 
@@ -364,3 +365,90 @@ def test_a_drop_that_cannot_be_read_or_named_fails_alone(
     assert outcomes == {"a.csv": "committed", latin1.name: "failed", "c.csv": "failed"}
     assert len(log_lines(tmp_path / "out" / "regsync.jsonl")) == 3
     assert names(drops) == []
+
+
+@pytest.mark.parametrize("how", ["replaced", "appended", "removed"])
+def test_a_drop_changed_during_its_commit_stays_for_the_next_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    # The sender replaces (write x.tmp, rename) or appends to a file while the run
+    # commits it. Moved by name, the new content went to processed/ unimported.
+    import sync.jobs.runner as runner
+
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    drop = drops / "a.csv"
+    drop.write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    newer = HEADER + "1;Alpha Oy;Oulu\n2;Beta Oy;Kemi\n"
+    real_commit = runner.commit
+
+    def commit_then_change(*args, **kwargs):
+        batch = real_commit(*args, **kwargs)
+        if how == "replaced":
+            (drops / "a.csv.tmp").write_text(newer)
+            os.replace(drops / "a.csv.tmp", drop)
+        elif how == "appended":
+            with open(drop, "a", encoding="utf-8") as handle:
+                handle.write("2;Beta Oy;Kemi\n")
+        else:
+            drop.unlink()
+        return batch
+
+    monkeypatch.setattr(runner, "commit", commit_then_change)
+    first = run_cli("run", job, "--json")
+    assert first.exit_code == 0, first.stderr
+    record = first.json()["files"][0]
+    assert record["outcome"] == "committed" and record["batch"] == 1
+    assert "moved_to" not in record
+    assert ("gone from the folder" if how == "removed"
+            else "left in the folder for the next run") in record["reason"]
+    assert names(tmp_path / "out" / "done") == []
+    assert names(tmp_path / "out" / "reports") == ["a.report.csv"]
+    monkeypatch.setattr(runner, "commit", real_commit)
+    if how == "removed":
+        assert names(drops) == []
+        return
+    assert drop.read_text() == newer
+    second = run_cli("run", job, "--json")
+    assert second.exit_code == 0
+    assert second.json()["files"][0]["counts"]["new"] == 1
+    assert names(tmp_path / "out" / "done") == ["a.csv"]
+    assert sorted(customers(tmp_path / "r.db")) == ["1", "2"]
+
+
+def test_a_held_drop_changed_before_its_move_is_left_not_held(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Held for the content read; a corrected file saved over it meanwhile is not that.
+    import sync.jobs.runner as runner
+
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0', policy=POLICY)
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    drop = drops / "a.csv"
+    drop.write_text(HEADER + "x;;Oulu\n")  # a New row without a name: Rejected, held
+    real_policy = runner._Run.over_policy
+
+    def policy_then_fix(self, plan):
+        drop.write_text(HEADER + "1;Alpha Oy;Oulu\n")
+        return real_policy(self, plan)
+
+    monkeypatch.setattr(runner._Run, "over_policy", policy_then_fix)
+    first = run_cli("run", job, "--json")
+    record = first.json()["files"][0]
+    assert first.exit_code == 0 and record["outcome"] == "left_incomplete"
+    assert "changed after it was read" in record["reason"]
+    assert names(tmp_path / "out" / "held") == [] and names(drops) == ["a.csv"]
+
+
+def test_a_drop_taken_away_before_it_is_read_is_said_to_be_gone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sync.jobs.runner as runner
+
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    (tmp_path / "drops").mkdir()
+    (tmp_path / "drops" / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    monkeypatch.setattr(runner, "look", lambda path: None)  # removed after the scan
+    result = run_cli("run", job, "--json")
+    record = result.json()["files"][0]
+    assert result.exit_code == 0 and record["outcome"] == "left_incomplete"
+    assert record["reason"] == "gone from the folder before it was read"

@@ -135,6 +135,17 @@ def run_job(job: Job, *, dry_run: bool = False,
     return RunSummary(job.name, dry_run, results)
 
 
+def _left_in_place(result: FileResult, path: Path) -> None:
+    """A file that changed (or went) after it was read stays where it is: what was
+    done with the content read stands, and a new content is the next run's."""
+    why = ("replaced or changed after it was read: left in the folder for the next run"
+           if path.exists() else "gone from the folder after it was read")
+    if result.outcome == "committed":
+        result.reason = "; ".join(r for r in (result.reason, why) if r)
+    else:  # held, failed or skipped: nothing of it was committed
+        result.outcome, result.reason, result.exit_code = "left_incomplete", why, 0
+
+
 def _append_log(log: Path, record: dict[str, Any]) -> None:
     log.parent.mkdir(parents=True, exist_ok=True)
     # A file name that is not UTF-8 is logged with its odd bytes escaped (\udce9).
@@ -176,9 +187,11 @@ class _Run:
 
     def file(self, path: Path, looked: tuple[int, int]) -> FileResult:
         start = time.monotonic()
-        if look(path) != looked:
+        now = look(path)
+        if now != looked:
             return FileResult(str(path), "left_incomplete",
-                              reason="changed after the look: still being written")
+                              reason="gone from the folder before it was read"
+                              if now is None else "changed after the look: still being written")
         try:
             checksum = file_checksum(path)
         except OSError as exc:  # e.g. no permission to read it: this file fails, not the run
@@ -275,9 +288,14 @@ class _Run:
                                               f"{stem}.dry-run.report.csv", data))
         else:
             if path is not None and target is not None:
-                moved = move_into(path, target)
-                result.moved_to, stem = str(moved), Path(moved.name).stem
+                moved = move_into(path, target, checksum=result.checksum)
+                if moved is not None:
+                    result.moved_to, stem = str(moved), Path(moved.name).stem
+                else:
+                    _left_in_place(result, path)
             folder = reports or target
+            if result.outcome == "left_incomplete":
+                folder = target = None  # nothing was done with it: no report, no note
             if plan is not None and folder is not None:
                 data = plan.report().write_csv(null_value="").encode()
                 result.report = str(write_new(folder, f"{stem}.report.csv", data))

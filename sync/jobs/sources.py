@@ -17,13 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # Temporary names of writers and office programs: a download or copy in progress
-# (x.csv.part, x.csv.tmp, x.csv.crdownload), an open Excel (~$x.xlsx) or LibreOffice
-# (.~lock.x.csv#) file. The name with the marker taken off is matched to the pattern,
-# so x.csv.part is reported as x.csv still being written.
+# (x.csv.part, x.csv.tmp, x.csv.crdownload, WinSCP's x.csv.filepart, rsync's
+# .x.csv.Gx7a2B), an open Excel (~$x.xlsx) or LibreOffice (.~lock.x.csv#) file. The
+# name with the marker taken off is matched to the pattern, so x.csv.part is reported
+# as x.csv still being written.
 _TEMP_NAMES = (
-    re.compile(r"^(?P<name>.+)\.(part|tmp|crdownload|partial|download)$", re.IGNORECASE),
+    re.compile(r"^(?P<name>.+)\.(part|tmp|crdownload|partial|download|filepart)$",
+               re.IGNORECASE),
     re.compile(r"^~\$(?P<name>.+)$"),
     re.compile(r"^\.~lock\.(?P<name>.+)#?$"),
+    re.compile(r"^\.(?P<name>[^.].*)\.[A-Za-z0-9]{6}$"),
 )
 
 
@@ -97,7 +100,8 @@ def look(path: Path) -> tuple[int, int] | None:
     return _look(path)
 
 
-def move_into(path: Path, folder: Path, name: str | None = None) -> Path:
+def move_into(path: Path, folder: Path, name: str | None = None,
+              checksum: str | None = None) -> Path | None:
     """Move `path` into `folder` (as `name`, default its own); return where it went.
 
     Never overwrites: an existing name gets a suffix (x-1.csv, x-2.csv, ...). Within one
@@ -105,23 +109,50 @@ def move_into(path: Path, folder: Path, name: str | None = None) -> Path:
     anything) and then unlinked; across filesystems it is copied to an exclusively
     created file, fsynced, and only then removed. Either way the file exists under at
     least one name at every moment.
+
+    With `checksum` (the SHA-256 of the content the run read), the file is moved only
+    if its new name holds that content and its old name is still that same file: a drop
+    replaced or appended to since it was read is left where it is, for the next run,
+    and None is returned. None too when the file is gone.
     """
     folder.mkdir(parents=True, exist_ok=True)
     for target in _names(folder, name or path.name):
         try:
+            before = path.stat()
             os.link(path, target)
         except FileExistsError:
             continue
+        except FileNotFoundError:
+            return None
         except OSError as exc:
             if exc.errno not in (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EMLINK):
                 raise
             if not _copy_exclusive(path, target):
                 continue
+        if checksum is not None and not _still_the_same(path, target, before, checksum):
+            target.unlink()
+            return None
         os.unlink(path)
         _fsync_dir(folder)
         _fsync_dir(path.parent)
         return target
     raise AssertionError("unreachable: _names is endless")
+
+
+def _still_the_same(path: Path, target: Path, before: os.stat_result,
+                    checksum: str) -> bool:
+    """Whether `target` (the new name) holds the content read, and `path` is still the
+    file it was made from (not replaced by a newer drop under the same name)."""
+    from sync.pipeline import file_checksum  # the checksum the run compared
+
+    if file_checksum(target) != checksum:
+        return False
+    try:
+        now = path.stat()
+    except FileNotFoundError:
+        return False
+    same = (now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns)
+    return same == (before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns)
 
 
 def write_new(folder: Path, name: str, data: bytes) -> Path:
