@@ -121,3 +121,22 @@ def test_table_checksum_ignores_row_order_and_label_hides_passwords(tmp_path: Pa
     assert as_table.table.frame.rows() == [(2, "1", "A", "x", "2.5"), (3, "2", "B", None, "100")]
     assert redact("postgresql://erp:s3cret@db.example:5432/crm") == \
         "postgresql://erp@db.example:5432/crm"
+
+
+def test_a_password_in_the_source_url_is_never_stored_or_shown(
+        tmp_path: Path, pg_schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE {pg_schema}.customers (customer_number TEXT, name TEXT)")
+        conn.execute(f"INSERT INTO {pg_schema}.customers VALUES ('1', 'Asiakas Oy')")
+    source = f'db = "{PG_URL}?password=Sekr3tPW"\ntable = "{pg_schema}.customers"'
+    job = write_job(tmp_path, source=source)
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 0, result.stderr
+    conn = sqlite3.connect(tmp_path / "r.db")
+    stored = conn.execute("SELECT source FROM batches").fetchall()
+    conn.close()
+    assert stored == [(f"{PG_URL} table {pg_schema}.customers",)]
+    log = (tmp_path / "out" / "regsync.jsonl").read_text(encoding="utf-8")
+    assert "Sekr3t" not in result.stdout + result.stderr + log

@@ -301,3 +301,34 @@ def test_a_full_disk_during_a_commit_is_exit_2_and_writes_nothing(
     assert "cannot write to the register" in result.stderr
     assert "nothing was written" in result.stderr
     assert db.read_bytes() == before
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("postgresql://u@h:5432/db?schema=x&password=S3cr", "postgresql://u@h:5432/db?schema=x"),
+    ("postgresql://u@h/db?password=S3cr&schema=x&sslpassword=K3y",
+     "postgresql://u@h/db?schema=x"),
+    ("postgresql://u@h/db?pass%77ord=S3cr", "postgresql://u@h/db"),
+    ("postgresql://u:S3cr@h/db?schema=x", "postgresql://u@h/db?schema=x"),
+    ("postgresql://u:S3?cr@h/db", "postgresql://u@h/db"),
+    ("postgresql://h?password=S3@cr", "postgresql://h"),
+    ("postgresql://u@h:5432/db?schema=x", "postgresql://u@h:5432/db?schema=x"),
+    ("sqlite:///tmp/a?password=b.db", "sqlite:///tmp/a?password=b.db"),
+])
+def test_every_form_of_password_in_a_url_is_redacted(url: str, shown: str):
+    from sync.readers.database import redact
+    from sync.writers.register.urls import redact_url, scrub
+
+    assert redact_url(url) == redact(url) == shown
+    assert "S3" not in scrub(f"failed: {url}", url) and "K3y" not in scrub(url, url)
+
+
+def test_a_password_given_as_a_url_parameter_is_never_shown(pg_url: str, tmp_path: Path):
+    url = f"{pg_url}&password=Sekr3tPW&sslpassword=Sekr3tKey"
+    init = run_cli("init", "--db", url, "--json")
+    assert init.exit_code == 0, init.stderr
+    assert init.json()["db"] == pg_url
+    assert "Sekr3t" not in init.stdout + init.stderr
+    missing = url.replace("schema=", "schema=none_")
+    export = run_cli("export", tmp_path / "x.csv", "--db", missing, "--json")
+    assert export.exit_code == 2 and "no register" in export.stderr
+    assert "Sekr3t" not in export.stdout + export.stderr

@@ -18,12 +18,12 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import polars as pl
 
 from sync.errors import SourceError, first_line
 from sync.readers.table import SourceTable, clean_cell, drop_blank_rows
+from sync.writers.register.urls import redact_url, scrub
 
 _IDENTIFIER_PART = re.compile(r'^[^"\x00]+$')
 
@@ -71,13 +71,8 @@ def read_database(db: str, *, table: str | None = None,
 
 
 def redact(url: str) -> str:
-    """`url` without its password (postgresql://user:secret@host/db -> user@host/db)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    """`url` without its secrets (the register's `redact_url`: one rule for both)."""
+    return redact_url(url)
 
 
 def _quote(table: str) -> str:
@@ -141,7 +136,7 @@ def _read_postgres(db: str, sql: str, label: str) -> tuple[list[str], list[list[
             columns = [[_pg_text(result.get_value(r, c), encoding)
                         for r in range(result.ntuples)] for c in range(result.nfields)]
     except psycopg.Error as exc:
-        reason = first_line(exc)
+        reason = scrub(first_line(exc), db)
         raise SourceError(f"{label}: cannot be read ({reason})") from None
     return headers, columns
 

@@ -14,7 +14,6 @@ import io
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 import polars as pl
 import psycopg
@@ -23,7 +22,7 @@ from psycopg import sql as psql
 from sync.errors import RegisterBusyError, RegisterError
 from sync.writers.register.schema import SCHEMA_VERSION, schema_sql
 from sync.writers.register.sql import HISTORY_COLUMNS, SQLRegister
-from sync.writers.register.urls import is_postgres_url, parse_url, redact_url
+from sync.writers.register.urls import is_postgres_url, parse_url, redact_url, scrub
 
 __all__ = ["PostgresRegister", "connect", "has_register", "is_postgres_url", "parse_url",
            "redact_url"]
@@ -32,20 +31,18 @@ _COPY_CHUNK = 8 << 20
 _LOCK_TIMEOUT = "5s"
 
 
-def _first_line(exc: Exception, secret: str | None = None) -> str:
+def _first_line(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
-    line = text[0] if text else type(exc).__name__
-    return line.replace(secret, "***") if secret else line
+    return text[0] if text else type(exc).__name__
 
 
 def connect(url: str, schema: str | None = None) -> tuple[psycopg.Connection, str, str]:
     """Connect in autocommit mode; RegisterError (exit 2) naming host and database."""
     conninfo, chosen, label = parse_url(url, schema)
-    secret = urlsplit(url).password
     try:
         conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
     except psycopg.Error as exc:
-        raise RegisterError(f"cannot connect to {label}: {_first_line(exc, secret)}") from None
+        raise RegisterError(f"cannot connect to {label}: {scrub(_first_line(exc), url)}") from None
     # The stale-plan check reads, under the commit lock, what earlier commits wrote: a
     # server default of repeatable read would show it an older snapshot.
     conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED

@@ -7,7 +7,7 @@ driver: an SQLite run never loads psycopg.
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from sync.errors import RegisterError
 
@@ -44,14 +44,61 @@ def parse_url(url: str, schema: str | None = None) -> tuple[str, str, str]:
     return conninfo, chosen, label
 
 
+# libpq's connection parameters that hold a secret (its "*" debug-display options).
+SECRET_PARAMETERS = frozenset({"password", "sslpassword", "oauth_client_secret"})
+
+
 def redact_url(url: str) -> str:
-    """The URL without its password (for messages and records)."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return url.split("@")[-1] if "@" in url else url
-    if not password:
+    """`url` as it may be shown or stored (messages, batches.source): without secrets.
+
+    The password of user:password@ is left out (user@host), and so is every query
+    parameter that holds one (?password=, ?sslpassword=). A URL without secrets, or an
+    SQLite path, is returned unchanged.
+    """
+    split = _split(url)
+    if split is None:
         return url
-    netloc = parts.netloc.replace(f":{password}@", ":***@")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    start, _, rest, parameters = split
+    kept = [p for p in parameters if not _is_secret(p)]
+    return start + rest + ("?" + "&".join(kept) if kept else "")
+
+
+def scrub(text: str, url: str) -> str:
+    """`text` (a driver's message about `url`) with the URL's secrets replaced by ***."""
+    split = _split(url)
+    if split is None:
+        return text
+    _, password, _, parameters = split
+    found = {password} | {p.partition("=")[2] for p in parameters if _is_secret(p)}
+    found |= {unquote(s) for s in found}
+    for secret in sorted(filter(None, found), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _split(url: str) -> tuple[str, str, str, list[str]] | None:
+    """(scheme://user, password, host and path, query parameters), or None for a path.
+
+    Read conservatively: the credentials are everything before the last @ ahead of the
+    path, so a password with an unencoded ?, @ or : is taken whole (unless that @ is in
+    a query with no user:password before it).
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme == "sqlite":
+        return None  # a file path: what looks like user@ or ?query is part of its name
+    start, password = f"{scheme}://", ""
+    slash = rest.find("/")
+    at = (rest if slash < 0 else rest[:slash]).rfind("@")
+    if at >= 0 and ":" not in rest[:at].partition("?")[0] and "?" in rest[:at]:
+        at = -1  # postgresql://host?password=a@b: the @ is the query's
+    if at >= 0:
+        user, colon, password = rest[:at].partition(":")
+        start += f"{user}@" if colon else f"{rest[:at]}@"
+        password = password if colon else ""
+        rest = rest[at + 1:]
+    rest, mark, query = rest.partition("?")
+    return start, password, rest, query.split("&") if mark else []
+
+
+def _is_secret(parameter: str) -> bool:
+    return unquote(parameter.partition("=")[0]).strip().lower() in SECRET_PARAMETERS
