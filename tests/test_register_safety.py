@@ -332,3 +332,41 @@ def test_a_password_given_as_a_url_parameter_is_never_shown(pg_url: str, tmp_pat
     export = run_cli("export", tmp_path / "x.csv", "--db", missing, "--json")
     assert export.exit_code == 2 and "no register" in export.stderr
     assert "Sekr3t" not in export.stdout + export.stderr
+
+
+@pytest.fixture
+def pg_role(pg_url: str):
+    """(URL of pg_url's register as a new login role with no rights, SQL runner)."""
+    import uuid
+
+    import psycopg
+
+    role = f"regsync_t_{uuid.uuid4().hex[:12]}"
+    admin = psycopg.connect(pg_url.split("?")[0], autocommit=True)
+    admin.execute(f"CREATE ROLE {role} LOGIN")
+    try:
+        yield pg_url.replace("postgresql://postgres@", f"postgresql://{role}@"), role, admin
+    finally:
+        admin.execute(f"DROP OWNED BY {role}")
+        admin.execute(f"DROP ROLE {role}")
+        admin.close()
+
+
+def test_a_role_without_rights_on_the_schema_is_one_line_exit_2(pg_role, tmp_path: Path):
+    url, role, admin = pg_role
+    assert run_cli("init", "--db", url.replace(role, "postgres")).exit_code == 0
+    schema = url.split("schema=")[1]
+    where = f"PostgreSQL at 127.0.0.1:5432, database test, schema {schema}"
+    for args in (("export", tmp_path / "x.csv"), ("import", REGISTER, "--yes"),
+                 ("batches",)):
+        result = run_cli(*args, "--db", url, "--json")
+        assert result.exit_code == 2, result.stderr
+        assert result.stderr.count("\n") == 1 and where in result.stderr
+        assert "internal error" not in result.stderr
+    # Every table but customers readable: the export's streamed read is refused.
+    admin.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}')
+    admin.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO {role}')
+    admin.execute(f'REVOKE SELECT ON "{schema}".customers FROM {role}')
+    result = run_cli("export", tmp_path / "x.csv", "--db", url)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert where in result.stderr and "permission denied for table customers" in result.stderr

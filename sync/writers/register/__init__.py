@@ -33,9 +33,9 @@ def register_exists(url: str) -> bool:
         return sqlite_path(url).exists()
     from sync.writers.register.postgres import connect, has_register
 
-    conn, schema, _ = connect(url, _schema())
+    conn, schema, label = connect(url, _schema())
     try:
-        return has_register(conn, schema)
+        return has_register(conn, schema, label)
     finally:
         conn.close()
 
@@ -55,7 +55,7 @@ def open_register(url: str, *, create: bool, migrating: bool = False) -> SQLRegi
 
     conn, schema, label = connect(url, _schema())
     try:
-        if not has_register(conn, schema):
+        if not has_register(conn, schema, label):
             if not create:
                 conn.close()
                 return SQLiteRegister.empty(label)

@@ -49,9 +49,20 @@ def connect(url: str, schema: str | None = None) -> tuple[psycopg.Connection, st
     return conn, chosen, label
 
 
-def has_register(conn: psycopg.Connection, schema: str) -> bool:
+@contextmanager
+def server_errors(label: str) -> Iterator[None]:
+    """What the server refuses, as one line naming the register (exit 2): a missing
+    permission (no USAGE on the schema, no SELECT on a table, ...)."""
+    try:
+        yield
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise RegisterError(f"{label}: {_first_line(exc)}") from None
+
+
+def has_register(conn: psycopg.Connection, schema: str, label: str) -> bool:
     """Whether `schema` holds a regsync register (its meta table)."""
-    row = conn.execute("SELECT to_regclass(%s)", (f'"{schema}".meta',)).fetchone()
+    with server_errors(label):
+        row = conn.execute("SELECT to_regclass(%s)", (f'"{schema}".meta',)).fetchone()
     return row is not None and row[0] is not None
 
 
@@ -73,7 +84,7 @@ class PostgresRegister(SQLRegister):
         try:
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (schema,))
-                if not has_register(conn, schema):
+                if not has_register(conn, schema, label):
                     conn.execute(psql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
                         psql.Identifier(schema)))
                     for statement in schema_sql("postgresql", register.prefix):
@@ -100,13 +111,11 @@ class PostgresRegister(SQLRegister):
         return query.replace("?", "%s")
 
     def _execute(self, query: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
-        try:
+        with server_errors(self.label):
             return self._conn.execute(self._sql(query), params or None)
-        except psycopg.errors.InsufficientPrivilege as exc:
-            raise RegisterError(f"{self.label}: {_first_line(exc)}") from None
 
     def _executemany(self, query: str, rows: Iterable[Sequence[Any]]) -> None:
-        with self._conn.cursor() as cursor:
+        with server_errors(self.label), self._conn.cursor() as cursor:
             cursor.executemany(self._sql(query), list(rows))
 
     def _insert_id(self, query: str, params: Sequence[Any]) -> int:
@@ -131,7 +140,8 @@ class PostgresRegister(SQLRegister):
     def _stream(self, query: str, params: list[object],
                 chunk_rows: int) -> Iterator[list[tuple[Any, ...]]]:
         # A server-side cursor: the server hands the rows over a chunk at a time.
-        with self._conn.transaction(), self._conn.cursor(name="regsync_export") as cursor:
+        with (server_errors(self.label), self._conn.transaction(),
+              self._conn.cursor(name="regsync_export") as cursor):
             cursor.execute(self._sql(query), params or None)
             while rows := cursor.fetchmany(chunk_rows):
                 yield rows
@@ -165,7 +175,7 @@ class PostgresRegister(SQLRegister):
         # format reads them back as NULL and '' respectively.
         frame.write_csv(buffer, include_header=False)
         data = buffer.getbuffer()
-        with self._conn.cursor() as cursor, cursor.copy(
+        with server_errors(self.label), self._conn.cursor() as cursor, cursor.copy(
                 f"COPY {table} ({columns}) FROM STDIN (FORMAT csv)") as copy:
             for start in range(0, len(data), _COPY_CHUNK):
                 copy.write(data[start:start + _COPY_CHUNK])
