@@ -56,6 +56,14 @@ class ExportError(RegsyncError):
     exit_code = 2
 
 
+class CommitInDoubtError(RegsyncError):
+    """The connection to a PostgreSQL register was lost while its COMMIT was under way:
+    the commit may or may not have been written. Not exit 2 or 3, which promise that
+    nothing was; like an internal error it says to check before running again."""
+
+    exit_code = 70
+
+
 class StalePlanError(RegsyncError):
     """The register changed since the plan was made, or it was already committed (exit 3)."""
 

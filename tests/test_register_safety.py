@@ -355,8 +355,10 @@ def pg_role(pg_url: str):
 def test_a_role_without_rights_on_the_schema_is_one_line_exit_2(pg_role, tmp_path: Path):
     url, role, admin = pg_role
     assert run_cli("init", "--db", url.replace(role, "postgres")).exit_code == 0
+    from sync.writers.register.urls import parse_url
+
     schema = url.split("schema=")[1]
-    where = f"PostgreSQL at 127.0.0.1:5432, database test, schema {schema}"
+    where = parse_url(url)[2]  # PostgreSQL at host:port, database test, schema ...
     for args in (("export", tmp_path / "x.csv"), ("import", REGISTER, "--yes"),
                  ("batches",)):
         result = run_cli(*args, "--db", url, "--json")

@@ -11,6 +11,7 @@ no lock and never block.
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -19,13 +20,17 @@ import polars as pl
 import psycopg
 from psycopg import sql as psql
 
-from sync.errors import RegisterBusyError, RegisterError
+from sync.errors import CommitInDoubtError, RegisterBusyError, RegisterError
 from sync.writers.register.schema import SCHEMA_VERSION, schema_sql
 from sync.writers.register.sql import HISTORY_COLUMNS, SQLRegister
 from sync.writers.register.urls import is_postgres_url, parse_url, redact_url, scrub
 
 __all__ = ["PostgresRegister", "connect", "has_register", "is_postgres_url", "parse_url",
            "redact_url"]
+
+# psycopg logs what it ignores while cleaning up after an error (a COPY or a rollback
+# on a lost connection); the error itself is what regsync reports, in one line.
+logging.getLogger("psycopg").addHandler(logging.NullHandler())
 
 _COPY_CHUNK = 8 << 20
 _LOCK_TIMEOUT = "5s"
@@ -50,18 +55,43 @@ def connect(url: str, schema: str | None = None) -> tuple[psycopg.Connection, st
 
 
 @contextmanager
-def server_errors(label: str) -> Iterator[None]:
-    """What the server refuses, as one line naming the register (exit 2): a missing
-    permission (no USAGE on the schema, no SELECT on a table, ...)."""
+def server_errors(conn: psycopg.Connection, label: str) -> Iterator[None]:
+    """What the server refuses, and a connection lost (a server restart, an admin's
+    pg_terminate_backend), as one line naming the register, exit 2: a transaction the
+    server never saw committed is rolled back, so none of it was written."""
     try:
         yield
     except psycopg.errors.InsufficientPrivilege as exc:
         raise RegisterError(f"{label}: {_first_line(exc)}") from None
+    except psycopg.Error as exc:
+        if not conn.broken:
+            raise
+        raise RegisterError(f"{label}: the connection to the server was lost "
+                            f"({_first_line(exc)}); nothing of this command's "
+                            f"transaction was written") from None
+
+
+@contextmanager
+def _transaction(conn: psycopg.Connection, label: str) -> Iterator[None]:
+    """conn.transaction(), saying so when the connection is lost while its COMMIT is
+    under way: the server may have committed it or not, and nobody can tell from here."""
+    committing = False
+    try:
+        with conn.transaction():
+            yield
+            committing = True
+    except psycopg.Error as exc:
+        if not (committing and conn.broken):
+            raise
+        raise CommitInDoubtError(
+            f"{label}: the connection to the server was lost while the commit was being "
+            f"confirmed ({_first_line(exc)}); it may or may not have been written: "
+            f"check 'regsync batches' before running the command again") from None
 
 
 def has_register(conn: psycopg.Connection, schema: str, label: str) -> bool:
     """Whether `schema` holds a regsync register (its meta table)."""
-    with server_errors(label):
+    with server_errors(conn, label):
         row = conn.execute("SELECT to_regclass(%s)", (f'"{schema}".meta',)).fetchone()
     return row is not None and row[0] is not None
 
@@ -82,7 +112,7 @@ class PostgresRegister(SQLRegister):
         """Create the register's schema and tables (once, even with racing creators)."""
         register = cls(conn, label, schema)
         try:
-            with conn.transaction():
+            with server_errors(conn, label), _transaction(conn, label):
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (schema,))
                 if not has_register(conn, schema, label):
                     conn.execute(psql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
@@ -111,11 +141,11 @@ class PostgresRegister(SQLRegister):
         return query.replace("?", "%s")
 
     def _execute(self, query: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
-        with server_errors(self.label):
+        with server_errors(self._conn, self.label):
             return self._conn.execute(self._sql(query), params or None)
 
     def _executemany(self, query: str, rows: Iterable[Sequence[Any]]) -> None:
-        with server_errors(self.label), self._conn.cursor() as cursor:
+        with server_errors(self._conn, self.label), self._conn.cursor() as cursor:
             cursor.executemany(self._sql(query), list(rows))
 
     def _insert_id(self, query: str, params: Sequence[Any]) -> int:
@@ -140,7 +170,7 @@ class PostgresRegister(SQLRegister):
     def _stream(self, query: str, params: list[object],
                 chunk_rows: int) -> Iterator[list[tuple[Any, ...]]]:
         # A server-side cursor: the server hands the rows over a chunk at a time.
-        with (server_errors(self.label), self._conn.transaction(),
+        with (server_errors(self._conn, self.label), self._conn.transaction(),
               self._conn.cursor(name="regsync_export") as cursor):
             cursor.execute(self._sql(query), params or None)
             while rows := cursor.fetchmany(chunk_rows):
@@ -154,7 +184,7 @@ class PostgresRegister(SQLRegister):
         (or for a reader's table lock, for ALTER TABLE), then gives up with exit 3.
         """
         try:
-            with self._conn.transaction():
+            with server_errors(self._conn, self.label), _transaction(self._conn, self.label):
                 self._conn.execute(f"SET LOCAL lock_timeout = '{_LOCK_TIMEOUT}'")
                 self._conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
                                    (self.schema,))
@@ -175,7 +205,7 @@ class PostgresRegister(SQLRegister):
         # format reads them back as NULL and '' respectively.
         frame.write_csv(buffer, include_header=False)
         data = buffer.getbuffer()
-        with server_errors(self.label), self._conn.cursor() as cursor, cursor.copy(
+        with server_errors(self._conn, self.label), self._conn.cursor() as cursor, cursor.copy(
                 f"COPY {table} ({columns}) FROM STDIN (FORMAT csv)") as copy:
             for start in range(0, len(data), _COPY_CHUNK):
                 copy.write(data[start:start + _COPY_CHUNK])

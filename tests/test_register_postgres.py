@@ -1,0 +1,96 @@
+"""PostgreSQL registers: what the server does to a command (a lost connection, a
+schema named twice, a schema a DBA created), always one line and a true exit code."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import polars as pl
+import psycopg
+import pytest
+
+from sync.errors import CommitInDoubtError
+from sync.writers.register import open_register
+from sync.writers.register.postgres import PostgresRegister
+from sync.writers.register.urls import parse_url
+from tests.conftest import FIXTURES, PG_URL, register_state, run_cli, write_csv
+
+REGISTER = FIXTURES / "demo" / "register.csv"
+SOURCE = FIXTURES / "demo" / "asiakkaat.csv"
+
+
+def _terminate(register: PostgresRegister) -> None:
+    """End the register's session from another one, as an admin or a restart would."""
+    pid = register._conn.info.backend_pid
+    with psycopg.connect(PG_URL, autocommit=True) as admin:
+        # The timeout makes it wait until the backend has gone.
+        admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+
+
+def test_a_connection_lost_during_a_commit_is_one_line_exit_2(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    assert run_cli("import", REGISTER, "--db", pg_url, "--yes").exit_code == 0
+    before = register_state(pg_url)
+    copy_write = psycopg.Copy.write
+    registers: list[PostgresRegister] = []
+
+    def insert_rows(self: PostgresRegister, rows: pl.DataFrame) -> None:
+        registers.append(self)
+        original_insert_rows(self, rows)
+
+    def write(self: psycopg.Copy, buffer: bytes) -> None:
+        if registers:  # the session ends in the middle of the COPY of new customers
+            _terminate(registers.pop())
+        copy_write(self, buffer)
+
+    original_insert_rows = PostgresRegister._insert_rows
+    monkeypatch.setattr(PostgresRegister, "_insert_rows", insert_rows)
+    monkeypatch.setattr(psycopg.Copy, "write", write)
+    monkeypatch.setattr("sync.writers.register.postgres._COPY_CHUNK", 64 << 10)
+    # No logging configured, as in the command (pytest's capture would hide psycopg's
+    # "error ignored terminating <psycopg.Copy [BAD]>" warning).
+    monkeypatch.setattr(logging.root, "handlers", [])
+    # Enough rows that the COPY's later writes meet the closed socket.
+    source = write_csv(tmp_path / "new.csv", "customer_number;name;city\n" + "".join(
+        f"{n};Asiakas {n} Oy;Oulu\n" for n in range(10_000, 14_000)))
+    result = run_cli("import", source, "--db", pg_url, "--yes", "--json")
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert parse_url(pg_url)[2] in result.stderr  # host, port, database, schema
+    assert "the connection to the server was lost" in result.stderr
+    assert "nothing of this command's transaction was written" in result.stderr
+    assert result.json()["exit_code"] == 2
+    monkeypatch.undo()
+    assert register_state(pg_url) == before
+
+
+def test_a_connection_lost_during_a_read_is_one_line_exit_2(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    assert run_cli("import", REGISTER, "--db", pg_url, "--yes").exit_code == 0
+    original = PostgresRegister.check_schema_version
+
+    def check_then_lose(self: PostgresRegister) -> None:
+        original(self)
+        _terminate(self)
+
+    monkeypatch.setattr(PostgresRegister, "check_schema_version", check_then_lose)
+    result = run_cli("export", tmp_path / "x.csv", "--db", pg_url)
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert parse_url(pg_url)[2] in result.stderr
+    assert "the connection to the server was lost" in result.stderr
+
+
+def test_a_connection_lost_while_its_commit_is_confirmed_is_not_said_to_write_nothing(
+        pg_url: str):
+    register = open_register(pg_url, create=True)
+    assert isinstance(register, PostgresRegister)
+    try:
+        with pytest.raises(CommitInDoubtError, match="may or may not have been written"), \
+                register._transaction():
+            register._execute(f"UPDATE {register._t('meta')} SET value = 'x' "
+                              f"WHERE key = 'nothing'")
+            _terminate(register)
+    finally:
+        register.close()
