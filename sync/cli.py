@@ -142,8 +142,8 @@ def _source_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.group()
 @click.version_option(package_name="regsync")
 @click.option("--schema", envvar="REGSYNC_SCHEMA",
-              help="PostgreSQL schema of the register (default: the URL's ?schema=, "
-                   "else regsync).")
+              help="PostgreSQL schema of the register, when the URL has no ?schema= "
+                   "(default: regsync; or $REGSYNC_SCHEMA).")
 def cli(schema: str | None) -> None:
     """regsync: preview and commit customer files into a register."""
     if schema:
@@ -159,9 +159,10 @@ def init_cmd(db: str, as_json: bool) -> None:
     def body() -> int:
         register = open_register(db, create=True)
         try:
-            shown = redact_url(db)
-            _emit(as_json, {"db": shown, "register_id": register.register_id(),
-                            "version": register.version()}, [f"register ready: {shown}"])
+            # The label names the schema used, which the URL alone may not (--schema).
+            _emit(as_json, {"db": redact_url(db), "register_id": register.register_id(),
+                            "version": register.version()},
+                  [f"register ready: {register.label}"])
         finally:
             register.close()
         return 0
@@ -373,7 +374,7 @@ def export_cmd(dest: Path, db: str, fmt: str | None, headers: str, rules_path: P
         register = open_register(db, create=False)
         try:
             if register.register_id() is None:
-                raise RegisterError(f"{redact_url(db)}: no register there; check --db")
+                raise RegisterError(f"{register.label}: no register there; check --db")
             selection = build_selection(
                 rules, register, group=group, customer_type=customer_type, where=where,
                 changed_since=changed_since, customers_file=customers_file,

@@ -12,7 +12,7 @@ import polars as pl
 
 from sync.cli_output import actor_option, db_option, emit, json_option, run
 from sync.errors import UsageError
-from sync.writers.register import open_register, redact_url, register_exists
+from sync.writers.register import open_register, register_exists
 from sync.writers.register.schema import SCHEMA_VERSION
 from sync.writers.register.sql import SQLRegister
 
@@ -22,7 +22,7 @@ def _with_register(db: str, *, write: bool, body: Callable[[SQLRegister], int]) 
     register = open_register(db, create=write and register_exists(db))
     try:
         if write and register.register_id() is None:
-            raise UsageError(f"{redact_url(db)}: there is no register here yet")
+            raise UsageError(f"{register.label}: there is no register here yet")
         return body(register)
     finally:
         register.close()
@@ -166,7 +166,7 @@ def migrate_cmd(db: str, as_json: bool) -> None:
         register = open_register(db, create=False, migrating=True)
         try:
             if register.register_id() is None:
-                raise UsageError(f"{redact_url(db)}: there is no register here yet; "
+                raise UsageError(f"{register.label}: there is no register here yet; "
                                  f"run 'regsync init'")
             found = register.migrate()
             if found is None:

@@ -4,6 +4,7 @@ schema named twice, a schema a DBA created), always one line and a true exit cod
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import polars as pl
@@ -94,3 +95,61 @@ def test_a_connection_lost_while_its_commit_is_confirmed_is_not_said_to_write_no
             _terminate(register)
     finally:
         register.close()
+
+
+def _schemas(*names: str) -> list[str]:
+    with psycopg.connect(PG_URL) as conn:
+        rows = conn.execute("SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s)",
+                            (list(names),)).fetchall()
+    return [r[0] for r in rows]
+
+
+@pytest.fixture
+def drop_new_schemas() -> Iterator[list[str]]:
+    """Schemas a test names that a regression would create: dropped afterwards if they
+    did not exist before."""
+    names: list[str] = []
+    existing: list[str] = []
+
+    def watch(*more: str) -> None:
+        names.extend(more)
+        existing.extend(_schemas(*more))
+
+    yield watch  # type: ignore[misc]
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        for name in set(_schemas(*names)) - set(existing):
+            conn.execute(f'DROP SCHEMA "{name}" CASCADE')
+
+
+def test_a_schema_named_both_in_the_url_and_by_schema_must_agree(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        drop_new_schemas: Callable[..., None]):
+    # --schema sets $REGSYNC_SCHEMA in the process: set here, so it is undone after.
+    monkeypatch.setenv("REGSYNC_SCHEMA", "")
+    schema = pg_url.split("schema=")[1]
+    other = f"{schema}_other"
+    drop_new_schemas(other)
+    refused = run_cli("--schema", other, "init", "--db", pg_url, "--json")
+    assert refused.exit_code == 2, refused.stderr
+    assert f"'{other}'" in refused.stderr and f"'{schema}'" in refused.stderr
+    monkeypatch.setenv("REGSYNC_SCHEMA", other)
+    by_env = run_cli("import", REGISTER, "--db", pg_url, "--yes")
+    assert by_env.exit_code == 2 and f"'{other}'" in by_env.stderr, by_env.stderr
+    assert _schemas(schema, other) == []
+    monkeypatch.setenv("REGSYNC_SCHEMA", schema)  # the same schema both ways is fine
+    assert run_cli("init", "--db", pg_url).exit_code == 0
+    # A message names the schema used, which the URL alone does not.
+    monkeypatch.setenv("REGSYNC_SCHEMA", other)
+    missing = run_cli("export", tmp_path / "x.csv", "--db", PG_URL)
+    assert missing.exit_code == 2 and f"schema {other}: no register" in missing.stderr
+
+
+def test_an_empty_schema_in_the_url_is_refused(monkeypatch: pytest.MonkeyPatch,
+                                               pg_url: str, tmp_path: Path,
+                                               drop_new_schemas: Callable[..., None]):
+    monkeypatch.setenv("REGSYNC_SCHEMA", "")
+    drop_new_schemas("regsync")  # where it went before
+    for args in (("init",), ("export", tmp_path / "x.csv")):
+        result = run_cli(*args, "--db", f"{PG_URL}?schema=", "--json")
+        assert result.exit_code == 2, result.stderr
+        assert "?schema= is empty" in result.json()["error"]

@@ -23,8 +23,9 @@ def is_postgres_url(url: str) -> bool:
 def parse_url(url: str, schema: str | None = None) -> tuple[str, str, str]:
     """(libpq connection URL, schema, label) from a register URL.
 
-    The schema comes from `schema`, else the URL's `?schema=`, else "regsync". The label
-    names host, port and database for messages, never the password.
+    The schema comes from the URL's `?schema=` or `schema` (--schema, $REGSYNC_SCHEMA),
+    else "regsync"; both may be given only when they agree, and `?schema=` may not be
+    empty. The label names host, port, database and the schema used, never the password.
     """
     try:
         parts = urlsplit(url)
@@ -32,11 +33,22 @@ def parse_url(url: str, schema: str | None = None) -> tuple[str, str, str]:
     except ValueError as exc:
         raise RegisterError(f"not a valid PostgreSQL URL ({exc}): "
                             f"{redact_url(url)}") from None
-    query = dict(parse_qsl(parts.query))
-    chosen = schema or query.pop("schema", None) or DEFAULT_SCHEMA
-    query.pop("schema", None)
+    in_url = {v for k, v in parse_qsl(parts.query, keep_blank_values=True) if k == "schema"}
+    if "" in in_url:
+        raise RegisterError(f"{redact_url(url)}: ?schema= is empty; name the schema "
+                            f"(or leave ?schema= out for {DEFAULT_SCHEMA!r})")
+    if len(in_url) > 1:
+        raise RegisterError(f"{redact_url(url)}: ?schema= is given more than once, "
+                            f"as {' and '.join(map(repr, sorted(in_url)))}")
+    if schema and in_url and schema not in in_url:
+        raise RegisterError(f"{redact_url(url)}: --schema (or $REGSYNC_SCHEMA) names "
+                            f"schema {schema!r} but the URL's ?schema= names "
+                            f"{next(iter(in_url))!r}; give one of them")
+    chosen = schema or next(iter(in_url), DEFAULT_SCHEMA)
     if not _SCHEMA_NAME.match(chosen):
         raise RegisterError(f"schema name {chosen!r} must be letters, digits and _")
+    query = dict(parse_qsl(parts.query))
+    query.pop("schema", None)
     conninfo = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
     host = parts.hostname or "localhost"
     label = (f"PostgreSQL at {host}:{port or 5432}, database "
