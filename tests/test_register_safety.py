@@ -372,3 +372,16 @@ def test_a_role_without_rights_on_the_schema_is_one_line_exit_2(pg_role, tmp_pat
     result = run_cli("export", tmp_path / "x.csv", "--db", url)
     assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.stderr
     assert where in result.stderr and "permission denied for table customers" in result.stderr
+
+
+def test_a_schema_a_dba_created_is_used_without_create_on_the_database(
+        pg_role, tmp_path: Path):
+    url, role, admin = pg_role
+    schema = url.split("schema=")[1]
+    admin.execute(f'CREATE SCHEMA "{schema}"')
+    admin.execute(f'GRANT USAGE, CREATE ON SCHEMA "{schema}" TO {role}')
+    init = run_cli("init", "--db", url)
+    assert init.exit_code == 0, init.stderr
+    result = run_cli("import", REGISTER, "--db", url, "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert len(customers(url)) == 6

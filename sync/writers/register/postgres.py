@@ -115,8 +115,12 @@ class PostgresRegister(SQLRegister):
             with server_errors(conn, label), _transaction(conn, label):
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (schema,))
                 if not has_register(conn, schema, label):
-                    conn.execute(psql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
-                        psql.Identifier(schema)))
+                    # A schema a DBA created (granting USAGE, CREATE on it) is used as it
+                    # is: CREATE SCHEMA, even IF NOT EXISTS, needs CREATE on the database.
+                    if conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s",
+                                    (schema,)).fetchone() is None:
+                        conn.execute(psql.SQL("CREATE SCHEMA {}").format(
+                            psql.Identifier(schema)))
                     for statement in schema_sql("postgresql", register.prefix):
                         conn.execute(statement)
                     conn.execute(
