@@ -385,3 +385,13 @@ def test_a_schema_a_dba_created_is_used_without_create_on_the_database(
     result = run_cli("import", REGISTER, "--db", url, "--yes")
     assert result.exit_code == 0, result.stderr
     assert len(customers(url)) == 6
+
+
+def test_a_role_that_may_not_create_the_schema_is_told_so(pg_role):
+    url, _, _ = pg_role
+    from sync.writers.register.urls import parse_url
+
+    result = run_cli("init", "--db", url)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert f"{parse_url(url)[2]}: no permission to create the register: permission " \
+           f"denied for database" in result.stderr

@@ -111,26 +111,30 @@ class PostgresRegister(SQLRegister):
     def create(cls, conn: psycopg.Connection, label: str, schema: str) -> PostgresRegister:
         """Create the register's schema and tables (once, even with racing creators)."""
         register = cls(conn, label, schema)
-        try:
-            with server_errors(conn, label), _transaction(conn, label):
-                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (schema,))
-                if not has_register(conn, schema, label):
-                    # A schema a DBA created (granting USAGE, CREATE on it) is used as it
-                    # is: CREATE SCHEMA, even IF NOT EXISTS, needs CREATE on the database.
-                    if conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s",
-                                    (schema,)).fetchone() is None:
-                        conn.execute(psql.SQL("CREATE SCHEMA {}").format(
-                            psql.Identifier(schema)))
-                    for statement in schema_sql("postgresql", register.prefix):
-                        conn.execute(statement)
-                    conn.execute(
-                        f"INSERT INTO {register.prefix}meta (key, value) VALUES "
-                        f"('schema_version', %s), ('register_id', gen_random_uuid()::text), "
-                        f"('version', '0')", (str(SCHEMA_VERSION),))
-        except psycopg.errors.InsufficientPrivilege as exc:
-            raise RegisterError(f"{label}: no permission to create the register: "
-                                f"{_first_line(exc)}") from None
+        with server_errors(conn, label):  # a lost connection; the refusals are below
+            try:
+                with _transaction(conn, label):
+                    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (schema,))
+                    if not has_register(conn, schema, label):
+                        register._create_tables()
+            except psycopg.errors.InsufficientPrivilege as exc:
+                raise RegisterError(f"{label}: no permission to create the register: "
+                                    f"{_first_line(exc)}") from None
         return register
+
+    def _create_tables(self) -> None:
+        conn = self._conn
+        # A schema a DBA created (granting USAGE, CREATE on it) is used as it is:
+        # CREATE SCHEMA, even IF NOT EXISTS, needs CREATE on the database.
+        if conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s",
+                        (self.schema,)).fetchone() is None:
+            conn.execute(psql.SQL("CREATE SCHEMA {}").format(psql.Identifier(self.schema)))
+        for statement in schema_sql("postgresql", self.prefix):
+            conn.execute(statement)
+        conn.execute(
+            f"INSERT INTO {self.prefix}meta (key, value) VALUES "
+            f"('schema_version', %s), ('register_id', gen_random_uuid()::text), "
+            f"('version', '0')", (str(SCHEMA_VERSION),))
 
     def check_schema_version(self) -> None:
         """RegisterError unless the register's schema version is this program's."""
