@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from sync.groupkey import group_key_expr
 from sync.plan import new_col, old_col
 
 # Compared ignoring case: group names are matched to existing groups that way.
@@ -18,7 +19,7 @@ def changed_expr(field_name: str) -> pl.Expr:
     """
     new, old = pl.col(new_col(field_name)), pl.col(old_col(field_name))
     if field_name in _CASELESS:
-        new, old = new.str.to_lowercase(), old.str.to_lowercase()
+        new, old = group_key_expr(new), group_key_expr(old)
     differs = new.is_not_null() & (old.is_null() | (new != old))
     if field_name in ("customer_number", "business_id", "name"):
         differs = differs & (pl.col("matched_by").fill_null("") != field_name)

@@ -17,6 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from sync.errors import ExportError, UsageError
+from sync.groupkey import group_key
 from sync.normalise import normalise_column
 from sync.readers.detect import DELIMITERS, normalise_delimiter
 from sync.rules import Rules, header_key
@@ -85,7 +86,7 @@ def build_selection(rules: Rules, register: Register, *, group: str | None = Non
     """
     if group is not None:
         known = dict(register.group_names().select("name_key", "name").rows())
-        if group.casefold() not in known:
+        if group_key(group) not in known:
             shown = ", ".join(sorted(known.values())) or "none"
             raise UsageError(f"--group {group!r}: no such group in the register "
                              f"(groups: {shown})")

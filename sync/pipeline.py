@@ -20,6 +20,7 @@ from sync.classify import changed_expr, diff, status_expr
 # The commit lives in its own module (a commit imports no preview stage); re-exported.
 from sync.commit import changeset as changeset
 from sync.commit import commit as commit
+from sync.groupkey import group_key_expr
 from sync.matchers.fuzzy import DUPLICATE_SCHEMA, possible_duplicates
 from sync.matchers.keys import match_keys
 from sync.matchers.similar import match_similar_names
@@ -438,7 +439,7 @@ def _canonical_groups(rows: pl.DataFrame, register: Register) -> pl.DataFrame:
         return rows.with_columns(pl.lit(False).alias("_new_group"))
     existing = register.group_names().select(
         pl.col("name_key").alias("_group_key"), pl.col("name").alias("_known"))
-    keys = rows.select("status", group, group.str.to_lowercase().alias("_group_key"))
+    keys = rows.select("status", group, group_key_expr(group).alias("_group_key"))
     first = (keys.filter(applied).group_by("_group_key", maintain_order=True)
              .agg(group.first().alias("_first")))
     # Joined on the narrow key column only and put beside the rows: a join of the

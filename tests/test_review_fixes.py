@@ -140,6 +140,25 @@ def test_group_names_fold_the_same_way_when_compared_and_stored(tmp_path, seeded
     assert customers(db)["1002"]["customer_group"] == "Straße"
 
 
+@pytest.mark.parametrize("group", ["\ua7cb Ryhmä", "ΟΔΟΣ"])
+def test_a_group_whose_letters_polars_and_python_lowercase_differently_keeps_its_customers(
+        tmp_path, seeded, group):
+    # U+A7CB is newer than Python's Unicode tables: polars lowercased it, the register's
+    # key (Python's lower) did not, and the customer silently got no group. Final sigma:
+    # casefold and lower differ, and `export --group` refused an existing group.
+    db = seeded
+    source = write_csv(tmp_path / "s.csv", f"customer_number;customer_group\n1001;{group}\n")
+    assert run_cli("import", source, "--db", db, "--yes").exit_code == 0
+    assert customers(db)["1001"]["customer_group"] == group
+    again = tmp_path / "again.csv"
+    run_cli("preview", source, "--db", db, "--plan", tmp_path / "p.plan", "--report", again)
+    assert [r["status"] for r in report_rows(again)] == ["No change"]
+    out = tmp_path / "out.csv"
+    exported = run_cli("export", out, "--db", db, "--group", group.lower())
+    assert exported.exit_code == 0, exported.stderr
+    assert "1001" in out.read_text(encoding="utf-8")
+
+
 def test_unknown_number_conflict_names_every_customer_involved(tmp_path, seeded):
     db = seeded
     report = tmp_path / "r.csv"

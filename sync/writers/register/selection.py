@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sync.groupkey import group_key
 from sync.writers.register.base import Selection
 
 
@@ -28,14 +29,14 @@ def _conditions(columns: set[str], selection: Selection, prefix: str,
     params: list[object] = []
     if selection.group is not None:
         where.append("g.name_key = ?")
-        params.append(selection.group.lower())
+        params.append(group_key(selection.group))
     if selection.customer_type is not None:
         where.append("c.customer_type = ?")
         params.append(selection.customer_type)
     for name, value in selection.where:
         if name == "customer_group":
             where.append("g.name_key = ?" if value else "c.group_id IS NULL")
-            params.extend([value.lower()] if value else [])
+            params.extend([group_key(value)] if value else [])
         elif name not in columns:
             where.append("1 = 1" if not value else "1 = 0")  # no column: every value empty
         elif value:

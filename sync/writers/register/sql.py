@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import polars as pl
 
 from sync.errors import StalePlanError, UsageError
+from sync.groupkey import group_key, group_key_expr, group_keys
 from sync.namekey import name_blocks, name_key_of
 from sync.types import Progress
 from sync.writers.register.base import (
@@ -492,7 +493,7 @@ class SQLRegister:
         existing = {r[0] for r in self._rows(f"SELECT name_key FROM {self._t('groups')}")}
         created = []
         for name in groups:
-            key = name.lower()
+            key = group_key(name)
             if key not in existing:
                 self._execute(
                     f"INSERT INTO {self._t('groups')} (name, name_key, created_batch) "
@@ -510,8 +511,8 @@ class SQLRegister:
             return
         group_ids = self._group_ids()
         group = inserts["customer_group"] if "customer_group" in inserts.columns else None
-        ids = (group.str.to_lowercase().replace_strict(group_ids, default=None,
-                                                       return_dtype=pl.Int64)
+        ids = (group_keys(group).replace_strict(group_ids, default=None,
+                                                return_dtype=pl.Int64)
                if group is not None else pl.Series([None] * inserts.height, dtype=pl.Int64))
         values = [c for c in inserts.columns if c not in ("customer_group",)]
         rows = inserts.select(values).with_columns(
@@ -549,7 +550,7 @@ class SQLRegister:
         for (field_name,), part in updates.group_by(["field"], maintain_order=True):
             if field_name == "customer_group":
                 column = "group_id"
-                value = pl.col("new").str.to_lowercase().replace_strict(
+                value = group_key_expr(pl.col("new")).replace_strict(
                     group_ids, default=None, return_dtype=pl.Int64)
             else:
                 column, value = str(field_name), pl.col("new")
@@ -693,7 +694,7 @@ class SQLRegister:
             row = current.get(number)
             if action == "update" and row is not None:
                 value = row[field_name]
-                same = ((value or "").lower() == (new or "").lower()
+                same = (group_key(value or "") == group_key(new or "")
                         if field_name == "customer_group" else value == new)
             else:
                 same = (row is not None) == (action != "delete")
@@ -722,11 +723,11 @@ class SQLRegister:
             else:
                 column, value = field_name, old
                 if field_name == "customer_group":
-                    if old is not None and old.lower() not in group_ids:
+                    if old is not None and group_key(old) not in group_ids:
                         self._ensure_groups([old], batch_id)
                         group_ids = self._group_ids()
                     column = "group_id"
-                    value = group_ids[old.lower()] if old is not None else None
+                    value = group_ids[group_key(old)] if old is not None else None
                 self._execute(f"UPDATE {self._t('customers')} SET {_ident(column)} = ?, "
                               f"updated_batch = ? WHERE customer_number = ?",
                               (value, batch_id, number))
@@ -752,7 +753,7 @@ class SQLRegister:
             self._ensure_groups([group], batch_id)
         present = self._customer_columns()
         values = {k: v for k, v in record.items() if k in present}
-        values["group_id"] = self._group_ids().get(group.lower()) if group else None
+        values["group_id"] = self._group_ids().get(group_key(group)) if group else None
         values["name_key"] = name_key_of(values.get("name"))
         values["created_batch"] = values["updated_batch"] = batch_id
         self._execute(
