@@ -12,6 +12,13 @@ from sync.rules import HeaderMap, Rules
 ISSUE_SCHEMA = {"row": pl.Int64, "field": pl.String, "code": pl.String,
                 "severity": pl.String, "detail": pl.String}
 
+# The longest value, in characters, the register keeps in a field it indexes. An index
+# entry has a size limit (PostgreSQL's B-tree: 2,704 bytes), so a longer value (a
+# paragraph pasted into a name cell) would fail the whole commit on one engine and
+# not the other. Worst case 4 bytes a character: a name key with its customer number
+# stays under the limit. Always an error, whatever the rules say: it is the register's.
+MAX_INDEXED_CHARS = {"customer_number": 200, "name": 400, "customer_group": 200}
+
 
 @dataclass(frozen=True)
 class Canonical:
@@ -36,6 +43,8 @@ def canonicalise(source: pl.DataFrame, header_map: HeaderMap, rules: Rules) -> C
         raw = source[header_map.columns[field_name]]
         result = normalise_column(rule.normaliser, raw, countries, rule.options)
         columns[field_name] = result["value"].alias(field_name)
+        if field_name in MAX_INDEXED_CHARS:
+            issues.append(_too_long(source["_row"], result["value"], field_name))
         if field_name == "country":
             countries = (pl.when(result["code"].is_null()).then(result["value"])
                          .otherwise(None).fill_null(rules.default_country))
@@ -53,3 +62,15 @@ def canonicalise(source: pl.DataFrame, header_map: HeaderMap, rules: Rules) -> C
     empty = pl.DataFrame(schema=ISSUE_SCHEMA)
     issues_frame = pl.concat([empty, *issues], how="vertical_relaxed") if issues else empty
     return Canonical(frame=frame, issues=issues_frame)
+
+
+def _too_long(rows: pl.Series, values: pl.Series, field_name: str) -> pl.DataFrame:
+    """Error issues for values longer than the register keeps in an indexed field."""
+    limit = MAX_INDEXED_CHARS[field_name]
+    length = values.str.len_chars()
+    return pl.DataFrame({"row": rows, "length": length}).filter(
+        pl.col("length") > limit).select(
+        "row", pl.lit(field_name).alias("field"), pl.lit("too_long").alias("code"),
+        pl.lit("error").alias("severity"),
+        pl.format("{} characters; the register keeps at most {} in this field",
+                  pl.col("length"), pl.lit(limit)).alias("detail"))

@@ -238,6 +238,31 @@ def test_a_row_without_country_warns_when_its_customer_is_in_another_country(see
         assert same["status"] == "No change" and same["message"] == ""
 
 
+def test_values_too_long_for_the_registers_indexes_are_rejected_on_both_engines(
+        seeded, tmp_path):
+    # PostgreSQL's B-tree takes index entries of at most 2,704 bytes: a pasted paragraph
+    # in a name failed the whole commit there (exit 70) and imported on SQLite.
+    long_name, long_group = "Kahvila " * 500, "Ryhmä " * 40
+    source = write_csv(tmp_path / "s.csv", "customer_number;name;customer_group\n"
+                                           f"5001;{long_name};\n"
+                                           f"5002;Pitkä Ryhmä Oy;{long_group}\n"
+                                           f"{'7' * 201};Pitkä Numero Oy;\n"
+                                           f"5004;{'Ä' * 400};{'Ö' * 200}\n")
+    report = tmp_path / "r.csv"
+    result = run_cli("import", source, "--db", seeded, "--yes", "--report", report)
+    assert result.exit_code == 1, result.stderr
+    rows = {int(r["row"]): r for r in report_rows(report)}
+    assert [rows[n]["status"] for n in (2, 3, 4, 5)] == ["Rejected"] * 3 + ["New"]
+    assert rows[2]["message"] == ("name: 3999 characters; the register keeps at most 400 "
+                                  "in this field")
+    assert rows[3]["message"].startswith("customer_group: 239 characters")
+    assert rows[4]["message"].startswith("customer_number: 201 characters")
+    from tests.conftest import customers
+
+    assert customers(seeded)["5004"]["name"] == "Ä" * 400
+    assert "5001" not in customers(seeded)
+
+
 def test_new_row_type_defaults_from_business_id(seeded, tmp_path):
     db = seeded
     source = write_csv(tmp_path / "s.csv", "name;business_id\nYritys Oy;1572860-0\nHenkilö Yksi;\n")
