@@ -452,3 +452,25 @@ def test_a_drop_taken_away_before_it_is_read_is_said_to_be_gone(
     record = result.json()["files"][0]
     assert result.exit_code == 0 and record["outcome"] == "left_incomplete"
     assert record["reason"] == "gone from the folder before it was read"
+
+
+def test_a_duplicate_of_a_batch_with_unapplied_rows_says_so_again(tmp_path: Path) -> None:
+    # A run killed after its commit and before its log line: the next run skips the
+    # file as committed, and must still say that some of its rows were never applied.
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    body = HEADER + "1;Alpha Oy;Oulu\n1;Alpha Oy;Kemi\n"  # row 3: same customer as row 2
+    (drops / "a.csv").write_text(body)
+    assert run_cli("run", job).exit_code == 1
+    (drops / "a.csv").write_text(body)  # dropped again (or never moved)
+    again = run_cli("run", job, "--json")
+    record = again.json()["files"][0]
+    assert again.exit_code == 1 and record["outcome"] == "skipped_duplicate"
+    assert record["batch"] == 1 and record["counts"]["conflict"] == 1
+    assert record["reason"] == "already committed as batch 1 (rows not applied: 1 conflict)"
+    (drops / "b.csv").write_text(HEADER + "2;Beta Oy;Kemi\n")
+    assert run_cli("run", job).exit_code == 0
+    (drops / "b.csv").write_text(HEADER + "2;Beta Oy;Kemi\n")
+    clean = run_cli("run", job, "--json")
+    assert clean.exit_code == 0 and clean.json()["files"][0]["counts"]["new"] == 1

@@ -135,6 +135,26 @@ def run_job(job: Job, *, dry_run: bool = False,
     return RunSummary(job.name, dry_run, results)
 
 
+def _duplicate(name: str, checksum: str,
+               batch: tuple[int, dict[str, int]] | None) -> FileResult:
+    """A file whose content was committed before: skipped, with that batch's counts.
+
+    Rows that batch did not apply are said again (exit 1): a run killed after the
+    commit and before its log line would otherwise leave them unreported for good.
+    """
+    if batch is None:
+        return FileResult(name, "skipped_duplicate", checksum,
+                          reason="same content as a file before it in this dry run")
+    batch_id, counts = batch
+    why = f"already committed as batch {batch_id}"
+    unapplied = {k: counts.get(k, 0) for k in ("conflict", "rejected") if counts.get(k)}
+    if unapplied:
+        why += " (rows not applied: " + ", ".join(f"{n} {k}" for k, n in unapplied.items()) \
+            + ")"
+    return FileResult(name, "skipped_duplicate", checksum, counts=counts, reason=why,
+                      batch=batch_id, exit_code=1 if unapplied else 0)
+
+
 def _left_in_place(result: FileResult, path: Path) -> None:
     """A file that changed (or went) after it was read stays where it is: what was
     done with the content read stands, and a new content is the next run's."""
@@ -159,7 +179,8 @@ class _Run:
     def __init__(self, job: Job, register: SQLRegister, dry_run: bool,
                  done: Callable[[FileResult], None]) -> None:
         self.job, self.register, self.dry_run, self.done = job, register, dry_run, done
-        self.seen: dict[str, int | None] = {}  # checksums a dry run would have committed
+        # checksums a dry run would have committed
+        self.seen: dict[str, tuple[int, dict[str, int]] | None] = {}
 
     def run(self) -> None:
         source = self.job.source
@@ -178,12 +199,17 @@ class _Run:
             else:
                 self.done(self.file(path, scan.looks[path]))
 
-    def committed(self) -> dict[str, int | None]:
-        """Checksums of import batches not reverted (and of this dry run's commits)."""
+    def committed(self) -> dict[str, tuple[int, dict[str, int]] | None]:
+        """Checksums of import batches not reverted, each with its batch id and counts
+        (and of this dry run's commits, with None)."""
         batches = self.register.batches().filter(
             (pl.col("kind") == "import") & pl.col("reverted_by").is_null()
             & pl.col("checksum").is_not_null())
-        return {**dict(batches.select("checksum", "id").iter_rows()), **self.seen}
+        found: dict[str, tuple[int, dict[str, int]] | None] = {
+            checksum: (batch, json.loads(counts or "{}"))
+            for checksum, batch, counts in batches.select("checksum", "id", "counts")
+            .iter_rows()}
+        return {**found, **self.seen}
 
     def file(self, path: Path, looked: tuple[int, int]) -> FileResult:
         start = time.monotonic()
@@ -200,9 +226,7 @@ class _Run:
             return self.finish(result, path, self.job.held, start, error=reason)
         done = self.committed()
         if checksum in done:
-            why = (f"already committed as batch {done[checksum]}" if done[checksum]
-                   else "same content as a file before it in this dry run")
-            return self.finish(FileResult(str(path), "skipped_duplicate", checksum, reason=why),
+            return self.finish(_duplicate(str(path), checksum, done[checksum]),
                                path, self.job.processed, start)
         try:
             plan = preview(path, self.register, self.job.rules)
