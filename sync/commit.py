@@ -66,10 +66,11 @@ def changeset(plan: Plan) -> ChangeSet:
 
 
 def commit(plan: Plan, register: Register, actor: str,
-           progress: Progress | None = None) -> BatchInfo:
+           progress: Progress | None = None, once: bool = False) -> BatchInfo:
     """Apply `plan` to `register` in one transaction, or refuse and write nothing.
 
-    `progress`, when given, is called as each step of COMMIT_STEPS begins."""
+    `progress`, when given, is called as each step of COMMIT_STEPS begins. `once`: refuse
+    a source whose content an import batch not reverted already committed."""
     planned_for = plan.header.register_id
     if planned_for is not None and planned_for != register.register_id():
         raise StalePlanError("this plan was made against another register; "
@@ -78,4 +79,4 @@ def commit(plan: Plan, register: Register, actor: str,
         changeset(plan), plan_id=plan.header.plan_id,
         plan_version=plan.header.register_version, source=plan.header.source,
         checksum=plan.header.source_checksum, actor=actor, counts=plan.header.counts,
-        progress=progress)
+        progress=progress, once=once)

@@ -74,3 +74,12 @@ class RegisterBusyError(RegsyncError):
     """Another run holds the register (exit 3)."""
 
     exit_code = 3
+
+
+class AlreadyCommittedError(StalePlanError):
+    """The same source content was committed by a batch not reverted (exit 3): raised
+    only where a source may be committed once (jobs)."""
+
+    def __init__(self, message: str, batch_id: int, counts: dict[str, int]) -> None:
+        super().__init__(message)
+        self.batch_id, self.counts = batch_id, counts

@@ -474,3 +474,32 @@ def test_a_duplicate_of_a_batch_with_unapplied_rows_says_so_again(tmp_path: Path
     (drops / "b.csv").write_text(HEADER + "2;Beta Oy;Kemi\n")
     clean = run_cli("run", job, "--json")
     assert clean.exit_code == 0 and clean.json()["files"][0]["counts"]["new"] == 1
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_a_file_another_runner_committed_meanwhile_is_not_committed_twice(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: str, request) -> None:
+    # Two job files on one folder (a cron job and a copy run by hand): each looked up
+    # the checksum before the other committed. The commit itself checks it again.
+    import sync.jobs.runner as runner
+
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    if engine == "postgresql":
+        url = request.getfixturevalue("pg_url")
+        job.write_text(job.read_text().replace('register = "r.db"', f'register = "{url}"'))
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    body = HEADER + "1;Alpha Oy;Oulu\n"
+    (drops / "a.csv").write_text(body)
+    assert run_cli("run", job).exit_code == 0
+    (drops / "a.csv").write_text(body)
+    monkeypatch.setattr(runner._Run, "committed", lambda self: {})  # looked too early
+    again = run_cli("run", job, "--json")
+    record = again.json()["files"][0]
+    assert again.exit_code == 0, again.stderr
+    assert record["outcome"] == "skipped_duplicate" and record["batch"] == 1
+    assert record["reason"] == "already committed as batch 1"
+    assert names(tmp_path / "out" / "done") == ["a-1.csv", "a.csv"]
+    listed = run_cli("batches", "--db", tmp_path / "r.db" if engine == "sqlite" else url,
+                     "--json")
+    assert [b["id"] for b in listed.json()["batches"]] == [1]

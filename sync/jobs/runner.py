@@ -20,7 +20,12 @@ from typing import Any, Literal, get_args
 
 import polars as pl
 
-from sync.errors import RegisterBusyError, SourceError, StalePlanError
+from sync.errors import (
+    AlreadyCommittedError,
+    RegisterBusyError,
+    SourceError,
+    StalePlanError,
+)
 from sync.jobs.config import FolderSource, Job, TableSource
 from sync.jobs.lock import job_lock
 from sync.jobs.sources import look, move_into, scan_folder, write_new
@@ -289,8 +294,12 @@ class _Run:
                                 exit_code=not_applied)
             return self.finish(result, path, self.job.processed, start, plan=plan, stem=stem)
         try:
-            batch = (commit(plan, self.writable(), self.job.actor) if plan.rows.height
-                     else None)
+            batch = (commit(plan, self.writable(), self.job.actor, once=path is not None)
+                     if plan.rows.height else None)
+        except AlreadyCommittedError as exc:
+            # Another runner committed the same file since this one looked.
+            return self.finish(_duplicate(name, checksum, (exc.batch_id, exc.counts)),
+                               path, self.job.processed, start)
         except (StalePlanError, RegisterBusyError) as exc:
             return FileResult(name, "failed", checksum, counts=counts, exit_code=3,
                               reason=f"{exc.message} (left for the next run)",

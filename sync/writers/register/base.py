@@ -114,10 +114,12 @@ class Register(Protocol):
 
     def apply(self, changes: ChangeSet, *, plan_id: str, plan_version: int, source: str,
               checksum: str, actor: str, counts: dict[str, int],
-              progress: Progress | None = None) -> BatchInfo:
+              progress: Progress | None = None, once: bool = False) -> BatchInfo:
         """Apply a change set in one transaction, or raise and write nothing.
 
-        `progress`, when given, is called as each step of COMMIT_STEPS begins."""
+        `progress`, when given, is called as each step of COMMIT_STEPS begins. `once`:
+        refuse (AlreadyCommittedError) a source checksum an import batch not reverted
+        has."""
         ...
 
     def close(self) -> None:

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import polars as pl
 
-from sync.errors import StalePlanError, UsageError
+from sync.errors import AlreadyCommittedError, StalePlanError, UsageError
 from sync.groupkey import group_key, group_key_expr, group_keys
 from sync.namekey import name_blocks, name_key_of
 from sync.types import Progress
@@ -411,10 +411,12 @@ class SQLRegister:
 
     def apply(self, changes: ChangeSet, *, plan_id: str, plan_version: int, source: str,
               checksum: str, actor: str, counts: dict[str, int],
-              progress: Progress | None = None) -> BatchInfo:
+              progress: Progress | None = None, once: bool = False) -> BatchInfo:
         """Apply a change set in one transaction; StalePlanError if the plan is stale.
 
-        `progress`, when given, is called as each step of COMMIT_STEPS begins."""
+        `progress`, when given, is called as each step of COMMIT_STEPS begins. `once`:
+        AlreadyCommittedError if an import batch not reverted has this source checksum
+        (checked inside the transaction, so two runners can't both commit a file)."""
         def step(name: str) -> None:
             if progress is not None:
                 progress(name, COMMIT_STEPS.index(name) + 1, len(COMMIT_STEPS))
@@ -422,6 +424,8 @@ class SQLRegister:
         with self._transaction():
             step("checking the plan is current")
             self._check_not_stale(changes, plan_id, plan_version)
+            if once:
+                self._check_first_commit(checksum)
             batch_id, version, now = self._open_batch(
                 "import", actor, plan_id=plan_id, source=source, checksum=checksum,
                 counts=counts)
@@ -443,6 +447,16 @@ class SQLRegister:
         return BatchInfo(batch_id=batch_id, version=version, inserted=changes.inserts.height,
                          updated=changes.updates["customer_number"].n_unique(),
                          groups_created=created)
+
+    def _check_first_commit(self, checksum: str) -> None:
+        done = self._rows(
+            f"SELECT id, counts FROM {self._t('batches')} WHERE kind = 'import' "
+            f"AND checksum = ? AND reverted_by IS NULL ORDER BY id", (checksum,))
+        if done:
+            batch_id, counts = int(done[0][0]), json.loads(done[0][1] or "{}")
+            raise AlreadyCommittedError(
+                f"the same content was already committed as batch {batch_id}",
+                batch_id, counts)
 
     def _check_not_stale(self, changes: ChangeSet, plan_id: str, plan_version: int) -> None:
         done = self._rows(f"SELECT id FROM {self._t('batches')} WHERE plan_id = ?", (plan_id,))
