@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from sync.cli_output import json_option, run, say
+
+if TYPE_CHECKING:
+    from sync.jobs.runner import RunSummary
 
 
 @click.command("run")
@@ -25,18 +29,34 @@ def run_cmd(job_file: Path, dry_run: bool, as_json: bool) -> None:
     register was busy.
     """
     from sync.jobs import load_job, run_job  # imported here: `regsync commit` needs none of it
+    from sync.jobs.runner import RunStopped
 
     def body() -> int:
         job = load_job(job_file)
-        summary = run_job(job, dry_run=dry_run, echo=lambda line: say(line, sys.stderr))
-        counts = ", ".join(f"{n} {outcome}" for outcome, n
-                           in summary.counts(would_be=dry_run).items() if n)
-        say(f"job {job.name}{' (dry run, would be)' if dry_run else ''}: "
-            f"{counts or 'nothing to do'}; exit {summary.exit_code}", sys.stderr)
-        if as_json:
-            say(json.dumps(summary.payload(), ensure_ascii=False))
-        return summary.exit_code
+        try:
+            summary = run_job(job, dry_run=dry_run, echo=lambda line: say(line, sys.stderr))
+        except RunStopped as stop:
+            # What the run did before it stopped stands (each file its own batch): the
+            # summary says so, with the reason, instead of "nothing was written".
+            _summarise(job.name, dry_run, stop.summary, as_json, error=stop.message)
+            return stop.summary.exit_code
+        return _summarise(job.name, dry_run, summary, as_json)
     run(as_json, body)
+
+
+def _summarise(name: str, dry_run: bool, summary: RunSummary, as_json: bool,
+               error: str | None = None) -> int:
+    counts = ", ".join(f"{n} {outcome}" for outcome, n
+                       in summary.counts(would_be=dry_run).items() if n)
+    stopped = f"stopped: {error}; " if error else ""
+    say(f"job {name}{' (dry run, would be)' if dry_run else ''}: {stopped}"
+        f"{counts or 'nothing to do'}; exit {summary.exit_code}", sys.stderr)
+    if as_json:
+        payload = summary.payload()
+        if error is not None:
+            payload["error"] = error
+        say(json.dumps(payload, ensure_ascii=False))
+    return summary.exit_code
 
 
 JOB_COMMANDS = (run_cmd,)

@@ -15,9 +15,8 @@ from typing import Any, TextIO
 
 import click
 
-from sync.errors import RegsyncError, first_line
+from sync.errors import EXIT_INTERNAL, RegsyncError, first_line
 
-EXIT_INTERNAL = 70
 EXIT_UNREADABLE = 2
 
 

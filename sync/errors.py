@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# Spec section 7's "other": an internal error (our bug), nothing written.
+EXIT_INTERNAL = 70
+
 
 def first_line(exc: BaseException, limit: int = 200) -> str:
     """The first line of an exception's text (its type's name when it has none), at most

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import sync.errors as sync_errors
 from sync.jobs.sources import move_into, temporary_name
 from tests.conftest import customers, report_rows, run_cli
 from tests.jobs_helpers import HEADER, batches, log_lines, names, write_job
@@ -503,3 +504,68 @@ def test_a_file_another_runner_committed_meanwhile_is_not_committed_twice(
     listed = run_cli("batches", "--db", tmp_path / "r.db" if engine == "sqlite" else url,
                      "--json")
     assert [b["id"] for b in listed.json()["batches"]] == [1]
+
+
+@pytest.mark.parametrize(("failure", "code", "says"), [
+    (lambda: sync_errors.RegisterError("r.db: cannot write to the register (disk full)"), 2,
+     "r.db: cannot write to the register (disk full)"),
+    (lambda: OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "out/reports/b.report.csv"),
+     2, "out/reports/b.report.csv: No space left on device"),
+    (lambda: KeyboardInterrupt(), 130, "interrupted"),
+])
+def test_a_run_stopped_midway_says_what_it_had_done(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure, code: int,
+        says: str) -> None:
+    # File a is committed, then the run dies at b: the summary must still list a as
+    # committed (its batch stands), b as failed with the reason, and c untouched. It
+    # said "nothing was written", exit 70, and lost the summary.
+    import sync.jobs.runner as runner
+
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    for n, name in enumerate("abc", start=1):
+        (drops / f"{name}.csv").write_text(HEADER + f"{n};Firma {name} Oy;Oulu\n")
+    real_commit = runner.commit
+
+    def failing_commit(plan, *args, **kwargs):
+        if plan.header.source.endswith("b.csv"):
+            raise failure()
+        return real_commit(plan, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "commit", failing_commit)
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == code, result.stderr
+    payload = result.json()
+    assert payload["error"] == says and payload["exit_code"] == code
+    assert [(Path(f["file"]).name, f["outcome"]) for f in payload["files"]] == [
+        ("a.csv", "committed"), ("b.csv", "failed")]
+    assert payload["files"][1]["reason"] == says
+    assert "nothing was written" not in result.stderr
+    assert f"stopped: {says}; 1 committed, 1 failed; exit {code}" in result.stderr
+    assert names(drops) == ["b.csv", "c.csv"] and names(tmp_path / "out" / "done") == ["a.csv"]
+    assert [r["outcome"] for r in log_lines(tmp_path / "out" / "regsync.jsonl")] == [
+        "committed", "failed"]
+
+
+def test_a_log_that_cannot_be_written_stops_the_run_naming_the_committed_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sync.jobs.runner as runner
+
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    (drops / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    (drops / "b.csv").write_text(HEADER + "2;Beta Oy;Oulu\n")
+
+    def full(log: Path, record: dict) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(log))
+
+    monkeypatch.setattr(runner, "_append_log", full)
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 2
+    files = result.json()["files"]
+    assert [(Path(f["file"]).name, f["outcome"], f["batch"]) for f in files] == [
+        ("a.csv", "committed", 1)]
+    assert "No space left on device" in files[0]["reason"]
+    assert names(drops) == ["b.csv"]

@@ -9,6 +9,7 @@ same source: unchanged content means nothing to do.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -21,10 +22,13 @@ from typing import Any, Literal, get_args
 import polars as pl
 
 from sync.errors import (
+    EXIT_INTERNAL,
     AlreadyCommittedError,
     RegisterBusyError,
+    RegsyncError,
     SourceError,
     StalePlanError,
+    first_line,
 )
 from sync.jobs.config import FolderSource, Job, TableSource
 from sync.jobs.lock import job_lock
@@ -135,9 +139,59 @@ def run_job(job: Job, *, dry_run: bool = False,
         run = _Run(job, register, dry_run, done)
         try:
             run.run()
+        except (SystemExit, GeneratorExit):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - the run's record must survive it
+            if os.environ.get("REGSYNC_DEBUG") and not isinstance(exc, RegsyncError):
+                raise
+            message, code = _stop_reason(exc)
+            _record_stop(run, results, message, code, job)
+            raise RunStopped(RunSummary(job.name, dry_run, results), message, code) from exc
         finally:
             run.register.close()
     return RunSummary(job.name, dry_run, results)
+
+
+class RunStopped(Exception):
+    """A run that stopped midway: what it did before (files committed stay committed),
+    the one-line reason, and the exit code."""
+
+    def __init__(self, summary: RunSummary, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.summary, self.message, self.exit_code = summary, message, exit_code
+
+
+def _stop_reason(exc: BaseException) -> tuple[str, int]:
+    """The one line and exit code for what stopped a run."""
+    if isinstance(exc, RegsyncError):
+        return exc.message, exc.exit_code
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted", 130
+    if isinstance(exc, OSError):  # a full disk, a folder gone: the machine, not the data
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or first_line(exc)}", 2
+    return (f"internal error ({type(exc).__name__}: {first_line(exc)}); set "
+            f"REGSYNC_DEBUG=1 for details", EXIT_INTERNAL)
+
+
+def _record_stop(run: _Run, results: list[FileResult], message: str, code: int,
+                 job: Job) -> None:
+    """Add a `failed` result for the file the run stopped at (unless it has one)."""
+    current = run.current
+    if current is None or (results and results[-1].file == current):
+        if results and results[-1].file == current:
+            results[-1].reason = "; ".join(r for r in (results[-1].reason, message) if r)
+            results[-1].exit_code = max(results[-1].exit_code, code)
+        return
+    reason = message
+    if run.current_batch is not None:
+        reason += (f" (after its commit as batch {run.current_batch}, which stands; the "
+                   "file was not moved)")
+    result = FileResult(current, "failed", reason=reason, batch=run.current_batch,
+                        exit_code=code)
+    results.append(result)
+    with contextlib.suppress(OSError):
+        _append_log(job.log, result.record(job.name))
 
 
 def _duplicate(name: str, checksum: str,
@@ -184,6 +238,10 @@ class _Run:
     def __init__(self, job: Job, register: SQLRegister, dry_run: bool,
                  done: Callable[[FileResult], None]) -> None:
         self.job, self.register, self.dry_run, self.done = job, register, dry_run, done
+        # The file (or table) in hand, and its batch once committed: what a run that
+        # stops midway reports it stopped at.
+        self.current: str | None = None
+        self.current_batch: int | None = None
         # checksums a dry run would have committed
         self.seen: dict[str, tuple[int, dict[str, int]] | None] = {}
 
@@ -192,6 +250,7 @@ class _Run:
         if isinstance(source, FolderSource):
             self.folder(source)
         else:
+            self.current = redact(source.db)
             self.done(self.table(source))
 
     def folder(self, source: FolderSource) -> None:
@@ -202,6 +261,7 @@ class _Run:
             if path in left:
                 self.done(FileResult(str(path), "left_incomplete", reason=left[path]))
             else:
+                self.current, self.current_batch = str(path), None
                 self.done(self.file(path, scan.looks[path]))
 
     def committed(self) -> dict[str, tuple[int, dict[str, int]] | None]:
@@ -304,6 +364,7 @@ class _Run:
             return FileResult(name, "failed", checksum, counts=counts, exit_code=3,
                               reason=f"{exc.message} (left for the next run)",
                               seconds=time.monotonic() - start)
+        self.current_batch = batch.batch_id if batch else None
         result = FileResult(name, "committed", checksum, counts=counts, exit_code=not_applied,
                             batch=batch.batch_id if batch else None,
                             reason=None if batch else "no data rows: no batch")
