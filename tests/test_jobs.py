@@ -569,3 +569,23 @@ def test_a_log_that_cannot_be_written_stops_the_run_naming_the_committed_file(
         ("a.csv", "committed", 1)]
     assert "No space left on device" in files[0]["reason"]
     assert names(drops) == ["b.csv"]
+
+
+@pytest.mark.parametrize("beside", ["~$a.xlsx", ".~lock.a.xlsx#", "a.xlsx.part"])
+def test_a_drop_open_in_a_program_waits_for_the_next_run(tmp_path: Path, beside: str) -> None:
+    # Excel's ~$a.xlsx (or LibreOffice's lock, or a newer copy on its way) beside a.xlsx:
+    # the file may be saved over any moment; it is left, not committed half-edited.
+    from tests.workbooks import write_xlsx
+
+    job = write_job(tmp_path, source='folder = "drops"\npattern = "*.xlsx"\nsettle_seconds = 0')
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    write_xlsx(drops / "a.xlsx", [["customer_number", "name"], ["1", "Alpha Oy"]])
+    (drops / beside).write_bytes(b"lock")
+    result = run_cli("run", job, "--json")
+    files = {Path(f["file"]).name: f for f in result.json()["files"]}
+    assert result.exit_code == 0 and files["a.xlsx"]["outcome"] == "left_incomplete"
+    assert files["a.xlsx"]["reason"] == f"{beside} beside it: open in a program or being replaced"
+    assert names(drops) == sorted(["a.xlsx", beside])
+    (drops / beside).unlink()
+    assert run_cli("run", job).exit_code == 0 and names(drops) == []

@@ -61,6 +61,7 @@ def scan_folder(folder: Path, pattern: str, settle_seconds: float,
     """
     ready: list[Path] = []
     incomplete: list[tuple[Path, str]] = []
+    busy: dict[str, str] = {}  # final name -> the temporary name beside it
     for path in sorted(folder.iterdir(), key=lambda p: p.name):
         if not path.is_file() or path.resolve() in exclude:
             continue
@@ -68,10 +69,17 @@ def scan_folder(folder: Path, pattern: str, settle_seconds: float,
         if final is not None:
             if fnmatch.fnmatch(final, pattern):
                 incomplete.append((path, "temporary name: still being written"))
+                busy.setdefault(final, path.name)
         elif fnmatch.fnmatch(path.name, pattern):
             ready.append(path)
+    # A file with a temporary name beside it (~$x.xlsx: open in Excel; x.csv.part: a
+    # newer copy on its way) may be saved over any moment: it waits too.
+    for path in [p for p in ready if p.name in busy]:
+        ready.remove(path)
+        incomplete.append((path, f"{busy[path.name]} beside it: open in a program or "
+                                 "being replaced"))
     if not ready:
-        return Scan(ready, incomplete)
+        return Scan(ready, sorted(incomplete, key=lambda item: item[0].name))
     first = {path: _look(path) for path in ready}
     time.sleep(settle_seconds)
     settled: dict[Path, tuple[int, int]] = {}
