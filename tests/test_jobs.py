@@ -589,3 +589,24 @@ def test_a_drop_open_in_a_program_waits_for_the_next_run(tmp_path: Path, beside:
     assert names(drops) == sorted(["a.xlsx", beside])
     (drops / beside).unlink()
     assert run_cli("run", job).exit_code == 0 and names(drops) == []
+
+
+def test_a_run_stopped_after_a_commit_names_the_batch_that_stands(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sync.jobs.runner as runner
+
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    (drops / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+
+    def full(folder: Path, name: str, data: bytes) -> Path:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder / name))
+
+    monkeypatch.setattr(runner, "write_new", full)  # the report can't be written
+    result = run_cli("run", job, "--json")
+    record = result.json()["files"][0]
+    assert result.exit_code == 2 and record["outcome"] == "failed" and record["batch"] == 1
+    assert record["reason"].endswith("a.report.csv: No space left on device "
+                                     "(after its commit as batch 1, which stands)")
+    assert sorted(customers(tmp_path / "r.db")) == ["1"]

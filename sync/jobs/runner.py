@@ -176,17 +176,19 @@ def _stop_reason(exc: BaseException) -> tuple[str, int]:
 
 def _record_stop(run: _Run, results: list[FileResult], message: str, code: int,
                  job: Job) -> None:
-    """Add a `failed` result for the file the run stopped at (unless it has one)."""
+    """Say, for the file the run stopped at, why: on its result when it has one (what
+    failed came after it, e.g. its log line), else as a new `failed` result."""
     current = run.current
-    if current is None or (results and results[-1].file == current):
-        if results and results[-1].file == current:
-            results[-1].reason = "; ".join(r for r in (results[-1].reason, message) if r)
-            results[-1].exit_code = max(results[-1].exit_code, code)
+    if current is None:
+        return
+    if results and results[-1].file == current:
+        last = results[-1]
+        last.reason = "; ".join(r for r in (last.reason, message) if r)
+        last.exit_code = max(last.exit_code, code)
         return
     reason = message
     if run.current_batch is not None:
-        reason += (f" (after its commit as batch {run.current_batch}, which stands; the "
-                   "file was not moved)")
+        reason += f" (after its commit as batch {run.current_batch}, which stands)"
     result = FileResult(current, "failed", reason=reason, batch=run.current_batch,
                         exit_code=code)
     results.append(result)
@@ -258,10 +260,10 @@ class _Run:
                            exclude=frozenset({self.job.log, self.job.lock}))
         left = dict(scan.incomplete)
         for path in sorted([*scan.ready, *left], key=lambda p: p.name):
+            self.current, self.current_batch = str(path), None
             if path in left:
                 self.done(FileResult(str(path), "left_incomplete", reason=left[path]))
             else:
-                self.current, self.current_batch = str(path), None
                 self.done(self.file(path, scan.looks[path]))
 
     def committed(self) -> dict[str, tuple[int, dict[str, int]] | None]:
