@@ -610,3 +610,11 @@ def test_a_run_stopped_after_a_commit_names_the_batch_that_stands(
     assert record["reason"].endswith("a.report.csv: No space left on device "
                                      "(after its commit as batch 1, which stands)")
     assert sorted(customers(tmp_path / "r.db")) == ["1"]
+
+
+def test_a_job_with_an_unknown_database_scheme_never_shows_its_password(tmp_path: Path) -> None:
+    job = write_job(tmp_path, source='db = "mysql://erp:Sekr3t@db.example/crm"\ntable = "c"')
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 2
+    assert "mysql://erp@db.example/crm" in result.json()["error"]
+    assert "Sekr3t" not in result.stdout + result.stderr

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from sync.readers.database import read_database, redact
+from sync.readers.database import read_database
+from sync.writers.register.urls import redact_url
 from tests.conftest import customers, report_rows, run_cli
 from tests.jobs_helpers import batches, write_job
 
@@ -119,7 +120,7 @@ def test_table_checksum_ignores_row_order_and_label_hides_passwords(tmp_path: Pa
     reversed_query = read_database(url, query="SELECT * FROM customers ORDER BY 1 DESC")
     assert as_table.checksum == reversed_query.checksum
     assert as_table.table.frame.rows() == [(2, "1", "A", "x", "2.5"), (3, "2", "B", None, "100")]
-    assert redact("postgresql://erp:s3cret@db.example:5432/crm") == \
+    assert redact_url("postgresql://erp:s3cret@db.example:5432/crm") == \
         "postgresql://erp@db.example:5432/crm"
 
 

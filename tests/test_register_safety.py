@@ -315,10 +315,9 @@ def test_a_full_disk_during_a_commit_is_exit_2_and_writes_nothing(
     ("sqlite:///tmp/a?password=b.db", "sqlite:///tmp/a?password=b.db"),
 ])
 def test_every_form_of_password_in_a_url_is_redacted(url: str, shown: str):
-    from sync.readers.database import redact
     from sync.writers.register.urls import redact_url, scrub
 
-    assert redact_url(url) == redact(url) == shown
+    assert redact_url(url) == shown
     assert "S3" not in scrub(f"failed: {url}", url) and "K3y" not in scrub(url, url)
 
 

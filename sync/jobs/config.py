@@ -20,6 +20,7 @@ from sync.errors import RegsyncError, UsageError
 from sync.rules import Rules, load_rules
 from sync.writers.register import open_register, register_exists
 from sync.writers.register.sqlite import sqlite_path
+from sync.writers.register.urls import redact_url
 
 MAX_SETTLE_SECONDS = 3600  # a file still growing after an hour is no drop
 DEFAULT_SETTLE_SECONDS = 2.0
@@ -233,7 +234,7 @@ class _Checker:
         if url.startswith(("postgresql://", "postgres://")):
             return url
         if "://" in url and not url.startswith("sqlite:///"):
-            raise self.fail(f"[job] register {url!r}: expected an SQLite path, "
+            raise self.fail(f"[job] register {redact_url(url)!r}: expected an SQLite path, "
                             f"sqlite:///path or postgresql://...")
         return str(self.resolve(str(sqlite_path(url))))
 
@@ -275,7 +276,8 @@ class _Checker:
         if db.startswith("sqlite:///") or "://" not in db:
             db = "sqlite:///" + str(self.resolve(str(sqlite_path(db))))
         elif not db.startswith(("postgresql://", "postgres://")):
-            raise self.fail(f"[source] db {db!r}: expected sqlite:///path or postgresql://...")
+            raise self.fail(f"[source] db {redact_url(db)!r}: expected sqlite:///path or "
+                            "postgresql://...")
         return TableSource(db=db, table=table, query=query)
 
     def max_rejected(self) -> MaxRejected:

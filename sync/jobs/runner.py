@@ -35,9 +35,10 @@ from sync.jobs.lock import job_lock
 from sync.jobs.sources import look, move_into, scan_folder, write_new
 from sync.pipeline import commit, file_checksum, preview, preview_table
 from sync.plan import Plan
-from sync.readers.database import read_database, redact
+from sync.readers.database import read_database
 from sync.writers.register import open_register, register_exists
 from sync.writers.register.sql import SQLRegister
+from sync.writers.register.urls import redact_url
 
 Outcome = Literal["committed", "skipped_duplicate", "held", "left_incomplete", "failed",
                   "dry_run"]
@@ -252,7 +253,7 @@ class _Run:
         if isinstance(source, FolderSource):
             self.folder(source)
         else:
-            self.current = redact(source.db)
+            self.current = redact_url(source.db)
             self.done(self.table(source))
 
     def folder(self, source: FolderSource) -> None:
@@ -310,7 +311,7 @@ class _Run:
         try:
             read = read_database(source.db, table=source.table, query=source.query)
         except SourceError as exc:
-            return FileResult(redact(source.db), "failed", reason=exc.message, exit_code=1,
+            return FileResult(redact_url(source.db), "failed", reason=exc.message, exit_code=1,
                               seconds=time.monotonic() - start)
         last = self.register.batches().filter(
             (pl.col("kind") == "import") & pl.col("reverted_by").is_null()

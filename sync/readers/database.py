@@ -47,7 +47,7 @@ def read_database(db: str, *, table: str | None = None,
     """
     if (table is None) == (query is None):
         raise ValueError("give exactly one of table or query")
-    label = f"{redact(db)} " + (f"table {table}" if table else
+    label = f"{redact_url(db)} " + (f"table {table}" if table else
                                 f"query {' '.join(str(query).split())}")
     sql = f"SELECT * FROM {_quote(table)}" if table else str(query)
     if db.startswith("sqlite:///"):
@@ -68,11 +68,6 @@ def read_database(db: str, *, table: str | None = None,
     source = SourceTable(path=Path(label), format="table", encoding=None, delimiter=None,
                          header_row=1, headers=headers, frame=frame, skipped=skipped)
     return DatabaseRead(table=source, checksum=checksum, label=label)
-
-
-def redact(url: str) -> str:
-    """`url` without its secrets (the register's `redact_url`: one rule for both)."""
-    return redact_url(url)
 
 
 def _quote(table: str) -> str:
