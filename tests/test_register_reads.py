@@ -40,7 +40,7 @@ def split_reads(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sql, "_TUPLE_ROWS", 4)
     monkeypatch.setattr(sql, "_PARALLEL_MIN_KEYS", 1)
     monkeypatch.setattr(sql, "_PARALLEL_MIN_BLOCKS", 1)
-    monkeypatch.setattr(sqlite, "_READERS", 3)
+    monkeypatch.setattr(sqlite, "READERS", 3)
 
 
 def _reads(db: Path, numbers: list[str], blocks: list[str]) -> list[pl.DataFrame]:
@@ -55,7 +55,7 @@ def _reads(db: Path, numbers: list[str], blocks: list[str]) -> list[pl.DataFrame
     finally:
         register.close()
     many = len(set(numbers)) > 1 or len(blocks) > 1
-    assert used_readers == (many and sqlite._READERS > 1), \
+    assert used_readers == (many and sqlite.READERS > 1), \
         "reads of many keys run on the reader connections, and only they"
     return frames
 
@@ -70,14 +70,14 @@ def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
                                         "laine", "kivi", "sora", "nope"]), max_size=9))
 def test_split_reads_give_the_frames_of_one_read(register_file, numbers, blocks):
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(sqlite, "_READERS", 1)
+        patch.setattr(sqlite, "READERS", 1)
         patch.setattr(sql, "_PARALLEL_MIN_KEYS", 10**9)
         one = _reads(register_file, numbers, blocks)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(sql, "_TUPLE_ROWS", 4)
         patch.setattr(sql, "_PARALLEL_MIN_KEYS", 1)
         patch.setattr(sql, "_PARALLEL_MIN_BLOCKS", 1)
-        patch.setattr(sqlite, "_READERS", 3)
+        patch.setattr(sqlite, "READERS", 3)
         split = _reads(register_file, numbers, blocks)
     for a, b in zip(one, split, strict=True):
         assert a.schema == b.schema
@@ -151,3 +151,65 @@ def test_a_register_in_a_folder_whose_name_looks_like_uri_syntax(tmp_path, folde
     assert result.json()["unchanged"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([folder, "register-seed.csv",
                                                                  "s.csv"])
+
+
+def test_split_reads_on_postgresql_give_the_frames_of_one_read(
+        pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # The same reads on PostgreSQL, each part on a connection of its own.
+    from sync.writers.register import postgres
+
+    rows = "\n".join(f"{n};{NAMES[i % len(NAMES)]} {i // len(NAMES) or ''}".rstrip()
+                     + f";{'' if i % 3 else f'group {i % 2}'}" for i, n in enumerate(NUMBERS))
+    load_register(pg_url, f"customer_number;name;customer_group\n{rows}\n", tmp_path)
+    numbers = [*NUMBERS[::3], "9999", "01000", NUMBERS[4]]
+    blocks = ["kahv", "kahvila", "matt", "virt", "laine", "nope"]
+
+    def reads() -> tuple[list[pl.DataFrame], bool]:
+        register = open_register(pg_url, create=False)
+        try:
+            values = pl.Series(numbers, dtype=pl.String)
+            frames = [register.fetch(values, FIELDS),
+                      register.lookup("customer_number", values),
+                      register.block_sizes(blocks, 3), register.block_members(blocks)]
+            return frames, register._readers_pool is not None
+        finally:
+            register.close()
+
+    monkeypatch.setattr(postgres, "READERS", 1)
+    one, pooled = reads()
+    assert not pooled
+    monkeypatch.setattr(sql, "_TUPLE_ROWS", 4)
+    monkeypatch.setattr(sql, "_PARALLEL_MIN_KEYS", 1)
+    monkeypatch.setattr(sql, "_PARALLEL_MIN_BLOCKS", 1)
+    monkeypatch.setattr(postgres, "READERS", 3)
+    split, pooled = reads()
+    assert pooled, "reads of many keys run on the reader connections"
+    for a, b in zip(one, split, strict=True):
+        assert a.schema == b.schema and _sorted(a).equals(_sorted(b))
+    assert one[3]["block"].equals(split[3]["block"])
+    assert one[0].height == len(set(numbers) & set(NUMBERS))
+
+
+def test_a_read_inside_a_postgresql_commit_stays_on_its_connection(
+        pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from sync.writers.register import postgres
+
+    load_register(pg_url, "customer_number;name\n1000;Aho Oy\n1001;Beta Oy\n", tmp_path)
+    monkeypatch.setattr(sql, "_TUPLE_ROWS", 1)
+    monkeypatch.setattr(sql, "_PARALLEL_MIN_BLOCKS", 1)
+    monkeypatch.setattr(postgres, "READERS", 3)
+    register = open_register(pg_url, create=True)
+    blocks = ["aho", "beta", "uusi"]
+    try:
+        with pytest.raises(RuntimeError), register._transaction():
+            register._execute(f"INSERT INTO {register._t('name_blocks')} (block, "
+                              "customer_number, name) VALUES ('uusi', '5001', 'Uusi Oy')")
+            seen = register.block_sizes(blocks, 5)
+            assert register._readers_pool is None
+            raise RuntimeError("roll back")
+        assert dict(seen.rows()) == {"aho": 1, "beta": 1, "uusi": 1}
+        after = register.block_sizes(blocks, 5)
+        assert register._readers_pool is not None
+        assert dict(after.rows()) == {"aho": 1, "beta": 1, "uusi": 0}
+    finally:
+        register.close()

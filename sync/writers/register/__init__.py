@@ -60,7 +60,7 @@ def open_register(url: str, *, create: bool, migrating: bool = False) -> SQLRegi
                 conn.close()
                 return SQLiteRegister.empty(label)
             return PostgresRegister.create(conn, label, schema)
-        register = PostgresRegister(conn, label, schema)
+        register = PostgresRegister(conn, label, schema, url=url)
         if not migrating:
             register.check_schema_version()
         return register

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -21,8 +21,9 @@ import psycopg
 from psycopg import sql as psql
 
 from sync.errors import CommitInDoubtError, RegisterBusyError, RegisterError
+from sync.writers.register.read_pool import READERS, ReadPool
 from sync.writers.register.schema import SCHEMA_VERSION, schema_sql
-from sync.writers.register.sql import HISTORY_COLUMNS, SQLRegister
+from sync.writers.register.sql import HISTORY_COLUMNS, SQLRegister, T
 from sync.writers.register.urls import is_postgres_url, parse_url, redact_url, scrub
 
 __all__ = ["PostgresRegister", "connect", "has_register", "is_postgres_url", "parse_url",
@@ -101,11 +102,15 @@ class PostgresRegister(SQLRegister):
 
     dialect = "postgresql"
 
-    def __init__(self, conn: psycopg.Connection, label: str, schema: str) -> None:
+    def __init__(self, conn: psycopg.Connection, label: str, schema: str,
+                 url: str | None = None) -> None:
         self._conn = conn
         self.label = label
         self.schema = schema
         self.prefix = f'"{schema}".'
+        # To open the extra connections of _read_each (None: reads run on `conn`).
+        self._url = url
+        self._readers_pool: ReadPool[psycopg.Connection] | None = None
 
     @classmethod
     def create(cls, conn: psycopg.Connection, label: str, schema: str) -> PostgresRegister:
@@ -255,6 +260,35 @@ class PostgresRegister(SQLRegister):
     def _write_history(self, rows: pl.DataFrame) -> None:
         self._copy(self._t("history"), rows.select(HISTORY_COLUMNS))
 
+    def _readers(self) -> int:
+        # Inside a transaction a read must see its own writes: the main connection only.
+        idle = self._conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        return READERS if self._url is not None and idle else 1
+
+    def _read_each(self, query: str, params: list[Sequence[Any]],
+                   then: Callable[[list[tuple[Any, ...]]], T]) -> list[T]:
+        """As SQLRegister's, but several reads run at once, each on a connection of its
+        own: the server works on them side by side while this process waits without
+        holding Python's lock. Each read is one statement in autocommit mode, as on the
+        main connection: each sees the register as committed when it starts."""
+        if len(params) < 2 or self._readers() < 2:
+            return super()._read_each(query, params, then)
+        if self._readers_pool is None:
+            url, schema = self._url, self.schema
+            assert url is not None
+            self._readers_pool = ReadPool(
+                lambda: connect(url, schema)[0], self._read_on,
+                lambda conn: conn.close(), self._readers())
+        return self._readers_pool.map(query, params, then)
+
+    def _read_on(self, conn: psycopg.Connection, query: str,
+                 params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        with server_errors(conn, self.label):
+            return conn.execute(self._sql(query), params or None).fetchall()
+
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connections."""
+        if self._readers_pool is not None:
+            self._readers_pool.close()
+            self._readers_pool = None
         self._conn.close()

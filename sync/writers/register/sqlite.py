@@ -7,18 +7,16 @@ a killed commit leaves the file as it was (the journal is rolled back on next op
 from __future__ import annotations
 
 import json
-import os
-import queue
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from sync.errors import RegisterBusyError, RegisterError, first_line
+from sync.writers.register.read_pool import READERS, ReadPool
 from sync.writers.register.schema import SCHEMA_VERSION, schema_sql
 from sync.writers.register.sql import SQLRegister, T
 
@@ -26,17 +24,6 @@ _BUSY_TIMEOUT_MS = 5000
 # Page cache per connection (negative: KiB). Index updates on a register of millions
 # of customers touch pages all over the B-trees; 256 MiB keeps most of them in memory.
 _CACHE_KIB = 256 * 1024
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-# Reads run side by side (see SQLiteRegister._read_each): one per core, at most 4.
-_READERS = max(1, min(4, _cores()))
 
 
 def _uri(path: Path, read_only: bool) -> str:
@@ -50,43 +37,8 @@ def _read_only(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(_uri(path, True), uri=True, isolation_level=None,
                            check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-    conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB // _READERS}")
+    conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB // READERS}")
     return conn
-
-
-class _Readers:
-    """Threads, each with a read-only connection of its own, that run reads at once."""
-
-    def __init__(self, path: Path, count: int) -> None:
-        self._path = path
-        self._free: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
-        self._all: list[sqlite3.Connection] = []
-        self._pool = ThreadPoolExecutor(max_workers=count, thread_name_prefix="regsync-read")
-
-    def _connection(self) -> sqlite3.Connection:
-        try:
-            return self._free.get_nowait()
-        except queue.Empty:
-            conn = _read_only(self._path)
-            self._all.append(conn)
-            return conn
-
-    def map(self, query: str, params: list[Sequence[Any]],
-            then: Callable[[list[tuple[Any, ...]]], T]) -> list[T]:
-        """then(rows) of `query` per parameter tuple, in order; an error of any read is
-        raised here, as the main connection would raise it."""
-        def one(values: Sequence[Any]) -> T:
-            conn = self._connection()
-            try:
-                return then(conn.execute(query, values).fetchall())
-            finally:
-                self._free.put(conn)
-        return list(self._pool.map(one, params))
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True)
-        for conn in self._all:
-            conn.close()
 
 
 def sqlite_path(url: str) -> Path:
@@ -145,7 +97,7 @@ class SQLiteRegister(SQLRegister):
         self.label = label
         # The file, for the extra read-only connections of _read_each (None: in memory).
         self._path = path
-        self._readers_pool: _Readers | None = None
+        self._readers_pool: ReadPool[sqlite3.Connection] | None = None
 
     @classmethod
     def open(cls, path: Path, *, create: bool, migrating: bool = False) -> SQLiteRegister:
@@ -264,7 +216,7 @@ class SQLiteRegister(SQLRegister):
         # Inside a transaction a read must see its own writes: the main connection only.
         if self._path is None or self._conn.in_transaction:
             return 1
-        return _READERS
+        return READERS
 
     def _read_each(self, query: str, params: list[Sequence[Any]],
                    then: Callable[[list[tuple[Any, ...]]], T]) -> list[T]:
@@ -277,7 +229,10 @@ class SQLiteRegister(SQLRegister):
             return super()._read_each(query, params, then)
         assert self._path is not None
         if self._readers_pool is None:
-            self._readers_pool = _Readers(self._path, self._readers())
+            path = self._path
+            self._readers_pool = ReadPool(
+                lambda: _read_only(path), lambda conn, q, v: conn.execute(q, v).fetchall(),
+                lambda conn: conn.close(), self._readers())
         try:
             return self._readers_pool.map(query, params, then)
         except sqlite3.OperationalError as exc:
