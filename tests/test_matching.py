@@ -263,6 +263,19 @@ def test_values_too_long_for_the_registers_indexes_are_rejected_on_both_engines(
     assert "5001" not in customers(seeded)
 
 
+def test_invisible_characters_pasted_into_cells_change_nothing(seeded, tmp_path):
+    # A zero-width space (pasted from a web page or a chat) made a value that looks the
+    # same differ: Modified name and postal code, and a phone "set" to nothing visible.
+    zw, wj = "\u200b", "\u2060"
+    rows = preview_rows(seeded, tmp_path, "customer_number;name;postal_code;phone\n"
+                                          f"1004;Rakennus Kivi Oy{zw};9{wj}0100;{zw}\n"
+                                          f"1001;{zw}Kahvila{zw} Aurinko Oy;00100;\n")
+    assert [rows[n]["status"] for n in (2, 3)] == ["No change", "No change"]
+    assert rows[2]["message"] == "" and rows[3]["message"] == ""
+    named = preview_rows(seeded, tmp_path, f"name\nRakennus Kivi Oy{zw}\n")[2]
+    assert named["status"] == "No change" and named["customer_number"] == "1004"
+
+
 def test_new_row_type_defaults_from_business_id(seeded, tmp_path):
     db = seeded
     source = write_csv(tmp_path / "s.csv", "name;business_id\nYritys Oy;1572860-0\nHenkilö Yksi;\n")
