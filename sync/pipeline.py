@@ -118,6 +118,7 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
     header_map = map_headers(table.headers, rules, source,
                              header_row=table.header_row, head=table.head)
     fields = rules.field_names
+    _take_error_texts(table, header_map)
     cell_issues = _cell_errors(table, header_map)
     if not table.frame["_row"].is_sorted():
         # Slices must hold separate runs of rows (a streamed sheet may list its rows out
@@ -292,6 +293,52 @@ def _cell_errors(table: SourceTable, header_map: HeaderMap) -> pl.DataFrame:
         rows.append((row, mapped or header, "spreadsheet_error",
                      "error" if mapped else "warn", detail))
     return pl.DataFrame(rows, schema=ISSUE_SCHEMA, orient="row")
+
+
+# What a spreadsheet writes into a CSV for a formula cell that failed (a VLOOKUP that
+# found nothing): Excel's error values in English, Finnish, Swedish and Czech, and
+# LibreOffice's Err:NNN. Such a cell means "the value is unknown", never the text.
+_ERROR_TEXTS = frozenset({
+    "#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA",
+    "#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!",
+    "#TYHJÄ!", "#JAKO/0!", "#ARVO!", "#VIITTAUS!", "#NIMI?", "#LUKU!", "#PUUTTUU",
+    "#SKÄRNING!", "#DIVISION/0!", "#VÄRDEFEL!", "#REFERENS!", "#NAMN?", "#OGILTIGT!",
+    "#SAKNAS!", "#DĚLENÍ_NULOU!", "#HODNOTA!", "#ODKAZ!", "#NÁZEV?", "#ČÍSLO!",
+    "#NENÍ_K_DISPOZICI"})
+_LIBREOFFICE_ERROR = r"^Err:\d{3}$"
+
+
+def _take_error_texts(table: SourceTable, header_map: HeaderMap) -> None:
+    """Cells of mapped columns whose text is a spreadsheet's error value (a CSV keeps
+    `#N/A` as text) become what an XLSX error cell is: listed in `table.cell_errors`
+    and empty in the frame (the value is unknown; see _cell_errors)."""
+    columns = [c for c in header_map.columns.values() if c in table.frame.columns]
+    if not columns or table.frame.is_empty():
+        return
+    # Only columns with a cell that starts with '#' or 'Err:' are looked at closely: an
+    # anchored search is several times cheaper than the full test; most files have none.
+    marks = table.frame.select(
+        pl.col(c).str.contains(r"^\s*(?:#|Err:)").any() for c in columns).row(0)
+    columns = [c for c, marked in zip(columns, marks, strict=True) if marked]
+    if not columns:
+        return
+    known = {(row, column) for row, column, _ in table.cell_errors}
+
+    def is_error(column: str) -> pl.Expr:
+        text = pl.col(column).str.strip_chars()
+        return text.is_in(list(_ERROR_TEXTS)) | text.str.contains(_LIBREOFFICE_ERROR)
+
+    hit = table.frame.select("_row", *[is_error(c).fill_null(False) for c in columns]) \
+        .filter(pl.any_horizontal(columns))
+    if hit.is_empty():
+        return
+    found = table.frame.join(hit.select("_row"), on="_row", how="semi")
+    for column in columns:
+        for row, error in found.filter(is_error(column)).select("_row", column).iter_rows():
+            if (row, column) not in known:
+                table.cell_errors.append((row, column, error.strip()))
+    table.frame = table.frame.with_columns(
+        pl.when(is_error(c)).then(None).otherwise(pl.col(c)).alias(c) for c in columns)
 
 
 def _with_messages(frame: pl.DataFrame, issues: pl.DataFrame) -> pl.DataFrame:

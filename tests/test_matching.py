@@ -276,6 +276,27 @@ def test_invisible_characters_pasted_into_cells_change_nothing(seeded, tmp_path)
     assert named["status"] == "No change" and named["customer_number"] == "1004"
 
 
+def test_a_spreadsheet_error_saved_as_text_in_a_csv_rejects_its_row(seeded, tmp_path):
+    # A VLOOKUP column saved as CSV: #N/A is text there. It was imported as a name
+    # ('Rakennus Kivi Oy' -> '#N/A') and an e-mail; an XLSX error cell was Rejected.
+    rows = preview_rows(seeded, tmp_path,
+                        "customer_number;name;email;customer_group;postal_code;Muu\n"
+                        "1004;#N/A;;;;\n"
+                        "1002;Matti Virtanen; #VALUE! ;#REF!;;#N/A\n"
+                        "1003;Matti Virtanen;;;Err:502;\n"
+                        "1001;#PUUTTUU;;;;\n"
+                        "1005;Kivi Kaksi Oy;;;;#N/A\n"
+                        "1006;Kivi Kolme Oy;#info;;;\n")
+    assert [rows[n]["status"] for n in range(2, 8)] == \
+        ["Rejected"] * 4 + ["No change", "Modified"]
+    assert rows[2]["message"] == ("name: the cell in column 'name' holds the spreadsheet "
+                                  "error #N/A; correct or clear it in the sheet")
+    assert "email: the cell in column 'email' holds the spreadsheet error #VALUE!" in \
+        rows[3]["message"] and "customer_group" in rows[3]["message"]
+    assert "error Err:502" in rows[4]["message"] and "error #PUUTTUU" in rows[5]["message"]
+    assert rows[6]["message"] == ""  # an ignored column's error text is no value read
+
+
 def test_new_row_type_defaults_from_business_id(seeded, tmp_path):
     db = seeded
     source = write_csv(tmp_path / "s.csv", "name;business_id\nYritys Oy;1572860-0\nHenkilö Yksi;\n")
