@@ -33,7 +33,8 @@ _Result = tuple[str, str | None, str | None]
 # frame of value v, country c -> canonical value, or null where the slow path decides.
 _FastPath = Callable[[pl.DataFrame], pl.Series]
 
-_EXPR_KINDS = frozenset({"key", "text", "collapse", "compact", "vat_id", "email"})
+_EXPR_KINDS = frozenset({"key", "text", "collapse", "compact", "vat_id", "email",
+                         "einvoice"})
 _LIBRARY_KINDS = frozenset(
     {"customer_type", "business_id", "phone", "postal_code", "country", "language"}
 )
@@ -64,6 +65,9 @@ _WHITESPACE = re.compile(f"[{_WS_CHARS}]+")
 _SEPARATORS = re.compile(rf"[{_WS_CHARS}.\-]+")
 _EMAIL = r"^([^@\s]+)@([^@\s.]+(?:\.[^@\s.]+)+)$"
 _SCIENTIFIC = re.compile(r"[+-]?\d+(?:[.,]\d*)?[eE][+-]?\d+")
+# How a spreadsheet writes a number too long for its cell (1E+11, 3,72617E+15): stricter
+# than _SCIENTIFIC, since a key such as 12e5 may be a real customer number.
+_EXCEL_SCIENTIFIC = r"^\d+(?:[.,]\d+)?E\+\d+$"
 _VAT_FORM = re.compile(r"([A-Z]{2})(\d[0-9A-Z]*)")
 _POSTAL_PREFIX = re.compile(r"([A-Za-z]{2})-?(\d+)")
 
@@ -117,7 +121,26 @@ def _no_issue(value: pl.Expr) -> list[pl.Expr]:
 
 
 def _key(v: pl.Expr) -> list[pl.Expr]:
-    return _no_issue(_blank_to_null(v.str.strip_chars()))
+    return _flag_scientific(_blank_to_null(v.str.strip_chars()))
+
+
+def _flag_scientific(value: pl.Expr) -> list[pl.Expr]:
+    """`value` as it is, with the issue `scientific_notation` where a spreadsheet wrote
+    a long number so (1E+11, 3,72617E+15): its digits are lost, it is no key or code."""
+    lost = value.str.contains(_EXCEL_SCIENTIFIC)
+    return [value.alias("value"),
+            pl.when(lost).then(pl.lit("scientific_notation")).alias("code"),
+            pl.when(lost).then(pl.format("a number in scientific notation lost digits: '{}'",
+                                         value)).alias("detail")]
+
+
+def _einvoice(v: pl.Expr) -> list[pl.Expr]:
+    # A Finnish e-invoice address or operator code in OVT form is 0037 and 8-13 more
+    # digits; a spreadsheet that took it for a number dropped the zeros (3701120389).
+    compact = _blank_to_null(v.str.replace_all(r"\s+", ""))
+    repaired = pl.when(compact.str.contains(r"^37\d{8,13}$")).then(
+        pl.concat_str(pl.lit("00"), compact)).otherwise(compact)
+    return _flag_scientific(repaired)
 
 
 def _text(v: pl.Expr) -> list[pl.Expr]:
@@ -159,6 +182,7 @@ _EXPR_BUILDERS: dict[str, Callable[[pl.Expr], list[pl.Expr]]] = {
     "compact": _compact,
     "vat_id": _vat_id,
     "email": _email,
+    "einvoice": _einvoice,
 }
 
 

@@ -26,7 +26,7 @@ def one(kind: str, value: str | None, country: str | None = None, **options: obj
 def test_normalisers_lists_every_kind() -> None:
     assert NORMALISERS == {
         "key", "text", "collapse", "compact", "customer_type", "business_id",
-        "vat_id", "email", "phone", "postal_code", "country", "language",
+        "vat_id", "email", "phone", "postal_code", "country", "language", "einvoice",
     }  # fmt: skip
 
 
@@ -120,6 +120,32 @@ def test_collapse(raw: str, expected: str) -> None:
 )
 def test_compact(raw: str, expected: str) -> None:
     assert one("compact", raw) == (expected, None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected", "code"),
+    [
+        (" 0037 1234 5678 ", "003712345678", None),
+        ("3701120389", "003701120389", None),          # a spreadsheet dropped the 00
+        ("371234567800001", "00371234567800001", None),  # 15 digits: Excel keeps them
+        ("3,72617E+15", "3,72617E+15", "scientific_notation"),  # digits lost
+        ("FI12 3456 7890", "FI1234567890", None),
+        ("NDEAFIHH", "NDEAFIHH", None),
+        ("37123", "37123", None),                      # too short to be an OVT address
+    ],
+)
+def test_einvoice_repairs_lost_zeros_and_refuses_scientific_notation(
+        raw: str, expected: str, code: str | None) -> None:
+    assert one("einvoice", raw) == (expected, code)
+
+
+@pytest.mark.parametrize(("raw", "code"), [
+    ("1E+11", "scientific_notation"), ("3,5E+12", "scientific_notation"),
+    ("1.23457E+11", "scientific_notation"), ("12e5", None), ("1E5", None), ("007", None),
+])
+def test_a_key_in_a_spreadsheets_scientific_notation_is_flagged(raw: str,
+                                                               code: str | None) -> None:
+    assert one("key", raw) == (raw, code)
 
 
 @pytest.mark.parametrize(
@@ -381,7 +407,7 @@ def test_the_default_rules_give_each_field_the_normaliser_of_spec_section_2() ->
         "business_id": "business_id", "vat_id": "vat_id", "email": "email",
         "phone": "phone", "street_address": "collapse", "postal_code": "postal_code",
         "city": "collapse", "country": "country", "customer_group": "collapse",
-        "language": "language", "einvoice_address": "compact",
-        "einvoice_operator": "compact", "invoice_text_before": "text",
+        "language": "language", "einvoice_address": "einvoice",
+        "einvoice_operator": "einvoice", "invoice_text_before": "text",
         "invoice_text_after": "text", "notes": "text",
     }  # fmt: skip

@@ -144,6 +144,9 @@ SAMPLES: dict[str, st.SearchStrategy[tuple[str, str | None]]] = {
     "text": st.tuples(padded(any_text), st.none()),
     "collapse": st.tuples(padded(any_text), st.none()),
     "compact": st.tuples(padded(any_text), st.none()),
+    "einvoice": st.tuples(padded(st.one_of(
+        any_text, st.from_regex(r"\A(0037|37)[0-9]{8,13}\Z"),
+        st.from_regex(r"\A[0-9]([.,][0-9]{1,5})?E\+[0-9]{1,2}\Z"))), st.none()),
     "vat_id": st.tuples(padded(any_text), st.none()),
     "email": st.tuples(padded(st.one_of(emails, any_text)), st.none()),
     "customer_type": st.tuples(padded(st.one_of(customer_types, any_text)), st.none()),
