@@ -276,7 +276,8 @@ def _business_id(value: str, country: str | None) -> _Result:
     else:
         return _WHITESPACE.sub("", value).upper(), None, None
     if canonical is None:
-        return (value, "invalid_business_id", f"invalid {country} business ID: '{value}'")
+        return (value, "invalid_business_id",
+                f"invalid {country} business ID: '{value}'{_other_country(value, country)}")
     if row_country is not None and row_country != country:
         # The VAT prefix names the id's country; the row says (or defaults to) another.
         # The id is read as its prefix says, and the user is told: nothing is guessed
@@ -285,6 +286,25 @@ def _business_id(value: str, country: str | None) -> _Result:
                 f"'{value}' is a {country} business ID but the row's country is "
                 f"{row_country} (an empty country reads as the default); check the country")
     return canonical, None, None
+
+
+# Each supported country's business id as it is written there, and its check.
+_NATIVE_FORMS: tuple[tuple[str, re.Pattern[str], Callable[[str], bool]], ...] = (
+    ("FI", re.compile(r"\d{7}-\d"), lambda v: bool(ytunnus.is_valid(v))),
+    ("SE", re.compile(r"\d{6}-?\d{4}"), lambda v: bool(orgnr.is_valid(v))),
+    ("CZ", re.compile(r"\d{8}"), lambda v: _ico_is_valid(v)),
+)
+
+
+def _other_country(value: str, country: str) -> str:
+    """A hint when an id invalid for `country` is written as, and valid as, another
+    supported country's (a Swedish customer's 556036-0793 in a row read as FI)."""
+    text = value.strip()
+    for other, form, is_valid in _NATIVE_FORMS:
+        if other != country and form.fullmatch(text) and is_valid(text):
+            return (f"; it is a valid {other} business ID: if the customer is in {other}, "
+                    f"fill in the row's country")
+    return ""
 
 
 def _padded_valid(digits: str, lengths: range, is_valid: Callable[[str], bool]) -> str | None:

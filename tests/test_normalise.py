@@ -411,3 +411,22 @@ def test_the_default_rules_give_each_field_the_normaliser_of_spec_section_2() ->
         "einvoice_operator": "einvoice", "invoice_text_before": "text",
         "invoice_text_after": "text", "notes": "text",
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(("raw", "country", "hint"), [
+    ("556036-0793", "FI", "it is a valid SE business ID: if the customer is in SE, fill in "
+                          "the row's country"),
+    ("0112038-9", "SE", "it is a valid FI business ID"),
+    ("25596641", "FI", "it is a valid CZ business ID"),
+    ("1234567-8", "FI", None),   # a typo: valid nowhere, no hint
+    ("556036-0794", "FI", None),
+])
+def test_an_id_written_as_another_countrys_says_so(raw: str, country: str,
+                                                   hint: str | None) -> None:
+    # A Swedish customer's id in a file without a country column is read as FI and
+    # Rejected; the message said only "invalid FI business ID".
+    frame = normalise_column("business_id", pl.Series([raw]), pl.Series([country]))
+    value, code, detail = frame.row(0)
+    assert (value, code) == (raw, "invalid_business_id")
+    assert detail.startswith(f"invalid {country} business ID: '{raw}'")
+    assert (hint in detail) if hint else detail == f"invalid {country} business ID: '{raw}'"
