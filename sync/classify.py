@@ -50,3 +50,46 @@ def status_expr() -> pl.Expr:
         .when(pl.col("changed_fields") != "").then(pl.lit("Modified"))
         .otherwise(pl.lit("No change"))
     )
+
+
+def repair_lost_letters(frame: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
+    """Keep the register's value where the row's differs from it only by '?' in place
+    of letters outside ASCII (`Dvo?ák` for `Dvořák`): a file saved in an encoding that
+    lacks them (Excel's "CSV" in Windows-1252 writes Czech letters so). That is damage,
+    so it is repaired, never imported; the row's message says what was kept.
+    """
+    notes: list[pl.Expr] = []
+    candidates = [f for f in fields if f != "customer_number"
+                  and new_col(f) in frame.columns and old_col(f) in frame.columns]
+    # One cheap look first: most files have no '?' at all.
+    marked = frame.select(pl.col(new_col(f)).str.contains("?", literal=True).any()
+                          for f in candidates).row(0) if candidates else ()
+    for f in [f for f, has in zip(candidates, marked, strict=True) if has]:
+        new, old = new_col(f), old_col(f)
+        maybe = (pl.col(new).str.contains("?", literal=True) & (pl.col(new) != pl.col(old))
+                 & (pl.col(new).str.len_chars() == pl.col(old).str.len_chars()))
+        pairs = frame.filter(maybe.fill_null(False)).select(new, old).unique()
+        damaged = [(n, o) for n, o in pairs.iter_rows() if _lost_letters(n, o)]
+        if not damaged:
+            continue
+        hit = pl.struct(new, old).is_in(
+            pl.DataFrame(damaged, schema=[new, old], orient="row").to_struct().implode())
+        frame = frame.with_columns(
+            pl.when(hit).then(pl.col(old)).otherwise(pl.col(new)).alias(new),
+            hit.alias(f"_lost_{f}"), pl.col(new).alias(f"_had_{f}"))
+        notes.append(pl.when(pl.col(f"_lost_{f}")).then(pl.format(
+            "{}: kept '{}': the file has '{}' (letters its encoding could not hold were "
+            "saved as '?')", pl.lit(f), pl.col(old), pl.col(f"_had_{f}"))))
+    if not notes:
+        return frame
+    warning = pl.concat_str([pl.col("warning"), *notes], separator="; ", ignore_nulls=True)
+    return frame.with_columns(
+        pl.when(pl.any_horizontal(pl.col("^_lost_.*$"))).then(warning)
+        .otherwise(pl.col("warning")).alias("warning")).drop(
+        pl.col("^_lost_.*$"), pl.col("^_had_.*$"))
+
+
+def _lost_letters(new: str, old: str) -> bool:
+    """Whether `new` is `old` with some letters outside ASCII written as '?'."""
+    return new != old and all(n == o or (n == "?" and not o.isascii() and o.isalpha())
+                              for n, o in zip(new, old, strict=True))

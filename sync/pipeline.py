@@ -15,7 +15,7 @@ import polars as pl
 
 from sync.canonicalise import ISSUE_SCHEMA, canonicalise
 from sync.claims import claim_conflicts
-from sync.classify import changed_expr, diff, status_expr
+from sync.classify import changed_expr, diff, repair_lost_letters, status_expr
 
 # The commit lives in its own module (a commit imports no preview stage); re-exported.
 from sync.commit import changeset as changeset
@@ -223,6 +223,7 @@ def _compared_rows(chunk: pl.DataFrame, header_map: HeaderMap, rules: Rules,
         pl.col("outcome").fill_null("rejected"))
     _step(progress, "comparing with the register", where)
     rows = _attach_register_values(rows, register, fields, by_number)
+    rows = repair_lost_letters(rows, fields)
     rows = diff(rows, fields).with_columns(status_expr().alias("status"))
     rows = _country_warnings(rows, rules)
     # In row order: the slice's columns are later split and put back side by side.

@@ -297,6 +297,23 @@ def test_a_spreadsheet_error_saved_as_text_in_a_csv_rejects_its_row(seeded, tmp_
     assert rows[6]["message"] == ""  # an ignored column's error text is no value read
 
 
+def test_letters_a_files_encoding_lost_as_question_marks_are_kept(seeded, tmp_path):
+    # Excel's "CSV" (Windows-1252) writes Czech letters as '?': 'Dvořák' came back as
+    # 'Dvo?ák' and was imported, and a group '?esko' was created.
+    first = write_csv(tmp_path / "first.csv", "customer_number;name;customer_group;city\n"
+                                              "2001;Dvořák Stroje s.r.o.;Česko;Plzeň\n")
+    assert run_cli("import", first, "--db", seeded, "--yes").exit_code == 0
+    rows = preview_rows(seeded, tmp_path, "customer_number;name;customer_group;city\n"
+                                          "2001;Dvo?ák Stroje s.r.o.;?esko;Plze?\n"
+                                          "1002;Matti Virtanen?;;\n")
+    assert rows[2]["status"] == "No change" and rows[2]["changed_fields"] == ""
+    assert ("name: kept 'Dvořák Stroje s.r.o.': the file has 'Dvo?ák Stroje s.r.o.' "
+            "(letters its encoding could not hold were saved as '?')") in rows[2]["message"]
+    assert "customer_group: kept 'Česko'" in rows[2]["message"]
+    assert "city: kept 'Plzeň'" in rows[2]["message"]
+    assert rows[3]["status"] == "Modified"  # a '?' added is a change like any other
+
+
 def test_new_row_type_defaults_from_business_id(seeded, tmp_path):
     db = seeded
     source = write_csv(tmp_path / "s.csv", "name;business_id\nYritys Oy;1572860-0\nHenkilö Yksi;\n")
