@@ -226,8 +226,41 @@ def _compared_rows(chunk: pl.DataFrame, header_map: HeaderMap, rules: Rules,
     rows = repair_lost_letters(rows, fields)
     rows = diff(rows, fields).with_columns(status_expr().alias("status"))
     rows = _country_warnings(rows, rules)
+    rows = _dropped_zeros(rows, register)
     # In row order: the slice's columns are later split and put back side by side.
     return _in_row_order(_held_customers(rows))
+
+
+def _dropped_zeros(rows: pl.DataFrame, register: Register) -> pl.DataFrame:
+    """A Conflict where a row's number found a customer whose name the row would change
+    into the name of the customer numbered like it with leading zeros (row `42;Anna
+    Nolla`, customers 42 'Pekka' and 0042 'Anna Nolla'): a spreadsheet dropped the zeros,
+    and matching by the damaged number would overwrite another customer.
+    """
+    if "changed_fields" not in rows.columns:
+        return rows
+    number, name = pl.col(new_col("customer_number")), pl.col(new_col("name"))
+    suspects = rows.filter(
+        (pl.col("status") == "Modified") & (pl.col("matched_by") == "customer_number")
+        & pl.col("changed_fields").str.contains(r"(^|\|)name(\||$)")
+        & number.str.contains(r"^[1-9][0-9]*$")
+    ).select("_row", number.alias("number"), name_key(name).alias("name_key"))
+    if suspects.is_empty():
+        return rows
+    twins = register.padded_twins(suspects["number"])
+    hits = (suspects.join(twins, on=["number", "name_key"])
+            .group_by("_row").agg(pl.col("customer_number").min().alias("_twin")))
+    if hits.is_empty():
+        return rows
+    rows = rows.join(hits, on="_row", how="left", maintain_order="left")
+    twin = pl.col("_twin").is_not_null()
+    return rows.with_columns(
+        pl.when(twin).then(pl.lit("Conflict")).otherwise(pl.col("status")).alias("status"),
+        pl.when(twin).then(pl.format(
+            "number {} is customer {}, but the name '{}' is customer {}'s: a spreadsheet "
+            "may have dropped the number's leading zeros", number, pl.col("match"), name,
+            pl.col("_twin"))).otherwise(pl.col("message")).alias("message"),
+    ).drop("_twin")
 
 
 def _country_warnings(rows: pl.DataFrame, rules: Rules) -> pl.DataFrame:

@@ -314,6 +314,25 @@ def test_letters_a_files_encoding_lost_as_question_marks_are_kept(seeded, tmp_pa
     assert rows[3]["status"] == "Modified"  # a '?' added is a change like any other
 
 
+def test_a_number_that_lost_its_zeros_never_renames_another_customer(seeded, tmp_path):
+    # Customers 0042 'Anna Nolla' and 42 'Pekka'; a spreadsheet turned Anna's row into
+    # '42;Anna Nolla': it matched Pekka and would have renamed him Anna (9 fields).
+    first = write_csv(tmp_path / "first.csv", "customer_number;name;postal_code\n"
+                                              "0042;Anna Nolla;02100\n"
+                                              "42;Pekka Neljäkaksi;00200\n")
+    assert run_cli("import", first, "--db", seeded, "--yes").exit_code == 0
+    rows = preview_rows(seeded, tmp_path, "customer_number;name;postal_code\n"
+                                          "42;ANNA  nolla;2100\n"
+                                          "42;Pekka Neljäkaksi;200\n"
+                                          "1002;Matti Virtanen Jr;\n")
+    assert rows[2]["status"] == "Conflict"
+    assert rows[2]["message"] == ("number 42 is customer 42, but the name 'ANNA nolla' is "
+                                  "customer 0042's: a spreadsheet may have dropped the "
+                                  "number's leading zeros")
+    assert rows[3]["status"] == "No change"  # Pekka's own row is handled normally
+    assert rows[4]["status"] == "Modified"   # a rename with no such twin is a rename
+
+
 def test_new_row_type_defaults_from_business_id(seeded, tmp_path):
     db = seeded
     source = write_csv(tmp_path / "s.csv", "name;business_id\nYritys Oy;1572860-0\nHenkilö Yksi;\n")

@@ -98,6 +98,11 @@ class Register(Protocol):
         """Every group: columns name, name_key."""
         ...
 
+    def padded_twins(self, numbers: pl.Series) -> pl.DataFrame:
+        """Customers whose number is one of these all-digit `numbers` with leading zeros
+        added (0042 for 42): columns number, customer_number, name_key."""
+        ...
+
     def block_sizes(self, blocks: list[str], cap: int) -> pl.DataFrame:
         """How many customers each name block has, counted up to `cap`: block, size."""
         ...

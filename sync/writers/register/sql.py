@@ -236,6 +236,24 @@ class SQLRegister:
                           f"ORDER BY {NUMBER_LENGTH} DESC, {NUMBER_DIGITS} DESC LIMIT 1")
         return int(rows[0][0]) if rows else None
 
+    def padded_twins(self, numbers: pl.Series) -> pl.DataFrame:
+        """Customers whose number is one of these all-digit `numbers` with leading zeros
+        added (0042 for 42): columns number, customer_number, name_key."""
+        schema = {"number": pl.String, "customer_number": pl.String, "name_key": pl.String}
+        wanted = numbers.drop_nulls().unique().sort().to_list()
+        if not wanted:
+            return pl.DataFrame(schema=schema)
+        # The expressions and condition of the customers_number_digits index, so each
+        # number is one index probe.
+        digits = all_digits_sql(self.dialect, "customer_number")
+        rows = self._rows(
+            f"SELECT j.value, c.customer_number, c.name_key "
+            f"FROM {self._values_table()} JOIN {self._t('customers')} c "
+            f"ON {NUMBER_LENGTH} = length(j.value) AND {NUMBER_DIGITS} = j.value "
+            f"WHERE {digits} AND c.customer_number <> j.value",
+            (self._list_param(wanted),))
+        return pl.DataFrame(rows, schema=schema, orient="row")
+
     def group_names(self) -> pl.DataFrame:
         """Every group: columns name, name_key."""
         rows = self._rows(f"SELECT name, name_key FROM {self._t('groups')}")
