@@ -213,3 +213,31 @@ def test_a_read_inside_a_postgresql_commit_stays_on_its_connection(
         assert dict(after.rows()) == {"aho": 1, "beta": 1, "uusi": 0}
     finally:
         register.close()
+
+
+def test_postgresql_reads_keep_odd_keys_and_empty_values_exact(pg_url: str, tmp_path: Path):
+    # The keys travel as a text[] literal and the rows come back as COPY's CSV: quotes,
+    # backslashes, braces, commas, the word NULL and line breaks must survive both, and
+    # a NULL must stay apart from an empty string.
+    odd = ['a"b', "c\\d", "{x,y}", "NULL", "é ö", "p,q", "r\ns", "t;u"]
+    lines = "".join(f'"{n.replace(chr(34), chr(34) * 2)}";Firma {i};"Rivi 1\nRivi 2"\n'
+                    for i, n in enumerate(odd))
+    source = tmp_path / "odd.csv"
+    source.write_text("customer_number;name;notes\n" + lines, encoding="utf-8")
+    assert run_cli("import", source, "--db", pg_url, "--yes").exit_code == 0
+    from tests.conftest import execute_sql
+
+    execute_sql(pg_url, "UPDATE {customers} SET city = '' WHERE customer_number = 'NULL'")
+    register = open_register(pg_url, create=False)
+    try:
+        keys = pl.Series([*odd, "missing"], dtype=pl.String)
+        found = register.lookup("customer_number", keys)
+        values = register.fetch(keys, ("name", "city", "notes"))
+    finally:
+        register.close()
+    assert sorted(found["customer_number"]) == sorted(odd)
+    by_number = {r["customer_number"]: r for r in values.iter_rows(named=True)}
+    assert sorted(by_number) == sorted(odd)
+    assert by_number["NULL"]["city"] == "" and by_number["a\"b"]["city"] is None
+    assert by_number["r\ns"]["name"] == "Firma 6"
+    assert by_number["p,q"]["notes"] == "Rivi 1\nRivi 2"

