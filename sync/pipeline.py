@@ -610,7 +610,11 @@ def _report_rows(rows: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
     is_new = pl.col("status") == "New"
     message = pl.concat_str(
         [pl.when(pl.col("status") == "Rejected")
-         .then(pl.col("error").fill_null(pl.lit("a New row needs a name"))),
+         .then(pl.col("error").fill_null(
+             pl.when(pl.col(new_col("customer_number")).is_not_null()).then(pl.format(
+                 "number {} is not in the register, and a New customer needs a name",
+                 pl.col(new_col("customer_number"))))
+             .otherwise(pl.lit("a New row needs a name")))),
          # Conflicts say why; a matched row's message is how it matched (by similarity).
          pl.when(pl.col("status").is_in(["Conflict", "Modified", "No change"]))
          .then(pl.col("message")),

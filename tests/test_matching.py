@@ -333,6 +333,16 @@ def test_a_number_that_lost_its_zeros_never_renames_another_customer(seeded, tmp
     assert rows[4]["status"] == "Modified"   # a rename with no such twin is a rename
 
 
+def test_a_row_without_a_name_that_would_be_new_says_why(seeded, tmp_path):
+    rows = preview_rows(seeded, tmp_path, "customer_number;name;city\n"
+                                          "9999;;Oulu\n"
+                                          ";;Kemi\n")
+    assert [rows[2]["status"], rows[3]["status"]] == ["Rejected", "Rejected"]
+    assert rows[2]["message"] == ("number 9999 is not in the register, and a New "
+                                  "customer needs a name")
+    assert rows[3]["message"] == "a New row needs a name"
+
+
 def test_new_row_type_defaults_from_business_id(seeded, tmp_path):
     db = seeded
     source = write_csv(tmp_path / "s.csv", "name;business_id\nYritys Oy;1572860-0\nHenkilö Yksi;\n")
