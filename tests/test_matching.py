@@ -69,6 +69,28 @@ def test_unknown_number_whose_name_exists_is_conflict(seeded, tmp_path):
     assert "1004" in row["message"]
 
 
+@pytest.mark.parametrize(("line", "hint"), [
+    ("0001001;Kahvila Aurinko Oy", False),   # 1001 with zeros added: no such damage
+    ("1004;Kahvila Aurinko Oy", False),      # a known number: a rename, not this case
+    ("17;Liisa Laine", False),               # A-17 is no all-digit number
+])
+def test_unknown_number_conflict_suspects_dropped_zeros_only_when_they_fit(
+        seeded, tmp_path, line: str, hint: bool):
+    row = one(seeded, tmp_path, "customer_number;name", line)
+    assert ("dropped the number's leading zeros" in row["message"]) == hint
+
+
+def test_unknown_number_of_a_customer_numbered_with_zeros_names_the_cause(seeded, tmp_path):
+    execute_sql(seeded, "UPDATE {customers} SET customer_number = '007' "
+                        "WHERE customer_number = '1003'")
+    row = one(seeded, tmp_path, "customer_number;name", "7;Matti Virtanen")
+    assert row["status"] == "Conflict"
+    assert row["message"].startswith("number 7 is unknown, but name 'Matti Virtanen' is ")
+    assert "007" in row["message"]
+    assert row["message"].endswith("(a spreadsheet may have dropped the number's leading "
+                                   "zeros)")
+
+
 def test_business_id_of_two_customers_is_ambiguous_conflict(seeded, tmp_path):
     row = one(seeded, tmp_path, "name;business_id", "Kivi Oy;0737546-2")
     assert row["status"] == "Conflict"

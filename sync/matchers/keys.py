@@ -130,7 +130,18 @@ def _decide(key: str) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
                       _list_text("business_id_hits")))
         name_why = pl.when(pl.col("name_hits").list.len() > 0).then(
             pl.format("name '{}' is customer {}'s", pl.col("name"), _list_text("name_hits")))
-        unknown_why = pl.concat_str([bid_why, name_why], separator=" and ", ignore_nulls=True)
+        # A customer numbered like the row but with leading zeros (007 for 7): a
+        # spreadsheet that read the number as a number dropped them.
+        hits = pl.concat_list(bid_hits, pl.col("name_hits"))
+        zeros = (hits.list.eval(pl.element().str.strip_chars_start("0"))
+                 .list.contains(pl.col("customer_number").str.strip_chars_start("0"))
+                 & (hits.list.eval(pl.element().str.len_chars()).list.max()
+                    > pl.col("customer_number").str.len_chars())
+                 & pl.col("customer_number").str.contains(r"^[0-9]+$"))
+        unknown_why = pl.concat_str(
+            [bid_why, name_why], separator=" and ", ignore_nulls=True) + pl.when(zeros).then(
+            pl.lit(" (a spreadsheet may have dropped the number's leading zeros)")
+        ).otherwise(pl.lit(""))
         outcome = (pl.when(known_conflict | unknown_conflict).then(pl.lit("conflict"))
                    .when(found).then(pl.lit("match")).otherwise(pl.lit("new")))
         message = (
