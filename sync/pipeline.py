@@ -227,8 +227,26 @@ def _compared_rows(chunk: pl.DataFrame, header_map: HeaderMap, rules: Rules,
     rows = diff(rows, fields).with_columns(status_expr().alias("status"))
     rows = _country_warnings(rows, rules)
     rows = _dropped_zeros(rows, register)
+    rows = _totals_warnings(rows)
     # In row order: the slice's columns are later split and put back side by side.
     return _in_row_order(_held_customers(rows))
+
+
+# The first word of a spreadsheet's totals row, in the languages of the default rules.
+_TOTALS = r"(?i)^(yhteensä|yht\.|summa|total|totalt|totals|sum|celkem|součet|celkový)\b"
+
+
+def _totals_warnings(rows: pl.DataFrame) -> pl.DataFrame:
+    """Warn where a New row's name reads like a spreadsheet's totals row ("Yhteensä:
+    12"): the spec makes it a customer (it has a name), so the row only says so."""
+    name = pl.col(new_col("name"))
+    totals = (pl.col("status") == "New") & name.str.contains(_TOTALS).fill_null(False)
+    note = pl.format("name: '{}' reads like a spreadsheet's totals row, not a customer; "
+                     "delete the row if it is one", name)
+    return rows.with_columns(
+        pl.when(totals)
+        .then(pl.concat_str([pl.col("warning"), note], separator="; ", ignore_nulls=True))
+        .otherwise(pl.col("warning")).alias("warning"))
 
 
 def _dropped_zeros(rows: pl.DataFrame, register: Register) -> pl.DataFrame:

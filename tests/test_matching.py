@@ -365,6 +365,17 @@ def test_a_row_without_a_name_that_would_be_new_says_why(seeded, tmp_path):
     assert rows[3]["message"] == "a New row needs a name"
 
 
+def test_a_totals_row_that_becomes_new_says_what_it_looks_like(seeded, tmp_path):
+    rows = preview_rows(seeded, tmp_path, "customer_number;name\n"
+                                          ";Yhteensä: 4\n"
+                                          ";TOTAL\n"
+                                          ";Summanen Oy\n")
+    assert [rows[n]["status"] for n in (2, 3, 4)] == ["New"] * 3
+    assert rows[2]["message"] == ("name: 'Yhteensä: 4' reads like a spreadsheet's totals "
+                                  "row, not a customer; delete the row if it is one")
+    assert "totals row" in rows[3]["message"] and "totals" not in rows[4]["message"]
+
+
 def test_new_row_type_defaults_from_business_id(seeded, tmp_path):
     db = seeded
     source = write_csv(tmp_path / "s.csv", "name;business_id\nYritys Oy;1572860-0\nHenkilö Yksi;\n")
