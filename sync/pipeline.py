@@ -15,16 +15,23 @@ import polars as pl
 
 from sync.canonicalise import ISSUE_SCHEMA, canonicalise
 from sync.claims import claim_conflicts
-from sync.classify import changed_expr, diff, repair_lost_letters, status_expr
+from sync.classify import diff, status_expr
 
 # The commit lives in its own module (a commit imports no preview stage); re-exported.
 from sync.commit import changeset as changeset
 from sync.commit import commit as commit
+from sync.damage import (
+    country_warnings,
+    dropped_zeros,
+    repair_lost_letters,
+    take_error_texts,
+    totals_warnings,
+)
 from sync.groupkey import group_key_expr
 from sync.matchers.fuzzy import DUPLICATE_SCHEMA, possible_duplicates
 from sync.matchers.keys import match_keys
 from sync.matchers.similar import match_similar_names
-from sync.normalise import COUNTRY_KINDS, name_key
+from sync.normalise import name_key
 from sync.plan import APPLIED, Plan, PlanHeader, count_statuses, new_col, old_col
 from sync.readers import SourceTable, read_source
 from sync.readers.xlsx_stream import FORMULA_WITHOUT_VALUE
@@ -118,7 +125,7 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
     header_map = map_headers(table.headers, rules, source,
                              header_row=table.header_row, head=table.head)
     fields = rules.field_names
-    _take_error_texts(table, header_map)
+    take_error_texts(table, header_map)
     cell_issues = _cell_errors(table, header_map)
     if not table.frame["_row"].is_sorted():
         # Slices must hold separate runs of rows (a streamed sheet may list its rows out
@@ -225,92 +232,11 @@ def _compared_rows(chunk: pl.DataFrame, header_map: HeaderMap, rules: Rules,
     rows = _attach_register_values(rows, register, fields, by_number)
     rows = repair_lost_letters(rows, fields)
     rows = diff(rows, fields).with_columns(status_expr().alias("status"))
-    rows = _country_warnings(rows, rules)
-    rows = _dropped_zeros(rows, register)
-    rows = _totals_warnings(rows)
+    rows = country_warnings(rows, rules)
+    rows = dropped_zeros(rows, register)
+    rows = totals_warnings(rows)
     # In row order: the slice's columns are later split and put back side by side.
     return _in_row_order(_held_customers(rows))
-
-
-# The first word of a spreadsheet's totals row, in the languages of the default rules.
-_TOTALS = r"(?i)^(yhteensä|yht\.|summa|total|totalt|totals|sum|celkem|součet|celkový)\b"
-
-
-def _totals_warnings(rows: pl.DataFrame) -> pl.DataFrame:
-    """Warn where a New row's name reads like a spreadsheet's totals row ("Yhteensä:
-    12"): the spec makes it a customer (it has a name), so the row only says so."""
-    name = pl.col(new_col("name"))
-    totals = (pl.col("status") == "New") & name.str.contains(_TOTALS).fill_null(False)
-    note = pl.format("name: '{}' reads like a spreadsheet's totals row, not a customer; "
-                     "delete the row if it is one", name)
-    return rows.with_columns(
-        pl.when(totals)
-        .then(pl.concat_str([pl.col("warning"), note], separator="; ", ignore_nulls=True))
-        .otherwise(pl.col("warning")).alias("warning"))
-
-
-def _dropped_zeros(rows: pl.DataFrame, register: Register) -> pl.DataFrame:
-    """A Conflict where a row's number found a customer whose name the row would change
-    into the name of the customer numbered like it with leading zeros (row `42;Anna
-    Nolla`, customers 42 'Pekka' and 0042 'Anna Nolla'): a spreadsheet dropped the zeros,
-    and matching by the damaged number would overwrite another customer.
-    """
-    if "changed_fields" not in rows.columns:
-        return rows
-    number, name = pl.col(new_col("customer_number")), pl.col(new_col("name"))
-    suspects = rows.filter(
-        (pl.col("status") == "Modified") & (pl.col("matched_by") == "customer_number")
-        & pl.col("changed_fields").str.contains(r"(^|\|)name(\||$)")
-        & number.str.contains(r"^[1-9][0-9]*$")
-    ).select("_row", number.alias("number"), name_key(name).alias("name_key"))
-    if suspects.is_empty():
-        return rows
-    twins = register.padded_twins(suspects["number"])
-    hits = (suspects.join(twins, on=["number", "name_key"])
-            .group_by("_row").agg(pl.col("customer_number").min().alias("_twin")))
-    if hits.is_empty():
-        return rows
-    rows = rows.join(hits, on="_row", how="left", maintain_order="left")
-    twin = pl.col("_twin").is_not_null()
-    return rows.with_columns(
-        pl.when(twin).then(pl.lit("Conflict")).otherwise(pl.col("status")).alias("status"),
-        pl.when(twin).then(pl.format(
-            "number {} is customer {}, but the name '{}' is customer {}'s: a spreadsheet "
-            "may have dropped the number's leading zeros", number, pl.col("match"), name,
-            pl.col("_twin"))).otherwise(pl.col("message")).alias("message"),
-    ).drop("_twin")
-
-
-def _country_warnings(rows: pl.DataFrame, rules: Rules) -> pl.DataFrame:
-    """Warn where a row without a country changes a value read by country for a customer
-    of another country.
-
-    Spec section 2 reads such a row's values as the rules' default country, so a
-    Swedish customer's `08 123 456` becomes a Finnish number. The status stays as the
-    spec gives it; the message says what was assumed and how to avoid it.
-    """
-    if "country" not in rules.fields:
-        return rows
-    by_country = [f for f in rules.field_names
-                  if rules.fields[f].normaliser in COUNTRY_KINDS]
-    if not by_country:
-        return rows
-    default = rules.default_country
-    theirs = pl.col(old_col("country"))
-    other = (pl.col("status").is_in(["Modified", "No change"])
-             & pl.col(new_col("country")).is_null()
-             & theirs.is_not_null() & (theirs != default))
-    changed = [pl.when(changed_expr(f)).then(pl.lit(f.replace("_", " ")))
-               for f in by_country]
-    what = pl.concat_str(changed, separator=", ", ignore_nulls=True)
-    note = pl.format(
-        "country: the row names no country, so its {} was read as {}, but customer {} "
-        "is in {}; fill in the row's country to read it as {}", what, pl.lit(default),
-        pl.col("match"), theirs, theirs)
-    return rows.with_columns(
-        pl.when(other & (what != ""))
-        .then(pl.concat_str([pl.col("warning"), note], separator="; ", ignore_nulls=True))
-        .otherwise(pl.col("warning")).alias("warning"))
 
 
 def _source_info(table: SourceTable, header_map: HeaderMap) -> dict[str, object]:
@@ -345,52 +271,6 @@ def _cell_errors(table: SourceTable, header_map: HeaderMap) -> pl.DataFrame:
         rows.append((row, mapped or header, "spreadsheet_error",
                      "error" if mapped else "warn", detail))
     return pl.DataFrame(rows, schema=ISSUE_SCHEMA, orient="row")
-
-
-# What a spreadsheet writes into a CSV for a formula cell that failed (a VLOOKUP that
-# found nothing): Excel's error values in English, Finnish, Swedish and Czech, and
-# LibreOffice's Err:NNN. Such a cell means "the value is unknown", never the text.
-_ERROR_TEXTS = frozenset({
-    "#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA",
-    "#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!",
-    "#TYHJÄ!", "#JAKO/0!", "#ARVO!", "#VIITTAUS!", "#NIMI?", "#LUKU!", "#PUUTTUU",
-    "#SKÄRNING!", "#DIVISION/0!", "#VÄRDEFEL!", "#REFERENS!", "#NAMN?", "#OGILTIGT!",
-    "#SAKNAS!", "#DĚLENÍ_NULOU!", "#HODNOTA!", "#ODKAZ!", "#NÁZEV?", "#ČÍSLO!",
-    "#NENÍ_K_DISPOZICI"})
-_LIBREOFFICE_ERROR = r"^Err:\d{3}$"
-
-
-def _take_error_texts(table: SourceTable, header_map: HeaderMap) -> None:
-    """Cells of mapped columns whose text is a spreadsheet's error value (a CSV keeps
-    `#N/A` as text) become what an XLSX error cell is: listed in `table.cell_errors`
-    and empty in the frame (the value is unknown; see _cell_errors)."""
-    columns = [c for c in header_map.columns.values() if c in table.frame.columns]
-    if not columns or table.frame.is_empty():
-        return
-    # Only columns with a cell that starts with '#' or 'Err:' are looked at closely: an
-    # anchored search is several times cheaper than the full test; most files have none.
-    marks = table.frame.select(
-        pl.col(c).str.contains(r"^\s*(?:#|Err:)").any() for c in columns).row(0)
-    columns = [c for c, marked in zip(columns, marks, strict=True) if marked]
-    if not columns:
-        return
-    known = {(row, column) for row, column, _ in table.cell_errors}
-
-    def is_error(column: str) -> pl.Expr:
-        text = pl.col(column).str.strip_chars()
-        return text.is_in(list(_ERROR_TEXTS)) | text.str.contains(_LIBREOFFICE_ERROR)
-
-    hit = table.frame.select("_row", *[is_error(c).fill_null(False) for c in columns]) \
-        .filter(pl.any_horizontal(columns))
-    if hit.is_empty():
-        return
-    found = table.frame.join(hit.select("_row"), on="_row", how="semi")
-    for column in columns:
-        for row, error in found.filter(is_error(column)).select("_row", column).iter_rows():
-            if (row, column) not in known:
-                table.cell_errors.append((row, column, error.strip()))
-    table.frame = table.frame.with_columns(
-        pl.when(is_error(c)).then(None).otherwise(pl.col(c)).alias(c) for c in columns)
 
 
 def _with_messages(frame: pl.DataFrame, issues: pl.DataFrame) -> pl.DataFrame:

@@ -1,0 +1,188 @@
+"""Spreadsheet damage and doubts that rows show, each turned into a status or a message.
+
+Damage is repaired where nothing was lost (letters saved as '?' where the register has
+them), refused where something was (an error value saved as text), and a row that only
+looks doubtful keeps the status the spec gives it and says why (a totals row, a row read
+as the default country for a customer of another).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from sync.classify import changed_expr
+from sync.normalise import COUNTRY_KINDS, name_key
+from sync.plan import new_col, old_col
+from sync.readers import SourceTable
+from sync.rules import HeaderMap, Rules
+from sync.writers.register.base import Register
+
+
+def _with_warning(when: pl.Expr, note: pl.Expr) -> pl.Expr:
+    """The rows' `warning`, with `note` added where `when` holds."""
+    return (pl.when(when)
+            .then(pl.concat_str([pl.col("warning"), note], separator="; ", ignore_nulls=True))
+            .otherwise(pl.col("warning")).alias("warning"))
+
+
+# What a spreadsheet writes into a CSV for a formula cell that failed (a VLOOKUP that
+# found nothing): Excel's error values in English, Finnish, Swedish and Czech, and
+# LibreOffice's Err:NNN. Such a cell means "the value is unknown", never the text.
+_ERROR_TEXTS = frozenset({
+    "#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA",
+    "#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!",
+    "#TYHJÄ!", "#JAKO/0!", "#ARVO!", "#VIITTAUS!", "#NIMI?", "#LUKU!", "#PUUTTUU",
+    "#SKÄRNING!", "#DIVISION/0!", "#VÄRDEFEL!", "#REFERENS!", "#NAMN?", "#OGILTIGT!",
+    "#SAKNAS!", "#DĚLENÍ_NULOU!", "#HODNOTA!", "#ODKAZ!", "#NÁZEV?", "#ČÍSLO!",
+    "#NENÍ_K_DISPOZICI"})
+_LIBREOFFICE_ERROR = r"^Err:\d{3}$"
+
+
+def take_error_texts(table: SourceTable, header_map: HeaderMap) -> None:
+    """Cells of mapped columns whose text is a spreadsheet's error value (a CSV keeps
+    `#N/A` as text) become what an XLSX error cell is: listed in `table.cell_errors`
+    and empty in the frame (the value is unknown; see _cell_errors)."""
+    columns = [c for c in header_map.columns.values() if c in table.frame.columns]
+    if not columns or table.frame.is_empty():
+        return
+    # Only columns with a cell that starts with '#' or 'Err:' are looked at closely: an
+    # anchored search is several times cheaper than the full test; most files have none.
+    marks = table.frame.select(
+        pl.col(c).str.contains(r"^\s*(?:#|Err:)").any() for c in columns).row(0)
+    columns = [c for c, marked in zip(columns, marks, strict=True) if marked]
+    if not columns:
+        return
+    known = {(row, column) for row, column, _ in table.cell_errors}
+
+    def is_error(column: str) -> pl.Expr:
+        text = pl.col(column).str.strip_chars()
+        return text.is_in(list(_ERROR_TEXTS)) | text.str.contains(_LIBREOFFICE_ERROR)
+
+    hit = table.frame.select("_row", *[is_error(c).fill_null(False) for c in columns]) \
+        .filter(pl.any_horizontal(columns))
+    if hit.is_empty():
+        return
+    found = table.frame.join(hit.select("_row"), on="_row", how="semi")
+    for column in columns:
+        for row, error in found.filter(is_error(column)).select("_row", column).iter_rows():
+            if (row, column) not in known:
+                table.cell_errors.append((row, column, error.strip()))
+    table.frame = table.frame.with_columns(
+        pl.when(is_error(c)).then(None).otherwise(pl.col(c)).alias(c) for c in columns)
+
+
+# The first word of a spreadsheet's totals row, in the languages of the default rules.
+_TOTALS = r"(?i)^(yhteensä|yht\.|summa|total|totalt|totals|sum|celkem|součet|celkový)\b"
+
+
+def totals_warnings(rows: pl.DataFrame) -> pl.DataFrame:
+    """Warn where a New row's name reads like a spreadsheet's totals row ("Yhteensä:
+    12"): the spec makes it a customer (it has a name), so the row only says so."""
+    name = pl.col(new_col("name"))
+    totals = (pl.col("status") == "New") & name.str.contains(_TOTALS).fill_null(False)
+    note = pl.format("name: '{}' reads like a spreadsheet's totals row, not a customer; "
+                     "delete the row if it is one", name)
+    return rows.with_columns(_with_warning(totals, note))
+
+
+def dropped_zeros(rows: pl.DataFrame, register: Register) -> pl.DataFrame:
+    """A Conflict where a row's number found a customer whose name the row would change
+    into the name of the customer numbered like it with leading zeros (row `42;Anna
+    Nolla`, customers 42 'Pekka' and 0042 'Anna Nolla'): a spreadsheet dropped the zeros,
+    and matching by the damaged number would overwrite another customer.
+    """
+    if "changed_fields" not in rows.columns:
+        return rows
+    number, name = pl.col(new_col("customer_number")), pl.col(new_col("name"))
+    suspects = rows.filter(
+        (pl.col("status") == "Modified") & (pl.col("matched_by") == "customer_number")
+        & pl.col("changed_fields").str.contains(r"(^|\|)name(\||$)")
+        & number.str.contains(r"^[1-9][0-9]*$")
+    ).select("_row", number.alias("number"), name_key(name).alias("name_key"))
+    if suspects.is_empty():
+        return rows
+    twins = register.padded_twins(suspects["number"])
+    hits = (suspects.join(twins, on=["number", "name_key"])
+            .group_by("_row").agg(pl.col("customer_number").min().alias("_twin")))
+    if hits.is_empty():
+        return rows
+    rows = rows.join(hits, on="_row", how="left", maintain_order="left")
+    twin = pl.col("_twin").is_not_null()
+    return rows.with_columns(
+        pl.when(twin).then(pl.lit("Conflict")).otherwise(pl.col("status")).alias("status"),
+        pl.when(twin).then(pl.format(
+            "number {} is customer {}, but the name '{}' is customer {}'s: a spreadsheet "
+            "may have dropped the number's leading zeros", number, pl.col("match"), name,
+            pl.col("_twin"))).otherwise(pl.col("message")).alias("message"),
+    ).drop("_twin")
+
+
+def country_warnings(rows: pl.DataFrame, rules: Rules) -> pl.DataFrame:
+    """Warn where a row without a country changes a value read by country for a customer
+    of another country.
+
+    Spec section 2 reads such a row's values as the rules' default country, so a
+    Swedish customer's `08 123 456` becomes a Finnish number. The status stays as the
+    spec gives it; the message says what was assumed and how to avoid it.
+    """
+    if "country" not in rules.fields:
+        return rows
+    by_country = [f for f in rules.field_names
+                  if rules.fields[f].normaliser in COUNTRY_KINDS]
+    if not by_country:
+        return rows
+    default = rules.default_country
+    theirs = pl.col(old_col("country"))
+    other = (pl.col("status").is_in(["Modified", "No change"])
+             & pl.col(new_col("country")).is_null()
+             & theirs.is_not_null() & (theirs != default))
+    changed = [pl.when(changed_expr(f)).then(pl.lit(f.replace("_", " ")))
+               for f in by_country]
+    what = pl.concat_str(changed, separator=", ", ignore_nulls=True)
+    note = pl.format(
+        "country: the row names no country, so its {} was read as {}, but customer {} "
+        "is in {}; fill in the row's country to read it as {}", what, pl.lit(default),
+        pl.col("match"), theirs, theirs)
+    return rows.with_columns(_with_warning(other & (what != ""), note))
+
+
+def repair_lost_letters(frame: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
+    """Keep the register's value where the row's differs from it only by '?' in place
+    of letters outside ASCII (`Dvo?ák` for `Dvořák`): a file saved in an encoding that
+    lacks them (Excel's "CSV" in Windows-1252 writes Czech letters so). That is damage,
+    so it is repaired, never imported; the row's message says what was kept.
+    """
+    notes: list[pl.Expr] = []
+    candidates = [f for f in fields if f != "customer_number"
+                  and new_col(f) in frame.columns and old_col(f) in frame.columns]
+    # One cheap look first: most files have no '?' at all.
+    marked = frame.select(pl.col(new_col(f)).str.contains("?", literal=True).any()
+                          for f in candidates).row(0) if candidates else ()
+    for f in [f for f, has in zip(candidates, marked, strict=True) if has]:
+        new, old = new_col(f), old_col(f)
+        maybe = (pl.col(new).str.contains("?", literal=True) & (pl.col(new) != pl.col(old))
+                 & (pl.col(new).str.len_chars() == pl.col(old).str.len_chars()))
+        pairs = frame.filter(maybe.fill_null(False)).select(new, old).unique()
+        damaged = [(n, o) for n, o in pairs.iter_rows() if _lost_letters(n, o)]
+        if not damaged:
+            continue
+        hit = pl.struct(new, old).is_in(
+            pl.DataFrame(damaged, schema=[new, old], orient="row").to_struct().implode())
+        frame = frame.with_columns(
+            pl.when(hit).then(pl.col(old)).otherwise(pl.col(new)).alias(new),
+            hit.alias(f"_lost_{f}"), pl.col(new).alias(f"_had_{f}"))
+        notes.append(pl.when(pl.col(f"_lost_{f}")).then(pl.format(
+            "{}: kept '{}': the file has '{}' (letters its encoding could not hold were "
+            "saved as '?')", pl.lit(f), pl.col(old), pl.col(f"_had_{f}"))))
+    if not notes:
+        return frame
+    note = pl.concat_str(notes, separator="; ", ignore_nulls=True)
+    return frame.with_columns(
+        _with_warning(pl.any_horizontal(pl.col("^_lost_.*$")), note)).drop(
+        pl.col("^_lost_.*$"), pl.col("^_had_.*$"))
+
+
+def _lost_letters(new: str, old: str) -> bool:
+    """Whether `new` is `old` with some letters outside ASCII written as '?'."""
+    return new != old and all(n == o or (n == "?" and not o.isascii() and o.isalpha())
+                              for n, o in zip(new, old, strict=True))
