@@ -1,0 +1,117 @@
+"""What the preview shows before anything is saved: each Modified row's old -> new
+values, on the terminal (shortened) and in the report's `changes` column (in full)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import sync.writers.report
+from sync.changes import _quote_series, quote, quote_tokens, shorten_pair
+from sync.plan import Plan
+from tests.conftest import load_register, run_cli, write_csv
+
+SPEC_COLUMNS = ["row", "status", "customer_number", "matched_by", "changed_fields",
+                "message", "possible_duplicate", "similarity"]
+SEED = ("customer_number;name;phone;customer_group;notes\n"
+        "1006;Anna Dvořák;+358401234567;Helsinki;line one\n"
+        "1007;Bo Berg;;;\n")
+# Row 2: the name garbled by an encoding, a group move, a line added to the notes.
+# Row 3: a new name and a phone that is no valid number (a warning: still Modified).
+SOURCE = ("customer_number;name;phone;customer_group;notes\n"
+          '1006;Anna DvoĹ™Ăˇk;;Espoo;"line one\nline two"\n'
+          "1007;Bo Bergström;12;;\n")
+
+
+def _report(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture
+def previewed(tmp_path: Path):
+    db = tmp_path / "r.db"
+    load_register(db, SEED, tmp_path)
+    source = write_csv(tmp_path / "s.csv", SOURCE)
+    report = tmp_path / "report.csv"
+    result = run_cli("preview", source, "--db", db, "--plan", tmp_path / "p.plan",
+                     "--report", report)
+    assert result.exit_code == 0, result.stderr
+    return result, report
+
+
+def test_the_report_adds_changes_after_the_spec_columns(previewed) -> None:
+    _, report = previewed
+    assert report.read_text(encoding="utf-8").splitlines()[0].split(",") == [
+        *SPEC_COLUMNS, "changes"]
+    rows = _report(report)
+    assert [r["changes"] for r in rows] == [
+        "name: 'Anna Dvořák' -> 'Anna DvoĹ™Ăˇk' | customer_group: 'Helsinki' -> 'Espoo' | "
+        r"notes: 'line one' -> 'line one\nline two'",
+        "name: 'Bo Berg' -> 'Bo Bergström' | phone: '' -> '12'",
+    ]
+
+
+def test_the_report_holds_full_values_and_its_quoting_survives_csv(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    load_register(db, "customer_number;name;notes\n1;Aho Oy;short\n2;Berg AB;x\n", tmp_path)
+    long = "Toimitus takaovelle, " * 6 + "soita ensin"
+    tricky = 'O\'Brien said "hi", | then -> left'
+    cell = '"' + tricky.replace('"', '""') + '"'
+    source = write_csv(tmp_path / "s.csv", f"customer_number;notes\n1;{long}\n2;{cell}\n")
+    report = tmp_path / "report.csv"
+    result = run_cli("preview", source, "--db", db, "--plan", tmp_path / "p.plan",
+                     "--report", report)
+    assert result.exit_code == 0, result.stderr
+    assert [r["changes"] for r in _report(report)] == [
+        f"notes: 'short' -> '{long}'",
+        f"notes: 'x' -> {tricky!r}",
+    ]
+
+
+def test_the_report_is_written_slice_by_slice_as_one_csv(tmp_path: Path, monkeypatch,
+                                                         previewed) -> None:
+    plan = Plan.load(tmp_path / "p.plan")
+    monkeypatch.setattr(sync.writers.report, "_SLICE_ROWS", 1)
+    sliced = tmp_path / "sliced.csv"
+    sync.writers.report.write_report(plan, sliced)
+    whole = plan.report()
+    assert whole.columns == [*SPEC_COLUMNS, "changes"]
+    assert pl.read_csv(sliced, infer_schema=False).equals(
+        pl.read_csv(whole.write_csv(null_value="").encode(), infer_schema=False))
+    assert sliced.read_text(encoding="utf-8").count("row,status,") == 1
+
+
+def test_quoting_shows_invisible_characters() -> None:
+    # A zero-width space or a no-break space would look like nothing changed.
+    assert quote("Aho\u200b Oy") == r"'Aho\u200b Oy'"
+    assert quote("Aho\xa0Oy") == r"'Aho\xa0Oy'"
+    assert quote(None) == "''"
+    assert shorten_pair("Aho Oy", "Aho\u200b Oy") == ("'Aho Oy'", r"'Aho\u200b Oy'")
+
+
+def test_shortening_keeps_the_difference_in_sight() -> None:
+    old = "Mannerheimintie 12 A 5, 00100 Helsinki, porraskäytävä B"
+    new = "Mannerheimintie 12 A 6, 00100 Helsinki, porraskäytävä B"
+    before, after = shorten_pair(old, new, width=20)
+    assert (before, after) == ("'… 12 A 5, 00100 Helsi…'", "'… 12 A 6, 00100 Helsi…'")
+    # An escape is never cut in two.
+    before, after = shorten_pair("a" * 40, "a" * 19 + "\u200b" + "b" * 20, width=20)
+    assert after.startswith("'…") and r"\u200b" in after
+
+
+_TEXT = st.text(st.sampled_from(["a", "'", '"', "\\", "\n", "\t", "\u200b", "\xa0", "ř",
+                                 "?", " ", "\x00", "\U0001f600", "\ufeff", "\u2028"]))
+
+
+@given(st.lists(st.one_of(st.none(), _TEXT), max_size=8))
+def test_quoting_is_reprs_in_python_and_in_polars(values: list[str | None]) -> None:
+    expected = [repr(v or "") for v in values]
+    assert [quote(v) for v in values] == expected
+    assert [m + "".join(t) + m for m, t in map(quote_tokens, values)] == expected
+    assert _quote_series(pl.Series(values, dtype=pl.String)).to_list() == expected
