@@ -4,6 +4,7 @@ values, on the terminal (shortened) and in the report's `changes` column (in ful
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import polars as pl
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 import sync.writers.report
 from sync.changes import _quote_series, quote, quote_tokens, shorten_pair
+from sync.cli import _SHOWN_ROWS
 from sync.plan import Plan
 from tests.conftest import load_register, run_cli, write_csv
 
@@ -26,6 +28,7 @@ SEED = ("customer_number;name;phone;customer_group;notes\n"
 SOURCE = ("customer_number;name;phone;customer_group;notes\n"
           '1006;Anna DvoĹ™Ăˇk;;Espoo;"line one\nline two"\n'
           "1007;Bo Bergström;12;;\n")
+LEAD = " " * len("  row      2  Modified   1006          ")
 
 
 def _report(path: Path) -> list[dict[str, str]]:
@@ -43,6 +46,33 @@ def previewed(tmp_path: Path):
                      "--report", report)
     assert result.exit_code == 0, result.stderr
     return result, report
+
+
+def test_the_terminal_shows_each_change_old_to_new(previewed) -> None:
+    result, _ = previewed
+    lines = result.stdout.splitlines()
+    at = lines.index("  row      2  Modified   1006          "
+                     "name: 'Anna Dvořák' -> 'Anna DvoĹ™Ăˇk'")
+    assert lines[at + 1:at + 3] == [
+        LEAD + "customer_group: 'Helsinki' -> 'Espoo'",
+        # The line break shows as \n: the row stays on its lines.
+        LEAD + r"notes: 'line one' -> 'line one\nline two'",
+    ]
+    assert lines[at + 3].startswith("  row      3  ")
+
+
+def test_a_row_with_a_warning_shows_its_changes_and_the_warning(previewed) -> None:
+    result, report = previewed
+    row = _report(report)[1]
+    assert (row["status"], row["changed_fields"]) == ("Modified", "name|phone")
+    lines = result.stdout.splitlines()
+    at = lines.index("  row      3  Modified   1007          "
+                     "name: 'Bo Berg' -> 'Bo Bergström'")
+    assert lines[at + 1:at + 3] == [
+        LEAD + "phone: '' -> '12'",
+        LEAD + f"note: {row['message']}",
+    ]
+    assert "phone" in row["message"]
 
 
 def test_the_report_adds_changes_after_the_spec_columns(previewed) -> None:
@@ -72,6 +102,42 @@ def test_the_report_holds_full_values_and_its_quoting_survives_csv(tmp_path: Pat
         f"notes: 'short' -> '{long}'",
         f"notes: 'x' -> {tricky!r}",
     ]
+    # The terminal shortens the long value: its line stays readable.
+    shown = next(line for line in result.stdout.splitlines() if "row      2" in line)
+    assert shown.endswith("notes: 'short' -> 'Toimitus takaovelle, Toimitus …'")
+
+
+def test_the_terminal_still_shows_at_most_its_rows(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    n = _SHOWN_ROWS + 5
+    load_register(db, "customer_number;name;city\n" + "".join(
+        f"{i};Asiakas {i};Turku\n" for i in range(n)), tmp_path)
+    source = write_csv(tmp_path / "s.csv", "customer_number;name;city\n" + "".join(
+        f"{i};Asiakas {i} Oy;Tampere\n" for i in range(n)))
+    result = run_cli("preview", source, "--db", db, "--plan", tmp_path / "p.plan")
+    lines = result.stdout.splitlines()
+    assert len([line for line in lines if line.startswith("  row ")]) == _SHOWN_ROWS
+    assert len([line for line in lines if line == LEAD + "city: 'Turku' -> 'Tampere'"]) \
+        == _SHOWN_ROWS
+    assert "  ... 5 more rows in the report (--report)" in lines
+
+
+def test_import_shows_the_changes_and_commit_its_summary(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    load_register(db, SEED, tmp_path)
+    source = write_csv(tmp_path / "s.csv", SOURCE)
+    plan = tmp_path / "p.plan"
+    before = run_cli("preview", source, "--db", db, "--plan", plan, "--json")
+    result = run_cli("import", source, "--db", db, "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert ("  row      2  Modified   1006          name: 'Anna Dvořák' -> 'Anna DvoĹ™Ăˇk'"
+            in result.stdout.splitlines())
+    assert result.stdout.splitlines()[-1] == \
+        "committed batch 2: 0 inserted, 2 updated; groups created: Espoo"
+    # --json's keys are as they were: the changes are for people and the report.
+    assert set(before.json()) == {"new", "modified", "unchanged", "conflict", "rejected",
+                                  "skipped", "source", "plan", "report"}
+    assert "->" not in json.dumps(before.json())
 
 
 def test_the_report_is_written_slice_by_slice_as_one_csv(tmp_path: Path, monkeypatch,
