@@ -16,7 +16,7 @@ import sync.writers.report
 from sync.changes import _quote_series, quote, quote_tokens, shorten_pair
 from sync.cli import _SHOWN_ROWS
 from sync.plan import Plan
-from tests.conftest import load_register, run_cli, write_csv
+from tests.conftest import FIXTURES, ROOT, load_register, run_cli, write_csv
 
 SPEC_COLUMNS = ["row", "status", "customer_number", "matched_by", "changed_fields",
                 "message", "possible_duplicate", "similarity"]
@@ -181,3 +181,17 @@ def test_quoting_is_reprs_in_python_and_in_polars(values: list[str | None]) -> N
     assert [quote(v) for v in values] == expected
     assert [m + "".join(t) + m for m, t in map(quote_tokens, values)] == expected
     assert _quote_series(pl.Series(values, dtype=pl.String)).to_list() == expected
+
+
+def test_the_readmes_sample_preview_is_what_the_preview_prints(tmp_path: Path,
+                                                               monkeypatch) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("    source: csv, encoding cp1252")
+    sample = readme[start:readme.index("\n\n", start)].splitlines()
+    db = tmp_path / "r.db"
+    assert run_cli("import", FIXTURES / "demo" / "register.csv", "--db", db, "--yes"
+                   ).exit_code == 0
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("preview", FIXTURES / "demo" / "asiakkaat.csv", "--db", db,
+                     "--report", "preview.csv")
+    assert result.stdout.splitlines() == [line.removeprefix("    ") for line in sample]
