@@ -17,6 +17,7 @@ from typing import Any
 import click
 import polars as pl
 
+from sync import changes
 from sync.cli_admin import ADMIN_COMMANDS
 from sync.cli_jobs import JOB_COMMANDS
 from sync.cli_output import StepLine, say
@@ -28,7 +29,7 @@ from sync.cli_output import run as _run
 from sync.commit import commit
 from sync.errors import RegisterError, UsageError, first_line
 from sync.output_paths import check_output, replace_atomically
-from sync.plan import Plan
+from sync.plan import Plan, new_col, old_col
 from sync.types import COUNT_KEYS, CUSTOMER_TYPES, FORMATS, HEADER_LANGUAGES, LABEL_LAYOUTS
 from sync.writers.register import open_register, redact_url, register_exists
 from sync.writers.register.sqlite import sqlite_path
@@ -39,6 +40,10 @@ from sync.writers.report import write_report
 # by the commands that use them: `regsync commit` imports none of them.
 
 _SHOWN_ROWS = 40
+_REPORT_HELP = ("Write a CSV report, one line per source row: row, status, customer_number, "
+                "matched_by, changed_fields, message, possible_duplicate, similarity, and "
+                "changes (a Modified row's field: 'old' -> 'new', full values, joined "
+                "by ' | ').")
 
 
 def _summary(counts: dict[str, int], skipped: int) -> list[str]:
@@ -51,18 +56,31 @@ def _summary(counts: dict[str, int], skipped: int) -> list[str]:
 
 
 def _row_lines(plan: Plan) -> list[str]:
+    """The rows that do something or say something (at most `_SHOWN_ROWS`), each with
+    its changes (`name: 'Dvořák' -> 'DvoĹ™Ăˇk'`, long values shortened) and its message
+    (why, warnings, possible duplicates), one per line."""
     # Lazily: only the rows shown are gathered (a plan may have millions).
     changed = pl.col("status") != "No change"
-    shown = plan.report().lazy().filter(changed).head(_SHOWN_ROWS).collect()
+    shown = plan.rows.lazy().filter(changed).head(_SHOWN_ROWS).collect()
     lines = []
     for row in shown.iter_rows(named=True):
-        what = row["message"] or row["changed_fields"].replace("|", ", ")
         number = row["customer_number"] or "-"
-        lines.append(f"  row {row['row']:>6}  {row['status']:<9}  {number:<12}  {what}")
+        lead = f"  row {row['row']:>6}  {row['status']:<9}  {number:<12}  "
+        what = [_change_line(field, row.get(old_col(field)), row.get(new_col(field)))
+                for field in changes.changed(row)]
+        if row["message"]:
+            what.append(f"note: {row['message']}" if what else row["message"])
+        lines.append((lead + (what[0] if what else "")).rstrip())
+        lines.extend(" " * len(lead) + line for line in what[1:])
     more = plan.rows.select(changed.sum()).item() - shown.height
     if more > 0:
         lines.append(f"  ... {more} more rows in the report (--report)")
     return lines
+
+
+def _change_line(field: str, old: str | None, new: str | None) -> str:
+    before, after = changes.shorten_pair(old, new)
+    return f"{field}: {before} -> {after}"
 
 
 def _exit_code(counts: dict[str, int]) -> int:
@@ -220,12 +238,19 @@ def _inputs(source: Path, db: str) -> list[tuple[Path, str]]:
 @click.option("--plan", "plan_path", type=click.Path(path_type=Path),
               help="Where to write the plan (default: SOURCE's name + .plan, here).")
 @click.option("--report", "report_path", type=click.Path(path_type=Path),
-              help="Write a CSV report, one line per source row.")
+              help=_REPORT_HELP)
 @_json_option
 def preview_cmd(source: Path, db: str, rules_path: Path | None, encoding: str | None,
                 delimiter: str | None, sheet: str | None, header_row: int,
                 plan_path: Path | None, report_path: Path | None, as_json: bool) -> None:
-    """Show what importing SOURCE would do; write a plan. The register is not touched."""
+    """Show what importing SOURCE would do; write a plan. The register is not touched.
+
+    Lists each row that is not No change (the first 40; all are in --report) with its
+    status and customer number, each change on a line of its own (name: 'Dvořák' ->
+    'DvoĹ™Ăˇk'), and its message: why, warnings, possible duplicates. Values are
+    quoted; line breaks and invisible characters show escaped (\\n, \\u200b); long
+    values are shortened around the change.
+    """
     def body() -> int:
         target = plan_path or Path(source.name + ".plan")
         check_output(target, "plan", _inputs(source, db))
@@ -300,7 +325,7 @@ def commit_cmd(plan_path: Path, db: str, actor: str, as_json: bool) -> None:
 @_db_option
 @_source_options
 @click.option("--report", "report_path", type=click.Path(path_type=Path),
-              help="Write a CSV report, one line per source row.")
+              help=_REPORT_HELP)
 @click.option("--yes", is_flag=True, help="Commit without asking (required).")
 @_actor_option
 @_json_option

@@ -32,6 +32,7 @@ _READ_CHUNK = 8 << 20
 _UNREADABLE = (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError, ValueError)
 
 # Report columns of spec section 9, in order; the rest of a plan's columns are values.
+# The report adds `changes` after them (`Plan.report`).
 REPORT_COLUMNS: tuple[str, ...] = (
     "row", "status", "customer_number", "matched_by", "changed_fields", "message",
     "possible_duplicate", "similarity",
@@ -191,9 +192,14 @@ class Plan:
             raise changed
         return cls(header=header, rows=rows)
 
-    def report(self) -> pl.DataFrame:
-        """The report columns of spec section 9, one line per source row."""
-        return self.rows.select(REPORT_COLUMNS)
+    def report(self, start: int = 0, length: int | None = None) -> pl.DataFrame:
+        """The report, one line per source row (of rows `start` to `start + length`):
+        the columns of spec section 9, then `changes` (see `sync.changes`)."""
+        from sync.changes import CHANGES_COLUMN, changes_column
+
+        rows = self.rows.slice(start, length)
+        return rows.select(REPORT_COLUMNS).with_columns(
+            changes_column(rows, self.header.fields).alias(CHANGES_COLUMN))
 
 
 def file_checksum(path: Path, recorded: str) -> str | None:

@@ -1,4 +1,4 @@
-"""The preview report: one CSV line per source row (spec section 9 columns)."""
+"""The preview report: one CSV line per source row (spec section 9 columns, then `changes`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,21 @@ from pathlib import Path
 
 from sync.plan import Plan
 
+_SLICE_ROWS = 250_000  # rows whose `changes` are spelled out at a time
+
 
 def write_report(plan: Plan, path: Path) -> None:
-    """Write the report as UTF-8 CSV with the columns of spec section 9, in row order."""
-    plan.report().write_csv(path, null_value="")
+    """Write the report as UTF-8 CSV, in row order: the columns of spec section 9, then
+    `changes` (a Modified row's `field: 'old' -> 'new'`, joined by ` | `).
+
+    Slice by slice, so that the spelled-out changes of a large plan are never all in
+    memory at once.
+    """
+    with path.open("wb") as handle:
+        start = 0
+        while True:
+            plan.report(start, _SLICE_ROWS).write_csv(handle, include_header=start == 0,
+                                                      null_value="")
+            start += _SLICE_ROWS
+            if start >= plan.rows.height:
+                break
