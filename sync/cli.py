@@ -59,8 +59,9 @@ def _row_lines(plan: Plan) -> list[str]:
     """The rows that do something or say something (at most `_SHOWN_ROWS`), each with
     its changes (`name: 'Dvořák' -> 'DvoĹ™Ăˇk'`, long values shortened) and its message
     (why, warnings, possible duplicates), one per line."""
-    # Lazily: only the rows shown are gathered (a plan may have millions).
-    changed = pl.col("status") != "No change"
+    # Lazily: only the rows shown are gathered (a plan may have millions). A No change
+    # row is shown when it says something (a value repaired, a warning).
+    changed = (pl.col("status") != "No change") | (pl.col("message").fill_null("") != "")
     shown = plan.rows.lazy().filter(changed).head(_SHOWN_ROWS).collect()
     lines = []
     for row in shown.iter_rows(named=True):

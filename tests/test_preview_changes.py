@@ -195,3 +195,18 @@ def test_the_readmes_sample_preview_is_what_the_preview_prints(tmp_path: Path,
     result = run_cli("preview", FIXTURES / "demo" / "asiakkaat.csv", "--db", db,
                      "--report", "preview.csv")
     assert result.stdout.splitlines() == [line.removeprefix("    ") for line in sample]
+
+
+def test_a_no_change_row_that_says_something_is_shown(tmp_path: Path) -> None:
+    # A value repaired (letters a file's encoding lost as '?') makes the row No change,
+    # and the row says what was kept: the terminal must show it, not only the report.
+    db = tmp_path / "r.db"
+    load_register(db, SEED, tmp_path)
+    source = write_csv(tmp_path / "s.csv", "customer_number;name\n1006;Anna Dvo?ák\n"
+                                           "1007;Bo Berg\n")
+    result = run_cli("preview", source, "--db", db, "--plan", tmp_path / "p.plan")
+    assert result.exit_code == 0, result.stderr
+    shown = [line for line in result.stdout.splitlines() if line.startswith("  row ")]
+    assert shown == ["  row      2  No change  1006          name: kept 'Anna Dvořák': the "
+                     "file has 'Anna Dvo?ák' (letters its encoding could not hold were saved "
+                     "as '?')"]
