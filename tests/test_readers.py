@@ -670,3 +670,54 @@ def test_an_explicit_single_byte_encoding_is_refused_for_utf8_text(
                                           rf"{encoding}, row 2's 'Hämeenlinna' would be "
                                           rf"'{re.escape(wrong)}'; leave --encoding out"):
         read_source(path, encoding=encoding)
+
+
+# --- code page 850 (Excel's "CSV (MS-DOS)") ----------------------------------------------
+
+MSDOS = "Nimi;Katuosoite\nMatti Virtanen;Hämeenkatu 5\nSöderström Bygg AB;Västerås\n"
+
+
+def test_code_page_850_is_detected_when_its_letters_sit_inside_words(tmp_path: Path) -> None:
+    # ä is 0x84 and ö 0x94 in code page 850: „ and ” in Windows-1252, which read
+    # "H„meenkatu" and "S”derstr”m" and imported them so.
+    path = tmp_path / "msdos.csv"
+    path.write_bytes(MSDOS.encode("cp850"))
+    assert detect_encoding(path) == "cp850"
+    table = read_source(path)
+    assert table.encoding == "cp850"
+    assert table.frame.rows() == [(2, "Matti Virtanen", "Hämeenkatu 5"),
+                                  (3, "Söderström Bygg AB", "Västerås")]
+
+
+@pytest.mark.parametrize(("text", "row", "shown"), [
+    ("Nimi;Katuosoite\nMatti;Hämeenkatu 5\n", 2, "H„meenkatu"),  # one word: too little
+    # code page 850's ä beside Windows-1252's ä (0xE4): two encodings, or a stray „
+    ("Nimi;Katuosoite\nMäkinen;Kivikatu 1\nMatti;Hämeenkatu 5\n", 3, "H„meenkatu"),
+])
+def test_a_sign_of_code_page_850_short_of_proof_is_refused_with_the_fix(
+        tmp_path: Path, text: str, row: int, shown: str) -> None:
+    path = tmp_path / "dos.csv"
+    lines = text.splitlines(keepends=True)
+    path.write_bytes(b"".join(line.encode("cp850" if "Häm" in line else "cp1252")
+                              for line in lines))
+    with pytest.raises(SourceError) as caught:
+        read_source(path)
+    message = caught.value.message
+    assert message.startswith(f"{path}: row {row} holds '{shown}' (read as cp1252), which reads "
+                              "'Hämeenkatu' in code page 850")
+    assert message.endswith("pass --encoding cp850, or --encoding cp1252 if '„' is meant")
+    assert read_source(path, encoding="cp850").frame.rows()[-1][2] == "Hämeenkatu 5"
+
+
+@pytest.mark.parametrize(("text", "encoding"), [
+    ("Nimi;Lisätiedot\nKahvila „Aurinko”;auki 8–16 – O’Brien\n", "cp1252"),
+    ("Name;Notes\n„Quoted” Oy;“best”—in town, Helsinki–Tampere, O’Brien’s\n", "cp1252"),
+    ("Name;Notes\n„Pub”;\n“Bar”;5 €\n", "cp1252"),  # no letters past ASCII at all
+    ("Název;Poznámka\nPekárna „Žižkov“;Šťastná – Dvořák\n", "cp1250"),
+])
+def test_windows_quotes_and_dashes_are_not_taken_for_code_page_850(
+        tmp_path: Path, text: str, encoding: str) -> None:
+    path = tmp_path / "quotes.csv"
+    path.write_bytes(text.encode(encoding))
+    assert read_source(path).encoding != "cp850"
+    assert path.read_bytes().decode(read_source(path).encoding or "") == text

@@ -23,6 +23,7 @@ import polars as pl
 from sync.errors import SourceError
 from sync.readers.csv_fast import read_fast
 from sync.readers.detect import (
+    CODE_PAGE_850,
     SINGLE_BYTE_ENCODINGS,
     EncodingProblem,
     bom_encoding,
@@ -46,7 +47,7 @@ _DETECT_RECORDS = 30
 _WIDE_ENCODINGS = ("utf-16", "utf-32")
 # Encodings of Latin letters that read UTF-8 text as two wrong characters a letter (ä ->
 # Ã¤): an explicit one is refused on a file holding UTF-8 text (see _refuse_utf8_text).
-_LATIN_SINGLE_BYTE = (*SINGLE_BYTE_ENCODINGS, "cp850", "iso8859-1", "cp437")
+_LATIN_SINGLE_BYTE = (*SINGLE_BYTE_ENCODINGS, CODE_PAGE_850, "iso8859-1", "cp437")
 # The first line some spreadsheets write to name the delimiter: sep=; (or , tab |).
 _SEP_LINE = re.compile(r"sep=([;,\t|])[ \t]*(?:\r\n|\r|\n)?", re.IGNORECASE)
 
