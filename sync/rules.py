@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shlex
 import tomllib
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -31,6 +32,7 @@ from sync.types import (
     SEVERITIES,
     HeaderLanguage,
     Severity,
+    SheetHead,
 )
 
 DEFAULT_RULES_PATH = Path(__file__).resolve().parent.parent / "rules" / "customers.toml"
@@ -342,17 +344,46 @@ def _no_key_message(headers: Sequence[str], rules: Rules, source: str, header_ro
         repr(next((a for a in rules.fields[k].aliases if not a.islower()), k))
         for k in KEY_FIELDS if k in rules.fields)
     shown = ", ".join(repr(h) for h in headers[:6] if h) or "nothing"
-    message = (f"{source}: no customer number, business id or name column: a source needs "
-               f"at least one of them (headers such as {examples}); row {header_row} holds "
-               f"{shown}")
+    # A workbook's sheet is named: the sheet read may be the wrong one (an instructions
+    # sheet first), and a delimiter means nothing there.
+    sheet = head.sheet if isinstance(head, SheetHead) else None
+    where = f"sheet {sheet!r} has " if sheet is not None else ""
+    message = (f"{source}: {where}no customer number, business id or name column: a source "
+               f"needs at least one of them (headers such as {examples}); row {header_row} "
+               f"holds {shown}")
     keyed = {h: a for h, a in suggestions.items() if lookup.get(header_key(a)) in KEY_FIELDS}
     if keyed:
         return message + "; did you mean " + ", ".join(
             f"{a!r} for {h!r}" for h, a in keyed.items()) + "?"
-    for number, cells in head:
-        if number != header_row and any(
-                lookup.get(header_key(cell)) in KEY_FIELDS for cell in cells):
-            known = ", ".join(repr(c.strip()) for c in cells if lookup.get(header_key(c)))
-            return (message + f"; row {number} looks like the header ({known}): "
-                    f"pass --header-row {number}")
-    return message + "; check the header row (--header-row) and the delimiter (--delimiter)"
+    found = _header_in(head, lookup, skip=header_row)
+    if found is not None:
+        number, known = found
+        return (message + f"; row {number} looks like the header ({known}): "
+                f"pass --header-row {number}")
+    if not isinstance(head, SheetHead):
+        return message + "; check the header row (--header-row) and the delimiter (--delimiter)"
+    others = head.other_sheets()
+    for name, rows in others:
+        found = _header_in(rows, lookup)
+        if found is not None:
+            number, known = found
+            flags = f"--sheet {shlex.quote(name)}" + (
+                f" --header-row {number}" if number != 1 else "")
+            return (message + f"; sheet {name!r} has one (row {number}: {known}): "
+                    f"pass {flags}")
+    if others:
+        names = ", ".join(repr(name) for name, _ in others)
+        return (message + "; check the header row (--header-row), or name the sheet that "
+                f"holds the customers with --sheet (the other sheets: {names})")
+    return message + "; check the header row (--header-row)"
+
+
+def _header_in(rows: Sequence[tuple[int, Sequence[str]]], lookup: Mapping[str, str],
+               skip: int | None = None) -> tuple[int, str] | None:
+    """The first of `rows` (but row `skip`) with a header that maps to a key field (what
+    map_headers needs), as (row number, its known headers shown), or None."""
+    for number, cells in rows:
+        if number != skip and any(lookup.get(header_key(cell)) in KEY_FIELDS
+                                  for cell in cells):
+            return number, ", ".join(repr(c.strip()) for c in cells if lookup.get(header_key(c)))
+    return None

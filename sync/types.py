@@ -8,6 +8,22 @@ from typing import Literal, get_args
 # A long task's progress: (step, its number from 1, number of steps).
 Progress = Callable[[str, int, int], None]
 
+# A source's first rows as read, header or not: (row number, cells).
+HeadRows = list[tuple[int, list[str]]]
+
+
+class SheetHead(HeadRows):
+    """The first rows of a workbook sheet (a list of (row number, cells), as every
+    reader's `head`), with the sheet's name and `other_sheets()`: the first rows of the
+    workbook's other visible sheets as (name, rows). Those are read when called: only a
+    sheet without a header the rules know needs them, to point at the one that has."""
+
+    def __init__(self, rows: HeadRows, *, sheet: str,
+                 other_sheets: Callable[[], list[tuple[str, HeadRows]]]) -> None:
+        super().__init__(rows)
+        self.sheet = sheet
+        self.other_sheets = other_sheets
+
 Status = Literal["New", "Modified", "No change", "Conflict", "Rejected"]
 STATUSES: tuple[Status, ...] = get_args(Status)
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from sync.errors import SourceError
+from sync.readers import read_source
 from sync.rules import header_key, load_rules, map_headers
+from tests.conftest import Run, run_cli
+from tests.workbooks import write_xlsx
 
 FIELDS = ("customer_number", "customer_type", "name", "business_id", "vat_id", "email",
           "phone", "street_address", "postal_code", "city", "country", "customer_group",
@@ -56,3 +61,60 @@ def test_header_key_folds_accents_case_and_punctuation() -> None:
 def test_a_file_with_no_key_or_name_column_is_refused() -> None:
     with pytest.raises(SourceError, match="no customer number, business id or name column"):
         map_headers(["Postinumero", "Puhelin"], load_rules(), "s.csv")
+
+
+# --- a workbook whose first sheet is not the customers' ----------------------------------
+
+INSTRUCTIONS = [["Päivitä asiakkaat välilehdellä Asiakkaat"], ["Älä muuta otsikoita."]]
+
+
+def _preview(tmp_path: Path, source: Path, *args: str) -> Run:
+    return run_cli("preview", source, "--db", tmp_path / "r.db", "--plan",
+                   tmp_path / "p.plan", *args)
+
+
+def test_an_instructions_sheet_first_names_the_sheet_with_the_header(tmp_path: Path) -> None:
+    book = write_xlsx(tmp_path / "f.xlsx", INSTRUCTIONS, sheet="Ohjeet", more_sheets={
+        "Summa": [["Yhteensä", 1]],
+        "Asiakkaat": [["Asiakasnumero", "Nimi"], ["1002", "Matti Virtanen"]]})
+    refused = _preview(tmp_path, book)
+    assert refused.exit_code == 2
+    assert refused.stderr == (
+        f"regsync: error: {book}: sheet 'Ohjeet' has no customer number, business id or name "
+        "column: a source needs at least one of them (headers such as 'Customer number', "
+        "'Business ID', 'Name'); row 1 holds 'Päivitä asiakkaat välilehdellä Asiakkaat'; "
+        "sheet 'Asiakkaat' has one (row 1: 'Asiakasnumero', 'Nimi'): pass --sheet Asiakkaat\n")
+    assert _preview(tmp_path, book, "--sheet", "Asiakkaat").exit_code == 0
+
+
+def test_the_other_sheets_header_row_and_a_name_with_spaces_go_into_the_flags(
+        tmp_path: Path) -> None:
+    book = write_xlsx(tmp_path / "f.xlsx", INSTRUCTIONS, sheet="Ohjeet", more_sheets={
+        "Asiakas lista": [["Asiakasrekisteri 2024"], [], ["Y-tunnus", "Nimi"],
+                          ["0112038-9", "Kahvila Aurinko Oy"]]})
+    refused = _preview(tmp_path, book)
+    assert refused.exit_code == 2
+    assert refused.stderr.endswith(
+        "; sheet 'Asiakas lista' has one (row 3: 'Y-tunnus', 'Nimi'): "
+        "pass --sheet 'Asiakas lista' --header-row 3\n")
+    assert _preview(tmp_path, book, "--sheet", "Asiakas lista", "--header-row", "3"
+                    ).exit_code == 0
+
+
+@pytest.mark.parametrize(("more", "tail"), [
+    ({"Muistiinpanot": [["Soita Matille"]]},
+     "; check the header row (--header-row), or name the sheet that holds the customers "
+     "with --sheet (the other sheets: 'Muistiinpanot')"),
+    ({}, "; check the header row (--header-row)"),
+])
+def test_a_sheet_without_a_known_header_never_mentions_the_delimiter(
+        tmp_path: Path, more: dict[str, list[list[str]]], tail: str) -> None:
+    book = write_xlsx(tmp_path / "f.xlsx", [["Foo", "Bar"], ["1", "2"]], sheet="Taul1",
+                      more_sheets=more)
+    with pytest.raises(SourceError) as caught:
+        table = read_source(book)
+        map_headers(table.headers, load_rules(), str(book), head=table.head)
+    message = caught.value.message
+    assert message.startswith(f"{book}: sheet 'Taul1' has no customer number")
+    assert message.endswith("row 1 holds 'Foo', 'Bar'" + tail)
+    assert "--delimiter" not in message

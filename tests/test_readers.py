@@ -255,10 +255,11 @@ def test_utf8_check_streams_across_chunk_boundaries(
     assert detect_encoding(path) == "utf-8"
     # A line of another encoding after UTF-8 letters: read as any single-byte encoding,
     # every UTF-8 letter before it would be garbled (Äijä -> Ã„ijÃ¤). It stays UTF-8,
-    # and reading it names the row that is not.
+    # and reading it names the rows of both encodings.
     path.write_bytes(path.read_bytes() + "Söderström;Å\n".encode("cp1252"))
     assert detect_encoding(path) == "utf-8"
-    with pytest.raises(SourceError, match="cannot be decoded as utf-8 at row 22"):
+    with pytest.raises(SourceError, match="mixes encodings: row 2 holds UTF-8 text .* but "
+                                          "row 22 holds a byte that is not UTF-8"):
         read_source(path)
     path.write_text("Nimi;Kaupunki\n" + "Aho;Espoo\n" * 20, encoding="utf-8")
     path.write_bytes(path.read_bytes() + "Söderström;Å\n".encode("cp1252"))
@@ -600,8 +601,9 @@ def test_a_utf8_file_with_one_bad_byte_far_down_is_refused_not_garbled(
     path = tmp_path / "late.csv"
     path.write_bytes(("\n".join(lines) + "\n").encode() + b"9999;Bad \xff name\n")
     assert path.stat().st_size > detect.CHUNK_SIZE or rows == 200
-    with pytest.raises(SourceError, match=rf"late\.csv: cannot be decoded as utf-8 at row "
-                                          rf"{rows + 2}, byte offset"):
+    with pytest.raises(SourceError, match=rf"late\.csv: mixes encodings: row 2 holds UTF-8 "
+                                          rf"text \('Äö'\) but row {rows + 2} holds a byte "
+                                          rf"that is not UTF-8 \(0xFF at byte offset"):
         read_source(path)
 
 
@@ -621,7 +623,101 @@ def test_a_single_byte_file_with_a_pair_that_looks_like_utf8_is_still_read(
     # many bytes that are not UTF-8 does not make the file damaged UTF-8.
     path = tmp_path / "cp1252.csv"
     path.write_bytes(text.encode("cp1252"))
+    names = [line.split(";")[0] for line in text.splitlines()[1:]]
     table = read_source(path)
     assert table.encoding in WESTERN
-    assert [r[1] for r in table.frame.rows()] == [line.split(";")[0]
-                                                 for line in text.splitlines()[1:]]
+    assert [r[1] for r in table.frame.rows()] == names
+    # Nor is an explicit --encoding cp1252 refused for holding UTF-8 text.
+    assert [r[1] for r in read_source(path, encoding="cp1252").frame.rows()] == names
+
+
+# --- a file in two encodings -------------------------------------------------------------
+
+MIXED_UTF8 = "Nimi;Kaupunki\n" + "Matti;Hämeenlinna\n" * 3
+
+
+@pytest.mark.parametrize("utf8_first", [True, False])
+def test_a_file_in_two_encodings_is_refused_naming_both_rows(
+        tmp_path: Path, utf8_first: bool) -> None:
+    # Two exports pasted together. The old advice, --encoding cp1252, garbled every UTF-8
+    # letter (Hämeenlinna -> HÃ¤meenlinna, imported as Modified); with the Windows part
+    # the larger one, detection itself read the file so.
+    utf8 = "Matti;Hämeenlinna\n".encode()
+    other = "Aino;Jyväskylä\nÄijä;Äänekoski\n".encode("cp1252") * (1 if utf8_first else 20)
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(b"Nimi;Kaupunki\n" + (utf8 * 3 + other if utf8_first else other + utf8))
+    with pytest.raises(SourceError) as caught:
+        read_source(path)
+    message = caught.value.message
+    utf8_row, other_row = (2, 5) if utf8_first else (42, 2)
+    assert "mixes encodings: " in message
+    assert f"row {utf8_row} holds UTF-8 text ('Hämeenlinna')" in message
+    assert f"row {other_row} holds a byte that is not UTF-8 (0xE4 at byte offset" in message
+    assert "save the file again in one encoding" in message
+    assert "pass --encoding" not in message and "\n" not in message
+    for encoding in ("cp1252", "utf-8"):  # no explicit encoding reads it either
+        with pytest.raises(SourceError, match="mixes encodings: "):
+            read_source(path, encoding=encoding)
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "iso8859-15", "cp1250", "cp850"])
+def test_an_explicit_single_byte_encoding_is_refused_for_utf8_text(
+        tmp_path: Path, encoding: str) -> None:
+    path = tmp_path / "utf8.csv"
+    path.write_bytes(MIXED_UTF8.encode())
+    wrong = "Hämeenlinna".encode().decode(encoding)
+    with pytest.raises(SourceError, match=rf"utf8\.csv: is UTF-8 text, not {encoding}: read as "
+                                          rf"{encoding}, row 2's 'Hämeenlinna' would be "
+                                          rf"'{re.escape(wrong)}'; leave --encoding out"):
+        read_source(path, encoding=encoding)
+
+
+# --- code page 850 (Excel's "CSV (MS-DOS)") ----------------------------------------------
+
+MSDOS = "Nimi;Katuosoite\nMatti Virtanen;Hämeenkatu 5\nSöderström Bygg AB;Västerås\n"
+
+
+def test_code_page_850_is_detected_when_its_letters_sit_inside_words(tmp_path: Path) -> None:
+    # ä is 0x84 and ö 0x94 in code page 850: „ and ” in Windows-1252, which read
+    # "H„meenkatu" and "S”derstr”m" and imported them so.
+    path = tmp_path / "msdos.csv"
+    path.write_bytes(MSDOS.encode("cp850"))
+    assert detect_encoding(path) == "cp850"
+    table = read_source(path)
+    assert table.encoding == "cp850"
+    assert table.frame.rows() == [(2, "Matti Virtanen", "Hämeenkatu 5"),
+                                  (3, "Söderström Bygg AB", "Västerås")]
+
+
+@pytest.mark.parametrize(("text", "row", "shown"), [
+    ("Nimi;Katuosoite\nMatti;Hämeenkatu 5\n", 2, "H„meenkatu"),  # one word: too little
+    # code page 850's ä beside Windows-1252's ä (0xE4): two encodings, or a stray „
+    ("Nimi;Katuosoite\nMäkinen;Kivikatu 1\nMatti;Hämeenkatu 5\n", 3, "H„meenkatu"),
+])
+def test_a_sign_of_code_page_850_short_of_proof_is_refused_with_the_fix(
+        tmp_path: Path, text: str, row: int, shown: str) -> None:
+    path = tmp_path / "dos.csv"
+    lines = text.splitlines(keepends=True)
+    path.write_bytes(b"".join(line.encode("cp850" if "Häm" in line else "cp1252")
+                              for line in lines))
+    with pytest.raises(SourceError) as caught:
+        read_source(path)
+    message = caught.value.message
+    assert message.startswith(f"{path}: row {row} holds '{shown}' (read as cp1252), which reads "
+                              "'Hämeenkatu' in code page 850")
+    assert message.endswith("pass --encoding cp850, or --encoding cp1252 if '„' is meant")
+    assert read_source(path, encoding="cp850").frame.rows()[-1][2] == "Hämeenkatu 5"
+
+
+@pytest.mark.parametrize(("text", "encoding"), [
+    ("Nimi;Lisätiedot\nKahvila „Aurinko”;auki 8–16 – O’Brien\n", "cp1252"),
+    ("Name;Notes\n„Quoted” Oy;“best”—in town, Helsinki–Tampere, O’Brien’s\n", "cp1252"),
+    ("Name;Notes\n„Pub”;\n“Bar”;5 €\n", "cp1252"),  # no letters past ASCII at all
+    ("Název;Poznámka\nPekárna „Žižkov“;Šťastná – Dvořák\n", "cp1250"),
+])
+def test_windows_quotes_and_dashes_are_not_taken_for_code_page_850(
+        tmp_path: Path, text: str, encoding: str) -> None:
+    path = tmp_path / "quotes.csv"
+    path.write_bytes(text.encode(encoding))
+    assert read_source(path).encoding != "cp850"
+    assert path.read_bytes().decode(read_source(path).encoding or "") == text

@@ -14,7 +14,7 @@ import csv as _csv
 import io
 import re
 from collections.abc import Iterable, Iterator
-from itertools import chain
+from itertools import chain, islice
 from pathlib import Path
 from typing import TextIO
 
@@ -23,14 +23,20 @@ import polars as pl
 from sync.errors import SourceError
 from sync.readers.csv_fast import read_fast
 from sync.readers.detect import (
-    CHUNK_SIZE,
+    CODE_PAGE_850,
+    SINGLE_BYTE_ENCODINGS,
+    EncodingProblem,
     bom_encoding,
     check_text_head,
     detect_delimiter,
     detect_encoding,
+    mixed_encodings,
     normalise_delimiter,
     normalise_encoding,
     read_head,
+    undecodable_at,
+    utf8_text_at,
+    word_at,
 )
 from sync.readers.neutralise import unneutralise
 from sync.readers.table import HEAD_ROWS, SourceTable, clean_cell
@@ -39,6 +45,9 @@ ROWS_PER_CHUNK = 50_000
 _DETECT_CHARS = 64_000  # text read ahead for delimiter detection
 _DETECT_RECORDS = 30
 _WIDE_ENCODINGS = ("utf-16", "utf-32")
+# Encodings of Latin letters that read UTF-8 text as two wrong characters a letter (ä ->
+# Ã¤): an explicit one is refused on a file holding UTF-8 text (see _refuse_utf8_text).
+_LATIN_SINGLE_BYTE = (*SINGLE_BYTE_ENCODINGS, CODE_PAGE_850, "iso8859-1", "cp437")
 # The first line some spreadsheets write to name the delimiter: sep=; (or , tab |).
 _SEP_LINE = re.compile(r"sep=([;,\t|])[ \t]*(?:\r\n|\r|\n)?", re.IGNORECASE)
 
@@ -72,7 +81,10 @@ def read_csv(
         raise SourceError(f"{path}: {exc}") from None
 
     if codec is None:
-        codec = detect_encoding(path)
+        try:
+            codec = detect_encoding(path)
+        except EncodingProblem as problem:
+            raise problem.at_rows(_rows_at(path, problem.offsets, sep)) from None
     elif not codec.startswith(_WIDE_ENCODINGS):
         if bom_encoding(head) == "utf-16":
             raise SourceError(
@@ -80,6 +92,8 @@ def read_csv(
                 "pass --encoding utf-16 or leave --encoding out"
             )
         check_text_head(path, head)
+        if codec in _LATIN_SINGLE_BYTE:
+            _refuse_utf8_text(path, codec, sep)
 
     try:
         with path.open("r", encoding=codec, errors="strict", newline="") as fh:
@@ -350,6 +364,68 @@ def _chunk_frame(cells: list[str], numbers: list[int], names: list[str]) -> pl.D
     return frame.with_columns(unneutralise(pl.col(names))) if names else frame
 
 
+def _refuse_utf8_text(path: Path, codec: str, sep: str | None) -> None:
+    """Refuse an explicit single-byte `codec` for a file holding UTF-8 text.
+
+    Read so, every UTF-8 letter turns into two wrong ones (Hämeenlinna -> HÃ¤meenlinna)
+    and would be imported as a change; no text of these languages holds such pairs, so
+    this is no guess (see detect._UTF8_SIGNS)."""
+    at = utf8_text_at(path)
+    if at is None:
+        return
+    other = undecodable_at(path, "utf-8")
+    if other is not None:
+        problem = mixed_encodings(path, at, other)
+        raise problem.at_rows(_rows_at(path, problem.offsets, sep))
+    word = word_at(path, at)
+    row = _rows_at(path, (at,), sep)[0]
+    where = f"row {row}" if row is not None else f"byte offset {at}"
+    raise SourceError(
+        f"{path}: is UTF-8 text, not {codec}: read as {codec}, {where}'s "
+        f"{word.decode('utf-8', 'replace')!r} would be {word.decode(codec, 'replace')!r}; "
+        "leave --encoding out (UTF-8 is detected) or pass --encoding utf-8")
+
+
+def _rows_at(path: Path, offsets: tuple[int, ...], sep: str | None) -> list[int | None]:
+    """The row (record, as a spreadsheet counts them) each byte offset falls in; None
+    for one that can't be told (a record that can't be split)."""
+    rows: dict[int, int] = {}
+    pending = sorted(set(offsets))
+    # Latin-1 decodes byte for byte (one character a byte), and the delimiters, quotes and
+    # line ends of any byte-oriented encoding are ASCII: records split as they would.
+    try:
+        with path.open("r", encoding="latin-1", newline="") as fh:
+            first = fh.readline()
+            found = _SEP_LINE.fullmatch(first.removeprefix(_UTF8_BOM_AS_LATIN_1))
+            fed = _Counted(len(first) if found else 0)
+            lines = ([] if found else [first]) + list(islice(fh, _DETECT_RECORDS))
+            sep = sep or (found.group(1) if found else detect_delimiter("".join(lines)))
+            reader = _csv.reader(fed.lines(chain(lines, fh)), delimiter=sep)
+            for number, _ in enumerate(reader, start=1):
+                while pending and pending[0] < fed.read:
+                    rows[pending.pop(0)] = number
+                if not pending:
+                    break
+    except (_csv.Error, OSError):
+        pass  # byte offsets have to do
+    return [rows.get(offset) for offset in offsets]
+
+
+_UTF8_BOM_AS_LATIN_1 = codecs.BOM_UTF8.decode("latin-1")
+
+
+class _Counted:
+    """Counts the characters (here: bytes) of the lines fed through `lines`."""
+
+    def __init__(self, read: int) -> None:
+        self.read = read
+
+    def lines(self, lines: Iterable[str]) -> Iterator[str]:
+        for line in lines:
+            self.read += len(line)
+            yield line
+
+
 def _decode_error(
     path: Path,
     codec: str,
@@ -367,6 +443,12 @@ def _decode_error(
     if not isinstance(exc, UnicodeDecodeError):
         return SourceError(f"{path}: cannot be decoded as {codec} ({exc}); {hint}")
     offset, row = _locate_decode_error(path, codec, sep, header_row)
+    if offset is not None and codec.startswith("utf-8"):
+        # UTF-8 text beside the byte: no single encoding reads both parts right.
+        utf8_at = utf8_text_at(path)
+        if utf8_at is not None:
+            problem = mixed_encodings(path, utf8_at, offset)
+            return problem.at_rows([_rows_at(path, (utf8_at,), sep)[0], row])
     where = [f"row {row}"] if row is not None else []
     where += [f"byte offset {offset}"] if offset is not None else []
     return SourceError(
@@ -378,24 +460,7 @@ def _locate_decode_error(
     path: Path, codec: str, sep: str | None, header_row: int
 ) -> tuple[int | None, int | None]:
     """Byte offset of the first byte `codec` cannot decode, and the row it falls in."""
-    decoder = codecs.getincrementaldecoder(codec)("strict")
-    offset: int | None = None
-    read = 0
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK_SIZE):
-            pending = len(decoder.getstate()[0])  # bytes held over from the last chunk
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as exc:
-                offset = read - pending + exc.start
-                break
-            read += len(chunk)
-        else:
-            pending = len(decoder.getstate()[0])
-            try:
-                decoder.decode(b"", final=True)
-            except UnicodeDecodeError as exc:  # a character cut off by the end of the file
-                offset = read - pending + exc.start
+    offset = undecodable_at(path, codec)
     row: int | None = None
     try:
         with path.open("r", encoding=codec, errors=_MARK_ERRORS, newline="") as fh:

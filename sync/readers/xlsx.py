@@ -36,6 +36,7 @@ from sync.readers.xlsx_stream import (
     SheetInfo,
     stream_cells,
 )
+from sync.types import HeadRows, SheetHead
 
 STREAM_BYTES = 32 << 20
 """Sheets whose XML is larger than this (uncompressed) are streamed, not read whole.
@@ -319,7 +320,55 @@ def _table(path: Path, name: str, header_row: int, grid: _Grid,
                        header_row=header_row, headers=headers, frame=frame,
                        skipped=grid.last_row - header_row - frame.height
                        if grid.last_row > header_row else 0,
-                       sheet=name, head=head, cell_errors=errors)
+                       sheet=name, cell_errors=errors,
+                       head=SheetHead(head, sheet=name,
+                                      other_sheets=functools.partial(sheet_heads, path, name)))
+
+
+_OTHER_SHEETS = 20  # sheets looked at for a header, at most
+
+
+def sheet_heads(path: Path, skip: str) -> list[tuple[str, HeadRows]]:
+    """The first HEAD_ROWS rows of the workbook's visible sheets but `skip` (at most
+    _OTHER_SHEETS of them), as (name, rows of text cells); a sheet that can't be read
+    is left out. Cheap: the streamed reader reads a sheet's first window only."""
+    found: list[tuple[str, HeadRows]] = []
+    try:
+        book = xlsx_stream.open_book(path)
+    except _BOOK_ERRORS:
+        return found
+    try:
+        sheets = [s for s in book.sheets if s.state == "visible" and s.name != skip]
+        for info in sheets[:_OTHER_SHEETS]:
+            try:
+                rows = _first_rows(path, book, info)
+            except (CannotStream, pl.exceptions.PolarsError, *_READ_ERRORS, *_BOOK_ERRORS):
+                continue
+            if rows:
+                found.append((info.name, rows))
+    finally:
+        book.close()
+    return found
+
+
+def _first_rows(path: Path, book: Book, info: SheetInfo) -> HeadRows:
+    try:
+        window = next(iter(stream_cells(book, info)), None)
+        cells = ([] if window is None else
+                 window.filter(pl.col("_row") <= HEAD_ROWS).select("_row", "col", "text").rows())
+    except CannotStream:
+        if book.part_size(info) > STREAM_BYTES:
+            return []  # too large to read whole for a hint
+        grid = fastexcel.read_excel(path).load_sheet(
+            info.name, header_row=None, n_rows=HEAD_ROWS, dtypes="string").to_polars()
+        cells = [(row + 1, col, text) for row, values in enumerate(grid.rows())
+                 for col, text in enumerate(values)]
+    width = max((col for _, col, text in cells if text), default=-1) + 1
+    rows: dict[int, list[str]] = {}
+    for row, col, text in cells:
+        if text:
+            rows.setdefault(row, [""] * width)[col] = str(text).strip()
+    return sorted(rows.items())
 
 
 def _cleaned(window: pl.DataFrame, typed: Callable[[], list[str]]) -> pl.DataFrame:
