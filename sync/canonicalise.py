@@ -17,7 +17,8 @@ ISSUE_SCHEMA = {"row": pl.Int64, "field": pl.String, "code": pl.String,
 # paragraph pasted into a name cell) would fail the whole commit on one engine and
 # not the other. Worst case 4 bytes a character: a name key with its customer number
 # stays under the limit. Always an error, whatever the rules say: it is the register's.
-MAX_INDEXED_CHARS = {"customer_number": 200, "name": 400, "customer_group": 200}
+MAX_INDEXED_CHARS = {"customer_number": 200, "name": 400, "customer_group": 200,
+                     "business_id": 200}
 
 
 @dataclass(frozen=True)

@@ -38,25 +38,29 @@ def run_cmd(job_file: Path, dry_run: bool, as_json: bool) -> None:
         except RunStopped as stop:
             # What the run did before it stopped stands (each file its own batch): the
             # summary says so, with the reason, instead of "nothing was written".
-            _summarise(job.name, dry_run, stop.summary, as_json, error=stop.message)
-            return stop.summary.exit_code
+            return _summarise(job.name, dry_run, stop.summary, as_json, error=stop.message,
+                              code=stop.exit_code)
         return _summarise(job.name, dry_run, summary, as_json)
     run(as_json, body)
 
 
 def _summarise(name: str, dry_run: bool, summary: RunSummary, as_json: bool,
-               error: str | None = None) -> int:
+               error: str | None = None, code: int = 0) -> int:
+    """Print the run's summary (and `--json` object); its exit code: the largest of the
+    files' and `code`, the stop's (a run stopped before its first file has no file)."""
+    exit_code = max(summary.exit_code, code)
     counts = ", ".join(f"{n} {outcome}" for outcome, n
                        in summary.counts(would_be=dry_run).items() if n)
     stopped = f"stopped: {error}; " if error else ""
     say(f"job {name}{' (dry run, would be)' if dry_run else ''}: {stopped}"
-        f"{counts or 'nothing to do'}; exit {summary.exit_code}", sys.stderr)
+        f"{counts or 'nothing to do'}; exit {exit_code}", sys.stderr)
     if as_json:
         payload = summary.payload()
         if error is not None:
             payload["error"] = error
+        payload["exit_code"] = exit_code
         say(json.dumps(payload, ensure_ascii=False))
-    return summary.exit_code
+    return exit_code
 
 
 JOB_COMMANDS = (run_cmd,)

@@ -480,29 +480,36 @@ def test_a_duplicate_of_a_batch_with_unapplied_rows_says_so_again(tmp_path: Path
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
 def test_a_file_another_runner_committed_meanwhile_is_not_committed_twice(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: str, request) -> None:
-    # Two job files on one folder (a cron job and a copy run by hand): each looked up
-    # the checksum before the other committed. The commit itself checks it again.
+    # Two job files on one folder (a cron job and a copy run by hand): this runner
+    # looked the checksum up and previewed, then the other one committed the same file
+    # before this one's commit. The commit checks the checksum again, first: the plan
+    # is stale too (its customers changed), but the file is a duplicate, not a failure.
     import sync.jobs.runner as runner
 
     job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    db: Path | str = tmp_path / "r.db"
     if engine == "postgresql":
-        url = request.getfixturevalue("pg_url")
-        job.write_text(job.read_text().replace('register = "r.db"', f'register = "{url}"'))
+        db = request.getfixturevalue("pg_url")
+        job.write_text(job.read_text().replace('register = "r.db"', f'register = "{db}"'))
     drops = tmp_path / "drops"
     drops.mkdir()
-    body = HEADER + "1;Alpha Oy;Oulu\n"
-    (drops / "a.csv").write_text(body)
-    assert run_cli("run", job).exit_code == 0
-    (drops / "a.csv").write_text(body)
-    monkeypatch.setattr(runner._Run, "committed", lambda self: {})  # looked too early
-    again = run_cli("run", job, "--json")
-    record = again.json()["files"][0]
-    assert again.exit_code == 0, again.stderr
+    (drops / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    (tmp_path / "other.csv").write_bytes((drops / "a.csv").read_bytes())
+    real_commit = runner.commit
+
+    def other_runner_first(*args, **kwargs):
+        other = run_cli("import", tmp_path / "other.csv", "--db", db, "--yes")
+        assert other.exit_code == 0, other.stderr
+        return real_commit(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "commit", other_runner_first)
+    result = run_cli("run", job, "--json")
+    record = result.json()["files"][0]
+    assert result.exit_code == 0, result.stderr
     assert record["outcome"] == "skipped_duplicate" and record["batch"] == 1
     assert record["reason"] == "already committed as batch 1"
-    assert names(tmp_path / "out" / "done") == ["a-1.csv", "a.csv"]
-    listed = run_cli("batches", "--db", tmp_path / "r.db" if engine == "sqlite" else url,
-                     "--json")
+    assert names(tmp_path / "out" / "done") == ["a.csv"]
+    listed = run_cli("batches", "--db", db, "--json")
     assert [b["id"] for b in listed.json()["batches"]] == [1]
 
 
@@ -618,3 +625,22 @@ def test_a_job_with_an_unknown_database_scheme_never_shows_its_password(tmp_path
     assert result.exit_code == 2
     assert "mysql://erp@db.example/crm" in result.json()["error"]
     assert "Sekr3t" not in result.stdout + result.stderr
+
+
+def test_a_run_stopped_before_its_first_file_exits_with_the_stops_code(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ctrl-C during the settle wait: no file is in hand, and the run said "exit 0".
+    import sync.jobs.sources as sources
+
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 5')
+    (tmp_path / "drops").mkdir()
+    (tmp_path / "drops" / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+
+    def interrupted(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sources.time, "sleep", interrupted)
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 130
+    assert result.json()["exit_code"] == 130 and result.json()["error"] == "interrupted"
+    assert "exit 130" in result.stderr and names(tmp_path / "drops") == ["a.csv"]

@@ -265,16 +265,21 @@ def test_values_too_long_for_the_registers_indexes_are_rejected_on_both_engines(
     # PostgreSQL's B-tree takes index entries of at most 2,704 bytes: a pasted paragraph
     # in a name failed the whole commit there (exit 70) and imported on SQLite.
     long_name, long_group = "Kahvila " * 500, "Ryhmä " * 40
-    source = write_csv(tmp_path / "s.csv", "customer_number;name;customer_group\n"
-                                           f"5001;{long_name};\n"
-                                           f"5002;Pitkä Ryhmä Oy;{long_group}\n"
-                                           f"{'7' * 201};Pitkä Numero Oy;\n"
-                                           f"5004;{'Ä' * 400};{'Ö' * 200}\n")
+    source = write_csv(tmp_path / "s.csv",
+                       "customer_number;name;customer_group;country;business_id\n"
+                       f"5001;{long_name};;;\n"
+                       f"5002;Pitkä Ryhmä Oy;{long_group};;\n"
+                       f"{'7' * 201};Pitkä Numero Oy;;;\n"
+                       f"5004;{'Ä' * 400};{'Ö' * 200};;\n"
+                       f"5005;Saksa GmbH;;DE;{'D' * 201}\n")
     report = tmp_path / "r.csv"
     result = run_cli("import", source, "--db", seeded, "--yes", "--report", report)
     assert result.exit_code == 1, result.stderr
     rows = {int(r["row"]): r for r in report_rows(report)}
-    assert [rows[n]["status"] for n in (2, 3, 4, 5)] == ["Rejected"] * 3 + ["New"]
+    assert [rows[n]["status"] for n in (2, 3, 4, 5, 6)] == ["Rejected"] * 3 + ["New", "Rejected"]
+    # A business id of a country without validation is kept as typed: only its length
+    # stops it (it is indexed too).
+    assert "business_id: 201 characters" in rows[6]["message"]
     assert rows[2]["message"] == ("name: 3999 characters; the register keeps at most 400 "
                                   "in this field")
     assert rows[3]["message"].startswith("customer_group: 239 characters")

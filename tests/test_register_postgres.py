@@ -153,3 +153,22 @@ def test_an_empty_schema_in_the_url_is_refused(monkeypatch: pytest.MonkeyPatch,
         result = run_cli(*args, "--db", f"{PG_URL}?schema=", "--json")
         assert result.exit_code == 2, result.stderr
         assert "?schema= is empty" in result.json()["error"]
+
+
+def test_a_client_encoding_other_than_utf8_neither_garbles_nor_crashes(
+        pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # COPY hands over bytes in the connection's client encoding and polars reads UTF-8:
+    # under PGCLIENTENCODING=LATIN1 an import stored 'Öljy Oy' as 'Ãljy Oy' and a
+    # preview stopped with exit 70 ("invalid utf-8 sequence").
+    monkeypatch.setenv("PGCLIENTENCODING", "LATIN1")
+    source = write_csv(tmp_path / "s.csv", "customer_number;name;city\n"
+                                           "7001;Öljy Oy;Hämeenlinna\n")
+    assert run_cli("import", source, "--db", pg_url, "--yes").exit_code == 0
+    again = run_cli("preview", source, "--db", pg_url, "--plan", tmp_path / "p.plan",
+                    "--json")
+    assert again.exit_code == 0, again.stderr
+    assert again.json()["unchanged"] == 1
+    with psycopg.connect(PG_URL, autocommit=True, client_encoding="UTF8") as conn:
+        schema = parse_url(pg_url, None)[1]
+        name, city = conn.execute(f'SELECT name, city FROM "{schema}".customers').fetchone()
+    assert (name, city) == ("Öljy Oy", "Hämeenlinna")

@@ -146,7 +146,7 @@ def run_job(job: Job, *, dry_run: bool = False,
             if os.environ.get("REGSYNC_DEBUG") and not isinstance(exc, RegsyncError):
                 raise
             message, code = _stop_reason(exc)
-            _record_stop(run, results, message, code, job)
+            _record_stop(run, results, message, code)
             raise RunStopped(RunSummary(job.name, dry_run, results), message, code) from exc
         finally:
             run.register.close()
@@ -175,8 +175,7 @@ def _stop_reason(exc: BaseException) -> tuple[str, int]:
             f"REGSYNC_DEBUG=1 for details", EXIT_INTERNAL)
 
 
-def _record_stop(run: _Run, results: list[FileResult], message: str, code: int,
-                 job: Job) -> None:
+def _record_stop(run: _Run, results: list[FileResult], message: str, code: int) -> None:
     """Say, for the file the run stopped at, why: on its result when it has one (what
     failed came after it, e.g. its log line), else as a new `failed` result."""
     current = run.current
@@ -194,7 +193,7 @@ def _record_stop(run: _Run, results: list[FileResult], message: str, code: int,
                         exit_code=code)
     results.append(result)
     with contextlib.suppress(OSError):
-        _append_log(job.log, result.record(job.name))
+        _append_log(run.job.log, result.record(run.job.name))
 
 
 def _duplicate(name: str, checksum: str,

@@ -46,7 +46,10 @@ def connect(url: str, schema: str | None = None) -> tuple[psycopg.Connection, st
     """Connect in autocommit mode; RegisterError (exit 2) naming host and database."""
     conninfo, chosen, label = parse_url(url, schema)
     try:
-        conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
+        # UTF-8 both ways whatever PGCLIENTENCODING or the database's encoding says:
+        # COPY hands over bytes in the client encoding, and polars reads UTF-8.
+        conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=10,
+                               client_encoding="UTF8")
     except psycopg.Error as exc:
         raise RegisterError(f"cannot connect to {label}: {scrub(_first_line(exc), url)}") from None
     # The stale-plan check reads, under the commit lock, what earlier commits wrote: a

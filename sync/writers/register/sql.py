@@ -441,9 +441,9 @@ class SQLRegister:
 
         with self._transaction():
             step("checking the plan is current")
-            self._check_not_stale(changes, plan_id, plan_version)
-            if once:
+            if once:  # first: a plan made before the other commit is stale as well
                 self._check_first_commit(checksum)
+            self._check_not_stale(changes, plan_id, plan_version)
             batch_id, version, now = self._open_batch(
                 "import", actor, plan_id=plan_id, source=source, checksum=checksum,
                 counts=counts)
