@@ -141,3 +141,17 @@ def test_a_password_in_the_source_url_is_never_stored_or_shown(
     assert stored == [(f"{PG_URL} table {pg_schema}.customers",)]
     log = (tmp_path / "out" / "regsync.jsonl").read_text(encoding="utf-8")
     assert "Sekr3t" not in result.stdout + result.stderr + log
+
+
+def test_a_postgresql_table_is_read_in_utf8_whatever_the_client_encoding(
+        tmp_path: Path, pg_schema: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Under PGCLIENTENCODING=LATIN1 a Czech name has no LATIN1 form: the read failed.
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE {pg_schema}.customers (customer_number TEXT, name TEXT)")
+        conn.execute(f"INSERT INTO {pg_schema}.customers VALUES ('1', 'Dvořák Stroje'), "
+                     "('2', 'Öljy Oy')")
+    monkeypatch.setenv("PGCLIENTENCODING", "LATIN1")
+    read = read_database(PG_URL, table=f"{pg_schema}.customers")
+    assert sorted(read.table.frame.rows()) == [(2, "1", "Dvořák Stroje"), (3, "2", "Öljy Oy")]

@@ -118,7 +118,10 @@ def _read_postgres(db: str, sql: str, label: str) -> tuple[list[str], list[list[
                           f"'psycopg[binary]'") from None
 
     try:
-        with psycopg.connect(db, connect_timeout=10) as conn, conn.cursor() as cursor:
+        # UTF-8 whatever PGCLIENTENCODING says: a narrower client encoding can't carry
+        # every name the server holds.
+        with psycopg.connect(db, connect_timeout=10, client_encoding="UTF8") as conn, \
+                conn.cursor() as cursor:
             conn.read_only = True
             cursor.execute(sql)
             result = cursor.pgresult
