@@ -655,21 +655,33 @@ def test_a_file_in_two_encodings_is_refused_naming_both_rows(
     assert f"row {other_row} holds a byte that is not UTF-8 (0xE4 at byte offset" in message
     assert "save the file again in one encoding" in message
     assert "pass --encoding" not in message and "\n" not in message
-    for encoding in ("cp1252", "utf-8"):  # no explicit encoding reads it either
-        with pytest.raises(SourceError, match="mixes encodings: "):
-            read_source(path, encoding=encoding)
+    with pytest.raises(SourceError, match="mixes encodings: "):
+        read_source(path, encoding="utf-8")
 
 
 @pytest.mark.parametrize("encoding", ["cp1252", "iso8859-15", "cp1250", "cp850"])
-def test_an_explicit_single_byte_encoding_is_refused_for_utf8_text(
+def test_an_explicit_single_byte_encoding_is_read_as_asked(
         tmp_path: Path, encoding: str) -> None:
+    # Spec section 3: --encoding overrides. Read so, UTF-8 letters turn into pairs, and
+    # the preview shows each such change old -> new before anything is saved.
     path = tmp_path / "utf8.csv"
     path.write_bytes(MIXED_UTF8.encode())
     wrong = "Hämeenlinna".encode().decode(encoding)
-    with pytest.raises(SourceError, match=rf"utf8\.csv: is UTF-8 text, not {encoding}: read as "
-                                          rf"{encoding}, row 2's 'Hämeenlinna' would be "
-                                          rf"'{re.escape(wrong)}'; leave --encoding out"):
-        read_source(path, encoding=encoding)
+    table = read_source(path, encoding=encoding)
+    assert table.encoding == encoding and table.frame.rows()[0] == (2, "Matti", wrong)
+
+
+def test_a_windows_1252_a_ring_before_a_no_break_space_is_no_utf8_text(
+        tmp_path: Path) -> None:
+    # Å (C5) then a no-break space (A0) is UTF-8's Š: a Windows-1252 file holding it
+    # was refused as "mixing encodings", and an explicit --encoding did not help.
+    path = tmp_path / "cp1252.csv"
+    text = "Nimi;Kaupunki\nCAFÉ PÅ\xa0TORGET;Malmö\nKärnan;Höganäs\n"
+    path.write_bytes(text.encode("cp1252"))
+    for encoding in (None, "cp1252"):
+        table = read_source(path, encoding=encoding)
+        assert table.encoding == "cp1252"
+        assert table.frame.rows()[0] == (2, "CAFÉ PÅ\xa0TORGET", "Malmö")
 
 
 # --- code page 850 (Excel's "CSV (MS-DOS)") ----------------------------------------------

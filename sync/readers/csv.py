@@ -23,8 +23,6 @@ import polars as pl
 from sync.errors import SourceError
 from sync.readers.csv_fast import read_fast
 from sync.readers.detect import (
-    CODE_PAGE_850,
-    SINGLE_BYTE_ENCODINGS,
     EncodingProblem,
     bom_encoding,
     check_text_head,
@@ -36,7 +34,6 @@ from sync.readers.detect import (
     read_head,
     undecodable_at,
     utf8_text_at,
-    word_at,
 )
 from sync.readers.neutralise import unneutralise
 from sync.readers.table import HEAD_ROWS, SourceTable, clean_cell
@@ -45,9 +42,6 @@ ROWS_PER_CHUNK = 50_000
 _DETECT_CHARS = 64_000  # text read ahead for delimiter detection
 _DETECT_RECORDS = 30
 _WIDE_ENCODINGS = ("utf-16", "utf-32")
-# Encodings of Latin letters that read UTF-8 text as two wrong characters a letter (ä ->
-# Ã¤): an explicit one is refused on a file holding UTF-8 text (see _refuse_utf8_text).
-_LATIN_SINGLE_BYTE = (*SINGLE_BYTE_ENCODINGS, CODE_PAGE_850, "iso8859-1", "cp437")
 # The first line some spreadsheets write to name the delimiter: sep=; (or , tab |).
 _SEP_LINE = re.compile(r"sep=([;,\t|])[ \t]*(?:\r\n|\r|\n)?", re.IGNORECASE)
 
@@ -92,8 +86,6 @@ def read_csv(
                 "pass --encoding utf-16 or leave --encoding out"
             )
         check_text_head(path, head)
-        if codec in _LATIN_SINGLE_BYTE:
-            _refuse_utf8_text(path, codec, sep)
 
     try:
         with path.open("r", encoding=codec, errors="strict", newline="") as fh:
@@ -362,28 +354,6 @@ def _chunk_frame(cells: list[str], numbers: list[int], names: list[str]) -> pl.D
     )
     frame = frame.with_columns(clean_cell(name) for name in names)
     return frame.with_columns(unneutralise(pl.col(names))) if names else frame
-
-
-def _refuse_utf8_text(path: Path, codec: str, sep: str | None) -> None:
-    """Refuse an explicit single-byte `codec` for a file holding UTF-8 text.
-
-    Read so, every UTF-8 letter turns into two wrong ones (Hämeenlinna -> HÃ¤meenlinna)
-    and would be imported as a change; no text of these languages holds such pairs, so
-    this is no guess (see detect._UTF8_SIGNS)."""
-    at = utf8_text_at(path)
-    if at is None:
-        return
-    other = undecodable_at(path, "utf-8")
-    if other is not None:
-        problem = mixed_encodings(path, at, other)
-        raise problem.at_rows(_rows_at(path, problem.offsets, sep))
-    word = word_at(path, at)
-    row = _rows_at(path, (at,), sep)[0]
-    where = f"row {row}" if row is not None else f"byte offset {at}"
-    raise SourceError(
-        f"{path}: is UTF-8 text, not {codec}: read as {codec}, {where}'s "
-        f"{word.decode('utf-8', 'replace')!r} would be {word.decode(codec, 'replace')!r}; "
-        "leave --encoding out (UTF-8 is detected) or pass --encoding utf-8")
 
 
 def _rows_at(path: Path, offsets: tuple[int, ...], sep: str | None) -> list[int | None]:
