@@ -135,12 +135,26 @@ def _flag_scientific(value: pl.Expr) -> list[pl.Expr]:
 
 
 def _einvoice(v: pl.Expr) -> list[pl.Expr]:
-    # A Finnish e-invoice address or operator code in OVT form is 0037 and 8-13 more
-    # digits; a spreadsheet that took it for a number dropped the zeros (3701120389).
+    # A Finnish e-invoice address or operator code in OVT form is 0037, a Y-tunnus's 8
+    # digits and up to 5 more; a spreadsheet that took it for a number dropped the zeros
+    # (3701120389). Repaired only when those 8 digits are a valid Y-tunnus: a 37... of
+    # another kind (a French GLN 376...) is left as it is.
     compact = _blank_to_null(v.str.replace_all(r"\s+", ""))
-    repaired = pl.when(compact.str.contains(r"^37\d{8,13}$")).then(
-        pl.concat_str(pl.lit("00"), compact)).otherwise(compact)
+    lost = compact.str.contains(r"^37\d{8,13}$") & _ytunnus_digits_valid(
+        compact.str.slice(2, 8))
+    repaired = pl.when(lost).then(pl.concat_str(pl.lit("00"), compact)).otherwise(compact)
     return _flag_scientific(repaired)
+
+
+def _ytunnus_digits_valid(digits: pl.Expr) -> pl.Expr:
+    """Whether 8 ASCII digits are a Y-tunnus without its hyphen (weights 7 9 10 5 8 4 2,
+    modulo 11), as a vectorised check; null where they are not 8 digits."""
+    total = pl.sum_horizontal(
+        digits.str.slice(i, 1).cast(pl.Int32, strict=False) * weight
+        for i, weight in enumerate((7, 9, 10, 5, 8, 4, 2)))
+    rest = total % 11
+    check = digits.str.slice(7, 1).cast(pl.Int32, strict=False)
+    return (rest != 1) & (pl.when(rest == 0).then(0).otherwise(11 - rest) == check)
 
 
 def _text(v: pl.Expr) -> list[pl.Expr]:

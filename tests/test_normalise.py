@@ -127,11 +127,13 @@ def test_compact(raw: str, expected: str) -> None:
     [
         (" 0037 1234 5678 ", "003712345678", None),
         ("3701120389", "003701120389", None),          # a spreadsheet dropped the 00
-        ("371234567800001", "00371234567800001", None),  # 15 digits: Excel keeps them
+        ("370112038900001", "00370112038900001", None),  # 15 digits: Excel keeps them
         ("3,72617E+15", "3,72617E+15", "scientific_notation"),  # digits lost
         ("FI12 3456 7890", "FI1234567890", None),
         ("NDEAFIHH", "NDEAFIHH", None),
         ("37123", "37123", None),                      # too short to be an OVT address
+        ("3760123456789", "3760123456789", None),      # a French GLN: no Y-tunnus inside
+        ("3712345670", "3712345670", None),            # 1234567-0 is no valid Y-tunnus
     ],
 )
 def test_einvoice_repairs_lost_zeros_and_refuses_scientific_notation(

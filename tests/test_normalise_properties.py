@@ -204,3 +204,14 @@ def test_phone_column_order_and_length(values: list[str | None]) -> None:
     frame = normalise_column("phone", pl.Series(values, dtype=pl.String), pl.Series(countries))
     expected = [run("phone", v, "FI")[0] for v in values]
     assert frame["value"].to_list() == expected
+
+
+@FAST
+@given(st.from_regex(r"\A[0-9]{8}\Z"))
+def test_the_vectorised_ytunnus_check_agrees_with_python_stdnum(digits: str) -> None:
+    from stdnum.fi import ytunnus
+
+    from sync.normalise import _ytunnus_digits_valid
+
+    checked = pl.select(_ytunnus_digits_valid(pl.lit(digits))).item()
+    assert checked == bool(ytunnus.is_valid(digits))
