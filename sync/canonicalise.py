@@ -68,15 +68,15 @@ def canonicalise(source: pl.DataFrame, header_map: HeaderMap, rules: Rules) -> C
 # Characters that show nothing and mean nothing in a register's text, yet make two
 # values differ: zero-width space, word joiner, and a BOM inside a cell (pasted from a
 # web page or a chat). Zero-width (non-)joiners are kept: some scripts need them.
-_INVISIBLE = "[\u200b\u2060\ufeff]"
+INVISIBLE = "[\u200b\u2060\ufeff]"
 
 
 def _visible(cells: pl.Series) -> pl.Series:
     """The cells without invisible characters (a cell of nothing else becomes empty)."""
     # Looked for first: most files have none, and a search copies nothing.
-    if not cells.str.contains(_INVISIBLE).any():
+    if not cells.str.contains(INVISIBLE).any():
         return cells
-    return cells.str.replace_all(_INVISIBLE, "")
+    return cells.str.replace_all(INVISIBLE, "")
 
 
 def _too_long(rows: pl.Series, values: pl.Series, field_name: str) -> pl.DataFrame:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from sync.canonicalise import INVISIBLE
 from sync.classify import changed_expr
 from sync.normalise import COUNTRY_KINDS, name_key
 from sync.plan import new_col, old_col
@@ -36,6 +37,23 @@ _ERROR_TEXTS = frozenset({
     "#SAKNAS!", "#DĚLENÍ_NULOU!", "#HODNOTA!", "#ODKAZ!", "#NÁZEV?", "#ČÍSLO!",
     "#NENÍ_K_DISPOZICI"})
 _LIBREOFFICE_ERROR = r"^Err:\d{3}$"
+
+
+def skip_invisible_rows(table: SourceTable) -> None:
+    """Rows whose cells hold nothing but invisible characters (a zero-width space pasted
+    into otherwise empty cells) are blank rows: skipped and counted, as spec section 3
+    says of all-empty rows, never a New row without a name."""
+    cells = [c for c in table.frame.columns if c != "_row"]
+    if not cells or table.frame.is_empty() or not table.frame.select(
+            pl.any_horizontal(pl.col(c).str.contains(INVISIBLE).any() for c in cells)).item():
+        return
+    blank = pl.all_horizontal(
+        pl.col(c).str.replace_all(INVISIBLE, "").str.strip_chars().fill_null("") == ""
+        for c in cells)
+    skipped = table.frame.select(blank.sum()).item()
+    if skipped:
+        table.frame = table.frame.filter(~blank)
+        table.skipped += skipped
 
 
 def take_error_texts(table: SourceTable, header_map: HeaderMap) -> None:

@@ -24,6 +24,7 @@ from sync.damage import (
     country_warnings,
     dropped_zeros,
     repair_lost_letters,
+    skip_invisible_rows,
     take_error_texts,
     totals_warnings,
 )
@@ -125,6 +126,7 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
     header_map = map_headers(table.headers, rules, source,
                              header_row=table.header_row, head=table.head)
     fields = rules.field_names
+    skip_invisible_rows(table)
     take_error_texts(table, header_map)
     cell_issues = _cell_errors(table, header_map)
     if not table.frame["_row"].is_sorted():

@@ -381,6 +381,17 @@ def test_a_totals_row_that_becomes_new_says_what_it_looks_like(seeded, tmp_path)
     assert "totals row" in rows[3]["message"] and "totals" not in rows[4]["message"]
 
 
+def test_a_row_of_only_invisible_characters_is_a_skipped_blank_row(seeded, tmp_path):
+    source = write_csv(tmp_path / "s.csv", "customer_number;name;city\n"
+                                           "\u200b;\u200b ;\n"
+                                           "5001;Aho Oy;\u2060Oulu\n")
+    result = run_cli("preview", source, "--db", seeded, "--plan", tmp_path / "p.plan",
+                     "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["skipped"] == 1 and result.json()["new"] == 1
+    assert result.json()["rejected"] == 0
+
+
 def test_new_row_type_defaults_from_business_id(seeded, tmp_path):
     db = seeded
     source = write_csv(tmp_path / "s.csv", "name;business_id\nYritys Oy;1572860-0\nHenkilö Yksi;\n")
