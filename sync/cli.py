@@ -246,9 +246,10 @@ def preview_cmd(source: Path, db: str, rules_path: Path | None, encoding: str | 
                 plan_path: Path | None, report_path: Path | None, as_json: bool) -> None:
     """Show what importing SOURCE would do; write a plan. The register is not touched.
 
-    Lists each row that is not No change (the first 40; all are in --report) with its
-    status and customer number, each change on a line of its own (name: 'Dvořák' ->
-    'DvoĹ™Ăˇk'), and its message: why, warnings, possible duplicates. Values are
+    Lists each row that is not No change or that says something (the first 40; all are
+    in --report) with its status and customer number, each change on a line of its own
+    (name: 'Dvořák' -> 'DvoĹ™Ăˇk'), and its message: why, warnings, possible duplicates,
+    values repaired. Values are
     quoted; line breaks and invisible characters show escaped (\\n, \\u200b); long
     values are shortened around the change.
     """

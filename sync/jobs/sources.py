@@ -140,6 +140,8 @@ def move_into(path: Path, folder: Path, name: str | None = None,
         if checksum is not None and not _still_the_same(path, target, before, checksum):
             target.unlink()
             return None
+        # A drop renamed over `path` between the look above and this unlink would go
+        # with it: a window of microseconds, where it was a whole commit before.
         os.unlink(path)
         _fsync_dir(folder)
         _fsync_dir(path.parent)

@@ -824,11 +824,10 @@ def _tuples(frame: pl.DataFrame) -> Iterator[tuple[Any, ...]]:
         part = frame.slice(start, _TUPLE_ROWS)
         yield from zip(*(column.to_list() for column in part.iter_columns()), strict=True)
 
-
-
 def _relied(changes: ChangeSet, key: KeyField) -> pl.Series:
     """The values of `key` the plan relied on (none when it names none)."""
     return changes.relies_on.get(key, pl.Series(dtype=pl.String))
+
 
 def _ident(name: str) -> str:
     """A column name quoted for SQL (custom field names may be SQL keywords)."""
