@@ -90,7 +90,10 @@ def take_error_texts(table: SourceTable, header_map: HeaderMap) -> None:
 
 
 # The first word of a spreadsheet's totals row, in the languages of the default rules.
-_TOTALS = r"(?i)^(yhteensä|yht\.|summa|total|totalt|totals|sum|celkem|součet|celkový)\b"
+# Only the word alone, or followed by a colon or a number ("Yhteensä: 4", "TOTAL",
+# "Summa 1 234"): "Total Security Oy" is a customer.
+_TOTALS = (r"(?i)^(yhteensä|yht\.|summa|total|totalt|totals|sum|celkem|součet|celkový)"
+           r"\s*(:|[0-9]|$)")
 
 
 def totals_warnings(rows: pl.DataFrame) -> pl.DataFrame:

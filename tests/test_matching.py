@@ -374,11 +374,14 @@ def test_a_totals_row_that_becomes_new_says_what_it_looks_like(seeded, tmp_path)
     rows = preview_rows(seeded, tmp_path, "customer_number;name\n"
                                           ";Yhteensä: 4\n"
                                           ";TOTAL\n"
-                                          ";Summanen Oy\n")
-    assert [rows[n]["status"] for n in (2, 3, 4)] == ["New"] * 3
+                                          ";Summanen Oy\n"
+                                          ";Total Security Oy\n"
+                                          ";Summa 1 234\n")
+    assert [rows[n]["status"] for n in (2, 3, 4, 5, 6)] == ["New"] * 5
     assert rows[2]["message"] == ("name: 'Yhteensä: 4' reads like a spreadsheet's totals "
                                   "row, not a customer; delete the row if it is one")
-    assert "totals row" in rows[3]["message"] and "totals" not in rows[4]["message"]
+    assert "totals row" in rows[3]["message"] and "totals row" in rows[6]["message"]
+    assert "totals" not in rows[4]["message"] and "totals" not in rows[5]["message"]
 
 
 def test_a_row_of_only_invisible_characters_is_a_skipped_blank_row(seeded, tmp_path):
