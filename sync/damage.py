@@ -8,9 +8,11 @@ as the default country for a customer of another).
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 
-from sync.canonicalise import INVISIBLE
+from sync.canonicalise import INVISIBLE, ISSUE_SCHEMA
 from sync.classify import changed_expr
 from sync.normalise import COUNTRY_KINDS, name_key
 from sync.plan import new_col, old_col
@@ -47,13 +49,79 @@ def skip_invisible_rows(table: SourceTable) -> None:
     if not cells or table.frame.is_empty() or not table.frame.select(
             pl.any_horizontal(pl.col(c).str.contains(INVISIBLE).any() for c in cells)).item():
         return
+    # Blank once the invisible characters are out, holding one (a row that was blank
+    # already is a row the reader kept on purpose, e.g. one with an error cell).
+    erroneous = sorted({row for row, _, _ in table.cell_errors})
     blank = pl.all_horizontal(
         pl.col(c).str.replace_all(INVISIBLE, "").str.strip_chars().fill_null("") == ""
-        for c in cells)
+        for c in cells) & pl.any_horizontal(
+        pl.col(c).str.contains(INVISIBLE).fill_null(False) for c in cells) & ~pl.col(
+        "_row").is_in(erroneous)
     skipped = table.frame.select(blank.sum()).item()
     if skipped:
         table.frame = table.frame.filter(~blank)
         table.skipped += skipped
+
+
+# How UTF-8 text looks read as a single-byte encoding: a lead byte's character (Â Ã Ä
+# Å â in Windows-1252; Ă Ĺ in Windows-1250) before a continuation byte's (0x80-0xBF).
+_MOJIBAKE_CODECS = ("cp1252", "iso8859-15", "cp1250", "iso8859-2", "cp850")
+
+
+def _mojibake_pattern(codec: str) -> str:
+    leads = bytes([0xC2, 0xC3, 0xC4, 0xC5, 0xE2]).decode(codec, errors="ignore")
+    tails = bytes(range(0x80, 0xC0)).decode(codec, errors="ignore")
+    return f"[{re.escape(leads)}][{re.escape(tails)}]"
+
+
+def _utf8_read_as(text: str, codec: str) -> str | None:
+    """The UTF-8 text `text` is when it was read as `codec` (HÃ¤meenlinna ->
+    Hämeenlinna), or None. "Å" or "Ã" before a no-break space alone is ordinary
+    Windows-1252 text ("PÅ TORGET"), never taken for UTF-8's Š or à."""
+    try:
+        fixed = text.encode(codec).decode("utf-8")
+    except UnicodeError:
+        return None
+    plain = text.replace("Å\xa0", "").replace("Ã\xa0", "")
+    if fixed == text or not re.search(_mojibake_pattern(codec), plain):
+        return None
+    return fixed
+
+
+def take_mojibake(table: SourceTable, header_map: HeaderMap) -> pl.DataFrame:
+    """Error issues for cells of mapped columns that hold UTF-8 text read as a
+    single-byte encoding ('HÃ¤meenlinna': a UTF-8 file read with --encoding cp1252, or
+    text another system encoded twice). Such a cell is made empty, as an error cell is:
+    its row is Rejected, never imported garbled."""
+    codec = table.encoding if table.encoding in _MOJIBAKE_CODECS else "cp1252"
+    columns = [(f, c) for f, c in header_map.columns.items() if c in table.frame.columns]
+    if not columns or table.frame.is_empty():
+        return pl.DataFrame(schema=ISSUE_SCHEMA)
+    pattern = _mojibake_pattern(codec)
+    found: list[tuple[int, str, str, str, str]] = []
+    for field_name, column in columns:
+        candidates = table.frame.filter(pl.col(column).str.contains(pattern).fill_null(False))
+        if candidates.is_empty():
+            continue
+        fixes = {text: _utf8_read_as(text, codec)
+                 for text in candidates[column].unique().to_list()}
+        header = table.headers[int(column[1:])] or f"column {int(column[1:]) + 1}"
+        for row, text in candidates.select("_row", column).iter_rows():
+            if fixes[text] is not None:
+                found.append((row, field_name, "utf8_read_as_single_byte", "error",
+                              f"the cell in column {header!r} holds {text!r}, which is "
+                              f"UTF-8 text read as {codec} ({fixes[text]!r}); leave "
+                              "--encoding out, or save the file as UTF-8"))
+    if not found:
+        return pl.DataFrame(schema=ISSUE_SCHEMA)
+    issues = pl.DataFrame(found, schema=ISSUE_SCHEMA, orient="row")
+    bad = {field: issues.filter(pl.col("field") == field)["row"].implode()
+           for field in issues["field"].unique().to_list()}
+    table.frame = table.frame.with_columns(
+        pl.when(pl.col("_row").is_in(rows)).then(None).otherwise(
+            pl.col(header_map.columns[field])).alias(header_map.columns[field])
+        for field, rows in bad.items())
+    return issues
 
 
 def take_error_texts(table: SourceTable, header_map: HeaderMap) -> None:

@@ -26,6 +26,7 @@ from sync.damage import (
     repair_lost_letters,
     skip_invisible_rows,
     take_error_texts,
+    take_mojibake,
     totals_warnings,
 )
 from sync.groupkey import group_key_expr
@@ -128,7 +129,8 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
     fields = rules.field_names
     skip_invisible_rows(table)
     take_error_texts(table, header_map)
-    cell_issues = _cell_errors(table, header_map)
+    cell_issues = pl.concat([_cell_errors(table, header_map),
+                             take_mojibake(table, header_map)])
     if not table.frame["_row"].is_sorted():
         # Slices must hold separate runs of rows (a streamed sheet may list its rows out
         # of order): each slice's values are put back beside the whole-file columns.

@@ -395,6 +395,27 @@ def test_a_row_of_only_invisible_characters_is_a_skipped_blank_row(seeded, tmp_p
     assert result.json()["rejected"] == 0
 
 
+def test_utf8_text_read_as_a_single_byte_encoding_rejects_its_row(seeded, tmp_path):
+    # `import --encoding cp1252 --yes` on a UTF-8 file stored 'HÃ¤meenlinna' silently;
+    # text another system encoded twice looks the same in a UTF-8 file.
+    path = tmp_path / "erp.csv"
+    path.write_bytes("customer_number;name;city\n5001;Äijälä Oy;Hämeenlinna\n"
+                     "5002;Plain Oy;Oulu\n5003;Kärnan AB;Helsingborg\n".encode())
+    report = tmp_path / "r.csv"
+    result = run_cli("import", path, "--db", seeded, "--yes", "--encoding", "cp1252",
+                     "--report", report)
+    assert result.exit_code == 1, result.stderr
+    rows = {int(r["row"]): r for r in report_rows(report)}
+    assert [rows[n]["status"] for n in (2, 3, 4)] == ["Rejected", "New", "Rejected"]
+    assert ("city: the cell in column 'city' holds 'HÃ¤meenlinna', which is UTF-8 text "
+            "read as cp1252 ('Hämeenlinna'); leave --encoding out, or save the file as "
+            "UTF-8") in rows[2]["message"]
+    twice = write_csv(tmp_path / "twice.csv", "customer_number;name\n5004;JÃ¤rvinen\n"
+                                              "5005;Åbo Akademi\n5006;PÅ\xa0TORGET\n")
+    rows = preview_rows(seeded, tmp_path, twice.read_text(encoding="utf-8"))
+    assert [rows[n]["status"] for n in (2, 3, 4)] == ["Rejected", "New", "New"]
+
+
 def test_new_row_type_defaults_from_business_id(seeded, tmp_path):
     db = seeded
     source = write_csv(tmp_path / "s.csv", "name;business_id\nYritys Oy;1572860-0\nHenkilö Yksi;\n")

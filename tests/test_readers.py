@@ -662,8 +662,8 @@ def test_a_file_in_two_encodings_is_refused_naming_both_rows(
 @pytest.mark.parametrize("encoding", ["cp1252", "iso8859-15", "cp1250", "cp850"])
 def test_an_explicit_single_byte_encoding_is_read_as_asked(
         tmp_path: Path, encoding: str) -> None:
-    # Spec section 3: --encoding overrides. Read so, UTF-8 letters turn into pairs, and
-    # the preview shows each such change old -> new before anything is saved.
+    # Spec section 3: --encoding overrides. Read so, UTF-8 letters turn into pairs; the
+    # rows holding them are Rejected (see test_matching), never imported garbled.
     path = tmp_path / "utf8.csv"
     path.write_bytes(MIXED_UTF8.encode())
     wrong = "Hämeenlinna".encode().decode(encoding)
@@ -671,17 +671,26 @@ def test_an_explicit_single_byte_encoding_is_read_as_asked(
     assert table.encoding == encoding and table.frame.rows()[0] == (2, "Matti", wrong)
 
 
-def test_a_windows_1252_a_ring_before_a_no_break_space_is_no_utf8_text(
+def test_a_windows_1252_a_ring_before_a_no_break_space_reads_with_its_encoding(
         tmp_path: Path) -> None:
-    # Å (C5) then a no-break space (A0) is UTF-8's Š: a Windows-1252 file holding it
-    # was refused as "mixing encodings", and an explicit --encoding did not help.
+    # Å (C5) then a no-break space (A0) is UTF-8's Š as well: detection can't tell, and
+    # refuses the file as mixed (a Czech 'Šimek' in a cp1250 file must not slip through).
+    # An explicit --encoding reads it, and the cell is not taken for garbled UTF-8.
     path = tmp_path / "cp1252.csv"
     text = "Nimi;Kaupunki\nCAFÉ PÅ\xa0TORGET;Malmö\nKärnan;Höganäs\n"
     path.write_bytes(text.encode("cp1252"))
-    for encoding in (None, "cp1252"):
-        table = read_source(path, encoding=encoding)
-        assert table.encoding == "cp1252"
-        assert table.frame.rows()[0] == (2, "CAFÉ PÅ\xa0TORGET", "Malmö")
+    with pytest.raises(SourceError, match="mixes encodings"):
+        read_source(path)
+    table = read_source(path, encoding="cp1252")
+    assert table.frame.rows()[0] == (2, "CAFÉ PÅ\xa0TORGET", "Malmö")
+
+
+def test_a_utf8_letter_s_caron_in_a_cp1250_file_is_still_found_mixed(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.csv"
+    path.write_bytes("Jméno;Město\n".encode("cp1250") + "Jan Šimek;Brno\n".encode()
+                     + "Dvořák s.r.o.;Plzeň\n".encode("cp1250"))
+    with pytest.raises(SourceError, match="mixes encodings"):
+        read_source(path)
 
 
 # --- code page 850 (Excel's "CSV (MS-DOS)") ----------------------------------------------
