@@ -469,3 +469,25 @@ def test_new_row_numbers_follow_numbers_of_any_length(tmp_path, largest, expecte
                         ";Toka Uusi\n")
     assert rows[2]["customer_number"] == largest
     assert [rows[n]["customer_number"] for n in (3, 4)] == expected
+
+
+def test_an_xlsx_row_whose_one_cell_is_an_error_is_not_skipped_as_blank(seeded, tmp_path):
+    # A row of only invisible characters is skipped; a row whose only cell holds a
+    # spreadsheet error has no text either, and must stay Rejected, not vanish.
+    import xlsxwriter
+
+    path = tmp_path / "s.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, ["name", "city"])
+    sheet.write_row(1, 0, ["Matti Uusi", "Espoo"])
+    sheet.write_string(2, 0, "\u200b")
+    sheet.write_formula(3, 0, "=NA()", None, "#N/A")
+    sheet.write_row(4, 0, ["Liisa Uusi", "Turku"])
+    book.close()
+    report = tmp_path / "r.csv"
+    result = run_cli("preview", path, "--db", seeded, "--plan", tmp_path / "p.plan",
+                     "--report", report, "--json")
+    assert result.json()["skipped"] == 1
+    rows = {int(r["row"]): r["status"] for r in report_rows(report)}
+    assert rows == {2: "New", 4: "Rejected", 5: "New"}
