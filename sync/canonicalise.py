@@ -41,7 +41,7 @@ def canonicalise(source: pl.DataFrame, header_map: HeaderMap, rules: Rules) -> C
     order = sorted(header_map.columns, key=lambda f: f != "country")
     for field_name in order:
         rule = rules.fields[field_name]
-        raw = _visible(source[header_map.columns[field_name]])
+        raw = source[header_map.columns[field_name]]
         result = normalise_column(rule.normaliser, raw, countries, rule.options)
         columns[field_name] = result["value"].alias(field_name)
         if field_name in MAX_INDEXED_CHARS:
@@ -63,20 +63,6 @@ def canonicalise(source: pl.DataFrame, header_map: HeaderMap, rules: Rules) -> C
     empty = pl.DataFrame(schema=ISSUE_SCHEMA)
     issues_frame = pl.concat([empty, *issues], how="vertical_relaxed") if issues else empty
     return Canonical(frame=frame, issues=issues_frame)
-
-
-# Characters that show nothing and mean nothing in a register's text, yet make two
-# values differ: zero-width space, word joiner, and a BOM inside a cell (pasted from a
-# web page or a chat). Zero-width (non-)joiners are kept: some scripts need them.
-INVISIBLE = "[\u200b\u2060\ufeff]"
-
-
-def _visible(cells: pl.Series) -> pl.Series:
-    """The cells without invisible characters (a cell of nothing else becomes empty)."""
-    # Looked for first: most files have none, and a search copies nothing.
-    if not cells.str.contains(INVISIBLE).any():
-        return cells
-    return cells.str.replace_all(INVISIBLE, "")
 
 
 def _too_long(rows: pl.Series, values: pl.Series, field_name: str) -> pl.DataFrame:

@@ -12,7 +12,7 @@ import re
 
 import polars as pl
 
-from sync.canonicalise import INVISIBLE, ISSUE_SCHEMA
+from sync.canonicalise import ISSUE_SCHEMA
 from sync.classify import changed_expr
 from sync.normalise import COUNTRY_KINDS, name_key
 from sync.plan import new_col, old_col
@@ -41,26 +41,36 @@ _ERROR_TEXTS = frozenset({
 _LIBREOFFICE_ERROR = r"^Err:\d{3}$"
 
 
-def skip_invisible_rows(table: SourceTable) -> None:
-    """Rows whose cells hold nothing but invisible characters (a zero-width space pasted
-    into otherwise empty cells) are blank rows: skipped and counted, as spec section 3
-    says of all-empty rows, never a New row without a name."""
+# Characters that show nothing and mean nothing in a register's text, yet make two
+# values differ: zero-width space, word joiner, and a BOM inside a cell (pasted from a
+# web page or a chat). Zero-width (non-)joiners are kept: some scripts need them.
+INVISIBLE = "[\u200b\u2060\ufeff]"
+
+
+def remove_invisible(table: SourceTable) -> None:
+    """Take invisible characters out of every cell; a row that held some and is blank
+    without them (a zero-width space pasted into otherwise empty cells) is a blank row:
+    skipped and counted, as spec section 3 says of all-empty rows. A row with an error
+    cell (empty in the frame) is never blank: it stays, to be Rejected."""
     cells = [c for c in table.frame.columns if c != "_row"]
-    if not cells or table.frame.is_empty() or not table.frame.select(
-            pl.any_horizontal(pl.col(c).str.contains(INVISIBLE).any() for c in cells)).item():
+    if not cells or table.frame.is_empty():
         return
-    # Blank once the invisible characters are out, holding one (a row that was blank
-    # already is a row the reader kept on purpose, e.g. one with an error cell).
+    # Looked for first, one column at a time: most files have none, and a search copies
+    # nothing.
+    marks = table.frame.select(pl.col(c).str.contains(INVISIBLE).any() for c in cells).row(0)
+    marked = [c for c, has in zip(cells, marks, strict=True) if has]
+    if not marked:
+        return
+    held = pl.any_horizontal(pl.col(c).str.contains(INVISIBLE).fill_null(False)
+                             for c in marked)
+    frame = table.frame.with_columns(held.alias("_held")).with_columns(
+        pl.col(c).str.replace_all(INVISIBLE, "") for c in marked)
     erroneous = sorted({row for row, _, _ in table.cell_errors})
-    blank = pl.all_horizontal(
-        pl.col(c).str.replace_all(INVISIBLE, "").str.strip_chars().fill_null("") == ""
-        for c in cells) & pl.any_horizontal(
-        pl.col(c).str.contains(INVISIBLE).fill_null(False) for c in cells) & ~pl.col(
-        "_row").is_in(erroneous)
-    skipped = table.frame.select(blank.sum()).item()
-    if skipped:
-        table.frame = table.frame.filter(~blank)
-        table.skipped += skipped
+    blank = pl.col("_held") & ~pl.col("_row").is_in(erroneous) & pl.all_horizontal(
+        pl.col(c).str.strip_chars().fill_null("") == "" for c in cells)
+    skipped = frame.select(blank.sum()).item()
+    table.frame = frame.filter(~blank).drop("_held")
+    table.skipped += skipped
 
 
 # How UTF-8 text looks read as a single-byte encoding: a lead byte's character (Â Ã Ä

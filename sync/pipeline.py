@@ -23,8 +23,8 @@ from sync.commit import commit as commit
 from sync.damage import (
     country_warnings,
     dropped_zeros,
+    remove_invisible,
     repair_lost_letters,
-    skip_invisible_rows,
     take_error_texts,
     take_mojibake,
     totals_warnings,
@@ -127,7 +127,7 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
     header_map = map_headers(table.headers, rules, source,
                              header_row=table.header_row, head=table.head)
     fields = rules.field_names
-    skip_invisible_rows(table)
+    remove_invisible(table)
     take_error_texts(table, header_map)
     cell_issues = pl.concat([_cell_errors(table, header_map),
                              take_mojibake(table, header_map)])

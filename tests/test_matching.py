@@ -484,10 +484,12 @@ def test_an_xlsx_row_whose_one_cell_is_an_error_is_not_skipped_as_blank(seeded, 
     sheet.write_string(2, 0, "\u200b")
     sheet.write_formula(3, 0, "=NA()", None, "#N/A")
     sheet.write_row(4, 0, ["Liisa Uusi", "Turku"])
+    sheet.write_formula(5, 0, "=NA()", None, "#N/A")
+    sheet.write_string(5, 1, "\u200b")
     book.close()
     report = tmp_path / "r.csv"
     result = run_cli("preview", path, "--db", seeded, "--plan", tmp_path / "p.plan",
                      "--report", report, "--json")
     assert result.json()["skipped"] == 1
     rows = {int(r["row"]): r["status"] for r in report_rows(report)}
-    assert rows == {2: "New", 4: "Rejected", 5: "New"}
+    assert rows == {2: "New", 4: "Rejected", 5: "New", 6: "Rejected"}
