@@ -9,6 +9,7 @@ as the default country for a customer of another).
 from __future__ import annotations
 
 import re
+from functools import cache
 
 import polars as pl
 
@@ -78,6 +79,7 @@ def remove_invisible(table: SourceTable) -> None:
 _MOJIBAKE_CODECS = ("cp1252", "iso8859-15", "cp1250", "iso8859-2", "cp850")
 
 
+@cache
 def _mojibake_pattern(codec: str) -> str:
     leads = bytes([0xC2, 0xC3, 0xC4, 0xC5, 0xE2]).decode(codec, errors="ignore")
     tails = bytes(range(0x80, 0xC0)).decode(codec, errors="ignore")
