@@ -644,3 +644,6 @@ def test_a_run_stopped_before_its_first_file_exits_with_the_stops_code(
     assert result.exit_code == 130
     assert result.json()["exit_code"] == 130 and result.json()["error"] == "interrupted"
     assert "exit 130" in result.stderr and names(tmp_path / "drops") == ["a.csv"]
+    logged = log_lines(tmp_path / "out" / "regsync.jsonl")
+    assert [(line["file"], line["outcome"], line["reason"]) for line in logged] == [
+        (str((tmp_path / "drops").resolve()), "failed", "interrupted")]

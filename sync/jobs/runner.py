@@ -178,9 +178,9 @@ def _stop_reason(exc: BaseException) -> tuple[str, int]:
 def _record_stop(run: _Run, results: list[FileResult], message: str, code: int) -> None:
     """Say, for the file the run stopped at, why: on its result when it has one (what
     failed came after it, e.g. its log line), else as a new `failed` result."""
-    current = run.current
-    if current is None:
-        return
+    # Stopped before any file was in hand (in the settle wait, say): the line names the
+    # source, so the log, which an alert may watch alone, says it too.
+    current = run.current or _source_name(run.job)
     if results and results[-1].file == current:
         last = results[-1]
         last.reason = "; ".join(r for r in (last.reason, message) if r)
@@ -194,6 +194,12 @@ def _record_stop(run: _Run, results: list[FileResult], message: str, code: int) 
     results.append(result)
     with contextlib.suppress(OSError):
         _append_log(run.job.log, result.record(run.job.name))
+
+
+def _source_name(job: Job) -> str:
+    """The job's source as its log lines name it: the folder, or the database."""
+    source = job.source
+    return str(source.folder) if isinstance(source, FolderSource) else redact_url(source.db)
 
 
 def _duplicate(name: str, checksum: str,
@@ -252,7 +258,7 @@ class _Run:
         if isinstance(source, FolderSource):
             self.folder(source)
         else:
-            self.current = redact_url(source.db)
+            self.current = _source_name(self.job)
             self.done(self.table(source))
 
     def folder(self, source: FolderSource) -> None:
