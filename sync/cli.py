@@ -27,6 +27,7 @@ from sync.cli_output import emit as _emit
 from sync.cli_output import json_option as _json_option
 from sync.cli_output import run as _run
 from sync.commit import commit
+from sync.commit_rows import CommitRows, open_for_commit
 from sync.errors import RegisterError, UsageError, first_line
 from sync.output_paths import check_output, replace_atomically
 from sync.plan import Plan, new_col, old_col
@@ -138,7 +139,7 @@ def _unnamed_runs(ignored: list[str]) -> list[str]:
     return shown
 
 
-def _payload(the_plan: Plan, **extra: Any) -> dict[str, Any]:
+def _payload(the_plan: Plan | CommitRows, **extra: Any) -> dict[str, Any]:
     return {**the_plan.header.counts, "skipped": the_plan.header.skipped,
             "source": the_plan.header.source_info, **extra}
 
@@ -284,7 +285,8 @@ def preview_cmd(source: Path, db: str, rules_path: Path | None, encoding: str | 
     _run(as_json, body)
 
 
-def _commit(plan: Plan, db: str, actor: str, lines: list[str], as_json: bool) -> int | None:
+def _commit(plan: Plan | CommitRows, db: str, actor: str, lines: list[str],
+            as_json: bool) -> int | None:
     """Commit a plan that has rows; a plan of zero rows makes no batch."""
     if not sum(plan.header.counts.values()):
         lines.append("no data rows; nothing to commit")
@@ -314,9 +316,9 @@ def _commit(plan: Plan, db: str, actor: str, lines: list[str], as_json: bool) ->
 def commit_cmd(plan_path: Path, db: str, actor: str, as_json: bool) -> None:
     """Apply a plan made by preview, all or nothing."""
     def body() -> int:
-        plan = Plan.load(plan_path, writing_only=True)
-        lines = _summary(plan.header.counts, plan.header.skipped)
-        batch_id = _commit(plan, db, actor, lines, as_json)
+        with open_for_commit(plan_path) as plan:
+            lines = _summary(plan.header.counts, plan.header.skipped)
+            batch_id = _commit(plan, db, actor, lines, as_json)
         _emit(as_json, _payload(plan, batch=batch_id), lines)
         return _exit_code(plan.header.counts)
     _run(as_json, body)

@@ -8,20 +8,50 @@ from __future__ import annotations
 
 import polars as pl
 
+from sync.commit_rows import CommitRows, in_memory
 from sync.errors import StalePlanError
 from sync.namekey import name_key
-from sync.plan import APPLIED, Plan, commit_columns, new_col, old_col
+from sync.plan import Plan, new_col, old_col
 from sync.types import Progress
-from sync.writers.register.base import BatchInfo, ChangeSet, Register
+from sync.writers.register.base import BatchInfo, ChangePart, ChangeSet, Register
 
 
-def changeset(plan: Plan) -> ChangeSet:
-    """What committing `plan` writes: inserts, field updates, groups, and its keys."""
-    fields = tuple(plan.header.fields)
-    rows = plan.rows.select(commit_columns(fields))  # no copy: the columns are shared
+def changeset(rows: CommitRows) -> ChangeSet:
+    """What committing the plan writes: its keys now, its inserts and updates in parts
+    (`ChangeSet.parts`, read from the plan as the engine writes them)."""
+    fields = tuple(rows.header.fields)
     is_new = pl.col("status") == "New"
-    # Only the rows that write are copied: a plan holds every source row.
-    new = rows.filter(is_new)
+    keys = rows.columns(["status", "customer_number", "matched_by", new_col("customer_number"),
+                         new_col("business_id"), new_col("name"), new_col("customer_group")])
+
+    def column(expr: pl.Expr, where: pl.Expr | None = None) -> pl.Series:
+        chosen = keys if where is None else keys.filter(where)
+        return chosen.select(expr).to_series().drop_nulls()
+
+    groups = tuple(column(pl.col(new_col("customer_group"))).unique(maintain_order=True)
+                   .to_list())
+    # What the matching of the rows that write relied on (spec section 6): their
+    # customers, and the keys they found free or found on exactly one customer.
+    relies = {
+        "customer_number": column(pl.col(new_col("customer_number")), is_new),
+        "business_id": column(pl.col(new_col("business_id"))),
+        "name_key": column(name_key(pl.col(new_col("name"))),
+                           is_new | (pl.col("matched_by") == "name")),
+    }
+    # With similarity matching on, a row decided by its name relied on no other name in
+    # the register being similar enough to match it (or to make it ambiguous).
+    similar = rows.header.fuzzy_match_threshold is not None and bool(
+        keys.select((is_new | (pl.col("matched_by") == "name")).any()).item())
+    touched = column(pl.col("customer_number"))
+    return ChangeSet(parts=(_part(part, fields) for part in rows.parts()),
+                     part_count=rows.part_count, columns=(*fields, "name_key"),
+                     groups=groups, touched=touched, relies_on=relies,
+                     relies_on_similar_names=similar)
+
+
+def _part(rows: pl.DataFrame, fields: tuple[str, ...]) -> ChangePart:
+    """The inserts and updates of some writing rows of a plan (`commit_columns`)."""
+    new = rows.filter(pl.col("status") == "New")
     inserts = new.select([pl.col(new_col(f)).alias(f) for f in fields]).with_columns(
         name_key(pl.col("name")).alias("name_key"))
     modified = rows.filter(pl.col("status") == "Modified")
@@ -38,45 +68,24 @@ def changeset(plan: Plan) -> ChangeSet:
         if "name" in fields else None
     updates = pl.concat([*parts, *([renamed] if renamed is not None else [])],
                         how="vertical_relaxed")
-    writing = rows.lazy().filter(pl.col("status").is_in(APPLIED))
-
-    def column(expr: pl.Expr, where: pl.Expr | None = None) -> pl.Series:
-        # One column of the writing rows, in row order (each read alone, so no copy of
-        # the wide rows is made for it).
-        chosen = writing if where is None else writing.filter(where)
-        return chosen.select(expr).collect().to_series().drop_nulls()
-
-    groups = tuple(column(pl.col(new_col("customer_group"))).unique(maintain_order=True)
-                   .to_list())
-    # What the matching of the rows that write relied on (spec section 6): their
-    # customers, and the keys they found free or found on exactly one customer.
-    relies = {
-        "customer_number": new[new_col("customer_number")].drop_nulls(),
-        "business_id": column(pl.col(new_col("business_id"))),
-        "name_key": column(name_key(pl.col(new_col("name"))),
-                           is_new | (pl.col("matched_by") == "name")),
-    }
-    # With similarity matching on, a row decided by its name relied on no other name in
-    # the register being similar enough to match it (or to make it ambiguous).
-    similar = plan.header.fuzzy_match_threshold is not None and (
-        new.height > 0 or bool((modified["matched_by"] == "name").any()))
-    return ChangeSet(inserts=inserts, updates=updates, groups=groups,
-                     touched=column(pl.col("customer_number")),
-                     relies_on=relies, relies_on_similar_names=similar)
+    return ChangePart(inserts=inserts, updates=updates)
 
 
-def commit(plan: Plan, register: Register, actor: str,
+def commit(plan: Plan | CommitRows, register: Register, actor: str,
            progress: Progress | None = None, once: bool = False) -> BatchInfo:
     """Apply `plan` to `register` in one transaction, or refuse and write nothing.
 
-    `progress`, when given, is called as each step of COMMIT_STEPS begins. `once`: refuse
-    a source whose content an import batch not reverted already committed."""
-    planned_for = plan.header.register_id
+    `plan` is a plan in memory, or one opened by `open_for_commit` (read in parts, so
+    the commit holds a part of its rows at a time). `progress`, when given, is called
+    as each step of COMMIT_STEPS begins. `once`: refuse a source whose content an import
+    batch not reverted already committed."""
+    rows = plan if isinstance(plan, CommitRows) else in_memory(plan)
+    header = rows.header
+    planned_for = header.register_id
     if planned_for is not None and planned_for != register.register_id():
         raise StalePlanError("this plan was made against another register; "
                              "run preview again against this one")
     return register.apply(
-        changeset(plan), plan_id=plan.header.plan_id,
-        plan_version=plan.header.register_version, source=plan.header.source,
-        checksum=plan.header.source_checksum, actor=actor, counts=plan.header.counts,
-        progress=progress, once=once)
+        changeset(rows), plan_id=header.plan_id, plan_version=header.register_version,
+        source=header.source, checksum=header.source_checksum, actor=actor,
+        counts=header.counts, progress=progress, once=once)

@@ -29,7 +29,7 @@ _DIGEST_CHARS = 64  # a SHA-256 hex digest
 _CHECKSUM_FIELD = re.compile(rb'"checksum": "([0-9a-f]{64})"')
 _READ_CHUNK = 8 << 20
 # What reading a damaged or foreign file can raise (polars panics on some damage).
-_UNREADABLE = (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError, ValueError)
+UNREADABLE = (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError, ValueError)
 
 # Report columns of spec section 9, in order; the rest of a plan's columns are values.
 # The report adds `changes` after them (`Plan.report`).
@@ -54,7 +54,7 @@ APPLIED = ("New", "Modified")
 
 
 def commit_columns(fields: tuple[str, ...] | list[str]) -> list[str]:
-    """The plan columns a commit reads (see `Plan.load`'s `writing_only`)."""
+    """The plan columns a commit reads (see `sync.commit_rows`)."""
     return ["status", "customer_number", "matched_by", "changed_fields",
             *[new_col(f) for f in fields], *[old_col(f) for f in fields]]
 
@@ -121,43 +121,29 @@ class Plan:
         finally:
             tmp.unlink(missing_ok=True)
 
-    @classmethod
-    def load(cls, path: Path, writing_only: bool = False) -> Plan:
-        """Read a plan written by `save`; PlanError if the file is not one.
-
-        `writing_only`: keep only what a commit reads, the rows it applies (New,
-        Modified) and `commit_columns`; the header still counts every row. A plan of
-        many unchanged rows then costs a commit a fraction of its memory.
-        """
+    @staticmethod
+    def check_path(path: Path) -> None:
+        """PlanError unless `path` is an existing file."""
         if path.exists() and not path.is_file():
             raise PlanError(f"{path}: not a plan file (a folder?)")
         if not path.exists():
             raise PlanError(f"{path}: plan file not found")
-        # The bytes are checked before anything in them is decoded: polars 2's Parquet
-        # reader aborts the whole process (a panic, not an exception) on some damaged
-        # files, and one who edited a plan must get a one-line error. An intact plan is
-        # exactly what preview wrote, so polars reads it (in parallel, without pyarrow).
-        verified = [c for c in recorded_checksums(path) if file_checksum(path, c) == c]
-        if not verified:
-            plan = cls._load_unverified(path)
-            return plan._writing() if writing_only else plan
+
+    @classmethod
+    def load(cls, path: Path) -> Plan:
+        """Read a plan written by `save`; PlanError if the file is not one.
+
+        A commit reads a plan in parts instead (`sync.commit_rows`).
+        """
+        cls.check_path(path)
+        header = verified_header(path)
+        if header is None:
+            return cls._load_unverified(path)
         try:
-            header = _header(path, pl.read_parquet_metadata(path).get(_META_NAME))
-            if header.checksum not in verified:
-                raise _changed(path)
-            if writing_only:
-                rows = pl.scan_parquet(path).filter(pl.col("status").is_in(APPLIED)).select(
-                    commit_columns(header.fields)).collect()
-            else:
-                rows = pl.read_parquet(path)
-        except _UNREADABLE as exc:
+            rows = pl.read_parquet(path)
+        except UNREADABLE as exc:
             raise PlanError(f"{path}: not a regsync plan ({first_line(exc)})") from None
         return cls(header=header, rows=rows)
-
-    def _writing(self) -> Plan:
-        rows = self.rows.filter(pl.col("status").is_in(APPLIED)).select(
-            commit_columns(self.header.fields))
-        return Plan(header=self.header, rows=rows)
 
     @classmethod
     def _load_unverified(cls, path: Path) -> Plan:
@@ -186,7 +172,7 @@ class Plan:
             if not isinstance(rows, pl.DataFrame):
                 raise changed
             legacy = legacy_plan_checksum(header, rows)
-        except (pa.ArrowException, OSError, *_UNREADABLE):
+        except (pa.ArrowException, OSError, *UNREADABLE):
             raise changed from None
         if legacy != header.checksum:
             raise changed
@@ -200,6 +186,28 @@ class Plan:
         rows = self.rows.slice(start, length)
         return rows.select(REPORT_COLUMNS).with_columns(
             changes_column(rows, self.header.fields).alias(CHANGES_COLUMN))
+
+
+def verified_header(path: Path) -> PlanHeader | None:
+    """The header of the plan at `path` if its bytes match the checksum it records; None
+    if they match no recorded checksum (a plan saved with the earlier checksum, or a
+    changed one: `Plan.load` tells them apart). PlanError if the header is damaged or
+    records another checksum than the one the bytes match.
+
+    The bytes are checked before anything in them is decoded: polars 2's Parquet reader
+    aborts the whole process (a panic, not an exception) on some damaged files, and one
+    who edited a plan must get a one-line error.
+    """
+    verified = [c for c in recorded_checksums(path) if file_checksum(path, c) == c]
+    if not verified:
+        return None
+    try:
+        header = _header(path, pl.read_parquet_metadata(path).get(_META_NAME))
+    except UNREADABLE as exc:
+        raise PlanError(f"{path}: not a regsync plan ({first_line(exc)})") from None
+    if header.checksum not in verified:
+        raise _changed(path)
+    return header
 
 
 def file_checksum(path: Path, recorded: str) -> str | None:

@@ -10,7 +10,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from sync.plan import Plan, commit_columns, file_checksum, legacy_plan_checksum
+from sync.plan import Plan, file_checksum, legacy_plan_checksum
 from tests.conftest import FIXTURES, customers, run_cli, run_python
 
 REGISTER = FIXTURES / "demo" / "register.csv"
@@ -287,19 +287,3 @@ def test_a_cell_that_looks_like_the_plan_checksum_does_not_make_the_plan_stale(
     result = run_cli("commit", plan_path, "--db", db)
     assert result.exit_code == 0, result.stderr
     assert "2001" in customers(db)
-
-
-def test_a_plan_loaded_for_a_commit_holds_only_the_rows_and_columns_it_writes(
-        db: Path, tmp_path: Path):
-    # `regsync commit` reads this, not the whole plan: a 1M-row plan of which half is
-    # No change cost the commit ~0.75 GiB more. The header still counts every row.
-    plan_path = tmp_path / "p.plan"
-    run_cli("preview", SOURCE, "--db", db, "--plan", plan_path)
-    whole = Plan.load(plan_path)
-    writing = Plan.load(plan_path, writing_only=True)
-    assert writing.header == whole.header
-    expected = whole.rows.filter(pl.col("status").is_in(["New", "Modified"]))
-    assert 0 < writing.rows.height == expected.height < whole.rows.height
-    assert writing.rows.columns == commit_columns(whole.header.fields)
-    assert writing.rows.equals(expected.select(writing.rows.columns))
-    assert set(whole.rows.columns) - set(writing.rows.columns) >= {"row", "message"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -19,11 +19,26 @@ KeyField = str  # "customer_number", "business_id" or "name_key"
 
 
 @dataclass(frozen=True)
-class ChangeSet:
-    """What a commit writes, derived from a plan: nothing here is decided by the engine.
+class ChangePart:
+    """Part of what a commit writes: the inserts and updates of a slice of the plan.
 
     inserts: one row per New customer, canonical field columns (customer_group by name).
     updates: long form, one row per changed field: customer_number, field, old, new.
+    A customer is in one part only (the plan claims each customer once).
+    """
+
+    inserts: pl.DataFrame
+    updates: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    """What a commit writes, derived from a plan: nothing here is decided by the engine.
+
+    parts: the inserts and updates, a part at a time (read from the plan as they are
+    written, so a commit holds one part in memory, not the whole plan); iterated once.
+    part_count: how many parts there are (for progress).
+    columns: the field columns of the inserts (the register grows one for a custom field).
     groups: group names the plan needs (created when missing, matched ignoring case).
     touched: the customer numbers the plan writes to (New rows' numbers included).
     relies_on: key values the plan's matching relied on, per key field, for the stale check.
@@ -31,8 +46,9 @@ class ChangeSet:
     added or changed anywhere in the register since makes it stale.
     """
 
-    inserts: pl.DataFrame
-    updates: pl.DataFrame
+    parts: Iterable[ChangePart]
+    part_count: int
+    columns: tuple[str, ...]
     groups: tuple[str, ...]
     touched: pl.Series
     relies_on: dict[KeyField, pl.Series]

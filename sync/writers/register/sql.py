@@ -435,9 +435,11 @@ class SQLRegister:
         `progress`, when given, is called as each step of COMMIT_STEPS begins. `once`:
         AlreadyCommittedError if an import batch not reverted has this source checksum
         (checked inside the transaction, so two runners can't both commit a file)."""
-        def step(name: str) -> None:
+        def step(name: str, part: int = 0) -> None:
             if progress is not None:
-                progress(name, COMMIT_STEPS.index(name) + 1, len(COMMIT_STEPS))
+                shown = f"{name} (part {part} of {changes.part_count})" \
+                    if part and changes.part_count > 1 else name
+                progress(shown, COMMIT_STEPS.index(name) + 1, len(COMMIT_STEPS))
 
         with self._transaction():
             step("checking the plan is current")
@@ -447,24 +449,27 @@ class SQLRegister:
             batch_id, version, now = self._open_batch(
                 "import", actor, plan_id=plan_id, source=source, checksum=checksum,
                 counts=counts)
-            self._ensure_columns(changes.inserts.columns)
+            self._ensure_columns(changes.columns)
             created = self._ensure_groups(changes.groups, batch_id)
-            step("inserting customers")
-            self._insert(changes.inserts, batch_id, now, actor)
-            step("updating customers")
-            self._update(changes.updates, batch_id, now, actor)
-            step("updating name blocks")
-            renamed = changes.updates.filter(pl.col("field") == "name")
-            self._refresh_blocks(
-                renamed.select("customer_number", pl.col("old").alias("name")),
-                pl.concat([changes.inserts.select("customer_number", "name"),
-                           renamed.select("customer_number", pl.col("new").alias("name"))],
-                          how="vertical_relaxed"),
-                fresh=changes.inserts["customer_number"])
+            inserted = updated = 0
+            for number, part in enumerate(changes.parts, start=1):
+                step("inserting customers", number)
+                self._insert(part.inserts, batch_id, now, actor)
+                step("updating customers", number)
+                self._update(part.updates, batch_id, now, actor)
+                step("updating name blocks", number)
+                renamed = part.updates.filter(pl.col("field") == "name")
+                self._refresh_blocks(
+                    renamed.select("customer_number", pl.col("old").alias("name")),
+                    pl.concat([part.inserts.select("customer_number", "name"),
+                               renamed.select("customer_number", pl.col("new").alias("name"))],
+                              how="vertical_relaxed"),
+                    fresh=part.inserts["customer_number"])
+                inserted += part.inserts.height
+                updated += part.updates["customer_number"].n_unique()
             step("writing the transaction")
-        return BatchInfo(batch_id=batch_id, version=version, inserted=changes.inserts.height,
-                         updated=changes.updates["customer_number"].n_unique(),
-                         groups_created=created)
+        return BatchInfo(batch_id=batch_id, version=version, inserted=inserted,
+                         updated=updated, groups_created=created)
 
     def _check_first_commit(self, checksum: str) -> None:
         done = self._rows(
