@@ -34,6 +34,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -41,7 +42,6 @@ import polars as pl
 from sync.commit import changeset
 from sync.commit_rows import in_memory
 from sync.plan import Plan
-from sync.writers.register.base import ChangePart
 from sync.writers.register.sql import _UPDATE_BLOCK, _tuples
 
 _KEYS_PER_QUERY = 100_000
@@ -85,7 +85,15 @@ def _group_ids(conn: sqlite3.Connection, groups: tuple[str, ...]) -> dict[str, i
     return ids
 
 
-def write_customers(conn: sqlite3.Connection, groups: tuple[str, ...], changes: ChangePart,
+@dataclass(frozen=True)
+class Whole:
+    """A plan's inserts and updates, all at once."""
+
+    inserts: pl.DataFrame
+    updates: pl.DataFrame
+
+
+def write_customers(conn: sqlite3.Connection, groups: tuple[str, ...], changes: Whole,
                     history: bool) -> None:
     """Insert the New customers and update the changed fields of all the plan's parts
     (`changes`) in one transaction."""
@@ -163,11 +171,9 @@ def main() -> None:
         "g.name" if f == "customer_group" else f"c.{f}"
         for f in plan.header.fields if f != "customer_number"], "c.locked_by", "c.invalidated"]
     # regsync's own step, not timed: the floors take it as given, all parts at once
-    changes = changeset(in_memory(plan))
-    parts = list(changes.parts)
-    whole = ChangePart(
-        inserts=pl.concat([p.inserts for p in parts], how="vertical_relaxed"),
-        updates=pl.concat([p.updates for p in parts], how="vertical_relaxed"))
+    changes = changeset(in_memory(plan, part_rows=plan.rows.height))
+    whole = Whole(inserts=pl.concat(changes.inserts.frames, how="vertical_relaxed"),
+                  updates=pl.concat(changes.updates.frames, how="vertical_relaxed"))
     figures: dict[str, list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory(dir=args.data) as tmp:
         copy = Path(tmp) / "register.db"

@@ -6,19 +6,21 @@ Kept apart from the preview stages so that `regsync commit` imports only what it
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 
 from sync.commit_rows import CommitRows, in_memory
 from sync.errors import StalePlanError
 from sync.namekey import name_key
-from sync.plan import Plan, new_col, old_col
+from sync.plan import APPLIED, Plan, new_col, old_col
 from sync.types import Progress
-from sync.writers.register.base import BatchInfo, ChangePart, ChangeSet, Register
+from sync.writers.register.base import BatchInfo, ChangeSet, Parts, Register
 
 
 def changeset(rows: CommitRows) -> ChangeSet:
-    """What committing the plan writes: its keys now, its inserts and updates in parts
-    (`ChangeSet.parts`, read from the plan as the engine writes them)."""
+    """What committing the plan writes: its keys now; its inserts, updates and names in
+    parts, read from the plan as the engine writes them."""
     fields = tuple(rows.header.fields)
     is_new = pl.col("status") == "New"
     keys = rows.columns(["status", "customer_number", "matched_by", new_col("customer_number"),
@@ -43,18 +45,31 @@ def changeset(rows: CommitRows) -> ChangeSet:
     similar = rows.header.fuzzy_match_threshold is not None and bool(
         keys.select((is_new | (pl.col("matched_by") == "name")).any()).item())
     touched = column(pl.col("customer_number"))
-    return ChangeSet(parts=(_part(part, fields) for part in rows.parts()),
-                     part_count=rows.part_count, columns=(*fields, "name_key"),
-                     groups=groups, touched=touched, relies_on=relies,
-                     relies_on_similar_names=similar)
+
+    def each(statuses: tuple[str, ...], columns: list[str],
+             make: Callable[[pl.DataFrame], pl.DataFrame]) -> Parts:
+        return Parts(rows.part_count(statuses),
+                     (make(p) for p in rows.parts(statuses, columns)))
+
+    values = [new_col(f) for f in fields]
+    return ChangeSet(
+        inserts=each(("New",), values, lambda part: _inserts(part, fields)),
+        updates=each(("Modified",), ["customer_number", "changed_fields", *values,
+                                      *[old_col(f) for f in fields]],
+                     lambda part: _updates(part, fields)),
+        names=each(APPLIED, _NAME_COLUMNS, _names), columns=(*fields, "name_key"),
+        groups=groups, touched=touched, relies_on=relies, relies_on_similar_names=similar)
 
 
-def _part(rows: pl.DataFrame, fields: tuple[str, ...]) -> ChangePart:
-    """The inserts and updates of some writing rows of a plan (`commit_columns`)."""
-    new = rows.filter(pl.col("status") == "New")
-    inserts = new.select([pl.col(new_col(f)).alias(f) for f in fields]).with_columns(
+def _inserts(new: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
+    """The customers that New rows (their `new.` columns) insert."""
+    return new.select([pl.col(new_col(f)).alias(f) for f in fields]).with_columns(
         name_key(pl.col("name")).alias("name_key"))
-    modified = rows.filter(pl.col("status") == "Modified")
+
+
+def _updates(modified: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
+    """The field updates of Modified rows, one row per changed field;
+    a changed name brings its name_key's."""
     changed = modified.select(pl.col("changed_fields").str.split("|")).to_series()
     parts = []
     for f in fields:
@@ -66,9 +81,23 @@ def _part(rows: pl.DataFrame, fields: tuple[str, ...]) -> ChangePart:
         "customer_number", pl.lit("name_key").alias("field"),
         pl.lit(None, pl.String).alias("old"), name_key(pl.col("new")).alias("new")) \
         if "name" in fields else None
-    updates = pl.concat([*parts, *([renamed] if renamed is not None else [])],
-                        how="vertical_relaxed")
-    return ChangePart(inserts=inserts, updates=updates)
+    return pl.concat([*parts, *([renamed] if renamed is not None else [])],
+                     how="vertical_relaxed")
+
+
+_NAME_COLUMNS = ["status", "customer_number", "changed_fields", new_col("customer_number"),
+                 new_col("name"), old_col("name")]
+
+
+def _names(rows: pl.DataFrame) -> pl.DataFrame:
+    """customer_number, old, new name of the New and renamed customers among `rows`."""
+    is_new = pl.col("status") == "New"
+    renamed = pl.col("changed_fields").str.split("|").list.contains("name")
+    return rows.filter(is_new | renamed).select(
+        pl.when(is_new).then(pl.col(new_col("customer_number")))
+        .otherwise(pl.col("customer_number")).alias("customer_number"),
+        pl.when(is_new).then(None).otherwise(pl.col(old_col("name"))).alias("old"),
+        pl.col(new_col("name")).alias("new"))
 
 
 def commit(plan: Plan | CommitRows, register: Register, actor: str,

@@ -3,8 +3,9 @@
 A commit of 1M New rows held all of them, and everything made of them, at once: about
 2 GiB, so a first load of 10M customers would not fit a 24 GiB machine. A commit now
 reads the few key columns of every writing row (the stale check needs them all), then
-the rows themselves one part of PART_ROWS plan rows at a time, from a saved plan or from
-one in memory (`regsync import`).
+the rows themselves a part at a time, each step of the commit on its own (the New rows,
+then the Modified ones, then the names of both: each step keeps to its own tables, as
+when it wrote everything at once), from a saved plan or from one in memory.
 """
 
 from __future__ import annotations
@@ -18,39 +19,58 @@ from typing import BinaryIO
 import polars as pl
 
 from sync.errors import PlanError, first_line
-from sync.plan import APPLIED, UNREADABLE, Plan, PlanHeader, commit_columns, verified_header
+from sync.plan import APPLIED, UNREADABLE, Plan, PlanHeader, verified_header
 
-PART_ROWS = 250_000  # plan rows per part (a saved plan's row group holds as many)
+PART_ROWS = 500_000  # rows per part (of the statuses a step writes)
 _WRITING = pl.col("status").is_in(APPLIED)
 
 
 class CommitRows:
-    """A plan's header and the rows a commit applies, read a part at a time (`part_rows`
-    plan rows each, the row groups a plan is saved in); close() when done, or `with`."""
+    """A plan's header and the rows a commit applies, read a part at a time (at most
+    `part_rows` rows of the statuses asked for); close() when done, or use `with`."""
 
-    def __init__(self, header: PlanHeader, rows: pl.LazyFrame, height: int, label: str,
+    def __init__(self, header: PlanHeader, rows: pl.LazyFrame, label: str,
                  part_rows: int | None = None, handle: BinaryIO | None = None) -> None:
         self.header = header
         self.label = label
         self._rows = rows
-        self._height = height
-        self._part_rows = part_rows = part_rows or PART_ROWS
+        self._part_rows = part_rows or PART_ROWS
         self._handle = handle
-        self.part_count = max(1, -(-height // part_rows))
+        self._statuses: pl.DataFrame | None = None
 
     def columns(self, names: list[str]) -> pl.DataFrame:
         """These plan columns of every writing row, in plan order."""
         return self._collect(self._rows.filter(_WRITING).select(names))
 
-    def parts(self) -> Iterator[pl.DataFrame]:
-        """The writing rows with `commit_columns`, in plan order, one part at a time
-        (`part_count` of them at most; a part with no writing row is left out)."""
-        columns = commit_columns(self.header.fields)
-        for start in range(0, self._height, self._part_rows):
-            part = self._collect(self._rows.slice(start, self._part_rows).filter(_WRITING)
-                                 .select(columns))
-            if part.height:
-                yield part
+    def part_count(self, statuses: tuple[str, ...] = APPLIED) -> int:
+        """How many parts `parts(statuses)` yields (at least 1)."""
+        return max(1, -(-self._where(statuses).len() // self._part_rows))
+
+    def parts(self, statuses: tuple[str, ...], columns: list[str]) -> Iterator[pl.DataFrame]:
+        """These columns of the rows of these statuses, in plan order, at most
+        `part_rows` rows at a time (nothing if the plan has no such row)."""
+        chosen = pl.col("status").is_in(statuses)
+        where = self._where(statuses)
+        if where.len() <= self._part_rows:
+            # One part: the filter goes into the Parquet reader, which decodes the other
+            # columns of the chosen rows only.
+            if where.len():
+                yield self._collect(self._rows.filter(chosen).select(columns))
+            return
+        starts = where.gather_every(self._part_rows).to_list()
+        ends = [*starts[1:], where[-1] + 1]
+        for start, end in zip(starts, ends, strict=True):
+            yield self._collect(self._rows.slice(start, end - start).filter(chosen)
+                                .select(columns))
+
+    def _where(self, statuses: tuple[str, ...]) -> pl.Series:
+        """The plan row numbers of the rows of these statuses."""
+        if self._statuses is None:  # read once: one small column
+            self._statuses = self._collect(
+                self._rows.select("status").with_row_index("at").filter(_WRITING)
+                .with_columns(pl.col("status").cast(pl.Enum(APPLIED))))
+        found = self._statuses.filter(pl.col("status").is_in(statuses))
+        return found["at"]
 
     def _collect(self, query: pl.LazyFrame) -> pl.DataFrame:
         try:
@@ -73,7 +93,7 @@ class CommitRows:
 
 def in_memory(plan: Plan, part_rows: int | None = None) -> CommitRows:
     """The writing rows of a plan in memory (`regsync import`), in slices."""
-    return CommitRows(plan.header, plan.rows.lazy(), plan.rows.height, "plan", part_rows)
+    return CommitRows(plan.header, plan.rows.lazy(), "plan", part_rows)
 
 
 def open_for_commit(path: Path) -> CommitRows:
@@ -97,9 +117,7 @@ def open_for_commit(path: Path) -> CommitRows:
                             f"run commit again")
         # Read through the open file, not the name: a plan that another preview writes
         # under the same name (a new file, renamed over it) is never mixed in.
-        rows = pl.scan_parquet(handle)
-        height = CommitRows(header, rows, 0, str(path))._collect(rows.select(pl.len())).item()
-        return CommitRows(header, rows, height, str(path), handle=handle)
+        return CommitRows(header, pl.scan_parquet(handle), str(path), handle=handle)
     except BaseException:
         handle.close()
         raise

@@ -19,25 +19,23 @@ KeyField = str  # "customer_number", "business_id" or "name_key"
 
 
 @dataclass(frozen=True)
-class ChangePart:
-    """Part of what a commit writes: the inserts and updates of a slice of the plan.
+class Parts:
+    """Frames read a part at a time as they are iterated (once), and how many (>= 1)."""
 
-    inserts: one row per New customer, canonical field columns (customer_group by name).
-    updates: long form, one row per changed field: customer_number, field, old, new.
-    A customer is in one part only (the plan claims each customer once).
-    """
-
-    inserts: pl.DataFrame
-    updates: pl.DataFrame
+    count: int
+    frames: Iterable[pl.DataFrame]
 
 
 @dataclass(frozen=True)
 class ChangeSet:
     """What a commit writes, derived from a plan: nothing here is decided by the engine.
 
-    parts: the inserts and updates, a part at a time (read from the plan as they are
-    written, so a commit holds one part in memory, not the whole plan); iterated once.
-    part_count: how many parts there are (for progress).
+    The rows come in parts (read from the plan as they are written, so a commit holds a
+    part in memory, not the whole plan); a customer is in one part only.
+    inserts: one row per New customer, canonical field columns (customer_group by name).
+    updates: long form, one row per changed field: customer_number, field, old, new.
+    names: customer_number, old (the name before; null for a New customer), new, for
+    the New customers and the renamed ones (their name blocks change).
     columns: the field columns of the inserts (the register grows one for a custom field).
     groups: group names the plan needs (created when missing, matched ignoring case).
     touched: the customer numbers the plan writes to (New rows' numbers included).
@@ -46,8 +44,9 @@ class ChangeSet:
     added or changed anywhere in the register since makes it stale.
     """
 
-    parts: Iterable[ChangePart]
-    part_count: int
+    inserts: Parts
+    updates: Parts
+    names: Parts
     columns: tuple[str, ...]
     groups: tuple[str, ...]
     touched: pl.Series

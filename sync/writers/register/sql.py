@@ -24,6 +24,7 @@ from sync.writers.register.base import (
     BatchInfo,
     ChangeSet,
     KeyField,
+    Parts,
     Selection,
 )
 from sync.writers.register.schema import (
@@ -435,11 +436,21 @@ class SQLRegister:
         `progress`, when given, is called as each step of COMMIT_STEPS begins. `once`:
         AlreadyCommittedError if an import batch not reverted has this source checksum
         (checked inside the transaction, so two runners can't both commit a file)."""
-        def step(name: str, part: int = 0) -> None:
+        def step(name: str, part: int = 1, count: int = 1) -> None:
             if progress is not None:
-                shown = f"{name} (part {part} of {changes.part_count})" \
-                    if part and changes.part_count > 1 else name
+                shown = f"{name} (part {part} of {count})" if count > 1 else name
                 progress(shown, COMMIT_STEPS.index(name) + 1, len(COMMIT_STEPS))
+
+        def each(name: str, parts: Parts) -> Iterator[pl.DataFrame]:
+            # Each part is read from the plan as the step before it ends.
+            frames = iter(parts.frames)
+            first = next(frames, None)
+            step(name, 1, parts.count)
+            if first is not None:
+                yield first
+            for number, frame in enumerate(frames, start=2):
+                step(name, number, parts.count)
+                yield frame
 
         with self._transaction():
             step("checking the plan is current")
@@ -452,21 +463,18 @@ class SQLRegister:
             self._ensure_columns(changes.columns)
             created = self._ensure_groups(changes.groups, batch_id)
             inserted = updated = 0
-            for number, part in enumerate(changes.parts, start=1):
-                step("inserting customers", number)
-                self._insert(part.inserts, batch_id, now, actor)
-                step("updating customers", number)
-                self._update(part.updates, batch_id, now, actor)
-                step("updating name blocks", number)
-                renamed = part.updates.filter(pl.col("field") == "name")
+            for inserts in each("inserting customers", changes.inserts):
+                self._insert(inserts, batch_id, now, actor)
+                inserted += inserts.height
+            for updates in each("updating customers", changes.updates):
+                self._update(updates, batch_id, now, actor)
+                updated += updates["customer_number"].n_unique()
+            for names in each("updating name blocks", changes.names):
+                renamed = names.filter(pl.col("old").is_not_null())
                 self._refresh_blocks(
                     renamed.select("customer_number", pl.col("old").alias("name")),
-                    pl.concat([part.inserts.select("customer_number", "name"),
-                               renamed.select("customer_number", pl.col("new").alias("name"))],
-                              how="vertical_relaxed"),
-                    fresh=part.inserts["customer_number"])
-                inserted += part.inserts.height
-                updated += part.updates["customer_number"].n_unique()
+                    names.select("customer_number", pl.col("new").alias("name")),
+                    fresh=names.filter(pl.col("old").is_null())["customer_number"])
             step("writing the transaction")
         return BatchInfo(batch_id=batch_id, version=version, inserted=inserted,
                          updated=updated, groups_created=created)
