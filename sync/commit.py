@@ -49,7 +49,7 @@ def changeset(rows: CommitRows) -> ChangeSet:
     def each(statuses: tuple[str, ...], columns: list[str],
              make: Callable[[pl.DataFrame], pl.DataFrame]) -> Parts:
         return Parts(rows.part_count(statuses),
-                     (make(p) for p in rows.parts(statuses, columns)))
+                     (make(p) for p in rows.parts(statuses, columns)), rows.count(statuses))
 
     values = [new_col(f) for f in fields]
     return ChangeSet(

@@ -42,6 +42,10 @@ class CommitRows:
         """These plan columns of every writing row, in plan order."""
         return self._collect(self._rows.filter(_WRITING).select(names))
 
+    def count(self, statuses: tuple[str, ...] = APPLIED) -> int:
+        """How many rows of these statuses the plan has."""
+        return self._where(statuses).len()
+
     def part_count(self, statuses: tuple[str, ...] = APPLIED) -> int:
         """How many parts `parts(statuses)` yields (at least 1)."""
         return max(1, -(-self._where(statuses).len() // self._part_rows))

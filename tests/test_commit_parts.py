@@ -11,11 +11,14 @@ import pytest
 
 import sync.commit_rows
 import sync.plan
+import sync.writers.register.sqlite
 from sync.commit import commit
 from sync.commit_rows import in_memory, open_for_commit
 from sync.errors import PlanError
+from sync.pipeline import preview
 from sync.plan import Plan, commit_columns
-from sync.writers.register import open_register
+from sync.rules import load_rules
+from sync.writers.register import SQLiteRegister, open_register
 from tests.conftest import customers, load_register, run_cli, write_csv
 
 REGISTER = """customer_number;name;business_id;city;customer_group
@@ -168,3 +171,87 @@ def test_a_plan_replaced_while_it_is_checked_is_refused(
     monkeypatch.undo()
     result = run_cli("commit", plan_path, "--db", db)
     assert result.exit_code == 0 and "3001" in customers(db)
+
+
+def _indexes(db: str) -> list[tuple[str, str]]:
+    register = open_register(db, create=False)
+    try:
+        return sorted(register._rows("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                                     "AND tbl_name = 'customers' AND sql IS NOT NULL"))
+    finally:
+        register.close()
+
+
+def _seen_during_inserts(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The customers' index names as each insert of customers begins (SQLite)."""
+    seen: list[list[str]] = []
+    real = SQLiteRegister._insert_rows
+
+    def spy(self: SQLiteRegister, rows: pl.DataFrame) -> None:
+        seen.append(sorted(r[0] for r in self._rows(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'customers' "
+            "AND sql IS NOT NULL")))
+        real(self, rows)
+
+    monkeypatch.setattr(SQLiteRegister, "_insert_rows", spy)
+    return seen
+
+
+def test_a_first_load_builds_the_key_indexes_after_the_inserts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sync.writers.register.sqlite, "_BULK_MIN_ROWS", 2)
+    db = str(tmp_path / "r.db")
+    assert run_cli("init", "--db", db).exit_code == 0
+    created = _indexes(db)
+    assert {name for name, _ in created} >= {"customers_business_id", "customers_name_key"}
+    seen = _seen_during_inserts(monkeypatch)
+    load_register(db, REGISTER, tmp_path)
+    assert seen == [[]]  # set aside while the customers went in
+    assert _indexes(db) == created
+    register = open_register(db, create=False)
+    try:
+        assert register.integrity_check() == "ok"
+    finally:
+        register.close()
+    # The rebuilt indexes find customers: by business id, and by name.
+    source = write_csv(tmp_path / "in.csv", "name;business_id;city\n"
+                       ";2617416-4;Kemi\nPekka Nieminen;;Kotka\n")
+    result = run_cli("import", source, "--db", db, "--yes", "--json")
+    assert result.exit_code == 0 and result.json()["modified"] == 2
+    assert customers(db)["1004"]["city"] == "Kemi" and customers(db)["1005"]["city"] == "Kotka"
+
+
+def test_a_commit_into_a_larger_register_keeps_its_indexes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sync.writers.register.sqlite, "_BULK_MIN_ROWS", 2)
+    db = str(tmp_path / "r.db")
+    load_register(db, REGISTER, tmp_path)  # 5 customers
+    seen = _seen_during_inserts(monkeypatch)
+    source = write_csv(tmp_path / "in.csv", "name\nAnna Salo\nOlli Ranta\n")
+    assert run_cli("import", source, "--db", db, "--yes").exit_code == 0
+    assert seen and "customers_business_id" in seen[0]
+
+
+# While the indexes are set aside (history is written after each part's inserts), and
+# after they are built again.
+@pytest.mark.parametrize("point", ["_write_history", "_refresh_blocks"])
+def test_a_first_load_that_fails_leaves_the_register_and_its_indexes_as_they_were(
+        point: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sync.writers.register.sqlite, "_BULK_MIN_ROWS", 2)
+    db = str(tmp_path / "r.db")
+    assert run_cli("init", "--db", db).exit_code == 0
+    original = Path(db).read_bytes()
+    source = write_csv(tmp_path / "in.csv", REGISTER)
+    register = open_register(db, create=False)
+    plan = preview(source, register, load_rules(None))
+    register.close()
+
+    def crash(self: SQLiteRegister, *args: object, **kwargs: object) -> None:
+        raise RuntimeError("injected failure")
+
+    monkeypatch.setattr(SQLiteRegister, point, crash)
+    register = open_register(db, create=True)
+    with pytest.raises(RuntimeError, match="injected"):
+        commit(plan, register, "tester")
+    register.close()
+    assert Path(db).read_bytes() == original

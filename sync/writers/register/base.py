@@ -20,10 +20,12 @@ KeyField = str  # "customer_number", "business_id" or "name_key"
 
 @dataclass(frozen=True)
 class Parts:
-    """Frames read a part at a time as they are iterated (once), and how many (>= 1)."""
+    """Frames read a part at a time as they are iterated (once): how many (>= 1), and
+    how many plan rows they come from in all."""
 
     count: int
     frames: Iterable[pl.DataFrame]
+    rows: int = 0
 
 
 @dataclass(frozen=True)

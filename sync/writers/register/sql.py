@@ -94,6 +94,12 @@ class SQLRegister:
         """A list as the engine takes it for `_values_table` (JSON text for SQLite)."""
         return json.dumps(values, ensure_ascii=False)
 
+    @contextmanager
+    def _bulk_insert(self, rows: int) -> Iterator[None]:
+        """Around the inserts of `rows` New customers, inside the commit's transaction.
+        An engine may set its indexes aside and rebuild them after (SQLite does)."""
+        yield
+
     def _upsert_blocks(self, blocks: pl.DataFrame) -> None:
         """Write (block, customer_number, name) rows to name_blocks, replacing the name
         of a (block, customer_number) already there."""
@@ -463,9 +469,10 @@ class SQLRegister:
             self._ensure_columns(changes.columns)
             created = self._ensure_groups(changes.groups, batch_id)
             inserted = updated = 0
-            for inserts in each("inserting customers", changes.inserts):
-                self._insert(inserts, batch_id, now, actor)
-                inserted += inserts.height
+            with self._bulk_insert(changes.inserts.rows):
+                for inserts in each("inserting customers", changes.inserts):
+                    self._insert(inserts, batch_id, now, actor)
+                    inserted += inserts.height
             for updates in each("updating customers", changes.updates):
                 self._update(updates, batch_id, now, actor)
                 updated += updates["customer_number"].n_unique()
