@@ -1,7 +1,7 @@
 """The rows a commit applies (New and Modified), read from a plan a part at a time.
 
-A commit of 1M New rows held all of them, and everything made of them, at once: about
-2 GiB, so a first load of 10M customers would not fit a 24 GiB machine. A commit now
+A commit held all of a plan's New and Modified rows, and everything made of them, at
+once: a first load of 5M customers took 9.3 GiB, so 10M would not fit a 24 GiB machine. A commit now
 reads the few key columns of every writing row (the stale check needs them all), then
 the rows themselves a part at a time, each step of the commit on its own (the New rows,
 then the Modified ones, then the names of both: each step keeps to its own tables, as
