@@ -172,6 +172,8 @@ def main() -> None:
         for f in plan.header.fields if f != "customer_number"], "c.locked_by", "c.invalidated"]
     # regsync's own step, not timed: the floors take it as given, all parts at once
     changes = changeset(in_memory(plan, part_rows=plan.rows.height))
+    if not plan.header.counts["new"] or not plan.header.counts["modified"]:
+        raise SystemExit("the floors need a plan with New and Modified rows")
     whole = Whole(inserts=pl.concat(changes.inserts.frames, how="vertical_relaxed"),
                   updates=pl.concat(changes.updates.frames, how="vertical_relaxed"))
     figures: dict[str, list[tuple[float, float]]] = {}

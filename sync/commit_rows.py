@@ -36,6 +36,7 @@ class CommitRows:
         self._rows = rows
         self._part_rows = part_rows or PART_ROWS
         self._handle = handle
+        self._opened = None if handle is None else _identity(os.fstat(handle.fileno()))
         self._statuses: pl.DataFrame | None = None
 
     def columns(self, names: list[str]) -> pl.DataFrame:
@@ -77,15 +78,31 @@ class CommitRows:
         return found["at"]
 
     def _collect(self, query: pl.LazyFrame) -> pl.DataFrame:
+        # The file was checked when it was opened; a commit reads it for minutes. A file
+        # written over in place since (cp, a shell redirect, rsync --inplace) would mix
+        # another plan in, or fail inside polars: it is refused before and after each read.
+        self._check_unchanged()
         try:
-            return query.collect()
+            frame = query.collect()
         except UNREADABLE as exc:
-            raise PlanError(f"{self.label}: not a regsync plan ({first_line(exc)})") from None
+            self._check_unchanged()
+            raise PlanError(f"{self.label}: the plan file could not be read "
+                            f"({first_line(exc)}); nothing was written") from None
+        self._check_unchanged()
+        return frame
+
+    def _check_unchanged(self) -> None:
+        if self._handle is None or self._opened is None:
+            return
+        if _identity(os.fstat(self._handle.fileno())) != self._opened:
+            raise PlanError(f"{self.label}: the plan file was changed while the commit "
+                            f"read it; nothing was written; run preview again")
 
     def close(self) -> None:
         """Release the plan file, if one is open."""
         if self._handle is not None:
             self._handle.close()
+            self._handle = None
 
     def __enter__(self) -> CommitRows:
         return self
@@ -93,6 +110,12 @@ class CommitRows:
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  traceback: TracebackType | None) -> None:
         self.close()
+
+
+def _identity(stat: os.stat_result) -> tuple[int, ...]:
+    """What changes when a file is replaced or written to. (Not its ctime: that changes
+    too when the name is given to another file, which leaves this one as it was.)"""
+    return (stat.st_ino, stat.st_dev, stat.st_size, stat.st_mtime_ns)
 
 
 def in_memory(plan: Plan, part_rows: int | None = None) -> CommitRows:
@@ -114,9 +137,7 @@ def open_for_commit(path: Path) -> CommitRows:
         if header is None:
             handle.close()
             return in_memory(Plan.load(path))
-        now = os.stat(path)
-        if (now.st_ino, now.st_dev, now.st_size, now.st_mtime_ns) != (
-                opened.st_ino, opened.st_dev, opened.st_size, opened.st_mtime_ns):
+        if _identity(os.stat(path)) != _identity(opened):
             raise PlanError(f"{path}: the plan file was replaced while it was read; "
                             f"run commit again")
         # Read through the open file, not the name: a plan that another preview writes

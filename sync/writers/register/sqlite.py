@@ -49,6 +49,11 @@ def sqlite_path(url: str) -> Path:
     return Path(url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url)
 
 
+def _quoted(name: str) -> str:
+    """An SQL identifier, quoted (an index a DBA named may hold any character)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _is_busy(exc: sqlite3.Error) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
 
@@ -228,11 +233,23 @@ class SQLiteRegister(SQLRegister):
         indexes = self._conn.execute(
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
             "AND tbl_name = 'customers' AND sql IS NOT NULL").fetchall()
+        # DROP INDEX deletes an index's statistics (from ANALYZE, if it was run): they
+        # are put back as they were, for the query planner.
+        stats = self._conn.execute(
+            "SELECT tbl, idx, stat FROM sqlite_stat1 WHERE tbl = 'customers'").fetchall() \
+            if self._conn.execute("SELECT 1 FROM sqlite_master "
+                                  "WHERE name = 'sqlite_stat1'").fetchone() else []
         for name, _ in indexes:
-            self._conn.execute(f'DROP INDEX "{name}"')
+            self._conn.execute(f"DROP INDEX {_quoted(name)}")
         yield
         for _, sql in indexes:
             self._conn.execute(sql)
+        dropped = [row for row in stats if row[1] in {name for name, _ in indexes}]
+        if dropped:
+            self._conn.executemany("DELETE FROM sqlite_stat1 WHERE tbl = ? AND idx = ?",
+                                   [row[:2] for row in dropped])
+            self._conn.executemany(
+                "INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?, ?, ?)", dropped)
 
     def integrity_check(self) -> str:
         """SQLite's own check of the file: 'ok' when sound."""
