@@ -1,11 +1,11 @@
 """The rows a commit applies (New and Modified), read from a plan a part at a time.
 
 A commit held all of a plan's New and Modified rows, and everything made of them, at
-once: a first load of 5M customers took 9.3 GiB, so 10M would not fit a 24 GiB machine. A commit now
-reads the few key columns of every writing row (the stale check needs them all), then
-the rows themselves a part at a time, each step of the commit on its own (the New rows,
-then the Modified ones, then the names of both: each step keeps to its own tables, as
-when it wrote everything at once), from a saved plan or from one in memory.
+once: a first load of 5M customers took 9.3 GiB, so 10M would not fit a 24 GiB machine.
+A commit now reads the few key columns of every writing row (the stale check needs them
+all), then the rows themselves a part at a time, each step of the commit on its own (the
+New rows, then the Modified ones, then the names of both: each step keeps to its own
+tables, as when it wrote everything at once), from a saved plan or from one in memory.
 """
 
 from __future__ import annotations
@@ -30,13 +30,15 @@ class CommitRows:
     `part_rows` rows of the statuses asked for); close() when done, or use `with`."""
 
     def __init__(self, header: PlanHeader, rows: pl.LazyFrame, label: str,
-                 part_rows: int | None = None, handle: BinaryIO | None = None) -> None:
+                 part_rows: int | None = None, handle: BinaryIO | None = None,
+                 opened: os.stat_result | None = None) -> None:
         self.header = header
         self.label = label
         self._rows = rows
         self._part_rows = part_rows or PART_ROWS
         self._handle = handle
-        self._opened = None if handle is None else _identity(os.fstat(handle.fileno()))
+        # The file as it was checked (`open_for_commit`): every read must find it so.
+        self._opened = None if opened is None else _identity(opened)
         self._statuses: pl.DataFrame | None = None
 
     def columns(self, names: list[str]) -> pl.DataFrame:
@@ -93,7 +95,7 @@ class CommitRows:
 
     def _check_unchanged(self) -> None:
         if self._handle is None or self._opened is None:
-            return
+            return  # a plan in memory
         if _identity(os.fstat(self._handle.fileno())) != self._opened:
             raise PlanError(f"{self.label}: the plan file was changed while the commit "
                             f"read it; nothing was written; run preview again")
@@ -142,7 +144,8 @@ def open_for_commit(path: Path) -> CommitRows:
                             f"run commit again")
         # Read through the open file, not the name: a plan that another preview writes
         # under the same name (a new file, renamed over it) is never mixed in.
-        return CommitRows(header, pl.scan_parquet(handle), str(path), handle=handle)
+        return CommitRows(header, pl.scan_parquet(handle), str(path), handle=handle,
+                          opened=opened)
     except BaseException:
         handle.close()
         raise
