@@ -53,13 +53,17 @@ SOURCE = """customer_number;name;business_id;city;customer_group
 """
 
 
-def _blocks(db: str) -> list[tuple[object, ...]]:
+def _sorted_rows(db: str, query: str) -> list[tuple[object, ...]]:
+    """The rows of a query on the register (`{name_blocks}` names that table), sorted."""
     register = open_register(db, create=False)
     try:
-        return sorted(register._rows(
-            f"SELECT block, customer_number, name FROM {register._t('name_blocks')}"))
+        return sorted(register._rows(query.format(name_blocks=register._t("name_blocks"))))
     finally:
         register.close()
+
+
+def _blocks(db: str) -> list[tuple[object, ...]]:
+    return _sorted_rows(db, "SELECT block, customer_number, name FROM {name_blocks}")
 
 
 def _history(db: str) -> list[tuple[object, ...]]:
@@ -193,13 +197,9 @@ def test_a_plan_replaced_while_it_is_checked_is_refused(
     assert result.exit_code == 0 and "3001" in customers(db)
 
 
-def _indexes(db: str) -> list[tuple[str, str]]:
-    register = open_register(db, create=False)
-    try:
-        return sorted(register._rows("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
-                                     "AND tbl_name = 'customers' AND sql IS NOT NULL"))
-    finally:
-        register.close()
+def _indexes(db: str) -> list[tuple[object, ...]]:
+    return _sorted_rows(db, "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                            "AND tbl_name = 'customers' AND sql IS NOT NULL")
 
 
 def _seen_during_inserts(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
@@ -317,12 +317,8 @@ def test_a_first_load_keeps_the_index_statistics_and_any_index_a_dba_added(
     execute_sql(db, "ANALYZE")
 
     def stats() -> list[tuple[object, ...]]:
-        register = open_register(db, create=False)
-        try:
-            return sorted(register._rows("SELECT tbl, idx, stat FROM sqlite_stat1 "
-                                         "WHERE tbl = 'customers'"))
-        finally:
-            register.close()
+        return _sorted_rows(db, "SELECT tbl, idx, stat FROM sqlite_stat1 "
+                                "WHERE tbl = 'customers'")
 
     analysed = stats()
     assert {"customers_business_id", 'dba"city'} <= {row[1] for row in analysed}
