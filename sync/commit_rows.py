@@ -51,7 +51,7 @@ class CommitRows:
 
     def part_count(self, statuses: tuple[str, ...] = APPLIED) -> int:
         """How many parts `parts(statuses)` yields (at least 1)."""
-        return max(1, -(-self._where(statuses).len() // self._part_rows))
+        return max(1, -(-self.count(statuses) // self._part_rows))
 
     def parts(self, statuses: tuple[str, ...], columns: list[str]) -> Iterator[pl.DataFrame]:
         """These columns of the rows of these statuses, in plan order, at most
