@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rapidfuzz import fuzz
@@ -15,6 +16,7 @@ from rapidfuzz import fuzz
 from sync.matchers import fuzzy
 from sync.matchers.fuzzy import _comparison_text, _form_tokens, strip_legal_forms
 from sync.namekey import name_blocks, name_words, word_blocks
+from sync.writers.register import open_register
 from tests.conftest import load_register, report_rows, run_cli, write_csv
 
 FORMS = ["Oy", "Ab", "Ky", "Tmi", "AB", "s.r.o.", "a.s."]
@@ -28,6 +30,10 @@ class MemoryBlocks:
         self.blocks = name_blocks(pl.Series(numbers, dtype=pl.String),
                                   pl.Series(names, dtype=pl.String))
         self.read: list[str] = []
+
+    def has_name_blocks(self) -> bool:
+        """Whether there is any block."""
+        return not self.blocks.is_empty()
 
     def block_sizes(self, blocks: list[str], cap: int) -> pl.DataFrame:
         """block, size (up to cap) of these blocks."""
@@ -182,3 +188,38 @@ def test_a_new_row_whose_name_has_no_words_does_not_shift_the_others(tmp_path: P
     assert result.exit_code in (0, 1), result.stderr
     flags = {int(r["row"]): r["possible_duplicate"] for r in report_rows(report)}
     assert flags == {2: "1001", 3: "", 4: "1002", 5: ""}
+
+
+def test_an_empty_register_is_not_scanned_and_same_names_are_still_flagged(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A first load's preview found the blocks and comparison texts of a million rows
+    # to pair them with a register that has no customers: 2.3 s of 11.5 s.
+    asked: list[str] = []
+    monkeypatch.setattr(fuzzy, "_comparable_words",
+                        lambda names, forms: asked.append("words") or names)
+    empty = MemoryBlocks([], [])
+    assert not empty.has_name_blocks()
+    rows = pl.DataFrame({"_row": [2, 3, 4], "name": ["Kahvila Aurinko Oy", "Matti Virtanen",
+                                                     "Kahvila Aurinko Oy"],
+                         "customer_number": ["1", "2", "3"]}).with_columns(
+        pl.col("name").str.to_lowercase().alias("name_key"))
+    flags = fuzzy.possible_duplicates(rows, empty, FORMS, 90)
+    assert asked == [] and empty.read == []
+    assert flags.select("_row", "possible_duplicate", "similarity").rows() == [(4, "1", 100)]
+    assert fuzzy.similar_customers(rows.select("_row", "name"), empty, FORMS, 90).is_empty()
+
+
+def test_a_register_says_whether_it_has_name_blocks(register_url: str,
+                                                    tmp_path: Path) -> None:
+    assert run_cli("init", "--db", register_url).exit_code == 0
+    register = open_register(register_url, create=False)
+    try:
+        assert register.has_name_blocks() is False
+    finally:
+        register.close()
+    load_register(register_url, "customer_number;name\n1001;Kahvila Aurinko Oy\n", tmp_path)
+    register = open_register(register_url, create=False)
+    try:
+        assert register.has_name_blocks() is True
+    finally:
+        register.close()

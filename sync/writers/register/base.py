@@ -120,6 +120,10 @@ class Register(Protocol):
         added (0042 for 42): columns number, customer_number, name_key."""
         ...
 
+    def has_name_blocks(self) -> bool:
+        """Whether any customer has a name block (False: an empty register)."""
+        ...
+
     def block_sizes(self, blocks: list[str], cap: int) -> pl.DataFrame:
         """How many customers each name block has, counted up to `cap`: block, size."""
         ...

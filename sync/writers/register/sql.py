@@ -271,6 +271,10 @@ class SQLRegister:
         return pl.DataFrame(rows, schema={"name": pl.String, "name_key": pl.String},
                             orient="row")
 
+    def has_name_blocks(self) -> bool:
+        """Whether any customer has a name block (False: an empty register)."""
+        return self._rows(f"SELECT 1 FROM {self._t('name_blocks')} LIMIT 1") != []
+
     def block_sizes(self, blocks: list[str], cap: int) -> pl.DataFrame:
         """How many customers each name block has, counted up to `cap`: block, size."""
         schema = {"block": pl.String, "size": pl.Int64}
