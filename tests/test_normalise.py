@@ -432,3 +432,27 @@ def test_an_id_written_as_another_countrys_says_so(raw: str, country: str,
     assert (value, code) == (raw, "invalid_business_id")
     assert detail.startswith(f"invalid {country} business ID: '{raw}'")
     assert (hint in detail) if hint else detail == f"invalid {country} business ID: '{raw}'"
+
+
+def test_a_fast_path_sees_only_cells_with_a_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Empty cells have nothing to decide; running the fast path's expressions over them
+    # cost a 1M-row preview about 0.4 s (most business id cells of people are empty).
+    seen: list[list[str | None]] = []
+    real = normalise._FAST_PATHS["phone"]
+
+    def spy(frame: pl.DataFrame) -> pl.Series:
+        seen.append(frame["v"].to_list())
+        return real(frame)
+
+    monkeypatch.setitem(normalise._FAST_PATHS, "phone", spy)
+    values = pl.Series([None, "040 123 4567", "", "  ", "+46 8 123 456 78", None, "12"])
+    countries = pl.Series(["FI", "FI", "FI", "FI", "SE", "FI", "FI"])
+    result = normalise.normalise_column("phone", values, countries)
+    assert seen == [["040 123 4567", "+46 8 123 456 78", "12"]]
+    assert result["value"].to_list() == [None, "+358401234567", None, None, "+46812345678",
+                                         None, "12"]
+    assert result["code"].to_list()[-1] == "invalid_phone"
+    seen.clear()
+    assert normalise.normalise_column("phone", pl.Series([None, " "], dtype=pl.String),
+                                      pl.Series(["FI", "FI"]))["value"].to_list() == [None, None]
+    assert seen == []
