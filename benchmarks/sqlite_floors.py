@@ -42,7 +42,8 @@ import polars as pl
 from sync.commit import changeset
 from sync.commit_rows import in_memory
 from sync.plan import Plan
-from sync.writers.register.sql import _UPDATE_BLOCK, _tuples
+from sync.writers.register.sql_commit import _UPDATE_BLOCK
+from sync.writers.register.sql_reads import _tuples
 
 _KEYS_PER_QUERY = 100_000
 _CACHE_KIB = 256 * 1024  # the page cache regsync's SQLite engine uses

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sync.types import FIELDS
-from sync.writers.register import open_register, sql, sqlite
+from sync.writers.register import open_register, sql_reads, sqlite
 from sync.writers.register.sql import SQLRegister
 from tests.conftest import load_register, run_cli, run_python
 
@@ -37,9 +37,9 @@ def register_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def split_reads(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every read of more than one key split across three reader connections."""
-    monkeypatch.setattr(sql, "_TUPLE_ROWS", 4)
-    monkeypatch.setattr(sql, "_PARALLEL_MIN_KEYS", 1)
-    monkeypatch.setattr(sql, "_PARALLEL_MIN_BLOCKS", 1)
+    monkeypatch.setattr(sql_reads, "_TUPLE_ROWS", 4)
+    monkeypatch.setattr(sql_reads, "_PARALLEL_MIN_KEYS", 1)
+    monkeypatch.setattr(sql_reads, "_PARALLEL_MIN_BLOCKS", 1)
     monkeypatch.setattr(sqlite, "READERS", 3)
 
 
@@ -71,12 +71,12 @@ def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
 def test_split_reads_give_the_frames_of_one_read(register_file, numbers, blocks):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(sqlite, "READERS", 1)
-        patch.setattr(sql, "_PARALLEL_MIN_KEYS", 10**9)
+        patch.setattr(sql_reads, "_PARALLEL_MIN_KEYS", 10**9)
         one = _reads(register_file, numbers, blocks)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(sql, "_TUPLE_ROWS", 4)
-        patch.setattr(sql, "_PARALLEL_MIN_KEYS", 1)
-        patch.setattr(sql, "_PARALLEL_MIN_BLOCKS", 1)
+        patch.setattr(sql_reads, "_TUPLE_ROWS", 4)
+        patch.setattr(sql_reads, "_PARALLEL_MIN_KEYS", 1)
+        patch.setattr(sql_reads, "_PARALLEL_MIN_BLOCKS", 1)
         patch.setattr(sqlite, "READERS", 3)
         split = _reads(register_file, numbers, blocks)
     for a, b in zip(one, split, strict=True):
@@ -178,9 +178,9 @@ def test_split_reads_on_postgresql_give_the_frames_of_one_read(
     monkeypatch.setattr(postgres, "READERS", 1)
     one, pooled = reads()
     assert not pooled
-    monkeypatch.setattr(sql, "_TUPLE_ROWS", 4)
-    monkeypatch.setattr(sql, "_PARALLEL_MIN_KEYS", 1)
-    monkeypatch.setattr(sql, "_PARALLEL_MIN_BLOCKS", 1)
+    monkeypatch.setattr(sql_reads, "_TUPLE_ROWS", 4)
+    monkeypatch.setattr(sql_reads, "_PARALLEL_MIN_KEYS", 1)
+    monkeypatch.setattr(sql_reads, "_PARALLEL_MIN_BLOCKS", 1)
     monkeypatch.setattr(postgres, "READERS", 3)
     split, pooled = reads()
     assert pooled, "reads of many keys run on the reader connections"
@@ -195,8 +195,8 @@ def test_a_read_inside_a_postgresql_commit_stays_on_its_connection(
     from sync.writers.register import postgres
 
     load_register(pg_url, "customer_number;name\n1000;Aho Oy\n1001;Beta Oy\n", tmp_path)
-    monkeypatch.setattr(sql, "_TUPLE_ROWS", 1)
-    monkeypatch.setattr(sql, "_PARALLEL_MIN_BLOCKS", 1)
+    monkeypatch.setattr(sql_reads, "_TUPLE_ROWS", 1)
+    monkeypatch.setattr(sql_reads, "_PARALLEL_MIN_BLOCKS", 1)
     monkeypatch.setattr(postgres, "READERS", 3)
     register = open_register(pg_url, create=True)
     blocks = ["aho", "beta", "uusi"]

@@ -23,7 +23,8 @@ from psycopg import sql as psql
 from sync.errors import CommitInDoubtError, RegisterBusyError, RegisterError
 from sync.writers.register.read_pool import READERS, ReadPool
 from sync.writers.register.schema import SCHEMA_VERSION, schema_sql
-from sync.writers.register.sql import HISTORY_COLUMNS, SQLRegister, T
+from sync.writers.register.sql import SQLRegister
+from sync.writers.register.sql_reads import HISTORY_COLUMNS, T
 from sync.writers.register.urls import is_postgres_url, parse_url, redact_url, scrub
 
 __all__ = ["PostgresRegister", "connect", "has_register", "is_postgres_url", "parse_url",

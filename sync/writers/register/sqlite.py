@@ -18,7 +18,8 @@ from urllib.parse import quote
 from sync.errors import RegisterBusyError, RegisterError, first_line
 from sync.writers.register.read_pool import READERS, ReadPool
 from sync.writers.register.schema import SCHEMA_VERSION, schema_sql
-from sync.writers.register.sql import SQLRegister, T
+from sync.writers.register.sql import SQLRegister
+from sync.writers.register.sql_reads import T
 
 _BUSY_TIMEOUT_MS = 5000
 # Page cache per connection (negative: KiB). Index updates on a register of millions

@@ -1,0 +1,348 @@
+"""What both register engines share, and the register's reads: key lookups, the values
+of matched customers, name blocks, exports, batches and history.
+
+SQL here is written once, with `?` placeholders and SQL both SQLite and PostgreSQL
+accept; an engine supplies the connection, the transaction (and its lock), the table
+prefix, and may run reads side by side (`_read_each`). Commits are in `sql_commit`;
+migrations, locks and reverts in `sql`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import polars as pl
+
+from sync.writers.register.base import KeyField, Selection
+from sync.writers.register.schema import NUMBER_DIGITS, NUMBER_LENGTH, Dialect, all_digits_sql
+from sync.writers.register.selection import selection_sql
+
+_KEY_COLUMNS = {"customer_number", "business_id", "name_key"}
+_TUPLE_ROWS = 100_000
+# Below this many keys per reader, splitting a read costs more than it saves.
+_PARALLEL_MIN_KEYS = 20_000
+_PARALLEL_MIN_BLOCKS = 1_000  # name blocks hold tens of customers each
+T = TypeVar("T")
+BATCH_COLUMNS = ("id", "kind", "committed_at", "actor", "source", "checksum", "counts",
+                 "reverts", "reverted_by")
+HISTORY_COLUMNS = ("batch_id", "customer_number", "action", "field", "old_value",
+                   "new_value", "changed_at", "actor")
+
+
+class SQLReads:
+    """The engine hooks, small helpers and reads of a register in a DB-API database."""
+
+    label: str
+    prefix: str = ""
+    dialect: Dialect = "sqlite"
+
+    # -- engine hooks ----------------------------------------------------------------
+
+    def _sql(self, query: str) -> str:
+        """The query in the engine's placeholder style (`?` here)."""
+        return query
+
+    def _execute(self, query: str, params: Sequence[Any] = ()) -> Any:
+        raise NotImplementedError
+
+    def _executemany(self, query: str, rows: Iterable[Sequence[Any]]) -> None:
+        raise NotImplementedError
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        raise NotImplementedError
+        yield
+
+    def _customer_columns(self) -> set[str]:
+        raise NotImplementedError
+
+    def _insert_id(self, query: str, params: Sequence[Any]) -> int:
+        """Run an INSERT of one row and return its new id."""
+        raise NotImplementedError
+
+    def _values_table(self) -> str:
+        """A table expression `j` with one column `value`, from one list parameter."""
+        return "json_each(?) j"
+
+    def _list_param(self, values: list[str]) -> Any:
+        """A list as the engine takes it for `_values_table` (JSON text for SQLite)."""
+        return json.dumps(values, ensure_ascii=False)
+
+    def close(self) -> None:
+        """Release the connection."""
+        raise NotImplementedError
+
+    # -- small helpers ---------------------------------------------------------------
+
+    def _t(self, table: str) -> str:
+        return f"{self.prefix}{table}"
+
+    def _rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return list(self._execute(query, params).fetchall())
+
+    def _read_each(self, query: str, params: list[Sequence[Any]],
+                   then: Callable[[list[tuple[Any, ...]]], T]) -> list[T]:
+        """`then(rows)` of the read-only `query` run once per parameter tuple, in the
+        order of `params`. An engine may run them side by side (SQLite does, on other
+        connections, outside a transaction); here they run one after the other."""
+        return [then(self._rows(query, p)) for p in params]
+
+    def _read_parts(self, count: int, blocks: bool = False) -> int:
+        """Into how many parts to split a read of `count` keys (name blocks when
+        `blocks`): one per _TUPLE_ROWS, and at least one per reader an engine runs side
+        by side, once each reader gets enough keys to be worth it."""
+        worth = _PARALLEL_MIN_BLOCKS if blocks else _PARALLEL_MIN_KEYS
+        parts = -(-count // _TUPLE_ROWS)
+        if count >= 2 * worth:
+            parts = max(parts, min(self._readers(), count // worth))
+        return max(parts, 1)
+
+    def _split_params(self, values: list[str], blocks: bool = False) -> list[tuple[Any]]:
+        """The parameter tuples of a read of `values` split as `_read_parts` says (each
+        a run of neighbours in the order given)."""
+        return [(self._list_param(part),)
+                for part in _split(values, self._read_parts(len(values), blocks))]
+
+    def _readers(self) -> int:
+        """How many reads an engine runs side by side (see _read_each)."""
+        return 1
+
+    def _meta(self, key: str) -> str | None:
+        rows = self._rows(f"SELECT value FROM {self._t('meta')} WHERE key = ?", (key,))
+        return None if not rows else str(rows[0][0])
+
+    # -- reading ---------------------------------------------------------------------
+
+    def register_id(self) -> str | None:
+        """The register's identity; None for the empty stand-in of a missing register."""
+        return self._meta("register_id")
+
+    def version(self) -> int:
+        """The commit counter: 0 for a new register, +1 on every batch."""
+        return int(self._meta("version") or 0)
+
+    def lookup(self, key: KeyField, values: pl.Series) -> pl.DataFrame:
+        """Customers whose `key` equals one of `values`: columns value, customer_number."""
+        if key not in _KEY_COLUMNS:
+            raise ValueError(f"not a key column: {key}")
+        return self._lookup_frame(key, values, f"c.{key}, c.customer_number",
+                                  {"value": pl.String, "customer_number": pl.String}
+                                  ).sort("customer_number")
+
+    def fetch(self, numbers: pl.Series, fields: tuple[str, ...]) -> pl.DataFrame:
+        """customer_number plus `fields` (register columns too) of these customers."""
+        present = self._customer_columns()
+        select = ["c.customer_number"]
+        for name in fields:
+            if name == "customer_number":
+                continue
+            if name == "customer_group":
+                select.append("g.name")
+            elif name in present:
+                select.append(f"c.{_ident(name)}")
+            else:
+                select.append("NULL")
+        names = ["customer_number", *[f for f in fields if f != "customer_number"]]
+        return self._lookup_frame("customer_number", numbers, ", ".join(select),
+                                  dict.fromkeys(names, pl.String))
+
+    def _lookup_frame(self, column: str, values: pl.Series, select: str,
+                      schema: dict[str, Any]) -> pl.DataFrame:
+        """`select` (over customers c, groups g) of the customers whose c.column is one
+        of `values`, as a frame built a chunk of rows at a time."""
+        if self._rows(f"SELECT 1 FROM {self._t('customers')} LIMIT 1") == []:
+            # An empty register (a first load): nothing to find, and sending a million
+            # keys to look for nothing cost the preview 1.6 s.
+            return pl.DataFrame(schema=schema)
+        # Sorted values visit the index pages in order; the chunks keep the Python
+        # tuples of at most one chunk alive, not of the whole result.
+        wanted = values.drop_nulls().unique().sort().to_list()
+        # Only a select that names the group joins it: without the join, a lookup by
+        # business id or name reads the key index alone (the number rides along in it).
+        groups = (f"LEFT JOIN {self._t('groups')} g ON g.id = c.group_id "
+                  if "g." in select else "")
+        if self.dialect != "sqlite":
+            # A join, not IN (...): the values are unique, and PostgreSQL then walks the
+            # key index in order (a merge join) instead of probing it once per value
+            # in hash order (450k numbers of 5M: 3.0 s instead of 5-6 s).
+            return self._frame(
+                f"SELECT {select} FROM {self._values_table()} "
+                f"JOIN {self._t('customers')} c ON c.{column} = j.value {groups}",
+                (self._list_param(wanted),), schema)
+        query = (f"SELECT {select} FROM {self._t('customers')} c {groups}"
+                 f"WHERE c.{column} IN (SELECT j.value FROM {self._values_table()})")
+        # SQLite hands each column over as one JSON array that polars parses in one go
+        # (a Python tuple per row costs about 3x more), for a slice of keys at a time.
+        names = [f"k{i}" for i in range(len(schema))]
+        arrays = ", ".join(f"json_group_array(CAST({k} AS TEXT))" for k in names)
+        wrapped = f"WITH q({', '.join(names)}) AS ({query}) SELECT {arrays} FROM q"
+
+        parts = self._read_each(wrapped, self._split_params(wanted),
+                                lambda rows: _json_columns(rows[0], schema))
+        return pl.concat([pl.DataFrame(schema=schema), *parts], rechunk=False)
+
+    def _frame(self, query: str, params: Sequence[Any], schema: dict[str, Any],
+               chunk_rows: int = 100_000) -> pl.DataFrame:
+        """A query's rows as one frame of `schema`, fetched `chunk_rows` at a time."""
+        cursor = self._execute(query, params)
+        chunks = [pl.DataFrame(schema=schema)]
+        while rows := cursor.fetchmany(chunk_rows):
+            chunks.append(pl.DataFrame(rows, schema=schema, orient="row"))
+        return pl.concat(chunks, rechunk=False)
+
+    def max_numeric_number(self) -> int | None:
+        """The largest all-digit customer_number, compared as integers."""
+        # The same expressions and condition as the customers_number_digits index, so
+        # the engine reads one index entry instead of every customer.
+        rows = self._rows(f"SELECT customer_number FROM {self._t('customers')} "
+                          f"WHERE {all_digits_sql(self.dialect, 'customer_number')} "
+                          f"ORDER BY {NUMBER_LENGTH} DESC, {NUMBER_DIGITS} DESC LIMIT 1")
+        return int(rows[0][0]) if rows else None
+
+    def padded_twins(self, numbers: pl.Series) -> pl.DataFrame:
+        """Customers whose number is one of these all-digit `numbers` with leading zeros
+        added (0042 for 42): columns number, customer_number, name_key."""
+        schema = {"number": pl.String, "customer_number": pl.String, "name_key": pl.String}
+        wanted = numbers.drop_nulls().unique().sort().to_list()
+        if not wanted:
+            return pl.DataFrame(schema=schema)
+        # The expressions and condition of the customers_number_digits index, so each
+        # number is one index probe.
+        digits = all_digits_sql(self.dialect, "customer_number")
+        rows = self._rows(
+            f"SELECT j.value, c.customer_number, c.name_key "
+            f"FROM {self._values_table()} JOIN {self._t('customers')} c "
+            f"ON {NUMBER_LENGTH} = length(j.value) AND {NUMBER_DIGITS} = j.value "
+            f"WHERE {digits} AND c.customer_number <> j.value",
+            (self._list_param(wanted),))
+        return pl.DataFrame(rows, schema=schema, orient="row")
+
+    def group_names(self) -> pl.DataFrame:
+        """Every group: columns name, name_key."""
+        rows = self._rows(f"SELECT name, name_key FROM {self._t('groups')}")
+        return pl.DataFrame(rows, schema={"name": pl.String, "name_key": pl.String},
+                            orient="row")
+
+    def has_name_blocks(self) -> bool:
+        """Whether any customer has a name block (False: an empty register)."""
+        return self._rows(f"SELECT 1 FROM {self._t('name_blocks')} LIMIT 1") != []
+
+    def block_sizes(self, blocks: list[str], cap: int) -> pl.DataFrame:
+        """How many customers each name block has, counted up to `cap`: block, size."""
+        schema = {"block": pl.String, "size": pl.Int64}
+        parts = self._read_each(
+            f"SELECT j.value, (SELECT COUNT(*) FROM (SELECT 1 FROM {self._t('name_blocks')} b "
+            f"WHERE b.block = j.value LIMIT {int(cap)}) s) FROM {self._values_table()}",
+            self._split_params(sorted(blocks), blocks=True),
+            lambda rows: pl.DataFrame(rows, schema=schema, orient="row"))
+        return pl.concat([pl.DataFrame(schema=schema), *parts], rechunk=False)
+
+    def block_members(self, blocks: list[str]) -> pl.DataFrame:
+        """The customers in these name blocks: block, customer_number, name."""
+        # One index range per block: the name is kept beside the block.
+        schema = {"block": pl.String, "customer_number": pl.String, "name": pl.String}
+        where = (f"FROM {self._t('name_blocks')} b "
+                 f"WHERE b.block IN (SELECT j.value FROM {self._values_table()})")
+        if self.dialect != "sqlite":
+            # IN (...), not a join: with a join PostgreSQL merge-joins along the whole
+            # 15M-entry block index (28 s instead of 6 s on the large case).
+            return self._frame(f"SELECT b.block, b.customer_number, b.name {where}",
+                               (self._list_param(sorted(blocks)),), schema)
+        # SQLite hands each column over as one JSON array (the aggregates see the rows in
+        # the same order), which polars parses in one go: a tuple per row costs 3x more.
+        # Runs of neighbouring blocks are read side by side (see _read_each).
+        parts = self._read_each(
+            "SELECT " + ", ".join(f"json_group_array(b.{c})" for c in schema) + f" {where}",
+            self._split_params(sorted(set(blocks)), blocks=True),
+            lambda rows: _json_columns(rows[0], schema))
+        return pl.concat([pl.DataFrame(schema=schema), *parts], rechunk=False)
+
+    def export_frame(self, fields: tuple[str, ...],
+                     selection: Selection | None = None) -> pl.DataFrame:
+        """Every customer, invalidated ones too unless a selection says otherwise,
+        ordered by id, with `fields` as columns."""
+        chosen = selection or Selection(include_invalidated=True)
+        return pl.concat(list(self.export_chunks(fields, chosen)))
+
+    def export_chunks(self, fields: tuple[str, ...], selection: Selection,
+                      chunk_rows: int = 100_000) -> Iterator[pl.DataFrame]:
+        """The selected customers, ordered by id, in String frames of at most `chunk_rows`.
+
+        Streams: only one chunk is held at a time. An empty selection yields one empty
+        frame (the header).
+        """
+        sql, params = selection_sql(fields, self._customer_columns(), selection,
+                                    self.prefix, self._numbers_in())
+        schema = dict.fromkeys(fields, pl.String)
+        empty = True
+        for rows in self._stream(sql, params, chunk_rows):
+            empty = False
+            yield pl.DataFrame(rows, schema=schema, orient="row")
+        if empty:
+            yield pl.DataFrame(schema=schema)
+
+    def _numbers_in(self) -> str:
+        """`IN (...)` taking one parameter: a list of values (as JSON for SQLite)."""
+        return "IN (SELECT value FROM json_each(?))"
+
+    def _stream(self, query: str, params: list[object],
+                chunk_rows: int) -> Iterator[list[tuple[Any, ...]]]:
+        """Run a query and yield its rows `chunk_rows` at a time."""
+        raise NotImplementedError
+        yield []
+
+    def batches(self) -> pl.DataFrame:
+        """Every batch, oldest first: id, kind, time, actor, source, checksum, counts..."""
+        rows = self._rows(f"SELECT {', '.join(BATCH_COLUMNS)} FROM {self._t('batches')} "
+                          f"ORDER BY id")
+        schema = {c: pl.String for c in BATCH_COLUMNS} | {
+            "id": pl.Int64, "reverts": pl.Int64, "reverted_by": pl.Int64}
+        return pl.DataFrame(rows, schema=schema, orient="row")
+
+    def history(self, *, batch: int | None = None,
+                customer: str | None = None) -> pl.DataFrame:
+        """Change history, oldest first, of one batch, one customer, or everything."""
+        where, params = "", ()
+        if batch is not None:
+            where, params = "WHERE batch_id = ?", (batch,)
+        elif customer is not None:
+            where, params = "WHERE customer_number = ?", (customer,)
+        rows = self._rows(f"SELECT {', '.join(HISTORY_COLUMNS)} FROM {self._t('history')} "
+                          f"{where} ORDER BY id", params)
+        schema = {c: pl.String for c in HISTORY_COLUMNS} | {"batch_id": pl.Int64}
+        return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def _split(values: list[str], parts: int) -> list[list[str]]:
+    """`values` in `parts` runs of neighbours, as even as can be (none empty unless
+    `values` is)."""
+    if not values:
+        return [[]]
+    size = -(-len(values) // parts)
+    return [values[start:start + size] for start in range(0, len(values), size)]
+
+
+def _json_columns(arrays: Sequence[str], schema: dict[str, Any]) -> pl.DataFrame:
+    """A frame of `schema` from one JSON array of text per column (SQLite's
+    json_group_array of the columns, aggregated over the same rows)."""
+    return pl.DataFrame({name: pl.Series([text]).str.json_decode(pl.List(pl.String))
+                         .explode(empty_as_null=False)
+                         for name, text in zip(schema, arrays, strict=True)}).cast(schema)
+
+
+def _tuples(frame: pl.DataFrame) -> Iterator[tuple[Any, ...]]:
+    """The rows of a frame as tuples, built column by column (several times faster
+    than DataFrame.iter_rows), a slice at a time to bound memory."""
+    for start in range(0, frame.height, _TUPLE_ROWS):
+        part = frame.slice(start, _TUPLE_ROWS)
+        yield from zip(*(column.to_list() for column in part.iter_columns()), strict=True)
+
+
+
+def _ident(name: str) -> str:
+    """A column name quoted for SQL (custom field names may be SQL keywords)."""
+    return f'"{name}"'
+
