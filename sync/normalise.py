@@ -247,7 +247,7 @@ def _fast_where_present(frame: pl.DataFrame, fast: _FastPath) -> pl.Series:
     present = frame["v"].is_not_null()
     if present.all():
         return fast(frame)
-    decided = pl.Series("fast", [None] * frame.height, dtype=pl.String)
+    decided = pl.repeat(None, frame.height, dtype=pl.String, eager=True).alias("fast")
     if not present.any():
         return decided
     return decided.scatter(present.arg_true(), fast(frame.filter(present)))

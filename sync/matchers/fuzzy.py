@@ -53,7 +53,8 @@ class NameBlocks(Protocol):
     """What the scan reads from a register: its name blocks."""
 
     def has_name_blocks(self) -> bool:
-        """Whether any customer has a name block (False: an empty register)."""
+        """Whether any customer has a name block (False: no customer can be paired, as in
+        an empty register)."""
         ...
 
     def block_sizes(self, blocks: list[str], cap: int) -> pl.DataFrame:

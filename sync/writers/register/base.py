@@ -121,7 +121,8 @@ class Register(Protocol):
         ...
 
     def has_name_blocks(self) -> bool:
-        """Whether any customer has a name block (False: an empty register)."""
+        """Whether any customer has a name block (False: no customer can be paired, as in
+        an empty register)."""
         ...
 
     def block_sizes(self, blocks: list[str], cap: int) -> pl.DataFrame:

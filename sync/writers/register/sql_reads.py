@@ -227,7 +227,8 @@ class SQLReads:
                             orient="row")
 
     def has_name_blocks(self) -> bool:
-        """Whether any customer has a name block (False: an empty register)."""
+        """Whether any customer has a name block (False: no customer can be paired, as in
+        an empty register)."""
         return self._rows(f"SELECT 1 FROM {self._t('name_blocks')} LIMIT 1") != []
 
     def block_sizes(self, blocks: list[str], cap: int) -> pl.DataFrame:
