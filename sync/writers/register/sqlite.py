@@ -31,9 +31,9 @@ _BULK_MIN_ROWS = 50_000
 # The page size of a new register (SQLite's largest). A commit rewrites every page its
 # updates and index inserts land on; with fewer, larger pages it writes less often, and
 # key reads in key order find more of their keys on a page already read. Measured on
-# 100k and 1M customer sources against 1M and 5M registers: previews 5-8% and commits
-# 8-15% faster than with SQLite's default of 4 KiB (benchmarks/RESULTS.md, twelfth
-# session). An existing register keeps its page size (README: how to change it).
+# 100k and 1M customer sources against 1M and 5M registers: previews 4-10% and commits
+# 8-16% faster than with SQLite's default of 4 KiB (benchmarks/page_size.py). An
+# existing register keeps its page size (README: how to change it).
 PAGE_SIZE = 65536
 
 
