@@ -20,8 +20,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-import psycopg
-from pg_case import regsync
+from pg_case import drop_schema, regsync
 
 PG = os.environ.get("REGSYNC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -41,8 +40,7 @@ def drop(url: str, schema: str | None) -> None:
         for suffix in ("", "-journal", "-wal"):
             Path(url + suffix).unlink(missing_ok=True)
         return
-    with psycopg.connect(PG, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    drop_schema(schema)
 
 
 def main() -> None:

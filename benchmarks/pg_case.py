@@ -46,6 +46,12 @@ def regsync(*args: str) -> tuple[float, float, int, dict[str, object]]:
     return seconds, float(user) + float(system), int(rss) // 1024, json.loads(done.stdout)
 
 
+def drop_schema(schema: str) -> None:
+    """Remove a schema a run made in the test database, with everything in it."""
+    with psycopg.connect(PG, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
 def load_register(register: Path, url: str, schema: str) -> None:
     """Make a regsync register in `schema` holding the SQLite register's customers."""
     regsync("init", "--db", url)
@@ -99,8 +105,7 @@ def one_run(data: Path, folder: Path) -> dict[str, float]:
                 "commit_cpu": commit[1], "commit_rss_mib": commit[2],
                 "copy_floor": copy_floor(data / "source.csv")}
     finally:
-        with psycopg.connect(PG, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        drop_schema(schema)
 
 
 def main() -> None:
