@@ -20,9 +20,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from pg_case import drop_schema, regsync
-
-PG = os.environ.get("REGSYNC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+from pg_case import PG, drop_schema, regsync
 
 
 def empty_register(engine: str, folder: Path) -> tuple[str, str | None]:
