@@ -34,10 +34,14 @@ _TABLES = ("groups", "customers", "name_blocks")
 
 
 def regsync(*args: str) -> tuple[float, float, int, dict[str, object]]:
-    """Run one regsync command: wall s, CPU s (user + sys), peak RSS MiB, its JSON."""
+    """Run one regsync command: wall s, CPU s (user + sys), peak RSS MiB, its JSON.
+
+    `-P`: the working folder is not put first on the module path, so a PYTHONPATH
+    pointing at another checkout (the --base runs) is what runs, wherever this is
+    started from."""
     start = time.perf_counter()
-    done = subprocess.run(["/usr/bin/time", "-f", "TIME %U %S %M", sys.executable, "-m",
-                           "sync", *args, "--json"], capture_output=True, text=True,
+    done = subprocess.run(["/usr/bin/time", "-f", "TIME %U %S %M", sys.executable, "-P",
+                           "-m", "sync", *args, "--json"], capture_output=True, text=True,
                           check=False)
     seconds = time.perf_counter() - start
     if done.returncode not in (0, 1):

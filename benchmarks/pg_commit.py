@@ -52,8 +52,8 @@ def timed(step: str, *args: str) -> float:
     """Seconds of one regsync command run as its own process (exit 0/1 expected);
     its CPU time and peak RSS (from /usr/bin/time) go to CPU[step] and RSS[step]."""
     start = time.perf_counter()
-    done = subprocess.run(["/usr/bin/time", "-f", "TIME %U %S %M", sys.executable, "-m",
-                           "sync", *args, "--json"],
+    done = subprocess.run(["/usr/bin/time", "-f", "TIME %U %S %M", sys.executable, "-P",
+                           "-m", "sync", *args, "--json"],
                           capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - start
     if done.returncode not in (0, 1):
