@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sync.namekey import name_blocks  # noqa: E402
+from sync.namekey import first_members, name_blocks  # noqa: E402
 from sync.normalise import name_key  # noqa: E402
 from sync.writers.register.sqlite import SQLiteRegister  # noqa: E402
 
@@ -281,9 +281,9 @@ def write_register(reg: pl.DataFrame, path: Path) -> None:
         conn.executemany(
             f"INSERT INTO customers ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
             rows.iter_rows())
-        # The similarity scan's name blocks, as the register keeps them on commit.
-        blocks = name_blocks(reg["customer_number"], reg["name"]).sort("block",
-                                                                       "customer_number")
+        # The similarity scan's name blocks, as a commit into an empty register keeps them.
+        blocks = first_members(name_blocks(reg["customer_number"], reg["name"]).sort(
+            "block", "customer_number"))
         conn.executemany("INSERT INTO name_blocks (block, customer_number, name) "
                          "VALUES (?, ?, ?)",
                          blocks.iter_rows())

@@ -21,6 +21,10 @@ def name_key_of(name: str | None) -> str | None:
 _PUNCT = re.compile(r"[^\w\s]")
 # Words no longer than this are blocks as they are; longer ones also by this prefix.
 BLOCK_PREFIX = 4
+# A block with more customers than this is too common to pair names on: the similarity
+# scan skips it, so a register stores no more than FULL_BLOCK of its members.
+MAX_BLOCK = 1000
+FULL_BLOCK = MAX_BLOCK + 1
 
 
 def words_of(name: str) -> list[str]:
@@ -81,3 +85,9 @@ def name_blocks(numbers: pl.Series, names: pl.Series) -> pl.DataFrame:
     named = pl.DataFrame({"id": numbers, "name": names}).unique("id", keep="last")
     return blocks.join(named, on="id").select(
         "block", pl.col("id").alias("customer_number"), "name")
+
+
+def first_members(blocks: pl.DataFrame) -> pl.DataFrame:
+    """Of `blocks` rows (block, customer_number, ...) sorted by block, those a register
+    with no blocks yet stores: at most FULL_BLOCK per block, the first ones."""
+    return blocks.filter(pl.int_range(pl.len()).over("block") < FULL_BLOCK)

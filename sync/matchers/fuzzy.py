@@ -8,9 +8,11 @@ their names share a word or the first four letters of a word (numbers are not wo
 here). The register keeps every customer's blocks (`name_blocks`), so only the
 customers sharing a block with a New row are read, never the whole register. Blocks
 so common that they would pair everything (more than `_MAX_BLOCK` customers) make no
-pairs, and when the pairs would still exceed `_MAX_PAIRS` the most common blocks are
-dropped first, so memory stays bounded. A word block is not read when the block of its
-first four letters is (that block already pairs the same names).
+pairs (the register stores only the first FULL_BLOCK members of such a block, enough
+to count it as too common), and when the pairs would still exceed `_MAX_PAIRS` the
+most common blocks are dropped first, so memory stays bounded. A word block is not
+read when the block of its first four letters is (that block already pairs the same
+names).
 
 A block with many New rows is scored as one rapidfuzz matrix with the threshold as
 cut-off. The many blocks of one or a few New rows are paired up together, and a pair is
@@ -29,13 +31,13 @@ import numpy as np
 import polars as pl
 from rapidfuzz import fuzz, process
 
-from sync.namekey import BLOCK_PREFIX, name_words, word_blocks, words_of
+from sync.namekey import BLOCK_PREFIX, MAX_BLOCK, name_words, word_blocks, words_of
 
 DUPLICATE_SCHEMA = {"_row": pl.Int64, "possible_duplicate": pl.String,
                     "similarity": pl.Int64, "duplicate_note": pl.String}
 
 _PUNCT = re.compile(r"[^\w\s]")
-_MAX_BLOCK = 1000
+_MAX_BLOCK = MAX_BLOCK
 _MAX_PAIRS = 5_000_000
 _MEMBERS_PER_SLICE = 250_000
 _ROWS_PER_BLOCK_SLICE = 250_000

@@ -14,7 +14,7 @@ import polars as pl
 
 from sync.errors import AlreadyCommittedError, StalePlanError
 from sync.groupkey import group_key, group_key_expr, group_keys
-from sync.namekey import name_blocks
+from sync.namekey import FULL_BLOCK, first_members, name_blocks
 from sync.types import Progress
 from sync.writers.register.base import (
     COMMIT_STEPS,
@@ -63,7 +63,13 @@ class SQLCommits(SQLReads):
         (customer_number, name) of customers whose name changed, as they were and are;
         a customer missing from `after` is gone. `fresh` names customers that have no
         blocks yet (inserted in this transaction): theirs are inserted without the
-        conflict check an upsert makes (PostgreSQL: 2.5x cheaper)."""
+        conflict check an upsert makes (PostgreSQL: 2.5x cheaper).
+
+        A block stops growing once it is full (FULL_BLOCK members stored): the scan
+        skips such a block, so its other members would never be read. A full block is
+        left as it is, rows of renamed or removed customers included, so that it stays
+        full; every block that is not full holds exactly its customers.
+        """
         def blocks(names: pl.DataFrame) -> pl.DataFrame:
             names = names.select(pl.col("customer_number").cast(pl.String),
                                  pl.col("name").cast(pl.String)).filter(
@@ -72,19 +78,33 @@ class SQLCommits(SQLReads):
         old, new = blocks(before), blocks(after)
         key = ["block", "customer_number"]
         gone = old.join(new, on=key, how="anti")
+        changed = new.join(old, on=[*key, "name"], how="anti")
+        stored = self._stored_sizes(gone, changed)
+        not_full = ~pl.col("block").is_in(
+            stored.filter(pl.col("size") >= FULL_BLOCK)["block"].implode())
+        gone = gone.filter(not_full)
         if not gone.is_empty():
             self._executemany(
                 f"DELETE FROM {self._t('name_blocks')} WHERE block = ? AND customer_number = ?",
                 _tuples(gone.select(key)))
-        changed = new.join(old, on=[*key, "name"], how="anti")
+        changed = changed.filter(not_full)
         if fresh is not None and not changed.is_empty():
             is_fresh = pl.col("customer_number").is_in(fresh.cast(pl.String).implode())
-            first = changed.filter(is_fresh)
+            first = _within_room(changed.filter(is_fresh).sort(key), stored, gone)
             if not first.is_empty():
-                self._insert_blocks(first.sort(key))
+                self._insert_blocks(first)
             changed = changed.filter(~is_fresh)
         if not changed.is_empty():
             self._upsert_blocks(changed.sort(key))
+
+    def _stored_sizes(self, gone: pl.DataFrame, changed: pl.DataFrame) -> pl.DataFrame:
+        """How many members the register stores of the blocks a refresh touches, counted
+        up to FULL_BLOCK: block, size (every block, so no row is ever written to a full
+        one, where it could meet the left-over row of a removed customer)."""
+        asked = pl.concat([gone["block"], changed["block"]]).unique()
+        if asked.is_empty() or not self.has_name_blocks():
+            return pl.DataFrame(schema={"block": pl.String, "size": pl.Int64})
+        return self.block_sizes(asked.to_list(), FULL_BLOCK)
 
     # -- writing: batches ------------------------------------------------------------
 
@@ -328,3 +348,18 @@ def _relied(changes: ChangeSet, key: KeyField) -> pl.Series:
     """The values of `key` the plan relied on (none when it names none)."""
     return changes.relies_on.get(key, pl.Series(dtype=pl.String))
 
+
+def _within_room(rows: pl.DataFrame, stored: pl.DataFrame, gone: pl.DataFrame) -> pl.DataFrame:
+    """The rows (sorted by block) of new members that fit in their blocks: no more per
+    block than it takes to make it full, counted from its stored size less the members
+    it just lost. A block the register holds no member of has room for FULL_BLOCK."""
+    if stored.is_empty():
+        return first_members(rows)
+    lost = gone.group_by("block").len("lost")
+    room = (stored.join(lost, on="block", how="left")
+            .select("block", (FULL_BLOCK - pl.col("size")
+                              + pl.col("lost").fill_null(0)).alias("room")))
+    return (rows.join(room, on="block", how="left", maintain_order="left")
+            .filter(pl.int_range(pl.len()).over("block")
+                    < pl.col("room").fill_null(FULL_BLOCK))
+            .drop("room"))

@@ -1,0 +1,98 @@
+"""A name block shared by more customers than the possible-duplicate scan reads
+(MAX_BLOCK) stores only FULL_BLOCK of them: enough for the scan to see it is too common.
+A full block stays full; every block that is not full holds exactly its customers."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from sync.namekey import FULL_BLOCK, MAX_BLOCK
+from tests.conftest import load_register, run_cli, write_csv
+from tests.test_name_blocks import expected_blocks, flag, stored_blocks
+
+
+def assert_blocks_hold_their_customers(db: str) -> dict[str, int]:
+    """Every block with fewer than FULL_BLOCK stored rows holds exactly the customers
+    whose current name has it (a full block may hold more, or stale rows). Returns the
+    stored rows per block."""
+    stored: dict[str, set] = defaultdict(set)
+    for row in stored_blocks(db):
+        stored[row[0]].add(row)
+    expected: dict[str, set] = defaultdict(set)
+    for row in expected_blocks(db):
+        expected[row[0]].add(row)
+    for block in set(stored) | set(expected):
+        if len(stored[block]) < FULL_BLOCK:
+            assert stored[block] == expected[block], block
+    return {block: len(rows) for block, rows in stored.items()}
+
+
+def companies(numbers: range, word: str = "Firma") -> str:
+    """A register CSV of companies `{word}{n} Oy`: each has a block of its own
+    (`firma7`), and all share `oy` and the prefix `firm`."""
+    return "customer_number;customer_type;name\n" + "".join(
+        f"{n};company;{word}{n} Oy\n" for n in numbers)
+
+
+def import_csv(db: str, tmp_path: Path, name: str, text: str) -> dict:
+    result = run_cli("import", write_csv(tmp_path / name, text), "--db", db, "--yes",
+                     "--json")
+    assert result.exit_code == 0, result.stderr
+    return result.json()
+
+
+def test_a_common_block_stores_no_more_members_than_make_it_full(register_url, tmp_path):
+    load_register(register_url, companies(range(1, MAX_BLOCK + 200)), tmp_path)
+    sizes = assert_blocks_hold_their_customers(register_url)
+    assert sizes["oy"] == sizes["firm"] == FULL_BLOCK
+    assert sizes["firma7"] == 1
+    # A rare block still pairs: the typo is found through `firma7`, not `oy`.
+    assert flag(register_url, tmp_path, "Firma7 Ab") == "7"
+
+
+def test_a_block_filled_over_several_commits_stops_at_full(register_url, tmp_path):
+    load_register(register_url, companies(range(1, MAX_BLOCK - 9)), tmp_path)
+    assert assert_blocks_hold_their_customers(register_url)["oy"] == MAX_BLOCK - 10
+    import_csv(register_url, tmp_path, "more.csv", companies(range(5000, 5030)))
+    assert assert_blocks_hold_their_customers(register_url)["oy"] == FULL_BLOCK
+
+
+def test_members_leaving_and_joining_in_one_commit_make_a_block_full(register_url,
+                                                                     tmp_path):
+    """A block of MAX_BLOCK customers loses 5 (renamed) and gains 6 (new) in one commit:
+    it has FULL_BLOCK customers, so it must be full, not 996 rows looking complete."""
+    load_register(register_url, companies(range(1, MAX_BLOCK + 1)), tmp_path)
+    assert assert_blocks_hold_their_customers(register_url)["oy"] == MAX_BLOCK
+    renamed = "".join(f"{n};company;Leipomo{n} Ab\n" for n in range(1, 6))
+    added = "".join(f"{n};company;Firma{n} Oy\n" for n in range(7000, 7006))
+    counts = import_csv(register_url, tmp_path, "both.csv",
+                        "customer_number;customer_type;name\n" + renamed + added)
+    assert (counts["new"], counts["modified"]) == (6, 5)
+    assert assert_blocks_hold_their_customers(register_url)["oy"] >= FULL_BLOCK
+
+
+def test_a_full_block_stays_full_and_a_reverted_load_can_be_loaded_again(register_url,
+                                                                         tmp_path):
+    load_register(register_url, "customer_number;customer_type;name\n1;company;Alku Oy\n",
+                  tmp_path)
+    text = companies(range(100, 100 + MAX_BLOCK + 100))
+    batch = import_csv(register_url, tmp_path, "load.csv", text)["batch"]
+    # Renaming members out of a full block leaves it full: its stored rows stay.
+    import_csv(register_url, tmp_path, "rename.csv", "customer_number;name\n" + "".join(
+        f"{n};Leipomo{n} Ab\n" for n in range(100, 400)))
+    assert assert_blocks_hold_their_customers(register_url)["oy"] >= FULL_BLOCK
+    assert run_cli("revert", str(batch + 1), "--db", register_url).exit_code == 0
+    assert run_cli("revert", str(batch), "--db", register_url).exit_code == 0
+    sizes = assert_blocks_hold_their_customers(register_url)
+    assert sizes["oy"] >= FULL_BLOCK  # one customer left, but the block stays full
+    assert "firma150" not in sizes and sizes["alku"] == 1
+    # The same numbers again: no row of the full blocks, left over from the reverted
+    # customers, may meet the new ones' (PostgreSQL inserts them without a check).
+    again = import_csv(register_url, tmp_path, "load.csv", text)
+    assert again["new"] == MAX_BLOCK + 100
+    sizes = assert_blocks_hold_their_customers(register_url)
+    assert sizes["firma150"] == 1
+    stored = Counter(number for block, number, _ in stored_blocks(register_url)
+                     if block == "oy")
+    assert set(stored.values()) == {1}
