@@ -96,3 +96,44 @@ def test_a_full_block_stays_full_and_a_reverted_load_can_be_loaded_again(registe
     stored = Counter(number for block, number, _ in stored_blocks(register_url)
                      if block == "oy")
     assert set(stored.values()) == {1}
+
+
+def test_a_first_load_in_parts_fills_blocks_without_asking_their_sizes(
+        register_url, tmp_path, monkeypatch):
+    """Into a register with no blocks, a commit counts what it writes itself: parts of
+    300 rows still fill `oy` to exactly FULL_BLOCK, and no block size is read."""
+    import sync.commit_rows
+    from sync.writers.register.sql_reads import SQLReads
+
+    asked: list[int] = []
+    original = SQLReads.block_sizes
+
+    def counting(self, blocks, cap):
+        asked.append(len(blocks))
+        return original(self, blocks, cap)
+
+    monkeypatch.setattr(sync.commit_rows, "PART_ROWS", 300)
+    monkeypatch.setattr(SQLReads, "block_sizes", counting)
+    load_register(register_url, companies(range(1, MAX_BLOCK + 200)), tmp_path)
+    assert asked == []
+    sizes = assert_blocks_hold_their_customers(register_url)
+    assert sizes["oy"] == sizes["firm"] == FULL_BLOCK
+    # The next commit finds blocks there, so it asks.
+    import_csv(register_url, tmp_path, "more.csv", companies(range(5000, 5010)))
+    assert asked != []
+    assert assert_blocks_hold_their_customers(register_url)["oy"] == FULL_BLOCK
+
+
+def test_migrating_an_old_register_fills_blocks_only_up_to_full(register_url, tmp_path,
+                                                                monkeypatch):
+    from sync.writers.register.sql import SQLRegister
+    from tests.test_name_blocks import _make_version_1
+
+    load_register(register_url, companies(range(1, MAX_BLOCK + 200)), tmp_path)
+    _make_version_1(register_url)
+    fill = SQLRegister._fill_blocks
+    monkeypatch.setattr(SQLRegister, "_fill_blocks",
+                        lambda self: fill(self, chunk_rows=300))  # 4 chunks
+    assert run_cli("migrate", "--db", register_url).exit_code == 0
+    sizes = assert_blocks_hold_their_customers(register_url)
+    assert sizes["oy"] == sizes["firm"] == FULL_BLOCK

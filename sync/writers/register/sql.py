@@ -15,7 +15,7 @@ from sync.groupkey import group_key
 from sync.namekey import name_key_of
 from sync.writers.register.base import BatchInfo
 from sync.writers.register.schema import SCHEMA_VERSION, STATE_COLUMNS, upgrade_sql
-from sync.writers.register.sql_commit import SQLCommits
+from sync.writers.register.sql_commit import SQLCommits, WrittenBlocks
 from sync.writers.register.sql_reads import HISTORY_COLUMNS, _ident
 
 
@@ -47,6 +47,7 @@ class SQLRegister(SQLCommits):
     def _fill_blocks(self, chunk_rows: int = 200_000) -> None:
         """Compute the name blocks of every customer (migration to version 2)."""
         last = -1
+        written = WrittenBlocks()  # the table is new: every row in it is one written here
         while True:
             rows = self._rows(f"SELECT id, customer_number, name FROM {self._t('customers')} "
                               f"WHERE id > ? ORDER BY id LIMIT {chunk_rows}", (last,))
@@ -55,7 +56,8 @@ class SQLRegister(SQLCommits):
             last = rows[-1][0]
             names = pl.DataFrame([r[1:] for r in rows], orient="row",
                                  schema={"customer_number": pl.String, "name": pl.String})
-            self._refresh_blocks(names.clear(), names, fresh=names["customer_number"])
+            self._refresh_blocks(names.clear(), names, fresh=names["customer_number"],
+                                 written=written)
 
     # -- writing: locks, invalidation ------------------------------------------------
 

@@ -32,6 +32,24 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+class WrittenBlocks:
+    """The name-block rows a transaction has written into a register that had none
+    when it began: there they are all the stored rows, so their sizes need no read
+    (a 5M-customer first load asked them once per part of 500,000)."""
+
+    def __init__(self) -> None:
+        self.sizes = pl.DataFrame(schema={"block": pl.String, "size": pl.Int64})
+
+    def add(self, blocks: pl.Series, sign: int = 1) -> None:
+        """Count rows written (sign 1) or deleted (-1) in these blocks."""
+        if blocks.is_empty():
+            return
+        counts = blocks.value_counts(name="size").select(
+            "block", pl.col("size").cast(pl.Int64) * sign)
+        self.sizes = (pl.concat([self.sizes, counts]).group_by("block")
+                      .agg(pl.col("size").sum()))
+
+
 class SQLCommits(SQLReads):
     """A register's reads, and its commits."""
 
@@ -58,7 +76,8 @@ class SQLCommits(SQLReads):
         self._upsert_blocks(blocks)
 
     def _refresh_blocks(self, before: pl.DataFrame, after: pl.DataFrame,
-                        fresh: pl.Series | None = None) -> None:
+                        fresh: pl.Series | None = None,
+                        written: WrittenBlocks | None = None) -> None:
         """Keep name_blocks in step with names: `before` and `after` hold the
         (customer_number, name) of customers whose name changed, as they were and are;
         a customer missing from `after` is gone. `fresh` names customers that have no
@@ -69,6 +88,9 @@ class SQLCommits(SQLReads):
         skips such a block, so its other members would never be read. A full block is
         left as it is, rows of renamed or removed customers included, so that it stays
         full; every block that is not full holds exactly its customers.
+
+        `written`, when given, is every block row stored (the register had none when
+        the transaction began, and each refresh adds to it): sizes are not asked.
         """
         def blocks(names: pl.DataFrame) -> pl.DataFrame:
             names = names.select(pl.col("customer_number").cast(pl.String),
@@ -79,7 +101,8 @@ class SQLCommits(SQLReads):
         key = ["block", "customer_number"]
         gone = old.join(new, on=key, how="anti")
         changed = new.join(old, on=[*key, "name"], how="anti")
-        stored = self._stored_sizes(gone, changed)
+        stored = (written.sizes if written is not None
+                  else self._stored_sizes(gone, changed))
         not_full = ~pl.col("block").is_in(
             stored.filter(pl.col("size") >= FULL_BLOCK)["block"].implode())
         gone = gone.filter(not_full)
@@ -94,8 +117,13 @@ class SQLCommits(SQLReads):
             if not first.is_empty():
                 self._insert_blocks(first)
             changed = changed.filter(~is_fresh)
+            if written is not None:
+                written.add(first["block"])
         if not changed.is_empty():
             self._upsert_blocks(changed.sort(key))
+        if written is not None:
+            written.add(changed["block"])
+            written.add(gone["block"], -1)
 
     def _stored_sizes(self, gone: pl.DataFrame, changed: pl.DataFrame) -> pl.DataFrame:
         """How many members the register stores of the blocks a refresh touches, counted
@@ -166,12 +194,14 @@ class SQLCommits(SQLReads):
             for updates in each("updating customers", changes.updates):
                 self._update(updates, batch_id, now, actor)
                 updated += updates["customer_number"].n_unique()
+            written = None if self.has_name_blocks() else WrittenBlocks()
             for names in each("updating name blocks", changes.names):
                 renamed = names.filter(pl.col("old").is_not_null())
                 self._refresh_blocks(
                     renamed.select("customer_number", pl.col("old").alias("name")),
                     names.select("customer_number", pl.col("new").alias("name")),
-                    fresh=names.filter(pl.col("old").is_null())["customer_number"])
+                    fresh=names.filter(pl.col("old").is_null())["customer_number"],
+                    written=written)
             step("writing the transaction")
         return BatchInfo(batch_id=batch_id, version=version, inserted=inserted,
                          updated=updated, groups_created=created)
