@@ -137,3 +137,55 @@ def test_migrating_an_old_register_fills_blocks_only_up_to_full(register_url, tm
     assert run_cli("migrate", "--db", register_url).exit_code == 0
     sizes = assert_blocks_hold_their_customers(register_url)
     assert sizes["oy"] == sizes["firm"] == FULL_BLOCK
+
+
+def test_renamed_and_restored_customers_join_a_block_only_while_it_has_room(
+        register_url, tmp_path):
+    firms = companies(range(1, 901))
+    cafes = "".join(f"{n};company;Kahvila{n} Ab\n" for n in range(2000, 2500))
+    load_register(register_url, firms + cafes.replace("customer_number;", ""), tmp_path)
+    # 500 customers renamed into `oy` (900 members): it fills up and stops there.
+    rename = import_csv(register_url, tmp_path, "rename.csv", "customer_number;name\n" + "".join(
+        f"{n};Kahvila{n} Oy\n" for n in range(2000, 2500)))
+    assert assert_blocks_hold_their_customers(register_url)["oy"] == FULL_BLOCK
+    # `ab` is empty now; 900 new members, then the revert brings 500 back: room for 101.
+    import_csv(register_url, tmp_path, "bakeries.csv", "customer_number;name\n" + "".join(
+        f"{n};Leipomo{n} Ab\n" for n in range(3000, 3900)))
+    assert run_cli("revert", str(rename["batch"]), "--db", register_url).exit_code == 0
+    sizes = assert_blocks_hold_their_customers(register_url)
+    assert sizes["ab"] == FULL_BLOCK
+
+
+def test_a_new_name_of_a_member_a_full_block_does_not_store_adds_no_row(register_url,
+                                                                       tmp_path):
+    load_register(register_url, companies(range(1, MAX_BLOCK + 100)), tmp_path)
+    stored = {number for block, number, _ in stored_blocks(register_url) if block == "oy"}
+    left_out = next(str(n) for n in range(1, MAX_BLOCK + 100) if str(n) not in stored)
+    # The same words, another spelling: `oy` is among the blocks whose name changes.
+    import_csv(register_url, tmp_path, "case.csv",
+               f"customer_number;name\n{left_out};FIRMA{left_out} OY\n")
+    assert assert_blocks_hold_their_customers(register_url)["oy"] == FULL_BLOCK
+
+
+def test_a_version_3_register_is_refused_until_migrated(register_url, tmp_path):
+    """Version 4 marks registers with full blocks: a regsync of version 3 would delete
+    rows of a full block, or insert over the rows it keeps, so the versions differ."""
+    from sync.writers.register import open_register
+
+    load_register(register_url, companies(range(1, 20)), tmp_path)
+    before = stored_blocks(register_url)
+    register = open_register(register_url, create=True)
+    try:
+        with register._transaction():
+            register._execute(f"UPDATE {register._t('meta')} SET value = '3' "
+                              f"WHERE key = 'schema_version'")
+    finally:
+        register.close()
+    source = write_csv(tmp_path / "probe.csv", "name\nFirma7 Ab\n")
+    refused = run_cli("preview", source, "--db", register_url, "--json")
+    assert refused.exit_code == 2 and "regsync migrate" in refused.json()["error"]
+    migrated = run_cli("migrate", "--db", register_url, "--json")
+    assert migrated.exit_code == 0, migrated.stderr
+    assert (migrated.json()["from_version"], migrated.json()["schema_version"]) == (3, 4)
+    assert stored_blocks(register_url) == before
+    assert flag(register_url, tmp_path, "Firma7 Ab") == "7"

@@ -250,5 +250,6 @@ def test_the_name_blocks_always_match_the_names(files: list[list[dict[str, str]]
         keep = ~pl.col("block").is_in(full_blocks.implode())
         assert (set(stored.filter(keep).rows())
                 == set(expected.filter(keep).rows()))
+        assert full_blocks.is_empty() or stored.group_by("block").len()["len"].max() == full
         if full == FULL_BLOCK:  # no block gets that full here: all exact
             assert set(stored.rows()) == set(expected.rows())

@@ -6,7 +6,7 @@ from typing import Literal
 
 from sync.types import FIELDS
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 Dialect = Literal["sqlite", "postgresql"]
 
 # customer_group lives in the groups table; the customers table holds its id.
@@ -115,8 +115,13 @@ def upgrade_sql(dialect: Dialect, from_version: int, prefix: str = "") -> list[s
     largest all-digit customer number without reading every customer. The blocks of
     existing customers are filled by the migration itself (they need sync.namekey).
     Version 3 makes the business id and name indexes hold the customer number too.
+    Version 4 changes no table: it marks registers whose name blocks stop growing once
+    full (sync.namekey.FULL_BLOCK), so that an older regsync, which would delete rows
+    of a full block or insert over the rows it keeps, refuses them.
     """
     p = prefix
+    if from_version == 3:
+        return []
     if from_version == 2:
         return [f"DROP INDEX {p}customers_business_id", f"DROP INDEX {p}customers_name_key",
                 *_key_indexes(p)]

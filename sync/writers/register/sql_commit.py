@@ -87,7 +87,9 @@ class SQLCommits(SQLReads):
         A block stops growing once it is full (FULL_BLOCK members stored): the scan
         skips such a block, so its other members would never be read. A full block is
         left as it is, rows of renamed or removed customers included, so that it stays
-        full; every block that is not full holds exactly its customers.
+        full; every block that is not full holds exactly its customers. New members
+        (new customers, renamed or restored ones) go into a block only while it has
+        room, so no block stores more than FULL_BLOCK.
 
         `written`, when given, is every block row stored (the register had none when
         the transaction began, and each refresh adds to it): sizes are not asked.
@@ -103,26 +105,29 @@ class SQLCommits(SQLReads):
         changed = new.join(old, on=[*key, "name"], how="anti")
         stored = (written.sizes if written is not None
                   else self._stored_sizes(gone, changed))
+        # In a full block a member may not be stored: writing its new name would add it.
         not_full = ~pl.col("block").is_in(
             stored.filter(pl.col("size") >= FULL_BLOCK)["block"].implode())
-        gone = gone.filter(not_full)
+        gone, changed = gone.filter(not_full), changed.filter(not_full)
         if not gone.is_empty():
             self._executemany(
                 f"DELETE FROM {self._t('name_blocks')} WHERE block = ? AND customer_number = ?",
                 _tuples(gone.select(key)))
-        changed = changed.filter(not_full)
-        if fresh is not None and not changed.is_empty():
+        # Members already stored whose name changed, and new members as room allows.
+        renamed = changed.join(old, on=key, how="semi")
+        joining = _within_room(changed.join(old, on=key, how="anti").sort(key), stored, gone)
+        if fresh is not None:
             is_fresh = pl.col("customer_number").is_in(fresh.cast(pl.String).implode())
-            first = _within_room(changed.filter(is_fresh).sort(key), stored, gone)
+            first = joining.filter(is_fresh)
             if not first.is_empty():
                 self._insert_blocks(first)
-            changed = changed.filter(~is_fresh)
-            if written is not None:
-                written.add(first["block"])
-        if not changed.is_empty():
-            self._upsert_blocks(changed.sort(key))
+            upserted = pl.concat([renamed, joining.filter(~is_fresh)])
+        else:
+            upserted = pl.concat([renamed, joining])
+        if not upserted.is_empty():
+            self._upsert_blocks(upserted.sort(key))
         if written is not None:
-            written.add(changed["block"])
+            written.add(joining["block"])
             written.add(gone["block"], -1)
 
     def _stored_sizes(self, gone: pl.DataFrame, changed: pl.DataFrame) -> pl.DataFrame:
