@@ -182,5 +182,19 @@ def migrate_cmd(db: str, as_json: bool) -> None:
     run(as_json, body)
 
 
-ADMIN_COMMANDS = (migrate_cmd, batches_cmd, batch_group, history_cmd, revert_cmd, lock_cmd,
-                  unlock_cmd, invalidate_cmd, restore_cmd)
+@click.command("rebuild-blocks")
+@db_option
+@json_option
+def rebuild_blocks_cmd(db: str, as_json: bool) -> None:
+    """Compute the name blocks of the possible-duplicate scan afresh from every
+    customer's name (after a large import was reverted, say)."""
+    def body(register: SQLRegister) -> int:
+        before, after = register.rebuild_blocks()
+        emit(as_json, {"block_rows_before": before, "block_rows": after},
+             [f"name blocks rebuilt: {after:,} rows (were {before:,})"])
+        return 0
+    run(as_json, lambda: _with_register(db, write=True, body=body))
+
+
+ADMIN_COMMANDS = (migrate_cmd, rebuild_blocks_cmd, batches_cmd, batch_group, history_cmd,
+                  revert_cmd, lock_cmd, unlock_cmd, invalidate_cmd, restore_cmd)

@@ -189,3 +189,47 @@ def test_a_version_3_register_is_refused_until_migrated(register_url, tmp_path):
     assert (migrated.json()["from_version"], migrated.json()["schema_version"]) == (3, 4)
     assert stored_blocks(register_url) == before
     assert flag(register_url, tmp_path, "Firma7 Ab") == "7"
+
+
+def test_rebuild_blocks_counts_a_block_again_once_customers_left_it(register_url, tmp_path):
+    from tests.conftest import customers
+
+    load_register(register_url, companies(range(1, MAX_BLOCK + 100)), tmp_path)
+    import_csv(register_url, tmp_path, "rename.csv", "customer_number;name\n" + "".join(
+        f"{n};Leipomo{n} Ab\n" for n in range(1, MAX_BLOCK)))
+    assert assert_blocks_hold_their_customers(register_url)["oy"] == FULL_BLOCK  # stale
+    before = customers(register_url)
+
+    rebuilt = run_cli("rebuild-blocks", "--db", register_url, "--json")
+    assert rebuilt.exit_code == 0, rebuilt.stderr
+    assert set(stored_blocks(register_url)) == set(expected_blocks(register_url))
+    sizes = Counter(block for block, _, _ in stored_blocks(register_url))
+    assert (sizes["oy"], sizes["ab"]) == (100, MAX_BLOCK - 1)
+    assert rebuilt.json()["block_rows"] == sum(sizes.values())
+    assert customers(register_url) == before
+
+
+def test_rebuild_blocks_cuts_blocks_an_older_regsync_stored_whole(register_url, tmp_path):
+    from sync.writers.register import open_register
+
+    load_register(register_url, companies(range(1, MAX_BLOCK + 100)), tmp_path)
+    register = open_register(register_url, create=True)
+    try:  # what a regsync before version 4 kept: every member of `oy`
+        with register._transaction():
+            register._executemany(
+                f"INSERT INTO {register._t('name_blocks')} (block, customer_number, name) "
+                f"VALUES (?, ?, ?) ON CONFLICT (block, customer_number) DO NOTHING",
+                [("oy", str(n), f"Firma{n} Oy") for n in range(1, MAX_BLOCK + 100)])
+    finally:
+        register.close()
+    assert assert_blocks_hold_their_customers(register_url)["oy"] == MAX_BLOCK + 99
+    rebuilt = run_cli("rebuild-blocks", "--db", register_url, "--json")
+    assert rebuilt.exit_code == 0, rebuilt.stderr
+    assert rebuilt.json()["block_rows"] == rebuilt.json()["block_rows_before"] - 98
+    assert assert_blocks_hold_their_customers(register_url)["oy"] == FULL_BLOCK
+
+
+def test_rebuild_blocks_needs_a_register(tmp_path):
+    result = run_cli("rebuild-blocks", "--db", tmp_path / "none.db", "--json")
+    assert result.exit_code == 2
+    assert "no register here yet" in result.json()["error"]

@@ -44,8 +44,22 @@ class SQLRegister(SQLCommits):
                           f"WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
         return found
 
+    def rebuild_blocks(self) -> tuple[int, int]:
+        """Compute every customer's name blocks afresh, in one transaction, as a commit
+        into an empty register would: blocks left full by customers who have since
+        left them are counted again, and blocks stored whole by an older regsync are
+        cut to FULL_BLOCK. Customers, batches and history are untouched. Returns the
+        block rows before and after."""
+        count = f"SELECT COUNT(*) FROM {self._t('name_blocks')}"
+        with self._transaction():
+            before = int(self._rows(count)[0][0])
+            self._execute(f"DELETE FROM {self._t('name_blocks')}")
+            self._fill_blocks()
+            return before, int(self._rows(count)[0][0])
+
     def _fill_blocks(self, chunk_rows: int = 200_000) -> None:
-        """Compute the name blocks of every customer (migration to version 2)."""
+        """Compute the name blocks of every customer into an empty name_blocks table
+        (migration to version 2, rebuild_blocks)."""
         last = -1
         written = WrittenBlocks()  # the table is new: every row in it is one written here
         while True:
