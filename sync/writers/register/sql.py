@@ -61,7 +61,7 @@ class SQLRegister(SQLCommits):
         """Compute the name blocks of every customer into an empty name_blocks table
         (migration to version 2, rebuild_blocks)."""
         last = -1
-        written = WrittenBlocks()  # the table is new: every row in it is one written here
+        written = WrittenBlocks()  # the table is empty: every row in it is one written here
         while True:
             rows = self._rows(f"SELECT id, customer_number, name FROM {self._t('customers')} "
                               f"WHERE id > ? ORDER BY id LIMIT {chunk_rows}", (last,))
