@@ -10,9 +10,10 @@ Wall seconds come from the parent's clock; peak RSS from `/usr/bin/time -v` (or
 checked against the generator's `expected.json` and against each other. A table of
 medians and ratios is printed and, unless --no-record, appended to RESULTS.md.
 
-Tools: `regsync` (as shipped), `regsync-nofuzzy` (the same CLI with the possible-
-duplicate scan switched off, see regsync_nofuzzy.py; its commit is plain
-`regsync commit`), `pandas`, `duckdb`.
+Tools: `regsync` (as shipped), `regsync-import` (the same job as one `regsync import
+--yes` process, as an unattended run does it: no plan file, one Python start),
+`regsync-nofuzzy` (the same CLI with the possible-duplicate scan switched off, see
+regsync_nofuzzy.py; its commit is plain `regsync commit`), `pandas`, `duckdb`.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ REGSYNC = str(Path(PYTHON).with_name("regsync"))
 TIME = "/usr/bin/time"
 CASES = {"small": (1_000_000, 100_000), "large": (5_000_000, 1_000_000),
          "tiny": (20_000, 5_000)}
-TOOLS = ("regsync", "regsync-nofuzzy", "pandas", "duckdb")
+TOOLS = ("regsync", "regsync-import", "regsync-nofuzzy", "pandas", "duckdb")
 COUNT_KEYS = ("new", "modified", "unchanged", "conflict", "rejected")
 
 _RUSAGE_WRAPPER = (
@@ -153,6 +154,19 @@ def run_tool(tool: str, data: Path, work: Path, runs: int, timeout: float,
              digests: dict[str, str], check_registers: bool) -> list[Step]:
     """All runs of one tool; returns its steps (preview/commit, or job)."""
     source, csv = data / "source.csv", data / "register.csv"
+    if tool == "regsync-import":
+        one = Step(tool, "import")
+        for i in range(runs):
+            db = fresh_register(data, work, tool)
+            m = measure([REGSYNC, "import", str(source), "--db", str(db), "--yes", "--json"],
+                        timeout, work)
+            one.runs.append(m)
+            report(tool, "import", i, m)
+            if m.timed_out or m.error:
+                break
+        if check_registers and one.ok_runs():
+            digests[tool] = register_digest(db)
+        return [one]
     if tool.startswith("regsync"):
         preview = Step(tool, "preview")
         commit = Step(tool, "commit")
