@@ -17,11 +17,12 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 import sync.readers.csv as csv_reader
-import sync.readers.detect as detect
+import sync.readers.encoding_signs as encoding_signs
 from sync.errors import SourceError
 from sync.readers import SourceTable, read_source
-from sync.readers.detect import choose_single_byte, detect_delimiter, detect_encoding
+from sync.readers.detect import detect_delimiter, detect_encoding
 from sync.readers.neutralise import QUOTED
+from sync.readers.single_byte import choose_single_byte
 from tests.conftest import run_python
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -249,7 +250,7 @@ def test_choose_single_byte_never_picks_an_encoding_that_cannot_decode() -> None
 def test_utf8_check_streams_across_chunk_boundaries(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(detect, "CHUNK_SIZE", 7)  # splits multi-byte characters
+    monkeypatch.setattr(encoding_signs, "CHUNK_SIZE", 7)  # splits multi-byte characters
     path = tmp_path / "source.csv"
     path.write_text("Nimi;Kaupunki\n" + "Äijä;Jyväskylä\n" * 20, encoding="utf-8")
     assert detect_encoding(path) == "utf-8"
@@ -600,7 +601,7 @@ def test_a_utf8_file_with_one_bad_byte_far_down_is_refused_not_garbled(
     lines = ["customer_number;name", *[f"{1000 + i};Asiakas Äö {i}" for i in range(rows)]]
     path = tmp_path / "late.csv"
     path.write_bytes(("\n".join(lines) + "\n").encode() + b"9999;Bad \xff name\n")
-    assert path.stat().st_size > detect.CHUNK_SIZE or rows == 200
+    assert path.stat().st_size > encoding_signs.CHUNK_SIZE or rows == 200
     with pytest.raises(SourceError, match=rf"late\.csv: mixes encodings: row 2 holds UTF-8 "
                                           rf"text \('Äö'\) but row {rows + 2} holds a byte "
                                           rf"that is not UTF-8 \(0xFF at byte offset"):

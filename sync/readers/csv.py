@@ -23,18 +23,16 @@ import polars as pl
 from sync.errors import SourceError
 from sync.readers.csv_fast import read_fast
 from sync.readers.detect import (
-    EncodingProblem,
     bom_encoding,
     check_text_head,
     detect_delimiter,
     detect_encoding,
-    mixed_encodings,
     normalise_delimiter,
     normalise_encoding,
     read_head,
     undecodable_at,
-    utf8_text_at,
 )
+from sync.readers.encoding_signs import EncodingProblem, mixed_encodings, utf8_text_at
 from sync.readers.neutralise import unneutralise
 from sync.readers.table import HEAD_ROWS, SourceTable, clean_cell
 
