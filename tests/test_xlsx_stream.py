@@ -15,7 +15,7 @@ import xlsxwriter
 from polars.testing import assert_frame_equal
 
 from sync.errors import SourceError
-from sync.readers import xlsx, xlsx_stream
+from sync.readers import xlsx, xlsx_book, xlsx_stream
 from sync.readers.table import SourceTable
 from sync.readers.xlsx import read_xlsx
 from sync.readers.xlsx_stream import DATE_OUT_OF_RANGE
@@ -165,7 +165,7 @@ def _long_book(path: Path, shared: bool) -> Path:
 def test_many_windows_gather_into_few_chunks_and_read_as_calamine(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared: bool) -> None:
     # Tiny windows and chunks: windows with and without column C are gathered together.
-    monkeypatch.setattr(xlsx_stream, "WINDOW_BYTES", 1 << 10)
+    monkeypatch.setattr(xlsx_book, "WINDOW_BYTES", 1 << 10)
     monkeypatch.setattr(xlsx, "CHUNK_BYTES", 4 << 10)
     path = _long_book(tmp_path / "long.xlsx", shared)
     whole = read_xlsx(path)
@@ -436,8 +436,8 @@ def test_date_like_text_cut_by_a_scan_block_is_still_found(
     for row in range(30):
         sheet.write_string(row, 0, f"2024-02-{row % 28 + 1:02} 00:00:00")
     book.close()
-    monkeypatch.setattr(xlsx_stream, "WINDOW_BYTES", block)
-    book_read = xlsx_stream.open_book(path)
+    monkeypatch.setattr(xlsx_book, "WINDOW_BYTES", block)
+    book_read = xlsx_book.open_book(path)
     try:
         found = xlsx_stream.survey_sheet(book_read, book_read.sheets[0], xlsx._DATE_IN_XML,
                                          (xlsx._MIDNIGHT_END, xlsx._DAY_ZERO_START)).texts

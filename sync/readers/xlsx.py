@@ -26,16 +26,11 @@ import fastexcel
 import polars as pl
 
 from sync.errors import SourceError, first_line
-from sync.readers import xlsx_stream
+from sync.readers import xlsx_book, xlsx_stream
 from sync.readers.neutralise import unneutralise
 from sync.readers.table import HEAD_ROWS, SourceTable, clean_text
-from sync.readers.xlsx_stream import (
-    DATE_OUT_OF_RANGE,
-    Book,
-    CannotStream,
-    SheetInfo,
-    stream_cells,
-)
+from sync.readers.xlsx_book import Book, SheetInfo
+from sync.readers.xlsx_stream import DATE_OUT_OF_RANGE, CannotStream, stream_cells
 from sync.types import HeadRows, SheetHead
 
 STREAM_BYTES = 32 << 20
@@ -96,7 +91,7 @@ def read_xlsx(path: Path, *, sheet: str | None = None, header_row: int = 1,
     if header_row < 1:
         raise SourceError(f"{path}: --header-row must be 1 or more, not {header_row}")
     try:
-        book = xlsx_stream.open_book(path)
+        book = xlsx_book.open_book(path)
     except _BOOK_ERRORS as exc:
         raise _unreadable(path, exc) from None
     try:
@@ -334,7 +329,7 @@ def sheet_heads(path: Path, skip: str) -> list[tuple[str, HeadRows]]:
     is left out. Cheap: the streamed reader reads a sheet's first window only."""
     found: list[tuple[str, HeadRows]] = []
     try:
-        book = xlsx_stream.open_book(path)
+        book = xlsx_book.open_book(path)
     except _BOOK_ERRORS:
         return found
     try:

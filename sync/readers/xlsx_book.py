@@ -1,0 +1,256 @@
+"""An XLSX workbook's small parts, read once: the sheet list with each sheet's
+visibility, which cell styles are dates or pad numbers with zeros, the 1904 flag, the
+shared strings; and any part's XML in windows of decompressed text.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import xml.etree.ElementTree as ET
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import polars as pl
+
+from sync.readers.xlsx_text import runs_text, unescaped
+
+_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+_OFFICE_DOC = "/officeDocument"
+WINDOW_BYTES = 1 << 20  # decompressed sheet XML handled at once
+_BUILTIN_DATES = frozenset({*range(14, 23), 45, 46, 47})
+
+
+@dataclass
+class SheetInfo:
+    name: str
+    part: str | None  # the sheet's XML in the archive
+    state: str  # "visible", "hidden" or "veryHidden"
+
+
+@dataclass
+class Book:
+    """The parts of a workbook a sheet read needs, read once."""
+
+    archive: zipfile.ZipFile
+    sheets: list[SheetInfo]
+    date1904: bool = False
+    date_styles: list[bool] = field(default_factory=list)
+    # Cell style (xf) index -> digits a number format of only zeros ("00000") pads an
+    # integer to: the sheet shows 42 as 0042 under "0000".
+    padded_styles: dict[int, int] = field(default_factory=dict)
+    shared_part: str | None = None
+    _shared: pl.Series | None = None
+
+    def shared(self) -> pl.Series:
+        """The shared strings, in order (read on first use)."""
+        if self._shared is None:
+            self._shared = _read_shared(self.archive, self.shared_part)
+        return self._shared
+
+    def part_size(self, sheet: SheetInfo) -> int:
+        if sheet.part is None:
+            return 0
+        try:
+            return self.archive.getinfo(sheet.part).file_size
+        except KeyError:
+            return 0
+
+    def close(self) -> None:
+        self.archive.close()
+
+
+def open_book(path: Path) -> Book:
+    """The workbook at `path`: its sheets (with visibility), date styles, 1904 flag.
+
+    Raises zipfile.BadZipFile, KeyError, ET.ParseError or OSError for a broken workbook.
+    """
+    archive = _Archive(path)
+    try:
+        book_part = _office_document(archive)
+        rels = _relationships(archive, book_part)
+        root = ET.fromstring(archive.read(book_part))
+        sheets = []
+        for node in _named(root, "sheet"):
+            ident = next((v for k, v in node.attrib.items() if k.endswith("}id")), "")
+            target = rels.get(ident)
+            sheets.append(SheetInfo(name=node.get("name") or "", part=target and target[1],
+                                    state=node.get("state") or "visible"))
+        date1904 = any((pr.get("date1904") or "").lower() in ("1", "true")
+                       for pr in _named(root, "workbookPr"))
+        by_type = {kind: part for kind, part in rels.values()}
+        styles = by_type.get("/styles")
+        return Book(archive=archive, sheets=sheets, date1904=date1904,
+                    date_styles=_date_styles(archive, styles),
+                    padded_styles=_padded_styles(archive, styles),
+                    shared_part=by_type.get("/sharedStrings"))
+    except BaseException:
+        archive.close()
+        raise
+
+
+class _Archive(zipfile.ZipFile):
+    """A ZipFile whose damaged members raise BadZipFile: zipfile itself reports a damaged
+    flag bit as "is encrypted" (RuntimeError) and an unknown compression method or zip
+    version as NotImplementedError."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            super().__init__(path)
+        except RuntimeError as exc:  # "zip file version 23.5", read from the directory
+            raise zipfile.BadZipFile(str(exc)) from None
+
+    def open(self, name: Any, mode: Any = "r", pwd: bytes | None = None, *,
+             force_zip64: bool = False) -> IO[bytes]:
+        try:
+            return super().open(name, mode, pwd, force_zip64=force_zip64)
+        except RuntimeError as exc:  # NotImplementedError is one too
+            raise zipfile.BadZipFile(str(exc)) from None
+
+
+def _office_document(archive: zipfile.ZipFile) -> str:
+    for kind, part in _relationships(archive, "").values():
+        if kind == _OFFICE_DOC:
+            return part
+    return "xl/workbook.xml"
+
+
+def _relationships(archive: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]]:
+    """Id -> (type suffix such as "/styles", target part) of `part`'s relationships."""
+    folder, name = posixpath.split(part)
+    rels_part = posixpath.join(folder, "_rels", f"{name}.rels")
+    try:
+        root = ET.fromstring(archive.read(rels_part))
+    except KeyError:
+        return {}
+    out = {}
+    for node in root.iter(f"{_PKG_REL}Relationship"):
+        target = node.get("Target") or ""
+        if node.get("TargetMode") == "External":
+            continue
+        target = target.lstrip("/") if target.startswith("/") else \
+            posixpath.normpath(posixpath.join(folder, target))
+        kind = (node.get("Type") or "").rsplit("/", 1)[-1]
+        out[node.get("Id") or ""] = (f"/{kind}", target)
+    return out
+
+
+def _cell_formats(archive: zipfile.ZipFile, part: str | None) -> list[tuple[str, str | None]]:
+    """For each cell style (xf) index: its number format id and the workbook's own
+    format code for it (None for a built-in format)."""
+    if part is None:
+        return []
+    try:
+        root = ET.fromstring(archive.read(part))
+    except KeyError:
+        return []
+    formats = {node.get("numFmtId"): node.get("formatCode") or ""
+               for node in _named(root, "numFmt")}
+    xfs = next(iter(_named(root, "cellXfs")), None)
+    idents = [xf.get("numFmtId") or "0"
+              for xf in ([] if xfs is None else [n for n in xfs if _local(n.tag) == "xf"])]
+    return [(ident, formats.get(ident)) for ident in idents]
+
+
+def _date_styles(archive: zipfile.ZipFile, part: str | None) -> list[bool]:
+    """For each cell style (xf) index: is a number in that style a date or time?"""
+    return [is_date_format(code) if code is not None
+            else ident.isdigit() and int(ident) in _BUILTIN_DATES
+            for ident, code in _cell_formats(archive, part)]
+
+
+_ZEROS = re.compile(r"0{2,}")
+
+
+def _padded_styles(archive: zipfile.ZipFile, part: str | None) -> dict[int, int]:
+    """Cell style index -> width, for styles whose format shows a number as zero-padded
+    digits only ("0000"; its first section, for positive numbers)."""
+    out = {}
+    for index, (_, code) in enumerate(_cell_formats(archive, part)):
+        found = _ZEROS.fullmatch((code or "").split(";")[0])
+        if found:
+            out[index] = len(found.group(0))
+    return out
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _named(root: ET.Element, name: str) -> list[ET.Element]:
+    """The elements called `name` in any namespace (transitional or strict OOXML)."""
+    return [node for node in root.iter() if _local(node.tag) == name]
+
+
+def is_date_format(code: str) -> bool:
+    """Does a number format show its number as a date, time or duration? (calamine's rule)"""
+    escaped = quoted = ampm = hms = False
+    brackets = 0
+    prev = " "
+    for ch in code:
+        if escaped:
+            escaped = False
+        elif ch in "_\\*":
+            escaped = True
+        elif quoted:
+            quoted = ch != '"'
+        elif ch == '"':
+            quoted = True
+        elif ch == ";":
+            return False
+        elif ch == "[":
+            brackets += 1
+        elif ch == "]" and brackets == 1 and hms:
+            return True
+        elif ch == "]":
+            brackets = max(brackets - 1, 0)
+        elif ch in "aA" and not ampm and brackets == 0:
+            ampm = True
+        elif ch in "pm/PM" and ampm and brackets == 0:
+            return True
+        elif ch in "dmhysDMHYS" and not ampm and brackets == 0:
+            return True
+        elif not (hms and ch.lower() == prev.lower()):
+            hms = prev == "[" and ch in "mhsMHS"
+        prev = ch
+    return False
+
+
+def _read_shared(archive: zipfile.ZipFile, part: str | None) -> pl.Series:
+    if part is None:
+        return pl.Series("shared", [], dtype=pl.String)
+    pieces: list[pl.Series] = []
+    for window in windows(archive, part, "</si>"):
+        items = window.split("<si")[1:]
+        raw = pl.Series("si", items, dtype=pl.String)
+        pieces.append(unescaped(runs_text(raw)).fill_null("").alias("shared"))
+    if not pieces:
+        return pl.Series("shared", [], dtype=pl.String)
+    # One chunk in new, large buffers (any string operation writes new ones; the text has
+    # no NUL): the pieces' small buffers would each keep pages of the allocator half used.
+    return pl.concat(pieces, rechunk=True).str.strip_prefix("\x00")
+
+
+def windows(archive: zipfile.ZipFile, part: str, end_tag: str) -> Iterator[str]:
+    """The part's text in windows that each end just after an `end_tag`."""
+    ending = end_tag.encode()
+    with archive.open(part) as handle:
+        rest = b""
+        while True:
+            chunk = handle.read(WINDOW_BYTES)
+            data = rest + chunk
+            if not chunk:
+                if data:
+                    yield data.decode("utf-8")
+                return
+            cut = data.rfind(ending)
+            if cut < 0:
+                rest = data
+                continue
+            cut += len(ending)
+            rest = data[cut:]
+            yield data[:cut].decode("utf-8")
+
