@@ -117,4 +117,5 @@ def commit(plan: Plan | CommitRows, register: Register, actor: str,
     return register.apply(
         changeset(rows), plan_id=header.plan_id, plan_version=header.register_version,
         source=header.source, checksum=header.source_checksum, actor=actor,
-        counts=header.counts, progress=progress, once=once)
+        counts=header.counts, progress=progress, once=once,
+        plan_history=header.register_history)

@@ -87,12 +87,11 @@ def preview(source: Path, register: Register, rules: Rules,
     options = options or ReadOptions()
     # Read the register's version before anything else: a commit that lands while this
     # preview reads is then seen by the commit's stale check.
-    register_id, register_version = register.register_id(), register.version()
+    at = _register_point(register)
     _step(progress, "reading the source")
     table = read_source(source, encoding=options.encoding, delimiter=options.delimiter,
                         header_row=options.header_row, sheet=options.sheet)
-    return _plan(table, str(source), file_checksum(source), register, rules,
-                 register_id, register_version, progress)
+    return _plan(table, str(source), file_checksum(source), register, rules, at, progress)
 
 
 def preview_table(table: SourceTable, source: str, checksum: str, register: Register,
@@ -104,8 +103,21 @@ def preview_table(table: SourceTable, source: str, checksum: str, register: Regi
     is what the batch records as the source checksum. `table` is consumed: its frame is
     empty afterwards.
     """
-    register_id, register_version = register.register_id(), register.version()
-    return _plan(table, source, checksum, register, rules, register_id, register_version)
+    return _plan(table, source, checksum, register, rules, _register_point(register))
+
+
+@dataclass(frozen=True)
+class _RegisterPoint:
+    """Which register, in which state, a plan is made against."""
+
+    register_id: str | None
+    version: int
+    history: str
+
+
+def _register_point(register: Register) -> _RegisterPoint:
+    version = register.version()
+    return _RegisterPoint(register.register_id(), version, register.history_digest(version))
 
 
 def _step(progress: Progress | None, name: str, where: str = "") -> None:
@@ -114,8 +126,7 @@ def _step(progress: Progress | None, name: str, where: str = "") -> None:
 
 
 def _plan(table: SourceTable, source: str, checksum: str, register: Register, rules: Rules,
-          register_id: str | None, register_version: int,
-          progress: Progress | None = None) -> Plan:
+          at: _RegisterPoint, progress: Progress | None = None) -> Plan:
     """The stages after reading: map, normalise, match, classify; the plan.
 
     `table` is consumed: its frame is empty afterwards (the rows live on in the plan).
@@ -178,8 +189,9 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
         source_checksum=checksum,
         rules_source=rules.source,
         rules_digest=rules.digest,
-        register_id=register_id,
-        register_version=register_version,
+        register_id=at.register_id,
+        register_version=at.version,
+        register_history=at.history,
         fields=list(fields),
         counts=count_statuses(rows["status"]),
         skipped=table.skipped,

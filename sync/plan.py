@@ -80,6 +80,10 @@ class PlanHeader:
     # The rules' fuzzy_match_threshold (None: similarity matched nothing). A plan made
     # with it relies on every name in the register, which the stale check must know.
     fuzzy_match_threshold: float | None = None
+    # The register's history_digest at register_version: a copy of the register that
+    # went another way (a restored backup) has the same id and may have the same version.
+    # None in plans made before it was recorded.
+    register_history: str | None = None
 
 
 @dataclass

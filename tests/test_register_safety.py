@@ -394,3 +394,77 @@ def test_a_role_that_may_not_create_the_schema_is_told_so(pg_role):
     assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.stderr
     assert f"{parse_url(url)[2]}: no permission to create the register: permission " \
            f"denied for database" in result.stderr
+
+
+def _notes(tmp_path: Path, name: str, note: str) -> Path:
+    return write_csv(tmp_path / f"{name}.csv",
+                     f"Asiakasnumero;Nimi;Lisätiedot\n1002;Matti Virtanen;{note}\n")
+
+
+@pytest.fixture
+def copies(tmp_path: Path) -> tuple[Path, Path]:
+    """Two SQLite copies of one register (a file copied, or a backup restored)."""
+    a, b = tmp_path / "a.db", tmp_path / "b.db"
+    assert run_cli("import", REGISTER, "--db", a, "--yes").exit_code == 0
+    b.write_bytes(a.read_bytes())
+    return a, b
+
+
+def test_a_plan_is_refused_by_a_copy_of_its_register_that_went_another_way(
+        copies: tuple[Path, Path], tmp_path: Path):
+    # Both copies are at the same version, with another note on customer 1002: the
+    # plan's old value ('B') was never this register's, and its history would say so.
+    a, b = copies
+    assert run_cli("import", _notes(tmp_path, "b", "B"), "--db", a, "--yes").exit_code == 0
+    assert run_cli("import", _notes(tmp_path, "c", "C"), "--db", b, "--yes").exit_code == 0
+    plan = tmp_path / "a.plan"
+    assert run_cli("preview", _notes(tmp_path, "a", "A"), "--db", a, "--plan", plan).exit_code == 0
+    before = register_state(b)
+    result = run_cli("commit", plan, "--db", b, "--json")
+    assert result.exit_code == 3, result.stderr
+    assert "batches differ" in result.json()["error"]
+    assert register_state(b) == before
+    assert customers(b)["1002"]["notes"] == "C"
+
+
+def test_a_plan_is_refused_by_a_copy_of_its_register_left_behind(
+        copies: tuple[Path, Path], tmp_path: Path):
+    a, b = copies
+    assert run_cli("import", _notes(tmp_path, "b", "B"), "--db", a, "--yes").exit_code == 0
+    plan = tmp_path / "a.plan"
+    assert run_cli("preview", _notes(tmp_path, "a", "A"), "--db", a, "--plan", plan).exit_code == 0
+    before = register_state(b)
+    result = run_cli("commit", plan, "--db", b)
+    assert result.exit_code == 3
+    assert "made against version 2 of this register, which is at version 1" in result.stderr
+    assert register_state(b) == before
+
+
+def test_a_plan_commits_into_a_copy_with_the_same_history(
+        copies: tuple[Path, Path], tmp_path: Path):
+    a, b = copies
+    plan = tmp_path / "a.plan"
+    assert run_cli("preview", _notes(tmp_path, "a", "A"), "--db", a, "--plan", plan).exit_code == 0
+    assert run_cli("commit", plan, "--db", b).exit_code == 0
+    assert customers(b)["1002"]["notes"] == "A"
+
+
+def test_the_history_digest_of_a_version_stays_as_later_batches_and_reverts_land(db: str,
+                                                                                  tmp_path: Path):
+    # What a plan records of its register must not move when later batches land (those
+    # the ordinary stale check judges), nor when a revert marks an earlier batch.
+    batch = run_cli("import", SOURCE, "--db", db, "--yes", "--json").json()["batch"]
+    register = open_register(db, create=False)
+    version, recorded = register.version(), register.history_digest(register.version())
+    earlier = register.history_digest(version - 1)
+    register.close()
+    assert earlier != recorded
+    assert run_cli("lock", "1001", "--db", db).exit_code == 0
+    assert run_cli("revert", str(batch), "--db", db).exit_code == 0
+    register = open_register(db, create=False)
+    try:
+        assert register.version() == version + 2
+        assert register.history_digest(version) == recorded
+        assert register.history_digest(version + 2) != recorded
+    finally:
+        register.close()

@@ -99,6 +99,12 @@ class Register(Protocol):
         """A number that moves on every commit."""
         ...
 
+    def history_digest(self, version: int) -> str:
+        """A digest of the batches that took the register to `version`: copies of one
+        register that went separate ways (a restored backup) differ here, even where
+        their versions are equal."""
+        ...
+
     def lookup(self, key: KeyField, values: pl.Series) -> pl.DataFrame:
         """Customers whose `key` equals one of `values`: columns value, customer_number."""
         ...
@@ -141,12 +147,14 @@ class Register(Protocol):
 
     def apply(self, changes: ChangeSet, *, plan_id: str, plan_version: int, source: str,
               checksum: str, actor: str, counts: dict[str, int],
-              progress: Progress | None = None, once: bool = False) -> BatchInfo:
+              progress: Progress | None = None, once: bool = False,
+              plan_history: str | None = None) -> BatchInfo:
         """Apply a change set in one transaction, or raise and write nothing.
 
         `progress`, when given, is called as each step of COMMIT_STEPS begins. `once`:
         refuse (AlreadyCommittedError) a source checksum an import batch not reverted
-        has."""
+        has. `plan_history`: the `history_digest` of the register the plan was made
+        against, at `plan_version` (StalePlanError if this register's differs)."""
         ...
 
     def close(self) -> None:

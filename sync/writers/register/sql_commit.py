@@ -159,12 +159,15 @@ class SQLCommits(SQLReads):
 
     def apply(self, changes: ChangeSet, *, plan_id: str, plan_version: int, source: str,
               checksum: str, actor: str, counts: dict[str, int],
-              progress: Progress | None = None, once: bool = False) -> BatchInfo:
+              progress: Progress | None = None, once: bool = False,
+              plan_history: str | None = None) -> BatchInfo:
         """Apply a change set in one transaction; StalePlanError if the plan is stale.
 
         `progress`, when given, is called as each step of COMMIT_STEPS begins. `once`:
         AlreadyCommittedError if an import batch not reverted has this source checksum
-        (checked inside the transaction, so two runners can't both commit a file)."""
+        (checked inside the transaction, so two runners can't both commit a file).
+        `plan_history`: the register's history_digest where the plan was made; this
+        register must have passed through that state (not a copy gone another way)."""
         def step(name: str, part: int = 1, count: int = 1) -> None:
             if progress is not None:
                 shown = f"{name} (part {part} of {count})" if count > 1 else name
@@ -185,7 +188,7 @@ class SQLCommits(SQLReads):
             step("checking the plan is current")
             if once:  # first: a plan made before the other commit is stale as well
                 self._check_first_commit(checksum)
-            self._check_not_stale(changes, plan_id, plan_version)
+            self._check_not_stale(changes, plan_id, plan_version, plan_history)
             batch_id, version, now = self._open_batch(
                 "import", actor, plan_id=plan_id, source=source, checksum=checksum,
                 counts=counts)
@@ -221,11 +224,13 @@ class SQLCommits(SQLReads):
                 f"the same content was already committed as batch {batch_id}",
                 batch_id, counts)
 
-    def _check_not_stale(self, changes: ChangeSet, plan_id: str, plan_version: int) -> None:
+    def _check_not_stale(self, changes: ChangeSet, plan_id: str, plan_version: int,
+                         plan_history: str | None = None) -> None:
         done = self._rows(f"SELECT id FROM {self._t('batches')} WHERE plan_id = ?", (plan_id,))
         if done:
             raise StalePlanError(f"this plan was already committed as batch {done[0][0]}; "
                                  f"run preview again")
+        self._check_same_history(plan_version, plan_history)
         if self.version() == plan_version:
             return
         changed = pl.Series([r[0] for r in self._rows(
@@ -258,6 +263,23 @@ class SQLCommits(SQLReads):
             raise StalePlanError(
                 f"plan is stale: the register changed since this plan was made "
                 f"(customers {shown}); run preview again")
+
+    def _check_same_history(self, plan_version: int, plan_history: str | None) -> None:
+        """StalePlanError unless this register went through the state the plan was made
+        against: a copy of it (a backup restored, a file copied) shares its id, and may
+        share its version, while holding other values; a plan's old values and the
+        matching it did hold only for the register it read."""
+        version = self.version()
+        if version < plan_version:
+            raise StalePlanError(
+                f"plan is stale: it was made against version {plan_version} of this "
+                f"register, which is at version {version} (a copy, or a backup restored "
+                f"since?); run preview again against it")
+        if plan_history is not None and self.history_digest(plan_version) != plan_history:
+            raise StalePlanError(
+                "plan is stale: this register's batches differ from those of the register "
+                "the plan was made against (another copy of it, or a backup restored "
+                "since?); run preview again against it")
 
     def _ensure_columns(self, columns: Iterable[str]) -> None:
         present = self._customer_columns()

@@ -9,6 +9,7 @@ migrations, locks and reverts in `sql`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -123,6 +124,18 @@ class SQLReads:
     def version(self) -> int:
         """The commit counter: 0 for a new register, +1 on every batch."""
         return int(self._meta("version") or 0)
+
+    def history_digest(self, version: int) -> str:
+        """SHA-256 over the batches of versions 1 to `version` (each batch moves the
+        version by one), every column but `reverted_by`, which a later revert sets.
+        Copies of one register that went separate ways differ here even where their
+        versions are equal; the batch rows hold a random plan id and a time each."""
+        rows = self._rows(
+            f"SELECT id, kind, plan_id, version, source, checksum, actor, committed_at, "
+            f"counts, reverts FROM {self._t('batches')} WHERE version <= ? ORDER BY version",
+            (version,))
+        text = json.dumps([[None if v is None else str(v) for v in row] for row in rows])
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def lookup(self, key: KeyField, values: pl.Series) -> pl.DataFrame:
         """Customers whose `key` equals one of `values`: columns value, customer_number."""
