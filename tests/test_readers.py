@@ -406,6 +406,20 @@ def test_utf16_without_bom_gets_a_hint(tmp_path: Path) -> None:
     assert read_source(path, encoding="utf-16-le").frame.rows() == [(2, "Aho", "Espoo")]
 
 
+@pytest.mark.parametrize("codec", ["utf-32-le", "utf-32-be"])
+def test_utf32_with_bom_is_read_as_utf32_not_as_utf16(tmp_path: Path, codec: str) -> None:
+    # UTF-32's little-endian mark (FF FE 00 00) begins with UTF-16's: read as UTF-16,
+    # every character would come with a NUL and the header would map to nothing.
+    path = tmp_path / "wide.csv"
+    path.write_bytes("\ufeffNimi;Kaupunki\nÄijö Oy;Espoo\n".encode(codec))
+    table = read_source(path)
+    assert (table.encoding, table.headers) == ("utf-32", ["Nimi", "Kaupunki"])
+    assert table.frame.rows() == [(2, "Äijö Oy", "Espoo")]
+    with pytest.raises(SourceError, match="UTF-32 byte-order mark, so it is not cp1252; "
+                                          "pass --encoding utf-32"):
+        read_source(path, encoding="cp1252")
+
+
 @pytest.mark.parametrize(
     ("name", "content", "what"),
     [

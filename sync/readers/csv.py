@@ -78,10 +78,11 @@ def read_csv(
         except EncodingProblem as problem:
             raise problem.at_rows(_rows_at(path, problem.offsets, sep)) from None
     elif not codec.startswith(_WIDE_ENCODINGS):
-        if bom_encoding(head) == "utf-16":
+        wide = bom_encoding(head)
+        if wide in _WIDE_ENCODINGS:
             raise SourceError(
-                f"{path}: starts with a UTF-16 byte-order mark, so it is not {codec}; "
-                "pass --encoding utf-16 or leave --encoding out"
+                f"{path}: starts with a {wide.upper()} byte-order mark, so it is not "
+                f"{codec}; pass --encoding {wide} or leave --encoding out"
             )
         check_text_head(path, head)
 

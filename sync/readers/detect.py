@@ -107,6 +107,9 @@ def bom_encoding(head: bytes) -> str | None:
     """The encoding a byte-order mark at the start of `head` announces, or None."""
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
+    # UTF-32's little-endian mark begins with UTF-16's (FF FE): it is looked for first.
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     return None
@@ -192,7 +195,7 @@ def undecodable_at(path: Path, codec: str) -> int | None:
 def detect_encoding(path: Path) -> str:
     """The Python codec name to read `path` with, decided without a lossy decode.
 
-    A BOM gives "utf-8-sig" or "utf-16"; a file that is strict UTF-8 throughout gives
+    A BOM gives "utf-8-sig", "utf-16" or "utf-32"; a file that is strict UTF-8 throughout gives
     "utf-8"; otherwise one of SINGLE_BYTE_ENCODINGS that decodes every byte of the file,
     or CODE_PAGE_850 when the file is that beyond doubt (see `encoding_signs.code_page_850`).
     Raises SourceError for a missing, empty or binary file (NUL or control bytes), and
