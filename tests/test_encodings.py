@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
+import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from sync.canonicalise import canonicalise
 from sync.readers import read_source
+from sync.readers.table import clean_text
 from sync.rules import load_rules, map_headers
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, run_cli, write_csv
 
 FILES = sorted((FIXTURES / "encodings").glob("customers_*"))
 
@@ -33,3 +38,52 @@ def test_same_canonical_rows_as_utf8(path: Path) -> None:
     reference = canonical_rows(FIXTURES / "encodings" / "customers_utf8.csv")
     assert reference.height >= 4
     assert_frame_equal(canonical_rows(path), reference)
+
+
+# --- decomposed letters (Unicode NFD) --------------------------------------------------
+
+LETTERS = "AaÄäÅåÖöÜüÉéČčŘřŠšŽžŮůÚúÍíÝýĚěĎďŤťŇňÁáÓóßæøÆØ -'.&0123456789"
+
+
+def _decomposed(path: Path, tmp_path: Path) -> Path:
+    """The file's text with every letter written decomposed, as text saved on a Mac is."""
+    out = tmp_path / f"nfd_{path.name}"
+    out.write_text(unicodedata.normalize("NFD", path.read_text(encoding="utf-8")),
+                   encoding="utf-8")
+    return out
+
+
+def test_decomposed_letters_read_as_the_composed_ones(tmp_path: Path) -> None:
+    reference = FIXTURES / "encodings" / "customers_utf8.csv"
+    decomposed = _decomposed(reference, tmp_path)
+    assert decomposed.read_bytes() != reference.read_bytes()
+    assert_frame_equal(canonical_rows(decomposed), canonical_rows(reference))
+    parquet = tmp_path / "nfd.parquet"
+    pl.read_csv(decomposed, separator=";", infer_schema=False).write_parquet(parquet)
+    assert_frame_equal(canonical_rows(parquet), canonical_rows(reference))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet=LETTERS, max_size=12), min_size=1, max_size=5))
+def test_a_cell_reads_the_same_composed_or_decomposed(cells: list[str]) -> None:
+    composed = pl.Series([unicodedata.normalize("NFC", c) for c in cells])
+    decomposed = pl.Series([unicodedata.normalize("NFD", c) for c in cells])
+    read = [pl.select(clean_text(pl.lit(s))).to_series().to_list()
+            for s in (composed, decomposed)]
+    assert read[0] == read[1]
+
+
+def test_a_decomposed_source_matches_the_register_and_creates_no_group(tmp_path: Path) -> None:
+    # QA: "Söderström Bygg AB" written decomposed became a second customer, and the group
+    # "ČESKO" a second group beside "Česko".
+    db = tmp_path / "register.db"
+    for name in ("register", "kunder", "zakaznici", "asiakkaat"):
+        assert run_cli("import", FIXTURES / "demo" / f"{name}.csv", "--db", db,
+                       "--yes").exit_code in (0, 1)
+    source = write_csv(tmp_path / "mac.csv", unicodedata.normalize(
+        "NFD", "Asiakasnumero;Nimi;Katuosoite;Asiakasryhmä\n1002;Matti Virtanen;Hämeenkatu 5;\n"
+               ";Söderström Bygg AB;;\n1006;Dvořák Stroje s.r.o.;;ČESKO\n"))
+    result = run_cli("preview", source, "--db", db, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert (result.json()["new"], result.json()["modified"], result.json()["unchanged"]) == (
+        0, 0, 3)

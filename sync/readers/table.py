@@ -12,6 +12,8 @@ HEAD_ROWS = 10
 
 # A whole cell ="..." (inner quotes doubled): a spreadsheet's guard keeping text as text.
 _TEXT_GUARD = r'(?s)^="((?:[^"]|"")*)"$'
+# A combining mark (Unicode category M): a letter written decomposed holds one.
+_COMBINING = r"\p{M}"
 
 
 @dataclass
@@ -49,10 +51,17 @@ def clean_cell(name: str) -> pl.Expr:
 
 
 def clean_text(cell: pl.Expr) -> pl.Expr:
-    """`cell` (text) with the text guard `="..."` unwrapped and empty cells made null."""
+    """`cell` (text) with the text guard `="..."` unwrapped, letters composed (Unicode
+    NFC) and empty cells made null."""
     unwrapped = cell.str.extract(_TEXT_GUARD, 1).str.replace_all('""', '"', literal=True)
     # starts_with first: polars then runs the regex only on rows that pass (~10x faster)
     value = pl.when(cell.str.starts_with('="')).then(pl.coalesce(unwrapped, cell)).otherwise(cell)
+    # Text saved on a Mac, or copied from some PDFs, spells "ä" as "a" and a combining
+    # diaeresis (NFD): it looks the same but compares unequal to the register's "ä", so
+    # a name would match no one and a group would be created twice. Only cells holding a
+    # combining mark are composed (normalising every cell costs 4x the whole clean-up).
+    value = pl.when(value.str.contains(_COMBINING)).then(value.str.normalize("NFC")).otherwise(
+        value)
     return pl.when(value != "").then(value)
 
 
