@@ -1,7 +1,9 @@
 """Read a Parquet or Arrow IPC (Feather) source: every column cast to text.
 
 Typed columns become the text a person would type: integers without `.0` (a float
-column holding 100.0 gives `100`), dates as ISO text, booleans `true`/`false`. The
+column holding 100.0 gives `100`), dates as ISO text, booleans `true`/`false`. A float
+past 2**53 holds no exact integer: it keeps the scientific form a spreadsheet shows
+(`1.2345678901234567E+19`), never digits it does not hold. The
 column names are the header; row numbers count as in a spreadsheet (the first data row
 is row 2).
 """
@@ -15,12 +17,16 @@ import polars as pl
 
 from sync.arrow_ranges import first_out_of_range
 from sync.errors import SourceError, first_line
-from sync.readers.table import SourceTable, clean_cell, drop_blank_rows
+from sync.readers.table import (
+    EXACT_INTEGERS,
+    SourceTable,
+    clean_cell,
+    drop_blank_rows,
+    imprecise_number_text,
+)
 
 _FORMAT_NAMES = {"parquet": "Parquet", "arrow": "Arrow IPC (Feather)",
                  "arrow-stream": "Arrow IPC stream"}
-# Floats up to this size convert to Int128 exactly; larger integral ones keep float text.
-_INT128_SAFE = 1e38
 
 
 def read_columnar(path: Path, kind: str, *, header_row: int = 1) -> SourceTable:
@@ -91,13 +97,27 @@ def _check_dates(table: Any) -> None:
                          "the years 1-9999")
 
 
+def _imprecise(values: pl.Series) -> pl.Series:
+    """Floats of at least EXACT_INTEGERS as `imprecise_number_text` (others null); Python
+    runs only for those, which are few."""
+    big = (values.abs() >= EXACT_INTEGERS) & values.is_finite()
+    out = pl.Series(values.name, [None] * values.len(), dtype=pl.String)
+    if big.any():
+        out = out.scatter(big.arg_true(),
+                          [imprecise_number_text(v) for v in values.filter(big)])
+    return out
+
+
 def _as_text(column: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     """`column` of type `dtype` as the text a person would have typed."""
     if dtype == pl.String:
         return column
     if dtype.is_float():
-        integral = column.is_finite() & (column == column.floor()) & (column.abs() < _INT128_SAFE)
-        return (pl.when(integral).then(column.cast(pl.Int128, strict=False).cast(pl.String))
+        exact = column.abs() < EXACT_INTEGERS
+        integral = column.is_finite() & (column == column.floor()) & exact
+        imprecise = column.is_finite() & ~exact
+        return (pl.when(integral).then(column.cast(pl.Int64, strict=False).cast(pl.String))
+                .when(imprecise).then(column.map_batches(_imprecise, return_dtype=pl.String))
                 .otherwise(column.cast(pl.String)))
     if isinstance(dtype, pl.Datetime):
         midnight = (column.dt.hour() == 0) & (column.dt.minute() == 0) \

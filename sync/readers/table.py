@@ -45,6 +45,25 @@ class SourceTable:
     cell_errors: list[tuple[int, str, str]] = field(default_factory=list)
 
 
+EXACT_INTEGERS = 2.0 ** 53
+"""From here on a floating-point number holds no exact integer: a numeric cell this large
+(1.23456789012345E+18) lost its last digits, and printing them all would invent some
+(1234567890123450112)."""
+
+
+def imprecise_number_text(value: float) -> str:
+    """A number of at least EXACT_INTEGERS as a spreadsheet shows it, in scientific form
+    with the digits it holds (`1.23456789012345E+18`), never with digits it does not: a
+    key field then rejects it as digits lost, as it does the text a spreadsheet saved."""
+    text = repr(float(value))
+    if "e" in text:
+        return text.replace("e", "E")
+    sign, digits = ("-", text[1:]) if text.startswith("-") else ("", text)
+    digits = digits.split(".")[0]
+    rest = digits[1:].rstrip("0")
+    return f"{sign}{digits[0]}{'.' + rest if rest else ''}E+{len(digits) - 1}"
+
+
 def clean_cell(name: str) -> pl.Expr:
     """Column `name` with the text guard `="..."` unwrapped and empty cells made null."""
     return clean_text(pl.col(name)).alias(name)

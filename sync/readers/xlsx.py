@@ -131,9 +131,11 @@ def read_xlsx(path: Path, *, sheet: str | None = None, header_row: int = 1,
         if not streamed:
             found = surveyed()
             # calamine holds the sheet as a full grid from A1 to its farthest cell (one
-            # cell at XFD1048576: 500 GiB, and the process aborts), and reads a formula
-            # saved without its value as an empty cell.
-            streamed = found.rows * found.columns > _CALAMINE_CELLS or found.valueless
+            # cell at XFD1048576: 500 GiB, and the process aborts), reads a formula
+            # saved without its value as an empty cell, and prints a number past 2**53
+            # with digits it does not hold.
+            streamed = (found.rows * found.columns > _CALAMINE_CELLS or found.valueless
+                        or found.imprecise)
         if streamed:
             try:
                 return _table(path, info.name, header_row, _streamed(book, info), typed)

@@ -1,0 +1,82 @@
+"""Numbers past 2**53 in XLSX and Parquet sources: no digit is made up (QA finding).
+
+A float holds no exact integer from 2**53 on: a customer number typed into a numeric
+cell as 1234567890123456789 is saved as 1.23456789012345E+18, and printing all its
+digits (1234567890123450112) made up the last four. Such a cell keeps the scientific
+form a spreadsheet shows, so a key field rejects it as digits lost."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sync.readers import read_source
+from sync.readers.table import EXACT_INTEGERS, imprecise_number_text
+from sync.readers.xlsx import read_xlsx
+from tests.conftest import customers, run_cli
+from tests.workbooks import write_xlsx
+
+HEADER = ["Asiakasnumero", "Nimi", "Verkkolaskuosoite", "Lisätiedot"]
+
+
+@settings(max_examples=300)
+@given(st.floats(min_value=EXACT_INTEGERS, max_value=1e308, allow_infinity=False))
+def test_imprecise_number_text_keeps_exactly_the_value_in_scientific_form(value: float) -> None:
+    for signed in (value, -value):
+        text = imprecise_number_text(signed)
+        assert float(text) == signed
+        assert re.fullmatch(r"-?\d(?:\.\d+)?E\+\d+", text), text
+
+
+@pytest.mark.parametrize("stream_bytes", [0, 32 << 20], ids=["streamed", "small"])
+def test_xlsx_numbers_past_2_53_keep_their_scientific_form(tmp_path: Path,
+                                                          stream_bytes: int) -> None:
+    path = write_xlsx(tmp_path / "big.xlsx", [
+        HEADER,
+        [1.23456789012345e18, "Iso Oy", None, 3.70012345678901e17],
+        [1001, "Pieni Oy", 3.70012345678901e17, 123456789012345],
+        [1002, "Rivi Oy", None, 1234567890123456789],
+    ])
+    table = read_xlsx(path, stream_bytes=stream_bytes)
+    assert table.frame.drop("_row").rows() == [
+        ("1.23456789012345E+18", "Iso Oy", None, "3.70012345678901E+17"),
+        ("1001", "Pieni Oy", "3.70012345678901E+17", "123456789012345"),
+        ("1002", "Rivi Oy", None, "1.234567890123457E+18"),
+    ]
+
+
+def test_parquet_floats_past_2_53_keep_their_scientific_form(tmp_path: Path) -> None:
+    path = tmp_path / "big.parquet"
+    pl.DataFrame({"Asiakasnumero": [1.2345678901234567e19, 1001.0, 9007199254740991.0],
+                  "Nimi": ["Iso Oy", "Pieni Oy", "Raja Oy"]}).write_parquet(path)
+    assert read_source(path).frame.drop("_row").rows() == [
+        ("1.2345678901234567E+19", "Iso Oy"), ("1001", "Pieni Oy"),
+        ("9007199254740991", "Raja Oy")]
+
+
+def test_a_key_past_2_53_is_rejected_and_a_note_keeps_what_the_cell_holds(
+        tmp_path: Path) -> None:
+    source = write_xlsx(tmp_path / "big.xlsx", [
+        HEADER,
+        [1.23456789012345e18, "Iso Oy", None, None],
+        [None, "Lasku Oy", 3.70012345678901e17, None],
+        [2001, "Muistio Oy", None, 1.5e20],
+    ])
+    db = tmp_path / "register.db"
+    report = tmp_path / "report.csv"
+    result = run_cli("import", source, "--db", db, "--yes", "--report", report, "--json")
+    assert result.exit_code == 1, result.stderr
+    assert (result.json()["new"], result.json()["rejected"]) == (1, 2)
+    rows = pl.read_csv(report, infer_schema=False)
+    assert rows["status"].to_list() == ["Rejected", "Rejected", "New"]
+    assert all("scientific notation" in m for m in rows["message"].to_list()[:2])
+    registered = customers(db)
+    assert list(registered) == ["2001"]
+    assert registered["2001"]["notes"] == "1.5E+20"
+    assert math.isclose(float(registered["2001"]["notes"]), 1.5e20)
