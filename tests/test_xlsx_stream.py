@@ -189,7 +189,7 @@ def test_streamed_values_are_the_sheets_text(tmp_path: Path) -> None:
     assert rows[5][2] == "2024-01-05 13:45:10.500" and rows[5][4:6] == ("rivi\nvaihto", "#N/A")
     assert rows[5][7:9] == ("_x000D_", "-0.5")  # saved escaped, as _x005F_x000D_
     assert rows[6][:7] == ("00100", "true", "0.3", "0.0000001",
-                           "123456789012", "-150000000000000000000", "358401234567")
+                           "123456789012", "-1.5E+20", "358401234567")
     assert table.cell_errors == [(4, "c5", "#DIV/0!"), (6, "c7", "#N/A")]
     assert table.headers[-1] == "" and rows[9][-1] == "sarake K"  # data beyond the header
     assert table.skipped == 1  # row 8
