@@ -99,14 +99,25 @@ def test_trailing_delimiter_on_every_line_is_tolerated() -> None:
     assert table.skipped == 1  # row 4 is ";;"
 
 
-def test_trailing_extra_cell_with_text_is_ragged() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "extra.csv"
-        path.write_text("a;b;\n1;2;\n3;4;x\n", encoding="utf-8")
-        table = read_source(path)
+def test_text_under_the_headers_trailing_empty_cell_is_a_column_without_a_header(
+        tmp_path: Path) -> None:
+    # The header line has three cells, so a row of three is no ragged row: its third
+    # cell is under an empty header, as a column in the middle may be (ignored, listed).
+    path = tmp_path / "extra.csv"
+    path.write_text("a;b;\n1;2;\n3;4;x\n5;6\n", encoding="utf-8")
+    table = read_source(path)
+    assert table.headers == ["a", "b", ""]
+    assert table.frame.rows() == [(2, "1", "2", None), (3, "3", "4", "x"), (4, "5", "6", None)]
+    assert table.ragged == []
+
+
+def test_a_cell_beyond_the_whole_header_line_is_ragged(tmp_path: Path) -> None:
+    path = tmp_path / "extra.csv"
+    path.write_text("a;b;\n1;2;\n3;4;;x\n", encoding="utf-8")
+    table = read_source(path)
     assert table.headers == ["a", "b"]
     assert table.frame.rows() == [(2, "1", "2")]
-    assert table.ragged == [(3, 3)]
+    assert table.ragged == [(3, 4)]
 
 
 def test_blank_lines_and_all_empty_rows_are_skipped_but_numbered() -> None:

@@ -115,17 +115,24 @@ def _read_records(
 
     header = _find_header(path, records, header_row)
     headers = [cell.strip() for cell in header]
-    while headers and not headers[-1]:
-        headers.pop()  # trailing delimiters on the header line
+    named = len(headers)
+    while named and not headers[named - 1]:
+        named -= 1  # trailing delimiters on the header line
     fast = None
     if header_row == 1:
-        fast = read_fast(path, codec, sep, directive is not None, header, len(headers),
+        fast = read_fast(path, codec, sep, directive is not None, header, named,
                          nul_checked)
     if fast is not None:
         (frame, skipped), ragged = fast, []
     else:
         frame, ragged, skipped = _collect(path, reader, header_row, len(headers), fed,
-                                          sep)
+                                          sep, named)
+    # Columns under the header's trailing empty cells are kept only where a row holds
+    # something there: then they are columns without a header (ignored, and listed).
+    used = max((i + 1 for i in range(named, frame.width - 1)
+                if frame[f"c{i}"].null_count() < frame.height), default=named)
+    frame = frame.select("_row", *[f"c{i}" for i in range(used)])
+    headers = headers[:used]
     return SourceTable(
         path=path,
         format="csv",
@@ -205,9 +212,15 @@ def _strict_error(lines: list[str], sep: str) -> str | None:
 
 def _collect(
     path: Path, reader: Iterator[list[str]], header_row: int, width: int,
-    fed: _RecordLines, sep: str
+    fed: _RecordLines, sep: str, named: int | None = None
 ) -> tuple[pl.DataFrame, list[tuple[int, int]], int]:
-    """Read the data records after the header: (frame, ragged rows, skipped count)."""
+    """Read the data records after the header: (frame, ragged rows, skipped count).
+
+    `width` counts the header's cells; `named`, those up to its last non-empty one. A
+    record of `named` cells or more, up to `width`, is a row: the cells it lacks are
+    under the header's trailing empty cells (a trailing delimiter on the header line).
+    """
+    named = width if named is None else named
     names = [f"c{i}" for i in range(width)]
     frames: list[pl.DataFrame] = []
     # Cells of kept rows, row after row: one flat list becomes one Series per chunk,
@@ -235,6 +248,10 @@ def _collect(
                     skipped += 1
             elif not "".join(record).strip():
                 skipped += 1  # a blank line ([]) or only delimiters and spaces
+            elif named <= count < width:
+                cells.extend(record)
+                cells.extend([""] * (width - count))
+                numbers.append(number)
             elif count > width and not "".join(record[width:]).strip():
                 cells.extend(record[:width])  # trailing empty cells are tolerated
                 numbers.append(number)
