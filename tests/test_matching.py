@@ -416,6 +416,24 @@ def test_utf8_text_read_as_a_single_byte_encoding_rejects_its_row(seeded, tmp_pa
     assert [rows[n]["status"] for n in (2, 3, 4)] == ["Rejected", "New", "New"]
 
 
+@pytest.mark.parametrize("encoding", ["latin-1", "iso8859-15", "cp1250", "mac-roman"])
+def test_utf8_text_read_with_any_single_byte_encoding_named_rejects_its_row(
+        seeded, tmp_path, encoding):
+    # ISO-8859-1 reads UTF-8's "Ä" (C3 84) as "Ã" and a C1 control, which the pattern of
+    # Windows-1252 (where 84 is „) missed: 'Ã\x84ijÃ¤ Oy' was imported.
+    path = tmp_path / "erp.csv"
+    path.write_bytes("customer_number;name\n5001;Äijä Oy\n5002;Öljy Oy\n5003;Plain Oy\n"
+                     .encode())
+    report = tmp_path / "r.csv"
+    result = run_cli("preview", path, "--db", seeded, "--encoding", encoding,
+                     "--report", report)
+    assert result.exit_code == 1, result.stderr
+    rows = {int(r["row"]): r for r in report_rows(report)}
+    assert [rows[n]["status"] for n in (2, 3, 4)] == ["Rejected", "Rejected", "New"]
+    assert "which is UTF-8 text read as " in rows[2]["message"]
+    assert "('Äijä Oy')" in rows[2]["message"] and "('Öljy Oy')" in rows[3]["message"]
+
+
 def test_new_row_type_defaults_from_business_id(seeded, tmp_path):
     db = seeded
     source = write_csv(tmp_path / "s.csv", "name;business_id\nYritys Oy;1572860-0\nHenkilö Yksi;\n")
