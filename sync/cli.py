@@ -32,6 +32,7 @@ from sync.errors import RegisterError, UsageError, first_line
 from sync.output_paths import check_output, replace_atomically
 from sync.plan import Plan, new_col, old_col
 from sync.types import COUNT_KEYS, CUSTOMER_TYPES, FORMATS, HEADER_LANGUAGES, LABEL_LAYOUTS
+from sync.wording import counted
 from sync.writers.register import open_register, redact_url, register_exists
 from sync.writers.register.sqlite import sqlite_path
 from sync.writers.register.urls import is_postgres_url
@@ -411,7 +412,7 @@ def export_cmd(dest: Path, db: str, fmt: str | None, headers: str, rules_path: P
             info = export(register, rules, dest, options, selection)
         finally:
             register.close()
-        lines = [f"exported {info.count} customers to {info.path} ({info.format})"]
+        lines = [f"exported {counted(info.count, 'customer')} to {info.path} ({info.format})"]
         if info.not_found:
             lines.append(f"{info.not_found} numbers in {customers_file} are not in the register")
         _emit(as_json, {"count": info.count, "path": info.path, "format": info.format,

@@ -12,6 +12,7 @@ import polars as pl
 
 from sync.cli_output import actor_option, db_option, emit, json_option, run
 from sync.errors import UsageError
+from sync.wording import counted
 from sync.writers.register import open_register, register_exists
 from sync.writers.register.schema import SCHEMA_VERSION
 from sync.writers.register.sql import SQLRegister
@@ -136,7 +137,7 @@ def _state_command(name: str, column: str, value: Callable[[str], str | None],
         def body(register: SQLRegister) -> int:
             info = register.set_state(list(customers), column, value(actor), actor, name)
             emit(as_json, {"batch": info.batch_id, "customers": info.updated},
-                 [f"{info.updated} customers {done} (batch {info.batch_id})"])
+                 [f"{counted(info.updated, 'customer')} {done} (batch {info.batch_id})"])
             return 0
         run(as_json, lambda: _with_register(db, write=True, body=body))
     return command

@@ -40,6 +40,7 @@ from sync.readers.xlsx_stream import FORMULA_WITHOUT_VALUE
 from sync.rules import HeaderMap, Rules, map_headers
 from sync.spill import Spill
 from sync.types import Progress
+from sync.wording import counted
 from sync.writers.register.base import Register
 
 # The long steps of a preview, in order, as reported to a progress callback.
@@ -514,7 +515,7 @@ def _ragged_rows(table: SourceTable) -> pl.DataFrame:
     return pl.DataFrame(
         {"row": [r for r, _ in table.ragged],
          "status": ["Rejected"] * len(table.ragged),
-         "message": [f"row has {n} cells but the header has {len(table.headers)}"
+         "message": [f"row has {counted(n, 'cell')} but the header has {len(table.headers)}"
                      for _, n in table.ragged]},
         schema={"row": pl.Int64, "status": pl.String, "message": pl.String})
 
