@@ -76,7 +76,16 @@ def remove_invisible(table: SourceTable) -> None:
 
 # How UTF-8 text looks read as a single-byte encoding: a lead byte's character (Â Ã Ä
 # Å â in Windows-1252; Ă Ĺ in Windows-1250) before a continuation byte's (0x80-0xBF).
-_MOJIBAKE_CODECS = ("cp1252", "iso8859-15", "cp1250", "iso8859-2", "cp850")
+
+
+@cache
+def _single_byte(codec: str) -> bool:
+    """Whether `codec` reads each byte as one character (Windows-1252, ISO-8859-1, ...),
+    as a UTF-8 letter's two bytes then become two characters."""
+    try:
+        return len(b"\xc3\xa4".decode(codec)) == 2
+    except (UnicodeError, LookupError):
+        return False
 
 
 @cache
@@ -105,7 +114,12 @@ def take_mojibake(table: SourceTable, header_map: HeaderMap) -> pl.DataFrame:
     single-byte encoding ('HÃ¤meenlinna': a UTF-8 file read with --encoding cp1252, or
     text another system encoded twice). Such a cell is made empty, as an error cell is:
     its row is Rejected, never imported garbled."""
-    codec = table.encoding if table.encoding in _MOJIBAKE_CODECS else "cp1252"
+    # The encoding the file was read with, when single-byte (detected, or any a user
+    # named: --encoding latin-1 reads UTF-8's "Ä" as "Ã" and a C1 control, which
+    # Windows-1252's pattern misses); for a UTF-8 file, text encoded twice looks like
+    # Windows-1252's.
+    codec = (table.encoding if table.encoding is not None and _single_byte(table.encoding)
+             else "cp1252")
     columns = [(f, c) for f, c in header_map.columns.items() if c in table.frame.columns]
     if not columns or table.frame.is_empty():
         return pl.DataFrame(schema=ISSUE_SCHEMA)
