@@ -160,7 +160,7 @@ def test_ragged_rows_are_rejected_with_their_row_number_and_the_rest_goes_on(see
                         "name;postal_code\nUusi Yksi;00100\nUusi Kaksi;00200;extra\n"
                         "Uusi Kolme\nUusi Neljä;00400\n")
     assert [rows[n]["status"] for n in (2, 3, 4, 5)] == ["New", "Rejected", "Rejected", "New"]
-    assert "3 cells" in rows[3]["message"] and "1 cells" in rows[4]["message"]
+    assert "3 cells" in rows[3]["message"] and "1 cell but" in rows[4]["message"]
 
 
 # --- Matching and statuses -----------------------------------------------------------

@@ -130,7 +130,8 @@ def _read_records(
     # Columns under the header's trailing empty cells are kept only where a row holds
     # something there: then they are columns without a header (ignored, and listed).
     used = max((i + 1 for i in range(named, frame.width - 1)
-                if frame[f"c{i}"].null_count() < frame.height), default=named)
+                if (frame[f"c{i}"].str.strip_chars().fill_null("") != "").any()),
+               default=named)
     frame = frame.select("_row", *[f"c{i}" for i in range(used)])
     headers = headers[:used]
     return SourceTable(
