@@ -1,5 +1,5 @@
 """The SQLite register's file: a creation that fails leaves none, a file of 0 bytes is a
-register not yet created."""
+register not yet created, a folder is refused in one line."""
 
 from __future__ import annotations
 
@@ -151,3 +151,18 @@ def test_inits_at_once_create_one_register(tmp_path: Path) -> None:
     assert [run.returncode for run in runs] == [0] * 4, outs
     assert len({json.loads(out)["register_id"] for out, _ in outs}) == 1
     assert [p.name for p in tmp_path.iterdir()] == ["r.db"]
+
+
+@pytest.mark.parametrize("args", [("init",), ("preview", SOURCE), ("import", SOURCE, "--yes"),
+                                  ("batches",)])
+def test_a_register_path_that_is_a_folder_is_one_line(args: tuple[str | Path, ...],
+                                                      tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "registers"
+    folder.mkdir()
+    monkeypatch.chdir(tmp_path)  # the preview's default plan lands here
+    result = run_cli(*args, "--db", folder)
+    assert result.exit_code == 2
+    line = _one_line(result.stderr)
+    assert line.startswith(f"regsync: error: {folder}: the register path is a folder"), line
+    assert list(folder.iterdir()) == []

@@ -133,8 +133,12 @@ class SQLiteRegister(SQLRegister):
         in-memory register and an existing one is opened read-only. migrating=True opens
         an existing register for writing whatever its schema version (for `migrate`).
         A file of 0 bytes is a register not yet created (a creation that failed, or one
-        under way): it reads as empty, and create=True creates the register in it.
+        under way): it reads as empty, and create=True creates the register in it. A
+        folder is refused (RegisterError).
         """
+        if path.is_dir():
+            raise RegisterError(f"{path}: the register path is a folder, not a file; "
+                                f"name the register's file (e.g. {path / 'register.db'})")
         if create and not path.exists():
             cls._create_beside(path)
         if path.exists() and Path(f"{path}-journal").exists():
