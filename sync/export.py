@@ -7,8 +7,6 @@ in place only when it is complete. It never writes to the register.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +17,7 @@ import polars as pl
 from sync.errors import ExportError, UsageError
 from sync.groupkey import group_key
 from sync.normalise import normalise_column
+from sync.output_paths import replace_with, temp_beside
 from sync.readers.detect import DELIMITERS, normalise_delimiter
 from sync.rules import Rules, header_key
 from sync.types import FORMATS, Format, HeaderLanguage, LabelLayout
@@ -153,22 +152,21 @@ def export(register: Register, rules: Rules, dest: Path, options: ExportOptions,
     writer = _writer(options, rules, headers)
     chunks = register.export_chunks(fields, selection, CHUNK_ROWS)
     try:
-        handle, temp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
+        temp = temp_beside(dest)
     except OSError as exc:
         raise ExportError(f"{dest}: cannot write there ({exc.strerror or exc})") from None
-    os.close(handle)
     try:
-        count = writer(chunks, Path(temp))
-        os.replace(temp, dest)
+        count = writer(chunks, temp)
+        replace_with(temp, dest)
     except IsADirectoryError:
-        Path(temp).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise ExportError(f"{dest}: is a folder; name a file") from None
     except OSError as exc:  # a full disk: the machine's to fix, exit 2
-        Path(temp).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise ExportError(f"{dest}: cannot write the export ({exc.strerror or exc}); "
                           "nothing was written") from None
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise
     finally:
         if isinstance(chunks, Generator):

@@ -9,6 +9,7 @@ would otherwise replace the customer file being imported, the register itself, o
 from __future__ import annotations
 
 import os
+import secrets
 import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -49,10 +50,34 @@ def check_output(path: Path, what: str, inputs: Iterable[tuple[Path, str]] = ())
 
 def replace_atomically(path: Path, write: Callable[[Path], None]) -> None:
     """Run write(temp) on a file beside `path`, then rename it to `path`: `path` is
-    either left as it was or replaced whole; the temporary file never stays."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    either left as it was or replaced whole; the temporary file never stays. The file
+    gets the mode `temp_beside` and `replace_with` promise."""
+    temp = temp_beside(path)
     try:
         write(temp)
-        os.replace(temp, path)
+        replace_with(temp, path)
     finally:
         temp.unlink(missing_ok=True)
+
+
+def temp_beside(path: Path) -> Path:
+    """A new empty file beside `path`, named as no other run's, to be written and then
+    renamed over `path`. Its mode is what a plain open() gives a new file (0o666 less
+    the umask): mkstemp's 0600 would shut out another user who reads the output."""
+    while True:
+        temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return temp
+
+
+def replace_with(temp: Path, path: Path) -> None:
+    """Rename `temp` over `path`; a file it replaces keeps its permissions (someone
+    may have opened an export to the system that reads it), a new one keeps temp's."""
+    try:
+        os.chmod(temp, stat.S_IMODE(os.stat(path).st_mode) & 0o777)
+    except FileNotFoundError:
+        pass  # nothing there yet
+    os.replace(temp, path)

@@ -4,6 +4,8 @@ that fails leaves no output behind."""
 from __future__ import annotations
 
 import os
+import stat
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -140,3 +142,55 @@ def test_a_plan_that_cannot_be_written_takes_its_new_report_back(
                      tmp_path / "p.plan", "--report", tmp_path / "rep.csv")
     assert result.exit_code == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["asiakkaat.csv"]
+
+
+@pytest.fixture
+def umask() -> Iterator[Callable[[int], None]]:
+    """Set the process's umask for the test (it is put back afterwards)."""
+    before = os.umask(0o022)
+
+    def set_umask(mask: int) -> None:
+        os.umask(mask)
+
+    yield set_umask
+    os.umask(before)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.parametrize("name", ["out.csv", "out.xlsx", "out.parquet", "out.vcf", "out.pdf"])
+def test_an_export_gets_the_umask_s_mode_and_a_replaced_one_keeps_its_own(
+        name: str, source: Path, tmp_path: Path, umask: Callable[[int], None]) -> None:
+    db = tmp_path / "r.db"
+    assert run_cli("import", source, "--db", db, "--yes").exit_code == 0
+    dest = tmp_path / name
+    for mask, mode in ((0o022, 0o644), (0o027, 0o640)):
+        dest.unlink(missing_ok=True)
+        umask(mask)
+        assert run_cli("export", dest, "--db", db).exit_code == 0
+        assert _mode(dest) == mode, oct(_mode(dest))
+    dest.chmod(0o644)  # a downstream system reads it as another user
+    umask(0o077)
+    assert run_cli("export", dest, "--db", db).exit_code == 0
+    assert _mode(dest) == 0o644, oct(_mode(dest))
+
+
+def test_plans_and_reports_get_the_umask_s_mode_and_keep_a_replaced_file_s(
+        source: Path, tmp_path: Path, umask: Callable[[int], None]) -> None:
+    plan, report = tmp_path / "p.plan", tmp_path / "rep.csv"
+
+    def preview() -> None:
+        result = run_cli("preview", source, "--db", tmp_path / "r.db", "--plan", plan,
+                         "--report", report)
+        assert result.exit_code == 0, result.stderr
+
+    umask(0o027)
+    preview()
+    assert (_mode(plan), _mode(report)) == (0o640, 0o640)
+    plan.chmod(0o604)
+    report.chmod(0o644)
+    umask(0o077)
+    preview()
+    assert (_mode(plan), _mode(report)) == (0o604, 0o644)

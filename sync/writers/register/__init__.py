@@ -7,7 +7,7 @@ import os
 from sync.errors import RegisterError
 from sync.writers.register.base import BatchInfo, ChangeSet, Register, Selection
 from sync.writers.register.sql import SQLRegister
-from sync.writers.register.sqlite import SQLiteRegister, sqlite_path
+from sync.writers.register.sqlite import SQLiteRegister, file_created, sqlite_path
 from sync.writers.register.urls import is_postgres_url, redact_url
 
 # The PostgreSQL engine (and psycopg) is imported only when a URL names PostgreSQL.
@@ -27,10 +27,11 @@ def _check_url(url: str) -> None:
 
 
 def register_exists(url: str) -> bool:
-    """Whether the register named by `url` has been created."""
+    """Whether the register named by `url` has been created (an SQLite file of 0 bytes
+    has not: a creation failed or is under way)."""
     _check_url(url)
     if not is_postgres_url(url):
-        return sqlite_path(url).exists()
+        return file_created(sqlite_path(url))
     from sync.writers.register.postgres import connect, has_register
 
     conn, schema, label = connect(url, _schema())

@@ -7,6 +7,7 @@ a killed commit leaves the file as it was (the journal is rolled back on next op
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -55,6 +56,15 @@ def _read_only(path: Path) -> sqlite3.Connection:
 def sqlite_path(url: str) -> Path:
     """The file path of an SQLite register given as a path or `sqlite:///path`."""
     return Path(url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url)
+
+
+def file_created(path: Path) -> bool:
+    """Whether a register file has been created at `path`: a file of 0 bytes has not (a
+    creation that failed or is under way), a folder has (for `open` to refuse it)."""
+    try:
+        return path.is_dir() or path.stat().st_size > 0
+    except OSError:
+        return False
 
 
 def _quoted(name: str) -> str:
@@ -122,12 +132,22 @@ class SQLiteRegister(SQLRegister):
         With create=False nothing is ever written: a missing file reads as an empty
         in-memory register and an existing one is opened read-only. migrating=True opens
         an existing register for writing whatever its schema version (for `migrate`).
+        A file of 0 bytes is a register not yet created (a creation that failed, or one
+        under way): it reads as empty, and create=True creates the register in it. A
+        folder is refused (RegisterError).
         """
-        if not path.exists():
-            return cls._create(path) if create else cls.empty(str(path))
+        if path.is_dir():
+            raise RegisterError(f"{path}: the register path is a folder, not a file; "
+                                f"name the register's file (e.g. {path / 'register.db'})")
+        if create and not path.exists():
+            cls._create_beside(path)
+        if path.exists() and Path(f"{path}-journal").exists():
+            _recover(path)  # a killed creation's journal may leave 0 bytes: see below
+        if not file_created(path):
+            if not create:
+                return cls.empty(str(path))
+            return cls._create(path)
         writable = create or migrating
-        if not writable and Path(f"{path}-journal").exists():
-            _recover(path)
         try:
             conn = sqlite3.connect(_uri(path, not writable), uri=True, isolation_level=None)
             conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
@@ -154,26 +174,70 @@ class SQLiteRegister(SQLRegister):
         return cls(conn, label)
 
     @classmethod
+    def _create_beside(cls, path: Path) -> None:
+        """Create the register in a file of its own beside `path`, then link it in as
+        `path`: a creation that fails midway (a full disk) leaves nothing at `path`.
+
+        The link never replaces a file: when another run created the register a moment
+        ago, that one stays and is used. Where the file system has no hard links (FAT,
+        some network shares) nothing is linked, and `open` creates the register in place.
+        """
+        temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.new")
+        try:
+            try:
+                conn = sqlite3.connect(temp, isolation_level=None)
+            except sqlite3.Error as exc:
+                raise RegisterError(f"{path}: cannot create register: {exc}") from None
+            try:
+                cls(conn, str(path))._initialise()
+            finally:
+                conn.close()
+            try:
+                os.link(temp, path)
+            except FileExistsError:
+                pass  # another run created it a moment ago
+            except OSError:
+                pass  # no hard links here: created in place
+        finally:
+            for leftover in (temp, Path(f"{temp}-journal")):
+                leftover.unlink(missing_ok=True)
+
+    @classmethod
     def _create(cls, path: Path) -> SQLiteRegister:
+        """Create the register in the file at `path` (of 0 bytes, or missing where the
+        file system has no hard links), or open the one another run just created there."""
         try:
             conn = sqlite3.connect(path, isolation_level=None)
         except sqlite3.Error as exc:
             raise RegisterError(f"{path}: cannot create register: {exc}") from None
         register = cls(conn, str(path), path.resolve())
         _last_file[:] = [str(path)]
-        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-        # Takes effect only while the file is empty: a register another run created a
-        # moment ago keeps the page size it was created with.
-        conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
-        with register._transaction():
-            if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
-                return register  # another run created it a moment ago
-            for statement in schema_sql("sqlite"):
-                conn.execute(statement)
-            conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)",
-                             [("schema_version", str(SCHEMA_VERSION)),
-                              ("register_id", str(uuid.uuid4())), ("version", "0")])
+        try:
+            register._initialise()
+        except BaseException:
+            conn.close()
+            raise
         return register
+
+    def _initialise(self) -> None:
+        """Write the schema and the meta rows, unless another run already has."""
+        conn = self._conn
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            # Takes effect only while the file is empty: a register another run created
+            # a moment ago keeps the page size it was created with.
+            conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+            with self._transaction():
+                if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
+                    return  # another run created it a moment ago
+                for statement in schema_sql("sqlite"):
+                    conn.execute(statement)
+                conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)",
+                                 [("schema_version", str(SCHEMA_VERSION)),
+                                  ("register_id", str(uuid.uuid4())), ("version", "0")])
+        except sqlite3.Error as exc:
+            raise RegisterError(f"{self.label}: cannot create the register "
+                                f"({first_line(exc)}); nothing was written") from None
 
     # -- engine hooks ----------------------------------------------------------------
 

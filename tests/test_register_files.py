@@ -1,0 +1,168 @@
+"""The SQLite register's file: a creation that fails leaves none, a file of 0 bytes is a
+register not yet created, a folder is refused in one line."""
+
+from __future__ import annotations
+
+import json
+import resource
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import FIXTURES, ROOT, customers, run_cli, write_csv
+
+REGISTER = FIXTURES / "demo" / "register.csv"
+SOURCE = FIXTURES / "demo" / "asiakkaat.csv"
+
+
+def _has_register(db: Path) -> bool:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone() \
+            is not None
+
+
+def _one_line(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+@pytest.fixture
+def unborn(tmp_path: Path) -> Path:
+    """A register path holding a file of 0 bytes (a creation that failed before)."""
+    db = tmp_path / "u0.db"
+    db.touch()
+    return db
+
+
+def test_init_creates_the_register_in_a_file_of_0_bytes(unborn: Path) -> None:
+    result = run_cli("init", "--db", unborn, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["register_id"]
+    assert _has_register(unborn)
+
+
+def test_import_and_commit_create_the_register_in_a_file_of_0_bytes(unborn: Path,
+                                                                    tmp_path: Path) -> None:
+    assert run_cli("import", REGISTER, "--db", unborn, "--yes").exit_code == 0
+    assert len(customers(unborn)) == 6
+    other = tmp_path / "other.db"
+    other.touch()
+    plan = tmp_path / "r.plan"
+    assert run_cli("preview", REGISTER, "--db", other, "--plan", plan).exit_code == 0
+    result = run_cli("commit", plan, "--db", other)
+    assert result.exit_code == 0, result.stderr
+    assert len(customers(other)) == 6
+
+
+def test_preview_reads_a_file_of_0_bytes_as_an_empty_register_and_writes_nothing(
+        unborn: Path, tmp_path: Path) -> None:
+    result = run_cli("preview", SOURCE, "--db", unborn, "--plan", tmp_path / "p.plan",
+                     "--json")
+    assert result.exit_code == 1, result.stderr  # its Conflict and Rejected rows
+    assert result.json()["new"] == 4
+    assert unborn.stat().st_size == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.plan", "u0.db"]
+
+
+def test_export_and_batches_see_no_register_in_a_file_of_0_bytes(unborn: Path,
+                                                                  tmp_path: Path) -> None:
+    result = run_cli("export", tmp_path / "out.csv", "--db", unborn)
+    assert result.exit_code == 2
+    assert "no register there" in _one_line(result.stderr)  # as for a missing file
+    result = run_cli("batches", "--db", unborn)
+    assert result.exit_code == 0, result.stderr
+    assert unborn.stat().st_size == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["u0.db"]
+
+
+def test_a_file_that_is_not_a_register_is_still_refused(tmp_path: Path) -> None:
+    db = write_csv(tmp_path / "notes.db", "not a register\n")
+    result = run_cli("init", "--db", db)
+    assert result.exit_code == 2
+    assert "not a regsync register" in _one_line(result.stderr)
+    assert db.read_text() == "not a register\n"
+
+
+class _FullAtMeta:
+    """A connection whose insert of the meta rows, the last step of a register's
+    creation, finds the disk full."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+    def executemany(self, query: str, rows: Any) -> sqlite3.Cursor:
+        if query.startswith("INSERT INTO meta"):
+            raise sqlite3.OperationalError("database or disk is full")
+        return self._conn.executemany(query, rows)
+
+
+@pytest.mark.parametrize("command", ["init", "import"])
+def test_a_creation_failing_midway_leaves_no_file(command: str, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: _FullAtMeta(connect(*a, **k)))
+    folder = tmp_path / "registers"
+    folder.mkdir()
+    db = folder / "u0.db"
+    args = ("init",) if command == "init" else ("import", REGISTER, "--yes")
+    result = run_cli(*args, "--db", db)
+    assert result.exit_code == 2, result.stderr
+    line = _one_line(result.stderr)
+    assert str(db) in line and "database or disk is full" in line
+    assert list(folder.iterdir()) == []
+    monkeypatch.undo()
+    assert run_cli("init", "--db", db).exit_code == 0
+
+
+def _no_file_space() -> None:
+    """In the child: every write past 0 bytes fails (EFBIG) as on a full disk."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE behaves so on Linux")
+def test_init_on_a_full_disk_leaves_no_file_and_the_next_init_works(tmp_path: Path) -> None:
+    db = tmp_path / "u0.db"
+    run = subprocess.run([sys.executable, "-m", "sync", "init", "--db", str(db), "--json"],
+                         cwd=ROOT, capture_output=True, text=True, check=False,
+                         preexec_fn=_no_file_space)  # noqa: PLW1509 - only a limit and a signal
+    assert run.returncode == 2, run.stderr
+    assert json.loads(run.stdout)["exit_code"] == 2
+    assert str(db) in _one_line(run.stderr)
+    assert list(tmp_path.iterdir()) == []
+    assert run_cli("init", "--db", db).exit_code == 0
+
+
+def test_inits_at_once_create_one_register(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    runs = [subprocess.Popen([sys.executable, "-m", "sync", "init", "--db", str(db), "--json"],
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(4)]
+    outs = [run.communicate(timeout=60) for run in runs]
+    assert [run.returncode for run in runs] == [0] * 4, outs
+    assert len({json.loads(out)["register_id"] for out, _ in outs}) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["r.db"]
+
+
+@pytest.mark.parametrize("args", [("init",), ("preview", SOURCE), ("import", SOURCE, "--yes"),
+                                  ("batches",)])
+def test_a_register_path_that_is_a_folder_is_one_line(args: tuple[str | Path, ...],
+                                                      tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "registers"
+    folder.mkdir()
+    monkeypatch.chdir(tmp_path)  # the preview's default plan lands here
+    result = run_cli(*args, "--db", folder)
+    assert result.exit_code == 2
+    line = _one_line(result.stderr)
+    assert line.startswith(f"regsync: error: {folder}: the register path is a folder"), line
+    assert list(folder.iterdir()) == []
