@@ -1,0 +1,74 @@
+"""What `regsync run` leaves on a full disk or when stopped: whole files or none, a log
+whose records all parse, one line naming what could not be written, a SIGTERM handled
+as an interrupt is."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import sync.jobs.sources as sources
+from tests.conftest import run_cli
+from tests.jobs_helpers import HEADER, names, write_job
+
+SOURCE = 'folder = "drops"\nsettle_seconds = 0'
+ENOSPC = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def drop(tmp_path: Path, **files: str) -> Path:
+    drops = tmp_path / "drops"
+    drops.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (drops / f"{name}.csv").write_text(text)
+    return drops
+
+
+class HalfWritten:
+    """A file whose disk fills halfway through a write: half the data lands, then
+    ENOSPC (as a real write(2) that fills a disk does, seen through Python)."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+
+    def write(self, data: bytes) -> int:
+        self.handle.write(data[: len(data) // 2])
+        self.handle.flush()
+        raise ENOSPC
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.handle, name)
+
+    def __enter__(self) -> HalfWritten:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.handle.close()
+
+
+@pytest.mark.parametrize(("text", "folder", "written"), [
+    (HEADER + "1;Alpha Oy;Oulu\n", "reports", "a.report.csv"),
+    ("", "held", "a.error.txt"),  # an empty file fails: its note goes to held/
+])
+def test_an_output_cut_short_by_a_full_disk_leaves_nothing_under_its_name(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, folder: str,
+        written: str) -> None:
+    # The report was left cut off mid-record under its final name, and the stop's line
+    # said only "No space left on device".
+    job = write_job(tmp_path, source=SOURCE)
+    drop(tmp_path, a=text)
+
+    def filling_open(path: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        handle = open(path, mode, *args, **kwargs)  # noqa: SIM115 - wrapped, closed by it
+        return HalfWritten(handle) if written in str(path) and "b" in mode else handle
+
+    monkeypatch.setattr(sources, "open", filling_open, raising=False)
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 2, result.stderr
+    out = tmp_path / "out" / folder
+    assert [n for n in names(out) if n.endswith((".report.csv", ".txt", ".tmp"))] == []
+    target = str(out / written)
+    assert result.json()["error"] == f"{target}: No space left on device"
