@@ -5,12 +5,14 @@ as an interrupt is."""
 from __future__ import annotations
 
 import errno
+import json
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import sync.jobs.runner as runner
 import sync.jobs.sources as sources
 from tests.conftest import run_cli
 from tests.jobs_helpers import HEADER, names, write_job
@@ -72,3 +74,47 @@ def test_an_output_cut_short_by_a_full_disk_leaves_nothing_under_its_name(
     assert [n for n in names(out) if n.endswith((".report.csv", ".txt", ".tmp"))] == []
     target = str(out / written)
     assert result.json()["error"] == f"{target}: No space left on device"
+
+
+def test_a_log_ending_in_a_broken_record_gets_the_next_one_on_a_new_line(
+        tmp_path: Path) -> None:
+    # The next run's record was appended right after the fragment: one unparseable line.
+    job = write_job(tmp_path, source=SOURCE)
+    drop(tmp_path, a=HEADER + "1;Alpha Oy;Oulu\n", b=HEADER + "2;Beta Oy;Oulu\n")
+    log = tmp_path / "out" / "regsync.jsonl"
+    log.parent.mkdir()
+    whole = '{"time": "2024-01-01T02:15:00+00:00", "outcome": "committed"}'
+    log.write_text(whole + '\n{"time": "2024-01-02T02:1')
+    assert run_cli("run", job).exit_code == 0
+    lines = log.read_text().split("\n")
+    assert lines[:2] == [whole, '{"time": "2024-01-02T02:1'] and lines[-1] == ""
+    assert [(Path(json.loads(line)["file"]).name, json.loads(line)["outcome"])
+            for line in lines[2:-1]] == [("a.csv", "committed"), ("b.csv", "committed")]
+
+
+def test_a_disk_filling_during_a_log_append_names_the_log_and_spoils_no_later_record(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    job = write_job(tmp_path, source=SOURCE)
+    drops = drop(tmp_path, a=HEADER + "1;Alpha Oy;Oulu\n", b=HEADER + "2;Beta Oy;Oulu\n")
+    log = tmp_path / "out" / "regsync.jsonl"
+    real_write = os.write
+
+    def short_write(fd: int, data: bytes) -> int:
+        if b'"job": "nightly"' in data:  # a log record: the disk fills halfway
+            return real_write(fd, data[: len(data) // 2])
+        return real_write(fd, data)
+
+    monkeypatch.setattr(runner.os, "write", short_write)
+    first = run_cli("run", job, "--json")
+    monkeypatch.setattr(runner.os, "write", real_write)
+    assert first.exit_code == 2, first.stderr
+    assert first.json()["error"] == f"{log}: No space left on device"
+    assert names(drops) == ["b.csv"]  # a was committed and moved; the run stopped there
+    fragment = log.read_text()
+    assert "\n" not in fragment  # only half of a's record made it
+
+    (drops / "c.csv").write_text(HEADER + "3;Gamma Oy;Oulu\n")
+    assert run_cli("run", job).exit_code == 0
+    lines = log.read_text().split("\n")
+    assert lines[0] == fragment
+    assert [Path(json.loads(line)["file"]).name for line in lines[1:-1]] == ["b.csv", "c.csv"]

@@ -10,6 +10,7 @@ same source: unchanged content means nothing to do.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import time
@@ -234,12 +235,36 @@ def _left_in_place(result: FileResult, path: Path) -> None:
 
 
 def _append_log(log: Path, record: dict[str, Any]) -> None:
+    """Append `record` to `log` as one JSON line in one write, fsynced.
+
+    A log left ending mid-line (a disk that filled during an append) gets the record
+    on a new line, so every record after the broken one still parses. An error names
+    the log.
+    """
     log.parent.mkdir(parents=True, exist_ok=True)
     # A file name that is not UTF-8 is logged with its odd bytes escaped (\udce9).
-    with open(log, "a", encoding="utf-8", errors="backslashreplace") as handle:
-        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+    line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8", "backslashreplace")
+    try:
+        fd = os.open(log, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            data = (b"" if _ends_a_line(fd) else b"\n") + line
+            # One write, so that a record is never split between two (O_APPEND puts it
+            # at the end); a short one means the disk is full.
+            if os.write(fd, data) < len(data):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        if exc.filename is None:
+            raise OSError(exc.errno, exc.strerror, str(log)) from exc
+        raise
+
+
+def _ends_a_line(fd: int) -> bool:
+    """Whether the file is empty or its last byte ends a line."""
+    size = os.fstat(fd).st_size
+    return size == 0 or os.pread(fd, 1, size - 1) == b"\n"
 
 
 class _Run:
