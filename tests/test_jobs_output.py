@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+import sync.jobs.lock as lock
 import sync.jobs.runner as runner
 import sync.jobs.sources as sources
 from tests.conftest import run_cli
@@ -118,3 +119,22 @@ def test_a_disk_filling_during_a_log_append_names_the_log_and_spoils_no_later_re
     lines = log.read_text().split("\n")
     assert lines[0] == fragment
     assert [Path(json.loads(line)["file"]).name for line in lines[1:-1]] == ["b.csv", "c.csv"]
+
+
+def test_a_lock_file_that_cannot_be_written_is_exit_2_naming_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # It was exit 70, "internal error (OSError ...)".
+    job = write_job(tmp_path, source=SOURCE)
+    drops = drop(tmp_path, a=HEADER + "1;Alpha Oy;Oulu\n")
+
+    def full(fd: int, data: bytes, offset: int) -> int:
+        raise ENOSPC
+
+    monkeypatch.setattr(lock.os, "pwrite", full)
+    result = run_cli("run", job, "--json")
+    lock_file = tmp_path / "out" / "regsync.jsonl.lock"
+    message = f"{lock_file}: cannot write the job's lock file: No space left on device"
+    assert result.exit_code == 2
+    assert result.stderr == f"regsync: error: {message}\n"
+    assert result.json() == {"error": message, "exit_code": 2}
+    assert names(drops) == ["a.csv"] and not (tmp_path / "r.db").exists()

@@ -170,7 +170,8 @@ def _stop_reason(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted", 130
     if isinstance(exc, OSError):  # a full disk, a folder gone: the machine, not the data
-        where = f"{exc.filename}: " if exc.filename else ""
+        names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
+        where = " -> ".join(names) + ": " if names else ""
         return f"{where}{exc.strerror or first_line(exc)}", 2
     return (f"internal error ({type(exc).__name__}: {first_line(exc)}); set "
             f"REGSYNC_DEBUG=1 for details", EXIT_INTERNAL)
