@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import sync.jobs.lock as lock
 import sync.jobs.runner as runner
 import sync.jobs.sources as sources
 from tests.conftest import run_cli
-from tests.jobs_helpers import HEADER, names, write_job
+from tests.jobs_helpers import HEADER, log_lines, names, write_job
 
 SOURCE = 'folder = "drops"\nsettle_seconds = 0'
 ENOSPC = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -138,3 +139,26 @@ def test_a_lock_file_that_cannot_be_written_is_exit_2_naming_it(
     assert result.stderr == f"regsync: error: {message}\n"
     assert result.json() == {"error": message, "exit_code": 2}
     assert names(drops) == ["a.csv"] and not (tmp_path / "r.db").exists()
+
+
+def test_a_duplicates_counts_say_how_many_rows_were_skipped(tmp_path: Path) -> None:
+    job = write_job(tmp_path, source=SOURCE)
+    text = HEADER + "1;Alpha Oy;Oulu\n\n2;Beta Oy;Kemi\n"  # one blank line: skipped
+    drops = drop(tmp_path, a=text)
+    first = run_cli("run", job, "--json")
+    counts = first.json()["files"][0]["counts"]
+    assert counts["skipped"] == 1 and counts["new"] == 2
+    (drops / "b.csv").write_text(text)
+    again = run_cli("run", job, "--json")
+    record = again.json()["files"][0]
+    assert record["outcome"] == "skipped_duplicate" and record["counts"] == counts
+    assert log_lines(tmp_path / "out" / "regsync.jsonl")[-1]["counts"] == counts
+
+    # A batch committed before the count was recorded: the key is there all the same.
+    conn = sqlite3.connect(tmp_path / "r.db")
+    with conn:
+        conn.execute("UPDATE batches SET counts = ?",
+                     (json.dumps({k: v for k, v in counts.items() if k != "skipped"}),))
+    conn.close()
+    (drops / "c.csv").write_text(text)
+    assert run_cli("run", job, "--json").json()["files"][0]["counts"]["skipped"] == 0
