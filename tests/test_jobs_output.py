@@ -7,7 +7,11 @@ from __future__ import annotations
 import errno
 import json
 import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +20,9 @@ import pytest
 import sync.jobs.lock as lock
 import sync.jobs.runner as runner
 import sync.jobs.sources as sources
-from tests.conftest import run_cli
-from tests.jobs_helpers import HEADER, log_lines, names, write_job
+from sync.writers.register.sqlite import SQLiteRegister
+from tests.conftest import ROOT, customers, run_cli
+from tests.jobs_helpers import HEADER, batches, log_lines, names, write_job
 
 SOURCE = 'folder = "drops"\nsettle_seconds = 0'
 ENOSPC = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -162,3 +167,78 @@ def test_a_duplicates_counts_say_how_many_rows_were_skipped(tmp_path: Path) -> N
     conn.close()
     (drops / "c.csv").write_text(text)
     assert run_cli("run", job, "--json").json()["files"][0]["counts"]["skipped"] == 0
+
+
+def test_sigterm_during_a_commit_stops_like_an_interrupt_and_rolls_it_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # SIGTERM ended the process (status 143) with no summary and no log line. Without
+    # the run's own handler, this test's handler turns it into an error it can see.
+    def not_handled(signum: int, frame: object) -> None:
+        raise RuntimeError("SIGTERM reached the default handler")
+
+    job = write_job(tmp_path, source=SOURCE)
+    drops = drop(tmp_path, a=HEADER + "1;Alpha Oy;Oulu\n", b=HEADER + "2;Beta Oy;Kemi\n",
+                 c=HEADER + "3;Gamma Oy;Tornio\n")
+    real_insert = SQLiteRegister._insert
+
+    def insert_then_sigterm(self: SQLiteRegister, inserts: Any, *args: Any) -> None:
+        real_insert(self, inserts, *args)
+        if "2" in inserts["customer_number"].to_list():  # b's rows are in, not committed
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)  # the handler runs here
+
+    monkeypatch.setattr(SQLiteRegister, "_insert", insert_then_sigterm)
+    previous = signal.signal(signal.SIGTERM, not_handled)
+    try:
+        result = run_cli("run", job, "--json")
+        assert signal.getsignal(signal.SIGTERM) is not_handled  # put back after the run
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert result.exit_code == 143, result.stderr
+    payload = result.json()
+    assert payload["error"] == "terminated (SIGTERM)" and payload["exit_code"] == 143
+    assert [(Path(f["file"]).name, f["outcome"]) for f in payload["files"]] == [
+        ("a.csv", "committed"), ("b.csv", "failed")]
+    assert "stopped: terminated (SIGTERM); 1 committed, 1 failed; exit 143" in result.stderr
+    assert sorted(customers(tmp_path / "r.db")) == ["1"]  # b's transaction rolled back
+    assert [b[0] for b in batches(tmp_path / "r.db")] == [1]
+    assert names(drops) == ["b.csv", "c.csv"]
+    assert [(Path(r["file"]).name, r["outcome"], r.get("reason"))
+            for r in log_lines(tmp_path / "out" / "regsync.jsonl")] == [
+        ("a.csv", "committed", None), ("b.csv", "failed", "terminated (SIGTERM)")]
+
+
+def catches_sigterm(pid: int) -> bool:
+    """Whether the process has its own SIGTERM handler set (Linux: SigCgt in /proc);
+    without /proc, True after a moment."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        time.sleep(1)
+        return True
+    caught = next(line.split()[1] for line in status.splitlines()
+                  if line.startswith("SigCgt:"))
+    return bool(int(caught, 16) & 1 << (signal.SIGTERM - 1))
+
+
+def test_sigterm_to_a_run_process_gives_its_summary_and_log_line(tmp_path: Path) -> None:
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 30')
+    drops = drop(tmp_path, a=HEADER + "1;Alpha Oy;Oulu\n")
+    lock_file = tmp_path / "out" / "regsync.jsonl.lock"
+    run = subprocess.Popen([sys.executable, "-m", "sync", "run", str(job), "--json"],
+                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+    deadline = time.monotonic() + 30
+    while not (lock_file.exists() and lock_file.read_text().strip() == str(run.pid)
+               and catches_sigterm(run.pid)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    run.send_signal(signal.SIGTERM)  # in its settle wait, as systemd's stop would
+    out, err = run.communicate(timeout=30)
+    assert run.returncode == 143, err
+    assert json.loads(out)["error"] == "terminated (SIGTERM)"
+    assert err.strip().endswith("job nightly: stopped: terminated (SIGTERM); 1 failed; "
+                                "exit 143")
+    assert [(r["file"], r["outcome"], r["reason"])
+            for r in log_lines(tmp_path / "out" / "regsync.jsonl")] == [
+        (str(drops.resolve()), "failed", "terminated (SIGTERM)")]
+    assert names(drops) == ["a.csv"]

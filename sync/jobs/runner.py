@@ -13,8 +13,10 @@ import contextlib
 import errno
 import json
 import os
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +46,8 @@ from sync.writers.register.urls import redact_url
 Outcome = Literal["committed", "skipped_duplicate", "held", "left_incomplete", "failed",
                   "dry_run"]
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
+
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process it ended
 
 
 @dataclass
@@ -139,18 +143,20 @@ def run_job(job: Job, *, dry_run: bool = False,
             echo(result.line())
 
         run = _Run(job, register, dry_run, done)
-        try:
-            run.run()
-        except (SystemExit, GeneratorExit):
-            raise
-        except BaseException as exc:  # noqa: BLE001 - the run's record must survive it
-            if os.environ.get("REGSYNC_DEBUG") and not isinstance(exc, RegsyncError):
+        with _sigterm_interrupts():
+            try:
+                run.run()
+            except (SystemExit, GeneratorExit):
                 raise
-            message, code = _stop_reason(exc)
-            _record_stop(run, results, message, code)
-            raise RunStopped(RunSummary(job.name, dry_run, results), message, code) from exc
-        finally:
-            run.register.close()
+            except BaseException as exc:  # noqa: BLE001 - the run's record must survive it
+                if os.environ.get("REGSYNC_DEBUG") and not isinstance(exc, RegsyncError):
+                    raise
+                message, code = _stop_reason(exc)
+                _record_stop(run, results, message, code)
+                raise RunStopped(RunSummary(job.name, dry_run, results), message,
+                                 code) from exc
+            finally:
+                run.register.close()
     return RunSummary(job.name, dry_run, results)
 
 
@@ -163,10 +169,41 @@ class RunStopped(Exception):
         self.summary, self.message, self.exit_code = summary, message, exit_code
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (systemd's stop or timeout) during a run: raised where the run is, as
+    Ctrl-C raises KeyboardInterrupt, so that it stops the same way (a commit under way
+    rolls back, the stop is logged and summarised) but with its own exit code."""
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """For the block, SIGTERM raises Terminated instead of ending the process at once.
+
+    Only the main thread can set a handler; elsewhere SIGTERM keeps its own.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    # A second SIGTERM while the stop is recorded would cut that record short; the
+    # handler is put back when the run ends (and SIGKILL still works).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated
+
+
 def _stop_reason(exc: BaseException) -> tuple[str, int]:
     """The one line and exit code for what stopped a run."""
     if isinstance(exc, RegsyncError):
         return exc.message, exc.exit_code
+    if isinstance(exc, Terminated):
+        return "terminated (SIGTERM)", EXIT_TERMINATED
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted", 130
     if isinstance(exc, OSError):  # a full disk, a folder gone: the machine, not the data
