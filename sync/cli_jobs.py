@@ -25,8 +25,8 @@ def run_cmd(job_file: Path, dry_run: bool, as_json: bool) -> None:
 
     Human lines go to stderr; one JSON line per file to the job's log; with --json a
     summary object on stdout. Exit 0: all applied; 1: a file was held or failed, or
-    rows were not applied; 2: the job file was refused; 3: already running, or the
-    register was busy.
+    rows were not applied; 2: the job file was refused, or a full disk; 3: already
+    running, or the register was busy; 130: interrupted; 143: terminated (SIGTERM).
     """
     from sync.jobs import load_job, run_job  # imported here: `regsync commit` needs none of it
     from sync.jobs.runner import RunStopped

@@ -107,7 +107,8 @@ def commit(plan: Plan | CommitRows, register: Register, actor: str,
     `plan` is a plan in memory, or one opened by `open_for_commit` (read in parts, so
     the commit holds a part of its rows at a time). `progress`, when given, is called
     as each step of COMMIT_STEPS begins. `once`: refuse a source whose content an import
-    batch not reverted already committed."""
+    batch not reverted already committed. The batch records the plan's counts, its
+    skipped (blank) rows included."""
     rows = plan if isinstance(plan, CommitRows) else in_memory(plan)
     header = rows.header
     planned_for = header.register_id
@@ -117,5 +118,5 @@ def commit(plan: Plan | CommitRows, register: Register, actor: str,
     return register.apply(
         changeset(rows), plan_id=header.plan_id, plan_version=header.register_version,
         source=header.source, checksum=header.source_checksum, actor=actor,
-        counts=header.counts, progress=progress, once=once,
+        counts={**header.counts, "skipped": header.skipped}, progress=progress, once=once,
         plan_history=header.register_history)

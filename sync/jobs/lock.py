@@ -33,21 +33,49 @@ def _holder_pid(fd: int) -> str:
     return ""
 
 
+class LockFileError(RegsyncError):
+    """The lock file could not be made, locked or written (a full disk, no permission):
+    exit 2, before anything is touched."""
+
+    exit_code = 2
+
+
 @contextmanager
 def job_lock(path: Path, job_name: str) -> Iterator[None]:
-    """Hold the job's lock for the block, or raise JobRunningError at once (no waiting)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    """Hold the job's lock for the block, or raise JobRunningError at once (no waiting);
+    LockFileError, naming the file, when the lock file can't be made or written."""
+    fd = _open(path)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _holder_pid(fd)
-            raise JobRunningError(f"job {job_name} is already running, pid "
-                                  f"{holder or 'unknown'} (lock {path})") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        _take(fd, path, job_name)
         yield
     finally:
         # Closing the descriptor releases the flock; the file stays (harmless, reused).
         os.close(fd)
+
+
+def _open(path: Path) -> int:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise LockFileError(_cannot(path, "open", exc)) from None
+
+
+def _take(fd: int, path: Path, job_name: str) -> None:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = _holder_pid(fd)
+        raise JobRunningError(f"job {job_name} is already running, pid "
+                              f"{holder or 'unknown'} (lock {path})") from None
+    except OSError as exc:
+        raise LockFileError(_cannot(path, "lock", exc)) from None
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    except OSError as exc:
+        raise LockFileError(_cannot(path, "write", exc)) from None
+
+
+def _cannot(path: Path, what: str, exc: OSError) -> str:
+    return f"{path}: cannot {what} the job's lock file: {exc.strerror or exc}"

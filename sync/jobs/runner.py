@@ -10,10 +10,13 @@ same source: unchanged content means nothing to do.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +46,8 @@ from sync.writers.register.urls import redact_url
 Outcome = Literal["committed", "skipped_duplicate", "held", "left_incomplete", "failed",
                   "dry_run"]
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
+
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process it ended
 
 
 @dataclass
@@ -138,18 +143,20 @@ def run_job(job: Job, *, dry_run: bool = False,
             echo(result.line())
 
         run = _Run(job, register, dry_run, done)
-        try:
-            run.run()
-        except (SystemExit, GeneratorExit):
-            raise
-        except BaseException as exc:  # noqa: BLE001 - the run's record must survive it
-            if os.environ.get("REGSYNC_DEBUG") and not isinstance(exc, RegsyncError):
+        with _sigterm_interrupts():
+            try:
+                run.run()
+            except (SystemExit, GeneratorExit):
                 raise
-            message, code = _stop_reason(exc)
-            _record_stop(run, results, message, code)
-            raise RunStopped(RunSummary(job.name, dry_run, results), message, code) from exc
-        finally:
-            run.register.close()
+            except BaseException as exc:  # noqa: BLE001 - the run's record must survive it
+                if os.environ.get("REGSYNC_DEBUG") and not isinstance(exc, RegsyncError):
+                    raise
+                message, code = _stop_reason(exc)
+                _record_stop(run, results, message, code)
+                raise RunStopped(RunSummary(job.name, dry_run, results), message,
+                                 code) from exc
+            finally:
+                run.register.close()
     return RunSummary(job.name, dry_run, results)
 
 
@@ -162,14 +169,46 @@ class RunStopped(Exception):
         self.summary, self.message, self.exit_code = summary, message, exit_code
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (systemd's stop or timeout) during a run: raised where the run is, as
+    Ctrl-C raises KeyboardInterrupt, so that it stops the same way (a commit under way
+    rolls back, the stop is logged and summarised) but with its own exit code."""
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """For the block, SIGTERM raises Terminated instead of ending the process at once.
+
+    Only the main thread can set a handler; elsewhere SIGTERM keeps its own.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    # A second SIGTERM while the stop is recorded would cut that record short; the
+    # handler is put back when the run ends (and SIGKILL still works).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated
+
+
 def _stop_reason(exc: BaseException) -> tuple[str, int]:
     """The one line and exit code for what stopped a run."""
     if isinstance(exc, RegsyncError):
         return exc.message, exc.exit_code
+    if isinstance(exc, Terminated):
+        return "terminated (SIGTERM)", EXIT_TERMINATED
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted", 130
     if isinstance(exc, OSError):  # a full disk, a folder gone: the machine, not the data
-        where = f"{exc.filename}: " if exc.filename else ""
+        names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
+        where = " -> ".join(names) + ": " if names else ""
         return f"{where}{exc.strerror or first_line(exc)}", 2
     return (f"internal error ({type(exc).__name__}: {first_line(exc)}); set "
             f"REGSYNC_DEBUG=1 for details", EXIT_INTERNAL)
@@ -213,6 +252,8 @@ def _duplicate(name: str, checksum: str,
         return FileResult(name, "skipped_duplicate", checksum,
                           reason="same content as a file before it in this dry run")
     batch_id, counts = batch
+    # A batch committed before regsync recorded its skipped (blank) rows: none known.
+    counts = {**counts, "skipped": counts.get("skipped", 0)}
     why = f"already committed as batch {batch_id}"
     unapplied = {k: counts.get(k, 0) for k in ("conflict", "rejected") if counts.get(k)}
     if unapplied:
@@ -234,12 +275,36 @@ def _left_in_place(result: FileResult, path: Path) -> None:
 
 
 def _append_log(log: Path, record: dict[str, Any]) -> None:
+    """Append `record` to `log` as one JSON line in one write, fsynced.
+
+    A log left ending mid-line (a disk that filled during an append) gets the record
+    on a new line, so every record after the broken one still parses. An error names
+    the log.
+    """
     log.parent.mkdir(parents=True, exist_ok=True)
     # A file name that is not UTF-8 is logged with its odd bytes escaped (\udce9).
-    with open(log, "a", encoding="utf-8", errors="backslashreplace") as handle:
-        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+    line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8", "backslashreplace")
+    try:
+        fd = os.open(log, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            data = (b"" if _ends_a_line(fd) else b"\n") + line
+            # One write, so that a record is never split between two (O_APPEND puts it
+            # at the end); a short one means the disk is full.
+            if os.write(fd, data) < len(data):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        if exc.filename is None:
+            raise OSError(exc.errno, exc.strerror, str(log)) from exc
+        raise
+
+
+def _ends_a_line(fd: int) -> bool:
+    """Whether the file is empty or its last byte ends a line."""
+    size = os.fstat(fd).st_size
+    return size == 0 or os.pread(fd, 1, size - 1) == b"\n"
 
 
 class _Run:

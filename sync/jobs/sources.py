@@ -12,9 +12,11 @@ import fnmatch
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import BinaryIO
 
 # Temporary names of writers and office programs: a download or copy in progress
 # (x.csv.part, x.csv.tmp, x.csv.crdownload, WinSCP's x.csv.filepart, rsync's
@@ -28,6 +30,9 @@ _TEMP_NAMES = (
     re.compile(r"^\.~lock\.(?P<name>.+)#?$"),
     re.compile(r"^\.(?P<name>[^.].*)\.[A-Za-z0-9]{6}$"),
 )
+
+# A hard link that fails with these: another filesystem, or one without hard links.
+_NO_LINKS = (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EMLINK)
 
 
 @dataclass(frozen=True)
@@ -114,9 +119,9 @@ def move_into(path: Path, folder: Path, name: str | None = None,
 
     Never overwrites: an existing name gets a suffix (x-1.csv, x-2.csv, ...). Within one
     filesystem the file is hard-linked to its new name (which fails rather than replace
-    anything) and then unlinked; across filesystems it is copied to an exclusively
-    created file, fsynced, and only then removed. Either way the file exists under at
-    least one name at every moment.
+    anything) and then unlinked; across filesystems it is copied to a temporary file,
+    fsynced, given its new name (whole, see `write_new`) and only then removed. Either
+    way the file exists under at least one name at every moment.
 
     With `checksum` (the SHA-256 of the content the run read), the file is moved only
     if its new name holds that content and its old name is still that same file: a drop
@@ -133,10 +138,14 @@ def move_into(path: Path, folder: Path, name: str | None = None,
         except FileNotFoundError:
             return None
         except OSError as exc:
-            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EMLINK):
+            if exc.errno not in _NO_LINKS:
                 raise
-            if not _copy_exclusive(path, target):
-                continue
+            try:
+                target = _place_new(folder, name or path.name, partial(_copy, path))
+            except FileNotFoundError:
+                if path.exists():
+                    raise
+                return None
         if checksum is not None and not _still_the_same(path, target, before, checksum):
             target.unlink()
             return None
@@ -166,17 +175,60 @@ def _still_the_same(path: Path, target: Path, before: os.stat_result,
 
 
 def write_new(folder: Path, name: str, data: bytes) -> Path:
-    """Write `data` to a new file in `folder` named `name` (suffixed if taken); its path."""
+    """Write `data` to a new file in `folder` named `name` (suffixed if taken); its path.
+
+    The file appears whole or not at all: `data` goes to a temporary file in `folder`
+    first, fsynced, and only then gets its name. An error (a full disk) leaves nothing
+    and names the file it was for.
+    """
+    return _place_new(folder, name, lambda out: out.write(data))
+
+
+def _place_new(folder: Path, name: str, fill: Callable[[BinaryIO], object]) -> Path:
+    """fill() a temporary file in `folder`, fsync it, give it the first free name of
+    `name` (x.csv, x-1.csv, ...) and return that; the temporary file never stays."""
     folder.mkdir(parents=True, exist_ok=True)
+    temp = folder / f".{name}.{os.getpid()}.tmp"
+    try:
+        with open(temp, "wb") as out:
+            fill(out)
+            out.flush()
+            os.fsync(out.fileno())
+        target = _claim(folder, name, temp)
+    except OSError as exc:
+        # A write's error (a full disk) names no file, a link's the temporary one: the
+        # file it was for is named instead.
+        if exc.filename in (None, str(temp)):
+            raise OSError(exc.errno, exc.strerror, str(folder / name)) from exc
+        raise
+    finally:
+        temp.unlink(missing_ok=True)
+    _fsync_dir(folder)
+    return target
+
+
+def _claim(folder: Path, name: str, temp: Path) -> Path:
+    """Give the whole file `temp` the first free name of `name` in `folder`, never
+    replacing a file: a hard link, which fails when the name is taken."""
     for target in _names(folder, name):
         try:
-            with open(target, "xb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
+            os.link(temp, target)
         except FileExistsError:
             continue
-        _fsync_dir(folder)
+        except OSError as exc:
+            if exc.errno not in _NO_LINKS:
+                raise
+            # No hard links here (a FAT or some network share): the name is taken with
+            # an empty file, then the whole file is renamed over it.
+            try:
+                os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+            except FileExistsError:
+                continue
+            try:
+                os.replace(temp, target)
+            except BaseException:
+                target.unlink(missing_ok=True)
+                raise
         return target
     raise AssertionError("unreachable: _names is endless")
 
@@ -190,22 +242,10 @@ def _names(folder: Path, name: str) -> Iterator[Path]:
         n += 1
 
 
-def _copy_exclusive(path: Path, target: Path) -> bool:
-    """Copy `path` to a new file `target` and fsync it; False when `target` exists."""
-    try:
-        out = open(target, "xb")  # noqa: SIM115 - closed below, removed on failure
-    except FileExistsError:
-        return False
-    try:
-        with out, open(path, "rb") as src:
-            while chunk := src.read(1 << 20):
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
-    return True
+def _copy(path: Path, out: BinaryIO) -> None:
+    with open(path, "rb") as src:
+        while chunk := src.read(1 << 20):
+            out.write(chunk)
 
 
 def _fsync_dir(folder: Path) -> None:
