@@ -15,7 +15,7 @@ from rapidfuzz import fuzz
 
 from sync.matchers import fuzzy
 from sync.matchers.fuzzy import _comparison_text, _form_tokens, strip_legal_forms
-from sync.namekey import name_blocks, name_words, word_blocks
+from sync.namekey import name_blocks, word_blocks
 from sync.writers.register import open_register
 from tests.conftest import load_register, report_rows, run_cli, write_csv
 
@@ -60,9 +60,7 @@ def brute_force(queries: list[str], numbers: list[str], names: list[str],
     winning."""
     forms = _form_tokens(FORMS)
     query_blocks = word_blocks(pl.int_range(len(queries), eager=True), pl.Series(
-        [[w for w in name_words(pl.Series([q])).item() if w not in forms]
-         or name_words(pl.Series([q])).item() for q in queries],
-        dtype=pl.List(pl.String)))
+        [strip_legal_forms(q, forms).split() for q in queries], dtype=pl.List(pl.String)))
     customer_blocks = name_blocks(pl.Series(numbers, dtype=pl.String),
                                   pl.Series(names, dtype=pl.String))
     pairs = query_blocks.join(customer_blocks, on="block").select(
@@ -162,7 +160,8 @@ def texts(*values: str) -> fuzzy._Texts:
 def test_comparison_text_is_the_stripped_name_with_its_words_sorted(
         names: list[str | None]) -> None:
     forms = _form_tokens(FORMS)
-    got = _comparison_text(name_words(pl.Series(names, dtype=pl.String)), forms).to_list()
+    words = fuzzy._comparable_words(pl.Series(names, dtype=pl.String), forms)
+    got = _comparison_text(words).to_list()
     assert got == [None if n is None else comparison(n) for n in names]
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Protocol
 
@@ -68,28 +69,89 @@ class NameBlocks(Protocol):
         ...
 
 
-def _form_tokens(legal_forms: Iterable[str]) -> frozenset[str]:
-    tokens = (_PUNCT.sub("", form.casefold()).split() for form in legal_forms)
-    # Only single-word forms are stripped: "spol. s r.o." would otherwise strip "s".
-    return frozenset(t[0] for t in tokens if len(t) == 1)
+@dataclass(frozen=True)
+class LegalForms:
+    """The configured legal forms as the words `words_of` sees in them: "Oy" is the word
+    oy, "s.r.o." (or "s.r.o", "s. r. o.") the words s r o, "spol. s r.o." spol s r o.
+
+    A form is stripped where its words stand in a name one after another, so a form
+    with dots is stripped whatever dots a name writes it with.
+    """
+
+    words: frozenset[str]
+    """The forms of one word, and each form's letters without its dots ("sro")."""
+    sequences: tuple[tuple[str, ...], ...]
+    """The forms of several words, the longest first."""
+
+    @cached_property
+    def pattern(self) -> str | None:
+        """Regex of a sequence form in words joined by two spaces with one space around
+        them (each side of a match keeps one space for the next), or None."""
+        if not self.sequences:
+            return None
+        return " (?:{}) ".format("|".join("  ".join(map(re.escape, s))
+                                            for s in self.sequences))
+
+    @cached_property
+    def sequence_words(self) -> list[str]:
+        """Every word of a sequence form."""
+        return sorted({w for s in self.sequences for w in s})
 
 
-def strip_legal_forms(name: str, forms: frozenset[str]) -> str:
+def _form_tokens(legal_forms: Iterable[str]) -> LegalForms:
+    tokens = {tuple(words_of(form)) for form in legal_forms} - {()}
+    # A form is also the one word it makes without its dots ("s.r.o." strips "sro" too),
+    # as forms were compared before their dots were seen as word breaks.
+    joined = {w[0] for w in (_PUNCT.sub("", f.casefold()).split() for f in legal_forms)
+              if len(w) == 1}
+    return LegalForms(frozenset(t[0] for t in tokens if len(t) == 1) | joined,
+                      tuple(sorted((t for t in tokens if len(t) > 1),
+                                   key=lambda t: (-len(t), t))))
+
+
+def _strip_words(words: list[str], forms: LegalForms) -> list[str]:
+    """`words` without the legal forms' words; all of them when nothing else is left.
+    From the left, the longest form that starts at a word is dropped."""
+    kept: list[str] = []
+    i = 0
+    while i < len(words):
+        form = next((s for s in forms.sequences if tuple(words[i:i + len(s)]) == s), None)
+        if form is not None:
+            i += len(form)
+            continue
+        if words[i] not in forms.words:
+            kept.append(words[i])
+        i += 1
+    return kept or words
+
+
+def strip_legal_forms(name: str, forms: LegalForms) -> str:
     """The comparison form of a name: lower case, no punctuation, no legal-form words."""
-    words = words_of(name)
-    kept = [w for w in words if w not in forms]
-    return " ".join(kept or words)
+    return " ".join(_strip_words(words_of(name), forms))
 
 
-def _comparable_words(names: pl.Series, forms: frozenset[str]) -> pl.Series:
+def _comparable_words(names: pl.Series, forms: LegalForms) -> pl.Series:
     """The words of strip_legal_forms over a column (List[String])."""
     words = name_words(names)
-    kept = words.list.eval(pl.element().filter(~pl.element().is_in(sorted(forms))))
+    kept = words
+    if forms.pattern is not None:
+        # Only the names with a word of a sequence form are searched for one.
+        frame = pl.DataFrame({"words": words}).with_row_index("i")
+        some = frame.filter(pl.col("words").list.eval(
+            pl.element().is_in(forms.sequence_words)).list.any().fill_null(False))
+        if some.height:
+            joined = " " + pl.col("words").list.join("  ") + " "
+            without = some.select("i", joined.str.replace_all(forms.pattern, " ")
+                                  .str.split(" ").list.eval(pl.element().filter(
+                                      pl.element() != "")).alias("without"))
+            kept = frame.join(without, on="i", how="left", maintain_order="left").select(
+                pl.coalesce("without", "words")).to_series()
+    kept = kept.list.eval(pl.element().filter(~pl.element().is_in(sorted(forms.words))))
     return pl.select(pl.when(kept.list.len() > 0).then(kept).otherwise(words)
                      ).to_series().alias(names.name)
 
 
-def _comparable(names: pl.Series, forms: frozenset[str]) -> pl.Series:
+def _comparable(names: pl.Series, forms: LegalForms) -> pl.Series:
     """strip_legal_forms over a column."""
     return _comparable_words(names, forms).list.join(" ")
 
@@ -101,24 +163,18 @@ _NETWORK_WIDTH = 4
 _NETWORK = ((0, 1), (2, 3), (0, 2), (1, 3), (1, 2))
 
 
-def _comparison_text(words: pl.Series, forms: frozenset[str]) -> pl.Series:
-    """`strip_legal_forms` of each list of words (name_words' form), its words sorted
-    and joined by one space: the text token_sort_ratio compares.
+def _comparison_text(words: pl.Series) -> pl.Series:
+    """Each list of words (`_comparable_words`' form, legal forms already stripped), its
+    words sorted and joined by one space: the text token_sort_ratio compares.
 
     Names of up to four words (nearly all) are sorted column-wise by a sorting network,
-    legal forms and missing words sorting last and cut off; longer ones one by one.
+    missing words sorting last and cut off; longer ones one by one.
     """
     word = [pl.col(f"w{i}") for i in range(_NETWORK_WIDTH)]
-    form = [w.is_in(sorted(forms)).fill_null(False) for w in word]
-    kept = pl.sum_horizontal(*((w.is_not_null() & ~f).cast(pl.Int64)
-                               for w, f in zip(word, form, strict=True)))
     frame = pl.DataFrame({"words": words}).with_columns(
         pl.col("words").list.len().alias("n"),
-        *(pl.col("words").list.get(i, null_on_oob=True).alias(f"w{i}")
-          for i in range(_NETWORK_WIDTH))
-    ).with_columns(
-        pl.when(w.is_null() | ((kept > 0) & f)).then(pl.lit(_LAST)).otherwise(w)
-        .alias(f"w{i}") for i, (w, f) in enumerate(zip(word, form, strict=True)))
+        *(pl.col("words").list.get(i, null_on_oob=True).fill_null(_LAST).alias(f"w{i}")
+          for i in range(_NETWORK_WIDTH)))
     for a, b in _NETWORK:
         frame = frame.with_columns(pl.min_horizontal(f"w{a}", f"w{b}").alias(f"w{a}"),
                                    pl.max_horizontal(f"w{a}", f"w{b}").alias(f"w{b}"))
@@ -131,11 +187,8 @@ def _comparison_text(words: pl.Series, forms: frozenset[str]) -> pl.Series:
         .otherwise(pl.lit("")).alias("text"))["text"]
     wide = frame.select(pl.arg_where(pl.col("n") > _NETWORK_WIDTH))[:, 0]
     if len(wide):
-        sorted_wide = []
-        for many in words.gather(wide).to_list():
-            kept_words = [w for w in many if w not in forms]
-            sorted_wide.append(" ".join(sorted(kept_words or many)))
-        text = text.scatter(wide, sorted_wide)
+        text = text.scatter(wide, [" ".join(sorted(many))
+                                   for many in words.gather(wide).to_list()])
     return text
 
 
@@ -220,14 +273,14 @@ def _can_reach(queries: _Texts, q: np.ndarray, choices: _Texts, c: np.ndarray,
 
 
 def _register_matches(new_rows: pl.DataFrame, register: NameBlocks,
-                      forms: frozenset[str], threshold: float) -> pl.DataFrame:
+                      forms: LegalForms, threshold: float) -> pl.DataFrame:
     """Per New row, the most similar existing customer at or above the threshold:
     q (index into new_rows), customer_number, name, score."""
     pairs, _ = _register_pairs(new_rows, register, forms, threshold)
     return pairs.group_by("q", maintain_order=True).first()
 
 
-def _register_pairs(new_rows: pl.DataFrame, register: NameBlocks, forms: frozenset[str],
+def _register_pairs(new_rows: pl.DataFrame, register: NameBlocks, forms: LegalForms,
                     threshold: float) -> tuple[pl.DataFrame, pl.Series]:
     """Every (row, existing customer) pair at or above the threshold, once each: q (index
     into new_rows), customer_number, name, score; by q, then best score first. And the
@@ -250,7 +303,7 @@ def _register_pairs(new_rows: pl.DataFrame, register: NameBlocks, forms: frozens
                              pl.Series("q", [], dtype=pl.Int64)))
     # token_sort_ratio is the plain ratio of the names with their words sorted: sort
     # them once here.
-    queries = _Texts(_comparison_text(words, forms))
+    queries = _Texts(_comparison_text(words))
     del words  # not needed while scoring, the scan's peak (a list of words per row)
     # Members are read and scored a slice of blocks at a time, so memory holds one
     # slice of the register's names, not every candidate at once.
@@ -265,7 +318,7 @@ def _register_pairs(new_rows: pl.DataFrame, register: NameBlocks, forms: frozens
 
 
 def _score_slice(query_keys: pl.DataFrame, blocks: pl.Series, queries: _Texts,
-                 register: NameBlocks, forms: frozenset[str],
+                 register: NameBlocks, forms: LegalForms,
                  threshold: float) -> pl.DataFrame:
     """The pairs of these blocks that reach the threshold: q, customer_number, name,
     score.
@@ -277,7 +330,7 @@ def _score_slice(query_keys: pl.DataFrame, blocks: pl.Series, queries: _Texts,
     scored twice; the best score is the same.
     """
     members = register.block_members(blocks.to_list()).with_row_index("c")
-    choices = _Texts(_comparison_text(name_words(members["name"]), forms))
+    choices = _Texts(_comparison_text(_comparable_words(members["name"], forms)))
     keys = query_keys.filter(pl.col("block").is_in(blocks.implode())).with_columns(
         (pl.len().over("block") >= _MATRIX_QUERIES).alias("matrix"))
     found_q: list[np.ndarray] = []
