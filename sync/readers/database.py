@@ -22,7 +22,7 @@ from typing import Any
 import polars as pl
 
 from sync.errors import SourceError, first_line
-from sync.readers.table import SourceTable, clean_cell, drop_blank_rows
+from sync.readers.table import SourceTable, clean_cell, compose_letters, drop_blank_rows
 from sync.writers.register.urls import redact_url, scrub
 
 _IDENTIFIER_PART = re.compile(r'^[^"\x00]+$')
@@ -67,6 +67,7 @@ def read_database(db: str, *, table: str | None = None,
     frame, skipped = drop_blank_rows(frame, names)
     source = SourceTable(path=Path(label), format="table", encoding=None, delimiter=None,
                          header_row=1, headers=headers, frame=frame, skipped=skipped)
+    compose_letters(source)
     return DatabaseRead(table=source, checksum=checksum, label=label)
 
 

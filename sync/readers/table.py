@@ -14,6 +14,9 @@ HEAD_ROWS = 10
 _TEXT_GUARD = r'(?s)^="((?:[^"]|"")*)"$'
 # A combining mark (Unicode category M): a letter written decomposed holds one.
 _COMBINING = r"\p{M}"
+# The first bytes of the marks the letters of the languages here decompose into
+# (U+0300-U+036F) in UTF-8: a UTF-8 file without either holds no such letter.
+UTF8_MARK_LEADS = (b"\xcc", b"\xcd")
 
 
 @dataclass
@@ -70,18 +73,31 @@ def clean_cell(name: str) -> pl.Expr:
 
 
 def clean_text(cell: pl.Expr) -> pl.Expr:
-    """`cell` (text) with the text guard `="..."` unwrapped, letters composed (Unicode
-    NFC) and empty cells made null."""
+    """`cell` (text) with the text guard `="..."` unwrapped and empty cells made null."""
     unwrapped = cell.str.extract(_TEXT_GUARD, 1).str.replace_all('""', '"', literal=True)
     # starts_with first: polars then runs the regex only on rows that pass (~10x faster)
     value = pl.when(cell.str.starts_with('="')).then(pl.coalesce(unwrapped, cell)).otherwise(cell)
-    # Text saved on a Mac, or copied from some PDFs, spells "ä" as "a" and a combining
-    # diaeresis (NFD): it looks the same but compares unequal to the register's "ä", so
-    # a name would match no one and a group would be created twice. Only cells holding a
-    # combining mark are composed (normalising every cell costs 4x the whole clean-up).
-    value = pl.when(value.str.contains(_COMBINING)).then(value.str.normalize("NFC")).otherwise(
-        value)
     return pl.when(value != "").then(value)
+
+
+def compose_letters(table: SourceTable) -> None:
+    """Compose (Unicode NFC) the letters of `table`'s cells written decomposed.
+
+    Text saved on a Mac, or copied from some PDFs, spells "ä" as "a" and a combining
+    diaeresis (NFD): it looks the same but compares unequal to the register's "ä", so a
+    name would match no one and a group would be created twice. Only the columns, and
+    in them the cells, that hold a combining mark are composed: most files have none,
+    and normalising every cell costs several times the whole clean-up.
+    """
+    names = [c for c in table.frame.columns if c != "_row"]
+    if not names or table.frame.is_empty():
+        return
+    marked = table.frame.select(pl.col(c).str.contains(_COMBINING).any() for c in names).row(0)
+    columns = [c for c, has in zip(names, marked, strict=True) if has]
+    if columns:
+        table.frame = table.frame.with_columns(
+            pl.when(pl.col(c).str.contains(_COMBINING)).then(pl.col(c).str.normalize("NFC"))
+            .otherwise(pl.col(c)).alias(c) for c in columns)
 
 
 def drop_blank_rows(frame: pl.DataFrame, names: list[str]) -> tuple[pl.DataFrame, int]:
