@@ -30,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -155,18 +156,9 @@ def run_tool(tool: str, data: Path, work: Path, runs: int, timeout: float,
     """All runs of one tool; returns its steps (preview/commit, or job)."""
     source, csv = data / "source.csv", data / "register.csv"
     if tool == "regsync-import":
-        one = Step(tool, "import")
-        for i in range(runs):
-            db = fresh_register(data, work, tool)
-            m = measure([REGSYNC, "import", str(source), "--db", str(db), "--yes", "--json"],
-                        timeout, work)
-            one.runs.append(m)
-            report(tool, "import", i, m)
-            if m.timed_out or m.error:
-                break
-        if check_registers and one.ok_runs():
-            digests[tool] = register_digest(db)
-        return [one]
+        return [_one_step(tool, "import", lambda db: [
+            REGSYNC, "import", str(source), "--db", str(db), "--yes", "--json"],
+            data, work, runs, timeout, digests, check_registers)]
     if tool.startswith("regsync"):
         preview = Step(tool, "preview")
         commit = Step(tool, "commit")
@@ -188,19 +180,28 @@ def run_tool(tool: str, data: Path, work: Path, runs: int, timeout: float,
         if check_registers and commit.ok_runs():
             digests[tool] = register_digest(db)
         return steps
-    job = Step(tool, "job")
     script = HERE / "baselines" / f"{tool}_job.py"
+    return [_one_step(tool, "job", lambda db: [
+        PYTHON, str(script), str(source), "--db", str(db), "--register-csv", str(csv)],
+        data, work, runs, timeout, digests, check_registers)]
+
+
+def _one_step(tool: str, step: str, command: Callable[[Path], list[str]], data: Path,
+              work: Path, runs: int, timeout: float, digests: dict[str, str],
+              check_registers: bool) -> Step:
+    """The runs of a job done by one process, `command(register)`, on fresh registers."""
+    one = Step(tool, step)
+    db = None
     for i in range(runs):
         db = fresh_register(data, work, tool)
-        m = measure([PYTHON, str(script), str(source), "--db", str(db), "--register-csv",
-                     str(csv)], timeout, work)
-        job.runs.append(m)
-        report(tool, "job", i, m)
+        m = measure(command(db), timeout, work)
+        one.runs.append(m)
+        report(tool, step, i, m)
         if m.timed_out or m.error:
             break
-    if check_registers and job.ok_runs():
+    if check_registers and one.ok_runs() and db is not None:
         digests[tool] = register_digest(db)
-    return [job]
+    return one
 
 
 def report(tool: str, step: str, i: int, m: Measure) -> None:
