@@ -222,3 +222,21 @@ def test_a_register_says_whether_it_has_name_blocks(register_url: str,
         assert register.has_name_blocks() is True
     finally:
         register.close()
+
+
+def test_a_later_same_name_row_also_like_a_customer_names_both(tmp_path: Path) -> None:
+    # Spec section 4: "the second is flagged as a possible duplicate of the first". A
+    # similar existing customer took the flag, and the earlier row went unmentioned.
+    db = tmp_path / "register.db"
+    load_register(db, "customer_number,name\n500,Kahvila Aurinkoo\n", tmp_path)
+    source = write_csv(tmp_path / "s.csv", "name\nKahvila Aurinko\nKahvila Aurinko\n"
+                                           "Muu Oy\nMuu Oy\n")
+    report = tmp_path / "r.csv"
+    result = run_cli("preview", source, "--db", db, "--report", report)
+    assert result.exit_code == 0, result.stderr
+    rows = {int(r["row"]): r for r in report_rows(report)}
+    assert [rows[n]["possible_duplicate"] for n in (2, 3, 4, 5)] == ["500", "500", "", "503"]
+    assert "row 2" not in rows[2]["message"]
+    assert rows[3]["message"] == ("possible duplicate of customer 500 'Kahvila Aurinkoo' "
+                                  "(similarity 97); possible duplicate of row 2 (same name)")
+    assert rows[5]["message"] == "possible duplicate of row 4 (same name)"

@@ -392,13 +392,21 @@ def possible_duplicates(new_rows: pl.DataFrame, register: NameBlocks,
                .with_columns(pl.col("_row").first().over("name_key").alias("first_row"),
                              pl.col("customer_number").first().over("name_key")
                              .alias("first_number"))
-               .filter((pl.col("_row") != pl.col("first_row"))
-                       & ~pl.col("_row").is_in(flagged["_row"].implode()))
+               .filter(pl.col("_row") != pl.col("first_row"))
                .select("_row", pl.col("first_number").alias("possible_duplicate"),
                        pl.lit(100, pl.Int64).alias("similarity"),
                        pl.format("possible duplicate of row {} (same name)",
                                  pl.col("first_row")).alias("duplicate_note")))
-    return pl.concat([flagged, earlier], how="vertical_relaxed")
+    # A row like an existing customer and named as an earlier row says both; its
+    # possible_duplicate stays the existing customer (spec section 9).
+    both = pl.col("_row").is_in(flagged["_row"].implode())
+    also = earlier.filter(both).select("_row", pl.col("duplicate_note").alias("_also"))
+    flagged = (flagged.join(also, on="_row", how="left", maintain_order="left")
+               .with_columns(pl.when(pl.col("_also").is_not_null())
+                             .then(pl.format("{}; {}", "duplicate_note", "_also"))
+                             .otherwise(pl.col("duplicate_note")).alias("duplicate_note"))
+               .drop("_also"))
+    return pl.concat([flagged, earlier.filter(~both)], how="vertical_relaxed")
 
 
 def similar_customers(rows: pl.DataFrame, register: NameBlocks, legal_forms: Iterable[str],
