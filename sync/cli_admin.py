@@ -114,16 +114,13 @@ def history_cmd(customer: str, db: str, as_json: bool) -> None:
 @json_option
 def revert_cmd(batch_id: int, db: str, actor: str, as_json: bool) -> None:
     """Undo a batch (as a batch of its own); refused while later batches changed its customers."""
-    def body() -> int:
-        register = open_register(db, create=True)
-        try:
-            info = register.revert(batch_id, actor)
-        finally:
-            register.close()
+    def body(register: SQLRegister) -> int:
+        info = register.revert(batch_id, actor)
         emit(as_json, {"batch": info.batch_id, "reverted": batch_id},
              [f"batch {batch_id} reverted by batch {info.batch_id}"])
         return 0
-    run(as_json, body)
+    # A register that does not exist has no batch to revert: none is created for it.
+    run(as_json, lambda: _with_register(db, write=True, body=body))
 
 
 def _state_command(name: str, column: str, value: Callable[[str], str | None],

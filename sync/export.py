@@ -115,12 +115,19 @@ def _where(rules: Rules, item: str) -> tuple[str, str]:
     return field, canonical if canonical is not None else value.strip()
 
 
+_LARGEST_BATCH = 2**63 - 1  # batch ids are 64-bit integers on both engines
+
+
 def _changed_since(value: str | None) -> tuple[int | None, str | None]:
     if value is None:
         return None, None
     text = value.strip()
     if text.isdigit():
-        return int(text), None
+        batch = int(text)
+        if batch > _LARGEST_BATCH:
+            raise UsageError(f"--changed-since {value!r}: no batch id is that large "
+                             f"(at most {_LARGEST_BATCH})")
+        return batch, None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

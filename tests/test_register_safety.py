@@ -468,3 +468,39 @@ def test_the_history_digest_of_a_version_stays_as_later_batches_and_reverts_land
         assert register.history_digest(version + 2) != recorded
     finally:
         register.close()
+
+
+def test_revert_on_a_register_that_does_not_exist_creates_none(register_url: str):
+    # A typo in --db or ?schema= made revert create an empty register, then exit 2.
+    result = run_cli("revert", "1", "--db", register_url, "--json")
+    assert result.exit_code == 2
+    assert "there is no register here yet" in result.json()["error"]
+    from sync.writers.register import register_exists
+    assert not register_exists(register_url)
+
+
+@pytest.mark.parametrize(("recorded", "said"), [
+    ("abc", "damaged register: its schema version 'abc' is no number"),
+    ("5", "register schema version 5 is newer than this regsync (4); upgrade regsync")])
+def test_a_damaged_or_newer_schema_version_is_one_line_for_every_command(
+        db: str, tmp_path: Path, recorded: str, said: str):
+    # migrate crashed (exit 70) on 'abc'; a newer register was sent to run migrate,
+    # which then refused it.
+    register = open_register(db, create=True)
+    try:
+        with register._transaction():
+            register._execute(f"UPDATE {register._t('meta')} SET value = ? "
+                              f"WHERE key = 'schema_version'", (recorded,))
+    finally:
+        register.close()
+    for command in (["migrate"], ["preview", str(SOURCE)], ["export", str(tmp_path / "o.csv")]):
+        result = run_cli(*command, "--db", db, "--json")
+        assert result.exit_code == 2, (command, result.stderr)
+        assert said in result.json()["error"], command
+
+
+def test_changed_since_a_batch_id_past_64_bits_is_a_usage_error(db: str, tmp_path: Path):
+    result = run_cli("export", tmp_path / "x.csv", "--db", db, "--changed-since",
+                     str(2**63), "--json")
+    assert result.exit_code == 2, result.stderr
+    assert "no batch id is that large" in result.json()["error"]

@@ -22,7 +22,7 @@ from psycopg import sql as psql
 
 from sync.errors import CommitInDoubtError, RegisterBusyError, RegisterError
 from sync.writers.register.read_pool import READERS, ReadPool
-from sync.writers.register.schema import SCHEMA_VERSION, schema_sql
+from sync.writers.register.schema import SCHEMA_VERSION, schema_sql, schema_version_problem
 from sync.writers.register.sql import SQLRegister
 from sync.writers.register.sql_reads import HISTORY_COLUMNS, T
 from sync.writers.register.urls import is_postgres_url, parse_url, redact_url, scrub
@@ -147,10 +147,9 @@ class PostgresRegister(SQLRegister):
 
     def check_schema_version(self) -> None:
         """RegisterError unless the register's schema version is this program's."""
-        found = self._meta("schema_version")
-        if found != str(SCHEMA_VERSION):
-            raise RegisterError(f"{self.label}: register schema version {found} is not "
-                                f"{SCHEMA_VERSION}; run 'regsync migrate'")
+        problem = schema_version_problem(self.label, self._meta("schema_version"))
+        if problem is not None:
+            raise RegisterError(problem)
 
     # -- engine hooks ----------------------------------------------------------------
 

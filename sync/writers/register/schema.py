@@ -139,3 +139,17 @@ def upgrade_sql(dialect: Dialect, from_version: int, prefix: str = "") -> list[s
         f"({NUMBER_LENGTH}, {NUMBER_DIGITS}) "
         f"WHERE {all_digits_sql(dialect, 'customer_number')}",
     ]
+
+
+def schema_version_problem(label: str, found: str | None) -> str | None:
+    """What is wrong with a register whose meta table says schema version `found`, as
+    the one line a user sees; None when it is SCHEMA_VERSION."""
+    if found == str(SCHEMA_VERSION):
+        return None
+    if found is None or not found.isdigit():
+        return f"{label}: damaged register: its schema version {found!r} is no number"
+    if int(found) > SCHEMA_VERSION:
+        return (f"{label}: register schema version {found} is newer than this regsync "
+                f"({SCHEMA_VERSION}); upgrade regsync")
+    return (f"{label}: register schema version {found} is not {SCHEMA_VERSION}; "
+            f"run 'regsync migrate'")

@@ -10,11 +10,16 @@ from typing import Any
 
 import polars as pl
 
-from sync.errors import UsageError
+from sync.errors import RegisterError, UsageError
 from sync.groupkey import group_key
 from sync.namekey import name_key_of
 from sync.writers.register.base import BatchInfo
-from sync.writers.register.schema import SCHEMA_VERSION, STATE_COLUMNS, upgrade_sql
+from sync.writers.register.schema import (
+    SCHEMA_VERSION,
+    STATE_COLUMNS,
+    schema_version_problem,
+    upgrade_sql,
+)
 from sync.writers.register.sql_commit import SQLCommits, WrittenBlocks
 from sync.writers.register.sql_reads import HISTORY_COLUMNS, _ident
 
@@ -29,12 +34,13 @@ class SQLRegister(SQLCommits):
         batches and history are not changed, so plans made before stay valid.
         """
         with self._transaction():
-            found = int(self._meta("schema_version") or 0)
-            if found == SCHEMA_VERSION:
+            recorded = self._meta("schema_version")
+            problem = schema_version_problem(self.label, recorded)
+            if problem is None:
                 return None
-            if found > SCHEMA_VERSION:
-                raise UsageError(f"{self.label}: register schema version {found} is newer "
-                                 f"than this regsync ({SCHEMA_VERSION}); upgrade regsync")
+            if recorded is None or not recorded.isdigit() or int(recorded) > SCHEMA_VERSION:
+                raise RegisterError(problem)  # damaged, or made by a newer regsync
+            found = int(recorded)
             for version in range(found, SCHEMA_VERSION):
                 for statement in upgrade_sql(self.dialect, version, self.prefix):
                     self._execute(statement)

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from sync.errors import RegisterBusyError, RegisterError, first_line
 from sync.writers.register.read_pool import READERS, ReadPool
-from sync.writers.register.schema import SCHEMA_VERSION, schema_sql
+from sync.writers.register.schema import SCHEMA_VERSION, schema_sql, schema_version_problem
 from sync.writers.register.sql import SQLRegister
 from sync.writers.register.sql_reads import T
 
@@ -159,9 +159,9 @@ class SQLiteRegister(SQLRegister):
             raise RegisterError(f"{path}: not a regsync register ({exc})") from None
         if row is None:
             raise RegisterError(f"{path}: not a regsync register (no schema version)")
-        if row[0] != str(SCHEMA_VERSION) and not migrating:
-            raise RegisterError(f"{path}: register schema version {row[0]} is not "
-                                f"{SCHEMA_VERSION}; run 'regsync migrate'")
+        problem = schema_version_problem(str(path), row[0])
+        if problem is not None and not migrating:
+            raise RegisterError(problem)
         _last_file[:] = [str(path)]
         return cls(conn, str(path), path.resolve())
 
