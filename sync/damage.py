@@ -44,8 +44,10 @@ _LIBREOFFICE_ERROR = r"^Err:\d{3}$"
 
 # Characters that show nothing and mean nothing in a register's text, yet make two
 # values differ: zero-width space, word joiner, and a BOM inside a cell (pasted from a
-# web page or a chat). Zero-width (non-)joiners are kept: some scripts need them.
-INVISIBLE = "[\u200b\u2060\ufeff]"
+# web page or a chat); and NUL, which a Parquet, XLSX or table cell may hold (a text
+# file holding one is refused as binary) and PostgreSQL can't store in text at all.
+# Zero-width (non-)joiners are kept: some scripts need them.
+INVISIBLE = "[\u200b\u2060\ufeff\x00]"
 
 
 def remove_invisible(table: SourceTable) -> None:

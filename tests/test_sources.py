@@ -11,7 +11,7 @@ import pytest
 from sync.errors import SourceError
 from sync.plan import Plan, new_col
 from sync.readers import read_source
-from tests.conftest import run_cli
+from tests.conftest import customers, run_cli
 from tests.workbooks import Formula, write_xlsx
 
 HEADERS = ["Asiakasnumero", "Nimi", "Postinumero", "Puhelin", "Pvm", "Kaava", "Suoja", "Iso"]
@@ -137,3 +137,17 @@ def test_parquet_refuses_header_row(tmp_path: Path) -> None:
     pl.DataFrame({"Nimi": ["Aho"]}).write_parquet(path)
     with pytest.raises(SourceError, match="--header-row does not apply to Parquet"):
         read_source(path, header_row=2)
+
+
+def test_a_nul_in_a_parquet_cell_is_taken_out_on_both_engines(register_url: str,
+                                                             tmp_path: Path) -> None:
+    # SQLite stored the NUL; PostgreSQL can't hold one in text, and the whole import
+    # ended in an internal error (exit 70).
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "nul.parquet"
+    pq.write_table(pa.table({"customer_number": ["1"], "name": ["Nul\x00Name Oy"]}), path)
+    result = run_cli("import", path, "--db", register_url, "--yes", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert customers(register_url)["1"]["name"] == "NulName Oy"
