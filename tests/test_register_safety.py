@@ -10,7 +10,14 @@ import pytest
 from sync.plan import Plan
 from sync.types import FIELDS
 from sync.writers.register import open_register
-from tests.conftest import FIXTURES, customers, register_state, run_cli, write_csv
+from tests.conftest import (
+    FIXTURES,
+    customers,
+    load_register,
+    register_state,
+    run_cli,
+    write_csv,
+)
 
 REGISTER = FIXTURES / "demo" / "register.csv"
 SOURCE = FIXTURES / "demo" / "asiakkaat.csv"
@@ -504,3 +511,29 @@ def test_changed_since_a_batch_id_past_64_bits_is_a_usage_error(db: str, tmp_pat
                      str(2**63), "--json")
     assert result.exit_code == 2, result.stderr
     assert "no batch id is that large" in result.json()["error"]
+
+
+def test_a_revert_writes_its_customers_in_statements_per_column_not_per_customer(
+        register_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # Reverting 5,000 inserted customers took 16 s: a read and a DELETE per customer.
+    load_register(register_url, "customer_number;name;city\n1;Eka Oy;Turku\n", tmp_path)
+    lines = "".join(f"{n};Asiakas {n} Oy;Oulu\n" for n in range(100, 400))
+    source = write_csv(tmp_path / "many.csv", "customer_number;name;city\n" + lines
+                       + "1;Eka Oy;Espoo\n")
+    batch = run_cli("import", source, "--db", register_url, "--yes", "--json").json()["batch"]
+    calls: list[str] = []
+    register = open_register(register_url, create=False)
+    engine = type(register)
+    register.close()
+    original = engine._execute
+
+    def counted(self, query, params=()):
+        calls.append(query)
+        return original(self, query, params)
+
+    monkeypatch.setattr(engine, "_execute", counted)
+    assert run_cli("revert", str(batch), "--db", register_url).exit_code == 0
+    monkeypatch.undo()
+    assert len(calls) < 60, len(calls)
+    assert sorted(customers(register_url)) == ["1"]
+    assert customers(register_url)["1"]["city"] == "Turku"

@@ -184,46 +184,70 @@ class SQLRegister(SQLCommits):
                              f"changed after it; revert the later batches first")
 
     def _undo(self, entries: pl.DataFrame, batch_id: int, now: str, actor: str) -> int:
-        removed = 0
+        """Undo history `entries` (newest first): delete the customers they inserted,
+        restore those they deleted, put back old field values; each undone entry gets
+        its history row. The customers' rows are written a statement per column for
+        all of them (one round trip per customer made reverting 5,000 inserts 16 s)."""
+        rows = entries.select("customer_number", "action", "field", "old_value", "new_value")
+        snapshots = self._snapshots(
+            rows.filter(pl.col("action") == "insert")["customer_number"])
+        group_ids = self._restored_groups(rows, batch_id)
         history: list[tuple[Any, ...]] = []
-        group_ids = self._group_ids()
-        for number, action, field_name, old, new in entries.select(
-                "customer_number", "action", "field", "old_value", "new_value").iter_rows():
+        removed: list[tuple[str]] = []
+        updates: dict[str, list[tuple[Any, ...]]] = {}
+        renamed: list[tuple[str | None, str]] = []
+        for number, action, field_name, old, new in rows.iter_rows():
             if action == "insert":
-                snapshot = self._snapshot(number)
-                self._execute(f"DELETE FROM {self._t('customers')} WHERE customer_number = ?",
-                              (number,))
-                history.append((batch_id, number, "delete", None, snapshot, None, now, actor))
-                removed += 1
+                removed.append((number,))
+                history.append((batch_id, number, "delete", None, snapshots[number], None,
+                                now, actor))
             elif action == "delete":
                 self._restore_customer(json.loads(old), batch_id)
                 history.append((batch_id, number, "insert", None, None, old, now, actor))
             else:
                 column, value = field_name, old
                 if field_name == "customer_group":
-                    if old is not None and group_key(old) not in group_ids:
-                        self._ensure_groups([old], batch_id)
-                        group_ids = self._group_ids()
                     column = "group_id"
                     value = group_ids[group_key(old)] if old is not None else None
-                self._execute(f"UPDATE {self._t('customers')} SET {_ident(column)} = ?, "
-                              f"updated_batch = ? WHERE customer_number = ?",
-                              (value, batch_id, number))
+                updates.setdefault(column, []).append((value, batch_id, number))
                 if field_name == "name":
-                    self._execute(f"UPDATE {self._t('customers')} SET name_key = ? "
-                                  f"WHERE customer_number = ?", (name_key_of(old), number))
+                    renamed.append((name_key_of(old), number))
                 history.append((batch_id, number, "update", field_name, new, old, now, actor))
+        self._executemany(f"DELETE FROM {self._t('customers')} WHERE customer_number = ?",
+                          removed)
+        for column, params in updates.items():
+            self._executemany(f"UPDATE {self._t('customers')} SET {_ident(column)} = ?, "
+                              f"updated_batch = ? WHERE customer_number = ?", params)
+        self._executemany(f"UPDATE {self._t('customers')} SET name_key = ? "
+                          f"WHERE customer_number = ?", renamed)
         self._executemany(
             f"INSERT INTO {self._t('history')} ({', '.join(HISTORY_COLUMNS)}) "
             f"VALUES ({', '.join('?' * len(HISTORY_COLUMNS))})", history)
-        return removed
+        return len(removed)
 
-    def _snapshot(self, number: str) -> str:
+    def _restored_groups(self, rows: pl.DataFrame, batch_id: int) -> dict[str, int]:
+        """Group ids by name key, after creating the groups that old values name and the
+        register no longer has (removed since, as empty groups of a reverted batch)."""
+        group_ids = self._group_ids()
+        named = rows.filter((pl.col("action") == "update")
+                            & (pl.col("field") == "customer_group")
+                            & pl.col("old_value").is_not_null())["old_value"]
+        missing = [g for g in named.to_list() if group_key(g) not in group_ids]
+        if missing:
+            self._ensure_groups(missing, batch_id)
+            group_ids = self._group_ids()
+        return group_ids
+
+    def _snapshots(self, numbers: pl.Series) -> dict[str, str]:
+        """Each of these customers as the JSON record a history row keeps of it (its
+        fields with a value), by customer number."""
+        if numbers.is_empty():
+            return {}
         columns = sorted(c for c in self._customer_columns() if c not in _INTERNAL)
-        frame = self.fetch(pl.Series([number]), tuple(["customer_number", *columns,
-                                                       "customer_group"]))
-        record = {k: v for k, v in frame.row(0, named=True).items() if v is not None}
-        return json.dumps(record, ensure_ascii=False)
+        frame = self.fetch(numbers, tuple(["customer_number", *columns, "customer_group"]))
+        return {record["customer_number"]: json.dumps(
+                    {k: v for k, v in record.items() if v is not None}, ensure_ascii=False)
+                for record in frame.iter_rows(named=True)}
 
     def _restore_customer(self, record: dict[str, Any], batch_id: int) -> None:
         group = record.pop("customer_group", None)
