@@ -414,7 +414,8 @@ def export_cmd(dest: Path, db: str, fmt: str | None, headers: str, rules_path: P
             register.close()
         lines = [f"exported {counted(info.count, 'customer')} to {info.path} ({info.format})"]
         if info.not_found:
-            lines.append(f"{info.not_found} numbers in {customers_file} are not in the register")
+            lines.append(f"{counted(info.not_found, 'number')} in {customers_file} "
+                         f"{'is' if info.not_found == 1 else 'are'} not in the register")
         _emit(as_json, {"count": info.count, "path": info.path, "format": info.format,
                         "not_found": info.not_found}, lines)
         return 0

@@ -67,8 +67,11 @@ def test_xlsx_sheet_is_chosen_by_name_ignoring_case(tmp_path: Path) -> None:
 def test_options_that_do_not_apply_to_the_format_are_refused(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="--sheet applies to XLSX sources only"):
         read_source(_csv(tmp_path), sheet="Taul1")
-    with pytest.raises(SourceError, match="--delimiter apply to text"):
+    with pytest.raises(SourceError, match="--delimiter applies to text .* leave it out"):
         read_source(workbook(tmp_path), delimiter=";")
+    with pytest.raises(SourceError, match="--encoding and --delimiter apply to text .* leave "
+                                          "them out"):
+        read_source(workbook(tmp_path), encoding="cp1252", delimiter=";")
 
 
 def _csv(tmp_path: Path) -> Path:

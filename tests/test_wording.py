@@ -25,3 +25,14 @@ def test_messages_say_one_cell_and_one_customer(tmp_path: Path) -> None:
     assert "exported 1 customer to " in exported.stdout + exported.stderr
     locked = run_cli("lock", "1001", "--db", db)
     assert "1 customer locked" in locked.stdout + locked.stderr
+
+
+def test_an_export_of_listed_customers_says_one_number_is_missing(tmp_path: Path) -> None:
+    db = tmp_path / "register.db"
+    source = write_csv(tmp_path / "s.csv", "Asiakasnumero;Nimi\n1001;Aho Oy\n")
+    assert run_cli("import", source, "--db", db, "--yes").exit_code == 0
+    listed = tmp_path / "numbers.txt"
+    listed.write_text("1001\n9999\n", encoding="utf-8")
+    result = run_cli("export", tmp_path / "out.csv", "--db", db, "--customers", listed)
+    assert result.exit_code == 0, result.stderr
+    assert f"1 number in {listed} is not in the register" in result.stdout + result.stderr

@@ -127,8 +127,10 @@ def _check_options(path: Path, kind: str | None, encoding: str | None,
         given = [flag for flag, value in (("--encoding", encoding), ("--delimiter", delimiter))
                  if value is not None]
         if given:
-            raise SourceError(f"{path}: is {what}: {' and '.join(given)} apply to text (CSV) "
-                              "sources only; leave them out")
+            verb = "apply" if len(given) > 1 else "applies"
+            them = "them" if len(given) > 1 else "it"
+            raise SourceError(f"{path}: is {what}: {' and '.join(given)} {verb} to text "
+                              f"(CSV) sources only; leave {them} out")
     if sheet is not None and kind != "xlsx":
         raise SourceError(f"{path}: --sheet applies to XLSX sources only; leave it out")
 
