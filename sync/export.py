@@ -152,10 +152,13 @@ def export(register: Register, rules: Rules, dest: Path, options: ExportOptions,
     """Write the selected customers to `dest` in `options.format`; read the register only.
 
     The file appears only when complete (written beside it, then renamed); on any
-    error no file is left. Values are canonical; headers are in `options.headers`.
+    error no file is left. Values are canonical; headers are in `options.headers`. A
+    custom field the register holds but `rules` do not name is written too, under its
+    column name: an export never leaves out values the register has.
     """
-    fields = rules.field_names
-    headers = rules.header_names(options.headers)
+    unnamed = tuple(c for c in register.custom_columns() if c not in rules.field_names)
+    fields = (*rules.field_names, *unnamed)
+    headers = {**rules.header_names(options.headers), **{c: c for c in unnamed}}
     writer = _writer(options, rules, headers)
     chunks = register.export_chunks(fields, selection, CHUNK_ROWS)
     try:

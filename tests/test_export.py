@@ -185,3 +185,31 @@ def test_neutralisation_is_undone_exactly(value: str) -> None:
     assert pl.DataFrame({"v": [written]}).select(unneutralise(pl.col("v")))["v"][0] == value
     guarded = frame.select(spreadsheet_safe(pl.col("v")))["v"][0]
     assert guarded.startswith('="') or not guarded or guarded[0] not in TRIGGERS
+
+
+def test_an_export_without_the_rules_keeps_the_registers_custom_fields(register_url: str,
+                                                                        tmp_path: Path):
+    # Exported without --rules, the custom column was left out: moving a register by
+    # export and import lost its values without a word.
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[fields.loyalty_id]\naliases = ["Kanta-asiakasnumero"]\n'
+                     'normaliser = "compact"\n')
+    source = write_csv(tmp_path / "s.csv", "Asiakasnumero;Nimi;Kanta-asiakasnumero\n"
+                                           "1001;Aho Oy;AB 12\n1002;Laine Oy;\n")
+    assert run_cli("import", source, "--db", register_url, "--yes", "--rules",
+                   rules).exit_code == 0
+    for fmt in ("csv", "parquet", "xlsx"):
+        out = tmp_path / f"plain.{fmt}"
+        assert run_cli("export", out, "--db", register_url).exit_code == 0
+        frame = (pl.read_csv(out, infer_schema=False) if fmt == "csv"
+                 else pl.read_parquet(out) if fmt == "parquet"
+                 else pl.read_excel(out, infer_schema_length=0))
+        assert frame.columns[-1] == "loyalty_id", fmt
+        assert frame.sort("customer_number")["loyalty_id"].to_list() == ["AB12", None], fmt
+    with_rules = tmp_path / "with_rules.csv"
+    assert run_cli("export", with_rules, "--db", register_url, "--rules", rules).exit_code == 0
+    assert pl.read_csv(with_rules, infer_schema=False).columns.count("loyalty_id") == 1
+    # Imported back with the rules, the export changes nothing.
+    again = run_cli("preview", tmp_path / "plain.csv", "--db", register_url, "--rules", rules,
+                    "--json")
+    assert again.json()["unchanged"] == 2, again.stdout

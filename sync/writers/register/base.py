@@ -139,6 +139,10 @@ class Register(Protocol):
         """The customers in these name blocks: block, customer_number, name."""
         ...
 
+    def custom_columns(self) -> tuple[str, ...]:
+        """The columns of custom fields the register holds (named by any rules used)."""
+        ...
+
     def export_chunks(self, fields: tuple[str, ...], selection: Selection,
                       chunk_rows: int = 100_000) -> Iterator[pl.DataFrame]:
         """The selected customers in register order, `fields` as String columns, in

@@ -17,8 +17,15 @@ from typing import Any, TypeVar
 
 import polars as pl
 
+from sync.types import FIELDS
 from sync.writers.register.base import KeyField, Selection
-from sync.writers.register.schema import NUMBER_DIGITS, NUMBER_LENGTH, Dialect, all_digits_sql
+from sync.writers.register.schema import (
+    NUMBER_DIGITS,
+    NUMBER_LENGTH,
+    STATE_COLUMNS,
+    Dialect,
+    all_digits_sql,
+)
 from sync.writers.register.selection import selection_sql
 
 _KEY_COLUMNS = {"customer_number", "business_id", "name_key"}
@@ -120,6 +127,13 @@ class SQLReads:
     def register_id(self) -> str | None:
         """The register's identity; None for the empty stand-in of a missing register."""
         return self._meta("register_id")
+
+    def custom_columns(self) -> tuple[str, ...]:
+        """The customers table's columns for fields that rules added (a custom field's
+        values, kept even when the rules in use do not name it), sorted."""
+        known = {*FIELDS, *STATE_COLUMNS, "id", "group_id", "name_key", "created_batch",
+                 "updated_batch"}
+        return tuple(sorted(c for c in self._customer_columns() if c not in known))
 
     def version(self) -> int:
         """The commit counter: 0 for a new register, +1 on every batch."""
