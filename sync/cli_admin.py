@@ -133,6 +133,10 @@ def _state_command(name: str, column: str, value: Callable[[str], str | None],
     def command(customers: tuple[str, ...], db: str, actor: str, as_json: bool) -> None:
         def body(register: SQLRegister) -> int:
             info = register.set_state(list(customers), column, value(actor), actor, name)
+            if info is None:
+                emit(as_json, {"batch": None, "customers": 0},
+                     [f"no customer changed: all were already {done} (no batch)"])
+                return 0
             emit(as_json, {"batch": info.batch_id, "customers": info.updated},
                  [f"{counted(info.updated, 'customer')} {done} (batch {info.batch_id})"])
             return 0

@@ -537,3 +537,18 @@ def test_a_revert_writes_its_customers_in_statements_per_column_not_per_customer
     assert len(calls) < 60, len(calls)
     assert sorted(customers(register_url)) == ["1"]
     assert customers(register_url)["1"]["city"] == "Turku"
+
+
+def test_locking_a_customer_already_locked_makes_no_batch_and_keeps_plans_valid(
+        db: str, tmp_path: Path):
+    # A nightly script re-locking the same customers made an empty batch each time,
+    # which moved the version and made every open plan stale.
+    assert run_cli("lock", "1001", "--db", db).exit_code == 0
+    plan = tmp_path / "p.plan"
+    assert run_cli("preview", SOURCE, "--db", db, "--plan", plan).exit_code == 1
+    before = register_state(db)
+    again = run_cli("lock", "1001", "--db", db, "--json")
+    assert again.exit_code == 0, again.stderr
+    assert again.json() == {"batch": None, "customers": 0}
+    assert register_state(db) == before
+    assert run_cli("commit", plan, "--db", db).exit_code == 1  # applied, not stale (3)

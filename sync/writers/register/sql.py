@@ -82,11 +82,12 @@ class SQLRegister(SQLCommits):
     # -- writing: locks, invalidation ------------------------------------------------
 
     def set_state(self, numbers: Sequence[str], column: str, value: str | None,
-                  actor: str, kind: str) -> BatchInfo:
+                  actor: str, kind: str) -> BatchInfo | None:
         """Set a state column (locked_by, invalidated) of customers, as a batch of its own.
 
         Unknown customers are refused (nothing written); customers already in that state
-        are left as they are.
+        are left as they are. None when all of them are: no batch is made, so the
+        version stays and plans made before stay valid.
         """
         if column not in STATE_COLUMNS:
             raise ValueError(column)
@@ -99,6 +100,9 @@ class SQLRegister(SQLCommits):
             if unknown:
                 raise UsageError(f"unknown customers: {', '.join(unknown[:10])}")
             changing = [n for n in dict.fromkeys(numbers) if current[n] != value]
+            if not changing:
+                # No batch: the version stays, so plans made before stay valid.
+                return None
             batch_id, version, now = self._open_batch(kind, actor,
                                                       counts={"customers": len(changing)})
             updates = pl.DataFrame(
