@@ -13,6 +13,7 @@ from sync.errors import SourceError
 from sync.readers.columnar import read_columnar
 from sync.readers.csv import read_csv
 from sync.readers.detect import read_head, sniff_format
+from sync.readers.encoding_signs import iter_chunks
 from sync.readers.table import UTF8_MARK_LEADS, SourceTable, compose_letters
 from sync.readers.xlsx import read_xlsx
 
@@ -111,11 +112,8 @@ def _may_hold_decomposed_letters(table: SourceTable) -> bool:
     if table.format != "csv" or table.encoding is None:
         return True
     if codecs.lookup(table.encoding).name in ("utf-8", "utf-8-sig"):
-        with table.path.open("rb") as handle:
-            while block := handle.read(4 << 20):
-                if any(lead in block for lead in UTF8_MARK_LEADS):
-                    return True
-        return False
+        return any(lead in chunk for chunk in iter_chunks(table.path)
+                   for lead in UTF8_MARK_LEADS)
     return table.encoding.startswith(("utf-16", "utf-32"))
 
 

@@ -21,7 +21,7 @@ from sync.writers.register.schema import (
     upgrade_sql,
 )
 from sync.writers.register.sql_commit import SQLCommits, WrittenBlocks
-from sync.writers.register.sql_reads import HISTORY_COLUMNS, _ident
+from sync.writers.register.sql_reads import HISTORY_COLUMNS, INTERNAL_COLUMNS, _ident
 
 
 class SQLRegister(SQLCommits):
@@ -247,7 +247,7 @@ class SQLRegister(SQLCommits):
         fields with a value), by customer number."""
         if numbers.is_empty():
             return {}
-        columns = sorted(c for c in self._customer_columns() if c not in _INTERNAL)
+        columns = sorted(c for c in self._customer_columns() if c not in INTERNAL_COLUMNS)
         frame = self.fetch(numbers, tuple(["customer_number", *columns, "customer_group"]))
         return {record["customer_number"]: json.dumps(
                     {k: v for k, v in record.items() if v is not None}, ensure_ascii=False)
@@ -271,7 +271,3 @@ class SQLRegister(SQLCommits):
             f"DELETE FROM {self._t('groups')} WHERE created_batch = ? AND id NOT IN "
             f"(SELECT group_id FROM {self._t('customers')} WHERE group_id IS NOT NULL)",
             (batch_id,))
-
-
-_INTERNAL = frozenset({"id", "group_id", "name_key", "created_batch", "updated_batch"})
-

@@ -28,6 +28,8 @@ from sync.writers.register.schema import (
 )
 from sync.writers.register.selection import selection_sql
 
+INTERNAL_COLUMNS = frozenset({"id", "group_id", "name_key", "created_batch", "updated_batch"})
+"""Columns of the customers table that are the register's own bookkeeping, no field."""
 _KEY_COLUMNS = {"customer_number", "business_id", "name_key"}
 _TUPLE_ROWS = 100_000
 # Below this many keys per reader, splitting a read costs more than it saves.
@@ -131,8 +133,7 @@ class SQLReads:
     def custom_columns(self) -> tuple[str, ...]:
         """The customers table's columns for fields that rules added (a custom field's
         values, kept even when the rules in use do not name it), sorted."""
-        known = {*FIELDS, *STATE_COLUMNS, "id", "group_id", "name_key", "created_batch",
-                 "updated_batch"}
+        known = {*FIELDS, *STATE_COLUMNS, *INTERNAL_COLUMNS}
         return tuple(sorted(c for c in self._customer_columns() if c not in known))
 
     def version(self) -> int:
