@@ -225,8 +225,16 @@ def _write(path: Path, what: str, write: Callable[[Path], None]) -> None:
 
 
 def _register_file(db: str) -> list[tuple[Path, str]]:
-    """The register's file, when it is one, as an input no output may replace."""
-    return [] if is_postgres_url(db) else [(sqlite_path(db), "register")]
+    """The register's file, when it is one, and the files SQLite keeps beside it, as
+    inputs no output may replace: an export written over `register.db-journal` would be
+    taken for the register's rollback journal and deleted by the next open."""
+    if is_postgres_url(db):
+        return []
+    path = sqlite_path(db)
+    return [(path, "register"),
+            *((path.with_name(path.name + suffix), f"register's {what}")
+              for suffix, what in (("-journal", "rollback journal"), ("-wal", "write-ahead log"),
+                                   ("-shm", "shared-memory file")))]
 
 
 def _inputs(source: Path, db: str) -> list[tuple[Path, str]]:

@@ -46,6 +46,23 @@ def test_an_export_never_writes_over_the_register(source: Path, tmp_path: Path) 
     assert run_cli("export", tmp_path / "out.csv", "--db", db).exit_code == 0
 
 
+@pytest.mark.parametrize("suffix", ["-journal", "-wal", "-shm"])
+def test_no_output_takes_the_name_of_a_file_sqlite_keeps_beside_the_register(
+        source: Path, tmp_path: Path, suffix: str) -> None:
+    # SQLite would take an export named r.db-journal for the register's rollback
+    # journal and delete it at the next open: the export would be lost.
+    db = tmp_path / "r.db"
+    assert run_cli("import", source, "--db", db, "--yes").exit_code == 0
+    companion = tmp_path / f"r.db{suffix}"
+    for args in (("export", companion, "--db", db, "--format", "csv"),
+                 ("preview", source, "--db", db, "--plan", companion),
+                 ("import", source, "--db", db, "--yes", "--report", companion)):
+        result = run_cli(*args)
+        assert result.exit_code == 2, args
+        assert f"{companion}: is the register's" in result.stderr
+        assert not companion.exists()
+
+
 def test_a_pipe_or_a_folder_is_never_replaced_by_an_output(source: Path,
                                                           tmp_path: Path) -> None:
     fifo = tmp_path / "pipe"
