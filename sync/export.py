@@ -79,7 +79,9 @@ def build_selection(rules: Rules, register: Register, *, group: str | None = Non
     """A register Selection from the command line's selection options.
 
     `where` items are FIELD=VALUE: FIELD a field name or any of its header aliases,
-    VALUE normalised like an imported cell (`--where postal_code=100` finds `00100`).
+    VALUE normalised like an imported cell (`--where postal_code=100` finds `00100`);
+    a VALUE an import would reject is a UsageError. A name is compared as matching
+    compares names (case and whitespace runs ignored).
     `changed_since` is a batch id (digits) or an ISO date or time (local time unless it
     has an offset). Raises UsageError for a bad value or a group the register lacks.
     """
@@ -110,8 +112,14 @@ def _where(rules: Rules, item: str) -> tuple[str, str]:
         return field, ""
     rule = rules.fields[field]
     countries = pl.Series([rules.default_country], dtype=pl.String)
-    canonical = normalise_column(rule.normaliser, pl.Series([value], dtype=pl.String),
-                                 countries, rule.options)["value"][0]
+    result = normalise_column(rule.normaliser, pl.Series([value], dtype=pl.String),
+                              countries, rule.options).row(0, named=True)
+    if result["code"] is not None and rule.severity_of(result["code"]) == "error":
+        # An import rejects this value, so no customer holds it: finding nothing would
+        # look like an answer (a typo such as country=SW exports an empty file).
+        raise UsageError(f"--where {item!r}: {result['detail'] or result['code']}; an import "
+                         f"rejects this value, so no customer has it")
+    canonical = result["value"]
     return field, canonical if canonical is not None else value.strip()
 
 

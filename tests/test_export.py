@@ -115,6 +115,8 @@ def test_selection_options(db: Path, tmp_path: Path) -> None:
     assert numbers("--where", "city=Espoo") == ["007"]
     assert numbers("--where", "Postinumero=2100", "--where", "customer_type=Yritys") == ["007"]
     assert numbers("--where", "customer_group=") == ["1002"]
+    # A name is compared as matching compares names: case and spacing are ignored.
+    assert numbers("--where", "name=kahvila   AURINKO oy") == ["1001"]
     assert numbers("--include-invalidated") == ["1001", "1002", "007", "1004"]
     listed = write_csv(tmp_path / "numbers.txt", "1004\n\n007\n9999\n")
     result = run_cli("export", tmp_path / "l.csv", "--db", db, "--customers", listed, "--json")
@@ -133,6 +135,10 @@ def test_changed_since_batch_and_date(db: Path, tmp_path: Path) -> None:
     (("--group", "Nowhere"), "no such group"),
     (("--where", "colour=red"), "unknown field"),
     (("--where", "city"), "FIELD=VALUE"),
+    # Values an import rejects: no customer has them, so an empty export would mislead.
+    (("--where", "country=Sweeden"), "an import rejects this value"),
+    (("--where", "business_id=1234567-8"), "invalid FI business ID"),
+    (("--where", "customer_type=firm"), "unknown customer type"),
     (("--changed-since", "yesterday"), "batch id"),
     (("--delimiter", ":"), "--delimiter"),
 ])

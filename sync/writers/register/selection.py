@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sync.groupkey import group_key
+from sync.namekey import name_key_of
 from sync.writers.register.base import Selection
 
 
@@ -37,6 +38,10 @@ def _conditions(columns: set[str], selection: Selection, prefix: str,
         if name == "customer_group":
             where.append("g.name_key = ?" if value else "c.group_id IS NULL")
             params.extend([group_key(value)] if value else [])
+        elif name == "name" and value:
+            # As matching compares names (spec section 4): `name=aho oy` finds `Aho Oy`.
+            where.append("c.name_key = ?")
+            params.append(name_key_of(value))
         elif name not in columns:
             where.append("1 = 1" if not value else "1 = 0")  # no column: every value empty
         elif value:
