@@ -205,7 +205,9 @@ def _field_rule(name: str, spec: Any, label: str) -> FieldRule:
     where = f"fields.{name}"
     _require(isinstance(spec, dict), label, f"{where} must be a table")
     _require(name in FIELDS or _CUSTOM_FIELD_NAME.match(name) is not None, label,
-             f"{where}: a custom field name must be lower-case letters, digits and _")
+             f"{where}: a custom field name must start with a lower-case letter, hold only "
+             f"lower-case letters, digits and _, and be at most 63 characters "
+             f"(PostgreSQL's limit for a column name)")
     _require(name not in _RESERVED_NAMES, label,
              f"{where}: {name!r} is a register column of its own; choose another name")
     bad = set(spec) - _FIELD_KEYS

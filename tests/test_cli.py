@@ -175,6 +175,8 @@ def test_broken_rule_file_is_refused_with_its_line(tmp_path: Path) -> None:
      "options.values must map company and person to lists of words"),
     ('[fields.customer_type]\noptions = { values = { firm = ["Oy"] } }\n',
      "options.values must map company and person"),
+    # A name PostgreSQL would cut: the message says why, not "must be lower-case".
+    (f'[fields.{"a" * 64}]\nnormaliser = "text"\n', "at most 63 characters"),
 ])
 def test_inconsistent_rule_files_are_refused(tmp_path: Path, text: str, words: str) -> None:
     rules = tmp_path / "rules.toml"
