@@ -158,6 +158,19 @@ def test_export_never_writes_to_the_register(db: Path, tmp_path: Path) -> None:
     assert register_state(db) == before
 
 
+def test_a_value_too_long_for_an_xlsx_cell_names_its_customer_and_field(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    long_notes = "x" * 40_000
+    source = write_csv(tmp_path / "s.csv", f"customer_number;name;notes\n1001;Aho Oy;\n"
+                                           f"1002;Berg AB;{long_notes}\n")
+    assert run_cli("import", source, "--db", db, "--yes").exit_code == 0
+    dest = tmp_path / "out.xlsx"
+    result = run_cli("export", dest, "--db", db, "--json")
+    assert result.exit_code == 2
+    assert "customer 1002, notes (row 3," in result.json()["error"]
+    assert "40000 characters" in result.json()["error"] and not dest.exists()
+
+
 def test_missing_register_and_unknown_extension_are_exit_2(tmp_path: Path) -> None:
     result = run_cli("export", tmp_path / "a.csv", "--db", tmp_path / "none.db", "--json")
     assert result.exit_code == 2 and "no register" in result.json()["error"]

@@ -67,7 +67,8 @@ def _write_sheet(workbook: xlsxwriter.Workbook, chunks: Iterable[pl.DataFrame],
                     sheet.write_blank(row, col, None, text)
                     continue
                 if len(value) > _MAX_CELL:
-                    raise ExportError(f"row {row + 1}, column {col + 1}: a value of "
+                    raise ExportError(f"{_whose(chunk.columns, values)}{chunk.columns[col]}"
+                                      f" (row {row + 1}, column {col + 1}): a value of "
                                       f"{len(value)} characters does not fit an XLSX cell "
                                       f"({_MAX_CELL}); export CSV or Parquet")
                 sheet.write_string(row, col, value, text)
@@ -75,6 +76,15 @@ def _write_sheet(workbook: xlsxwriter.Workbook, chunks: Iterable[pl.DataFrame],
     for col, width in enumerate(widths):
         sheet.set_column(col, col, min(max(width + 2, _MIN_WIDTH), _MAX_WIDTH), text)
     return row
+
+
+def _whose(columns: list[str], values: tuple) -> str:
+    """'customer 1001, ' when the row has its customer number, else nothing."""
+    if "customer_number" in columns:
+        number = values[columns.index("customer_number")]
+        if number is not None:
+            return f"customer {number}, "
+    return ""
 
 
 def _display_width(value: str) -> int:
