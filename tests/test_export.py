@@ -162,12 +162,13 @@ def test_a_value_too_long_for_an_xlsx_cell_names_its_customer_and_field(tmp_path
     db = tmp_path / "r.db"
     long_notes = "x" * 40_000
     source = write_csv(tmp_path / "s.csv", f"customer_number;name;notes\n1001;Aho Oy;\n"
-                                           f"1002;Berg AB;{long_notes}\n")
+                                           f"1002;Berg AB;\n-5;Miinus Oy;{long_notes}\n")
     assert run_cli("import", source, "--db", db, "--yes").exit_code == 0
     dest = tmp_path / "out.xlsx"
     result = run_cli("export", dest, "--db", db, "--json")
     assert result.exit_code == 2
-    assert "customer 1002, notes (row 3," in result.json()["error"]
+    # The number as the register holds it, not as guarded for the sheet ('-5).
+    assert "customer -5, notes (row 4," in result.json()["error"]
     assert "40000 characters" in result.json()["error"] and not dest.exists()
 
 

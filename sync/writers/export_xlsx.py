@@ -60,6 +60,7 @@ def _write_sheet(workbook: xlsxwriter.Workbook, chunks: Iterable[pl.DataFrame],
         if row + chunk.height >= MAX_ROWS:
             raise ExportError(f"the selection has more rows than one XLSX sheet holds "
                               f"({MAX_ROWS - 1}); narrow it or export CSV or Parquet")
+        first_row = row
         for values in chunk.select(neutralise(pl.all())).iter_rows():
             row += 1
             for col, value in enumerate(values):
@@ -67,7 +68,7 @@ def _write_sheet(workbook: xlsxwriter.Workbook, chunks: Iterable[pl.DataFrame],
                     sheet.write_blank(row, col, None, text)
                     continue
                 if len(value) > _MAX_CELL:
-                    raise ExportError(f"{_whose(chunk.columns, values)}{chunk.columns[col]}"
+                    raise ExportError(f"{_whose(chunk, row - first_row - 1)}{chunk.columns[col]}"
                                       f" (row {row + 1}, column {col + 1}): a value of "
                                       f"{len(value)} characters does not fit an XLSX cell "
                                       f"({_MAX_CELL}); export CSV or Parquet")
@@ -78,10 +79,11 @@ def _write_sheet(workbook: xlsxwriter.Workbook, chunks: Iterable[pl.DataFrame],
     return row
 
 
-def _whose(columns: list[str], values: tuple) -> str:
-    """'customer 1001, ' when the row has its customer number, else nothing."""
-    if "customer_number" in columns:
-        number = values[columns.index("customer_number")]
+def _whose(chunk: pl.DataFrame, index: int) -> str:
+    """'customer 1001, ' when the chunk's row `index` has a customer number (as the
+    register holds it, not as neutralised for the sheet), else nothing."""
+    if "customer_number" in chunk.columns:
+        number = chunk["customer_number"][index]
         if number is not None:
             return f"customer {number}, "
     return ""
