@@ -91,6 +91,17 @@ def test_a_database_table_with_decomposed_letters_reads_composed(tmp_path: Path)
     assert read.table.frame.drop("_row").rows() == [("Söderström Bygg AB", "ČESKO")]
 
 
+def test_a_database_table_value_shaped_like_a_text_guard_is_read_as_it_is(tmp_path: Path) -> None:
+    # No spreadsheet wrote a database table: `="00100"` there is the value itself.
+    db = tmp_path / "erp.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE asiakkaat (Nimi TEXT, Lisätiedot TEXT)")
+        conn.execute("INSERT INTO asiakkaat VALUES (?, ?)", ('="00100"', ""))
+    conn.close()
+    read = read_database(f"sqlite:///{db}", table="asiakkaat")
+    assert read.table.frame.drop("_row").rows() == [('="00100"', None)]
+
+
 def test_a_decomposed_source_matches_the_register_and_creates_no_group(tmp_path: Path) -> None:
     # QA: "Söderström Bygg AB" written decomposed became a second customer, and the group
     # "ČESKO" a second group beside "Česko".

@@ -172,6 +172,20 @@ def test_a_value_too_long_for_an_xlsx_cell_names_its_customer_and_field(tmp_path
     assert "40000 characters" in result.json()["error"] and not dest.exists()
 
 
+def test_a_value_shaped_like_a_text_guard_survives_a_parquet_round_trip(tmp_path: Path) -> None:
+    # `'="00100"` in a CSV is the text `="00100"` (the quote says: not a guard). A
+    # Parquet export writes it as it is, and reading it back must not unwrap it.
+    db = tmp_path / "r.db"
+    source = write_csv(tmp_path / "s.csv", "customer_number;name;notes\n"
+                                           "1;\"'=\"\"00100\"\"\";\"'=\"\"abc\"\"\"\n")
+    assert run_cli("import", source, "--db", db, "--yes").exit_code == 0
+    assert customers(db)["1"]["name"] == '="00100"'
+    dest = tmp_path / "out.parquet"
+    export(db, dest)
+    result = run_cli("preview", dest, "--db", db, "--json")
+    assert result.exit_code == 0 and result.json()["unchanged"] == 1, result.stdout
+
+
 def test_missing_register_and_unknown_extension_are_exit_2(tmp_path: Path) -> None:
     result = run_cli("export", tmp_path / "a.csv", "--db", tmp_path / "none.db", "--json")
     assert result.exit_code == 2 and "no register" in result.json()["error"]

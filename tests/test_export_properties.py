@@ -25,7 +25,9 @@ SEED_COLUMNS = ("customer_number", "customer_type", "name", "business_id", "emai
                 "street_address", "postal_code", "city", "country", "customer_group", "notes")
 VALID_FI_IDS = ("0112038-9", "2617416-4", "0737546-2", "1572860-0", "2331972-7")
 # Names a spreadsheet would run as formulas, or that look like the neutralisation itself.
-RISKY = ("-Oy-", "=Summa", "+Plus Oy", "@koti", "'=lainaus", "''+kaksi", "'tavallinen")
+# `'="00100"` imports as `="00100"`, which looks like a text guard in a Parquet export.
+RISKY = ("-Oy-", "=Summa", "+Plus Oy", "@koti", "'=lainaus", "''+kaksi", "'tavallinen",
+         "'=\"00100\"")
 
 letters = st.sampled_from("abcdefghijklmnopqrstuvwxyzäöåčšžABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÅ")
 word = st.text(letters, min_size=1, max_size=8)

@@ -20,7 +20,7 @@ from sync.errors import SourceError, first_line
 from sync.readers.table import (
     EXACT_INTEGERS,
     SourceTable,
-    clean_cell,
+    blank_to_null,
     drop_blank_rows,
     imprecise_number_text,
 )
@@ -49,7 +49,7 @@ def read_columnar(path: Path, kind: str, *, header_row: int = 1) -> SourceTable:
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         reason = first_line(exc, 160)
         raise SourceError(f"{path}: cannot be read as a {label} file ({reason})") from None
-    frame = frame.with_columns(clean_cell(name) for name in names).with_row_index(
+    frame = frame.with_columns(blank_to_null(name) for name in names).with_row_index(
         "_row", offset=2).with_columns(pl.col("_row").cast(pl.Int64))
     headers = [str(column).strip() for column in schema]
     frame, skipped = drop_blank_rows(frame, names)

@@ -22,7 +22,7 @@ from typing import Any
 import polars as pl
 
 from sync.errors import SourceError, first_line
-from sync.readers.table import SourceTable, clean_cell, compose_letters, drop_blank_rows
+from sync.readers.table import SourceTable, blank_to_null, compose_letters, drop_blank_rows
 from sync.writers.register.urls import redact_url, scrub
 
 _IDENTIFIER_PART = re.compile(r'^[^"\x00]+$')
@@ -61,7 +61,7 @@ def read_database(db: str, *, table: str | None = None,
                           for n, col in zip(names, columns, strict=True)})
     if table is not None and names:
         frame = frame.sort(names, nulls_last=True)
-    frame = frame.with_columns(clean_cell(n) for n in names).with_row_index(
+    frame = frame.with_columns(blank_to_null(n) for n in names).with_row_index(
         "_row", offset=2).with_columns(pl.col("_row").cast(pl.Int64))
     checksum = _checksum(headers, frame.drop("_row"))
     frame, skipped = drop_blank_rows(frame, names)

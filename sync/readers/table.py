@@ -72,6 +72,16 @@ def clean_cell(name: str) -> pl.Expr:
     return clean_text(pl.col(name)).alias(name)
 
 
+def blank_to_null(name: str) -> pl.Expr:
+    """Column `name` with empty cells made null, every other value exactly as it is.
+
+    For sources no spreadsheet wrote (Parquet, Arrow, database tables): a value that
+    looks like a text guard (`="00100"`) is the value itself there, as an export to
+    Parquet writes it, so unwrapping it would change the register on a round trip.
+    """
+    return pl.when(pl.col(name) != "").then(pl.col(name)).alias(name)
+
+
 def clean_text(cell: pl.Expr) -> pl.Expr:
     """`cell` (text) with the text guard `="..."` unwrapped and empty cells made null."""
     unwrapped = cell.str.extract(_TEXT_GUARD, 1).str.replace_all('""', '"', literal=True)
