@@ -116,3 +116,24 @@ def test_a_decomposed_source_matches_the_register_and_creates_no_group(tmp_path:
     assert result.exit_code == 0, result.stderr
     assert (result.json()["new"], result.json()["modified"], result.json()["unchanged"]) == (
         0, 0, 3)
+
+
+def test_an_export_resaved_in_windows_1250_with_few_czech_rows_is_all_no_change(
+        tmp_path: Path) -> None:
+    # QA: most rows Finnish, two Czech; Excel on Czech Windows saves Windows-1250. Read
+    # as Windows-1252, the import wrote "Dvoøák" over "Dvořák" and created group "Èesko".
+    finnish = ("Hämäläinen Oy", "Mäkelä Tmi", "Järvinen Ky", "Lähteenmäki", "Pöyhönen Oy",
+               "Äijälä", "Björk Ab", "Öhman", "Virtanen Oy")
+    rows = [f"{100 + i};{name};Hämeenlinna;Häme;FI" for i, name in enumerate(finnish)]
+    rows += ["201;Dvořák Anna;Brno;Česko;CZ", "202;Petr Černý;Plzeň;Česko;CZ"]
+    source = write_csv(tmp_path / "s.csv", "customer_number;name;city;customer_group;country\n"
+                       + "\n".join(rows) + "\n")
+    db = tmp_path / "r.db"
+    assert run_cli("import", source, "--db", db, "--yes").exit_code == 0
+    exported = tmp_path / "out.csv"
+    assert run_cli("export", exported, "--db", db, "--headers", "fi").exit_code == 0
+    resaved = tmp_path / "resaved.csv"
+    resaved.write_bytes(exported.read_text(encoding="utf-8-sig").encode("cp1250"))
+    result = run_cli("preview", resaved, "--db", db, "--json")
+    assert result.exit_code == 0
+    assert result.json()["unchanged"] == len(rows), result.stderr

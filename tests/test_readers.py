@@ -233,6 +233,17 @@ def test_czech_cp1250_is_detected_and_decodes_exactly() -> None:
 
 CZECH = "Číslo;Název\n1;Šťastná Věra\n2;Žižkov Dvořák\n3;Černý Kůň\n"
 FINNISH = "Nimi;Kaupunki\nSöderström;Jyväskylä\nÅkesson;Västerås\nHinta 5 €;Espoo\n"
+# QA: a Finnish register with two Czech customers, saved by Excel on Czech Windows. Its
+# many ä and ö (the same bytes in every candidate) made it Windows-1252, and the import
+# wrote "Dvoøák", "Èesko" and "Plzeò" over the register's names.
+FINNISH_WITH_CZECH = ("Nimi;Kaupunki;Asiakasryhmä\n" + "".join(
+    f"{name};Hämeenlinna;Häme\n" for name in (
+        "Hämäläinen Oy", "Mäkelä Tmi", "Järvinen Ky", "Lähteenmäki", "Pöyhönen Oy", "Äijälä",
+        "Björk Ab", "Öhman", "Virtanen Oy")) + "Dvořák Anna;Brno;Česko\n"
+    "Petr Černý;Plzeň;Česko\n")
+# ...while a Danish name among Finnish ones stays Western ("Søren", not "Sřren").
+FINNISH_WITH_DANISH = "Nimi;Kaupunki\nSøren Møller;Helsinki\nHämäläinen Oy;Hämeenlinna\n" \
+    "Mäkelä;Espoo\n"
 
 
 @pytest.mark.parametrize(
@@ -243,6 +254,9 @@ FINNISH = "Nimi;Kaupunki\nSöderström;Jyväskylä\nÅkesson;Västerås\nHinta 5
         (FINNISH, "cp1252"),
         (FINNISH, "iso8859-15"),  # € is 0xA4 here, ¤ in cp1252
         ("Nimi\nDvořák\n", "cp1250"),  # one Czech word among Finnish-looking ASCII
+        (FINNISH_WITH_CZECH, "cp1250"),
+        (FINNISH_WITH_CZECH, "iso8859-2"),
+        (FINNISH_WITH_DANISH, "cp1252"),
     ],
 )
 def test_single_byte_detection_decodes_exactly(tmp_path: Path, text: str, encoding: str) -> None:

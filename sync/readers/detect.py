@@ -212,7 +212,7 @@ def detect_encoding(path: Path) -> str:
     scan = scan_single_byte(path)
     if scan.utf8_at is not None:
         raise mixed_encodings(path, scan.utf8_at, undecodable_at(path, "utf-8"))
-    chosen = choose_single_byte(scan.counts, scan.sample)
+    chosen = choose_single_byte(scan.counts, scan.sample, scan.words)
     if scan.cp850_at is not None:
         if code_page_850(path, scan.counts):
             return CODE_PAGE_850
