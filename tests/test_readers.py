@@ -445,6 +445,18 @@ def test_utf32_with_bom_is_read_as_utf32_not_as_utf16(tmp_path: Path, codec: str
         read_source(path, encoding="cp1252")
 
 
+@pytest.mark.parametrize("codec", ["cp1252", "latin-1", "iso8859-15", "cp1250"])
+def test_a_utf8_bom_refuses_a_single_byte_encoding(tmp_path: Path, codec: str) -> None:
+    # QA: read as cp1252 the mark became part of the first header ("ï»¿Asiakasnumero"),
+    # the key column was ignored and rows matched by name. A nightly job that always
+    # passes --encoding would have gone wrong silently the day its source got a BOM.
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbfAsiakasnumero;Nimi\r\n1001;Aho Oy\r\n")
+    with pytest.raises(SourceError, match="UTF-8 byte-order mark, so it is not "):
+        read_source(path, encoding=codec)
+    assert read_source(path, encoding="utf-8").headers == ["Asiakasnumero", "Nimi"]
+
+
 @pytest.mark.parametrize(
     ("name", "content", "what"),
     [

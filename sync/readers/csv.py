@@ -84,6 +84,13 @@ def read_csv(
                 f"{path}: starts with a {wide.upper()} byte-order mark, so it is not "
                 f"{codec}; pass --encoding {wide} or leave --encoding out"
             )
+        if wide == "utf-8-sig" and not codec.startswith("utf"):
+            # Read as a single-byte encoding, the mark would be glued to the first header
+            # ("ï»¿Asiakasnumero"), and rows would then match without their key column.
+            raise SourceError(
+                f"{path}: starts with a UTF-8 byte-order mark, so it is not {codec}; "
+                f"pass --encoding utf-8 or leave --encoding out"
+            )
         check_text_head(path, head)
 
     try:
