@@ -794,3 +794,38 @@ def test_windows_quotes_and_dashes_are_not_taken_for_code_page_850(
     path.write_bytes(text.encode(encoding))
     assert read_source(path).encoding != "cp850"
     assert path.read_bytes().decode(read_source(path).encoding or "") == text
+
+
+def test_a_named_pipe_as_source_is_refused_without_waiting(tmp_path: Path) -> None:
+    # QA: a FIFO was opened twice (its first bytes, then the whole); the second open
+    # waited forever for a writer, so a scheduled job hung. The writer below is one
+    # that wrote its data and went away. Run as a process, so a hang fails the test.
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    fifo = tmp_path / "drop.csv"
+    os.mkfifo(fifo)
+
+    def write_once() -> None:
+        try:
+            with os.fdopen(os.open(fifo, os.O_WRONLY), "w") as fh:
+                fh.write("Asiakasnumero;Nimi\n1;Aho\n")
+        except OSError:  # the reader went away (a broken pipe)
+            return
+
+    writer = threading.Thread(target=write_once, daemon=True)
+    writer.start()
+    try:
+        done = subprocess.run([sys.executable, "-m", "sync", "preview", str(fifo), "--db",
+                               str(tmp_path / "r.db")], capture_output=True, text=True,
+                              timeout=60, cwd=Path(__file__).parents[1], check=False)
+    finally:
+        try:  # let a writer still waiting for a reader go
+            os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+    assert done.returncode == 2
+    assert "is not a plain file" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "r.db").exists()

@@ -7,6 +7,7 @@ for files whose content announces no format of its own.
 from __future__ import annotations
 
 import codecs
+import stat
 from pathlib import Path
 
 from sync.errors import SourceError
@@ -45,6 +46,19 @@ def _encrypted_workbook(path: Path) -> bool:
         return False
 
 
+def _check_plain_file(path: Path) -> None:
+    """SourceError for a pipe, a device or a socket: a source is read more than once
+    (its first bytes, then the whole), and a named pipe read twice waits forever for a
+    second writer. Checked before any open: opening a pipe already waits for one."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # missing or unreadable: read_head says which
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise SourceError(f"{path}: is not a plain file (a pipe, a device or standard input); "
+                          f"save the data to a file and name that file")
+
+
 def read_source(
     path: Path,
     *,
@@ -70,6 +84,7 @@ def read_source(
         # the readers' libraries take names as UTF-8 text only.
         raise SourceError(f"{path!s}: the file's name is not UTF-8 text; rename the "
                           "file") from None
+    _check_plain_file(path)
     head = read_head(path, 16)
     kind = sniff_format(head)
     if kind is None and path.suffix.lower() in (".arrow", ".feather", ".ipc") \
