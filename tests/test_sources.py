@@ -124,6 +124,29 @@ def test_parquet_columns_are_cast_to_text(tmp_path: Path) -> None:
     assert table.skipped == 1  # row 3: every cell null
 
 
+def test_parquet_decimals_nan_and_infinity_read_as_a_person_would_type(tmp_path: Path) -> None:
+    # QA: a decimal(12, 2) customer number 1001 became customer "1001.00"; NaN (pandas'
+    # missing number) became customer "NaN"; infinity was stored as "inf".
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "s.parquet"
+    pq.write_table(pa.table({
+        "Asiakasnumero": pa.array([decimal.Decimal(v) for v in ("1001", "1002", "-1.50")],
+                                  pa.decimal128(12, 2)),
+        "Nimi": ["Aho", "Bee", "Cee"],
+        "Puhelin": [float("nan"), float("inf"), 401234567.0],
+    }), path)
+    assert read_source(path).frame.rows() == [
+        (2, "1001", "Aho", None), (3, "1002", "Bee", "#NUM!"), (4, "-1.5", "Cee", "401234567")]
+    db = tmp_path / "r.db"
+    result = run_cli("import", path, "--db", db, "--yes", "--json")
+    assert (result.json()["new"], result.json()["rejected"]) == (2, 1)  # #NUM! rejects
+    assert sorted(customers(db)) == ["-1.5", "1001"]
+
+
 @pytest.mark.parametrize("suffix", [".arrow", ".feather", ".ipc"])
 @pytest.mark.parametrize("stream", [False, True])
 def test_arrow_ipc_files_and_streams(tmp_path: Path, suffix: str, stream: bool) -> None:

@@ -48,7 +48,8 @@ def read_columnar(path: Path, kind: str, *, header_row: int = 1) -> SourceTable:
         frame = lazy.select(exprs).collect()
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         reason = first_line(exc, 160)
-        raise SourceError(f"{path}: cannot be read as a {label} file ({reason})") from None
+        raise SourceError(f"{path}: cannot be read as {_article(label)} {label} file "
+                          f"({reason})") from None
     frame = frame.with_columns(blank_to_null(name) for name in names).with_row_index(
         "_row", offset=2).with_columns(pl.col("_row").cast(pl.Int64))
     headers = [str(column).strip() for column in schema]
@@ -56,6 +57,10 @@ def read_columnar(path: Path, kind: str, *, header_row: int = 1) -> SourceTable:
     return SourceTable(path=path, format="parquet" if kind == "parquet" else "arrow",
                        encoding=None, delimiter=None, header_row=1, headers=headers,
                        frame=frame, skipped=skipped)
+
+
+def _article(label: str) -> str:
+    return "an" if label[0] in "AEIOU" else "a"
 
 
 def _scan(path: Path, kind: str) -> pl.LazyFrame:
@@ -116,9 +121,19 @@ def _as_text(column: pl.Expr, dtype: pl.DataType) -> pl.Expr:
         exact = column.abs() < EXACT_INTEGERS
         integral = column.is_finite() & (column == column.floor()) & exact
         imprecise = column.is_finite() & ~exact
-        return (pl.when(integral).then(column.cast(pl.Int64, strict=False).cast(pl.String))
+        # NaN is how pandas and others write a missing number: an empty cell. Infinity
+        # is no number anyone typed: a spreadsheet shows #NUM! there, which rejects the row.
+        return (pl.when(column.is_nan()).then(pl.lit(None, pl.String))
+                .when(column.is_infinite()).then(pl.lit("#NUM!"))
+                .when(integral).then(column.cast(pl.Int64, strict=False).cast(pl.String))
                 .when(imprecise).then(column.map_batches(_imprecise, return_dtype=pl.String))
                 .otherwise(column.cast(pl.String)))
+    if isinstance(dtype, pl.Decimal):
+        # A decimal(12, 2) holds 1001 as 1001.00: written as typed, without the zeros
+        # its scale adds (as a float column's 100.0 is 100).
+        text = column.cast(pl.String)
+        return pl.when(text.str.contains(".", literal=True)).then(
+            text.str.replace(r"\.?0+$", "")).otherwise(text)
     if isinstance(dtype, pl.Datetime):
         midnight = (column.dt.hour() == 0) & (column.dt.minute() == 0) \
             & (column.dt.second() == 0) & (column.dt.nanosecond() == 0)
