@@ -829,3 +829,18 @@ def test_a_named_pipe_as_source_is_refused_without_waiting(tmp_path: Path) -> No
     assert done.returncode == 2
     assert "is not a plain file" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "r.db").exists()
+
+
+@pytest.mark.parametrize("text", [
+    "Asiakasnumero;Nimi\r\n1;Aho\r\n2;Bee\r\n\x1a",
+    "Asiakasnumero;Nimi\r\n1;Aho\r\n2;Bee\r\n\x1a\r\n",
+    "Nimi\r\nAho\r\nBee\r\n\x1a",  # one column: the fast reader took the mark for a row
+])
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252"])
+def test_a_dos_end_of_file_mark_is_not_a_row(tmp_path: Path, text: str, encoding: str) -> None:
+    # QA: Ctrl-Z after the last line was a ragged row, Rejected, and exit 1.
+    path = tmp_path / "dos.csv"
+    path.write_bytes(text.replace("Aho", "Ähö").encode(encoding))
+    table = read_source(path)
+    assert [row[-1] for row in table.frame.rows()] == ["Ähö", "Bee"]
+    assert (table.ragged, table.skipped) == ([], 0)

@@ -40,6 +40,7 @@ ROWS_PER_CHUNK = 50_000
 _DETECT_CHARS = 64_000  # text read ahead for delimiter detection
 _DETECT_RECORDS = 30
 _WIDE_ENCODINGS = ("utf-16", "utf-32")
+_DOS_EOF = "\x1a"  # Ctrl-Z, which DOS-era programs still write after the last line
 # The first line some spreadsheets write to name the delimiter: sep=; (or , tab |).
 _SEP_LINE = re.compile(r"sep=([;,\t|])[ \t]*(?:\r\n|\r|\n)?", re.IGNORECASE)
 
@@ -247,6 +248,8 @@ def _collect(
             fed.lines = []
             number += 1
             count = len(record)
+            if record == [_DOS_EOF]:
+                continue  # a DOS end-of-file mark on a line of its own: not a row
             if count == width:
                 # join+strip: one C call finds rows of empty or whitespace-only cells
                 if "".join(record).strip():

@@ -126,6 +126,8 @@ def _read(stream: pa.NativeFile, sep: str, header: list[str],
     with contextlib.closing(reader):
         found = _batches(reader, header, width, raw)
     frame, skipped, last_cell = found
+    if last_cell == "\x1a":
+        raise _Irregular("a DOS end-of-file mark")  # the exact reader leaves it out
     if last_cell is not None and ("\n" in last_cell or "\r" in last_cell):
         # Perhaps a quote opened in the last cell and never closed, which took every line
         # after it into that cell: the exact reader looks at that record strictly.
