@@ -59,7 +59,9 @@ def _change_lines(frame: pl.DataFrame, *, by_batch: bool) -> list[str]:
         head = f"{h['changed_at']}  batch {h['batch_id']:>4}  {h['actor'] or '':<12}"
         who = f"customer {h['customer_number']}  " if by_batch else ""
         if h["action"] == "update":
-            lines.append(f"{head} {who}{h['field']}: {h['old_value']!r} -> {h['new_value']!r}")
+            # An empty field is '' here, as the preview shows it (None would be Python's word).
+            old, new = h["old_value"] or "", h["new_value"] or ""
+            lines.append(f"{head} {who}{h['field']}: {old!r} -> {new!r}")
         else:
             done = {"insert": "created", "delete": "removed"}.get(h["action"], h["action"])
             lines.append(f"{head} {who}{done}")

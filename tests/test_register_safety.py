@@ -552,3 +552,12 @@ def test_locking_a_customer_already_locked_makes_no_batch_and_keeps_plans_valid(
     assert again.json() == {"batch": None, "customers": 0}
     assert register_state(db) == before
     assert run_cli("commit", plan, "--db", db).exit_code == 1  # applied, not stale (3)
+
+
+def test_history_shows_an_empty_value_as_the_preview_does(db: str, tmp_path: Path):
+    # QA: `history` printed None -> '+358401234567' where the preview says ''.
+    edit = write_csv(tmp_path / "e.csv", "customer_number;phone\n1004;+358401234567\n")
+    assert run_cli("import", edit, "--db", db, "--yes").exit_code == 0
+    human = run_cli("history", "1004", "--db", db)
+    assert "phone: '' -> '+358401234567'" in human.stdout
+    assert "None" not in human.stdout
