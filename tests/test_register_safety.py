@@ -552,3 +552,43 @@ def test_locking_a_customer_already_locked_makes_no_batch_and_keeps_plans_valid(
     assert again.json() == {"batch": None, "customers": 0}
     assert register_state(db) == before
     assert run_cli("commit", plan, "--db", db).exit_code == 1  # applied, not stale (3)
+
+
+def test_a_revert_never_gives_back_a_business_id_a_later_batch_gave_another_customer(
+        db: str, tmp_path: Path):
+    # 1001 gets another id; a later batch gives its old one to a new customer 3000.
+    moved = write_csv(tmp_path / "moved.csv", "customer_number;business_id\n1001;1234560-4\n")
+    batch = run_cli("import", moved, "--db", db, "--yes", "--json").json()["batch"]
+    taken = write_csv(tmp_path / "taken.csv",
+                      "customer_number;name;business_id\n3000;Uusi Oy;0112038-9\n")
+    assert run_cli("import", taken, "--db", db, "--yes").exit_code == 0
+    before = register_state(db)
+    refused = run_cli("revert", str(batch), "--db", db, "--json")
+    assert refused.exit_code == 2
+    assert refused.json()["error"] == (
+        f"batch {batch} can't be reverted: it would give business_id 0112038-9 back to "
+        f"customer 1001, but customer 3000 has it now")
+    assert register_state(db) == before
+
+
+def test_reverting_a_revert_never_puts_back_a_customer_whose_business_id_is_taken(
+        db: str, tmp_path: Path):
+    made = write_csv(tmp_path / "made.csv",
+                     "customer_number;name;business_id\n3000;Kolmas Oy;1234561-2\n")
+    batch = run_cli("import", made, "--db", db, "--yes", "--json").json()["batch"]
+    undo = run_cli("revert", str(batch), "--db", db, "--json").json()["batch"]
+    again = write_csv(tmp_path / "again.csv",
+                      "customer_number;name;business_id\n4000;Neljäs Oy;1234561-2\n")
+    later = run_cli("import", again, "--db", db, "--yes", "--json").json()["batch"]
+    before = register_state(db)
+    refused = run_cli("revert", str(undo), "--db", db)
+    assert refused.exit_code == 2
+    assert refused.stderr.strip().endswith(
+        f"batch {undo} can't be reverted: it would give business_id 1234561-2 back to "
+        f"customer 3000, but customer 4000 has it now")
+    assert register_state(db) == before
+    # Once the later batch is reverted, nothing stands in the way.
+    assert run_cli("revert", str(later), "--db", db).exit_code == 0
+    assert run_cli("revert", str(undo), "--db", db).exit_code == 0
+    assert customers(db)["3000"]["business_id"] == "1234561-2"
+    assert "4000" not in customers(db)

@@ -133,6 +133,7 @@ class SQLRegister(SQLCommits):
             self._refuse_if_changed_later(batch_id)
             entries = self.history(batch=batch_id).reverse()
             self._refuse_if_values_moved(entries, batch_id)
+            self._refuse_if_business_ids_shared(entries, batch_id)
             new_id, version, now = self._open_batch(
                 "revert", actor, reverts=batch_id,
                 counts={"customers": entries["customer_number"].n_unique()})
@@ -186,6 +187,52 @@ class SQLRegister(SQLCommits):
             shown = ", ".join(sorted(set(moved))[:5])
             raise UsageError(f"batch {batch_id} can't be reverted: customers {shown} were "
                              f"changed after it; revert the later batches first")
+
+    def _refuse_if_business_ids_shared(self, entries: pl.DataFrame, batch_id: int) -> None:
+        """Refuse if a business id the revert puts back is another customer's by then.
+
+        A later batch may have given the id to another customer (a new one, or one whose
+        id changed) without touching the customers of this batch, so the checks above
+        pass; putting the id back would leave two customers with it. The register as
+        the revert leaves it is what counts: customers the revert removes hold nothing,
+        and customers whose business id it changes hold the value it puts back.
+        (Customer numbers need no such check: a customer put back whose number is taken
+        is refused above.)
+        """
+        after: dict[str, str | None] = {}  # the business id each touched customer keeps
+        for number, action, field_name, old in entries.select(
+                "customer_number", "action", "field", "old_value").iter_rows():
+            if action == "insert":
+                after[number] = None
+            elif action == "delete":
+                after[number] = json.loads(old).get("business_id")
+            elif field_name == "business_id":
+                after[number] = old
+        restored = {number: value for number, value in after.items() if value is not None}
+        if not restored:
+            return
+        holders: dict[str, set[str]] = {}
+        for value, number in self.lookup(
+                "business_id", pl.Series(list(set(restored.values())), dtype=pl.String)
+        ).iter_rows():
+            if number not in after:  # touched customers hold what the revert leaves
+                holders.setdefault(value, set()).add(number)
+        for number, value in restored.items():
+            holders.setdefault(value, set()).add(number)
+        for value in sorted(set(restored.values())):
+            owners = sorted(holders[value])
+            if len(owners) < 2:
+                continue
+            given = [o for o in owners if o in restored]
+            others = [o for o in owners if o not in restored]
+            if others:
+                raise UsageError(
+                    f"batch {batch_id} can't be reverted: it would give business_id {value} "
+                    f"back to customer {', '.join(given)}, but customer "
+                    f"{', '.join(others)} has it now")
+            raise UsageError(
+                f"batch {batch_id} can't be reverted: it would give business_id {value} "
+                f"back to customers {', '.join(given)}, and two customers can't share one")
 
     def _undo(self, entries: pl.DataFrame, batch_id: int, now: str, actor: str) -> int:
         """Undo history `entries` (newest first): delete the customers they inserted,
