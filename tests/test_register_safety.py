@@ -592,3 +592,28 @@ def test_reverting_a_revert_never_puts_back_a_customer_whose_business_id_is_take
     assert run_cli("revert", str(undo), "--db", db).exit_code == 0
     assert customers(db)["3000"]["business_id"] == "1234561-2"
     assert "4000" not in customers(db)
+
+
+def test_a_lock_is_never_taken_over_from_another_actor(db: str):
+    assert run_cli("lock", "1001", "--db", db, "--actor", "anna").exit_code == 0
+    before = register_state(db)
+    # Refused whole, like a lock naming an unknown customer: 1004 is not locked either.
+    taken = run_cli("lock", "1004", "1001", "--db", db, "--actor", "ben", "--json")
+    assert taken.exit_code == 2
+    assert taken.json()["error"] == (
+        "customer 1001 is locked by anna; nothing was locked (unlock it first to take the "
+        "lock over)")
+    assert register_state(db) == before
+    assert customers(db)["1001"]["locked_by"] == "anna"
+    assert customers(db)["1004"]["locked_by"] is None
+    # anna's own lock again is no change; unlocked, ben may lock it.
+    assert run_cli("lock", "1001", "--db", db, "--actor", "anna", "--json").json() == {
+        "batch": None, "customers": 0}
+    assert run_cli("unlock", "1001", "--db", db, "--actor", "ben").exit_code == 0
+    assert run_cli("lock", "1001", "--db", db, "--actor", "ben").exit_code == 0
+    assert customers(db)["1001"]["locked_by"] == "ben"
+    assert run_cli("lock", "1004", "--db", db, "--actor", "anna").exit_code == 0
+    both = run_cli("lock", "1001", "1004", "1005", "--db", db, "--actor", "cecilia")
+    assert both.exit_code == 2
+    assert ("customers locked by someone else: 1001 (by ben), 1004 (by anna); nothing was "
+            "locked") in both.stderr

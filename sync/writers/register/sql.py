@@ -85,9 +85,11 @@ class SQLRegister(SQLCommits):
                   actor: str, kind: str) -> BatchInfo | None:
         """Set a state column (locked_by, invalidated) of customers, as a batch of its own.
 
-        Unknown customers are refused (nothing written); customers already in that state
-        are left as they are. None when all of them are: no batch is made, so the
-        version stays and plans made before stay valid.
+        Unknown customers are refused (nothing written), and so is a lock of customers
+        another actor has locked: a lock is never taken over silently, it is unlocked
+        first. Customers already in that state are left as they are. None when all of
+        them are: no batch is made, so the version stays and plans made before stay
+        valid.
         """
         if column not in STATE_COLUMNS:
             raise ValueError(column)
@@ -99,6 +101,16 @@ class SQLRegister(SQLCommits):
             unknown = [n for n in numbers if n not in current]
             if unknown:
                 raise UsageError(f"unknown customers: {', '.join(unknown[:10])}")
+            if column == "locked_by" and value is not None:
+                held = [n for n in dict.fromkeys(numbers) if current[n] not in (None, value)]
+                if len(held) == 1:
+                    raise UsageError(f"customer {held[0]} is locked by {current[held[0]]}; "
+                                     f"nothing was locked (unlock it first to take the "
+                                     f"lock over)")
+                if held:
+                    shown = ", ".join(f"{n} (by {current[n]})" for n in held[:10])
+                    raise UsageError(f"customers locked by someone else: {shown}; nothing "
+                                     f"was locked (unlock them first to take the lock over)")
             changing = [n for n in dict.fromkeys(numbers) if current[n] != value]
             if not changing:
                 # No batch: the version stays, so plans made before stay valid.
