@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 
 from sync.matchers.fuzzy import _comparable, _form_tokens, strip_legal_forms
 from sync.rules import load_rules
-from tests.conftest import execute_sql, load_register, report_rows, run_cli, write_csv
+from tests.conftest import (
+    customers,
+    execute_sql,
+    load_register,
+    report_rows,
+    run_cli,
+    write_csv,
+)
 
 REGISTER = """customer_number;customer_type;name;business_id;postal_code;customer_group;email
 1001;company;Kahvila Aurinko Oy;0112038-9;00100;Helsinki;info@aurinko.example
@@ -479,6 +486,57 @@ def test_name_first_in_the_rules_decides_even_for_a_row_with_a_known_number(seed
     assert row["status"] == "Conflict"
     assert "matches customer A-17" in row["message"] and "1004" in row["message"]
 
+
+
+@pytest.mark.parametrize(("order", "line", "wanted"), [
+    # Matched by name, the business id of another customer: 1004 must not get 1001's.
+    ("name", ";Rakennus Kivi Oy;0112038-9",
+     "business_id 0112038-9 belongs to customer 1001, not to customer 1004"),
+    # Matched by name, a number the customer does not have: not dropped silently.
+    ("name", "5000;Kahvila Aurinko Oy;",
+     "number 5000 is unknown, but name 'Kahvila Aurinko Oy' is customer 1001's"),
+    # New by name, with a business id the register knows: no second owner.
+    ("name", "5000;Uusi Firma Oy;2617416-4",
+     "business_id 2617416-4 already belongs to customer 1004"),
+    ("name", "1004;Rakennus Kivi Oy;0112038-9",
+     "business_id 0112038-9 belongs to customer 1001, not to customer 1004"),
+    # Matched by business id, a number the customer does not have.
+    ("business_id", "5000;Kahvila Aurinko Oy;0112038-9",
+     "number 5000 is unknown, but business_id 0112038-9 is customer 1001's"),
+    # Both at once: every customer is named.
+    ("name", "5000;Rakennus Kivi Oy;0112038-9",
+     "number 5000 is unknown, but name 'Rakennus Kivi Oy' is customer 1004's; "
+     "business_id 0112038-9 belongs to customer 1001, not to customer 1004"),
+])
+def test_other_keys_of_a_row_contradicting_a_custom_order_match_are_a_conflict(
+        seeded, tmp_path, order: str, line: str, wanted: str):
+    rest = [k for k in ("customer_number", "business_id", "name") if k != order]
+    rules = tmp_path / "rules.toml"
+    rules.write_text(f'[rules]\nmatch_order = {[order, *rest]!r}\n'.replace("'", '"'))
+    source = write_csv(tmp_path / "s.csv", f"customer_number;name;business_id\n{line}\n")
+    report = tmp_path / "r.csv"
+    before = customers(seeded)
+    result = run_cli("import", source, "--db", seeded, "--rules", rules, "--yes",
+                     "--report", report)
+    assert result.exit_code == 1, result.stderr
+    (row,) = report_rows(report)
+    assert (row["status"], row["message"]) == ("Conflict", wanted)
+    assert customers(seeded) == before
+
+
+def test_a_custom_order_still_matches_rows_whose_keys_agree(seeded, tmp_path):
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[rules]\nmatch_order = ["name", "customer_number", "business_id"]\n')
+    source = write_csv(tmp_path / "s.csv", "customer_number;name;business_id;postal_code\n"
+                                           "1001;Kahvila Aurinko Oy;0112038-9;00200\n"
+                                           ";Rakennus Kivi Oy;2617416-4;\n"
+                                           "5000;Uusi Firma Oy;1572860-0;\n")
+    report = tmp_path / "r.csv"
+    result = run_cli("preview", source, "--db", seeded, "--rules", rules,
+                     "--plan", tmp_path / "p.plan", "--report", report)
+    assert result.exit_code == 0, result.stderr
+    assert [(r["status"], r["customer_number"]) for r in report_rows(report)] == [
+        ("Modified", "1001"), ("No change", "1004"), ("New", "5000")]
 
 @pytest.mark.parametrize(("largest", "expected"), [
     ("0099", ["100", "101"]),

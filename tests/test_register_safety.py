@@ -561,3 +561,68 @@ def test_history_shows_an_empty_value_as_the_preview_does(db: str, tmp_path: Pat
     human = run_cli("history", "1004", "--db", db)
     assert "phone: '' -> '+358401234567'" in human.stdout
     assert "None" not in human.stdout
+
+
+def test_a_revert_never_gives_back_a_business_id_a_later_batch_gave_another_customer(
+        db: str, tmp_path: Path):
+    # 1001 gets another id; a later batch gives its old one to a new customer 3000.
+    moved = write_csv(tmp_path / "moved.csv", "customer_number;business_id\n1001;1234560-4\n")
+    batch = run_cli("import", moved, "--db", db, "--yes", "--json").json()["batch"]
+    taken = write_csv(tmp_path / "taken.csv",
+                      "customer_number;name;business_id\n3000;Uusi Oy;0112038-9\n")
+    assert run_cli("import", taken, "--db", db, "--yes").exit_code == 0
+    before = register_state(db)
+    refused = run_cli("revert", str(batch), "--db", db, "--json")
+    assert refused.exit_code == 2
+    assert refused.json()["error"] == (
+        f"batch {batch} can't be reverted: it would give business_id 0112038-9 back to "
+        f"customer 1001, but customer 3000 has it now")
+    assert register_state(db) == before
+
+
+def test_reverting_a_revert_never_puts_back_a_customer_whose_business_id_is_taken(
+        db: str, tmp_path: Path):
+    made = write_csv(tmp_path / "made.csv",
+                     "customer_number;name;business_id\n3000;Kolmas Oy;1234561-2\n")
+    batch = run_cli("import", made, "--db", db, "--yes", "--json").json()["batch"]
+    undo = run_cli("revert", str(batch), "--db", db, "--json").json()["batch"]
+    again = write_csv(tmp_path / "again.csv",
+                      "customer_number;name;business_id\n4000;Neljäs Oy;1234561-2\n")
+    later = run_cli("import", again, "--db", db, "--yes", "--json").json()["batch"]
+    before = register_state(db)
+    refused = run_cli("revert", str(undo), "--db", db)
+    assert refused.exit_code == 2
+    assert refused.stderr.strip().endswith(
+        f"batch {undo} can't be reverted: it would give business_id 1234561-2 back to "
+        f"customer 3000, but customer 4000 has it now")
+    assert register_state(db) == before
+    # Once the later batch is reverted, nothing stands in the way.
+    assert run_cli("revert", str(later), "--db", db).exit_code == 0
+    assert run_cli("revert", str(undo), "--db", db).exit_code == 0
+    assert customers(db)["3000"]["business_id"] == "1234561-2"
+    assert "4000" not in customers(db)
+
+
+def test_a_lock_is_never_taken_over_from_another_actor(db: str):
+    assert run_cli("lock", "1001", "--db", db, "--actor", "anna").exit_code == 0
+    before = register_state(db)
+    # Refused whole, like a lock naming an unknown customer: 1004 is not locked either.
+    taken = run_cli("lock", "1004", "1001", "--db", db, "--actor", "ben", "--json")
+    assert taken.exit_code == 2
+    assert taken.json()["error"] == (
+        "customer 1001 is locked by anna; nothing was locked (unlock it first to take the "
+        "lock over)")
+    assert register_state(db) == before
+    assert customers(db)["1001"]["locked_by"] == "anna"
+    assert customers(db)["1004"]["locked_by"] is None
+    # anna's own lock again is no change; unlocked, ben may lock it.
+    assert run_cli("lock", "1001", "--db", db, "--actor", "anna", "--json").json() == {
+        "batch": None, "customers": 0}
+    assert run_cli("unlock", "1001", "--db", db, "--actor", "ben").exit_code == 0
+    assert run_cli("lock", "1001", "--db", db, "--actor", "ben").exit_code == 0
+    assert customers(db)["1001"]["locked_by"] == "ben"
+    assert run_cli("lock", "1004", "--db", db, "--actor", "anna").exit_code == 0
+    both = run_cli("lock", "1001", "1004", "1005", "--db", db, "--actor", "cecilia")
+    assert both.exit_code == 2
+    assert ("customers locked by someone else: 1001 (by ben), 1004 (by anna); nothing was "
+            "locked") in both.stderr

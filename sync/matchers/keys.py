@@ -90,28 +90,72 @@ def match_keys(rows: pl.DataFrame, register: Register, order: tuple[str, ...],
     result = work.select(
         "_row",
         pl.col("customer_number"),
+        pl.col("business_id"),
+        pl.col("name"),
         pl.col("customer_number_hits").list.first().alias("_number_owner"),
+        pl.col("business_id_hits"),
         match.alias("match"),
         matched_by.alias("matched_by"),
         outcome.fill_null("new").alias("outcome"),
         message.alias("message"),
     )
-    # Whatever decided the row, a number it brings that belongs to another customer
-    # contradicts it (only possible when the rules match by another key first).
+    return (_other_keys(result)
+            .drop("customer_number", "business_id", "name", "_number_owner",
+                  "business_id_hits")
+            .sort("_row"))
+
+
+def _other_keys(result: pl.DataFrame) -> pl.DataFrame:
+    """`result` with the rows whose other keys contradict what decided them made
+    Conflicts, their message naming every customer involved.
+
+    Whatever key decided a row, a customer_number or business_id it brings that belongs
+    to another customer contradicts it (to any customer, for a row that matched none),
+    and so does a customer_number the matched customer does not have: a customer's
+    number is its identity and never changes. With the default order the chain itself
+    decides each of these cases (the number comes first, then the business id), so only
+    a custom `match_order` reaches them here.
+    """
     owner = pl.col("_number_owner")
-    contradicts = owner.is_not_null() & (pl.col("match").is_null() | (pl.col("match") != owner))
-    result = result.with_columns(
-        pl.when(contradicts).then(pl.lit("conflict")).otherwise(pl.col("outcome"))
+    match = pl.col("match")
+    # A number of another customer: the strongest reason, whatever else was decided.
+    contradicts = owner.is_not_null() & (match.is_null() | (match != owner))
+    # A number the register does not know, on a row matched by another key.
+    unknown_number = (pl.col("customer_number").is_not_null() & owner.is_null()
+                      & match.is_not_null())
+    matched = (pl.when(match.is_null()).then(pl.lit([], dtype=pl.List(pl.String)))
+               .otherwise(pl.concat_list(match)))
+    others = pl.col("business_id_hits").list.set_difference(matched)
+    bid_elsewhere = pl.col("business_id").is_not_null() & (others.list.len() > 0)
+    # Rows the chain already found in conflict keep their reason.
+    flagged = (pl.col("outcome") != "conflict") & (unknown_number | bid_elsewhere)
+    matched_key = pl.format("{} {}", pl.col("matched_by"),
+                            pl.when(pl.col("matched_by") == "name")
+                            .then(pl.format("'{}'", pl.col("name")))
+                            .otherwise(pl.col("business_id")))
+    owners = others.list.sort().list.join(", ")
+    reasons = pl.concat_str([
+        pl.when(unknown_number)
+        .then(pl.format("number {} is unknown, but {} is customer {}'s",
+                        pl.col("customer_number"), matched_key, match)),
+        pl.when(bid_elsewhere & match.is_not_null())
+        .then(pl.format("business_id {} belongs to customer {}, not to customer {}",
+                        pl.col("business_id"), owners, match)),
+        pl.when(bid_elsewhere & match.is_null())
+        .then(pl.format("business_id {} already belongs to customer {}",
+                        pl.col("business_id"), owners)),
+    ], separator="; ", ignore_nulls=True)
+    return result.with_columns(
+        pl.when(contradicts | flagged).then(pl.lit("conflict")).otherwise(pl.col("outcome"))
         .alias("outcome"),
-        pl.when(contradicts & pl.col("match").is_null())
+        pl.when(contradicts & match.is_null())
         .then(pl.format("number {} already belongs to customer {}", pl.col("customer_number"),
                         owner))
         .when(contradicts)
         .then(pl.format("the row matches customer {} but brings number {} of customer {}",
-                        pl.col("match"), pl.col("customer_number"), owner))
+                        match, pl.col("customer_number"), owner))
+        .when(flagged).then(reasons)
         .otherwise(pl.col("message")).alias("message"))
-    return result.drop("customer_number", "_number_owner").sort("_row")
-
 
 def _decide(key: str) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     """(matched customer, outcome, message) for a row decided by `key`."""

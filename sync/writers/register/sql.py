@@ -85,9 +85,11 @@ class SQLRegister(SQLCommits):
                   actor: str, kind: str) -> BatchInfo | None:
         """Set a state column (locked_by, invalidated) of customers, as a batch of its own.
 
-        Unknown customers are refused (nothing written); customers already in that state
-        are left as they are. None when all of them are: no batch is made, so the
-        version stays and plans made before stay valid.
+        Unknown customers are refused (nothing written), and so is a lock of customers
+        another actor has locked: a lock is never taken over silently, it is unlocked
+        first. Customers already in that state are left as they are. None when all of
+        them are: no batch is made, so the version stays and plans made before stay
+        valid.
         """
         if column not in STATE_COLUMNS:
             raise ValueError(column)
@@ -99,6 +101,16 @@ class SQLRegister(SQLCommits):
             unknown = [n for n in numbers if n not in current]
             if unknown:
                 raise UsageError(f"unknown customers: {', '.join(unknown[:10])}")
+            if column == "locked_by" and value is not None:
+                held = [n for n in dict.fromkeys(numbers) if current[n] not in (None, value)]
+                if len(held) == 1:
+                    raise UsageError(f"customer {held[0]} is locked by {current[held[0]]}; "
+                                     f"nothing was locked (unlock it first to take the "
+                                     f"lock over)")
+                if held:
+                    shown = ", ".join(f"{n} (by {current[n]})" for n in held[:10])
+                    raise UsageError(f"customers locked by someone else: {shown}; nothing "
+                                     f"was locked (unlock them first to take the lock over)")
             changing = [n for n in dict.fromkeys(numbers) if current[n] != value]
             if not changing:
                 # No batch: the version stays, so plans made before stay valid.
@@ -133,6 +145,7 @@ class SQLRegister(SQLCommits):
             self._refuse_if_changed_later(batch_id)
             entries = self.history(batch=batch_id).reverse()
             self._refuse_if_values_moved(entries, batch_id)
+            self._refuse_if_business_ids_shared(entries, batch_id)
             new_id, version, now = self._open_batch(
                 "revert", actor, reverts=batch_id,
                 counts={"customers": entries["customer_number"].n_unique()})
@@ -186,6 +199,52 @@ class SQLRegister(SQLCommits):
             shown = ", ".join(sorted(set(moved))[:5])
             raise UsageError(f"batch {batch_id} can't be reverted: customers {shown} were "
                              f"changed after it; revert the later batches first")
+
+    def _refuse_if_business_ids_shared(self, entries: pl.DataFrame, batch_id: int) -> None:
+        """Refuse if a business id the revert puts back is another customer's by then.
+
+        A later batch may have given the id to another customer (a new one, or one whose
+        id changed) without touching the customers of this batch, so the checks above
+        pass; putting the id back would leave two customers with it. The register as
+        the revert leaves it is what counts: customers the revert removes hold nothing,
+        and customers whose business id it changes hold the value it puts back.
+        (Customer numbers need no such check: a customer put back whose number is taken
+        is refused above.)
+        """
+        after: dict[str, str | None] = {}  # the business id each touched customer keeps
+        for number, action, field_name, old in entries.select(
+                "customer_number", "action", "field", "old_value").iter_rows():
+            if action == "insert":
+                after[number] = None
+            elif action == "delete":
+                after[number] = json.loads(old).get("business_id")
+            elif field_name == "business_id":
+                after[number] = old
+        restored = {number: value for number, value in after.items() if value is not None}
+        if not restored:
+            return
+        holders: dict[str, set[str]] = {}
+        for value, number in self.lookup(
+                "business_id", pl.Series(list(set(restored.values())), dtype=pl.String)
+        ).iter_rows():
+            if number not in after:  # touched customers hold what the revert leaves
+                holders.setdefault(value, set()).add(number)
+        for number, value in restored.items():
+            holders.setdefault(value, set()).add(number)
+        for value in sorted(set(restored.values())):
+            owners = sorted(holders[value])
+            if len(owners) < 2:
+                continue
+            given = [o for o in owners if o in restored]
+            others = [o for o in owners if o not in restored]
+            if others:
+                raise UsageError(
+                    f"batch {batch_id} can't be reverted: it would give business_id {value} "
+                    f"back to customer {', '.join(given)}, but customer "
+                    f"{', '.join(others)} has it now")
+            raise UsageError(
+                f"batch {batch_id} can't be reverted: it would give business_id {value} "
+                f"back to customers {', '.join(given)}, and two customers can't share one")
 
     def _undo(self, entries: pl.DataFrame, batch_id: int, now: str, actor: str) -> int:
         """Undo history `entries` (newest first): delete the customers they inserted,
