@@ -554,6 +554,16 @@ def test_locking_a_customer_already_locked_makes_no_batch_and_keeps_plans_valid(
     assert run_cli("commit", plan, "--db", db).exit_code == 1  # applied, not stale (3)
 
 
+def test_invalidating_a_customer_invalidated_already_makes_no_batch(db: str):
+    # QA: a second invalidate made a batch and moved the customer's invalidation time.
+    assert run_cli("invalidate", "1001", "--db", db).exit_code == 0
+    before = register_state(db)
+    again = run_cli("invalidate", "1001", "--db", db, "--json")
+    assert again.exit_code == 0, again.stderr
+    assert again.json() == {"batch": None, "customers": 0}
+    assert register_state(db) == before
+
+
 def test_history_shows_an_empty_value_as_the_preview_does(db: str, tmp_path: Path):
     # QA: `history` printed None -> '+358401234567' where the preview says ''.
     edit = write_csv(tmp_path / "e.csv", "customer_number;phone\n1004;+358401234567\n")

@@ -111,7 +111,11 @@ class SQLRegister(SQLCommits):
                     shown = ", ".join(f"{n} (by {current[n]})" for n in held[:10])
                     raise UsageError(f"customers locked by someone else: {shown}; nothing "
                                      f"was locked (unlock them first to take the lock over)")
-            changing = [n for n in dict.fromkeys(numbers) if current[n] != value]
+            # Invalidation stores its time: a customer invalidated already keeps the
+            # time it was invalidated at (a second invalidate is no change).
+            changing = [n for n in dict.fromkeys(numbers)
+                        if (current[n] is None) != (value is None)
+                        or (column == "locked_by" and current[n] != value)]
             if not changing:
                 # No batch: the version stays, so plans made before stay valid.
                 return None
