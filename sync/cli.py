@@ -90,6 +90,16 @@ def _exit_code(counts: dict[str, int]) -> int:
     return 1 if counts.get("conflict", 0) or counts.get("rejected", 0) else 0
 
 
+def _groups_to_create(plan: Plan) -> list[str]:
+    """The groups the plan's commit would create, as they would be spelt, in row order:
+    a group is shown before it exists (a typo or a damaged name makes a new one)."""
+    if "new_group" not in plan.rows.columns:
+        return []
+    return (plan.rows.lazy().filter(pl.col("new_group").fill_null(False))
+            .select(pl.col(new_col("customer_group")).unique(maintain_order=True))
+            .collect().to_series().drop_nulls().to_list())
+
+
 def _source_lines(info: dict[str, Any]) -> list[str]:
     parts = [str(info.get("format"))]
     if info.get("sheet") is not None:
@@ -285,10 +295,12 @@ def preview_cmd(source: Path, db: str, rules_path: Path | None, encoding: str | 
             raise
         finally:
             saving.done()
+        groups = _groups_to_create(plan)
         lines = [*_source_lines(plan.header.source_info), *_row_lines(plan),
                  *_summary(plan.header.counts, plan.header.skipped),
+                 *([f"groups to create: {', '.join(groups)}"] if groups else []),
                  f"plan written to {target}; apply it with: regsync commit {target}"]
-        _emit(as_json, _payload(plan, plan=str(target),
+        _emit(as_json, _payload(plan, plan=str(target), groups_to_create=groups,
                                 report=str(report_path) if report_path else None), lines)
         return _exit_code(plan.header.counts)
     _run(as_json, body)

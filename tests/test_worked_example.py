@@ -39,6 +39,10 @@ def test_preview_gives_every_row_its_status_and_writes_nothing(tmp_path: Path,
         "new": 1, "modified": 1, "unchanged": 1, "conflict": 3, "rejected": 1}
     assert payload["source"]["encoding"] in ("cp1252", "iso8859-15")
     assert payload["source"]["delimiter"] == ";"
+    # Spec section 8: "group Pohjoinen created", "group Uudet created", said before commit.
+    assert payload["groups_to_create"] == ["Pohjoinen", "Uudet"]
+    human = run_cli("preview", SOURCE, "--db", db, "--plan", tmp_path / "p2.plan")
+    assert "groups to create: Pohjoinen, Uudet" in human.stderr + human.stdout
     rows = {int(r["row"]): r for r in report_rows(report)}
     assert {n: r["status"] for n, r in rows.items()} == {n: e[0] for n, e in EXPECTED.items()}
     assert rows[2]["customer_number"] == "1001" and rows[2]["matched_by"] == "customer_number"
