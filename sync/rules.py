@@ -47,6 +47,10 @@ _CUSTOM_FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # Register columns that are not fields: a custom field must not take their names.
 _RESERVED_NAMES = frozenset({"id", "group_id", "name_key", "locked_by", "invalidated",
                              "created_batch", "updated_batch"})
+# PostgreSQL's system columns: every table has them, so a column of that name can't be
+# added (DuplicateColumn), while SQLite takes it. Refused on both engines, so a register
+# can move from one to the other. `oid` was one too before PostgreSQL 12.
+_SYSTEM_COLUMNS = frozenset({"oid", "tableoid", "xmin", "cmin", "xmax", "cmax", "ctid"})
 
 
 @dataclass(frozen=True)
@@ -210,6 +214,10 @@ def _field_rule(name: str, spec: Any, label: str) -> FieldRule:
              f"(PostgreSQL's limit for a column name)")
     _require(name not in _RESERVED_NAMES, label,
              f"{where}: {name!r} is a register column of its own; choose another name")
+    _require(name not in _SYSTEM_COLUMNS, label,
+             f"{where}: {name!r} is the name of a PostgreSQL system column, which no "
+             f"register column can take (on either engine, so the register can move to "
+             f"PostgreSQL); choose another name")
     bad = set(spec) - _FIELD_KEYS
     _require(not bad, label, f"unknown key {where}.{sorted(bad)[0] if bad else ''}")
     aliases = spec.get("aliases", [])

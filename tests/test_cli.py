@@ -177,6 +177,10 @@ def test_broken_rule_file_is_refused_with_its_line(tmp_path: Path) -> None:
      "options.values must map company and person"),
     # A name PostgreSQL would cut: the message says why, not "must be lower-case".
     (f'[fields.{"a" * 64}]\nnormaliser = "text"\n', "at most 63 characters"),
+    # PostgreSQL refuses these column names at commit (exit 70); SQLite takes them.
+    *[(f'[fields.{name}]\nnormaliser = "text"\n', f"{name!r} is the name of a PostgreSQL "
+       "system column") for name in ("xmin", "xmax", "cmin", "cmax", "ctid", "tableoid",
+                                     "oid")],
 ])
 def test_inconsistent_rule_files_are_refused(tmp_path: Path, text: str, words: str) -> None:
     rules = tmp_path / "rules.toml"
@@ -185,6 +189,24 @@ def test_inconsistent_rule_files_are_refused(tmp_path: Path, text: str, words: s
     result = run_cli("preview", source, "--db", tmp_path / "r.db", "--rules", rules)
     assert result.exit_code == 2
     assert words in result.stderr
+
+
+def test_a_custom_field_named_like_a_postgresql_system_column_is_refused_on_both_engines(
+        tmp_path: Path, register_url: str) -> None:
+    # It used to pass the rules check and preview, then fail PostgreSQL's commit with
+    # exit 70 (DuplicateColumn); SQLite took it, so that register could never move.
+    load_register(register_url, SEED, tmp_path)
+    before = register_state(register_url)
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[fields.xmin]\naliases = ["Xmin"]\nnormaliser = "text"\n')
+    source = write_csv(tmp_path / "s.csv", "customer_number;name;Xmin\n1003;Aho Oy;x\n")
+    result = run_cli("import", source, "--db", register_url, "--yes", "--rules", rules)
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        f"regsync: error: {rules}: fields.xmin: 'xmin' is the name of a PostgreSQL system column, "
+        "which no register column can take (on either engine, so the register can move "
+        "to PostgreSQL); choose another name"]
+    assert register_state(register_url) == before
 
 
 def test_a_custom_field_from_the_rules_grows_a_register_column(tmp_path: Path) -> None:
