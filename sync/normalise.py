@@ -26,7 +26,8 @@ from sync.namekey import name_key
 from sync.normalise_business_id import business_id_fast
 from sync.normalise_phone import phone_fast
 
-__all__ = ["DEFAULT_CUSTOMER_TYPES", "NORMALISERS", "name_key", "normalise_column"]
+__all__ = ["DEFAULT_CUSTOMER_TYPES", "NORMALISERS", "customer_type_aliases", "name_key",
+           "normalise_column"]
 
 # (value, code, detail) for one distinct input.
 _Result = tuple[str, str | None, str | None]
@@ -101,7 +102,7 @@ def normalise_column(
 
     trimmed = frame.select(_blank_to_null(pl.col("v").str.strip_chars())).to_series()
     if kind == "customer_type":
-        aliases = _customer_type_aliases((options or {}).get("values") or DEFAULT_CUSTOMER_TYPES)
+        aliases = customer_type_aliases((options or {}).get("values") or DEFAULT_CUSTOMER_TYPES)
         return _per_distinct(trimmed, None, lambda v, _c: _customer_type(v, aliases))
     uses_country = kind in COUNTRY_KINDS
     return _per_distinct(trimmed, countries if uses_country else None, _ROW_FUNCTIONS[kind],
@@ -263,7 +264,11 @@ def _fold(text: str) -> str:
 # --- customer_type ----------------------------------------------------------------------
 
 
-def _customer_type_aliases(values: Mapping[str, Iterable[str]]) -> dict[str, str]:
+def customer_type_aliases(values: Mapping[str, Iterable[str]]) -> dict[str, str]:
+    """Each word of `values` (canonical type -> its words) in comparison form, mapped to
+    its type; the canonical names are words too. Raises ValueError naming a word listed
+    for two types (compared as cells are: ignoring case, accents, spaces, punctuation);
+    the rules check calls this, so a rule file with one is refused as it is loaded."""
     aliases: dict[str, str] = {}
     for canonical, names in values.items():
         for name in (canonical, *([names] if isinstance(names, str) else names)):

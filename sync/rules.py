@@ -23,7 +23,7 @@ from typing import Any
 from rapidfuzz import fuzz, process
 
 from sync.errors import RulesError, SourceError
-from sync.normalise import NORMALISERS, is_country
+from sync.normalise import NORMALISERS, customer_type_aliases, is_country
 from sync.types import (
     CUSTOMER_TYPES,
     FIELDS,
@@ -240,6 +240,12 @@ def _field_rule(name: str, spec: Any, label: str) -> FieldRule:
                          for names in values.values()), label,
                  f"{where}.options.values must map {' and '.join(CUSTOMER_TYPES)} to lists "
                  f'of words, such as company = ["Yritys", "Firma"]')
+        try:
+            customer_type_aliases(values)
+        except ValueError as exc:
+            raise RulesError(f"{label}: {where}.options.values: {exc} (words are compared "
+                             "ignoring case, accents, spaces and punctuation); list each "
+                             "word for one type only") from None
     headers = spec.get("headers", {})
     _require(isinstance(headers, dict) and set(headers) <= set(_HEADER_KEYS), label,
              f"{where}.headers must be a table with keys among {', '.join(_HEADER_KEYS)} "

@@ -175,6 +175,15 @@ def test_broken_rule_file_is_refused_with_its_line(tmp_path: Path) -> None:
      "options.values must map company and person to lists of words"),
     ('[fields.customer_type]\noptions = { values = { firm = ["Oy"] } }\n',
      "options.values must map company and person"),
+    # The same word for both types failed preview with exit 70, and only for a source
+    # with that column; now at load time, for a custom field with that normaliser too.
+    ('[fields.customer_type.options.values]\ncompany = ["Firma"]\nperson = ["firma"]\n',
+     "fields.customer_type.options.values: customer type alias 'firma' means both company "
+     "and person"),
+    ('[fields.kind]\nnormaliser = "customer_type"\n'
+     '[fields.kind.options.values]\ncompany = ["Yritys"]\nperson = ["company"]\n',
+     "fields.kind.options.values: customer type alias 'company' means both company and "
+     "person"),
     # A name PostgreSQL would cut: the message says why, not "must be lower-case".
     (f'[fields.{"a" * 64}]\nnormaliser = "text"\n', "at most 63 characters"),
     # PostgreSQL refuses these column names at commit (exit 70); SQLite takes them.
@@ -189,6 +198,7 @@ def test_inconsistent_rule_files_are_refused(tmp_path: Path, text: str, words: s
     result = run_cli("preview", source, "--db", tmp_path / "r.db", "--rules", rules)
     assert result.exit_code == 2
     assert words in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and str(rules) in result.stderr
 
 
 def test_a_custom_field_named_like_a_postgresql_system_column_is_refused_on_both_engines(
