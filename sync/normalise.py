@@ -26,8 +26,8 @@ from sync.namekey import name_key
 from sync.normalise_business_id import business_id_fast
 from sync.normalise_phone import phone_fast
 
-__all__ = ["DEFAULT_CUSTOMER_TYPES", "NORMALISERS", "customer_type_aliases", "name_key",
-           "normalise_column"]
+__all__ = ["DEFAULT_CUSTOMER_TYPES", "ISSUE_CODES", "NORMALISERS", "OPTION_KEYS",
+           "customer_type_aliases", "name_key", "normalise_column"]
 
 # (value, code, detail) for one distinct input.
 _Result = tuple[str, str | None, str | None]
@@ -40,6 +40,31 @@ _LIBRARY_KINDS = frozenset(
     {"customer_type", "business_id", "phone", "postal_code", "country", "language"}
 )
 NORMALISERS: frozenset[str] = _EXPR_KINDS | _LIBRARY_KINDS
+
+# What each normaliser can say and what it reads, declared beside the code so the rules
+# check and the normalisers can't drift apart: the issue codes it emits (a rule file's
+# `severity` table names only these, with the codes of other stages, see sync/rules.py)
+# and the `options` keys it reads. tests/test_normalise.py runs every normaliser over
+# damaged values and holds it to its codes.
+ISSUE_CODES: Mapping[str, frozenset[str]] = {
+    "key": frozenset({"scientific_notation"}),
+    "text": frozenset(),
+    "collapse": frozenset(),
+    "compact": frozenset(),
+    "vat_id": frozenset(),
+    "email": frozenset({"invalid_email"}),
+    "einvoice": frozenset({"scientific_notation"}),
+    "customer_type": frozenset({"unknown_customer_type"}),
+    "business_id": frozenset({"invalid_business_id", "business_id_country"}),
+    "phone": frozenset({"scientific_notation", "invalid_phone"}),
+    "postal_code": frozenset({"invalid_postal_code"}),
+    "country": frozenset({"unknown_country"}),
+    "language": frozenset({"unknown_language"}),
+}
+OPTION_KEYS: Mapping[str, frozenset[str]] = {
+    kind: frozenset({"values"}) if kind == "customer_type" else frozenset()
+    for kind in NORMALISERS
+}
 
 DEFAULT_CUSTOMER_TYPES: Mapping[str, tuple[str, ...]] = {
     "company": ("company", "Yritys", "Företag", "Firma"),

@@ -23,7 +23,14 @@ from typing import Any
 from rapidfuzz import fuzz, process
 
 from sync.errors import RulesError, SourceError
-from sync.normalise import NORMALISERS, customer_type_aliases, is_country
+from sync.namekey import words_of
+from sync.normalise import (
+    ISSUE_CODES,
+    NORMALISERS,
+    OPTION_KEYS,
+    customer_type_aliases,
+    is_country,
+)
 from sync.types import (
     CUSTOMER_TYPES,
     FIELDS,
@@ -51,6 +58,16 @@ _RESERVED_NAMES = frozenset({"id", "group_id", "name_key", "locked_by", "invalid
 # added (DuplicateColumn), while SQLite takes it. Refused on both engines, so a register
 # can move from one to the other. `oid` was one too before PostgreSQL 12.
 _SYSTEM_COLUMNS = frozenset({"oid", "tableoid", "xmin", "cmin", "xmax", "cmax", "ctid"})
+
+# Issue codes that other stages than the normaliser give a field, whatever its
+# normaliser: the value is unknown (a spreadsheet's error value such as #N/A; UTF-8 text
+# read as a single-byte encoding) or the register can't keep it (too long for a field it
+# indexes). They always reject their row, so a severity table may name them as "error"
+# only. The stages raise them by these names.
+SPREADSHEET_ERROR = "spreadsheet_error"
+UTF8_READ_AS_SINGLE_BYTE = "utf8_read_as_single_byte"
+TOO_LONG = "too_long"
+ALWAYS_ERROR_CODES = frozenset({SPREADSHEET_ERROR, UTF8_READ_AS_SINGLE_BYTE, TOO_LONG})
 
 
 @dataclass(frozen=True)
@@ -149,10 +166,30 @@ def _merge(default: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
                 base = merged["fields"].get(name)
                 # A field of the default rules keeps what the user's table does not
                 # restate (an alias added must not drop its normaliser or severity).
-                merged["fields"][name] = ({**base, **spec} if isinstance(base, dict)
+                merged["fields"][name] = (_laid_over(base, spec) if isinstance(base, dict)
                                           and isinstance(spec, dict) else spec)
         else:
             merged[key] = value
+    return merged
+
+
+def _laid_over(base: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """A default field's table `base` with the user's `spec` laid over it, key by key.
+
+    Where `spec` names another normaliser and does not restate `severity` or `options`,
+    the default's are kept only for the codes and option keys the new normaliser has:
+    the others were the old normaliser's, and the rules check refuses them as unknown.
+    """
+    merged = {**base, **spec}
+    normaliser = merged.get("normaliser", "text")
+    if normaliser == base.get("normaliser", "text") or not isinstance(normaliser, str):
+        return merged
+    codes = ISSUE_CODES.get(normaliser, frozenset()) | ALWAYS_ERROR_CODES
+    if "severity" not in spec and isinstance(base.get("severity"), dict):
+        merged["severity"] = {c: v for c, v in base["severity"].items() if c in codes}
+    if "options" not in spec and isinstance(base.get("options"), dict):
+        keys = OPTION_KEYS.get(normaliser, frozenset())
+        merged["options"] = {k: v for k, v in base["options"].items() if k in keys}
     return merged
 
 
@@ -192,6 +229,11 @@ def _build(data: dict[str, Any], label: str) -> Rules:
     forms = settings.get("legal_forms", [])
     _require(isinstance(forms, list) and all(isinstance(f, str) for f in forms), label,
              "rules.legal_forms must be a list of strings")
+    # A form is matched by its words; one without any (an empty string) strips nothing.
+    blank = [f for f in forms if not words_of(f)]
+    _require(not blank, label,
+             f"rules.legal_forms: {blank[0] if blank else ''!r} is no legal form: each must "
+             f"hold a letter or digit, such as \"oy\" or \"s.r.o.\"")
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
     return Rules(fields=fields, default_country=country, match_order=tuple(order),
                  fuzzy_threshold=float(threshold), legal_forms=tuple(forms), source=label,
@@ -231,8 +273,14 @@ def _field_rule(name: str, spec: Any, label: str) -> FieldRule:
     severity = spec.get("severity", {})
     _require(isinstance(severity, dict) and all(v in SEVERITIES for v in severity.values()),
              label, f"{where}.severity values must be one of {', '.join(SEVERITIES)}")
+    _check_severity(severity, normaliser, where, label)
     options = spec.get("options", {})
     _require(isinstance(options, dict), label, f"{where}.options must be a table")
+    keys = OPTION_KEYS[normaliser]
+    bad = sorted(set(options) - keys)
+    _require(not bad, label, f"unknown key {where}.options.{bad[0] if bad else ''} " + (
+        f"(keys the {normaliser} normaliser reads: {', '.join(sorted(keys))})" if keys
+        else f"(the {normaliser} normaliser reads no options)"))
     if normaliser == "customer_type" and "values" in options:
         values = options["values"]
         _require(isinstance(values, dict) and set(values) <= set(CUSTOMER_TYPES)
@@ -258,6 +306,24 @@ def _field_rule(name: str, spec: Any, label: str) -> FieldRule:
     return FieldRule(name=name, aliases=tuple(dict.fromkeys([name, *aliases, *extra])),
                      normaliser=normaliser, severity=dict(severity), options=options,
                      headers=dict(headers))
+
+
+def _check_severity(severity: Mapping[str, str], normaliser: str, where: str,
+                    label: str) -> None:
+    """Refuse a code `normaliser` never raises (a typo, or another validator's code: it
+    would change nothing, silently) and an always-error code set to anything else."""
+    codes = ISSUE_CODES[normaliser]
+    for code, level in severity.items():
+        if code in ALWAYS_ERROR_CODES:
+            _require(level == "error", label,
+                     f"{where}.severity.{code}: always an error (the value is lost or the "
+                     f"register can't keep it), whatever the rules say")
+            continue
+        own = (f"the {normaliser} normaliser raises {', '.join(sorted(codes))}" if codes
+               else f"the {normaliser} normaliser raises none")
+        _require(code in codes, label,
+                 f"{where}.severity: unknown issue code {code!r} ({own}; every field may "
+                 f"also name {', '.join(sorted(ALWAYS_ERROR_CODES))} as error)")
 
 
 def _check_aliases(fields: Mapping[str, FieldRule], label: str) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from sync.rules import load_rules
 from sync.writers.register import open_register
 from tests.conftest import (
     FIXTURES,
@@ -184,6 +185,25 @@ def test_broken_rule_file_is_refused_with_its_line(tmp_path: Path) -> None:
      '[fields.kind.options.values]\ncompany = ["Yritys"]\nperson = ["company"]\n',
      "fields.kind.options.values: customer type alias 'company' means both company and "
      "person"),
+    # A code, option or legal form that changes nothing was accepted silently.
+    ('[fields.email]\nseverity = { invalid_emial = "error" }\n',
+     "fields.email.severity: unknown issue code 'invalid_emial' (the email normaliser "
+     "raises invalid_email; every field may also name spreadsheet_error, too_long, "
+     "utf8_read_as_single_byte as error)"),
+    ('[fields.email]\nseverity = { invalid_phone = "error" }\n',
+     "unknown issue code 'invalid_phone' (the email normaliser raises invalid_email;"),
+    ('[fields.loyalty_id]\nnormaliser = "text"\nseverity = { invalid_phone = "error" }\n',
+     "unknown issue code 'invalid_phone' (the text normaliser raises none;"),
+    ('[fields.notes]\nseverity = { spreadsheet_error = "warn" }\n',
+     "fields.notes.severity.spreadsheet_error: always an error"),
+    ('[fields.phone.options]\ndefault_region = "SE"\n',
+     "unknown key fields.phone.options.default_region (the phone normaliser reads no "
+     "options)"),
+    ('[fields.customer_type.options]\nvalue = { company = ["Firma"] }\n',
+     "unknown key fields.customer_type.options.value (keys the customer_type normaliser "
+     "reads: values)"),
+    ('[rules]\nlegal_forms = ["", " "]\n', "rules.legal_forms: '' is no legal form"),
+    ('[rules]\nlegal_forms = ["oy", " . "]\n', "rules.legal_forms: ' . ' is no legal form"),
     # A name PostgreSQL would cut: the message says why, not "must be lower-case".
     (f'[fields.{"a" * 64}]\nnormaliser = "text"\n', "at most 63 characters"),
     # PostgreSQL refuses these column names at commit (exit 70); SQLite takes them.
@@ -217,6 +237,35 @@ def test_a_custom_field_named_like_a_postgresql_system_column_is_refused_on_both
         "which no register column can take (on either engine, so the register can move "
         "to PostgreSQL); choose another name"]
     assert register_state(register_url) == before
+
+
+@pytest.mark.parametrize("text", [
+    # Codes other stages give any field may be named, as the errors they always are.
+    '[fields.notes]\nseverity = { spreadsheet_error = "error", too_long = "error", '
+    'utf8_read_as_single_byte = "error" }\n',
+    # A built-in field given another normaliser keeps only the default severities and
+    # options the new one has: nothing the user did not write is refused.
+    '[fields.customer_number]\nnormaliser = "compact"\n',
+    '[fields.customer_type]\nnormaliser = "text"\n',
+    '[fields.phone]\nnormaliser = "key"\n',
+])
+def test_rule_files_naming_only_codes_and_keys_in_use_load(tmp_path: Path, text: str) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text(text)
+    source = write_csv(tmp_path / "s.csv", "name\nA\n")
+    result = run_cli("preview", source, "--db", tmp_path / "r.db", "--rules", rules,
+                     "--plan", tmp_path / "p.plan")
+    assert result.exit_code == 0, result.stderr
+
+
+def test_a_built_in_field_given_another_normaliser_keeps_the_severities_it_shares(
+        tmp_path: Path) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[fields.phone]\nnormaliser = "key"\n')
+    loaded = load_rules(rules)
+    assert dict(loaded.fields["phone"].severity) == {"scientific_notation": "error"}
+    assert dict(load_rules().fields["phone"].severity) == {
+        "scientific_notation": "error", "invalid_phone": "warn"}
 
 
 def test_a_custom_field_from_the_rules_grows_a_register_column(tmp_path: Path) -> None:
