@@ -26,8 +26,8 @@ from sync.namekey import name_key
 from sync.normalise_business_id import business_id_fast
 from sync.normalise_phone import phone_fast
 
-__all__ = ["DEFAULT_CUSTOMER_TYPES", "ISSUE_CODES", "NORMALISERS", "OPTION_KEYS",
-           "customer_type_aliases", "name_key", "normalise_column"]
+__all__ = ["DEFAULT_CUSTOMER_TYPES", "ISSUE_CODES", "LOST_INFORMATION_CODES", "NORMALISERS",
+           "OPTION_KEYS", "customer_type_aliases", "name_key", "normalise_column"]
 
 # (value, code, detail) for one distinct input.
 _Result = tuple[str, str | None, str | None]
@@ -65,6 +65,11 @@ OPTION_KEYS: Mapping[str, frozenset[str]] = {
     kind: frozenset({"values"}) if kind == "customer_type" else frozenset()
     for kind in NORMALISERS
 }
+# The codes that say a cell lost information (a long number a spreadsheet wrote in
+# scientific notation: its digits are gone), not merely that it looks wrong. A field
+# whose severity table does not name one reads it as the default rules read it on the
+# built-in fields of its normaliser (see sync/rules.py).
+LOST_INFORMATION_CODES: frozenset[str] = frozenset({"scientific_notation"})
 
 DEFAULT_CUSTOMER_TYPES: Mapping[str, tuple[str, ...]] = {
     "company": ("company", "Yritys", "Företag", "Firma"),

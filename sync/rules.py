@@ -26,6 +26,7 @@ from sync.errors import RulesError, SourceError
 from sync.namekey import words_of
 from sync.normalise import (
     ISSUE_CODES,
+    LOST_INFORMATION_CODES,
     NORMALISERS,
     OPTION_KEYS,
     customer_type_aliases,
@@ -138,7 +139,30 @@ def load_rules(path: Path | None = None) -> Rules:
     default = _read_toml(DEFAULT_RULES_PATH)
     merged = _merge(default, _read_toml(path)) if path is not None else default
     label = str(path) if path is not None else str(DEFAULT_RULES_PATH)
-    return _build(merged, label)
+    return _build(merged, label, _lost_information_severities(default))
+
+
+def _lost_information_severities(default: Mapping[str, Any]) -> dict[str, dict[str, Severity]]:
+    """Per normaliser, the severity the default rules give each code that means lost
+    information (LOST_INFORMATION_CODES) on the built-in fields with that normaliser;
+    the strictest where two such fields differ.
+
+    A field whose own severity table does not name such a code gets this one: a custom
+    `phone` field rejects `3,58401E+11` as the built-in phone does (the digits are gone,
+    whatever the column), and so does the built-in phone when a user's table restates
+    only `invalid_phone`. A table that names the code decides for itself.
+    """
+    out: dict[str, dict[str, Severity]] = {}
+    fields = default.get("fields", {})
+    for name, spec in fields.items() if isinstance(fields, dict) else ():
+        if name not in FIELDS or not isinstance(spec, dict):
+            continue
+        normaliser, severity = spec.get("normaliser", "text"), spec.get("severity", {})
+        for code, level in severity.items() if isinstance(severity, dict) else ():
+            if code in LOST_INFORMATION_CODES and level in SEVERITIES:
+                known = out.setdefault(normaliser, {})
+                known[code] = "error" if "error" in (level, known.get(code)) else level
+    return out
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -193,7 +217,10 @@ def _laid_over(base: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _build(data: dict[str, Any], label: str) -> Rules:
+def _build(data: dict[str, Any], label: str,
+           inherited: Mapping[str, Mapping[str, Severity]] | None = None) -> Rules:
+    """Check the merged rule data and build Rules; `inherited` (normaliser -> code ->
+    severity) fills in what a field's own severity table does not name."""
     unknown = set(data) - {"rules", "fields"}
     if unknown:
         raise RulesError(
@@ -204,7 +231,8 @@ def _build(data: dict[str, Any], label: str) -> Rules:
     _require(not bad, label, f"unknown key rules.{sorted(bad)[0] if bad else ''}")
     fields_data = data.get("fields", {})
     _require(isinstance(fields_data, dict) and fields_data, label, "[fields] must name fields")
-    fields = {name: _field_rule(name, spec, label) for name, spec in fields_data.items()}
+    fields = {name: _field_rule(name, spec, label, inherited or {})
+              for name, spec in fields_data.items()}
     for required in ("customer_number", "name"):
         _require(required in fields, label, f"field {required!r} is required")
     _check_aliases(fields, label)
@@ -247,7 +275,8 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _field_rule(name: str, spec: Any, label: str) -> FieldRule:
+def _field_rule(name: str, spec: Any, label: str,
+                inherited: Mapping[str, Mapping[str, Severity]]) -> FieldRule:
     where = f"fields.{name}"
     _require(isinstance(spec, dict), label, f"{where} must be a table")
     _require(name in FIELDS or _CUSTOM_FIELD_NAME.match(name) is not None, label,
@@ -274,6 +303,7 @@ def _field_rule(name: str, spec: Any, label: str) -> FieldRule:
     _require(isinstance(severity, dict) and all(v in SEVERITIES for v in severity.values()),
              label, f"{where}.severity values must be one of {', '.join(SEVERITIES)}")
     _check_severity(severity, normaliser, where, label)
+    severity = {**inherited.get(normaliser, {}), **severity}
     options = spec.get("options", {})
     _require(isinstance(options, dict), label, f"{where}.options must be a table")
     keys = OPTION_KEYS[normaliser]

@@ -268,6 +268,39 @@ def test_a_built_in_field_given_another_normaliser_keeps_the_severities_it_share
         "scientific_notation": "error", "invalid_phone": "warn"}
 
 
+@pytest.mark.parametrize("normaliser", ["phone", "key", "einvoice"])
+def test_a_custom_field_rejects_lost_digits_as_the_built_in_fields_of_its_normaliser(
+        tmp_path: Path, normaliser: str) -> None:
+    # It took 3,58401E+11 with a warning, where the built-in phone column rejects it:
+    # a custom field had no severities. It now reads lost information as the default
+    # rules' fields of its normaliser do, unless its own table says otherwise.
+    source = write_csv(tmp_path / "s.csv", "customer_number;name;Alt\n1;Aho Oy;3,58401E+11\n")
+    rules = tmp_path / "rules.toml"
+    rules.write_text(f'[fields.alt]\naliases = ["Alt"]\nnormaliser = "{normaliser}"\n')
+    assert dict(load_rules(rules).fields["alt"].severity) == {"scientific_notation": "error"}
+    result = run_cli("preview", source, "--db", tmp_path / "r.db", "--rules", rules,
+                     "--plan", tmp_path / "p.plan", "--json")
+    assert result.exit_code == 1 and result.json()["rejected"] == 1
+    rules.write_text(f'[fields.alt]\naliases = ["Alt"]\nnormaliser = "{normaliser}"\n'
+                     'severity = { scientific_notation = "warn" }\n')
+    result = run_cli("preview", source, "--db", tmp_path / "r.db", "--rules", rules,
+                     "--plan", tmp_path / "p.plan", "--json")
+    assert result.exit_code == 0 and result.json()["new"] == 1
+
+
+def test_a_phone_severity_table_that_names_only_invalid_phone_still_rejects_lost_digits(
+        tmp_path: Path) -> None:
+    # A user's `severity` replaces the default table: scientific_notation fell to a
+    # warning with it, and the digits were imported lost.
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[fields.phone]\nseverity = { invalid_phone = "error" }\n')
+    assert dict(load_rules(rules).fields["phone"].severity) == {
+        "scientific_notation": "error", "invalid_phone": "error"}
+    source = write_csv(tmp_path / "s.csv", "customer_number;name;Puhelin\n1;Aho Oy;3,58401E+11\n")
+    result = run_cli("preview", source, "--db", tmp_path / "r.db", "--rules", rules, "--json")
+    assert result.exit_code == 1 and result.json()["rejected"] == 1
+
+
 def test_a_custom_field_from_the_rules_grows_a_register_column(tmp_path: Path) -> None:
     rules = tmp_path / "rules.toml"
     rules.write_text('[fields.loyalty_id]\naliases = ["Kanta-asiakasnumero"]\n'
