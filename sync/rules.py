@@ -3,8 +3,8 @@
 A rule file is TOML (see rules/customers.toml). A user's file is laid over the default
 one: each `[fields.X]` table it has replaces the default's table for X (or adds a custom
 field), and each `[rules]` key it sets replaces the default's. Everything is checked
-before any work starts: unknown keys, unknown normalisers, bad severities, aliases that
-two fields claim.
+before any work starts: unknown keys, unknown normalisers, bad severities, issue codes
+and option keys the field's normaliser does not have, aliases that two fields claim.
 """
 
 from __future__ import annotations
