@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from sync.normalise import normalise_column
-from sync.rules import HeaderMap, Rules
+from sync.rules import TOO_LONG, HeaderMap, Rules
 
 ISSUE_SCHEMA = {"row": pl.Int64, "field": pl.String, "code": pl.String,
                 "severity": pl.String, "detail": pl.String}
@@ -71,7 +71,7 @@ def _too_long(rows: pl.Series, values: pl.Series, field_name: str) -> pl.DataFra
     length = values.str.len_chars()
     return pl.DataFrame({"row": rows, "length": length}).filter(
         pl.col("length") > limit).select(
-        "row", pl.lit(field_name).alias("field"), pl.lit("too_long").alias("code"),
+        "row", pl.lit(field_name).alias("field"), pl.lit(TOO_LONG).alias("code"),
         pl.lit("error").alias("severity"),
         pl.format("{} characters; the register keeps at most {} in this field",
                   pl.col("length"), pl.lit(limit)).alias("detail"))

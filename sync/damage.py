@@ -18,7 +18,7 @@ from sync.classify import changed_expr
 from sync.normalise import COUNTRY_KINDS, name_key
 from sync.plan import new_col, old_col
 from sync.readers import SourceTable
-from sync.rules import HeaderMap, Rules
+from sync.rules import UTF8_READ_AS_SINGLE_BYTE, HeaderMap, Rules
 from sync.writers.register.base import Register
 
 
@@ -136,7 +136,7 @@ def take_mojibake(table: SourceTable, header_map: HeaderMap) -> pl.DataFrame:
         header = table.headers[int(column[1:])] or f"column {int(column[1:]) + 1}"
         for row, text in candidates.select("_row", column).iter_rows():
             if fixes[text] is not None:
-                found.append((row, field_name, "utf8_read_as_single_byte", "error",
+                found.append((row, field_name, UTF8_READ_AS_SINGLE_BYTE, "error",
                               f"the cell in column {header!r} holds {text!r}, which is "
                               f"UTF-8 text read as {codec} ({fixes[text]!r}); leave "
                               "--encoding out, or save the file as UTF-8"))

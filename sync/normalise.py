@@ -26,7 +26,8 @@ from sync.namekey import name_key
 from sync.normalise_business_id import business_id_fast
 from sync.normalise_phone import phone_fast
 
-__all__ = ["DEFAULT_CUSTOMER_TYPES", "NORMALISERS", "name_key", "normalise_column"]
+__all__ = ["DEFAULT_CUSTOMER_TYPES", "ISSUE_CODES", "LOST_INFORMATION_CODES", "NORMALISERS",
+           "OPTION_KEYS", "customer_type_aliases", "name_key", "normalise_column"]
 
 # (value, code, detail) for one distinct input.
 _Result = tuple[str, str | None, str | None]
@@ -39,6 +40,36 @@ _LIBRARY_KINDS = frozenset(
     {"customer_type", "business_id", "phone", "postal_code", "country", "language"}
 )
 NORMALISERS: frozenset[str] = _EXPR_KINDS | _LIBRARY_KINDS
+
+# What each normaliser can say and what it reads, declared beside the code so the rules
+# check and the normalisers can't drift apart: the issue codes it emits (a rule file's
+# `severity` table names only these, with the codes of other stages, see sync/rules.py)
+# and the `options` keys it reads. tests/test_normalise.py runs every normaliser over
+# damaged values and holds it to its codes.
+ISSUE_CODES: Mapping[str, frozenset[str]] = {
+    "key": frozenset({"scientific_notation"}),
+    "text": frozenset(),
+    "collapse": frozenset(),
+    "compact": frozenset(),
+    "vat_id": frozenset(),
+    "email": frozenset({"invalid_email"}),
+    "einvoice": frozenset({"scientific_notation"}),
+    "customer_type": frozenset({"unknown_customer_type"}),
+    "business_id": frozenset({"invalid_business_id", "business_id_country"}),
+    "phone": frozenset({"scientific_notation", "invalid_phone"}),
+    "postal_code": frozenset({"invalid_postal_code"}),
+    "country": frozenset({"unknown_country"}),
+    "language": frozenset({"unknown_language"}),
+}
+OPTION_KEYS: Mapping[str, frozenset[str]] = {
+    kind: frozenset({"values"}) if kind == "customer_type" else frozenset()
+    for kind in NORMALISERS
+}
+# The codes that say a cell lost information (a long number a spreadsheet wrote in
+# scientific notation: its digits are gone), not merely that it looks wrong. A field
+# whose severity table does not name one reads it as the default rules read it on the
+# built-in fields of its normaliser (see sync/rules.py).
+LOST_INFORMATION_CODES: frozenset[str] = frozenset({"scientific_notation"})
 
 DEFAULT_CUSTOMER_TYPES: Mapping[str, tuple[str, ...]] = {
     "company": ("company", "Yritys", "Företag", "Firma"),
@@ -101,7 +132,7 @@ def normalise_column(
 
     trimmed = frame.select(_blank_to_null(pl.col("v").str.strip_chars())).to_series()
     if kind == "customer_type":
-        aliases = _customer_type_aliases((options or {}).get("values") or DEFAULT_CUSTOMER_TYPES)
+        aliases = customer_type_aliases((options or {}).get("values") or DEFAULT_CUSTOMER_TYPES)
         return _per_distinct(trimmed, None, lambda v, _c: _customer_type(v, aliases))
     uses_country = kind in COUNTRY_KINDS
     return _per_distinct(trimmed, countries if uses_country else None, _ROW_FUNCTIONS[kind],
@@ -263,7 +294,11 @@ def _fold(text: str) -> str:
 # --- customer_type ----------------------------------------------------------------------
 
 
-def _customer_type_aliases(values: Mapping[str, Iterable[str]]) -> dict[str, str]:
+def customer_type_aliases(values: Mapping[str, Iterable[str]]) -> dict[str, str]:
+    """Each word of `values` (canonical type -> its words) in comparison form, mapped to
+    its type; the canonical names are words too. Raises ValueError naming a word listed
+    for two types (compared as cells are: ignoring case, accents, spaces, punctuation);
+    the rules check calls this, so a rule file with one is refused as it is loaded."""
     aliases: dict[str, str] = {}
     for canonical, names in values.items():
         for name in (canonical, *([names] if isinstance(names, str) else names)):

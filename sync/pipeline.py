@@ -37,7 +37,7 @@ from sync.normalise import name_key
 from sync.plan import APPLIED, Plan, PlanHeader, count_statuses, new_col, old_col
 from sync.readers import SourceTable, read_source
 from sync.readers.xlsx_stream import FORMULA_WITHOUT_VALUE
-from sync.rules import HeaderMap, Rules, map_headers
+from sync.rules import SPREADSHEET_ERROR, HeaderMap, Rules, map_headers
 from sync.spill import Spill
 from sync.types import Progress
 from sync.wording import counted
@@ -285,7 +285,7 @@ def _cell_errors(table: SourceTable, header_map: HeaderMap) -> pl.DataFrame:
             detail = (f"the cell in column {header!r} holds the spreadsheet error {error}; "
                       "correct or clear it in the sheet")
         mapped = fields.get(column)
-        rows.append((row, mapped or header, "spreadsheet_error",
+        rows.append((row, mapped or header, SPREADSHEET_ERROR,
                      "error" if mapped else "warn", detail))
     return pl.DataFrame(rows, schema=ISSUE_SCHEMA, orient="row")
 

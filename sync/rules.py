@@ -3,8 +3,8 @@
 A rule file is TOML (see rules/customers.toml). A user's file is laid over the default
 one: each `[fields.X]` table it has replaces the default's table for X (or adds a custom
 field), and each `[rules]` key it sets replaces the default's. Everything is checked
-before any work starts: unknown keys, unknown normalisers, bad severities, aliases that
-two fields claim.
+before any work starts: unknown keys, unknown normalisers, bad severities, issue codes
+and option keys the field's normaliser does not have, aliases that two fields claim.
 """
 
 from __future__ import annotations
@@ -23,7 +23,15 @@ from typing import Any
 from rapidfuzz import fuzz, process
 
 from sync.errors import RulesError, SourceError
-from sync.normalise import NORMALISERS, is_country
+from sync.namekey import words_of
+from sync.normalise import (
+    ISSUE_CODES,
+    LOST_INFORMATION_CODES,
+    NORMALISERS,
+    OPTION_KEYS,
+    customer_type_aliases,
+    is_country,
+)
 from sync.types import (
     CUSTOMER_TYPES,
     FIELDS,
@@ -47,6 +55,20 @@ _CUSTOM_FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # Register columns that are not fields: a custom field must not take their names.
 _RESERVED_NAMES = frozenset({"id", "group_id", "name_key", "locked_by", "invalidated",
                              "created_batch", "updated_batch"})
+# PostgreSQL's system columns: every table has them, so a column of that name can't be
+# added (DuplicateColumn), while SQLite takes it. Refused on both engines, so a register
+# can move from one to the other. `oid` was one too before PostgreSQL 12.
+_SYSTEM_COLUMNS = frozenset({"oid", "tableoid", "xmin", "cmin", "xmax", "cmax", "ctid"})
+
+# Issue codes that other stages than the normaliser give a field, whatever its
+# normaliser: the value is unknown (a spreadsheet's error value such as #N/A; UTF-8 text
+# read as a single-byte encoding) or the register can't keep it (too long for a field it
+# indexes). They always reject their row, so a severity table may name them as "error"
+# only. The stages raise them by these names.
+SPREADSHEET_ERROR = "spreadsheet_error"
+UTF8_READ_AS_SINGLE_BYTE = "utf8_read_as_single_byte"
+TOO_LONG = "too_long"
+ALWAYS_ERROR_CODES = frozenset({SPREADSHEET_ERROR, UTF8_READ_AS_SINGLE_BYTE, TOO_LONG})
 
 
 @dataclass(frozen=True)
@@ -117,7 +139,30 @@ def load_rules(path: Path | None = None) -> Rules:
     default = _read_toml(DEFAULT_RULES_PATH)
     merged = _merge(default, _read_toml(path)) if path is not None else default
     label = str(path) if path is not None else str(DEFAULT_RULES_PATH)
-    return _build(merged, label)
+    return _build(merged, label, _lost_information_severities(default))
+
+
+def _lost_information_severities(default: Mapping[str, Any]) -> dict[str, dict[str, Severity]]:
+    """Per normaliser, the severity the default rules give each code that means lost
+    information (LOST_INFORMATION_CODES) on the built-in fields with that normaliser;
+    the strictest where two such fields differ.
+
+    A field whose own severity table does not name such a code gets this one: a custom
+    `phone` field rejects `3,58401E+11` as the built-in phone does (the digits are gone,
+    whatever the column), and so does the built-in phone when a user's table restates
+    only `invalid_phone`. A table that names the code decides for itself.
+    """
+    out: dict[str, dict[str, Severity]] = {}
+    fields = default.get("fields", {})
+    for name, spec in fields.items() if isinstance(fields, dict) else ():
+        if name not in FIELDS or not isinstance(spec, dict):
+            continue
+        normaliser, severity = spec.get("normaliser", "text"), spec.get("severity", {})
+        for code, level in severity.items() if isinstance(severity, dict) else ():
+            if code in LOST_INFORMATION_CODES and level in SEVERITIES:
+                known = out.setdefault(normaliser, {})
+                known[code] = "error" if "error" in (level, known.get(code)) else level
+    return out
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -145,14 +190,37 @@ def _merge(default: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
                 base = merged["fields"].get(name)
                 # A field of the default rules keeps what the user's table does not
                 # restate (an alias added must not drop its normaliser or severity).
-                merged["fields"][name] = ({**base, **spec} if isinstance(base, dict)
+                merged["fields"][name] = (_laid_over(base, spec) if isinstance(base, dict)
                                           and isinstance(spec, dict) else spec)
         else:
             merged[key] = value
     return merged
 
 
-def _build(data: dict[str, Any], label: str) -> Rules:
+def _laid_over(base: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """A default field's table `base` with the user's `spec` laid over it, key by key.
+
+    Where `spec` names another normaliser and does not restate `severity` or `options`,
+    the default's are kept only for the codes and option keys the new normaliser has:
+    the others were the old normaliser's, and the rules check refuses them as unknown.
+    """
+    merged = {**base, **spec}
+    normaliser = merged.get("normaliser", "text")
+    if normaliser == base.get("normaliser", "text") or not isinstance(normaliser, str):
+        return merged
+    codes = ISSUE_CODES.get(normaliser, frozenset()) | ALWAYS_ERROR_CODES
+    if "severity" not in spec and isinstance(base.get("severity"), dict):
+        merged["severity"] = {c: v for c, v in base["severity"].items() if c in codes}
+    if "options" not in spec and isinstance(base.get("options"), dict):
+        keys = OPTION_KEYS.get(normaliser, frozenset())
+        merged["options"] = {k: v for k, v in base["options"].items() if k in keys}
+    return merged
+
+
+def _build(data: dict[str, Any], label: str,
+           inherited: Mapping[str, Mapping[str, Severity]] | None = None) -> Rules:
+    """Check the merged rule data and build Rules; `inherited` (normaliser -> code ->
+    severity) fills in what a field's own severity table does not name."""
     unknown = set(data) - {"rules", "fields"}
     if unknown:
         raise RulesError(
@@ -163,7 +231,8 @@ def _build(data: dict[str, Any], label: str) -> Rules:
     _require(not bad, label, f"unknown key rules.{sorted(bad)[0] if bad else ''}")
     fields_data = data.get("fields", {})
     _require(isinstance(fields_data, dict) and fields_data, label, "[fields] must name fields")
-    fields = {name: _field_rule(name, spec, label) for name, spec in fields_data.items()}
+    fields = {name: _field_rule(name, spec, label, inherited or {})
+              for name, spec in fields_data.items()}
     for required in ("customer_number", "name"):
         _require(required in fields, label, f"field {required!r} is required")
     _check_aliases(fields, label)
@@ -188,6 +257,11 @@ def _build(data: dict[str, Any], label: str) -> Rules:
     forms = settings.get("legal_forms", [])
     _require(isinstance(forms, list) and all(isinstance(f, str) for f in forms), label,
              "rules.legal_forms must be a list of strings")
+    # A form is matched by its words; one without any (an empty string) strips nothing.
+    blank = [f for f in forms if not words_of(f)]
+    _require(not blank, label,
+             f"rules.legal_forms: {blank[0] if blank else ''!r} is no legal form: each must "
+             f"hold a letter or digit, such as \"oy\" or \"s.r.o.\"")
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
     return Rules(fields=fields, default_country=country, match_order=tuple(order),
                  fuzzy_threshold=float(threshold), legal_forms=tuple(forms), source=label,
@@ -201,7 +275,8 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _field_rule(name: str, spec: Any, label: str) -> FieldRule:
+def _field_rule(name: str, spec: Any, label: str,
+                inherited: Mapping[str, Mapping[str, Severity]]) -> FieldRule:
     where = f"fields.{name}"
     _require(isinstance(spec, dict), label, f"{where} must be a table")
     _require(name in FIELDS or _CUSTOM_FIELD_NAME.match(name) is not None, label,
@@ -210,6 +285,10 @@ def _field_rule(name: str, spec: Any, label: str) -> FieldRule:
              f"(PostgreSQL's limit for a column name)")
     _require(name not in _RESERVED_NAMES, label,
              f"{where}: {name!r} is a register column of its own; choose another name")
+    _require(name not in _SYSTEM_COLUMNS, label,
+             f"{where}: {name!r} is the name of a PostgreSQL system column, which no "
+             f"register column can take (on either engine, so the register can move to "
+             f"PostgreSQL); choose another name")
     bad = set(spec) - _FIELD_KEYS
     _require(not bad, label, f"unknown key {where}.{sorted(bad)[0] if bad else ''}")
     aliases = spec.get("aliases", [])
@@ -223,8 +302,15 @@ def _field_rule(name: str, spec: Any, label: str) -> FieldRule:
     severity = spec.get("severity", {})
     _require(isinstance(severity, dict) and all(v in SEVERITIES for v in severity.values()),
              label, f"{where}.severity values must be one of {', '.join(SEVERITIES)}")
+    _check_severity(severity, normaliser, where, label)
+    severity = {**inherited.get(normaliser, {}), **severity}
     options = spec.get("options", {})
     _require(isinstance(options, dict), label, f"{where}.options must be a table")
+    keys = OPTION_KEYS[normaliser]
+    bad = sorted(set(options) - keys)
+    _require(not bad, label, f"unknown key {where}.options.{bad[0] if bad else ''} " + (
+        f"(keys the {normaliser} normaliser reads: {', '.join(sorted(keys))})" if keys
+        else f"(the {normaliser} normaliser reads no options)"))
     if normaliser == "customer_type" and "values" in options:
         values = options["values"]
         _require(isinstance(values, dict) and set(values) <= set(CUSTOMER_TYPES)
@@ -232,6 +318,12 @@ def _field_rule(name: str, spec: Any, label: str) -> FieldRule:
                          for names in values.values()), label,
                  f"{where}.options.values must map {' and '.join(CUSTOMER_TYPES)} to lists "
                  f'of words, such as company = ["Yritys", "Firma"]')
+        try:
+            customer_type_aliases(values)
+        except ValueError as exc:
+            raise RulesError(f"{label}: {where}.options.values: {exc} (words are compared "
+                             "ignoring case, accents, spaces and punctuation); list each "
+                             "word for one type only") from None
     headers = spec.get("headers", {})
     _require(isinstance(headers, dict) and set(headers) <= set(_HEADER_KEYS), label,
              f"{where}.headers must be a table with keys among {', '.join(_HEADER_KEYS)} "
@@ -244,6 +336,24 @@ def _field_rule(name: str, spec: Any, label: str) -> FieldRule:
     return FieldRule(name=name, aliases=tuple(dict.fromkeys([name, *aliases, *extra])),
                      normaliser=normaliser, severity=dict(severity), options=options,
                      headers=dict(headers))
+
+
+def _check_severity(severity: Mapping[str, str], normaliser: str, where: str,
+                    label: str) -> None:
+    """Refuse a code `normaliser` never raises (a typo, or another validator's code: it
+    would change nothing, silently) and an always-error code set to anything else."""
+    codes = ISSUE_CODES[normaliser]
+    for code, level in severity.items():
+        if code in ALWAYS_ERROR_CODES:
+            _require(level == "error", label,
+                     f"{where}.severity.{code}: always an error (the value is lost or the "
+                     f"register can't keep it), whatever the rules say")
+            continue
+        own = (f"the {normaliser} normaliser raises {', '.join(sorted(codes))}" if codes
+               else f"the {normaliser} normaliser raises none")
+        _require(code in codes, label,
+                 f"{where}.severity: unknown issue code {code!r} ({own}; every field may "
+                 f"also name {', '.join(sorted(ALWAYS_ERROR_CODES))} as error)")
 
 
 def _check_aliases(fields: Mapping[str, FieldRule], label: str) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from sync.rules import load_rules
 from sync.writers.register import open_register
 from tests.conftest import (
     FIXTURES,
@@ -175,8 +176,40 @@ def test_broken_rule_file_is_refused_with_its_line(tmp_path: Path) -> None:
      "options.values must map company and person to lists of words"),
     ('[fields.customer_type]\noptions = { values = { firm = ["Oy"] } }\n',
      "options.values must map company and person"),
+    # The same word for both types failed preview with exit 70, and only for a source
+    # with that column; now at load time, for a custom field with that normaliser too.
+    ('[fields.customer_type.options.values]\ncompany = ["Firma"]\nperson = ["firma"]\n',
+     "fields.customer_type.options.values: customer type alias 'firma' means both company "
+     "and person"),
+    ('[fields.kind]\nnormaliser = "customer_type"\n'
+     '[fields.kind.options.values]\ncompany = ["Yritys"]\nperson = ["company"]\n',
+     "fields.kind.options.values: customer type alias 'company' means both company and "
+     "person"),
+    # A code, option or legal form that changes nothing was accepted silently.
+    ('[fields.email]\nseverity = { invalid_emial = "error" }\n',
+     "fields.email.severity: unknown issue code 'invalid_emial' (the email normaliser "
+     "raises invalid_email; every field may also name spreadsheet_error, too_long, "
+     "utf8_read_as_single_byte as error)"),
+    ('[fields.email]\nseverity = { invalid_phone = "error" }\n',
+     "unknown issue code 'invalid_phone' (the email normaliser raises invalid_email;"),
+    ('[fields.loyalty_id]\nnormaliser = "text"\nseverity = { invalid_phone = "error" }\n',
+     "unknown issue code 'invalid_phone' (the text normaliser raises none;"),
+    ('[fields.notes]\nseverity = { spreadsheet_error = "warn" }\n',
+     "fields.notes.severity.spreadsheet_error: always an error"),
+    ('[fields.phone.options]\ndefault_region = "SE"\n',
+     "unknown key fields.phone.options.default_region (the phone normaliser reads no "
+     "options)"),
+    ('[fields.customer_type.options]\nvalue = { company = ["Firma"] }\n',
+     "unknown key fields.customer_type.options.value (keys the customer_type normaliser "
+     "reads: values)"),
+    ('[rules]\nlegal_forms = ["", " "]\n', "rules.legal_forms: '' is no legal form"),
+    ('[rules]\nlegal_forms = ["oy", " . "]\n', "rules.legal_forms: ' . ' is no legal form"),
     # A name PostgreSQL would cut: the message says why, not "must be lower-case".
     (f'[fields.{"a" * 64}]\nnormaliser = "text"\n', "at most 63 characters"),
+    # PostgreSQL refuses these column names at commit (exit 70); SQLite takes them.
+    *[(f'[fields.{name}]\nnormaliser = "text"\n', f"{name!r} is the name of a PostgreSQL "
+       "system column") for name in ("xmin", "xmax", "cmin", "cmax", "ctid", "tableoid",
+                                     "oid")],
 ])
 def test_inconsistent_rule_files_are_refused(tmp_path: Path, text: str, words: str) -> None:
     rules = tmp_path / "rules.toml"
@@ -185,6 +218,87 @@ def test_inconsistent_rule_files_are_refused(tmp_path: Path, text: str, words: s
     result = run_cli("preview", source, "--db", tmp_path / "r.db", "--rules", rules)
     assert result.exit_code == 2
     assert words in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and str(rules) in result.stderr
+
+
+def test_a_custom_field_named_like_a_postgresql_system_column_is_refused_on_both_engines(
+        tmp_path: Path, register_url: str) -> None:
+    # It used to pass the rules check and preview, then fail PostgreSQL's commit with
+    # exit 70 (DuplicateColumn); SQLite took it, so that register could never move.
+    load_register(register_url, SEED, tmp_path)
+    before = register_state(register_url)
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[fields.xmin]\naliases = ["Xmin"]\nnormaliser = "text"\n')
+    source = write_csv(tmp_path / "s.csv", "customer_number;name;Xmin\n1003;Aho Oy;x\n")
+    result = run_cli("import", source, "--db", register_url, "--yes", "--rules", rules)
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        f"regsync: error: {rules}: fields.xmin: 'xmin' is the name of a PostgreSQL system column, "
+        "which no register column can take (on either engine, so the register can move "
+        "to PostgreSQL); choose another name"]
+    assert register_state(register_url) == before
+
+
+@pytest.mark.parametrize("text", [
+    # Codes other stages give any field may be named, as the errors they always are.
+    '[fields.notes]\nseverity = { spreadsheet_error = "error", too_long = "error", '
+    'utf8_read_as_single_byte = "error" }\n',
+    # A built-in field given another normaliser keeps only the default severities and
+    # options the new one has: nothing the user did not write is refused.
+    '[fields.customer_number]\nnormaliser = "compact"\n',
+    '[fields.customer_type]\nnormaliser = "text"\n',
+    '[fields.phone]\nnormaliser = "key"\n',
+])
+def test_rule_files_naming_only_codes_and_keys_in_use_load(tmp_path: Path, text: str) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text(text)
+    source = write_csv(tmp_path / "s.csv", "name\nA\n")
+    result = run_cli("preview", source, "--db", tmp_path / "r.db", "--rules", rules,
+                     "--plan", tmp_path / "p.plan")
+    assert result.exit_code == 0, result.stderr
+
+
+def test_a_built_in_field_given_another_normaliser_keeps_the_severities_it_shares(
+        tmp_path: Path) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[fields.phone]\nnormaliser = "key"\n')
+    loaded = load_rules(rules)
+    assert dict(loaded.fields["phone"].severity) == {"scientific_notation": "error"}
+    assert dict(load_rules().fields["phone"].severity) == {
+        "scientific_notation": "error", "invalid_phone": "warn"}
+
+
+@pytest.mark.parametrize("normaliser", ["phone", "key", "einvoice"])
+def test_a_custom_field_rejects_lost_digits_as_the_built_in_fields_of_its_normaliser(
+        tmp_path: Path, normaliser: str) -> None:
+    # It took 3,58401E+11 with a warning, where the built-in phone column rejects it:
+    # a custom field had no severities. It now reads lost information as the default
+    # rules' fields of its normaliser do, unless its own table says otherwise.
+    source = write_csv(tmp_path / "s.csv", "customer_number;name;Alt\n1;Aho Oy;3,58401E+11\n")
+    rules = tmp_path / "rules.toml"
+    rules.write_text(f'[fields.alt]\naliases = ["Alt"]\nnormaliser = "{normaliser}"\n')
+    assert dict(load_rules(rules).fields["alt"].severity) == {"scientific_notation": "error"}
+    result = run_cli("preview", source, "--db", tmp_path / "r.db", "--rules", rules,
+                     "--plan", tmp_path / "p.plan", "--json")
+    assert result.exit_code == 1 and result.json()["rejected"] == 1
+    rules.write_text(f'[fields.alt]\naliases = ["Alt"]\nnormaliser = "{normaliser}"\n'
+                     'severity = { scientific_notation = "warn" }\n')
+    result = run_cli("preview", source, "--db", tmp_path / "r.db", "--rules", rules,
+                     "--plan", tmp_path / "p.plan", "--json")
+    assert result.exit_code == 0 and result.json()["new"] == 1
+
+
+def test_a_phone_severity_table_that_names_only_invalid_phone_still_rejects_lost_digits(
+        tmp_path: Path) -> None:
+    # A user's `severity` replaces the default table: scientific_notation fell to a
+    # warning with it, and the digits were imported lost.
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[fields.phone]\nseverity = { invalid_phone = "error" }\n')
+    assert dict(load_rules(rules).fields["phone"].severity) == {
+        "scientific_notation": "error", "invalid_phone": "error"}
+    source = write_csv(tmp_path / "s.csv", "customer_number;name;Puhelin\n1;Aho Oy;3,58401E+11\n")
+    result = run_cli("preview", source, "--db", tmp_path / "r.db", "--rules", rules, "--json")
+    assert result.exit_code == 1 and result.json()["rejected"] == 1
 
 
 def test_a_custom_field_from_the_rules_grows_a_register_column(tmp_path: Path) -> None:

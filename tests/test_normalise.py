@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 import sync.normalise as normalise
-from sync.normalise import NORMALISERS, name_key, normalise_column
+from sync.normalise import ISSUE_CODES, NORMALISERS, OPTION_KEYS, name_key, normalise_column
 
 
 def one(kind: str, value: str | None, country: str | None = None, **options: object) -> tuple:
@@ -28,6 +28,38 @@ def test_normalisers_lists_every_kind() -> None:
         "key", "text", "collapse", "compact", "customer_type", "business_id",
         "vat_id", "email", "phone", "postal_code", "country", "language", "einvoice",
     }  # fmt: skip
+
+
+# Clean and damaged cells of every kind: spreadsheet damage (scientific notation, error
+# values, lost zeros and letters), typos, other countries' forms, hostile text.
+_SAMPLE = [
+    "1001", "0042", "12e5", "3,58401E+11", "3.58401e+11", "1E+11", "-1e5", "#N/A", "Err:502",
+    "0401234567", "401234567", "+358401234567", "040 123 4567 ext. 12", "08-123 456 78",
+    "12", "112038-9", "0112038-9", "1234567-8", "FI01120389", "SE556036079301",
+    "556036-0793", "25596641", "3701120389", "003701120389", "00100", "100", "114 55",
+    "FI-00100", "ABC12", "Suomi", "Sverige", "Česko", "FIN", "XX", "fi", "sv-FI", "klingon",
+    "Yritys", "firma", "Fyzická osoba", "alien", "matti@Example.FI", "not an email",
+    "a@b", "Dvo?ák", "HÃ¤meenlinna", "  Matti \t Virtanen \n", "x" * 300, "\u200b",
+    "=\"00100\"", "fi12345678", "CZ25596641",
+]
+
+
+def test_every_normaliser_declares_its_codes_and_options() -> None:
+    assert set(ISSUE_CODES) == NORMALISERS and set(OPTION_KEYS) == NORMALISERS
+
+
+@pytest.mark.parametrize("kind", sorted(NORMALISERS))
+def test_each_normaliser_emits_only_the_codes_it_declares(kind: str) -> None:
+    # The rules check accepts in a field's severity table only the codes its normaliser
+    # declares: a code emitted but not declared could never be given a severity.
+    countries = ["FI", "SE", "CZ", "DE", "US", None]
+    values = [v for v in _SAMPLE for _ in countries]
+    frame = normalise_column(kind, pl.Series(values, dtype=pl.String),
+                             pl.Series(countries * len(_SAMPLE), dtype=pl.String))
+    emitted = set(frame["code"].drop_nulls())
+    assert emitted <= ISSUE_CODES[kind]
+    # ...and declares none it never emits (the sample holds a case of each).
+    assert emitted == ISSUE_CODES[kind]
 
 
 @pytest.mark.parametrize("kind", sorted(NORMALISERS))
