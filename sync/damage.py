@@ -1,9 +1,10 @@
 """Spreadsheet damage and doubts that rows show, each turned into a status or a message.
 
-Damage is repaired where nothing was lost (letters saved as '?' where the register has
-them), refused where something was (an error value saved as text), and a row that only
-looks doubtful keeps the status the spec gives it and says why (a totals row, a row read
-as the default country for a customer of another).
+Damage is repaired where nothing was lost (characters a file's encoding can't hold,
+saved as '?' where the register has them), refused where something was (an error value
+saved as text), and a row that only looks doubtful keeps the status the spec gives it
+and says why (a totals row, a row read as the default country for a customer of
+another).
 """
 
 from __future__ import annotations
@@ -263,11 +264,48 @@ def country_warnings(rows: pl.DataFrame, rules: Rules) -> pl.DataFrame:
     return rows.with_columns(_with_warning(other & (what != ""), note))
 
 
-def repair_lost_letters(frame: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
+# A letter outside Latin-1, a symbol and an emoji: an encoding that holds all three
+# holds all of Unicode (UTF-8, UTF-16, UTF-32, GB18030).
+_PROBE = "\u0159\u2615\U0001f600"
+
+
+def lost_in(encoding: str | None) -> str | None:
+    """The codec of a source's `encoding` when it can't hold every character, so a '?'
+    in its text may stand for one it lost (Windows-1252, code page 850, ...); None for
+    UTF-8, UTF-16 and the sources without one (XLSX, Parquet, a table)."""
+    if encoding is None:
+        return None
+    try:
+        _PROBE.encode(encoding)
+    except UnicodeError:
+        return encoding
+    except LookupError:
+        return None
+    return None
+
+
+@cache
+def _not_held(char: str, codec: str) -> bool:
+    """Whether a file in `codec` can't hold `char` (a spreadsheet writes '?' for it)."""
+    try:
+        char.encode(codec)
+    except UnicodeError:
+        return True
+    return False
+
+
+def repair_lost_letters(frame: pl.DataFrame, fields: tuple[str, ...],
+                        codec: str | None = None) -> pl.DataFrame:
     """Keep the register's value where the row's differs from it only by '?' in place
-    of letters outside ASCII (`Dvo?ák` for `Dvořák`): a file saved in an encoding that
-    lacks them (Excel's "CSV" in Windows-1252 writes Czech letters so). That is damage,
-    so it is repaired, never imported; the row's message says what was kept.
+    of characters the file's encoding can't hold (`Dvo?ák` for `Dvořák`, `Kahvila ? Oy`
+    for `Kahvila ☕ Oy`): a file saved in an encoding that lacks them (Excel's "CSV" in
+    Windows-1252 writes Czech letters and emoji so). That is damage, so it is repaired,
+    never imported; the row's message says what was kept.
+
+    `codec` is the file's encoding when it can't hold every character (see `lost_in`);
+    a '?' for a character it holds (`H?meenlinna` in Windows-1252) is an edit. Where
+    the encoding is not known to lose any (None: UTF-8, XLSX, ...), only letters outside
+    ASCII count as lost, as the file may have been through such an encoding before.
     """
     notes: list[pl.Expr] = []
     candidates = [f for f in fields if f != "customer_number"
@@ -277,10 +315,12 @@ def repair_lost_letters(frame: pl.DataFrame, fields: tuple[str, ...]) -> pl.Data
                           for f in candidates).row(0) if candidates else ()
     for f in [f for f, has in zip(candidates, marked, strict=True) if has]:
         new, old = new_col(f), old_col(f)
+        # Lengths in characters, as lost_characters compares them: an emoji is one
+        # (one '?'), though two UTF-16 units.
         maybe = (pl.col(new).str.contains("?", literal=True) & (pl.col(new) != pl.col(old))
                  & (pl.col(new).str.len_chars() == pl.col(old).str.len_chars()))
         pairs = frame.filter(maybe.fill_null(False)).select(new, old).unique()
-        damaged = [(n, o) for n, o in pairs.iter_rows() if _lost_letters(n, o)]
+        damaged = [(n, o) for n, o in pairs.iter_rows() if lost_characters(n, o, codec)]
         if not damaged:
             continue
         hit = pl.struct(new, old).is_in(
@@ -289,8 +329,8 @@ def repair_lost_letters(frame: pl.DataFrame, fields: tuple[str, ...]) -> pl.Data
             pl.when(hit).then(pl.col(old)).otherwise(pl.col(new)).alias(new),
             hit.alias(f"_lost_{f}"), pl.col(new).alias(f"_had_{f}"))
         notes.append(pl.when(pl.col(f"_lost_{f}")).then(pl.format(
-            "{}: kept '{}': the file has '{}' (letters its encoding could not hold were "
-            "saved as '?')", pl.lit(f), pl.col(old), pl.col(f"_had_{f}"))))
+            "{}: kept '{}': the file has '{}' (characters its encoding could not hold "
+            "were saved as '?')", pl.lit(f), pl.col(old), pl.col(f"_had_{f}"))))
     if not notes:
         return frame
     note = pl.concat_str(notes, separator="; ", ignore_nulls=True)
@@ -299,7 +339,14 @@ def repair_lost_letters(frame: pl.DataFrame, fields: tuple[str, ...]) -> pl.Data
         pl.col("^_lost_.*$"), pl.col("^_had_.*$"))
 
 
-def _lost_letters(new: str, old: str) -> bool:
-    """Whether `new` is `old` with some letters outside ASCII written as '?'."""
-    return new != old and all(n == o or (n == "?" and not o.isascii() and o.isalpha())
-                              for n, o in zip(new, old, strict=True))
+def lost_characters(new: str, old: str, codec: str | None) -> bool:
+    """Whether `new` is `old` with some characters written as '?' that a file in `codec`
+    could not hold (see `lost_in`; None: letters outside ASCII). Compared character by
+    character: an emoji lost is one '?'."""
+    if new == old or len(new) != len(old):
+        return False
+    if codec is None:
+        return all(n == o or (n == "?" and not o.isascii() and o.isalpha())
+                   for n, o in zip(new, old, strict=True))
+    return all(n == o or (n == "?" and _not_held(o, codec))
+               for n, o in zip(new, old, strict=True))

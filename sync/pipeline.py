@@ -23,6 +23,7 @@ from sync.commit import commit as commit
 from sync.damage import (
     country_warnings,
     dropped_zeros,
+    lost_in,
     remove_invisible,
     repair_lost_letters,
     take_error_texts,
@@ -147,6 +148,8 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
         # Slices must hold separate runs of rows (a streamed sheet may list its rows out
         # of order): each slice's values are put back beside the whole-file columns.
         table.frame = table.frame.sort("_row")
+    # The file's encoding where it can't hold every character: a '?' may be one it lost.
+    codec = lost_in(table.encoding)
     total = table.frame.height
     slices = [table.frame.slice(offset, _CHUNK_ROWS)
               for offset in range(0, max(total, 1), _CHUNK_ROWS)]
@@ -166,7 +169,7 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
             offset += chunk.height
             slices[i] = chunk.clear()
             rows = _compared_rows(chunk, header_map, rules, register, cell_issues,
-                                  progress, where)
+                                  codec, progress, where)
             del chunk
             narrow = [c for c in _ACROSS_ROWS if c in rows.columns]
             wide = rows.select("_row", pl.exclude(*narrow, *_DROPPED))
@@ -218,10 +221,14 @@ def _one_frame(parts: list[pl.DataFrame]) -> pl.DataFrame:
 
 
 def _compared_rows(chunk: pl.DataFrame, header_map: HeaderMap, rules: Rules,
-                   register: Register, cell_issues: pl.DataFrame,
+                   register: Register, cell_issues: pl.DataFrame, codec: str | None,
                    progress: Progress | None, where: str) -> pl.DataFrame:
     """Source rows normalised, matched and compared with the register, each row on its
-    own (nothing here looks at another row): status, diff, old and new values."""
+    own (nothing here looks at another row): status, diff, old and new values.
+
+    `codec` is the source's encoding when it can't hold every character (see
+    `damage.lost_in`): where a '?' may be a character it lost.
+    """
     fields = rules.field_names
     _step(progress, "normalising", where)
     canonical = canonicalise(chunk, header_map, rules)
@@ -247,7 +254,7 @@ def _compared_rows(chunk: pl.DataFrame, header_map: HeaderMap, rules: Rules,
         pl.col("outcome").fill_null("rejected"))
     _step(progress, "comparing with the register", where)
     rows = _attach_register_values(rows, register, fields, by_number)
-    rows = repair_lost_letters(rows, fields)
+    rows = repair_lost_letters(rows, fields, codec)
     rows = diff(rows, fields).with_columns(status_expr().alias("status"))
     rows = country_warnings(rows, rules)
     rows = dropped_zeros(rows, register)

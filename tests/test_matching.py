@@ -336,10 +336,40 @@ def test_letters_a_files_encoding_lost_as_question_marks_are_kept(seeded, tmp_pa
                                           "1002;Matti Virtanen?;;\n")
     assert rows[2]["status"] == "No change" and rows[2]["changed_fields"] == ""
     assert ("name: kept 'Dvořák Stroje s.r.o.': the file has 'Dvo?ák Stroje s.r.o.' "
-            "(letters its encoding could not hold were saved as '?')") in rows[2]["message"]
+            "(characters its encoding could not hold were saved as '?')") in rows[2]["message"]
     assert "customer_group: kept 'Česko'" in rows[2]["message"]
     assert "city: kept 'Plzeň'" in rows[2]["message"]
     assert rows[3]["status"] == "Modified"  # a '?' added is a change like any other
+
+
+def test_symbols_and_emoji_a_files_encoding_lost_as_question_marks_are_kept(seeded, tmp_path):
+    # Windows-1252 has no ☕, ☎, → or emoji: a spreadsheet saved them as '?', and the
+    # rows were Modified, overwriting the register's values. Only letters were kept.
+    first = write_csv(tmp_path / "first.csv", "customer_number;name;notes;city\n"
+                                              "2001;Kahvila ☕ Oy;Soita ☎ klo 9;Hämeenlinna\n"
+                                              "2002;Hymy 😀 Ky;→ laskut;Hämeenlinna\n")
+    assert run_cli("import", first, "--db", seeded, "--yes").exit_code == 0
+    text = ("customer_number;name;notes;city\n"
+            "2001;Kahvila ? Oy;Soita ? klo 9;Hämeenlinna\n"
+            "2002;Hymy ? Ky;? laskut;H?meenlinna\n")
+    source = write_csv(tmp_path / "cp1252.csv", text, encoding="cp1252")
+    report = tmp_path / "report.csv"
+    result = run_cli("preview", source, "--db", seeded, "--plan", tmp_path / "p.plan",
+                     "--report", report, "--json")
+    assert result.json()["source"]["encoding"] == "cp1252"
+    rows = {int(r["row"]): r for r in report_rows(report)}
+    assert rows[2]["status"] == "No change"
+    assert ("name: kept 'Kahvila ☕ Oy': the file has 'Kahvila ? Oy' (characters its "
+            "encoding could not hold were saved as '?')") in rows[2]["message"]
+    assert "notes: kept 'Soita ☎ klo 9'" in rows[2]["message"]
+    # The emoji is one character (two UTF-16 units) and one '?'. 'ä' is a letter
+    # Windows-1252 holds: its '?' is an edit like any other.
+    assert rows[3]["status"] == "Modified" and rows[3]["changed_fields"] == "city"
+    assert "name: kept 'Hymy 😀 Ky'" in rows[3]["message"]
+    assert "notes: kept '→ laskut'" in rows[3]["message"]
+    # A UTF-8 file holds every character: its '?' for a symbol is the file's value.
+    utf8 = preview_rows(seeded, tmp_path, "customer_number;name\n2001;Kahvila ? Oy\n")
+    assert utf8[2]["status"] == "Modified" and utf8[2]["changed_fields"] == "name"
 
 
 def test_a_number_that_lost_its_zeros_never_renames_another_customer(seeded, tmp_path):

@@ -208,5 +208,5 @@ def test_a_no_change_row_that_says_something_is_shown(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     shown = [line for line in result.stdout.splitlines() if line.startswith("  row ")]
     assert shown == ["  row      2  No change  1006          name: kept 'Anna Dvořák': the "
-                     "file has 'Anna Dvo?ák' (letters its encoding could not hold were saved "
-                     "as '?')"]
+                     "file has 'Anna Dvo?ák' (characters its encoding could not hold were "
+                     "saved as '?')"]
