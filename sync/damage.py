@@ -16,6 +16,7 @@ import polars as pl
 
 from sync.canonicalise import ISSUE_SCHEMA
 from sync.classify import changed_expr
+from sync.groupkey import group_key
 from sync.normalise import COUNTRY_KINDS, name_key
 from sync.plan import new_col, old_col
 from sync.readers import SourceTable
@@ -320,7 +321,11 @@ def repair_lost_letters(frame: pl.DataFrame, fields: tuple[str, ...],
         maybe = (pl.col(new).str.contains("?", literal=True) & (pl.col(new) != pl.col(old))
                  & (pl.col(new).str.len_chars() == pl.col(old).str.len_chars()))
         pairs = frame.filter(maybe.fill_null(False)).select(new, old).unique()
-        damaged = [(n, o) for n, o in pairs.iter_rows() if lost_characters(n, o, codec)]
+        # Group names compare ignoring case (see classify.changed_expr), as lost_groups
+        # does; where '?' is only taken for a lost letter (codec None), as before.
+        caseless = f == "customer_group" and codec is not None
+        damaged = [(n, o) for n, o in pairs.iter_rows()
+                   if lost_characters(n, o, codec, caseless)]
         if not damaged:
             continue
         hit = pl.struct(new, old).is_in(
@@ -339,14 +344,61 @@ def repair_lost_letters(frame: pl.DataFrame, fields: tuple[str, ...],
         pl.col("^_lost_.*$"), pl.col("^_had_.*$"))
 
 
-def lost_characters(new: str, old: str, codec: str | None) -> bool:
+def lost_characters(new: str, old: str, codec: str | None, caseless: bool = False) -> bool:
     """Whether `new` is `old` with some characters written as '?' that a file in `codec`
-    could not hold (see `lost_in`; None: letters outside ASCII). Compared character by
-    character: an emoji lost is one '?'."""
+    could not hold (see `lost_in`; None: letters outside ASCII), and otherwise equal
+    (ignoring case if `caseless`). Compared character by character: an emoji lost is
+    one '?'."""
     if new == old or len(new) != len(old):
         return False
-    if codec is None:
-        return all(n == o or (n == "?" and not o.isascii() and o.isalpha())
-                   for n, o in zip(new, old, strict=True))
-    return all(n == o or (n == "?" and _not_held(o, codec))
+
+    def lost(o: str) -> bool:
+        return (not o.isascii() and o.isalpha()) if codec is None else _not_held(o, codec)
+
+    return all(n == o or (n == "?" and lost(o)) or (caseless and n.lower() == o.lower())
                for n, o in zip(new, old, strict=True))
+
+
+def lost_groups(rows: pl.DataFrame, register: Register, codec: str | None) -> pl.DataFrame:
+    """A group name with '?' for characters the file's encoding can't hold (`?esko` in
+    Windows-1252) that no group has is the register's group it equals so, ignoring case
+    as group names are matched (`Česko`), and the row says so; where it equals two or
+    more groups, the row is a Conflict naming them. Either way no group is created
+    under the damaged name.
+
+    Only for a file whose encoding can't hold every character (`codec`, see `lost_in`),
+    and only its rows without errors. Runs after `repair_lost_letters`, before the rows
+    are compared: a row whose customer is in the group already has kept its spelling.
+    """
+    column = new_col("customer_group")
+    if codec is None or column not in rows.columns:
+        return rows
+    group = pl.col(column)
+    marked = group.str.contains("?", literal=True).fill_null(False) & pl.col("error").is_null()
+    names = rows.filter(marked)[column].unique().to_list()
+    if not names:
+        return rows
+    existing = register.group_names()
+    known = set(existing["name_key"].to_list())
+    groups = sorted(existing["name"].to_list())
+    found = {name: hits for name in names if group_key(name) not in known
+             and (hits := [g for g in groups if lost_characters(name, g, codec, True)])}
+    if not found:
+        return rows
+    one = {name: hits[0] for name, hits in found.items() if len(hits) == 1}
+    many = {name: " or ".join(f"'{g}'" for g in hits)
+            for name, hits in found.items() if len(hits) > 1}
+    taken = group.replace_strict(one, default=None, return_dtype=pl.String)
+    doubt = group.replace_strict(many, default=None, return_dtype=pl.String)
+    single = marked & taken.is_not_null()
+    ambiguous = marked & doubt.is_not_null() & pl.col("outcome").is_in(["match", "new"])
+    note = pl.format("customer_group: '{}' is taken for group '{}' (characters its "
+                     "encoding could not hold were saved as '?')", group, taken)
+    return rows.with_columns(
+        pl.when(single).then(taken).otherwise(group).alias(column),
+        _with_warning(single, note),
+        pl.when(ambiguous).then(pl.lit("conflict")).otherwise(pl.col("outcome"))
+        .alias("outcome"),
+        pl.when(ambiguous).then(pl.format(
+            "customer_group '{}' has characters its file's encoding lost as '?'; it may "
+            "be group {}", group, doubt)).otherwise(pl.col("message")).alias("message"))

@@ -23,6 +23,7 @@ from sync.commit import commit as commit
 from sync.damage import (
     country_warnings,
     dropped_zeros,
+    lost_groups,
     lost_in,
     remove_invisible,
     repair_lost_letters,
@@ -255,6 +256,7 @@ def _compared_rows(chunk: pl.DataFrame, header_map: HeaderMap, rules: Rules,
     _step(progress, "comparing with the register", where)
     rows = _attach_register_values(rows, register, fields, by_number)
     rows = repair_lost_letters(rows, fields, codec)
+    rows = lost_groups(rows, register, codec)
     rows = diff(rows, fields).with_columns(status_expr().alias("status"))
     rows = country_warnings(rows, rules)
     rows = dropped_zeros(rows, register)

@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 
 from sync.matchers.fuzzy import _comparable, _form_tokens, strip_legal_forms
 from sync.rules import load_rules
-from tests.conftest import execute_sql, load_register, report_rows, run_cli, write_csv
+from tests.conftest import (
+    customers,
+    execute_sql,
+    load_register,
+    report_rows,
+    run_cli,
+    write_csv,
+)
 
 REGISTER = """customer_number;customer_type;name;business_id;postal_code;customer_group;email
 1001;company;Kahvila Aurinko Oy;0112038-9;00100;Helsinki;info@aurinko.example
@@ -370,6 +377,48 @@ def test_symbols_and_emoji_a_files_encoding_lost_as_question_marks_are_kept(seed
     # A UTF-8 file holds every character: its '?' for a symbol is the file's value.
     utf8 = preview_rows(seeded, tmp_path, "customer_number;name\n2001;Kahvila ? Oy\n")
     assert utf8[2]["status"] == "Modified" and utf8[2]["changed_fields"] == "name"
+
+
+def test_a_group_name_that_lost_characters_as_question_marks_is_the_groups(seeded, tmp_path):
+    # A Windows-1252 file's '?esko' created a group '?esko' and moved the customer into
+    # it, and the preview said nothing of it.
+    first = write_csv(tmp_path / "first.csv", "customer_number;name;customer_group\n"
+                                              "2001;Dvořák Stroje s.r.o.;Česko\n"
+                                              "2002;Kavárna Praha;Praha ☕\n"
+                                              "2003;Telefony Praha;Praha ☎\n")
+    assert run_cli("import", first, "--db", seeded, "--yes").exit_code == 0
+    text = ("customer_number;name;customer_group\n"
+            "3001;Mäkelä Oy;?esko\n"
+            "1004;Rakennus Kivi Oy;?ESKO\n"
+            "3002;Kahvila Åsa;Praha ?\n"
+            "3003;Nähtävä Oy;Helsinki?\n"
+            "2002;Kavárna Praha;PRAHA ?\n")
+    source = write_csv(tmp_path / "cp1252.csv", text, encoding="cp1252")
+    report = tmp_path / "report.csv"
+    result = run_cli("import", source, "--db", seeded, "--yes", "--report", report)
+    assert result.exit_code == 1, result.stderr
+    rows = {int(r["row"]): r for r in report_rows(report)}
+    assert rows[2]["status"] == "New"
+    assert rows[2]["message"] == ("customer_group: '?esko' is taken for group 'Česko' "
+                                  "(characters its encoding could not hold were saved "
+                                  "as '?')")
+    assert rows[3]["status"] == "Modified" and rows[3]["changed_fields"] == "customer_group"
+    assert "'?ESKO' is taken for group 'Česko'" in rows[3]["message"]
+    # Two groups fit: never a guess.
+    assert rows[4]["status"] == "Conflict"
+    assert rows[4]["message"] == ("customer_group 'Praha ?' has characters its file's "
+                                  "encoding lost as '?'; it may be group 'Praha ☎' or "
+                                  "'Praha ☕'")
+    # A '?' where no group has a character the encoding lacks is a new group's name.
+    assert rows[5]["status"] == "New" and rows[5]["message"] == ""
+    stored = customers(seeded)
+    assert stored["3001"]["customer_group"] == "Česko"
+    assert stored["1004"]["customer_group"] == "Česko"
+    # The customer's own group, in any case, is kept as a value is.
+    assert rows[6]["status"] == "No change"
+    assert "customer_group: kept 'Praha ☕': the file has 'PRAHA ?'" in rows[6]["message"]
+    assert "3002" not in stored and stored["3003"]["customer_group"] == "Helsinki?"
+    assert result.stdout.splitlines()[-1].endswith("; groups created: Helsinki?")
 
 
 def test_a_number_that_lost_its_zeros_never_renames_another_customer(seeded, tmp_path):
