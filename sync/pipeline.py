@@ -21,12 +21,13 @@ from sync.classify import diff, status_expr
 from sync.commit import changeset as changeset
 from sync.commit import commit as commit
 from sync.damage import (
+    SavedIn,
     country_warnings,
     dropped_zeros,
     lost_groups,
-    lost_in,
     remove_invisible,
     repair_lost_letters,
+    saved_in,
     take_error_texts,
     take_mojibake,
     totals_warnings,
@@ -94,7 +95,8 @@ def preview(source: Path, register: Register, rules: Rules,
     _step(progress, "reading the source")
     table = read_source(source, encoding=options.encoding, delimiter=options.delimiter,
                         header_row=options.header_row, sheet=options.sheet)
-    return _plan(table, str(source), file_checksum(source), register, rules, at, progress)
+    return _plan(table, str(source), file_checksum(source), register, rules, at, progress,
+                 options.encoding)
 
 
 def preview_table(table: SourceTable, source: str, checksum: str, register: Register,
@@ -129,8 +131,11 @@ def _step(progress: Progress | None, name: str, where: str = "") -> None:
 
 
 def _plan(table: SourceTable, source: str, checksum: str, register: Register, rules: Rules,
-          at: _RegisterPoint, progress: Progress | None = None) -> Plan:
+          at: _RegisterPoint, progress: Progress | None = None,
+          encoding: str | None = None) -> Plan:
     """The stages after reading: map, normalise, match, classify; the plan.
+
+    `encoding` is the one the user named (`--encoding`), if any.
 
     `table` is consumed: its frame is empty afterwards (the rows live on in the plan).
 
@@ -149,8 +154,8 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
         # Slices must hold separate runs of rows (a streamed sheet may list its rows out
         # of order): each slice's values are put back beside the whole-file columns.
         table.frame = table.frame.sort("_row")
-    # The file's encoding where it can't hold every character: a '?' may be one it lost.
-    codec = lost_in(table.encoding)
+    # Where the file's encoding can't hold every character: a '?' may be one it lost.
+    saved = saved_in(table, encoding)
     total = table.frame.height
     slices = [table.frame.slice(offset, _CHUNK_ROWS)
               for offset in range(0, max(total, 1), _CHUNK_ROWS)]
@@ -170,7 +175,7 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
             offset += chunk.height
             slices[i] = chunk.clear()
             rows = _compared_rows(chunk, header_map, rules, register, cell_issues,
-                                  codec, progress, where)
+                                  saved, progress, where)
             del chunk
             narrow = [c for c in _ACROSS_ROWS if c in rows.columns]
             wide = rows.select("_row", pl.exclude(*narrow, *_DROPPED))
@@ -222,13 +227,13 @@ def _one_frame(parts: list[pl.DataFrame]) -> pl.DataFrame:
 
 
 def _compared_rows(chunk: pl.DataFrame, header_map: HeaderMap, rules: Rules,
-                   register: Register, cell_issues: pl.DataFrame, codec: str | None,
+                   register: Register, cell_issues: pl.DataFrame, saved: SavedIn | None,
                    progress: Progress | None, where: str) -> pl.DataFrame:
     """Source rows normalised, matched and compared with the register, each row on its
     own (nothing here looks at another row): status, diff, old and new values.
 
-    `codec` is the source's encoding when it can't hold every character (see
-    `damage.lost_in`): where a '?' may be a character it lost.
+    `saved` says what the source's encoding can't hold (see `damage.saved_in`): where
+    a '?' may be a character it lost.
     """
     fields = rules.field_names
     _step(progress, "normalising", where)
@@ -255,8 +260,8 @@ def _compared_rows(chunk: pl.DataFrame, header_map: HeaderMap, rules: Rules,
         pl.col("outcome").fill_null("rejected"))
     _step(progress, "comparing with the register", where)
     rows = _attach_register_values(rows, register, fields, by_number)
-    rows = repair_lost_letters(rows, fields, codec)
-    rows = lost_groups(rows, register, codec)
+    rows = repair_lost_letters(rows, fields, saved)
+    rows = lost_groups(rows, register, saved)
     rows = diff(rows, fields).with_columns(status_expr().alias("status"))
     rows = country_warnings(rows, rules)
     rows = dropped_zeros(rows, register)

@@ -379,6 +379,24 @@ def test_symbols_and_emoji_a_files_encoding_lost_as_question_marks_are_kept(seed
     assert utf8[2]["status"] == "Modified" and utf8[2]["changed_fields"] == "name"
 
 
+def test_a_question_mark_is_judged_by_each_encoding_detection_cant_tell_apart(
+        seeded, tmp_path):
+    # Czech names saved in Windows-1252 hold only letters Windows-1250 reads alike
+    # ('á'), so detection may say cp1250, which has 'ř': 'Dvo?ák' was then an edit.
+    first = write_csv(tmp_path / "first.csv", "customer_number;name\n"
+                                              "2001;Dvořák Stroje s.r.o.\n")
+    assert run_cli("import", first, "--db", seeded, "--yes").exit_code == 0
+    source = write_csv(tmp_path / "czech.csv", "customer_number;name\n"
+                                               "2001;Dvo?ák Stroje s.r.o.\n", "cp1252")
+    report = tmp_path / "report.csv"
+    for named, status in (((), "No change"), (("--encoding", "cp1250"), "Modified")):
+        result = run_cli("preview", source, "--db", seeded, "--plan", tmp_path / "p.plan",
+                         "--report", report, "--json", *named)
+        assert result.json()["source"]["encoding"] == "cp1250"
+        # Named by the user, the encoding is known: cp1250 holds 'ř'.
+        assert report_rows(report)[0]["status"] == status
+
+
 def test_a_group_name_that_lost_characters_as_question_marks_is_the_groups(seeded, tmp_path):
     # A Windows-1252 file's '?esko' created a group '?esko' and moved the customer into
     # it, and the preview said nothing of it.

@@ -41,6 +41,14 @@ class SingleByteScan:
     cp850_at: int | None  # offset of the first _CP850_SIGNS byte inside a word
 
 
+def high_bytes(path: Path) -> bytes:
+    """Each byte past ASCII that `path` holds, once, in order."""
+    present: set[int] = set()
+    for chunk in iter_chunks(path):
+        present.update(chunk.translate(None, _ASCII))
+    return bytes(sorted(present))
+
+
 def scan_single_byte(path: Path) -> SingleByteScan:
     """Count every byte >= 0x80 in the file, sample the lines that hold them, and note
     the first UTF-8 text and the first sign of code page 850 in it."""

@@ -144,3 +144,18 @@ def choose_single_byte(counts: Counter[int], sample: bytes) -> str:
     if pick is not None and scores[pick] >= scores[best] - _CHARDET_MARGIN:
         return pick
     return best
+
+
+def alike_encodings(high: bytes, encoding: str) -> tuple[str, ...]:
+    """`encoding` and the other SINGLE_BYTE_ENCODINGS that read each of the bytes
+    `high` (those past ASCII a file holds) as it does: the file's text can't tell them
+    apart, so it may have been saved in any of them."""
+    text = high.decode(encoding)
+    alike = [encoding]
+    for other in SINGLE_BYTE_ENCODINGS:
+        try:
+            if other != encoding and high.decode(other) == text:
+                alike.append(other)
+        except UnicodeDecodeError:
+            continue
+    return tuple(alike)
