@@ -18,6 +18,7 @@ import polars as pl
 from sync.canonicalise import ISSUE_SCHEMA
 from sync.classify import changed_expr
 from sync.groupkey import group_key
+from sync.matchers.keys import deciding_key
 from sync.normalise import COUNTRY_KINDS, name_key
 from sync.plan import new_col, old_col
 from sync.readers import SourceTable
@@ -434,3 +435,50 @@ def lost_groups(rows: pl.DataFrame, register: Register,
         pl.when(ambiguous).then(pl.format(
             "customer_group '{}' has characters its file's encoding lost as '?'; it may "
             "be group {}", group, doubt)).otherwise(pl.col("message")).alias("message"))
+
+
+def lost_names(valid: pl.DataFrame, matches: pl.DataFrame, register: Register,
+               order: tuple[str, ...], saved: SavedIn | None) -> pl.DataFrame:
+    """A row that would be New although its name, with '?' for characters the file's
+    encoding can't hold, is a customer's name (`Dvo?ák Anna`, customer 'Dvořák Anna'),
+    compared as names are matched (case and spacing ignored): a Conflict naming the
+    customers, never a silent second customer. Only rows whose name the key chain
+    reads (decided by name, or by a number the register does not know; spec section 4),
+    in a file whose encoding can't hold every character (`saved`, see `saved_in`).
+
+    `valid` holds the rows' keys (_row, customer_number, business_id, name), `matches`
+    their match (match_keys' columns); the changed `matches` is returned.
+    """
+    if saved is None or not valid["name"].str.contains("?", literal=True).any():
+        return matches
+    name = pl.col("name")
+    rows = (valid.filter(name.str.contains("?", literal=True).fill_null(False))
+            .join(matches.select("_row", "outcome"), on="_row")
+            .filter((pl.col("outcome") == "new")
+                    & deciding_key(order).is_in(["name", "customer_number"]))
+            .select("_row", "customer_number", "name", name_key(name).alias("key")))
+    if rows.is_empty():
+        return matches
+    found = register.names_like(rows["key"].unique().to_list())
+    hits: dict[str, list[str]] = {}
+    for key, number, their_name, their_key in found.iter_rows():
+        if lost_characters(key, their_key, saved):
+            hits.setdefault(key, []).append(f"{number} '{their_name}'")
+    if not hits:
+        return matches
+    maybe = {key: ("customer " if len(names) == 1 else "customers ") + ", ".join(names)
+             for key, names in hits.items()}
+    why = rows.with_columns(
+        pl.col("key").replace_strict(maybe, default=None, return_dtype=pl.String)
+        .alias("_maybe")).filter(pl.col("_maybe").is_not_null()).select(
+        "_row", pl.concat_str(
+            [pl.when(pl.col("customer_number").is_not_null()).then(
+                pl.format("number {} is unknown, but ", pl.col("customer_number"))),
+             pl.format("name '{}' has characters its file's encoding lost as '?'; it may "
+                       "be {}", name, pl.col("_maybe"))], ignore_nulls=True).alias("_why"))
+    matches = matches.join(why, on="_row", how="left", maintain_order="left")
+    hit = pl.col("_why").is_not_null()
+    return matches.with_columns(
+        pl.when(hit).then(pl.lit("conflict")).otherwise(pl.col("outcome")).alias("outcome"),
+        pl.when(hit).then(pl.col("_why")).otherwise(pl.col("message")).alias("message"),
+    ).drop("_why")

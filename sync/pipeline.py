@@ -25,6 +25,7 @@ from sync.damage import (
     country_warnings,
     dropped_zeros,
     lost_groups,
+    lost_names,
     remove_invisible,
     repair_lost_letters,
     saved_in,
@@ -256,6 +257,7 @@ def _compared_rows(chunk: pl.DataFrame, header_map: HeaderMap, rules: Rules,
     if rules.fuzzy_match_threshold is not None:
         matches = match_similar_names(valid, matches, register, rules.match_order,
                                       rules.legal_forms, rules.fuzzy_match_threshold)
+    matches = lost_names(valid, matches, register, rules.match_order, saved)
     rows = rows.join(matches, on="_row", how="left").with_columns(
         pl.col("outcome").fill_null("rejected"))
     _step(progress, "comparing with the register", where)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from sync.matchers.fuzzy import _comparable, _form_tokens, strip_legal_forms
 from sync.rules import load_rules
+from sync.writers.register import open_register
 from tests.conftest import (
     customers,
     execute_sql,
@@ -437,6 +438,66 @@ def test_a_group_name_that_lost_characters_as_question_marks_is_the_groups(seede
     assert "customer_group: kept 'Praha ☕': the file has 'PRAHA ?'" in rows[6]["message"]
     assert "3002" not in stored and stored["3003"]["customer_group"] == "Helsinki?"
     assert result.stdout.splitlines()[-1].endswith("; groups created: Helsinki?")
+
+
+def test_a_new_name_that_lost_characters_as_question_marks_is_a_conflict(seeded, tmp_path):
+    # A name-only row 'Dvo?ák Anna' from a Windows-1252 file became a second customer
+    # beside 'Dvořák Anna' (flagged as a possible duplicate at best: '?apek Karel' has
+    # no word in common with 'Čapek Karel', and was not even flagged).
+    first = write_csv(tmp_path / "first.csv", "customer_number;name\n"
+                                              "2001;Dvořák Anna\n2002;Čapek Karel\n"
+                                              "2005;Dvořák  anna\n2006;Mäkelä Oy\n"
+                                              "2007;Dvořák_Anna\n")
+    assert run_cli("import", first, "--db", seeded, "--yes").exit_code == 0
+    text = ("customer_number;name;business_id\n"
+            ";Dvo?ák  ANNA;\n"
+            ";?apek Karel;\n"
+            "3001;?apek Karel;\n"
+            ";M?kelä Oy;\n"
+            ";?apek Karel;1572860-0\n"
+            ";Dvo?ák%Anna;\n")
+    source = write_csv(tmp_path / "cp1252.csv", text, encoding="cp1252")
+    report = tmp_path / "report.csv"
+    result = run_cli("preview", source, "--db", seeded, "--plan", tmp_path / "p.plan",
+                     "--report", report)
+    assert result.exit_code == 1, result.stderr
+    rows = {int(r["row"]): r for r in report_rows(report)}
+    assert [rows[n]["status"] for n in range(2, 8)] == \
+        ["Conflict", "Conflict", "Conflict", "New", "New", "New"]
+    assert rows[2]["message"] == ("name 'Dvo?ák ANNA' has characters its file's encoding "
+                                  "lost as '?'; it may be customers 2001 'Dvořák Anna', "
+                                  "2005 'Dvořák anna'")
+    assert rows[3]["message"] == ("name '?apek Karel' has characters its file's encoding "
+                                  "lost as '?'; it may be customer 2002 'Čapek Karel'")
+    assert rows[4]["message"] == ("number 3001 is unknown, but name '?apek Karel' has "
+                                  "characters its file's encoding lost as '?'; it may be "
+                                  "customer 2002 'Čapek Karel'")
+    # 'ä' is a letter Windows-1252 holds; a business id decides its row (spec section
+    # 4); a '%' or '_' in a name is no wildcard.
+    assert "2006" not in rows[5]["message"] or "possible duplicate" in rows[5]["message"]
+    assert "2002" not in rows[6]["message"] and "2007" not in rows[7]["message"]
+    # A UTF-8 file holds every character: its '?' is the file's name, as before.
+    utf8 = preview_rows(seeded, tmp_path, "name\nDvo?ák Anna\n")
+    assert utf8[2]["status"] == "New"
+
+
+def test_names_like_reads_question_marks_as_one_character_and_nothing_else(seeded,
+                                                                          tmp_path):
+    first = write_csv(tmp_path / "first.csv", "customer_number;name\n"
+                                              "2001;Dvořák Anna\n2002;Čapek Karel\n"
+                                              "2003;Dvořák_Anna\n2004;Dvořák%Anna\n"
+                                              "2005;Dvořák! Anna\n2006;Dvořáček Anna\n")
+    assert run_cli("import", first, "--db", seeded, "--yes").exit_code == 0
+    register = open_register(str(seeded), create=False)
+    try:
+        found = register.names_like(["dvo?ák anna", "?apek karel", "dvo?ák_anna",
+                                     "dvo?ák%anna", "dvo?ák! anna", "no mark"])
+    finally:
+        register.close()
+    assert found.select("value", "customer_number").rows() == [
+        ("?apek karel", "2002"), ("dvo?ák anna", "2001"), ("dvo?ák! anna", "2005"),
+        ("dvo?ák%anna", "2004"), ("dvo?ák_anna", "2003")]
+    assert found["name"].to_list()[:2] == ["Čapek Karel", "Dvořák Anna"]
 
 
 def test_a_number_that_lost_its_zeros_never_renames_another_customer(seeded, tmp_path):
