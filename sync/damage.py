@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from pathlib import Path
 
 import polars as pl
 
@@ -22,8 +21,6 @@ from sync.matchers.keys import deciding_key
 from sync.normalise import COUNTRY_KINDS, name_key
 from sync.plan import new_col, old_col
 from sync.readers import SourceTable
-from sync.readers.encoding_signs import high_bytes
-from sync.readers.single_byte import SINGLE_BYTE_ENCODINGS, alike_encodings
 from sync.rules import HeaderMap, Rules
 from sync.writers.register.base import Register
 
@@ -269,75 +266,16 @@ def country_warnings(rows: pl.DataFrame, rules: Rules) -> pl.DataFrame:
     return rows.with_columns(_with_warning(other & (what != ""), note))
 
 
-# A letter outside Latin-1, a symbol and an emoji: an encoding that holds all three
-# holds all of Unicode (UTF-8, UTF-16, UTF-32, GB18030).
-_PROBE = "\u0159\u2615\U0001f600"
-
-
-class SavedIn:
-    """The encodings a source may have been saved in, where they can't hold every
-    character: a '?' in its text may be a character one of them could not hold."""
-
-    def __init__(self, encoding: str, path: Path | None = None) -> None:
-        """`encoding` is what the source was read with; `path`, when given, is the file
-        whose encoding was detected among SINGLE_BYTE_ENCODINGS: those that read its
-        bytes alike are as likely (Windows-1252 and -1250 read Czech 'á' alike)."""
-        self.encoding = encoding
-        self._path = path
-        self._encodings: tuple[str, ...] | None = None
-
-    def encodings(self) -> tuple[str, ...]:
-        """The encodings the source may have been saved in (its bytes read once, at the
-        first question: a file without '?' never asks)."""
-        if self._encodings is None:
-            self._encodings = ((self.encoding,) if self._path is None
-                               else alike_encodings(high_bytes(self._path), self.encoding))
-        return self._encodings
-
-    def lost(self, char: str) -> bool:
-        """Whether a file saved so may have written `char` as '?'."""
-        return any(_not_held(char, codec) for codec in self.encodings())
-
-
-def saved_in(table: SourceTable, given: str | None) -> SavedIn | None:
-    """What a '?' in `table`'s text may stand for (see SavedIn); None where its encoding
-    holds every character (UTF-8, UTF-16) or it has none (XLSX, Parquet, a table).
-    `given` is the encoding the user named, if any: then that one alone."""
-    encoding = table.encoding
-    if encoding is None:
-        return None
-    try:
-        _PROBE.encode(encoding)
-    except UnicodeError:
-        detected = given is None and encoding in SINGLE_BYTE_ENCODINGS
-        return SavedIn(encoding, table.path if detected else None)
-    except LookupError:
-        return None
-    return None
-
-
-@cache
-def _not_held(char: str, codec: str) -> bool:
-    """Whether a file in `codec` can't hold `char` (a spreadsheet writes '?' for it)."""
-    try:
-        char.encode(codec)
-    except UnicodeError:
-        return True
-    return False
-
-
-def repair_lost_letters(frame: pl.DataFrame, fields: tuple[str, ...],
-                        saved: SavedIn | None = None) -> pl.DataFrame:
+def repair_lost_letters(frame: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
     """Keep the register's value where the row's differs from it only by '?' in place
     of characters the file's encoding can't hold (`Dvo?ák` for `Dvořák`, `Kahvila ? Oy`
     for `Kahvila ☕ Oy`): a file saved in an encoding that lacks them (Excel's "CSV" in
     Windows-1252 writes Czech letters and emoji so). That is damage, so it is repaired,
     never imported; the row's message says what was kept.
 
-    `saved` is what the file's encoding can't hold (see `saved_in`); a '?' for a
-    character it holds (`H?meenlinna` in Windows-1252) is an edit. Where the encoding
-    is not known to lose any (None: UTF-8, XLSX, ...), only letters outside ASCII count
-    as lost, as the file may have been through such an encoding before.
+    Any character past ASCII counts, in a file of any encoding: a '?' where the register
+    has one is damage the file went through somewhere on its way (no one types '?' for
+    'ä' or '☕'), so keeping the register's value loses nothing.
     """
     notes: list[pl.Expr] = []
     candidates = [f for f in fields if f != "customer_number"
@@ -353,10 +291,9 @@ def repair_lost_letters(frame: pl.DataFrame, fields: tuple[str, ...],
                  & (pl.col(new).str.len_chars() == pl.col(old).str.len_chars()))
         pairs = frame.filter(maybe.fill_null(False)).select(new, old).unique()
         # Group names compare ignoring case (see classify.changed_expr), as lost_groups
-        # does; where '?' is only taken for a lost letter (saved None), as before.
-        caseless = f == "customer_group" and saved is not None
-        damaged = [(n, o) for n, o in pairs.iter_rows()
-                   if lost_characters(n, o, saved, caseless)]
+        # does.
+        caseless = f == "customer_group"
+        damaged = [(n, o) for n, o in pairs.iter_rows() if lost_characters(n, o, caseless)]
         if not damaged:
             continue
         hit = pl.struct(new, old).is_in(
@@ -375,36 +312,29 @@ def repair_lost_letters(frame: pl.DataFrame, fields: tuple[str, ...],
         pl.col("^_lost_.*$"), pl.col("^_had_.*$"))
 
 
-def lost_characters(new: str, old: str, saved: SavedIn | None,
-                    caseless: bool = False) -> bool:
-    """Whether `new` is `old` with some characters written as '?' that the file's
-    encoding could not hold (see `saved_in`; None: letters outside ASCII), and otherwise
-    equal (ignoring case if `caseless`). Compared character by character: an emoji lost
-    is one '?'."""
+def lost_characters(new: str, old: str, caseless: bool = False) -> bool:
+    """Whether `new` is `old` with some characters past ASCII written as '?' (as an
+    encoding that lacks them saves them), and otherwise equal (ignoring case if
+    `caseless`). Compared character by character: an emoji lost is one '?'."""
     if new == old or len(new) != len(old):
         return False
-
-    def lost(o: str) -> bool:
-        return (not o.isascii() and o.isalpha()) if saved is None else saved.lost(o)
-
-    return all(n == o or (n == "?" and lost(o)) or (caseless and n.lower() == o.lower())
+    return all(n == o or (n == "?" and not o.isascii())
+               or (caseless and n.lower() == o.lower())
                for n, o in zip(new, old, strict=True))
 
 
-def lost_groups(rows: pl.DataFrame, register: Register,
-                saved: SavedIn | None) -> pl.DataFrame:
+def lost_groups(rows: pl.DataFrame, register: Register) -> pl.DataFrame:
     """A group name with '?' for characters the file's encoding can't hold (`?esko` in
     Windows-1252) that no group has is the register's group it equals so, ignoring case
     as group names are matched (`Česko`), and the row says so; where it equals two or
     more groups, the row is a Conflict naming them. Either way no group is created
     under the damaged name.
 
-    Only for a file whose encoding can't hold every character (`saved`, see `saved_in`),
-    and only its rows without errors. Runs after `repair_lost_letters`, before the rows
+    Only rows without errors. Runs after `repair_lost_letters`, before the rows
     are compared: a row whose customer is in the group already has kept its spelling.
     """
     column = new_col("customer_group")
-    if saved is None or column not in rows.columns:
+    if column not in rows.columns:
         return rows
     group = pl.col(column)
     marked = group.str.contains("?", literal=True).fill_null(False) & pl.col("error").is_null()
@@ -415,7 +345,7 @@ def lost_groups(rows: pl.DataFrame, register: Register,
     known = set(existing["name_key"].to_list())
     groups = sorted(existing["name"].to_list())
     found = {name: hits for name in names if group_key(name) not in known
-             and (hits := [g for g in groups if lost_characters(name, g, saved, True)])}
+             and (hits := [g for g in groups if lost_characters(name, g, True)])}
     if not found:
         return rows
     one = {name: hits[0] for name, hits in found.items() if len(hits) == 1}
@@ -438,18 +368,17 @@ def lost_groups(rows: pl.DataFrame, register: Register,
 
 
 def lost_names(valid: pl.DataFrame, matches: pl.DataFrame, register: Register,
-               order: tuple[str, ...], saved: SavedIn | None) -> pl.DataFrame:
+               order: tuple[str, ...]) -> pl.DataFrame:
     """A row that would be New although its name, with '?' for characters the file's
     encoding can't hold, is a customer's name (`Dvo?ák Anna`, customer 'Dvořák Anna'),
     compared as names are matched (case and spacing ignored): a Conflict naming the
     customers, never a silent second customer. Only rows whose name the key chain
-    reads (decided by name, or by a number the register does not know; spec section 4),
-    in a file whose encoding can't hold every character (`saved`, see `saved_in`).
+    reads (decided by name, or by a number the register does not know; spec section 4).
 
     `valid` holds the rows' keys (_row, customer_number, business_id, name), `matches`
     their match (match_keys' columns); the changed `matches` is returned.
     """
-    if saved is None or not valid["name"].str.contains("?", literal=True).any():
+    if "name" not in valid.columns or not valid["name"].str.contains("?", literal=True).any():
         return matches
     name = pl.col("name")
     rows = (valid.filter(name.str.contains("?", literal=True).fill_null(False))
@@ -462,7 +391,7 @@ def lost_names(valid: pl.DataFrame, matches: pl.DataFrame, register: Register,
     found = register.names_like(rows["key"].unique().to_list())
     hits: dict[str, list[str]] = {}
     for key, number, their_name, their_key in found.iter_rows():
-        if lost_characters(key, their_key, saved):
+        if lost_characters(key, their_key):
             hits.setdefault(key, []).append(f"{number} '{their_name}'")
     if not hits:
         return matches

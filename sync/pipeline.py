@@ -21,14 +21,12 @@ from sync.classify import diff, status_expr
 from sync.commit import changeset as changeset
 from sync.commit import commit as commit
 from sync.damage import (
-    SavedIn,
     country_warnings,
     dropped_zeros,
     lost_groups,
     lost_names,
     remove_invisible,
     repair_lost_letters,
-    saved_in,
     take_error_texts,
     take_mojibake,
     totals_warnings,
@@ -96,8 +94,7 @@ def preview(source: Path, register: Register, rules: Rules,
     _step(progress, "reading the source")
     table = read_source(source, encoding=options.encoding, delimiter=options.delimiter,
                         header_row=options.header_row, sheet=options.sheet)
-    return _plan(table, str(source), file_checksum(source), register, rules, at, progress,
-                 options.encoding)
+    return _plan(table, str(source), file_checksum(source), register, rules, at, progress)
 
 
 def preview_table(table: SourceTable, source: str, checksum: str, register: Register,
@@ -132,11 +129,8 @@ def _step(progress: Progress | None, name: str, where: str = "") -> None:
 
 
 def _plan(table: SourceTable, source: str, checksum: str, register: Register, rules: Rules,
-          at: _RegisterPoint, progress: Progress | None = None,
-          encoding: str | None = None) -> Plan:
+          at: _RegisterPoint, progress: Progress | None = None) -> Plan:
     """The stages after reading: map, normalise, match, classify; the plan.
-
-    `encoding` is the one the user named (`--encoding`), if any.
 
     `table` is consumed: its frame is empty afterwards (the rows live on in the plan).
 
@@ -155,8 +149,6 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
         # Slices must hold separate runs of rows (a streamed sheet may list its rows out
         # of order): each slice's values are put back beside the whole-file columns.
         table.frame = table.frame.sort("_row")
-    # Where the file's encoding can't hold every character: a '?' may be one it lost.
-    saved = saved_in(table, encoding)
     total = table.frame.height
     slices = [table.frame.slice(offset, _CHUNK_ROWS)
               for offset in range(0, max(total, 1), _CHUNK_ROWS)]
@@ -176,7 +168,7 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
             offset += chunk.height
             slices[i] = chunk.clear()
             rows = _compared_rows(chunk, header_map, rules, register, cell_issues,
-                                  saved, progress, where)
+                                  progress, where)
             del chunk
             narrow = [c for c in _ACROSS_ROWS if c in rows.columns]
             wide = rows.select("_row", pl.exclude(*narrow, *_DROPPED))
@@ -228,14 +220,10 @@ def _one_frame(parts: list[pl.DataFrame]) -> pl.DataFrame:
 
 
 def _compared_rows(chunk: pl.DataFrame, header_map: HeaderMap, rules: Rules,
-                   register: Register, cell_issues: pl.DataFrame, saved: SavedIn | None,
+                   register: Register, cell_issues: pl.DataFrame,
                    progress: Progress | None, where: str) -> pl.DataFrame:
     """Source rows normalised, matched and compared with the register, each row on its
-    own (nothing here looks at another row): status, diff, old and new values.
-
-    `saved` says what the source's encoding can't hold (see `damage.saved_in`): where
-    a '?' may be a character it lost.
-    """
+    own (nothing here looks at another row): status, diff, old and new values."""
     fields = rules.field_names
     _step(progress, "normalising", where)
     canonical = canonicalise(chunk, header_map, rules)
@@ -257,13 +245,13 @@ def _compared_rows(chunk: pl.DataFrame, header_map: HeaderMap, rules: Rules,
     if rules.fuzzy_match_threshold is not None:
         matches = match_similar_names(valid, matches, register, rules.match_order,
                                       rules.legal_forms, rules.fuzzy_match_threshold)
-    matches = lost_names(valid, matches, register, rules.match_order, saved)
+    matches = lost_names(valid, matches, register, rules.match_order)
     rows = rows.join(matches, on="_row", how="left").with_columns(
         pl.col("outcome").fill_null("rejected"))
     _step(progress, "comparing with the register", where)
     rows = _attach_register_values(rows, register, fields, by_number)
-    rows = repair_lost_letters(rows, fields, saved)
-    rows = lost_groups(rows, register, saved)
+    rows = repair_lost_letters(rows, fields)
+    rows = lost_groups(rows, register)
     rows = diff(rows, fields).with_columns(status_expr().alias("status"))
     rows = country_warnings(rows, rules)
     rows = dropped_zeros(rows, register)

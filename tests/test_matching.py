@@ -370,32 +370,15 @@ def test_symbols_and_emoji_a_files_encoding_lost_as_question_marks_are_kept(seed
     assert ("name: kept 'Kahvila ☕ Oy': the file has 'Kahvila ? Oy' (characters its "
             "encoding could not hold were saved as '?')") in rows[2]["message"]
     assert "notes: kept 'Soita ☎ klo 9'" in rows[2]["message"]
-    # The emoji is one character (two UTF-16 units) and one '?'. 'ä' is a letter
-    # Windows-1252 holds: its '?' is an edit like any other.
-    assert rows[3]["status"] == "Modified" and rows[3]["changed_fields"] == "city"
+    # The emoji is one character (two UTF-16 units) and one '?'. A '?' for 'ä' is kept
+    # too, though Windows-1252 holds 'ä': the file lost it on an earlier way.
+    assert rows[3]["status"] == "No change"
     assert "name: kept 'Hymy 😀 Ky'" in rows[3]["message"]
     assert "notes: kept '→ laskut'" in rows[3]["message"]
-    # A UTF-8 file holds every character: its '?' for a symbol is the file's value.
+    assert "city: kept 'Hämeenlinna'" in rows[3]["message"]
+    # So in a UTF-8 file: no one types '?' for '☕'.
     utf8 = preview_rows(seeded, tmp_path, "customer_number;name\n2001;Kahvila ? Oy\n")
-    assert utf8[2]["status"] == "Modified" and utf8[2]["changed_fields"] == "name"
-
-
-def test_a_question_mark_is_judged_by_each_encoding_detection_cant_tell_apart(
-        seeded, tmp_path):
-    # Czech names saved in Windows-1252 hold only letters Windows-1250 reads alike
-    # ('á'), so detection may say cp1250, which has 'ř': 'Dvo?ák' was then an edit.
-    first = write_csv(tmp_path / "first.csv", "customer_number;name\n"
-                                              "2001;Dvořák Stroje s.r.o.\n")
-    assert run_cli("import", first, "--db", seeded, "--yes").exit_code == 0
-    source = write_csv(tmp_path / "czech.csv", "customer_number;name\n"
-                                               "2001;Dvo?ák Stroje s.r.o.\n", "cp1252")
-    report = tmp_path / "report.csv"
-    for named, status in (((), "No change"), (("--encoding", "cp1250"), "Modified")):
-        result = run_cli("preview", source, "--db", seeded, "--plan", tmp_path / "p.plan",
-                         "--report", report, "--json", *named)
-        assert result.json()["source"]["encoding"] == "cp1250"
-        # Named by the user, the encoding is known: cp1250 holds 'ř'.
-        assert report_rows(report)[0]["status"] == status
+    assert utf8[2]["status"] == "No change" and "kept 'Kahvila ☕ Oy'" in utf8[2]["message"]
 
 
 def test_a_group_name_that_lost_characters_as_question_marks_is_the_groups(seeded, tmp_path):
@@ -463,7 +446,7 @@ def test_a_new_name_that_lost_characters_as_question_marks_is_a_conflict(seeded,
     assert result.exit_code == 1, result.stderr
     rows = {int(r["row"]): r for r in report_rows(report)}
     assert [rows[n]["status"] for n in range(2, 8)] == \
-        ["Conflict", "Conflict", "Conflict", "New", "New", "New"]
+        ["Conflict", "Conflict", "Conflict", "Conflict", "New", "New"]
     assert rows[2]["message"] == ("name 'Dvo?ák ANNA' has characters its file's encoding "
                                   "lost as '?'; it may be customers 2001 'Dvořák Anna', "
                                   "2005 'Dvořák anna'")
@@ -472,13 +455,14 @@ def test_a_new_name_that_lost_characters_as_question_marks_is_a_conflict(seeded,
     assert rows[4]["message"] == ("number 3001 is unknown, but name '?apek Karel' has "
                                   "characters its file's encoding lost as '?'; it may be "
                                   "customer 2002 'Čapek Karel'")
-    # 'ä' is a letter Windows-1252 holds; a business id decides its row (spec section
-    # 4); a '%' or '_' in a name is no wildcard.
-    assert "2006" not in rows[5]["message"] or "possible duplicate" in rows[5]["message"]
+    # Any character past ASCII counts, 'ä' too; a business id decides its row (spec
+    # section 4); a '%' or '_' in a name is no wildcard.
+    assert rows[5]["message"] == ("name 'M?kelä Oy' has characters its file's encoding "
+                                  "lost as '?'; it may be customer 2006 'Mäkelä Oy'")
     assert "2002" not in rows[6]["message"] and "2007" not in rows[7]["message"]
-    # A UTF-8 file holds every character: its '?' is the file's name, as before.
+    # So in a UTF-8 file: the '?' came from an encoding somewhere on the file's way.
     utf8 = preview_rows(seeded, tmp_path, "name\nDvo?ák Anna\n")
-    assert utf8[2]["status"] == "New"
+    assert utf8[2]["status"] == "Conflict" and "2001 'Dvořák Anna'" in utf8[2]["message"]
 
 
 def test_names_like_reads_question_marks_as_one_character_and_nothing_else(seeded,

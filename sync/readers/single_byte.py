@@ -131,31 +131,80 @@ def score_single_byte(counts: Counter[int], encoding: str) -> float:
     return sum(n * _char_logp(bytes([b]).decode(encoding), logp, total) for b, n in counts.items())
 
 
-def choose_single_byte(counts: Counter[int], sample: bytes) -> str:
+def choose_single_byte(counts: Counter[int], sample: bytes,
+                       words: Counter[bytes] | None = None) -> str:
     """Pick the single-byte encoding for a file whose non-ASCII byte counts are `counts`.
 
     Candidates are the encodings that decode every byte; the best by the language model
-    wins, unless chardet's pick (on `sample`) scores within a small margin of it.
+    wins, unless chardet's pick (on `sample`) scores within a small margin of it. Then
+    `words`, the file's words that the candidates read differently (see
+    `score_words`), overrule that pick when they clearly favour another candidate.
     """
     scores = {enc: score_single_byte(counts, enc) for enc in SINGLE_BYTE_ENCODINGS}
     # max() keeps the first of equal scores, so ties go by SINGLE_BYTE_ENCODINGS order.
     best = max(SINGLE_BYTE_ENCODINGS, key=lambda enc: scores[enc])
     pick = _chardet_pick(sample) if sample else None
     if pick is not None and scores[pick] >= scores[best] - _CHARDET_MARGIN:
-        return pick
+        best = pick
+    if not words:
+        return best
+    by_words = {enc: score_words(words, counts, enc) for enc in SINGLE_BYTE_ENCODINGS
+                if scores[enc] > -math.inf}
+    favourite = max(by_words, key=lambda enc: by_words[enc])
+    if by_words[favourite] >= by_words[best] + _WORD_MARGIN:
+        return favourite
     return best
 
 
-def alike_encodings(high: bytes, encoding: str) -> tuple[str, ...]:
-    """`encoding` and the other SINGLE_BYTE_ENCODINGS that read each of the bytes
-    `high` (those past ASCII a file holds) as it does: the file's text can't tell them
-    apart, so it may have been saved in any of them."""
-    text = high.decode(encoding)
-    alike = [encoding]
-    for other in SINGLE_BYTE_ENCODINGS:
-        try:
-            if other != encoding and high.decode(other) == text:
-                alike.append(other)
-        except UnicodeDecodeError:
+# The bytes the candidate encodings read as different characters (or cannot read).
+DISPUTED_BYTES = frozenset(
+    b for b in range(0x80, 0x100)
+    if len({bytes([b]).decode(enc, errors="replace") for enc in SINGLE_BYTE_ENCODINGS}) > 1)
+_WORD_MARGIN = 2.0  # log-likelihood (nats) by which the words must favour another pick
+
+
+def score_words(words: Counter[bytes], counts: Counter[int], encoding: str) -> float:
+    """Log-likelihood of `words` (each with its count) decoded with `encoding`.
+
+    The unigram model above takes a file as written in one family's languages, so a
+    Finnish register with a few Czech customers, saved in Windows-1250, read as
+    Windows-1252: its many ä and ö (the same bytes in both) outweighed "Dvořák", and
+    the customer became "Dvoøák". Here each word is from one family or the other (a
+    mixture), with the mixture weighted by the file's other letters, the ones every
+    candidate reads alike. A word keeps its letters together: "Dvořák" (ř beside á) is
+    Czech, where "Dvoøák" fits no language, so the word decides what its bytes are.
+    """
+    western, central = _family_weights(counts)
+    logp_w, logp_c = _LOGP["cp1252"], _LOGP["cp1250"]
+    total_w, total_c = sum(_WESTERN.values()), sum(_CENTRAL.values())
+    score = 0.0
+    for word, n in words.items():
+        text = word.decode(encoding, errors="replace")
+        high = [ch for ch in text if not ch.isascii()]
+        in_w = sum(_char_logp(ch, logp_w, total_w) for ch in high)
+        in_c = sum(_char_logp(ch, logp_c, total_c) for ch in high)
+        score += n * _log_add(math.log(western) + in_w, math.log(central) + in_c)
+    return score
+
+
+def _family_weights(counts: Counter[int]) -> tuple[float, float]:
+    """How much of the file is in Western and in Central European languages, judged by
+    its non-ASCII letters that every candidate reads alike (ä, ö, á, é, ...)."""
+    logp_w, logp_c = _LOGP["cp1252"], _LOGP["cp1250"]
+    total_w, total_c = sum(_WESTERN.values()), sum(_CENTRAL.values())
+    western = central = 1.0  # one of each assumed: no evidence is an even split
+    for b, n in counts.items():
+        if b in DISPUTED_BYTES:
             continue
-    return tuple(alike)
+        ch = bytes([b]).decode("cp1252")
+        if _char_logp(ch, logp_w, total_w) >= _char_logp(ch, logp_c, total_c):
+            western += n
+        else:
+            central += n
+    return western / (western + central), central / (western + central)
+
+
+def _log_add(a: float, b: float) -> float:
+    """log(exp(a) + exp(b)) without overflow."""
+    high, low = (a, b) if a >= b else (b, a)
+    return high + math.log1p(math.exp(low - high))
