@@ -1,9 +1,10 @@
 """Spreadsheet damage and doubts that rows show, each turned into a status or a message.
 
-Damage is repaired where nothing was lost (letters saved as '?' where the register has
-them), refused where something was (an error value saved as text), and a row that only
-looks doubtful keeps the status the spec gives it and says why (a totals row, a row read
-as the default country for a customer of another).
+Damage is repaired where nothing was lost (characters a file's encoding can't hold,
+saved as '?' where the register has them), refused where something was (an error value
+saved as text), and a row that only looks doubtful keeps the status the spec gives it
+and says why (a totals row, a row read as the default country for a customer of
+another).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import polars as pl
 
 from sync.canonicalise import ISSUE_SCHEMA
 from sync.classify import changed_expr
+from sync.groupkey import group_key
+from sync.matchers.keys import deciding_key
 from sync.normalise import COUNTRY_KINDS, name_key
 from sync.plan import new_col, old_col
 from sync.readers import SourceTable
@@ -265,9 +268,14 @@ def country_warnings(rows: pl.DataFrame, rules: Rules) -> pl.DataFrame:
 
 def repair_lost_letters(frame: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
     """Keep the register's value where the row's differs from it only by '?' in place
-    of letters outside ASCII (`Dvo?ák` for `Dvořák`): a file saved in an encoding that
-    lacks them (Excel's "CSV" in Windows-1252 writes Czech letters so). That is damage,
-    so it is repaired, never imported; the row's message says what was kept.
+    of characters the file's encoding can't hold (`Dvo?ák` for `Dvořák`, `Kahvila ? Oy`
+    for `Kahvila ☕ Oy`): a file saved in an encoding that lacks them (Excel's "CSV" in
+    Windows-1252 writes Czech letters and emoji so). That is damage, so it is repaired,
+    never imported; the row's message says what was kept.
+
+    Any character past ASCII counts, in a file of any encoding: a '?' where the register
+    has one is damage the file went through somewhere on its way (no one types '?' for
+    'ä' or '☕'), so keeping the register's value loses nothing.
     """
     notes: list[pl.Expr] = []
     candidates = [f for f in fields if f != "customer_number"
@@ -277,10 +285,15 @@ def repair_lost_letters(frame: pl.DataFrame, fields: tuple[str, ...]) -> pl.Data
                           for f in candidates).row(0) if candidates else ()
     for f in [f for f, has in zip(candidates, marked, strict=True) if has]:
         new, old = new_col(f), old_col(f)
+        # Lengths in characters, as lost_characters compares them: an emoji is one
+        # (one '?'), though two UTF-16 units.
         maybe = (pl.col(new).str.contains("?", literal=True) & (pl.col(new) != pl.col(old))
                  & (pl.col(new).str.len_chars() == pl.col(old).str.len_chars()))
         pairs = frame.filter(maybe.fill_null(False)).select(new, old).unique()
-        damaged = [(n, o) for n, o in pairs.iter_rows() if _lost_letters(n, o)]
+        # Group names compare ignoring case (see classify.changed_expr), as lost_groups
+        # does.
+        caseless = f == "customer_group"
+        damaged = [(n, o) for n, o in pairs.iter_rows() if lost_characters(n, o, caseless)]
         if not damaged:
             continue
         hit = pl.struct(new, old).is_in(
@@ -289,8 +302,8 @@ def repair_lost_letters(frame: pl.DataFrame, fields: tuple[str, ...]) -> pl.Data
             pl.when(hit).then(pl.col(old)).otherwise(pl.col(new)).alias(new),
             hit.alias(f"_lost_{f}"), pl.col(new).alias(f"_had_{f}"))
         notes.append(pl.when(pl.col(f"_lost_{f}")).then(pl.format(
-            "{}: kept '{}': the file has '{}' (letters its encoding could not hold were "
-            "saved as '?')", pl.lit(f), pl.col(old), pl.col(f"_had_{f}"))))
+            "{}: kept '{}': the file has '{}' (characters its encoding could not hold "
+            "were saved as '?')", pl.lit(f), pl.col(old), pl.col(f"_had_{f}"))))
     if not notes:
         return frame
     note = pl.concat_str(notes, separator="; ", ignore_nulls=True)
@@ -299,7 +312,102 @@ def repair_lost_letters(frame: pl.DataFrame, fields: tuple[str, ...]) -> pl.Data
         pl.col("^_lost_.*$"), pl.col("^_had_.*$"))
 
 
-def _lost_letters(new: str, old: str) -> bool:
-    """Whether `new` is `old` with some letters outside ASCII written as '?'."""
-    return new != old and all(n == o or (n == "?" and not o.isascii() and o.isalpha())
-                              for n, o in zip(new, old, strict=True))
+def lost_characters(new: str, old: str, caseless: bool = False) -> bool:
+    """Whether `new` is `old` with some characters past ASCII written as '?' (as an
+    encoding that lacks them saves them), and otherwise equal (ignoring case if
+    `caseless`). Compared character by character: an emoji lost is one '?'."""
+    if new == old or len(new) != len(old):
+        return False
+    return all(n == o or (n == "?" and not o.isascii())
+               or (caseless and n.lower() == o.lower())
+               for n, o in zip(new, old, strict=True))
+
+
+def lost_groups(rows: pl.DataFrame, register: Register) -> pl.DataFrame:
+    """A group name with '?' for characters the file's encoding can't hold (`?esko` in
+    Windows-1252) that no group has is the register's group it equals so, ignoring case
+    as group names are matched (`Česko`), and the row says so; where it equals two or
+    more groups, the row is a Conflict naming them. Either way no group is created
+    under the damaged name.
+
+    Only rows without errors. Runs after `repair_lost_letters`, before the rows
+    are compared: a row whose customer is in the group already has kept its spelling.
+    """
+    column = new_col("customer_group")
+    if column not in rows.columns:
+        return rows
+    group = pl.col(column)
+    marked = group.str.contains("?", literal=True).fill_null(False) & pl.col("error").is_null()
+    names = rows.filter(marked)[column].unique().to_list()
+    if not names:
+        return rows
+    existing = register.group_names()
+    known = set(existing["name_key"].to_list())
+    groups = sorted(existing["name"].to_list())
+    found = {name: hits for name in names if group_key(name) not in known
+             and (hits := [g for g in groups if lost_characters(name, g, True)])}
+    if not found:
+        return rows
+    one = {name: hits[0] for name, hits in found.items() if len(hits) == 1}
+    many = {name: " or ".join(f"'{g}'" for g in hits)
+            for name, hits in found.items() if len(hits) > 1}
+    taken = group.replace_strict(one, default=None, return_dtype=pl.String)
+    doubt = group.replace_strict(many, default=None, return_dtype=pl.String)
+    single = marked & taken.is_not_null()
+    ambiguous = marked & doubt.is_not_null() & pl.col("outcome").is_in(["match", "new"])
+    note = pl.format("customer_group: '{}' is taken for group '{}' (characters its "
+                     "encoding could not hold were saved as '?')", group, taken)
+    return rows.with_columns(
+        pl.when(single).then(taken).otherwise(group).alias(column),
+        _with_warning(single, note),
+        pl.when(ambiguous).then(pl.lit("conflict")).otherwise(pl.col("outcome"))
+        .alias("outcome"),
+        pl.when(ambiguous).then(pl.format(
+            "customer_group '{}' has characters its file's encoding lost as '?'; it may "
+            "be group {}", group, doubt)).otherwise(pl.col("message")).alias("message"))
+
+
+def lost_names(valid: pl.DataFrame, matches: pl.DataFrame, register: Register,
+               order: tuple[str, ...]) -> pl.DataFrame:
+    """A row that would be New although its name, with '?' for characters the file's
+    encoding can't hold, is a customer's name (`Dvo?ák Anna`, customer 'Dvořák Anna'),
+    compared as names are matched (case and spacing ignored): a Conflict naming the
+    customers, never a silent second customer. Only rows whose name the key chain
+    reads (decided by name, or by a number the register does not know; spec section 4).
+
+    `valid` holds the rows' keys (_row, customer_number, business_id, name), `matches`
+    their match (match_keys' columns); the changed `matches` is returned.
+    """
+    if "name" not in valid.columns or not valid["name"].str.contains("?", literal=True).any():
+        return matches
+    name = pl.col("name")
+    rows = (valid.filter(name.str.contains("?", literal=True).fill_null(False))
+            .join(matches.select("_row", "outcome"), on="_row")
+            .filter((pl.col("outcome") == "new")
+                    & deciding_key(order).is_in(["name", "customer_number"]))
+            .select("_row", "customer_number", "name", name_key(name).alias("key")))
+    if rows.is_empty():
+        return matches
+    found = register.names_like(rows["key"].unique().to_list())
+    hits: dict[str, list[str]] = {}
+    for key, number, their_name, their_key in found.iter_rows():
+        if lost_characters(key, their_key):
+            hits.setdefault(key, []).append(f"{number} '{their_name}'")
+    if not hits:
+        return matches
+    maybe = {key: ("customer " if len(names) == 1 else "customers ") + ", ".join(names)
+             for key, names in hits.items()}
+    why = rows.with_columns(
+        pl.col("key").replace_strict(maybe, default=None, return_dtype=pl.String)
+        .alias("_maybe")).filter(pl.col("_maybe").is_not_null()).select(
+        "_row", pl.concat_str(
+            [pl.when(pl.col("customer_number").is_not_null()).then(
+                pl.format("number {} is unknown, but ", pl.col("customer_number"))),
+             pl.format("name '{}' has characters its file's encoding lost as '?'; it may "
+                       "be {}", name, pl.col("_maybe"))], ignore_nulls=True).alias("_why"))
+    matches = matches.join(why, on="_row", how="left", maintain_order="left")
+    hit = pl.col("_why").is_not_null()
+    return matches.with_columns(
+        pl.when(hit).then(pl.lit("conflict")).otherwise(pl.col("outcome")).alias("outcome"),
+        pl.when(hit).then(pl.col("_why")).otherwise(pl.col("message")).alias("message"),
+    ).drop("_why")

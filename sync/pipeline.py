@@ -23,6 +23,8 @@ from sync.commit import commit as commit
 from sync.damage import (
     country_warnings,
     dropped_zeros,
+    lost_groups,
+    lost_names,
     remove_invisible,
     repair_lost_letters,
     take_error_texts,
@@ -243,11 +245,13 @@ def _compared_rows(chunk: pl.DataFrame, header_map: HeaderMap, rules: Rules,
     if rules.fuzzy_match_threshold is not None:
         matches = match_similar_names(valid, matches, register, rules.match_order,
                                       rules.legal_forms, rules.fuzzy_match_threshold)
+    matches = lost_names(valid, matches, register, rules.match_order)
     rows = rows.join(matches, on="_row", how="left").with_columns(
         pl.col("outcome").fill_null("rejected"))
     _step(progress, "comparing with the register", where)
     rows = _attach_register_values(rows, register, fields, by_number)
     rows = repair_lost_letters(rows, fields)
+    rows = lost_groups(rows, register)
     rows = diff(rows, fields).with_columns(status_expr().alias("status"))
     rows = country_warnings(rows, rules)
     rows = dropped_zeros(rows, register)

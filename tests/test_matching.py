@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from sync.matchers.fuzzy import _comparable, _form_tokens, strip_legal_forms
 from sync.rules import load_rules
+from sync.writers.register import open_register
 from tests.conftest import (
     customers,
     execute_sql,
@@ -343,10 +344,144 @@ def test_letters_a_files_encoding_lost_as_question_marks_are_kept(seeded, tmp_pa
                                           "1002;Matti Virtanen?;;\n")
     assert rows[2]["status"] == "No change" and rows[2]["changed_fields"] == ""
     assert ("name: kept 'Dvořák Stroje s.r.o.': the file has 'Dvo?ák Stroje s.r.o.' "
-            "(letters its encoding could not hold were saved as '?')") in rows[2]["message"]
+            "(characters its encoding could not hold were saved as '?')") in rows[2]["message"]
     assert "customer_group: kept 'Česko'" in rows[2]["message"]
     assert "city: kept 'Plzeň'" in rows[2]["message"]
     assert rows[3]["status"] == "Modified"  # a '?' added is a change like any other
+
+
+def test_symbols_and_emoji_a_files_encoding_lost_as_question_marks_are_kept(seeded, tmp_path):
+    # Windows-1252 has no ☕, ☎, → or emoji: a spreadsheet saved them as '?', and the
+    # rows were Modified, overwriting the register's values. Only letters were kept.
+    first = write_csv(tmp_path / "first.csv", "customer_number;name;notes;city\n"
+                                              "2001;Kahvila ☕ Oy;Soita ☎ klo 9;Hämeenlinna\n"
+                                              "2002;Hymy 😀 Ky;→ laskut;Hämeenlinna\n")
+    assert run_cli("import", first, "--db", seeded, "--yes").exit_code == 0
+    text = ("customer_number;name;notes;city\n"
+            "2001;Kahvila ? Oy;Soita ? klo 9;Hämeenlinna\n"
+            "2002;Hymy ? Ky;? laskut;H?meenlinna\n")
+    source = write_csv(tmp_path / "cp1252.csv", text, encoding="cp1252")
+    report = tmp_path / "report.csv"
+    result = run_cli("preview", source, "--db", seeded, "--plan", tmp_path / "p.plan",
+                     "--report", report, "--json")
+    assert result.json()["source"]["encoding"] == "cp1252"
+    rows = {int(r["row"]): r for r in report_rows(report)}
+    assert rows[2]["status"] == "No change"
+    assert ("name: kept 'Kahvila ☕ Oy': the file has 'Kahvila ? Oy' (characters its "
+            "encoding could not hold were saved as '?')") in rows[2]["message"]
+    assert "notes: kept 'Soita ☎ klo 9'" in rows[2]["message"]
+    # The emoji is one character (two UTF-16 units) and one '?'. A '?' for 'ä' is kept
+    # too, though Windows-1252 holds 'ä': the file lost it on an earlier way.
+    assert rows[3]["status"] == "No change"
+    assert "name: kept 'Hymy 😀 Ky'" in rows[3]["message"]
+    assert "notes: kept '→ laskut'" in rows[3]["message"]
+    assert "city: kept 'Hämeenlinna'" in rows[3]["message"]
+    # So in a UTF-8 file: no one types '?' for '☕'.
+    utf8 = preview_rows(seeded, tmp_path, "customer_number;name\n2001;Kahvila ? Oy\n")
+    assert utf8[2]["status"] == "No change" and "kept 'Kahvila ☕ Oy'" in utf8[2]["message"]
+
+
+def test_a_group_name_that_lost_characters_as_question_marks_is_the_groups(seeded, tmp_path):
+    # A Windows-1252 file's '?esko' created a group '?esko' and moved the customer into
+    # it, and the preview said nothing of it.
+    first = write_csv(tmp_path / "first.csv", "customer_number;name;customer_group\n"
+                                              "2001;Dvořák Stroje s.r.o.;Česko\n"
+                                              "2002;Kavárna Praha;Praha ☕\n"
+                                              "2003;Telefony Praha;Praha ☎\n")
+    assert run_cli("import", first, "--db", seeded, "--yes").exit_code == 0
+    text = ("customer_number;name;customer_group\n"
+            "3001;Mäkelä Oy;?esko\n"
+            "1004;Rakennus Kivi Oy;?ESKO\n"
+            "3002;Kahvila Åsa;Praha ?\n"
+            "3003;Nähtävä Oy;Helsinki?\n"
+            "2002;Kavárna Praha;PRAHA ?\n")
+    source = write_csv(tmp_path / "cp1252.csv", text, encoding="cp1252")
+    report = tmp_path / "report.csv"
+    result = run_cli("import", source, "--db", seeded, "--yes", "--report", report)
+    assert result.exit_code == 1, result.stderr
+    rows = {int(r["row"]): r for r in report_rows(report)}
+    assert rows[2]["status"] == "New"
+    assert rows[2]["message"] == ("customer_group: '?esko' is taken for group 'Česko' "
+                                  "(characters its encoding could not hold were saved "
+                                  "as '?')")
+    assert rows[3]["status"] == "Modified" and rows[3]["changed_fields"] == "customer_group"
+    assert "'?ESKO' is taken for group 'Česko'" in rows[3]["message"]
+    # Two groups fit: never a guess.
+    assert rows[4]["status"] == "Conflict"
+    assert rows[4]["message"] == ("customer_group 'Praha ?' has characters its file's "
+                                  "encoding lost as '?'; it may be group 'Praha ☎' or "
+                                  "'Praha ☕'")
+    # A '?' where no group has a character the encoding lacks is a new group's name.
+    assert rows[5]["status"] == "New" and rows[5]["message"] == ""
+    stored = customers(seeded)
+    assert stored["3001"]["customer_group"] == "Česko"
+    assert stored["1004"]["customer_group"] == "Česko"
+    # The customer's own group, in any case, is kept as a value is.
+    assert rows[6]["status"] == "No change"
+    assert "customer_group: kept 'Praha ☕': the file has 'PRAHA ?'" in rows[6]["message"]
+    assert "3002" not in stored and stored["3003"]["customer_group"] == "Helsinki?"
+    assert result.stdout.splitlines()[-1].endswith("; groups created: Helsinki?")
+
+
+def test_a_new_name_that_lost_characters_as_question_marks_is_a_conflict(seeded, tmp_path):
+    # A name-only row 'Dvo?ák Anna' from a Windows-1252 file became a second customer
+    # beside 'Dvořák Anna' (flagged as a possible duplicate at best: '?apek Karel' has
+    # no word in common with 'Čapek Karel', and was not even flagged).
+    first = write_csv(tmp_path / "first.csv", "customer_number;name\n"
+                                              "2001;Dvořák Anna\n2002;Čapek Karel\n"
+                                              "2005;Dvořák  anna\n2006;Mäkelä Oy\n"
+                                              "2007;Dvořák_Anna\n")
+    assert run_cli("import", first, "--db", seeded, "--yes").exit_code == 0
+    text = ("customer_number;name;business_id\n"
+            ";Dvo?ák  ANNA;\n"
+            ";?apek Karel;\n"
+            "3001;?apek Karel;\n"
+            ";M?kelä Oy;\n"
+            ";?apek Karel;1572860-0\n"
+            ";Dvo?ák%Anna;\n")
+    source = write_csv(tmp_path / "cp1252.csv", text, encoding="cp1252")
+    report = tmp_path / "report.csv"
+    result = run_cli("preview", source, "--db", seeded, "--plan", tmp_path / "p.plan",
+                     "--report", report)
+    assert result.exit_code == 1, result.stderr
+    rows = {int(r["row"]): r for r in report_rows(report)}
+    assert [rows[n]["status"] for n in range(2, 8)] == \
+        ["Conflict", "Conflict", "Conflict", "Conflict", "New", "New"]
+    assert rows[2]["message"] == ("name 'Dvo?ák ANNA' has characters its file's encoding "
+                                  "lost as '?'; it may be customers 2001 'Dvořák Anna', "
+                                  "2005 'Dvořák anna'")
+    assert rows[3]["message"] == ("name '?apek Karel' has characters its file's encoding "
+                                  "lost as '?'; it may be customer 2002 'Čapek Karel'")
+    assert rows[4]["message"] == ("number 3001 is unknown, but name '?apek Karel' has "
+                                  "characters its file's encoding lost as '?'; it may be "
+                                  "customer 2002 'Čapek Karel'")
+    # Any character past ASCII counts, 'ä' too; a business id decides its row (spec
+    # section 4); a '%' or '_' in a name is no wildcard.
+    assert rows[5]["message"] == ("name 'M?kelä Oy' has characters its file's encoding "
+                                  "lost as '?'; it may be customer 2006 'Mäkelä Oy'")
+    assert "2002" not in rows[6]["message"] and "2007" not in rows[7]["message"]
+    # So in a UTF-8 file: the '?' came from an encoding somewhere on the file's way.
+    utf8 = preview_rows(seeded, tmp_path, "name\nDvo?ák Anna\n")
+    assert utf8[2]["status"] == "Conflict" and "2001 'Dvořák Anna'" in utf8[2]["message"]
+
+
+def test_names_like_reads_question_marks_as_one_character_and_nothing_else(seeded,
+                                                                          tmp_path):
+    first = write_csv(tmp_path / "first.csv", "customer_number;name\n"
+                                              "2001;Dvořák Anna\n2002;Čapek Karel\n"
+                                              "2003;Dvořák_Anna\n2004;Dvořák%Anna\n"
+                                              "2005;Dvořák! Anna\n2006;Dvořáček Anna\n")
+    assert run_cli("import", first, "--db", seeded, "--yes").exit_code == 0
+    register = open_register(str(seeded), create=False)
+    try:
+        found = register.names_like(["dvo?ák anna", "?apek karel", "dvo?ák_anna",
+                                     "dvo?ák%anna", "dvo?ák! anna", "no mark"])
+    finally:
+        register.close()
+    assert found.select("value", "customer_number").rows() == [
+        ("?apek karel", "2002"), ("dvo?ák anna", "2001"), ("dvo?ák! anna", "2005"),
+        ("dvo?ák%anna", "2004"), ("dvo?ák_anna", "2003")]
+    assert found["name"].to_list()[:2] == ["Čapek Karel", "Dvořák Anna"]
 
 
 def test_a_number_that_lost_its_zeros_never_renames_another_customer(seeded, tmp_path):

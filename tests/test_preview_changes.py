@@ -136,7 +136,7 @@ def test_import_shows_the_changes_and_commit_its_summary(tmp_path: Path) -> None
         "committed batch 2: 0 inserted, 2 updated; groups created: Espoo"
     # --json's keys are as they were: the changes are for people and the report.
     assert set(before.json()) == {"new", "modified", "unchanged", "conflict", "rejected",
-                                  "skipped", "source", "plan", "report"}
+                                  "skipped", "source", "plan", "report", "groups_to_create"}
     assert "->" not in json.dumps(before.json())
 
 
@@ -208,5 +208,5 @@ def test_a_no_change_row_that_says_something_is_shown(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     shown = [line for line in result.stdout.splitlines() if line.startswith("  row ")]
     assert shown == ["  row      2  No change  1006          name: kept 'Anna Dvořák': the "
-                     "file has 'Anna Dvo?ák' (letters its encoding could not hold were saved "
-                     "as '?')"]
+                     "file has 'Anna Dvo?ák' (characters its encoding could not hold were "
+                     "saved as '?')"]
