@@ -23,15 +23,13 @@ from sync.commit import commit as commit
 from sync.damage import (
     country_warnings,
     dropped_zeros,
-    lost_groups,
-    lost_names,
     remove_invisible,
-    repair_lost_letters,
     take_error_texts,
     take_mojibake,
     totals_warnings,
 )
 from sync.groupkey import group_key_expr
+from sync.lost_characters import lost_groups, lost_names, repair_lost_letters
 from sync.matchers.fuzzy import DUPLICATE_SCHEMA, possible_duplicates
 from sync.matchers.keys import match_keys
 from sync.matchers.similar import match_similar_names

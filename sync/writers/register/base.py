@@ -109,11 +109,6 @@ class Register(Protocol):
         """Customers whose `key` equals one of `values`: columns value, customer_number."""
         ...
 
-    def names_like(self, keys: list[str]) -> pl.DataFrame:
-        """Customers whose name_key is one of `keys` with each '?' read as any one
-        character: columns value (the key), customer_number, name, name_key."""
-        ...
-
     def fetch(self, numbers: pl.Series, fields: tuple[str, ...]) -> pl.DataFrame:
         """The register rows of these customers (customer_number plus `fields`)."""
         ...

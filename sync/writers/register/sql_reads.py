@@ -212,38 +212,6 @@ class SQLReads:
                                 lambda rows: _json_columns(rows[0], schema))
         return pl.concat([pl.DataFrame(schema=schema), *parts], rechunk=False)
 
-    def names_like(self, keys: list[str]) -> pl.DataFrame:
-        """Customers whose name_key is one of `keys` with each '?' read as any one
-        character (`dvo?ák anna` finds `dvořák anna`): columns value (the key),
-        customer_number, name, name_key. One read per key; for the few names in a file
-        that hold a '?' (see damage.lost_names)."""
-        schema = {"value": pl.String, "customer_number": pl.String, "name": pl.String,
-                  "name_key": pl.String}
-        wanted = sorted({k for k in keys if "?" in k})
-        if not wanted:
-            return pl.DataFrame(schema=schema)
-        like = (f"SELECT c.customer_number, c.name, c.name_key FROM {self._t('customers')} c "
-                f"WHERE c.name_key LIKE ? ESCAPE '!'")
-        # SQLite's LIKE reads no index (it ignores ASCII case); the text before the first
-        # '?' is one index range there, as text compares by code point. PostgreSQL's
-        # LIKE reads that range itself where the collation allows (C), else every key.
-        ranged = like + " AND c.name_key >= ? AND c.name_key < ?"
-        reads: dict[str, list[tuple[str, tuple[str, ...]]]] = {like: [], ranged: []}
-        for key in wanted:
-            prefix = key[:key.index("?")]
-            after = _after_prefix(prefix) if self.dialect == "sqlite" else None
-            if after is None:
-                reads[like].append((key, (_like_pattern(key),)))
-            else:
-                reads[ranged].append((key, (_like_pattern(key), prefix, after)))
-        parts = [pl.DataFrame(schema=schema)]
-        for query, each in reads.items():
-            found = self._read_each(query, [params for _, params in each], lambda rows: rows)
-            parts.extend(pl.DataFrame([(key, *row) for row in rows], schema=schema,
-                                      orient="row")
-                         for (key, _), rows in zip(each, found, strict=True) if rows)
-        return pl.concat(parts).sort("value", "customer_number")
-
     def _frame(self, query: str, params: Sequence[Any], schema: dict[str, Any],
                chunk_rows: int = 100_000) -> pl.DataFrame:
         """A query's rows as one frame of `schema`, fetched `chunk_rows` at a time."""
@@ -406,23 +374,3 @@ def _tuples(frame: pl.DataFrame) -> Iterator[tuple[Any, ...]]:
 def _ident(name: str) -> str:
     """A column name quoted for SQL (custom field names may be SQL keywords)."""
     return f'"{name}"'
-
-
-
-def _like_pattern(key: str) -> str:
-    """`key` as a LIKE pattern (escape character '!') in which '?' is any one character."""
-    escaped = key.replace("!", "!!").replace("%", "!%").replace("_", "!_")
-    return escaped.replace("?", "_")
-
-
-def _after_prefix(prefix: str) -> str | None:
-    """The least text greater than every text that starts with `prefix`, by code point
-    (None for no prefix: no range)."""
-    while prefix:
-        last = ord(prefix[-1]) + 1
-        if 0xD800 <= last <= 0xDFFF:  # surrogates are no text
-            last = 0xE000
-        if last <= 0x10FFFF:
-            return prefix[:-1] + chr(last)
-        prefix = prefix[:-1]
-    return None

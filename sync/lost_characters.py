@@ -1,0 +1,217 @@
+"""Characters a file's encoding could not hold, saved as '?' (`Dvo?ák` for `Dvořák`,
+`Kahvila ? Oy` for `Kahvila ☕ Oy`): damage that lost nothing the register does not
+have, so values are kept, groups found, and names never become a second customer.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from sync.damage import with_warning
+from sync.groupkey import group_key
+from sync.matchers.keys import deciding_key
+from sync.namekey import BLOCK_PREFIX, MAX_BLOCK, words_of
+from sync.normalise import name_key
+from sync.plan import new_col, old_col
+from sync.writers.register.base import Register
+
+
+def repair_lost_letters(frame: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
+    """Keep the register's value where the row's differs from it only by '?' in place
+    of characters the file's encoding can't hold (`Dvo?ák` for `Dvořák`, `Kahvila ? Oy`
+    for `Kahvila ☕ Oy`): a file saved in an encoding that lacks them (Excel's "CSV" in
+    Windows-1252 writes Czech letters and emoji so). That is damage, so it is repaired,
+    never imported; the row's message says what was kept.
+
+    Any character past ASCII counts, in a file of any encoding: a '?' where the register
+    has one is damage the file went through somewhere on its way (no one types '?' for
+    'ä' or '☕'), so keeping the register's value loses nothing.
+    """
+    notes: list[pl.Expr] = []
+    candidates = [f for f in fields if f != "customer_number"
+                  and new_col(f) in frame.columns and old_col(f) in frame.columns]
+    # One cheap look first: most files have no '?' at all.
+    marked = frame.select(pl.col(new_col(f)).str.contains("?", literal=True).any()
+                          for f in candidates).row(0) if candidates else ()
+    for f in [f for f, has in zip(candidates, marked, strict=True) if has]:
+        new, old = new_col(f), old_col(f)
+        # Lengths in characters, as lost_characters compares them: an emoji is one
+        # (one '?'), though two UTF-16 units.
+        maybe = (pl.col(new).str.contains("?", literal=True) & (pl.col(new) != pl.col(old))
+                 & (pl.col(new).str.len_chars() == pl.col(old).str.len_chars()))
+        pairs = frame.filter(maybe.fill_null(False)).select(new, old).unique()
+        # Group names compare ignoring case (see classify.changed_expr), as lost_groups
+        # does.
+        caseless = f == "customer_group"
+        damaged = [(n, o) for n, o in pairs.iter_rows() if lost_characters(n, o, caseless)]
+        if not damaged:
+            continue
+        hit = pl.struct(new, old).is_in(
+            pl.DataFrame(damaged, schema=[new, old], orient="row").to_struct().implode())
+        frame = frame.with_columns(
+            pl.when(hit).then(pl.col(old)).otherwise(pl.col(new)).alias(new),
+            hit.alias(f"_lost_{f}"), pl.col(new).alias(f"_had_{f}"))
+        notes.append(pl.when(pl.col(f"_lost_{f}")).then(pl.format(
+            "{}: kept '{}': the file has '{}' (characters its encoding could not hold "
+            "were saved as '?')", pl.lit(f), pl.col(old), pl.col(f"_had_{f}"))))
+    if not notes:
+        return frame
+    note = pl.concat_str(notes, separator="; ", ignore_nulls=True)
+    return frame.with_columns(
+        with_warning(pl.any_horizontal(pl.col("^_lost_.*$")), note)).drop(
+        pl.col("^_lost_.*$"), pl.col("^_had_.*$"))
+
+
+def lost_characters(new: str, old: str, caseless: bool = False) -> bool:
+    """Whether `new` is `old` with some characters past ASCII written as '?' (as an
+    encoding that lacks them saves them), and otherwise equal (ignoring case if
+    `caseless`). Compared character by character: an emoji lost is one '?'."""
+    if new == old or len(new) != len(old):
+        return False
+    return all(n == o or (n == "?" and not o.isascii())
+               or (caseless and n.lower() == o.lower())
+               for n, o in zip(new, old, strict=True))
+
+
+def lost_groups(rows: pl.DataFrame, register: Register) -> pl.DataFrame:
+    """A group name with '?' for characters the file's encoding can't hold (`?esko` in
+    Windows-1252) that no group has is the register's group it equals so, ignoring case
+    as group names are matched (`Česko`), and the row says so; where it equals two or
+    more groups, the row is a Conflict naming them. Either way no group is created
+    under the damaged name.
+
+    Only rows without errors. Runs after `repair_lost_letters`, before the rows
+    are compared: a row whose customer is in the group already has kept its spelling.
+    """
+    column = new_col("customer_group")
+    if column not in rows.columns:
+        return rows
+    group = pl.col(column)
+    marked = group.str.contains("?", literal=True).fill_null(False) & pl.col("error").is_null()
+    names = rows.filter(marked)[column].unique().to_list()
+    if not names:
+        return rows
+    existing = register.group_names()
+    known = set(existing["name_key"].to_list())
+    groups = sorted(existing["name"].to_list())
+    found = {name: hits for name in names if group_key(name) not in known
+             and (hits := [g for g in groups if lost_characters(name, g, True)])}
+    if not found:
+        return rows
+    one = {name: hits[0] for name, hits in found.items() if len(hits) == 1}
+    many = {name: " or ".join(f"'{g}'" for g in hits)
+            for name, hits in found.items() if len(hits) > 1}
+    taken = group.replace_strict(one, default=None, return_dtype=pl.String)
+    doubt = group.replace_strict(many, default=None, return_dtype=pl.String)
+    single = marked & taken.is_not_null()
+    ambiguous = marked & doubt.is_not_null() & pl.col("outcome").is_in(["match", "new"])
+    note = pl.format("customer_group: '{}' is taken for group '{}' (characters its "
+                     "encoding could not hold were saved as '?')", group, taken)
+    return rows.with_columns(
+        pl.when(single).then(taken).otherwise(group).alias(column),
+        with_warning(single, note),
+        pl.when(ambiguous).then(pl.lit("conflict")).otherwise(pl.col("outcome"))
+        .alias("outcome"),
+        pl.when(ambiguous).then(pl.format(
+            "customer_group '{}' has characters its file's encoding lost as '?'; it may "
+            "be group {}", group, doubt)).otherwise(pl.col("message")).alias("message"))
+
+
+def lost_names(valid: pl.DataFrame, matches: pl.DataFrame, register: Register,
+               order: tuple[str, ...]) -> pl.DataFrame:
+    """A row that would be New although its name, with '?' for characters the file's
+    encoding can't hold, is a customer's name (`Dvo?ák Anna`, customer 'Dvořák Anna'),
+    compared as names are matched (case and spacing ignored): a Conflict naming the
+    customers, never a silent second customer. Only rows whose name the key chain
+    reads (decided by name, or by a number the register does not know; spec section 4).
+
+    `valid` holds the rows' keys (_row, customer_number, business_id, name), `matches`
+    their match (match_keys' columns); the changed `matches` is returned.
+    """
+    if "name" not in valid.columns or not valid["name"].str.contains("?", literal=True).any():
+        return matches
+    name = pl.col("name")
+    rows = (valid.filter(name.str.contains("?", literal=True).fill_null(False))
+            .join(matches.select("_row", "outcome"), on="_row")
+            .filter((pl.col("outcome") == "new")
+                    & deciding_key(order).is_in(["name", "customer_number"]))
+            .select("_row", "customer_number", "name", name_key(name).alias("key")))
+    if rows.is_empty():
+        return matches
+    hits: dict[str, list[str]] = {}
+    for key, number, their_name in _fitting_names(rows["key"].unique().to_list(),
+                                                  register).iter_rows():
+        hits.setdefault(key, []).append(f"{number} '{their_name}'")
+    if not hits:
+        return matches
+    maybe = {key: ("customer " if len(names) == 1 else "customers ") + ", ".join(names)
+             for key, names in hits.items()}
+    why = rows.with_columns(
+        pl.col("key").replace_strict(maybe, default=None, return_dtype=pl.String)
+        .alias("_maybe")).filter(pl.col("_maybe").is_not_null()).select(
+        "_row", pl.concat_str(
+            [pl.when(pl.col("customer_number").is_not_null()).then(
+                pl.format("number {} is unknown, but ", pl.col("customer_number"))),
+             pl.format("name '{}' has characters its file's encoding lost as '?'; it may "
+                       "be {}", name, pl.col("_maybe"))], ignore_nulls=True).alias("_why"))
+    matches = matches.join(why, on="_row", how="left", maintain_order="left")
+    hit = pl.col("_why").is_not_null()
+    return matches.with_columns(
+        pl.when(hit).then(pl.lit("conflict")).otherwise(pl.col("outcome")).alias("outcome"),
+        pl.when(hit).then(pl.col("_why")).otherwise(pl.col("message")).alias("message"),
+    ).drop("_why")
+
+
+def _fitting_names(keys: list[str], register: Register) -> pl.DataFrame:
+    """The customers whose name fits each damaged name key (see `lost_characters`):
+    value (the key), customer_number, name; sorted.
+
+    Found through the register's name blocks (sync.namekey), as the similarity scan
+    finds its pairs: the key's words without a '?' are blocks its customer has too, and
+    so are the first BLOCK_PREFIX letters of a word whose '?' comes after them. So the
+    register is read in a few index ranges whatever its size or the number of damaged
+    names. A name whose every word is damaged early, or whose blocks are all too common
+    (more than MAX_BLOCK customers), finds no one: its row stays New, and the similarity
+    scan may flag it.
+    """
+    schema = {"value": pl.String, "customer_number": pl.String, "name": pl.String}
+    per_key = {key: _undamaged_blocks(key) for key in keys}
+    blocks = sorted(set().union(*per_key.values())) if per_key else []
+    if not blocks:
+        return pl.DataFrame(schema=schema)
+    sizes = register.block_sizes(blocks, MAX_BLOCK + 1)
+    usable = sizes.filter((pl.col("size") > 0) & (pl.col("size") <= MAX_BLOCK))["block"]
+    if usable.is_empty():
+        return pl.DataFrame(schema=schema)
+    members = (register.block_members(usable.to_list())
+               .with_columns(name_key(pl.col("name")).alias("name_key")))
+    wanted = pl.DataFrame([(key, block) for key, found in per_key.items() for block in found],
+                          schema={"value": pl.String, "block": pl.String}, orient="row")
+    pairs = (wanted.join(members, on="block")
+             .unique(["value", "customer_number"]).select("value", "customer_number",
+                                                          "name", "name_key"))
+    hits = [(key, number, name) for key, number, name, their_key in pairs.iter_rows()
+            if their_key is not None and lost_characters(key, their_key)]
+    return pl.DataFrame(hits, schema=schema, orient="row").sort("value", "customer_number")
+
+
+def _undamaged_blocks(key: str) -> set[str]:
+    """The name blocks (see namekey.word_blocks) of a damaged name key that the
+    undamaged name has too: the blocks of its words without a '?', and the prefix block
+    of a word whose first BLOCK_PREFIX letters are whole."""
+    blocks: set[str] = set()
+    for token in key.split(" "):
+        if "?" not in token:
+            words = words_of(token)
+        else:
+            head = token[:token.index("?")]
+            words = []
+            if len(head) >= BLOCK_PREFIX and words_of(head) == [head.casefold()]:
+                blocks.add(head.casefold()[:BLOCK_PREFIX])
+        for word in words:
+            if word.isdigit():
+                continue
+            blocks.add(word)
+            if len(word) > BLOCK_PREFIX:
+                blocks.add(word[:BLOCK_PREFIX])
+    return blocks
