@@ -570,3 +570,91 @@ def test_a_huge_grid_the_streamed_reader_cannot_take_is_never_given_to_calamine(
     with pytest.raises(SourceError, match=r"prefixed\.xlsx: sheet .* spans 1,048,576 rows "
                                           r"x 16,384 columns"):
         read_xlsx(path, stream_bytes=0)
+
+
+def _rewritten(path: Path, part: str, change) -> Path:
+    """`path` with its member `part` replaced by `change(text)`."""
+    with zipfile.ZipFile(path) as source:
+        parts = {info.filename: source.read(info) for info in source.infolist()}
+    parts[part] = change(parts[part].decode()).encode()
+    with zipfile.ZipFile(path, "w") as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
+    return path
+
+
+def _padded_customers(path: Path, shared: bool) -> Path:
+    """Five customers with a postal code in Excel's Zip Code format `00000` (such a
+    workbook is streamed); text as shared strings (xlsxwriter) or inline (openpyxl)."""
+    rows = [["Asiakasnumero", "Nimi", "Postinumero"],
+            *[[str(1000 + i), f"Nimi {i}", 100] for i in range(1, 6)]]
+    if not shared:
+        workbook = openpyxl.Workbook()
+        sheet = workbook.active
+        sheet.title = "Asiakkaat"
+        for row in rows:
+            sheet.append(row)
+        sheet["C2"].number_format = "00000"
+        workbook.save(path)
+        return path
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Asiakkaat")
+    zip_code = book.add_format({"num_format": "00000"})
+    for r, row in enumerate(rows):
+        sheet.write_row(r, 0, row[:2])
+        sheet.write(r, 2, row[2], zip_code if r else None)
+    book.close()
+    return path
+
+
+_SHEET, _STRINGS = "xl/worksheets/sheet1.xml", "xl/sharedStrings.xml"
+
+
+@pytest.mark.parametrize(("shared", "part", "change", "reason"), [
+    # The sheet's XML cut in the middle of row 5 (in a cell, and in a tag), or just
+    # after a row's end: rows 2-4 alone were imported, exit 0.
+    (False, _SHEET, lambda x: x[:x.find('<row r="5"') + 30], "its XML is cut off after row 4"),
+    (False, _SHEET, lambda x: x[:x.find('<row r="5"') + 3], "its XML is cut off after row 4"),
+    (False, _SHEET, lambda x: x[:x.find('<row r="5"')], "its XML is cut off after row 4"),
+    (True, _SHEET, lambda x: x[:x.find("</sheetData>")], "its XML is cut off after row 6"),
+    (False, _SHEET, lambda x: x[:x.find("<sheetData>") + 20], "its XML is cut off before"),
+    # Strings missing from a cut-off string table read as empty cells (a name missing).
+    (True, _STRINGS, lambda x: x[:x.find("<si><t>Nimi 3")], "shared strings"),
+    (True, _STRINGS, lambda x: x[:x.find("</sst>")], "shared strings"),
+    (True, _STRINGS, lambda x: x.replace("<si><t>Nimi 5</t></si>", ""),
+     "cell B6 names shared string '12', which the workbook does not have (it has 12)"),
+    (True, _SHEET, lambda x: x.replace('<c r="B3" t="s"><v>', '<c r="B3" t="s"><v>x'),
+     "cell B3 names shared string 'x"),
+    (False, _SHEET, lambda x: x.replace('<c r="C3" t="n"><v>100</v>',
+                                        '<c r="C3" t="n"><v>abc</v>'),
+     "cell C3 is a number cell holding 'abc', which is no number"),
+    (False, _SHEET, lambda x: x.replace('<c r="C3" t="n">', '<c r="C0" t="n">'),
+     "row 3 has a cell with the reference 'C0'"),
+    (False, _SHEET, lambda x: x.replace('<c r="C3" t="n">', '<c r="3C" t="n">'),
+     "row 3 has a cell with the reference '3C'"),
+])
+def test_a_damaged_streamed_sheet_is_refused_never_read_in_part(
+        tmp_path: Path, shared: bool, part: str, change, reason: str) -> None:
+    # A zero-padding format sends the workbook to the streamed reader; calamine refuses
+    # all of these, and so must it: one line, exit 2, nothing written.
+    path = _rewritten(_padded_customers(tmp_path / "cut.xlsx", shared), part, change)
+    db = tmp_path / "r.db"
+    result = run_cli("import", path, "--db", db, "--yes")
+    assert result.exit_code == 2, result.stdout
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"regsync: error: {path}: sheet 'Asiakkaat' cannot be read ("), line
+    assert reason in line and line.endswith("save it again from the spreadsheet as .xlsx or "
+                                            "as CSV"), line
+    assert not db.exists()
+
+
+def test_a_sheet_with_no_rows_and_a_complete_string_table_still_read(tmp_path: Path) -> None:
+    # The end checks take a complete part of any form: <sheetData/>, <sst .../>.
+    path = _rewritten(_padded_customers(tmp_path / "empty.xlsx", shared=True), _SHEET,
+                      lambda x: re.sub(r"<sheetData>.*</sheetData>", "<sheetData/>", x))
+    path = _rewritten(path, _STRINGS, lambda x: re.sub(r"<sst ([^>]*)>.*</sst>",
+                                                      r'<sst \1/>', x, flags=re.S))
+    with pytest.raises(SourceError, match=r"empty\.xlsx: sheet 'Asiakkaat' is empty"):
+        read_xlsx(path, stream_bytes=0)
+    table = read_xlsx(_padded_customers(tmp_path / "whole.xlsx", shared=True), stream_bytes=0)
+    assert table.frame.height == 5 and table.frame["c2"].to_list() == ["00100"] * 5

@@ -24,6 +24,12 @@ WINDOW_BYTES = 1 << 20  # decompressed sheet XML handled at once
 _BUILTIN_DATES = frozenset({*range(14, 23), 45, 46, 47})
 
 
+class DamagedPart(ValueError):
+    """A part's XML is cut off, or a cell holds what no spreadsheet writes (a shared
+    string the workbook lacks, a number cell without a number, a reference such as A0):
+    the file is damaged and none of the sheet is read."""
+
+
 @dataclass
 class SheetInfo:
     name: str
@@ -219,14 +225,23 @@ def is_date_format(code: str) -> bool:
     return False
 
 
+_SST_END = re.compile(r"(?:</(?:[\w.-]+:)?sst>|<(?:[\w.-]+:)?sst\b[^>]*/>)\s*$")
+
+
 def _read_shared(archive: zipfile.ZipFile, part: str | None) -> pl.Series:
+    """The shared strings of `part`; DamagedPart when its XML is cut off (a string
+    missing from it would read as an empty cell)."""
     if part is None:
         return pl.Series("shared", [], dtype=pl.String)
     pieces: list[pl.Series] = []
+    last = ""
     for window in windows(archive, part, "</si>"):
+        last = window
         items = window.split("<si")[1:]
         raw = pl.Series("si", items, dtype=pl.String)
         pieces.append(unescaped(runs_text(raw)).fill_null("").alias("shared"))
+    if _SST_END.search(last) is None:
+        raise DamagedPart(f"its shared strings ({part}) are cut off")
     if not pieces:
         return pl.Series("shared", [], dtype=pl.String)
     # One chunk in new, large buffers (any string operation writes new ones; the text has
