@@ -117,8 +117,16 @@ _SURVEY_OVERLAP = 512
 _VALUELESS_FORMULA = re.compile(rb'(?:</f>|<f [^>]*/>)(?:<v\s*/>)?</c>')
 # A value of 16 digits or more (1234567890123456, 1.23456789012345E+18): near or past
 # EXACT_INTEGERS, where calamine prints digits the number does not hold.
-_IMPRECISE_NUMBER = re.compile(
-    rb"<v>\s*-?(?:[0-9]{16,}|[0-9](?:\.[0-9]*)?[eE]\+?(?:1[5-9]|[2-9][0-9]|[0-9]{3}))")
+_IMPRECISE_NUMBER = (
+    rb"\s*-?(?:[0-9]{16,}|[0-9](?:\.[0-9]*)?[eE]\+?(?:1[5-9]|[2-9][0-9]|[0-9]{3}))")
+# A value with a fraction (0.5, 123456789.123, 1E-07): fastexcel prints such a number
+# with at most 9 decimals (123456789.122999996, 3.141592654), not the digits it holds.
+_FRACTIONAL_NUMBER = rb"\s*-?[0-9]*(?:\.[0-9]*[1-9]|\.?[0-9]*[eE]-)"
+# Both after <v>; in a sheet with a namespace prefix (<x:v>, which calamine reads, see
+# xlsx.py) after that (3 times slower, so only where a block has one).
+_NUMBER_PATTERNS = {prefixed: (re.compile(start + _IMPRECISE_NUMBER),
+                               re.compile(start + _FRACTIONAL_NUMBER))
+                    for prefixed, start in ((False, rb"<v>"), (True, rb"<(?:[\w.-]+:)?v>"))}
 FORMULA_WITHOUT_VALUE = "a formula saved without its value"
 """The error of a formula cell whose file holds no value for it (open and save the
 file in a spreadsheet program to compute it)."""
@@ -274,6 +282,7 @@ class SheetSurvey:
     columns: int = 0  # the farthest column, exactly from two letters (AA) on, else 26
     valueless: bool = False  # a formula was saved without its value
     imprecise: bool = False  # a number of 16 digits or more (see EXACT_INTEGERS)
+    fractional: bool = False  # a value with a fraction (a number that is no integer)
     texts: set[str] = field(default_factory=set)  # matches of the caller's pattern
 
 
@@ -281,9 +290,9 @@ def survey_sheet(book: Book, sheet: SheetInfo, texts: re.Pattern[bytes] | None =
                  hints: tuple[bytes, ...] = ()) -> SheetSurvey:
     """One pass over the sheet's XML as bytes, block by block: how far its cells reach
     (from row numbers and cell references, not its <dimension>, which a program may
-    leave wrong), whether a formula lacks its value or a number has 16 digits or more,
-    and the text between tags that matches `texts` (looked for only in blocks holding
-    one of `hints`)."""
+    leave wrong), whether a formula lacks its value, a number has 16 digits or more or
+    a value has a fraction, and the text between tags that matches `texts` (looked for
+    only in blocks holding one of `hints`)."""
     found = SheetSurvey()
     if sheet.part is None:
         return found
@@ -310,7 +319,9 @@ def _survey_block(found: SheetSurvey, data: bytes, texts: re.Pattern[bytes] | No
     elif not found.columns and b' r="' in data:
         found.columns = 26
     found.valueless = found.valueless or _VALUELESS_FORMULA.search(data) is not None
-    found.imprecise = found.imprecise or _IMPRECISE_NUMBER.search(data) is not None
+    imprecise, fractional = _NUMBER_PATTERNS[b":v>" in data]
+    found.imprecise = found.imprecise or imprecise.search(data) is not None
+    found.fractional = found.fractional or fractional.search(data) is not None
     if texts is not None and any(hint in data for hint in hints):
         found.texts.update(m.decode() for m in texts.findall(data))
 
