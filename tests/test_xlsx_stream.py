@@ -22,11 +22,12 @@ from sync.readers.table import SourceTable
 from sync.readers.xlsx import read_xlsx
 from sync.readers.xlsx_stream import DATE_OUT_OF_RANGE
 from tests.conftest import run_cli
-from tests.workbooks import Formula, write_xlsx
+from tests.workbooks import Formula, computed, write_xlsx
 
 
 def _xlsxwriter_book(path: Path) -> Path:
-    """Shared strings, rich text, styles, formulas, errors, gaps, as Excel saves them."""
+    """Shared strings, rich text, styles, formulas (with their computed values), errors,
+    gaps, as Excel saves them."""
     book = xlsxwriter.Workbook(str(path))
     sheet = book.add_worksheet("Asiakkaat")
     bold = book.add_format({"bold": True})
@@ -56,7 +57,7 @@ def _xlsxwriter_book(path: Path) -> Path:
     sheet.write_boolean(8, 0, False)
     sheet.write_string(8, 10, "sarake K")
     book.close()
-    return path
+    return computed(path)
 
 
 def _openpyxl_book(path: Path) -> Path:
@@ -426,6 +427,7 @@ def test_inline_text_and_formula_text_typed_like_a_date_are_kept(
     sheet.write_string(1, 2, "2024-02-01 00:00:00")
     sheet.write_formula(1, 3, '="1899-12-31 08:30:00"', None, "1899-12-31 08:30:00")
     book.close()
+    computed(path)
     assert b't="inlineStr"' in zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml")
     table = read_xlsx(path, stream_bytes=stream_bytes)
     assert table.frame.select("c1", "c2", "c3").rows() == [
@@ -715,3 +717,32 @@ def test_calamine_and_the_streamed_reader_give_every_number_the_same_text(
     prefixed = read_xlsx(_numbers_book(tmp_path / "x.xlsx", numbers, prefix="x"))
     plain = read_xlsx(_numbers_book(tmp_path / "p.xlsx", numbers), stream_bytes=0)
     assert prefixed.frame["c1"].to_list() == plain.frame["c1"].to_list()
+
+
+@pytest.mark.parametrize("stream_bytes", [0, xlsx.STREAM_BYTES])
+def test_formula_values_a_workbook_marks_as_not_computed_are_never_read(
+        tmp_path: Path, stream_bytes: int) -> None:
+    # xlsxwriter saves a formula written without its value as <v>0</v> and marks the
+    # workbook fullCalcOnLoad="1": a customer number "=1000+1" was imported as 0.
+    path = tmp_path / "xw.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Asiakkaat")
+    sheet.write_row(0, 0, ["Asiakasnumero", "Nimi", "Postinumero"])
+    sheet.write_formula(1, 0, "=1000+1")
+    sheet.write_string(1, 1, "Aho Oy")
+    sheet.write_row(2, 0, [1002, "Beta Oy"])
+    sheet.write_formula(2, 2, '="00"&"100"', None, "00100")  # a value, but not computed
+    sheet.write_row(3, 0, [1003, "Cee Oy", "00200"])
+    book.close()
+    assert b'fullCalcOnLoad="1"' in zipfile.ZipFile(path).read("xl/workbook.xml")
+    table = read_xlsx(path, stream_bytes=stream_bytes)
+    assert table.frame.rows() == [(2, None, "Aho Oy", None), (3, "1002", "Beta Oy", None),
+                                  (4, "1003", "Cee Oy", "00200")]
+    assert table.cell_errors == [(2, "c0", xlsx_stream.FORMULA_WITHOUT_VALUE),
+                                 (3, "c2", xlsx_stream.FORMULA_WITHOUT_VALUE)]
+    result = run_cli("import", path, "--db", tmp_path / "r.db", "--yes", "--json")
+    assert result.exit_code == 1 and result.json()["rejected"] == 2
+    # Once a spreadsheet program has computed and saved them, they are the values (0 is
+    # xlsxwriter's; a spreadsheet would have saved 1001).
+    assert read_xlsx(computed(path), stream_bytes=stream_bytes).frame.rows()[:2] == [
+        (2, "0", "Aho Oy", None), (3, "1002", "Beta Oy", "00100")]

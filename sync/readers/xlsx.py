@@ -136,11 +136,13 @@ def read_xlsx(path: Path, *, sheet: str | None = None, header_row: int = 1,
             found = surveyed()
             # calamine holds the sheet as a full grid from A1 to its farthest cell (one
             # cell at XFD1048576: 500 GiB, and the process aborts), reads a formula
-            # saved without its value as an empty cell, prints a number past 2**53
+            # saved without its value as an empty cell (and one whose saved value the
+            # workbook marks as not computed as that value), prints a number past 2**53
             # with digits it does not hold and one with a fraction with 9 decimals
             # (3.141592654 for 3.14159265358979; 123456789.122999996 for .123).
             streamed = (found.rows * found.columns > _CALAMINE_CELLS or found.valueless
-                        or found.imprecise or found.fractional)
+                        or found.imprecise or found.fractional
+                        or (found.formulas and book.formulas_uncomputed))
         if streamed:
             try:
                 return _table(path, info.name, header_row, _streamed(book, info), typed)

@@ -44,6 +44,9 @@ class Book:
     archive: zipfile.ZipFile
     sheets: list[SheetInfo]
     date1904: bool = False
+    # The workbook asks to compute every formula on load (calcPr fullCalcOnLoad): the
+    # values saved with its formulas are not computed (xlsxwriter saves 0).
+    formulas_uncomputed: bool = False
     date_styles: list[bool] = field(default_factory=list)
     # Cell style (xf) index -> digits a number format of only zeros ("00000") pads an
     # integer to: the sheet shows 42 as 0042 under "0000".
@@ -70,7 +73,8 @@ class Book:
 
 
 def open_book(path: Path) -> Book:
-    """The workbook at `path`: its sheets (with visibility), date styles, 1904 flag.
+    """The workbook at `path`: its sheets (with visibility), date styles, 1904 flag,
+    whether its formulas' saved values are computed.
 
     Raises zipfile.BadZipFile, KeyError, ET.ParseError or OSError for a broken workbook.
     """
@@ -87,9 +91,12 @@ def open_book(path: Path) -> Book:
                                     state=node.get("state") or "visible"))
         date1904 = any((pr.get("date1904") or "").lower() in ("1", "true")
                        for pr in _named(root, "workbookPr"))
+        uncomputed = any((pr.get("fullCalcOnLoad") or "").lower() in ("1", "true")
+                         for pr in _named(root, "calcPr"))
         by_type = {kind: part for kind, part in rels.values()}
         styles = by_type.get("/styles")
         return Book(archive=archive, sheets=sheets, date1904=date1904,
+                    formulas_uncomputed=uncomputed,
                     date_styles=_date_styles(archive, styles),
                     padded_styles=_padded_styles(archive, styles),
                     shared_part=by_type.get("/sharedStrings"))

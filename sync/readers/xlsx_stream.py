@@ -115,6 +115,7 @@ _WIDE_REFS = re.compile(rb' r="([A-Za-z]{2,})[0-9]')
 # Longer than anything the survey's patterns match (a <row> tag, a cell's text).
 _SURVEY_OVERLAP = 512
 _VALUELESS_FORMULA = re.compile(rb'(?:</f>|<f [^>]*/>)(?:<v\s*/>)?</c>')
+_FORMULA = re.compile(rb"<(?:[\w.-]+:)?f[\s>/]")
 # A value of 16 digits or more (1234567890123456, 1.23456789012345E+18): near or past
 # EXACT_INTEGERS, where calamine prints digits the number does not hold.
 _IMPRECISE_NUMBER = (
@@ -189,7 +190,17 @@ def _window_cells(book: Book, rows: list[str], last_row: int) -> tuple[pl.DataFr
     # A formula saved without its value (<v/> or none: openpyxl and other libraries
     # write formulas so) has no value anyone could read; like an error cell, it is
     # never read as an empty cell.
-    valueless = cells.select(c.str.contains("<f", literal=True) & pl.col("v").is_null())
+    # So is every formula of a workbook that says its saved values are not computed
+    # (fullCalcOnLoad: xlsxwriter saves a formula written without its value as 0).
+    formula = c.str.contains("<f", literal=True)
+    if book.formulas_uncomputed:
+        uncomputed = cells.select(formula).to_series()
+        if uncomputed.any():
+            out = out.with_columns(
+                pl.when(uncomputed).then(None).otherwise(pl.col("text")).alias("text"),
+                pl.when(uncomputed).then(pl.lit(FORMULA_WITHOUT_VALUE))
+                .otherwise(pl.col("error")).alias("error"))
+    valueless = cells.select(formula & pl.col("v").is_null())
     if valueless.to_series().any():
         out = out.with_columns(pl.when(valueless.to_series() & pl.col("text").is_null()
                                        & pl.col("error").is_null())
@@ -283,6 +294,7 @@ class SheetSurvey:
     valueless: bool = False  # a formula was saved without its value
     imprecise: bool = False  # a number of 16 digits or more (see EXACT_INTEGERS)
     fractional: bool = False  # a value with a fraction (a number that is no integer)
+    formulas: bool = False  # a cell holds a formula
     texts: set[str] = field(default_factory=set)  # matches of the caller's pattern
 
 
@@ -319,6 +331,7 @@ def _survey_block(found: SheetSurvey, data: bytes, texts: re.Pattern[bytes] | No
     elif not found.columns and b' r="' in data:
         found.columns = 26
     found.valueless = found.valueless or _VALUELESS_FORMULA.search(data) is not None
+    found.formulas = found.formulas or _FORMULA.search(data) is not None
     imprecise, fractional = _NUMBER_PATTERNS[b":v>" in data]
     found.imprecise = found.imprecise or imprecise.search(data) is not None
     found.fractional = found.fractional or fractional.search(data) is not None
