@@ -746,3 +746,27 @@ def test_formula_values_a_workbook_marks_as_not_computed_are_never_read(
     # xlsxwriter's; a spreadsheet would have saved 1001).
     assert read_xlsx(computed(path), stream_bytes=stream_bytes).frame.rows()[:2] == [
         (2, "0", "Aho Oy", None), (3, "1002", "Beta Oy", "00100")]
+
+
+@pytest.mark.parametrize(("code", "shown"), [
+    ("[$-40B]00000", "00042"), ("[Red]00000", "00042"), ("00000_ ", "00042"),
+    ("00000_);[Red](00000)", "00042"), ("0000#", "00042"), ("#0000", "0042"),
+    ("[Color10]000", "042"),
+    # Text of its own, a fill, a condition, decimals: shown otherwise; read as typed.
+    ('"FI-"00000', "42"), ("\\A0000", "42"), ("[$EUR-40B]00000", "42"), ("*00000", "42"),
+    ("[>99999]00000", "42"), ("00000.0", "42"), ("#,##0", "42"), ("0", "42"),
+])
+def test_zero_padding_formats_with_colours_locales_and_spacing_pad_as_shown(
+        tmp_path: Path, code: str, shown: str) -> None:
+    # Only a format of nothing but zeros was taken: [$-40B]00000 (a Finnish locale) or
+    # [Red]00000 read 42 where the sheet shows 00042.
+    assert xlsx_book.padded_width(code) == (len(shown) if shown != "42" else None)
+    path = tmp_path / "padded.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, ["Asiakasnumero", "Nimi"])
+    sheet.write_number(1, 0, 42, book.add_format({"num_format": code}))
+    sheet.write_string(1, 1, "Aho Oy")
+    book.close()
+    for stream_bytes in (0, xlsx.STREAM_BYTES):
+        assert read_xlsx(path, stream_bytes=stream_bytes).frame["c0"].to_list() == [shown]

@@ -48,8 +48,8 @@ class Book:
     # values saved with its formulas are not computed (xlsxwriter saves 0).
     formulas_uncomputed: bool = False
     date_styles: list[bool] = field(default_factory=list)
-    # Cell style (xf) index -> digits a number format of only zeros ("00000") pads an
-    # integer to: the sheet shows 42 as 0042 under "0000".
+    # Cell style (xf) index -> digits a zero-padding number format ("00000", see
+    # `padded_width`) pads an integer to: the sheet shows 42 as 0042 under "0000".
     padded_styles: dict[int, int] = field(default_factory=dict)
     shared_part: str | None = None
     _shared: pl.Series | None = None
@@ -175,18 +175,52 @@ def _date_styles(archive: zipfile.ZipFile, part: str | None) -> list[bool]:
             for ident, code in _cell_formats(archive, part)]
 
 
-_ZEROS = re.compile(r"0{2,}")
+_COLOUR = re.compile(r"(?i)black|blue|cyan|green|magenta|red|white|yellow|color[0-9]{1,2}")
+_LOCALE = re.compile(r"\$-[0-9A-Fa-f]+")  # [$-40B]: a language, no currency symbol shown
 
 
 def _padded_styles(archive: zipfile.ZipFile, part: str | None) -> dict[int, int]:
-    """Cell style index -> width, for styles whose format shows a number as zero-padded
-    digits only ("0000"; its first section, for positive numbers)."""
+    """Cell style index -> width, for styles whose format shows an integer as
+    zero-padded digits only (see `padded_width`)."""
     out = {}
     for index, (_, code) in enumerate(_cell_formats(archive, part)):
-        found = _ZEROS.fullmatch((code or "").split(";")[0])
-        if found:
-            out[index] = len(found.group(0))
+        width = padded_width(code or "")
+        if width is not None:
+            out[index] = width
     return out
+
+
+def padded_width(code: str) -> int | None:
+    """The digits a number format pads a positive integer to with zeros, when its first
+    section shows nothing but those digits: 5 for `00000`, `[Red]00000`, `[$-40B]00000`
+    (a colour, a language), `00000_)` (a space as wide as ")"), and `0000#` (a digit
+    placeholder right of a zero is shown too: 42 is 00042); 4 for `#0000`.
+
+    None for any other format, which shows the number as typed: one with text of its
+    own (`"FI-"00000`, `\\A0000`, `[$EUR-40B]`), a fill (`*`), a condition
+    (`[>99999]`), decimals or thousands separators, or a single zero.
+    """
+    section = code.split(";", 1)[0]
+    digits = ""
+    at = 0
+    while at < len(section):
+        char = section[at]
+        if char == "[":
+            end = section.find("]", at)
+            inner = section[at + 1:end]
+            if end < 0 or not (_COLOUR.fullmatch(inner) or _LOCALE.fullmatch(inner)):
+                return None
+            at = end + 1
+        elif char == "_":
+            at += 2  # a space as wide as the next character: no text
+        elif char in "0#":
+            digits += char
+            at += 1
+        else:
+            return None
+    first_zero = digits.find("0")
+    width = len(digits) - first_zero if first_zero >= 0 else 0
+    return width if width >= 2 else None
 
 
 def _local(tag: str) -> str:
