@@ -12,6 +12,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 import xlsxwriter
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from sync.errors import SourceError
@@ -20,11 +22,12 @@ from sync.readers.table import SourceTable
 from sync.readers.xlsx import read_xlsx
 from sync.readers.xlsx_stream import DATE_OUT_OF_RANGE
 from tests.conftest import run_cli
-from tests.workbooks import Formula, write_xlsx
+from tests.workbooks import Formula, computed, write_xlsx
 
 
 def _xlsxwriter_book(path: Path) -> Path:
-    """Shared strings, rich text, styles, formulas, errors, gaps, as Excel saves them."""
+    """Shared strings, rich text, styles, formulas (with their computed values), errors,
+    gaps, as Excel saves them."""
     book = xlsxwriter.Workbook(str(path))
     sheet = book.add_worksheet("Asiakkaat")
     bold = book.add_format({"bold": True})
@@ -54,7 +57,7 @@ def _xlsxwriter_book(path: Path) -> Path:
     sheet.write_boolean(8, 0, False)
     sheet.write_string(8, 10, "sarake K")
     book.close()
-    return path
+    return computed(path)
 
 
 def _openpyxl_book(path: Path) -> Path:
@@ -424,6 +427,7 @@ def test_inline_text_and_formula_text_typed_like_a_date_are_kept(
     sheet.write_string(1, 2, "2024-02-01 00:00:00")
     sheet.write_formula(1, 3, '="1899-12-31 08:30:00"', None, "1899-12-31 08:30:00")
     book.close()
+    computed(path)
     assert b't="inlineStr"' in zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml")
     table = read_xlsx(path, stream_bytes=stream_bytes)
     assert table.frame.select("c1", "c2", "c3").rows() == [
@@ -570,3 +574,199 @@ def test_a_huge_grid_the_streamed_reader_cannot_take_is_never_given_to_calamine(
     with pytest.raises(SourceError, match=r"prefixed\.xlsx: sheet .* spans 1,048,576 rows "
                                           r"x 16,384 columns"):
         read_xlsx(path, stream_bytes=0)
+
+
+def _rewritten(path: Path, part: str, change) -> Path:
+    """`path` with its member `part` replaced by `change(text)`."""
+    with zipfile.ZipFile(path) as source:
+        parts = {info.filename: source.read(info) for info in source.infolist()}
+    parts[part] = change(parts[part].decode()).encode()
+    with zipfile.ZipFile(path, "w") as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
+    return path
+
+
+def _padded_customers(path: Path, shared: bool) -> Path:
+    """Five customers with a postal code in Excel's Zip Code format `00000` (such a
+    workbook is streamed); text as shared strings (xlsxwriter) or inline (openpyxl)."""
+    rows = [["Asiakasnumero", "Nimi", "Postinumero"],
+            *[[str(1000 + i), f"Nimi {i}", 100] for i in range(1, 6)]]
+    if not shared:
+        workbook = openpyxl.Workbook()
+        sheet = workbook.active
+        sheet.title = "Asiakkaat"
+        for row in rows:
+            sheet.append(row)
+        sheet["C2"].number_format = "00000"
+        workbook.save(path)
+        return path
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Asiakkaat")
+    zip_code = book.add_format({"num_format": "00000"})
+    for r, row in enumerate(rows):
+        sheet.write_row(r, 0, row[:2])
+        sheet.write(r, 2, row[2], zip_code if r else None)
+    book.close()
+    return path
+
+
+_SHEET, _STRINGS = "xl/worksheets/sheet1.xml", "xl/sharedStrings.xml"
+
+
+@pytest.mark.parametrize(("shared", "part", "change", "reason"), [
+    # The sheet's XML cut in the middle of row 5 (in a cell, and in a tag), or just
+    # after a row's end: rows 2-4 alone were imported, exit 0.
+    (False, _SHEET, lambda x: x[:x.find('<row r="5"') + 30], "its XML is cut off after row 4"),
+    (False, _SHEET, lambda x: x[:x.find('<row r="5"') + 3], "its XML is cut off after row 4"),
+    (False, _SHEET, lambda x: x[:x.find('<row r="5"')], "its XML is cut off after row 4"),
+    (True, _SHEET, lambda x: x[:x.find("</sheetData>")], "its XML is cut off after row 6"),
+    (False, _SHEET, lambda x: x[:x.find("<sheetData>") + 20], "its XML is cut off before"),
+    # Strings missing from a cut-off string table read as empty cells (a name missing).
+    (True, _STRINGS, lambda x: x[:x.find("<si><t>Nimi 3")], "shared strings"),
+    (True, _STRINGS, lambda x: x[:x.find("</sst>")], "shared strings"),
+    (True, _STRINGS, lambda x: x.replace("<si><t>Nimi 5</t></si>", ""),
+     "cell B6 names shared string '12', which the workbook does not have (it has 12)"),
+    (True, _SHEET, lambda x: x.replace('<c r="B3" t="s"><v>', '<c r="B3" t="s"><v>x'),
+     "cell B3 names shared string 'x"),
+    (False, _SHEET, lambda x: x.replace('<c r="C3" t="n"><v>100</v>',
+                                        '<c r="C3" t="n"><v>abc</v>'),
+     "cell C3 is a number cell holding 'abc', which is no number"),
+    (False, _SHEET, lambda x: x.replace('<c r="C3" t="n">', '<c r="C0" t="n">'),
+     "row 3 has a cell with the reference 'C0'"),
+    (False, _SHEET, lambda x: x.replace('<c r="C3" t="n">', '<c r="3C" t="n">'),
+     "row 3 has a cell with the reference '3C'"),
+])
+def test_a_damaged_streamed_sheet_is_refused_never_read_in_part(
+        tmp_path: Path, shared: bool, part: str, change, reason: str) -> None:
+    # A zero-padding format sends the workbook to the streamed reader; calamine refuses
+    # all of these, and so must it: one line, exit 2, nothing written.
+    path = _rewritten(_padded_customers(tmp_path / "cut.xlsx", shared), part, change)
+    db = tmp_path / "r.db"
+    result = run_cli("import", path, "--db", db, "--yes")
+    assert result.exit_code == 2, result.stdout
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"regsync: error: {path}: sheet 'Asiakkaat' cannot be read ("), line
+    assert reason in line and line.endswith("save it again from the spreadsheet as .xlsx or "
+                                            "as CSV"), line
+    assert not db.exists()
+
+
+def test_a_sheet_with_no_rows_and_a_complete_string_table_still_read(tmp_path: Path) -> None:
+    # The end checks take a complete part of any form: <sheetData/>, <sst .../>.
+    path = _rewritten(_padded_customers(tmp_path / "empty.xlsx", shared=True), _SHEET,
+                      lambda x: re.sub(r"<sheetData>.*</sheetData>", "<sheetData/>", x))
+    path = _rewritten(path, _STRINGS, lambda x: re.sub(r"<sst ([^>]*)>.*</sst>",
+                                                      r'<sst \1/>', x, flags=re.S))
+    with pytest.raises(SourceError, match=r"empty\.xlsx: sheet 'Asiakkaat' is empty"):
+        read_xlsx(path, stream_bytes=0)
+    table = read_xlsx(_padded_customers(tmp_path / "whole.xlsx", shared=True), stream_bytes=0)
+    assert table.frame.height == 5 and table.frame["c2"].to_list() == ["00100"] * 5
+
+
+_QA_NUMBERS = [123456789.123, 123456789.12, 3.14159265358979, 0.1234567891, 0.1 + 0.2,
+               -0.5, 1e-7, 1.5e-10, 0.9999999999, 45000.25, 100, -7, 0, 9007199254740991,
+               1.2345678901234567e19]
+
+
+def _numbers_book(path: Path, numbers: list[float], prefix: str = "") -> Path:
+    """A name and a number cell a row (the value as Excel writes it, shortest digits),
+    and a text cell that looks like calamine's own text of such a number."""
+    rows = '<row r="1"><c r="A1" t="inlineStr"><is><t>Nimi</t></is></c></row>'
+    for row, number in enumerate(numbers, start=2):
+        rows += (f'<row r="{row}"><c r="A{row}" t="inlineStr"><is><t>n{row}</t></is></c>'
+                 f'<c r="B{row}"><v>{number!r}</v></c></row>')
+    row = len(numbers) + 2
+    for text in ("123456789.1230", "1.50", "3.141592654", "0"):
+        rows += (f'<row r="{row}"><c r="A{row}" t="inlineStr"><is><t>t{row}</t></is></c>'
+                 f'<c r="B{row}" t="inlineStr"><is><t>{text}</t></is></c></row>')
+        row += 1
+    return _raw_book(path, rows, prefix)
+
+
+def test_numbers_with_a_fraction_keep_their_digits_on_both_paths(tmp_path: Path) -> None:
+    # fastexcel printed them with 9 decimals: 123456789.122999996, 3.141592654. (openpyxl
+    # saves 0.1 + 0.2 with 16 significant digits: 0.3.)
+    path = write_xlsx(tmp_path / "n.xlsx", [["Asiakasnumero", "Nimi", "Saldo"],
+                                            *[[1000 + i, f"N{i}", v]
+                                              for i, v in enumerate(_QA_NUMBERS)]])
+    whole, streamed = read_xlsx(path), read_xlsx(path, stream_bytes=0)
+    _same(streamed, whole)
+    assert whole.frame["c2"].to_list()[:10] == [
+        "123456789.123", "123456789.12", "3.14159265358979", "0.1234567891",
+        "0.3", "-0.5", "0.0000001", "0.00000000015", "0.9999999999",
+        "45000.25"]
+    # XML the streamed reader does not handle (a namespace prefix) goes to calamine, whose
+    # text is mended from the sheet read as numbers; text cells keep their text.
+    prefixed = read_xlsx(_numbers_book(tmp_path / "x.xlsx", _QA_NUMBERS, prefix="x"))
+    plain = read_xlsx(_numbers_book(tmp_path / "p.xlsx", _QA_NUMBERS), stream_bytes=0)
+    assert prefixed.frame["c1"].to_list() == plain.frame["c1"].to_list()
+    assert plain.frame["c1"].to_list()[3:6] == ["0.1234567891", "0.30000000000000004", "-0.5"]
+    assert plain.frame["c1"].to_list()[13:15] == ["9007199254740991", "1.2345678901234567E+19"]
+    assert plain.frame["c1"].to_list()[-4:] == ["123456789.1230", "1.50", "3.141592654", "0"]
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(st.floats(allow_nan=False, allow_infinity=False),
+                          st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
+                          st.integers(min_value=-(2**53), max_value=2**53)),
+                min_size=1, max_size=40))
+def test_calamine_and_the_streamed_reader_give_every_number_the_same_text(
+        tmp_path: Path, numbers: list[float]) -> None:
+    prefixed = read_xlsx(_numbers_book(tmp_path / "x.xlsx", numbers, prefix="x"))
+    plain = read_xlsx(_numbers_book(tmp_path / "p.xlsx", numbers), stream_bytes=0)
+    assert prefixed.frame["c1"].to_list() == plain.frame["c1"].to_list()
+
+
+@pytest.mark.parametrize("stream_bytes", [0, xlsx.STREAM_BYTES])
+def test_formula_values_a_workbook_marks_as_not_computed_are_never_read(
+        tmp_path: Path, stream_bytes: int) -> None:
+    # xlsxwriter saves a formula written without its value as <v>0</v> and marks the
+    # workbook fullCalcOnLoad="1": a customer number "=1000+1" was imported as 0.
+    path = tmp_path / "xw.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Asiakkaat")
+    sheet.write_row(0, 0, ["Asiakasnumero", "Nimi", "Postinumero"])
+    sheet.write_formula(1, 0, "=1000+1")
+    sheet.write_string(1, 1, "Aho Oy")
+    sheet.write_row(2, 0, [1002, "Beta Oy"])
+    sheet.write_formula(2, 2, '="00"&"100"', None, "00100")  # a value, but not computed
+    sheet.write_row(3, 0, [1003, "Cee Oy", "00200"])
+    book.close()
+    assert b'fullCalcOnLoad="1"' in zipfile.ZipFile(path).read("xl/workbook.xml")
+    table = read_xlsx(path, stream_bytes=stream_bytes)
+    assert table.frame.rows() == [(2, None, "Aho Oy", None), (3, "1002", "Beta Oy", None),
+                                  (4, "1003", "Cee Oy", "00200")]
+    assert table.cell_errors == [(2, "c0", xlsx_stream.FORMULA_WITHOUT_VALUE),
+                                 (3, "c2", xlsx_stream.FORMULA_WITHOUT_VALUE)]
+    result = run_cli("import", path, "--db", tmp_path / "r.db", "--yes", "--json")
+    assert result.exit_code == 1 and result.json()["rejected"] == 2
+    # Once a spreadsheet program has computed and saved them, they are the values (0 is
+    # xlsxwriter's; a spreadsheet would have saved 1001).
+    assert read_xlsx(computed(path), stream_bytes=stream_bytes).frame.rows()[:2] == [
+        (2, "0", "Aho Oy", None), (3, "1002", "Beta Oy", "00100")]
+
+
+@pytest.mark.parametrize(("code", "shown"), [
+    ("[$-40B]00000", "00042"), ("[Red]00000", "00042"), ("00000_ ", "00042"),
+    ("00000_);[Red](00000)", "00042"), ("0000#", "00042"), ("#0000", "0042"),
+    ("[Color10]000", "042"),
+    # Text of its own, a fill, a condition, decimals: shown otherwise; read as typed.
+    ('"FI-"00000', "42"), ("\\A0000", "42"), ("[$EUR-40B]00000", "42"), ("*00000", "42"),
+    ("[>99999]00000", "42"), ("00000.0", "42"), ("#,##0", "42"), ("0", "42"),
+])
+def test_zero_padding_formats_with_colours_locales_and_spacing_pad_as_shown(
+        tmp_path: Path, code: str, shown: str) -> None:
+    # Only a format of nothing but zeros was taken: [$-40B]00000 (a Finnish locale) or
+    # [Red]00000 read 42 where the sheet shows 00042.
+    assert xlsx_book.padded_width(code) == (len(shown) if shown != "42" else None)
+    path = tmp_path / "padded.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, ["Asiakasnumero", "Nimi"])
+    sheet.write_number(1, 0, 42, book.add_format({"num_format": code}))
+    sheet.write_string(1, 1, "Aho Oy")
+    book.close()
+    for stream_bytes in (0, xlsx.STREAM_BYTES):
+        assert read_xlsx(path, stream_bytes=stream_bytes).frame["c0"].to_list() == [shown]

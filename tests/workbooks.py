@@ -63,6 +63,25 @@ def _write_cached_values(path: Path, cached: dict[tuple[str, str], Formula]) -> 
             xml)
         assert count == 1, f"formula cell {ref} not found in {member}"
         members[member] = xml.encode("utf-8")
+    members["xl/workbook.xml"] = _computed(members["xl/workbook.xml"])
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
         for name, data in members.items():
             target.writestr(name, data)
+
+
+def _computed(workbook_xml: bytes) -> bytes:
+    """workbook.xml without `fullCalcOnLoad="1"`, which marks the formulas' saved values
+    as not computed (openpyxl and xlsxwriter write it; Excel does not)."""
+    return re.sub(rb'\sfullCalcOnLoad="(?:1|true)"', b"", workbook_xml)
+
+
+def computed(path: Path) -> Path:
+    """The workbook at `path` (xlsxwriter's, formulas written with their values) as a
+    spreadsheet program saves it once it has computed them: the values are computed."""
+    with zipfile.ZipFile(path) as source:
+        members = {info.filename: source.read(info) for info in source.infolist()}
+    members["xl/workbook.xml"] = _computed(members["xl/workbook.xml"])
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, data in members.items():
+            target.writestr(name, data)
+    return path

@@ -7,7 +7,9 @@ formulas give the value the spreadsheet saved with them. Row numbers are the she
 
 A sheet whose XML is small is read whole by calamine (through fastexcel); a larger one
 is streamed window by window (`xlsx_stream`), so memory stays about one copy of the
-frame read. Both give the same text for the same cell. A cell holding a spreadsheet
+frame read, and so is one calamine would read otherwise than the sheet shows (a number
+with a fraction, which fastexcel rounds to 9 decimals; see `read_xlsx`). Both give the
+same text for the same cell. A cell holding a spreadsheet
 error (`#N/A`, `#DIV/0!`, ...) has no value; it is listed in `SourceTable.cell_errors`.
 """
 
@@ -21,6 +23,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import fastexcel
 import polars as pl
@@ -31,6 +34,7 @@ from sync.readers.neutralise import unneutralise
 from sync.readers.table import HEAD_ROWS, SourceTable, clean_text
 from sync.readers.xlsx_book import Book, SheetInfo
 from sync.readers.xlsx_stream import DATE_OUT_OF_RANGE, CannotStream, stream_cells
+from sync.readers.xlsx_text import number_text
 from sync.types import HeadRows, SheetHead
 
 STREAM_BYTES = 32 << 20
@@ -132,10 +136,13 @@ def read_xlsx(path: Path, *, sheet: str | None = None, header_row: int = 1,
             found = surveyed()
             # calamine holds the sheet as a full grid from A1 to its farthest cell (one
             # cell at XFD1048576: 500 GiB, and the process aborts), reads a formula
-            # saved without its value as an empty cell, and prints a number past 2**53
-            # with digits it does not hold.
+            # saved without its value as an empty cell (and one whose saved value the
+            # workbook marks as not computed as that value), prints a number past 2**53
+            # with digits it does not hold and one with a fraction with 9 decimals
+            # (3.141592654 for 3.14159265358979; 123456789.122999996 for .123).
             streamed = (found.rows * found.columns > _CALAMINE_CELLS or found.valueless
-                        or found.imprecise)
+                        or found.imprecise or found.fractional
+                        or (found.formulas and book.formulas_uncomputed))
         if streamed:
             try:
                 return _table(path, info.name, header_row, _streamed(book, info), typed)
@@ -150,7 +157,9 @@ def read_xlsx(path: Path, *, sheet: str | None = None, header_row: int = 1,
                                   "columns in XML "
                                   "this reader can't stream; save it again from the "
                                   "spreadsheet as .xlsx or as CSV")
-        return _table(path, info.name, header_row, _calamine(path, book, info), typed)
+        return _table(path, info.name, header_row,
+                      _calamine(path, book, info,
+                                surveyed().fractional or surveyed().imprecise), typed)
     finally:
         book.close()
 
@@ -176,18 +185,22 @@ def _choose_sheet(path: Path, book: Book, sheet: str | None) -> SheetInfo:
     raise SourceError(f"{path}: no sheet named {sheet!r}; the sheets are {shown} (pass --sheet)")
 
 
-def _calamine(path: Path, book: Book, info: SheetInfo) -> _Grid:
-    """The whole sheet through calamine: one window, and the error cells."""
+def _calamine(path: Path, book: Book, info: SheetInfo, numbers: bool = False) -> _Grid:
+    """The whole sheet through calamine: one window, and the error cells. `numbers`:
+    the sheet has a number with a fraction or past 2**53, which calamine prints
+    otherwise than the streamed reader (see `_numbers_as_streamed`)."""
     try:
-        loaded = fastexcel.read_excel(path).load_sheet(
-            info.name, header_row=None, skip_rows=0, dtypes="string")
+        reader = fastexcel.read_excel(path)
+        loaded = reader.load_sheet(info.name, header_row=None, skip_rows=0, dtypes="string")
         batch, errors = loaded.to_arrow_with_errors()
         grid = pl.from_arrow(batch)
+        assert isinstance(grid, pl.DataFrame)
+        grid = grid.select(pl.col(c).cast(pl.String).alias(f"k{i}")
+                           for i, c in enumerate(grid.columns))
+        if numbers:
+            grid = _numbers_as_streamed(grid, reader, info)
     except _READ_ERRORS as exc:
         raise _unreadable(path, exc) from None
-    assert isinstance(grid, pl.DataFrame)
-    grid = grid.select(pl.col(c).cast(pl.String).alias(f"k{i}")
-                       for i, c in enumerate(grid.columns))
     found = []
     for error in (errors.errors if errors is not None else []):
         row, col = error.position
@@ -200,6 +213,49 @@ def _calamine(path: Path, book: Book, info: SheetInfo) -> _Grid:
     window = grid.with_row_index("_row", offset=1).with_columns(pl.col("_row").cast(pl.Int64))
     return _Grid(windows=[window], errors=found, first_col=0 if grid.width else None,
                  last_col=grid.width - 1, last_row=grid.height if grid.width else 0)
+
+
+def _numbers_as_streamed(grid: pl.DataFrame, reader: fastexcel.ExcelReader,
+                         info: SheetInfo) -> pl.DataFrame:
+    """`grid` (calamine's text) with its number cells in the streamed reader's text
+    (`number_text`): fastexcel prints a number with a fraction with at most 9 decimals
+    (3.141592654 for 3.14159265358979, 123456789.122999996 for 123456789.123) and one
+    past 2**53 with digits it does not hold.
+
+    fastexcel gives no cell's type, so the sheet is read twice more: as numbers (the
+    values), and as booleans, which lists every text cell as an error (a text cell
+    that reads like a number, "1.50", keeps its text). Sheets the streamed reader
+    reads never come here (see `read_xlsx`), only XML forms it does not handle."""
+    def load(dtype: Literal["float", "boolean"]) -> tuple[pl.DataFrame, list[tuple[int, int]]]:
+        """The sheet read as `dtype`, and the positions of its text cells."""
+        batch, errors = reader.load_sheet(info.name, header_row=None, skip_rows=0,
+                                          dtypes=dtype).to_arrow_with_errors()
+        frame = pl.from_arrow(batch)
+        assert isinstance(frame, pl.DataFrame)
+        texts = [e.position for e in (errors.errors if errors is not None else [])
+                 if "String(" in e.detail]
+        return frame, texts
+
+    values, _ = load("float")
+    _, texts = load("boolean")
+    if values.shape != grid.shape:
+        return grid  # the reads do not line up: keep calamine's text
+    text_cells = pl.DataFrame({"row": [r for r, _ in texts], "col": [c for _, c in texts]},
+                              schema={"row": pl.Int64, "col": pl.Int64})
+    fixed = []
+    for col, (name, number) in enumerate(zip(grid.columns, values.columns, strict=True)):
+        value = values[number].cast(pl.Float64)
+        text = grid[name]
+        # number cells: a value, no text cell, and not a boolean (true/false)
+        change = value.is_not_null() & text.str.contains(r"^-?[0-9]").fill_null(False)
+        typed = text_cells.filter(pl.col("col") == col)["row"]
+        if typed.len():
+            change = change.scatter(typed, False)
+        if change.any():
+            shown = number_text(value.filter(change).cast(pl.String))
+            if not shown.equals(text.filter(change)):
+                fixed.append(text.scatter(change.arg_true(), shown).alias(name))
+    return grid.with_columns(fixed) if fixed else grid
 
 
 def _dates_out_of_range(grid: pl.DataFrame, found: list[tuple[int, int, str]],

@@ -24,6 +24,12 @@ WINDOW_BYTES = 1 << 20  # decompressed sheet XML handled at once
 _BUILTIN_DATES = frozenset({*range(14, 23), 45, 46, 47})
 
 
+class DamagedPart(ValueError):
+    """A part's XML is cut off, or a cell holds what no spreadsheet writes (a shared
+    string the workbook lacks, a number cell without a number, a reference such as A0):
+    the file is damaged and none of the sheet is read."""
+
+
 @dataclass
 class SheetInfo:
     name: str
@@ -38,9 +44,12 @@ class Book:
     archive: zipfile.ZipFile
     sheets: list[SheetInfo]
     date1904: bool = False
+    # The workbook asks to compute every formula on load (calcPr fullCalcOnLoad): the
+    # values saved with its formulas are not computed (xlsxwriter saves 0).
+    formulas_uncomputed: bool = False
     date_styles: list[bool] = field(default_factory=list)
-    # Cell style (xf) index -> digits a number format of only zeros ("00000") pads an
-    # integer to: the sheet shows 42 as 0042 under "0000".
+    # Cell style (xf) index -> digits a zero-padding number format ("00000", see
+    # `padded_width`) pads an integer to: the sheet shows 42 as 0042 under "0000".
     padded_styles: dict[int, int] = field(default_factory=dict)
     shared_part: str | None = None
     _shared: pl.Series | None = None
@@ -64,7 +73,8 @@ class Book:
 
 
 def open_book(path: Path) -> Book:
-    """The workbook at `path`: its sheets (with visibility), date styles, 1904 flag.
+    """The workbook at `path`: its sheets (with visibility), date styles, 1904 flag,
+    whether its formulas' saved values are computed.
 
     Raises zipfile.BadZipFile, KeyError, ET.ParseError or OSError for a broken workbook.
     """
@@ -81,9 +91,12 @@ def open_book(path: Path) -> Book:
                                     state=node.get("state") or "visible"))
         date1904 = any((pr.get("date1904") or "").lower() in ("1", "true")
                        for pr in _named(root, "workbookPr"))
+        uncomputed = any((pr.get("fullCalcOnLoad") or "").lower() in ("1", "true")
+                         for pr in _named(root, "calcPr"))
         by_type = {kind: part for kind, part in rels.values()}
         styles = by_type.get("/styles")
         return Book(archive=archive, sheets=sheets, date1904=date1904,
+                    formulas_uncomputed=uncomputed,
                     date_styles=_date_styles(archive, styles),
                     padded_styles=_padded_styles(archive, styles),
                     shared_part=by_type.get("/sharedStrings"))
@@ -162,18 +175,52 @@ def _date_styles(archive: zipfile.ZipFile, part: str | None) -> list[bool]:
             for ident, code in _cell_formats(archive, part)]
 
 
-_ZEROS = re.compile(r"0{2,}")
+_COLOUR = re.compile(r"(?i)black|blue|cyan|green|magenta|red|white|yellow|color[0-9]{1,2}")
+_LOCALE = re.compile(r"\$-[0-9A-Fa-f]+")  # [$-40B]: a language, no currency symbol shown
 
 
 def _padded_styles(archive: zipfile.ZipFile, part: str | None) -> dict[int, int]:
-    """Cell style index -> width, for styles whose format shows a number as zero-padded
-    digits only ("0000"; its first section, for positive numbers)."""
+    """Cell style index -> width, for styles whose format shows an integer as
+    zero-padded digits only (see `padded_width`)."""
     out = {}
     for index, (_, code) in enumerate(_cell_formats(archive, part)):
-        found = _ZEROS.fullmatch((code or "").split(";")[0])
-        if found:
-            out[index] = len(found.group(0))
+        width = padded_width(code or "")
+        if width is not None:
+            out[index] = width
     return out
+
+
+def padded_width(code: str) -> int | None:
+    """The digits a number format pads a positive integer to with zeros, when its first
+    section shows nothing but those digits: 5 for `00000`, `[Red]00000`, `[$-40B]00000`
+    (a colour, a language), `00000_)` (a space as wide as ")"), and `0000#` (a digit
+    placeholder right of a zero is shown too: 42 is 00042); 4 for `#0000`.
+
+    None for any other format, which shows the number as typed: one with text of its
+    own (`"FI-"00000`, `\\A0000`, `[$EUR-40B]`), a fill (`*`), a condition
+    (`[>99999]`), decimals or thousands separators, or a single zero.
+    """
+    section = code.split(";", 1)[0]
+    digits = ""
+    at = 0
+    while at < len(section):
+        char = section[at]
+        if char == "[":
+            end = section.find("]", at)
+            inner = section[at + 1:end]
+            if end < 0 or not (_COLOUR.fullmatch(inner) or _LOCALE.fullmatch(inner)):
+                return None
+            at = end + 1
+        elif char == "_":
+            at += 2  # a space as wide as the next character: no text
+        elif char in "0#":
+            digits += char
+            at += 1
+        else:
+            return None
+    first_zero = digits.find("0")
+    width = len(digits) - first_zero if first_zero >= 0 else 0
+    return width if width >= 2 else None
 
 
 def _local(tag: str) -> str:
@@ -219,14 +266,23 @@ def is_date_format(code: str) -> bool:
     return False
 
 
+_SST_END = re.compile(r"(?:</(?:[\w.-]+:)?sst>|<(?:[\w.-]+:)?sst\b[^>]*/>)\s*$")
+
+
 def _read_shared(archive: zipfile.ZipFile, part: str | None) -> pl.Series:
+    """The shared strings of `part`; DamagedPart when its XML is cut off (a string
+    missing from it would read as an empty cell)."""
     if part is None:
         return pl.Series("shared", [], dtype=pl.String)
     pieces: list[pl.Series] = []
+    last = ""
     for window in windows(archive, part, "</si>"):
+        last = window
         items = window.split("<si")[1:]
         raw = pl.Series("si", items, dtype=pl.String)
         pieces.append(unescaped(runs_text(raw)).fill_null("").alias("shared"))
+    if _SST_END.search(last) is None:
+        raise DamagedPart(f"its shared strings ({part}) are cut off")
     if not pieces:
         return pl.Series("shared", [], dtype=pl.String)
     # One chunk in new, large buffers (any string operation writes new ones; the text has

@@ -17,7 +17,10 @@ and calamine's text (`+10000-01-01`) is no date a reader of ISO dates takes.
 Work is done column-wise with polars on each window; the XML is split by its element
 markers rather than parsed by a general XML parser. Sheet XML this does not understand
 (a namespace prefix, CDATA, single-quoted attributes) raises CannotStream, and the
-caller reads the sheet another way.
+caller reads the sheet another way. A damaged sheet (its XML or the string table cut
+off, a cell naming a shared string the workbook lacks, a number cell holding no number,
+a reference such as A0) raises DamagedPart, as calamine refuses it: the file is refused
+whole, never read up to the damage.
 """
 
 from __future__ import annotations
@@ -29,10 +32,11 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from sync.readers import xlsx_book
-from sync.readers.xlsx_book import Book, SheetInfo, windows
+from sync.readers.xlsx_book import Book, DamagedPart, SheetInfo, windows
 from sync.readers.xlsx_text import date_text, newlines, number_text, runs_text, unescaped
 
 _UNSUPPORTED = ("<![CDATA[", "='")
+_EMPTY_SHEET_DATA = re.compile(r"<sheetData\b[^>]*/>")
 
 
 DATE_OUT_OF_RANGE = "######## (a date before year 1 or past 9999)"
@@ -52,6 +56,10 @@ def stream_cells(book: Book, sheet: SheetInfo) -> Iterator[pl.DataFrame]:
     index), `text` (as calamine shows it; null for an error cell), `error` (the
     error's text, `#N/A`, for an error cell, else null) and `shared` (true when the text
     is the workbook's shared string, whose bytes the book's string table holds).
+
+    Raises DamagedPart (after yielding the rows before it) when the XML is cut off
+    before `</sheetData>` or a cell holds what no spreadsheet writes: a damaged file is
+    refused, never read in part.
     """
     if sheet.part is None:
         raise KeyError(sheet.name)
@@ -67,20 +75,29 @@ def stream_cells(book: Book, sheet: SheetInfo) -> Iterator[pl.DataFrame]:
                 continue
             window = window[start:]
             started = True
+            if _EMPTY_SHEET_DATA.match(window):
+                return
         end = window.find("</sheetData>")
+        cut = end < 0 and not window.endswith("</row>")  # the XML's end, mid-row
         if end >= 0:
             window = window[:end]
+        elif cut:  # read the rows before the cut (for the error's row number)
+            complete = window.rfind("</row>")
+            window = window[:complete + len("</row>")] if complete >= 0 else ""
         _check_supported(window)
         rows = window.split("<row")[1:]
-        if not rows:
-            continue
-        frame, last_row = _window_cells(book, rows, last_row)
-        if frame.height:
-            yield frame
+        if rows:
+            frame, last_row = _window_cells(book, rows, last_row)
+            if frame.height:
+                yield frame
         if end >= 0:
             return
+        if cut:
+            break
     if not started:
         raise CannotStream("no <sheetData>")
+    raise DamagedPart("its XML is cut off " + (f"after row {last_row}" if last_row else
+                                               "before its first row"))
 
 
 def _check_supported(text: str) -> None:
@@ -98,10 +115,19 @@ _WIDE_REFS = re.compile(rb' r="([A-Za-z]{2,})[0-9]')
 # Longer than anything the survey's patterns match (a <row> tag, a cell's text).
 _SURVEY_OVERLAP = 512
 _VALUELESS_FORMULA = re.compile(rb'(?:</f>|<f [^>]*/>)(?:<v\s*/>)?</c>')
+_FORMULA = re.compile(rb"<(?:[\w.-]+:)?f[\s>/]")
 # A value of 16 digits or more (1234567890123456, 1.23456789012345E+18): near or past
 # EXACT_INTEGERS, where calamine prints digits the number does not hold.
-_IMPRECISE_NUMBER = re.compile(
-    rb"<v>\s*-?(?:[0-9]{16,}|[0-9](?:\.[0-9]*)?[eE]\+?(?:1[5-9]|[2-9][0-9]|[0-9]{3}))")
+_IMPRECISE_NUMBER = (
+    rb"\s*-?(?:[0-9]{16,}|[0-9](?:\.[0-9]*)?[eE]\+?(?:1[5-9]|[2-9][0-9]|[0-9]{3}))")
+# A value with a fraction (0.5, 123456789.123, 1E-07): fastexcel prints such a number
+# with at most 9 decimals (123456789.122999996, 3.141592654), not the digits it holds.
+_FRACTIONAL_NUMBER = rb"\s*-?[0-9]*(?:\.[0-9]*[1-9]|\.?[0-9]*[eE]-)"
+# Both after <v>; in a sheet with a namespace prefix (<x:v>, which calamine reads, see
+# xlsx.py) after that (3 times slower, so only where a block has one).
+_NUMBER_PATTERNS = {prefixed: (re.compile(start + _IMPRECISE_NUMBER),
+                               re.compile(start + _FRACTIONAL_NUMBER))
+                    for prefixed, start in ((False, rb"<v>"), (True, rb"<(?:[\w.-]+:)?v>"))}
 FORMULA_WITHOUT_VALUE = "a formula saved without its value"
 """The error of a formula cell whose file holds no value for it (open and save the
 file in a spreadsheet program to compute it)."""
@@ -114,9 +140,12 @@ class BeyondSheetLimits(ValueError):
 _KINDS = ["s", "inlineStr", "str", "d", "b", "e"]  # cell types (t="..."); any other is "n"
 _ROW_NUMBER = r'^[^>]*?\sr="([0-9]+)"'
 _ROOT = re.compile(r"<([A-Za-z_][\w.-]*:)?worksheet[\s>]")
-_CANONICAL = (r'^\s*(?:r="([A-Za-z]+)[0-9]*")?\s*(?:s="([0-9]+)")?\s*(?:t="([^"]*)")?\s*'
+_CANONICAL = (r'^\s*(?:r="([^"]*)")?\s*(?:s="([0-9]+)")?\s*(?:t="([^"]*)")?\s*'
               r'(/?)$')
-_CELL_REF = r'^[^>]*?\br="([A-Za-z]+)[0-9]*"'
+_CELL_REF = r'^[^>]*?\br="([^"]*)"'
+# A cell reference's column letters, when it is one: letters and a row number (A1, not
+# A0, A or 1A, which calamine refuses too).
+_REF_LETTERS = r"^([A-Za-z]+)0*[1-9][0-9]*$"
 _CELL_TYPE = r'^[^>]*?\bt="([^"]*)"'
 _CELL_STYLE = r'^[^>]*?\bs="([0-9]+)"'
 _VALUE = r"<v(?:\s[^>]*)?>([^<]*)</v>"
@@ -148,7 +177,7 @@ def _window_cells(book: Book, rows: list[str], last_row: int) -> tuple[pl.DataFr
                          .alias("head"), c.str.extract(_VALUE, 1).alias("v"))
     cells = pl.concat([cells.select("_row", "c", "v"), _attributes(cells["head"])],
                       how="horizontal").with_row_index("i")
-    cells = cells.with_columns(_columns(cells))
+    cells = cells.with_columns(_columns(_checked_refs(cells)))
     if cells.height and (cells["col"].max() >= MAX_COLUMNS  # type: ignore[operator]
                          or cells["_row"].max() > MAX_ROWS):  # type: ignore[operator]
         raise BeyondSheetLimits(f"a cell is beyond column {MAX_COLUMNS} or row {MAX_ROWS}")
@@ -161,7 +190,17 @@ def _window_cells(book: Book, rows: list[str], last_row: int) -> tuple[pl.DataFr
     # A formula saved without its value (<v/> or none: openpyxl and other libraries
     # write formulas so) has no value anyone could read; like an error cell, it is
     # never read as an empty cell.
-    valueless = cells.select(c.str.contains("<f", literal=True) & pl.col("v").is_null())
+    # So is every formula of a workbook that says its saved values are not computed
+    # (fullCalcOnLoad: xlsxwriter saves a formula written without its value as 0).
+    formula = c.str.contains("<f", literal=True)
+    if book.formulas_uncomputed:
+        uncomputed = cells.select(formula).to_series()
+        if uncomputed.any():
+            out = out.with_columns(
+                pl.when(uncomputed).then(None).otherwise(pl.col("text")).alias("text"),
+                pl.when(uncomputed).then(pl.lit(FORMULA_WITHOUT_VALUE))
+                .otherwise(pl.col("error")).alias("error"))
+    valueless = cells.select(formula & pl.col("v").is_null())
     if valueless.to_series().any():
         out = out.with_columns(pl.when(valueless.to_series() & pl.col("text").is_null()
                                        & pl.col("error").is_null())
@@ -197,7 +236,7 @@ def _kind_text(book: Book, cells: pl.DataFrame, kind: str) -> pl.DataFrame:
     keep = cells.select("i", "_row", "col")
     error = pl.Series("error", [None] * cells.height, dtype=pl.String)
     if kind == "s":
-        text = _shared_lookup(book, cells["v"])
+        text = _shared_lookup(book, cells)
     elif kind == "inlineStr":
         text = unescaped(runs_text(cells["c"]))
     elif kind in ("str", "d"):
@@ -213,6 +252,18 @@ def _kind_text(book: Book, cells: pl.DataFrame, kind: str) -> pl.DataFrame:
         text, error = _numbers(book, cells)
     return keep.with_columns(text.alias("text"), error.alias("error"),
                              pl.lit(kind == "s").alias("shared"))
+
+
+def _checked_refs(cells: pl.DataFrame) -> pl.DataFrame:
+    """`cells` with `ref` as the column letters of each cell reference (`A` for A1);
+    DamagedPart for a reference that is none (A0, 1A, empty)."""
+    letters = cells["ref"].str.extract(_REF_LETTERS, 1)
+    wrong = letters.is_null() & cells["ref"].is_not_null()
+    if wrong.any():
+        row, ref = cells.filter(wrong).select("_row", "ref").row(0)
+        raise DamagedPart(f"row {row} has a cell with the reference {ref[:20]!r}, "
+                          "which names no cell")
+    return cells.with_columns(letters.alias("ref"))
 
 
 def _columns(cells: pl.DataFrame) -> pl.Series:
@@ -242,6 +293,8 @@ class SheetSurvey:
     columns: int = 0  # the farthest column, exactly from two letters (AA) on, else 26
     valueless: bool = False  # a formula was saved without its value
     imprecise: bool = False  # a number of 16 digits or more (see EXACT_INTEGERS)
+    fractional: bool = False  # a value with a fraction (a number that is no integer)
+    formulas: bool = False  # a cell holds a formula
     texts: set[str] = field(default_factory=set)  # matches of the caller's pattern
 
 
@@ -249,9 +302,9 @@ def survey_sheet(book: Book, sheet: SheetInfo, texts: re.Pattern[bytes] | None =
                  hints: tuple[bytes, ...] = ()) -> SheetSurvey:
     """One pass over the sheet's XML as bytes, block by block: how far its cells reach
     (from row numbers and cell references, not its <dimension>, which a program may
-    leave wrong), whether a formula lacks its value or a number has 16 digits or more,
-    and the text between tags that matches `texts` (looked for only in blocks holding
-    one of `hints`)."""
+    leave wrong), whether a formula lacks its value, a number has 16 digits or more or
+    a value has a fraction, and the text between tags that matches `texts` (looked for
+    only in blocks holding one of `hints`)."""
     found = SheetSurvey()
     if sheet.part is None:
         return found
@@ -278,7 +331,10 @@ def _survey_block(found: SheetSurvey, data: bytes, texts: re.Pattern[bytes] | No
     elif not found.columns and b' r="' in data:
         found.columns = 26
     found.valueless = found.valueless or _VALUELESS_FORMULA.search(data) is not None
-    found.imprecise = found.imprecise or _IMPRECISE_NUMBER.search(data) is not None
+    found.formulas = found.formulas or _FORMULA.search(data) is not None
+    imprecise, fractional = _NUMBER_PATTERNS[b":v>" in data]
+    found.imprecise = found.imprecise or imprecise.search(data) is not None
+    found.fractional = found.fractional or fractional.search(data) is not None
     if texts is not None and any(hint in data for hint in hints):
         found.texts.update(m.decode() for m in texts.findall(data))
 
@@ -290,15 +346,34 @@ def _column_index(ref: str) -> int:
     return number - 1
 
 
-def _shared_lookup(book: Book, values: pl.Series) -> pl.Series:
-    index = values.str.strip_chars().cast(pl.Int64, strict=False)
+def _shared_lookup(book: Book, cells: pl.DataFrame) -> pl.Series:
+    """The shared strings that cells of type "s" name; DamagedPart for a cell naming a
+    string the workbook does not have (its index is no number, or past the last)."""
+    values = cells["v"].str.strip_chars()
+    index = values.cast(pl.Int64, strict=False)
     if index.len() == 0:
         return pl.Series("text", [], dtype=pl.String)
     shared = book.shared()
     valid = index.is_between(0, shared.len() - 1).fill_null(False)
     if not valid.all():
+        wrong = ~valid & values.is_not_null()
+        if wrong.any():
+            row, col, value = cells.filter(wrong).select("_row", "col", "v").row(0)
+            raise DamagedPart(f"cell {_cell_name(row, col)} names shared string "
+                              f"{value.strip()[:20]!r}, which the workbook does not have "
+                              f"(it has {shared.len():,})")
         index = index.set(~valid, None)
     return shared.gather(index)
+
+
+def _cell_name(row: int, col: int) -> str:
+    """A1 for row 1, column 0."""
+    letters = ""
+    col += 1
+    while col:
+        col, rest = divmod(col - 1, 26)
+        letters = chr(65 + rest) + letters
+    return f"{letters}{row}"
 
 
 def _numbers(book: Book, cells: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
@@ -309,6 +384,11 @@ def _numbers(book: Book, cells: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
     """
     number = cells["v"].str.strip_chars()
     number = number.set(number == "", None) if (number == "").any() else number
+    wrong = number.is_not_null() & number.cast(pl.Float64, strict=False).is_null()
+    if wrong.any():  # calamine refuses such a cell (t="n") too
+        row, col, value = cells.filter(wrong).select("_row", "col", "v").row(0)
+        raise DamagedPart(f"cell {_cell_name(row, col)} is a number cell holding "
+                          f"{value.strip()[:20]!r}, which is no number")
     dates = [i for i, is_date in enumerate(book.date_styles) if is_date]
     is_date = cells["s"].is_in(dates).fill_null(False) if dates else None
     error = pl.Series("error", [None] * cells.height, dtype=pl.String)
