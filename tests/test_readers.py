@@ -844,3 +844,44 @@ def test_a_dos_end_of_file_mark_is_not_a_row(tmp_path: Path, text: str, encoding
     table = read_source(path)
     assert [row[-1] for row in table.frame.rows()] == ["Ähö", "Bee"]
     assert (table.ragged, table.skipped) == ([], 0)
+
+
+def _zip_bytes(parts: dict[str, bytes]) -> bytes:
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(("name", "content", "words"), [
+    # QA: these said "is a ZIP file but cannot be read as an XLSX workbook" or, for the
+    # text ones, "no customer number ... column; row 1 holds '<html>'".
+    ("asiakkaat.ods", _zip_bytes({"mimetype": b"application/vnd.oasis.opendocument."
+                                              b"spreadsheet", "content.xml": b"<x/>"}),
+     "is an OpenDocument spreadsheet (.ods)"),
+    ("muistio.odt", _zip_bytes({"mimetype": b"application/vnd.oasis.opendocument.text"}),
+     "is an OpenDocument file"),
+    ("asiakkaat.xlsx", _zip_bytes({"[Content_Types].xml": b"<x/>",
+                                   "word/document.xml": b"<x/>"}), "is a Word document"),
+    ("asiakkaat.xls", b"<html><body><table><tr><td>Nimi</td></tr></table></body></html>",
+     "is a web page (HTML)"),
+    ("asiakkaat.xls", b"\xef\xbb\xbf<!DOCTYPE html>\n<html>", "is a web page (HTML)"),
+    ("asiakkaat.xml", b'<?xml version="1.0"?>\n<Workbook xmlns="urn:schemas-microsoft-com:'
+                      b'office:spreadsheet"><Worksheet/></Workbook>',
+     "is an XML Spreadsheet 2003 file"),
+])
+def test_other_document_formats_are_refused_by_name(tmp_path: Path, name: str, content: bytes,
+                                                    words: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(SourceError, match=re.escape(words)):
+        read_source(path)
+
+
+def test_a_csv_whose_first_cell_is_markup_like_text_is_still_csv(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    path.write_text("Nimi;Lisätiedot\n<html> Oy;<b>tärkeä</b>\n", encoding="utf-8")
+    assert read_source(path).frame.rows() == [(2, "<html> Oy", "<b>tärkeä</b>")]

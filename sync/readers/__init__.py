@@ -7,7 +7,9 @@ for files whose content announces no format of its own.
 from __future__ import annotations
 
 import codecs
+import re
 import stat
+import zipfile
 from pathlib import Path
 
 from sync.errors import SourceError
@@ -26,6 +28,16 @@ _REFUSED = {
     "pdf": "is a PDF document, not a text (CSV), XLSX or Parquet file",
     "png": "is a PNG image, not a text (CSV), XLSX or Parquet file",
     "jpeg": "is a JPEG image, not a text (CSV), XLSX or Parquet file",
+    "ods": "is an OpenDocument spreadsheet (.ods), which regsync cannot read; save the "
+           "sheet as .xlsx or CSV",
+    "odf": "is an OpenDocument file, not a spreadsheet regsync reads; save the sheet as "
+           ".xlsx or CSV",
+    "docx": "is a Word document, not a text (CSV), XLSX or Parquet file",
+    "pptx": "is a PowerPoint presentation, not a text (CSV), XLSX or Parquet file",
+    "html": "is a web page (HTML), as a spreadsheet saves a sheet \"as .xls\" for the web; "
+            "save the sheet as .xlsx or CSV",
+    "xml-spreadsheet": "is an XML Spreadsheet 2003 file, which regsync cannot read; save "
+                       "the sheet as .xlsx or CSV",
 }
 _EXTENSIONS = {".xlsx": "XLSX", ".xlsm": "XLSX", ".parquet": "Parquet",
                ".arrow": "Arrow IPC", ".feather": "Arrow IPC", ".ipc": "Arrow IPC"}
@@ -44,6 +56,45 @@ def _encrypted_workbook(path: Path) -> bool:
             return _ENCRYPTED_STREAM in handle.read(4 << 20)
     except OSError:
         return False
+
+
+def _zip_kind(path: Path) -> str:
+    """What a ZIP file holds: "xlsx" unless its parts name another format ("ods", "odf",
+    "docx", "pptx"), which is refused by name instead of as a broken workbook. A ZIP
+    that can't be opened is left to the XLSX reader, whose error says so."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            mimetype = (archive.read("mimetype")[:100] if "mimetype" in names
+                        and "xl/workbook.xml" not in names else b"")
+    except (zipfile.BadZipFile, OSError, KeyError, RuntimeError, ValueError):
+        return "xlsx"
+    if mimetype.startswith(b"application/vnd.oasis.opendocument.spreadsheet"):
+        return "ods"
+    if mimetype.startswith(b"application/vnd.oasis.opendocument"):
+        return "odf"
+    if "xl/workbook.xml" not in names:
+        if "word/document.xml" in names:
+            return "docx"
+        if "ppt/presentation.xml" in names:
+            return "pptx"
+    return "xlsx"
+
+
+_HTML = re.compile(rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|table|head|body)[\s>]",
+                   re.IGNORECASE | re.DOTALL)
+_XML_SPREADSHEET = b"urn:schemas-microsoft-com:office:spreadsheet"
+
+
+def _markup_kind(head: bytes) -> str | None:
+    """"html" or "xml-spreadsheet" when a text file's first bytes are one (a sheet saved
+    "as .xls" for the web, or as XML Spreadsheet 2003), else None: read as CSV."""
+    text = head.removeprefix(codecs.BOM_UTF8)
+    if _HTML.match(text):
+        return "html"
+    if text.lstrip().startswith(b"<?xml") and _XML_SPREADSHEET in text:
+        return "xml-spreadsheet"
+    return None
 
 
 def _check_plain_file(path: Path) -> None:
@@ -93,6 +144,10 @@ def read_source(
     if kind == "xls" and _encrypted_workbook(path):
         raise SourceError(f"{path}: is a password-protected workbook, which regsync cannot "
                           "read; save a copy without the password, or the sheet as CSV")
+    if kind == "xlsx":
+        kind = _zip_kind(path)
+    elif kind is None:
+        kind = _markup_kind(read_head(path, 4096))
     if kind in _REFUSED:
         raise SourceError(f"{path}: {_REFUSED[kind]}")
     _check_options(path, kind, encoding, delimiter, sheet)
