@@ -177,3 +177,20 @@ def test_a_nul_in_a_parquet_cell_is_taken_out_on_both_engines(register_url: str,
     result = run_cli("import", path, "--db", register_url, "--yes", "--json")
     assert result.exit_code == 0, result.stderr
     assert customers(register_url)["1"]["name"] == "NulName Oy"
+
+
+def test_an_empty_first_sheet_names_the_others_to_pass_with_sheet(tmp_path: Path) -> None:
+    # QA: an empty first sheet (or a chart) in front of the data said only "is empty".
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.title = "Ohjeet"
+    book.create_sheet("Asiakkaat").append(["Asiakasnumero", "Nimi"])
+    book["Asiakkaat"].append(["1001", "Aho Oy"])
+    path = tmp_path / "s.xlsx"
+    book.save(path)
+    with pytest.raises(SourceError, match="sheet 'Ohjeet' is empty; the workbook's other "
+                                          "sheets are 'Asiakkaat': name the one to read "
+                                          "with --sheet"):
+        read_source(path)
+    assert read_source(path, sheet="Asiakkaat").frame.rows() == [(2, "1001", "Aho Oy")]

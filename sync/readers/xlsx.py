@@ -101,6 +101,11 @@ def read_xlsx(path: Path, *, sheet: str | None = None, header_row: int = 1,
     try:
         info = _choose_sheet(path, book, sheet)
         where = f"{path}: sheet {info.name!r}"
+        others = [s.name for s in book.sheets if s.name != info.name]
+        # The first sheet may be empty, or a chart, with the data on another one.
+        empty_hint = ("" if sheet is not None or not others else
+                      f"; the workbook's other sheets are {', '.join(map(repr, others))}: "
+                      f"name the one to read with --sheet")
 
         @functools.cache
         def typed() -> list[str]:  # read only once a cell looks like a date
@@ -145,7 +150,8 @@ def read_xlsx(path: Path, *, sheet: str | None = None, header_row: int = 1,
                         or (found.formulas and book.formulas_uncomputed))
         if streamed:
             try:
-                return _table(path, info.name, header_row, _streamed(book, info), typed)
+                return _table(path, info.name, header_row, _streamed(book, info), typed,
+                              empty_hint)
             except (CannotStream, pl.exceptions.PolarsError):
                 pass  # XML this reader does not handle: calamine reads it whole
             except _BOOK_ERRORS as exc:
@@ -159,7 +165,8 @@ def read_xlsx(path: Path, *, sheet: str | None = None, header_row: int = 1,
                                   "spreadsheet as .xlsx or as CSV")
         return _table(path, info.name, header_row,
                       _calamine(path, book, info,
-                                surveyed().fractional or surveyed().imprecise), typed)
+                                surveyed().fractional or surveyed().imprecise), typed,
+                      empty_hint)
     finally:
         book.close()
 
@@ -329,9 +336,10 @@ def _typed_like_dates(book: Book, in_sheet: set[str]) -> list[str]:
 
 
 def _table(path: Path, name: str, header_row: int, grid: _Grid,
-           typed: Callable[[], list[str]]) -> SourceTable:
+           typed: Callable[[], list[str]], empty_hint: str = "") -> SourceTable:
     """The SourceTable of a sheet read as `grid` (either path); `typed()`: the text
-    shown as it is (see `_typed_like_dates`)."""
+    shown as it is (see `_typed_like_dates`); `empty_hint` ends the error of an empty
+    sheet."""
     where = f"{path}: sheet {name!r}"
     top: list[pl.DataFrame] = []  # rows up to the header and the head rows, as read
     data: list[pl.DataFrame] = []
@@ -351,7 +359,7 @@ def _table(path: Path, name: str, header_row: int, grid: _Grid,
     if pending:
         data.append(_gathered(pending, grid.built))
     if grid.first_col is None or grid.last_row == 0:
-        raise SourceError(f"{where} is empty")
+        raise SourceError(f"{where} is empty{empty_hint}")
     columns = [f"k{k}" for k in range(grid.first_col, grid.last_col + 1)]
     rows = _top_rows(top, columns)
     head = [(number, [cell or "" for cell in rows.get(number, [None] * len(columns))])
