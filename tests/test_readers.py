@@ -241,6 +241,11 @@ FINNISH_WITH_CZECH = ("Nimi;Kaupunki;Asiakasryhmä\n" + "".join(
         "Hämäläinen Oy", "Mäkelä Tmi", "Järvinen Ky", "Lähteenmäki", "Pöyhönen Oy", "Äijälä",
         "Björk Ab", "Öhman", "Virtanen Oy")) + "Dvořák Anna;Brno;Česko\n"
     "Petr Černý;Plzeň;Česko\n")
+# Review: the same with thousands of Finnish rows (the families' weights had no floor),
+# and with a price column whose € (alike in the Windows code pages) took every word.
+MANY_FINNISH_WITH_CZECH = "Nimi;Kaupunki;Hinta\n" + "".join(
+    f"Matti Mäkinen {n};Hämeenlinna;{n} €\n" for n in range(3000)) + "".join(
+    f"Anna Dvořák {n};Plzeň;5 €\n" for n in range(6))
 # ...while a Danish name among Finnish ones stays Western ("Søren", not "Sřren").
 FINNISH_WITH_DANISH = "Nimi;Kaupunki\nSøren Møller;Helsinki\nHämäläinen Oy;Hämeenlinna\n" \
     "Mäkelä;Espoo\n"
@@ -257,6 +262,8 @@ FINNISH_WITH_DANISH = "Nimi;Kaupunki\nSøren Møller;Helsinki\nHämäläinen Oy;
         (FINNISH_WITH_CZECH, "cp1250"),
         (FINNISH_WITH_CZECH, "iso8859-2"),
         (FINNISH_WITH_DANISH, "cp1252"),
+        (MANY_FINNISH_WITH_CZECH, "cp1250"),
+        (MANY_FINNISH_WITH_CZECH.replace("€", "EUR"), "iso8859-2"),
     ],
 )
 def test_single_byte_detection_decodes_exactly(tmp_path: Path, text: str, encoding: str) -> None:

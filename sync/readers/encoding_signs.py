@@ -48,6 +48,7 @@ def scan_single_byte(path: Path) -> SingleByteScan:
     the first UTF-8 text and the first sign of code page 850 in it."""
     counts: Counter[int] = Counter()
     words: Counter[bytes] = Counter()
+    taken: Counter[int] = Counter()  # word occurrences counted for each disputed byte
     sample: list[bytes] = []
     sampled = 0
     utf8_at = cp850_at = None
@@ -64,8 +65,9 @@ def scan_single_byte(path: Path) -> SingleByteScan:
             if cp850_at is None and high.translate(None, _NOT_CP850_SIGNS):
                 found = _cp850_sign(tail + chunk)
                 cp850_at = None if found is None else offset - len(tail) + found
-            if words.total() < _MAX_WORDS and (disputed := high.translate(None, _UNDISPUTED)):
-                _disputed_words(chunk, set(disputed), words)
+            if (disputed := high.translate(None, _UNDISPUTED)) and (
+                    wanted := {b for b in set(disputed) if taken[b] < _WORDS_PER_BYTE}):
+                _disputed_words(chunk, wanted, words, taken)
             if sampled < _SAMPLE_BYTES:
                 for line in chunk.splitlines():
                     if not line.isascii():
@@ -78,21 +80,28 @@ def scan_single_byte(path: Path) -> SingleByteScan:
     return SingleByteScan(counts, b"\n".join(sample), utf8_at, cp850_at, words)
 
 
-_MAX_WORDS = 20_000  # word occurrences enough to tell the encodings apart
+# Word occurrences counted for each disputed byte: enough to tell the encodings apart,
+# and a share of its own for each, so a frequent byte that tells nothing apart (€ in a
+# price column: the Windows code pages read it alike) can't crowd out the one that does.
+_WORDS_PER_BYTE = 2_000
 _UNDISPUTED = bytes(b for b in range(0x100) if b not in DISPUTED_BYTES)
 _WORD_BYTES = frozenset(b for b in range(0x100) if b >= 0x80 or chr(b).isalpha())
 
 
-def _disputed_words(chunk: bytes, disputed: set[int], words: Counter[bytes]) -> None:
-    """Add to `words` the words of `chunk` that hold one of the `disputed` bytes, until
-    _MAX_WORDS are counted. (A word cut by the chunk's edge is counted cut.)"""
-    room = _MAX_WORDS - words.total()
+def _disputed_words(chunk: bytes, disputed: set[int], words: Counter[bytes],
+                    taken: Counter[int]) -> None:
+    """Add to `words` the words of `chunk` that hold one of the `disputed` bytes, at most
+    _WORDS_PER_BYTE for each byte over the file (`taken` counts them). A word cut by
+    the chunk's edge is counted cut."""
     hits: list[int] = []
     for b in disputed:  # bytes.find runs at memchr's speed; a regex was 4x slower
+        room = _WORDS_PER_BYTE - taken[b]
         at = chunk.find(b)
-        while at >= 0 and len(hits) < room:
+        while at >= 0 and room > 0:
             hits.append(at)
+            room -= 1
             at = chunk.find(b, at + 1)
+        taken[b] = _WORDS_PER_BYTE - room
     end = 0
     for at in sorted(hits):
         if at < end:
@@ -104,9 +113,6 @@ def _disputed_words(chunk: bytes, disputed: set[int], words: Counter[bytes]) -> 
         while end < len(chunk) and chunk[end] in _WORD_BYTES:
             end += 1
         words[chunk[start:end]] += 1
-        room -= 1
-        if room <= 0:
-            return
 
 
 # --- a file in more than one encoding, or in code page 850 -----------------------------

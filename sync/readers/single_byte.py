@@ -161,6 +161,7 @@ DISPUTED_BYTES = frozenset(
     b for b in range(0x80, 0x100)
     if len({bytes([b]).decode(enc, errors="replace") for enc in SINGLE_BYTE_ENCODINGS}) > 1)
 _WORD_MARGIN = 2.0  # log-likelihood (nats) by which the words must favour another pick
+_FAMILY_FLOOR = 0.02  # the least weight a language family gets in a file (score_words)
 
 
 def score_words(words: Counter[bytes], counts: Counter[int], encoding: str) -> float:
@@ -201,7 +202,10 @@ def _family_weights(counts: Counter[int]) -> tuple[float, float]:
             western += n
         else:
             central += n
-    return western / (western + central), central / (western + central)
+    # A floor under each: thousands of Finnish rows would otherwise make a family of a
+    # few Czech customers so unlikely that "Dvořák" lost to "Dvoøák" (review finding).
+    share = max(_FAMILY_FLOOR, min(1 - _FAMILY_FLOOR, western / (western + central)))
+    return share, 1 - share
 
 
 def _log_add(a: float, b: float) -> float:
