@@ -475,16 +475,20 @@ def test_a_damaged_name_finds_its_customers_through_whole_words_or_a_whole_prefi
     first = write_csv(tmp_path / "first.csv", "customer_number;name\n"
                                               "2001;Dvořák Anna\n2002;Čapek Karel\n"
                                               "2003;Dvořák_Anna\n2004;Kahvilaš\n"
-                                              "2005;Dvořák Annb\n2006;Dvořáček Anna\n")
+                                              "2005;Dvořák Annb\n2006;Dvořáček Anna\n"
+                                              "2007;Žofie-Anna Dvořáková\n")
     assert run_cli("import", first, "--db", seeded, "--yes").exit_code == 0
     register = open_register(str(seeded), create=False)
     try:
-        found = _fitting_names(["dvo?ák anna", "?apek karel", "kahvila?", "??????"], register)
+        found = _fitting_names(["dvo?ák anna", "?apek karel", "kahvila?", "??????",
+                                "?ofie-anna dvo?áková"], register)
     finally:
         register.close()
-    # 'anna' and 'karel' are whole words; 'kahv' is the whole prefix of 'kahvila?'; a
-    # name with no whole word finds no one. '_' and lengths are compared exactly.
+    # 'anna' and 'karel' are whole words ('anna' in 'Žofie-Anna' too: review); 'kahv'
+    # is the whole prefix of 'kahvila?'; a name with no whole word finds no one. '_'
+    # and lengths are compared exactly.
     assert found.rows() == [("?apek karel", "2002", "Čapek Karel"),
+                            ("?ofie-anna dvo?áková", "2007", "Žofie-Anna Dvořáková"),
                             ("dvo?ák anna", "2001", "Dvořák Anna"),
                             ("kahvila?", "2004", "Kahvilaš")]
 
