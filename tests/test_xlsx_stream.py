@@ -82,7 +82,7 @@ def _unreferenced_book(path: Path) -> Path:
     return _raw_book(path, rows)
 
 
-def _raw_book(path: Path, rows: str, prefix: str = "") -> Path:
+def _raw_book(path: Path, rows: str, prefix: str = "", calc: str = "") -> Path:
     ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
     rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
     with zipfile.ZipFile(path, "w") as archive:
@@ -101,7 +101,7 @@ def _raw_book(path: Path, rows: str, prefix: str = "") -> Path:
             f'{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>'))
         archive.writestr("xl/workbook.xml", (
             f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{ns}" xmlns:r="{rel}">'
-            '<sheets><sheet name="Taul1" sheetId="1" r:id="rId1"/></sheets></workbook>'))
+            f'<sheets><sheet name="Taul1" sheetId="1" r:id="rId1"/></sheets>{calc}</workbook>'))
         archive.writestr("xl/_rels/workbook.xml.rels", (
             '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.'
             'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="'
@@ -770,3 +770,19 @@ def test_zero_padding_formats_with_colours_locales_and_spacing_pad_as_shown(
     book.close()
     for stream_bytes in (0, xlsx.STREAM_BYTES):
         assert read_xlsx(path, stream_bytes=stream_bytes).frame["c0"].to_list() == [shown]
+
+
+def test_uncomputed_formulas_in_xml_only_calamine_reads_refuse_the_sheet(tmp_path: Path) -> None:
+    # Review: a namespace prefix (<x:c>) sends the sheet to calamine, which read the
+    # saved 0 of a formula the workbook marks as not computed: customer number "0".
+    rows = ('<row r="1"><c r="A1" t="inlineStr"><is><t>Asiakasnumero</t></is></c>'
+            '<c r="B1" t="inlineStr"><is><t>Nimi</t></is></c></row>'
+            '<row r="2"><c r="A2"><f>1000+1</f><v>0</v></c>'
+            '<c r="B2" t="inlineStr"><is><t>Aho Oy</t></is></c></row>')
+    path = _raw_book(tmp_path / "x.xlsx", rows, prefix="x",
+                     calc='<calcPr calcId="124519" fullCalcOnLoad="1"/>')
+    with pytest.raises(SourceError, match="marks as not computed, in XML this reader can't "
+                                          "stream"):
+        read_xlsx(path)
+    computed_values = _raw_book(tmp_path / "y.xlsx", rows, prefix="x")
+    assert read_xlsx(computed_values).frame.rows() == [(2, "0", "Aho Oy")]

@@ -158,6 +158,13 @@ def read_xlsx(path: Path, *, sheet: str | None = None, header_row: int = 1,
                 raise SourceError(f"{where} cannot be read ({_reason(exc)}); save it "
                                   "again from the spreadsheet as .xlsx or as CSV") from None
             found = surveyed()
+            if found.formulas and book.formulas_uncomputed:
+                # calamine would read the saved values the workbook says are not computed
+                # (xlsxwriter saves 0): no cell of such a formula can be trusted.
+                raise SourceError(f"{where} has formulas whose saved values the workbook "
+                                  "marks as not computed, in XML this reader can't stream; "
+                                  "open and save it in a spreadsheet program, or save it "
+                                  "as CSV")
             if found.rows * found.columns > _CALAMINE_CELLS:
                 raise SourceError(f"{where} spans {found.rows:,} rows x {found.columns:,} "
                                   "columns in XML "
