@@ -249,7 +249,8 @@ def _collect(
             number += 1
             count = len(record)
             if record == [_DOS_EOF]:
-                continue  # a DOS end-of-file mark on a line of its own: not a row
+                skipped += 1  # a DOS end-of-file mark on a line of its own: no row
+                continue
             if count == width:
                 # join+strip: one C call finds rows of empty or whitespace-only cells
                 if "".join(record).strip():

@@ -126,8 +126,6 @@ def _read(stream: pa.NativeFile, sep: str, header: list[str],
     with contextlib.closing(reader):
         found = _batches(reader, header, width, raw)
     frame, skipped, last_cell = found
-    if last_cell == "\x1a":
-        raise _Irregular("a DOS end-of-file mark")  # the exact reader leaves it out
     if last_cell is not None and ("\n" in last_cell or "\r" in last_cell):
         # Perhaps a quote opened in the last cell and never closed, which took every line
         # after it into that cell: the exact reader looks at that record strictly.
@@ -167,6 +165,11 @@ def _batches(reader: pacsv.CSVStreamingReader, header: list[str], width: int,
             raise _Irregular("cells beyond the header")
         chunk = chunk.select("_row", *[pl.col(r).alias(c) for r, c in zip(raw, names,
                                                                             strict=False)])
+        if len(names) == 1 and (chunk[names[0]] == "\x1a").any():
+            # A DOS end-of-file mark on a line of its own (after the last line, or where
+            # two DOS files were joined): a ragged row in a wider file, which this reader
+            # leaves to the exact one; a one-column file would make it a row.
+            raise _Irregular("a DOS end-of-file mark")
         chunk, count = _drop_blank(chunk, names)
         skipped += count
         chunk = chunk.with_columns(clean_cell(n) for n in names)
