@@ -157,6 +157,7 @@ def _other_keys(result: pl.DataFrame) -> pl.DataFrame:
         .when(flagged).then(reasons)
         .otherwise(pl.col("message")).alias("message"))
 
+
 def _decide(key: str) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     """(matched customer, outcome, message) for a row decided by `key`."""
     n_hits = pl.col(f"{key}_hits").list.len()
