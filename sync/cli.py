@@ -110,6 +110,8 @@ def _source_lines(info: dict[str, Any]) -> list[str]:
         parts.append(f"delimiter {info['delimiter']!r}")
     parts.append(f"header row {info.get('header_row')}")
     lines = ["source: " + ", ".join(parts)]
+    if info.get("encoding_doubt"):
+        lines.append(f"encoding doubt: {info['encoding_doubt']}")
     if info.get("columns"):
         lines.append("columns: " + ", ".join(f"{header} -> {field}"
                                              for header, field in info["columns"].items()))

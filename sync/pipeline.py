@@ -266,6 +266,8 @@ def _source_info(table: SourceTable, header_map: HeaderMap) -> dict[str, object]
         "ignored": list(header_map.ignored), "suggestions": dict(header_map.suggestions)}
     if table.sheet is not None:
         info["sheet"] = table.sheet
+    if table.encoding_doubt is not None:
+        info["encoding_doubt"] = table.encoding_doubt
     return info
 
 

@@ -137,3 +137,32 @@ def test_an_export_resaved_in_windows_1250_with_few_czech_rows_is_all_no_change(
     result = run_cli("preview", resaved, "--db", db, "--json")
     assert result.exit_code == 0
     assert result.json()["unchanged"] == len(rows), result.stderr
+
+
+@pytest.mark.parametrize(("text", "encoding", "doubt"), [
+    # Thin evidence either way: the preview names the other reading.
+    ("Nimi;Kaupunki\nSøren Møller;Helsinki\nHämäläinen Oy;Hämeenlinna\nMäkelä;Espoo\n",
+     "cp1252",
+     "cp1250 would read 'Søren' as 'Sřren'"),
+    ("Nimi;Kaupunki\n" + "Hämäläinen Päivi;Hämeenlinna\n" * 200 + "Dvořák Anna;Praha\n",
+     "cp1250", "cp1252 would read 'Dvořák' as 'Dvoøák'"),
+    # Clear evidence: no doubt to show.
+    ("Nimi;Kaupunki\nŠťastná Věra;Brno\nŽižkov Dvořák;Praha\nČerný Kůň;Plzeň\n", "cp1250",
+     None),
+    ("Nimi;Kaupunki\nSöderström;Jyväskylä\nÅkesson;Västerås\n", "cp1252", None),
+])
+def test_a_close_encoding_call_is_shown_with_the_other_reading(
+        tmp_path: Path, text: str, encoding: str, doubt: str | None) -> None:
+    source = tmp_path / "s.csv"
+    source.write_bytes(text.encode(encoding))
+    result = run_cli("preview", source, "--db", tmp_path / "r.db", "--plan",
+                     tmp_path / "p.plan", "--json")
+    info = result.json()["source"]
+    assert info["encoding"] == encoding
+    if doubt is None:
+        assert "encoding_doubt" not in info
+    else:
+        assert doubt in info["encoding_doubt"]
+        human = run_cli("preview", source, "--db", tmp_path / "r.db", "--plan",
+                        tmp_path / "p.plan")
+        assert f"encoding doubt: {doubt}" in human.stderr + human.stdout

@@ -246,6 +246,10 @@ FINNISH_WITH_CZECH = ("Nimi;Kaupunki;Asiakasryhmä\n" + "".join(
 MANY_FINNISH_WITH_CZECH = "Nimi;Kaupunki;Hinta\n" + "".join(
     f"Matti Mäkinen {n};Hämeenlinna;{n} €\n" for n in range(3000)) + "".join(
     f"Anna Dvořák {n};Plzeň;5 €\n" for n in range(6))
+# QA: one Czech name among a hundred Finnish ones was read as Windows-1252 too.
+ONE_CZECH_AMONG_FINNISH = "Asiakasnumero;Nimi;Postitoimipaikka\n" + "".join(
+    f"{30000 + n};Hämäläinen Päivi {n};Hämeenlinna\n" for n in range(200)) + \
+    "30999;Dvořák Anna;Praha\n"
 # ...while a Danish name among Finnish ones stays Western ("Søren", not "Sřren").
 FINNISH_WITH_DANISH = "Nimi;Kaupunki\nSøren Møller;Helsinki\nHämäläinen Oy;Hämeenlinna\n" \
     "Mäkelä;Espoo\n"
@@ -263,6 +267,7 @@ FINNISH_WITH_DANISH = "Nimi;Kaupunki\nSøren Møller;Helsinki\nHämäläinen Oy;
         (FINNISH_WITH_CZECH, "iso8859-2"),
         (FINNISH_WITH_DANISH, "cp1252"),
         (MANY_FINNISH_WITH_CZECH, "cp1250"),
+        (ONE_CZECH_AMONG_FINNISH, "cp1250"),
         (MANY_FINNISH_WITH_CZECH.replace("€", "EUR"), "iso8859-2"),
     ],
 )

@@ -26,7 +26,7 @@ from sync.readers.detect import (
     bom_encoding,
     check_text_head,
     detect_delimiter,
-    detect_encoding,
+    detect_encoding_and_doubt,
     normalise_delimiter,
     normalise_encoding,
     read_head,
@@ -73,9 +73,10 @@ def read_csv(
     except ValueError as exc:
         raise SourceError(f"{path}: {exc}") from None
 
+    doubt = None
     if codec is None:
         try:
-            codec = detect_encoding(path)
+            codec, doubt = detect_encoding_and_doubt(path)
         except EncodingProblem as problem:
             raise problem.at_rows(_rows_at(path, problem.offsets, sep)) from None
     elif not codec.startswith(_WIDE_ENCODINGS):
@@ -96,8 +97,10 @@ def read_csv(
 
     try:
         with path.open("r", encoding=codec, errors="strict", newline="") as fh:
-            return _read_records(path, fh, codec, sep, header_row,
-                                 nul_checked=encoding is None and codec == "utf-8")
+            table = _read_records(path, fh, codec, sep, header_row,
+                                  nul_checked=encoding is None and codec == "utf-8")
+        table.encoding_doubt = doubt
+        return table
     except UnicodeError as exc:  # UnicodeDecodeError, or utf-16's "no BOM"
         raise _decode_error(
             path, codec, sep, header_row, exc, explicit=encoding is not None

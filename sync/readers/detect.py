@@ -21,7 +21,7 @@ from sync.readers.encoding_signs import (
     mixed_encodings,
     scan_single_byte,
 )
-from sync.readers.single_byte import CODE_PAGE_850, choose_single_byte
+from sync.readers.single_byte import CODE_PAGE_850, choose_single_byte, encoding_doubt
 
 DELIMITERS: tuple[str, ...] = (";", ",", "\t", "|")
 """The delimiters detection may answer, in order of preference on a tie."""
@@ -193,7 +193,13 @@ def undecodable_at(path: Path, codec: str) -> int | None:
 
 
 def detect_encoding(path: Path) -> str:
-    """The Python codec name to read `path` with, decided without a lossy decode.
+    """The Python codec name to read `path` with (see `detect_encoding_and_doubt`)."""
+    return detect_encoding_and_doubt(path)[0]
+
+
+def detect_encoding_and_doubt(path: Path) -> tuple[str, str | None]:
+    """The Python codec name to read `path` with, decided without a lossy decode, and
+    a doubt about it to show (see `single_byte.encoding_doubt`) or None.
 
     A BOM gives "utf-8-sig", "utf-16" or "utf-32"; a file that is strict UTF-8 throughout gives
     "utf-8"; otherwise one of SINGLE_BYTE_ENCODINGS that decodes every byte of the file,
@@ -205,19 +211,19 @@ def detect_encoding(path: Path) -> str:
     head = read_head(path)
     bom = bom_encoding(head)
     if bom is not None:
-        return bom
+        return bom, None
     check_text_head(path, head)
     if _scan_utf8(path, head):
-        return "utf-8"
+        return "utf-8", None
     scan = scan_single_byte(path)
     if scan.utf8_at is not None:
         raise mixed_encodings(path, scan.utf8_at, undecodable_at(path, "utf-8"))
     chosen = choose_single_byte(scan.counts, scan.sample, scan.words)
     if scan.cp850_at is not None:
         if code_page_850(path, scan.counts):
-            return CODE_PAGE_850
+            return CODE_PAGE_850, None
         raise code_page_850_unclear(path, scan.cp850_at, chosen)
-    return chosen
+    return chosen, encoding_doubt(scan.words, scan.counts, chosen)
 
 
 def detect_delimiter(sample_text: str, preferred: str | None = None) -> str:

@@ -160,7 +160,8 @@ def choose_single_byte(counts: Counter[int], sample: bytes,
 DISPUTED_BYTES = frozenset(
     b for b in range(0x80, 0x100)
     if len({bytes([b]).decode(enc, errors="replace") for enc in SINGLE_BYTE_ENCODINGS}) > 1)
-_WORD_MARGIN = 2.0  # log-likelihood (nats) by which the words must favour another pick
+_WORD_MARGIN = 1.5  # log-likelihood (nats) by which the words must favour another pick
+_DOUBT_MARGIN = 6.0  # below this, the words read otherwise are named (encoding_doubt)
 _FAMILY_FLOOR = 0.02  # the least weight a language family gets in a file (score_words)
 
 
@@ -212,3 +213,26 @@ def _log_add(a: float, b: float) -> float:
     """log(exp(a) + exp(b)) without overflow."""
     high, low = (a, b) if a >= b else (b, a)
     return high + math.log1p(math.exp(low - high))
+
+
+def encoding_doubt(words: Counter[bytes], counts: Counter[int], chosen: str) -> str | None:
+    """One line naming the encoding that reads some of the file's `words` otherwise,
+    with two of them as each reads them, when the words make it nearly as likely as
+    `chosen` (within _DOUBT_MARGIN); else None. A preview shows it beside the encoding:
+    one Czech name among a thousand Finnish ones is thin evidence either way."""
+    if not words:
+        return None
+    mine = score_words(words, counts, chosen)
+    others = sorted((enc for enc in SINGLE_BYTE_ENCODINGS if enc != chosen
+                     and score_single_byte(counts, enc) > -math.inf),
+                    key=lambda enc: -score_words(words, counts, enc))
+    for other in others:
+        differ = [w for w, _ in words.most_common()
+                  if w.decode(chosen, errors="replace") != w.decode(other, errors="replace")]
+        if not differ:
+            continue
+        if mine - score_words(words, counts, other) >= _DOUBT_MARGIN:
+            return None
+        shown = ", ".join(f"{w.decode(chosen)!r} as {w.decode(other)!r}" for w in differ[:2])
+        return f"{other} would read {shown}; pass --encoding {other} if that is right"
+    return None

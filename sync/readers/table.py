@@ -46,6 +46,7 @@ class SourceTable:
     sheet: str | None = None
     head: list[tuple[int, list[str]]] = field(default_factory=list)
     cell_errors: list[tuple[int, str, str]] = field(default_factory=list)
+    encoding_doubt: str | None = None  # another encoding nearly as likely, and what it reads
 
 
 EXACT_INTEGERS = 2.0 ** 53
