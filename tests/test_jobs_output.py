@@ -208,6 +208,34 @@ def test_sigterm_during_a_commit_stops_like_an_interrupt_and_rolls_it_back(
         ("a.csv", "committed", None), ("b.csv", "failed", "terminated (SIGTERM)")]
 
 
+def test_sigterm_just_after_the_commit_names_the_batch_that_stands(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # QA: SIGTERM during SQLite's COMMIT: the batch was applied, but the log line said
+    # "failed" with no batch, so that night's alert was wrong.
+    import sync.jobs.runner as runner
+
+    job = write_job(tmp_path, source=SOURCE)
+    drop(tmp_path, a=HEADER + "1;Alpha Oy;Oulu\n", b=HEADER + "2;Beta Oy;Kemi\n")
+    real_commit = runner.commit
+
+    def commit_then_sigterm(plan: Any, register: Any, *args: Any, **kwargs: Any) -> Any:
+        batch = real_commit(plan, register, *args, **kwargs)
+        if "2" in plan.rows["customer_number"].to_list():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)  # the handler runs here, before commit() returns
+        return batch
+
+    monkeypatch.setattr(runner, "commit", commit_then_sigterm)
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 143, result.stderr
+    assert sorted(customers(tmp_path / "r.db")) == ["1", "2"]  # b's batch stands
+    assert [b[0] for b in batches(tmp_path / "r.db")] == [1, 2]
+    [line] = [r for r in log_lines(tmp_path / "out" / "regsync.jsonl")
+              if Path(r["file"]).name == "b.csv"]
+    assert line["batch"] == 2 and "after its commit as batch 2" in line["reason"]
+    assert [f["batch"] for f in result.json()["files"]] == [1, 2]
+
+
 def catches_sigterm(pid: int) -> bool:
     """Whether the process has its own SIGTERM handler set (Linux: SigCgt in /proc);
     without /proc, True after a moment."""

@@ -395,6 +395,15 @@ class _Run:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         return self.apply(plan, None, f"{self.job.name}-{stamp}", start)
 
+    def _batch_of(self, plan: Plan) -> int | None:
+        """The batch `plan` was committed as, if it was (None when that can't be read)."""
+        if self.register.register_id() is None:
+            return None  # no register yet: nothing was committed
+        try:
+            return self.register.plan_batch(plan.header.plan_id)
+        except Exception:  # noqa: BLE001 - the run is stopping on SIGTERM: nothing
+            return None    # here may replace that; the line then says no batch
+
     def writable(self) -> SQLRegister:
         """The register, created now if this is its first commit."""
         if self.register.register_id() is None:
@@ -437,6 +446,11 @@ class _Run:
             return FileResult(name, "failed", checksum, counts=counts, exit_code=3,
                               reason=f"{exc.message} (left for the next run)",
                               seconds=time.monotonic() - start)
+        except Terminated:
+            # SIGTERM may land just after the COMMIT went through, before commit()
+            # returned (QA): the batch stands, and the stop's log line must name it.
+            self.current_batch = self._batch_of(plan)
+            raise
         self.current_batch = batch.batch_id if batch else None
         result = FileResult(name, "committed", checksum, counts=counts, exit_code=not_applied,
                             batch=batch.batch_id if batch else None,

@@ -323,6 +323,11 @@ class SQLReads:
         raise NotImplementedError
         yield []
 
+    def plan_batch(self, plan_id: str) -> int | None:
+        """The batch a plan was committed as, or None if it was not."""
+        rows = self._rows(f"SELECT id FROM {self._t('batches')} WHERE plan_id = ?", (plan_id,))
+        return int(rows[0][0]) if rows else None
+
     def batches(self) -> pl.DataFrame:
         """Every batch, oldest first: id, kind, time, actor, source, checksum, counts..."""
         rows = self._rows(f"SELECT {', '.join(BATCH_COLUMNS)} FROM {self._t('batches')} "
