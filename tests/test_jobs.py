@@ -598,6 +598,26 @@ def test_a_drop_open_in_a_program_waits_for_the_next_run(tmp_path: Path, beside:
     assert run_cli("run", job).exit_code == 0 and names(drops) == []
 
 
+def test_an_abandoned_transfer_older_than_its_file_holds_nothing_back(tmp_path: Path) -> None:
+    # QA: a three-day-old x.csv.part (a transfer that died) held x.csv back every
+    # night, with exit 0: the file was never imported and nothing alerted.
+    import os
+    import time
+
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    stale = drops / "a.csv.part"
+    stale.write_text(HEADER + "2")
+    old = time.time() - 3 * 86400
+    os.utime(stale, (old, old))
+    (drops / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    files = {Path(f["file"]).name: f for f in run_cli("run", job, "--json").json()["files"]}
+    assert files["a.csv"]["outcome"] == "committed"
+    assert files["a.csv.part"]["outcome"] == "left_incomplete"
+    assert names(drops) == ["a.csv.part"]
+
+
 def test_a_run_stopped_after_a_commit_names_the_batch_that_stands(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import sync.jobs.runner as runner

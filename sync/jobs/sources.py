@@ -48,6 +48,19 @@ class Scan:
     looks: dict[Path, tuple[int, int]] = field(default_factory=dict)
 
 
+def _abandoned(temporary: Path, final: Path) -> bool:
+    """Whether a transfer's temporary file (x.csv.part) is older than the file it would
+    become: an abandoned transfer, not a newer copy on its way, so it holds nothing
+    back (QA: a three-day-old x.csv.part held x.csv back every night, exit 0). An
+    office program's lock file (~$x.xlsx) holds its file while it is there."""
+    if not _TEMP_NAMES[0].match(temporary.name):
+        return False
+    try:
+        return temporary.stat().st_mtime_ns < final.stat().st_mtime_ns
+    except OSError:
+        return True  # gone meanwhile: holds nothing
+
+
 def temporary_name(name: str) -> str | None:
     """The name a file will have once written, if `name` is a temporary name; else None."""
     for pattern in _TEMP_NAMES:
@@ -66,7 +79,7 @@ def scan_folder(folder: Path, pattern: str, settle_seconds: float,
     """
     ready: list[Path] = []
     incomplete: list[tuple[Path, str]] = []
-    busy: dict[str, str] = {}  # final name -> the temporary name beside it
+    busy: dict[str, list[Path]] = {}  # final name -> the temporary names beside it
     for path in sorted(folder.iterdir(), key=lambda p: p.name):
         if not path.is_file() or path.resolve() in exclude:
             continue
@@ -74,15 +87,17 @@ def scan_folder(folder: Path, pattern: str, settle_seconds: float,
         if final is not None:
             if fnmatch.fnmatch(final, pattern):
                 incomplete.append((path, "temporary name: still being written"))
-                busy.setdefault(final, path.name)
+                busy.setdefault(final, []).append(path)
         elif fnmatch.fnmatch(path.name, pattern):
             ready.append(path)
     # A file with a temporary name beside it (~$x.xlsx: open in Excel; x.csv.part: a
     # newer copy on its way) may be saved over any moment: it waits too.
     for path in [p for p in ready if p.name in busy]:
-        ready.remove(path)
-        incomplete.append((path, f"{busy[path.name]} beside it: open in a program or "
-                                 "being replaced"))
+        holding = [t for t in busy[path.name] if not _abandoned(t, path)]
+        if holding:
+            ready.remove(path)
+            incomplete.append((path, f"{holding[0].name} beside it: open in a program or "
+                                     "being replaced"))
     if not ready:
         return Scan(ready, sorted(incomplete, key=lambda item: item[0].name))
     first = {path: _look(path) for path in ready}
