@@ -109,7 +109,26 @@ def test_a_table_is_synced_and_then_only_changed_rows_are_modified(
     assert third.exit_code == 0
     assert third.json()["skipped_duplicate"] == 1
     assert third.json()["files"][0]["reason"] == "unchanged since batch 2"
+    # As for a file: the batch and its counts (QA: none were given).
+    assert third.json()["files"][0]["batch"] == 2
+    assert third.json()["files"][0]["counts"]["modified"] == 2
     assert len(batches(db)) == 2
+
+
+def test_an_unchanged_table_whose_batch_left_rows_unapplied_says_so_again(
+        tmp_path: Path, table_db: TableDb) -> None:
+    # QA: the second run was exit 0 with no batch and no counts, so a run killed
+    # between the commit and its log line would hide the conflict for good.
+    table_db.execute("INSERT INTO customers VALUES ('1', 'Alpha Oy', 'Oulu', 1), "
+                     "('1', 'Alpha Oy', 'Kemi', 2)")
+    job = write_job(tmp_path, source=table_db.source)
+    first = run_cli("run", job, "--json")
+    assert first.exit_code == 1 and first.json()["files"][0]["counts"]["conflict"] == 1
+    again = run_cli("run", job, "--json")
+    record = again.json()["files"][0]
+    assert again.exit_code == 1, again.stdout
+    assert record["outcome"] == "skipped_duplicate" and record["batch"] == 1
+    assert record["reason"] == "unchanged since batch 1 (rows not applied: 1 conflict)"
 
 
 def test_table_checksum_ignores_row_order_and_label_hides_passwords(tmp_path: Path) -> None:

@@ -241,8 +241,8 @@ def _source_name(job: Job) -> str:
     return str(source.folder) if isinstance(source, FolderSource) else redact_url(source.db)
 
 
-def _duplicate(name: str, checksum: str,
-               batch: tuple[int, dict[str, int]] | None) -> FileResult:
+def _duplicate(name: str, checksum: str, batch: tuple[int, dict[str, int]] | None,
+               said: str = "already committed as batch") -> FileResult:
     """A file whose content was committed before: skipped, with that batch's counts.
 
     Rows that batch did not apply are said again (exit 1): a run killed after the
@@ -254,7 +254,7 @@ def _duplicate(name: str, checksum: str,
     batch_id, counts = batch
     # A batch committed before regsync recorded its skipped (blank) rows: none known.
     counts = {**counts, "skipped": counts.get("skipped", 0)}
-    why = f"already committed as batch {batch_id}"
+    why = f"{said} {batch_id}"
     unapplied = {k: counts.get(k, 0) for k in ("conflict", "rejected") if counts.get(k)}
     if unapplied:
         why += " (rows not applied: " + ", ".join(f"{n} {k}" for k, n in unapplied.items()) \
@@ -387,9 +387,11 @@ class _Run:
             (pl.col("kind") == "import") & pl.col("reverted_by").is_null()
             & (pl.col("source") == read.label))
         if last.height and last["checksum"][-1] == read.checksum:
-            return self.finish(FileResult(read.label, "skipped_duplicate", read.checksum,
-                                          reason=f"unchanged since batch {last['id'][-1]}"),
-                               None, None, start)
+            # As a file's duplicate: that batch's counts, and exit 1 again for rows it
+            # left unapplied (QA: a table said nothing of them, exit 0, no batch).
+            batch = (int(last["id"][-1]), json.loads(last["counts"][-1]))
+            return self.finish(_duplicate(read.label, read.checksum, batch,
+                                          said="unchanged since batch"), None, None, start)
         plan = preview_table(read.table, read.label, read.checksum, self.register,
                              self.job.rules)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
