@@ -133,7 +133,7 @@ def test_three_nightly_runs(tmp_path: Path) -> None:
                                    "03-bad.report.csv", "06-conflict.csv",
                                    "06-conflict.report.csv"]
     assert sha(out / "held" / "03-bad-1.csv") == bad_sum
-    assert "allow_conflicts is false" in third.json()["files"][1]["reason"]
+    assert third.json()["files"][1]["reason"] == "1 conflict and allow_conflicts is false"
 
 
 def test_reverted_batch_makes_its_file_importable_again(tmp_path: Path) -> None:

@@ -39,6 +39,7 @@ from sync.jobs.sources import look, move_into, scan_folder, write_new
 from sync.pipeline import commit, file_checksum, preview, preview_table
 from sync.plan import Plan
 from sync.readers.database import read_database
+from sync.wording import counted
 from sync.writers.register import open_register, register_exists
 from sync.writers.register.sql import SQLRegister
 from sync.writers.register.urls import redact_url
@@ -416,10 +417,10 @@ class _Run:
     def over_policy(self, plan: Plan) -> str | None:
         counts, rows = plan.header.counts, plan.rows.height
         if self.job.max_rejected.exceeded(counts["rejected"], rows):
-            return (f"{counts['rejected']} of {rows} rows rejected, over max_rejected "
+            return (f"{counts['rejected']:,} of {counted(rows, 'row')} rejected, over max_rejected "
                     f"{self.job.max_rejected.describe()}")
         if not self.job.allow_conflicts and counts["conflict"]:
-            return f"{counts['conflict']} conflicts and allow_conflicts is false"
+            return f"{counted(counts['conflict'], 'conflict')} and allow_conflicts is false"
         return None
 
     def apply(self, plan: Plan, path: Path | None, stem: str, start: float) -> FileResult:
