@@ -667,3 +667,24 @@ def test_a_run_stopped_before_its_first_file_exits_with_the_stops_code(
     logged = log_lines(tmp_path / "out" / "regsync.jsonl")
     assert [(line["file"], line["outcome"], line["reason"]) for line in logged] == [
         (str((tmp_path / "drops").resolve()), "failed", "interrupted")]
+
+
+def test_a_drop_that_is_not_a_plain_file_is_said_never_read(tmp_path: Path) -> None:
+    # QA: a named pipe, a link to nothing or a folder matching the pattern got no log
+    # line at all; the run itself never opens them (a pipe would wait forever).
+    import os
+
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    os.mkfifo(drops / "pipe.csv")
+    (drops / "gone.csv").symlink_to(tmp_path / "nowhere.csv")
+    (drops / "folder.csv").mkdir()
+    (drops / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 0, result.stderr
+    files = {Path(f["file"]).name: f for f in result.json()["files"]}
+    assert files["a.csv"]["outcome"] == "committed"
+    for name in ("pipe.csv", "gone.csv", "folder.csv"):
+        assert files[name]["outcome"] == "left_incomplete"
+        assert files[name]["reason"].startswith("not a plain file")

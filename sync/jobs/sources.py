@@ -81,7 +81,14 @@ def scan_folder(folder: Path, pattern: str, settle_seconds: float,
     incomplete: list[tuple[Path, str]] = []
     busy: dict[str, list[Path]] = {}  # final name -> the temporary names beside it
     for path in sorted(folder.iterdir(), key=lambda p: p.name):
-        if not path.is_file() or path.resolve() in exclude:
+        if path.resolve() in exclude:
+            continue
+        if not path.is_file():
+            # Said, not skipped in silence (QA): a drop the job will never read is one
+            # an operator should see in the log.
+            if fnmatch.fnmatch(path.name, pattern):
+                incomplete.append((path, "not a plain file (a folder, a pipe, a device or a "
+                                         "link to nothing): never read"))
             continue
         final = temporary_name(path.name)
         if final is not None:
