@@ -381,25 +381,29 @@ def test_symbols_and_emoji_a_files_encoding_lost_as_question_marks_are_kept(seed
     assert utf8[2]["status"] == "No change" and "kept 'Kahvila ☕ Oy'" in utf8[2]["message"]
 
 
+def _cp1252_after(seeded, tmp_path, first: str, text: str, *command: str):
+    """Import `first` (UTF-8), then run `command` on `text` saved in Windows-1252 with a
+    report: the result (exit 1 asserted) and the report's rows by row number."""
+    assert run_cli("import", write_csv(tmp_path / "first.csv", first), "--db", seeded,
+                   "--yes").exit_code == 0
+    source = write_csv(tmp_path / "cp1252.csv", text, encoding="cp1252")
+    report = tmp_path / "report.csv"
+    result = run_cli(command[0], source, "--db", seeded, *command[1:], "--report", report)
+    assert result.exit_code == 1, result.stderr
+    return result, {int(r["row"]): r for r in report_rows(report)}
+
+
 def test_a_group_name_that_lost_characters_as_question_marks_is_the_groups(seeded, tmp_path):
     # A Windows-1252 file's '?esko' created a group '?esko' and moved the customer into
     # it, and the preview said nothing of it.
-    first = write_csv(tmp_path / "first.csv", "customer_number;name;customer_group\n"
-                                              "2001;Dvořák Stroje s.r.o.;Česko\n"
-                                              "2002;Kavárna Praha;Praha ☕\n"
-                                              "2003;Telefony Praha;Praha ☎\n")
-    assert run_cli("import", first, "--db", seeded, "--yes").exit_code == 0
-    text = ("customer_number;name;customer_group\n"
-            "3001;Mäkelä Oy;?esko\n"
-            "1004;Rakennus Kivi Oy;?ESKO\n"
-            "3002;Kahvila Åsa;Praha ?\n"
-            "3003;Nähtävä Oy;Helsinki?\n"
-            "2002;Kavárna Praha;PRAHA ?\n")
-    source = write_csv(tmp_path / "cp1252.csv", text, encoding="cp1252")
-    report = tmp_path / "report.csv"
-    result = run_cli("import", source, "--db", seeded, "--yes", "--report", report)
-    assert result.exit_code == 1, result.stderr
-    rows = {int(r["row"]): r for r in report_rows(report)}
+    result, rows = _cp1252_after(
+        seeded, tmp_path,
+        "customer_number;name;customer_group\n2001;Dvořák Stroje s.r.o.;Česko\n"
+        "2002;Kavárna Praha;Praha ☕\n2003;Telefony Praha;Praha ☎\n",
+        "customer_number;name;customer_group\n3001;Mäkelä Oy;?esko\n"
+        "1004;Rakennus Kivi Oy;?ESKO\n3002;Kahvila Åsa;Praha ?\n"
+        "3003;Nähtävä Oy;Helsinki?\n2002;Kavárna Praha;PRAHA ?\n",
+        "import", "--yes")
     assert rows[2]["status"] == "New"
     assert rows[2]["message"] == ("customer_group: '?esko' is taken for group 'Česko' "
                                   "(characters its encoding could not hold were saved "
@@ -427,24 +431,13 @@ def test_a_new_name_that_lost_characters_as_question_marks_is_a_conflict(seeded,
     # A name-only row 'Dvo?ák Anna' from a Windows-1252 file became a second customer
     # beside 'Dvořák Anna' (flagged as a possible duplicate at best: '?apek Karel' has
     # no word in common with 'Čapek Karel', and was not even flagged).
-    first = write_csv(tmp_path / "first.csv", "customer_number;name\n"
-                                              "2001;Dvořák Anna\n2002;Čapek Karel\n"
-                                              "2005;Dvořák  anna\n2006;Mäkelä Oy\n"
-                                              "2007;Dvořák_Anna\n")
-    assert run_cli("import", first, "--db", seeded, "--yes").exit_code == 0
-    text = ("customer_number;name;business_id\n"
-            ";Dvo?ák  ANNA;\n"
-            ";?apek Karel;\n"
-            "3001;?apek Karel;\n"
-            ";M?kelä Oy;\n"
-            ";?apek Karel;1572860-0\n"
-            ";Dvo?ák%Anna;\n")
-    source = write_csv(tmp_path / "cp1252.csv", text, encoding="cp1252")
-    report = tmp_path / "report.csv"
-    result = run_cli("preview", source, "--db", seeded, "--plan", tmp_path / "p.plan",
-                     "--report", report)
-    assert result.exit_code == 1, result.stderr
-    rows = {int(r["row"]): r for r in report_rows(report)}
+    _, rows = _cp1252_after(
+        seeded, tmp_path,
+        "customer_number;name\n2001;Dvořák Anna\n2002;Čapek Karel\n2005;Dvořák  anna\n"
+        "2006;Mäkelä Oy\n2007;Dvořák_Anna\n",
+        "customer_number;name;business_id\n;Dvo?ák  ANNA;\n;?apek Karel;\n3001;?apek Karel;\n"
+        ";M?kelä Oy;\n;?apek Karel;1572860-0\n;Dvo?ák%Anna;\n",
+        "preview", "--plan", str(tmp_path / "p.plan"))
     assert [rows[n]["status"] for n in range(2, 8)] == \
         ["Conflict", "Conflict", "Conflict", "Conflict", "New", "New"]
     assert rows[2]["message"] == ("name 'Dvo?ák ANNA' has characters its file's encoding "
