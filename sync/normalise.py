@@ -302,10 +302,15 @@ def customer_type_aliases(values: Mapping[str, Iterable[str]]) -> dict[str, str]
     aliases: dict[str, str] = {}
     for canonical, names in values.items():
         for name in (canonical, *([names] if isinstance(names, str) else names)):
+            if not _fold(name):
+                # It would stand for any cell of only spaces and punctuation ("-", "?").
+                raise ValueError(f"customer type alias {name!r} has no letter or digit; "
+                                 "list words only")
             previous = aliases.setdefault(_fold(name), canonical)
             if previous != canonical:
                 raise ValueError(
-                    f"customer type alias {name!r} means both {previous} and {canonical}"
+                    f"customer type alias {name!r} means both {previous} and {canonical}; "
+                    "list each word for one type only"
                 )
     return aliases
 

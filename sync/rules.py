@@ -59,6 +59,9 @@ _RESERVED_NAMES = frozenset({"id", "group_id", "name_key", "locked_by", "invalid
 # added (DuplicateColumn), while SQLite takes it. Refused on both engines, so a register
 # can move from one to the other. `oid` was one too before PostgreSQL 12.
 _SYSTEM_COLUMNS = frozenset({"oid", "tableoid", "xmin", "cmin", "xmax", "cmax", "ctid"})
+# SQLite's name for a table's row id: a column of that name hides the row id from every
+# query that asks for it by that name. (_rowid_ fails the name pattern already.)
+_ROWID_NAMES = frozenset({"rowid"})
 
 # Issue codes that other stages than the normaliser give a field, whatever its
 # normaliser: the value is unknown (a spreadsheet's error value such as #N/A; UTF-8 text
@@ -289,6 +292,8 @@ def _field_rule(name: str, spec: Any, label: str,
              f"{where}: {name!r} is the name of a PostgreSQL system column, which no "
              f"register column can take (on either engine, so the register can move to "
              f"PostgreSQL); choose another name")
+    _require(name not in _ROWID_NAMES, label,
+             f"{where}: {name!r} is SQLite's name for a table's row id; choose another name")
     bad = set(spec) - _FIELD_KEYS
     _require(not bad, label, f"unknown key {where}.{sorted(bad)[0] if bad else ''}")
     aliases = spec.get("aliases", [])
@@ -322,8 +327,7 @@ def _field_rule(name: str, spec: Any, label: str,
             customer_type_aliases(values)
         except ValueError as exc:
             raise RulesError(f"{label}: {where}.options.values: {exc} (words are compared "
-                             "ignoring case, accents, spaces and punctuation); list each "
-                             "word for one type only") from None
+                             "ignoring case, accents, spaces and punctuation)") from None
     headers = spec.get("headers", {})
     _require(isinstance(headers, dict) and set(headers) <= set(_HEADER_KEYS), label,
              f"{where}.headers must be a table with keys among {', '.join(_HEADER_KEYS)} "

@@ -210,6 +210,10 @@ def test_broken_rule_file_is_refused_with_its_line(tmp_path: Path) -> None:
     *[(f'[fields.{name}]\nnormaliser = "text"\n', f"{name!r} is the name of a PostgreSQL "
        "system column") for name in ("xmin", "xmax", "cmin", "cmax", "ctid", "tableoid",
                                      "oid")],
+    ('[fields.rowid]\nnormaliser = "text"\n', "'rowid' is SQLite's name for a table's row id"),
+    # A word of only punctuation would stand for any such cell ("-" read as a person).
+    ('[fields.customer_type]\noptions = { values = { person = ["Henkilö", "-"] } }\n',
+     "customer type alias '-' has no letter or digit"),
 ])
 def test_inconsistent_rule_files_are_refused(tmp_path: Path, text: str, words: str) -> None:
     rules = tmp_path / "rules.toml"
