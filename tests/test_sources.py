@@ -194,3 +194,22 @@ def test_an_empty_first_sheet_names_the_others_to_pass_with_sheet(tmp_path: Path
                                           "with --sheet"):
         read_source(path)
     assert read_source(path, sheet="Asiakkaat").frame.rows() == [(2, "1001", "Aho Oy")]
+
+
+def test_parquet_problems_name_their_column(tmp_path: Path) -> None:
+    # QA: two columns of one name said "Multiple matches for FieldRef.Name(Nimi)", and
+    # a column that can't be text named no column.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    twice = tmp_path / "twice.parquet"
+    pq.write_table(pa.table([pa.array(["1"]), pa.array(["Aho"]), pa.array(["Bee"])],
+                            names=["Asiakasnumero", "Nimi", "Nimi"]), twice)
+    result = run_cli("preview", twice, "--db", tmp_path / "r.db", "--json")
+    assert result.exit_code == 2
+    assert "headers 'Nimi' and 'Nimi' both map to field name" in result.json()["error"]
+    duration = tmp_path / "duration.parquet"
+    pq.write_table(pa.table([pa.array([1], pa.duration("ms")), pa.array(["Aho"])],
+                            names=["Kesto", "Nimi"]), duration)
+    with pytest.raises(SourceError, match="column 'Kesto': casting from Duration"):
+        read_source(duration)

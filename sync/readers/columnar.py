@@ -40,19 +40,23 @@ def read_columnar(path: Path, kind: str, *, header_row: int = 1) -> SourceTable:
         raise SourceError(f"{path}: --header-row does not apply to {label} sources "
                           "(their column names are the header); leave it out")
     try:
-        lazy = _scan(path, kind)
+        lazy, headers = _scan(path, kind)
         schema = lazy.collect_schema()
-        names = [f"c{i}" for i in range(len(schema))]
-        exprs = [_as_text(pl.col(column), dtype).alias(name)
-                 for (column, dtype), name in zip(schema.items(), names, strict=True)]
-        frame = lazy.select(exprs).collect()
+        names = list(schema)  # c0, c1, ... by position (see _scan)
+        exprs = []
+        for (name, dtype), header in zip(schema.items(), headers, strict=True):
+            try:
+                exprs.append(_as_text(pl.col(name), dtype).alias(name))
+            except pl.exceptions.PolarsError as exc:
+                raise ValueError(f"column {header!r}: {first_line(exc, 120)}") from None
+        frame = _collect(lazy.select(exprs), headers)
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         reason = first_line(exc, 160)
         raise SourceError(f"{path}: cannot be read as {_article(label)} {label} file "
                           f"({reason})") from None
     frame = frame.with_columns(blank_to_null(name) for name in names).with_row_index(
         "_row", offset=2).with_columns(pl.col("_row").cast(pl.Int64))
-    headers = [str(column).strip() for column in schema]
+    headers = [header.strip() for header in headers]
     frame, skipped = drop_blank_rows(frame, names)
     return SourceTable(path=path, format="parquet" if kind == "parquet" else "arrow",
                        encoding=None, delimiter=None, header_row=1, headers=headers,
@@ -63,7 +67,7 @@ def _article(label: str) -> str:
     return "an" if label[0] in "AEIOU" else "a"
 
 
-def _scan(path: Path, kind: str) -> pl.LazyFrame:
+def _scan(path: Path, kind: str) -> tuple[pl.LazyFrame, list[str]]:
     """The file as a polars frame, decoded by pyarrow.
 
     pyarrow, not polars, decodes the file: polars 2's readers abort the whole process
@@ -77,7 +81,10 @@ def _scan(path: Path, kind: str) -> pl.LazyFrame:
 
     try:
         if kind == "parquet":
-            table = pq.read_table(path)
+            # ParquetFile, not read_table: the dataset reader behind read_table refuses
+            # two columns of one name ("Multiple matches for FieldRef").
+            with pq.ParquetFile(path) as parquet:
+                table = parquet.read()
         elif kind == "arrow":
             table = feather.read_table(path)
         else:
@@ -86,19 +93,38 @@ def _scan(path: Path, kind: str) -> pl.LazyFrame:
         table.validate(full=True)
     except pa.ArrowException as exc:
         raise ValueError(str(exc)) from None
-    _check_dates(table)
+    headers = [str(name) for name in table.column_names]
+    # Named by position: two columns of one name (which the header mapping then refuses
+    # as for CSV, naming both) are no error pyarrow or polars could explain.
+    table = table.rename_columns([f"c{i}" for i in range(table.num_columns)])
+    _check_dates(table, headers)
     frame = pl.from_arrow(table.replace_schema_metadata(None))
     if not isinstance(frame, pl.DataFrame):
         raise ValueError("not a table")
-    return frame.lazy()
+    return frame.lazy(), headers
 
 
-def _check_dates(table: Any) -> None:
-    """ValueError naming the column and row of the first date or time polars cannot
-    hold (outside the years 1-9999: polars panics on them)."""
+def _collect(lazy: pl.LazyFrame, headers: list[str]) -> pl.DataFrame:
+    """`lazy` collected; a column polars can't turn into text is named in the error."""
+    try:
+        return lazy.collect()
+    except pl.exceptions.PolarsError as exc:
+        if len(headers) > 1:
+            for i, header in enumerate(headers):  # which one: only on this error path
+                try:
+                    lazy.select(f"c{i}").collect()
+                except pl.exceptions.PolarsError:
+                    raise ValueError(f"column {header!r}: {first_line(exc, 120)}") from None
+        raise
+
+
+def _check_dates(table: Any, headers: list[str]) -> None:
+    """ValueError naming the column (its header) and row of the first date or time
+    polars cannot hold (outside the years 1-9999: polars panics on them)."""
     found = first_out_of_range(table)
     if found is not None:
-        raise ValueError(f"column {found[0]!r}, row {found[1] + 2}: a date or time outside "
+        header = headers[table.column_names.index(found[0])]
+        raise ValueError(f"column {header!r}, row {found[1] + 2}: a date or time outside "
                          "the years 1-9999")
 
 
