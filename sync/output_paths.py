@@ -25,6 +25,11 @@ def check_output(path: Path, what: str, inputs: Iterable[tuple[Path, str]] = ())
         if os.path.abspath(path) == os.path.abspath(other):
             raise UsageError(f"{path}: is the {name}; writing the {what} there would "
                              f"replace it. Name another file")
+    if path.is_symlink():
+        # The output is renamed over its path, which would replace the link itself, not
+        # what it points to (as root, `export /dev/stdout` replaced the system's link).
+        raise UsageError(f"{path}: is a symbolic link; name the file it points to "
+                         f"({os.path.realpath(path)}) or another file for the {what}")
     try:
         found = path.stat()
     except OSError:

@@ -63,6 +63,23 @@ def test_no_output_takes_the_name_of_a_file_sqlite_keeps_beside_the_register(
         assert not companion.exists()
 
 
+def test_a_symbolic_link_is_never_replaced_by_an_output(source: Path, tmp_path: Path) -> None:
+    # QA: the output was renamed over the link itself; as root, `export /dev/stdout`
+    # (a link to /proc/self/fd/1) replaced the system's /dev/stdout with a file.
+    db = tmp_path / "r.db"
+    assert run_cli("import", source, "--db", db, "--yes").exit_code == 0
+    target = tmp_path / "target.csv"
+    target.write_text("ORIGINAL\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    for args in (("export", link, "--db", db), ("preview", source, "--db", db, "--plan", link),
+                 ("import", source, "--db", db, "--yes", "--report", link)):
+        result = run_cli(*args)
+        assert result.exit_code == 2, args
+        assert f"{link}: is a symbolic link" in result.stderr
+        assert link.is_symlink() and target.read_text() == "ORIGINAL\n"
+
+
 def test_a_pipe_or_a_folder_is_never_replaced_by_an_output(source: Path,
                                                           tmp_path: Path) -> None:
     fifo = tmp_path / "pipe"
