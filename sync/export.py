@@ -96,7 +96,8 @@ def build_selection(rules: Rules, register: Register, *, group: str | None = Non
                      where=tuple(_where(rules, item) for item in where),
                      changed_since_batch=batch, changed_since=since,
                      customers=_numbers(customers_file) if customers_file else None,
-                     include_invalidated=include_invalidated)
+                     include_invalidated=include_invalidated,
+                     default_country=rules.default_country)
 
 
 def _where(rules: Rules, item: str) -> tuple[str, str]:

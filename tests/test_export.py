@@ -123,6 +123,20 @@ def test_selection_options(db: Path, tmp_path: Path) -> None:
     assert (result.json()["count"], result.json()["not_found"]) == (2, 1)
 
 
+def test_where_the_default_country_finds_customers_without_a_country(db: Path,
+                                                                     tmp_path: Path) -> None:
+    # QA: the README's `--where country=FI` left out customers imported from a file
+    # without a country column, which every other step reads as Finnish.
+    plain = write_csv(tmp_path / "plain.csv", "customer_number;name\n3001;Liisa Laine\n")
+    assert run_cli("import", plain, "--db", db, "--yes").exit_code == 0
+    dest = tmp_path / "sel.parquet"
+    export(db, dest, "--where", "country=Suomi")
+    assert pl.read_parquet(dest)["customer_number"].to_list() == ["1001", "1002", "007",
+                                                                  "3001"]
+    export(db, dest, "--where", "country=SE")
+    assert pl.read_parquet(dest)["customer_number"].to_list() == ["1004"]
+
+
 def test_changed_since_batch_and_date(db: Path, tmp_path: Path) -> None:
     edit = write_csv(tmp_path / "e.csv", "customer_number;city\n1002;Pori\n")
     assert run_cli("import", edit, "--db", db, "--yes").exit_code == 0  # batch 2

@@ -73,6 +73,8 @@ class Selection:
 
     group: a group name (compared ignoring case). customer_type: company or person.
     where: (field, canonical value) pairs; an empty value selects customers without one.
+    default_country: the rules' default country; `country` equal to it also selects
+    customers without a country (an empty country means the default one, spec section 2).
     changed_since_batch: customers inserted or updated by that batch or a later one.
     changed_since: customers inserted or updated by a batch committed at or after this
     UTC ISO time. customers: these customer numbers only. include_invalidated: also
@@ -86,6 +88,7 @@ class Selection:
     changed_since: str | None = None
     customers: tuple[str, ...] | None = None
     include_invalidated: bool = False
+    default_country: str | None = None
 
 
 class Register(Protocol):

@@ -38,6 +38,12 @@ def _conditions(columns: set[str], selection: Selection, prefix: str,
         if name == "customer_group":
             where.append("g.name_key = ?" if value else "c.group_id IS NULL")
             params.extend([group_key(value)] if value else [])
+        elif name == "country" and value and value == selection.default_country \
+                and name in columns:
+            # An empty country is the default one (spec section 2): `country=FI` also
+            # finds the customers imported from files without a country column.
+            where.append("(c.country = ? OR c.country IS NULL OR c.country = '')")
+            params.append(value)
         elif name == "name" and value:
             # As matching compares names (spec section 4): `name=aho oy` finds `Aho Oy`.
             where.append("c.name_key = ?")
