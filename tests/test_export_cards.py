@@ -134,3 +134,28 @@ def test_address_order_by_country() -> None:
            ["N", "S 1", "12345 C", "SAKSA"]
     assert address_lines({**row, "country": "GB"}, "FI")[2:] == ["C", "12345", "UNITED KINGDOM"]
     assert address_lines({**row, "country": "US"}, "FI")[2:] == ["C 12345", "UNITED STATES"]
+
+
+def test_a_label_never_runs_past_its_edge_and_keeps_its_postal_lines() -> None:
+    # QA: a word wider than the label was drawn whole, over the next label or off the
+    # page; and a very long name pushed the street, postcode, city and country off.
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfbase import pdfmetrics
+
+    from sync.writers.labels import _PADDING, _fit, _font
+
+    font = _font().fontName
+    room_w, room_h = A4[0] / 3 - 2 * _PADDING, A4[1] / 8 - 2 * _PADDING
+    word = "Donaudampfschifffahrtsgesellschaftskapitän Müller"
+    size, lines = _fit(font, [word, "Hauptstraße 1", "10115 Berlin", "GERMANY"], room_w,
+                       room_h, 10.0)
+    assert all(pdfmetrics.stringWidth(line, font, size) <= room_w for line in lines)
+    assert "".join(lines).replace(" ", "").startswith("Donaudampfschifffahrtsgesellschaft")
+    name = ("Pohjois-Pohjanmaan Kiinteistöhuolto- ja Rakennuspalvelut Osakeyhtiö " * 6)[:395]
+    street = ("Kauppurienkatu 12 B 34, 3. kerros, sisäpiha, porraskäytävä C, ovisummeri "
+              "Meikäläinen")
+    size, lines = _fit(font, [name, street, "114 55 Stockholm", "SWEDEN"], room_w, room_h,
+                       10.0)
+    assert lines[-2:] == ["114 55 Stockholm", "SWEDEN"]
+    assert any(line.endswith("…") for line in lines)
+    assert len(lines) * size * 1.2 <= room_h

@@ -115,23 +115,48 @@ def _draw_label(canvas: Canvas, font: str, lines: list[str], x: float, y: float,
 def _fit(font: str, lines: list[str], room_w: float, room_h: float,
          start: float) -> tuple[float, list[str]]:
     """The largest type size at which the lines fit: unwrapped down to a readable size,
-    else wrapped; at the smallest size, lines past the label's last are cut and end in
-    an ellipsis (only for addresses far longer than any post accepts)."""
+    else wrapped (a word wider than the label broken where it must); at the smallest
+    size, the lines that do not fit are cut from the name, then the street, each cut
+    line ending in an ellipsis: the postal lines stay whole (only for addresses far
+    longer than any post accepts)."""
     sizes = [start - 0.5 * i for i in range(int((start - _MIN_SIZE) / 0.5) + 1)]
     for size in (s for s in sizes if s >= _SHRINK_FLOOR):
         widest = max((pdfmetrics.stringWidth(t, font, size) for t in lines), default=0)
         if widest <= room_w and len(lines) * size * _LEADING <= room_h:
             return size, lines
     for size in sizes:
-        wrapped = [part for t in lines for part in simpleSplit(t, font, size, room_w)]
+        wrapped = [part for t in lines for part in _wrap(t, font, size, room_w)]
         if len(wrapped) * size * _LEADING <= room_h:
             return size, wrapped
-    wrapped = [part for t in lines for part in simpleSplit(t, font, _MIN_SIZE, room_w)]
+    parts = [_wrap(t, font, _MIN_SIZE, room_w) for t in lines]
     fits = max(1, int(room_h // (_MIN_SIZE * _LEADING)))
-    if len(wrapped) > fits:
+    over = sum(len(part) for part in parts) - fits
+    for part in parts:  # the name first, then the street; each keeps one line
+        cut = min(over, len(part) - 1)
+        if cut > 0:
+            del part[len(part) - cut:]
+            part[-1] = part[-1][:-1] + "…"
+            over -= cut
+    wrapped = [line for part in parts for line in part]
+    if len(wrapped) > fits:  # more lines than the label holds, one each: keep the first
         wrapped = wrapped[:fits]
         wrapped[-1] = wrapped[-1][:-1] + "…"
     return _MIN_SIZE, wrapped
+
+
+def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
+    """`text` wrapped at spaces to `width`, and a word wider than that broken where it
+    reaches the edge (simpleSplit leaves it whole, running into the next label)."""
+    out: list[str] = []
+    for part in simpleSplit(text, font, size, width):
+        while len(part) > 1 and pdfmetrics.stringWidth(part, font, size) > width:
+            n = len(part) - 1
+            while n > 1 and pdfmetrics.stringWidth(part[:n], font, size) > width:
+                n -= 1
+            out.append(part[:n])
+            part = part[n:]
+        out.append(part)
+    return out
 
 
 def _font() -> TTFont:
