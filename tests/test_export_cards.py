@@ -73,6 +73,14 @@ def test_vcards_parse_back_with_the_same_names_phones_emails_addresses(db: Path,
     assert cards["1005"].adr.value.street == long_street  # folded lines unfold exactly
 
 
+def test_vcard_values_hold_no_control_characters_but_a_tab() -> None:
+    # QA: a bell or escape character in the notes was written raw (RFC 6350 allows
+    # only a tab); line breaks are escaped as \n as before.
+    from sync.writers.vcard import escape
+
+    assert escape("a\x07b\tc\r\nd,e;f\x1b\x7f") == "ab\tc\\nd\\,e\\;f"
+
+
 def test_vcard_lines_are_folded_at_75_octets(db: Path, tmp_path: Path) -> None:
     dest = tmp_path / "c.vcf"
     run_cli("export", dest, "--db", db)

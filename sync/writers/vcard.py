@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable
 from functools import cache
@@ -72,9 +73,15 @@ def _is_e164(phone: str) -> bool:
 
 
 def escape(text: str) -> str:
-    """A text value escaped for vCard: backslash, comma, semicolon and line breaks."""
-    return (text.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;")
-            .replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n"))
+    """A text value escaped for vCard: backslash, comma, semicolon and line breaks; the
+    other control characters, which a vCard value can't hold (RFC 6350 3.3: only a tab),
+    are left out."""
+    escaped = (text.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;")
+               .replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n"))
+    return _CONTROLS.sub("", escaped)
+
+
+_CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f]")  # line breaks are escaped by then
 
 
 def fold(line: str) -> str:
