@@ -19,11 +19,13 @@ from sync.writers.register.sql import SQLRegister
 
 
 def _with_register(db: str, *, write: bool, body: Callable[[SQLRegister], int]) -> int:
-    """Run `body` on the register; a writing command needs one that exists already."""
+    """Run `body` on the register, which must exist already: a reading command on a
+    mistyped --db would otherwise say "no batches yet" or "no customer 1", as if the
+    register were empty (QA). Nothing is created either way."""
     register = open_register(db, create=write and register_exists(db))
     try:
-        if write and register.register_id() is None:
-            raise UsageError(f"{register.label}: there is no register here yet")
+        if register.register_id() is None:
+            raise UsageError(f"{register.label}: there is no register here yet; check --db")
         return body(register)
     finally:
         register.close()

@@ -478,9 +478,13 @@ def test_the_history_digest_of_a_version_stays_as_later_batches_and_reverts_land
         register.close()
 
 
-def test_revert_on_a_register_that_does_not_exist_creates_none(register_url: str):
-    # A typo in --db or ?schema= made revert create an empty register, then exit 2.
-    result = run_cli("revert", "1", "--db", register_url, "--json")
+@pytest.mark.parametrize("command", [("revert", "1"), ("batches",), ("batch", "show", "1"),
+                                     ("history", "1001")])
+def test_a_register_that_does_not_exist_is_said_and_none_created(register_url: str,
+                                                                  command: tuple[str, ...]):
+    # A typo in --db or ?schema= made revert create an empty register, then exit 2; and
+    # `batches` said "no batches yet", `history` "there is no customer", exit 0/2 (QA).
+    result = run_cli(*command, "--db", register_url, "--json")
     assert result.exit_code == 2
     assert "there is no register here yet" in result.json()["error"]
     from sync.writers.register import register_exists
