@@ -119,6 +119,10 @@ def test_a_letter_the_label_font_lacks_is_an_error_not_a_box(db: Path, tmp_path:
     assert result.exit_code == 2
     assert "customer 1004" in result.json()["error"] and "REGSYNC_LABEL_FONT" in \
         result.json()["error"]
+    # The letters in the label's order (QA: sorted, 東京 read 京東); the advice to
+    # install DejaVu Sans only where another font is in use.
+    assert "cannot draw 'Ř" in result.json()["error"]
+    assert "install DejaVu Sans" in result.json()["error"]
     assert not dest.exists()
 
 

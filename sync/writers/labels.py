@@ -184,7 +184,11 @@ def _check_glyphs(font: TTFont, lines: list[str], number: str | None) -> None:
     missing = {ch for line in lines for ch in line
                if ord(ch) not in font.face.charToGlyph and not ch.isspace()}
     if missing:
+        name = font.face.name.decode(errors="replace")
+        # Shown in the order the label has them (sorted, 東京 read 京東).
+        shown = "".join(dict.fromkeys(c for line in lines for c in line if c in missing))
+        other = ("" if name.startswith("DejaVu") else
+                 "install DejaVu Sans (Debian: fonts-dejavu-core) or ")
         raise ExportError(
-            f"customer {number}: the label font {font.face.name.decode(errors='replace')} "
-            f"cannot draw {''.join(sorted(missing))!r}; install DejaVu Sans (Debian: "
-            f"fonts-dejavu-core) or set REGSYNC_LABEL_FONT to a TTF font that has it")
+            f"customer {number}: the label font {name} cannot draw {shown!r}; "
+            f"{other}set REGSYNC_LABEL_FONT to a TTF font that has it")
