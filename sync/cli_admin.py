@@ -47,8 +47,11 @@ def batches_cmd(db: str, as_json: bool) -> None:
             counts = ", ".join(f"{k} {v}" for k, v in json.loads(b["counts"]).items() if v)
             state = f"  reverted by {b['reverted_by']}" if b["reverted_by"] else ""
             what = b["source"] or (f"batch {b['reverts']}" if b["reverts"] else "")
+            # The checksum's first 12 digits: enough to tell files apart by eye (--json
+            # has it whole).
+            digest = f"  sha256 {b['checksum'][:12]}" if b["checksum"] else ""
             lines.append(f"{b['id']:>5}  {b['committed_at']}  {b['kind']:<10} "
-                         f"{b['actor'] or '':<12} {what}  {counts}{state}")
+                         f"{b['actor'] or '':<12} {what}{digest}  {counts}{state}")
         records = [{**b, "counts": json.loads(b["counts"])} for b in _records(frame)]
         emit(as_json, {"batches": records}, lines or ["no batches yet"])
         return 0

@@ -76,7 +76,8 @@ def test_export_and_batches_see_no_register_in_a_file_of_0_bytes(unborn: Path,
     assert result.exit_code == 2
     assert "no register there" in _one_line(result.stderr)  # as for a missing file
     result = run_cli("batches", "--db", unborn)
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code == 2
+    assert "there is no register here yet" in _one_line(result.stderr)  # as for export
     assert unborn.stat().st_size == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["u0.db"]
 

@@ -112,6 +112,9 @@ def test_batches_and_batch_show_and_history(db: str):
         "customer_group", "Oulu", "Pohjoinen", "maija", batch)
     human = run_cli("history", "1004", "--db", db)
     assert "customer_group: 'Oulu' -> 'Pohjoinen'" in human.stdout
+    # The human list shows the checksum too (its first 12 digits), as its help says.
+    listing = run_cli("batches", "--db", db).stdout
+    assert f"sha256 {row['checksum'][:12]}" in listing
 
 
 def test_history_of_an_unknown_customer_is_exit_2(db: str):
