@@ -30,7 +30,10 @@ RISKY = ("-Oy-", "=Summa", "+Plus Oy", "@koti", "'=lainaus", "''+kaksi", "'taval
          "'=\"00100\"")
 
 letters = st.sampled_from("abcdefghijklmnopqrstuvwxyzäöåčšžABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÅ")
-word = st.text(letters, min_size=1, max_size=8)
+# Without pairs such as "Äš": those are the bytes of "Ě" in UTF-8 read as Windows-1252,
+# which the import rejects as text encoded twice, so no register holds them.
+word = st.text(letters, min_size=1, max_size=8).filter(
+    lambda w: not any(a in "ÃÄÅ" and b in "šž" for a, b in zip(w, w[1:])))
 name = st.one_of(st.lists(word, min_size=1, max_size=3).map(" ".join), st.sampled_from(RISKY))
 
 # field -> a new value no generated customer has
