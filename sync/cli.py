@@ -378,6 +378,22 @@ def import_cmd(source: Path, db: str, rules_path: Path | None, encoding: str | N
     _run(as_json, body)
 
 
+# Export options that apply to one format only: given for another, they would be
+# ignored without a word (`export x.csv --labels 8x3` exited 0; QA).
+_FORMAT_OPTIONS = {"delimiter": ("--delimiter", "csv"), "bom": ("--bom/--no-bom", "csv"),
+                   "spreadsheet_safe": ("--spreadsheet-safe", "csv"),
+                   "layout": ("--labels", "labels")}
+
+
+def _refuse_options_of_other_formats(chosen: str) -> None:
+    """UsageError for an option given on the command line that `chosen` does not use."""
+    context = click.get_current_context()
+    for name, (option, applies_to) in _FORMAT_OPTIONS.items():
+        given = context.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+        if given and chosen != applies_to:
+            raise UsageError(f"{option} applies to {applies_to} exports only, not {chosen}")
+
+
 @cli.command("export")
 @click.argument("dest", type=click.Path(path_type=Path))
 @_db_option
@@ -419,7 +435,9 @@ def export_cmd(dest: Path, db: str, fmt: str | None, headers: str, rules_path: P
         check_output(dest, "export", [
             *_register_file(db),
             *([(customers_file, "customers file")] if customers_file else [])])
-        options = ExportOptions(format=format_for(dest, fmt), headers=headers,
+        chosen = format_for(dest, fmt)
+        _refuse_options_of_other_formats(chosen)
+        options = ExportOptions(format=chosen, headers=headers,
                                 delimiter=delimiter, bom=bom,
                                 spreadsheet_safe=spreadsheet_safe, labels=layout)
         rules = load_rules(rules_path)

@@ -155,6 +155,10 @@ def test_changed_since_batch_and_date(db: Path, tmp_path: Path) -> None:
     (("--where", "customer_type=firm"), "unknown customer type"),
     (("--changed-since", "yesterday"), "batch id"),
     (("--delimiter", ":"), "--delimiter"),
+    # An option of another format was ignored without a word (QA).
+    (("--labels", "8x3"), "--labels applies to labels exports only, not csv"),
+    (("--format", "xlsx", "--no-bom"), "--bom/--no-bom applies to csv exports only"),
+    (("--format", "parquet", "--delimiter", ";"), "--delimiter applies to csv exports only"),
 ])
 def test_bad_selection_is_exit_2_and_writes_nothing(db: Path, tmp_path: Path, args, message):
     dest = tmp_path / "out.csv"
