@@ -688,3 +688,22 @@ def test_a_drop_that_is_not_a_plain_file_is_said_never_read(tmp_path: Path) -> N
     for name in ("pipe.csv", "gone.csv", "folder.csv"):
         assert files[name]["outcome"] == "left_incomplete"
         assert files[name]["reason"].startswith("not a plain file")
+
+
+def test_a_link_loop_in_the_drop_folder_and_output_folders_inside_it(tmp_path: Path) -> None:
+    # Review: a link to itself stopped the run with an internal error (exit 70), and
+    # the job's own output folders inside the drop folder were reported every night.
+    job = write_job(tmp_path, source='folder = "drops"\npattern = "*"\nsettle_seconds = 0')
+    text = job.read_text().replace('"out/reports"', '"drops/reports"').replace(
+        '"out/done"', '"drops/done"').replace('"out/held"', '"drops/held"')
+    job.write_text(text)
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    (drops / "loop.csv").symlink_to(drops / "loop.csv")
+    (drops / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    for _ in range(2):
+        result = run_cli("run", job, "--json")
+        assert result.exit_code == 0, result.stderr
+        outcomes = {Path(f["file"]).name: f["outcome"] for f in result.json()["files"]}
+        assert outcomes.pop("loop.csv") == "left_incomplete"
+        assert set(outcomes.values()) <= {"committed"}  # nothing of the job's own

@@ -328,8 +328,12 @@ class _Run:
             self.done(self.table(source))
 
     def folder(self, source: FolderSource) -> None:
+        # The job's own files, and its output folders where they lie in the drop folder
+        # (not drops: they were reported as never read every night; review).
+        own = {self.job.log, self.job.lock, self.job.reports, self.job.processed,
+               self.job.held}
         scan = scan_folder(source.folder, source.pattern, source.settle_seconds,
-                           exclude=frozenset({self.job.log, self.job.lock}))
+                           exclude=frozenset(p.resolve() for p in own))
         left = dict(scan.incomplete)
         for path in sorted([*scan.ready, *left], key=lambda p: p.name):
             self.current, self.current_batch = str(path), None
@@ -400,9 +404,9 @@ class _Run:
 
     def _batch_of(self, plan: Plan) -> int | None:
         """The batch `plan` was committed as, if it was (None when that can't be read)."""
-        if self.register.register_id() is None:
-            return None  # no register yet: nothing was committed
         try:
+            if self.register.register_id() is None:
+                return None  # no register yet: nothing was committed
             return self.register.plan_batch(plan.header.plan_id)
         except Exception:  # noqa: BLE001 - the run is stopping on SIGTERM: nothing
             return None    # here may replace that; the line then says no batch

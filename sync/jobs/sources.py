@@ -81,7 +81,11 @@ def scan_folder(folder: Path, pattern: str, settle_seconds: float,
     incomplete: list[tuple[Path, str]] = []
     busy: dict[str, list[Path]] = {}  # final name -> the temporary names beside it
     for path in sorted(folder.iterdir(), key=lambda p: p.name):
-        if path.resolve() in exclude:
+        try:
+            excluded = path.resolve() in exclude
+        except (OSError, RuntimeError):  # a link to itself, or a loop of links
+            excluded = False
+        if excluded:
             continue
         if not path.is_file():
             # Said, not skipped in silence (QA): a drop the job will never read is one

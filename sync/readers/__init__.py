@@ -65,8 +65,10 @@ def _zip_kind(path: Path) -> str:
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
-            mimetype = (archive.read("mimetype")[:100] if "mimetype" in names
-                        and "xl/workbook.xml" not in names else b"")
+            mimetype = b""
+            if "mimetype" in names and "xl/workbook.xml" not in names:
+                with archive.open("mimetype") as entry:  # its first bytes, not all of it
+                    mimetype = entry.read(100)
     except (zipfile.BadZipFile, OSError, KeyError, RuntimeError, ValueError):
         return "xlsx"
     if mimetype.startswith(b"application/vnd.oasis.opendocument.spreadsheet"):
@@ -81,8 +83,10 @@ def _zip_kind(path: Path) -> str:
     return "xlsx"
 
 
-_HTML = re.compile(rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|table|head|body)[\s>]",
-                   re.IGNORECASE | re.DOTALL)
+# Each comment matches one way only (possessive): with `(<!--.*?-->\s*)*` a run of
+# comments not followed by a tag was tried in 2^k splits, and 40 of them hung (review).
+_HTML = re.compile(rb"^\s*(?:<!--(?:(?!-->).)*-->\s*)*+<(!doctype\s+html|html|table|head|body)"
+                   rb"[\s>]", re.IGNORECASE | re.DOTALL)
 _XML_SPREADSHEET = b"urn:schemas-microsoft-com:office:spreadsheet"
 
 

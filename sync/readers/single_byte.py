@@ -222,17 +222,20 @@ def encoding_doubt(words: Counter[bytes], counts: Counter[int], chosen: str) -> 
     one Czech name among a thousand Finnish ones is thin evidence either way."""
     if not words:
         return None
-    mine = score_words(words, counts, chosen)
-    others = sorted((enc for enc in SINGLE_BYTE_ENCODINGS if enc != chosen
-                     and score_single_byte(counts, enc) > -math.inf),
-                    key=lambda enc: -score_words(words, counts, enc))
-    for other in others:
-        differ = [w for w, _ in words.most_common()
-                  if w.decode(chosen, errors="replace") != w.decode(other, errors="replace")]
+    scores = {enc: score_words(words, counts, enc) for enc in SINGLE_BYTE_ENCODINGS
+              if enc == chosen or score_single_byte(counts, enc) > -math.inf}
+    ranked = [w for w, _ in words.most_common()]
+    for other in sorted((e for e in scores if e != chosen), key=lambda e: -scores[e]):
+        differ = []
+        for word in ranked:  # the two most frequent words the two read differently
+            if word.decode(chosen, errors="replace") != word.decode(other, errors="replace"):
+                differ.append(word)
+                if len(differ) == 2:
+                    break
         if not differ:
             continue
-        if mine - score_words(words, counts, other) >= _DOUBT_MARGIN:
+        if scores[chosen] - scores[other] >= _DOUBT_MARGIN:
             return None
-        shown = ", ".join(f"{w.decode(chosen)!r} as {w.decode(other)!r}" for w in differ[:2])
+        shown = ", ".join(f"{w.decode(chosen)!r} as {w.decode(other)!r}" for w in differ)
         return f"{other} would read {shown}; pass --encoding {other} if that is right"
     return None
