@@ -17,6 +17,7 @@ import sync.errors as sync_errors
 from sync.jobs.sources import move_into, temporary_name
 from tests.conftest import customers, report_rows, run_cli
 from tests.jobs_helpers import HEADER, batches, log_lines, names, write_job
+from tests.workbooks import write_xlsx
 
 FOLDER_SOURCE = 'folder = "drops"\npattern = "*.csv"\nsettle_seconds = 0.3'
 POLICY = 'max_rejected = "25%"\nallow_conflicts = false'
@@ -707,3 +708,74 @@ def test_a_link_loop_in_the_drop_folder_and_output_folders_inside_it(tmp_path: P
         outcomes = {Path(f["file"]).name: f["outcome"] for f in result.json()["files"]}
         assert outcomes.pop("loop.csv") == "left_incomplete"
         assert set(outcomes.values()) <= {"committed"}  # nothing of the job's own
+
+
+def test_a_job_reads_its_drops_with_its_own_read_options(tmp_path: Path) -> None:
+    # An ERP writes Windows-1250 CSVs whose Czech letters a Finnish-looking file hides
+    # from detection ('Pečenka' read as Windows-1252 is 'Peèenka'), and workbooks whose
+    # header is on row 3 of a second sheet. Each option concerns its own format: the
+    # CSV has no sheet, the workbook no encoding.
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0\n'
+                    'encoding = "Windows-1250"\nsheet = "Asiakkaat"\nheader_row = 3')
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    (drops / "a.csv").write_bytes(("Vienti 2026-11-24\n\n" + HEADER + "1;Pečenka s.r.o.;Brno\n"
+                                   "2;Kahvila Äijä Oy;Oulu\n").encode("cp1250"))
+    write_xlsx(drops / "b.xlsx", [["not", "this", "sheet"]], more_sheets={"Asiakkaat": [
+        ["Vienti"], [], ["customer_number", "name", "city"], [3, "Alfa Oy", "Oulu"]]})
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 0, result.output
+    assert [f["outcome"] for f in result.json()["files"]] == ["committed", "committed"]
+    assert {n: c["name"] for n, c in customers(tmp_path / "r.db").items()} == {
+        "1": "Pečenka s.r.o.", "2": "Kahvila Äijä Oy", "3": "Alfa Oy"}
+
+
+@pytest.mark.parametrize(("setting", "message"), [
+    ('encoding = "klingon"', "[source] encoding 'klingon' is not a known encoding"),
+    ('encoding = "rot13"', "[source] encoding 'rot13' is not an encoding of text"),
+    ('delimiter = ";;"', "[source] delimiter ';;' is not a single character"),
+    ("header_row = 0", "[source] header_row must be a whole number, 1 or more"),
+    ('header_row = "3"', "[source] header_row must be a whole number, 1 or more"),
+    ('sheet = ""', "[source] sheet must be a non-empty string"),
+])
+def test_a_jobs_read_options_are_checked_before_anything_is_touched(
+        tmp_path: Path, setting: str, message: str) -> None:
+    job = write_job(tmp_path, source=f'folder = "drops"\nsettle_seconds = 0\n{setting}')
+    (tmp_path / "drops").mkdir()
+    (tmp_path / "drops" / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 2
+    assert message in result.json()["error"]
+    assert names(tmp_path) == ["drops", "job.toml"]
+
+
+def test_read_options_of_a_table_source_are_refused(tmp_path: Path) -> None:
+    # A table is read column by column as text: an encoding or a header row set there
+    # would be silently meaningless.
+    job = write_job(tmp_path, source='db = "src.db"\ntable = "t"\nheader_row = 2')
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 2
+    assert "[source] header_row applies to folder sources only" in result.json()["error"]
+
+
+def test_a_drop_whose_encoding_is_in_doubt_is_held_until_the_job_names_it(
+        tmp_path: Path) -> None:
+    # Detection reads this Windows-1250 file as Windows-1252 ('Peèenka'), with a doubt
+    # a preview shows before any commit. A nightly run has nobody to read it.
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    (drops / "a.csv").write_bytes((HEADER + "1;Pečenka s.r.o.;Brno\n2;Kahvila Äijä Oy;Oulu\n")
+                                  .encode("cp1250"))
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 1
+    [record] = result.json()["files"]
+    assert record["outcome"] == "held"
+    assert record["reason"].startswith("encoding doubt: cp1250 would read 'Peèenka' as "
+                                       "'Pečenka'; set encoding = \"cp1250\" in [source]")
+    assert not (tmp_path / "r.db").exists() or customers(tmp_path / "r.db") == {}
+    shutil.move(tmp_path / "out" / "held" / "a.csv", drops / "a.csv")
+    job.write_text(job.read_text().replace("settle_seconds = 0",
+                                           'settle_seconds = 0\nencoding = "cp1250"'))
+    assert run_cli("run", job).exit_code == 0
+    assert customers(tmp_path / "r.db")["1"]["name"] == "Pečenka s.r.o."

@@ -17,17 +17,23 @@ from pathlib import Path
 from typing import Any
 
 from sync.errors import RegsyncError, UsageError
+from sync.pipeline import ReadOptions
+from sync.readers.detect import normalise_delimiter, normalise_encoding
 from sync.rules import Rules, load_rules
 from sync.writers.register import open_register, register_exists
 from sync.writers.register.sqlite import sqlite_path
 from sync.writers.register.urls import redact_url
 
+# How the dropped files are read: the `--encoding`, `--delimiter`, `--sheet` and
+# `--header-row` of `regsync preview`.
+_READ_KEYS = ("encoding", "delimiter", "sheet", "header_row")
 MAX_SETTLE_SECONDS = 3600  # a file still growing after an hour is no drop
 DEFAULT_SETTLE_SECONDS = 2.0
 
 _KEYS: dict[str, frozenset[str]] = {
     "job": frozenset({"name", "register", "rules", "actor"}),
-    "source": frozenset({"folder", "pattern", "settle_seconds", "table", "query", "db"}),
+    "source": frozenset({"folder", "pattern", "settle_seconds", "table", "query", "db",
+                         *_READ_KEYS}),
     "output": frozenset({"log", "reports", "processed", "held", "lock"}),
     "policy": frozenset({"max_rejected", "allow_conflicts"}),
 }
@@ -62,11 +68,13 @@ class MaxRejected:
 
 @dataclass(frozen=True)
 class FolderSource:
-    """Files dropped into `folder` whose names match `pattern` (not recursive)."""
+    """Files dropped into `folder` whose names match `pattern` (not recursive), read
+    with `read` (each option applied to the files of the formats it concerns)."""
 
     folder: Path
     pattern: str
     settle_seconds: float
+    read: ReadOptions = ReadOptions()
 
 
 @dataclass(frozen=True)
@@ -266,9 +274,11 @@ class _Checker:
                 raise self.fail(f"[source] settle_seconds must be a number of seconds from "
                                 f"0 to {MAX_SETTLE_SECONDS}")
             return FolderSource(folder=resolved, pattern=self.text("source", "pattern") or "*",
-                                settle_seconds=float(settle))
-        if "settle_seconds" in src or "pattern" in src:
-            raise self.fail("[source] pattern and settle_seconds apply to folder sources only")
+                                settle_seconds=float(settle), read=self.read_options())
+        given = [k for k in ("pattern", "settle_seconds", *_READ_KEYS) if k in src]
+        if given:
+            raise self.fail(f"[source] {given[0]} applies to folder sources only (a table "
+                            "is read as text, column by column)")
         db, table, query = (self.text("source", k) for k in ("db", "table", "query"))
         if db is None or (table is None) == (query is None):
             raise self.fail("[source] a table source needs db and exactly one of table "
@@ -279,6 +289,25 @@ class _Checker:
             raise self.fail(f"[source] db {redact_url(db)!r}: expected sqlite:///path or "
                             "postgresql://...")
         return TableSource(db=db, table=table, query=query)
+
+    def read_options(self) -> ReadOptions:
+        """[source] encoding, delimiter, sheet and header_row, checked as the options of
+        `regsync preview` are."""
+        encoding, delimiter, sheet = (self.text("source", k)
+                                      for k in ("encoding", "delimiter", "sheet"))
+        try:
+            if encoding is not None:
+                encoding = normalise_encoding(encoding)
+            if delimiter is not None:
+                normalise_delimiter(delimiter)
+        except ValueError as exc:
+            raise self.fail(f"[source] {str(exc).removeprefix('--')}") from None
+        header_row = self.table("source").get("header_row", 1)
+        if isinstance(header_row, bool) or not isinstance(header_row, int) or header_row < 1:
+            raise self.fail("[source] header_row must be a whole number, 1 or more (the "
+                            "sheet's row number of the header)")
+        return ReadOptions(encoding=encoding, delimiter=delimiter, sheet=sheet,
+                           header_row=header_row)
 
     def max_rejected(self) -> MaxRejected:
         value = self.table("policy").get("max_rejected")

@@ -13,6 +13,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -36,8 +37,9 @@ from sync.errors import (
 from sync.jobs.config import FolderSource, Job, TableSource
 from sync.jobs.lock import job_lock
 from sync.jobs.sources import look, move_into, scan_folder, write_new
-from sync.pipeline import commit, file_checksum, preview, preview_table
+from sync.pipeline import ReadOptions, commit, file_checksum, preview, preview_table
 from sync.plan import Plan
+from sync.readers import source_kind
 from sync.readers.database import read_database
 from sync.wording import counted
 from sync.writers.register import open_register, register_exists
@@ -48,6 +50,8 @@ Outcome = Literal["committed", "skipped_duplicate", "held", "left_incomplete", "
                   "dry_run"]
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 
+# The CLI's advice in an encoding doubt, and what a job file says instead.
+_JOB_ADVICE = re.compile(r"pass --encoding (\S+) if that is right")
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process it ended
 
 
@@ -372,7 +376,7 @@ class _Run:
             return self.finish(_duplicate(str(path), checksum, done[checksum]),
                                path, self.job.processed, start)
         try:
-            plan = preview(path, self.register, self.job.rules)
+            plan = preview(path, self.register, self.job.rules, self.read_options(path))
         except SourceError as exc:
             result = FileResult(str(path), "failed", checksum, reason=exc.message, exit_code=1)
             return self.finish(result, path, self.job.held, start, error=exc.message)
@@ -380,6 +384,19 @@ class _Run:
             return FileResult(str(path), "left_incomplete", checksum,
                               reason="changed while being read: still being written")
         return self.apply(plan, path, Path(path.name).stem, start)
+
+    def read_options(self, path: Path) -> ReadOptions:
+        """The job's read options that concern `path`'s format: one pattern may take
+        CSV, XLSX and Parquet drops alike, and a workbook has no encoding, a CSV no sheet,
+        a Parquet file no header row."""
+        read = self.job.source.read if isinstance(self.job.source, FolderSource) \
+            else ReadOptions()
+        kind = source_kind(path)
+        text = kind is None
+        return ReadOptions(encoding=read.encoding if text else None,
+                           delimiter=read.delimiter if text else None,
+                           sheet=read.sheet if kind == "xlsx" else None,
+                           header_row=read.header_row if text or kind == "xlsx" else 1)
 
     def table(self, source: TableSource) -> FileResult:
         start = time.monotonic()
@@ -420,6 +437,14 @@ class _Run:
 
     def over_policy(self, plan: Plan) -> str | None:
         counts, rows = plan.header.counts, plan.rows.height
+        doubt = plan.header.source_info.get("encoding_doubt")
+        if doubt:
+            # At a terminal a person reads this line before committing; a nightly run
+            # has nobody to, and names written in the wrong code page are hard to find
+            # afterwards. The job's `encoding` setting ends the doubt for good.
+            return "encoding doubt: " + _JOB_ADVICE.sub(
+                r'set encoding = "\1" in [source] if that is right (or the encoding the '
+                r"file is in)", str(doubt))
         if self.job.max_rejected.exceeded(counts["rejected"], rows):
             return (f"{counts['rejected']:,} of {counted(rows, 'row')} rejected, over max_rejected "
                     f"{self.job.max_rejected.describe()}")

@@ -140,18 +140,10 @@ def read_source(
         raise SourceError(f"{path!s}: the file's name is not UTF-8 text; rename the "
                           "file") from None
     _check_plain_file(path)
-    head = read_head(path, 16)
-    kind = sniff_format(head)
-    if kind is None and path.suffix.lower() in (".arrow", ".feather", ".ipc") \
-            and head.startswith(_IPC_STREAM):
-        kind = "arrow-stream"
+    kind = source_kind(path)
     if kind == "xls" and _encrypted_workbook(path):
         raise SourceError(f"{path}: is a password-protected workbook, which regsync cannot "
                           "read; save a copy without the password, or the sheet as CSV")
-    if kind == "xlsx":
-        kind = _zip_kind(path)
-    elif kind is None:
-        kind = _markup_kind(read_head(path, 4096))
     if kind in _REFUSED:
         raise SourceError(f"{path}: {_REFUSED[kind]}")
     _check_options(path, kind, encoding, delimiter, sheet)
@@ -164,6 +156,22 @@ def read_source(
     if _may_hold_decomposed_letters(table):
         compose_letters(table)
     return table
+
+
+def source_kind(path: Path) -> str | None:
+    """The format `read_source` takes `path` for, from its first bytes: "xlsx",
+    "parquet", "arrow", "arrow-stream", the name of a format it refuses ("xls", "ods",
+    "html", ...), or None for delimited text (CSV)."""
+    head = read_head(path, 16)
+    kind = sniff_format(head)
+    if kind is None and path.suffix.lower() in (".arrow", ".feather", ".ipc") \
+            and head.startswith(_IPC_STREAM):
+        kind = "arrow-stream"
+    if kind == "xlsx":
+        kind = _zip_kind(path)
+    elif kind is None:
+        kind = _markup_kind(read_head(path, 4096))
+    return kind
 
 
 def _read_text(path: Path, encoding: str | None, delimiter: str | None,
