@@ -342,34 +342,28 @@ def _held_customers(rows: pl.DataFrame) -> pl.DataFrame:
 
 
 def _claims(rows: pl.DataFrame) -> pl.DataFrame:
-    """Later rows that resolve to an already claimed customer become Conflicts.
+    """Later rows that resolve to an already claimed customer, or bring a claimed key,
+    become Conflicts.
 
-    Only rows handled normally claim: matched rows claim their customer, New rows their
-    customer_number and business_id, in row order.
+    Only rows handled normally claim, in row order: matched rows their customer, New
+    rows their customer_number and business_id, Modified rows a business_id they set.
+    A row that loses any claim claims nothing (spec section 4), so one rule decides
+    them all together.
     """
     rows = _in_row_order(rows)
-    matched = pl.col("status").is_in(["Modified", "No change"])
-    first = pl.col("_row").filter(matched).first().over("match")
-    rows = rows.with_columns(
-        pl.when(matched & (pl.col("_row") != first)).then(first).otherwise(None)
-        .alias("_same_as"))
-    rows = rows.with_columns(
-        pl.when(pl.col("_same_as").is_not_null()).then(pl.lit("Conflict"))
-        .otherwise(pl.col("status")).alias("status"),
-        pl.when(pl.col("_same_as").is_not_null())
-        .then(pl.format("same customer as row {}", pl.col("_same_as")))
-        .otherwise(pl.col("message")).alias("message"))
-    # New rows claim their number and business id, Modified rows a business id they
-    # set; a later row bringing a claimed key is a Conflict (spec section 4).
-    sets_business_id = (pl.col("status") == "Modified") & pl.col("changed_fields").str.contains(
+    status = pl.col("status")
+    matched = status.is_in(["Modified", "No change"])
+    sets_business_id = (status == "Modified") & pl.col("changed_fields").str.contains(
         r"(^|\|)business_id(\||$)")
-    claimants = rows.select("_row", "status", "changed_fields", new_col("customer_number"),
-                            new_col("business_id")).filter(
-        (pl.col("status") == "New") | sets_business_id).select(
+    claimants = rows.select("_row", "status", "match", "changed_fields",
+                            new_col("customer_number"), new_col("business_id")).filter(
+        matched | (status == "New")).select(
         "_row",
-        pl.when(pl.col("status") == "New").then(pl.col(new_col("customer_number")))
+        pl.when(matched).then(pl.col("match")).alias("match"),
+        pl.when(status == "New").then(pl.col(new_col("customer_number")))
         .alias("customer_number"),
-        pl.col(new_col("business_id")).alias("business_id"))
+        pl.when((status == "New") | sets_business_id).then(pl.col(new_col("business_id")))
+        .alias("business_id"))
     conflicts = claim_conflicts(claimants)
     if conflicts.height:
         # Joined on `_row` alone and put beside the rows (no copy of the wide rows).
@@ -379,7 +373,7 @@ def _claims(rows: pl.DataFrame) -> pl.DataFrame:
         rows = rows.with_columns(
             pl.when(hit).then(pl.lit("Conflict")).otherwise(pl.col("status")).alias("status"),
             pl.when(hit).then(why).otherwise(pl.col("message")).alias("message"))
-    return rows.drop("_same_as")
+    return rows
 
 
 def _in_row_order(rows: pl.DataFrame) -> pl.DataFrame:

@@ -122,6 +122,20 @@ def test_second_row_for_the_same_customer_is_conflict(seeded, tmp_path):
     assert rows[3]["message"] == "same customer as row 2"
 
 
+def test_a_row_that_loses_a_key_claim_does_not_hold_its_customer(seeded, tmp_path):
+    # Row 3 reaches 1002 but would give it the business id New row 2 brings: a
+    # Conflict, so it claims nothing, and row 4's change to 1002 goes through (QA: it
+    # was "same customer as row 3", a row that is never applied).
+    rows = preview_rows(seeded, tmp_path,
+                        "customer_number;name;business_id;postal_code\n"
+                        ";X Oy;1572860-0;\n"
+                        "1002;Matti Virtanen;1572860-0;\n"
+                        "1002;Matti Virtanen;;00500\n")
+    assert [rows[r]["status"] for r in (2, 3, 4)] == ["New", "Conflict", "Modified"]
+    assert rows[3]["message"] == "same business_id as row 2"
+    assert rows[4]["changed_fields"] == "postal_code"
+
+
 def test_two_new_rows_with_the_same_number_second_is_conflict(seeded, tmp_path):
     rows = preview_rows(seeded, tmp_path,
                         "customer_number;name\n5001;Uusi Asiakas\n5001;Toinen Asiakas\n")
