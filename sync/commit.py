@@ -33,9 +33,12 @@ def changeset(rows: CommitRows) -> ChangeSet:
     groups = tuple(column(pl.col(new_col("customer_group"))).unique(maintain_order=True)
                    .to_list())
     # What the matching of the rows that write relied on (spec section 6): their
-    # customers, and the keys they found free or found on exactly one customer.
+    # customers, and the keys they found free or found on exactly one customer. And the
+    # customers of No change rows: changed since, the file's values would now change
+    # them, and a commit that said "every row applied or unchanged" would lose them.
     relies = {
-        "customer_number": column(pl.col(new_col("customer_number")), is_new),
+        "customer_number": pl.concat([column(pl.col(new_col("customer_number")), is_new),
+                                      rows.unchanged_customers().drop_nulls()]),
         "business_id": column(pl.col(new_col("business_id"))),
         "name_key": column(name_key(pl.col(new_col("name"))),
                            is_new | (pl.col("matched_by") == "name")),

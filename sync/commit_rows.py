@@ -45,6 +45,12 @@ class CommitRows:
         """These plan columns of every writing row, in plan order."""
         return self._collect(self._rows.filter(_WRITING).select(names))
 
+    def unchanged_customers(self) -> pl.Series:
+        """The customer numbers of the No change rows: the plan compared their values
+        with the file's and found nothing to write."""
+        return self._collect(self._rows.filter(pl.col("status") == "No change")
+                             .select("customer_number")).to_series()
+
     def count(self, statuses: tuple[str, ...] = APPLIED) -> int:
         """How many rows of these statuses the plan has."""
         return self._where(statuses).len()

@@ -145,6 +145,23 @@ def test_a_plan_made_before_a_lock_is_stale(db: str, tmp_path: Path):
     assert customers(db)["1004"]["city"] == "Oulu"
 
 
+def test_a_plan_whose_unchanged_customer_changed_since_is_stale(db: str, tmp_path: Path):
+    # Row 3 was No change when previewed; another import then moved 1001 to Vantaa. A
+    # commit saying "every row applied or unchanged" (exit 0) would lose the file's
+    # Helsinki (QA), so the plan is stale as for a Modified row's customer.
+    source = write_csv(tmp_path / "s.csv", "customer_number;city\n1004;Kempele\n"
+                                           "1001;Helsinki\n")
+    plan = tmp_path / "p.plan"
+    assert run_cli("preview", source, "--db", db, "--plan", plan).exit_code == 0
+    other = write_csv(tmp_path / "o.csv", "customer_number;city\n1001;Vantaa\n")
+    assert run_cli("import", other, "--db", db, "--yes").exit_code == 0
+    before = register_state(db)
+    result = run_cli("commit", plan, "--db", db, "--json")
+    assert result.exit_code == 3
+    assert "(customers 1001)" in result.json()["error"]
+    assert register_state(db) == before
+
+
 def test_invalidated_customers_keep_their_keys_and_are_never_deleted(db: str,
                                                                      tmp_path: Path):
     assert run_cli("invalidate", "1004", "--db", db).exit_code == 0
