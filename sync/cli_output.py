@@ -10,12 +10,14 @@ import getpass
 import json
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from typing import Any, TextIO
 
 import click
 
 from sync.errors import EXIT_INTERNAL, RegsyncError, first_line
+from sync.signals import EXIT_TERMINATED, Terminated, sigterm_interrupts
 
 EXIT_UNREADABLE = 2
 
@@ -105,9 +107,12 @@ class StepLine:
 def run(as_json: bool, action: Callable[[], int]) -> None:
     """Run a command body; map errors to one line, a JSON object and an exit code."""
     try:
-        code = action()
+        with sigterm_interrupts():
+            code = action()
     except RegsyncError as exc:
         fail(as_json, exc.message, exc.exit_code)
+    except Terminated:
+        fail(as_json, "terminated (SIGTERM); nothing was written", EXIT_TERMINATED)
     except KeyboardInterrupt:
         fail(as_json, "interrupted; nothing was written", 130)
     except BrokenPipeError:
@@ -122,18 +127,24 @@ def run(as_json: bool, action: Callable[[], int]) -> None:
         damaged = _damaged_register(exc)
         if damaged is not None:
             fail(as_json, damaged, EXIT_UNREADABLE)
-        if os.environ.get("REGSYNC_DEBUG"):
-            raise
+        _debug_traceback()
         fail(as_json, f"internal error ({type(exc).__name__}: {exc}); nothing was written. "
                        f"Set REGSYNC_DEBUG=1 for details", EXIT_INTERNAL)
     except (SystemExit, GeneratorExit):
         raise
     except BaseException as exc:  # noqa: BLE001 - polars' PanicException is no Exception
-        if os.environ.get("REGSYNC_DEBUG"):
-            raise
+        _debug_traceback()
         fail(as_json, f"internal error ({type(exc).__name__}: {first_line(exc)}); nothing "
                       "was written. Set REGSYNC_DEBUG=1 for details", EXIT_INTERNAL)
     sys.exit(code)
+
+
+def _debug_traceback() -> None:
+    """With REGSYNC_DEBUG set, the traceback of the exception being handled on stderr.
+    The exit code stays the internal error's: a job reading 1 ("rows not applied")
+    would be misled."""
+    if os.environ.get("REGSYNC_DEBUG"):
+        traceback.print_exc(file=sys.stderr)
 
 
 def _damaged_register(exc: Exception) -> str | None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -452,3 +454,54 @@ def test_runs_of_columns_without_a_header_are_shown_as_ranges(tmp_path: Path) ->
     assert result.json()["source"]["ignored"] == [
         "(no header, column 2)", "(no header, column 3)", "(no header, column 4)",
         "(no header, column 6)", "Foo"]
+
+
+def test_sigterm_during_an_import_rolls_it_back_and_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # QA: SIGTERM (systemctl stop, a timeout) ended `import`/`commit` silently: status
+    # 143, no line, no JSON object, where Ctrl-C gave both. Without regsync's handler,
+    # this test's handler turns the signal into an error it can see.
+    from sync.writers.register.sqlite import SQLiteRegister
+
+    def not_handled(signum: int, frame: object) -> None:
+        raise RuntimeError("SIGTERM reached the default handler")
+
+    real_insert = SQLiteRegister._insert
+
+    def insert_then_sigterm(self: SQLiteRegister, inserts: object, *args: object) -> None:
+        real_insert(self, inserts, *args)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(1)  # the handler runs here
+
+    db = tmp_path / "r.db"
+    assert run_cli("import", FIXTURES / "demo" / "register.csv", "--db", db,
+                   "--yes").exit_code == 0
+    before = register_state(db)
+    monkeypatch.setattr(SQLiteRegister, "_insert", insert_then_sigterm)
+    previous = signal.signal(signal.SIGTERM, not_handled)
+    try:
+        result = run_cli("import", FIXTURES / "demo" / "asiakkaat.csv", "--db", db,
+                         "--yes", "--json")
+        assert signal.getsignal(signal.SIGTERM) is not_handled  # put back afterwards
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert result.exit_code == 143, result.stderr
+    assert result.json() == {"error": "terminated (SIGTERM); nothing was written",
+                             "exit_code": 143}
+    assert register_state(db) == before
+
+
+def test_debug_output_keeps_the_internal_error_exit_code(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # QA: with REGSYNC_DEBUG=1 a bug exited 1, which a job reads as "rows not applied".
+    import sync.cli
+
+    def fails(*_args: object, **_kwargs: object) -> None:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(sync.cli, "open_register", fails)
+    monkeypatch.setenv("REGSYNC_DEBUG", "1")
+    result = run_cli("export", tmp_path / "out.csv", "--db", tmp_path / "r.db", "--json")
+    assert result.exit_code == 70
+    assert "Traceback" in result.stderr and "ZeroDivisionError: a bug" in result.stderr
+    assert json.loads(result.stdout)["exit_code"] == 70

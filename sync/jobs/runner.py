@@ -14,10 +14,8 @@ import errno
 import json
 import os
 import re
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +39,7 @@ from sync.pipeline import ReadOptions, commit, file_checksum, preview, preview_t
 from sync.plan import Plan
 from sync.readers import source_kind
 from sync.readers.database import read_database
+from sync.signals import EXIT_TERMINATED, Terminated, sigterm_interrupts
 from sync.wording import counted
 from sync.writers.register import open_register, register_exists
 from sync.writers.register.sql import SQLRegister
@@ -52,7 +51,6 @@ OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 
 # The CLI's advice in an encoding doubt, and what a job file says instead.
 _JOB_ADVICE = re.compile(r"pass --encoding (\S+) if that is right")
-EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process it ended
 
 
 @dataclass
@@ -148,7 +146,7 @@ def run_job(job: Job, *, dry_run: bool = False,
             echo(result.line())
 
         run = _Run(job, register, dry_run, done)
-        with _sigterm_interrupts():
+        with sigterm_interrupts():
             try:
                 run.run()
             except (SystemExit, GeneratorExit):
@@ -172,35 +170,6 @@ class RunStopped(Exception):
     def __init__(self, summary: RunSummary, message: str, exit_code: int) -> None:
         super().__init__(message)
         self.summary, self.message, self.exit_code = summary, message, exit_code
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (systemd's stop or timeout) during a run: raised where the run is, as
-    Ctrl-C raises KeyboardInterrupt, so that it stops the same way (a commit under way
-    rolls back, the stop is logged and summarised) but with its own exit code."""
-
-
-@contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """For the block, SIGTERM raises Terminated instead of ending the process at once.
-
-    Only the main thread can set a handler; elsewhere SIGTERM keeps its own.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _terminate)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
-
-
-def _terminate(signum: int, frame: object) -> None:
-    # A second SIGTERM while the stop is recorded would cut that record short; the
-    # handler is put back when the run ends (and SIGKILL still works).
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise Terminated
 
 
 def _stop_reason(exc: BaseException) -> tuple[str, int]:

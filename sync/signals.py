@@ -1,0 +1,40 @@
+"""SIGTERM as an exception: `systemctl stop`, a systemd timeout or `kill` stops a
+command the way Ctrl-C does (a commit under way rolls back, one line says why), with
+its own exit code."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process it ended
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, as Ctrl-C raises KeyboardInterrupt."""
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """For the block, SIGTERM raises Terminated instead of ending the process at once.
+
+    Only the main thread can set a handler; elsewhere SIGTERM keeps its own. Blocks may
+    nest: each puts back the handler it found.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    # A second SIGTERM while the stop is recorded would cut that record short; the
+    # handler is put back when the block ends (and SIGKILL still works).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated
