@@ -1,6 +1,6 @@
 """`python -m sync` runs the `regsync` command."""
 
-from sync.cli import main
+from sync.entry import main
 
 if __name__ == "__main__":
     main()

@@ -505,3 +505,25 @@ def test_debug_output_keeps_the_internal_error_exit_code(
     assert result.exit_code == 70
     assert "Traceback" in result.stderr and "ZeroDivisionError: a bug" in result.stderr
     assert json.loads(result.stdout)["exit_code"] == 70
+
+
+def test_ctrl_c_while_the_libraries_load_is_one_line(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # QA: Ctrl-C in the first ~0.3 s (polars loading) printed a KeyboardInterrupt
+    # traceback.
+    import builtins
+
+    import sync.entry
+
+    real_import = builtins.__import__
+
+    def interrupted(name: str, *args: object, **kwargs: object) -> object:
+        if name == "sync.cli":
+            raise KeyboardInterrupt
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", interrupted)
+    with pytest.raises(SystemExit) as stopped:
+        sync.entry.main()
+    assert stopped.value.code == 130
+    assert capsys.readouterr().err == "regsync: error: interrupted; nothing was written\n"
