@@ -167,3 +167,19 @@ def test_a_register_path_that_is_a_folder_is_one_line(args: tuple[str | Path, ..
     line = _one_line(result.stderr)
     assert line.startswith(f"regsync: error: {folder}: the register path is a folder"), line
     assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", [("init",), ("import", SOURCE, "--yes")])
+@pytest.mark.parametrize("folder", ["missing", "a-file"])
+def test_a_register_whose_folder_is_missing_or_a_file_is_one_line_naming_it(
+        command: tuple[str | Path, ...], folder: str, tmp_path: Path) -> None:
+    # QA: a missing folder said only SQLite's "unable to open database file"; a file in
+    # the folder's place was an internal error (exit 70).
+    (tmp_path / "a-file").write_text("")
+    result = run_cli(*command, "--db", tmp_path / folder / "r.db")
+    assert result.exit_code == 2
+    why = (f"its folder {tmp_path / folder} does not exist" if folder == "missing"
+           else f"{tmp_path / folder} is not a folder")
+    assert _one_line(result.stderr) == (
+        f"regsync: error: {tmp_path / folder / 'r.db'}: cannot create register: {why}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]

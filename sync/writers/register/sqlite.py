@@ -6,6 +6,7 @@ a killed commit leaves the file as it was (the journal is rolled back on next op
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -187,7 +188,8 @@ class SQLiteRegister(SQLRegister):
             try:
                 conn = sqlite3.connect(temp, isolation_level=None)
             except sqlite3.Error as exc:
-                raise RegisterError(f"{path}: cannot create register: {exc}") from None
+                raise RegisterError(f"{path}: cannot create register: "
+                                    f"{_why_not_created(path, exc)}") from None
             try:
                 cls(conn, str(path))._initialise()
             finally:
@@ -200,7 +202,8 @@ class SQLiteRegister(SQLRegister):
                 pass  # no hard links here: created in place
         finally:
             for leftover in (temp, Path(f"{temp}-journal")):
-                leftover.unlink(missing_ok=True)
+                with contextlib.suppress(NotADirectoryError):  # the folder is a file
+                    leftover.unlink(missing_ok=True)
 
     @classmethod
     def _create(cls, path: Path) -> SQLiteRegister:
@@ -209,7 +212,8 @@ class SQLiteRegister(SQLRegister):
         try:
             conn = sqlite3.connect(path, isolation_level=None)
         except sqlite3.Error as exc:
-            raise RegisterError(f"{path}: cannot create register: {exc}") from None
+            raise RegisterError(f"{path}: cannot create register: "
+                                f"{_why_not_created(path, exc)}") from None
         register = cls(conn, str(path), path.resolve())
         _last_file[:] = [str(path)]
         try:
@@ -368,3 +372,14 @@ class SQLiteRegister(SQLRegister):
             self._readers_pool.close()
             self._readers_pool = None
         self._conn.close()
+
+
+def _why_not_created(path: Path, exc: sqlite3.Error) -> str:
+    """SQLite's reason for a register it could not create, or the plainer one: its
+    "unable to open database file" is what a missing folder gives."""
+    folder = path.parent
+    if not folder.exists():
+        return f"its folder {folder} does not exist"
+    if not folder.is_dir():
+        return f"{folder} is not a folder"
+    return str(exc)
