@@ -441,57 +441,95 @@ def is_country(code: str) -> bool:
     return code in _countries()
 
 
+# A cell is read as an ISO code only when it is written as one: two letters (three for
+# ISO 3166 alpha-3 or ISO 639-2), nothing else. Folded as names are, "N/A" and "N.A."
+# would be Namibia's NA and Nauru's "na".
+_CODE_FORM = re.compile(r"[A-Za-z]{2,3}")
+
+
+def _as_code(value: str) -> str | None:
+    """`value` in upper case when it is written as a code (`fi`, `FIN`), else None."""
+    compatible = unicodedata.normalize("NFKC", value)  # full-width letters are letters
+    return compatible.upper() if _CODE_FORM.fullmatch(compatible) else None
+
+
 @cache
-def _country_lookup() -> dict[str, str]:
+def _country_codes() -> dict[str, str]:
+    """Each country's alpha-2 code and its ISO alpha-3 code (FIN, SWE, CZE), upper case,
+    mapped to the alpha-2 code."""
     countries = _countries()
-    names: dict[str, str] = {_fold(code): code for code in countries}
+    codes = {code: code for code in countries}
     for alias, targets in get_global("territory_aliases").items():
-        # ISO alpha-3 codes (FIN, SWE, CZE); aliases naming several successors are skipped.
+        # Aliases naming several successors are skipped.
         if len(alias) == 3 and alias.isalpha() and len(targets) == 1 and targets[0] in countries:
-            names.setdefault(_fold(alias), targets[0])
+            codes.setdefault(alias.upper(), targets[0])
+    return codes
+
+
+@cache
+def _country_names() -> dict[str, str]:
+    """Country names in fi/sv/cs/en, in comparison form, mapped to the alpha-2 code."""
+    countries = _countries()
+    names: dict[str, str] = {}
     for lang in _NAME_LANGUAGES:
         for code, name in Locale.parse(lang).territories.items():
             if code in countries:
                 names.setdefault(_fold(name), code)
     for name, code in _EXTRA_COUNTRY_NAMES.items():
         names.setdefault(_fold(name), code)
+    names.pop("", None)
     return names
 
 
 def _country(value: str, _row_country: str | None) -> _Result:
-    code = _country_lookup().get(_fold(value))
+    written = _as_code(value)
+    code = _country_codes().get(written) if written else None
+    if code is None:
+        code = _country_names().get(_fold(value))
     if code is None:
         return (value, "unknown_country", f"unknown country: '{value}'")
     return code, None, None
 
 
-@cache
-def _language_lookup() -> dict[str, str]:
-    def base(tag: str) -> str | None:
-        # Region and script variants (en_GB, zh_Hans) name their base language.
-        lang = tag.split("_")[0]
-        return lang if len(lang) == 2 and lang.isalpha() else None
+def _base_language(tag: str) -> str | None:
+    """The ISO 639-1 code a CLDR language tag names (en_GB, zh_Hans: their base), if any."""
+    lang = tag.split("_")[0]
+    return lang if len(lang) == 2 and lang.isalpha() else None
 
-    locales = [Locale.parse(lang) for lang in _NAME_LANGUAGES]
-    codes = {lang for tag in locales[-1].languages if (lang := base(tag))}
-    names: dict[str, str] = {code: code for code in codes}
+
+@cache
+def _language_codes() -> dict[str, str]:
+    """ISO 639-1 codes, and the ISO 639-2 (fin, swe, cze/ces) and deprecated (iw) codes
+    that name one of them, upper case, mapped to the ISO 639-1 code."""
+    codes = {lang for tag in Locale.parse("en").languages if (lang := _base_language(tag))}
+    found = {code.upper(): code for code in codes}
     for alias, target in get_global("language_aliases").items():
-        # ISO 639-2 codes (fin, swe, cze/ces) and deprecated ones (iw).
         if alias.isalpha() and len(alias) in (2, 3) and target in codes:
-            names.setdefault(alias.lower(), target)
-    for locale in locales:
-        for tag, name in locale.languages.items():
-            if (lang := base(tag)) in codes:
-                names.setdefault(_fold(name), lang)
+            found.setdefault(alias.upper(), target)
+    return found
+
+
+@cache
+def _language_names() -> dict[str, str]:
+    """Language names in fi/sv/cs/en, in comparison form, mapped to the ISO 639-1 code."""
+    codes = set(_language_codes().values())
+    names: dict[str, str] = {}
+    for lang in _NAME_LANGUAGES:
+        for tag, name in Locale.parse(lang).languages.items():
+            if (code := _base_language(tag)) in codes:
+                names.setdefault(_fold(name), code)
+    names.pop("", None)
     return names
 
 
 def _language(value: str, _row_country: str | None) -> _Result:
-    lookup = _language_lookup()
-    code = lookup.get(_fold(value))
+    written = _as_code(value)
+    code = _language_codes().get(written) if written else None
+    if code is None:
+        code = _language_names().get(_fold(value))
     tag = re.fullmatch(r"([A-Za-z]{2})[-_][A-Za-z0-9]{2,8}", value)
     if code is None and tag:
-        code = lookup.get(tag.group(1).lower())
+        code = _language_codes().get(tag.group(1).upper())
     if code is None:
         return (value, "unknown_language", f"unknown language: '{value}'")
     return code, None, None

@@ -529,6 +529,17 @@ def test_a_totals_row_that_becomes_new_says_what_it_looks_like(seeded, tmp_path)
     assert "totals" not in rows[4]["message"] and "totals" not in rows[5]["message"]
 
 
+def test_a_country_written_n_a_is_unknown_not_namibia(db, tmp_path):
+    # 'N/A' folded to NA (Namibia): the row was New, and its business id, read as NA's,
+    # went unchecked. A code counts only as written; '-' and '?' were unknown already.
+    rows = preview_rows(db, tmp_path, "name;country;business_id;language\n"
+                                      "A Oy;N/A;1234567-8;\nB Oy;n/a;;\nC Oy;N.A.;;\n"
+                                      "D Oy;-;;\nE Oy;?;;\nF Oy;NA;;\nG Oy;FI;;N/A\n")
+    assert [rows[n]["status"] for n in range(2, 9)] == ["Rejected"] * 5 + ["New", "New"]
+    assert rows[2]["message"].startswith("country: unknown country: 'N/A'")
+    assert rows[8]["message"] == "language: unknown language: 'N/A'"
+
+
 def test_a_row_of_only_invisible_characters_is_a_skipped_blank_row(seeded, tmp_path):
     source = write_csv(tmp_path / "s.csv", "customer_number;name;city\n"
                                            "\u200b;\u200b ;\n"

@@ -398,9 +398,27 @@ def test_country(raw: str, expected: str) -> None:
     assert one("country", raw) == (expected, None)
 
 
-@pytest.mark.parametrize("raw", ["Narnia", "001", "150", "EU", "ZZ", "XX", "Suomi-Finland"])
+@pytest.mark.parametrize("raw", ["Narnia", "001", "150", "EU", "ZZ", "XX", "Suomi-Finland",
+                                 "-", "?"])
 def test_country_unknown(raw: str) -> None:
     assert one("country", raw) == (raw, "unknown_country")
+
+
+@pytest.mark.parametrize("raw", ["N/A", "n/a", "N.A.", "F.I.", "fi.", "f i", "S-E"])
+def test_a_code_is_a_code_only_as_written(raw: str) -> None:
+    # Folded as names are (punctuation and spaces dropped), "N/A" was Namibia's NA, and
+    # a row read as NA had its business id left unchecked. Names keep that folding.
+    assert one("country", raw) == (raw, "unknown_country")
+    assert one("language", raw) == (raw, "unknown_language")
+
+
+@pytest.mark.parametrize(("raw", "country", "language"), [
+    ("NA", "NA", "na"), ("na", "NA", "na"), (" fi ", "FI", "fi"), ("Fin", "FI", "fi"),
+    ("ＦＩ", "FI", "fi"),
+])
+def test_codes_written_as_codes_still_read(raw: str, country: str, language: str) -> None:
+    assert one("country", raw) == (country, None)
+    assert one("language", raw) == (language, None)
 
 
 @pytest.mark.parametrize(
@@ -418,7 +436,7 @@ def test_language(raw: str, expected: str) -> None:
     assert one("language", raw) == (expected, None)
 
 
-@pytest.mark.parametrize("raw", ["Klingon", "xx", "Suomi ja ruotsi"])
+@pytest.mark.parametrize("raw", ["Klingon", "xx", "Suomi ja ruotsi", "-", "?", "U.K."])
 def test_language_unknown(raw: str) -> None:
     assert one("language", raw) == (raw, "unknown_language")
 
