@@ -95,6 +95,8 @@ _WS_CHARS = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f
 _WHITESPACE = re.compile(f"[{_WS_CHARS}]+")
 _SEPARATORS = re.compile(rf"[{_WS_CHARS}.\-]+")
 _EMAIL = r"^([^@\s]+)@([^@\s.]+(?:\.[^@\s.]+)+)$"
+# A number in scientific notation, as any program may write it (3.58401e11, 3,58401E+11):
+# a phone or an e-invoice address so written lost its digits.
 _SCIENTIFIC = re.compile(r"[+-]?\d+(?:[.,]\d*)?[eE][+-]?\d+")
 # How a spreadsheet writes a number too long for its cell (1E+11, 3,72617E+15): stricter
 # than _SCIENTIFIC, since a key such as 12e5 may be a real customer number.
@@ -152,13 +154,14 @@ def _no_issue(value: pl.Expr) -> list[pl.Expr]:
 
 
 def _key(v: pl.Expr) -> list[pl.Expr]:
-    return _flag_scientific(_blank_to_null(v.str.strip_chars()))
+    return _flag_scientific(_blank_to_null(v.str.strip_chars()), _EXCEL_SCIENTIFIC)
 
 
-def _flag_scientific(value: pl.Expr) -> list[pl.Expr]:
-    """`value` as it is, with the issue `scientific_notation` where a spreadsheet wrote
-    a long number so (1E+11, 3,72617E+15): its digits are lost, it is no key or code."""
-    lost = value.str.contains(_EXCEL_SCIENTIFIC)
+def _flag_scientific(value: pl.Expr, pattern: str) -> list[pl.Expr]:
+    """`value` as it is, with the issue `scientific_notation` where `pattern` (anchored)
+    finds a long number written so (1E+11, 3,72617E+15): its digits are lost, it is no
+    key or code."""
+    lost = value.str.contains(pattern)
     return [value.alias("value"),
             pl.when(lost).then(pl.lit("scientific_notation")).alias("code"),
             pl.when(lost).then(pl.format("a number in scientific notation lost digits: '{}'",
@@ -174,7 +177,7 @@ def _einvoice(v: pl.Expr) -> list[pl.Expr]:
     lost = compact.str.contains(r"^37\d{8,13}$") & _ytunnus_digits_valid(
         compact.str.slice(2, 8))
     repaired = pl.when(lost).then(pl.concat_str(pl.lit("00"), compact)).otherwise(compact)
-    return _flag_scientific(repaired)
+    return _flag_scientific(repaired, f"^(?:{_SCIENTIFIC.pattern})$")
 
 
 def _ytunnus_digits_valid(digits: pl.Expr) -> pl.Expr:

@@ -161,6 +161,11 @@ def test_compact(raw: str, expected: str) -> None:
         ("3701120389", "003701120389", None),          # a spreadsheet dropped the 00
         ("370112038900001", "00370112038900001", None),  # 15 digits: Excel keeps them
         ("3,72617E+15", "3,72617E+15", "scientific_notation"),  # digits lost
+        # ...in any program's form, as a phone's (not only Excel's E+).
+        ("3.72617e+15", "3.72617e+15", "scientific_notation"),
+        ("3.72617E15", "3.72617E15", "scientific_notation"),
+        ("3,72617e15", "3,72617e15", "scientific_notation"),
+        ("E204503", "E204503", None),                  # an operator code, not a number
         ("FI12 3456 7890", "FI1234567890", None),
         ("NDEAFIHH", "NDEAFIHH", None),
         ("37123", "37123", None),                      # too short to be an OVT address
