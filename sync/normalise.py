@@ -94,7 +94,12 @@ _POSTAL_WIDTH = {
 _WS_CHARS = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 _WHITESPACE = re.compile(f"[{_WS_CHARS}]+")
 _SEPARATORS = re.compile(rf"[{_WS_CHARS}.\-]+")
-_EMAIL = r"^([^@\s]+)@([^@\s.]+(?:\.[^@\s.]+)+)$"
+# What an address can't hold outside a quoted local part (RFC 5322's specials, which a
+# pasted address brings along: <a@b.fi>, mailto:a@b.fi, a,b@c.fi), nor anywhere
+# (control and format characters). Such a value fails the check: it is never repaired.
+_NOT_IN_ADDRESS = r'@\s<>()\[\],;:"\\\p{Cc}\p{Cf}'
+_EMAIL = (rf"^([^{_NOT_IN_ADDRESS}]+)@"
+          rf"([^{_NOT_IN_ADDRESS}.]+(?:\.[^{_NOT_IN_ADDRESS}.]+)+)$")
 # A number in scientific notation, as any program may write it (3.58401e11, 3,58401E+11):
 # a phone or an e-invoice address so written lost its digits.
 _SCIENTIFIC = re.compile(r"[+-]?\d+(?:[.,]\d*)?[eE][+-]?\d+")

@@ -213,7 +213,12 @@ def test_email_lowercases_domain_only(raw: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["matti", "matti@localhost", "a@b@Example.com", "matti virtanen@x.fi", "@x.fi", "a@x..fi"],
+    ["matti", "matti@localhost", "a@b@Example.com", "matti virtanen@x.fi", "@x.fi", "a@x..fi",
+     # Damaged on the way (pasted from a mail program or a link, two addresses in one
+     # cell): these passed the check, and are never repaired silently.
+     "<a@b.fi>", "mailto:a@b.fi", "a,b@c.fi", "a@b.fi;c@d.fi", "a@b.fi,c@d.fi",
+     "Matti<a@b.fi>", "(a)@b.fi", '"a"@b.fi', "a\\b@c.fi", "a@[1.2.3.4]", "a\x01@b.fi",
+     "a@b\u202e.fi"],
 )
 def test_email_syntax_errors_keep_trimmed_input(raw: str) -> None:
     assert one("email", f" {raw} ") == (raw, "invalid_email")
