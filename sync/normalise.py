@@ -397,6 +397,23 @@ def _ico_is_valid(number: str) -> bool:
 # --- phone ------------------------------------------------------------------------------
 
 
+# A word that may label the number in a phone cell ("tel:+358...", "GSM 040 ...",
+# "puh. 09 ..."): phonenumbers skips the text before a number, so it reads as the number
+# it labels. Only the word, not a letter glued to the digits ("O40 123": an O for a 0).
+_PHONE_LABEL = re.compile(
+    r"(?i)(?:tel|telefon|telephone|phone|puh|puhelin|puhelinnumero|matkapuhelin|gsm|"
+    r"mob|mobile|mobil|mobiili|mobiltelefon|tfn|telefonnummer)[.:]?(?![^\W\d_])")
+
+
+def _holds_letter(value: str) -> bool:
+    """Whether `value` has a letter after its label, if any. phonenumbers reads three or
+    more letters as keypad digits (040 CALL NOW) and drops one or two (040l234567,
+    +358 4O 123 4567): each is another number than the one typed, so such a cell is no
+    number at all. An extension (ext. 12) has letters too, and no E.164 form either."""
+    label = _PHONE_LABEL.match(value)
+    return any(ch.isalpha() for ch in value[label.end() if label else 0:])
+
+
 def _phone(value: str, country: str | None) -> _Result:
     if _SCIENTIFIC.fullmatch(value):
         return (
@@ -404,15 +421,22 @@ def _phone(value: str, country: str | None) -> _Result:
             "scientific_notation",
             f"phone in scientific notation lost digits: '{value}'",
         )
+    if _holds_letter(value):
+        return _invalid_phone(value, country)
     try:
         number = phonenumbers.parse(value, country)
     except phonenumbers.NumberParseException:
         number = None
     # An extension has no E.164 form; keeping the text is better than dropping it.
     if number is None or number.extension or not phonenumbers.is_valid_number(number):
-        where = f" for {country}" if country else ""
-        return (value, "invalid_phone", f"not a valid phone number{where}: '{value}'")
+        return _invalid_phone(value, country)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None, None
+
+
+def _invalid_phone(value: str, country: str | None) -> _Result:
+    """The value kept as typed, with the warning of spec section 5."""
+    where = f" for {country}" if country else ""
+    return (value, "invalid_phone", f"not a valid phone number{where}: '{value}'")
 
 
 # --- postal_code ------------------------------------------------------------------------

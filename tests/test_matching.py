@@ -529,6 +529,20 @@ def test_a_totals_row_that_becomes_new_says_what_it_looks_like(seeded, tmp_path)
     assert "totals" not in rows[4]["message"] and "totals" not in rows[5]["message"]
 
 
+def test_a_phone_with_a_letter_never_becomes_another_number(db, tmp_path):
+    # '040123456O' was stored as +35840123456 (the O dropped) and '040 CALL NOW' as
+    # +358402255669 (keypad digits), New or Modified with no message (QA).
+    load_register(db, "customer_number;name;phone\n1;Aho Oy;+358401234567\n", tmp_path)
+    rows = preview_rows(db, tmp_path, "customer_number;name;phone\n1;Aho Oy;040123456O\n"
+                                      "2;Beta Oy;040 CALL NOW\n3;Gamma Oy;GSM 040 7654321\n")
+    assert rows[2]["status"] == "Modified"
+    assert rows[2]["changes"] == "phone: '+358401234567' -> '040123456O'"
+    assert rows[2]["message"] == "phone: not a valid phone number for FI: '040123456O'"
+    assert (rows[3]["status"], rows[3]["message"]) == (
+        "New", "phone: not a valid phone number for FI: '040 CALL NOW'")
+    assert (rows[4]["status"], rows[4]["message"]) == ("New", "")
+
+
 def test_a_country_written_n_a_is_unknown_not_namibia(db, tmp_path):
     # 'N/A' folded to NA (Namibia): the row was New, and its business id, read as NA's,
     # went unchecked. A code counts only as written; '-' and '?' were unknown already.

@@ -353,6 +353,41 @@ def test_phone_invalid_keeps_trimmed_input(raw: str, country: str | None) -> Non
 @pytest.mark.parametrize(
     ("raw", "country", "expected"),
     [
+        ("tel: 0401234567", "FI", "+358401234567"),
+        ("tel:+358401234567", "FI", "+358401234567"),
+        ("Tel. 040 123 4567", "FI", "+358401234567"),
+        ("GSM 040 1234567", "FI", "+358401234567"),
+        ("gsm:040-1234567", "FI", "+358401234567"),
+        ("puh. 09 1234 567", "FI", "+35891234567"),
+        ("Puhelin: 040 123 4567", "FI", "+358401234567"),
+        ("Mob +46 70 123 45 67", "SE", "+46701234567"),
+        ("tfn 08-123 456 78", "SE", "+46812345678"),
+        ("Telefon: 777 123 456", "CZ", "+420777123456"),
+    ],
+)
+def test_a_phone_label_before_the_number_is_read_past(raw: str, country: str,
+                                                      expected: str) -> None:
+    assert one("phone", raw, country) == (expected, None)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # phonenumbers dropped one or two letters and read three or more as keypad
+        # digits: each became another number, silently (QA).
+        "+358 4O 123 4567", "040-12345S7", "040123456O", "040 CALL NOW", "040l234567",
+        "0401234567 A", "0401234567 ab", "O401234567", "050 I234567", "040 123 4567 x",
+        "tel 040 CALL NOW", "GSM040 l234567", "Matti 0401234567", "Fax 09 1234567",
+        "telex 0401234567", "0401234567 GSM", "040 123 4567 ext. 12", "040 1234567 Ä",
+    ],
+)
+def test_a_phone_with_a_letter_beyond_its_label_is_no_number(raw: str) -> None:
+    assert one("phone", f" {raw} ", "FI") == (raw, "invalid_phone")
+
+
+@pytest.mark.parametrize(
+    ("raw", "country", "expected"),
+    [
         ("00100", "FI", "00100"),
         ("100", "FI", "00100"),
         ("FI-00100", "FI", "00100"),
