@@ -312,6 +312,26 @@ def test_invisible_characters_pasted_into_cells_change_nothing(seeded, tmp_path)
     assert named["status"] == "No change" and named["customer_number"] == "1004"
 
 
+def test_direction_marks_and_soft_hyphens_are_taken_out_as_zero_width_spaces_are(db, tmp_path):
+    # A left-to-right mark, a right-to-left mark and a soft hyphen passed through: an
+    # e-mail stored with a leading LRM, a valid business id Rejected with a message
+    # showing a valid-looking id, a New customer whose name is only a soft hyphen (QA).
+    lrm, rlm, shy = "\u200e", "\u200f", "\u00ad"
+    rows = preview_rows(db, tmp_path, "name;email;business_id;postal_code;notes\n"
+                                      f"Aho Oy;{lrm}info@aho.fi;{lrm}0112038-9;00{shy}100;"
+                                      f"a{rlm}b{shy}c\n"
+                                      f"{shy};x@y.fi;;;\n"
+                                      f"{lrm};{rlm};{shy};;\n")
+    assert (rows[2]["status"], rows[2]["message"]) == ("New", "")
+    assert (rows[3]["status"], rows[3]["message"]) == ("Rejected", "a New row needs a name")
+    assert 4 not in rows  # blank without them: skipped, as a row of zero-width spaces is
+    result = run_cli("import", tmp_path / "source.csv", "--db", db, "--yes")
+    assert result.exit_code == 1, result.stderr
+    stored = next(iter(customers(db).values()))
+    assert (stored["email"], stored["business_id"], stored["postal_code"], stored["notes"]) \
+        == ("info@aho.fi", "0112038-9", "00100", "abc")
+
+
 def test_a_spreadsheet_error_saved_as_text_in_a_csv_rejects_its_row(seeded, tmp_path):
     # A VLOOKUP column saved as CSV: #N/A is text there. It was imported as a name
     # ('Rakennus Kivi Oy' -> '#N/A') and an e-mail; an XLSX error cell was Rejected.
