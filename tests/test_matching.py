@@ -332,6 +332,17 @@ def test_direction_marks_and_soft_hyphens_are_taken_out_as_zero_width_spaces_are
         == ("info@aho.fi", "0112038-9", "00100", "abc")
 
 
+def test_a_message_shows_characters_that_dont_show_escaped(db, tmp_path):
+    # 'invalid FI business ID: '0112038-9'' hid why the id was wrong.
+    rows = preview_rows(db, tmp_path, "name;business_id;postal_code;customer_type\n"
+                                      "Aho Oy;0112038-9\u202c;;\n"
+                                      "Beta Oy;;\u2066001\u2069;\n"
+                                      "Gamma Oy;;;Yhdis\ttys\n")
+    assert rows[2]["message"] == r"business_id: invalid FI business ID: '0112038-9\u202c'"
+    assert rows[3]["message"] == r"postal_code: not a FI postal code: '\u2066001\u2069'"
+    assert rows[4]["message"] == r"customer_type: unknown customer type: 'Yhdis\ttys'"
+
+
 def test_a_spreadsheet_error_saved_as_text_in_a_csv_rejects_its_row(seeded, tmp_path):
     # A VLOOKUP column saved as CSV: #N/A is text there. It was imported as a name
     # ('Rakennus Kivi Oy' -> '#N/A') and an e-mail; an XLSX error cell was Rejected.
