@@ -10,6 +10,7 @@ difference (`shorten_pair`).
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 
 import polars as pl
@@ -23,6 +24,29 @@ ELLIPSIS = "…"
 # categories), and the quote and backslash: only values holding one of these are
 # quoted in Python; the rest are wrapped in quotes by polars.
 _MAY_ESCAPE = r"[^ \p{L}\p{M}\p{N}\p{P}\p{S}]|['\\]"
+
+
+# Characters that don't show as themselves where a message quotes a value: control and
+# format characters (a tab, a bidirectional override) and line and paragraph separators.
+_UNSEEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+_UNSEEN = r"[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]"
+
+
+def shown(text: str) -> str:
+    """`text` with each character that doesn't show escaped as `repr` escapes it
+    (`\\u202e`, `\\t`); every other character, quotes and backslashes too, as it is."""
+    return "".join(repr(c)[1:-1] if unicodedata.category(c) in _UNSEEN_CATEGORIES else c
+                   for c in text)
+
+
+def show_unseen(messages: pl.Series) -> pl.Series:
+    """`shown` of every message; Python only for those holding such a character, so
+    a message that quotes a damaged value (`invalid FI business ID: '0112038-9\\u202c'`)
+    says why it is wrong."""
+    at = messages.str.contains(_UNSEEN).fill_null(False).arg_true()
+    if not at.len():
+        return messages
+    return messages.scatter(at, [shown(m) for m in messages.gather(at)])
 
 
 def quote(value: str | None) -> str:

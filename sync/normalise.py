@@ -94,7 +94,14 @@ _POSTAL_WIDTH = {
 _WS_CHARS = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 _WHITESPACE = re.compile(f"[{_WS_CHARS}]+")
 _SEPARATORS = re.compile(rf"[{_WS_CHARS}.\-]+")
-_EMAIL = r"^([^@\s]+)@([^@\s.]+(?:\.[^@\s.]+)+)$"
+# What an address can't hold outside a quoted local part (RFC 5322's specials, which a
+# pasted address brings along: <a@b.fi>, mailto:a@b.fi, a,b@c.fi), nor anywhere
+# (control and format characters). Such a value fails the check: it is never repaired.
+_NOT_IN_ADDRESS = r'@\s<>()\[\],;:"\\\p{Cc}\p{Cf}'
+_EMAIL = (rf"^([^{_NOT_IN_ADDRESS}]+)@"
+          rf"([^{_NOT_IN_ADDRESS}.]+(?:\.[^{_NOT_IN_ADDRESS}.]+)+)$")
+# A number in scientific notation, as any program may write it (3.58401e11, 3,58401E+11):
+# a phone or an e-invoice address so written lost its digits.
 _SCIENTIFIC = re.compile(r"[+-]?\d+(?:[.,]\d*)?[eE][+-]?\d+")
 # How a spreadsheet writes a number too long for its cell (1E+11, 3,72617E+15): stricter
 # than _SCIENTIFIC, since a key such as 12e5 may be a real customer number.
@@ -152,13 +159,14 @@ def _no_issue(value: pl.Expr) -> list[pl.Expr]:
 
 
 def _key(v: pl.Expr) -> list[pl.Expr]:
-    return _flag_scientific(_blank_to_null(v.str.strip_chars()))
+    return _flag_scientific(_blank_to_null(v.str.strip_chars()), _EXCEL_SCIENTIFIC)
 
 
-def _flag_scientific(value: pl.Expr) -> list[pl.Expr]:
-    """`value` as it is, with the issue `scientific_notation` where a spreadsheet wrote
-    a long number so (1E+11, 3,72617E+15): its digits are lost, it is no key or code."""
-    lost = value.str.contains(_EXCEL_SCIENTIFIC)
+def _flag_scientific(value: pl.Expr, pattern: str) -> list[pl.Expr]:
+    """`value` as it is, with the issue `scientific_notation` where `pattern` (anchored)
+    finds a long number written so (1E+11, 3,72617E+15): its digits are lost, it is no
+    key or code."""
+    lost = value.str.contains(pattern)
     return [value.alias("value"),
             pl.when(lost).then(pl.lit("scientific_notation")).alias("code"),
             pl.when(lost).then(pl.format("a number in scientific notation lost digits: '{}'",
@@ -174,7 +182,7 @@ def _einvoice(v: pl.Expr) -> list[pl.Expr]:
     lost = compact.str.contains(r"^37\d{8,13}$") & _ytunnus_digits_valid(
         compact.str.slice(2, 8))
     repaired = pl.when(lost).then(pl.concat_str(pl.lit("00"), compact)).otherwise(compact)
-    return _flag_scientific(repaired)
+    return _flag_scientific(repaired, f"^(?:{_SCIENTIFIC.pattern})$")
 
 
 def _ytunnus_digits_valid(digits: pl.Expr) -> pl.Expr:
@@ -389,6 +397,23 @@ def _ico_is_valid(number: str) -> bool:
 # --- phone ------------------------------------------------------------------------------
 
 
+# A word that may label the number in a phone cell ("tel:+358...", "GSM 040 ...",
+# "puh. 09 ..."): phonenumbers skips the text before a number, so it reads as the number
+# it labels. Only the word, not a letter glued to the digits ("O40 123": an O for a 0).
+_PHONE_LABEL = re.compile(
+    r"(?i)(?:tel|telefon|telephone|phone|puh|puhelin|puhelinnumero|matkapuhelin|gsm|"
+    r"mob|mobile|mobil|mobiili|mobiltelefon|tfn|telefonnummer)[.:]?(?![^\W\d_])")
+
+
+def _holds_letter(value: str) -> bool:
+    """Whether `value` has a letter after its label, if any. phonenumbers reads three or
+    more letters as keypad digits (040 CALL NOW) and drops one or two (040l234567,
+    +358 4O 123 4567): each is another number than the one typed, so such a cell is no
+    number at all. An extension (ext. 12) has letters too, and no E.164 form either."""
+    label = _PHONE_LABEL.match(value)
+    return any(ch.isalpha() for ch in value[label.end() if label else 0:])
+
+
 def _phone(value: str, country: str | None) -> _Result:
     if _SCIENTIFIC.fullmatch(value):
         return (
@@ -396,15 +421,22 @@ def _phone(value: str, country: str | None) -> _Result:
             "scientific_notation",
             f"phone in scientific notation lost digits: '{value}'",
         )
+    if _holds_letter(value):
+        return _invalid_phone(value, country)
     try:
         number = phonenumbers.parse(value, country)
     except phonenumbers.NumberParseException:
         number = None
     # An extension has no E.164 form; keeping the text is better than dropping it.
     if number is None or number.extension or not phonenumbers.is_valid_number(number):
-        where = f" for {country}" if country else ""
-        return (value, "invalid_phone", f"not a valid phone number{where}: '{value}'")
+        return _invalid_phone(value, country)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None, None
+
+
+def _invalid_phone(value: str, country: str | None) -> _Result:
+    """The value kept as typed, with the warning of spec section 5."""
+    where = f" for {country}" if country else ""
+    return (value, "invalid_phone", f"not a valid phone number{where}: '{value}'")
 
 
 # --- postal_code ------------------------------------------------------------------------
@@ -441,57 +473,95 @@ def is_country(code: str) -> bool:
     return code in _countries()
 
 
+# A cell is read as an ISO code only when it is written as one: two letters (three for
+# ISO 3166 alpha-3 or ISO 639-2), nothing else. Folded as names are, "N/A" and "N.A."
+# would be Namibia's NA and Nauru's "na".
+_CODE_FORM = re.compile(r"[A-Za-z]{2,3}")
+
+
+def _as_code(value: str) -> str | None:
+    """`value` in upper case when it is written as a code (`fi`, `FIN`), else None."""
+    compatible = unicodedata.normalize("NFKC", value)  # full-width letters are letters
+    return compatible.upper() if _CODE_FORM.fullmatch(compatible) else None
+
+
 @cache
-def _country_lookup() -> dict[str, str]:
+def _country_codes() -> dict[str, str]:
+    """Each country's alpha-2 code and its ISO alpha-3 code (FIN, SWE, CZE), upper case,
+    mapped to the alpha-2 code."""
     countries = _countries()
-    names: dict[str, str] = {_fold(code): code for code in countries}
+    codes = {code: code for code in countries}
     for alias, targets in get_global("territory_aliases").items():
-        # ISO alpha-3 codes (FIN, SWE, CZE); aliases naming several successors are skipped.
+        # Aliases naming several successors are skipped.
         if len(alias) == 3 and alias.isalpha() and len(targets) == 1 and targets[0] in countries:
-            names.setdefault(_fold(alias), targets[0])
+            codes.setdefault(alias.upper(), targets[0])
+    return codes
+
+
+@cache
+def _country_names() -> dict[str, str]:
+    """Country names in fi/sv/cs/en, in comparison form, mapped to the alpha-2 code."""
+    countries = _countries()
+    names: dict[str, str] = {}
     for lang in _NAME_LANGUAGES:
         for code, name in Locale.parse(lang).territories.items():
             if code in countries:
                 names.setdefault(_fold(name), code)
     for name, code in _EXTRA_COUNTRY_NAMES.items():
         names.setdefault(_fold(name), code)
+    names.pop("", None)
     return names
 
 
 def _country(value: str, _row_country: str | None) -> _Result:
-    code = _country_lookup().get(_fold(value))
+    written = _as_code(value)
+    code = _country_codes().get(written) if written else None
+    if code is None:
+        code = _country_names().get(_fold(value))
     if code is None:
         return (value, "unknown_country", f"unknown country: '{value}'")
     return code, None, None
 
 
-@cache
-def _language_lookup() -> dict[str, str]:
-    def base(tag: str) -> str | None:
-        # Region and script variants (en_GB, zh_Hans) name their base language.
-        lang = tag.split("_")[0]
-        return lang if len(lang) == 2 and lang.isalpha() else None
+def _base_language(tag: str) -> str | None:
+    """The ISO 639-1 code a CLDR language tag names (en_GB, zh_Hans: their base), if any."""
+    lang = tag.split("_")[0]
+    return lang if len(lang) == 2 and lang.isalpha() else None
 
-    locales = [Locale.parse(lang) for lang in _NAME_LANGUAGES]
-    codes = {lang for tag in locales[-1].languages if (lang := base(tag))}
-    names: dict[str, str] = {code: code for code in codes}
+
+@cache
+def _language_codes() -> dict[str, str]:
+    """ISO 639-1 codes, and the ISO 639-2 (fin, swe, cze/ces) and deprecated (iw) codes
+    that name one of them, upper case, mapped to the ISO 639-1 code."""
+    codes = {lang for tag in Locale.parse("en").languages if (lang := _base_language(tag))}
+    found = {code.upper(): code for code in codes}
     for alias, target in get_global("language_aliases").items():
-        # ISO 639-2 codes (fin, swe, cze/ces) and deprecated ones (iw).
         if alias.isalpha() and len(alias) in (2, 3) and target in codes:
-            names.setdefault(alias.lower(), target)
-    for locale in locales:
-        for tag, name in locale.languages.items():
-            if (lang := base(tag)) in codes:
-                names.setdefault(_fold(name), lang)
+            found.setdefault(alias.upper(), target)
+    return found
+
+
+@cache
+def _language_names() -> dict[str, str]:
+    """Language names in fi/sv/cs/en, in comparison form, mapped to the ISO 639-1 code."""
+    codes = set(_language_codes().values())
+    names: dict[str, str] = {}
+    for lang in _NAME_LANGUAGES:
+        for tag, name in Locale.parse(lang).languages.items():
+            if (code := _base_language(tag)) in codes:
+                names.setdefault(_fold(name), code)
+    names.pop("", None)
     return names
 
 
 def _language(value: str, _row_country: str | None) -> _Result:
-    lookup = _language_lookup()
-    code = lookup.get(_fold(value))
+    written = _as_code(value)
+    code = _language_codes().get(written) if written else None
+    if code is None:
+        code = _language_names().get(_fold(value))
     tag = re.fullmatch(r"([A-Za-z]{2})[-_][A-Za-z0-9]{2,8}", value)
     if code is None and tag:
-        code = lookup.get(tag.group(1).lower())
+        code = _language_codes().get(tag.group(1).upper())
     if code is None:
         return (value, "unknown_language", f"unknown language: '{value}'")
     return code, None, None

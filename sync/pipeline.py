@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from sync.canonicalise import ISSUE_SCHEMA, canonicalise
+from sync.changes import show_unseen
 from sync.claims import claim_conflicts
 from sync.classify import diff, status_expr
 
@@ -533,7 +534,7 @@ def _report_rows(rows: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
          .then(pl.col("message")),
          pl.col("warning"), pl.col("duplicate_note")],
         separator="; ", ignore_nulls=True)
-    return rows.select(
+    report = rows.select(
         pl.col("_row").alias("row"),
         "status",
         pl.when(is_new).then(pl.col(new_col("customer_number")))
@@ -549,3 +550,5 @@ def _report_rows(rows: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
         *[pl.col(new_col(f)) for f in fields],
         *[pl.col(old_col(f)) for f in fields],
     )
+    # Messages quote values; a character that doesn't show would hide why one is wrong.
+    return report.with_columns(show_unseen(report["message"]))

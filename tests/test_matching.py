@@ -326,6 +326,37 @@ def test_invisible_characters_pasted_into_cells_change_nothing(seeded, tmp_path)
     assert named["status"] == "No change" and named["customer_number"] == "1004"
 
 
+def test_direction_marks_and_soft_hyphens_are_taken_out_as_zero_width_spaces_are(db, tmp_path):
+    # A left-to-right mark, a right-to-left mark and a soft hyphen passed through: an
+    # e-mail stored with a leading LRM, a valid business id Rejected with a message
+    # showing a valid-looking id, a New customer whose name is only a soft hyphen (QA).
+    lrm, rlm, shy = "\u200e", "\u200f", "\u00ad"
+    rows = preview_rows(db, tmp_path, "name;email;business_id;postal_code;notes\n"
+                                      f"Aho Oy;{lrm}info@aho.fi;{lrm}0112038-9;00{shy}100;"
+                                      f"a{rlm}b{shy}c\n"
+                                      f"{shy};x@y.fi;;;\n"
+                                      f"{lrm};{rlm};{shy};;\n")
+    assert (rows[2]["status"], rows[2]["message"]) == ("New", "")
+    assert (rows[3]["status"], rows[3]["message"]) == ("Rejected", "a New row needs a name")
+    assert 4 not in rows  # blank without them: skipped, as a row of zero-width spaces is
+    result = run_cli("import", tmp_path / "source.csv", "--db", db, "--yes")
+    assert result.exit_code == 1, result.stderr
+    stored = next(iter(customers(db).values()))
+    assert (stored["email"], stored["business_id"], stored["postal_code"], stored["notes"]) \
+        == ("info@aho.fi", "0112038-9", "00100", "abc")
+
+
+def test_a_message_shows_characters_that_dont_show_escaped(db, tmp_path):
+    # 'invalid FI business ID: '0112038-9'' hid why the id was wrong.
+    rows = preview_rows(db, tmp_path, "name;business_id;postal_code;customer_type\n"
+                                      "Aho Oy;0112038-9\u202c;;\n"
+                                      "Beta Oy;;\u2066001\u2069;\n"
+                                      "Gamma Oy;;;Yhdis\ttys\n")
+    assert rows[2]["message"] == r"business_id: invalid FI business ID: '0112038-9\u202c'"
+    assert rows[3]["message"] == r"postal_code: not a FI postal code: '\u2066001\u2069'"
+    assert rows[4]["message"] == r"customer_type: unknown customer type: 'Yhdis\ttys'"
+
+
 def test_a_spreadsheet_error_saved_as_text_in_a_csv_rejects_its_row(seeded, tmp_path):
     # A VLOOKUP column saved as CSV: #N/A is text there. It was imported as a name
     # ('Rakennus Kivi Oy' -> '#N/A') and an e-mail; an XLSX error cell was Rejected.
@@ -541,6 +572,31 @@ def test_a_totals_row_that_becomes_new_says_what_it_looks_like(seeded, tmp_path)
                                   "row, not a customer; delete the row if it is one")
     assert "totals row" in rows[3]["message"] and "totals row" in rows[6]["message"]
     assert "totals" not in rows[4]["message"] and "totals" not in rows[5]["message"]
+
+
+def test_a_phone_with_a_letter_never_becomes_another_number(db, tmp_path):
+    # '040123456O' was stored as +35840123456 (the O dropped) and '040 CALL NOW' as
+    # +358402255669 (keypad digits), New or Modified with no message (QA).
+    load_register(db, "customer_number;name;phone\n1;Aho Oy;+358401234567\n", tmp_path)
+    rows = preview_rows(db, tmp_path, "customer_number;name;phone\n1;Aho Oy;040123456O\n"
+                                      "2;Beta Oy;040 CALL NOW\n3;Gamma Oy;GSM 040 7654321\n")
+    assert rows[2]["status"] == "Modified"
+    assert rows[2]["changes"] == "phone: '+358401234567' -> '040123456O'"
+    assert rows[2]["message"] == "phone: not a valid phone number for FI: '040123456O'"
+    assert (rows[3]["status"], rows[3]["message"]) == (
+        "New", "phone: not a valid phone number for FI: '040 CALL NOW'")
+    assert (rows[4]["status"], rows[4]["message"]) == ("New", "")
+
+
+def test_a_country_written_n_a_is_unknown_not_namibia(db, tmp_path):
+    # 'N/A' folded to NA (Namibia): the row was New, and its business id, read as NA's,
+    # went unchecked. A code counts only as written; '-' and '?' were unknown already.
+    rows = preview_rows(db, tmp_path, "name;country;business_id;language\n"
+                                      "A Oy;N/A;1234567-8;\nB Oy;n/a;;\nC Oy;N.A.;;\n"
+                                      "D Oy;-;;\nE Oy;?;;\nF Oy;NA;;\nG Oy;FI;;N/A\n")
+    assert [rows[n]["status"] for n in range(2, 9)] == ["Rejected"] * 5 + ["New", "New"]
+    assert rows[2]["message"].startswith("country: unknown country: 'N/A'")
+    assert rows[8]["message"] == "language: unknown language: 'N/A'"
 
 
 def test_a_row_of_only_invisible_characters_is_a_skipped_blank_row(seeded, tmp_path):

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import sync.writers.report
-from sync.changes import _quote_series, quote, quote_tokens, shorten_pair
+from sync.changes import _quote_series, quote, quote_tokens, shorten_pair, show_unseen, shown
 from sync.cli import _SHOWN_ROWS
 from sync.plan import Plan
 from tests.conftest import FIXTURES, ROOT, load_register, run_cli, write_csv
@@ -181,6 +181,19 @@ def test_quoting_is_reprs_in_python_and_in_polars(values: list[str | None]) -> N
     assert [quote(v) for v in values] == expected
     assert [m + "".join(t) + m for m, t in map(quote_tokens, values)] == expected
     assert _quote_series(pl.Series(values, dtype=pl.String)).to_list() == expected
+
+
+def test_a_message_shows_what_doesnt_show_escaped() -> None:
+    assert shown("id: '0112038-9\u202c'") == r"id: '0112038-9\u202c'"
+    assert shown("a\tb\u2028c\x7f\u200cd") == r"a\tb\u2028c\x7f\u200cd"
+    # Only those: letters, quotes, backslashes and spaces of any kind stay as they are.
+    assert shown("Dvořák 'x' \\ \xa0😀") == "Dvořák 'x' \\ \xa0😀"
+
+
+@given(st.lists(st.one_of(st.none(), _TEXT, st.text(max_size=12)), max_size=8))
+def test_show_unseen_is_shown_of_each_message(messages: list[str | None]) -> None:
+    expected = [None if m is None else shown(m) for m in messages]
+    assert show_unseen(pl.Series(messages, dtype=pl.String)).to_list() == expected
 
 
 def test_the_readmes_sample_preview_is_what_the_preview_prints(tmp_path: Path,
