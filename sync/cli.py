@@ -179,9 +179,15 @@ def _source_options(func: Callable[..., Any]) -> Callable[..., Any]:
                    "(default: regsync; or $REGSYNC_SCHEMA).")
 def cli(schema: str | None) -> None:
     """regsync: preview and commit customer files into a register."""
-    if schema:
-        # The register engines read it from the environment, like --db's $REGSYNC_DB.
-        os.environ["REGSYNC_SCHEMA"] = schema
+    given = click.get_current_context().get_parameter_source("schema")
+    if given is click.core.ParameterSource.COMMANDLINE:
+        # The register engines read it from the environment, like --db's $REGSYNC_DB;
+        # an empty --schema "" goes there too, to be refused when a URL needs it.
+        os.environ["REGSYNC_SCHEMA"] = schema or ""
+    elif not schema:
+        # An empty $REGSYNC_SCHEMA is no schema, as an empty $REGSYNC_DB is no --db
+        # (click reads both so): the URL's ?schema=, else the default.
+        os.environ.pop("REGSYNC_SCHEMA", None)
 
 
 @cli.command("init")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import polars as pl
 import psycopg
@@ -172,3 +173,41 @@ def test_a_client_encoding_other_than_utf8_neither_garbles_nor_crashes(
         schema = parse_url(pg_url, None)[1]
         name, city = conn.execute(f'SELECT name, city FROM "{schema}".customers').fetchone()
     assert (name, city) == ("Öljy Oy", "Hämeenlinna")
+
+
+@pytest.mark.parametrize(("given", "said"), [
+    ("x\n", "must be ASCII letters, digits and _"),
+    ("1x", "not starting with a digit"),
+    ("x" * 64, "is 64 characters long; PostgreSQL takes at most 63"),
+    ("pg_x", "reserved for PostgreSQL's own schemas"),
+])
+def test_a_schema_name_postgresql_would_refuse_or_change_is_refused(
+        given: str, said: str, monkeypatch: pytest.MonkeyPatch,
+        drop_new_schemas: Callable[..., None]):
+    # A trailing newline passed a `$` that matches before it; 64 characters were said
+    # to be "letters, digits and _"; pg_ was exit 70 (the server's ReservedName).
+    monkeypatch.setenv("REGSYNC_SCHEMA", "")
+    drop_new_schemas(given, given[:63], given.strip())
+    by_option = run_cli("--schema", given, "init", "--db", PG_URL, "--json")
+    assert by_option.exit_code == 2, by_option.stderr
+    assert said in by_option.json()["error"]
+    in_url = run_cli("init", "--db", f"{PG_URL}?schema={quote(given)}", "--json")
+    assert in_url.exit_code == 2, in_url.stderr
+    assert said in in_url.json()["error"]
+
+
+def test_an_empty_schema_option_is_refused_and_an_empty_variable_is_no_schema(
+        monkeypatch: pytest.MonkeyPatch, drop_new_schemas: Callable[..., None]):
+    monkeypatch.setenv("REGSYNC_SCHEMA", "")
+    drop_new_schemas("regsync")
+    before = _schemas("regsync")
+    # An explicit --schema "" was the default schema, silently.
+    refused = run_cli("--schema", "", "init", "--db", PG_URL, "--json")
+    assert refused.exit_code == 2, refused.stderr
+    assert "--schema (or $REGSYNC_SCHEMA) is empty" in refused.json()["error"]
+    assert _schemas("regsync") == before
+    # An empty $REGSYNC_SCHEMA is unset, as click reads an empty $REGSYNC_DB.
+    monkeypatch.setenv("REGSYNC_SCHEMA", "")
+    chosen = run_cli("init", "--db", PG_URL)
+    assert chosen.exit_code == 0, chosen.stderr
+    assert chosen.stdout.rstrip().endswith("schema regsync"), chosen.stdout

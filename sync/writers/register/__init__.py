@@ -16,7 +16,10 @@ __all__ = ["BatchInfo", "ChangeSet", "Register", "SQLRegister", "SQLiteRegister"
 
 
 def _schema() -> str | None:
-    return os.environ.get("REGSYNC_SCHEMA") or None
+    """The schema --schema or $REGSYNC_SCHEMA names: None when neither does, "" (refused
+    by parse_url) for an explicit --schema "" (the command line drops an empty
+    $REGSYNC_SCHEMA before it gets here)."""
+    return os.environ.get("REGSYNC_SCHEMA")
 
 
 def _check_url(url: str) -> None:

@@ -12,7 +12,9 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 from sync.errors import RegisterError
 
 DEFAULT_SCHEMA = "regsync"
-_SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# PostgreSQL cuts a longer name to NAMEDATALEN - 1 = 63 bytes (here ASCII: characters).
+_SCHEMA_MAX = 63
 
 
 def is_postgres_url(url: str) -> bool:
@@ -24,8 +26,10 @@ def parse_url(url: str, schema: str | None = None) -> tuple[str, str, str]:
     """(libpq connection URL, schema, label) from a register URL.
 
     The schema comes from the URL's `?schema=` or `schema` (--schema, $REGSYNC_SCHEMA),
-    else "regsync"; both may be given only when they agree, and `?schema=` may not be
-    empty. The label names host, port, database and the schema used, never the password.
+    else "regsync"; both may be given only when they agree, and neither may be empty
+    (`schema` None is not given). RegisterError (exit 2) for a name PostgreSQL would
+    refuse or change. The label names host, port, database and the schema used, never
+    the password.
     """
     try:
         parts = urlsplit(url)
@@ -37,6 +41,9 @@ def parse_url(url: str, schema: str | None = None) -> tuple[str, str, str]:
     if "" in in_url:
         raise RegisterError(f"{redact_url(url)}: ?schema= is empty; name the schema "
                             f"(or leave ?schema= out for {DEFAULT_SCHEMA!r})")
+    if schema == "":
+        raise RegisterError(f"--schema (or $REGSYNC_SCHEMA) is empty; name the schema "
+                            f"(or leave --schema out for {DEFAULT_SCHEMA!r})")
     if len(in_url) > 1:
         raise RegisterError(f"{redact_url(url)}: ?schema= is given more than once, "
                             f"as {' and '.join(map(repr, sorted(in_url)))}")
@@ -45,8 +52,7 @@ def parse_url(url: str, schema: str | None = None) -> tuple[str, str, str]:
                             f"schema {schema!r} but the URL's ?schema= names "
                             f"{next(iter(in_url))!r}; give one of them")
     chosen = schema or next(iter(in_url), DEFAULT_SCHEMA)
-    if not _SCHEMA_NAME.match(chosen):
-        raise RegisterError(f"schema name {chosen!r} must be letters, digits and _")
+    _check_schema_name(chosen)
     query = dict(parse_qsl(parts.query))
     query.pop("schema", None)
     conninfo = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
@@ -54,6 +60,21 @@ def parse_url(url: str, schema: str | None = None) -> tuple[str, str, str]:
     label = (f"PostgreSQL at {host}:{port or 5432}, database "
              f"{parts.path.lstrip('/') or '(default)'}, schema {chosen}")
     return conninfo, chosen, label
+
+
+def _check_schema_name(name: str) -> None:
+    """RegisterError unless `name` is a schema name regsync takes as it is: ASCII letters,
+    digits and _, not starting with a digit (no quoting surprises), at most 63 characters
+    (PostgreSQL would silently cut a longer one), not starting with pg_ (reserved)."""
+    if not _SCHEMA_NAME.fullmatch(name):
+        raise RegisterError(f"schema name {name!r} must be ASCII letters, digits and _, "
+                            f"not starting with a digit")
+    if len(name) > _SCHEMA_MAX:
+        raise RegisterError(f"schema name {name!r} is {len(name)} characters long; "
+                            f"PostgreSQL takes at most {_SCHEMA_MAX}")
+    if name.startswith("pg_"):  # as PostgreSQL checks it: PG_x is allowed
+        raise RegisterError(f"schema name {name!r}: names starting with pg_ are reserved "
+                            f"for PostgreSQL's own schemas")
 
 
 # libpq's connection parameters that hold a secret (its "*" debug-display options).
