@@ -211,3 +211,56 @@ def test_an_empty_schema_option_is_refused_and_an_empty_variable_is_no_schema(
     chosen = run_cli("init", "--db", PG_URL)
     assert chosen.exit_code == 0, chosen.stderr
     assert chosen.stdout.rstrip().endswith("schema regsync"), chosen.stdout
+
+
+def _server() -> dict[str, str]:
+    """The test server's host, port, user and database, as libpq reads PG_URL."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    given = {k: str(v) for k, v in conninfo_to_dict(PG_URL).items()}
+    return {"host": given.get("host", ""), "port": given.get("port", "5432"),
+            "user": given.get("user", ""), "dbname": given.get("dbname", "")}
+
+
+def test_a_unix_socket_url_with_an_empty_host_is_taken(pg_url: str):
+    # postgresql:///db?host=/socket/folder, libpq's usual form, was made postgresql:/db
+    # (not a URL) and refused.
+    with psycopg.connect(PG_URL) as conn:
+        folder = str(conn.execute("SHOW unix_socket_directories").fetchone()[0])
+    folder = folder.split(",")[0].strip()
+    if not Path(folder).is_dir():
+        pytest.skip(f"the server's socket folder {folder} is not on this machine")
+    server, schema = _server(), pg_url.split("schema=")[1]
+    url = (f"postgresql:///{server['dbname']}?host={folder}&port={server['port']}"
+           f"&user={server['user']}&schema={schema}")
+    result = run_cli("init", "--db", url, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["db"] == url
+    assert f"PostgreSQL at {folder}:{server['port']}, database {server['dbname']}, " \
+           f"schema {schema}" in result.stderr
+    assert run_cli("batches", "--db", pg_url).exit_code == 0  # the same register
+
+
+def test_messages_name_the_server_and_database_the_parameters_choose(pg_url: str):
+    # ?host=, ?port= and ?dbname= win over the URL's host, port and path (libpq): the
+    # messages named the ones the URL's start gave, which were not connected to.
+    server, schema = _server(), pg_url.split("schema=")[1]
+    url = (f"postgresql://{server['user']}@nowhere.invalid:1/elsewhere?schema={schema}"
+           f"&host={server['host']}&port={server['port']}&dbname={server['dbname']}")
+    result = run_cli("init", "--db", url)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == (
+        f"register ready: PostgreSQL at {server['host']}:{server['port']}, "
+        f"database {server['dbname']}, schema {schema}")
+    missing = run_cli("init", "--db", f"{pg_url}&dbname=regsync_no_such_db")
+    assert missing.exit_code == 2, missing.stderr
+    assert "cannot connect to PostgreSQL at " in missing.stderr
+    assert f", database regsync_no_such_db, schema {schema}:" in missing.stderr
+
+
+def test_the_url_goes_to_libpq_as_written_but_for_its_schema():
+    # Decoded and encoded again, %20 came back as +, which libpq reads as a plus.
+    conninfo, schema, _ = parse_url("postgresql://u@h/db?options=-c%20x&schema=s"
+                                    "&application_name=a+b")
+    assert (conninfo, schema) == ("postgresql://u@h/db?options=-c%20x&application_name=a+b",
+                                  "s")

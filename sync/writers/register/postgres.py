@@ -25,7 +25,13 @@ from sync.writers.register.read_pool import READERS, ReadPool
 from sync.writers.register.schema import SCHEMA_VERSION, schema_sql, schema_version_problem
 from sync.writers.register.sql import SQLRegister
 from sync.writers.register.sql_reads import HISTORY_COLUMNS, T
-from sync.writers.register.urls import is_postgres_url, parse_url, redact_url, scrub
+from sync.writers.register.urls import (
+    is_postgres_url,
+    label_of,
+    parse_url,
+    redact_url,
+    scrub,
+)
 
 __all__ = ["PostgresRegister", "connect", "has_register", "is_postgres_url", "parse_url",
            "redact_url"]
@@ -44,7 +50,9 @@ def _first_line(exc: Exception) -> str:
 
 
 def connect(url: str, schema: str | None = None) -> tuple[psycopg.Connection, str, str]:
-    """Connect in autocommit mode; RegisterError (exit 2) naming host and database."""
+    """(connection in autocommit mode, schema, label); RegisterError (exit 2) naming host
+    and database. The label names the server and database connected to, which the URL
+    alone may not tell (?host=, ?dbname=, $PGHOST, a service file)."""
     conninfo, chosen, label = parse_url(url, schema)
     try:
         # UTF-8 both ways whatever PGCLIENTENCODING or the database's encoding says:
@@ -56,7 +64,7 @@ def connect(url: str, schema: str | None = None) -> tuple[psycopg.Connection, st
     # The stale-plan check reads, under the commit lock, what earlier commits wrote: a
     # server default of repeatable read would show it an older snapshot.
     conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
-    return conn, chosen, label
+    return conn, chosen, label_of(conn.info.host, conn.info.port, conn.info.dbname, chosen)
 
 
 @contextmanager
