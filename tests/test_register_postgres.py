@@ -264,3 +264,81 @@ def test_the_url_goes_to_libpq_as_written_but_for_its_schema():
                                     "&application_name=a+b")
     assert (conninfo, schema) == ("postgresql://u@h/db?options=-c%20x&application_name=a+b",
                                   "s")
+
+
+def _foreign(pg_url: str, *statements: str) -> str:
+    """Run statements (`{s}` is pg_url's schema, created first) as another application
+    would; the schema's name."""
+    schema = parse_url(pg_url)[1]
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        for statement in statements:
+            conn.execute(statement.format(s=f'"{schema}"'))
+    return schema
+
+
+def _relations(schema: str) -> list[tuple[str, str]]:
+    with psycopg.connect(PG_URL) as conn:
+        return conn.execute("SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n "
+                            "ON n.oid = c.relnamespace WHERE n.nspname = %s ORDER BY 1",
+                            (schema,)).fetchall()
+
+
+COMMANDS = [("init",), ("import", str(REGISTER), "--yes"), ("preview", str(SOURCE)),
+            ("export", "{tmp}/x.csv"), ("batches",), ("history", "1001")]
+
+
+@pytest.mark.parametrize(("tables", "named"), [
+    (["CREATE TABLE {s}.customers (id int, x text)"], "(customers)"),
+    (["CREATE TABLE {s}.meta (k text, v text)", "CREATE TABLE {s}.orders (id int)"],
+     "(meta)"),
+    (["CREATE VIEW {s}.history AS SELECT 1 AS x", "CREATE TABLE {s}.meta (key int, "
+      "value int)"], "(history, meta)"),
+])
+def test_a_schema_holding_other_tables_of_the_registers_names_is_refused(
+        pg_url: str, tmp_path: Path, tables: list[str], named: str):
+    # DuplicateTable (exit 70) on init and import; a foreign meta was UndefinedColumn
+    # "value" (exit 70) for every command; a foreign customers table was read by
+    # preview as an empty register.
+    schema = _foreign(pg_url, *tables)
+    before = _relations(schema)
+    for command in COMMANDS:
+        args = [a.format(tmp=tmp_path) for a in command]
+        result = run_cli(*args, "--db", pg_url, "--json")
+        assert result.exit_code == 2, (command, result.stderr)
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert result.json()["error"] == (
+            f"{parse_url(pg_url)[2]}: the schema holds tables that are not a regsync "
+            f"register {named}; name another schema"), command
+    assert _relations(schema) == before
+    assert not (tmp_path / "x.csv").exists()
+
+
+@pytest.mark.parametrize(("statement", "said"), [
+    ("CREATE TABLE {s}.history_batch (id int)", 'relation "history_batch" already exists'),
+    ("CREATE SEQUENCE {s}.customers_name_key", 'relation "customers_name_key" already exists'),
+])
+def test_a_schema_holding_another_object_of_a_name_the_register_needs_is_refused(
+        pg_url: str, statement: str, said: str):
+    # Not one of the register's tables, but a name one of its indexes takes: creating
+    # the register fails, and is said so.
+    schema = _foreign(pg_url, statement)
+    before = _relations(schema)
+    result = run_cli("init", "--db", pg_url, "--json")
+    assert result.exit_code == 2, result.stderr
+    assert result.json()["error"] == (f"{parse_url(pg_url)[2]}: the schema holds objects "
+                                      f"that are not a regsync register ({said}); name "
+                                      f"another schema")
+    assert _relations(schema) == before
+
+
+def test_a_meta_table_without_a_schema_version_is_not_a_register(pg_url: str,
+                                                                  tmp_path: Path):
+    _foreign(pg_url, "CREATE TABLE {s}.meta (key text PRIMARY KEY, value text)",
+             "INSERT INTO {s}.meta VALUES ('colour', 'blue')")
+    for command in COMMANDS:
+        args = [a.format(tmp=tmp_path) for a in command]
+        result = run_cli(*args, "--db", pg_url, "--json")
+        assert result.exit_code == 2, (command, result.stderr)
+        assert result.json()["error"] == (f"{parse_url(pg_url)[2]}: not a regsync register "
+                                          f"(its meta table holds no schema version)")

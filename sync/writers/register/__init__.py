@@ -59,12 +59,13 @@ def open_register(url: str, *, create: bool, migrating: bool = False) -> SQLRegi
 
     conn, schema, label = connect(url, _schema())
     try:
-        if not has_register(conn, schema, label):
-            if not create:
-                conn.close()
-                return SQLiteRegister.empty(label)
-            return PostgresRegister.create(conn, label, schema)
-        register = PostgresRegister(conn, label, schema, url=url)
+        if has_register(conn, schema, label):
+            register = PostgresRegister(conn, label, schema, url=url)
+        elif not create:
+            conn.close()
+            return SQLiteRegister.empty(label)
+        else:  # the register this run created, or the one another run created first
+            register = PostgresRegister.create(conn, label, schema, url=url)
         if not migrating:
             register.check_schema_version()
         return register

@@ -102,11 +102,40 @@ def _transaction(conn: psycopg.Connection, label: str) -> Iterator[None]:
             f"check 'regsync batches' before running the command again") from None
 
 
+# The register's tables: a schema holding a relation of one of these names that is no
+# register is neither read as an empty register nor written to.
+REGISTER_TABLES = ("meta", "groups", "customers", "name_blocks", "batches", "history")
+_META_COLUMNS = {"key text", "value text"}
+
+
 def has_register(conn: psycopg.Connection, schema: str, label: str) -> bool:
-    """Whether `schema` holds a regsync register (its meta table)."""
+    """Whether `schema` holds a regsync register (its meta table, of key and value).
+
+    RegisterError (exit 2) when it holds relations named as the register's tables that
+    are not one. The catalogs are read with the statement's own snapshot: to_regclass
+    looks names up in the session's cache, which may not yet see a register another
+    session created while this one waited for the lock (and then CREATE TABLE failed).
+    """
     with server_errors(conn, label):
-        row = conn.execute("SELECT to_regclass(%s)", (f'"{schema}".meta',)).fetchone()
-    return row is not None and row[0] is not None
+        rows = conn.execute(
+            "SELECT c.relname, c.relkind, ARRAY(SELECT a.attname || ' ' || "
+            "format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+            "WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relname = ANY(%s) ORDER BY c.relname",
+            (schema, list(REGISTER_TABLES))).fetchall()
+    found = {name: (kind, set(columns)) for name, kind, columns in rows}
+    if not found:
+        return False
+    kind, columns = found.get("meta", ("", set()))
+    if kind == "r" and _META_COLUMNS <= columns:
+        return True
+    raise RegisterError(_not_a_register(label, ", ".join(found)))
+
+
+def _not_a_register(label: str, what: str, kind: str = "tables") -> str:
+    return (f"{label}: the schema holds {kind} that are not a regsync register ({what}); "
+            f"name another schema")
 
 
 class PostgresRegister(SQLRegister):
@@ -125,9 +154,12 @@ class PostgresRegister(SQLRegister):
         self._readers_pool: ReadPool[psycopg.Connection] | None = None
 
     @classmethod
-    def create(cls, conn: psycopg.Connection, label: str, schema: str) -> PostgresRegister:
-        """Create the register's schema and tables (once, even with racing creators)."""
-        register = cls(conn, label, schema)
+    def create(cls, conn: psycopg.Connection, label: str, schema: str,
+               url: str | None = None) -> PostgresRegister:
+        """Create the register's schema and tables, or use the register another run
+        created while this one waited for the lock. RegisterError (exit 2), nothing
+        created, when a name the register needs is another object's."""
+        register = cls(conn, label, schema, url)
         with server_errors(conn, label):  # a lost connection; the refusals are below
             try:
                 with _transaction(conn, label):
@@ -137,6 +169,14 @@ class PostgresRegister(SQLRegister):
             except psycopg.errors.InsufficientPrivilege as exc:
                 raise RegisterError(f"{label}: no permission to create the register: "
                                     f"{_first_line(exc)}") from None
+            except (psycopg.errors.DuplicateObject, psycopg.errors.DuplicateTable,
+                    psycopg.errors.DuplicateSchema, psycopg.errors.UniqueViolation) as exc:
+                # An index, sequence or type of one of the register's names, or a
+                # creator that takes no lock: the transaction was rolled back.
+                if has_register(conn, schema, label):
+                    return register
+                raise RegisterError(_not_a_register(label, _first_line(exc),
+                                                     "objects")) from None
         return register
 
     def _create_tables(self) -> None:
