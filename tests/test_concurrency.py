@@ -256,3 +256,54 @@ def test_two_first_runs_at_once_on_a_new_schema_both_succeed(pg_url: str) -> Non
     assert [code for code, _, _ in results] == [0, 0], results
     ids = {json.loads(out)["register_id"] for _, out, _ in results}
     assert len(ids) == 1, results
+
+
+def test_a_commit_adding_a_custom_fields_column_lets_readers_read_while_it_runs(
+        pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # ALTER TABLE ... ADD COLUMN ran in the commit's transaction: its lock kept export,
+    # batches and preview waiting, silently, until the whole commit ended.
+    load_register(pg_url, SEED, tmp_path)
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[fields.tier]\naliases = ["Taso"]\nnormaliser = "text"\n')
+    source = write_csv(tmp_path / "s.csv", "customer_number;Taso\n1;gold\n2;silver\n")
+    schema = parse_url(pg_url)[1]
+    read: list[object] = []
+    original = PostgresRegister._ensure_groups
+
+    def read_meanwhile(self: PostgresRegister, *args: object) -> object:
+        # In the commit's transaction, after its columns are there: a reader that
+        # waits more than 2 s for a lock gives up.
+        with psycopg.connect(PG_URL, autocommit=True) as reader:
+            reader.execute("SET lock_timeout = '2s'")
+            try:
+                read.append(reader.execute(
+                    f'SELECT COUNT(*) FROM "{schema}".customers').fetchone()[0])
+            except psycopg.errors.LockNotAvailable as exc:
+                read.append(exc)
+        return original(self, *args)
+
+    monkeypatch.setattr(PostgresRegister, "_ensure_groups", read_meanwhile)
+    result = run_cli("import", source, "--db", pg_url, "--yes", "--rules", rules)
+    assert result.exit_code == 0, result.stderr
+    assert read == [50]
+    assert customers(pg_url)["2"]["tier"] == "silver"
+
+
+def test_a_commit_whose_column_waits_for_another_committer_gives_up_with_exit_3(
+        pg_url: str, tmp_path: Path) -> None:
+    load_register(pg_url, SEED, tmp_path)
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[fields.tier]\naliases = ["Taso"]\nnormaliser = "text"\n')
+    source = write_csv(tmp_path / "s.csv", "customer_number;Taso\n1;gold\n")
+    schema = parse_url(pg_url)[1]
+    with psycopg.connect(PG_URL) as committer:  # holds the commit lock, as a commit does
+        committer.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (schema,))
+        started = time.monotonic()
+        result = run_cli("import", source, "--db", pg_url, "--yes", "--rules", rules,
+                         "--json")
+        waited = time.monotonic() - started
+        committer.rollback()
+    assert result.exit_code == 3, result.stderr
+    assert "register busy" in result.json()["error"]
+    assert 4 < waited < 30
+    assert "tier" not in customers(pg_url)["1"]

@@ -24,7 +24,7 @@ from sync.errors import CommitInDoubtError, RegisterBusyError, RegisterError
 from sync.writers.register.read_pool import READERS, ReadPool
 from sync.writers.register.schema import SCHEMA_VERSION, schema_sql, schema_version_problem
 from sync.writers.register.sql import SQLRegister
-from sync.writers.register.sql_reads import HISTORY_COLUMNS, T
+from sync.writers.register.sql_reads import HISTORY_COLUMNS, T, _ident
 from sync.writers.register.urls import (
     is_postgres_url,
     label_of,
@@ -264,8 +264,8 @@ class PostgresRegister(SQLRegister):
     def _transaction(self) -> Iterator[None]:
         """One transaction holding the register's advisory lock.
 
-        Like SQLite's busy timeout: it waits up to _LOCK_TIMEOUT for another committer
-        (or for a reader's table lock, for ALTER TABLE), then gives up with exit 3.
+        Like SQLite's busy timeout: it waits up to _LOCK_TIMEOUT for another committer,
+        then gives up with exit 3.
         """
         try:
             with server_errors(self._conn, self.label), _transaction(self._conn, self.label):
@@ -276,6 +276,36 @@ class PostgresRegister(SQLRegister):
         except psycopg.errors.LockNotAvailable:
             raise RegisterBusyError(f"{self.label}: register busy (another run is "
                                     f"committing); try again") from None
+
+    def _add_columns(self, columns: Iterable[str]) -> None:
+        """Add the customers columns of custom fields the table lacks, in a short
+        transaction of its own before the commit's (RegisterBusyError, exit 3, when
+        readers or a committer hold the table longer than _LOCK_TIMEOUT).
+
+        ALTER TABLE holds the table's strongest lock until its transaction ends: in the
+        commit's, every reader (export, preview, batches) would wait for the whole
+        commit. A column left by a commit that then fails or is stale is harmless: it
+        is nullable and empty, so no value and no read changes, and the next commit
+        with that field uses it.
+        """
+        missing = self._missing_columns(columns)
+        if not missing:
+            return
+        try:
+            with server_errors(self._conn, self.label), _transaction(self._conn, self.label):
+                self._conn.execute(f"SET LOCAL lock_timeout = '{_LOCK_TIMEOUT}'")
+                # A committer is waited for here, holding no reader up: an ALTER TABLE
+                # waiting for its lock queues every later reader behind it.
+                self._conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                                   (self.schema,))
+                for name in missing:  # IF NOT EXISTS: another run may have added it
+                    self._conn.execute(f"ALTER TABLE {self._t('customers')} "
+                                       f"ADD COLUMN IF NOT EXISTS {_ident(name)} TEXT")
+        except psycopg.errors.LockNotAvailable:
+            raise RegisterBusyError(
+                f"{self.label}: register busy (another run is reading or committing, and "
+                f"adding the column of {', '.join(missing)} needs the customers table to "
+                f"itself for a moment); try again") from None
 
     # -- bulk paths ------------------------------------------------------------------
 
