@@ -375,12 +375,21 @@ class PostgresRegister(SQLRegister):
         if len(params) < 2 or self._readers() < 2:
             return super()._read_each(query, params, then)
         if self._readers_pool is None:
-            url, schema = self._url, self.schema
-            assert url is not None
-            self._readers_pool = ReadPool(
-                lambda: connect(url, schema)[0], self._read_on,
-                lambda conn: conn.close(), self._readers())
+            # The register's own connection reads too: it is idle meanwhile.
+            self._readers_pool = ReadPool(self._reader, self._read_on,
+                                          lambda conn: conn.close(), self._readers(),
+                                          lent=[self._conn])
         return self._readers_pool.map(query, params, then)
+
+    def _reader(self) -> psycopg.Connection | None:
+        """Another connection to read on; None when none can be opened (a role's
+        CONNECTION LIMIT, a server at max_connections): the reads then share the
+        connections open, and the command goes on."""
+        assert self._url is not None
+        try:
+            return connect(self._url, self.schema)[0]
+        except RegisterError:
+            return None
 
     def _read_on(self, conn: psycopg.Connection, query: str,
                  params: Sequence[Any]) -> list[tuple[Any, ...]]:
