@@ -35,7 +35,7 @@ from sync.types import COUNT_KEYS, CUSTOMER_TYPES, FORMATS, HEADER_LANGUAGES, LA
 from sync.wording import counted
 from sync.writers.register import open_register, redact_url, register_exists
 from sync.writers.register.sqlite import sqlite_path
-from sync.writers.register.urls import is_postgres_url
+from sync.writers.register.urls import is_postgres_url, with_schema
 from sync.writers.report import write_report
 
 # The preview stages (readers, normalisers, matchers) and the exporters are imported
@@ -198,8 +198,9 @@ def init_cmd(db: str, as_json: bool) -> None:
     def body() -> int:
         register = open_register(db, create=True)
         try:
-            # The label names the schema used, which the URL alone may not (--schema).
-            _emit(as_json, {"db": redact_url(db), "register_id": register.register_id(),
+            # Both name the schema used, which the URL alone may not (--schema).
+            shown = db if register.schema is None else with_schema(db, register.schema)
+            _emit(as_json, {"db": redact_url(shown), "register_id": register.register_id(),
                             "version": register.version()},
                   [f"register ready: {register.label}"])
         finally:

@@ -342,3 +342,18 @@ def test_a_meta_table_without_a_schema_version_is_not_a_register(pg_url: str,
         assert result.exit_code == 2, (command, result.stderr)
         assert result.json()["error"] == (f"{parse_url(pg_url)[2]}: not a regsync register "
                                           f"(its meta table holds no schema version)")
+
+
+def test_init_json_names_the_schema_that_schema_or_the_variable_chose(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch):
+    # QA: "db" was the URL alone, without the schema --schema named.
+    schema = parse_url(pg_url)[1]
+    monkeypatch.setenv("REGSYNC_SCHEMA", "")
+    by_option = run_cli("--schema", schema, "init", "--db", f"{PG_URL}?password=Sekr3t",
+                        "--json")
+    assert by_option.exit_code == 0, by_option.stderr
+    assert by_option.json()["db"] == pg_url
+    monkeypatch.setenv("REGSYNC_SCHEMA", schema)
+    by_variable = run_cli("init", "--db", PG_URL, "--json")
+    assert by_variable.json()["db"] == pg_url
+    assert by_variable.json()["register_id"] == by_option.json()["register_id"]

@@ -20,7 +20,12 @@ import polars as pl
 import psycopg
 from psycopg import sql as psql
 
-from sync.errors import CommitInDoubtError, RegisterBusyError, RegisterError
+from sync.errors import (
+    CommitInDoubtError,
+    RegisterBusyError,
+    RegisterError,
+    RegisterSchemaError,
+)
 from sync.writers.register.read_pool import READERS, ReadPool
 from sync.writers.register.schema import SCHEMA_VERSION, schema_sql, schema_version_problem
 from sync.writers.register.sql import SQLRegister
@@ -130,7 +135,7 @@ def has_register(conn: psycopg.Connection, schema: str, label: str) -> bool:
     kind, columns = found.get("meta", ("", set()))
     if kind == "r" and _META_COLUMNS <= columns:
         return True
-    raise RegisterError(_not_a_register(label, ", ".join(found)))
+    raise RegisterSchemaError(_not_a_register(label, ", ".join(found)))
 
 
 def _not_a_register(label: str, what: str, kind: str = "tables") -> str:
@@ -175,7 +180,7 @@ class PostgresRegister(SQLRegister):
                 # creator that takes no lock: the transaction was rolled back.
                 if has_register(conn, schema, label):
                     return register
-                raise RegisterError(_not_a_register(label, _first_line(exc),
+                raise RegisterSchemaError(_not_a_register(label, _first_line(exc),
                                                      "objects")) from None
         return register
 
@@ -194,10 +199,10 @@ class PostgresRegister(SQLRegister):
             f"('version', '0')", (str(SCHEMA_VERSION),))
 
     def check_schema_version(self) -> None:
-        """RegisterError unless the register's schema version is this program's."""
+        """RegisterSchemaError unless the register's schema version is this program's."""
         problem = schema_version_problem(self.label, self._meta("schema_version"))
         if problem is not None:
-            raise RegisterError(problem)
+            raise RegisterSchemaError(problem)
 
     # -- engine hooks ----------------------------------------------------------------
 

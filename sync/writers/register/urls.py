@@ -55,6 +55,15 @@ def parse_url(url: str, schema: str | None = None) -> tuple[str, str, str]:
     return conninfo, chosen, planned_label(conninfo, chosen, url)
 
 
+def with_schema(url: str, schema: str) -> str:
+    """`url` naming `schema` as its ?schema= (as it is when it names one already): the
+    register's full address, whichever way --schema or $REGSYNC_SCHEMA chose it."""
+    base, parameters = _query(url)
+    if any(_key(p) == "schema" for p in parameters):
+        return url
+    return base + "?" + "&".join([*parameters, f"schema={schema}"])
+
+
 def planned_label(conninfo: str, schema: str, url: str) -> str:
     """The label of the server `conninfo` names, as far as it can be told before
     connecting: its own parameters (a `?host=` or `?dbname=` wins over the URL's host
