@@ -116,8 +116,8 @@ _META_COLUMNS = {"key text", "value text"}
 def has_register(conn: psycopg.Connection, schema: str, label: str) -> bool:
     """Whether `schema` holds a regsync register (its meta table, of key and value).
 
-    RegisterError (exit 2) when it holds relations named as the register's tables that
-    are not one. The catalogs are read with the statement's own snapshot: to_regclass
+    RegisterSchemaError (exit 2) when it holds relations named as the register's tables
+    that are not one. The catalogs are read with the statement's own snapshot: to_regclass
     looks names up in the session's cache, which may not yet see a register another
     session created while this one waited for the lock (and then CREATE TABLE failed).
     """
@@ -162,8 +162,8 @@ class PostgresRegister(SQLRegister):
     def create(cls, conn: psycopg.Connection, label: str, schema: str,
                url: str | None = None) -> PostgresRegister:
         """Create the register's schema and tables, or use the register another run
-        created while this one waited for the lock. RegisterError (exit 2), nothing
-        created, when a name the register needs is another object's."""
+        created while this one waited for the lock. RegisterSchemaError (exit 2),
+        nothing created, when a name the register needs is another object's."""
         register = cls(conn, label, schema, url)
         with server_errors(conn, label):  # a lost connection; the refusals are below
             try:

@@ -80,7 +80,8 @@ def planned_label(conninfo: str, schema: str, url: str) -> str:
     defaults = {o.keyword.decode(): o.val.decode() for o in pq.Conninfo.get_defaults()
                 if o.val}
     value = {**defaults, **given}.get
-    host = given.get("host") or given.get("hostaddr") or value("host") or value("hostaddr")
+    host = (given.get("host") or given.get("hostaddr") or defaults.get("host")
+            or defaults.get("hostaddr"))
     return label_of(host, value("port") or "5432",
                     value("dbname") or value("user") or "(default)", schema)
 
