@@ -35,7 +35,7 @@ from sync.types import COUNT_KEYS, CUSTOMER_TYPES, FORMATS, HEADER_LANGUAGES, LA
 from sync.wording import counted
 from sync.writers.register import open_register, redact_url, register_exists
 from sync.writers.register.sqlite import sqlite_path
-from sync.writers.register.urls import is_postgres_url
+from sync.writers.register.urls import is_postgres_url, with_schema
 from sync.writers.report import write_report
 
 # The preview stages (readers, normalisers, matchers) and the exporters are imported
@@ -179,9 +179,15 @@ def _source_options(func: Callable[..., Any]) -> Callable[..., Any]:
                    "(default: regsync; or $REGSYNC_SCHEMA).")
 def cli(schema: str | None) -> None:
     """regsync: preview and commit customer files into a register."""
-    if schema:
-        # The register engines read it from the environment, like --db's $REGSYNC_DB.
-        os.environ["REGSYNC_SCHEMA"] = schema
+    given = click.get_current_context().get_parameter_source("schema")
+    if given is click.core.ParameterSource.COMMANDLINE:
+        # The register engines read it from the environment, like --db's $REGSYNC_DB;
+        # an empty --schema "" goes there too, to be refused when a URL needs it.
+        os.environ["REGSYNC_SCHEMA"] = schema or ""
+    elif not schema:
+        # An empty $REGSYNC_SCHEMA is no schema, as an empty $REGSYNC_DB is no --db
+        # (click reads both so): the URL's ?schema=, else the default.
+        os.environ.pop("REGSYNC_SCHEMA", None)
 
 
 @cli.command("init")
@@ -192,8 +198,9 @@ def init_cmd(db: str, as_json: bool) -> None:
     def body() -> int:
         register = open_register(db, create=True)
         try:
-            # The label names the schema used, which the URL alone may not (--schema).
-            _emit(as_json, {"db": redact_url(db), "register_id": register.register_id(),
+            # Both name the schema used, which the URL alone may not (--schema).
+            shown = db if register.schema is None else with_schema(db, register.schema)
+            _emit(as_json, {"db": redact_url(shown), "register_id": register.register_id(),
                             "version": register.version()},
                   [f"register ready: {register.label}"])
         finally:

@@ -53,6 +53,11 @@ class RegisterError(RegsyncError):
     exit_code = 2
 
 
+class RegisterSchemaError(RegisterError):
+    """A register that was reached but is not one this regsync uses as it is: of another
+    schema version (or none), or not a regsync register (exit 2)."""
+
+
 class ExportError(RegsyncError):
     """An export that cannot be written as asked (exit 2); no file is left behind."""
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+import uuid
 from pathlib import Path
 
 import polars as pl
@@ -20,7 +23,9 @@ from sync.plan import Plan
 from sync.rules import load_rules
 from sync.types import FIELDS
 from sync.writers.register import open_register
-from tests.conftest import ROOT, customers, load_register, run_cli, write_csv
+from sync.writers.register.postgres import PostgresRegister
+from sync.writers.register.urls import parse_url
+from tests.conftest import PG_URL, ROOT, customers, load_register, run_cli, write_csv
 
 SEED = "customer_number;name;city\n" + "".join(f"{n};Asiakas {n};Oulu\n" for n in range(1, 51))
 
@@ -193,4 +198,112 @@ def test_postgresql_commit_blocked_by_a_reader_gives_up_with_exit_3(pg_url: str,
         reader.rollback()
     assert result.exit_code == 3 and "busy" in result.stderr
     assert waited < 30
+    assert "tier" not in customers(pg_url)["1"]
+
+
+def _wait_for_lock_wait(app: str, timeout: float = 30.0) -> None:
+    """Wait until the session named `app` waits for a lock (an advisory lock here)."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(PG_URL, autocommit=True) as watcher:
+        while time.monotonic() < deadline:
+            if watcher.execute("SELECT 1 FROM pg_stat_activity WHERE application_name = %s "
+                               "AND wait_event_type = 'Lock'", (app,)).fetchone():
+                return
+            time.sleep(0.02)
+    raise AssertionError(f"{app} never waited for the lock")
+
+
+def test_a_register_created_while_a_second_creator_waits_is_used_by_it(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two first runs at once on a new schema: the second, after waiting for the first's
+    # lock, still looked the register up in its session's cache, missed it and crashed
+    # with exit 70 (DuplicateTable: relation "meta" already exists). Forced here: the
+    # first creator holds the lock with the tables made, until the second waits for it.
+    schema = parse_url(pg_url)[1]
+    first = psycopg.connect(PG_URL)
+    try:
+        first.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (schema,))
+        PostgresRegister(first, "first", schema)._create_tables()
+        app = f"regsync_t_{uuid.uuid4().hex[:12]}"
+        monkeypatch.setenv("PGAPPNAME", app)  # to find the second creator's session
+        outcome: list[object] = []
+
+        def second() -> None:
+            try:
+                register = open_register(pg_url, create=True)
+                outcome.append(register.register_id())
+                register.close()
+            except Exception as exc:  # noqa: BLE001 - asserted below
+                outcome.append(exc)
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        _wait_for_lock_wait(app)
+        first.commit()
+        thread.join(timeout=60)
+    finally:
+        first.close()
+    created = open_register(pg_url, create=False)
+    try:
+        assert outcome == [created.register_id()], outcome
+    finally:
+        created.close()
+
+
+def test_two_first_runs_at_once_on_a_new_schema_both_succeed(pg_url: str) -> None:
+    runs = [regsync_process("init", "--db", pg_url, "--json") for _ in range(2)]
+    results = [(run.wait(timeout=60), run.stdout.read(), run.stderr.read()) for run in runs]
+    assert [code for code, _, _ in results] == [0, 0], results
+    ids = {json.loads(out)["register_id"] for _, out, _ in results}
+    assert len(ids) == 1, results
+
+
+def test_a_commit_adding_a_custom_fields_column_lets_readers_read_while_it_runs(
+        pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # ALTER TABLE ... ADD COLUMN ran in the commit's transaction: its lock kept export,
+    # batches and preview waiting, silently, until the whole commit ended.
+    load_register(pg_url, SEED, tmp_path)
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[fields.tier]\naliases = ["Taso"]\nnormaliser = "text"\n')
+    source = write_csv(tmp_path / "s.csv", "customer_number;Taso\n1;gold\n2;silver\n")
+    schema = parse_url(pg_url)[1]
+    read: list[object] = []
+    original = PostgresRegister._ensure_groups
+
+    def read_meanwhile(self: PostgresRegister, *args: object) -> object:
+        # In the commit's transaction, after its columns are there: a reader that
+        # waits more than 2 s for a lock gives up.
+        with psycopg.connect(PG_URL, autocommit=True) as reader:
+            reader.execute("SET lock_timeout = '2s'")
+            try:
+                read.append(reader.execute(
+                    f'SELECT COUNT(*) FROM "{schema}".customers').fetchone()[0])
+            except psycopg.errors.LockNotAvailable as exc:
+                read.append(exc)
+        return original(self, *args)
+
+    monkeypatch.setattr(PostgresRegister, "_ensure_groups", read_meanwhile)
+    result = run_cli("import", source, "--db", pg_url, "--yes", "--rules", rules)
+    assert result.exit_code == 0, result.stderr
+    assert read == [50]
+    assert customers(pg_url)["2"]["tier"] == "silver"
+
+
+def test_a_commit_whose_column_waits_for_another_committer_gives_up_with_exit_3(
+        pg_url: str, tmp_path: Path) -> None:
+    load_register(pg_url, SEED, tmp_path)
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[fields.tier]\naliases = ["Taso"]\nnormaliser = "text"\n')
+    source = write_csv(tmp_path / "s.csv", "customer_number;Taso\n1;gold\n")
+    schema = parse_url(pg_url)[1]
+    with psycopg.connect(PG_URL) as committer:  # holds the commit lock, as a commit does
+        committer.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (schema,))
+        started = time.monotonic()
+        result = run_cli("import", source, "--db", pg_url, "--yes", "--rules", rules,
+                         "--json")
+        waited = time.monotonic() - started
+        committer.rollback()
+    assert result.exit_code == 3, result.stderr
+    assert "register busy" in result.json()["error"]
+    assert 4 < waited < 30
     assert "tier" not in customers(pg_url)["1"]

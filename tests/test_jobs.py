@@ -15,6 +15,7 @@ import pytest
 
 import sync.errors as sync_errors
 from sync.jobs.sources import move_into, temporary_name
+from sync.writers.register import open_register
 from tests.conftest import customers, report_rows, run_cli
 from tests.jobs_helpers import HEADER, batches, log_lines, names, write_job
 from tests.workbooks import write_xlsx
@@ -779,3 +780,27 @@ def test_a_drop_whose_encoding_is_in_doubt_is_held_until_the_job_names_it(
                                            'settle_seconds = 0\nencoding = "cp1250"'))
     assert run_cli("run", job).exit_code == 0
     assert customers(tmp_path / "r.db")["1"]["name"] == "Pečenka s.r.o."
+
+
+def test_a_job_whose_register_needs_migrating_is_not_said_to_be_unreachable(
+        tmp_path: Path, register_url: str) -> None:
+    # QA: "[job] register unreachable: ... schema version 3 is not 4; run 'regsync
+    # migrate'": it was reached, it is old.
+    assert run_cli("init", "--db", register_url).exit_code == 0
+    register = open_register(register_url, create=True)
+    try:
+        with register._transaction():
+            register._execute(f"UPDATE {register._t('meta')} SET value = '3' "
+                              f"WHERE key = 'schema_version'")
+    finally:
+        register.close()
+    job = write_job(tmp_path, source=FOLDER_SOURCE)
+    job.write_text(job.read_text().replace('register = "r.db"',
+                                           f'register = "{register_url}"'))
+    (tmp_path / "drops").mkdir()
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 2, result.stderr
+    error = result.json()["error"]
+    assert "unreachable" not in error, error
+    assert error.endswith(": register schema version 3 is not 4; run 'regsync migrate'")
+    assert "[job] register: " in error

@@ -174,3 +174,16 @@ def test_a_postgresql_table_is_read_in_utf8_whatever_the_client_encoding(
     monkeypatch.setenv("PGCLIENTENCODING", "LATIN1")
     read = read_database(PG_URL, table=f"{pg_schema}.customers")
     assert sorted(read.table.frame.rows()) == [(2, "1", "Dvořák Stroje"), (3, "2", "Öljy Oy")]
+
+
+def test_a_table_that_cannot_be_read_is_named_once_in_the_run_line(
+        tmp_path: Path, pg_schema: str) -> None:
+    # QA: "failed: postgresql://.../db  postgresql://.../db table x: cannot be read".
+    job = write_job(tmp_path, source=f'db = "{PG_URL}"\ntable = "{pg_schema}.nothing"')
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 1, result.stderr
+    line = result.stderr.splitlines()[0]
+    assert line.startswith(f"failed: {PG_URL}  table {pg_schema}.nothing: cannot be read ("), line
+    assert line.count(PG_URL) == 1
+    # The log and the JSON keep the whole reason, which names the source.
+    assert result.json()["files"][0]["reason"].startswith(f"{PG_URL} table {pg_schema}")

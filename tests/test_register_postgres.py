@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import polars as pl
 import psycopg
@@ -172,3 +173,187 @@ def test_a_client_encoding_other_than_utf8_neither_garbles_nor_crashes(
         schema = parse_url(pg_url, None)[1]
         name, city = conn.execute(f'SELECT name, city FROM "{schema}".customers').fetchone()
     assert (name, city) == ("Öljy Oy", "Hämeenlinna")
+
+
+@pytest.mark.parametrize(("given", "said"), [
+    ("x\n", "must be ASCII letters, digits and _"),
+    ("1x", "not starting with a digit"),
+    ("x" * 64, "is 64 characters long; PostgreSQL takes at most 63"),
+    ("pg_x", "reserved for PostgreSQL's own schemas"),
+])
+def test_a_schema_name_postgresql_would_refuse_or_change_is_refused(
+        given: str, said: str, monkeypatch: pytest.MonkeyPatch,
+        drop_new_schemas: Callable[..., None]):
+    # A trailing newline passed a `$` that matches before it; 64 characters were said
+    # to be "letters, digits and _"; pg_ was exit 70 (the server's ReservedName).
+    monkeypatch.setenv("REGSYNC_SCHEMA", "")
+    drop_new_schemas(given, given[:63], given.strip())
+    by_option = run_cli("--schema", given, "init", "--db", PG_URL, "--json")
+    assert by_option.exit_code == 2, by_option.stderr
+    assert said in by_option.json()["error"]
+    in_url = run_cli("init", "--db", f"{PG_URL}?schema={quote(given)}", "--json")
+    assert in_url.exit_code == 2, in_url.stderr
+    assert said in in_url.json()["error"]
+
+
+def test_an_empty_schema_option_is_refused_and_an_empty_variable_is_no_schema(
+        monkeypatch: pytest.MonkeyPatch, drop_new_schemas: Callable[..., None]):
+    monkeypatch.setenv("REGSYNC_SCHEMA", "")
+    drop_new_schemas("regsync")
+    before = _schemas("regsync")
+    # An explicit --schema "" was the default schema, silently.
+    refused = run_cli("--schema", "", "init", "--db", PG_URL, "--json")
+    assert refused.exit_code == 2, refused.stderr
+    assert "--schema (or $REGSYNC_SCHEMA) is empty" in refused.json()["error"]
+    assert _schemas("regsync") == before
+    # An empty $REGSYNC_SCHEMA is unset, as click reads an empty $REGSYNC_DB.
+    monkeypatch.setenv("REGSYNC_SCHEMA", "")
+    chosen = run_cli("init", "--db", PG_URL)
+    assert chosen.exit_code == 0, chosen.stderr
+    assert chosen.stdout.rstrip().endswith("schema regsync"), chosen.stdout
+
+
+def _server() -> dict[str, str]:
+    """The test server's host, port, user and database, as libpq reads PG_URL."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    given = {k: str(v) for k, v in conninfo_to_dict(PG_URL).items()}
+    return {"host": given.get("host", ""), "port": given.get("port", "5432"),
+            "user": given.get("user", ""), "dbname": given.get("dbname", "")}
+
+
+def test_a_unix_socket_url_with_an_empty_host_is_taken(pg_url: str):
+    # postgresql:///db?host=/socket/folder, libpq's usual form, was made postgresql:/db
+    # (not a URL) and refused.
+    with psycopg.connect(PG_URL) as conn:
+        folder = str(conn.execute("SHOW unix_socket_directories").fetchone()[0])
+    folder = folder.split(",")[0].strip()
+    if not Path(folder).is_dir():
+        pytest.skip(f"the server's socket folder {folder} is not on this machine")
+    server, schema = _server(), pg_url.split("schema=")[1]
+    url = (f"postgresql:///{server['dbname']}?host={folder}&port={server['port']}"
+           f"&user={server['user']}&schema={schema}")
+    result = run_cli("init", "--db", url, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["db"] == url
+    assert f"PostgreSQL at {folder}:{server['port']}, database {server['dbname']}, " \
+           f"schema {schema}" in result.stderr
+    assert run_cli("batches", "--db", pg_url).exit_code == 0  # the same register
+
+
+def test_messages_name_the_server_and_database_the_parameters_choose(pg_url: str):
+    # ?host=, ?port= and ?dbname= win over the URL's host, port and path (libpq): the
+    # messages named the ones the URL's start gave, which were not connected to.
+    server, schema = _server(), pg_url.split("schema=")[1]
+    url = (f"postgresql://{server['user']}@nowhere.invalid:1/elsewhere?schema={schema}"
+           f"&host={server['host']}&port={server['port']}&dbname={server['dbname']}")
+    result = run_cli("init", "--db", url)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == (
+        f"register ready: PostgreSQL at {server['host']}:{server['port']}, "
+        f"database {server['dbname']}, schema {schema}")
+    missing = run_cli("init", "--db", f"{pg_url}&dbname=regsync_no_such_db")
+    assert missing.exit_code == 2, missing.stderr
+    assert "cannot connect to PostgreSQL at " in missing.stderr
+    assert f", database regsync_no_such_db, schema {schema}:" in missing.stderr
+
+
+def test_the_url_goes_to_libpq_as_written_but_for_its_schema():
+    # Decoded and encoded again, %20 came back as +, which libpq reads as a plus.
+    conninfo, schema, _ = parse_url("postgresql://u@h/db?options=-c%20x&schema=s"
+                                    "&application_name=a+b")
+    assert (conninfo, schema) == ("postgresql://u@h/db?options=-c%20x&application_name=a+b",
+                                  "s")
+
+
+def _foreign(pg_url: str, *statements: str) -> str:
+    """Run statements (`{s}` is pg_url's schema, created first) as another application
+    would; the schema's name."""
+    schema = parse_url(pg_url)[1]
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        for statement in statements:
+            conn.execute(statement.format(s=f'"{schema}"'))
+    return schema
+
+
+def _relations(schema: str) -> list[tuple[str, str]]:
+    with psycopg.connect(PG_URL) as conn:
+        return conn.execute("SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n "
+                            "ON n.oid = c.relnamespace WHERE n.nspname = %s ORDER BY 1",
+                            (schema,)).fetchall()
+
+
+COMMANDS = [("init",), ("import", str(REGISTER), "--yes"), ("preview", str(SOURCE)),
+            ("export", "{tmp}/x.csv"), ("batches",), ("history", "1001")]
+
+
+@pytest.mark.parametrize(("tables", "named"), [
+    (["CREATE TABLE {s}.customers (id int, x text)"], "(customers)"),
+    (["CREATE TABLE {s}.meta (k text, v text)", "CREATE TABLE {s}.orders (id int)"],
+     "(meta)"),
+    (["CREATE VIEW {s}.history AS SELECT 1 AS x", "CREATE TABLE {s}.meta (key int, "
+      "value int)"], "(history, meta)"),
+])
+def test_a_schema_holding_other_tables_of_the_registers_names_is_refused(
+        pg_url: str, tmp_path: Path, tables: list[str], named: str):
+    # DuplicateTable (exit 70) on init and import; a foreign meta was UndefinedColumn
+    # "value" (exit 70) for every command; a foreign customers table was read by
+    # preview as an empty register.
+    schema = _foreign(pg_url, *tables)
+    before = _relations(schema)
+    for command in COMMANDS:
+        args = [a.format(tmp=tmp_path) for a in command]
+        result = run_cli(*args, "--db", pg_url, "--json")
+        assert result.exit_code == 2, (command, result.stderr)
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert result.json()["error"] == (
+            f"{parse_url(pg_url)[2]}: the schema holds tables that are not a regsync "
+            f"register {named}; name another schema"), command
+    assert _relations(schema) == before
+    assert not (tmp_path / "x.csv").exists()
+
+
+@pytest.mark.parametrize(("statement", "said"), [
+    ("CREATE TABLE {s}.history_batch (id int)", 'relation "history_batch" already exists'),
+    ("CREATE SEQUENCE {s}.customers_name_key", 'relation "customers_name_key" already exists'),
+])
+def test_a_schema_holding_another_object_of_a_name_the_register_needs_is_refused(
+        pg_url: str, statement: str, said: str):
+    # Not one of the register's tables, but a name one of its indexes takes: creating
+    # the register fails, and is said so.
+    schema = _foreign(pg_url, statement)
+    before = _relations(schema)
+    result = run_cli("init", "--db", pg_url, "--json")
+    assert result.exit_code == 2, result.stderr
+    assert result.json()["error"] == (f"{parse_url(pg_url)[2]}: the schema holds objects "
+                                      f"that are not a regsync register ({said}); name "
+                                      f"another schema")
+    assert _relations(schema) == before
+
+
+def test_a_meta_table_without_a_schema_version_is_not_a_register(pg_url: str,
+                                                                  tmp_path: Path):
+    _foreign(pg_url, "CREATE TABLE {s}.meta (key text PRIMARY KEY, value text)",
+             "INSERT INTO {s}.meta VALUES ('colour', 'blue')")
+    for command in COMMANDS:
+        args = [a.format(tmp=tmp_path) for a in command]
+        result = run_cli(*args, "--db", pg_url, "--json")
+        assert result.exit_code == 2, (command, result.stderr)
+        assert result.json()["error"] == (f"{parse_url(pg_url)[2]}: not a regsync register "
+                                          f"(its meta table holds no schema version)")
+
+
+def test_init_json_names_the_schema_that_schema_or_the_variable_chose(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch):
+    # QA: "db" was the URL alone, without the schema --schema named.
+    schema = parse_url(pg_url)[1]
+    monkeypatch.setenv("REGSYNC_SCHEMA", "")
+    by_option = run_cli("--schema", schema, "init", "--db", f"{PG_URL}?password=Sekr3t",
+                        "--json")
+    assert by_option.exit_code == 0, by_option.stderr
+    assert by_option.json()["db"] == pg_url
+    monkeypatch.setenv("REGSYNC_SCHEMA", schema)
+    by_variable = run_cli("init", "--db", PG_URL, "--json")
+    assert by_variable.json()["db"] == pg_url
+    assert by_variable.json()["register_id"] == by_option.json()["register_id"]

@@ -5,6 +5,7 @@ inside a commit's transaction still sees that transaction's own writes."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,8 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sync.errors import RegisterError
 from sync.types import FIELDS
 from sync.writers.register import open_register, sql_reads, sqlite
+from sync.writers.register.read_pool import ReadPool
 from sync.writers.register.sql import SQLRegister
 from tests.conftest import load_register, run_cli, run_python
 
@@ -276,3 +279,93 @@ def test_an_empty_register_is_sent_no_keys_to_look_up(register_url: str, tmp_pat
     finally:
         register.close()
     assert sent
+
+
+@pytest.fixture
+def one_connection_role(pg_url: str, tmp_path: Path) -> Iterator[str]:
+    """pg_url's register (the demo customers), as a URL of a new role that may read it
+    and hold one connection at a time (CONNECTION LIMIT 1)."""
+    import uuid
+
+    import psycopg
+
+    from tests.conftest import PG_URL
+
+    load_register(pg_url, "customer_number;name;customer_group\n" + "".join(
+        f"{n};{NAMES[i % len(NAMES)]} {i};group {i % 2}\n" for i, n in enumerate(NUMBERS)),
+        tmp_path)
+    schema = pg_url.split("schema=")[1]
+    role = f"regsync_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_URL, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 1")
+        try:
+            admin.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}')
+            admin.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO {role}')
+            yield pg_url.replace("postgresql://postgres@", f"postgresql://{role}@")
+        finally:
+            admin.execute(f"DROP OWNED BY {role}")
+            admin.execute(f"DROP ROLE {role}")
+
+
+def test_reads_go_on_when_no_more_connections_can_be_opened(
+        one_connection_role: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # The extra reader connections of a big preview were a must: a role with CONNECTION
+    # LIMIT 1 (a server at max_connections, a pool of one) made the preview fail,
+    # exit 2, "too many connections for role".
+    from sync.writers.register import postgres
+
+    url = one_connection_role
+    source = tmp_path / "s.csv"
+    source.write_text("customer_number;name\n" + "".join(
+        f"{n};{NAMES[i % len(NAMES)]} {i}\n" for i, n in enumerate(NUMBERS)) +
+        "9001;Kahvila Aurinko\n", encoding="utf-8")
+    monkeypatch.setattr(sql_reads, "_TUPLE_ROWS", 4)
+    monkeypatch.setattr(sql_reads, "_PARALLEL_MIN_KEYS", 1)
+    monkeypatch.setattr(sql_reads, "_PARALLEL_MIN_BLOCKS", 1)
+    monkeypatch.setattr(postgres, "READERS", 3)
+    refused: list[str] = []
+    tried = threading.Event()
+    real_connect, real_read_on = postgres.connect, postgres.PostgresRegister._read_on
+
+    def connect(*args: object) -> object:
+        if opened:
+            tried.set()
+        try:
+            found = real_connect(*args)
+        except RegisterError as exc:
+            refused.append(exc.message)
+            raise
+        opened.append(found)
+        return found
+
+    def read_on(self: postgres.PostgresRegister, conn: object, *args: object) -> object:
+        # The first read keeps the register's connection until another is asked for.
+        if conn is self._conn:
+            tried.wait(10)
+        return real_read_on(self, conn, *args)
+
+    opened: list[object] = []
+    monkeypatch.setattr(postgres, "connect", connect)
+    monkeypatch.setattr(postgres.PostgresRegister, "_read_on", read_on)
+    result = run_cli("preview", source, "--db", url, "--plan", tmp_path / "p.plan", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["unchanged"] == len(NUMBERS) and result.json()["new"] == 1
+    assert len(opened) == 1 and refused, "extra connections were asked for, and refused"
+    assert all("too many connections for role" in message for message in refused)
+
+
+def test_a_read_pool_that_can_open_no_connection_reads_on_the_one_lent_to_it():
+    used: list[str] = []
+    pool: ReadPool[str] = ReadPool(lambda: None, lambda conn, q, v: [(conn, v[0])],
+                                   lambda conn: used.append(f"closed {conn}"), 3,
+                                   lent=["main"])
+    try:
+        assert pool.map("q", [(n,) for n in range(20)], lambda rows: rows[0]) == \
+               [("main", n) for n in range(20)]
+    finally:
+        pool.close()
+    assert used == []  # a lent connection is its owner's to close
+    lonely: ReadPool[str] = ReadPool(lambda: None, lambda conn, q, v: [], str, 2)
+    with pytest.raises(RuntimeError, match="no connection to read on"):
+        lonely.map("q", [(1,), (2,)], len)
+    lonely.close()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sync.errors import RegsyncError, UsageError
+from sync.errors import RegisterSchemaError, RegsyncError, UsageError
 from sync.pipeline import ReadOptions
 from sync.readers.detect import normalise_delimiter, normalise_encoding
 from sync.rules import Rules, load_rules
@@ -254,6 +254,8 @@ class _Checker:
             return
         try:
             open_register(url, create=False).close()
+        except RegisterSchemaError as exc:  # reached: old, newer, or not a register
+            raise self.fail(f"[job] register: {exc.message}") from None
         except RegsyncError as exc:
             raise self.fail(f"[job] register unreachable: {exc.message}") from None
 

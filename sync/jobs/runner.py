@@ -86,8 +86,11 @@ class FileResult:
         """The human line on stderr."""
         what = self.would_be and f"dry run, would be {self.would_be}" or self.outcome
         counts = ", ".join(f"{v} {k}" for k, v in self.counts.items() if v)
+        reason = self.reason or ""
+        if reason.startswith(self.file):  # a reader's message naming it: named already
+            reason = reason[len(self.file):].lstrip(": ")
         parts = [f"batch {self.batch}" if self.batch is not None else "", counts,
-                 self.reason or "", f"-> {self.moved_to}" if self.moved_to else ""]
+                 reason, f"-> {self.moved_to}" if self.moved_to else ""]
         return f"{what}: {self.file}  " + "; ".join(p for p in parts if p)
 
 

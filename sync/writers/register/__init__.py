@@ -16,7 +16,10 @@ __all__ = ["BatchInfo", "ChangeSet", "Register", "SQLRegister", "SQLiteRegister"
 
 
 def _schema() -> str | None:
-    return os.environ.get("REGSYNC_SCHEMA") or None
+    """The schema --schema or $REGSYNC_SCHEMA names: None when neither does, "" (refused
+    by parse_url) for an explicit --schema "" (the command line drops an empty
+    $REGSYNC_SCHEMA before it gets here)."""
+    return os.environ.get("REGSYNC_SCHEMA")
 
 
 def _check_url(url: str) -> None:
@@ -56,12 +59,13 @@ def open_register(url: str, *, create: bool, migrating: bool = False) -> SQLRegi
 
     conn, schema, label = connect(url, _schema())
     try:
-        if not has_register(conn, schema, label):
-            if not create:
-                conn.close()
-                return SQLiteRegister.empty(label)
-            return PostgresRegister.create(conn, label, schema)
-        register = PostgresRegister(conn, label, schema, url=url)
+        if has_register(conn, schema, label):
+            register = PostgresRegister(conn, label, schema, url=url)
+        elif not create:
+            conn.close()
+            return SQLiteRegister.empty(label)
+        else:  # the register this run created, or the one another run created first
+            register = PostgresRegister.create(conn, label, schema, url=url)
         if not migrating:
             register.check_schema_version()
         return register

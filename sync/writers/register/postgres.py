@@ -20,12 +20,23 @@ import polars as pl
 import psycopg
 from psycopg import sql as psql
 
-from sync.errors import CommitInDoubtError, RegisterBusyError, RegisterError
+from sync.errors import (
+    CommitInDoubtError,
+    RegisterBusyError,
+    RegisterError,
+    RegisterSchemaError,
+)
 from sync.writers.register.read_pool import READERS, ReadPool
 from sync.writers.register.schema import SCHEMA_VERSION, schema_sql, schema_version_problem
 from sync.writers.register.sql import SQLRegister
-from sync.writers.register.sql_reads import HISTORY_COLUMNS, T
-from sync.writers.register.urls import is_postgres_url, parse_url, redact_url, scrub
+from sync.writers.register.sql_reads import HISTORY_COLUMNS, T, _ident
+from sync.writers.register.urls import (
+    is_postgres_url,
+    label_of,
+    parse_url,
+    redact_url,
+    scrub,
+)
 
 __all__ = ["PostgresRegister", "connect", "has_register", "is_postgres_url", "parse_url",
            "redact_url"]
@@ -44,7 +55,9 @@ def _first_line(exc: Exception) -> str:
 
 
 def connect(url: str, schema: str | None = None) -> tuple[psycopg.Connection, str, str]:
-    """Connect in autocommit mode; RegisterError (exit 2) naming host and database."""
+    """(connection in autocommit mode, schema, label); RegisterError (exit 2) naming host
+    and database. The label names the server and database connected to, which the URL
+    alone may not tell (?host=, ?dbname=, $PGHOST, a service file)."""
     conninfo, chosen, label = parse_url(url, schema)
     try:
         # UTF-8 both ways whatever PGCLIENTENCODING or the database's encoding says:
@@ -56,7 +69,7 @@ def connect(url: str, schema: str | None = None) -> tuple[psycopg.Connection, st
     # The stale-plan check reads, under the commit lock, what earlier commits wrote: a
     # server default of repeatable read would show it an older snapshot.
     conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
-    return conn, chosen, label
+    return conn, chosen, label_of(conn.info.host, conn.info.port, conn.info.dbname, chosen)
 
 
 @contextmanager
@@ -94,11 +107,40 @@ def _transaction(conn: psycopg.Connection, label: str) -> Iterator[None]:
             f"check 'regsync batches' before running the command again") from None
 
 
+# The register's tables: a schema holding a relation of one of these names that is no
+# register is neither read as an empty register nor written to.
+REGISTER_TABLES = ("meta", "groups", "customers", "name_blocks", "batches", "history")
+_META_COLUMNS = {"key text", "value text"}
+
+
 def has_register(conn: psycopg.Connection, schema: str, label: str) -> bool:
-    """Whether `schema` holds a regsync register (its meta table)."""
+    """Whether `schema` holds a regsync register (its meta table, of key and value).
+
+    RegisterSchemaError (exit 2) when it holds relations named as the register's tables
+    that are not one. The catalogs are read with the statement's own snapshot: to_regclass
+    looks names up in the session's cache, which may not yet see a register another
+    session created while this one waited for the lock (and then CREATE TABLE failed).
+    """
     with server_errors(conn, label):
-        row = conn.execute("SELECT to_regclass(%s)", (f'"{schema}".meta',)).fetchone()
-    return row is not None and row[0] is not None
+        rows = conn.execute(
+            "SELECT c.relname, c.relkind, ARRAY(SELECT a.attname || ' ' || "
+            "format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+            "WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relname = ANY(%s) ORDER BY c.relname",
+            (schema, list(REGISTER_TABLES))).fetchall()
+    found = {name: (kind, set(columns)) for name, kind, columns in rows}
+    if not found:
+        return False
+    kind, columns = found.get("meta", ("", set()))
+    if kind == "r" and _META_COLUMNS <= columns:
+        return True
+    raise RegisterSchemaError(_not_a_register(label, ", ".join(found)))
+
+
+def _not_a_register(label: str, what: str, kind: str = "tables") -> str:
+    return (f"{label}: the schema holds {kind} that are not a regsync register ({what}); "
+            f"name another schema")
 
 
 class PostgresRegister(SQLRegister):
@@ -117,9 +159,12 @@ class PostgresRegister(SQLRegister):
         self._readers_pool: ReadPool[psycopg.Connection] | None = None
 
     @classmethod
-    def create(cls, conn: psycopg.Connection, label: str, schema: str) -> PostgresRegister:
-        """Create the register's schema and tables (once, even with racing creators)."""
-        register = cls(conn, label, schema)
+    def create(cls, conn: psycopg.Connection, label: str, schema: str,
+               url: str | None = None) -> PostgresRegister:
+        """Create the register's schema and tables, or use the register another run
+        created while this one waited for the lock. RegisterSchemaError (exit 2),
+        nothing created, when a name the register needs is another object's."""
+        register = cls(conn, label, schema, url)
         with server_errors(conn, label):  # a lost connection; the refusals are below
             try:
                 with _transaction(conn, label):
@@ -129,6 +174,14 @@ class PostgresRegister(SQLRegister):
             except psycopg.errors.InsufficientPrivilege as exc:
                 raise RegisterError(f"{label}: no permission to create the register: "
                                     f"{_first_line(exc)}") from None
+            except (psycopg.errors.DuplicateObject, psycopg.errors.DuplicateTable,
+                    psycopg.errors.DuplicateSchema, psycopg.errors.UniqueViolation) as exc:
+                # An index, sequence or type of one of the register's names, or a
+                # creator that takes no lock: the transaction was rolled back.
+                if has_register(conn, schema, label):
+                    return register
+                raise RegisterSchemaError(_not_a_register(label, _first_line(exc),
+                                                     "objects")) from None
         return register
 
     def _create_tables(self) -> None:
@@ -146,10 +199,10 @@ class PostgresRegister(SQLRegister):
             f"('version', '0')", (str(SCHEMA_VERSION),))
 
     def check_schema_version(self) -> None:
-        """RegisterError unless the register's schema version is this program's."""
+        """RegisterSchemaError unless the register's schema version is this program's."""
         problem = schema_version_problem(self.label, self._meta("schema_version"))
         if problem is not None:
-            raise RegisterError(problem)
+            raise RegisterSchemaError(problem)
 
     # -- engine hooks ----------------------------------------------------------------
 
@@ -216,8 +269,8 @@ class PostgresRegister(SQLRegister):
     def _transaction(self) -> Iterator[None]:
         """One transaction holding the register's advisory lock.
 
-        Like SQLite's busy timeout: it waits up to _LOCK_TIMEOUT for another committer
-        (or for a reader's table lock, for ALTER TABLE), then gives up with exit 3.
+        Like SQLite's busy timeout: it waits up to _LOCK_TIMEOUT for another committer,
+        then gives up with exit 3.
         """
         try:
             with server_errors(self._conn, self.label), _transaction(self._conn, self.label):
@@ -228,6 +281,36 @@ class PostgresRegister(SQLRegister):
         except psycopg.errors.LockNotAvailable:
             raise RegisterBusyError(f"{self.label}: register busy (another run is "
                                     f"committing); try again") from None
+
+    def _add_columns(self, columns: Iterable[str]) -> None:
+        """Add the customers columns of custom fields the table lacks, in a short
+        transaction of its own before the commit's (RegisterBusyError, exit 3, when
+        readers or a committer hold the table longer than _LOCK_TIMEOUT).
+
+        ALTER TABLE holds the table's strongest lock until its transaction ends: in the
+        commit's, every reader (export, preview, batches) would wait for the whole
+        commit. A column left by a commit that then fails or is stale is harmless: it
+        is nullable and empty, so no value and no read changes, and the next commit
+        with that field uses it.
+        """
+        missing = self._missing_columns(columns)
+        if not missing:
+            return
+        try:
+            with server_errors(self._conn, self.label), _transaction(self._conn, self.label):
+                self._conn.execute(f"SET LOCAL lock_timeout = '{_LOCK_TIMEOUT}'")
+                # A committer is waited for here, holding no reader up: an ALTER TABLE
+                # waiting for its lock queues every later reader behind it.
+                self._conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                                   (self.schema,))
+                for name in missing:  # IF NOT EXISTS: another run may have added it
+                    self._conn.execute(f"ALTER TABLE {self._t('customers')} "
+                                       f"ADD COLUMN IF NOT EXISTS {_ident(name)} TEXT")
+        except psycopg.errors.LockNotAvailable:
+            raise RegisterBusyError(
+                f"{self.label}: register busy (another run is reading or committing, and "
+                f"adding the column of {', '.join(missing)} needs the customers table to "
+                f"itself for a moment); try again") from None
 
     # -- bulk paths ------------------------------------------------------------------
 
@@ -297,12 +380,21 @@ class PostgresRegister(SQLRegister):
         if len(params) < 2 or self._readers() < 2:
             return super()._read_each(query, params, then)
         if self._readers_pool is None:
-            url, schema = self._url, self.schema
-            assert url is not None
-            self._readers_pool = ReadPool(
-                lambda: connect(url, schema)[0], self._read_on,
-                lambda conn: conn.close(), self._readers())
+            # The register's own connection reads too: it is idle meanwhile.
+            self._readers_pool = ReadPool(self._reader, self._read_on,
+                                          lambda conn: conn.close(), self._readers(),
+                                          lent=[self._conn])
         return self._readers_pool.map(query, params, then)
+
+    def _reader(self) -> psycopg.Connection | None:
+        """Another connection to read on; None when none can be opened (a role's
+        CONNECTION LIMIT, a server at max_connections): the reads then share the
+        connections open, and the command goes on."""
+        assert self._url is not None
+        try:
+            return connect(self._url, self.schema)[0]
+        except RegisterError:
+            return None
 
     def _read_on(self, conn: psycopg.Connection, query: str,
                  params: Sequence[Any]) -> list[tuple[Any, ...]]:

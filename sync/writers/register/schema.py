@@ -146,7 +146,9 @@ def schema_version_problem(label: str, found: str | None) -> str | None:
     the one line a user sees; None when it is SCHEMA_VERSION."""
     if found == str(SCHEMA_VERSION):
         return None
-    if found is None or not found.isdigit():
+    if found is None:
+        return f"{label}: not a regsync register (its meta table holds no schema version)"
+    if not found.isdigit():
         return f"{label}: damaged register: its schema version {found!r} is no number"
     if int(found) > SCHEMA_VERSION:
         return (f"{label}: register schema version {found} is newer than this regsync "

@@ -10,7 +10,7 @@ from typing import Any
 
 import polars as pl
 
-from sync.errors import RegisterError, UsageError
+from sync.errors import RegisterSchemaError, UsageError
 from sync.groupkey import group_key
 from sync.namekey import name_key_of
 from sync.writers.register.base import BatchInfo
@@ -39,7 +39,7 @@ class SQLRegister(SQLCommits):
             if problem is None:
                 return None
             if recorded is None or not recorded.isdigit() or int(recorded) > SCHEMA_VERSION:
-                raise RegisterError(problem)  # damaged, or made by a newer regsync
+                raise RegisterSchemaError(problem)  # damaged, or made by a newer regsync
             found = int(recorded)
             for version in range(found, SCHEMA_VERSION):
                 for statement in upgrade_sql(self.dialect, version, self.prefix):

@@ -184,6 +184,7 @@ class SQLCommits(SQLReads):
                 step(name, number, parts.count)
                 yield frame
 
+        self._add_columns(changes.columns)
         with self._transaction():
             step("checking the plan is current")
             if once:  # first: a plan made before the other commit is stale as well
@@ -281,12 +282,21 @@ class SQLCommits(SQLReads):
                 "the plan was made against (another copy of it, or a backup restored "
                 "since?); run preview again against it")
 
-    def _ensure_columns(self, columns: Iterable[str]) -> None:
+    def _add_columns(self, columns: Iterable[str]) -> None:
+        """Before the commit's transaction: add the customers columns it needs, where an
+        engine does that apart (PostgreSQL does). Here `_ensure_columns` adds them in the
+        commit's transaction, which holds the whole file anyway (SQLite)."""
+
+    def _missing_columns(self, columns: Iterable[str]) -> list[str]:
+        """The columns of `columns` the customers table lacks: custom fields from the
+        rules, checked as identifiers by sync.rules."""
         present = self._customer_columns()
-        for name in columns:
-            if name not in present and name not in ("customer_group", "name_key"):
-                # Custom fields from the rules, checked as identifiers by sync.rules.
-                self._execute(f"ALTER TABLE {self._t('customers')} ADD COLUMN {_ident(name)} TEXT")
+        return [name for name in columns
+                if name not in present and name not in ("customer_group", "name_key")]
+
+    def _ensure_columns(self, columns: Iterable[str]) -> None:
+        for name in self._missing_columns(columns):
+            self._execute(f"ALTER TABLE {self._t('customers')} ADD COLUMN {_ident(name)} TEXT")
 
     def _ensure_groups(self, groups: Iterable[str], batch_id: int) -> tuple[str, ...]:
         existing = {r[0] for r in self._rows(f"SELECT name_key FROM {self._t('groups')}")}

@@ -48,6 +48,7 @@ class SQLReads:
     label: str
     prefix: str = ""
     dialect: Dialect = "sqlite"
+    schema: str | None = None  # the PostgreSQL schema holding the register
 
     # -- engine hooks ----------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sync.errors import RegisterBusyError, RegisterError, first_line
+from sync.errors import RegisterBusyError, RegisterError, RegisterSchemaError, first_line
 from sync.writers.register.read_pool import READERS, ReadPool
 from sync.writers.register.schema import SCHEMA_VERSION, schema_sql, schema_version_problem
 from sync.writers.register.sql import SQLRegister
@@ -159,10 +159,10 @@ class SQLiteRegister(SQLRegister):
                 raise RegisterBusyError(f"{path}: register busy (another run holds it)") from None
             raise RegisterError(f"{path}: not a regsync register ({exc})") from None
         if row is None:
-            raise RegisterError(f"{path}: not a regsync register (no schema version)")
+            raise RegisterSchemaError(f"{path}: not a regsync register (no schema version)")
         problem = schema_version_problem(str(path), row[0])
         if problem is not None and not migrating:
-            raise RegisterError(problem)
+            raise RegisterSchemaError(problem)
         _last_file[:] = [str(path)]
         return cls(conn, str(path), path.resolve())
 

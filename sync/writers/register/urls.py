@@ -7,12 +7,14 @@ driver: an SQLite run never loads psycopg.
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote
 
-from sync.errors import RegisterError
+from sync.errors import RegisterError, first_line
 
 DEFAULT_SCHEMA = "regsync"
-_SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# PostgreSQL cuts a longer name to NAMEDATALEN - 1 = 63 bytes (here ASCII: characters).
+_SCHEMA_MAX = 63
 
 
 def is_postgres_url(url: str) -> bool:
@@ -24,19 +26,19 @@ def parse_url(url: str, schema: str | None = None) -> tuple[str, str, str]:
     """(libpq connection URL, schema, label) from a register URL.
 
     The schema comes from the URL's `?schema=` or `schema` (--schema, $REGSYNC_SCHEMA),
-    else "regsync"; both may be given only when they agree, and `?schema=` may not be
-    empty. The label names host, port, database and the schema used, never the password.
+    else "regsync"; both may be given only when they agree, and neither may be empty
+    (`schema` None is not given). RegisterError (exit 2) for a name PostgreSQL would
+    refuse or change. The label names host, port, database and the schema used, never
+    the password.
     """
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise RegisterError(f"not a valid PostgreSQL URL ({exc}): "
-                            f"{redact_url(url)}") from None
-    in_url = {v for k, v in parse_qsl(parts.query, keep_blank_values=True) if k == "schema"}
+    base, parameters = _query(url)
+    in_url = {unquote(p.partition("=")[2]) for p in parameters if _key(p) == "schema"}
     if "" in in_url:
         raise RegisterError(f"{redact_url(url)}: ?schema= is empty; name the schema "
                             f"(or leave ?schema= out for {DEFAULT_SCHEMA!r})")
+    if schema == "":
+        raise RegisterError(f"--schema (or $REGSYNC_SCHEMA) is empty; name the schema "
+                            f"(or leave --schema out for {DEFAULT_SCHEMA!r})")
     if len(in_url) > 1:
         raise RegisterError(f"{redact_url(url)}: ?schema= is given more than once, "
                             f"as {' and '.join(map(repr, sorted(in_url)))}")
@@ -45,15 +47,87 @@ def parse_url(url: str, schema: str | None = None) -> tuple[str, str, str]:
                             f"schema {schema!r} but the URL's ?schema= names "
                             f"{next(iter(in_url))!r}; give one of them")
     chosen = schema or next(iter(in_url), DEFAULT_SCHEMA)
-    if not _SCHEMA_NAME.match(chosen):
-        raise RegisterError(f"schema name {chosen!r} must be letters, digits and _")
-    query = dict(parse_qsl(parts.query))
-    query.pop("schema", None)
-    conninfo = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
-    host = parts.hostname or "localhost"
-    label = (f"PostgreSQL at {host}:{port or 5432}, database "
-             f"{parts.path.lstrip('/') or '(default)'}, schema {chosen}")
-    return conninfo, chosen, label
+    _check_schema_name(chosen)
+    # The other parameters go to libpq as they were written: decoding and encoding them
+    # again would change what libpq reads (it takes `+` as a plus, not a space).
+    kept = [p for p in parameters if _key(p) != "schema"]
+    conninfo = base + ("?" + "&".join(kept) if kept else "")
+    return conninfo, chosen, planned_label(conninfo, chosen, url)
+
+
+def with_schema(url: str, schema: str) -> str:
+    """`url` naming `schema` as its ?schema= (as it is when it names one already): the
+    register's full address, whichever way --schema or $REGSYNC_SCHEMA chose it."""
+    base, parameters = _query(url)
+    if any(_key(p) == "schema" for p in parameters):
+        return url
+    return base + "?" + "&".join([*parameters, f"schema={schema}"])
+
+
+def planned_label(conninfo: str, schema: str, url: str) -> str:
+    """The label of the server `conninfo` names, as far as it can be told before
+    connecting: its own parameters (a `?host=` or `?dbname=` wins over the URL's host
+    and path, as in libpq), else libpq's defaults ($PGHOST, $PGPORT, $PGDATABASE,
+    $PGUSER). RegisterError (exit 2) for a URL libpq can't parse."""
+    from psycopg import ProgrammingError, pq
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        given = {k: str(v) for k, v in conninfo_to_dict(conninfo).items() if v != ""}
+    except ProgrammingError as exc:
+        raise RegisterError(f"not a valid PostgreSQL URL ({scrub(first_line(exc), url)}): "
+                            f"{redact_url(url)}") from None
+    defaults = {o.keyword.decode(): o.val.decode() for o in pq.Conninfo.get_defaults()
+                if o.val}
+    value = {**defaults, **given}.get
+    host = (given.get("host") or given.get("hostaddr") or defaults.get("host")
+            or defaults.get("hostaddr"))
+    return label_of(host, value("port") or "5432",
+                    value("dbname") or value("user") or "(default)", schema)
+
+
+def label_of(host: str | None, port: str | int, dbname: str, schema: str) -> str:
+    """How messages name a PostgreSQL register: host (or socket folder) and port,
+    database and schema; never a password. `host` None: libpq's default, the local
+    socket. Several hosts (h1,h2 with ports 5432,5433) are paired with their ports."""
+    hosts = (host or "").split(",")
+    ports = str(port).split(",")
+    if len(ports) != len(hosts):
+        ports = ports[:1] * len(hosts)
+    where = ",".join(f"{h or 'the local socket'}:{p}" for h, p in zip(hosts, ports,
+                                                                       strict=True))
+    return f"PostgreSQL at {where}, database {dbname}, schema {schema}"
+
+
+def _query(url: str) -> tuple[str, list[str]]:
+    """(the URL up to its query, the query's parameters as written), reading the URL as
+    `_split` does: a `?` in the credentials does not start the query."""
+    scheme, sep, rest = url.partition("://")
+    at = _credentials_end(rest)
+    mark = rest.find("?", at + 1)
+    if mark < 0:
+        return url, []
+    base = f"{scheme}{sep}{rest[:mark]}"
+    return base, [p for p in rest[mark + 1:].split("&") if p]
+
+
+def _key(parameter: str) -> str:
+    return unquote(parameter.partition("=")[0]).strip()
+
+
+def _check_schema_name(name: str) -> None:
+    """RegisterError unless `name` is a schema name regsync takes as it is: ASCII letters,
+    digits and _, not starting with a digit (no quoting surprises), at most 63 characters
+    (PostgreSQL would silently cut a longer one), not starting with pg_ (reserved)."""
+    if not _SCHEMA_NAME.fullmatch(name):
+        raise RegisterError(f"schema name {name!r} must be ASCII letters, digits and _, "
+                            f"not starting with a digit")
+    if len(name) > _SCHEMA_MAX:
+        raise RegisterError(f"schema name {name!r} is {len(name)} characters long; "
+                            f"PostgreSQL takes at most {_SCHEMA_MAX}")
+    if name.startswith("pg_"):  # as PostgreSQL checks it: PG_x is allowed
+        raise RegisterError(f"schema name {name!r}: names starting with pg_ are reserved "
+                            f"for PostgreSQL's own schemas")
 
 
 # libpq's connection parameters that hold a secret (its "*" debug-display options).
@@ -99,10 +173,7 @@ def _split(url: str) -> tuple[str, str, str, list[str]] | None:
     if not sep or scheme == "sqlite":
         return None  # a file path: what looks like user@ or ?query is part of its name
     start, password = f"{scheme}://", ""
-    slash = rest.find("/")
-    at = (rest if slash < 0 else rest[:slash]).rfind("@")
-    if at >= 0 and ":" not in rest[:at].partition("?")[0] and "?" in rest[:at]:
-        at = -1  # postgresql://host?password=a@b: the @ is the query's
+    at = _credentials_end(rest)
     if at >= 0:
         user, colon, password = rest[:at].partition(":")
         start += f"{user}@" if colon else f"{rest[:at]}@"
@@ -110,6 +181,16 @@ def _split(url: str) -> tuple[str, str, str, list[str]] | None:
         rest = rest[at + 1:]
     rest, mark, query = rest.partition("?")
     return start, password, rest, query.split("&") if mark else []
+
+
+def _credentials_end(rest: str) -> int:
+    """Where the credentials of `rest` (a URL after `scheme://`) end: the index of the
+    last @ ahead of the path, or -1 when there are none."""
+    slash = rest.find("/")
+    at = (rest if slash < 0 else rest[:slash]).rfind("@")
+    if at >= 0 and ":" not in rest[:at].partition("?")[0] and "?" in rest[:at]:
+        return -1  # postgresql://host?password=a@b: the @ is the query's
+    return at
 
 
 def _is_secret(parameter: str) -> bool:
