@@ -100,6 +100,20 @@ def test_unknown_number_of_a_customer_numbered_with_zeros_names_the_cause(seeded
                                    "zeros)")
 
 
+def test_known_number_with_a_business_id_it_shares_names_only_the_others(seeded, tmp_path):
+    # Legacy data: 1005 and 1006 share a business id. The row's customer has it too, so
+    # the message must not say it is not 1005's.
+    row = one(seeded, tmp_path, "customer_number;name;business_id",
+              "1005;Kivi Kaksi Oy;0737546-2")
+    assert (row["status"], row["message"]) == (
+        "Conflict", "business_id 0737546-2 also belongs to customer 1006")
+    execute_sql(seeded, "UPDATE {customers} SET business_id = '0737546-2' "
+                        "WHERE customer_number = '1002'")
+    row = one(seeded, tmp_path, "customer_number;name;business_id",
+              "1006;Kivi Kolme Oy;0737546-2")
+    assert row["message"] == "business_id 0737546-2 also belongs to customers 1002, 1005"
+
+
 def test_business_id_of_two_customers_is_ambiguous_conflict(seeded, tmp_path):
     row = one(seeded, tmp_path, "name;business_id", "Kivi Oy;0737546-2")
     assert row["status"] == "Conflict"
@@ -629,6 +643,9 @@ def test_name_first_in_the_rules_decides_even_for_a_row_with_a_known_number(seed
     # Matched by name, the business id of another customer: 1004 must not get 1001's.
     ("name", ";Rakennus Kivi Oy;0112038-9",
      "business_id 0112038-9 belongs to customer 1001, not to customer 1004"),
+    # Matched by name, a business id the customer shares with another (legacy data).
+    ("name", ";Kivi Kaksi Oy;0737546-2",
+     "business_id 0737546-2 also belongs to customer 1006"),
     # Matched by name, a number the customer does not have: not dropped silently.
     ("name", "5000;Kahvila Aurinko Oy;",
      "number 5000 is unknown, but name 'Kahvila Aurinko Oy' is customer 1001's"),
