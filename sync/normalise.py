@@ -23,7 +23,7 @@ from stdnum.fi import ytunnus
 from stdnum.se import orgnr
 
 from sync.namekey import name_key
-from sync.normalise_business_id import business_id_fast
+from sync.normalise_business_id import DASHES, business_id_fast
 from sync.normalise_phone import phone_fast
 
 __all__ = ["DEFAULT_CUSTOMER_TYPES", "ISSUE_CODES", "LOST_INFORMATION_CODES", "NORMALISERS",
@@ -324,9 +324,14 @@ def _customer_type(value: str, aliases: Mapping[str, str]) -> _Result:
 
 # --- business_id ------------------------------------------------------------------------
 
+# Read as '-' where an id is read by its country's rules; another country's id is kept
+# as typed (the register may hold it so).
+_DASHES = str.maketrans(dict.fromkeys(DASHES, "-"))
+
 
 def _business_id(value: str, country: str | None) -> _Result:
-    cleaned = _SEPARATORS.sub("", value).upper()
+    text = value.translate(_DASHES)
+    cleaned = _SEPARATORS.sub("", text).upper()
     vat = _VAT_FORM.fullmatch(cleaned)
     row_country = country
     if vat and vat.group(1) in _countries():
@@ -344,7 +349,7 @@ def _business_id(value: str, country: str | None) -> _Result:
         return _WHITESPACE.sub("", value).upper(), None, None
     if canonical is None:
         return (value, "invalid_business_id",
-                f"invalid {country} business ID: '{value}'{_other_country(value, country)}")
+                f"invalid {country} business ID: '{value}'{_other_country(text, country)}")
     if row_country is not None and row_country != country:
         # The VAT prefix names the id's country; the row says (or defaults to) another.
         # The id is read as its prefix says, and the user is told: nothing is guessed

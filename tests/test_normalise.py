@@ -258,6 +258,14 @@ def test_customer_type_uses_configured_values() -> None:
         ("255 96 641", "CZ", "25596641"),
         ("CZ25596641", "CZ", "25596641"),
         ("6947", "CZ", "00006947"),
+        # Dashes autocorrect writes for a hyphen (Windows-1252's 0x96 is the en dash).
+        ("0112038\u20139", "FI", "0112038-9"),
+        ("0112038\u20119", "FI", "0112038-9"),
+        ("0112038\u22129", "FI", "0112038-9"),
+        ("0112038\u20129", "FI", "0112038-9"),
+        (b"0112038\x969".decode("cp1252"), "FI", "0112038-9"),
+        ("556036\u20130793", "SE", "556036-0793"),
+        ("255\u201096\u2010641", "CZ", "25596641"),
         # Other countries: compact upper case, no validation.
         ("de 123 456 789", "DE", "DE123456789"),
         ("123-abc", "NO", "123-ABC"),
