@@ -20,7 +20,7 @@ from babel import Locale
 from babel.core import get_global
 from stdnum.cz.dic import calc_check_digit_legal
 from stdnum.fi import ytunnus
-from stdnum.se import orgnr
+from stdnum.se import orgnr, personnummer
 
 from sync.namekey import name_key
 from sync.normalise_business_id import DASHES, business_id_fast
@@ -334,19 +334,13 @@ def _business_id(value: str, country: str | None) -> _Result:
     cleaned = _SEPARATORS.sub("", text).upper()
     vat = _VAT_FORM.fullmatch(cleaned)
     row_country = country
-    if vat and vat.group(1) in _countries():
+    is_vat = bool(vat and vat.group(1) in _countries())
+    if vat and is_vat:
         country, cleaned = vat.group(1), vat.group(2)
-        if country == "SE" and len(cleaned) == 12 and cleaned.endswith("01"):
-            cleaned = cleaned[:10]
-    if country == "FI":
-        padded = _padded_valid(cleaned, range(6, 9), ytunnus.is_valid)
-        canonical = ytunnus.format(padded) if padded else None
-    elif country == "SE":
-        canonical = orgnr.format(cleaned) if orgnr.is_valid(cleaned) else None
-    elif country == "CZ":
-        canonical = _padded_valid(cleaned, range(4, 9), _ico_is_valid)
-    else:
+    read = _READERS.get(country or "")
+    if read is None:
         return _WHITESPACE.sub("", value).upper(), None, None
+    canonical = read(cleaned, is_vat)
     if canonical is None:
         return (value, "invalid_business_id",
                 f"invalid {country} business ID: '{value}'{_other_country(text, country)}")
@@ -360,11 +354,49 @@ def _business_id(value: str, country: str | None) -> _Result:
     return canonical, None, None
 
 
-# Each supported country's business id as it is written there, and its check.
-_NATIVE_FORMS: tuple[tuple[str, re.Pattern[str], Callable[[str], bool]], ...] = (
-    ("FI", re.compile(r"\d{7}-\d"), lambda v: bool(ytunnus.is_valid(v))),
-    ("SE", re.compile(r"\d{6}-?\d{4}"), lambda v: bool(orgnr.is_valid(v))),
-    ("CZ", re.compile(r"\d{8}"), lambda v: _ico_is_valid(v)),
+def _fi_id(digits: str, _vat: bool) -> str | None:
+    """The Y-tunnus `digits` (separators removed) are, its lost leading zeros restored."""
+    padded = _padded_valid(digits, range(6, 9), ytunnus.is_valid)
+    return ytunnus.format(padded) if padded else None
+
+
+def _se_id(digits: str, vat: bool) -> str | None:
+    """The organisationsnummer `digits` (separators removed) are, from its 10-digit form
+    or a longer one: a VAT number's (`vat`), or 12 digits with the century."""
+    if len(digits) == 12 and vat and digits.endswith("01"):
+        digits = digits[:10]
+    elif len(digits) == 12 and not vat:
+        digits = _se_without_century(digits)
+    return orgnr.format(digits) if orgnr.is_valid(digits) else None
+
+
+def _se_without_century(digits: str) -> str:
+    """The 10 digits of a 12-digit Swedish id: an organisation's written with 16 before
+    it, or a sole trader's personnummer with its century (19811218-9876, whose date
+    must be one); `digits` as they are otherwise."""
+    if digits.startswith("16") or (digits[:2] in ("19", "20")
+                                   and personnummer.is_valid(digits)):
+        return digits[2:]
+    return digits
+
+
+def _cz_id(digits: str, _vat: bool) -> str | None:
+    """The IČO `digits` (separators removed) are, its lost leading zeros restored."""
+    return _padded_valid(digits, range(4, 9), _ico_is_valid)
+
+
+# The countries whose business ids are validated, each with its reader: the canonical
+# id of the digits (separators removed; the VAT prefix too, and then `vat` is true), or
+# None when they are no such id.
+_READERS: Mapping[str, Callable[[str, bool], str | None]] = {
+    "FI": _fi_id, "SE": _se_id, "CZ": _cz_id}
+
+
+# Each supported country's business id as it is written there, for hints.
+_NATIVE_FORMS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("FI", re.compile(r"\d{7}-\d")),
+    ("SE", re.compile(r"(?:16|19|20)?\d{6}-?\d{4}")),
+    ("CZ", re.compile(r"\d{8}")),
 )
 
 
@@ -372,8 +404,9 @@ def _other_country(value: str, country: str) -> str:
     """A hint when an id invalid for `country` is written as, and valid as, another
     supported country's (a Swedish customer's 556036-0793 in a row read as FI)."""
     text = value.strip()
-    for other, form, is_valid in _NATIVE_FORMS:
-        if other != country and form.fullmatch(text) and is_valid(text):
+    for other, form in _NATIVE_FORMS:
+        if other != country and form.fullmatch(text) and _READERS[other](
+                text.replace("-", ""), False):
             return (f"; it is a valid {other} business ID: if the customer is in {other}, "
                     f"fill in the row's country")
     return ""

@@ -254,6 +254,13 @@ def test_customer_type_uses_configured_values() -> None:
         ("556036-0793", "SE", "556036-0793"),
         ("5560360793", "SE", "556036-0793"),
         ("SE556036079301", "SE", "556036-0793"),
+        # 12-digit forms: an organisation's with 16, a sole trader's personnummer with
+        # its century (a valid date), read as the 10-digit organisationsnummer.
+        ("165560360793", "SE", "556036-0793"),
+        ("16556036-0793", "SE", "556036-0793"),
+        ("19811218-9876", "SE", "811218-9876"),
+        ("198112189876", "SE", "811218-9876"),
+        ("20011218-9873", "SE", "011218-9873"),
         ("25596641", "CZ", "25596641"),
         ("255 96 641", "CZ", "25596641"),
         ("CZ25596641", "CZ", "25596641"),
@@ -305,6 +312,10 @@ def test_a_vat_prefix_of_another_country_than_the_rows_is_read_and_warned(
         ("Y-tunnus puuttuu", "FI"),
         ("556036-0794", "SE"),
         ("SE556036079401", "SE"),
+        ("165560360794", "SE"),
+        ("195560360793", "SE"),  # 19 is a person's century, and 556036 no date
+        ("19811232-9876", "SE"),
+        ("175560360793", "SE"),
         ("25596642", "CZ"),
         ("CZ25596642", "FI"),
         ("2559664X", "CZ"),
@@ -460,6 +471,7 @@ def test_the_default_rules_give_each_field_the_normaliser_of_spec_section_2() ->
                           "the row's country"),
     ("0112038-9", "SE", "it is a valid FI business ID"),
     ("25596641", "FI", "it is a valid CZ business ID"),
+    ("16556036-0793", "FI", "it is a valid SE business ID"),
     ("1234567-8", "FI", None),   # a typo: valid nowhere, no hint
     ("556036-0794", "FI", None),
 ])

@@ -25,6 +25,8 @@ def ids(draw: st.DrawFn) -> str:
         number = base[:7] + str(-alv.checksum(base[:7] + "0") % 11 % 10)
     elif kind == "se":
         number = base[:9] + luhn.calc_check_digit(base[:9])
+        # The 12-digit forms: 16 before an organisation's, a century before a person's.
+        number = draw(st.sampled_from(["", "", "16", "19", "20"])) + number
     elif kind == "cz":
         number = base[:7] + calc_check_digit_legal(base[:7])
     elif kind == "random":
