@@ -100,6 +100,11 @@ _SCIENTIFIC = re.compile(r"[+-]?\d+(?:[.,]\d*)?[eE][+-]?\d+")
 # than _SCIENTIFIC, since a key such as 12e5 may be a real customer number.
 _EXCEL_SCIENTIFIC = r"^\d+(?:[.,]\d+)?E\+\d+$"
 _VAT_FORM = re.compile(r"([A-Z]{2})(\d[0-9A-Z]*)")
+# Any EU or other VAT number as a cell holds it, separators removed: two letters, then
+# letters and digits, a digit among them (ATU12345678, NO123456789MVA, CHE123456789MWST).
+_ANY_VAT_FORM = re.compile(r"([A-Z]{2})([0-9A-Z]*\d[0-9A-Z]*)")
+# VAT prefixes that are no ISO country code: Greece's, Northern Ireland's.
+_VAT_ONLY_PREFIXES = frozenset({"EL", "XI"})
 _POSTAL_PREFIX = re.compile(r"([A-Za-z]{2})-?(\d+)")
 
 
@@ -332,6 +337,12 @@ _DASHES = str.maketrans(dict.fromkeys(DASHES, "-"))
 def _business_id(value: str, country: str | None) -> _Result:
     text = value.translate(_DASHES)
     cleaned = _SEPARATORS.sub("", text).upper()
+    foreign = _foreign_vat_prefix(cleaned, country)
+    if foreign is not None:
+        # On a row whose country's ids are validated, another country's VAT number is
+        # no business id of the row's: never stored unchecked as if it were.
+        return _invalid(value, country, f" looks like a {foreign} VAT number; put it in "
+                                        "vat_id, or set the row's country")
     vat = _VAT_FORM.fullmatch(cleaned)
     row_country = country
     is_vat = bool(vat and vat.group(1) in _countries())
@@ -342,8 +353,7 @@ def _business_id(value: str, country: str | None) -> _Result:
         return _WHITESPACE.sub("", value).upper(), None, None
     canonical = read(cleaned, is_vat)
     if canonical is None:
-        return (value, "invalid_business_id",
-                f"invalid {country} business ID: '{value}'{_other_country(text, country)}")
+        return _invalid(value, country, _other_country(text, country))
     if row_country is not None and row_country != country:
         # The VAT prefix names the id's country; the row says (or defaults to) another.
         # The id is read as its prefix says, and the user is told: nothing is guessed
@@ -352,6 +362,20 @@ def _business_id(value: str, country: str | None) -> _Result:
                 f"'{value}' is a {country} business ID but the row's country is "
                 f"{row_country} (an empty country reads as the default); check the country")
     return canonical, None, None
+
+
+def _invalid(value: str, country: str | None, hint: str) -> _Result:
+    return value, "invalid_business_id", f"invalid {country} business ID: '{value}'{hint}"
+
+
+def _foreign_vat_prefix(cleaned: str, country: str | None) -> str | None:
+    """The prefix of `cleaned` (separators removed, upper case) when it reads as a VAT
+    number of a country whose ids are not validated, on a row of one whose are."""
+    vat = _ANY_VAT_FORM.fullmatch(cleaned)
+    if country not in _READERS or vat is None or vat.group(1) in _READERS:
+        return None
+    prefix = vat.group(1)
+    return prefix if prefix in _countries() or prefix in _VAT_ONLY_PREFIXES else None
 
 
 def _fi_id(digits: str, _vat: bool) -> str | None:

@@ -166,6 +166,11 @@ def test_a_rejected_row_claims_nothing(seeded, tmp_path):
 @pytest.mark.parametrize(("header", "line", "words"), [
     ("name;business_id", "Testi Oy;1234567-8", "business_id"),
     ("name;business_id", "Testi Oy;12345", "business_id"),
+    # Another country's VAT number on a row of (or defaulting to) a validated country.
+    ("name;business_id", "Testi Oy;DE123456789",
+     "business_id: invalid FI business ID: 'DE123456789' looks like a DE VAT number; put "
+     "it in vat_id, or set the row's country"),
+    ("name;business_id;country", "Testi AB;IT0;SE", "looks like a IT VAT number"),
     ("name;phone", "Testi Oy;3.58401E+11", "scientific notation"),
     ("name;phone", "Testi Oy;3,58401E+11", "scientific notation"),
     ("name;customer_type", "Testi Oy;alien", "customer_type"),

@@ -466,6 +466,34 @@ def test_the_default_rules_give_each_field_the_normaliser_of_spec_section_2() ->
     }  # fmt: skip
 
 
+@pytest.mark.parametrize(("raw", "country", "prefix"), [
+    ("DE123456789", "FI", "DE"),
+    ("GB1", "FI", "GB"),
+    ("AT0", "FI", "AT"),
+    ("ATU12345678", "FI", "AT"),
+    ("no 123 456 789 mva", "FI", "NO"),
+    ("IT0", "SE", "IT"),
+    ("PL9", "CZ", "PL"),
+    ("EL123456789", "CZ", "EL"),  # Greece's VAT prefix
+])
+def test_another_countrys_vat_number_on_a_validated_row_is_rejected(
+        raw: str, country: str, prefix: str) -> None:
+    # QA: the prefix switched the country to one without validation, and the row was New
+    # with an id stored unchecked on a Finnish (or Swedish, Czech) customer.
+    frame = normalise_column("business_id", pl.Series([raw]), pl.Series([country]))
+    assert frame.row(0) == (
+        raw, "invalid_business_id",
+        f"invalid {country} business ID: '{raw}' looks like a {prefix} VAT number; put it "
+        "in vat_id, or set the row's country")
+
+
+@pytest.mark.parametrize(("raw", "country"), [
+    ("DE123456789", "DE"), ("DE123456789", None), ("GB1", "NO"), ("NO123456789MVA", "NO")])
+def test_a_vat_number_on_a_row_without_validation_is_kept_compact(
+        raw: str, country: str | None) -> None:
+    assert one("business_id", raw, country) == (raw.replace(" ", "").upper(), None)
+
+
 @pytest.mark.parametrize(("raw", "country", "hint"), [
     ("556036-0793", "FI", "it is a valid SE business ID: if the customer is in SE, fill in "
                           "the row's country"),
