@@ -340,9 +340,9 @@ def _business_id(value: str, country: str | None) -> _Result:
     foreign = _foreign_vat_prefix(cleaned, country)
     if foreign is not None:
         # On a row whose country's ids are validated, another country's VAT number is
-        # no business id of the row's: never stored unchecked as if it were.
-        return _invalid(value, country, f" looks like a {foreign} VAT number; put it in "
-                                        "vat_id, or set the row's country")
+        # no business id of the row's, as its native form is not: never stored as if
+        # it were (an FI customer holding a SE id could not be exported and imported).
+        return _invalid(value, country, _foreign_vat_hint(cleaned, foreign))
     vat = _VAT_FORM.fullmatch(cleaned)
     row_country = country
     is_vat = bool(vat and vat.group(1) in _countries())
@@ -355,7 +355,8 @@ def _business_id(value: str, country: str | None) -> _Result:
     if canonical is None:
         return _invalid(value, country, _other_country(text, country))
     if row_country is not None and row_country != country:
-        # The VAT prefix names the id's country; the row says (or defaults to) another.
+        # An FI, SE or CZ VAT number on a row of a country whose ids are not validated
+        # (a row of FI, SE or CZ was refused above): the prefix names the id's country.
         # The id is read as its prefix says, and the user is told: nothing is guessed
         # silently about the customer's country, which stays as it was.
         return (canonical, "business_id_country",
@@ -370,12 +371,27 @@ def _invalid(value: str, country: str | None, hint: str) -> _Result:
 
 def _foreign_vat_prefix(cleaned: str, country: str | None) -> str | None:
     """The prefix of `cleaned` (separators removed, upper case) when it reads as a VAT
-    number of a country whose ids are not validated, on a row of one whose are."""
+    number of another country than the row's, on a row whose country's ids are
+    validated."""
     vat = _ANY_VAT_FORM.fullmatch(cleaned)
-    if country not in _READERS or vat is None or vat.group(1) in _READERS:
+    if country not in _READERS or vat is None or vat.group(1) == country:
         return None
     prefix = vat.group(1)
     return prefix if prefix in _countries() or prefix in _VAT_ONLY_PREFIXES else None
+
+
+def _foreign_vat_hint(cleaned: str, prefix: str) -> str:
+    """What the VAT number `cleaned` of the country `prefix` is, for a row of another."""
+    vat = _VAT_FORM.fullmatch(cleaned)
+    read = _READERS.get(prefix)
+    if read is not None and vat is not None and read(vat.group(2), True):
+        return _valid_in(prefix)
+    return f" looks like a {prefix} VAT number; put it in vat_id, or set the row's country"
+
+
+def _valid_in(other: str) -> str:
+    return (f"; it is a valid {other} business ID: if the customer is in {other}, "
+            "fill in the row's country")
 
 
 def _fi_id(digits: str, _vat: bool) -> str | None:
@@ -431,8 +447,7 @@ def _other_country(value: str, country: str) -> str:
     for other, form in _NATIVE_FORMS:
         if other != country and form.fullmatch(text) and _READERS[other](
                 text.replace("-", ""), False):
-            return (f"; it is a valid {other} business ID: if the customer is in {other}, "
-                    f"fill in the row's country")
+            return _valid_in(other)
     return ""
 
 

@@ -77,6 +77,6 @@ def business_id_fast(frame: pl.DataFrame) -> pl.Series:
               .when(pl.col("country") == "SE").then(_se(d))
               .when(pl.col("country") == "CZ").then(_cz(d)))
     # A VAT prefix naming another country than the row's is left to the python path,
-    # which warns about it.
+    # which rejects it on a row of FI, SE or CZ and warns about it on another's.
     agrees = ~has_prefix | (prefix == pl.col("c"))
     return work.select(pl.when(pl.col("ok") & agrees).then(answer)).to_series()

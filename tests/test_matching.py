@@ -171,6 +171,9 @@ def test_a_rejected_row_claims_nothing(seeded, tmp_path):
      "business_id: invalid FI business ID: 'DE123456789' looks like a DE VAT number; put "
      "it in vat_id, or set the row's country"),
     ("name;business_id;country", "Testi AB;IT0;SE", "looks like a IT VAT number"),
+    # A Swedish id on a row read as FI, in its VAT form as in its own.
+    ("name;business_id", "Testi AB;SE556036079301",
+     "business_id: invalid FI business ID: 'SE556036079301'; it is a valid SE business ID"),
     ("name;phone", "Testi Oy;3.58401E+11", "scientific notation"),
     ("name;phone", "Testi Oy;3,58401E+11", "scientific notation"),
     ("name;customer_type", "Testi Oy;alien", "customer_type"),

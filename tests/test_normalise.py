@@ -289,16 +289,44 @@ def test_business_id(raw: str, country: str | None, expected: str | None) -> Non
 @pytest.mark.parametrize(
     ("raw", "country", "expected"),
     [
-        ("fi 0112 0389", "SE", "0112038-9"),
-        ("SE556036079301", "FI", "556036-0793"),
-        ("CZ25596641", "FI", "25596641"),
+        ("fi 0112 0389", "DE", "0112038-9"),
+        ("SE556036079301", "NO", "556036-0793"),
+        ("CZ25596641", "GB", "25596641"),
     ],
 )
 def test_a_vat_prefix_of_another_country_than_the_rows_is_read_and_warned(
         raw: str, country: str, expected: str) -> None:
-    # The prefix decides how the id reads; the row's country (or the default one, for an
-    # empty cell) says otherwise, so the user is told (a warning: the status stays).
+    # On a row of a country without validation, the prefix decides how the id reads; the
+    # row's country says otherwise, so the user is told (a warning: the status stays).
     assert one("business_id", raw, country) == (expected, "business_id_country")
+
+
+@pytest.mark.parametrize(("raw", "country", "native"), [
+    ("SE556036079301", "FI", "556036-0793"),
+    ("SE 556036-0793 01", "CZ", "556036-0793"),
+    ("fi 0112 0389", "SE", "0112038-9"),
+    ("CZ25596641", "FI", "25596641"),
+])
+def test_a_vat_form_of_another_validated_country_is_rejected_as_its_native_form(
+        raw: str, country: str, native: str) -> None:
+    # QA: SE556036079301 on an FI row was stored as 556036-0793 on an FI customer (with
+    # a warning), while 556036-0793 itself is Rejected there: that customer's export
+    # could not be imported again. Both are Rejected now, with the same hint.
+    prefix = raw[:2].upper()
+    hint = (f"; it is a valid {prefix} business ID: if the customer is in {prefix}, fill "
+            "in the row's country")
+    for cell in (raw, native):
+        frame = normalise_column("business_id", pl.Series([cell]), pl.Series([country]))
+        assert frame.row(0) == (cell, "invalid_business_id",
+                                f"invalid {country} business ID: '{cell}'{hint}")
+
+
+def test_an_invalid_vat_form_of_another_validated_country_is_rejected_as_such() -> None:
+    frame = normalise_column("business_id", pl.Series(["SE556036079401"]), pl.Series(["FI"]))
+    assert frame.row(0) == (
+        "SE556036079401", "invalid_business_id",
+        "invalid FI business ID: 'SE556036079401' looks like a SE VAT number; put it in "
+        "vat_id, or set the row's country")
 
 
 @pytest.mark.parametrize(
