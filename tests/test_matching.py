@@ -218,6 +218,43 @@ def test_number_match_may_add_a_business_id(seeded, tmp_path):
     assert (row["status"], row["changed_fields"]) == ("Modified", "business_id")
 
 
+def test_a_business_id_read_with_restored_zeros_warns_unless_the_register_has_it(
+        seeded, tmp_path):
+    # QA: 2577810 (25778102 with its last digit cut) was read silently as the valid IČO
+    # 02577810, another company's. The repair stays; where the register does not confirm
+    # it (a New row, or one that changes its customer's id) the row says so.
+    execute_sql(seeded, "UPDATE {customers} SET business_id = '25778102', country = 'CZ' "
+                        "WHERE customer_number = '1003'")
+    rows = preview_rows(seeded, tmp_path, "customer_number;name;business_id;country\n"
+                                          "1001;Kahvila Aurinko Oyj;112038-9;\n"
+                                          "1003;;2577810;CZ\n"
+                                          "1002;;100000-2;\n"
+                                          ";Nova s.r.o.;6947;CZ\n"
+                                          ";Uusi Oy;FI1000029;\n"
+                                          "1004;Rakennus Kivi Oyj;2617416-4;\n"
+                                          "1005;;737546-2;\n")
+    # The register holds the repaired id (so does the spec's worked example, row 2).
+    assert (rows[2]["status"], rows[2]["changed_fields"], rows[2]["message"]) == (
+        "Modified", "name", "")
+    assert (rows[3]["status"], rows[3]["changed_fields"], rows[3]["message"]) == (
+        "Modified", "business_id",
+        "business_id: '2577810' was read as 02577810 (a leading zero restored, as a "
+        "spreadsheet drops it); check it")
+    assert (rows[4]["status"], rows[4]["message"]) == (
+        "Modified", "business_id: '100000-2' was read as 0100000-2 (a leading zero "
+        "restored, as a spreadsheet drops it); check it")
+    assert (rows[5]["status"], rows[5]["message"]) == (
+        "New", "business_id: '6947' was read as 00006947 (4 leading zeros restored, as a "
+        "spreadsheet drops them); check it")
+    assert (rows[6]["status"], rows[6]["message"]) == (
+        "New", "business_id: 'FI1000029' was read as 0100002-9 (a leading zero restored, "
+        "as a spreadsheet drops it); check it")
+    # Nothing restored: nothing said; a Conflict is not applied, and says only why.
+    assert (rows[7]["status"], rows[7]["message"]) == ("Modified", "")
+    assert (rows[8]["status"], rows[8]["message"]) == (
+        "Conflict", "business_id 0737546-2 also belongs to customer 1006")
+
+
 def test_spreadsheet_damage_alone_is_no_change(seeded, tmp_path):
     row = one(seeded, tmp_path, "customer_number;business_id;postal_code",
               "1001;112038-9;100")
