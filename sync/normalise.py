@@ -335,6 +335,9 @@ _DASHES = str.maketrans(dict.fromkeys(DASHES, "-"))
 
 
 def _business_id(value: str, country: str | None) -> _Result:
+    """The canonical id of a trimmed cell on a row of `country` (None: unknown): read and
+    checked by the country's rules for FI, SE and CZ (a VAT prefix of its own allowed),
+    else kept compact, unless an FI, SE or CZ VAT prefix says how to read it."""
     text = value.translate(_DASHES)
     cleaned = _SEPARATORS.sub("", text).upper()
     foreign = _foreign_vat_prefix(cleaned, country)
