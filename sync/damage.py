@@ -263,3 +263,51 @@ def country_warnings(rows: pl.DataFrame, rules: Rules) -> pl.DataFrame:
         "is in {}; fill in the row's country to read it as {}", what, pl.lit(default),
         pl.col("match"), theirs, theirs)
     return rows.with_columns(with_warning(other & (what != ""), note))
+
+
+def restored_zeros_warnings(rows: pl.DataFrame, source: pl.DataFrame, header_map: HeaderMap,
+                            rules: Rules) -> pl.DataFrame:
+    """Warn where a business id was read by restoring leading zeros a spreadsheet dropped
+    (FI `112038-9` -> `0112038-9`, CZ `2577810` -> `02577810`) and the register does not
+    confirm it: the row is New, or changes its customer's id.
+
+    An id cut short by one digit (`25778102` typed as `2577810`) may validate padded too,
+    as another company's: the repair is kept, but never silently. A row whose customer
+    already has the repaired id says nothing (spec section 8, row 2). `source` is the
+    frame the rows were read from (`_row` and the mapped columns); the status stays.
+    """
+    for field_name, column in header_map.columns.items():
+        if rules.fields[field_name].normaliser != "business_id":
+            continue
+        notes = _restored_zeros(rows, source.select("_row", column), field_name)
+        if notes.is_empty():
+            continue
+        # Joined on `_row` alone and put beside the rows (no copy of the wide rows).
+        note = rows.select("_row").join(notes, on="_row", how="left",
+                                        maintain_order="left")["_note"]
+        rows = rows.with_columns(note).with_columns(
+            with_warning(pl.col("_note").is_not_null(), pl.col("_note"))).drop("_note")
+    return rows
+
+
+def _restored_zeros(rows: pl.DataFrame, typed: pl.DataFrame, field_name: str) -> pl.DataFrame:
+    """`_row` and `_note` of the New rows, and of those changing `field_name`, whose id was
+    read with more digits than `typed` (`_row` and the cell) has: zeros were put back."""
+    read = pl.col(new_col(field_name))
+    # A restored zero leads the id read: the other rows need no closer look.
+    unconfirmed = read.str.starts_with("0") & (
+        (pl.col("status") == "New")
+        | ((pl.col("status") == "Modified") & changed_expr(field_name)))
+    candidates = rows.filter(unconfirmed).select("_row", read.alias("read"))
+    if candidates.is_empty():
+        return candidates
+    pairs = candidates.join(typed.rename({typed.columns[1]: "typed"}), on="_row")
+    pairs = pairs.with_columns(pl.col("typed").str.strip_chars())
+    zeros = pl.col("read").str.count_matches("[0-9]") - pl.col("typed").str.count_matches(
+        "[0-9]")
+    what = (pl.when(zeros == 1).then(pl.lit("a leading zero restored, as a spreadsheet drops it"))
+            .otherwise(pl.format("{} leading zeros restored, as a spreadsheet drops them",
+                                 zeros)))
+    note = pl.format("{}: '{}' was read as {} ({}); check it", pl.lit(field_name),
+                     pl.col("typed"), pl.col("read"), what)
+    return pairs.filter(zeros > 0).select("_row", note.alias("_note"))

@@ -20,10 +20,10 @@ from babel import Locale
 from babel.core import get_global
 from stdnum.cz.dic import calc_check_digit_legal
 from stdnum.fi import ytunnus
-from stdnum.se import orgnr
+from stdnum.se import orgnr, personnummer
 
 from sync.namekey import name_key
-from sync.normalise_business_id import business_id_fast
+from sync.normalise_business_id import DASHES, business_id_fast
 from sync.normalise_phone import phone_fast
 
 __all__ = ["DEFAULT_CUSTOMER_TYPES", "ISSUE_CODES", "LOST_INFORMATION_CODES", "NORMALISERS",
@@ -107,6 +107,11 @@ _SCIENTIFIC = re.compile(r"[+-]?\d+(?:[.,]\d*)?[eE][+-]?\d+")
 # than _SCIENTIFIC, since a key such as 12e5 may be a real customer number.
 _EXCEL_SCIENTIFIC = r"^\d+(?:[.,]\d+)?E\+\d+$"
 _VAT_FORM = re.compile(r"([A-Z]{2})(\d[0-9A-Z]*)")
+# Any EU or other VAT number as a cell holds it, separators removed: two letters, then
+# letters and digits, a digit among them (ATU12345678, NO123456789MVA, CHE123456789MWST).
+_ANY_VAT_FORM = re.compile(r"([A-Z]{2})([0-9A-Z]*\d[0-9A-Z]*)")
+# VAT prefixes that are no ISO country code: Greece's, Northern Ireland's.
+_VAT_ONLY_PREFIXES = frozenset({"EL", "XI"})
 _POSTAL_PREFIX = re.compile(r"([A-Za-z]{2})-?(\d+)")
 
 
@@ -332,29 +337,37 @@ def _customer_type(value: str, aliases: Mapping[str, str]) -> _Result:
 
 # --- business_id ------------------------------------------------------------------------
 
+# Read as '-' where an id is read by its country's rules; another country's id is kept
+# as typed (the register may hold it so).
+_DASHES = str.maketrans(dict.fromkeys(DASHES, "-"))
+
 
 def _business_id(value: str, country: str | None) -> _Result:
-    cleaned = _SEPARATORS.sub("", value).upper()
+    """The canonical id of a trimmed cell on a row of `country` (None: unknown): read and
+    checked by the country's rules for FI, SE and CZ (a VAT prefix of its own allowed),
+    else kept compact, unless an FI, SE or CZ VAT prefix says how to read it."""
+    text = value.translate(_DASHES)
+    cleaned = _SEPARATORS.sub("", text).upper()
+    foreign = _foreign_vat_prefix(cleaned, country)
+    if foreign is not None:
+        # On a row whose country's ids are validated, another country's VAT number is
+        # no business id of the row's, as its native form is not: never stored as if
+        # it were (an FI customer holding a SE id could not be exported and imported).
+        return _invalid(value, country, _foreign_vat_hint(cleaned, foreign))
     vat = _VAT_FORM.fullmatch(cleaned)
     row_country = country
-    if vat and vat.group(1) in _countries():
+    is_vat = bool(vat and vat.group(1) in _countries())
+    if vat and is_vat:
         country, cleaned = vat.group(1), vat.group(2)
-        if country == "SE" and len(cleaned) == 12 and cleaned.endswith("01"):
-            cleaned = cleaned[:10]
-    if country == "FI":
-        padded = _padded_valid(cleaned, range(6, 9), ytunnus.is_valid)
-        canonical = ytunnus.format(padded) if padded else None
-    elif country == "SE":
-        canonical = orgnr.format(cleaned) if orgnr.is_valid(cleaned) else None
-    elif country == "CZ":
-        canonical = _padded_valid(cleaned, range(4, 9), _ico_is_valid)
-    else:
+    read = _READERS.get(country or "")
+    if read is None:
         return _WHITESPACE.sub("", value).upper(), None, None
+    canonical = read(cleaned, is_vat)
     if canonical is None:
-        return (value, "invalid_business_id",
-                f"invalid {country} business ID: '{value}'{_other_country(value, country)}")
+        return _invalid(value, country, _other_country(text, country))
     if row_country is not None and row_country != country:
-        # The VAT prefix names the id's country; the row says (or defaults to) another.
+        # An FI, SE or CZ VAT number on a row of a country whose ids are not validated
+        # (a row of FI, SE or CZ was refused above): the prefix names the id's country.
         # The id is read as its prefix says, and the user is told: nothing is guessed
         # silently about the customer's country, which stays as it was.
         return (canonical, "business_id_country",
@@ -363,11 +376,78 @@ def _business_id(value: str, country: str | None) -> _Result:
     return canonical, None, None
 
 
-# Each supported country's business id as it is written there, and its check.
-_NATIVE_FORMS: tuple[tuple[str, re.Pattern[str], Callable[[str], bool]], ...] = (
-    ("FI", re.compile(r"\d{7}-\d"), lambda v: bool(ytunnus.is_valid(v))),
-    ("SE", re.compile(r"\d{6}-?\d{4}"), lambda v: bool(orgnr.is_valid(v))),
-    ("CZ", re.compile(r"\d{8}"), lambda v: _ico_is_valid(v)),
+def _invalid(value: str, country: str | None, hint: str) -> _Result:
+    return value, "invalid_business_id", f"invalid {country} business ID: '{value}'{hint}"
+
+
+def _foreign_vat_prefix(cleaned: str, country: str | None) -> str | None:
+    """The prefix of `cleaned` (separators removed, upper case) when it reads as a VAT
+    number of another country than the row's, on a row whose country's ids are
+    validated."""
+    vat = _ANY_VAT_FORM.fullmatch(cleaned)
+    if country not in _READERS or vat is None or vat.group(1) == country:
+        return None
+    prefix = vat.group(1)
+    return prefix if prefix in _countries() or prefix in _VAT_ONLY_PREFIXES else None
+
+
+def _foreign_vat_hint(cleaned: str, prefix: str) -> str:
+    """What the VAT number `cleaned` of the country `prefix` is, for a row of another."""
+    vat = _VAT_FORM.fullmatch(cleaned)
+    read = _READERS.get(prefix)
+    if read is not None and vat is not None and read(vat.group(2), True):
+        return _valid_in(prefix)
+    return f" looks like a {prefix} VAT number; put it in vat_id, or set the row's country"
+
+
+def _valid_in(other: str) -> str:
+    return (f"; it is a valid {other} business ID: if the customer is in {other}, "
+            "fill in the row's country")
+
+
+def _fi_id(digits: str, _vat: bool) -> str | None:
+    """The Y-tunnus `digits` (separators removed) are, its lost leading zeros restored."""
+    padded = _padded_valid(digits, range(6, 9), ytunnus.is_valid)
+    return ytunnus.format(padded) if padded else None
+
+
+def _se_id(digits: str, vat: bool) -> str | None:
+    """The organisationsnummer `digits` (separators removed) are, from its 10-digit form
+    or a longer one: a VAT number's (`vat`), or 12 digits with the century."""
+    if len(digits) == 12 and vat and digits.endswith("01"):
+        digits = digits[:10]
+    elif len(digits) == 12 and not vat:
+        digits = _se_without_century(digits)
+    return orgnr.format(digits) if orgnr.is_valid(digits) else None
+
+
+def _se_without_century(digits: str) -> str:
+    """The 10 digits of a 12-digit Swedish id: an organisation's written with 16 before
+    it, or a sole trader's personnummer with its century (19811218-9876, whose date
+    must be one); `digits` as they are otherwise."""
+    if digits.startswith("16") or (digits[:2] in ("19", "20")
+                                   and personnummer.is_valid(digits)):
+        return digits[2:]
+    return digits
+
+
+def _cz_id(digits: str, _vat: bool) -> str | None:
+    """The IČO `digits` (separators removed) are, its lost leading zeros restored."""
+    return _padded_valid(digits, range(4, 9), _ico_is_valid)
+
+
+# The countries whose business ids are validated, each with its reader: the canonical
+# id of the digits (separators removed; the VAT prefix too, and then `vat` is true), or
+# None when they are no such id.
+_READERS: Mapping[str, Callable[[str, bool], str | None]] = {
+    "FI": _fi_id, "SE": _se_id, "CZ": _cz_id}
+
+
+# Each supported country's business id as it is written there, for hints.
+_NATIVE_FORMS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("FI", re.compile(r"\d{7}-\d")),
+    ("SE", re.compile(r"(?:16|19|20)?\d{6}-?\d{4}")),
+    ("CZ", re.compile(r"\d{8}")),
 )
 
 
@@ -375,10 +455,10 @@ def _other_country(value: str, country: str) -> str:
     """A hint when an id invalid for `country` is written as, and valid as, another
     supported country's (a Swedish customer's 556036-0793 in a row read as FI)."""
     text = value.strip()
-    for other, form, is_valid in _NATIVE_FORMS:
-        if other != country and form.fullmatch(text) and is_valid(text):
-            return (f"; it is a valid {other} business ID: if the customer is in {other}, "
-                    f"fill in the row's country")
+    for other, form in _NATIVE_FORMS:
+        if other != country and form.fullmatch(text) and _READERS[other](
+                text.replace("-", ""), False):
+            return _valid_in(other)
     return ""
 
 

@@ -25,6 +25,7 @@ from sync.damage import (
     country_warnings,
     dropped_zeros,
     remove_invisible,
+    restored_zeros_warnings,
     take_error_texts,
     take_mojibake,
     totals_warnings,
@@ -253,6 +254,7 @@ def _compared_rows(chunk: pl.DataFrame, header_map: HeaderMap, rules: Rules,
     rows = lost_groups(rows, register)
     rows = diff(rows, fields).with_columns(status_expr().alias("status"))
     rows = country_warnings(rows, rules)
+    rows = restored_zeros_warnings(rows, chunk, header_map, rules)
     rows = dropped_zeros(rows, register)
     rows = totals_warnings(rows)
     # In row order: the slice's columns are later split and put back side by side.

@@ -17,7 +17,7 @@ from sync.canonicalise import canonicalise
 from sync.readers import read_source
 from sync.readers.database import read_database
 from sync.rules import load_rules, map_headers
-from tests.conftest import FIXTURES, run_cli, write_csv
+from tests.conftest import FIXTURES, customers, run_cli, write_csv
 
 FILES = sorted((FIXTURES / "encodings").glob("customers_*"))
 
@@ -166,3 +166,19 @@ def test_a_close_encoding_call_is_shown_with_the_other_reading(
         human = run_cli("preview", source, "--db", tmp_path / "r.db", "--plan",
                         tmp_path / "p.plan")
         assert f"encoding doubt: {doubt}" in human.stderr + human.stdout
+
+
+def test_a_windows_1252_en_dash_in_a_business_id_reads_as_a_hyphen(tmp_path: Path) -> None:
+    # QA: Excel's autocorrect wrote an en dash (0x96 in Windows-1252) in the Y-tunnus,
+    # and the row was Rejected.
+    source = tmp_path / "s.csv"
+    # "\x96" encodes to that byte in latin-1.
+    source.write_bytes("Nimi;Y-tunnus;Postitoimipaikka;Maa\nKahvila Aurinko Oy;0112038\x969;"
+                       "Hämeenlinna;\nSöderström AB;556036\x960793;Västerås;Ruotsi\n"
+                       .encode("latin-1"))
+    db = tmp_path / "r.db"
+    result = run_cli("import", source, "--db", db, "--yes", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["source"]["encoding"] == "cp1252"
+    assert sorted(c["business_id"] for c in customers(db).values()) == [
+        "0112038-9", "556036-0793"]

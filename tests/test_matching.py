@@ -100,6 +100,20 @@ def test_unknown_number_of_a_customer_numbered_with_zeros_names_the_cause(seeded
                                    "zeros)")
 
 
+def test_known_number_with_a_business_id_it_shares_names_only_the_others(seeded, tmp_path):
+    # Legacy data: 1005 and 1006 share a business id. The row's customer has it too, so
+    # the message must not say it is not 1005's.
+    row = one(seeded, tmp_path, "customer_number;name;business_id",
+              "1005;Kivi Kaksi Oy;0737546-2")
+    assert (row["status"], row["message"]) == (
+        "Conflict", "business_id 0737546-2 also belongs to customer 1006")
+    execute_sql(seeded, "UPDATE {customers} SET business_id = '0737546-2' "
+                        "WHERE customer_number = '1002'")
+    row = one(seeded, tmp_path, "customer_number;name;business_id",
+              "1006;Kivi Kolme Oy;0737546-2")
+    assert row["message"] == "business_id 0737546-2 also belongs to customers 1002, 1005"
+
+
 def test_business_id_of_two_customers_is_ambiguous_conflict(seeded, tmp_path):
     row = one(seeded, tmp_path, "name;business_id", "Kivi Oy;0737546-2")
     assert row["status"] == "Conflict"
@@ -166,6 +180,14 @@ def test_a_rejected_row_claims_nothing(seeded, tmp_path):
 @pytest.mark.parametrize(("header", "line", "words"), [
     ("name;business_id", "Testi Oy;1234567-8", "business_id"),
     ("name;business_id", "Testi Oy;12345", "business_id"),
+    # Another country's VAT number on a row of (or defaulting to) a validated country.
+    ("name;business_id", "Testi Oy;DE123456789",
+     "business_id: invalid FI business ID: 'DE123456789' looks like a DE VAT number; put "
+     "it in vat_id, or set the row's country"),
+    ("name;business_id;country", "Testi AB;IT0;SE", "looks like a IT VAT number"),
+    # A Swedish id on a row read as FI, in its VAT form as in its own.
+    ("name;business_id", "Testi AB;SE556036079301",
+     "business_id: invalid FI business ID: 'SE556036079301'; it is a valid SE business ID"),
     ("name;phone", "Testi Oy;3.58401E+11", "scientific notation"),
     ("name;phone", "Testi Oy;3,58401E+11", "scientific notation"),
     ("name;customer_type", "Testi Oy;alien", "customer_type"),
@@ -208,6 +230,43 @@ def test_business_id_match_may_rename(seeded, tmp_path):
 def test_number_match_may_add_a_business_id(seeded, tmp_path):
     row = one(seeded, tmp_path, "customer_number;business_id", "1002;1572860-0")
     assert (row["status"], row["changed_fields"]) == ("Modified", "business_id")
+
+
+def test_a_business_id_read_with_restored_zeros_warns_unless_the_register_has_it(
+        seeded, tmp_path):
+    # QA: 2577810 (25778102 with its last digit cut) was read silently as the valid IČO
+    # 02577810, another company's. The repair stays; where the register does not confirm
+    # it (a New row, or one that changes its customer's id) the row says so.
+    execute_sql(seeded, "UPDATE {customers} SET business_id = '25778102', country = 'CZ' "
+                        "WHERE customer_number = '1003'")
+    rows = preview_rows(seeded, tmp_path, "customer_number;name;business_id;country\n"
+                                          "1001;Kahvila Aurinko Oyj;112038-9;\n"
+                                          "1003;;2577810;CZ\n"
+                                          "1002;;100000-2;\n"
+                                          ";Nova s.r.o.;6947;CZ\n"
+                                          ";Uusi Oy;FI1000029;\n"
+                                          "1004;Rakennus Kivi Oyj;2617416-4;\n"
+                                          "1005;;737546-2;\n")
+    # The register holds the repaired id (so does the spec's worked example, row 2).
+    assert (rows[2]["status"], rows[2]["changed_fields"], rows[2]["message"]) == (
+        "Modified", "name", "")
+    assert (rows[3]["status"], rows[3]["changed_fields"], rows[3]["message"]) == (
+        "Modified", "business_id",
+        "business_id: '2577810' was read as 02577810 (a leading zero restored, as a "
+        "spreadsheet drops it); check it")
+    assert (rows[4]["status"], rows[4]["message"]) == (
+        "Modified", "business_id: '100000-2' was read as 0100000-2 (a leading zero "
+        "restored, as a spreadsheet drops it); check it")
+    assert (rows[5]["status"], rows[5]["message"]) == (
+        "New", "business_id: '6947' was read as 00006947 (4 leading zeros restored, as a "
+        "spreadsheet drops them); check it")
+    assert (rows[6]["status"], rows[6]["message"]) == (
+        "New", "business_id: 'FI1000029' was read as 0100002-9 (a leading zero restored, "
+        "as a spreadsheet drops it); check it")
+    # Nothing restored: nothing said; a Conflict is not applied, and says only why.
+    assert (rows[7]["status"], rows[7]["message"]) == ("Modified", "")
+    assert (rows[8]["status"], rows[8]["message"]) == (
+        "Conflict", "business_id 0737546-2 also belongs to customer 1006")
 
 
 def test_spreadsheet_damage_alone_is_no_change(seeded, tmp_path):
@@ -699,6 +758,9 @@ def test_name_first_in_the_rules_decides_even_for_a_row_with_a_known_number(seed
     # Matched by name, the business id of another customer: 1004 must not get 1001's.
     ("name", ";Rakennus Kivi Oy;0112038-9",
      "business_id 0112038-9 belongs to customer 1001, not to customer 1004"),
+    # Matched by name, a business id the customer shares with another (legacy data).
+    ("name", ";Kivi Kaksi Oy;0737546-2",
+     "business_id 0737546-2 also belongs to customer 1006"),
     # Matched by name, a number the customer does not have: not dropped silently.
     ("name", "5000;Kahvila Aurinko Oy;",
      "number 5000 is unknown, but name 'Kahvila Aurinko Oy' is customer 1001's"),

@@ -264,10 +264,25 @@ def test_customer_type_uses_configured_values() -> None:
         ("556036-0793", "SE", "556036-0793"),
         ("5560360793", "SE", "556036-0793"),
         ("SE556036079301", "SE", "556036-0793"),
+        # 12-digit forms: an organisation's with 16, a sole trader's personnummer with
+        # its century (a valid date), read as the 10-digit organisationsnummer.
+        ("165560360793", "SE", "556036-0793"),
+        ("16556036-0793", "SE", "556036-0793"),
+        ("19811218-9876", "SE", "811218-9876"),
+        ("198112189876", "SE", "811218-9876"),
+        ("20011218-9873", "SE", "011218-9873"),
         ("25596641", "CZ", "25596641"),
         ("255 96 641", "CZ", "25596641"),
         ("CZ25596641", "CZ", "25596641"),
         ("6947", "CZ", "00006947"),
+        # Dashes autocorrect writes for a hyphen (Windows-1252's 0x96 is the en dash).
+        ("0112038\u20139", "FI", "0112038-9"),
+        ("0112038\u20119", "FI", "0112038-9"),
+        ("0112038\u22129", "FI", "0112038-9"),
+        ("0112038\u20129", "FI", "0112038-9"),
+        (b"0112038\x969".decode("cp1252"), "FI", "0112038-9"),
+        ("556036\u20130793", "SE", "556036-0793"),
+        ("255\u201096\u2010641", "CZ", "25596641"),
         # Other countries: compact upper case, no validation.
         ("de 123 456 789", "DE", "DE123456789"),
         ("123-abc", "NO", "123-ABC"),
@@ -284,16 +299,44 @@ def test_business_id(raw: str, country: str | None, expected: str | None) -> Non
 @pytest.mark.parametrize(
     ("raw", "country", "expected"),
     [
-        ("fi 0112 0389", "SE", "0112038-9"),
-        ("SE556036079301", "FI", "556036-0793"),
-        ("CZ25596641", "FI", "25596641"),
+        ("fi 0112 0389", "DE", "0112038-9"),
+        ("SE556036079301", "NO", "556036-0793"),
+        ("CZ25596641", "GB", "25596641"),
     ],
 )
 def test_a_vat_prefix_of_another_country_than_the_rows_is_read_and_warned(
         raw: str, country: str, expected: str) -> None:
-    # The prefix decides how the id reads; the row's country (or the default one, for an
-    # empty cell) says otherwise, so the user is told (a warning: the status stays).
+    # On a row of a country without validation, the prefix decides how the id reads; the
+    # row's country says otherwise, so the user is told (a warning: the status stays).
     assert one("business_id", raw, country) == (expected, "business_id_country")
+
+
+@pytest.mark.parametrize(("raw", "country", "native"), [
+    ("SE556036079301", "FI", "556036-0793"),
+    ("SE 556036-0793 01", "CZ", "556036-0793"),
+    ("fi 0112 0389", "SE", "0112038-9"),
+    ("CZ25596641", "FI", "25596641"),
+])
+def test_a_vat_form_of_another_validated_country_is_rejected_as_its_native_form(
+        raw: str, country: str, native: str) -> None:
+    # QA: SE556036079301 on an FI row was stored as 556036-0793 on an FI customer (with
+    # a warning), while 556036-0793 itself is Rejected there: that customer's export
+    # could not be imported again. Both are Rejected now, with the same hint.
+    prefix = raw[:2].upper()
+    hint = (f"; it is a valid {prefix} business ID: if the customer is in {prefix}, fill "
+            "in the row's country")
+    for cell in (raw, native):
+        frame = normalise_column("business_id", pl.Series([cell]), pl.Series([country]))
+        assert frame.row(0) == (cell, "invalid_business_id",
+                                f"invalid {country} business ID: '{cell}'{hint}")
+
+
+def test_an_invalid_vat_form_of_another_validated_country_is_rejected_as_such() -> None:
+    frame = normalise_column("business_id", pl.Series(["SE556036079401"]), pl.Series(["FI"]))
+    assert frame.row(0) == (
+        "SE556036079401", "invalid_business_id",
+        "invalid FI business ID: 'SE556036079401' looks like a SE VAT number; put it in "
+        "vat_id, or set the row's country")
 
 
 @pytest.mark.parametrize(
@@ -307,6 +350,10 @@ def test_a_vat_prefix_of_another_country_than_the_rows_is_read_and_warned(
         ("Y-tunnus puuttuu", "FI"),
         ("556036-0794", "SE"),
         ("SE556036079401", "SE"),
+        ("165560360794", "SE"),
+        ("195560360793", "SE"),  # 19 is a person's century, and 556036 no date
+        ("19811232-9876", "SE"),
+        ("175560360793", "SE"),
         ("25596642", "CZ"),
         ("CZ25596642", "FI"),
         ("2559664X", "CZ"),
@@ -510,11 +557,40 @@ def test_the_default_rules_give_each_field_the_normaliser_of_spec_section_2() ->
     }  # fmt: skip
 
 
+@pytest.mark.parametrize(("raw", "country", "prefix"), [
+    ("DE123456789", "FI", "DE"),
+    ("GB1", "FI", "GB"),
+    ("AT0", "FI", "AT"),
+    ("ATU12345678", "FI", "AT"),
+    ("no 123 456 789 mva", "FI", "NO"),
+    ("IT0", "SE", "IT"),
+    ("PL9", "CZ", "PL"),
+    ("EL123456789", "CZ", "EL"),  # Greece's VAT prefix
+])
+def test_another_countrys_vat_number_on_a_validated_row_is_rejected(
+        raw: str, country: str, prefix: str) -> None:
+    # QA: the prefix switched the country to one without validation, and the row was New
+    # with an id stored unchecked on a Finnish (or Swedish, Czech) customer.
+    frame = normalise_column("business_id", pl.Series([raw]), pl.Series([country]))
+    assert frame.row(0) == (
+        raw, "invalid_business_id",
+        f"invalid {country} business ID: '{raw}' looks like a {prefix} VAT number; put it "
+        "in vat_id, or set the row's country")
+
+
+@pytest.mark.parametrize(("raw", "country"), [
+    ("DE123456789", "DE"), ("DE123456789", None), ("GB1", "NO"), ("NO123456789MVA", "NO")])
+def test_a_vat_number_on_a_row_without_validation_is_kept_compact(
+        raw: str, country: str | None) -> None:
+    assert one("business_id", raw, country) == (raw.replace(" ", "").upper(), None)
+
+
 @pytest.mark.parametrize(("raw", "country", "hint"), [
     ("556036-0793", "FI", "it is a valid SE business ID: if the customer is in SE, fill in "
                           "the row's country"),
     ("0112038-9", "SE", "it is a valid FI business ID"),
     ("25596641", "FI", "it is a valid CZ business ID"),
+    ("16556036-0793", "FI", "it is a valid SE business ID"),
     ("1234567-8", "FI", None),   # a typo: valid nowhere, no hint
     ("556036-0794", "FI", None),
 ])

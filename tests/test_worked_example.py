@@ -46,6 +46,8 @@ def test_preview_gives_every_row_its_status_and_writes_nothing(tmp_path: Path,
     rows = {int(r["row"]): r for r in report_rows(report)}
     assert {n: r["status"] for n, r in rows.items()} == {n: e[0] for n, e in EXPECTED.items()}
     assert rows[2]["customer_number"] == "1001" and rows[2]["matched_by"] == "customer_number"
+    # Only repaired damage, which the register confirms (112038-9 is 0112038-9): silent.
+    assert rows[2]["message"] == ""
     assert rows[4]["customer_number"] == "1004" and rows[4]["matched_by"] == "business_id"
     assert rows[4]["changed_fields"] == "customer_group"
     assert rows[6]["customer_number"] == "2001"

@@ -45,6 +45,24 @@ def _list_text(col: str) -> pl.Expr:
     return pl.col(col).list.join(", ")
 
 
+def _customers(numbers: pl.Expr) -> pl.Expr:
+    """'customer 1003' or 'customers 1003, 1005' for a list of customer numbers."""
+    return pl.format("{} {}", pl.when(numbers.list.len() == 1).then(pl.lit("customer"))
+                     .otherwise(pl.lit("customers")), numbers.list.sort().list.join(", "))
+
+
+def _business_id_elsewhere(match: pl.Expr) -> pl.Expr:
+    """Why a row matched to customer `match` can't bring its business id, which other
+    customers have too: names them, and says "also" where `match` has it as well (legacy
+    data may give one id to two customers), never that it is not the match's."""
+    hits = pl.col("business_id_hits")
+    others = _customers(hits.list.set_difference(pl.concat_list(match)))
+    return (pl.when(hits.list.contains(match))
+            .then(pl.format("business_id {} also belongs to {}", pl.col("business_id"), others))
+            .otherwise(pl.format("business_id {} belongs to {}, not to customer {}",
+                                 pl.col("business_id"), others, match)))
+
+
 def match_keys(rows: pl.DataFrame, register: Register, order: tuple[str, ...],
                known_numbers: pl.Series | None = None) -> pl.DataFrame:
     """Decide each row's customer by the key chain.
@@ -133,17 +151,14 @@ def _other_keys(result: pl.DataFrame) -> pl.DataFrame:
                             pl.when(pl.col("matched_by") == "name")
                             .then(pl.format("'{}'", pl.col("name")))
                             .otherwise(pl.col("business_id")))
-    owners = others.list.sort().list.join(", ")
     reasons = pl.concat_str([
         pl.when(unknown_number)
         .then(pl.format("number {} is unknown, but {} is customer {}'s",
                         pl.col("customer_number"), matched_key, match)),
-        pl.when(bid_elsewhere & match.is_not_null())
-        .then(pl.format("business_id {} belongs to customer {}, not to customer {}",
-                        pl.col("business_id"), owners, match)),
+        pl.when(bid_elsewhere & match.is_not_null()).then(_business_id_elsewhere(match)),
         pl.when(bid_elsewhere & match.is_null())
-        .then(pl.format("business_id {} already belongs to customer {}",
-                        pl.col("business_id"), owners)),
+        .then(pl.format("business_id {} already belongs to {}", pl.col("business_id"),
+                        _customers(others))),
     ], separator="; ", ignore_nulls=True)
     return result.with_columns(
         pl.when(contradicts | flagged).then(pl.lit("conflict")).otherwise(pl.col("outcome"))
@@ -191,9 +206,7 @@ def _decide(key: str) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
                    .when(found).then(pl.lit("match")).otherwise(pl.lit("new")))
         message = (
             pl.when(known_conflict)
-            .then(pl.format("business_id {} belongs to customer {}, not to customer {}",
-                            pl.col("business_id"),
-                            _list_text("business_id_hits"), number))
+            .then(_business_id_elsewhere(number))
             .when(unknown_conflict)
             .then(pl.format("number {} is unknown, but {}", pl.col("customer_number"),
                             unknown_why)))
