@@ -307,3 +307,23 @@ def test_a_commit_whose_column_waits_for_another_committer_gives_up_with_exit_3(
     assert "register busy" in result.json()["error"]
     assert 4 < waited < 30
     assert "tier" not in customers(pg_url)["1"]
+
+
+def test_a_stale_commit_adds_no_custom_column(pg_url: str, tmp_path: Path) -> None:
+    # Review: the column was added before the commit's checks, so a plan refused as
+    # stale (exit 3, "nothing was written") left an empty column every export then
+    # carried.
+    load_register(pg_url, SEED, tmp_path)
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[fields.tier]\naliases = ["Taso"]\nnormaliser = "text"\n')
+    plan = tmp_path / "p.plan"
+    source = write_csv(tmp_path / "s.csv", "customer_number;Taso\n1;gold\n")
+    assert run_cli("preview", source, "--db", pg_url, "--rules", rules,
+                   "--plan", plan).exit_code == 0
+    other = write_csv(tmp_path / "o.csv", "customer_number;city\n1;Vantaa\n")
+    assert run_cli("import", other, "--db", pg_url, "--yes").exit_code == 0
+    assert run_cli("commit", plan, "--db", pg_url).exit_code == 3
+    assert "tier" not in customers(pg_url)["1"]
+    out = tmp_path / "e.csv"
+    assert run_cli("export", out, "--db", pg_url).exit_code == 0
+    assert "tier" not in out.read_text(encoding="utf-8").splitlines()[0]

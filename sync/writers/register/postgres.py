@@ -282,16 +282,17 @@ class PostgresRegister(SQLRegister):
             raise RegisterBusyError(f"{self.label}: register busy (another run is "
                                     f"committing); try again") from None
 
-    def _add_columns(self, columns: Iterable[str]) -> None:
+    def _add_columns(self, columns: Iterable[str], check: Callable[[], None]) -> None:
         """Add the customers columns of custom fields the table lacks, in a short
         transaction of its own before the commit's (RegisterBusyError, exit 3, when
         readers or a committer hold the table longer than _LOCK_TIMEOUT).
 
         ALTER TABLE holds the table's strongest lock until its transaction ends: in the
         commit's, every reader (export, preview, batches) would wait for the whole
-        commit. A column left by a commit that then fails or is stale is harmless: it
-        is nullable and empty, so no value and no read changes, and the next commit
-        with that field uses it.
+        commit. `check` (the commit's stale and already-committed checks) runs first,
+        under the commit lock, so a refused commit adds nothing. A column left by a
+        commit that then fails otherwise (a full disk, a kill) is harmless: it is
+        nullable and empty, and the next commit with that field uses it.
         """
         missing = self._missing_columns(columns)
         if not missing:
@@ -303,6 +304,7 @@ class PostgresRegister(SQLRegister):
                 # waiting for its lock queues every later reader behind it.
                 self._conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
                                    (self.schema,))
+                check()
                 for name in missing:  # IF NOT EXISTS: another run may have added it
                     self._conn.execute(f"ALTER TABLE {self._t('customers')} "
                                        f"ADD COLUMN IF NOT EXISTS {_ident(name)} TEXT")

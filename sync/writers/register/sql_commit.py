@@ -6,7 +6,7 @@ may replace the bulk paths `_insert_rows`, `_update_rows`, `_insert_blocks`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -184,12 +184,16 @@ class SQLCommits(SQLReads):
                 step(name, number, parts.count)
                 yield frame
 
-        self._add_columns(changes.columns)
-        with self._transaction():
-            step("checking the plan is current")
+        def check() -> None:
             if once:  # first: a plan made before the other commit is stale as well
                 self._check_first_commit(checksum)
             self._check_not_stale(changes, plan_id, plan_version, plan_history)
+
+        # A refused commit adds no column either: exports would show it from then on.
+        self._add_columns(changes.columns, check)
+        with self._transaction():
+            step("checking the plan is current")
+            check()
             batch_id, version, now = self._open_batch(
                 "import", actor, plan_id=plan_id, source=source, checksum=checksum,
                 counts=counts)
@@ -282,10 +286,12 @@ class SQLCommits(SQLReads):
                 "the plan was made against (another copy of it, or a backup restored "
                 "since?); run preview again against it")
 
-    def _add_columns(self, columns: Iterable[str]) -> None:
+    def _add_columns(self, columns: Iterable[str], check: Callable[[], None]) -> None:
         """Before the commit's transaction: add the customers columns it needs, where an
-        engine does that apart (PostgreSQL does). Here `_ensure_columns` adds them in the
-        commit's transaction, which holds the whole file anyway (SQLite)."""
+        engine does that apart (PostgreSQL does), after `check` (the commit's own checks,
+        raising when the commit would be refused) passes in the same transaction. Here
+        `_ensure_columns` adds them in the commit's transaction, which holds the whole
+        file anyway (SQLite)."""
 
     def _missing_columns(self, columns: Iterable[str]) -> list[str]:
         """The columns of `columns` the customers table lacks: custom fields from the
