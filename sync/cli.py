@@ -31,9 +31,10 @@ from sync.commit_rows import CommitRows, open_for_commit
 from sync.errors import RegisterError, UsageError, first_line
 from sync.output_paths import check_output, replace_atomically
 from sync.plan import Plan, new_col, old_col
+from sync.signals import StoppedAfterCommit
 from sync.types import COUNT_KEYS, CUSTOMER_TYPES, FORMATS, HEADER_LANGUAGES, LABEL_LAYOUTS
 from sync.wording import counted
-from sync.writers.register import open_register, redact_url, register_exists
+from sync.writers.register import SQLRegister, open_register, redact_url, register_exists
 from sync.writers.register.sqlite import sqlite_path
 from sync.writers.register.urls import is_postgres_url, with_schema
 from sync.writers.report import write_report
@@ -328,6 +329,13 @@ def _commit(plan: Plan | CommitRows, db: str, actor: str, lines: list[str],
     progress = StepLine(as_json)
     try:
         batch = commit(plan, register, actor, progress=progress if progress.enabled else None)
+    except KeyboardInterrupt as stop:
+        # Ctrl-C or SIGTERM is raised at the first bytecode after the C call it came
+        # during: in COMMIT itself, the batch has landed by then (review).
+        landed = _landed_batch(register, plan.header.plan_id)
+        if landed is not None:
+            raise StoppedAfterCommit(stop, landed) from None
+        raise
     finally:
         progress.done()
         register.close()
@@ -336,6 +344,17 @@ def _commit(plan: Plan | CommitRows, db: str, actor: str, lines: list[str],
     lines.append(f"committed batch {batch.batch_id}: {batch.inserted} inserted, "
                  f"{batch.updated} updated{created}")
     return batch.batch_id
+
+
+def _landed_batch(register: SQLRegister, plan_id: str) -> int | None:
+    """The batch the plan was committed as, if it was; None when that can't be read
+    (the command is stopping: nothing here may replace the stop's own line)."""
+    try:
+        if register.register_id() is None:
+            return None
+        return register.plan_batch(plan_id)
+    except Exception:  # noqa: BLE001 - see the docstring
+        return None
 
 
 @cli.command("commit")

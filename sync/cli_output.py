@@ -17,7 +17,7 @@ from typing import Any, TextIO
 import click
 
 from sync.errors import EXIT_INTERNAL, RegsyncError, first_line
-from sync.signals import EXIT_TERMINATED, Terminated, sigterm_interrupts
+from sync.signals import EXIT_TERMINATED, StoppedAfterCommit, Terminated, sigterm_interrupts
 
 EXIT_UNREADABLE = 2
 
@@ -111,6 +111,8 @@ def run(as_json: bool, action: Callable[[], int]) -> None:
             code = action()
     except RegsyncError as exc:
         fail(as_json, exc.message, exc.exit_code)
+    except StoppedAfterCommit as stop:
+        fail(as_json, stop.message, stop.exit_code)
     except Terminated:
         fail(as_json, "terminated (SIGTERM); nothing was written", EXIT_TERMINATED)
     except KeyboardInterrupt:

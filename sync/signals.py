@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process it ended
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
 
 
 class Terminated(KeyboardInterrupt):
@@ -38,3 +39,17 @@ def _terminate(signum: int, frame: object) -> None:
     # handler is put back when the block ends (and SIGKILL still works).
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise Terminated
+
+
+class StoppedAfterCommit(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM that landed as a commit went through (during COMMIT itself,
+    or just after): the batch stands, and the line must say so, not "nothing was
+    written"."""
+
+    def __init__(self, stop: KeyboardInterrupt, batch_id: int) -> None:
+        super().__init__()
+        terminated = isinstance(stop, Terminated)
+        self.exit_code = EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+        what = "terminated (SIGTERM)" if terminated else "interrupted"
+        self.message = (f"{what} just as the commit went through: batch {batch_id} stands "
+                        f"(regsync batch show {batch_id})")

@@ -527,3 +527,33 @@ def test_ctrl_c_while_the_libraries_load_is_one_line(
         sync.entry.main()
     assert stopped.value.code == 130
     assert capsys.readouterr().err == "regsync: error: interrupted; nothing was written\n"
+
+
+@pytest.mark.parametrize(("sent", "code", "what"), [
+    (signal.SIGTERM, 143, "terminated (SIGTERM)"), (signal.SIGINT, 130, "interrupted")])
+def test_a_stop_just_as_the_commit_lands_names_the_batch_that_stands(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sent: int, code: int,
+        what: str) -> None:
+    # Review: a signal during COMMIT is raised at the next bytecode, after the batch has
+    # landed; the line said "nothing was written".
+    from sync.writers.register.sql_commit import SQLCommits
+
+    real_apply = SQLCommits.apply
+
+    def apply_then_stop(self: SQLCommits, *args: object, **kwargs: object) -> object:
+        landed = real_apply(self, *args, **kwargs)
+        os.kill(os.getpid(), sent)
+        time.sleep(1)  # the handler runs here
+        return landed
+
+    db = tmp_path / "r.db"
+    assert run_cli("import", FIXTURES / "demo" / "register.csv", "--db", db,
+                   "--yes").exit_code == 0
+    monkeypatch.setattr(SQLCommits, "apply", apply_then_stop)
+    result = run_cli("import", FIXTURES / "demo" / "asiakkaat.csv", "--db", db, "--yes",
+                     "--json")
+    assert result.exit_code == code, result.stderr
+    assert result.json()["error"] == (f"{what} just as the commit went through: batch 2 "
+                                      "stands (regsync batch show 2)")
+    assert [b["id"] for b in json.loads(run_cli("batches", "--db", db, "--json").stdout)[
+        "batches"]] == [1, 2]
