@@ -772,8 +772,9 @@ def test_a_drop_whose_encoding_is_in_doubt_is_held_until_the_job_names_it(
     assert result.exit_code == 1
     [record] = result.json()["files"]
     assert record["outcome"] == "held"
-    assert record["reason"].startswith("encoding doubt: cp1250 would read 'Peèenka' as "
-                                       "'Pečenka'; set encoding = \"cp1250\" in [source]")
+    assert record["reason"] == (
+        "encoding doubt: cp1250 would read 'Peèenka' as 'Pečenka'; set encoding in [source] "
+        "to the code page the files are written in: \"cp1252\" as read now, or \"cp1250\"")
     assert not (tmp_path / "r.db").exists() or customers(tmp_path / "r.db") == {}
     shutil.move(tmp_path / "out" / "held" / "a.csv", drops / "a.csv")
     job.write_text(job.read_text().replace("settle_seconds = 0",

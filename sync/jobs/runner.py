@@ -414,9 +414,10 @@ class _Run:
             # At a terminal a person reads this line before committing; a nightly run
             # has nobody to, and names written in the wrong code page are hard to find
             # afterwards. The job's `encoding` setting ends the doubt for good.
+            read_as = plan.header.source_info.get("encoding")
             return "encoding doubt: " + _JOB_ADVICE.sub(
-                r'set encoding = "\1" in [source] if that is right (or the encoding the '
-                r"file is in)", str(doubt))
+                f'set encoding in [source] to the code page the files are written in: '
+                f'"{read_as}" as read now, or "\\1"', str(doubt))
         if self.job.max_rejected.exceeded(counts["rejected"], rows):
             return (f"{counts['rejected']:,} of {counted(rows, 'row')} rejected, over max_rejected "
                     f"{self.job.max_rejected.describe()}")
