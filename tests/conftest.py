@@ -82,6 +82,18 @@ def customers(db: Path | str) -> dict[str, dict[str, str | None]]:
     return {row["customer_number"]: row for row in frame.iter_rows(named=True)}
 
 
+def set_schema_version(db: Path | str, recorded: str) -> None:
+    """Write `recorded` as the register's schema version (an older, newer or damaged
+    one), on either engine, leaving everything else as it is."""
+    register = open_register(str(db), create=True)
+    try:
+        with register._transaction():
+            register._execute(f"UPDATE {register._t('meta')} SET value = ? "
+                              f"WHERE key = 'schema_version'", (recorded,))
+    finally:
+        register.close()
+
+
 def register_state(db: Path | str) -> tuple[object, ...]:
     """Everything a commit could change, for 'nothing was written' checks on any engine."""
     register = open_register(str(db), create=False)

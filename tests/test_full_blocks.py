@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from sync.namekey import FULL_BLOCK, MAX_BLOCK
-from tests.conftest import load_register, run_cli, write_csv
+from tests.conftest import load_register, run_cli, set_schema_version, write_csv
 from tests.test_name_blocks import expected_blocks, flag, stored_blocks
 
 
@@ -170,17 +170,10 @@ def test_a_new_name_of_a_member_a_full_block_does_not_store_adds_no_row(register
 def test_a_version_3_register_is_refused_until_migrated(register_url, tmp_path):
     """Version 4 marks registers with full blocks: a regsync of version 3 would delete
     rows of a full block, or insert over the rows it keeps, so the versions differ."""
-    from sync.writers.register import open_register
 
     load_register(register_url, companies(range(1, 20)), tmp_path)
     before = stored_blocks(register_url)
-    register = open_register(register_url, create=True)
-    try:
-        with register._transaction():
-            register._execute(f"UPDATE {register._t('meta')} SET value = '3' "
-                              f"WHERE key = 'schema_version'")
-    finally:
-        register.close()
+    set_schema_version(register_url, "3")
     source = write_csv(tmp_path / "probe.csv", "name\nFirma7 Ab\n")
     refused = run_cli("preview", source, "--db", register_url, "--json")
     assert refused.exit_code == 2 and "regsync migrate" in refused.json()["error"]

@@ -15,8 +15,7 @@ import pytest
 
 import sync.errors as sync_errors
 from sync.jobs.sources import move_into, temporary_name
-from sync.writers.register import open_register
-from tests.conftest import customers, report_rows, run_cli
+from tests.conftest import customers, report_rows, run_cli, set_schema_version
 from tests.jobs_helpers import HEADER, batches, log_lines, names, write_job
 from tests.workbooks import write_xlsx
 
@@ -788,13 +787,7 @@ def test_a_job_whose_register_needs_migrating_is_not_said_to_be_unreachable(
     # QA: "[job] register unreachable: ... schema version 3 is not 4; run 'regsync
     # migrate'": it was reached, it is old.
     assert run_cli("init", "--db", register_url).exit_code == 0
-    register = open_register(register_url, create=True)
-    try:
-        with register._transaction():
-            register._execute(f"UPDATE {register._t('meta')} SET value = '3' "
-                              f"WHERE key = 'schema_version'")
-    finally:
-        register.close()
+    set_schema_version(register_url, "3")
     job = write_job(tmp_path, source=FOLDER_SOURCE)
     job.write_text(job.read_text().replace('register = "r.db"',
                                            f'register = "{register_url}"'))

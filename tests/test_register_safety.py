@@ -17,6 +17,7 @@ from tests.conftest import (
     load_register,
     register_state,
     run_cli,
+    set_schema_version,
     write_csv,
 )
 
@@ -518,13 +519,7 @@ def test_a_damaged_or_newer_schema_version_is_one_line_for_every_command(
         db: str, tmp_path: Path, recorded: str, said: str):
     # migrate crashed (exit 70) on 'abc'; a newer register was sent to run migrate,
     # which then refused it.
-    register = open_register(db, create=True)
-    try:
-        with register._transaction():
-            register._execute(f"UPDATE {register._t('meta')} SET value = ? "
-                              f"WHERE key = 'schema_version'", (recorded,))
-    finally:
-        register.close()
+    set_schema_version(db, recorded)
     for command in (["migrate"], ["preview", str(SOURCE)], ["export", str(tmp_path / "o.csv")]):
         result = run_cli(*command, "--db", db, "--json")
         assert result.exit_code == 2, (command, result.stderr)
