@@ -34,7 +34,7 @@ from sync.plan import Plan, new_col, old_col
 from sync.signals import StoppedAfterCommit
 from sync.types import COUNT_KEYS, CUSTOMER_TYPES, FORMATS, HEADER_LANGUAGES, LABEL_LAYOUTS
 from sync.wording import counted
-from sync.writers.register import SQLRegister, open_register, redact_url, register_exists
+from sync.writers.register import open_register, redact_url, register_exists
 from sync.writers.register.sqlite import sqlite_path
 from sync.writers.register.urls import is_postgres_url, with_schema
 from sync.writers.report import write_report
@@ -332,7 +332,7 @@ def _commit(plan: Plan | CommitRows, db: str, actor: str, lines: list[str],
     except KeyboardInterrupt as stop:
         # Ctrl-C or SIGTERM is raised at the first bytecode after the C call it came
         # during: in COMMIT itself, the batch has landed by then (review).
-        landed = _landed_batch(register, plan.header.plan_id)
+        landed = register.landed_batch(plan.header.plan_id)
         if landed is not None:
             raise StoppedAfterCommit(stop, landed) from None
         raise
@@ -344,17 +344,6 @@ def _commit(plan: Plan | CommitRows, db: str, actor: str, lines: list[str],
     lines.append(f"committed batch {batch.batch_id}: {batch.inserted} inserted, "
                  f"{batch.updated} updated{created}")
     return batch.batch_id
-
-
-def _landed_batch(register: SQLRegister, plan_id: str) -> int | None:
-    """The batch the plan was committed as, if it was; None when that can't be read
-    (the command is stopping: nothing here may replace the stop's own line)."""
-    try:
-        if register.register_id() is None:
-            return None
-        return register.plan_batch(plan_id)
-    except Exception:  # noqa: BLE001 - see the docstring
-        return None
 
 
 @cli.command("commit")

@@ -134,11 +134,7 @@ def run_job(job: Job, *, dry_run: bool = False,
     is committed or moved; reports go to the reports folder as *.dry-run.report.csv
     and log lines have the outcome "dry_run" and the outcome they would have had.
     """
-    with job_lock(job.lock, job.name):
-        # A register that does not exist yet is read as empty and only created by the
-        # first commit (see _Run.writable); an existing one is opened for writing.
-        register = open_register(job.register,
-                                 create=not dry_run and register_exists(job.register))
+    with job_lock(job.lock, job.name), sigterm_interrupts():
         results: list[FileResult] = []
 
         def done(result: FileResult) -> None:
@@ -148,20 +144,27 @@ def run_job(job: Job, *, dry_run: bool = False,
             _append_log(job.log, result.record(job.name))
             echo(result.line())
 
-        run = _Run(job, register, dry_run, done)
-        with sigterm_interrupts():
-            try:
-                run.run()
-            except (SystemExit, GeneratorExit):
+        run: _Run | None = None
+        try:
+            # A register that does not exist yet is read as empty and only created by
+            # the first commit (see _Run.writable); an existing one is opened for
+            # writing. Opened inside the stop's record: a SIGTERM while it connects is
+            # logged as any other stop.
+            register = open_register(job.register,
+                                     create=not dry_run and register_exists(job.register))
+            run = _Run(job, register, dry_run, done)
+            run.run()
+        except (SystemExit, GeneratorExit):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - the run's record must survive it
+            if os.environ.get("REGSYNC_DEBUG") and not isinstance(exc, RegsyncError):
                 raise
-            except BaseException as exc:  # noqa: BLE001 - the run's record must survive it
-                if os.environ.get("REGSYNC_DEBUG") and not isinstance(exc, RegsyncError):
-                    raise
-                message, code = _stop_reason(exc)
-                _record_stop(run, results, message, code)
-                raise RunStopped(RunSummary(job.name, dry_run, results), message,
-                                 code) from exc
-            finally:
+            message, code = _stop_reason(exc)
+            _record_stop(job, run, results, message, code)
+            raise RunStopped(RunSummary(job.name, dry_run, results), message,
+                             code) from exc
+        finally:
+            if run is not None:
                 run.register.close()
     return RunSummary(job.name, dry_run, results)
 
@@ -191,25 +194,27 @@ def _stop_reason(exc: BaseException) -> tuple[str, int]:
             f"REGSYNC_DEBUG=1 for details", EXIT_INTERNAL)
 
 
-def _record_stop(run: _Run, results: list[FileResult], message: str, code: int) -> None:
+def _record_stop(job: Job, run: _Run | None, results: list[FileResult], message: str,
+                 code: int) -> None:
     """Say, for the file the run stopped at, why: on its result when it has one (what
-    failed came after it, e.g. its log line), else as a new `failed` result."""
+    failed came after it, e.g. its log line), else as a new `failed` result. `run` is
+    None when the run stopped opening its register."""
     # Stopped before any file was in hand (in the settle wait, say): the line names the
     # source, so the log, which an alert may watch alone, says it too.
-    current = run.current or _source_name(run.job)
+    current = (run.current if run is not None else None) or _source_name(job)
+    batch = run.current_batch if run is not None else None
     if results and results[-1].file == current:
         last = results[-1]
         last.reason = "; ".join(r for r in (last.reason, message) if r)
         last.exit_code = max(last.exit_code, code)
         return
     reason = message
-    if run.current_batch is not None:
-        reason += f" (after its commit as batch {run.current_batch}, which stands)"
-    result = FileResult(current, "failed", reason=reason, batch=run.current_batch,
-                        exit_code=code)
+    if batch is not None:
+        reason += f" (after its commit as batch {batch}, which stands)"
+    result = FileResult(current, "failed", reason=reason, batch=batch, exit_code=code)
     results.append(result)
     with contextlib.suppress(OSError):
-        _append_log(run.job.log, result.record(run.job.name))
+        _append_log(job.log, result.record(job.name))
 
 
 def _source_name(job: Job) -> str:
@@ -391,15 +396,6 @@ class _Run:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         return self.apply(plan, None, f"{self.job.name}-{stamp}", start)
 
-    def _batch_of(self, plan: Plan) -> int | None:
-        """The batch `plan` was committed as, if it was (None when that can't be read)."""
-        try:
-            if self.register.register_id() is None:
-                return None  # no register yet: nothing was committed
-            return self.register.plan_batch(plan.header.plan_id)
-        except Exception:  # noqa: BLE001 - the run is stopping on SIGTERM: nothing
-            return None    # here may replace that; the line then says no batch
-
     def writable(self) -> SQLRegister:
         """The register, created now if this is its first commit."""
         if self.register.register_id() is None:
@@ -454,7 +450,7 @@ class _Run:
         except Terminated:
             # SIGTERM may land just after the COMMIT went through, before commit()
             # returned (QA): the batch stands, and the stop's log line must name it.
-            self.current_batch = self._batch_of(plan)
+            self.current_batch = self.register.landed_batch(plan.header.plan_id)
             raise
         self.current_batch = batch.batch_id if batch else None
         result = FileResult(name, "committed", checksum, counts=counts, exit_code=not_applied,

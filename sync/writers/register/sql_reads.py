@@ -329,6 +329,17 @@ class SQLReads:
         rows = self._rows(f"SELECT id FROM {self._t('batches')} WHERE plan_id = ?", (plan_id,))
         return int(rows[0][0]) if rows else None
 
+    def landed_batch(self, plan_id: str) -> int | None:
+        """`plan_batch`, for a command that is stopping (Ctrl-C, SIGTERM) to name a
+        batch that landed as it stopped: None when there is no register yet or the
+        lookup fails, since nothing here may replace the stop's own line."""
+        try:
+            if self.register_id() is None:
+                return None
+            return self.plan_batch(plan_id)
+        except Exception:  # noqa: BLE001 - see the docstring
+            return None
+
     def batches(self) -> pl.DataFrame:
         """Every batch, oldest first: id, kind, time, actor, source, checksum, counts..."""
         rows = self._rows(f"SELECT {', '.join(BATCH_COLUMNS)} FROM {self._t('batches')} "
