@@ -18,6 +18,7 @@ import phonenumbers
 import polars as pl
 from babel import Locale
 from babel.core import get_global
+from babel.languages import get_official_languages
 from stdnum.cz.dic import calc_check_digit_legal
 from stdnum.fi import ytunnus
 from stdnum.se import orgnr, personnummer
@@ -59,7 +60,7 @@ ISSUE_CODES: Mapping[str, frozenset[str]] = {
     "phone": frozenset({"scientific_notation", "invalid_phone"}),
     "postal_code": frozenset({"invalid_postal_code"}),
     "country": frozenset({"unknown_country"}),
-    "language": frozenset({"unknown_language"}),
+    "language": frozenset({"unknown_language", "language_country_code"}),
 }
 OPTION_KEYS: Mapping[str, frozenset[str]] = {
     kind: frozenset({"values"}) if kind == "customer_type" else frozenset()
@@ -644,7 +645,28 @@ def _language(value: str, _row_country: str | None) -> _Result:
         code = _language_codes().get(tag.group(1).upper())
     if code is None:
         return (value, "unknown_language", f"unknown language: '{value}'")
+    if written is not None and len(written) == 2 and value.strip().isupper():
+        mistaken = _country_code_as_language(written, code)
+        if mistaken is not None:
+            return code, "language_country_code", mistaken
     return code, None, None
+
+
+def _country_code_as_language(written: str, code: str) -> str | None:
+    """The warning for a language cell holding what is more likely a country code: in
+    upper case, a country's code (SE, EE) that as a language code names another
+    language than the country's (Northern Sami, Ewe), and not one of the register's own
+    languages (so SV stays Swedish, not El Salvador's). None otherwise."""
+    if code in _NAME_LANGUAGES or not is_country(written):
+        return None
+    spoken = get_official_languages(written)
+    if code in spoken:
+        return None
+    english = Locale.parse("en")
+    country = english.territories.get(written, written)
+    theirs = f", whose language is {spoken[0]}" if spoken else ""
+    return (f"language '{written}' is read as {english.languages.get(code, code)} "
+            f"({code}); {written} is also the country code of {country}{theirs}")
 
 
 _FAST_PATHS: dict[str, _FastPath] = {

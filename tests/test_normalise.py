@@ -40,7 +40,7 @@ _SAMPLE = [
     "FI-00100", "ABC12", "Suomi", "Sverige", "Česko", "FIN", "XX", "fi", "sv-FI", "klingon",
     "Yritys", "firma", "Fyzická osoba", "alien", "matti@Example.FI", "not an email",
     "a@b", "Dvo?ák", "HÃ¤meenlinna", "  Matti \t Virtanen \n", "x" * 300, "\u200b",
-    "=\"00100\"", "fi12345678", "CZ25596641",
+    "=\"00100\"", "fi12345678", "CZ25596641", "SE",
 ]
 
 
@@ -505,7 +505,7 @@ def test_a_code_is_a_code_only_as_written(raw: str) -> None:
 
 
 @pytest.mark.parametrize(("raw", "country", "language"), [
-    ("NA", "NA", "na"), ("na", "NA", "na"), (" fi ", "FI", "fi"), ("Fin", "FI", "fi"),
+    ("Na", "NA", "na"), ("na", "NA", "na"), (" fi ", "FI", "fi"), ("Fin", "FI", "fi"),
     ("ＦＩ", "FI", "fi"),
 ])
 def test_codes_written_as_codes_still_read(raw: str, country: str, language: str) -> None:
@@ -526,6 +526,22 @@ def test_codes_written_as_codes_still_read(raw: str, country: str, language: str
 )  # fmt: skip
 def test_language(raw: str, expected: str) -> None:
     assert one("language", raw) == (expected, None)
+
+
+@pytest.mark.parametrize(("raw", "read_as"), [("SE", "se"), ("EE", "ee"), ("NA", "na")])
+def test_a_country_code_in_the_language_column_warns(raw: str, read_as: str) -> None:
+    # QA: SE (Sweden) was stored as Northern Sami and EE (Estonia) as Ewe, silently.
+    assert one("language", raw) == (read_as, "language_country_code")
+
+
+@pytest.mark.parametrize(("raw", "read_as"), [
+    ("SV", "sv"), ("FI", "fi"), ("CS", "cs"), ("EN", "en"), ("DE", "de"), ("NO", "no"),
+    ("se", "se"), ("Se", "se")])
+def test_a_language_code_that_is_the_registers_or_the_countrys_does_not_warn(
+        raw: str, read_as: str) -> None:
+    # SV is El Salvador's code too, but Swedish is one of the register's languages; DE
+    # and NO are their countries' languages; lower case is written as a language code.
+    assert one("language", raw) == (read_as, None)
 
 
 @pytest.mark.parametrize("raw", ["Klingon", "xx", "Suomi ja ruotsi", "-", "?", "U.K."])
