@@ -113,7 +113,13 @@ _VAT_FORM = re.compile(r"([A-Z]{2})(\d[0-9A-Z]*)")
 _ANY_VAT_FORM = re.compile(r"([A-Z]{2})([0-9A-Z]*\d[0-9A-Z]*)")
 # VAT prefixes that are no ISO country code: Greece's, Northern Ireland's.
 _VAT_ONLY_PREFIXES = frozenset({"EL", "XI"})
-_POSTAL_PREFIX = re.compile(r"([A-Za-z]{2})-?(\d+)")
+_POSTAL_PREFIX = re.compile(r"([A-Za-z]{1,2})(-?)(\d+)")
+# The older European prefixes of postal codes, the countries' vehicle codes (S-114 55,
+# D-10115, SF-00100), where they are not the ISO code.
+_OLD_POSTAL_PREFIXES = {"S": "SE", "D": "DE", "A": "AT", "N": "NO", "F": "FR", "I": "IT",
+                        "E": "ES", "B": "BE", "H": "HU", "SF": "FI", "CS": "CZ"}
+# A US ZIP+4 code: the 5-digit ZIP code and 4 more digits.
+_ZIP_PLUS_4 = re.compile(r"\d{5}-\d{4}")
 
 
 # The normalisers that read a value by its row's country.
@@ -529,11 +535,22 @@ def _postal_code(value: str, country: str | None) -> _Result:
         return value, None, None
     compacted = _WHITESPACE.sub("", value)
     prefixed = _POSTAL_PREFIX.fullmatch(compacted)
-    if prefixed and prefixed.group(1).upper() == country:
-        compacted = prefixed.group(2)
+    if prefixed and _prefix_country(prefixed.group(1), bool(prefixed.group(2))) == country:
+        compacted = prefixed.group(3)
     if compacted.isascii() and compacted.isdigit() and len(compacted) <= width:
         return compacted.zfill(width), None, None
+    if country == "US" and _ZIP_PLUS_4.fullmatch(compacted):
+        return compacted, None, None
     return (value, "invalid_postal_code", f"not a {country} postal code: '{value}'")
+
+
+def _prefix_country(letters: str, dashed: bool) -> str | None:
+    """The country a postal code's prefix names: its ISO code (FI-00100, SE11455), or an
+    older vehicle code (S-114 55, SF-00100); a one-letter prefix only with its dash."""
+    letters = letters.upper()
+    if letters in _OLD_POSTAL_PREFIXES:
+        return _OLD_POSTAL_PREFIXES[letters] if dashed or len(letters) == 2 else None
+    return letters if len(letters) == 2 else None
 
 
 # --- country and language ---------------------------------------------------------------

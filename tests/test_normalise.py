@@ -449,6 +449,13 @@ def test_a_phone_with_a_letter_beyond_its_label_is_no_number(raw: str) -> None:
         ("1010", "AT", "1010"),
         ("SW1A 1AA", "GB", "SW1A 1AA"),
         ("anything", None, "anything"),
+        # QA: a US ZIP+4 code warned, and the older vehicle-code prefixes were not read.
+        ("02134-1234", "US", "02134-1234"),
+        ("S-114 55", "SE", "11455"),
+        ("D-10115", "DE", "10115"),
+        ("A-1010", "AT", "1010"),
+        ("SF-00100", "FI", "00100"),
+        ("CS-110 00", "CZ", "11000"),
     ],
 )
 def test_postal_code(raw: str, country: str | None, expected: str) -> None:
@@ -462,8 +469,11 @@ def test_postal_code(raw: str, country: str | None, expected: str) -> None:
         ("0010O", "FI"),
         ("SE-00100", "FI"),
         ("Helsinki", "FI"),
-        ("02134-1234", "US"),
+        ("2134-1234", "US"),
         ("10115", "AT"),
+        ("S11455", "SE"),
+        ("F-75001", "FI"),
+        ("D-10115", "AT"),
     ],
 )
 def test_postal_code_invalid_keeps_trimmed_input(raw: str, country: str) -> None:
