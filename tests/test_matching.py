@@ -405,14 +405,32 @@ def test_direction_marks_and_soft_hyphens_are_taken_out_as_zero_width_spaces_are
         == ("info@aho.fi", "0112038-9", "00100", "abc")
 
 
+def test_direction_controls_are_taken_out_so_a_value_is_what_it_shows(db, tmp_path):
+    # Embeddings, overrides and isolates reorder how a value shows: '0112038-9\u202c'
+    # was Rejected showing a valid id, and a name with an override was stored as a
+    # second spelling of its customer (QA, session 16: left alone then).
+    pdf, rlo, lri, pdi, alm, inv = "\u202c", "\u202e", "\u2066", "\u2069", "\u061c", "\u2062"
+    rows = preview_rows(db, tmp_path, "name;business_id;postal_code;notes\n"
+                                      f"{rlo}Aho Oy{pdf};0112038-9{pdf};{lri}00100{pdi};"
+                                      f"a{alm}b{inv}c\n"
+                                      f"{lri}{pdi};{alm};;\n")
+    assert (rows[2]["status"], rows[2]["message"]) == ("New", "")
+    assert 3 not in rows  # blank without them: skipped
+    result = run_cli("import", tmp_path / "source.csv", "--db", db, "--yes")
+    assert result.exit_code == 0, result.stderr
+    stored = next(iter(customers(db).values()))
+    assert (stored["name"], stored["business_id"], stored["postal_code"], stored["notes"]) \
+        == ("Aho Oy", "0112038-9", "00100", "abc")
+
+
 def test_a_message_shows_characters_that_dont_show_escaped(db, tmp_path):
     # 'invalid FI business ID: '0112038-9'' hid why the id was wrong.
     rows = preview_rows(db, tmp_path, "name;business_id;postal_code;customer_type\n"
-                                      "Aho Oy;0112038-9\u202c;;\n"
-                                      "Beta Oy;;\u2066001\u2069;\n"
+                                      "Aho Oy;0112038-9\u200c;;\n"
+                                      "Beta Oy;;\u200d001\u200c;\n"
                                       "Gamma Oy;;;Yhdis\ttys\n")
-    assert rows[2]["message"] == r"business_id: invalid FI business ID: '0112038-9\u202c'"
-    assert rows[3]["message"] == r"postal_code: not a FI postal code: '\u2066001\u2069'"
+    assert rows[2]["message"] == r"business_id: invalid FI business ID: '0112038-9\u200c'"
+    assert rows[3]["message"] == r"postal_code: not a FI postal code: '\u200d001\u200c'"
     assert rows[4]["message"] == r"customer_type: unknown customer type: 'Yhdis\ttys'"
 
 
