@@ -372,6 +372,11 @@ def _business_id(value: str, country: str | None) -> _Result:
     canonical = read(cleaned, is_vat)
     if canonical is None:
         return _invalid(value, country, _other_country(text, country))
+    if not canonical.strip("0-"):
+        # 0000000-0 and 000000-0000 pass their check digits, but stand for "no id": stored,
+        # every row carrying the placeholder would match the customer who has it.
+        return _invalid(value, country, "; an ID of zeros only stands for none: leave the "
+                                        "cell empty")
     if row_country is not None and row_country != country:
         # An FI, SE or CZ VAT number on a row of a country whose ids are not validated
         # (a row of FI, SE or CZ was refused above): the prefix names the id's country.

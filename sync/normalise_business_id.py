@@ -4,8 +4,9 @@ A row is decided here when its cell is ASCII digits with spaces, dots, hyphens o
 dashes of DASHES (optionally behind an upper-case FI/SE/CZ VAT prefix), its country is
 FI, SE or CZ, and the id validates: the Y-tunnus check digit (weights 7, 9, 10, 5, 8, 4,
 2, mod 11) after the lost-leading-zero repair, the Luhn digit of an orgnr, the IČO check
-digit. The rest (other countries, invalid ids, any other character) is left null for the
-per-distinct python-stdnum path, which also writes the issues.
+digit, and has a digit other than 0. The rest (other countries, invalid ids, any other
+character) is left null for the per-distinct python-stdnum path, which also writes the
+issues.
 """
 
 from __future__ import annotations
@@ -79,4 +80,6 @@ def business_id_fast(frame: pl.DataFrame) -> pl.Series:
     # A VAT prefix naming another country than the row's is left to the python path,
     # which rejects it on a row of FI, SE or CZ and warns about it on another's.
     agrees = ~has_prefix | (prefix == pl.col("c"))
-    return work.select(pl.when(pl.col("ok") & agrees).then(answer)).to_series()
+    # An id of zeros only (a placeholder) is left to the python path, which rejects it.
+    real = pl.col("digits").str.contains("[1-9]")
+    return work.select(pl.when(pl.col("ok") & agrees & real).then(answer)).to_series()

@@ -358,10 +358,23 @@ def test_an_invalid_vat_form_of_another_validated_country_is_rejected_as_such() 
         ("CZ25596642", "FI"),
         ("2559664X", "CZ"),
         ("0112038-9", "SE"),  # a Finnish id on a Swedish row
+        # Zeros only pass the check digits but stand for "no id" (QA, session 16).
+        ("0000000-0", "FI"),
+        ("000000-0", "FI"),
+        ("FI00000000", "FI"),
+        ("000000-0000", "SE"),
+        ("SE000000000001", "SE"),
     ],
 )
 def test_business_id_invalid_keeps_trimmed_input(raw: str, country: str) -> None:
     assert one("business_id", f" {raw} ", country) == (raw, "invalid_business_id")
+
+
+def test_an_id_of_zeros_only_is_rejected_as_a_placeholder() -> None:
+    # Stored, every row carrying the placeholder would match the customer holding it.
+    assert normalise._business_id("0000000-0", "FI")[2] == (
+        "invalid FI business ID: '0000000-0'; an ID of zeros only stands for none: "
+        "leave the cell empty")
 
 
 @pytest.mark.parametrize(
