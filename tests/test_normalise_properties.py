@@ -40,8 +40,9 @@ def fi_ytunnus(base: str) -> str | None:
     return None if check == 10 else f"{base}-{check}"
 
 
-fi_ids = digits(7).map(fi_ytunnus).filter(bool)
-se_ids = digits(9).map(lambda b: b + luhn.calc_check_digit(b))
+# Zeros only pass the check digit but are Rejected as a placeholder: no valid id.
+fi_ids = digits(7).map(fi_ytunnus).filter(lambda i: bool(i and i.strip("0-")))
+se_ids = digits(9).map(lambda b: b + luhn.calc_check_digit(b)).filter(lambda i: i.strip("0"))
 cz_ids = digits(7).map(lambda b: b + calc_check_digit_legal(b))
 
 business_ids = st.one_of(
