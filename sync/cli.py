@@ -20,7 +20,7 @@ import polars as pl
 from sync import changes
 from sync.cli_admin import ADMIN_COMMANDS
 from sync.cli_jobs import JOB_COMMANDS
-from sync.cli_output import StepLine, say
+from sync.cli_output import StepLine, say, work_stands
 from sync.cli_output import actor_option as _actor_option
 from sync.cli_output import db_option as _db_option
 from sync.cli_output import emit as _emit
@@ -339,6 +339,8 @@ def _commit(plan: Plan | CommitRows, db: str, actor: str, lines: list[str],
     finally:
         progress.done()
         register.close()
+    work_stands(f"batch {batch.batch_id} was committed: it stands "
+                f"(regsync batch show {batch.batch_id})")
     created = f"; groups created: {', '.join(batch.groups_created)}" \
         if batch.groups_created else ""
     lines.append(f"committed batch {batch.batch_id}: {batch.inserted} inserted, "
@@ -467,6 +469,7 @@ def export_cmd(dest: Path, db: str, fmt: str | None, headers: str, rules_path: P
             info = export(register, rules, dest, options, selection)
         finally:
             register.close()
+        work_stands(f"{info.path} was written")
         lines = [f"exported {counted(info.count, 'customer')} to {info.path} ({info.format})"]
         if info.not_found:
             lines.append(f"{counted(info.not_found, 'number')} in {customers_file} "

@@ -10,7 +10,7 @@ from typing import Any
 import click
 import polars as pl
 
-from sync.cli_output import actor_option, db_option, emit, json_option, run
+from sync.cli_output import actor_option, db_option, emit, json_option, run, work_stands
 from sync.errors import UsageError
 from sync.wording import counted
 from sync.writers.register import open_register, register_exists
@@ -123,6 +123,7 @@ def revert_cmd(batch_id: int, db: str, actor: str, as_json: bool) -> None:
     """Undo a batch (as a batch of its own); refused while later batches changed its customers."""
     def body(register: SQLRegister) -> int:
         info = register.revert(batch_id, actor)
+        work_stands(f"batch {batch_id} was reverted by batch {info.batch_id}: it stands")
         emit(as_json, {"batch": info.batch_id, "reverted": batch_id},
              [f"batch {batch_id} reverted by batch {info.batch_id}"])
         return 0

@@ -9,10 +9,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from sync.cli_output import json_option, run, say
+from sync.cli_output import json_option, run, say, work_stands
 
 if TYPE_CHECKING:
     from sync.jobs.runner import RunSummary
+
+
+# What stands when a stop comes while the summary is printed.
+_HANDLED = "the run's files were handled: the job's log says what became of each"
 
 
 @click.command("run")
@@ -36,10 +40,14 @@ def run_cmd(job_file: Path, dry_run: bool, as_json: bool) -> None:
         try:
             summary = run_job(job, dry_run=dry_run, echo=lambda line: say(line, sys.stderr))
         except RunStopped as stop:
+            if not dry_run:
+                work_stands(_HANDLED)
             # What the run did before it stopped stands (each file its own batch): the
             # summary says so, with the reason, instead of "nothing was written".
             return _summarise(job.name, dry_run, stop.summary, as_json, error=stop.message,
                               code=stop.exit_code)
+        if not dry_run:
+            work_stands(_HANDLED)
         return _summarise(job.name, dry_run, summary, as_json)
     run(as_json, body)
 

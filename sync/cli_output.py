@@ -104,8 +104,26 @@ class StepLine:
             self._shown = False
 
 
+# What the running command has written that stands whatever comes next (a committed
+# batch, a run's files): a stop or an error after it says so, not "nothing was written".
+_standing: list[str] = []
+
+
+def work_stands(what: str) -> None:
+    """Record that the command's writing is done and stays: from here until the command
+    ends, a Ctrl-C, SIGTERM or internal error says "after `what`" (a phrase such as
+    "batch 4 was committed: it stands (...)") instead of "nothing was written"."""
+    _standing.append(what)
+
+
+def _after(what: str) -> str:
+    """`what` (a stop or an error), then what was written before it, or that nothing was."""
+    return f"{what} after {_standing[-1]}" if _standing else f"{what}; nothing was written"
+
+
 def run(as_json: bool, action: Callable[[], int]) -> None:
     """Run a command body; map errors to one line, a JSON object and an exit code."""
+    _standing.clear()
     try:
         with sigterm_interrupts():
             code = action()
@@ -114,9 +132,9 @@ def run(as_json: bool, action: Callable[[], int]) -> None:
     except StoppedAfterCommit as stop:
         fail(as_json, stop.message, stop.exit_code)
     except Terminated:
-        fail(as_json, "terminated (SIGTERM); nothing was written", EXIT_TERMINATED)
+        fail(as_json, _after("terminated (SIGTERM)"), EXIT_TERMINATED)
     except KeyboardInterrupt:
-        fail(as_json, "interrupted; nothing was written", 130)
+        fail(as_json, _after("interrupted"), 130)
     except BrokenPipeError:
         # A stream closed under a write that did not go through `say` (a library's own
         # output): the work may be done, so it is not an internal error either.
@@ -130,14 +148,14 @@ def run(as_json: bool, action: Callable[[], int]) -> None:
         if damaged is not None:
             fail(as_json, damaged, EXIT_UNREADABLE)
         _debug_traceback()
-        fail(as_json, f"internal error ({type(exc).__name__}: {exc}); nothing was written. "
-                       f"Set REGSYNC_DEBUG=1 for details", EXIT_INTERNAL)
+        fail(as_json, f"{_after(f'internal error ({type(exc).__name__}: {exc})')}. "
+                      "Set REGSYNC_DEBUG=1 for details", EXIT_INTERNAL)
     except (SystemExit, GeneratorExit):
         raise
     except BaseException as exc:  # noqa: BLE001 - polars' PanicException is no Exception
         _debug_traceback()
-        fail(as_json, f"internal error ({type(exc).__name__}: {first_line(exc)}); nothing "
-                      "was written. Set REGSYNC_DEBUG=1 for details", EXIT_INTERNAL)
+        fail(as_json, f"{_after(f'internal error ({type(exc).__name__}: {first_line(exc)})')}"
+                      ". Set REGSYNC_DEBUG=1 for details", EXIT_INTERNAL)
     sys.exit(code)
 
 

@@ -531,6 +531,40 @@ def test_ctrl_c_while_the_libraries_load_is_one_line(
 
 @pytest.mark.parametrize(("sent", "code", "what"), [
     (signal.SIGTERM, 143, "terminated (SIGTERM)"), (signal.SIGINT, 130, "interrupted")])
+def test_a_stop_after_the_commit_while_printing_names_the_batch_that_stands(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sent: int, code: int,
+        what: str) -> None:
+    # The batch had landed and the summary was being printed: the line said "nothing
+    # was written" (left alone in session 16, for `run`; `import` and `commit` too).
+    import sync.cli
+    import sync.cli_admin
+
+    def stopped(*_args: object) -> None:
+        os.kill(os.getpid(), sent)
+        time.sleep(1)  # the handler runs here
+
+    db = tmp_path / "r.db"
+    assert run_cli("import", FIXTURES / "demo" / "register.csv", "--db", db,
+                   "--yes").exit_code == 0
+    monkeypatch.setattr(sync.cli, "_emit", stopped)
+    result = run_cli("import", FIXTURES / "demo" / "asiakkaat.csv", "--db", db, "--yes",
+                     "--json")
+    assert result.exit_code == code, result.stderr
+    assert result.json()["error"] == (f"{what} after batch 2 was committed: it stands "
+                                      "(regsync batch show 2)")
+    assert len(json.loads(run_cli("batches", "--db", db, "--json").stdout)["batches"]) == 2
+    result = run_cli("export", tmp_path / "out.csv", "--db", db, "--json")
+    assert result.exit_code == code, result.stderr
+    assert result.json()["error"] == f"{what} after {tmp_path / 'out.csv'} was written"
+    assert (tmp_path / "out.csv").exists()
+    monkeypatch.setattr(sync.cli_admin, "emit", stopped)
+    result = run_cli("revert", "2", "--db", db, "--json")
+    assert result.exit_code == code, result.stderr
+    assert result.json()["error"] == f"{what} after batch 2 was reverted by batch 3: it stands"
+
+
+@pytest.mark.parametrize(("sent", "code", "what"), [
+    (signal.SIGTERM, 143, "terminated (SIGTERM)"), (signal.SIGINT, 130, "interrupted")])
 def test_a_stop_just_as_the_commit_lands_names_the_batch_that_stands(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sent: int, code: int,
         what: str) -> None:

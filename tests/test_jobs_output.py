@@ -270,3 +270,25 @@ def test_sigterm_to_a_run_process_gives_its_summary_and_log_line(tmp_path: Path)
             for r in log_lines(tmp_path / "out" / "regsync.jsonl")] == [
         (str(drops.resolve()), "failed", "terminated (SIGTERM)")]
     assert names(drops) == ["a.csv"]
+
+
+def test_sigterm_while_the_summary_is_printed_says_the_files_were_handled(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Left alone in session 16: the files were committed and moved, then a SIGTERM
+    # during the summary said "nothing was written".
+    import sync.cli_jobs as cli_jobs
+
+    job = write_job(tmp_path, source=SOURCE)
+    drop(tmp_path, a=HEADER + "1;Alpha Oy;Oulu\n")
+
+    def sigterm(*_args: Any, **_kwargs: Any) -> int:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(1)  # the handler runs here
+        return 0
+
+    monkeypatch.setattr(cli_jobs, "_summarise", sigterm)
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 143, result.stderr
+    assert result.json()["error"] == ("terminated (SIGTERM) after the run's files were "
+                                      "handled: the job's log says what became of each")
+    assert sorted(customers(tmp_path / "r.db")) == ["1"]
