@@ -185,11 +185,19 @@ def _decide(key: str) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
         known_conflict = found & bid_elsewhere
         unknown_conflict = ~found & ((bid_hits.list.len() > 0)
                                      | (pl.col("name_hits").list.len() > 0))
-        bid_why = pl.when(bid_hits.list.len() > 0).then(
+        # One customer: "is customer 1004's" (spec section 4's words); several:
+        # "is customer 1002, 1003's" read wrong (QA).
+        bid_why = (pl.when(bid_hits.list.len() == 1).then(
             pl.format("business_id {} is customer {}'s", pl.col("business_id"),
                       _list_text("business_id_hits")))
-        name_why = pl.when(pl.col("name_hits").list.len() > 0).then(
+            .when(bid_hits.list.len() > 1).then(
+            pl.format("business_id {} belongs to {}", pl.col("business_id"),
+                      _customers(bid_hits))))
+        name_hits = pl.col("name_hits")
+        name_why = (pl.when(name_hits.list.len() == 1).then(
             pl.format("name '{}' is customer {}'s", pl.col("name"), _list_text("name_hits")))
+            .when(name_hits.list.len() > 1).then(
+            pl.format("name '{}' matches {}", pl.col("name"), _customers(name_hits))))
         # A customer numbered like the row but with leading zeros (007 for 7): a
         # spreadsheet that read the number as a number dropped them.
         hits = pl.concat_list(bid_hits, pl.col("name_hits"))
