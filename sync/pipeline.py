@@ -407,7 +407,17 @@ def _assign_numbers(rows: pl.DataFrame, register: Register) -> pl.DataFrame:
     known = [register.max_numeric_number(),
              _numeric_max(keys.filter(pl.col("status") == "New")[new_col("customer_number")])]
     start = max((k for k in known if k is not None), default=0) + 1
-    if start + count < 2 ** 62:
+    # A number a Rejected or Conflict row brings is not handed out: once that row is
+    # fixed and imported again it would match the customer given its number (QA).
+    # Spec section 5 counts only the New rows' numbers; skipping these guesses nothing.
+    held = _numbers_at_or_above(
+        keys.filter(pl.col("status") != "New")[new_col("customer_number")], start)
+    if held:
+        wanted = keys.filter(needs)["_row"].to_list()
+        free = _free_numbers(start, len(wanted), held)
+        numbers = {row: str(n) for row, n in zip(wanted, free, strict=True)}
+        assigned = pl.col("_row").replace_strict(numbers, default=None, return_dtype=pl.String)
+    elif start + count < 2 ** 62:
         # Rows are in row order (see _claims): the n-th row that needs one gets start + n.
         nth = needs.cast(pl.Int64).cum_sum() - 1
         assigned = (pl.lit(start, pl.Int64) + nth).cast(pl.String)
@@ -416,6 +426,24 @@ def _assign_numbers(rows: pl.DataFrame, register: Register) -> pl.DataFrame:
         numbers = {row: str(start + i) for i, row in enumerate(wanted)}
         assigned = pl.col("_row").replace_strict(numbers, default=None, return_dtype=pl.String)
     return rows.with_columns(number.fill_null(pl.when(needs).then(assigned)))
+
+
+def _numbers_at_or_above(values: pl.Series, start: int) -> set[int]:
+    """The all-digit values of `values` that are `start` or more, as integers."""
+    digits = values.drop_nulls()
+    digits = digits.filter(digits.str.contains(r"^[0-9]+$")).unique()
+    return {n for n in map(int, digits.to_list()) if n >= start}
+
+
+def _free_numbers(start: int, count: int, held: set[int]) -> list[int]:
+    """The first `count` integers from `start` on that are not in `held`."""
+    free: list[int] = []
+    number = start
+    while len(free) < count:
+        if number not in held:
+            free.append(number)
+        number += 1
+    return free
 
 
 def _new_row_defaults(rows: pl.DataFrame) -> pl.DataFrame:

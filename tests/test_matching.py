@@ -306,6 +306,24 @@ def test_new_row_numbers_follow_the_register_when_the_file_has_none(seeded, tmp_
     assert [rows[n]["customer_number"] for n in (2, 3)] == ["1007", "1008"]
 
 
+def test_new_rows_never_get_a_number_a_rejected_or_conflict_row_brings(seeded, tmp_path):
+    # QA: row 2 was Rejected and row 3 got its number 1007; the fixed row 2, imported
+    # again, then matched and renamed row 3's customer.
+    rows = preview_rows(seeded, tmp_path, "customer_number;name;business_id\n"
+                                          "1007;Foo Oy;1234567-8\n"
+                                          ";Bar Oy;\n"
+                                          "01009;Kahvila Aurinko Oy;\n"
+                                          ";Baz Oy;\n;Qux Oy;\n")
+    assert [rows[n]["status"] for n in range(2, 7)] == [
+        "Rejected", "New", "Conflict", "New", "New"]
+    assert [rows[n]["customer_number"] for n in (3, 5, 6)] == ["1008", "1010", "1011"]
+    result = run_cli("import", tmp_path / "source.csv", "--db", seeded, "--yes")
+    assert result.exit_code == 1, result.stderr
+    fixed = preview_rows(seeded, tmp_path, "customer_number;name;business_id\n"
+                                           "1007;Foo Oy;2464491-9\n")
+    assert fixed[2]["status"] == "New"
+
+
 def test_two_name_only_new_rows_are_both_new_and_the_second_is_flagged(seeded, tmp_path):
     rows = preview_rows(seeded, tmp_path, "name\nSanna Suomalainen\nSanna Suomalainen\n")
     assert rows[2]["status"] == rows[3]["status"] == "New"
