@@ -887,3 +887,15 @@ def test_an_xlsx_row_whose_one_cell_is_an_error_is_not_skipped_as_blank(seeded, 
     assert result.json()["skipped"] == 1
     rows = {int(r["row"]): r["status"] for r in report_rows(report)}
     assert rows == {2: "New", 4: "Rejected", 5: "New", 6: "Rejected"}
+
+
+def test_a_letter_and_its_mark_kept_apart_by_an_invisible_character_are_composed(db, tmp_path):
+    # QA: 'Dvor<ZWSP><caron>ák' was composed before the zero-width space was taken out,
+    # so it was stored decomposed: a name-only 'Anna Dvořák' became a second customer.
+    source = write_csv(tmp_path / "first.csv", "customer_number;name;city\n"
+                       "1;Anna Dvor\u200b\u030c\u00e1k;Bru\u00ad\u0308nn\n")
+    assert run_cli("import", source, "--db", db, "--yes").exit_code == 0
+    assert (customers(db)["1"]["name"], customers(db)["1"]["city"]) == ("Anna Dvo\u0159\u00e1k",
+                                                                       "Br\u00fcnn")
+    row = preview_rows(db, tmp_path, "name;city\nAnna Dvo\u0159\u00e1k;Br\u00fcnn\n")[2]
+    assert (row["status"], row["customer_number"]) == ("No change", "1")
