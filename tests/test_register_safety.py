@@ -89,6 +89,25 @@ def test_revert_removes_groups_it_created_and_customers_it_created(db: str):
     assert {g for g, _ in snapshot(db)[1]} == {"Helsinki", "Oulu", "Sverige", "Česko"}
 
 
+def test_history_names_the_group_as_the_register_spells_it(db: str, tmp_path: Path):
+    # QA: a plan that would create 'uudet', committed after another import created
+    # 'UUDET', put its customers in UUDET but recorded 'uudet' in their history.
+    plan = tmp_path / "p.plan"
+    source = write_csv(tmp_path / "s.csv", "customer_number;name;customer_group\n"
+                                           "1001;;uudet\n2001;Beta Oy;uudet\n")
+    assert run_cli("preview", source, "--db", db, "--plan", plan).exit_code == 0
+    other = write_csv(tmp_path / "o.csv", "customer_number;name;customer_group\n"
+                                          "3001;Gamma Oy;UUDET\n")
+    assert run_cli("import", other, "--db", db, "--yes").exit_code == 0
+    assert run_cli("commit", plan, "--db", db).exit_code == 0
+    assert {customers(db)[n]["customer_group"] for n in ("1001", "2001", "3001")} == {"UUDET"}
+    changes = run_cli("history", "1001", "--db", db, "--json").json()["changes"]
+    assert [(c["field"], c["old_value"], c["new_value"]) for c in changes
+            if c["action"] == "update"] == [("customer_group", "Helsinki", "UUDET")]
+    [inserted] = [c for c in run_cli("history", "2001", "--db", db, "--json").json()["changes"]]
+    assert '"customer_group":"UUDET"' in inserted["new_value"]
+
+
 def test_a_batch_reverts_once(db: str):
     batch = run_cli("import", SOURCE, "--db", db, "--yes", "--json").json()["batch"]
     assert run_cli("revert", str(batch), "--db", db).exit_code == 0

@@ -321,6 +321,15 @@ class SQLCommits(SQLReads):
         return {r[0]: int(r[1]) for r in self._rows(
             f"SELECT name_key, id FROM {self._t('groups')}")}
 
+    def _group_spelling(self, names: pl.Series) -> pl.Series:
+        """`names` (groups, as a plan spells them) as the register's groups are spelt.
+
+        A plan that would create `Uudet` finds `UUDET` if another commit created it since:
+        the customer joins that group, and its history must say so, not `Uudet` (QA)."""
+        spelt = {r[0]: r[1] for r in self._rows(
+            f"SELECT name_key, name FROM {self._t('groups')}")}
+        return group_keys(names).replace_strict(spelt, default=None, return_dtype=pl.String)
+
     def _insert(self, inserts: pl.DataFrame, batch_id: int, now: str, actor: str) -> None:
         if inserts.is_empty():
             return
@@ -335,6 +344,8 @@ class SQLCommits(SQLReads):
             pl.lit(batch_id).alias("updated_batch"))
         self._insert_rows(rows)
         snapshot_fields = [c for c in inserts.columns if c != "name_key"]
+        if group is not None:
+            inserts = inserts.with_columns(self._group_spelling(group).alias("customer_group"))
         snapshots = inserts.select(
             pl.struct(snapshot_fields).struct.json_encode().alias("s"))["s"]
         self._write_history(pl.DataFrame({
@@ -378,6 +389,11 @@ class SQLCommits(SQLReads):
         wide = wide.with_columns(pl.col(f"m{i}").fill_null(False) for i in range(len(columns)))
         self._update_rows(columns, wide, batch_id)
         recorded = updates.filter(pl.col("field") != "name_key")
+        if (recorded["field"] == "customer_group").any():
+            spelt = self._group_spelling(recorded["new"])
+            recorded = recorded.with_columns(
+                pl.when(pl.col("field") == "customer_group").then(spelt)
+                .otherwise(pl.col("new")).alias("new"))
         self._write_history(recorded.select(
             pl.lit(batch_id, pl.Int64).alias("batch_id"), "customer_number",
             pl.lit("update").alias("action"), "field", pl.col("old").alias("old_value"),
