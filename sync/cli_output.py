@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import traceback
+import unicodedata
 from collections.abc import Callable
 from typing import Any, TextIO
 
@@ -188,5 +189,18 @@ db_option = click.option(
     help="Register: an SQLite file, sqlite:///path (or $REGSYNC_DB).")
 json_option = click.option("--json", "as_json", is_flag=True,
                             help="Print one JSON object on stdout; human output on stderr.")
-actor_option = click.option("--actor", default=default_actor,
+def _checked_actor(_context: click.Context, _param: click.Parameter, value: str) -> str:
+    """The actor as given, trimmed; refused when blank or holding a control or format
+    character: it is the audit trail's who, printed on every history line (QA: a blank
+    one recorded no one, and one with a line break forged a line of `regsync batches`)."""
+    actor = value.strip()
+    if not actor:
+        raise click.BadParameter("is empty: name who commits", param_hint="--actor")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in actor):
+        raise click.BadParameter(f"{actor!r} holds a control character; name who commits "
+                                 "on one line", param_hint="--actor")
+    return actor
+
+
+actor_option = click.option("--actor", default=default_actor, callback=_checked_actor,
                              help="Who commits (default: the OS user).")

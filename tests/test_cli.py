@@ -591,3 +591,23 @@ def test_a_stop_just_as_the_commit_lands_names_the_batch_that_stands(
                                       "stands (regsync batch show 2)")
     assert [b["id"] for b in json.loads(run_cli("batches", "--db", db, "--json").stdout)[
         "batches"]] == [1, 2]
+
+
+@pytest.mark.parametrize(("actor", "why"), [
+    ("", "is empty: name who commits"), ("  ", "is empty: name who commits"),
+    ("evil\n    9  fake line", "'evil\\n    9  fake line' holds a control character"),
+    ("a\u202eb", "'a\\u202eb' holds a control character")])
+def test_an_actor_that_is_blank_or_spans_lines_is_refused(
+        tmp_path: Path, actor: str, why: str) -> None:
+    # QA: a blank actor recorded no one, and one with a line break forged a line in
+    # `regsync batches` and every `history` line.
+    db = tmp_path / "r.db"
+    for command in (("import", FIXTURES / "demo" / "register.csv", "--yes"), ("revert", "1")):
+        result = run_cli(*command, "--db", db, "--actor", actor, "--json")
+        assert result.exit_code == 2
+        assert f"Invalid value for --actor: {why}" in result.stderr
+    assert not db.exists()
+    result = run_cli("import", FIXTURES / "demo" / "register.csv", "--db", db, "--yes",
+                     "--actor", " maija ", "--json")
+    assert result.exit_code == 0
+    assert run_cli("batches", "--db", db, "--json").json()["batches"][0]["actor"] == "maija"
