@@ -30,6 +30,7 @@ from sync.damage import (
     take_mojibake,
     totals_warnings,
 )
+from sync.errors import SourceError
 from sync.groupkey import group_key_expr
 from sync.lost_characters import lost_groups, lost_names, repair_lost_letters
 from sync.matchers.fuzzy import DUPLICATE_SCHEMA, possible_duplicates
@@ -39,7 +40,7 @@ from sync.normalise import name_key
 from sync.plan import APPLIED, Plan, PlanHeader, count_statuses, new_col, old_col
 from sync.readers import SourceTable, read_source
 from sync.readers.xlsx_stream import FORMULA_WITHOUT_VALUE
-from sync.rules import SPREADSHEET_ERROR, HeaderMap, Rules, map_headers
+from sync.rules import SPREADSHEET_ERROR, HeaderMap, Rules, header_key, map_headers
 from sync.spill import Spill
 from sync.types import Progress
 from sync.wording import counted
@@ -123,6 +124,22 @@ def _register_point(register: Register) -> _RegisterPoint:
     return _RegisterPoint(register.register_id(), version, register.history_digest(version))
 
 
+def _refuse_unnamed_custom_fields(header_map: HeaderMap, register: Register, rules: Rules,
+                                  source: str) -> None:
+    """SourceError when an ignored column is one of the register's custom fields that
+    `rules` do not define: an export writes such a field under its column name, and
+    importing the edited export without the rule file ignored every edit in it while
+    exiting 0 (QA). Its normaliser is the rule file's, so it is not guessed here."""
+    ignored = {header_key(h): h for h in header_map.ignored}
+    for column in register.custom_columns():
+        header = ignored.get(header_key(column))
+        if header is not None and column not in rules.field_names:
+            raise SourceError(
+                f"{source}: column {header!r} is the register's custom field {column}, "
+                "which the rules in use do not define, so its values would be ignored; "
+                "pass the rule file that defines it (--rules), or remove the column")
+
+
 def _step(progress: Progress | None, name: str, where: str = "") -> None:
     if progress is not None:
         progress(name + where, PREVIEW_STEPS.index(name) + 1, len(PREVIEW_STEPS))
@@ -140,6 +157,7 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
     """
     header_map = map_headers(table.headers, rules, source,
                              header_row=table.header_row, head=table.head)
+    _refuse_unnamed_custom_fields(header_map, register, rules, source)
     fields = rules.field_names
     remove_invisible(table)
     take_error_texts(table, header_map)

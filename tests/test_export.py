@@ -265,3 +265,13 @@ def test_an_export_without_the_rules_keeps_the_registers_custom_fields(register_
     again = run_cli("preview", tmp_path / "plain.csv", "--db", register_url, "--rules", rules,
                     "--json")
     assert again.json()["unchanged"] == 2, again.stdout
+    # Without them, its edits would be ignored with exit 0 (QA): refused instead.
+    for fmt in ("csv", "parquet", "xlsx"):
+        refused = run_cli("import", tmp_path / f"plain.{fmt}", "--db", register_url, "--yes",
+                          "--json")
+        assert refused.exit_code == 2, refused.stdout
+        assert refused.json()["error"] == (
+            f"{tmp_path / f'plain.{fmt}'}: column 'loyalty_id' is the register's custom field "
+            "loyalty_id, which the rules in use do not define, so its values would be "
+            "ignored; pass the rule file that defines it (--rules), or remove the column")
+
