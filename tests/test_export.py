@@ -71,6 +71,18 @@ def test_finnish_headers_semicolon_and_spreadsheet_guard(db: Path, tmp_path: Pat
     assert again.json()["unchanged"] == 4
 
 
+@pytest.mark.parametrize(("value", "written"), [
+    ("00100", '="00100"'), ("358401234567", '="358401234567"'),
+    ("12345678901234567890", '="12345678901234567890"'), ("35840123456", "35840123456"),
+    ("1001", "1001"), ("+358401234567", "'+358401234567")])
+def test_the_spreadsheet_guard_covers_values_a_spreadsheet_would_damage(
+        value: str, written: str) -> None:
+    # QA: 12 digits or more were written bare, and a spreadsheet saved them as
+    # 1.23457E+19, which the import then rejects (or, in a custom field, stores).
+    frame = pl.DataFrame({"v": [value]})
+    assert frame.select(spreadsheet_safe(pl.col("v")))["v"][0] == written
+
+
 def test_no_bom_and_explicit_delimiter(db: Path, tmp_path: Path) -> None:
     dest = tmp_path / "out.txt"
     export(db, dest, "--no-bom", "--delimiter", "tab", "--headers", "sv")

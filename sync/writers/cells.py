@@ -10,8 +10,10 @@ import polars as pl
 
 from sync.readers.neutralise import NEEDS_QUOTE
 
-# A value a spreadsheet would read as a number and strip of its leading zeros.
-LEADING_ZERO = r"^0[0-9]"
+# A value a spreadsheet would read as a number and damage: strip of its leading zeros,
+# or (12 digits or more: a phone, a long customer number, an e-invoice address) show in
+# scientific notation and save so (`3.58401E+11`), or past 15 digits round.
+NUMBER_DAMAGE = r"^0[0-9]|^[0-9]{12,}$"
 
 
 def neutralise(cells: pl.Expr) -> pl.Expr:
@@ -25,12 +27,14 @@ def neutralise(cells: pl.Expr) -> pl.Expr:
 
 
 def spreadsheet_safe(cells: pl.Expr) -> pl.Expr:
-    """Neutralised cells, and values with leading zeros written as `="00100"`.
+    """Neutralised cells, and values with leading zeros or of 12 digits or more written
+    as `="00100"`.
 
-    The guard keeps a spreadsheet from turning `00100` into `100`; the CSV reader
-    unwraps it (inner quotes doubled, as a spreadsheet writes them).
+    The guard keeps a spreadsheet from turning `00100` into `100`, or `358401234567`
+    into `3.58401E+11`; the CSV reader unwraps it (inner quotes doubled, as a
+    spreadsheet writes them).
     """
     guarded = pl.lit('="') + cells.str.replace_all('"', '""', literal=True) + pl.lit('"')
-    return (pl.when(cells.str.contains(LEADING_ZERO)).then(guarded)
+    return (pl.when(cells.str.contains(NUMBER_DAMAGE)).then(guarded)
             .otherwise(neutralise(cells)).name.keep())
 
