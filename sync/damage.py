@@ -50,8 +50,10 @@ _LIBREOFFICE_ERROR = r"^Err:\d{3}$"
 # by a value that is not it), the invisible operators and the soft hyphen (pasted from a
 # web page, a chat or a word processor); and NUL, which a Parquet, XLSX or table cell may
 # hold (a text file holding one is refused as binary) and PostgreSQL can't store in
-# text at all. Zero-width (non-)joiners are kept: some scripts need them.
-INVISIBLE = "[\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\u061c\ufeff\u00ad\x00]"
+# text at all. Zero-width (non-)joiners are kept: some scripts need them. The
+# noncharacters U+FFFE and U+FFFF too: no text holds them, and XLSX can't (QA).
+INVISIBLE = ("[\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\u061c\ufeff"
+             "\ufffe\uffff\u00ad\x00]")
 
 
 def remove_invisible(table: SourceTable) -> None:

@@ -438,7 +438,7 @@ def test_direction_controls_are_taken_out_so_a_value_is_what_it_shows(db, tmp_pa
     pdf, rlo, lri, pdi, alm, inv = "\u202c", "\u202e", "\u2066", "\u2069", "\u061c", "\u2062"
     rows = preview_rows(db, tmp_path, "name;business_id;postal_code;notes\n"
                                       f"{rlo}Aho Oy{pdf};0112038-9{pdf};{lri}00100{pdi};"
-                                      f"a{alm}b{inv}c\n"
+                                      f"a{alm}b{inv}c\uffff\ufffe\n"
                                       f"{lri}{pdi};{alm};;\n")
     assert (rows[2]["status"], rows[2]["message"]) == ("New", "")
     assert 3 not in rows  # blank without them: skipped
