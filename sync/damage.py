@@ -201,6 +201,27 @@ def take_error_texts(table: SourceTable, header_map: HeaderMap) -> None:
         pl.when(is_error(c)).then(None).otherwise(pl.col(c)).alias(c) for c in columns)
 
 
+def skip_rows_of_ignored_columns(table: SourceTable, header_map: HeaderMap) -> None:
+    """Skip, and count as skipped, the rows whose mapped cells are all empty while an
+    ignored column holds something (a helper column filled down past the data: `#N/A`,
+    `0`). They hold nothing to import, so they are blank rows to the import; they were
+    Rejected as New rows without a name, one per line (QA). A row with an error cell in
+    a mapped column stays, to be Rejected."""
+    mapped = [c for c in header_map.columns.values() if c in table.frame.columns]
+    if table.frame.is_empty() or len(mapped) == table.frame.width - 1:
+        return
+    erroneous = sorted({row for row, column, _ in table.cell_errors if column in mapped})
+    blank = pl.all_horizontal(pl.col(c).str.strip_chars().fill_null("") == ""
+                              for c in mapped) & ~pl.col("_row").is_in(erroneous)
+    gone = table.frame.filter(blank)["_row"]
+    if gone.is_empty():
+        return
+    table.frame = table.frame.filter(~blank)
+    table.skipped += gone.len()
+    dropped = set(gone.to_list())
+    table.cell_errors = [e for e in table.cell_errors if e[0] not in dropped]
+
+
 # The first word of a spreadsheet's totals row, in the languages of the default rules.
 # Only the word alone, or followed by a colon or a number ("Yhteensä: 4", "TOTAL",
 # "Summa 1 234"): "Total Security Oy" is a customer.

@@ -26,6 +26,7 @@ from sync.damage import (
     dropped_zeros,
     remove_invisible,
     restored_zeros_warnings,
+    skip_rows_of_ignored_columns,
     take_error_texts,
     take_mojibake,
     totals_warnings,
@@ -161,6 +162,7 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
     fields = rules.field_names
     remove_invisible(table)
     take_error_texts(table, header_map)
+    skip_rows_of_ignored_columns(table, header_map)
     cell_issues = pl.concat([_cell_errors(table, header_map),
                              take_mojibake(table, header_map)])
     if not table.frame["_row"].is_sorted():

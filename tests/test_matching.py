@@ -899,3 +899,20 @@ def test_a_letter_and_its_mark_kept_apart_by_an_invisible_character_are_composed
                                                                        "Br\u00fcnn")
     row = preview_rows(db, tmp_path, "name;city\nAnna Dvo\u0159\u00e1k;Br\u00fcnn\n")[2]
     assert (row["status"], row["customer_number"]) == ("No change", "1")
+
+
+def test_a_row_with_values_only_in_ignored_columns_is_skipped(seeded, tmp_path):
+    # QA: a helper column filled down past the data gave one Rejected row ("a New row
+    # needs a name") per line below it, which tripped a job's max_rejected.
+    source = write_csv(tmp_path / "source.csv", "Asiakasnumero;Nimi;Muuta\n"
+                                                "1001;Kahvila Aurinko Oy;x\n"
+                                                ";;#N/A\n"
+                                                " ; ;0\n"
+                                                ";#N/A;0\n")
+    report = tmp_path / "report.csv"
+    result = run_cli("preview", source, "--db", seeded, "--plan", tmp_path / "p.plan",
+                     "--report", report, "--json")
+    assert result.json()["skipped"] == 2
+    rows = {int(r["row"]): r for r in report_rows(report)}
+    assert sorted(rows) == [2, 5]
+    assert rows[5]["status"] == "Rejected"  # an error cell in a mapped column stays
