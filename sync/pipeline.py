@@ -40,8 +40,16 @@ from sync.matchers.similar import match_similar_names
 from sync.normalise import name_key
 from sync.plan import APPLIED, Plan, PlanHeader, count_statuses, new_col, old_col
 from sync.readers import SourceTable, read_source
+from sync.readers.table import column_letters
 from sync.readers.xlsx_stream import FORMULA_WITHOUT_VALUE
-from sync.rules import SPREADSHEET_ERROR, HeaderMap, Rules, header_key, map_headers
+from sync.rules import (
+    MERGED_CELL,
+    SPREADSHEET_ERROR,
+    HeaderMap,
+    Rules,
+    header_key,
+    map_headers,
+)
 from sync.spill import Spill
 from sync.types import Progress
 from sync.wording import counted
@@ -304,7 +312,7 @@ def _cell_errors(table: SourceTable, header_map: HeaderMap) -> pl.DataFrame:
     fields = {column: name for name, column in header_map.columns.items()}
     rows = []
     for row, column, error in table.cell_errors:
-        header = table.headers[int(column[1:])] or f"column {int(column[1:]) + 1}"
+        header = _header_name(table, column)
         if error == FORMULA_WITHOUT_VALUE:
             detail = (f"the cell in column {header!r} holds a formula saved without its "
                       "value; open and save the file in a spreadsheet program")
@@ -314,7 +322,22 @@ def _cell_errors(table: SourceTable, header_map: HeaderMap) -> pl.DataFrame:
         mapped = fields.get(column)
         rows.append((row, mapped or header, SPREADSHEET_ERROR,
                      "error" if mapped else "warn", detail))
+    # Cells read as the file holds them that the user may see otherwise (a merged
+    # range's value shown over cells that hold none): a warning, the status stays.
+    rows.extend((row, fields.get(column) or _header_name(table, column), MERGED_CELL,
+                 "warn", detail) for row, column, detail in table.cell_warnings)
     return pl.DataFrame(rows, schema=ISSUE_SCHEMA, orient="row")
+
+
+def _header_name(table: SourceTable, column: str) -> str:
+    """Column `column`'s ("c5") header, or for one without a header its place: the
+    sheet's column letter (`column F`), else its number (`column 6`)."""
+    index = int(column[1:])
+    if table.headers[index]:
+        return table.headers[index]
+    if table.first_column is not None:
+        return f"column {column_letters(table.first_column + index)}"
+    return f"column {index + 1}"
 
 
 def _with_messages(frame: pl.DataFrame, issues: pl.DataFrame) -> pl.DataFrame:

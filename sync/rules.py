@@ -72,6 +72,9 @@ SPREADSHEET_ERROR = "spreadsheet_error"
 UTF8_READ_AS_SINGLE_BYTE = "utf8_read_as_single_byte"
 TOO_LONG = "too_long"
 ALWAYS_ERROR_CODES = frozenset({SPREADSHEET_ERROR, UTF8_READ_AS_SINGLE_BYTE, TOO_LONG})
+# A cell a merged range covers: the sheet shows the range's value there, the file holds
+# none. Always a warning (the cell is read as the file holds it).
+MERGED_CELL = "merged_cell"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from sync.errors import SourceError
-from sync.readers import xlsx, xlsx_book, xlsx_stream
+from sync.readers import xlsx, xlsx_book, xlsx_canonical, xlsx_stream
 from sync.readers.table import SourceTable
 from sync.readers.xlsx import read_xlsx
 from sync.readers.xlsx_stream import DATE_OUT_OF_RANGE
@@ -554,10 +554,15 @@ def test_a_workbook_whose_every_sheet_is_hidden_needs_sheet(tmp_path: Path) -> N
     assert read_xlsx(path, sheet="Asiakkaat").frame.rows() == [(2, "Aho", "00100")]
 
 
+def _not_xml(*_args, **_kwargs):
+    raise xlsx_canonical.NotXml("not well formed")
+
+
 def test_a_huge_grid_the_streamed_reader_cannot_take_is_never_given_to_calamine(
-        tmp_path: Path) -> None:
-    # XML with a namespace prefix is left to calamine; with a cell at XFD1048576 that
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # XML no reader path here takes is left to calamine; with a cell at XFD1048576 that
     # would be a 17-billion-cell grid (the process aborts), so the file is refused.
+    monkeypatch.setattr(xlsx_stream, "canonical_windows", _not_xml)
     path = tmp_path / "prefixed.xlsx"
     write_xlsx(path, [["Nimi"], ["Aho"]])
     with zipfile.ZipFile(path) as source:
@@ -772,15 +777,20 @@ def test_zero_padding_formats_with_colours_locales_and_spacing_pad_as_shown(
         assert read_xlsx(path, stream_bytes=stream_bytes).frame["c0"].to_list() == [shown]
 
 
-def test_uncomputed_formulas_in_xml_only_calamine_reads_refuse_the_sheet(tmp_path: Path) -> None:
-    # Review: a namespace prefix (<x:c>) sends the sheet to calamine, which read the
+def test_uncomputed_formulas_in_xml_only_calamine_reads_refuse_the_sheet(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Review: a namespace prefix (<x:c>) sent the sheet to calamine, which read the
     # saved 0 of a formula the workbook marks as not computed: customer number "0".
+    # It is streamed now (rewritten without the prefix): an error cell.
     rows = ('<row r="1"><c r="A1" t="inlineStr"><is><t>Asiakasnumero</t></is></c>'
             '<c r="B1" t="inlineStr"><is><t>Nimi</t></is></c></row>'
             '<row r="2"><c r="A2"><f>1000+1</f><v>0</v></c>'
             '<c r="B2" t="inlineStr"><is><t>Aho Oy</t></is></c></row>')
     path = _raw_book(tmp_path / "x.xlsx", rows, prefix="x",
                      calc='<calcPr calcId="124519" fullCalcOnLoad="1"/>')
+    assert read_xlsx(path).cell_errors == [(2, "c0", xlsx_stream.FORMULA_WITHOUT_VALUE)]
+    # XML even the rewriting can't read goes to calamine: such a sheet is refused.
+    monkeypatch.setattr(xlsx_stream, "canonical_windows", _not_xml)
     with pytest.raises(SourceError, match="marks as not computed, in XML this reader can't "
                                           "stream"):
         read_xlsx(path)

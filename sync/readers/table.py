@@ -31,7 +31,9 @@ class SourceTable:
     enough to tell a user which row looks like the header when the one used does not.
     `cell_errors` lists the cells that hold a spreadsheet error (`#N/A`, `#DIV/0!`, ...)
     as (row number, column name "c0"..., the error as the sheet shows it); such a cell
-    is null in `frame`.
+    is null in `frame`. `cell_warnings` lists cells read as they are that the user may
+    see otherwise (a cell a merged range covers) as (row number, column name, why).
+    `first_column`: the spreadsheet column (0 for A) of "c0", for a sheet.
     """
 
     path: Path
@@ -47,6 +49,18 @@ class SourceTable:
     head: list[tuple[int, list[str]]] = field(default_factory=list)
     cell_errors: list[tuple[int, str, str]] = field(default_factory=list)
     encoding_doubt: str | None = None  # another encoding nearly as likely, and what it reads
+    cell_warnings: list[tuple[int, str, str]] = field(default_factory=list)
+    first_column: int | None = None
+
+
+def column_letters(index: int) -> str:
+    """A spreadsheet's name of column `index` (0-based): A, ..., Z, AA, ..."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
 
 
 EXACT_INTEGERS = 2.0 ** 53

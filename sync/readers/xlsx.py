@@ -33,6 +33,7 @@ from sync.readers import xlsx_book, xlsx_stream
 from sync.readers.neutralise import unneutralise
 from sync.readers.table import HEAD_ROWS, SourceTable, clean_text
 from sync.readers.xlsx_book import Book, SheetInfo
+from sync.readers.xlsx_merges import merge_warnings
 from sync.readers.xlsx_stream import DATE_OUT_OF_RANGE, CannotStream, stream_cells
 from sync.readers.xlsx_text import number_text
 from sync.types import HeadRows, SheetHead
@@ -78,6 +79,9 @@ class _Grid:
     windows: Iterable[pl.DataFrame]
     errors: list[tuple[int, int, str]] = field(default_factory=list)  # row, column, error
     built: set[str] = field(default_factory=set)  # columns with text not from shared strings
+    merges: list[str] = field(default_factory=list)  # merged ranges, "C2:C4"
+    # The sheet column of column 0: calamine's grid starts at the leftmost one in use.
+    offset: int = 0
     first_col: int | None = None
     last_col: int = -1
     last_row: int = 0
@@ -145,18 +149,21 @@ def read_xlsx(path: Path, *, sheet: str | None = None, header_row: int = 1,
             # workbook marks as not computed as that value), prints a number past 2**53
             # with digits it does not hold and one with a fraction with 9 decimals
             # (3.141592654 for 3.14159265358979; 123456789.122999996 for .123).
+            # So does it read a few cells otherwise than the streamed reader (`odd`).
             streamed = (found.rows * found.columns > _CALAMINE_CELLS or found.valueless
-                        or found.imprecise or found.fractional
+                        or found.imprecise or found.fractional or found.odd
                         or (found.formulas and book.formulas_uncomputed))
         if streamed:
-            try:
-                return _table(path, info.name, header_row, _streamed(book, info), typed,
-                              empty_hint)
-            except (CannotStream, pl.exceptions.PolarsError):
-                pass  # XML this reader does not handle: calamine reads it whole
-            except _BOOK_ERRORS as exc:
-                raise SourceError(f"{where} cannot be read ({_reason(exc)}); save it "
-                                  "again from the spreadsheet as .xlsx or as CSV") from None
+            for canonical in (False, True):  # XML of another spelling: rewritten
+                try:
+                    return _table(path, info.name, header_row,
+                                  _streamed(book, info, canonical), typed, empty_hint)
+                except (CannotStream, pl.exceptions.PolarsError):
+                    pass  # XML this reader does not handle: calamine reads it whole
+                except _BOOK_ERRORS as exc:
+                    raise SourceError(f"{where} cannot be read ({_reason(exc)}); save it "
+                                      "again from the spreadsheet as .xlsx or as CSV"
+                                      ) from None
             found = surveyed()
             if found.formulas and book.formulas_uncomputed:
                 # calamine would read the saved values the workbook says are not computed
@@ -170,10 +177,10 @@ def read_xlsx(path: Path, *, sheet: str | None = None, header_row: int = 1,
                                   "columns in XML "
                                   "this reader can't stream; save it again from the "
                                   "spreadsheet as .xlsx or as CSV")
-        return _table(path, info.name, header_row,
-                      _calamine(path, book, info,
-                                surveyed().fractional or surveyed().imprecise), typed,
-                      empty_hint)
+        grid = _calamine(path, book, info, surveyed().fractional or surveyed().imprecise)
+        grid.merges = sorted(surveyed().merges)
+        grid.offset = surveyed().first_column % xlsx_stream.MAX_COLUMNS
+        return _table(path, info.name, header_row, grid, typed, empty_hint)
     finally:
         book.close()
 
@@ -309,15 +316,18 @@ def _out_of_range_dates(book: Book, info: SheetInfo) -> set[tuple[int, int]]:
         return set()
 
 
-def _streamed(book: Book, info: SheetInfo) -> _Grid:
+def _streamed(book: Book, info: SheetInfo, canonical: bool = False) -> _Grid:
     grid = _Grid(windows=[])
-    grid.windows = _stream_windows(book, info, grid)
+    grid.windows = _stream_windows(book, info, grid, canonical)
     return grid
 
 
-def _stream_windows(book: Book, info: SheetInfo, grid: _Grid) -> Iterator[pl.DataFrame]:
-    """Wide windows of the streamed sheet; fills in `grid`'s extent and errors as it goes."""
-    for cells in xlsx_stream.stream_cells(book, info):
+def _stream_windows(book: Book, info: SheetInfo, grid: _Grid,
+                    canonical: bool) -> Iterator[pl.DataFrame]:
+    """Wide windows of the streamed sheet; fills in `grid`'s extent, errors and merged
+    ranges as it goes."""
+    for cells in xlsx_stream.stream_cells(book, info, canonical=canonical,
+                                          merges=grid.merges):
         low, high = cells["col"].min(), cells["col"].max()
         assert isinstance(low, int) and isinstance(high, int)
         grid.first_col = low if grid.first_col is None else min(grid.first_col, low)
@@ -372,6 +382,8 @@ def _table(path: Path, name: str, header_row: int, grid: _Grid,
     head = [(number, [cell or "" for cell in rows.get(number, [None] * len(columns))])
             for number in range(1, min(HEAD_ROWS, grid.last_row) + 1)]
     headers = _header(where, rows, header_row, grid.last_row, data)
+    # An error cell is no empty one: its column stays, so the error is reported.
+    filled.update(f"k{col}" for row, col, _ in grid.errors if row > header_row)
     while headers and not headers[-1] and columns[len(headers) - 1] not in filled:
         headers.pop()  # columns that are empty from the header down: formatting only
     kept = columns[:len(headers)]
@@ -384,11 +396,15 @@ def _table(path: Path, name: str, header_row: int, grid: _Grid,
                  schema={"_row": pl.Int64, **{c: pl.String for c in names.values()}}))
     errors = [(row, names[f"k{col}"], text) for row, col, text in grid.errors
               if row > header_row and f"k{col}" in names]
+    warnings = merge_warnings(grid.merges, frame["_row"],
+                              {int(k[1:]): c for k, c in names.items()},
+                              dict(zip(names.values(), headers, strict=True)), header_row)
     return SourceTable(path=path, format="xlsx", encoding=None, delimiter=None,
                        header_row=header_row, headers=headers, frame=frame,
                        skipped=grid.last_row - header_row - frame.height
                        if grid.last_row > header_row else 0,
-                       sheet=name, cell_errors=errors,
+                       sheet=name, cell_errors=errors, cell_warnings=warnings,
+                       first_column=grid.first_col + grid.offset,
                        head=SheetHead(head, sheet=name,
                                       other_sheets=functools.partial(sheet_heads, path, name)))
 

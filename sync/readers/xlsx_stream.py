@@ -17,10 +17,12 @@ and calamine's text (`+10000-01-01`) is no date a reader of ISO dates takes.
 Work is done column-wise with polars on each window; the XML is split by its element
 markers rather than parsed by a general XML parser. Sheet XML this does not understand
 (a namespace prefix, CDATA, single-quoted attributes) raises CannotStream, and the
-caller reads the sheet another way. A damaged sheet (its XML or the string table cut
-off, a cell naming a shared string the workbook lacks, a number cell holding no number,
-a reference such as A0) raises DamagedPart, as calamine refuses it: the file is refused
-whole, never read up to the damage.
+caller reads it again with `canonical` (rewritten by a real XML parser, see
+`xlsx_canonical`) or, XML not even that reads, another way. A damaged sheet (its XML
+or the string table cut off, a cell naming a shared string the workbook lacks, a cell
+holding no value of its type, a number cell holding no number, a reference such as
+A0) raises DamagedPart, as calamine refuses it: the file is refused whole, never read
+up to the damage.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import polars as pl
 
 from sync.readers import xlsx_book
 from sync.readers.xlsx_book import Book, DamagedPart, SheetInfo, windows
+from sync.readers.xlsx_canonical import NotXml, canonical_windows
 from sync.readers.xlsx_text import date_text, newlines, number_text, runs_text, unescaped
 
 _UNSUPPORTED = ("<![CDATA[", "='")
@@ -49,7 +52,8 @@ class CannotStream(Exception):
 
 # --- cells -------------------------------------------------------------------------
 
-def stream_cells(book: Book, sheet: SheetInfo) -> Iterator[pl.DataFrame]:
+def stream_cells(book: Book, sheet: SheetInfo, *, canonical: bool = False,
+                 merges: list[str] | None = None) -> Iterator[pl.DataFrame]:
     """The sheet's cells that hold a value, window by window, in sheet order.
 
     Each frame has `_row` (the sheet's row number, 1-based), `col` (0-based column
@@ -59,13 +63,17 @@ def stream_cells(book: Book, sheet: SheetInfo) -> Iterator[pl.DataFrame]:
 
     Raises DamagedPart (after yielding the rows before it) when the XML is cut off
     before `</sheetData>` or a cell holds what no spreadsheet writes: a damaged file is
-    refused, never read in part.
+    refused, never read in part. `canonical`: read XML of any spelling (a namespace
+    prefix, CDATA; see `xlsx_canonical`), more slowly; else such XML raises CannotStream.
+    `merges` gets the sheet's merged ranges (`C2:C4`), once its cells are read.
     """
     if sheet.part is None:
         raise KeyError(sheet.name)
     last_row = 0
     started = False
-    for window in windows(book.archive, sheet.part, "</row>"):
+    texts = (_canonical(book, sheet.part) if canonical
+             else windows(book.archive, sheet.part, "</row>"))
+    for window in texts:
         if not started:
             root = _ROOT.search(window)
             if root is None or root.group(1):
@@ -79,18 +87,23 @@ def stream_cells(book: Book, sheet: SheetInfo) -> Iterator[pl.DataFrame]:
                 return
         end = window.find("</sheetData>")
         cut = end < 0 and not window.endswith("</row>")  # the XML's end, mid-row
+        after = ""
         if end >= 0:
-            window = window[:end]
+            window, after = window[:end], window[end:]
         elif cut:  # read the rows before the cut (for the error's row number)
             complete = window.rfind("</row>")
             window = window[:complete + len("</row>")] if complete >= 0 else ""
-        _check_supported(window)
+        if not canonical:
+            _check_supported(window)
         rows = window.split("<row")[1:]
         if rows:
             frame, last_row = _window_cells(book, rows, last_row)
             if frame.height:
                 yield frame
         if end >= 0:
+            if merges is not None:  # <mergeCells> follows <sheetData>
+                merges.extend(merged_ranges(after))
+                merges.extend(ref for rest in texts for ref in merged_ranges(rest))
             return
         if cut:
             break
@@ -98,6 +111,22 @@ def stream_cells(book: Book, sheet: SheetInfo) -> Iterator[pl.DataFrame]:
         raise CannotStream("no <sheetData>")
     raise DamagedPart("its XML is cut off " + (f"after row {last_row}" if last_row else
                                                "before its first row"))
+
+
+def _canonical(book: Book, part: str) -> Iterator[str]:
+    try:
+        yield from canonical_windows(book.archive, part)
+    except NotXml as exc:
+        raise CannotStream(f"XML that is not well formed ({exc})") from None
+
+
+_MERGE_CELL = r'<(?:[\w.-]+:)?mergeCell\s[^>]*?\bref="([A-Za-z]+[0-9]+(?::[A-Za-z]+[0-9]+)?)"'
+MERGE_CELL = re.compile(_MERGE_CELL.encode())
+
+
+def merged_ranges(text: str) -> list[str]:
+    """The ranges of the `<mergeCell ref="C2:C4"/>` elements in `text`."""
+    return re.findall(_MERGE_CELL, text)
 
 
 def _check_supported(text: str) -> None:
@@ -114,7 +143,26 @@ _LONG_CELL_ROWS = re.compile(rb' r="[A-Za-z]+([0-9]{7,})"')  # from row 1,000,00
 _WIDE_REFS = re.compile(rb' r="([A-Za-z]{2,})[0-9]')
 # Longer than anything the survey's patterns match (a <row> tag, a cell's text).
 _SURVEY_OVERLAP = 512
-_VALUELESS_FORMULA = re.compile(rb'(?:</f>|<f [^>]*/>)(?:<v\s*/>)?</c>')
+_VALUELESS_FORMULA = re.compile(rb'(?:</f>|<f [^>]*/>)(?:<v\s*/>|<v>\s*</v>)?</c>')
+# Cells calamine reads otherwise than this reader (see `_odd`): an empty or blank value;
+# a date (t="d"); an error cell without its error; a boolean holding other than 0 or 1;
+# a number cell holding what is no number; a type no spreadsheet writes (calamine
+# refuses it as an unreadable workbook); XML only this reader's canonical path reads
+# (a namespace prefix, CDATA, single-quoted attributes).
+# Each looked for apart: one pattern of alternatives is tried at every position, 3x slower.
+_EMPTY_VALUE_XML = re.compile(rb"<v(?:\s[^>]*)?(?:/>|>\s*</v>)")
+_ERROR_WITHOUT_ERROR = re.compile(rb'\st="e"[^>]*(?:/>|>\s*</c>)')
+_NO_BOOLEAN = re.compile(rb'\st="b"[^>]*>\s*(?:<f\b[^>]*/>|<f\b[^>]*>[^<]*</f>)?\s*'
+                         rb'<v(?:\s[^>]*)?>(?!\s*[01]\s*</v>)[^<]*</v>')
+# t="" of a cell, or of a formula (shared, array, normal, dataTable)
+_UNKNOWN_TYPE = re.compile(rb' t="(?!(?:s|n|b|e|str|inlineStr|d|shared|array|normal|dataTable)")'
+                           rb'[^"]*"')
+_OTHER_SPELLING = (b"<![CDATA[", b"='", b":row")  # a prefixed sheet has <x:row
+_NO_NUMBER_VALUE = re.compile(rb"<v(?:\s[^>]*)?>[^<]*[^<0-9.eE+\-\s][^<]*</v>")
+_TYPED = re.compile(rb'\st="(?!n")')
+# A cell with content (not <c .../> nor <c ...></c>), in column A / in any column.
+_IN_COLUMN_A = re.compile(rb'<c [^>]*?r="[Aa][0-9]+"[^>/]*>(?!</c>)')
+_FILLED_CELL_COLUMNS = re.compile(rb'<c [^>]*?r="([A-Za-z]{1,3})[0-9]+"[^>/]*>(?!</c>)')
 _FORMULA = re.compile(rb"<(?:[\w.-]+:)?f[\s>/]")
 # A value of 16 digits or more (1234567890123456, 1.23456789012345E+18): near or past
 # EXACT_INTEGERS, where calamine prints digits the number does not hold.
@@ -149,6 +197,7 @@ _REF_LETTERS = r"^([A-Za-z]+)0*[1-9][0-9]*$"
 _CELL_TYPE = r'^[^>]*?\bt="([^"]*)"'
 _CELL_STYLE = r'^[^>]*?\bs="([0-9]+)"'
 _VALUE = r"<v(?:\s[^>]*)?>([^<]*)</v>"
+_EMPTY_VALUE = r"<v(?:\s[^>]*)?/>"  # <v/>: the same as <v></v>
 
 
 def _row_numbers(rows: list[str], last_row: int) -> tuple[pl.Series, int]:
@@ -173,15 +222,24 @@ def _window_cells(book: Book, rows: list[str], last_row: int) -> tuple[pl.DataFr
              .explode("c")
              .filter(pl.col("c").is_not_null()))
     c = pl.col("c")
+    value = c.str.extract(_VALUE, 1)
     cells = cells.select("_row", "c", c.str.slice(0, c.str.find(">", literal=True))
-                         .alias("head"), c.str.extract(_VALUE, 1).alias("v"))
-    cells = pl.concat([cells.select("_row", "c", "v"), _attributes(cells["head"])],
+                         .alias("head"),
+                         pl.when(value.is_null() & c.str.contains(_EMPTY_VALUE))
+                         .then(pl.lit("")).otherwise(value).alias("v"),
+                         c.str.contains("<f", literal=True).alias("f"))
+    cells = pl.concat([cells.select("_row", "c", "v", "f"), _attributes(cells["head"])],
                       how="horizontal").with_row_index("i")
     cells = cells.with_columns(_columns(_checked_refs(cells)))
     if cells.height and (cells["col"].max() >= MAX_COLUMNS  # type: ignore[operator]
                          or cells["_row"].max() > MAX_ROWS):  # type: ignore[operator]
         raise BeyondSheetLimits(f"a cell is beyond column {MAX_COLUMNS} or row {MAX_ROWS}")
     present = set(cells["t"].unique().to_list())
+    if present - {*_KINDS, "n"}:  # calamine refuses such a cell too
+        unknown = ~cells["t"].is_in([*_KINDS, "n"])
+        row, col, kind = cells.filter(unknown).select("_row", "col", "t").row(0)
+        raise DamagedPart(f"cell {_cell_name(row, col)} has the type {kind[:20]!r}, "
+                          "which no spreadsheet writes")
     parts = [_kind_text(book, cells.filter(pl.col("t") == kind), kind)
              for kind in _KINDS if kind in present]
     if not parts or present - set(_KINDS):
@@ -192,20 +250,27 @@ def _window_cells(book: Book, rows: list[str], last_row: int) -> tuple[pl.DataFr
     # never read as an empty cell.
     # So is every formula of a workbook that says its saved values are not computed
     # (fullCalcOnLoad: xlsxwriter saves a formula written without its value as 0).
-    formula = c.str.contains("<f", literal=True)
+    formula = pl.col("f")
     if book.formulas_uncomputed:
-        uncomputed = cells.select(formula).to_series()
+        uncomputed = cells["f"]
         if uncomputed.any():
             out = out.with_columns(
                 pl.when(uncomputed).then(None).otherwise(pl.col("text")).alias("text"),
                 pl.when(uncomputed).then(pl.lit(FORMULA_WITHOUT_VALUE))
                 .otherwise(pl.col("error")).alias("error"))
-    valueless = cells.select(formula & pl.col("v").is_null())
-    if valueless.to_series().any():
-        out = out.with_columns(pl.when(valueless.to_series() & pl.col("text").is_null()
-                                       & pl.col("error").is_null())
-                               .then(pl.lit(FORMULA_WITHOUT_VALUE))
-                               .otherwise(pl.col("error")).alias("error"))
+    # No value read, no <v>, or an empty one: only a text result (t="str", as Excel
+    # saves `=""`) can be empty, and only when its <v> is there.
+    value, kind = pl.col("v"), pl.col("t")
+    valueless = cells.select(formula & (
+        pl.lit(out["text"].is_null()) | (value.is_null() & (kind == "str"))
+        | ((value.str.strip_chars() == "") & ~kind.is_in(["str", "inlineStr"]))
+    ).fill_null(False)).to_series()
+    if valueless.any():
+        unread = valueless & out["error"].is_null()
+        out = out.with_columns(
+            pl.when(unread).then(None).otherwise(pl.col("text")).alias("text"),
+            pl.when(unread).then(pl.lit(FORMULA_WITHOUT_VALUE))
+            .otherwise(pl.col("error")).alias("error"))
     out = out.filter(pl.col("text").is_not_null() | pl.col("error").is_not_null())
     return out, last_row
 
@@ -239,19 +304,71 @@ def _kind_text(book: Book, cells: pl.DataFrame, kind: str) -> pl.DataFrame:
         text = _shared_lookup(book, cells)
     elif kind == "inlineStr":
         text = unescaped(runs_text(cells["c"]))
-    elif kind in ("str", "d"):
+    elif kind == "str":
         text = unescaped(cells.select(newlines(pl.col("v")).fill_null("")).to_series())
+    elif kind == "d":
+        text = _iso_dates(cells)
     elif kind == "b":
-        value = cells["v"].str.strip_chars()
-        text = cells.select(pl.when(value == "0").then(pl.lit("false"))
-                            .when(value.is_not_null()).then(pl.lit("true"))).to_series()
-    elif kind == "e":
+        text = _booleans(cells)
+    elif kind == "e":  # an error cell whose error is not named is one all the same
         text = pl.Series([None] * cells.height, dtype=pl.String)
-        error = unescaped(cells["v"].str.strip_chars()).fill_null("#ERROR")
+        error = unescaped(cells["v"].str.strip_chars())
+        error = error.set(error == "", None).fill_null("#ERROR")
     else:
         text, error = _numbers(book, cells)
     return keep.with_columns(text.alias("text"), error.alias("error"),
                              pl.lit(kind == "s").alias("shared"))
+
+
+def _refuse(cells: pl.DataFrame, wrong: pl.Series, kind: str, which: str) -> None:
+    """DamagedPart naming the first of `cells` that is `wrong`: "cell C2 is a `kind`
+    cell holding 'abc', `which`"."""
+    row, col, value = cells.filter(wrong).select("_row", "col", "v").row(0)
+    raise DamagedPart(f"cell {_cell_name(row, col)} is a {kind} cell holding "
+                      f"{value.strip()[:20]!r}, {which}")
+
+
+_TRUE, _FALSE = ("1", "true"), ("0", "false")
+
+
+def _booleans(cells: pl.DataFrame) -> pl.Series:
+    """Boolean cells as `true`/`false` (0/1, as spreadsheets save them, or the words);
+    DamagedPart for one holding anything else, an empty value too: which it meant is
+    unknown (calamine reads all but 0 as true). A formula's empty value is left null
+    (see FORMULA_WITHOUT_VALUE)."""
+    value = cells["v"].str.strip_chars().str.to_lowercase()
+    known = value.is_in([*_TRUE, *_FALSE])
+    wrong = value.is_not_null() & ~known & ~((value == "") & cells["f"])
+    if wrong.any():
+        _refuse(cells, wrong, "boolean", "which is no boolean (0 or 1)")
+    return cells.select(pl.when(value.is_in(_TRUE)).then(pl.lit("true"))
+                        .when(value.is_in(_FALSE)).then(pl.lit("false"))).to_series()
+
+
+# An ISO 8601 date cell (t="d"): a date, a date and time, or a time of day.
+_ISO_DATE = (r"^(?:([0-9]{4}-[0-9]{2}-[0-9]{2})(?:T|$))?"
+             r"(?:([0-9]{2}:[0-9]{2})(:[0-9]{2})?(\.[0-9]+)?Z?)?$")
+
+
+def _iso_dates(cells: pl.DataFrame) -> pl.Series:
+    """Date cells saved as ISO 8601 text (t="d", `2024-03-01T00:00:00`) as the text of
+    a date cell saved as a number (`2024-03-01 00:00:00`, a time of day on day zero,
+    `1899-12-31 10:30:00`), which the reader then shows as a number date cell is shown;
+    DamagedPart for one holding no date (as a number cell holding no number)."""
+    value = cells["v"].str.strip_chars()
+    found = value.str.extract_groups(_ISO_DATE).struct.unnest()
+    millis = pl.col("4").str.slice(1, 3).str.pad_end(3, "0")
+    shown = found.select(pl.concat_str(
+        pl.col("1").fill_null("1899-12-31"), pl.lit(" "), pl.col("2").fill_null("00:00"),
+        pl.col("3").fill_null(":00"),
+        pl.when(millis.is_null() | (millis == "000")).then(pl.lit(""))
+        .otherwise(pl.lit(".") + millis))).to_series()
+    real = shown.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False).is_not_null()
+    matched = ((found["1"].is_not_null() | found["2"].is_not_null()) & real).fill_null(False)
+    wrong = value.is_not_null() & ~matched & ~((value == "") & cells["f"])
+    if wrong.any():
+        _refuse(cells, wrong, "date", "which is no date")
+    return shown.set(~matched, None).alias("text")
 
 
 def _checked_refs(cells: pl.DataFrame) -> pl.DataFrame:
@@ -295,6 +412,9 @@ class SheetSurvey:
     imprecise: bool = False  # a number of 16 digits or more (see EXACT_INTEGERS)
     fractional: bool = False  # a value with a fraction (a number that is no integer)
     formulas: bool = False  # a cell holds a formula
+    odd: bool = False  # a cell calamine reads otherwise (see _ODD_CELL)
+    first_column: int = MAX_COLUMNS  # the leftmost column a cell with content is in
+    merges: set[str] = field(default_factory=set)  # merged ranges, "C2:C4"
     texts: set[str] = field(default_factory=set)  # matches of the caller's pattern
 
 
@@ -332,11 +452,37 @@ def _survey_block(found: SheetSurvey, data: bytes, texts: re.Pattern[bytes] | No
         found.columns = 26
     found.valueless = found.valueless or _VALUELESS_FORMULA.search(data) is not None
     found.formulas = found.formulas or _FORMULA.search(data) is not None
+    found.odd = found.odd or _odd(data)
+    if found.first_column and _IN_COLUMN_A.search(data):
+        found.first_column = 0
+    elif found.first_column:
+        found.first_column = min([found.first_column, *map(
+            _column_index, (ref.decode() for ref in _FILLED_CELL_COLUMNS.findall(data)))])
+    if b"mergeCell" in data:
+        found.merges.update(m.decode() for m in MERGE_CELL.findall(data))
     imprecise, fractional = _NUMBER_PATTERNS[b":v>" in data]
     found.imprecise = found.imprecise or imprecise.search(data) is not None
     found.fractional = found.fractional or fractional.search(data) is not None
     if texts is not None and any(hint in data for hint in hints):
         found.texts.update(m.decode() for m in texts.findall(data))
+
+
+def _odd(data: bytes) -> bool:
+    """Does `data` hold a cell calamine reads otherwise than this reader?"""
+    return (any(marker in data for marker in _OTHER_SPELLING) or b' t="d"' in data
+            or (b' t="e"' in data and _ERROR_WITHOUT_ERROR.search(data) is not None)
+            or (b' t="b"' in data and _NO_BOOLEAN.search(data) is not None)
+            or _EMPTY_VALUE_XML.search(data) is not None
+            or _UNKNOWN_TYPE.search(data) is not None or _no_number(data))
+
+
+def _no_number(data: bytes) -> bool:
+    """Does a number cell (no type, or t="n") in `data` hold what is no number?"""
+    for match in _NO_NUMBER_VALUE.finditer(data):
+        start = data.rfind(b"<c", 0, match.start())
+        if start >= 0 and _TYPED.search(data, start, data.find(b">", start)) is None:
+            return True
+    return False
 
 
 def _column_index(ref: str) -> int:
@@ -353,10 +499,13 @@ def _shared_lookup(book: Book, cells: pl.DataFrame) -> pl.Series:
     index = values.cast(pl.Int64, strict=False)
     if index.len() == 0:
         return pl.Series("text", [], dtype=pl.String)
+    unnamed = (values == "") & ~cells["f"]
+    if unnamed.any():
+        _refuse(cells, unnamed, "shared-string", "which names no shared string")
     shared = book.shared()
     valid = index.is_between(0, shared.len() - 1).fill_null(False)
     if not valid.all():
-        wrong = ~valid & values.is_not_null()
+        wrong = ~valid & values.is_not_null() & (values != "")
         if wrong.any():
             row, col, value = cells.filter(wrong).select("_row", "col", "v").row(0)
             raise DamagedPart(f"cell {_cell_name(row, col)} names shared string "
@@ -386,9 +535,7 @@ def _numbers(book: Book, cells: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
     number = number.set(number == "", None) if (number == "").any() else number
     wrong = number.is_not_null() & number.cast(pl.Float64, strict=False).is_null()
     if wrong.any():  # calamine refuses such a cell (t="n") too
-        row, col, value = cells.filter(wrong).select("_row", "col", "v").row(0)
-        raise DamagedPart(f"cell {_cell_name(row, col)} is a number cell holding "
-                          f"{value.strip()[:20]!r}, which is no number")
+        _refuse(cells, wrong, "number", "which is no number")
     dates = [i for i, is_date in enumerate(book.date_styles) if is_date]
     is_date = cells["s"].is_in(dates).fill_null(False) if dates else None
     error = pl.Series("error", [None] * cells.height, dtype=pl.String)
