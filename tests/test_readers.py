@@ -940,6 +940,23 @@ def test_a_dos_end_of_file_mark_is_not_a_row(tmp_path: Path, text: str, encoding
     assert (table.ragged, table.skipped) == ([], 1)  # a line that is no row, counted
 
 
+@pytest.mark.parametrize("text", [
+    "Asiakasnumero;Nimi\r\n1;Aho\r\n2;Bee\x1a",
+    "Asiakasnumero;Nimi\n1;Aho\n2;Bee\x1a\x1a\x1a",  # padded to a record's end
+    'Asiakasnumero;Nimi\r\n1;Aho\r\n2;"Bee"\x1a',
+    "Nimi\r\nAho\r\nBee\x1a",
+])
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252", "utf-16"])
+def test_a_dos_end_of_file_mark_ending_the_last_line_is_not_in_its_cell(
+        tmp_path: Path, text: str, encoding: str) -> None:
+    # QA: a last line without a line break kept the mark: 'Bee\x1a', stored (Modified).
+    path = tmp_path / "dos.csv"
+    path.write_bytes(text.replace("Aho", "Ähö").encode(encoding))
+    table = read_source(path)
+    assert [row[-1] for row in table.frame.rows()] == ["Ähö", "Bee"]
+    assert (table.ragged, table.skipped) == ([], 0)
+
+
 def _zip_bytes(parts: dict[str, bytes]) -> bytes:
     import zipfile
 

@@ -130,7 +130,7 @@ def _read_records(
         sample = "".join(lines[header_row - 1 :])
         sep = detect_delimiter(sample, preferred="\t" if path.suffix.lower() == ".tsv" else None)
     head = _head_records(lines, sep)
-    fed = _RecordLines(chain(lines, fh))
+    fed = _RecordLines(_dos_eof_dropped(chain(lines, fh)))
     reader = _csv.reader(fed, delimiter=sep, quotechar='"', doublequote=True)
     records = _numbered(path, reader)
 
@@ -198,6 +198,21 @@ def _split_head(text: str, sep: str) -> list[tuple[int, list[str]]]:
     except _csv.Error:
         pass  # a quote left open in the sample: what was read has to do
     return records or [(1, [])]
+
+
+def _dos_eof_dropped(lines: Iterable[str]) -> Iterator[str]:
+    """`lines`, with the DOS end-of-file marks (Ctrl-Z) that end the last one taken off:
+    they end the file, whatever precedes them, and are no part of its last cell. A last
+    line of marks only is left one mark, a line that is no row (counted as skipped)."""
+    it = iter(lines)
+    last = next(it, None)
+    if last is None:
+        return
+    for line in it:
+        yield last
+        last = line
+    kept = last.rstrip(_DOS_EOF)
+    yield kept if kept else _DOS_EOF
 
 
 class _RecordLines:
