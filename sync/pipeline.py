@@ -26,6 +26,7 @@ from sync.damage import (
     dropped_zeros,
     remove_invisible,
     restored_zeros_warnings,
+    take_control_characters,
     take_error_texts,
     take_mojibake,
     totals_warnings,
@@ -144,7 +145,8 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
     remove_invisible(table)
     take_error_texts(table, header_map)
     cell_issues = pl.concat([_cell_errors(table, header_map),
-                             take_mojibake(table, header_map)])
+                             take_mojibake(table, header_map),
+                             take_control_characters(table, header_map)])
     if not table.frame["_row"].is_sorted():
         # Slices must hold separate runs of rows (a streamed sheet may list its rows out
         # of order): each slice's values are put back beside the whole-file columns.

@@ -65,13 +65,16 @@ _ROWID_NAMES = frozenset({"rowid"})
 
 # Issue codes that other stages than the normaliser give a field, whatever its
 # normaliser: the value is unknown (a spreadsheet's error value such as #N/A; UTF-8 text
-# read as a single-byte encoding) or the register can't keep it (too long for a field it
-# indexes). They always reject their row, so a severity table may name them as "error"
-# only. The stages raise them by these names.
+# read as a single-byte encoding; a control character such as ESC, which no text of the
+# register holds) or the register can't keep it (too long for a field it indexes). They
+# always reject their row, so a severity table may name them as "error" only. The
+# stages raise them by these names.
 SPREADSHEET_ERROR = "spreadsheet_error"
 UTF8_READ_AS_SINGLE_BYTE = "utf8_read_as_single_byte"
+CONTROL_CHARACTER = "control_character"
 TOO_LONG = "too_long"
-ALWAYS_ERROR_CODES = frozenset({SPREADSHEET_ERROR, UTF8_READ_AS_SINGLE_BYTE, TOO_LONG})
+ALWAYS_ERROR_CODES = frozenset({SPREADSHEET_ERROR, UTF8_READ_AS_SINGLE_BYTE,
+                                CONTROL_CHARACTER, TOO_LONG})
 
 
 @dataclass(frozen=True)
