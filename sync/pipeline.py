@@ -5,6 +5,7 @@ This and the CLI are the only modules that know every stage.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from sync.matchers.similar import match_similar_names
 from sync.normalise import name_key
 from sync.plan import APPLIED, Plan, PlanHeader, count_statuses, new_col, old_col
 from sync.readers import SourceTable, read_source
+from sync.readers.table import column_label
 from sync.readers.xlsx_stream import FORMULA_WITHOUT_VALUE
 from sync.rules import SPREADSHEET_ERROR, HeaderMap, Rules, map_headers
 from sync.spill import Spill
@@ -140,7 +142,8 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
     whole file (claims, numbers, groups, duplicates) then runs on narrow columns.
     """
     header_map = map_headers(table.headers, rules, source,
-                             header_row=table.header_row, head=table.head)
+                             header_row=table.header_row, head=table.head,
+                             column=functools.partial(column_label, table))
     fields = rules.field_names
     remove_invisible(table)
     take_error_texts(table, header_map)

@@ -166,6 +166,7 @@ def _read_records(
         ragged=ragged,
         skipped=skipped,
         head=head,
+        first_column=lambda: 0,
     )
 
 

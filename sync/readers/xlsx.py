@@ -81,6 +81,9 @@ class _Grid:
     first_col: int | None = None
     last_col: int = -1
     last_row: int = 0
+    # The sheet's own column (0 = A) of grid column first_col, None if unknown: calamine
+    # starts its grid at the first column that holds a cell.
+    sheet_col: Callable[[], int | None] | None = None
 
 
 def read_xlsx(path: Path, *, sheet: str | None = None, header_row: int = 1,
@@ -226,7 +229,26 @@ def _calamine(path: Path, book: Book, info: SheetInfo, numbers: bool = False) ->
     grid = _dates_out_of_range(grid, found, book, info)
     window = grid.with_row_index("_row", offset=1).with_columns(pl.col("_row").cast(pl.Int64))
     return _Grid(windows=[window], errors=found, first_col=0 if grid.width else None,
-                 last_col=grid.width - 1, last_row=grid.height if grid.width else 0)
+                 last_col=grid.width - 1, last_row=grid.height if grid.width else 0,
+                 sheet_col=functools.partial(_first_sheet_column, path, info))
+
+
+def _first_sheet_column(path: Path, info: SheetInfo) -> int | None:
+    """The leftmost column (0 = A) holding a cell in the sheet's first streamed window,
+    where calamine's grid starts; None if the workbook can't be streamed (any more).
+    Asked for only when a message names a column by its letter."""
+    try:
+        book = xlsx_book.open_book(path)
+    except _BOOK_ERRORS:
+        return None
+    try:
+        window = next(iter(stream_cells(book, info)), None)
+    except (CannotStream, pl.exceptions.PolarsError, *_BOOK_ERRORS):
+        return None
+    finally:
+        book.close()
+    low = None if window is None else window["col"].min()
+    return low if isinstance(low, int) else None
 
 
 def _numbers_as_streamed(grid: pl.DataFrame, reader: fastexcel.ExcelReader,
@@ -384,8 +406,10 @@ def _table(path: Path, name: str, header_row: int, grid: _Grid,
                  schema={"_row": pl.Int64, **{c: pl.String for c in names.values()}}))
     errors = [(row, names[f"k{col}"], text) for row, col, text in grid.errors
               if row > header_row and f"k{col}" in names]
+    first = grid.first_col
     return SourceTable(path=path, format="xlsx", encoding=None, delimiter=None,
                        header_row=header_row, headers=headers, frame=frame,
+                       first_column=grid.sheet_col or (lambda: first),
                        skipped=grid.last_row - header_row - frame.height
                        if grid.last_row > header_row else 0,
                        sheet=name, cell_errors=errors,
