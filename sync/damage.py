@@ -19,7 +19,7 @@ from sync.classify import changed_expr
 from sync.normalise import COUNTRY_KINDS, name_key
 from sync.plan import new_col, old_col
 from sync.readers import SourceTable
-from sync.rules import UTF8_READ_AS_SINGLE_BYTE, HeaderMap, Rules
+from sync.rules import CONTROL_CHARACTER, UTF8_READ_AS_SINGLE_BYTE, HeaderMap, Rules
 from sync.writers.register.base import Register
 
 
@@ -166,6 +166,71 @@ def take_mojibake(table: SourceTable, header_map: HeaderMap) -> pl.DataFrame:
             pl.col(header_map.columns[field])).alias(header_map.columns[field])
         for field, rows in bad.items())
     return issues
+
+
+# Control characters other than tab, line feed and carriage return (which the
+# normalisers read as spaces and line breaks; NUL is taken out as invisible): the C0
+# controls, DEL and the C1 controls. No customer's text holds one: a cell with a bell
+# or an escape sequence ('\x1b[31m' from a terminal) was pasted from somewhere else or
+# read with the wrong encoding, and taking the character out would leave the rest
+# ('[31m') as if it were text.
+_CONTROL = r"[\x01-\x08\x0e-\x1f\x7f-\x9f]"
+# A vertical tab or form feed is a line break inside a field (FileMaker exports a
+# field's line breaks as vertical tabs): read as one, each field's normaliser then
+# decides (a name collapses it to a space, notes keep it).
+_LINE_BREAK_CONTROLS = r"[\x0b\x0c]"
+_C0_NAMES = ("NUL SOH STX ETX EOT ENQ ACK BEL BS HT LF VT FF CR SO SI DLE DC1 DC2 DC3 DC4 "
+             "NAK SYN ETB CAN EM SUB ESC FS GS RS US").split()
+
+
+def _control_name(char: str) -> str:
+    """'\x1b' -> "'\\x1b' (ESC, Ctrl-[)": the character escaped, and what it is."""
+    code = ord(char)
+    if code < 0x20:
+        what = f"{_C0_NAMES[code]}, Ctrl-{chr(code + 0x40)}"
+    else:
+        what = "DEL" if code == 0x7F else "a C1 control character"
+    return f"{char!r} ({what})"
+
+
+def take_control_characters(table: SourceTable, header_map: HeaderMap) -> pl.DataFrame:
+    """Error issues for cells of mapped columns that hold a control character other than
+    tab, line feed and carriage return (BEL, ESC, DEL, a C1 control, ...; a vertical tab
+    or form feed is read as a line feed first), naming the
+    column and the character escaped. Such a cell is made empty, as an error cell is:
+    its row is Rejected, never stored with the character nor guessed without it."""
+    columns = [(f, c) for f, c in header_map.columns.items() if c in table.frame.columns]
+    if not columns or table.frame.is_empty():
+        return pl.DataFrame(schema=ISSUE_SCHEMA)
+    breaks = table.frame.select(
+        pl.col(c).str.contains(_LINE_BREAK_CONTROLS).any() for _, c in columns).row(0)
+    if any(breaks):
+        table.frame = table.frame.with_columns(
+            pl.col(c).str.replace_all(_LINE_BREAK_CONTROLS, "\n")
+            for (_, c), has in zip(columns, breaks, strict=True) if has)
+    marks = table.frame.select(
+        pl.col(c).str.contains(_CONTROL).any() for _, c in columns).row(0)
+    found: list[tuple[int, str, str, str, str]] = []
+    bad: dict[str, list[int]] = {}
+    for (field_name, column), marked in zip(columns, marks, strict=True):
+        if not marked:
+            continue
+        header = table.headers[int(column[1:])] or f"column {int(column[1:]) + 1}"
+        hits = table.frame.filter(pl.col(column).str.contains(_CONTROL).fill_null(False))
+        for row, text in hits.select("_row", column).iter_rows():
+            char = re.search(_CONTROL, text)
+            assert char is not None
+            found.append((row, field_name, CONTROL_CHARACTER, "error",
+                          f"the cell in column {header!r} holds the control character "
+                          f"{_control_name(char.group())}: {text!r}; remove it in the "
+                          "source"))
+        bad[column] = hits["_row"].to_list()
+    if not found:
+        return pl.DataFrame(schema=ISSUE_SCHEMA)
+    table.frame = table.frame.with_columns(
+        pl.when(pl.col("_row").is_in(rows)).then(None).otherwise(pl.col(column)).alias(column)
+        for column, rows in bad.items())
+    return pl.DataFrame(found, schema=ISSUE_SCHEMA, orient="row")
 
 
 def take_error_texts(table: SourceTable, header_map: HeaderMap) -> None:

@@ -5,6 +5,7 @@ This and the CLI are the only modules that know every stage.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from sync.damage import (
     remove_invisible,
     restored_zeros_warnings,
     skip_rows_of_ignored_columns,
+    take_control_characters,
     take_error_texts,
     take_mojibake,
     totals_warnings,
@@ -40,7 +42,7 @@ from sync.matchers.similar import match_similar_names
 from sync.normalise import name_key
 from sync.plan import APPLIED, Plan, PlanHeader, count_statuses, new_col, old_col
 from sync.readers import SourceTable, read_source
-from sync.readers.table import column_letters
+from sync.readers.table import column_label, column_letters
 from sync.readers.xlsx_stream import FORMULA_WITHOUT_VALUE
 from sync.rules import (
     MERGED_CELL,
@@ -165,14 +167,16 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
     whole file (claims, numbers, groups, duplicates) then runs on narrow columns.
     """
     header_map = map_headers(table.headers, rules, source,
-                             header_row=table.header_row, head=table.head)
+                             header_row=table.header_row, head=table.head,
+                             column=functools.partial(column_label, table))
     _refuse_unnamed_custom_fields(header_map, register, rules, source)
     fields = rules.field_names
     remove_invisible(table)
     take_error_texts(table, header_map)
     skip_rows_of_ignored_columns(table, header_map)
     cell_issues = pl.concat([_cell_errors(table, header_map),
-                             take_mojibake(table, header_map)])
+                             take_mojibake(table, header_map),
+                             take_control_characters(table, header_map)])
     if not table.frame["_row"].is_sorted():
         # Slices must hold separate runs of rows (a streamed sheet may list its rows out
         # of order): each slice's values are put back beside the whole-file columns.
@@ -335,8 +339,9 @@ def _header_name(table: SourceTable, column: str) -> str:
     index = int(column[1:])
     if table.headers[index]:
         return table.headers[index]
-    if table.first_column is not None:
-        return f"column {column_letters(table.first_column + index)}"
+    first = table.first_column()
+    if first is not None:
+        return f"column {column_letters(first + index)}"
     return f"column {index + 1}"
 
 

@@ -15,7 +15,7 @@ import re
 import shlex
 import tomllib
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,13 +65,16 @@ _ROWID_NAMES = frozenset({"rowid"})
 
 # Issue codes that other stages than the normaliser give a field, whatever its
 # normaliser: the value is unknown (a spreadsheet's error value such as #N/A; UTF-8 text
-# read as a single-byte encoding) or the register can't keep it (too long for a field it
-# indexes). They always reject their row, so a severity table may name them as "error"
-# only. The stages raise them by these names.
+# read as a single-byte encoding; a control character such as ESC, which no text of the
+# register holds) or the register can't keep it (too long for a field it indexes). They
+# always reject their row, so a severity table may name them as "error" only. The
+# stages raise them by these names.
 SPREADSHEET_ERROR = "spreadsheet_error"
 UTF8_READ_AS_SINGLE_BYTE = "utf8_read_as_single_byte"
+CONTROL_CHARACTER = "control_character"
 TOO_LONG = "too_long"
-ALWAYS_ERROR_CODES = frozenset({SPREADSHEET_ERROR, UTF8_READ_AS_SINGLE_BYTE, TOO_LONG})
+ALWAYS_ERROR_CODES = frozenset({SPREADSHEET_ERROR, UTF8_READ_AS_SINGLE_BYTE,
+                                CONTROL_CHARACTER, TOO_LONG})
 # A cell a merged range covers: the sheet shows the range's value there, the file holds
 # none. Always a warning (the cell is read as the file holds it).
 MERGED_CELL = "merged_cell"
@@ -396,12 +399,15 @@ class HeaderMap:
 
 
 def map_headers(headers: Sequence[str], rules: Rules, source: str, *, header_row: int = 1,
-                head: Sequence[tuple[int, Sequence[str]]] = ()) -> HeaderMap:
+                head: Sequence[tuple[int, Sequence[str]]] = (),
+                column: Callable[[int], str] = lambda position: str(position + 1),
+                ) -> HeaderMap:
     """Map source headers to fields through the aliases.
 
     Headers that map to nothing are listed as ignored, each with the closest alias of a
     field not yet mapped when one is close enough ("did you mean"). Raises SourceError
-    when two headers map to one field, or when the file has none of the key columns
+    when two headers map to one field (naming both columns as `column` of their 0-based
+    position words them, e.g. "2 (B)"), or when the file has none of the key columns
     (customer_number, business_id, name): the message lists what is missing, what the
     header row holds, and, when one of the file's first rows `head` ((row number, cells)
     as read) holds known headers, the --header-row that would use it.
@@ -409,7 +415,7 @@ def map_headers(headers: Sequence[str], rules: Rules, source: str, *, header_row
     lookup = _alias_lookup(rules)
     columns: dict[str, str] = {}
     by_header: dict[str, str] = {}
-    first_header: dict[str, str] = {}
+    first_header: dict[str, tuple[int, str]] = {}
     ignored: list[str] = []
     for position, header in enumerate(headers):
         field_name = lookup.get(header_key(header))
@@ -417,11 +423,13 @@ def map_headers(headers: Sequence[str], rules: Rules, source: str, *, header_row
             ignored.append(header or f"(no header, column {position + 1})")
             continue
         if field_name in columns:
+            at, first = first_header[field_name]
             raise SourceError(
-                f"{source}: headers {first_header[field_name]!r} and {header!r} both map to "
-                f"field {field_name}; remove or rename one of them")
+                f"{source}: headers {first!r} in column {column(at)} and {header!r} in "
+                f"column {column(position)} both map to field {field_name}; remove or "
+                "rename one of them")
         columns[field_name] = f"c{position}"
-        first_header[field_name] = header
+        first_header[field_name] = (position, header)
         by_header[header] = field_name
     suggestions = _suggest(ignored, rules, set(columns))
     if not any(key in columns for key in KEY_FIELDS):

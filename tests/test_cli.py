@@ -190,8 +190,8 @@ def test_broken_rule_file_is_refused_with_its_line(tmp_path: Path) -> None:
     # A code, option or legal form that changes nothing was accepted silently.
     ('[fields.email]\nseverity = { invalid_emial = "error" }\n',
      "fields.email.severity: unknown issue code 'invalid_emial' (the email normaliser "
-     "raises invalid_email; every field may also name spreadsheet_error, too_long, "
-     "utf8_read_as_single_byte as error)"),
+     "raises invalid_email; every field may also name control_character, spreadsheet_error, "
+     "too_long, utf8_read_as_single_byte as error)"),
     ('[fields.email]\nseverity = { invalid_phone = "error" }\n',
      "unknown issue code 'invalid_phone' (the email normaliser raises invalid_email;"),
     ('[fields.loyalty_id]\nnormaliser = "text"\nseverity = { invalid_phone = "error" }\n',

@@ -20,7 +20,7 @@ import sync.readers.csv as csv_reader
 import sync.readers.encoding_signs as encoding_signs
 from sync.errors import SourceError
 from sync.readers import SourceTable, read_source
-from sync.readers.detect import detect_delimiter, detect_encoding
+from sync.readers.detect import detect_delimiter, detect_encoding, undecodable_at
 from sync.readers.neutralise import QUOTED
 from sync.readers.single_byte import choose_single_byte
 from tests.conftest import run_python
@@ -757,6 +757,86 @@ def test_a_utf8_letter_s_caron_in_a_cp1250_file_is_still_found_mixed(tmp_path: P
         read_source(path)
 
 
+# QA: a UTF-8 mark, then a Windows-1252 line. Each way out said to try another: "pass
+# --encoding"; cp1252 "is not cp1252, pass --encoding utf-8"; utf-8 "pass another".
+BOM_THEN_CP1252 = b"\xef\xbb\xbfNimi;Postinumero\r\nKahvila;100\r\n\xc4ij\xe4;00250\r\n"
+
+
+@pytest.mark.parametrize("encoding", [None, "utf-8", "utf-8-sig", "cp1252", "iso8859-15"])
+def test_a_utf8_mark_beside_a_byte_of_another_encoding_is_refused_as_mixed(
+        tmp_path: Path, encoding: str | None) -> None:
+    path = tmp_path / "marked.csv"
+    path.write_bytes(BOM_THEN_CP1252)
+    with pytest.raises(SourceError) as caught:
+        read_source(path, encoding=encoding)
+    message = caught.value.message
+    # The offset and the byte are the file's (0xC4 at 34), not counted after the mark.
+    assert message == (
+        f"{path}: mixes encodings: it starts with a UTF-8 byte-order mark but row 3 holds "
+        "a byte that is not UTF-8 (0xC4 at byte offset 34), so no single --encoding reads "
+        "it right; save the file again in one encoding (e.g. UTF-8) and import that")
+
+
+@pytest.mark.parametrize("encoding", [None, "utf-8", "cp1252"])
+def test_a_utf8_mark_and_utf8_text_beside_another_encoding_name_the_files_byte(
+        tmp_path: Path, encoding: str | None) -> None:
+    # QA: "0x30 at byte offset 67": three bytes short, so the wrong byte was named.
+    path = tmp_path / "marked.csv"
+    path.write_bytes(b"\xef\xbb\xbfNimi;Postinumero\r\nK\xc3\xa4hvila;100\r\n"
+                     b"\xc4ij\xe4;00250\r\n")
+    with pytest.raises(SourceError, match=r"mixes encodings: row 2 holds UTF-8 text "
+                       r"\('Kähvila'\) but row 3 holds a byte that is not UTF-8 \(0xC4 at "
+                       r"byte offset 35\)"):
+        read_source(path, encoding=encoding)
+
+
+def test_undecodable_at_counts_the_utf8_mark(tmp_path: Path) -> None:
+    path = tmp_path / "marked.csv"
+    path.write_bytes(BOM_THEN_CP1252)
+    assert undecodable_at(path, "utf-8-sig") == undecodable_at(path, "utf-8") == 34
+
+
+@pytest.mark.parametrize(("codec", "unit"), [("utf-16", 2), ("utf-16-be", 2), ("utf-32", 4)])
+@pytest.mark.parametrize("end", ["\r\n", ""])
+@pytest.mark.parametrize("encoding", [None, "cp1252"])
+def test_a_utf16_or_32_file_cut_off_inside_its_last_character_looks_truncated(
+        tmp_path: Path, codec: str, unit: int, end: str, encoding: str | None) -> None:
+    # QA: UTF-16 cut by a byte said "row 4" of a 3-row file, and "pass --encoding",
+    # which no encoding answers; UTF-8 said the file looks truncated.
+    text = "\ufeffNimi;Postinumero\r\nKahvila;100\r\nÄijä;00250" + end
+    data = text.encode(codec.replace("utf-16", "utf-16-be") if codec == "utf-16" else codec)
+    path = tmp_path / "cut.csv"
+    path.write_bytes(data[:-1])
+    with pytest.raises(SourceError) as caught:
+        read_source(path, encoding=encoding)
+    assert caught.value.message == (
+        f"{path}: is {codec.upper().removesuffix('-BE')} text cut off inside its last "
+        f"character (row 3, byte offset {len(data) - unit}): the file looks truncated; copy "
+        "or export it again")
+
+
+def test_a_marked_utf8_file_cut_off_inside_its_last_character_looks_truncated(
+        tmp_path: Path) -> None:
+    path = tmp_path / "cut.csv"
+    path.write_bytes(b"\xef\xbb\xbfNimi;Postinumero\r\nKahvila;100\r\n00250;\xc3")
+    for encoding in (None, "utf-8", "cp1252"):
+        with pytest.raises(SourceError, match=r"is UTF-8 text cut off inside its last "
+                           r"character \(row 3, byte offset 40\): the file looks truncated"):
+            read_source(path, encoding=encoding)
+
+
+def test_a_utf16_file_with_a_bad_character_inside_is_damaged_not_another_encoding(
+        tmp_path: Path) -> None:
+    path = tmp_path / "damaged.csv"
+    path.write_bytes("Nimi;Postinumero\r\nKahvila;100\r\n".encode("utf-16")
+                     + b"\x00\xd8" + "ijä;00250\r\n".encode("utf-16-le"))
+    with pytest.raises(SourceError) as caught:
+        read_source(path)
+    assert caught.value.message == (
+        f"{path}: cannot be decoded as utf-16 at row 3, byte offset 64: the bytes there are "
+        "no UTF-16 character, so the file is damaged; copy or export it again")
+
+
 # --- code page 850 (Excel's "CSV (MS-DOS)") ----------------------------------------------
 
 MSDOS = "Nimi;Katuosoite\nMatti Virtanen;Hämeenkatu 5\nSöderström Bygg AB;Västerås\n"
@@ -858,6 +938,23 @@ def test_a_dos_end_of_file_mark_is_not_a_row(tmp_path: Path, text: str, encoding
     table = read_source(path)
     assert [row[-1] for row in table.frame.rows()] == ["Ähö", "Bee"]
     assert (table.ragged, table.skipped) == ([], 1)  # a line that is no row, counted
+
+
+@pytest.mark.parametrize("text", [
+    "Asiakasnumero;Nimi\r\n1;Aho\r\n2;Bee\x1a",
+    "Asiakasnumero;Nimi\n1;Aho\n2;Bee\x1a\x1a\x1a",  # padded to a record's end
+    'Asiakasnumero;Nimi\r\n1;Aho\r\n2;"Bee"\x1a',
+    "Nimi\r\nAho\r\nBee\x1a",
+])
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252", "utf-16"])
+def test_a_dos_end_of_file_mark_ending_the_last_line_is_not_in_its_cell(
+        tmp_path: Path, text: str, encoding: str) -> None:
+    # QA: a last line without a line break kept the mark: 'Bee\x1a', stored (Modified).
+    path = tmp_path / "dos.csv"
+    path.write_bytes(text.replace("Aho", "Ähö").encode(encoding))
+    table = read_source(path)
+    assert [row[-1] for row in table.frame.rows()] == ["Ähö", "Bee"]
+    assert (table.ragged, table.skipped) == ([], 0)
 
 
 def _zip_bytes(parts: dict[str, bytes]) -> bytes:

@@ -207,9 +207,42 @@ def test_parquet_problems_name_their_column(tmp_path: Path) -> None:
                             names=["Asiakasnumero", "Nimi", "Nimi"]), twice)
     result = run_cli("preview", twice, "--db", tmp_path / "r.db", "--json")
     assert result.exit_code == 2
-    assert "headers 'Nimi' and 'Nimi' both map to field name" in result.json()["error"]
+    assert ("headers 'Nimi' in column 2 and 'Nimi' in column 3 both map to field name"
+            in result.json()["error"])  # no letters: no spreadsheet shows a Parquet file
     duration = tmp_path / "duration.parquet"
     pq.write_table(pa.table([pa.array([1], pa.duration("ms")), pa.array(["Aho"])],
                             names=["Kesto", "Nimi"]), duration)
     with pytest.raises(SourceError, match="column 'Kesto': casting from Duration"):
         read_source(duration)
+
+
+def test_two_headers_of_one_field_are_named_by_their_columns(tmp_path: Path) -> None:
+    # QA: "headers 'Nimi' and 'Nimi' both map to field name" said not which columns.
+    csv_path = tmp_path / "twice.csv"
+    csv_path.write_text("Asiakasnumero;Nimi;Postinumero;Nimi\n1001;Aho;00100;Bee\n")
+    result = run_cli("preview", csv_path, "--db", tmp_path / "r.db", "--json")
+    assert result.exit_code == 2
+    assert result.json()["error"] == (
+        f"{csv_path}: headers 'Nimi' in column 2 (B) and 'Nimi' in column 4 (D) both map "
+        "to field name; remove or rename one of them")
+    # A sheet that starts at column C: the letters are the sheet's (calamine's grid
+    # starts at its first column with a cell).
+    sheet = write_xlsx(tmp_path / "twice.xlsx", [[None, None, "Asiakasnumero", "Nimi", None,
+                                                  "Name"], [None, None, "1", "Aho", None, "B"]])
+    result = run_cli("preview", sheet, "--db", tmp_path / "r.db", "--json")
+    assert result.exit_code == 2
+    assert ("headers 'Nimi' in column 4 (D) and 'Name' in column 6 (F) both map to field "
+            "name") in result.json()["error"]
+
+
+@pytest.mark.parametrize("stream_bytes", [0, 1 << 30])  # streamed, and read by calamine
+def test_an_xlsx_tables_columns_are_labelled_with_the_sheets_letters(
+        tmp_path: Path, stream_bytes: int) -> None:
+    from sync.readers.table import column_label, column_letters
+    from sync.readers.xlsx import read_xlsx
+
+    sheet = write_xlsx(tmp_path / "w.xlsx", [[None, "Nimi", "Name"], [None, "A", "B"]])
+    table = read_xlsx(sheet, stream_bytes=stream_bytes)
+    assert [column_label(table, i) for i in (0, 1)] == ["2 (B)", "3 (C)"]
+    assert [column_letters(i) for i in (0, 25, 26, 701, 702, 16383)] == [
+        "A", "Z", "AA", "ZZ", "AAA", "XFD"]

@@ -25,6 +25,7 @@ from sync.readers.csv_fast import read_fast
 from sync.readers.detect import (
     bom_encoding,
     check_text_head,
+    decode_failure,
     detect_delimiter,
     detect_encoding_and_doubt,
     normalise_delimiter,
@@ -32,7 +33,12 @@ from sync.readers.detect import (
     read_head,
     undecodable_at,
 )
-from sync.readers.encoding_signs import EncodingProblem, mixed_encodings, utf8_text_at
+from sync.readers.encoding_signs import (
+    EncodingProblem,
+    mixed_encodings,
+    mixed_with_mark,
+    utf8_text_at,
+)
 from sync.readers.neutralise import unneutralise
 from sync.readers.table import HEAD_ROWS, SourceTable, clean_cell
 
@@ -81,6 +87,10 @@ def read_csv(
             raise problem.at_rows(_rows_at(path, problem.offsets, sep)) from None
     elif not codec.startswith(_WIDE_ENCODINGS):
         wide = bom_encoding(head)
+        refused = wide in _WIDE_ENCODINGS or (wide == "utf-8-sig" and not codec.startswith("utf"))
+        if wide is not None and refused and undecodable_at(path, wide) is not None:
+            # The encoding the mark names can't read it either: say why, not "pass it".
+            raise _undecodable(path, wide, sep, header_row, "")
         if wide in _WIDE_ENCODINGS:
             raise SourceError(
                 f"{path}: starts with a {wide.upper()} byte-order mark, so it is not "
@@ -120,7 +130,7 @@ def _read_records(
         sample = "".join(lines[header_row - 1 :])
         sep = detect_delimiter(sample, preferred="\t" if path.suffix.lower() == ".tsv" else None)
     head = _head_records(lines, sep)
-    fed = _RecordLines(chain(lines, fh))
+    fed = _RecordLines(_dos_eof_dropped(chain(lines, fh)))
     reader = _csv.reader(fed, delimiter=sep, quotechar='"', doublequote=True)
     records = _numbered(path, reader)
 
@@ -156,6 +166,7 @@ def _read_records(
         ragged=ragged,
         skipped=skipped,
         head=head,
+        first_column=lambda: 0,
     )
 
 
@@ -188,6 +199,21 @@ def _split_head(text: str, sep: str) -> list[tuple[int, list[str]]]:
     except _csv.Error:
         pass  # a quote left open in the sample: what was read has to do
     return records or [(1, [])]
+
+
+def _dos_eof_dropped(lines: Iterable[str]) -> Iterator[str]:
+    """`lines`, with the DOS end-of-file marks (Ctrl-Z) that end the last one taken off:
+    they end the file, whatever precedes them, and are no part of its last cell. A last
+    line of marks only is left one mark, a line that is no row (counted as skipped)."""
+    it = iter(lines)
+    last = next(it, None)
+    if last is None:
+        return
+    for line in it:
+        yield last
+        last = line
+    kept = last.rstrip(_DOS_EOF)
+    yield kept if kept else _DOS_EOF
 
 
 class _RecordLines:
@@ -443,25 +469,54 @@ def _decode_error(
         hint = "pass --encoding"
     if not isinstance(exc, UnicodeDecodeError):
         return SourceError(f"{path}: cannot be decoded as {codec} ({exc}); {hint}")
-    offset, row = _locate_decode_error(path, codec, sep, header_row)
+    return _undecodable(path, codec, sep, header_row, hint)
+
+
+def _undecodable(path: Path, codec: str, sep: str | None, header_row: int,
+                 hint: str) -> SourceError:
+    """SourceError for a file `codec` fails to decode: cut off (a character at its end),
+    in two encodings (UTF-8 text or mark beside a byte that is not UTF-8), damaged (a
+    UTF-16/32 mark), or else where, with `hint`."""
+    failure = decode_failure(path, codec)
+    offset, at_end = failure if failure is not None else (None, False)
+    row = _row_of_decode_error(path, codec, sep, header_row, at_end=at_end)
+    bom = bom_encoding(read_head(path, 4))
     if offset is not None and codec.startswith("utf-8"):
         # UTF-8 text beside the byte: no single encoding reads both parts right.
         utf8_at = utf8_text_at(path)
+        if at_end and (bom is not None or utf8_at is not None):
+            return _truncated(path, codec, offset, row)
         if utf8_at is not None:
             problem = mixed_encodings(path, utf8_at, offset)
             return problem.at_rows([_rows_at(path, (utf8_at,), sep)[0], row])
-    where = [f"row {row}"] if row is not None else []
-    where += [f"byte offset {offset}"] if offset is not None else []
+        if bom == "utf-8-sig":
+            return mixed_with_mark(path, offset).at_rows([row])
+    where = ", ".join(([f"row {row}"] if row is not None else [])
+                      + ([f"byte offset {offset}"] if offset is not None else []))
+    if bom in _WIDE_ENCODINGS and codec.startswith(_WIDE_ENCODINGS) and offset is not None:
+        # The mark says what the file is: no other --encoding would read it.
+        if at_end:
+            return _truncated(path, codec, offset, row)
+        return SourceError(
+            f"{path}: cannot be decoded as {codec} at {where}: the bytes there are no "
+            f"{bom.upper()} character, so the file is damaged; copy or export it again")
+    return SourceError(f"{path}: cannot be decoded as {codec} at {where or 'its end'}; {hint}")
+
+
+def _truncated(path: Path, codec: str, offset: int, row: int | None) -> SourceError:
+    where = f"row {row}, byte offset {offset}" if row is not None else f"byte offset {offset}"
+    name = codecs.lookup(codec).name.upper().replace("-SIG", "")
     return SourceError(
-        f"{path}: cannot be decoded as {codec} at {', '.join(where) or 'its end'}; {hint}"
-    )
+        f"{path}: is {name} text cut off inside its last character ({where}): the file "
+        "looks truncated; copy or export it again")
 
 
-def _locate_decode_error(
-    path: Path, codec: str, sep: str | None, header_row: int
-) -> tuple[int | None, int | None]:
-    """Byte offset of the first byte `codec` cannot decode, and the row it falls in."""
-    offset = undecodable_at(path, codec)
+def _row_of_decode_error(
+    path: Path, codec: str, sep: str | None, header_row: int, *, at_end: bool = False
+) -> int | None:
+    """The row the first byte `codec` cannot decode falls in, or None if unknown.
+    `at_end`: the bytes are a character cut off by the file's end; after a line break
+    they are no row of their own, and the row named is the last one."""
     row: int | None = None
     try:
         with path.open("r", encoding=codec, errors=_MARK_ERRORS, newline="") as fh:
@@ -472,11 +527,11 @@ def _locate_decode_error(
             reader = _csv.reader(chain(lines, fh), delimiter=sep)
             for number, record in enumerate(reader, start=1):
                 if any(_MARK in cell for cell in record):
-                    row = number
+                    row = number - 1 if at_end and record == [_MARK] and number > 1 else number
                     break
     except (_csv.Error, UnicodeError):
         pass  # the offset alone has to do
-    return offset, row
+    return row
 
 
 def _mark_undecodable(exc: UnicodeError) -> tuple[str, int]:

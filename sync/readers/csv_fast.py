@@ -126,6 +126,10 @@ def _read(stream: pa.NativeFile, sep: str, header: list[str],
     with contextlib.closing(reader):
         found = _batches(reader, header, width, raw)
     frame, skipped, last_cell = found
+    if last_cell is not None and last_cell.endswith("\x1a"):
+        # A DOS end-of-file mark (Ctrl-Z) at the end of the last line: the exact reader
+        # takes it off the file, not into the cell.
+        raise _Irregular("a DOS end-of-file mark ending the last line")
     if last_cell is not None and ("\n" in last_cell or "\r" in last_cell):
         # Perhaps a quote opened in the last cell and never closed, which took every line
         # after it into that cell: the exact reader looks at that record strictly.

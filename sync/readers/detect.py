@@ -174,7 +174,17 @@ def _mostly_utf8(path: Path) -> bool:
 
 
 def undecodable_at(path: Path, codec: str) -> int | None:
-    """Byte offset of the first byte `codec` cannot decode (strictly), or None."""
+    """Byte offset in the file of the first byte `codec` cannot decode (strictly), or None."""
+    failure = decode_failure(path, codec)
+    return None if failure is None else failure[0]
+
+
+def decode_failure(path: Path, codec: str) -> tuple[int, bool] | None:
+    """Where `codec` first fails to decode the file strictly: (byte offset in the file,
+    whether it is a character cut off by the file's end), or None if it never fails."""
+    if codecs.lookup(codec).name == "utf-8-sig":
+        # The mark is valid UTF-8 (U+FEFF); utf-8-sig would count offsets after it.
+        codec = "utf-8"
     decoder = codecs.getincrementaldecoder(codec)("strict")
     read = 0
     for chunk in iter_chunks(path):
@@ -182,13 +192,13 @@ def undecodable_at(path: Path, codec: str) -> int | None:
         try:
             decoder.decode(chunk)
         except UnicodeDecodeError as exc:
-            return read - pending + exc.start
+            return read - pending + exc.start, False
         read += len(chunk)
     pending = len(decoder.getstate()[0])
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError as exc:  # a character cut off by the end of the file
-        return read - pending + exc.start
+        return read - pending + exc.start, True
     return None
 
 

@@ -295,6 +295,22 @@ def mixed_encodings(path: Path, utf8_at: int, other_at: int | None) -> EncodingP
     return EncodingProblem((utf8_at, other_at), render)
 
 
+def mixed_with_mark(path: Path, other_at: int) -> EncodingProblem:
+    """The error for a file that starts with a UTF-8 byte-order mark and holds, at
+    `other_at`, a byte that is not UTF-8: a single-byte export saved after (or pasted
+    into) a UTF-8 one. No --encoding reads it: UTF-8 fails at the byte, and a
+    single-byte encoding is refused, as it would read the mark into the first header."""
+    byte = _byte_at(path, other_at)
+
+    def render(places: list[str]) -> str:
+        return (f"{path}: mixes encodings: it starts with a UTF-8 byte-order mark but "
+                f"{places[0]} holds a byte that is not UTF-8 (0x{byte.hex().upper()} at "
+                f"byte offset {other_at}), so no single --encoding reads it right; save "
+                "the file again in one encoding (e.g. UTF-8) and import that")
+
+    return EncodingProblem((other_at,), render)
+
+
 def code_page_850_unclear(path: Path, offset: int, chosen: str) -> EncodingProblem:
     raw = word_at(path, offset)
     sign = _byte_at(path, offset).decode(chosen, "replace")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,17 +51,28 @@ class SourceTable:
     cell_errors: list[tuple[int, str, str]] = field(default_factory=list)
     encoding_doubt: str | None = None  # another encoding nearly as likely, and what it reads
     cell_warnings: list[tuple[int, str, str]] = field(default_factory=list)
-    first_column: int | None = None
+    # The sheet column (0 = A) of the first header cell, asked for when a message names a
+    # column by its letter; None where the source has no letters (Parquet, Arrow, tables)
+    # or they can't be told.
+    first_column: Callable[[], int | None] = lambda: None
 
 
 def column_letters(index: int) -> str:
-    """A spreadsheet's name of column `index` (0-based): A, ..., Z, AA, ..."""
+    """A spreadsheet's letters for column `index` (0 = A, 25 = Z, 26 = AA)."""
     letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
+    number = index + 1
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(ord("A") + rest) + letters
     return letters
+
+
+def column_label(table: SourceTable, position: int) -> str:
+    """Column `position` (0-based, among the table's headers) as a user finds it: its
+    number, and its letters where the source has them: "2 (B)"."""
+    first = table.first_column()
+    return f"{position + 1}" if first is None else (
+        f"{first + position + 1} ({column_letters(first + position)})")
 
 
 EXACT_INTEGERS = 2.0 ** 53

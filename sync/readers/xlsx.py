@@ -399,12 +399,13 @@ def _table(path: Path, name: str, header_row: int, grid: _Grid,
     warnings = merge_warnings(grid.merges, frame["_row"],
                               {int(k[1:]): c for k, c in names.items()},
                               dict(zip(names.values(), headers, strict=True)), header_row)
+    first = None if grid.first_col is None else grid.first_col + grid.offset
     return SourceTable(path=path, format="xlsx", encoding=None, delimiter=None,
                        header_row=header_row, headers=headers, frame=frame,
+                       first_column=lambda: first,
                        skipped=grid.last_row - header_row - frame.height
                        if grid.last_row > header_row else 0,
                        sheet=name, cell_errors=errors, cell_warnings=warnings,
-                       first_column=grid.first_col + grid.offset,
                        head=SheetHead(head, sheet=name,
                                       other_sheets=functools.partial(sheet_heads, path, name)))
 
