@@ -798,3 +798,27 @@ def test_a_job_whose_register_needs_migrating_is_not_said_to_be_unreachable(
     assert "unreachable" not in error, error
     assert error.endswith(": register schema version 3 is not 4; run 'regsync migrate'")
     assert "[job] register: " in error
+
+
+def test_a_register_busy_at_the_start_of_a_run_exits_3(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # QA: "[job] register unreachable: ...: register busy" exited 2 ("fix the job now")
+    # where spec section 7 says 3 (busy: the next run will likely find it free).
+    monkeypatch.setattr("sync.writers.register.sqlite._BUSY_TIMEOUT_MS", 50)
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops, db = tmp_path / "drops", tmp_path / "r.db"
+    drops.mkdir()
+    assert run_cli("init", "--db", db).exit_code == 0
+    (drops / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    other = sqlite3.connect(db, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # another program holds the whole register
+    try:
+        result = run_cli("run", job, "--json")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert result.exit_code == 3, result.stderr
+    assert result.json()["exit_code"] == 3
+    assert "register busy" in result.json()["error"]
+    assert "unreachable" not in result.json()["error"]
+    assert names(drops) == ["a.csv"]

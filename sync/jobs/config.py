@@ -3,7 +3,8 @@
 Relative paths are relative to the job file's folder. Every problem is a UsageError
 (exit 2) with one line naming the job file: an unknown table or key, a missing or
 mistyped value, a missing drop folder, a rule file that does not load, a register
-that can't be reached.
+that can't be reached, an output that can't be written. A register busy with another
+run is the exception: RegisterBusyError, exit 3.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sync.errors import RegisterSchemaError, RegsyncError, UsageError
+from sync.errors import RegisterBusyError, RegisterSchemaError, RegsyncError, UsageError
 from sync.pipeline import ReadOptions
 from sync.readers.detect import normalise_delimiter, normalise_encoding
 from sync.rules import Rules, load_rules
@@ -247,7 +248,10 @@ class _Checker:
         return str(self.resolve(str(sqlite_path(url))))
 
     def check_register(self, url: str) -> None:
-        """The register opens (read-only), or its folder exists for a new SQLite one."""
+        """The register opens (read-only), or its folder exists for a new SQLite one.
+
+        A register busy with another run keeps its exit code 3 (spec section 7): it is
+        reachable, and the next run will likely find it free."""
         if not url.startswith(("postgresql://", "postgres://")) and not register_exists(url):
             if not Path(url).parent.is_dir():
                 raise self.fail(f"[job] register {url}: its folder does not exist")
@@ -256,6 +260,8 @@ class _Checker:
             open_register(url, create=False).close()
         except RegisterSchemaError as exc:  # reached: old, newer, or not a register
             raise self.fail(f"[job] register: {exc.message}") from None
+        except RegisterBusyError as exc:
+            raise RegisterBusyError(f"{self.path}: [job] register: {exc.message}") from None
         except RegsyncError as exc:
             raise self.fail(f"[job] register unreachable: {exc.message}") from None
 
