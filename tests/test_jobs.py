@@ -16,7 +16,7 @@ import pytest
 import sync.errors as sync_errors
 from sync.jobs.sources import move_into, temporary_name
 from tests.conftest import customers, report_rows, run_cli, set_schema_version
-from tests.jobs_helpers import HEADER, batches, log_lines, names, write_job
+from tests.jobs_helpers import HEADER, batches, deny_writes, log_lines, names, write_job
 from tests.workbooks import write_xlsx
 
 FOLDER_SOURCE = 'folder = "drops"\npattern = "*.csv"\nsettle_seconds = 0.3'
@@ -822,3 +822,74 @@ def test_a_register_busy_at_the_start_of_a_run_exits_3(
     assert "register busy" in result.json()["error"]
     assert "unreachable" not in result.json()["error"]
     assert names(drops) == ["a.csv"]
+
+
+@pytest.mark.parametrize(("denied", "message"), [
+    ("out/regsync.jsonl", "[output] log"),
+    ("drops", "[source] folder"),
+    ("out/done", "[output] processed"),
+    ("out/held", "[output] held"),
+    ("out/reports", "[output] reports"),
+    ("out", "[output] log"),  # the log can't be made in it
+])
+def test_outputs_and_a_drop_folder_this_user_cannot_write_are_refused_before_any_commit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, denied: str, message: str) -> None:
+    # QA (as an unprivileged user): a log that can't be written, or a drop folder whose
+    # files can't be moved out, was found after the first commit (exit 2, no log line;
+    # every rerun left one more copy a-1.csv, a-2.csv in processed/).
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops, out = tmp_path / "drops", tmp_path / "out"
+    drops.mkdir()
+    (drops / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    for folder in ("done", "held", "reports"):
+        (out / folder).mkdir(parents=True)
+    if denied != "out":
+        (out / "regsync.jsonl").write_text("")
+    deny_writes(monkeypatch, tmp_path / denied)
+    for _ in range(2):
+        result = run_cli("run", job, "--json")
+        assert result.exit_code == 2, result.stderr
+        assert message in result.json()["error"]
+        assert "permission" in result.json()["error"]
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "r.db").exists()
+    assert names(drops) == ["a.csv"]
+    assert [names(out / f) for f in ("done", "held", "reports")] == [[], [], []]
+
+
+def test_a_move_that_cannot_remove_the_drop_leaves_no_copy(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    drops, done = tmp_path / "drops", tmp_path / "done"
+    drops.mkdir()
+    (drops / "a.csv").write_text("x")
+    real = os.unlink
+
+    def denied(path: object, *args: object, **kwargs: object) -> None:
+        if Path(os.fsdecode(path)).parent == drops:  # type: ignore[arg-type]
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "unlink", denied)
+    with pytest.raises(PermissionError):
+        move_into(drops / "a.csv", done)
+    assert names(drops) == ["a.csv"] and names(done) == []
+
+
+def test_another_users_drop_in_a_sticky_folder_is_not_committed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A shared drop folder (mode 1777, as /tmp): this user may write it but not remove
+    # another user's file. Committed, the file would stay and be found every night.
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    drops.chmod(0o1777)
+    (drops / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    owner = (drops / "a.csv").stat().st_uid
+    monkeypatch.setattr(os, "geteuid", lambda: owner + 4242)  # neither its owner nor root
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 1
+    [record] = result.json()["files"]
+    assert record["outcome"] == "failed" and record["batch"] is None
+    assert "sticky bit" in record["reason"]
+    assert names(drops) == ["a.csv"]
+    assert not (tmp_path / "r.db").exists() or customers(tmp_path / "r.db") == {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import getpass
+import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -215,14 +216,26 @@ class _Checker:
 
     def check_outputs(self, job: Job) -> None:
         """Outputs that can't be written are found before any file is committed: a
-        commit whose file then can't be moved or logged would look unapplied."""
-        for key, folder in (("reports", job.reports), ("processed", job.processed),
-                            ("held", job.held)):
+        commit whose file then can't be moved or logged would look unapplied (and be
+        found, and copied to processed/, again every night). So is a drop folder whose
+        files can't be moved out of it."""
+        folders = [("reports", job.reports), ("held", job.held)]
+        if isinstance(job.source, FolderSource):
+            folders.append(("processed", job.processed))
+        for key, folder in folders:
             if folder.exists() and not folder.is_dir():
                 raise self.fail(f"[output] {key} {folder} is a file; name a folder")
         for key, file in (("log", job.log), ("lock", job.lock)):
             if file.is_dir():
                 raise self.fail(f"[output] {key} {file} is a folder; name a file")
+        for key, path in [("log", job.log), *folders]:
+            why = _unwritable(path)
+            if why:
+                raise self.fail(f"[output] {key} {path}: {why}")
+        if isinstance(job.source, FolderSource) and not os.access(
+                job.source.folder, os.R_OK | os.W_OK | os.X_OK):
+            raise self.fail(f"[source] folder {job.source.folder}: no permission to move "
+                            "files out of it (it needs write permission for this user)")
 
     def check_keys(self) -> None:
         for section, value in self.data.items():
@@ -337,6 +350,26 @@ class _Checker:
         if not isinstance(value, bool):
             raise self.fail("[policy] allow_conflicts must be true or false")
         return value
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why this process could not write `path` (a file or a folder), or None.
+
+    An existing file must be writable, an existing folder writable and searchable; a
+    missing one is made when first needed, so its nearest existing folder must be.
+    """
+    if path.exists():
+        if os.access(path, os.W_OK | (os.X_OK if path.is_dir() else 0)):
+            return None
+        return "no permission to write it (for this user)"
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"can't be made: {parent} is a file"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"can't be made: no permission to write {parent} (for this user)"
+    return None
 
 
 def _os_user() -> str:

@@ -34,7 +34,7 @@ from sync.errors import (
 )
 from sync.jobs.config import FolderSource, Job, TableSource
 from sync.jobs.lock import job_lock
-from sync.jobs.sources import look, move_into, scan_folder, write_new
+from sync.jobs.sources import look, move_into, scan_folder, unremovable, write_new
 from sync.pipeline import ReadOptions, commit, file_checksum, preview, preview_table
 from sync.plan import Plan
 from sync.readers import source_kind
@@ -342,6 +342,10 @@ class _Run:
             return FileResult(str(path), "left_incomplete",
                               reason="gone from the folder before it was read"
                               if now is None else "changed after the look: still being written")
+        stuck = unremovable(path)
+        if stuck:  # committed, it would be found again every night: not even read
+            return FileResult(str(path), "failed", reason=stuck, exit_code=1,
+                              seconds=time.monotonic() - start)
         try:
             checksum = file_checksum(path)
         except OSError as exc:  # e.g. no permission to read it: this file fails, not the run

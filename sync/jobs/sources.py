@@ -11,6 +11,7 @@ import errno
 import fnmatch
 import os
 import re
+import stat
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -139,6 +140,20 @@ def look(path: Path) -> tuple[int, int] | None:
     return _look(path)
 
 
+def unremovable(path: Path) -> str | None:
+    """Why this process can't move `path` out of its folder though it may write to the
+    folder, or None: in a folder with the sticky bit (a shared one, as /tmp) only the
+    file's owner, the folder's owner and root may remove a file."""
+    try:
+        folder, file = path.parent.stat(), path.lstat()
+    except OSError:
+        return None  # gone, or unreadable: said when it is read
+    if not folder.st_mode & stat.S_ISVTX or os.geteuid() in (0, folder.st_uid, file.st_uid):
+        return None
+    return ("another user's file in a folder with the sticky bit: this user can't move it "
+            "out; left in the folder")
+
+
 def move_into(path: Path, folder: Path, name: str | None = None,
               checksum: str | None = None) -> Path | None:
     """Move `path` into `folder` (as `name`, default its own); return where it went.
@@ -177,7 +192,15 @@ def move_into(path: Path, folder: Path, name: str | None = None,
             return None
         # A drop renamed over `path` between the look above and this unlink would go
         # with it: a window of microseconds, where it was a whole commit before.
-        os.unlink(path)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            raise  # gone meanwhile: the new name may be its only copy now
+        except OSError:
+            # Not moved after all (no permission in the folder): the new name goes, or
+            # every later run would leave one more copy (x-1.csv, x-2.csv, ...).
+            target.unlink(missing_ok=True)
+            raise
         _fsync_dir(folder)
         _fsync_dir(path.parent)
         return target
