@@ -154,7 +154,7 @@ def test_unreadable_file_is_held_with_its_error_and_the_run_goes_on(tmp_path: Pa
     job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
     drops = tmp_path / "drops"
     drops.mkdir()
-    (drops / "a.csv").write_bytes(b"")
+    (drops / "a.csv").write_bytes(b"\x00\x01\x02 binary, not a CSV\n")
     (drops / "b.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
     result = run_cli("run", job, "--json")
     assert result.exit_code == 1
@@ -893,3 +893,23 @@ def test_another_users_drop_in_a_sticky_folder_is_not_committed(
     assert "sticky bit" in record["reason"]
     assert names(drops) == ["a.csv"]
     assert not (tmp_path / "r.db").exists() or customers(tmp_path / "r.db") == {}
+
+
+def test_an_empty_drop_is_left_in_the_folder(tmp_path: Path) -> None:
+    # QA: a zero-byte drop was `failed` and moved to held/: a writer that had just
+    # opened it went on writing to a file no longer in the folder, and its rows were lost.
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    (drops / "a.csv").write_bytes(b"")
+    (drops / "b.csv").write_text(HEADER + "2;Beta Oy;Kemi\n")
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 0, result.stderr
+    outcomes = {Path(f["file"]).name: (f["outcome"], f.get("reason"))
+                for f in result.json()["files"]}
+    assert outcomes["a.csv"][0] == "left_incomplete" and "empty" in outcomes["a.csv"][1]
+    assert outcomes["b.csv"][0] == "committed"
+    assert names(drops) == ["a.csv"] and names(tmp_path / "out" / "held") == []
+    (drops / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")  # the writer goes on
+    assert run_cli("run", job).exit_code == 0
+    assert sorted(customers(tmp_path / "r.db")) == ["1", "2"]

@@ -1,8 +1,9 @@
 """What a run takes from its folder, and how files leave it without ever being lost.
 
-A file is ready when its name matches the pattern, it has no temporary name, and its
-size and modification time are the same at two looks `settle_seconds` apart. Ready
-files go in name order (Python's string order of the file names, i.e. by code point).
+A file is ready when its name matches the pattern, it has no temporary name, it is not
+empty, and its size and modification time are the same at two looks `settle_seconds`
+apart. Ready files go in name order (Python's string order of the file names, i.e. by
+code point).
 """
 
 from __future__ import annotations
@@ -122,6 +123,11 @@ def scan_folder(folder: Path, pattern: str, settle_seconds: float,
         if second != first[path]:
             incomplete.append((path, f"size or time changed within {settle_seconds:g} s: "
                                      f"still being written"))
+        elif second[0] == 0:
+            # Never a valid drop, and maybe a writer's just-opened file: moved away, the
+            # rows it writes next would go to a name no longer in the folder (QA).
+            incomplete.append((path, "empty (0 bytes): not yet written, or nothing to "
+                                     "import; left in the folder"))
         else:
             settled[path] = second
     return Scan(list(settled), sorted(incomplete, key=lambda item: item[0].name), settled)
