@@ -913,3 +913,50 @@ def test_an_empty_drop_is_left_in_the_folder(tmp_path: Path) -> None:
     (drops / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")  # the writer goes on
     assert run_cli("run", job).exit_code == 0
     assert sorted(customers(tmp_path / "r.db")) == ["1", "2"]
+
+
+@pytest.mark.parametrize("stem", ["k" * 251, "ä" * 125, "x" * 60 + "." + "y" * 190])
+def test_a_drop_with_a_name_of_full_length_gets_a_report_note_and_copy_that_fit(
+        tmp_path: Path, stem: str) -> None:
+    # QA: the report's temporary name `.NAME.report.csv.PID.tmp` of a 255-byte drop name
+    # was too long ("File name too long"): exit 2 after its commit, the rest not done.
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops, out = tmp_path / "drops", tmp_path / "out"
+    drops.mkdir()
+    name = stem[:255 - len(".csv")]  # a name of 255 bytes (the "ä" one 254)
+    good, bad = drops / f"{name}.csv", drops / f"{name[:-1]}Z.csv"
+    assert len(good.name.encode()) <= 255
+    good.write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    bad.write_text("just;some;words\n")  # no key column: held with an error note
+    (drops / "z.csv").write_text(HEADER + "2;Beta Oy;Kemi\n")
+    (out / "done").mkdir(parents=True)
+    (out / "done" / good.name).write_text("an older file of that name")
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 1, result.stderr
+    files = {Path(f["file"]).name: f for f in result.json()["files"]}
+    assert [files[n]["outcome"] for n in (good.name, bad.name, "z.csv")] == [
+        "committed", "failed", "committed"]
+    assert names(drops) == []
+    written = [Path(files[good.name]["moved_to"]), Path(files[good.name]["report"]),
+               Path(files[bad.name]["moved_to"]), Path(files[bad.name]["note"])]
+    for path in written:
+        assert path.exists() and len(path.name.encode()) <= 255
+        assert path.name.startswith(name[:50])  # x-1.y...csv: a suffix goes after x
+    assert "-1" in written[0].name and written[0].name.endswith(".csv")
+    assert written[0].read_text().endswith("Oulu\n")
+    assert written[1].name.endswith(".report.csv") and written[3].name.endswith(".error.txt")
+    assert len({p.name for p in written}) == 4
+    assert not [n for f in ("done", "held", "reports") for n in names(out / f)
+                if n.endswith(".tmp")]
+
+
+def test_cut_names_keep_their_start_and_end_and_stay_apart() -> None:
+    from sync.jobs.names import fit_name
+
+    assert fit_name("a", ".report.csv") == "a.report.csv"
+    one, two = fit_name("é" * 200 + "1", ".report.csv"), fit_name("é" * 200 + "2", ".report.csv")
+    assert one != two
+    for cut in (one, two):
+        assert len(cut.encode()) == 255 or len(cut.encode()) == 254  # cut between characters
+        assert cut.startswith("é" * 100) and cut.endswith(".report.csv")
+    assert fit_name("a", "." + "b" * 300 + ".csv").endswith(".csv")

@@ -66,6 +66,7 @@ class FileResult:
     reason: str | None = None
     moved_to: str | None = None
     report: str | None = None
+    note: str | None = None
     would_be: Outcome | None = None
     exit_code: int = 0
     at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
@@ -77,7 +78,7 @@ class FileResult:
             "file": self.file, "checksum": self.checksum, "batch": self.batch,
             "counts": self.counts, "seconds": round(self.seconds, 3),
             "outcome": self.outcome}
-        for key in ("would_be", "reason", "moved_to", "report"):
+        for key in ("would_be", "reason", "moved_to", "report", "note"):
             if getattr(self, key) is not None:
                 record[key] = getattr(self, key)
         return record
@@ -486,7 +487,7 @@ class _Run:
                 data = plan.report().write_csv(null_value="").encode()
                 result.report = str(write_new(folder, f"{stem}.report.csv", data))
             if error is not None and target is not None:
-                write_new(target, f"{stem}.error.txt",
-                          (error + "\n").encode("utf-8", "backslashreplace"))
+                result.note = str(write_new(target, f"{stem}.error.txt",
+                                            (error + "\n").encode("utf-8", "backslashreplace")))
         result.seconds = time.monotonic() - start
         return result

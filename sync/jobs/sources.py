@@ -20,6 +20,8 @@ from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
+from sync.jobs.names import free_names, temporary_file_name
+
 # Temporary names of writers and office programs: a download or copy in progress
 # (x.csv.part, x.csv.tmp, x.csv.crdownload, WinSCP's x.csv.filepart, rsync's
 # .x.csv.Gx7a2B), an open Excel (~$x.xlsx) or LibreOffice (.~lock.x.csv#) file. The
@@ -243,7 +245,7 @@ def _place_new(folder: Path, name: str, fill: Callable[[BinaryIO], object]) -> P
     """fill() a temporary file in `folder`, fsync it, give it the first free name of
     `name` (x.csv, x-1.csv, ...) and return that; the temporary file never stays."""
     folder.mkdir(parents=True, exist_ok=True)
-    temp = folder / f".{name}.{os.getpid()}.tmp"
+    temp = folder / temporary_file_name(name)
     try:
         with open(temp, "wb") as out:
             fill(out)
@@ -254,7 +256,8 @@ def _place_new(folder: Path, name: str, fill: Callable[[BinaryIO], object]) -> P
         # A write's error (a full disk) names no file, a link's the temporary one: the
         # file it was for is named instead.
         if exc.filename in (None, str(temp)):
-            raise OSError(exc.errno, exc.strerror, str(folder / name)) from exc
+            raise OSError(exc.errno, exc.strerror, str(folder / next(free_names(name)))) \
+                from exc
         raise
     finally:
         temp.unlink(missing_ok=True)
@@ -289,12 +292,7 @@ def _claim(folder: Path, name: str, temp: Path) -> Path:
 
 
 def _names(folder: Path, name: str) -> Iterator[Path]:
-    yield folder / name
-    stem, dot, suffix = name.partition(".")
-    n = 1
-    while True:
-        yield folder / f"{stem}-{n}{dot}{suffix}"
-        n += 1
+    return (folder / free for free in free_names(name))
 
 
 def _copy(path: Path, out: BinaryIO) -> None:
