@@ -960,3 +960,26 @@ def test_cut_names_keep_their_start_and_end_and_stay_apart() -> None:
         assert len(cut.encode()) == 255 or len(cut.encode()) == 254  # cut between characters
         assert cut.startswith("é" * 100) and cut.endswith(".report.csv")
     assert fit_name("a", "." + "b" * 300 + ".csv").endswith(".csv")
+
+
+def test_hidden_files_in_the_drop_folder_are_no_drops(tmp_path: Path) -> None:
+    # QA: macOS's ._a.csv failed and went to held/ every night; .hidden.csv and an
+    # emacs lock .#a.csv were committed; with pattern "*", .DS_Store and a vim swap file
+    # would have been moved. A shell's * skips them, and so does a job.
+    job = write_job(tmp_path, source='folder = "drops"\npattern = "*"\nsettle_seconds = 0')
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    hidden = ["._a.csv", ".DS_Store", ".a.csv.swp", ".#a.csv", ".hidden.csv"]
+    for name in hidden:
+        (drops / name).write_text(HEADER + "9;Hidden Oy;Oulu\n")
+    (drops / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    (drops / "b.csv").write_text(HEADER + "2;Beta Oy;Kemi\n")
+    (drops / ".b.csv.Gx7a2B").write_text(HEADER)  # rsync still writing b.csv
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 0, result.stderr
+    outcomes = {Path(f["file"]).name: f["outcome"] for f in result.json()["files"]}
+    assert outcomes == {"a.csv": "committed", "b.csv": "left_incomplete",
+                        ".b.csv.Gx7a2B": "left_incomplete"}
+    assert names(drops) == sorted([*hidden, ".b.csv.Gx7a2B", "b.csv"])
+    assert sorted(customers(tmp_path / "r.db")) == ["1"]
+    assert names(tmp_path / "out" / "held") == []

@@ -1,9 +1,9 @@
 """What a run takes from its folder, and how files leave it without ever being lost.
 
-A file is ready when its name matches the pattern, it has no temporary name, it is not
-empty, and its size and modification time are the same at two looks `settle_seconds`
-apart. Ready files go in name order (Python's string order of the file names, i.e. by
-code point).
+A file is ready when its name matches the pattern, is not hidden (a leading dot, unless
+the pattern has one) and no temporary name, it is not empty, and its size and
+modification time are the same at two looks `settle_seconds` apart. Ready files go in
+name order (Python's string order of the file names, i.e. by code point).
 """
 
 from __future__ import annotations
@@ -89,7 +89,11 @@ def scan_folder(folder: Path, pattern: str, settle_seconds: float,
             excluded = path.resolve() in exclude
         except (OSError, RuntimeError):  # a link to itself, or a loop of links
             excluded = False
-        if excluded:
+        if excluded or (path.name.startswith(".") and not pattern.startswith(".")
+                        and temporary_name(path.name) is None):
+            # A hidden name (.DS_Store, macOS's ._x.csv, an editor's .x.csv.swp or
+            # .#x.csv) is no drop, as a shell's * skips it; a writer's hidden temporary
+            # name (.~lock.x.csv#, rsync's .x.csv.Gx7a2B) still holds its file back.
             continue
         if not path.is_file():
             # Said, not skipped in silence (QA): a drop the job will never read is one
