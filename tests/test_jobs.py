@@ -983,3 +983,50 @@ def test_hidden_files_in_the_drop_folder_are_no_drops(tmp_path: Path) -> None:
     assert names(drops) == sorted([*hidden, ".b.csv.Gx7a2B", "b.csv"])
     assert sorted(customers(tmp_path / "r.db")) == ["1"]
     assert names(tmp_path / "out" / "held") == []
+
+
+@pytest.mark.parametrize(("content", "setting", "advice"), [
+    # The header on row 3: preview says "pass --header-row 3".
+    ((";;\n;;\n" + HEADER + "1;Alpha Oy;Oulu\n").encode(), "",
+     "set header_row = 3 in [source]"),
+    # Code page 850 or Windows-1252 can't be told: "pass --encoding cp850, or ...".
+    ("customer_number;name;city\n1;Matti;Hämeenkatu 5\n".encode("cp850"), "",
+     'set encoding = "cp850" in [source], or encoding = "cp1252" if'),
+    # The job's own encoding does not fit the file: "pass another --encoding".
+    (("customer_number;name;city\n1;Kahvila Äijä Oy;Oulu\n").encode("cp1252"),
+     'encoding = "utf-8"', "set another encoding in [source] (e.g."),
+    # No key column at all: "check the header row (--header-row) and the delimiter".
+    (b"just;some;words\n", "", "check the header row ([source] header_row) and the "
+     "delimiter ([source] delimiter)"),
+])
+def test_a_drops_error_names_the_jobs_settings_not_previews_options(
+        tmp_path: Path, content: bytes, setting: str, advice: str) -> None:
+    # QA: a job's log and error note told the operator to "pass --encoding cp850" or
+    # "pass --header-row 4", options `regsync run` does not have.
+    job = write_job(tmp_path, source=f'folder = "drops"\nsettle_seconds = 0\n{setting}')
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    (drops / "a.csv").write_bytes(content)
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 1, result.stderr
+    [record] = result.json()["files"]
+    assert record["outcome"] == "failed"
+    assert advice in record["reason"] and "--" not in record["reason"], record["reason"]
+    note = (tmp_path / "out" / "held" / "a.error.txt").read_text()
+    assert advice in note and "--" not in note
+
+
+@pytest.mark.parametrize(("cli", "job"), [
+    ("sheet 'Asiakkaat 2' has one (row 3: Nimi): pass --sheet 'Asiakkaat 2' --header-row 3",
+     "sheet 'Asiakkaat 2' has one (row 3: Nimi): set sheet = \"Asiakkaat 2\" and "
+     "header_row = 3 in [source]"),
+    ("mixes encodings, so no single --encoding reads it right",
+     "mixes encodings, so no single [source] encoding reads it right"),
+    ("not cp1252; pass --encoding utf-16-le or leave --encoding out",
+     'not cp1252; set encoding = "utf-16-le" in [source] or leave encoding out of [source]'),
+    ("the sheets are 'A', 'B' (pass --sheet)", "the sheets are 'A', 'B' (set sheet in [source])"),
+])
+def test_previews_advice_is_said_as_job_settings(cli: str, job: str) -> None:
+    from sync.jobs.advice import job_advice
+
+    assert job_advice(cli) == job
