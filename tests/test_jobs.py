@@ -167,6 +167,12 @@ def test_unreadable_file_is_held_with_its_error_and_the_run_goes_on(tmp_path: Pa
      "unknown key 'actr' in [job]"),
     (lambda t: t + "\n[sources]\nfolder = 'x'\n", "unknown table [sources]"),
     (lambda t: t.replace('folder = "drops"', 'folder = "nowhere"'), "does not exist"),
+    (lambda t: t.replace('folder = "drops"', 'folder = "drops/a.csv"'),
+     "a.csv is a file, not a folder"),
+    (lambda t: t.replace('pattern = "*.csv"', 'pattern = "sub/*.csv"'),
+     "[source] pattern 'sub/*.csv' holds a path"),
+    (lambda t: t.replace('pattern = "*.csv"', 'pattern = "**/*.csv"'),
+     "[source] pattern '**/*.csv' holds a path"),
     (lambda t: t.replace('register = "r.db"', 'register = "no/such/dir/r.db"'),
      "its folder does not exist"),
     (lambda t: t.replace('register = "r.db"', 'register = "postgresql://nobody@127.0.0.1:1/x"'),
@@ -1030,3 +1036,18 @@ def test_previews_advice_is_said_as_job_settings(cli: str, job: str) -> None:
     from sync.jobs.advice import job_advice
 
     assert job_advice(cli) == job
+
+
+def test_a_job_and_rules_file_saved_with_a_byte_order_mark_are_read(tmp_path: Path) -> None:
+    # QA: a job file from a Windows editor that writes a UTF-8 BOM was "not valid TOML
+    # (Invalid statement (at line 1, column 1))".
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0',
+                    extra_job='rules = "rules.toml"')
+    job.write_bytes(b"\xef\xbb\xbf" + job.read_bytes())
+    (tmp_path / "rules.toml").write_bytes(b"\xef\xbb\xbf[rules]\ndefault_country = \"FI\"\n")
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    (drops / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    result = run_cli("run", job)
+    assert result.exit_code == 0, result.stderr
+    assert sorted(customers(tmp_path / "r.db")) == ["1"]

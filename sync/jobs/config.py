@@ -113,7 +113,8 @@ def load_job(path: Path) -> Job:
     Nothing is created or moved: the folders of the output are made when first needed.
     """
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        # A BOM, as some Windows editors write, is no TOML but means UTF-8 all the same.
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise UsageError(f"{path}: job file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -287,6 +288,9 @@ class _Checker:
                             "table or query, not both")
         if folder is not None:
             resolved = self.resolve(folder)
+            if resolved.exists() and not resolved.is_dir():
+                raise self.fail(f"[source] folder {resolved} is a file, not a folder; name "
+                                "the folder the files are dropped into")
             if not resolved.is_dir():
                 raise self.fail(f"[source] folder {resolved} does not exist")
             settle = src.get("settle_seconds", DEFAULT_SETTLE_SECONDS)
@@ -294,7 +298,7 @@ class _Checker:
                     or not 0 <= settle <= MAX_SETTLE_SECONDS):  # NaN fails this too
                 raise self.fail(f"[source] settle_seconds must be a number of seconds from "
                                 f"0 to {MAX_SETTLE_SECONDS}")
-            return FolderSource(folder=resolved, pattern=self.text("source", "pattern") or "*",
+            return FolderSource(folder=resolved, pattern=self.pattern(),
                                 settle_seconds=float(settle), read=self.read_options())
         given = [k for k in ("pattern", "settle_seconds", *_READ_KEYS) if k in src]
         if given:
@@ -310,6 +314,18 @@ class _Checker:
             raise self.fail(f"[source] db {redact_url(db)!r}: expected sqlite:///path or "
                             "postgresql://...")
         return TableSource(db=db, table=table, query=query)
+
+    def pattern(self) -> str:
+        """[source] pattern, a name pattern: only names directly in the folder are
+        compared, so one with a path in it would never match (and say so every night
+        as 'nothing to do')."""
+        pattern = self.text("source", "pattern") or "*"
+        if "/" in pattern or os.sep in pattern:
+            raise self.fail(f"[source] pattern {pattern!r} holds a path, but only the names "
+                            "of the files directly in the folder are matched (no "
+                            "sub-folders); set folder to the sub-folder and pattern to "
+                            "the name part, such as '*.csv'")
+        return pattern
 
     def read_options(self) -> ReadOptions:
         """[source] encoding, delimiter, sheet and header_row, checked as the options of
