@@ -176,8 +176,8 @@ def _lost_information_severities(default: Mapping[str, Any]) -> dict[str, dict[s
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
+        # A BOM, as some Windows editors write, is no TOML but means UTF-8 all the same.
+        return tomllib.loads(path.read_bytes().decode("utf-8-sig"))
     except FileNotFoundError:
         raise RulesError(f"{path}: rule file not found") from None
     except tomllib.TOMLDecodeError as exc:

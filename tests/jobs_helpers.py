@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sqlite3
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 HEADER = "customer_number;name;city\n"
 
@@ -54,3 +59,49 @@ def batches(db: Path) -> list[tuple]:
 def names(folder: Path) -> list[str]:
     """The file names in `folder`, sorted (empty when it does not exist)."""
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def deny_writes(monkeypatch: pytest.MonkeyPatch, *denied: Path) -> None:
+    """Make `denied` (files, and folders whose entries can't be made or removed) as a
+    user without write permission sees them: os.access says no, and opening them for
+    writing, linking into or unlinking out of them fail with EACCES. (Tests run as root,
+    whom real permissions don't stop.)"""
+    paths = {p.resolve() for p in denied}
+    real_access, real_open, real_unlink, real_link, real_mkdir = (
+        os.access, os.open, os.unlink, os.link, os.mkdir)
+
+    def blocked(path: object, *, entry: bool = True) -> bool:
+        resolved = Path(os.fsdecode(path)).resolve()  # type: ignore[arg-type]
+        return resolved in paths or (entry and resolved.parent in paths)
+
+    def refuse(path: object) -> PermissionError:
+        return PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fsdecode(path))
+
+    def access(path: Any, mode: int, **kwargs: Any) -> bool:
+        if mode & os.W_OK and blocked(path, entry=False):
+            return False
+        return real_access(path, mode, **kwargs)
+
+    def open_(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT) and blocked(path):
+            raise refuse(path)
+        return real_open(path, flags, *args, **kwargs)
+
+    def unlink(path: Any, *args: Any, **kwargs: Any) -> None:
+        if blocked(path):
+            raise refuse(path)
+        real_unlink(path, *args, **kwargs)
+
+    def link(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
+        if blocked(dst):
+            raise refuse(dst)
+        real_link(src, dst, *args, **kwargs)
+
+    def mkdir(path: Any, *args: Any, **kwargs: Any) -> None:
+        if blocked(path):
+            raise refuse(path)
+        real_mkdir(path, *args, **kwargs)
+
+    for name, fake in (("access", access), ("open", open_), ("unlink", unlink),
+                       ("link", link), ("mkdir", mkdir)):
+        monkeypatch.setattr(os, name, fake)

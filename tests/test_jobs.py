@@ -16,7 +16,7 @@ import pytest
 import sync.errors as sync_errors
 from sync.jobs.sources import move_into, temporary_name
 from tests.conftest import customers, report_rows, run_cli, set_schema_version
-from tests.jobs_helpers import HEADER, batches, log_lines, names, write_job
+from tests.jobs_helpers import HEADER, batches, deny_writes, log_lines, names, write_job
 from tests.workbooks import write_xlsx
 
 FOLDER_SOURCE = 'folder = "drops"\npattern = "*.csv"\nsettle_seconds = 0.3'
@@ -154,7 +154,7 @@ def test_unreadable_file_is_held_with_its_error_and_the_run_goes_on(tmp_path: Pa
     job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
     drops = tmp_path / "drops"
     drops.mkdir()
-    (drops / "a.csv").write_bytes(b"")
+    (drops / "a.csv").write_bytes(b"\x00\x01\x02 binary, not a CSV\n")
     (drops / "b.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
     result = run_cli("run", job, "--json")
     assert result.exit_code == 1
@@ -167,6 +167,12 @@ def test_unreadable_file_is_held_with_its_error_and_the_run_goes_on(tmp_path: Pa
      "unknown key 'actr' in [job]"),
     (lambda t: t + "\n[sources]\nfolder = 'x'\n", "unknown table [sources]"),
     (lambda t: t.replace('folder = "drops"', 'folder = "nowhere"'), "does not exist"),
+    (lambda t: t.replace('folder = "drops"', 'folder = "drops/a.csv"'),
+     "a.csv is a file, not a folder"),
+    (lambda t: t.replace('pattern = "*.csv"', 'pattern = "sub/*.csv"'),
+     "[source] pattern 'sub/*.csv' holds a path"),
+    (lambda t: t.replace('pattern = "*.csv"', 'pattern = "**/*.csv"'),
+     "[source] pattern '**/*.csv' holds a path"),
     (lambda t: t.replace('register = "r.db"', 'register = "no/such/dir/r.db"'),
      "its folder does not exist"),
     (lambda t: t.replace('register = "r.db"', 'register = "postgresql://nobody@127.0.0.1:1/x"'),
@@ -798,3 +804,250 @@ def test_a_job_whose_register_needs_migrating_is_not_said_to_be_unreachable(
     assert "unreachable" not in error, error
     assert error.endswith(": register schema version 3 is not 4; run 'regsync migrate'")
     assert "[job] register: " in error
+
+
+def test_a_register_busy_at_the_start_of_a_run_exits_3(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # QA: "[job] register unreachable: ...: register busy" exited 2 ("fix the job now")
+    # where spec section 7 says 3 (busy: the next run will likely find it free).
+    monkeypatch.setattr("sync.writers.register.sqlite._BUSY_TIMEOUT_MS", 50)
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops, db = tmp_path / "drops", tmp_path / "r.db"
+    drops.mkdir()
+    assert run_cli("init", "--db", db).exit_code == 0
+    (drops / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    other = sqlite3.connect(db, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # another program holds the whole register
+    try:
+        result = run_cli("run", job, "--json")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert result.exit_code == 3, result.stderr
+    assert result.json()["exit_code"] == 3
+    assert "register busy" in result.json()["error"]
+    assert "unreachable" not in result.json()["error"]
+    assert names(drops) == ["a.csv"]
+
+
+@pytest.mark.parametrize(("denied", "message"), [
+    ("out/regsync.jsonl", "[output] log"),
+    ("drops", "[source] folder"),
+    ("out/done", "[output] processed"),
+    ("out/held", "[output] held"),
+    ("out/reports", "[output] reports"),
+    ("out", "[output] log"),  # the log can't be made in it
+])
+def test_outputs_and_a_drop_folder_this_user_cannot_write_are_refused_before_any_commit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, denied: str, message: str) -> None:
+    # QA (as an unprivileged user): a log that can't be written, or a drop folder whose
+    # files can't be moved out, was found after the first commit (exit 2, no log line;
+    # every rerun left one more copy a-1.csv, a-2.csv in processed/).
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops, out = tmp_path / "drops", tmp_path / "out"
+    drops.mkdir()
+    (drops / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    for folder in ("done", "held", "reports"):
+        (out / folder).mkdir(parents=True)
+    if denied != "out":
+        (out / "regsync.jsonl").write_text("")
+    deny_writes(monkeypatch, tmp_path / denied)
+    for _ in range(2):
+        result = run_cli("run", job, "--json")
+        assert result.exit_code == 2, result.stderr
+        assert message in result.json()["error"]
+        assert "permission" in result.json()["error"]
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "r.db").exists()
+    assert names(drops) == ["a.csv"]
+    assert [names(out / f) for f in ("done", "held", "reports")] == [[], [], []]
+
+
+def test_a_move_that_cannot_remove_the_drop_leaves_no_copy(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    drops, done = tmp_path / "drops", tmp_path / "done"
+    drops.mkdir()
+    (drops / "a.csv").write_text("x")
+    real = os.unlink
+
+    def denied(path: object, *args: object, **kwargs: object) -> None:
+        if Path(os.fsdecode(path)).parent == drops:  # type: ignore[arg-type]
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "unlink", denied)
+    with pytest.raises(PermissionError):
+        move_into(drops / "a.csv", done)
+    assert names(drops) == ["a.csv"] and names(done) == []
+
+
+def test_another_users_drop_in_a_sticky_folder_is_not_committed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A shared drop folder (mode 1777, as /tmp): this user may write it but not remove
+    # another user's file. Committed, the file would stay and be found every night.
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    drops.chmod(0o1777)
+    (drops / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    owner = (drops / "a.csv").stat().st_uid
+    monkeypatch.setattr(os, "geteuid", lambda: owner + 4242)  # neither its owner nor root
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 1
+    [record] = result.json()["files"]
+    assert record["outcome"] == "failed" and record["batch"] is None
+    assert "sticky bit" in record["reason"]
+    assert names(drops) == ["a.csv"]
+    assert not (tmp_path / "r.db").exists() or customers(tmp_path / "r.db") == {}
+
+
+def test_an_empty_drop_is_left_in_the_folder(tmp_path: Path) -> None:
+    # QA: a zero-byte drop was `failed` and moved to held/: a writer that had just
+    # opened it went on writing to a file no longer in the folder, and its rows were lost.
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    (drops / "a.csv").write_bytes(b"")
+    (drops / "b.csv").write_text(HEADER + "2;Beta Oy;Kemi\n")
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 0, result.stderr
+    outcomes = {Path(f["file"]).name: (f["outcome"], f.get("reason"))
+                for f in result.json()["files"]}
+    assert outcomes["a.csv"][0] == "left_incomplete" and "empty" in outcomes["a.csv"][1]
+    assert outcomes["b.csv"][0] == "committed"
+    assert names(drops) == ["a.csv"] and names(tmp_path / "out" / "held") == []
+    (drops / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")  # the writer goes on
+    assert run_cli("run", job).exit_code == 0
+    assert sorted(customers(tmp_path / "r.db")) == ["1", "2"]
+
+
+@pytest.mark.parametrize("stem", ["k" * 251, "ä" * 125, "x" * 60 + "." + "y" * 190])
+def test_a_drop_with_a_name_of_full_length_gets_a_report_note_and_copy_that_fit(
+        tmp_path: Path, stem: str) -> None:
+    # QA: the report's temporary name `.NAME.report.csv.PID.tmp` of a 255-byte drop name
+    # was too long ("File name too long"): exit 2 after its commit, the rest not done.
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops, out = tmp_path / "drops", tmp_path / "out"
+    drops.mkdir()
+    name = stem[:255 - len(".csv")]  # a name of 255 bytes (the "ä" one 254)
+    good, bad = drops / f"{name}.csv", drops / f"{name[:-1]}Z.csv"
+    assert len(good.name.encode()) <= 255
+    good.write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    bad.write_text("just;some;words\n")  # no key column: held with an error note
+    (drops / "z.csv").write_text(HEADER + "2;Beta Oy;Kemi\n")
+    (out / "done").mkdir(parents=True)
+    (out / "done" / good.name).write_text("an older file of that name")
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 1, result.stderr
+    files = {Path(f["file"]).name: f for f in result.json()["files"]}
+    assert [files[n]["outcome"] for n in (good.name, bad.name, "z.csv")] == [
+        "committed", "failed", "committed"]
+    assert names(drops) == []
+    written = [Path(files[good.name]["moved_to"]), Path(files[good.name]["report"]),
+               Path(files[bad.name]["moved_to"]), Path(files[bad.name]["note"])]
+    for path in written:
+        assert path.exists() and len(path.name.encode()) <= 255
+        assert path.name.startswith(name[:50])  # x-1.y...csv: a suffix goes after x
+    assert "-1" in written[0].name and written[0].name.endswith(".csv")
+    assert written[0].read_text().endswith("Oulu\n")
+    assert written[1].name.endswith(".report.csv") and written[3].name.endswith(".error.txt")
+    assert len({p.name for p in written}) == 4
+    assert not [n for f in ("done", "held", "reports") for n in names(out / f)
+                if n.endswith(".tmp")]
+
+
+def test_cut_names_keep_their_start_and_end_and_stay_apart() -> None:
+    from sync.jobs.names import fit_name
+
+    assert fit_name("a", ".report.csv") == "a.report.csv"
+    one, two = fit_name("é" * 200 + "1", ".report.csv"), fit_name("é" * 200 + "2", ".report.csv")
+    assert one != two
+    for cut in (one, two):
+        assert len(cut.encode()) == 255 or len(cut.encode()) == 254  # cut between characters
+        assert cut.startswith("é" * 100) and cut.endswith(".report.csv")
+    assert fit_name("a", "." + "b" * 300 + ".csv").endswith(".csv")
+
+
+def test_hidden_files_in_the_drop_folder_are_no_drops(tmp_path: Path) -> None:
+    # QA: macOS's ._a.csv failed and went to held/ every night; .hidden.csv and an
+    # emacs lock .#a.csv were committed; with pattern "*", .DS_Store and a vim swap file
+    # would have been moved. A shell's * skips them, and so does a job.
+    job = write_job(tmp_path, source='folder = "drops"\npattern = "*"\nsettle_seconds = 0')
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    hidden = ["._a.csv", ".DS_Store", ".a.csv.swp", ".#a.csv", ".hidden.csv"]
+    for name in hidden:
+        (drops / name).write_text(HEADER + "9;Hidden Oy;Oulu\n")
+    (drops / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    (drops / "b.csv").write_text(HEADER + "2;Beta Oy;Kemi\n")
+    (drops / ".b.csv.Gx7a2B").write_text(HEADER)  # rsync still writing b.csv
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 0, result.stderr
+    outcomes = {Path(f["file"]).name: f["outcome"] for f in result.json()["files"]}
+    assert outcomes == {"a.csv": "committed", "b.csv": "left_incomplete",
+                        ".b.csv.Gx7a2B": "left_incomplete"}
+    assert names(drops) == sorted([*hidden, ".b.csv.Gx7a2B", "b.csv"])
+    assert sorted(customers(tmp_path / "r.db")) == ["1"]
+    assert names(tmp_path / "out" / "held") == []
+
+
+@pytest.mark.parametrize(("content", "setting", "advice"), [
+    # The header on row 3: preview says "pass --header-row 3".
+    ((";;\n;;\n" + HEADER + "1;Alpha Oy;Oulu\n").encode(), "",
+     "set header_row = 3 in [source]"),
+    # Code page 850 or Windows-1252 can't be told: "pass --encoding cp850, or ...".
+    ("customer_number;name;city\n1;Matti;Hämeenkatu 5\n".encode("cp850"), "",
+     'set encoding = "cp850" in [source], or encoding = "cp1252" if'),
+    # The job's own encoding does not fit the file: "pass another --encoding".
+    (("customer_number;name;city\n1;Kahvila Äijä Oy;Oulu\n").encode("cp1252"),
+     'encoding = "utf-8"', "set another encoding in [source] (e.g."),
+    # No key column at all: "check the header row (--header-row) and the delimiter".
+    (b"just;some;words\n", "", "check the header row ([source] header_row) and the "
+     "delimiter ([source] delimiter)"),
+])
+def test_a_drops_error_names_the_jobs_settings_not_previews_options(
+        tmp_path: Path, content: bytes, setting: str, advice: str) -> None:
+    # QA: a job's log and error note told the operator to "pass --encoding cp850" or
+    # "pass --header-row 4", options `regsync run` does not have.
+    job = write_job(tmp_path, source=f'folder = "drops"\nsettle_seconds = 0\n{setting}')
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    (drops / "a.csv").write_bytes(content)
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 1, result.stderr
+    [record] = result.json()["files"]
+    assert record["outcome"] == "failed"
+    assert advice in record["reason"] and "--" not in record["reason"], record["reason"]
+    note = (tmp_path / "out" / "held" / "a.error.txt").read_text()
+    assert advice in note and "--" not in note
+
+
+@pytest.mark.parametrize(("cli", "job"), [
+    ("sheet 'Asiakkaat 2' has one (row 3: Nimi): pass --sheet 'Asiakkaat 2' --header-row 3",
+     "sheet 'Asiakkaat 2' has one (row 3: Nimi): set sheet = \"Asiakkaat 2\" and "
+     "header_row = 3 in [source]"),
+    ("mixes encodings, so no single --encoding reads it right",
+     "mixes encodings, so no single [source] encoding reads it right"),
+    ("not cp1252; pass --encoding utf-16-le or leave --encoding out",
+     'not cp1252; set encoding = "utf-16-le" in [source] or leave encoding out of [source]'),
+    ("the sheets are 'A', 'B' (pass --sheet)", "the sheets are 'A', 'B' (set sheet in [source])"),
+])
+def test_previews_advice_is_said_as_job_settings(cli: str, job: str) -> None:
+    from sync.jobs.advice import job_advice
+
+    assert job_advice(cli) == job
+
+
+def test_a_job_and_rules_file_saved_with_a_byte_order_mark_are_read(tmp_path: Path) -> None:
+    # QA: a job file from a Windows editor that writes a UTF-8 BOM was "not valid TOML
+    # (Invalid statement (at line 1, column 1))".
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0',
+                    extra_job='rules = "rules.toml"')
+    job.write_bytes(b"\xef\xbb\xbf" + job.read_bytes())
+    (tmp_path / "rules.toml").write_bytes(b"\xef\xbb\xbf[rules]\ndefault_country = \"FI\"\n")
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    (drops / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    result = run_cli("run", job)
+    assert result.exit_code == 0, result.stderr
+    assert sorted(customers(tmp_path / "r.db")) == ["1"]

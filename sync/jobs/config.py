@@ -3,20 +3,22 @@
 Relative paths are relative to the job file's folder. Every problem is a UsageError
 (exit 2) with one line naming the job file: an unknown table or key, a missing or
 mistyped value, a missing drop folder, a rule file that does not load, a register
-that can't be reached.
+that can't be reached, an output that can't be written. A register busy with another
+run is the exception: RegisterBusyError, exit 3.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import getpass
+import os
 import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sync.errors import RegisterSchemaError, RegsyncError, UsageError
+from sync.errors import RegisterBusyError, RegisterSchemaError, RegsyncError, UsageError
 from sync.pipeline import ReadOptions
 from sync.readers.detect import normalise_delimiter, normalise_encoding
 from sync.rules import Rules, load_rules
@@ -111,7 +113,8 @@ def load_job(path: Path) -> Job:
     Nothing is created or moved: the folders of the output are made when first needed.
     """
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        # A BOM, as some Windows editors write, is no TOML but means UTF-8 all the same.
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise UsageError(f"{path}: job file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -214,14 +217,26 @@ class _Checker:
 
     def check_outputs(self, job: Job) -> None:
         """Outputs that can't be written are found before any file is committed: a
-        commit whose file then can't be moved or logged would look unapplied."""
-        for key, folder in (("reports", job.reports), ("processed", job.processed),
-                            ("held", job.held)):
+        commit whose file then can't be moved or logged would look unapplied (and be
+        found, and copied to processed/, again every night). So is a drop folder whose
+        files can't be moved out of it."""
+        folders = [("reports", job.reports), ("held", job.held)]
+        if isinstance(job.source, FolderSource):
+            folders.append(("processed", job.processed))
+        for key, folder in folders:
             if folder.exists() and not folder.is_dir():
                 raise self.fail(f"[output] {key} {folder} is a file; name a folder")
         for key, file in (("log", job.log), ("lock", job.lock)):
             if file.is_dir():
                 raise self.fail(f"[output] {key} {file} is a folder; name a file")
+        for key, path in [("log", job.log), *folders]:
+            why = _unwritable(path)
+            if why:
+                raise self.fail(f"[output] {key} {path}: {why}")
+        if isinstance(job.source, FolderSource) and not os.access(
+                job.source.folder, os.R_OK | os.W_OK | os.X_OK):
+            raise self.fail(f"[source] folder {job.source.folder}: no permission to move "
+                            "files out of it (it needs write permission for this user)")
 
     def check_keys(self) -> None:
         for section, value in self.data.items():
@@ -247,7 +262,10 @@ class _Checker:
         return str(self.resolve(str(sqlite_path(url))))
 
     def check_register(self, url: str) -> None:
-        """The register opens (read-only), or its folder exists for a new SQLite one."""
+        """The register opens (read-only), or its folder exists for a new SQLite one.
+
+        A register busy with another run keeps its exit code 3 (spec section 7): it is
+        reachable, and the next run will likely find it free."""
         if not url.startswith(("postgresql://", "postgres://")) and not register_exists(url):
             if not Path(url).parent.is_dir():
                 raise self.fail(f"[job] register {url}: its folder does not exist")
@@ -256,6 +274,8 @@ class _Checker:
             open_register(url, create=False).close()
         except RegisterSchemaError as exc:  # reached: old, newer, or not a register
             raise self.fail(f"[job] register: {exc.message}") from None
+        except RegisterBusyError as exc:
+            raise RegisterBusyError(f"{self.path}: [job] register: {exc.message}") from None
         except RegsyncError as exc:
             raise self.fail(f"[job] register unreachable: {exc.message}") from None
 
@@ -268,6 +288,9 @@ class _Checker:
                             "table or query, not both")
         if folder is not None:
             resolved = self.resolve(folder)
+            if resolved.exists() and not resolved.is_dir():
+                raise self.fail(f"[source] folder {resolved} is a file, not a folder; name "
+                                "the folder the files are dropped into")
             if not resolved.is_dir():
                 raise self.fail(f"[source] folder {resolved} does not exist")
             settle = src.get("settle_seconds", DEFAULT_SETTLE_SECONDS)
@@ -275,7 +298,7 @@ class _Checker:
                     or not 0 <= settle <= MAX_SETTLE_SECONDS):  # NaN fails this too
                 raise self.fail(f"[source] settle_seconds must be a number of seconds from "
                                 f"0 to {MAX_SETTLE_SECONDS}")
-            return FolderSource(folder=resolved, pattern=self.text("source", "pattern") or "*",
+            return FolderSource(folder=resolved, pattern=self.pattern(),
                                 settle_seconds=float(settle), read=self.read_options())
         given = [k for k in ("pattern", "settle_seconds", *_READ_KEYS) if k in src]
         if given:
@@ -291,6 +314,18 @@ class _Checker:
             raise self.fail(f"[source] db {redact_url(db)!r}: expected sqlite:///path or "
                             "postgresql://...")
         return TableSource(db=db, table=table, query=query)
+
+    def pattern(self) -> str:
+        """[source] pattern, a name pattern: only names directly in the folder are
+        compared, so one with a path in it would never match (and say so every night
+        as 'nothing to do')."""
+        pattern = self.text("source", "pattern") or "*"
+        if "/" in pattern or os.sep in pattern:
+            raise self.fail(f"[source] pattern {pattern!r} holds a path, but only the names "
+                            "of the files directly in the folder are matched (no "
+                            "sub-folders); set folder to the sub-folder and pattern to "
+                            "the name part, such as '*.csv'")
+        return pattern
 
     def read_options(self) -> ReadOptions:
         """[source] encoding, delimiter, sheet and header_row, checked as the options of
@@ -331,6 +366,26 @@ class _Checker:
         if not isinstance(value, bool):
             raise self.fail("[policy] allow_conflicts must be true or false")
         return value
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why this process could not write `path` (a file or a folder), or None.
+
+    An existing file must be writable, an existing folder writable and searchable; a
+    missing one is made when first needed, so its nearest existing folder must be.
+    """
+    if path.exists():
+        if os.access(path, os.W_OK | (os.X_OK if path.is_dir() else 0)):
+            return None
+        return "no permission to write it (for this user)"
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"can't be made: {parent} is a file"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"can't be made: no permission to write {parent} (for this user)"
+    return None
 
 
 def _os_user() -> str:

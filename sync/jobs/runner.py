@@ -13,7 +13,6 @@ import contextlib
 import errno
 import json
 import os
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,9 +31,10 @@ from sync.errors import (
     StalePlanError,
     first_line,
 )
+from sync.jobs.advice import doubt_advice, job_advice
 from sync.jobs.config import FolderSource, Job, TableSource
 from sync.jobs.lock import job_lock
-from sync.jobs.sources import look, move_into, scan_folder, write_new
+from sync.jobs.sources import look, move_into, scan_folder, unremovable, write_new
 from sync.pipeline import ReadOptions, commit, file_checksum, preview, preview_table
 from sync.plan import Plan
 from sync.readers import source_kind
@@ -48,9 +48,6 @@ from sync.writers.register.urls import redact_url
 Outcome = Literal["committed", "skipped_duplicate", "held", "left_incomplete", "failed",
                   "dry_run"]
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
-
-# The CLI's advice in an encoding doubt, and what a job file says instead.
-_JOB_ADVICE = re.compile(r"pass --encoding (\S+) if that is right")
 
 
 @dataclass
@@ -66,6 +63,7 @@ class FileResult:
     reason: str | None = None
     moved_to: str | None = None
     report: str | None = None
+    note: str | None = None
     would_be: Outcome | None = None
     exit_code: int = 0
     at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
@@ -77,7 +75,7 @@ class FileResult:
             "file": self.file, "checksum": self.checksum, "batch": self.batch,
             "counts": self.counts, "seconds": round(self.seconds, 3),
             "outcome": self.outcome}
-        for key in ("would_be", "reason", "moved_to", "report"):
+        for key in ("would_be", "reason", "moved_to", "report", "note"):
             if getattr(self, key) is not None:
                 record[key] = getattr(self, key)
         return record
@@ -342,6 +340,10 @@ class _Run:
             return FileResult(str(path), "left_incomplete",
                               reason="gone from the folder before it was read"
                               if now is None else "changed after the look: still being written")
+        stuck = unremovable(path)
+        if stuck:  # committed, it would be found again every night: not even read
+            return FileResult(str(path), "failed", reason=stuck, exit_code=1,
+                              seconds=time.monotonic() - start)
         try:
             checksum = file_checksum(path)
         except OSError as exc:  # e.g. no permission to read it: this file fails, not the run
@@ -355,8 +357,11 @@ class _Run:
         try:
             plan = preview(path, self.register, self.job.rules, self.read_options(path))
         except SourceError as exc:
-            result = FileResult(str(path), "failed", checksum, reason=exc.message, exit_code=1)
-            return self.finish(result, path, self.job.held, start, error=exc.message)
+            # The reader's advice names preview's options; a job has settings instead.
+            named = str(path) if exc.message.startswith(str(path)) else ""
+            why = named + job_advice(exc.message[len(named):])
+            result = FileResult(str(path), "failed", checksum, reason=why, exit_code=1)
+            return self.finish(result, path, self.job.held, start, error=why)
         if plan.header.source_checksum != checksum:
             return FileResult(str(path), "left_incomplete", checksum,
                               reason="changed while being read: still being written")
@@ -410,10 +415,7 @@ class _Run:
             # At a terminal a person reads this line before committing; a nightly run
             # has nobody to, and names written in the wrong code page are hard to find
             # afterwards. The job's `encoding` setting ends the doubt for good.
-            read_as = plan.header.source_info.get("encoding")
-            return "encoding doubt: " + _JOB_ADVICE.sub(
-                f'set encoding in [source] to the code page the files are written in: '
-                f'"{read_as}" as read now, or "\\1"', str(doubt))
+            return doubt_advice(str(doubt), plan.header.source_info.get("encoding"))
         if self.job.max_rejected.exceeded(counts["rejected"], rows):
             return (f"{counts['rejected']:,} of {counted(rows, 'row')} rejected, over max_rejected "
                     f"{self.job.max_rejected.describe()}")
@@ -482,7 +484,7 @@ class _Run:
                 data = plan.report().write_csv(null_value="").encode()
                 result.report = str(write_new(folder, f"{stem}.report.csv", data))
             if error is not None and target is not None:
-                write_new(target, f"{stem}.error.txt",
-                          (error + "\n").encode("utf-8", "backslashreplace"))
+                result.note = str(write_new(target, f"{stem}.error.txt",
+                                            (error + "\n").encode("utf-8", "backslashreplace")))
         result.seconds = time.monotonic() - start
         return result

@@ -1,8 +1,9 @@
 """What a run takes from its folder, and how files leave it without ever being lost.
 
-A file is ready when its name matches the pattern, it has no temporary name, and its
-size and modification time are the same at two looks `settle_seconds` apart. Ready
-files go in name order (Python's string order of the file names, i.e. by code point).
+A file is ready when its name matches the pattern, is not hidden (a leading dot, unless
+the pattern has one) and no temporary name, it is not empty, and its size and
+modification time are the same at two looks `settle_seconds` apart. Ready files go in
+name order (Python's string order of the file names, i.e. by code point).
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ import errno
 import fnmatch
 import os
 import re
+import stat
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import BinaryIO
+
+from sync.jobs.names import free_names, temporary_file_name
 
 # Temporary names of writers and office programs: a download or copy in progress
 # (x.csv.part, x.csv.tmp, x.csv.crdownload, WinSCP's x.csv.filepart, rsync's
@@ -85,7 +89,11 @@ def scan_folder(folder: Path, pattern: str, settle_seconds: float,
             excluded = path.resolve() in exclude
         except (OSError, RuntimeError):  # a link to itself, or a loop of links
             excluded = False
-        if excluded:
+        if excluded or (path.name.startswith(".") and not pattern.startswith(".")
+                        and temporary_name(path.name) is None):
+            # A hidden name (.DS_Store, macOS's ._x.csv, an editor's .x.csv.swp or
+            # .#x.csv) is no drop, as a shell's * skips it; a writer's hidden temporary
+            # name (.~lock.x.csv#, rsync's .x.csv.Gx7a2B) still holds its file back.
             continue
         if not path.is_file():
             # Said, not skipped in silence (QA): a drop the job will never read is one
@@ -121,6 +129,11 @@ def scan_folder(folder: Path, pattern: str, settle_seconds: float,
         if second != first[path]:
             incomplete.append((path, f"size or time changed within {settle_seconds:g} s: "
                                      f"still being written"))
+        elif second[0] == 0:
+            # Never a valid drop, and maybe a writer's just-opened file: moved away, the
+            # rows it writes next would go to a name no longer in the folder (QA).
+            incomplete.append((path, "empty (0 bytes): not yet written, or nothing to "
+                                     "import; left in the folder"))
         else:
             settled[path] = second
     return Scan(list(settled), sorted(incomplete, key=lambda item: item[0].name), settled)
@@ -137,6 +150,20 @@ def _look(path: Path) -> tuple[int, int] | None:
 def look(path: Path) -> tuple[int, int] | None:
     """A file's (size, mtime in ns), None when it is gone."""
     return _look(path)
+
+
+def unremovable(path: Path) -> str | None:
+    """Why this process can't move `path` out of its folder though it may write to the
+    folder, or None: in a folder with the sticky bit (a shared one, as /tmp) only the
+    file's owner, the folder's owner and root may remove a file."""
+    try:
+        folder, file = path.parent.stat(), path.lstat()
+    except OSError:
+        return None  # gone, or unreadable: said when it is read
+    if not folder.st_mode & stat.S_ISVTX or os.geteuid() in (0, folder.st_uid, file.st_uid):
+        return None
+    return ("another user's file in a folder with the sticky bit: this user can't move it "
+            "out; left in the folder")
 
 
 def move_into(path: Path, folder: Path, name: str | None = None,
@@ -177,7 +204,15 @@ def move_into(path: Path, folder: Path, name: str | None = None,
             return None
         # A drop renamed over `path` between the look above and this unlink would go
         # with it: a window of microseconds, where it was a whole commit before.
-        os.unlink(path)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            raise  # gone meanwhile: the new name may be its only copy now
+        except OSError:
+            # Not moved after all (no permission in the folder): the new name goes, or
+            # every later run would leave one more copy (x-1.csv, x-2.csv, ...).
+            target.unlink(missing_ok=True)
+            raise
         _fsync_dir(folder)
         _fsync_dir(path.parent)
         return target
@@ -214,7 +249,7 @@ def _place_new(folder: Path, name: str, fill: Callable[[BinaryIO], object]) -> P
     """fill() a temporary file in `folder`, fsync it, give it the first free name of
     `name` (x.csv, x-1.csv, ...) and return that; the temporary file never stays."""
     folder.mkdir(parents=True, exist_ok=True)
-    temp = folder / f".{name}.{os.getpid()}.tmp"
+    temp = folder / temporary_file_name(name)
     try:
         with open(temp, "wb") as out:
             fill(out)
@@ -225,7 +260,8 @@ def _place_new(folder: Path, name: str, fill: Callable[[BinaryIO], object]) -> P
         # A write's error (a full disk) names no file, a link's the temporary one: the
         # file it was for is named instead.
         if exc.filename in (None, str(temp)):
-            raise OSError(exc.errno, exc.strerror, str(folder / name)) from exc
+            raise OSError(exc.errno, exc.strerror, str(folder / next(free_names(name)))) \
+                from exc
         raise
     finally:
         temp.unlink(missing_ok=True)
@@ -260,12 +296,7 @@ def _claim(folder: Path, name: str, temp: Path) -> Path:
 
 
 def _names(folder: Path, name: str) -> Iterator[Path]:
-    yield folder / name
-    stem, dot, suffix = name.partition(".")
-    n = 1
-    while True:
-        yield folder / f"{stem}-{n}{dot}{suffix}"
-        n += 1
+    return (folder / free for free in free_names(name))
 
 
 def _copy(path: Path, out: BinaryIO) -> None:
