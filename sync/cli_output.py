@@ -11,7 +11,6 @@ import json
 import os
 import sys
 import traceback
-import unicodedata
 from collections.abc import Callable
 from typing import Any, TextIO
 
@@ -19,6 +18,7 @@ import click
 
 from sync.errors import EXIT_INTERNAL, RegsyncError, first_line
 from sync.signals import EXIT_TERMINATED, StoppedAfterCommit, Terminated, sigterm_interrupts
+from sync.wording import actor_problem
 
 EXIT_UNREADABLE = 2
 
@@ -194,11 +194,9 @@ def _checked_actor(_context: click.Context, _param: click.Parameter, value: str)
     character: it is the audit trail's who, printed on every history line (QA: a blank
     one recorded no one, and one with a line break forged a line of `regsync batches`)."""
     actor = value.strip()
-    if not actor:
-        raise click.BadParameter("is empty: name who commits", param_hint="--actor")
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in actor):
-        raise click.BadParameter(f"{actor!r} holds a control character; name who commits "
-                                 "on one line", param_hint="--actor")
+    problem = actor_problem(actor)
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint="--actor")
     return actor
 
 

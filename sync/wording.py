@@ -1,6 +1,8 @@
-"""Words for counts in messages: "1 cell", "2 cells"."""
+"""Words in messages: counts ("1 cell", "2 cells"), and names that must read on one line."""
 
 from __future__ import annotations
+
+import unicodedata
 
 
 def counted(count: int, noun: str, plural: str | None = None) -> str:
@@ -8,3 +10,13 @@ def counted(count: int, noun: str, plural: str | None = None) -> str:
     "1,200 customers"); `plural` when adding "s" is not it."""
     word = noun if count == 1 else (plural or f"{noun}s")
     return f"{count:,} {word}"
+
+
+def actor_problem(actor: str) -> str | None:
+    """Why `actor` (trimmed) can't name who commits, or None: blank, or holding a control
+    or format character (a line break would forge lines of `regsync batches`)."""
+    if not actor:
+        return "is empty: name who commits"
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in actor):
+        return f"{actor!r} holds a control character; name who commits on one line"
+    return None

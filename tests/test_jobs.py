@@ -198,6 +198,9 @@ def test_unreadable_file_is_held_with_its_error_and_the_run_goes_on(tmp_path: Pa
      "settle_seconds must be a number of seconds from 0"),
     (lambda t: t.replace("settle_seconds = 0.3", "settle_seconds = 1e300"),
      "settle_seconds must be a number of seconds from 0"),
+    # The audit trail's who, as --actor: no line break to forge `regsync batches` lines.
+    (lambda t: t.replace('actor = "erp-sync"', 'actor = "erp\\n  9 forged"'),
+     "[job] actor 'erp\\n  9 forged' holds a control character"),
 ])
 def test_a_doubtful_job_file_is_refused_before_anything_is_touched(
         tmp_path: Path, change, message: str) -> None:

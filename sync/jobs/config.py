@@ -22,6 +22,7 @@ from sync.errors import RegisterBusyError, RegisterSchemaError, RegsyncError, Us
 from sync.pipeline import ReadOptions
 from sync.readers.detect import normalise_delimiter, normalise_encoding
 from sync.rules import Rules, load_rules
+from sync.wording import actor_problem
 from sync.writers.register import open_register, register_exists
 from sync.writers.register.sqlite import sqlite_path
 from sync.writers.register.urls import redact_url
@@ -148,6 +149,14 @@ class _Checker:
             raise self.fail(f"[{section}] {key} must be a non-empty string")
         return value
 
+    def actor(self) -> str:
+        """[job] actor, trimmed (default: the OS user); refused as `--actor` is."""
+        actor = (self.text("job", "actor") or _os_user()).strip()
+        problem = actor_problem(actor)
+        if problem is not None:
+            raise self.fail(f"[job] actor {problem}")
+        return actor
+
     def resolve(self, value: str) -> Path:
         return (self.base / Path(value).expanduser()).resolve()
 
@@ -171,7 +180,7 @@ class _Checker:
         self.check_register(register)
         job = Job(
             path=self.path, name=name, register=register, rules=rules,
-            actor=self.text("job", "actor") or _os_user(), source=source, log=log,
+            actor=self.actor(), source=source, log=log,
             reports=self.resolve(output.get("reports") or "reports"),
             processed=self.resolve(output.get("processed") or "processed"),
             held=self.resolve(output.get("held") or "held"),
