@@ -336,6 +336,38 @@ def dropped_zeros(rows: pl.DataFrame, register: Register) -> pl.DataFrame:
     ).drop("_twin")
 
 
+def unknown_numbers_with_dropped_zeros(rows: pl.DataFrame, register: Register) -> pl.DataFrame:
+    """A Conflict where a New row brings a number the register has only with leading
+    zeros (row `200`, customer `0200`): a spreadsheet dropped them, so the row is most
+    likely that customer's, with its name edited or damaged beyond matching (QA: such a
+    row became a second customer, with no word). Spec section 4 makes such a row New;
+    like a name damaged as '?' (lost_names), the damage needs a human decision, not a
+    silent second customer. A number that is new and has no such twin stays New."""
+    number = pl.col(new_col("customer_number"))
+    suspects = rows.filter((pl.col("status") == "New") & number.str.contains(r"^[1-9][0-9]*$"))
+    if suspects.is_empty():
+        return rows
+    twins = register.padded_twins(suspects[new_col("customer_number")])
+    if twins.is_empty():
+        return rows
+    found = twins.group_by("number").agg(
+        pl.col("customer_number").sort().str.join(", ").alias("_twins"),
+        pl.len().alias("_count"))
+    rows = rows.join(found.rename({"number": new_col("customer_number")}),
+                     on=new_col("customer_number"), how="left", maintain_order="left")
+    hit = (pl.col("status") == "New") & pl.col("_twins").is_not_null()
+    who = pl.when(pl.col("_count") == 1).then(pl.format("customer {} is", pl.col("_twins"))) \
+        .otherwise(pl.format("customers {} are", pl.col("_twins")))
+    return rows.with_columns(
+        pl.when(hit).then(pl.lit("Conflict")).otherwise(pl.col("status")).alias("status"),
+        pl.when(hit).then(pl.format(
+            "number {} is unknown, but {} numbered so with leading zeros: a spreadsheet "
+            "may have dropped them; give the row the customer's number, or a number of "
+            "its own if it is another customer", number, who))
+        .otherwise(pl.col("message")).alias("message"),
+    ).drop("_twins", "_count")
+
+
 def country_warnings(rows: pl.DataFrame, rules: Rules) -> pl.DataFrame:
     """Warn where a row without a country changes a value read by country for a customer
     of another country.

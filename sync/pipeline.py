@@ -32,6 +32,7 @@ from sync.damage import (
     take_error_texts,
     take_mojibake,
     totals_warnings,
+    unknown_numbers_with_dropped_zeros,
 )
 from sync.errors import SourceError
 from sync.groupkey import group_key_expr
@@ -288,6 +289,7 @@ def _compared_rows(chunk: pl.DataFrame, header_map: HeaderMap, rules: Rules,
     rows = country_warnings(rows, rules)
     rows = restored_zeros_warnings(rows, chunk, header_map, rules)
     rows = dropped_zeros(rows, register)
+    rows = unknown_numbers_with_dropped_zeros(rows, register)
     rows = totals_warnings(rows)
     # In row order: the slice's columns are later split and put back side by side.
     return _in_row_order(_held_customers(rows))

@@ -970,3 +970,22 @@ def test_a_row_with_values_only_in_ignored_columns_is_skipped(seeded, tmp_path):
     rows = {int(r["row"]): r for r in report_rows(report)}
     assert sorted(rows) == [2, 5]
     assert rows[5]["status"] == "Rejected"  # an error cell in a mapped column stays
+
+
+def test_an_unknown_number_the_register_has_with_leading_zeros_is_a_conflict(register_url,
+                                                                             tmp_path):
+    db = register_url
+    # QA (a LibreOffice round trip saved as Windows-1252): 0200 came back as 200 and
+    # 'Věra Šťastná' as 'V?ra Š?astná', and the row became a second customer 200.
+    first = write_csv(tmp_path / "first.csv", "Asiakasnumero;Nimi;Maa\n"
+                                              "0200;Věra Šťastná;CZ\n0042;Aho Oy;FI\n"
+                                              "042;Beta Oy;FI\n")
+    assert run_cli("import", first, "--db", db, "--yes").exit_code == 0
+    rows = preview_rows(db, tmp_path, "Asiakasnumero;Nimi;Maa\n200;V?ra Š?astná;CZ\n"
+                                      "42;Gamma Oy;FI\n300;Uusi Oy;FI\n")
+    assert [rows[n]["status"] for n in (2, 3, 4)] == ["Conflict", "Conflict", "New"]
+    assert rows[2]["message"] == (
+        "number 200 is unknown, but customer 0200 is numbered so with leading zeros: a "
+        "spreadsheet may have dropped them; give the row the customer's number, or a number "
+        "of its own if it is another customer")
+    assert rows[3]["message"].startswith("number 42 is unknown, but customers 0042, 042 are ")
