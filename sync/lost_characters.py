@@ -64,6 +64,56 @@ def repair_lost_letters(frame: pl.DataFrame, fields: tuple[str, ...]) -> pl.Data
         pl.col("^_lost_.*$"), pl.col("^_had_.*$"))
 
 
+# The characters a spreadsheet cell holds (Excel, LibreOffice): a longer value is cut
+# there when a file goes through one.
+CELL_LIMIT = 32_767
+
+
+def keep_values_a_spreadsheet_cut(frame: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
+    """Keep the register's value where the row's is it with its leading zeros dropped
+    (`800` for `0800`: a postal code of a country whose width the rules don't know, an
+    id kept as typed) or cut at a spreadsheet cell's CELL_LIMIT characters (long notes
+    through an XLSX): a spreadsheet did that to the file, so it is repaired, never
+    imported, and the row's message says what was kept (QA: both came back Modified).
+    The register's value is the evidence: without it (a New row) nothing is guessed."""
+    notes: list[pl.Expr] = []
+    candidates = [f for f in fields if f != "customer_number"
+                  and new_col(f) in frame.columns and old_col(f) in frame.columns]
+    for f in candidates:
+        new, old = pl.col(new_col(f)), pl.col(old_col(f))
+        differs = (new != old).fill_null(False)
+        zeros = (differs & old.str.starts_with("0") & new.str.contains(r"^[0-9]+$")
+                 & old.str.contains(r"^[0-9]+$")
+                 & (new.str.len_bytes() < old.str.len_bytes())
+                 & (old.str.strip_chars_start("0") == new.str.strip_chars_start("0")))
+        cut = (differs & (new.str.len_chars() == CELL_LIMIT)
+               & (old.str.len_chars() > CELL_LIMIT) & old.str.starts_with(new))
+        found = frame.select(zeros.fill_null(False).any().alias("zeros"),
+                             cut.fill_null(False).any().alias("cut")).row(0)
+        if not any(found):
+            continue
+        frame = frame.with_columns(zeros.fill_null(False).alias(f"_zeros_{f}"),
+                                   cut.fill_null(False).alias(f"_cut_{f}"),
+                                   new.alias(f"_had_{f}"))
+        frame = frame.with_columns(
+            pl.when(pl.col(f"_zeros_{f}") | pl.col(f"_cut_{f}")).then(old).otherwise(new)
+            .alias(new_col(f)))
+        notes.append(
+            pl.when(pl.col(f"_zeros_{f}")).then(pl.format(
+                "{}: kept '{}': the file has '{}' (a spreadsheet drops a number's leading "
+                "zeros)", pl.lit(f), old, pl.col(f"_had_{f}")))
+            .when(pl.col(f"_cut_{f}")).then(pl.format(
+                "{}: kept the register's value ({} characters): the file has its first "
+                "{}, as many as a spreadsheet cell holds", pl.lit(f), old.str.len_chars(),
+                pl.lit(CELL_LIMIT))))
+    if not notes:
+        return frame
+    note = pl.concat_str(notes, separator="; ", ignore_nulls=True)
+    kept = pl.any_horizontal(pl.col("^_(zeros|cut)_.*$"))
+    return frame.with_columns(with_warning(kept, note)).drop(
+        pl.col("^_(zeros|cut)_.*$"), pl.col("^_had_.*$"))
+
+
 def lost_characters(new: str, old: str, caseless: bool = False) -> bool:
     """Whether `new` is `old` with some characters past ASCII written as '?' (as an
     encoding that lacks them saves them), and otherwise equal (ignoring case if

@@ -36,7 +36,12 @@ from sync.damage import (
 )
 from sync.errors import SourceError
 from sync.groupkey import group_key_expr
-from sync.lost_characters import lost_groups, lost_names, repair_lost_letters
+from sync.lost_characters import (
+    keep_values_a_spreadsheet_cut,
+    lost_groups,
+    lost_names,
+    repair_lost_letters,
+)
 from sync.matchers.fuzzy import DUPLICATE_SCHEMA, possible_duplicates
 from sync.matchers.keys import match_keys
 from sync.matchers.similar import match_similar_names
@@ -284,6 +289,7 @@ def _compared_rows(chunk: pl.DataFrame, header_map: HeaderMap, rules: Rules,
     _step(progress, "comparing with the register", where)
     rows = _attach_register_values(rows, register, fields, by_number)
     rows = repair_lost_letters(rows, fields)
+    rows = keep_values_a_spreadsheet_cut(rows, fields)
     rows = lost_groups(rows, register)
     rows = diff(rows, fields).with_columns(status_expr().alias("status"))
     rows = country_warnings(rows, rules)

@@ -989,3 +989,29 @@ def test_an_unknown_number_the_register_has_with_leading_zeros_is_a_conflict(reg
         "spreadsheet may have dropped them; give the row the customer's number, or a number "
         "of its own if it is another customer")
     assert rows[3]["message"].startswith("number 42 is unknown, but customers 0042, 042 are ")
+
+
+def test_a_value_a_spreadsheet_cut_or_stripped_of_zeros_keeps_the_registers(register_url,
+                                                                            tmp_path):
+    # QA (LibreOffice round trips): an AU postal code 0800 came back as 800, and notes of
+    # 40,000 characters cut to an XLSX cell's 32,767: both were Modified, storing damage.
+    db = register_url
+    long_notes = "Rivi " + "x" * 40_000
+    first = write_csv(tmp_path / "first.csv", "customer_number;name;postal_code;country;"
+                                              "vat_id;notes\n"
+                      f"5001;Darwin Pty;0800;AU;0123;{long_notes}\n5002;Mex SA;01000;MX;;\n")
+    assert run_cli("import", first, "--db", db, "--yes").exit_code == 0
+    rows = preview_rows(db, tmp_path, "customer_number;name;postal_code;country;vat_id;notes\n"
+                                      f"5001;Darwin Pty;800;AU;123;{long_notes[:32_767]}\n"
+                                      "5002;Mex SA;1000;MX;;\n"
+                                      "5003;Uusi Pty;800;AU;;\n")
+    assert [rows[n]["status"] for n in (2, 3, 4)] == ["No change", "No change", "New"]
+    assert rows[2]["message"] == (
+        "vat_id: kept '0123': the file has '123' (a spreadsheet drops a number's leading "
+        "zeros); postal_code: kept '0800': the file has '800' (a spreadsheet drops a number's "
+        "leading zeros); notes: kept the register's value (40005 characters): the file has "
+        "its first 32767, as many as a spreadsheet cell holds")
+    assert rows[4]["message"] == ""  # no register value, no evidence: nothing is guessed
+    edited = preview_rows(db, tmp_path, "customer_number;postal_code;notes\n"
+                                        "5001;0810;Lyhyt\n")[2]
+    assert (edited["status"], edited["changed_fields"]) == ("Modified", "postal_code|notes")
