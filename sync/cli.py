@@ -116,12 +116,26 @@ def _source_lines(info: dict[str, Any]) -> list[str]:
     if info.get("columns"):
         lines.append("columns: " + ", ".join(f"{header} -> {field}"
                                              for header, field in info["columns"].items()))
+    lost = info.get("lost_letter_headers") or {}
+    if lost:
+        lines.append("lost letters: " + ", ".join(f"{h} read as {a!r}" for h, a in lost.items())
+                     + " (letters the file's encoding could not hold were saved as '?')")
     if info.get("ignored"):
-        suggestions = info.get("suggestions") or {}
         lines.append("ignored columns: " + ", ".join(
-            f"{h} (did you mean {suggestions[h]!r}?)" if h in suggestions else h
-            for h in _unnamed_runs(info["ignored"])))
+            _ignored_shown(h, info) for h in _unnamed_runs(info["ignored"])))
     return lines
+
+
+def _ignored_shown(header: str, info: dict[str, Any]) -> str:
+    """An ignored header as the column line shows it, with what it may have meant."""
+    doubts = (info.get("lost_letter_doubts") or {}).get(header)
+    if doubts:
+        return f"{header} (letters lost as '?'; it could be field " + " or ".join(
+            f"{field} ({alias!r})" for field, alias in doubts.items()) + \
+            ": rename it to the one meant)"
+    suggestions = info.get("suggestions") or {}
+    return f"{header} (did you mean {suggestions[header]!r}?)" if header in suggestions \
+        else header
 
 
 _UNNAMED = re.compile(r"\(no header, column ([0-9]+)\)")

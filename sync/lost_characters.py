@@ -11,6 +11,7 @@ import polars as pl
 
 from sync.damage import with_warning
 from sync.groupkey import group_key
+from sync.lost_marks import lost_characters
 from sync.matchers.keys import deciding_key
 from sync.namekey import BLOCK_PREFIX, MAX_BLOCK
 from sync.normalise import name_key
@@ -44,8 +45,8 @@ def repair_lost_letters(frame: pl.DataFrame, fields: tuple[str, ...]) -> pl.Data
         pairs = frame.filter(maybe.fill_null(False)).select(new, old).unique()
         # Group names compare ignoring case (see classify.changed_expr), as lost_groups
         # does.
-        caseless = f == "customer_group"
-        damaged = [(n, o) for n, o in pairs.iter_rows() if lost_characters(n, o, caseless)]
+        fold = str.lower if f == "customer_group" else None
+        damaged = [(n, o) for n, o in pairs.iter_rows() if lost_characters(n, o, fold)]
         if not damaged:
             continue
         hit = pl.struct(new, old).is_in(
@@ -114,17 +115,6 @@ def keep_values_a_spreadsheet_cut(frame: pl.DataFrame, fields: tuple[str, ...]) 
         pl.col("^_(zeros|cut)_.*$"), pl.col("^_had_.*$"))
 
 
-def lost_characters(new: str, old: str, caseless: bool = False) -> bool:
-    """Whether `new` is `old` with some characters past ASCII written as '?' (as an
-    encoding that lacks them saves them), and otherwise equal (ignoring case if
-    `caseless`). Compared character by character: an emoji lost is one '?'."""
-    if new == old or len(new) != len(old):
-        return False
-    return all(n == o or (n == "?" and not o.isascii())
-               or (caseless and n.lower() == o.lower())
-               for n, o in zip(new, old, strict=True))
-
-
 def lost_groups(rows: pl.DataFrame, register: Register) -> pl.DataFrame:
     """A group name with '?' for characters the file's encoding can't hold (`?esko` in
     Windows-1252) that no group has is the register's group it equals so, ignoring case
@@ -147,7 +137,7 @@ def lost_groups(rows: pl.DataFrame, register: Register) -> pl.DataFrame:
     known = set(existing["name_key"].to_list())
     groups = sorted(existing["name"].to_list())
     found = {name: hits for name in names if group_key(name) not in known
-             and (hits := [g for g in groups if lost_characters(name, g, True)])}
+             and (hits := [g for g in groups if lost_characters(name, g, str.lower)])}
     if not found:
         return rows
     one = {name: hits[0] for name, hits in found.items() if len(hits) == 1}

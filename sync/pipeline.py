@@ -307,6 +307,11 @@ def _source_info(table: SourceTable, header_map: HeaderMap) -> dict[str, object]
         "format": table.format, "encoding": table.encoding, "delimiter": table.delimiter,
         "header_row": table.header_row, "columns": dict(header_map.headers),
         "ignored": list(header_map.ignored), "suggestions": dict(header_map.suggestions)}
+    if header_map.lost_letters:
+        info["lost_letter_headers"] = dict(header_map.lost_letters)
+    if header_map.lost_letter_doubts:
+        info["lost_letter_doubts"] = {h: dict(fits) for h, fits
+                                      in header_map.lost_letter_doubts.items()}
     if table.sheet is not None:
         info["sheet"] = table.sheet
     if table.encoding_doubt is not None:

@@ -23,6 +23,7 @@ from typing import Any
 from rapidfuzz import fuzz, process
 
 from sync.errors import RulesError, SourceError
+from sync.lost_marks import lost_characters
 from sync.namekey import words_of
 from sync.normalise import (
     ISSUE_CODES,
@@ -396,6 +397,10 @@ class HeaderMap:
     headers: Mapping[str, str]  # source header text -> field
     ignored: tuple[str, ...]
     suggestions: Mapping[str, str] = field(default_factory=dict)  # ignored header -> alias
+    # A mapped header that is an alias with letters lost as '?' -> that alias.
+    lost_letters: Mapping[str, str] = field(default_factory=dict)
+    # An ignored header that so fits aliases of two or more fields -> {field: alias}.
+    lost_letter_doubts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 def map_headers(headers: Sequence[str], rules: Rules, source: str, *, header_row: int = 1,
@@ -404,7 +409,11 @@ def map_headers(headers: Sequence[str], rules: Rules, source: str, *, header_row
                 ) -> HeaderMap:
     """Map source headers to fields through the aliases.
 
-    Headers that map to nothing are listed as ignored, each with the closest alias of a
+    A header that is no alias but is one with letters past ASCII lost as '?' (a file
+    saved in an encoding without them: `Zem?` for `Země`) maps to that alias's field,
+    and is listed in `lost_letters`; one that so fits aliases of two or more fields is
+    ignored, and listed in `lost_letter_doubts`. Other headers that map to nothing are
+    listed as ignored, each with the closest alias of a
     field not yet mapped when one is close enough ("did you mean"). Raises SourceError
     when two headers map to one field (naming both columns as `column` of their 0-based
     position words them, e.g. "2 (B)"), or when the file has none of the key columns
@@ -413,35 +422,83 @@ def map_headers(headers: Sequence[str], rules: Rules, source: str, *, header_row
     as read) holds known headers, the --header-row that would use it.
     """
     lookup = _alias_lookup(rules)
+    forms = _alias_forms(rules)
     columns: dict[str, str] = {}
     by_header: dict[str, str] = {}
     first_header: dict[str, tuple[int, str]] = {}
     ignored: list[str] = []
+    lost: dict[str, str] = {}
+    doubts: dict[str, dict[str, str]] = {}
     for position, header in enumerate(headers):
         field_name = lookup.get(header_key(header))
+        if field_name is None and (fits := _lost_letter_fits(header, forms)):
+            if len(fits) == 1:
+                [(field_name, lost[header])] = fits.items()
+            else:
+                doubts[header] = fits
         if field_name is None:
             ignored.append(header or f"(no header, column {position + 1})")
             continue
         if field_name in columns:
             at, first = first_header[field_name]
             raise SourceError(
-                f"{source}: headers {first!r} in column {column(at)} and {header!r} in "
-                f"column {column(position)} both map to field {field_name}; remove or "
-                "rename one of them")
+                f"{source}: headers {_as_read(first, lost)} in column {column(at)} and "
+                f"{_as_read(header, lost)} in column {column(position)} both map to field "
+                f"{field_name}; remove or rename one of them")
         columns[field_name] = f"c{position}"
         first_header[field_name] = (position, header)
         by_header[header] = field_name
-    suggestions = _suggest(ignored, rules, set(columns))
+    suggestions = _suggest([h for h in ignored if h not in doubts], rules, set(columns))
     if not any(key in columns for key in KEY_FIELDS):
         raise SourceError(_no_key_message(headers, rules, source, header_row, head,
                                           suggestions))
     return HeaderMap(columns=columns, headers=by_header, ignored=tuple(ignored),
-                     suggestions=suggestions)
+                     suggestions=suggestions, lost_letters=lost, lost_letter_doubts=doubts)
+
+
+def _as_read(header: str, lost: Mapping[str, str]) -> str:
+    """`header` quoted, with the alias it was read as when it had letters lost as '?'."""
+    return f"{header!r} (read as {lost[header]!r})" if header in lost else repr(header)
 
 
 def _alias_lookup(rules: Rules) -> dict[str, str]:
     return {header_key(alias): rule.name for rule in rules.fields.values()
             for alias in rule.aliases}
+
+
+_AliasForms = dict[int, list[tuple[str, str, str]]]
+
+
+def _lost_letter_form(text: str, marks: bool) -> str:
+    """`text` as lost letters are fitted: composed (NFC, so a letter and its accent are
+    one character, as an encoding loses them), with only the characters header_key
+    keeps (letters and digits), and '?' too when `marks`."""
+    return "".join(ch for ch in unicodedata.normalize("NFC", text)
+                   if (marks and ch == "?") or header_key(ch))
+
+
+def _alias_forms(rules: Rules) -> _AliasForms:
+    """Every alias's lost-letter form, by its length: (form, field, alias)."""
+    forms: _AliasForms = {}
+    for rule in rules.fields.values():
+        for alias in rule.aliases:
+            form = _lost_letter_form(alias, marks=False)
+            forms.setdefault(len(form), []).append((form, rule.name, alias))
+    return forms
+
+
+def _lost_letter_fits(header: str, forms: _AliasForms) -> dict[str, str]:
+    """The fields with an alias that `header` is with some letters past ASCII lost as
+    '?' (each '?' one letter, where the alias has a letter past ASCII), otherwise equal
+    as headers are compared (case and accents ignored): field -> its first such alias."""
+    if "?" not in header:
+        return {}
+    form = _lost_letter_form(header, marks=True)
+    fits: dict[str, str] = {}
+    for alias_form, field_name, alias in forms.get(len(form), ()):
+        if field_name not in fits and lost_characters(form, alias_form, header_key):
+            fits[field_name] = alias
+    return fits
 
 
 def _suggest(ignored: Sequence[str], rules: Rules, mapped: set[str]) -> dict[str, str]:
@@ -482,7 +539,12 @@ def _no_key_message(headers: Sequence[str], rules: Rules, source: str, header_ro
     if keyed:
         return message + "; did you mean " + ", ".join(
             f"{a!r} for {h!r}" for h, a in keyed.items()) + "?"
-    found = _header_in(head, lookup, skip=header_row)
+    def field_of(cell: str) -> str | None:
+        fits = _lost_letter_fits(cell, forms)
+        return lookup.get(header_key(cell)) or (next(iter(fits)) if len(fits) == 1 else None)
+
+    forms = _alias_forms(rules)
+    found = _header_in(head, field_of, skip=header_row)
     if found is not None:
         number, known = found
         return (message + f"; row {number} looks like the header ({known}): "
@@ -491,7 +553,7 @@ def _no_key_message(headers: Sequence[str], rules: Rules, source: str, header_ro
         return message + "; check the header row (--header-row) and the delimiter (--delimiter)"
     others = head.other_sheets()
     for name, rows in others:
-        found = _header_in(rows, lookup)
+        found = _header_in(rows, field_of)
         if found is not None:
             number, known = found
             flags = f"--sheet {shlex.quote(name)}" + (
@@ -505,12 +567,13 @@ def _no_key_message(headers: Sequence[str], rules: Rules, source: str, header_ro
     return message + "; check the header row (--header-row)"
 
 
-def _header_in(rows: Sequence[tuple[int, Sequence[str]]], lookup: Mapping[str, str],
+def _header_in(rows: Sequence[tuple[int, Sequence[str]]],
+               field_of: Callable[[str], str | None],
                skip: int | None = None) -> tuple[int, str] | None:
     """The first of `rows` (but row `skip`) with a header that maps to a key field (what
-    map_headers needs), as (row number, its known headers shown), or None."""
+    map_headers needs; `field_of` gives a cell's field), as (row number, its known
+    headers shown), or None."""
     for number, cells in rows:
-        if number != skip and any(lookup.get(header_key(cell)) in KEY_FIELDS
-                                  for cell in cells):
-            return number, ", ".join(repr(c.strip()) for c in cells if lookup.get(header_key(c)))
+        if number != skip and any(field_of(cell) in KEY_FIELDS for cell in cells):
+            return number, ", ".join(repr(c.strip()) for c in cells if field_of(c))
     return None

@@ -118,3 +118,87 @@ def test_a_sheet_without_a_known_header_never_mentions_the_delimiter(
     assert message.startswith(f"{book}: sheet 'Taul1' has no customer number")
     assert message.endswith("row 1 holds 'Foo', 'Bar'" + tail)
     assert "--delimiter" not in message
+
+
+# --- headers whose letters a file's encoding lost as '?' ---------------------------------
+
+def test_a_header_with_letters_lost_as_question_marks_maps_to_the_alias_it_fits() -> None:
+    # Excel's or LibreOffice's Windows-1252 "CSV" of a Czech export: the headers were
+    # ignored, so number, business id, postal code and country were dropped (QA).
+    mapping = map_headers(["?íslo zákazníka", "Název", "i?o", "PS?", "ZEM?"], load_rules(),
+                          "s.csv")
+    assert mapping.headers == {"?íslo zákazníka": "customer_number", "Název": "name",
+                               "i?o": "business_id", "PS?": "postal_code", "ZEM?": "country"}
+    assert mapping.lost_letters == {"?íslo zákazníka": "Číslo zákazníka", "i?o": "IČO",
+                                    "PS?": "PSČ", "ZEM?": "Země"}
+    assert mapping.ignored == ()
+
+
+@pytest.mark.parametrize("header", ["P?Č", "Z?me", "Zem??", "Ze?", "Zem?x"])
+def test_a_question_mark_stands_only_for_one_letter_past_ascii_of_the_alias(
+        header: str) -> None:
+    mapping = map_headers(["Nimi", header], load_rules(), "s.csv")
+    assert mapping.ignored == (header,)
+    assert mapping.lost_letters == {} and mapping.lost_letter_doubts == {}
+
+
+def test_a_header_that_fits_aliases_of_two_fields_is_ignored_and_says_which(
+        tmp_path: Path) -> None:
+    rules = tmp_path / "r.toml"
+    rules.write_text('[fields.kod]\naliases = ["Kód"]\n[fields.kad]\naliases = ["Kád"]\n',
+                     encoding="utf-8")
+    mapping = map_headers(["Nimi", "K?d"], load_rules(rules), "s.csv")
+    assert mapping.ignored == ("K?d",)
+    assert mapping.lost_letter_doubts == {"K?d": {"kod": "Kód", "kad": "Kád"}}
+    assert mapping.suggestions == {}
+
+
+def test_a_header_read_so_and_the_alias_itself_both_map_to_one_field() -> None:
+    with pytest.raises(SourceError) as caught:
+        map_headers(["IČO", "Nimi", "I?O"], load_rules(), "s.csv")
+    assert caught.value.message == (
+        "s.csv: headers 'IČO' in column 1 and 'I?O' (read as 'IČO') in column 3 both map "
+        "to field business_id; remove or rename one of them")
+
+
+def test_a_windows_1252_czech_export_matches_by_number_and_says_how_it_read_its_headers(
+        tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    first = tmp_path / "first.csv"
+    first.write_text("Číslo zákazníka;Název;Země\r\n2003;Věra Šťastná;CZ\r\n", encoding="utf-8")
+    assert run_cli("import", first, "--db", db, "--yes").exit_code == 0
+    saved = tmp_path / "saved.csv"
+    # What Windows-1252 makes of 'Č', 'ě' and 'ť': one '?' each.
+    saved.write_bytes("?íslo zákazníka;Název;Zem?\r\n2003;V?ra Š?astná;CZ\r\n"
+                      .encode("cp1252"))
+    done = _preview(tmp_path, saved, "--json")
+    assert done.exit_code == 0, done.stderr
+    payload = done.json()
+    assert (payload["new"], payload["unchanged"]) == (0, 1)  # was New 2004, a duplicate
+    assert payload["source"]["columns"] == {"?íslo zákazníka": "customer_number",
+                                            "Název": "name", "Zem?": "country"}
+    assert payload["source"]["lost_letter_headers"] == {"?íslo zákazníka": "Číslo zákazníka",
+                                                        "Zem?": "Země"}
+    assert ("columns: ?íslo zákazníka -> customer_number, Název -> name, Zem? -> country\n"
+            "lost letters: ?íslo zákazníka read as 'Číslo zákazníka', Zem? read as 'Země' "
+            "(letters the file's encoding could not hold were saved as '?')\n") in done.stderr
+    assert "row      2  No change  2003" in done.stderr
+
+
+def test_the_preview_says_which_fields_an_ambiguous_header_could_be(tmp_path: Path) -> None:
+    rules = tmp_path / "r.toml"
+    rules.write_text('[fields.kod]\naliases = ["Kód"]\n[fields.kad]\naliases = ["Kád"]\n',
+                     encoding="utf-8")
+    source = tmp_path / "s.csv"
+    source.write_text("Nimi;K?d\nMatti;x\n", encoding="utf-8")
+    done = _preview(tmp_path, source, "--rules", rules, "--json")
+    assert done.exit_code == 0, done.stderr
+    assert done.json()["source"]["lost_letter_doubts"] == {"K?d": {"kod": "Kód", "kad": "Kád"}}
+    assert ("ignored columns: K?d (letters lost as '?'; it could be field kod ('Kód') or "
+            "kad ('Kád'): rename it to the one meant)\n") in done.stderr
+
+
+def test_a_title_line_above_headers_with_lost_letters_names_the_header_row() -> None:
+    with pytest.raises(SourceError, match=r"row 2 looks like the header \('I\?O', 'N\?zev'\)"):
+        map_headers(["Export 2024"], load_rules(), "s.csv",
+                    head=[(1, ["Export 2024"]), (2, ["I?O", "N?zev"])])
