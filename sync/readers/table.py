@@ -75,23 +75,26 @@ def column_label(table: SourceTable, position: int) -> str:
         f"{first + position + 1} ({column_letters(first + position)})")
 
 
-EXACT_INTEGERS = 2.0 ** 53
-"""From here on a floating-point number holds no exact integer: a numeric cell this large
-(1.23456789012345E+18) lost its last digits, and printing them all would invent some
-(1234567890123450112)."""
+IMPRECISE_NUMBERS = 1e15
+"""From here on (16 digits before the point) a floating-point number's digits can't be
+trusted: a spreadsheet keeps 15 significant digits, so 1234567890123457 typed into a
+number cell is saved as 1234567890123460, and from 2**53 on a double holds no exact
+integer at all (printing 1.23456789012345E+18 in full, 1234567890123450112, would make
+up digits). Such a number keeps the scientific form a spreadsheet shows."""
 
 
 def imprecise_number_text(value: float) -> str:
-    """A number of at least EXACT_INTEGERS as a spreadsheet shows it, in scientific form
-    with the digits it holds (`1.23456789012345E+18`), never with digits it does not: a
-    key field then rejects it as digits lost, as it does the text a spreadsheet saved."""
+    """A number of at least IMPRECISE_NUMBERS as a spreadsheet shows it, in scientific
+    form with the digits it holds (`1.23456789012346E+15`, `1.23456789012345E+18`), never
+    with digits it does not: a key field then rejects it as digits lost, as it does the
+    text a spreadsheet saved. The text reads back as exactly `value`."""
     text = repr(float(value))
     if "e" in text:
         return text.replace("e", "E")
     sign, digits = ("-", text[1:]) if text.startswith("-") else ("", text)
-    digits = digits.split(".")[0]
-    rest = digits[1:].rstrip("0")
-    return f"{sign}{digits[0]}{'.' + rest if rest else ''}E+{len(digits) - 1}"
+    whole, _, fraction = digits.partition(".")
+    rest = (whole[1:] + fraction).rstrip("0")
+    return f"{sign}{whole[0]}{'.' + rest if rest else ''}E+{len(whole) - 1}"
 
 
 def clean_cell(name: str) -> pl.Expr:

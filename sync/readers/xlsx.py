@@ -146,8 +146,8 @@ def read_xlsx(path: Path, *, sheet: str | None = None, header_row: int = 1,
             # calamine holds the sheet as a full grid from A1 to its farthest cell (one
             # cell at XFD1048576: 500 GiB, and the process aborts), reads a formula
             # saved without its value as an empty cell (and one whose saved value the
-            # workbook marks as not computed as that value), prints a number past 2**53
-            # with digits it does not hold and one with a fraction with 9 decimals
+            # workbook marks as not computed as that value), prints a number of 16 digits
+            # or more in full (see IMPRECISE_NUMBERS) and one with a fraction with 9 decimals
             # (3.141592654 for 3.14159265358979; 123456789.122999996 for .123).
             # So does it read a few cells otherwise than the streamed reader (`odd`).
             streamed = (found.rows * found.columns > _CALAMINE_CELLS or found.valueless
@@ -208,7 +208,7 @@ def _choose_sheet(path: Path, book: Book, sheet: str | None) -> SheetInfo:
 
 def _calamine(path: Path, book: Book, info: SheetInfo, numbers: bool = False) -> _Grid:
     """The whole sheet through calamine: one window, and the error cells. `numbers`:
-    the sheet has a number with a fraction or past 2**53, which calamine prints
+    the sheet has a number with a fraction or of 16 digits or more, which calamine prints
     otherwise than the streamed reader (see `_numbers_as_streamed`)."""
     try:
         reader = fastexcel.read_excel(path)
@@ -241,7 +241,7 @@ def _numbers_as_streamed(grid: pl.DataFrame, reader: fastexcel.ExcelReader,
     """`grid` (calamine's text) with its number cells in the streamed reader's text
     (`number_text`): fastexcel prints a number with a fraction with at most 9 decimals
     (3.141592654 for 3.14159265358979, 123456789.122999996 for 123456789.123) and one
-    past 2**53 with digits it does not hold.
+    of 16 digits or more in full (see IMPRECISE_NUMBERS).
 
     fastexcel gives no cell's type, so the sheet is read twice more: as numbers (the
     values), and as booleans, which lists every text cell as an error (a text cell

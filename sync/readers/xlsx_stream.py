@@ -164,8 +164,8 @@ _TYPED = re.compile(rb'\st="(?!n")')
 _IN_COLUMN_A = re.compile(rb'<c [^>]*?r="[Aa][0-9]+"[^>/]*>(?!</c>)')
 _FILLED_CELL_COLUMNS = re.compile(rb'<c [^>]*?r="([A-Za-z]{1,3})[0-9]+"[^>/]*>(?!</c>)')
 _FORMULA = re.compile(rb"<(?:[\w.-]+:)?f[\s>/]")
-# A value of 16 digits or more (1234567890123456, 1.23456789012345E+18): near or past
-# EXACT_INTEGERS, where calamine prints digits the number does not hold.
+# A value of 16 digits or more (1234567890123456, 1.23456789012345E+18): IMPRECISE_NUMBERS,
+# which calamine prints in full, digits a spreadsheet did not keep.
 _IMPRECISE_NUMBER = (
     rb"\s*-?(?:[0-9]{16,}|[0-9](?:\.[0-9]*)?[eE]\+?(?:1[5-9]|[2-9][0-9]|[0-9]{3}))")
 # A value with a fraction (0.5, 123456789.123, 1E-07): fastexcel prints such a number
@@ -409,7 +409,7 @@ class SheetSurvey:
     rows: int = 0  # the last row a cell is in, at most
     columns: int = 0  # the farthest column, exactly from two letters (AA) on, else 26
     valueless: bool = False  # a formula was saved without its value
-    imprecise: bool = False  # a number of 16 digits or more (see EXACT_INTEGERS)
+    imprecise: bool = False  # a number of 16 digits or more (see IMPRECISE_NUMBERS)
     fractional: bool = False  # a value with a fraction (a number that is no integer)
     formulas: bool = False  # a cell holds a formula
     odd: bool = False  # a cell calamine reads otherwise (see _ODD_CELL)

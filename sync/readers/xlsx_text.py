@@ -1,9 +1,10 @@
 """The text calamine (the engine `read_xlsx` uses for small sheets) gives XLSX values,
 so that the streamed reader reads a workbook the same way: string runs with XML and
 OOXML escapes undone, integral numbers without `.0` and with all their digits, other
-numbers in plain decimal notation, dates as `YYYY-MM-DD HH:MM:SS[.fff]`. Numbers past
-2**53 are the exception: calamine prints digits they do not hold; here they keep the
-scientific form a spreadsheet shows (`1.23456789012345E+18`).
+numbers in plain decimal notation, dates as `YYYY-MM-DD HH:MM:SS[.fff]`. Numbers of 16
+digits or more are the exception (see IMPRECISE_NUMBERS): calamine prints digits a
+spreadsheet did not keep; here they keep the scientific form a spreadsheet shows
+(`1.23456789012346E+15`, `1.23456789012345E+18`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 
 import polars as pl
 
-from sync.readers.table import EXACT_INTEGERS, imprecise_number_text
+from sync.readers.table import IMPRECISE_NUMBERS, imprecise_number_text
 
 _EPS = 2.220446049250313e-16
 _ENTITY = re.compile(r"&(#x[0-9A-Fa-f]+|#[0-9]+|amp|lt|gt|quot|apos);")
@@ -89,7 +90,7 @@ def _trimmed(text: pl.Expr | pl.Series, preserved: pl.Expr | pl.Series) -> pl.Ex
 def number_text(number: pl.Series) -> pl.Series:
     """Numbers as calamine's text (see module doc); text that is no number stays as is."""
     value = number.cast(pl.Float64, strict=False)
-    plain = ((value - value.round()).abs() < _EPS) & (value.abs() < EXACT_INTEGERS)
+    plain = ((value - value.round()).abs() < _EPS) & (value.abs() < IMPRECISE_NUMBERS)
     out = pl.select(pl.when(plain & (value == 0) & number.str.starts_with("-"))
                     .then(pl.lit("-0"))
                     .when(plain).then(value.round().cast(pl.Int64, strict=False).cast(pl.String))
@@ -102,11 +103,11 @@ def number_text(number: pl.Series) -> pl.Series:
 
 def _float_text(value: float) -> str:
     """`value` as Rust prints an f64: shortest round-trip digits, never an exponent;
-    except a number past EXACT_INTEGERS, whose last digits Rust would make up: it is
-    shown in scientific form (where this reader parts from calamine, on purpose)."""
+    except a number of at least IMPRECISE_NUMBERS, whose last digits can't be trusted:
+    it is shown in scientific form (where this reader parts from calamine, on purpose)."""
     if value != value or value in (float("inf"), float("-inf")):
         return {"nan": "NaN", "inf": "inf", "-inf": "-inf"}[repr(value)]
-    if abs(value) >= EXACT_INTEGERS:
+    if abs(value) >= IMPRECISE_NUMBERS:
         return imprecise_number_text(value)
     if abs(value - round(value)) < _EPS:
         return str(int(round(value))) if value or str(value)[0] != "-" else "-0"
