@@ -179,6 +179,7 @@ _CONTROL = r"[\x01-\x08\x0e-\x1f\x7f-\x9f]"
 # field's line breaks as vertical tabs): read as one, each field's normaliser then
 # decides (a name collapses it to a space, notes keep it).
 _LINE_BREAK_CONTROLS = r"[\x0b\x0c]"
+_ANY_CONTROL = r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
 _C0_NAMES = ("NUL SOH STX ETX EOT ENQ ACK BEL BS HT LF VT FF CR SO SI DLE DC1 DC2 DC3 DC4 "
              "NAK SYN ETB CAN EM SUB ESC FS GS RS US").split()
 
@@ -201,6 +202,13 @@ def take_control_characters(table: SourceTable, header_map: HeaderMap) -> pl.Dat
     its row is Rejected, never stored with the character nor guessed without it."""
     columns = [(f, c) for f, c in header_map.columns.items() if c in table.frame.columns]
     if not columns or table.frame.is_empty():
+        return pl.DataFrame(schema=ISSUE_SCHEMA)
+    # One look over every cell for any of them (most files have none), then the closer
+    # ones only in the columns that hold one.
+    held = table.frame.select(pl.col(c).str.contains(_ANY_CONTROL).any()
+                              for _, c in columns).row(0)
+    columns = [pair for pair, has in zip(columns, held, strict=True) if has]
+    if not columns:
         return pl.DataFrame(schema=ISSUE_SCHEMA)
     breaks = table.frame.select(
         pl.col(c).str.contains(_LINE_BREAK_CONTROLS).any() for _, c in columns).row(0)

@@ -80,25 +80,35 @@ def keep_values_a_spreadsheet_cut(frame: pl.DataFrame, fields: tuple[str, ...]) 
     notes: list[pl.Expr] = []
     candidates = [f for f in fields if f != "customer_number"
                   and new_col(f) in frame.columns and old_col(f) in frame.columns]
-    for f in candidates:
+
+    def maybe(f: str) -> pl.Expr:
+        # Cheap tests first, over every row: the full ones run on the few rows they pass.
         new, old = pl.col(new_col(f)), pl.col(old_col(f))
-        differs = (new != old).fill_null(False)
-        zeros = (differs & old.str.starts_with("0") & new.str.contains(r"^[0-9]+$")
-                 & old.str.contains(r"^[0-9]+$")
+        return ((new != old) & (old.str.starts_with("0")
+                                | (new.str.len_bytes() >= CELL_LIMIT))).fill_null(False)
+
+    marked = frame.select(maybe(f).any().alias(f) for f in candidates).row(0) \
+        if candidates else ()
+    for f in [f for f, has in zip(candidates, marked, strict=True) if has]:
+        new, old = pl.col(new_col(f)), pl.col(old_col(f))
+        zeros = (old.str.contains(r"^[0-9]+$") & new.str.contains(r"^[0-9]+$")
                  & (new.str.len_bytes() < old.str.len_bytes())
                  & (old.str.strip_chars_start("0") == new.str.strip_chars_start("0")))
-        cut = (differs & (new.str.len_chars() == CELL_LIMIT)
-               & (old.str.len_chars() > CELL_LIMIT) & old.str.starts_with(new))
-        found = frame.select(zeros.fill_null(False).any().alias("zeros"),
-                             cut.fill_null(False).any().alias("cut")).row(0)
-        if not any(found):
+        cut = ((new.str.len_chars() == CELL_LIMIT) & (old.str.len_chars() > CELL_LIMIT)
+               & old.str.starts_with(new))
+        hits = (frame.filter(maybe(f)).select("_row", new_col(f), old_col(f))
+                .with_columns(zeros.fill_null(False).alias(f"_zeros_{f}"),
+                              cut.fill_null(False).alias(f"_cut_{f}"))
+                .filter(pl.col(f"_zeros_{f}") | pl.col(f"_cut_{f}")))
+        if hits.is_empty():
             continue
-        frame = frame.with_columns(zeros.fill_null(False).alias(f"_zeros_{f}"),
-                                   cut.fill_null(False).alias(f"_cut_{f}"),
-                                   new.alias(f"_had_{f}"))
+        frame = frame.join(hits.select("_row", f"_zeros_{f}", f"_cut_{f}",
+                                       pl.col(new_col(f)).alias(f"_had_{f}")),
+                           on="_row", how="left", maintain_order="left")
+        kept = pl.col(f"_zeros_{f}").fill_null(False) | pl.col(f"_cut_{f}").fill_null(False)
         frame = frame.with_columns(
-            pl.when(pl.col(f"_zeros_{f}") | pl.col(f"_cut_{f}")).then(old).otherwise(new)
-            .alias(new_col(f)))
+            pl.when(kept).then(old).otherwise(new).alias(new_col(f)),
+            pl.col(f"_zeros_{f}", f"_cut_{f}").fill_null(False))
         notes.append(
             pl.when(pl.col(f"_zeros_{f}")).then(pl.format(
                 "{}: kept '{}': the file has '{}' (a spreadsheet drops a number's leading "
