@@ -169,3 +169,23 @@ def test_an_error_cell_in_a_column_without_a_header_names_its_column_letter(
     _, rows = _report(tmp_path, path)
     assert rows["2"]["message"].startswith("column D: the cell in column 'column D' holds "
                                            "the spreadsheet error #N/A")
+
+
+def test_a_merged_range_is_warned_on_its_own_column_in_a_sheet_not_starting_at_a(
+        tmp_path: Path) -> None:
+    # Review: calamine's grid starts at the leftmost column in use, merged ranges name
+    # sheet columns: a sheet in B:D warned on the wrong column, or not at all.
+    path = tmp_path / "b.xlsx"
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    for r, row in enumerate((["Asiakasnumero", "Nimi", "Asiakasryhmä"],
+                             [1002, "Matti Virtanen", "Tampere"],
+                             [1003, "Liisa Virtanen", None]), start=1):
+        for c, value in enumerate(row, start=2):
+            sheet.cell(row=r, column=c, value=value)
+    sheet.merge_cells("D2:D3")
+    workbook.save(path)
+    tables = _read_both(path)
+    assert tables[0].cell_warnings == tables[1].cell_warnings
+    assert [(row, column) for row, column, _ in tables[0].cell_warnings] == [(3, "c2")]
+    assert "the cell D3 (column 'Asiakasryhmä')" in tables[0].cell_warnings[0][2]

@@ -396,8 +396,9 @@ def _table(path: Path, name: str, header_row: int, grid: _Grid,
                  schema={"_row": pl.Int64, **{c: pl.String for c in names.values()}}))
     errors = [(row, names[f"k{col}"], text) for row, col, text in grid.errors
               if row > header_row and f"k{col}" in names]
+    # Merged ranges name sheet columns; calamine's grid starts at the leftmost in use.
     warnings = merge_warnings(grid.merges, frame["_row"],
-                              {int(k[1:]): c for k, c in names.items()},
+                              {int(k[1:]) + grid.offset: c for k, c in names.items()},
                               dict(zip(names.values(), headers, strict=True)), header_row)
     first = None if grid.first_col is None else grid.first_col + grid.offset
     return SourceTable(path=path, format="xlsx", encoding=None, delimiter=None,
