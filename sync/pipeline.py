@@ -472,27 +472,33 @@ def _assign_numbers(rows: pl.DataFrame, register: Register) -> pl.DataFrame:
     # fixed and imported again it would match the customer given its number (QA).
     # Spec section 5 counts only the New rows' numbers; skipping these guesses nothing.
     held = _numbers_at_or_above(
-        keys.filter(pl.col("status") != "New")[new_col("customer_number")], start)
-    if held:
+        keys.filter(pl.col("status").is_in(["Rejected", "Conflict"]))[
+            new_col("customer_number")], start, start + count)
+    if start + count + len(held) < 2 ** 62:
+        # Rows are in row order (see _claims): the n-th row that needs one gets start + n,
+        # plus the held numbers at or below it. Held number h_i (sorted) has
+        # h_i - start - i free numbers before it, so the n-th free number passes every
+        # h_i whose count is at most n.
+        nth = needs.cast(pl.Int64).cum_sum() - 1
+        before = pl.Series([h - start - i for i, h in enumerate(sorted(held))], dtype=pl.Int64)
+        passed = (pl.lit(before).search_sorted(nth, side="right").cast(pl.Int64) if held
+                  else pl.lit(0, pl.Int64))
+        assigned = (pl.lit(start, pl.Int64) + nth + passed).cast(pl.String)
+    else:  # numbers past 64-bit integers: Python's
         wanted = keys.filter(needs)["_row"].to_list()
         free = _free_numbers(start, len(wanted), held)
         numbers = {row: str(n) for row, n in zip(wanted, free, strict=True)}
         assigned = pl.col("_row").replace_strict(numbers, default=None, return_dtype=pl.String)
-    elif start + count < 2 ** 62:
-        # Rows are in row order (see _claims): the n-th row that needs one gets start + n.
-        nth = needs.cast(pl.Int64).cum_sum() - 1
-        assigned = (pl.lit(start, pl.Int64) + nth).cast(pl.String)
-    else:  # numbers past 64-bit integers: Python's
-        wanted = keys.filter(needs)["_row"].to_list()
-        numbers = {row: str(start + i) for i, row in enumerate(wanted)}
-        assigned = pl.col("_row").replace_strict(numbers, default=None, return_dtype=pl.String)
     return rows.with_columns(number.fill_null(pl.when(needs).then(assigned)))
 
 
-def _numbers_at_or_above(values: pl.Series, start: int) -> set[int]:
-    """The all-digit values of `values` that are `start` or more, as integers."""
+def _numbers_at_or_above(values: pl.Series, start: int, end: int) -> set[int]:
+    """The all-digit values of `values` from `start` up to `end` (or a little past it),
+    as integers; a longer value can't be a number handed out, and is not converted (a
+    number of 5,000 digits is more than Python's int() takes)."""
     digits = values.drop_nulls()
-    digits = digits.filter(digits.str.contains(r"^[0-9]+$")).unique()
+    digits = digits.filter(digits.str.contains(r"^[0-9]+$")
+                           & (digits.str.len_bytes() <= len(str(end)) + 1)).unique()
     return {n for n in map(int, digits.to_list()) if n >= start}
 
 

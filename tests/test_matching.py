@@ -322,6 +322,15 @@ def test_new_rows_never_get_a_number_a_rejected_or_conflict_row_brings(seeded, t
     fixed = preview_rows(seeded, tmp_path, "customer_number;name;business_id\n"
                                            "1007;Foo Oy;2464491-9\n")
     assert fixed[2]["status"] == "New"
+    # Several held, one far too long to be handed out (Python's int() refuses numbers
+    # of over 4,300 digits: that was an internal error, review).
+    rows = preview_rows(seeded, tmp_path, "customer_number;name;business_id\n"
+                                          ";Eka Oy;\n1013;Foo Oy;1234567-8\n"
+                                          "1015;Kahvila Aurinko Oy;\n1016;Bar Oy;1234567-8\n"
+                                          f"{'9' * 5000};Big Oy;\n"
+                                          ";Toka Oy;\n;Kolmas Oy;\n;Neljäs Oy;\n;Viides Oy;\n")
+    assert [rows[n]["customer_number"] for n in (2, 7, 8, 9, 10)] == [
+        "1012", "1014", "1017", "1018", "1019"]
 
 
 def test_two_name_only_new_rows_are_both_new_and_the_second_is_flagged(seeded, tmp_path):
