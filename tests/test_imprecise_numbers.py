@@ -55,16 +55,19 @@ def test_xlsx_numbers_past_2_53_keep_their_scientific_form(tmp_path: Path,
     ]
 
 
-def test_parquet_floats_of_16_digits_keep_their_scientific_form(tmp_path: Path) -> None:
+def test_parquet_floats_past_2_53_keep_their_scientific_form(tmp_path: Path) -> None:
+    # A Parquet float is no spreadsheet's number cell: below 2**53 it is exact (pandas
+    # writes an integer column with gaps as floats), so 16 digits are read in full there
+    # (review: rejecting them as digits lost refused exact data).
     path = tmp_path / "big.parquet"
     pl.DataFrame({"Asiakasnumero": [1.2345678901234567e19, 1001.0, 9007199254740991.0,
-                                    123456789012345.0, -1234567890123456.5],
-                  "Nimi": ["Iso Oy", "Pieni Oy", "Raja Oy", "Viisitoista Oy", "Puoli Oy"],
+                                    123456789012345.0, 1234567890123457.0],
+                  "Nimi": ["Iso Oy", "Pieni Oy", "Raja Oy", "Viisitoista Oy", "Kuusitoista Oy"],
                   }).write_parquet(path)
     assert read_source(path).frame.drop("_row").rows() == [
         ("1.2345678901234567E+19", "Iso Oy"), ("1001", "Pieni Oy"),
-        ("9.007199254740991E+15", "Raja Oy"), ("123456789012345", "Viisitoista Oy"),
-        ("-1.2345678901234565E+15", "Puoli Oy")]
+        ("9007199254740991", "Raja Oy"), ("123456789012345", "Viisitoista Oy"),
+        ("1234567890123457", "Kuusitoista Oy")]
 
 
 def test_parquet_integers_keep_every_digit(tmp_path: Path) -> None:

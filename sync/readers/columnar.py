@@ -2,9 +2,10 @@
 
 Typed columns become the text a person would type: integers without `.0` (a float
 column holding 100.0 gives `100`), dates as ISO text, booleans `true`/`false`. A float
-of 16 digits or more (see IMPRECISE_NUMBERS) keeps the scientific form a spreadsheet
-shows (`1.234567890123457E+15`, `1.2345678901234567E+19`): a spreadsheet keeps 15
-digits, and past 2**53 a float holds no exact integer. Integer columns are exact. The
+of 2**53 or more (see EXACT_FLOATS) keeps the scientific form a spreadsheet shows
+(`1.2345678901234567E+19`): from there a float holds no exact integer. Below it, a float
+is exact (pandas writes an integer column with gaps as floats), unlike a spreadsheet's
+number cell, which keeps 15 digits (see IMPRECISE_NUMBERS). Integer columns are exact. The
 column names are the header; row numbers count as in a spreadsheet (the first data row
 is row 2).
 """
@@ -19,7 +20,7 @@ import polars as pl
 from sync.arrow_ranges import first_out_of_range
 from sync.errors import SourceError, first_line
 from sync.readers.table import (
-    IMPRECISE_NUMBERS,
+    EXACT_FLOATS,
     SourceTable,
     blank_to_null,
     drop_blank_rows,
@@ -130,9 +131,9 @@ def _check_dates(table: Any, headers: list[str]) -> None:
 
 
 def _imprecise(values: pl.Series) -> pl.Series:
-    """Floats of at least IMPRECISE_NUMBERS as `imprecise_number_text` (others null); Python
+    """Floats of at least EXACT_FLOATS as `imprecise_number_text` (others null); Python
     runs only for those, which are few."""
-    big = (values.abs() >= IMPRECISE_NUMBERS) & values.is_finite()
+    big = (values.abs() >= EXACT_FLOATS) & values.is_finite()
     out = pl.Series(values.name, [None] * values.len(), dtype=pl.String)
     if big.any():
         out = out.scatter(big.arg_true(),
@@ -145,7 +146,7 @@ def _as_text(column: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     if dtype == pl.String:
         return column
     if dtype.is_float():
-        exact = column.abs() < IMPRECISE_NUMBERS
+        exact = column.abs() < EXACT_FLOATS
         integral = column.is_finite() & (column == column.floor()) & exact
         imprecise = column.is_finite() & ~exact
         # NaN is how pandas and others write a missing number: an empty cell. Infinity

@@ -82,6 +82,11 @@ number cell is saved as 1234567890123460, and from 2**53 on a double holds no ex
 integer at all (printing 1.23456789012345E+18 in full, 1234567890123450112, would make
 up digits). Such a number keeps the scientific form a spreadsheet shows."""
 
+EXACT_FLOATS = 2.0 ** 53
+"""From here on a double holds no exact integer: the limit for floating-point columns of
+Parquet and Arrow files, which no spreadsheet wrote (pandas writes an integer column with
+gaps as float64, every integer below this exact)."""
+
 
 def imprecise_number_text(value: float) -> str:
     """A number of at least IMPRECISE_NUMBERS as a spreadsheet shows it, in scientific
