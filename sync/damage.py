@@ -44,16 +44,16 @@ _LIBREOFFICE_ERROR = r"^Err:\d{3}$"
 
 
 # Characters that show nothing and mean nothing in a register's text, yet make two
-# values differ: zero-width space, word joiner, a BOM inside a cell, left-to-right and
-# right-to-left marks, the other direction controls (embeddings, overrides, isolates,
-# the Arabic letter mark: they reorder how a value shows, so '0112038-9' can be shown
-# by a value that is not it), the invisible operators and the soft hyphen (pasted from a
-# web page, a chat or a word processor); and NUL, which a Parquet, XLSX or table cell may
-# hold (a text file holding one is refused as binary) and PostgreSQL can't store in
-# text at all. Zero-width (non-)joiners are kept: some scripts need them. The
-# noncharacters U+FFFE and U+FFFF too: no text holds them, and XLSX can't (QA).
-INVISIBLE = ("[\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\u061c\ufeff"
-             "\ufffe\uffff\u00ad\x00]")
+# values differ: the format characters (Unicode category Cf: zero-width space, word
+# joiner, a BOM inside a cell, left-to-right and right-to-left marks, the other direction
+# controls, which reorder how a value shows so '0112038-9' can be shown by a value that
+# is not it, invisible operators, tag characters, the soft hyphen: pasted from a web
+# page, a chat or a word processor), the noncharacters U+FFFE and U+FFFF (no text holds
+# them, and XLSX can't), and NUL, which a Parquet, XLSX or table cell may hold (a text
+# file holding one is refused as binary) and PostgreSQL can't store in text at all.
+# Zero-width (non-)joiners are kept: some scripts, and emoji sequences, need them. The
+# whole category, not a list: a list missed tag characters and U+206A-206F (review).
+INVISIBLE = r"[\p{Cf}--[\u200c\u200d]]|[\ufffe\uffff\x00]"
 
 
 def remove_invisible(table: SourceTable) -> None:
