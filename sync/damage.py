@@ -228,9 +228,13 @@ def take_control_characters(table: SourceTable, header_map: HeaderMap) -> pl.Dat
         for row, text in hits.select("_row", column).iter_rows():
             char = re.search(_CONTROL, text)
             assert char is not None
+            # Around the character only, in a long cell (notes of 32,767 characters).
+            start = max(char.start() - 30, 0)
+            shown = (("…" if start else "") + repr(text[start:start + 60])
+                     + ("…" if start + 60 < len(text) else ""))
             found.append((row, field_name, CONTROL_CHARACTER, "error",
                           f"the cell in column {header!r} holds the control character "
-                          f"{_control_name(char.group())}: {text!r}; remove it in the "
+                          f"{_control_name(char.group())}: {shown}; remove it in the "
                           "source"))
         bad[column] = hits["_row"].to_list()
     if not found:

@@ -808,6 +808,11 @@ def test_a_control_character_in_a_cell_rejects_its_row_naming_it(seeded, tmp_pat
         "name: the cell in column 'name' holds the control character '\\x1b' (ESC, Ctrl-[): "
         "'Esc\\x1b[31mRed Oy'; remove it in the source")
     assert "'\\x7f' (DEL)" in rows[5]["message"]
+    # A long cell is shown around the character only (review: notes of 32,767).
+    long_cell = preview_rows(seeded, tmp_path, "customer_number;name;notes\n"
+                             f"5009;Pitkä Oy;{'a' * 5000}\x07{'b' * 5000}\n")[2]["message"]
+    assert long_cell.endswith("(BEL, Ctrl-G): …'" + "a" * 30 + "\\x07" + "b" * 29
+                              + "'…; remove it in the source")
     # A tab is read as the normaliser reads it; an ignored column is never stored.
     assert rows[4]["message"] == ""
     # A vertical tab or form feed is a line break in a field (FileMaker's), not refused.
