@@ -236,7 +236,10 @@ class SQLReads:
         added (0042 for 42): columns number, customer_number, name_key."""
         schema = {"number": pl.String, "customer_number": pl.String, "name_key": pl.String}
         wanted = numbers.drop_nulls().unique().sort().to_list()
-        if not wanted:
+        if not wanted or not self._rows(
+                f"SELECT 1 FROM {self._t('customers')} WHERE customer_number >= '0' "
+                f"AND customer_number < '1' LIMIT 1"):
+            # No number starts with 0 (one probe of the unique index): none has a twin.
             return pl.DataFrame(schema=schema)
         # The expressions and condition of the customers_number_digits index, so each
         # number is one index probe.
