@@ -36,7 +36,7 @@ def run_cmd(job_file: Path, dry_run: bool, as_json: bool) -> None:
     from sync.jobs.runner import RunStopped
 
     def body() -> int:
-        job = load_job(job_file)
+        job = load_job(job_file, dry_run=dry_run)
         try:
             summary = run_job(job, dry_run=dry_run, echo=lambda line: say(line, sys.stderr))
         except RunStopped as stop:

@@ -864,6 +864,11 @@ def test_outputs_and_a_drop_folder_this_user_cannot_write_are_refused_before_any
     assert not (tmp_path / "r.db").exists()
     assert names(drops) == ["a.csv"]
     assert [names(out / f) for f in ("done", "held", "reports")] == [[], [], []]
+    # A dry run moves nothing: only its reports and log need to be writable (review).
+    dry = run_cli("run", job, "--dry-run", "--json")
+    moved_only = denied in ("drops", "out/done", "out/held")
+    assert dry.exit_code == (0 if moved_only else 2), dry.stderr
+    assert names(drops) == ["a.csv"]
 
 
 def test_a_move_that_cannot_remove_the_drop_leaves_no_copy(

@@ -108,10 +108,12 @@ class Job:
     allow_conflicts: bool
 
 
-def load_job(path: Path) -> Job:
+def load_job(path: Path, *, dry_run: bool = False) -> Job:
     """Read and check the job file at `path`; UsageError (exit 2) on any problem.
 
     Nothing is created or moved: the folders of the output are made when first needed.
+    For a `dry_run`, which writes only reports and log lines, the folders files are
+    moved into and out of need not be writable.
     """
     try:
         # A BOM, as some Windows editors write, is no TOML but means UTF-8 all the same.
@@ -122,14 +124,15 @@ def load_job(path: Path) -> Job:
         raise UsageError(f"{path}: cannot read the job file ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: not valid TOML ({exc})") from None
-    return _Checker(path, data).job()
+    return _Checker(path, data, dry_run).job()
 
 
 class _Checker:
     """Turns the parsed TOML into a Job; each method checks one part."""
 
-    def __init__(self, path: Path, data: dict[str, Any]) -> None:
+    def __init__(self, path: Path, data: dict[str, Any], dry_run: bool = False) -> None:
         self.path = path
+        self.dry_run = dry_run
         self.base = path.resolve().parent
         self.data = data
         self.rules_file: Path | None = None
@@ -238,11 +241,13 @@ class _Checker:
         for key, file in (("log", job.log), ("lock", job.lock)):
             if file.is_dir():
                 raise self.fail(f"[output] {key} {file} is a folder; name a file")
-        for key, path in [("log", job.log), *folders]:
+        # A dry run moves nothing: only its reports and log lines are written.
+        written = [("log", job.log), *(folders[:1] if self.dry_run else folders)]
+        for key, path in written:
             why = _unwritable(path)
             if why:
                 raise self.fail(f"[output] {key} {path}: {why}")
-        if isinstance(job.source, FolderSource) and not os.access(
+        if not self.dry_run and isinstance(job.source, FolderSource) and not os.access(
                 job.source.folder, os.R_OK | os.W_OK | os.X_OK):
             raise self.fail(f"[source] folder {job.source.folder}: no permission to move "
                             "files out of it (it needs write permission for this user)")
