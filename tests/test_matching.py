@@ -1030,3 +1030,17 @@ def test_a_value_a_spreadsheet_cut_or_stripped_of_zeros_keeps_the_registers(regi
     edited = preview_rows(db, tmp_path, "customer_number;postal_code;notes\n"
                                         "5001;0810;Lyhyt\n")[2]
     assert (edited["status"], edited["changed_fields"]) == ("Modified", "postal_code|notes")
+
+
+def test_a_business_id_of_the_customer_numbered_with_zeros_names_the_cause(db, tmp_path):
+    # QA: 0042 came back as 42, another customer's number: the Conflict said the id
+    # belongs to 0042, not why the row might have meant 0042.
+    first = write_csv(tmp_path / "first.csv", "customer_number;name;business_id\n"
+                                              "0042;Aho Oy;0112038-9\n42;Pekka;\n")
+    assert run_cli("import", first, "--db", db, "--yes").exit_code == 0
+    row = one(db, tmp_path, "customer_number;name;business_id", "42;Aho Oy;0112038-9")
+    assert (row["status"], row["message"]) == (
+        "Conflict", "business_id 0112038-9 belongs to customer 0042, not to customer 42 (a "
+                    "spreadsheet may have dropped the number's leading zeros)")
+    other = one(db, tmp_path, "customer_number;name;business_id", "42;Pekka;2617416-4")
+    assert "leading zeros" not in other["message"]

@@ -56,11 +56,20 @@ def _business_id_elsewhere(match: pl.Expr) -> pl.Expr:
     customers have too: names them, and says "also" where `match` has it as well (legacy
     data may give one id to two customers), never that it is not the match's."""
     hits = pl.col("business_id_hits")
-    others = _customers(hits.list.set_difference(pl.concat_list(match)))
+    other_numbers = hits.list.set_difference(pl.concat_list(match))
+    others = _customers(other_numbers)
+    # The id's customer numbered like the match with leading zeros (0042 for 42): a
+    # spreadsheet dropped them, and the row meant that customer (QA).
+    unpadded = match.str.strip_chars_start("0")
+    zeros = (match.str.contains(r"^[0-9]+$")
+             & other_numbers.list.eval(pl.element().str.strip_chars_start("0"))
+             .list.contains(unpadded))
+    hint = pl.when(zeros).then(pl.lit(" (a spreadsheet may have dropped the number's "
+                                      "leading zeros)")).otherwise(pl.lit(""))
     return (pl.when(hits.list.contains(match))
             .then(pl.format("business_id {} also belongs to {}", pl.col("business_id"), others))
-            .otherwise(pl.format("business_id {} belongs to {}, not to customer {}",
-                                 pl.col("business_id"), others, match)))
+            .otherwise(pl.format("business_id {} belongs to {}, not to customer {}{}",
+                                 pl.col("business_id"), others, match, hint)))
 
 
 def match_keys(rows: pl.DataFrame, register: Register, order: tuple[str, ...],
