@@ -150,3 +150,17 @@ def test_a_key_past_2_53_is_rejected_and_a_note_keeps_what_the_cell_holds(
     assert list(registered) == ["2001"]
     assert registered["2001"]["notes"] == "1.5E+20"
     assert math.isclose(float(registered["2001"]["notes"]), 1.5e20)
+
+
+def test_parquet_float32_past_2_24_keeps_only_the_digits_it_holds(tmp_path: Path) -> None:
+    # QA: a float32 holds 24 bits; phone 358401234567 saved so is 358401245184, and was
+    # imported as +358401245184 (and 123456789 as customer 123456792).
+    path = tmp_path / "f32.parquet"
+    pl.DataFrame({"Asiakasnumero": [1001.0, 123456789.0, 2.5],
+                  "Nimi": ["Aho Oy", "Iso Oy", "Puoli Oy"],
+                  "Puhelin": [358401234567.0, None, 12345.0]},
+                 schema={"Asiakasnumero": pl.Float32, "Nimi": pl.String,
+                         "Puhelin": pl.Float32}).write_parquet(path)
+    assert read_source(path).frame.drop("_row").rows() == [
+        ("1001", "Aho Oy", "3.5840125E+11"), ("1.2345679E+8", "Iso Oy", None),
+        ("2.5", "Puoli Oy", "12345")]

@@ -12,6 +12,8 @@ is row 2).
 
 from __future__ import annotations
 
+import functools
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -130,15 +132,34 @@ def _check_dates(table: Any, headers: list[str]) -> None:
                          "the years 1-9999")
 
 
-def _imprecise(values: pl.Series) -> pl.Series:
-    """Floats of at least EXACT_FLOATS as `imprecise_number_text` (others null); Python
-    runs only for those, which are few."""
-    big = (values.abs() >= EXACT_FLOATS) & values.is_finite()
+# A float32 holds 24 bits: from 2**24 (16,777,216) on, its integers are no longer exact
+# (358401234567 is held as 358401245184), so its digits are made up (QA).
+EXACT_FLOAT32 = 2.0 ** 24
+
+
+def _imprecise(values: pl.Series, limit: float = EXACT_FLOATS) -> pl.Series:
+    """Floats of at least `limit` as `imprecise_number_text` (float32: `float32_text`;
+    others null); Python runs only for those, which are few."""
+    big = (values.abs() >= limit) & values.is_finite()
     out = pl.Series(values.name, [None] * values.len(), dtype=pl.String)
     if big.any():
-        out = out.scatter(big.arg_true(),
-                          [imprecise_number_text(v) for v in values.filter(big)])
+        text = float32_text if values.dtype == pl.Float32 else imprecise_number_text
+        out = out.scatter(big.arg_true(), [text(v) for v in values.filter(big)])
     return out
+
+
+def float32_text(value: float) -> str:
+    """A float32 `value` in scientific form with the digits it holds, the fewest that
+    read back as it (`3.5840125E+11` for 358401234567 saved as float32), never the ones
+    a double would print (358401245184): a key field then rejects it as digits lost."""
+    for digits in range(1, 10):
+        text = f"{value:.{digits - 1}e}"
+        if struct.unpack("f", struct.pack("f", float(text)))[0] == value:
+            break
+    mantissa, exponent = text.split("e")
+    if "." in mantissa:
+        mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}E{'-' if int(exponent) < 0 else '+'}{abs(int(exponent))}"
 
 
 def _as_text(column: pl.Expr, dtype: pl.DataType) -> pl.Expr:
@@ -146,7 +167,8 @@ def _as_text(column: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     if dtype == pl.String:
         return column
     if dtype.is_float():
-        exact = column.abs() < EXACT_FLOATS
+        limit = EXACT_FLOAT32 if dtype == pl.Float32 else EXACT_FLOATS
+        exact = column.abs() < limit
         integral = column.is_finite() & (column == column.floor()) & exact
         imprecise = column.is_finite() & ~exact
         # NaN is how pandas and others write a missing number: an empty cell. Infinity
@@ -154,7 +176,8 @@ def _as_text(column: pl.Expr, dtype: pl.DataType) -> pl.Expr:
         return (pl.when(column.is_nan()).then(pl.lit(None, pl.String))
                 .when(column.is_infinite()).then(pl.lit("#NUM!"))
                 .when(integral).then(column.cast(pl.Int64, strict=False).cast(pl.String))
-                .when(imprecise).then(column.map_batches(_imprecise, return_dtype=pl.String))
+                .when(imprecise).then(column.map_batches(
+                    functools.partial(_imprecise, limit=limit), return_dtype=pl.String))
                 .otherwise(column.cast(pl.String)))
     if isinstance(dtype, pl.Decimal):
         # A decimal(12, 2) holds 1001 as 1001.00: written as typed, without the zeros
