@@ -34,7 +34,7 @@ from sync.damage import (
     totals_warnings,
     unknown_numbers_with_dropped_zeros,
 )
-from sync.errors import SourceError
+from sync.errors import SourceError, StalePlanError
 from sync.groupkey import group_key_expr
 from sync.lost_characters import (
     keep_values_a_spreadsheet_cut,
@@ -112,7 +112,9 @@ def preview(source: Path, register: Register, rules: Rules,
     _step(progress, "reading the source")
     table = read_source(source, encoding=options.encoding, delimiter=options.delimiter,
                         header_row=options.header_row, sheet=options.sheet)
-    return _plan(table, str(source), file_checksum(source), register, rules, at, progress)
+    plan = _plan(table, str(source), file_checksum(source), register, rules, at, progress)
+    _check_unchanged(register, at)
+    return plan
 
 
 def preview_table(table: SourceTable, source: str, checksum: str, register: Register,
@@ -124,7 +126,26 @@ def preview_table(table: SourceTable, source: str, checksum: str, register: Regi
     is what the batch records as the source checksum. `table` is consumed: its frame is
     empty afterwards.
     """
-    return _plan(table, source, checksum, register, rules, _register_point(register))
+    at = _register_point(register)
+    plan = _plan(table, source, checksum, register, rules, at)
+    _check_unchanged(register, at)
+    return plan
+
+
+def _check_unchanged(register: Register, at: _RegisterPoint) -> None:
+    """StalePlanError (exit 3) when a commit landed while the preview read the register.
+
+    The preview reads in many statements (and connections), so its lookups may have
+    seen the register before and after that commit: a plan of such mixed reads showed
+    thousands of contradictory Conflicts (QA). Spec section 4: matching sees the register
+    as it was when the preview began; the version moves with every commit, in its
+    transaction, so an unchanged version means every read saw that state."""
+    now = register.version()
+    if now != at.version:
+        raise StalePlanError(
+            f"the register changed while the preview read it (a commit "
+            f"moved it from version {at.version} to {now}); nothing was written; run the "
+            "preview again")
 
 
 @dataclass(frozen=True)

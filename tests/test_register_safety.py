@@ -676,3 +676,36 @@ def test_a_lock_is_never_taken_over_from_another_actor(db: str):
     assert both.exit_code == 2
     assert ("customers locked by someone else: 1001 (by ben), 1004 (by anna); nothing was "
             "locked") in both.stderr
+
+
+def test_a_commit_landing_while_a_preview_reads_makes_the_preview_refuse(
+        db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # QA: a preview overlapping a commit read some keys before it and some after: 18,000
+    # contradictory Conflicts ("number 10106539 is unknown, but ... is customer
+    # 10106539's"), exit 1. Spec section 4: matching sees the register as it was when
+    # the preview began; a preview that can't tell so refuses (exit 3), as a stale plan.
+    import sync.pipeline as pipeline
+    from sync.commit import commit
+    from sync.commit_rows import open_for_commit
+
+    other, other_plan = write_csv(tmp_path / "o.csv", "customer_number;name\n7001;Muu Oy\n"), \
+        tmp_path / "o.plan"
+    assert run_cli("preview", other, "--db", db, "--plan", other_plan).exit_code == 0
+    real = pipeline._flag_duplicates
+
+    def commit_meanwhile(*args: object, **kwargs: object) -> object:
+        register = open_register(db, create=True)
+        try:
+            with open_for_commit(other_plan) as plan:
+                commit(plan, register, "other")
+        finally:
+            register.close()
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "_flag_duplicates", commit_meanwhile)
+    result = run_cli("preview", SOURCE, "--db", db, "--plan", tmp_path / "p.plan", "--json")
+    assert result.exit_code == 3, result.stderr
+    assert result.json()["error"].startswith("the register changed while the preview read it")
+    assert not (tmp_path / "p.plan").exists()
+    monkeypatch.setattr(pipeline, "_flag_duplicates", real)
+    assert run_cli("preview", SOURCE, "--db", db, "--plan", tmp_path / "p.plan").exit_code == 1

@@ -356,6 +356,10 @@ class _Run:
                                path, self.job.processed, start)
         try:
             plan = preview(path, self.register, self.job.rules, self.read_options(path))
+        except StalePlanError as exc:  # another process committed while this one read
+            return FileResult(str(path), "failed", checksum, exit_code=3,
+                              reason=f"{exc.message} (left for the next run)",
+                              seconds=time.monotonic() - start)
         except SourceError as exc:
             # The reader's advice names preview's options; a job has settings instead.
             named = str(path) if exc.message.startswith(str(path)) else ""
@@ -396,8 +400,13 @@ class _Run:
             batch = (int(last["id"][-1]), json.loads(last["counts"][-1]))
             return self.finish(_duplicate(read.label, read.checksum, batch,
                                           said="unchanged since batch"), None, None, start)
-        plan = preview_table(read.table, read.label, read.checksum, self.register,
-                             self.job.rules)
+        try:
+            plan = preview_table(read.table, read.label, read.checksum, self.register,
+                                 self.job.rules)
+        except StalePlanError as exc:  # another process committed while this one read
+            return FileResult(read.label, "failed", read.checksum, exit_code=3,
+                              reason=f"{exc.message} (left for the next run)",
+                              seconds=time.monotonic() - start)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         return self.apply(plan, None, f"{self.job.name}-{stamp}", start)
 
