@@ -70,13 +70,16 @@ def repair_lost_letters(frame: pl.DataFrame, fields: tuple[str, ...]) -> pl.Data
 CELL_LIMIT = 32_767
 
 
-def keep_values_a_spreadsheet_cut(frame: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
+def keep_values_a_spreadsheet_cut(frame: pl.DataFrame, fields: tuple[str, ...],
+                                  codes: frozenset[str]) -> pl.DataFrame:
     """Keep the register's value where the row's is it with its leading zeros dropped
     (`800` for `0800`: a postal code of a country whose width the rules don't know, an
     id kept as typed) or cut at a spreadsheet cell's CELL_LIMIT characters (long notes
     through an XLSX): a spreadsheet did that to the file, so it is repaired, never
     imported, and the row's message says what was kept (QA: both came back Modified).
-    The register's value is the evidence: without it (a New row) nothing is guessed."""
+    The register's value is the evidence: without it (a New row) nothing is guessed.
+    Zeros are read so only in `codes` (fields of codes and numbers, not free text nor
+    groups: a group `7` beside `007` is a group to move into, QA)."""
     notes: list[pl.Expr] = []
     candidates = [f for f in fields if f != "customer_number"
                   and new_col(f) in frame.columns and old_col(f) in frame.columns]
@@ -84,14 +87,15 @@ def keep_values_a_spreadsheet_cut(frame: pl.DataFrame, fields: tuple[str, ...]) 
     def maybe(f: str) -> pl.Expr:
         # Cheap tests first, over every row: the full ones run on the few rows they pass.
         new, old = pl.col(new_col(f)), pl.col(old_col(f))
-        return ((new != old) & (old.str.starts_with("0")
-                                | (new.str.len_bytes() >= CELL_LIMIT))).fill_null(False)
+        zero = old.str.starts_with("0") if f in codes else pl.lit(False)
+        return ((new != old) & (zero | (new.str.len_bytes() >= CELL_LIMIT))).fill_null(False)
 
     marked = frame.select(maybe(f).any().alias(f) for f in candidates).row(0) \
         if candidates else ()
     for f in [f for f, has in zip(candidates, marked, strict=True) if has]:
         new, old = pl.col(new_col(f)), pl.col(old_col(f))
-        zeros = (old.str.contains(r"^[0-9]+$") & new.str.contains(r"^[0-9]+$")
+        zeros = (pl.lit(f in codes) & old.str.contains(r"^[0-9]+$")
+                 & new.str.contains(r"^[0-9]+$")
                  & (new.str.len_bytes() < old.str.len_bytes())
                  & (old.str.strip_chars_start("0") == new.str.strip_chars_start("0")))
         cut = ((new.str.len_chars() == CELL_LIMIT) & (old.str.len_chars() > CELL_LIMIT)

@@ -310,7 +310,9 @@ def _compared_rows(chunk: pl.DataFrame, header_map: HeaderMap, rules: Rules,
     _step(progress, "comparing with the register", where)
     rows = _attach_register_values(rows, register, fields, by_number)
     rows = repair_lost_letters(rows, fields)
-    rows = keep_values_a_spreadsheet_cut(rows, fields)
+    rows = keep_values_a_spreadsheet_cut(rows, fields, frozenset(
+        f for f in fields if f != "customer_group"
+        and rules.fields[f].normaliser not in _FREE_TEXT))
     rows = lost_groups(rows, register)
     rows = diff(rows, fields).with_columns(status_expr().alias("status"))
     rows = country_warnings(rows, rules)
@@ -320,6 +322,11 @@ def _compared_rows(chunk: pl.DataFrame, header_map: HeaderMap, rules: Rules,
     rows = totals_warnings(rows)
     # In row order: the slice's columns are later split and put back side by side.
     return _in_row_order(_held_customers(rows))
+
+
+# Normalisers of free text: a value without the register's leading zeros is an edit
+# there, not a code a spreadsheet read as a number.
+_FREE_TEXT = frozenset({"collapse", "text"})
 
 
 def _source_info(table: SourceTable, header_map: HeaderMap) -> dict[str, object]:
