@@ -1030,6 +1030,12 @@ def test_a_value_a_spreadsheet_cut_or_stripped_of_zeros_keeps_the_registers(regi
     edited = preview_rows(db, tmp_path, "customer_number;postal_code;notes\n"
                                         "5001;0810;Lyhyt\n")[2]
     assert (edited["status"], edited["changed_fields"]) == ("Modified", "postal_code|notes")
+    # Only codes: a group `7` beside `007` is a group to move into, a city is text (QA).
+    groups = write_csv(tmp_path / "groups.csv", "customer_number;customer_group;city\n"
+                                                "5001;007;01\n5002;7;\n")
+    assert run_cli("import", groups, "--db", db, "--yes").exit_code == 0
+    moved = preview_rows(db, tmp_path, "customer_number;customer_group;city\n5001;7;1\n")[2]
+    assert (moved["status"], moved["changed_fields"]) == ("Modified", "city|customer_group")
 
 
 def test_a_business_id_of_the_customer_numbered_with_zeros_names_the_cause(db, tmp_path):
@@ -1044,3 +1050,19 @@ def test_a_business_id_of_the_customer_numbered_with_zeros_names_the_cause(db, t
                     "spreadsheet may have dropped the number's leading zeros)")
     other = one(db, tmp_path, "customer_number;name;business_id", "42;Pekka;2617416-4")
     assert "leading zeros" not in other["message"]
+
+
+def test_a_twin_numbered_with_zeros_is_found_under_a_numeric_collation(pg_url, tmp_path):
+    # QA: under a numeric ICU collation '0200' does not sort between '0' and '1', so a
+    # range probe for numbers starting with 0 missed it and the row became customer 200.
+    first = write_csv(tmp_path / "first.csv", "customer_number;name\n0200;Anna Nolla\n")
+    assert run_cli("import", first, "--db", pg_url, "--yes").exit_code == 0
+    from urllib.parse import parse_qs, urlparse
+
+    schema = parse_qs(urlparse(pg_url).query)["schema"][0]
+    execute_sql(pg_url, f'CREATE COLLATION "{schema}".numeric '
+                        "(provider = icu, locale = 'und-u-kn-true')")
+    execute_sql(pg_url, "ALTER TABLE {customers} ALTER COLUMN customer_number "
+                        f'TYPE text COLLATE "{schema}".numeric')
+    row = one(pg_url, tmp_path, "customer_number;name", "200;Anna Muutettu")
+    assert row["status"] == "Conflict" and "customer 0200" in row["message"]
