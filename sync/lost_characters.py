@@ -282,3 +282,39 @@ def _masked(text: pl.Expr) -> pl.Expr:
     """`text` with every character past ASCII as '?': equal for two names only where
     `lost_characters` may hold."""
     return text.str.replace_all(r"[^\x00-\x7F]", "?")
+
+
+# A '?' standing for a letter: inside a word (`Dvo?ák`, `P?íkop?`) or starting one
+# (`?eho?`). A '?' after a word ends a question, which a name may hold (`Miksi? Oy`).
+_LETTER_LOST = r"\p{L}\?\p{L}|(?:^|[\s\-'])\?\p{L}"
+
+
+def lost_letter_warnings(rows: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
+    """Warn where a New or Modified row would store, in `fields` (names, addresses,
+    groups, numbers: not free text), a value with '?' in place of a letter: a file saved
+    in an encoding without that letter (Excel's Windows-1252 "CSV" of Czech text) writes
+    '?' for it. Where the register has the letter, repair_lost_letters keeps its value;
+    a value the register does not have (a New customer, an edited street) would be
+    stored damaged, with no word (QA). The status stays: a '?' may be meant."""
+    stored = pl.col("status").is_in(["New", "Modified"])
+    notes = []
+    for f in fields:
+        if new_col(f) not in rows.columns:
+            continue
+        new = pl.col(new_col(f))
+        changes = new.is_not_null() & (
+            pl.col(old_col(f)).is_null() | (new != pl.col(old_col(f)))
+            if old_col(f) in rows.columns else pl.lit(True))
+        notes.append(pl.when(stored & changes & new.str.contains(_LETTER_LOST)).then(
+            pl.format("{}: '{}' has '?' where a letter belongs, as a file saved in an "
+                      "encoding without that letter writes it; check it", pl.lit(f), new)))
+    if not notes:
+        return rows
+    # Only the rare rows with a '?' at all are looked at closely.
+    note = pl.concat_str(notes, separator="; ", ignore_nulls=True)
+    marked = rows.select(pl.any_horizontal(
+        pl.col(new_col(f)).str.contains("?", literal=True).fill_null(False)
+        for f in fields if new_col(f) in rows.columns).any()).item()
+    if not marked:
+        return rows
+    return rows.with_columns(with_warning(note.is_not_null() & (note != ""), note))

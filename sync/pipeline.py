@@ -39,6 +39,7 @@ from sync.groupkey import group_key_expr
 from sync.lost_characters import (
     keep_values_a_spreadsheet_cut,
     lost_groups,
+    lost_letter_warnings,
     lost_names,
     repair_lost_letters,
 )
@@ -316,6 +317,9 @@ def _compared_rows(chunk: pl.DataFrame, header_map: HeaderMap, rules: Rules,
     rows = lost_groups(rows, register)
     rows = diff(rows, fields).with_columns(status_expr().alias("status"))
     rows = country_warnings(rows, rules)
+    rows = lost_letter_warnings(rows, tuple(
+        f for f in fields if f == "customer_number"
+        or rules.fields[f].normaliser == "collapse"))
     rows = restored_zeros_warnings(rows, chunk, header_map, rules)
     rows = dropped_zeros(rows, register)
     rows = unknown_numbers_with_dropped_zeros(rows, register)

@@ -1066,3 +1066,21 @@ def test_a_twin_numbered_with_zeros_is_found_under_a_numeric_collation(pg_url, t
                         f'TYPE text COLLATE "{schema}".numeric')
     row = one(pg_url, tmp_path, "customer_number;name", "200;Anna Muutettu")
     assert row["status"] == "Conflict" and "customer 0200" in row["message"]
+
+
+def test_a_value_with_a_letter_lost_as_a_question_mark_is_stored_only_with_a_warning(
+        db, tmp_path):
+    # QA (LibreOffice, Windows-1252 CSV): a New customer '?eho? ?ížek' and an edited street
+    # 'Na P?íkop? 14' were stored with no word; the register had no value to keep.
+    first = write_csv(tmp_path / "first.csv", "customer_number;name;street_address;country\n"
+                                              "1006;Jiří Dvořák;Na Příkopě 12;CZ\n")
+    assert run_cli("import", first, "--db", db, "--yes").exit_code == 0
+    rows = preview_rows(db, tmp_path, "customer_number;name;street_address;country\n"
+                                      "1006;Ji?í Dvo?ák;Na P?íkop? 14;CZ\n"
+                                      ";?eho? ?ížek;Katu 1;CZ\n;Miksi? Oy;Katu 2;FI\n")
+    assert [rows[n]["status"] for n in (2, 3, 4)] == ["Modified", "New", "New"]
+    assert rows[2]["message"].endswith(
+        "street_address: 'Na P?íkop? 14' has '?' where a letter belongs, as a file saved "
+        "in an encoding without that letter writes it; check it")
+    assert rows[3]["message"].startswith("name: '?eho? ?ížek' has '?' where a letter belongs")
+    assert rows[4]["message"] == ""  # a question mark ending a word is a question
