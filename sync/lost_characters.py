@@ -88,7 +88,10 @@ def keep_values_a_spreadsheet_cut(frame: pl.DataFrame, fields: tuple[str, ...],
         # Cheap tests first, over every row: the full ones run on the few rows they pass.
         new, old = pl.col(new_col(f)), pl.col(old_col(f))
         zero = old.str.starts_with("0") if f in codes else pl.lit(False)
-        return ((new != old) & (zero | (new.str.len_bytes() >= CELL_LIMIT))).fill_null(False)
+        # A number of 16 digits or more that a spreadsheet wrote with 15 (then zeros).
+        rounded = (new.str.len_bytes() >= 16) & new.str.ends_with("0") & pl.lit(f in codes)
+        return ((new != old) & (zero | rounded | (new.str.len_bytes() >= CELL_LIMIT))
+                ).fill_null(False)
 
     marked = frame.select(maybe(f).any().alias(f) for f in candidates).row(0) \
         if candidates else ()
@@ -100,6 +103,10 @@ def keep_values_a_spreadsheet_cut(frame: pl.DataFrame, fields: tuple[str, ...],
                  & (old.str.strip_chars_start("0") == new.str.strip_chars_start("0")))
         cut = ((new.str.len_chars() == CELL_LIMIT) & (old.str.len_chars() > CELL_LIMIT)
                & old.str.starts_with(new))
+        if f in codes:  # the few rows the cheap tests passed: Python per pair
+            zeros = zeros | pl.struct(new, old).map_elements(
+                lambda pair: _rounded_by_a_spreadsheet(*pair.values()),
+                return_dtype=pl.Boolean)
         hits = (frame.filter(maybe(f)).select("_row", new_col(f), old_col(f))
                 .with_columns(zeros.fill_null(False).alias(f"_zeros_{f}"),
                               cut.fill_null(False).alias(f"_cut_{f}"))
@@ -113,10 +120,15 @@ def keep_values_a_spreadsheet_cut(frame: pl.DataFrame, fields: tuple[str, ...],
         frame = frame.with_columns(
             pl.when(kept).then(old).otherwise(new).alias(new_col(f)),
             pl.col(f"_zeros_{f}", f"_cut_{f}").fill_null(False))
+        had = pl.col(f"_had_{f}")
         notes.append(
-            pl.when(pl.col(f"_zeros_{f}")).then(pl.format(
+            pl.when(pl.col(f"_zeros_{f}") & (had.str.len_bytes() < old.str.len_bytes()))
+            .then(pl.format(
                 "{}: kept '{}': the file has '{}' (a spreadsheet drops a number's leading "
-                "zeros)", pl.lit(f), old, pl.col(f"_had_{f}")))
+                "zeros)", pl.lit(f), old, had))
+            .when(pl.col(f"_zeros_{f}")).then(pl.format(
+                "{}: kept '{}': the file has '{}' (a spreadsheet keeps a number's first 15 "
+                "digits only)", pl.lit(f), old, had))
             .when(pl.col(f"_cut_{f}")).then(pl.format(
                 "{}: kept the register's value ({} characters): the file has its first "
                 "{}, as many as a spreadsheet cell holds", pl.lit(f), old.str.len_chars(),
@@ -282,6 +294,18 @@ def _masked(text: pl.Expr) -> pl.Expr:
     """`text` with every character past ASCII as '?': equal for two names only where
     `lost_characters` may hold."""
     return text.str.replace_all(r"[^\x00-\x7F]", "?")
+
+
+def _rounded_by_a_spreadsheet(new: str | None, old: str | None) -> bool:
+    """Whether `new` is the number `old` (16 digits or more) as a spreadsheet writes it
+    out: its first 15 digits, rounded either way, then zeros (LibreOffice's CSV of
+    7350012345678901 has 7350012345678900; QA)."""
+    if (new is None or old is None or len(new) != len(old) or len(new) < 16
+            or not (new.isdigit() and old.isdigit()) or old.startswith("0")):
+        return False
+    scale = 10 ** (len(old) - 15)
+    kept = int(old) // scale
+    return new != old and int(new) in (kept * scale, (kept + 1) * scale)
 
 
 # A '?' standing for a letter: inside a word (`Dvo?ák`, `P?íkop?`) or starting one

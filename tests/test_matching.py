@@ -1030,6 +1030,20 @@ def test_a_value_a_spreadsheet_cut_or_stripped_of_zeros_keeps_the_registers(regi
     edited = preview_rows(db, tmp_path, "customer_number;postal_code;notes\n"
                                         "5001;0810;Lyhyt\n")[2]
     assert (edited["status"], edited["changed_fields"]) == ("Modified", "postal_code|notes")
+    # A number of 16 digits a spreadsheet wrote with its first 15 (LibreOffice's CSV).
+    long_numbers = write_csv(tmp_path / "einvoice.csv", "customer_number;einvoice_address\n"
+                                                        "5001;7350012345678901\n"
+                                                        "5002;7350012345678909\n")
+    assert run_cli("import", long_numbers, "--db", db, "--yes").exit_code == 0
+    rows = preview_rows(db, tmp_path, "customer_number;einvoice_address\n"
+                                      "5001;7350012345678900\n5002;7350012345678910\n")
+    assert [rows[n]["status"] for n in (2, 3)] == ["No change", "No change"]
+    assert rows[2]["message"] == (
+        "einvoice_address: kept '7350012345678901': the file has '7350012345678900' (a "
+        "spreadsheet keeps a number's first 15 digits only)")
+    edited = preview_rows(db, tmp_path, "customer_number;einvoice_address\n"
+                                        "5001;7350012345678800\n")[2]
+    assert edited["status"] == "Modified"
     # Only codes: a group `7` beside `007` is a group to move into, a city is text (QA).
     groups = write_csv(tmp_path / "groups.csv", "customer_number;customer_group;city\n"
                                                 "5001;007;01\n5002;7;\n")
