@@ -317,12 +317,13 @@ def _compared_rows(chunk: pl.DataFrame, header_map: HeaderMap, rules: Rules,
     rows = lost_groups(rows, register)
     rows = diff(rows, fields).with_columns(status_expr().alias("status"))
     rows = country_warnings(rows, rules)
-    rows = lost_letter_warnings(rows, tuple(
-        f for f in fields if f == "customer_number"
-        or rules.fields[f].normaliser == "collapse"))
     rows = restored_zeros_warnings(rows, chunk, header_map, rules)
     rows = dropped_zeros(rows, register)
     rows = unknown_numbers_with_dropped_zeros(rows, register)
+    # After the steps that make rows Conflicts: those store nothing.
+    rows = lost_letter_warnings(rows, tuple(
+        f for f in fields if f == "customer_number"
+        or rules.fields[f].normaliser == "collapse"))
     rows = totals_warnings(rows)
     # In row order: the slice's columns are later split and put back side by side.
     return _in_row_order(_held_customers(rows))
