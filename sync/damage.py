@@ -19,6 +19,7 @@ from sync.classify import changed_expr
 from sync.normalise import COUNTRY_KINDS, name_key
 from sync.plan import new_col, old_col
 from sync.readers import SourceTable
+from sync.readers.table import composed
 from sync.rules import CONTROL_CHARACTER, UTF8_READ_AS_SINGLE_BYTE, HeaderMap, Rules
 from sync.writers.register.base import Register
 
@@ -77,7 +78,7 @@ def remove_invisible(table: SourceTable) -> None:
     # 'Dvořák' and every export -> import changed it): composed once they meet.
     frame = table.frame.with_columns(held.alias("_held")).with_columns(
         pl.when(pl.col(c).str.contains(INVISIBLE))
-        .then(_composed(pl.col(c).str.replace_all(INVISIBLE, "")))
+        .then(composed(pl.col(c).str.replace_all(INVISIBLE, "")))
         .otherwise(pl.col(c)).alias(c) for c in marked)
     erroneous = sorted({row for row, _, _ in table.cell_errors})
     blank = pl.col("_held") & ~pl.col("_row").is_in(erroneous) & pl.all_horizontal(
@@ -85,11 +86,6 @@ def remove_invisible(table: SourceTable) -> None:
     skipped = frame.select(blank.sum()).item()
     table.frame = frame.filter(~blank).drop("_held")
     table.skipped += skipped
-
-
-def _composed(cell: pl.Expr) -> pl.Expr:
-    """`cell` in Unicode NFC where it holds a combining mark (as readers compose cells)."""
-    return pl.when(cell.str.contains(r"\p{M}")).then(cell.str.normalize("NFC")).otherwise(cell)
 
 
 # How UTF-8 text looks read as a single-byte encoding: a lead byte's character (Â Ã Ä

@@ -125,6 +125,11 @@ def clean_text(cell: pl.Expr) -> pl.Expr:
     return pl.when(value != "").then(value)
 
 
+def composed(cell: pl.Expr) -> pl.Expr:
+    """`cell` in Unicode NFC where it holds a combining mark; as it is elsewhere."""
+    return pl.when(cell.str.contains(_COMBINING)).then(cell.str.normalize("NFC")).otherwise(cell)
+
+
 def compose_letters(table: SourceTable) -> None:
     """Compose (Unicode NFC) the letters of `table`'s cells written decomposed.
 
@@ -141,8 +146,7 @@ def compose_letters(table: SourceTable) -> None:
     columns = [c for c, has in zip(names, marked, strict=True) if has]
     if columns:
         table.frame = table.frame.with_columns(
-            pl.when(pl.col(c).str.contains(_COMBINING)).then(pl.col(c).str.normalize("NFC"))
-            .otherwise(pl.col(c)).alias(c) for c in columns)
+            composed(pl.col(c)).alias(c) for c in columns)
 
 
 def drop_blank_rows(frame: pl.DataFrame, names: list[str]) -> tuple[pl.DataFrame, int]:
