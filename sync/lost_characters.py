@@ -74,7 +74,8 @@ def keep_values_a_spreadsheet_cut(frame: pl.DataFrame, fields: tuple[str, ...],
                                   codes: frozenset[str]) -> pl.DataFrame:
     """Keep the register's value where the row's is it with its leading zeros dropped
     (`800` for `0800`: a postal code of a country whose width the rules don't know, an
-    id kept as typed) or cut at a spreadsheet cell's CELL_LIMIT characters (long notes
+    id kept as typed), or of 16 digits or more written with its first 15 and zeros
+    (`_rounded_by_a_spreadsheet`), or cut at a spreadsheet cell's CELL_LIMIT characters (long notes
     through an XLSX): a spreadsheet did that to the file, so it is repaired, never
     imported, and the row's message says what was kept (QA: both came back Modified).
     The register's value is the evidence: without it (a New row) nothing is guessed.
@@ -97,36 +98,36 @@ def keep_values_a_spreadsheet_cut(frame: pl.DataFrame, fields: tuple[str, ...],
         if candidates else ()
     for f in [f for f, has in zip(candidates, marked, strict=True) if has]:
         new, old = pl.col(new_col(f)), pl.col(old_col(f))
-        zeros = (pl.lit(f in codes) & old.str.contains(r"^[0-9]+$")
+        number = (pl.lit(f in codes) & old.str.contains(r"^[0-9]+$")
                  & new.str.contains(r"^[0-9]+$")
                  & (new.str.len_bytes() < old.str.len_bytes())
                  & (old.str.strip_chars_start("0") == new.str.strip_chars_start("0")))
         cut = ((new.str.len_chars() == CELL_LIMIT) & (old.str.len_chars() > CELL_LIMIT)
                & old.str.starts_with(new))
         if f in codes:  # the few rows the cheap tests passed: Python per pair
-            zeros = zeros | pl.struct(new, old).map_elements(
+            number = number | pl.struct(new, old).map_elements(
                 lambda pair: _rounded_by_a_spreadsheet(*pair.values()),
                 return_dtype=pl.Boolean)
         hits = (frame.filter(maybe(f)).select("_row", new_col(f), old_col(f))
-                .with_columns(zeros.fill_null(False).alias(f"_zeros_{f}"),
+                .with_columns(number.fill_null(False).alias(f"_number_{f}"),
                               cut.fill_null(False).alias(f"_cut_{f}"))
-                .filter(pl.col(f"_zeros_{f}") | pl.col(f"_cut_{f}")))
+                .filter(pl.col(f"_number_{f}") | pl.col(f"_cut_{f}")))
         if hits.is_empty():
             continue
-        frame = frame.join(hits.select("_row", f"_zeros_{f}", f"_cut_{f}",
+        frame = frame.join(hits.select("_row", f"_number_{f}", f"_cut_{f}",
                                        pl.col(new_col(f)).alias(f"_had_{f}")),
                            on="_row", how="left", maintain_order="left")
-        kept = pl.col(f"_zeros_{f}").fill_null(False) | pl.col(f"_cut_{f}").fill_null(False)
+        kept = pl.col(f"_number_{f}").fill_null(False) | pl.col(f"_cut_{f}").fill_null(False)
         frame = frame.with_columns(
             pl.when(kept).then(old).otherwise(new).alias(new_col(f)),
-            pl.col(f"_zeros_{f}", f"_cut_{f}").fill_null(False))
+            pl.col(f"_number_{f}", f"_cut_{f}").fill_null(False))
         had = pl.col(f"_had_{f}")
         notes.append(
-            pl.when(pl.col(f"_zeros_{f}") & (had.str.len_bytes() < old.str.len_bytes()))
+            pl.when(pl.col(f"_number_{f}") & (had.str.len_bytes() < old.str.len_bytes()))
             .then(pl.format(
                 "{}: kept '{}': the file has '{}' (a spreadsheet drops a number's leading "
                 "zeros)", pl.lit(f), old, had))
-            .when(pl.col(f"_zeros_{f}")).then(pl.format(
+            .when(pl.col(f"_number_{f}")).then(pl.format(
                 "{}: kept '{}': the file has '{}' (a spreadsheet keeps a number's first 15 "
                 "digits only)", pl.lit(f), old, had))
             .when(pl.col(f"_cut_{f}")).then(pl.format(
@@ -136,9 +137,9 @@ def keep_values_a_spreadsheet_cut(frame: pl.DataFrame, fields: tuple[str, ...],
     if not notes:
         return frame
     note = pl.concat_str(notes, separator="; ", ignore_nulls=True)
-    kept = pl.any_horizontal(pl.col("^_(zeros|cut)_.*$"))
+    kept = pl.any_horizontal(pl.col("^_(number|cut)_.*$"))
     return frame.with_columns(with_warning(kept, note)).drop(
-        pl.col("^_(zeros|cut)_.*$"), pl.col("^_had_.*$"))
+        pl.col("^_(number|cut)_.*$"), pl.col("^_had_.*$"))
 
 
 def lost_groups(rows: pl.DataFrame, register: Register) -> pl.DataFrame:
