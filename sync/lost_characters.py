@@ -231,6 +231,49 @@ def lost_names(valid: pl.DataFrame, matches: pl.DataFrame, register: Register,
     ).drop("_why")
 
 
+def unknown_numbers_with_lost_letters(rows: pl.DataFrame, register: Register) -> pl.DataFrame:
+    """A Conflict where a New row's number is a customer's number with '?' in place of
+    characters past ASCII (`?K-7` for customer `ŘK-7`): a file saved in an encoding
+    without them wrote '?', so the row is most likely that customer's, with its name
+    edited or damaged beyond matching (QA: such a row became a second customer). As for
+    a number without its leading zeros (damage.unknown_numbers_with_dropped_zeros),
+    spec section 4 would make it New; the damage needs a human decision instead."""
+    number = pl.col(new_col("customer_number"))
+    suspects = rows.filter((pl.col("status") == "New")
+                           & number.str.contains("?", literal=True).fill_null(False))
+    if suspects.is_empty():
+        return rows
+    wanted = suspects.select(number.unique().alias("number"))
+    held = register.numbers_with_letters(
+        wanted["number"].str.len_chars().unique().to_list())
+    if held.is_empty():
+        return rows
+    # Equal once every character past ASCII is a '?' on both sides: the few pairs that
+    # may fit, then checked character by character.
+    pairs = wanted.with_columns(_masked(pl.col("number")).alias("masked")).join(
+        held.to_frame().with_columns(_masked(pl.col("customer_number")).alias("masked")),
+        on="masked")
+    fits = [(n, c) for n, c in pairs.select("number", "customer_number").iter_rows()
+            if lost_characters(n, c)]
+    if not fits:
+        return rows
+    found = (pl.DataFrame(fits, schema=[new_col("customer_number"), "_twin"], orient="row")
+             .group_by(new_col("customer_number"))
+             .agg(pl.col("_twin").sort().str.join(" or "), pl.len().alias("_count")))
+    rows = rows.join(found, on=new_col("customer_number"), how="left", maintain_order="left")
+    hit = (pl.col("status") == "New") & pl.col("_twin").is_not_null()
+    who = pl.when(pl.col("_count") == 1).then(pl.format("customer {}'s number", pl.col("_twin"))) \
+        .otherwise(pl.format("the number of customer {}", pl.col("_twin")))
+    return rows.with_columns(
+        pl.when(hit).then(pl.lit("Conflict")).otherwise(pl.col("status")).alias("status"),
+        pl.when(hit).then(pl.format(
+            "number {} is unknown, but it may be {} with letters its file's encoding lost "
+            "as '?'; give the row the customer's number, or a number of its own if it is "
+            "another customer", number, who))
+        .otherwise(pl.col("message")).alias("message"),
+    ).drop("_twin", "_count")
+
+
 def _fitting_names(keys: list[str], register: Register) -> pl.DataFrame:
     """The customers whose name fits each damaged name key (see `lost_characters`):
     value (the key), customer_number, name; sorted.

@@ -42,6 +42,7 @@ from sync.lost_characters import (
     lost_letter_warnings,
     lost_names,
     repair_lost_letters,
+    unknown_numbers_with_lost_letters,
 )
 from sync.matchers.fuzzy import DUPLICATE_SCHEMA, possible_duplicates
 from sync.matchers.keys import match_keys
@@ -320,6 +321,7 @@ def _compared_rows(chunk: pl.DataFrame, header_map: HeaderMap, rules: Rules,
     rows = restored_zeros_warnings(rows, chunk, header_map, rules)
     rows = dropped_zeros(rows, register)
     rows = unknown_numbers_with_dropped_zeros(rows, register)
+    rows = unknown_numbers_with_lost_letters(rows, register)
     # After the steps that make rows Conflicts: those store nothing.
     rows = lost_letter_warnings(rows, tuple(
         f for f in fields if f == "customer_number"

@@ -1098,3 +1098,23 @@ def test_a_value_with_a_letter_lost_as_a_question_mark_is_stored_only_with_a_war
         "in an encoding without that letter writes it; check it")
     assert rows[3]["message"].startswith("name: '?eho? ?ížek' has '?' where a letter belongs")
     assert rows[4]["message"] == ""  # a question mark ending a word is a question
+
+
+def test_an_unknown_number_that_is_a_customers_with_lost_letters_is_a_conflict(register_url,
+                                                                              tmp_path):
+    # QA (LibreOffice, Windows-1252 CSV): customer ŘK-7 came back as ?K-7 with its name
+    # edited, and the row became a second customer.
+    db = register_url
+    first = write_csv(tmp_path / "first.csv", "Asiakasnumero;Nimi\nŘK-7;Věra Nová\n"
+                                              "ŘK-8;Jan Malý\nŠK-8;Petr Velký\nRK-9;Ota Ryba\n")
+    assert run_cli("import", first, "--db", db, "--yes").exit_code == 0
+    rows = preview_rows(db, tmp_path, "Asiakasnumero;Nimi\n?K-7;Věra Nováková\n"
+                                      "?K-8;Jana Malá\n?K-9;Oto Ryba\n?K-7x;Uusi\n")
+    assert [rows[n]["status"] for n in (2, 3, 4, 5)] == ["Conflict", "Conflict", "New", "New"]
+    assert rows[2]["message"] == (
+        "number ?K-7 is unknown, but it may be customer ŘK-7's number with letters its "
+        "file's encoding lost as '?'; give the row the customer's number, or a number of "
+        "its own if it is another customer")
+    assert "the number of customer ŘK-8 or ŠK-8 with letters" in rows[3]["message"]
+    # A '?' never stands for an ASCII letter: RK-9 is not ?K-9, which stays New, warned.
+    assert "'?K-9' has '?' where a letter belongs" in rows[4]["message"]

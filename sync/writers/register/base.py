@@ -129,6 +129,11 @@ class Register(Protocol):
         added (0042 for 42): columns number, customer_number, name_key."""
         ...
 
+    def numbers_with_letters(self, lengths: list[int]) -> pl.Series:
+        """The customer numbers of these lengths (in characters) that hold a character
+        past ASCII (`ŘK-7`): the only ones a number with '?' for a lost letter can be."""
+        ...
+
     def has_name_blocks(self) -> bool:
         """Whether any customer has a name block (False: no customer can be paired, as in
         an empty register)."""

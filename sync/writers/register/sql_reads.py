@@ -255,6 +255,22 @@ class SQLReads:
             (self._list_param(wanted),))
         return pl.DataFrame(rows, schema=schema, orient="row")
 
+    def numbers_with_letters(self, lengths: list[int]) -> pl.Series:
+        """The customer numbers of these lengths (in characters) that hold a character
+        past ASCII (`ŘK-7`): the only ones a number with '?' for a lost letter can be."""
+        if not lengths:
+            return pl.Series("customer_number", [], pl.String)
+        # More bytes than characters in UTF-8: a character past ASCII. One pass over the
+        # number index, paid only for the rare files whose New numbers hold a '?'.
+        octets = ("length(CAST(customer_number AS BLOB))" if self.dialect == "sqlite"
+                  else "octet_length(customer_number)")
+        rows = self._rows(
+            f"SELECT customer_number FROM {self._t('customers')} "
+            f"WHERE {octets} > length(customer_number) AND length(customer_number) IN "
+            f"(SELECT CAST(j.value AS INTEGER) FROM {self._values_table()})",
+            (self._list_param([str(n) for n in sorted(set(lengths))]),))
+        return pl.Series("customer_number", [r[0] for r in rows], pl.String)
+
     def group_names(self) -> pl.DataFrame:
         """Every group: columns name, name_key."""
         rows = self._rows(f"SELECT name, name_key FROM {self._t('groups')}")
