@@ -9,7 +9,7 @@ import re
 
 import polars as pl
 
-from sync.damage import with_warning
+from sync.damage import rounded_by_a_spreadsheet, with_warning
 from sync.groupkey import group_key
 from sync.lost_marks import lost_characters
 from sync.matchers.keys import deciding_key
@@ -75,7 +75,7 @@ def keep_values_a_spreadsheet_cut(frame: pl.DataFrame, fields: tuple[str, ...],
     """Keep the register's value where the row's is it with its leading zeros dropped
     (`800` for `0800`: a postal code of a country whose width the rules don't know, an
     id kept as typed), or of 16 digits or more written with its first 15 and zeros
-    (`_rounded_by_a_spreadsheet`), or cut at a spreadsheet cell's CELL_LIMIT characters (long notes
+    (`rounded_by_a_spreadsheet`), or cut at a spreadsheet cell's CELL_LIMIT characters (long notes
     through an XLSX): a spreadsheet did that to the file, so it is repaired, never
     imported, and the row's message says what was kept (QA: both came back Modified).
     The register's value is the evidence: without it (a New row) nothing is guessed.
@@ -106,7 +106,7 @@ def keep_values_a_spreadsheet_cut(frame: pl.DataFrame, fields: tuple[str, ...],
                & old.str.starts_with(new))
         if f in codes:  # the few rows the cheap tests passed: Python per pair
             number = number | pl.struct(new, old).map_elements(
-                lambda pair: _rounded_by_a_spreadsheet(*pair.values()),
+                lambda pair: rounded_by_a_spreadsheet(*pair.values()),
                 return_dtype=pl.Boolean)
         hits = (frame.filter(maybe(f)).select("_row", new_col(f), old_col(f))
                 .with_columns(number.fill_null(False).alias(f"_number_{f}"),
@@ -338,18 +338,6 @@ def _masked(text: pl.Expr) -> pl.Expr:
     """`text` with every character past ASCII as '?': equal for two names only where
     `lost_characters` may hold."""
     return text.str.replace_all(r"[^\x00-\x7F]", "?")
-
-
-def _rounded_by_a_spreadsheet(new: str | None, old: str | None) -> bool:
-    """Whether `new` is the number `old` (16 digits or more) as a spreadsheet writes it
-    out: its first 15 digits, rounded either way, then zeros (LibreOffice's CSV of
-    7350012345678901 has 7350012345678900; QA)."""
-    if (new is None or old is None or len(new) != len(old) or len(new) < 16
-            or not (new.isdigit() and old.isdigit()) or old.startswith("0")):
-        return False
-    scale = 10 ** (len(old) - 15)
-    kept = int(old) // scale
-    return new != old and int(new) in (kept * scale, (kept + 1) * scale)
 
 
 # A '?' standing for a letter: inside a word (`Dvo?ák`, `P?íkop?`) or starting one

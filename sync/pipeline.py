@@ -32,6 +32,7 @@ from sync.damage import (
     take_error_texts,
     take_mojibake,
     totals_warnings,
+    unknown_numbers_a_spreadsheet_rounded,
     unknown_numbers_with_dropped_zeros,
 )
 from sync.errors import SourceError, StalePlanError
@@ -237,6 +238,7 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
             wide_parts.append(spill.put(wide) if spill is not None else wide)
             del rows, wide
         rows = _one_frame(narrow_parts)
+        rows = unknown_numbers_a_spreadsheet_rounded(rows, register)
         rows = _claims(rows)
         rows = _assign_numbers(rows, register)
         rows = _canonical_groups(rows, register)

@@ -1118,3 +1118,30 @@ def test_an_unknown_number_that_is_a_customers_with_lost_letters_is_a_conflict(r
     assert "the number of customer ŘK-8 or ŠK-8 with letters" in rows[3]["message"]
     # A '?' never stands for an ASCII letter: RK-9 is not ?K-9, which stays New, warned.
     assert "'?K-9' has '?' where a letter belongs" in rows[4]["message"]
+
+
+def test_an_unknown_number_that_is_a_customers_rounded_by_a_spreadsheet_is_a_conflict(
+        register_url, tmp_path):
+    # QA (LibreOffice): customer 1234567890123456 came back as 1234567890123460, the
+    # first 15 digits then a zero, with its name edited, and became a second customer.
+    db = register_url
+    first = write_csv(tmp_path / "first.csv", "customer_number;name\n"
+                                              "1234567890123456;Aho Oy\n"
+                                              "7350012345678901;Beta Oy\n"
+                                              "12345678901234567;Gamma Oy\n")
+    assert run_cli("import", first, "--db", db, "--yes").exit_code == 0
+    rows = preview_rows(db, tmp_path, "customer_number;name\n1234567890123460;Aho Group Oy\n"
+                                      "7350012345678900;Beta Group Oy\n"
+                                      "9990000000000000;Uusi Oy\n"
+                                      "12345678901234600;Gamma Group Oy\n")
+    assert [rows[n]["status"] for n in (2, 3, 4, 5)] == ["Conflict", "Conflict", "New",
+                                                          "Conflict"]
+    assert "customer 12345678901234567's" in rows[5]["message"]  # 17 digits, rounded up
+    assert rows[2]["message"] == (
+        "number 1234567890123460 is unknown, but it may be customer 1234567890123456's as a "
+        "spreadsheet writes it, which keeps a number's first 15 digits only; give the row "
+        "the customer's number, or a number of its own if it is another customer")
+    # A file with a long number not ending in 0 went through no spreadsheet.
+    rows = preview_rows(db, tmp_path, "customer_number;name\n1234567890123460;Aho Group Oy\n"
+                                      "1234567890123461;Toinen Oy\n")
+    assert [rows[n]["status"] for n in (2, 3)] == ["New", "New"]

@@ -129,6 +129,13 @@ class Register(Protocol):
         added (0042 for 42): columns number, customer_number, name_key."""
         ...
 
+    def numbers_in_ranges(self, ranges: list[tuple[str, str]]) -> pl.DataFrame:
+        """The all-digit customer numbers from `low` to `high` of each range, where both
+        are digits of one length without leading zeros, compared as numbers (a number
+        with leading zeros is in the range its digits are): columns low,
+        customer_number."""
+        ...
+
     def numbers_with_letters(self, lengths: list[int]) -> pl.Series:
         """The customer numbers of these lengths (in characters) that hold a character
         past ASCII (`ŘK-7`): the only ones a number with '?' for a lost letter can be."""

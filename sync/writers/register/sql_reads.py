@@ -255,6 +255,27 @@ class SQLReads:
             (self._list_param(wanted),))
         return pl.DataFrame(rows, schema=schema, orient="row")
 
+    def numbers_in_ranges(self, ranges: list[tuple[str, str]]) -> pl.DataFrame:
+        """The all-digit customer numbers from `low` to `high` of each range, where both
+        are digits of one length without leading zeros, compared as numbers (a number
+        with leading zeros is in the range its digits are): columns low,
+        customer_number."""
+        schema = {"low": pl.String, "customer_number": pl.String}
+        if not ranges:
+            return pl.DataFrame(schema=schema)
+        # Each range goes over as one text, low then high (of one length); each is one
+        # range of the customers_number_digits index, whose expressions these are.
+        half = "length(j.value) / 2"
+        rows = self._rows(
+            f"SELECT substr(j.value, 1, {half}), c.customer_number "
+            f"FROM {self._values_table()} JOIN {self._t('customers')} c "
+            f"ON {NUMBER_LENGTH} = {half} AND {NUMBER_DIGITS} "
+            f"BETWEEN substr(j.value, 1, {half}) AND substr(j.value, {half} + 1) "
+            f"WHERE {all_digits_sql(self.dialect, 'customer_number')}",
+            (self._list_param(sorted({low + high for low, high in ranges
+                                      if len(low) == len(high)})),))
+        return pl.DataFrame(rows, schema=schema, orient="row")
+
     def numbers_with_letters(self, lengths: list[int]) -> pl.Series:
         """The customer numbers of these lengths (in characters) that hold a character
         past ASCII (`ŘK-7`): the only ones a number with '?' for a lost letter can be."""
