@@ -1039,6 +1039,9 @@ def test_a_drops_error_names_the_jobs_settings_not_previews_options(
     ("not cp1252; pass --encoding utf-16-le or leave --encoding out",
      'not cp1252; set encoding = "utf-16-le" in [source] or leave encoding out of [source]'),
     ("the sheets are 'A', 'B' (pass --sheet)", "the sheets are 'A', 'B' (set sheet in [source])"),
+    # shlex.quote's spelling of a name with an apostrophe (was garbled).
+    ("pass --sheet 'Kim'\"'\"'s list' --header-row 2",
+     'set sheet = "Kim\'s list" and header_row = 2 in [source]'),
 ])
 def test_previews_advice_is_said_as_job_settings(cli: str, job: str) -> None:
     from sync.jobs.advice import job_advice

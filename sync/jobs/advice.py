@@ -12,7 +12,9 @@ import re
 import shlex
 
 _FLAGS = "encoding|delimiter|sheet|header-row"
-_VALUE = r"'[^']*'|\"[^\"]*\"|[^\s,;()'\"-][^\s,;()'\"]*"  # not "-": the next flag
+# A word, or a shell-quoted one: quoted parts side by side, as shlex.quote writes a name
+# with an apostrophe ('Kim'"'"'s'). Not "-": the next flag.
+_VALUE = r"(?:'[^']*'|\"[^\"]*\")+|[^\s,;()'\"-][^\s,;()'\"]*"
 _ONE = re.compile(rf"--(?P<flag>{_FLAGS})(?: (?P<value>{_VALUE}))?")
 _RUN = re.compile(rf"(?P<verb>pass (?P<another>another )?)?--(?:{_FLAGS})(?: (?:{_VALUE}))?"
                   rf"(?: --(?:{_FLAGS})(?: (?:{_VALUE}))?)*")
