@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
+
 from sync.plan import Plan
+from sync.writers.cells import neutralise
 
 _SLICE_ROWS = 250_000  # rows whose `changes` are spelled out at a time
 
@@ -13,13 +16,17 @@ def write_report(plan: Plan, path: Path) -> None:
     """Write the report as UTF-8 CSV, in row order: the columns of spec section 9, then
     `changes` (a Modified row's `field: 'old' -> 'new'`, joined by ` | `).
 
+    A cell a spreadsheet would run as a formula (a customer number `=1+2` from a source
+    file) starts with one more `'`, as in exports: the report is opened in one.
+
     Slice by slice, so that the spelled-out changes of a large plan are never all in
     memory at once.
     """
     with path.open("wb") as handle:
         start = 0
         while True:
-            plan.report(start, _SLICE_ROWS).write_csv(handle, include_header=start == 0,
+            plan.report(start, _SLICE_ROWS).with_columns(
+                neutralise(pl.col(pl.String))).write_csv(handle, include_header=start == 0,
                                                       null_value="")
             start += _SLICE_ROWS
             if start >= plan.rows.height:
