@@ -16,6 +16,7 @@ from sync.matchers.keys import deciding_key
 from sync.namekey import BLOCK_PREFIX, MAX_BLOCK
 from sync.normalise import name_key
 from sync.plan import new_col, old_col
+from sync.retyped import RETYPED_LOOK, retyped_as
 from sync.writers.register.base import Register
 
 
@@ -140,6 +141,57 @@ def keep_values_a_spreadsheet_cut(frame: pl.DataFrame, fields: tuple[str, ...],
     kept = pl.any_horizontal(pl.col("^_(number|cut)_.*$"))
     return frame.with_columns(with_warning(kept, note)).drop(
         pl.col("^_(number|cut)_.*$"), pl.col("^_had_.*$"))
+
+
+def keep_values_a_spreadsheet_retyped(frame: pl.DataFrame,
+                                      fields: tuple[str, ...]) -> pl.DataFrame:
+    """Keep the register's value where the row's is what a spreadsheet makes of it when
+    it opens a CSV with its default column types and saves it again (see sync.retyped:
+    `1.12.` as `01.12.26` or `2026-12-01`, `50%` as `0.5`, `1e5` as `100000`, `1:30` as
+    `01:30:00`, `true` as `TRUE`), in `fields` (free text: names, addresses, groups,
+    notes, custom fields; fields with a normaliser of their own read such values their
+    own way): it is repaired, never imported, and the row's message says what was kept
+    (QA: such rows were Modified, and a group `01.12.26` was created). The register's
+    value is the evidence: without it (a New row) nothing is guessed."""
+    notes: list[pl.Expr] = []
+    candidates = [f for f in fields if f != "customer_number"
+                  and new_col(f) in frame.columns and old_col(f) in frame.columns]
+
+    def maybe(f: str) -> pl.Expr:
+        # The cheap test, over every row: the full one runs once per distinct pair.
+        new, old = pl.col(new_col(f)), pl.col(old_col(f))
+        return ((new != old) & old.str.contains(RETYPED_LOOK)).fill_null(False)
+
+    marked = frame.select(maybe(f).any().alias(f) for f in candidates).row(0) \
+        if candidates else ()
+    for f in [f for f, has in zip(candidates, marked, strict=True) if has]:
+        new, old = new_col(f), old_col(f)
+        pairs = frame.filter(maybe(f)).select(new, old).unique()
+        # A group differing only in case is the same group (classify.changed_expr).
+        same = group_key if f == "customer_group" else str
+        found = [(n, o, kind) for n, o in pairs.iter_rows()
+                 if same(n) != same(o) and (kind := retyped_as(o, n))]
+        if not found:
+            continue
+        kinds = pl.DataFrame(found, schema=[new, old, "kind"], orient="row")
+        kind = pl.lit(None, pl.String)
+        for name, of_kind in kinds.group_by("kind"):
+            kind = pl.when(pl.struct(new, old).is_in(
+                of_kind.select(new, old).to_struct().implode())).then(pl.lit(name[0]))\
+                .otherwise(kind)
+        frame = frame.with_columns(kind.alias(f"_retyped_{f}"), pl.col(new).alias(f"_had_{f}"))
+        hit = pl.col(f"_retyped_{f}").is_not_null()
+        frame = frame.with_columns(pl.when(hit).then(pl.col(old)).otherwise(pl.col(new))
+                                   .alias(new))
+        notes.append(pl.when(hit).then(pl.format(
+            "{}: kept '{}': the file has '{}' (a spreadsheet read it as {})", pl.lit(f),
+            pl.col(old), pl.col(f"_had_{f}"), pl.col(f"_retyped_{f}"))))
+    if not notes:
+        return frame
+    note = pl.concat_str(notes, separator="; ", ignore_nulls=True)
+    kept = pl.any_horizontal(pl.col("^_retyped_.*$").is_not_null())
+    return frame.with_columns(with_warning(kept, note)).drop(
+        pl.col("^_retyped_.*$"), pl.col("^_had_.*$"))
 
 
 def lost_groups(rows: pl.DataFrame, register: Register) -> pl.DataFrame:

@@ -39,6 +39,7 @@ from sync.errors import SourceError, StalePlanError
 from sync.groupkey import group_key_expr
 from sync.lost_characters import (
     keep_values_a_spreadsheet_cut,
+    keep_values_a_spreadsheet_retyped,
     lost_groups,
     lost_letter_warnings,
     lost_names,
@@ -317,6 +318,8 @@ def _compared_rows(chunk: pl.DataFrame, header_map: HeaderMap, rules: Rules,
     rows = keep_values_a_spreadsheet_cut(rows, fields, frozenset(
         f for f in fields if f != "customer_group"
         and rules.fields[f].normaliser not in _FREE_TEXT))
+    rows = keep_values_a_spreadsheet_retyped(rows, tuple(
+        f for f in fields if rules.fields[f].normaliser in _FREE_TEXT))
     rows = lost_groups(rows, register)
     rows = diff(rows, fields).with_columns(status_expr().alias("status"))
     rows = country_warnings(rows, rules)

@@ -83,6 +83,43 @@ def test_the_spreadsheet_guard_covers_values_a_spreadsheet_would_damage(
     assert frame.select(spreadsheet_safe(pl.col("v")))["v"][0] == written
 
 
+@pytest.mark.parametrize(("value", "written"), [
+    ("1.12.", '="1.12."'), ("1/12", '="1/12"'), ("12-1", '="12-1"'),
+    ("1.12.2026", '="1.12.2026"'), ("50%", '="50%"'), ("12,5 %", '="12,5 %"'),
+    ("1e5", '="1e5"'), ("1:30", '="1:30"'), ("TRUE", '="TRUE"'), ("epätosi", '="epätosi"'),
+    ("Katu 1/12 B", "Katu 1/12 B"), ("Kahvila Aurinko Oy", "Kahvila Aurinko Oy"),
+    ("2617416-4", "2617416-4")])
+def test_the_spreadsheet_guard_covers_text_a_spreadsheet_would_retype(value: str,
+                                                                      written: str) -> None:
+    # QA (LibreOffice round trips): 1.12. came back as 01.12.26, 50% as 0.5, 1e5 as
+    # 100000, 1:30 as 01:30:00, TRUE as true.
+    frame = pl.DataFrame({"v": [value]})
+    assert frame.select(spreadsheet_safe(pl.col("v")))["v"][0] == written
+
+
+def test_text_a_spreadsheet_would_retype_is_guarded_and_reads_back_unchanged(
+        register_url: str, tmp_path: Path) -> None:
+    load_register(register_url, "Asiakasnumero;Nimi;Katuosoite;Postitoimipaikka;"
+                                "Asiakasryhmä;Lisätiedot\n"
+                                "7001;True;1/12;1.12.;1.12.;50%\n"
+                                "7002;Aho Oy;1-12;12/1;1:30;1e5\n", tmp_path)
+    dest = tmp_path / "asiakkaat.csv"
+    export(register_url, dest, "--headers", "fi", "--spreadsheet-safe")
+    table = rows_of(dest, ";")
+    by_number = {r[0]: dict(zip(table[0], r, strict=True)) for r in table[1:]}
+    assert [by_number["7001"][h] for h in ("Nimi", "Postitoimipaikka", "Asiakasryhmä",
+                                           "Lisätiedot")] == [
+        '="True"', '="1.12."', '="1.12."', '="50%"']
+    assert [by_number["7002"][h] for h in ("Katuosoite", "Asiakasryhmä", "Lisätiedot")] == [
+        '="1-12"', '="1:30"', '="1e5"']
+    report = tmp_path / "r.csv"
+    again = run_cli("preview", dest, "--db", register_url, "--plan", tmp_path / "p.plan",
+                    "--report", report, "--json")
+    assert again.json()["unchanged"] == 2
+    assert [row["message"] for row in csv.DictReader(report.open(encoding="utf-8"))] == [
+        "", ""]
+
+
 def test_no_bom_and_explicit_delimiter(db: Path, tmp_path: Path) -> None:
     dest = tmp_path / "out.txt"
     export(db, dest, "--no-bom", "--delimiter", "tab", "--headers", "sv")

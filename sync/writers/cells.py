@@ -9,6 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from sync.readers.neutralise import NEEDS_QUOTE
+from sync.retyped import RETYPED_LOOK
 
 # A value a spreadsheet would read as a number and damage: strip of its leading zeros,
 # or (12 digits or more: a phone, a long customer number, an e-invoice address) show in
@@ -27,14 +28,14 @@ def neutralise(cells: pl.Expr) -> pl.Expr:
 
 
 def spreadsheet_safe(cells: pl.Expr) -> pl.Expr:
-    """Neutralised cells, and values with leading zeros or of 12 digits or more written
-    as `="00100"`.
+    """Neutralised cells, and values with leading zeros, of 12 digits or more, or that a
+    spreadsheet reads as a date, percentage, number, time or TRUE/FALSE (`1.12.`, `50%`,
+    `1e5`, `1:30`, `true`: see sync.retyped) written as `="00100"`.
 
-    The guard keeps a spreadsheet from turning `00100` into `100`, or `358401234567`
-    into `3.58401E+11`; the CSV reader unwraps it (inner quotes doubled, as a
-    spreadsheet writes them).
+    The guard keeps a spreadsheet from turning `00100` into `100`, `358401234567`
+    into `3.58401E+11`, or `1.12.` into `01.12.26`; the CSV reader unwraps it (inner
+    quotes doubled, as a spreadsheet writes them).
     """
     guarded = pl.lit('="') + cells.str.replace_all('"', '""', literal=True) + pl.lit('"')
-    return (pl.when(cells.str.contains(NUMBER_DAMAGE)).then(guarded)
-            .otherwise(neutralise(cells)).name.keep())
-
+    retyped = cells.str.contains(NUMBER_DAMAGE) | cells.str.contains(RETYPED_LOOK)
+    return pl.when(retyped).then(guarded).otherwise(neutralise(cells)).name.keep()
