@@ -187,3 +187,47 @@ def test_a_table_that_cannot_be_read_is_named_once_in_the_run_line(
     assert line.count(PG_URL) == 1
     # The log and the JSON keep the whole reason, which names the source.
     assert result.json()["files"][0]["reason"].startswith(f"{PG_URL} table {pg_schema}")
+
+
+def test_a_commit_landing_while_a_table_is_read_leaves_it_for_the_next_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The table path's own handling of a preview that saw another process commit while
+    # it read (exit 3, as for a file): nothing committed, and the next run syncs it.
+    import sync.pipeline as pipeline
+    from sync.commit import commit
+    from sync.commit_rows import open_for_commit
+    from sync.writers.register import open_register
+
+    source = _sqlite(tmp_path, query=False)
+    source.execute("INSERT INTO customers VALUES ('1', 'Alfa Oy', 'Oulu', 1)")
+    job = write_job(tmp_path, source=source.source)
+    db = tmp_path / "r.db"
+    assert run_cli("run", job).exit_code == 0
+    other = tmp_path / "other.csv"
+    other.write_text("customer_number;name\n7001;Muu Oy\n", encoding="utf-8")
+    assert run_cli("preview", other, "--db", db, "--plan", tmp_path / "o.plan").exit_code == 0
+    source.execute("UPDATE customers SET city = 'Kemi'")
+    real = pipeline._flag_duplicates
+
+    def commit_meanwhile(*args: object, **kwargs: object) -> object:
+        register = open_register(str(db), create=True)
+        try:
+            with open_for_commit(tmp_path / "o.plan") as plan:
+                commit(plan, register, "other")
+        finally:
+            register.close()
+        monkeypatch.setattr(pipeline, "_flag_duplicates", real)  # once
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "_flag_duplicates", commit_meanwhile)
+    busy = run_cli("run", job, "--json")
+    assert busy.exit_code == 3, busy.stderr
+    [record] = busy.json()["files"]
+    assert record["outcome"] == "failed"
+    assert record["reason"].startswith("the register changed while the preview read it")
+    assert record["reason"].endswith("(left for the next run)")
+    assert customers(db)["1"]["city"] == "Oulu" and len(batches(db)) == 2
+    again = run_cli("run", job, "--json")
+    assert again.exit_code == 0, again.stderr
+    assert again.json()["files"][0]["counts"]["modified"] == 1
+    assert customers(db)["1"]["city"] == "Kemi"
