@@ -110,14 +110,16 @@ def preview(source: Path, register: Register, rules: Rules,
     `progress`, when given, is called as each step of PREVIEW_STEPS begins.
     """
     options = options or ReadOptions()
-    # Read the register's version before anything else: a commit that lands while this
-    # preview reads is then seen by the commit's stale check.
-    at = _register_point(register)
-    _step(progress, "reading the source")
-    table = read_source(source, encoding=options.encoding, delimiter=options.delimiter,
-                        header_row=options.header_row, sheet=options.sheet)
-    plan = _plan(table, str(source), file_checksum(source), register, rules, at, progress)
-    _check_unchanged(register, at)
+    with register.read_snapshot():
+        # Read the register's version before anything else: a commit that lands while
+        # this preview reads is then seen by the commit's stale check.
+        at = _register_point(register)
+        _step(progress, "reading the source")
+        table = read_source(source, encoding=options.encoding, delimiter=options.delimiter,
+                            header_row=options.header_row, sheet=options.sheet)
+        plan = _plan(table, str(source), file_checksum(source), register, rules, at,
+                     progress)
+        _check_unchanged(register, at)
     return plan
 
 
@@ -130,14 +132,16 @@ def preview_table(table: SourceTable, source: str, checksum: str, register: Regi
     is what the batch records as the source checksum. `table` is consumed: its frame is
     empty afterwards.
     """
-    at = _register_point(register)
-    plan = _plan(table, source, checksum, register, rules, at)
-    _check_unchanged(register, at)
+    with register.read_snapshot():
+        at = _register_point(register)
+        plan = _plan(table, source, checksum, register, rules, at)
+        _check_unchanged(register, at)
     return plan
 
 
 def _check_unchanged(register: Register, at: _RegisterPoint) -> None:
-    """StalePlanError (exit 3) when a commit landed while the preview read the register.
+    """StalePlanError (exit 3) when a commit landed while the preview read the register
+    (never within a read snapshot, where every read saw the state at its start).
 
     The preview reads in many statements (and connections), so its lookups may have
     seen the register before and after that commit: a plan of such mixed reads showed

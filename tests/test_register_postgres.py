@@ -357,3 +357,72 @@ def test_init_json_names_the_schema_that_schema_or_the_variable_chose(
     by_variable = run_cli("init", "--db", PG_URL, "--json")
     assert by_variable.json()["db"] == pg_url
     assert by_variable.json()["register_id"] == by_option.json()["register_id"]
+
+
+def test_reads_in_a_read_snapshot_see_one_state_on_every_connection(pg_url: str):
+    # A preview reads on up to four connections; each read used to see what was
+    # committed when it started, so a commit landing meanwhile gave mixed reads.
+    assert run_cli("import", REGISTER, "--db", pg_url, "--yes").exit_code == 0
+    blocks = [f"b{n:05d}" for n in range(4_000)]  # enough to be read in parts, side by side
+
+    def add_blocks() -> None:
+        writer = open_register(pg_url, create=False)
+        try:
+            with writer._transaction():
+                writer._execute(f"INSERT INTO {writer._t('name_blocks')} "
+                                "SELECT b, '1001', 'x' FROM unnest(?::text[]) b",
+                                (writer._list_param(blocks),))
+        finally:
+            writer.close()
+
+    register = open_register(pg_url, create=False)
+    try:
+        assert isinstance(register, PostgresRegister) and register._readers() > 1
+        with register.read_snapshot():
+            version = register.version()
+            add_blocks()
+            seen = register.block_sizes(blocks, 10)
+            assert register._readers_pool is not None  # read on several connections
+            assert (seen["size"] == 0).all() and seen.height == len(blocks)
+            assert register.version() == version
+        after = register.block_sizes(blocks, 10)
+        assert (after["size"] == 1).all()
+    finally:
+        register.close()
+
+
+def test_a_preview_outlives_the_servers_idle_in_transaction_timeout(
+        pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # The preview's reads share one transaction, idle while the source is worked on
+    # between them; a DBA's idle_in_transaction_session_timeout must not end it.
+    import time
+    import uuid
+
+    import sync.pipeline as pipeline
+
+    assert run_cli("import", REGISTER, "--db", pg_url, "--yes").exit_code == 0
+    register = open_register(pg_url, create=False)
+    schema = register.schema
+    register.close()
+    role = f"regsync_idle_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_URL, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+        try:
+            admin.execute(f"ALTER ROLE {role} SET idle_in_transaction_session_timeout "
+                          "= '200ms'")
+            admin.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}')
+            admin.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO {role}')
+            real = pipeline._flag_duplicates
+
+            def slowly(*args: object, **kwargs: object) -> object:
+                time.sleep(0.6)  # working between two reads, longer than the timeout
+                return real(*args, **kwargs)  # type: ignore[arg-type]
+
+            monkeypatch.setattr(pipeline, "_flag_duplicates", slowly)
+            result = run_cli("preview", SOURCE, "--db", pg_url.replace("postgres@", f"{role}@"),
+                             "--plan", tmp_path / "p.plan")
+            assert result.exit_code == 1, result.stderr
+        finally:
+            admin.execute(f'REVOKE ALL ON ALL TABLES IN SCHEMA "{schema}" FROM {role}')
+            admin.execute(f'REVOKE ALL ON SCHEMA "{schema}" FROM {role}')
+            admin.execute(f"DROP ROLE {role}")

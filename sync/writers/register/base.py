@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -100,6 +101,13 @@ class Register(Protocol):
 
     def version(self) -> int:
         """A number that moves on every commit."""
+        ...
+
+    def read_snapshot(self) -> AbstractContextManager[None]:
+        """Around reads that must see the register in one state (a preview): where the
+        engine can (PostgreSQL), every read within, on any connection, sees it as it was
+        when the block began, whatever commits meanwhile. Elsewhere it changes nothing,
+        and the caller checks the version instead. Nothing may be written within."""
         ...
 
     def history_digest(self, version: int) -> str:

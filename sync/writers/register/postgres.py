@@ -143,6 +143,16 @@ def _not_a_register(label: str, what: str, kind: str = "tables") -> str:
             f"name another schema")
 
 
+def _begin_snapshot(conn: psycopg.Connection, snapshot: str | None = None) -> None:
+    """Begin a REPEATABLE READ transaction on `conn` (in `snapshot`, one another
+    transaction exported, when given) that a server's idle_in_transaction_session_timeout
+    does not end while the preview works between its reads."""
+    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+    if snapshot is not None:  # before any other statement of the transaction
+        conn.execute(psql.SQL("SET TRANSACTION SNAPSHOT {}").format(psql.Literal(snapshot)))
+    conn.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
+
+
 class PostgresRegister(SQLRegister):
     """A register in a PostgreSQL schema."""
 
@@ -157,6 +167,10 @@ class PostgresRegister(SQLRegister):
         # To open the extra connections of _read_each (None: reads run on `conn`).
         self._url = url
         self._readers_pool: ReadPool[psycopg.Connection] | None = None
+        # Within read_snapshot: the snapshot the main connection exported, and the read
+        # connections that have taken it.
+        self._snapshot: str | None = None
+        self._in_snapshot: set[int] = set()
 
     @classmethod
     def create(cls, conn: psycopg.Connection, label: str, schema: str,
@@ -368,10 +382,43 @@ class PostgresRegister(SQLRegister):
     def _write_history(self, rows: pl.DataFrame) -> None:
         self._copy(self._t("history"), rows.select(HISTORY_COLUMNS))
 
+    @contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        """Every read within, on the main connection and on each read connection, sees
+        the register as it was when the block began: one REPEATABLE READ transaction
+        whose snapshot the read connections take (pg_export_snapshot), as pg_dump's
+        workers do. So a preview is never refused for a commit that landed while it
+        read (QA: two nightly jobs on one register). Nested or inside a transaction, it
+        changes nothing."""
+        if self._snapshot is not None or not self._idle():
+            yield
+            return
+        with server_errors(self._conn, self.label):
+            _begin_snapshot(self._conn)
+            row = self._conn.execute("SELECT pg_export_snapshot()").fetchone()
+        self._snapshot = str(row[0]) if row else None
+        try:
+            yield
+        finally:
+            self._snapshot = None
+            # The read connections leave their transactions by closing: a later read
+            # opens fresh ones, which see what is committed by then.
+            if self._readers_pool is not None:
+                self._readers_pool.close()
+                self._readers_pool = None
+            self._in_snapshot.clear()
+            if not self._conn.closed and not self._conn.broken:
+                with server_errors(self._conn, self.label):
+                    self._conn.execute("ROLLBACK")
+
+    def _idle(self) -> bool:
+        return self._conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+
     def _readers(self) -> int:
-        # Inside a transaction a read must see its own writes: the main connection only.
-        idle = self._conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-        return READERS if self._url is not None and idle else 1
+        # Inside a transaction a read must see its own writes: the main connection only;
+        # in a read snapshot, the read connections take the same one.
+        shared = self._idle() or self._snapshot is not None
+        return READERS if self._url is not None and shared else 1
 
     def _read_each(self, query: str, params: list[Sequence[Any]],
                    then: Callable[[list[tuple[Any, ...]]], T]) -> list[T]:
@@ -401,6 +448,10 @@ class PostgresRegister(SQLRegister):
     def _read_on(self, conn: psycopg.Connection, query: str,
                  params: Sequence[Any]) -> list[tuple[Any, ...]]:
         with server_errors(conn, self.label):
+            if (self._snapshot is not None and conn is not self._conn
+                    and id(conn) not in self._in_snapshot):
+                _begin_snapshot(conn, self._snapshot)
+                self._in_snapshot.add(id(conn))
             return conn.execute(self._sql(query), params or None).fetchall()
 
     def close(self) -> None:

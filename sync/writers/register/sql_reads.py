@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, TypeVar
 
 import polars as pl
@@ -254,6 +254,12 @@ class SQLReads:
             f"WHERE {digits} AND c.customer_number <> j.value",
             (self._list_param(wanted),))
         return pl.DataFrame(rows, schema=schema, orient="row")
+
+    def read_snapshot(self) -> AbstractContextManager[None]:
+        """Around reads that must see the register in one state (a preview): here,
+        nothing; an engine that can share one snapshot among its read connections
+        (PostgreSQL) does so."""
+        return nullcontext()
 
     def numbers_in_ranges(self, ranges: list[tuple[str, str]]) -> pl.DataFrame:
         """The all-digit customer numbers from `low` to `high` of each range, where both
