@@ -7,7 +7,6 @@ from pathlib import Path
 import polars as pl
 
 from sync.plan import Plan
-from sync.writers.cells import neutralise
 
 _SLICE_ROWS = 250_000  # rows whose `changes` are spelled out at a time
 
@@ -22,6 +21,9 @@ def write_report(plan: Plan, path: Path) -> None:
     Slice by slice, so that the spelled-out changes of a large plan are never all in
     memory at once.
     """
+    # Here, not at the top: `commit` imports this module and none of the readers'.
+    from sync.writers.cells import neutralise
+
     with path.open("wb") as handle:
         start = 0
         while True:
