@@ -61,7 +61,9 @@ def changeset(rows: CommitRows) -> ChangeSet:
                                       *[old_col(f) for f in fields]],
                      lambda part: _updates(part, fields)),
         names=each(APPLIED, _NAME_COLUMNS, _names), columns=(*fields, "name_key"),
-        groups=groups, touched=touched, relies_on=relies, relies_on_similar_names=similar)
+        groups=groups, touched=touched, relies_on=relies, relies_on_similar_names=similar,
+        custom_headers={f: tuple(h) for f, h in rows.header.custom_headers.items()
+                        if f in fields})
 
 
 def _inserts(new: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:

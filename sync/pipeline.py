@@ -63,7 +63,7 @@ from sync.rules import (
     map_headers,
 )
 from sync.spill import Spill
-from sync.types import Progress
+from sync.types import FIELDS, Progress
 from sync.wording import counted
 from sync.writers.register.base import Register
 
@@ -170,15 +170,27 @@ def _register_point(register: Register) -> _RegisterPoint:
     return _RegisterPoint(register.register_id(), version, register.history_digest(version))
 
 
+def _custom_headers(rules: Rules) -> dict[str, list[str]]:
+    """The headers of the rules' custom fields (their aliases and export headers), by
+    field: what the register is to remember of them (see PlanHeader.custom_headers)."""
+    return {name: sorted({*rule.aliases, *rule.headers.values()})
+            for name, rule in rules.fields.items() if name not in FIELDS}
+
+
 def _refuse_unnamed_custom_fields(header_map: HeaderMap, register: Register, rules: Rules,
                                   source: str) -> None:
     """SourceError when an ignored column is one of the register's custom fields that
-    `rules` do not define: an export writes such a field under its column name, and
-    importing the edited export without the rule file ignored every edit in it while
-    exiting 0 (QA). Its normaliser is the rule file's, so it is not guessed here."""
+    `rules` do not define, named by its column name or by a header of the rules that
+    added it (which the register remembers): an export writes such a field under one
+    of them, and importing the edited export without the rule file ignored every edit
+    in it while exiting 0 (QA). Its normaliser is the rule file's, so it is not guessed
+    here."""
     ignored = {header_key(h): h for h in header_map.ignored}
+    remembered = register.custom_headers()
     for column in register.custom_columns():
-        header = ignored.get(header_key(column))
+        header = next((ignored[key] for key in
+                       [header_key(column), *map(header_key, remembered.get(column, []))]
+                       if key in ignored), None)
         if header is not None and column not in rules.field_names:
             raise SourceError(
                 f"{source}: column {header!r} is the register's custom field {column}, "
@@ -268,6 +280,7 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
         skipped=table.skipped,
         source_info=_source_info(table, header_map),
         fuzzy_match_threshold=rules.fuzzy_match_threshold,
+        custom_headers=_custom_headers(rules),
     )
     return Plan(header=header, rows=rows)
 

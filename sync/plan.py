@@ -84,6 +84,10 @@ class PlanHeader:
     # went another way (a restored backup) has the same id and may have the same version.
     # None in plans made before it was recorded.
     register_history: str | None = None
+    # The headers (aliases, export headers) of the rules' custom fields: the commit
+    # makes the register remember them, so that a file with one of them, read without
+    # those rules, is refused rather than ignored. Empty in plans made before.
+    custom_headers: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass

@@ -324,3 +324,36 @@ def test_an_export_without_the_rules_keeps_the_registers_custom_fields(register_
             "loyalty_id, which the rules in use do not define, so its values would be "
             "ignored; pass the rule file that defines it (--rules), or remove the column")
 
+
+
+def test_an_export_under_the_rules_headers_is_refused_without_the_rules(register_url: str,
+                                                                        tmp_path: Path):
+    # QA: exported with the rule file, the custom field's header was the rules' alias;
+    # imported back without the rule file, the column was only "ignored", exit 0, and
+    # every edit in it was lost. The register now remembers the headers its rules named.
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[fields.loyalty_id]\naliases = ["Loyalty ID"]\nnormaliser = "compact"\n'
+                     'headers = { fi = "Kanta-asiakasnumero", sv = "Stamkundsnummer" }\n')
+    source = write_csv(tmp_path / "s.csv", "Asiakasnumero;Nimi;Loyalty ID\n"
+                                           "1001;Aho Oy;AB 12\n")
+    assert run_cli("import", source, "--db", register_url, "--yes", "--rules",
+                   rules).exit_code == 0
+    for lang, header in (("fi", "Kanta-asiakasnumero"), ("sv", "Stamkundsnummer")):
+        out = tmp_path / f"{lang}.csv"
+        assert run_cli("export", out, "--db", register_url, "--rules", rules,
+                       "--headers", lang).exit_code == 0
+        edited = out.read_text(encoding="utf-8-sig").replace("AB12", "AB13")
+        out.write_text(edited, encoding="utf-8")
+        assert edited.splitlines()[0].endswith(header)
+        refused = run_cli("import", out, "--db", register_url, "--yes", "--json")
+        assert refused.exit_code == 2, refused.stdout
+        assert refused.json()["error"] == (
+            f"{out}: column '{header}' is the register's custom field loyalty_id, which the "
+            "rules in use do not define, so its values would be ignored; pass the rule file "
+            "that defines it (--rules), or remove the column")
+    # Another source's column of the alias too; with the rules the edit is taken.
+    other = write_csv(tmp_path / "o.csv", "Asiakasnumero;LOYALTY-ID\n1001;AB 14\n")
+    assert run_cli("preview", other, "--db", register_url).exit_code == 2
+    assert run_cli("import", tmp_path / "fi.csv", "--db", register_url, "--yes",
+                   "--rules", rules).exit_code == 0
+    assert customers(register_url)["1001"]["loyalty_id"] == "AB13"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import polars as pl
@@ -45,6 +45,8 @@ class ChangeSet:
     relies_on: key values the plan's matching relied on, per key field, for the stale check.
     relies_on_similar_names: the plan's matching compared names by similarity, so a name
     added or changed anywhere in the register since makes it stale.
+    custom_headers: the headers of the plan's custom fields, which the register
+    remembers (see Register.custom_headers).
     """
 
     inserts: Parts
@@ -55,6 +57,7 @@ class ChangeSet:
     touched: pl.Series
     relies_on: dict[KeyField, pl.Series]
     relies_on_similar_names: bool = False
+    custom_headers: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,11 @@ class Register(Protocol):
 
     def custom_columns(self) -> tuple[str, ...]:
         """The columns of custom fields the register holds (named by any rules used)."""
+        ...
+
+    def custom_headers(self) -> dict[str, list[str]]:
+        """The headers of its custom fields that the rules of its commits named (their
+        aliases and export headers), by field; empty where none were recorded."""
         ...
 
     def export_chunks(self, fields: tuple[str, ...], selection: Selection,

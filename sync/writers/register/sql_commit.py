@@ -6,7 +6,7 @@ may replace the bulk paths `_insert_rows`, `_update_rows`, `_insert_blocks`).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -198,6 +198,7 @@ class SQLCommits(SQLReads):
                 "import", actor, plan_id=plan_id, source=source, checksum=checksum,
                 counts=counts)
             self._ensure_columns(changes.columns)
+            self._remember_headers(changes.custom_headers)
             created = self._ensure_groups(changes.groups, batch_id)
             inserted = updated = 0
             with self._bulk_insert(changes.inserts.rows):
@@ -303,6 +304,18 @@ class SQLCommits(SQLReads):
     def _ensure_columns(self, columns: Iterable[str]) -> None:
         for name in self._missing_columns(columns):
             self._execute(f"ALTER TABLE {self._t('customers')} ADD COLUMN {_ident(name)} TEXT")
+
+    def _remember_headers(self, headers: Mapping[str, Sequence[str]]) -> None:
+        """Add `headers` (by custom field) to those the register remembers, inside the
+        commit's transaction."""
+        known = self.custom_headers()
+        merged = {f: sorted({*known.get(f, []), *headers.get(f, [])})
+                  for f in {*known, *headers}}
+        if merged == known:
+            return
+        self._execute(f"DELETE FROM {self._t('meta')} WHERE key = 'custom_headers'")
+        self._execute(f"INSERT INTO {self._t('meta')} (key, value) VALUES ('custom_headers', ?)",
+                      (json.dumps(merged, ensure_ascii=False, sort_keys=True),))
 
     def _ensure_groups(self, groups: Iterable[str], batch_id: int) -> tuple[str, ...]:
         existing = {r[0] for r in self._rows(f"SELECT name_key FROM {self._t('groups')}")}

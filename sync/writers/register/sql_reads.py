@@ -131,6 +131,12 @@ class SQLReads:
         """The register's identity; None for the empty stand-in of a missing register."""
         return self._meta("register_id")
 
+    def custom_headers(self) -> dict[str, list[str]]:
+        """The headers of its custom fields that the rules of its commits named (their
+        aliases and export headers), by field; empty where none were recorded."""
+        raw = self._meta("custom_headers")
+        return {} if raw is None else {str(k): list(v) for k, v in json.loads(raw).items()}
+
     def custom_columns(self) -> tuple[str, ...]:
         """The customers table's columns for fields that rules added (a custom field's
         values, kept even when the rules in use do not name it), sorted."""
