@@ -92,8 +92,10 @@ def keep_values_a_spreadsheet_cut(frame: pl.DataFrame, fields: tuple[str, ...],
         zero = old.str.starts_with("0") if f in codes else pl.lit(False)
         # A number of 16 digits or more that a spreadsheet wrote with 15 (then zeros).
         rounded = (new.str.len_bytes() >= 16) & new.str.ends_with("0") & pl.lit(f in codes)
-        return ((new != old) & (zero | rounded | (new.str.len_bytes() >= CELL_LIMIT))
-                ).fill_null(False)
+        # A register value past a cell's size (its UTF-8 bytes are at least its UTF-16
+        # units): the few rows whose cut the full test looks at.
+        long = old.str.len_bytes() > CELL_LIMIT
+        return ((new != old) & (zero | rounded | long)).fill_null(False)
 
     marked = frame.select(maybe(f).any().alias(f) for f in candidates).row(0) \
         if candidates else ()
@@ -103,8 +105,8 @@ def keep_values_a_spreadsheet_cut(frame: pl.DataFrame, fields: tuple[str, ...],
                  & new.str.contains(r"^[0-9]+$")
                  & (new.str.len_bytes() < old.str.len_bytes())
                  & (old.str.strip_chars_start("0") == new.str.strip_chars_start("0")))
-        cut = ((new.str.len_chars() == CELL_LIMIT) & (old.str.len_chars() > CELL_LIMIT)
-               & old.str.starts_with(new))
+        cut = pl.struct(new, old).map_elements(
+            lambda pair: cut_by_a_cell(*pair.values()), return_dtype=pl.Boolean)
         if f in codes:  # the few rows the cheap tests passed: Python per pair
             number = number | pl.struct(new, old).map_elements(
                 lambda pair: rounded_by_a_spreadsheet(*pair.values()),
@@ -134,7 +136,7 @@ def keep_values_a_spreadsheet_cut(frame: pl.DataFrame, fields: tuple[str, ...],
             .when(pl.col(f"_cut_{f}")).then(pl.format(
                 "{}: kept the register's value ({} characters): the file has its first "
                 "{}, as many as a spreadsheet cell holds", pl.lit(f), old.str.len_chars(),
-                pl.lit(CELL_LIMIT))))
+                had.str.len_chars())))
     if not notes:
         return frame
     note = pl.concat_str(notes, separator="; ", ignore_nulls=True)
@@ -195,6 +197,20 @@ def keep_values_a_spreadsheet_retyped(frame: pl.DataFrame,
     kept = pl.any_horizontal(pl.col("^_retyped_.*$").is_not_null())
     return frame.with_columns(with_warning(kept, note)).drop(
         pl.col("^_retyped_.*$"), pl.col("^_had_.*$"))
+
+
+def cut_by_a_cell(new: str | None, old: str | None) -> bool:
+    """Whether `new` is what a spreadsheet cell keeps of `old`: its first CELL_LIMIT
+    UTF-16 units (Excel and LibreOffice count so: an emoji is two), without half of a
+    character cut in two, trimmed as the import trims a cell (QA: a cut that ended in a
+    space, and notes with an emoji, were stored cut)."""
+    if new is None or old is None or new == old:
+        return False
+    units = old.encode("utf-16-le")
+    if len(units) <= 2 * CELL_LIMIT:
+        return False
+    kept = units[:2 * CELL_LIMIT].decode("utf-16-le", errors="ignore")
+    return new in (kept, kept.strip())
 
 
 def lost_groups(rows: pl.DataFrame, register: Register) -> pl.DataFrame:

@@ -1145,3 +1145,22 @@ def test_an_unknown_number_that_is_a_customers_rounded_by_a_spreadsheet_is_a_con
     rows = preview_rows(db, tmp_path, "customer_number;name\n1234567890123460;Aho Group Oy\n"
                                       "1234567890123461;Toinen Oy\n")
     assert [rows[n]["status"] for n in (2, 3)] == ["New", "New"]
+
+
+def test_notes_a_cell_cut_in_utf16_units_or_at_a_space_keep_the_registers(register_url,
+                                                                          tmp_path):
+    # QA (LibreOffice, CSV saved as XLSX): a cell holds 32,767 UTF-16 units, so notes
+    # with an emoji were cut 2 characters earlier, and a cut ending in a space was then
+    # trimmed: both were stored cut.
+    db = register_url
+    spaced, emoji = "x" * 32_766 + " " + "y" * 10, "\U0001f642" + "x" * 32_770
+    first = write_csv(tmp_path / "first.csv", "customer_number;name;notes\n"
+                      f"1;Aho Oy;{spaced}\n2;Beta Oy;{emoji}\n3;Gamma Oy;{spaced}\n")
+    assert run_cli("import", first, "--db", db, "--yes").exit_code == 0
+    rows = preview_rows(db, tmp_path, "customer_number;notes\n"
+                                      f"1;{'x' * 32_766}\n2;{emoji[:32_766]}\n"
+                                      f"3;{'x' * 32_765}\n")
+    assert [rows[n]["status"] for n in (2, 3, 4)] == ["No change", "No change", "Modified"]
+    assert rows[3]["message"] == (
+        "notes: kept the register's value (32771 characters): the file has its first "
+        "32766, as many as a spreadsheet cell holds")
