@@ -315,8 +315,10 @@ def totals_warnings(rows: pl.DataFrame) -> pl.DataFrame:
 def dropped_zeros(rows: pl.DataFrame, register: Register) -> pl.DataFrame:
     """A Conflict where a row's number found a customer whose name the row would change
     into the name of the customer numbered like it with leading zeros (row `42;Anna
-    Nolla`, customers 42 'Pekka' and 0042 'Anna Nolla'): a spreadsheet dropped the zeros,
-    and matching by the damaged number would overwrite another customer.
+    Nolla`, customers 42 'Pekka' and 0042 'Anna Nolla'), or with spaces or separators
+    between its digits (row `1001;Gus Gro`, customers 1001 'Hal Hoo' and `1 001` 'Gus
+    Gro'): a spreadsheet read that number as a number and wrote it so, and matching by
+    the damaged number would overwrite another customer (QA, LibreOffice).
     """
     if "changed_fields" not in rows.columns:
         return rows
@@ -328,7 +330,8 @@ def dropped_zeros(rows: pl.DataFrame, register: Register) -> pl.DataFrame:
     ).select("_row", number.alias("number"), name_key(name).alias("name_key"))
     if suspects.is_empty():
         return rows
-    twins = register.padded_twins(suspects["number"])
+    twins = pl.concat([register.padded_twins(suspects["number"]),
+                       _separated_twins(suspects, register)])
     hits = (suspects.join(twins, on=["number", "name_key"])
             .group_by("_row").agg(pl.col("customer_number").min().alias("_twin")))
     if hits.is_empty():
@@ -339,9 +342,29 @@ def dropped_zeros(rows: pl.DataFrame, register: Register) -> pl.DataFrame:
         pl.when(twin).then(pl.lit("Conflict")).otherwise(pl.col("status")).alias("status"),
         pl.when(twin).then(pl.format(
             "number {} is customer {}, but the name '{}' is customer {}'s: a spreadsheet "
-            "may have dropped the number's leading zeros", number, pl.col("match"), name,
-            pl.col("_twin"))).otherwise(pl.col("message")).alias("message"),
+            "may have {}", number, pl.col("match"), name, pl.col("_twin"),
+            pl.when(pl.col("_twin").str.contains(_NUMBER_SEPARATORS))
+            .then(pl.lit("taken the spaces or separators out of the number"))
+            .otherwise(pl.lit("dropped the number's leading zeros"))))
+        .otherwise(pl.col("message")).alias("message"),
     ).drop("_twin")
+
+
+# What a spreadsheet takes out of a number it reads: spaces (no-break ones too) and the
+# separators of thousands.
+_NUMBER_SEPARATORS = r"[\s\u00a0\u202f.,'’]"
+
+
+def _separated_twins(suspects: pl.DataFrame, register: Register) -> pl.DataFrame:
+    """The customers named as a suspect row (its name_key) whose number is the row's
+    with spaces or separators between its digits (`1 001` for 1001): columns number,
+    customer_number, name_key, as padded_twins gives them."""
+    named = register.lookup("name_key", suspects["name_key"]).rename({"value": "name_key"})
+    digits = pl.col("customer_number").str.replace_all(_NUMBER_SEPARATORS, "")
+    return (named.join(suspects.select("number", "name_key"), on="name_key")
+            .filter(pl.col("customer_number").str.contains(_NUMBER_SEPARATORS)
+                    & (digits.str.strip_chars_start("0") == pl.col("number")))
+            .select("number", "customer_number", "name_key"))
 
 
 def unknown_numbers_with_dropped_zeros(rows: pl.DataFrame, register: Register) -> pl.DataFrame:

@@ -1164,3 +1164,23 @@ def test_notes_a_cell_cut_in_utf16_units_or_at_a_space_keep_the_registers(regist
     assert rows[3]["message"] == (
         "notes: kept the register's value (32771 characters): the file has its first "
         "32766, as many as a spreadsheet cell holds")
+
+
+def test_a_number_a_spreadsheet_took_the_spaces_out_of_never_renames_another_customer(
+        register_url, tmp_path):
+    # QA (LibreOffice, every locale): customer `1 001` came back as 1001 and the row
+    # renamed customer 1001 'Hal Hoo' to 'Gus Gro' and moved it to Kemi, exit 0.
+    db = register_url
+    first = write_csv(tmp_path / "first.csv", "customer_number;name;city\n"
+                                              "1 001;Gus Gro;Kemi\n1001;Hal Hoo;Salo\n"
+                                              "2.002;Ida Ilo;Oulu\n2002;Jan Jokinen;Pori\n")
+    assert run_cli("import", first, "--db", db, "--yes").exit_code == 0
+    rows = preview_rows(db, tmp_path, "customer_number;name;city\n1001;Gus Gro;Kemi\n"
+                                      "2002;Ida Ilo;Oulu\n1001;Hal Hoo;Turku\n")
+    assert [rows[n]["status"] for n in (2, 3)] == ["Conflict", "Conflict"]
+    assert rows[2]["message"] == (
+        "number 1001 is customer 1001, but the name 'Gus Gro' is customer 1 001's: a "
+        "spreadsheet may have taken the spaces or separators out of the number")
+    assert "customer 2.002's" in rows[3]["message"]
+    assert rows[4]["status"] == "Modified"  # the real customer 1001, edited
+    assert customers(db)["1001"]["name"] == "Hal Hoo"
