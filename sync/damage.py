@@ -375,7 +375,12 @@ def unknown_numbers_with_dropped_zeros(rows: pl.DataFrame, register: Register) -
     like a name damaged as '?' (lost_names), the damage needs a human decision, not a
     silent second customer. A number that is new and has no such twin stays New."""
     number = pl.col(new_col("customer_number"))
-    suspects = rows.filter((pl.col("status") == "New") & number.str.contains(r"^[1-9][0-9]*$"))
+    # A Conflict for the number already (its name, damaged, fits a customer) says the
+    # zeros too: the name alone hides the half of the damage that decides the match.
+    unknown = (pl.col("status") == "Conflict") & pl.col("message").str.starts_with(
+        pl.format("number {} is unknown, ", number))
+    suspects = rows.filter(((pl.col("status") == "New") | unknown.fill_null(False))
+                           & number.str.contains(r"^[1-9][0-9]*$"))
     if suspects.is_empty():
         return rows
     twins = register.padded_twins(suspects[new_col("customer_number")])
@@ -387,6 +392,7 @@ def unknown_numbers_with_dropped_zeros(rows: pl.DataFrame, register: Register) -
     rows = rows.join(found.rename({"number": new_col("customer_number")}),
                      on=new_col("customer_number"), how="left", maintain_order="left")
     hit = (pl.col("status") == "New") & pl.col("_twins").is_not_null()
+    also = unknown.fill_null(False) & pl.col("_twins").is_not_null()
     who = pl.when(pl.col("_count") == 1).then(pl.format("customer {} is", pl.col("_twins"))) \
         .otherwise(pl.format("customers {} are", pl.col("_twins")))
     return rows.with_columns(
@@ -395,6 +401,9 @@ def unknown_numbers_with_dropped_zeros(rows: pl.DataFrame, register: Register) -
             "number {} is unknown, but {} numbered so with leading zeros: a spreadsheet "
             "may have dropped them; give the row the customer's number, or a number of "
             "its own if it is another customer", number, who))
+        .when(also).then(pl.format(
+            "{}; and {} numbered {} with leading zeros: a spreadsheet may have dropped "
+            "them", pl.col("message"), who, number))
         .otherwise(pl.col("message")).alias("message"),
     ).drop("_twins", "_count")
 

@@ -1004,6 +1004,12 @@ def test_an_unknown_number_the_register_has_with_leading_zeros_is_a_conflict(reg
         "spreadsheet may have dropped them; give the row the customer's number, or a number "
         "of its own if it is another customer")
     assert rows[3]["message"].startswith("number 42 is unknown, but customers 0042, 042 are ")
+    # Its name damaged too, so that it fits the customer: the zeros are said as well.
+    rows = preview_rows(db, tmp_path, "Asiakasnumero;Nimi;Maa\n200;V?ra Šťastná;CZ\n")
+    assert rows[2]["message"] == (
+        "number 200 is unknown, but name 'V?ra Šťastná' has characters its file's encoding "
+        "lost as '?'; it may be customer 0200 'Věra Šťastná'; and customer 0200 is numbered "
+        "200 with leading zeros: a spreadsheet may have dropped them")
 
 
 def test_a_value_a_spreadsheet_cut_or_stripped_of_zeros_keeps_the_registers(register_url,
