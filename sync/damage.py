@@ -377,8 +377,9 @@ def unknown_numbers_with_dropped_zeros(rows: pl.DataFrame, register: Register) -
     number = pl.col(new_col("customer_number"))
     # A Conflict for the number already (its name, damaged, fits a customer) says the
     # zeros too: the name alone hides the half of the damage that decides the match.
-    unknown = (pl.col("status") == "Conflict") & pl.col("message").str.starts_with(
+    unknown = ((pl.col("status") == "Conflict") & pl.col("message").str.starts_with(
         pl.format("number {} is unknown, ", number))
+        & ~pl.col("message").str.contains("leading zeros", literal=True))  # said already
     suspects = rows.filter(((pl.col("status") == "New") | unknown.fill_null(False))
                            & number.str.contains(r"^[1-9][0-9]*$"))
     if suspects.is_empty():
