@@ -6,9 +6,98 @@ back as `1899-12-31` and `1900-01-01 01:00:00`, and its rows came back Modified.
 
 from __future__ import annotations
 
-import pytest
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
 
-from sync.readers import xlsx_book
+import openpyxl
+import pytest
+import xlsxwriter
+
+from sync.readers import xlsx, xlsx_book
+from sync.readers.xlsx import read_xlsx
+from tests.test_xlsx_stream import _same
+
+# (serial, number format, text the reader gives: the time the sheet shows)
+CELLS = [
+    (0, "hh:mm:ss", "00:00:00"),  # LibreOffice's 0:00 (en)
+    (0, "[$-40B]HH:MM:SS", "00:00:00"),  # LibreOffice's 0:00 (fi)
+    (0.0625, "hh:mm", "01:30:00"),
+    (0.5, "h:mm AM/PM", "12:00:00"),
+    (0.99999, "hh:mm:ss", "23:59:59"),
+    (1.041667, "[hh]:mm:ss", "25:00:00"),  # an elapsed time: hours past a day kept
+    (1.04166666666667, "[hh]:mm:ss", "25:00:00"),  # as LibreOffice saves 25:00
+    (1.041667, "hh:mm:ss", "01:00:00"),  # a time of day: as the sheet shows it
+    (0.0625, "[mm]:ss", "01:30:00"),
+    (0.0630266203703704, "h:mm:ss.0", "01:30:45.5"),  # 1:30:45.5
+    (0.0630266203703704, "[hh]:mm:ss.00", "01:30:45.50"),  # as LibreOffice saves it (en)
+    (0.021354745, "h:mm:ss.0", "00:30:45.0"),  # 0:30:45.05, to a tenth as shown
+    (45000, "d.m.yyyy", "2023-03-15"),  # a date: as before
+    (45000.5, "yyyy-mm-dd hh:mm:ss", "2023-03-15 12:00:00"),  # a date and time: as before
+    (45000.5, "hh:mm", "12:00:00"),  # a date's time of day, in a time format
+]
+
+
+def _xlsxwriter_times(path: Path, cells: list[tuple[float, str, str]]) -> Path:
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Asiakkaat")
+    sheet.write_row(0, 0, ["Asiakasnumero", "Nimi", "Lisätiedot"])
+    for row, (serial, code, _) in enumerate(cells, start=1):
+        sheet.write_row(row, 0, [1000 + row, f"Asiakas {row}"])
+        sheet.write_number(row, 2, serial, book.add_format({"num_format": code}))
+    book.close()
+    return path
+
+
+def _openpyxl_times(path: Path, cells: list[tuple[float, str, str]]) -> Path:
+    # openpyxl saves Excel's built-in formats by their number (h:mm:ss is 21, [h]:mm:ss
+    # 46, mm:ss 45), with no format code in the workbook.
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Asiakasnumero", "Nimi", "Lisätiedot"])
+    for row, (serial, code, _) in enumerate(cells, start=2):
+        sheet.append([1000 + row, f"Asiakas {row}", serial])
+        sheet.cell(row, 3).number_format = code
+    book.save(path)
+    return path
+
+
+BUILT_IN = [(0, "h:mm:ss", "00:00:00"), (1.041667, "[h]:mm:ss", "25:00:00"),
+            (0.0625, "mm:ss", "01:30:00"), (0.75, "h:mm AM/PM", "18:00:00"),
+            (45000, "mm-dd-yy", "2023-03-15")]
+
+Writer = Callable[[Path, list[tuple[float, str, str]]], Path]
+
+
+@pytest.mark.parametrize(("write", "cells"), [
+    (_xlsxwriter_times, CELLS), (_openpyxl_times, CELLS), (_openpyxl_times, BUILT_IN)])
+def test_times_read_as_the_sheet_shows_them_on_both_readers(
+        tmp_path: Path, write: Writer, cells: list[tuple[float, str, str]]) -> None:
+    path = write(tmp_path / "times.xlsx", cells)
+    whole, streamed = read_xlsx(path), read_xlsx(path, stream_bytes=0)
+    _same(streamed, whole)
+    assert whole.frame["c2"].to_list() == [shown for _, _, shown in cells]
+
+
+def test_built_in_time_formats_are_saved_by_number(tmp_path: Path) -> None:
+    # What the test above relies on: the built-in formats carry no format code.
+    path = _openpyxl_times(tmp_path / "times.xlsx", BUILT_IN)
+    styles = zipfile.ZipFile(path).read("xl/styles.xml").decode()
+    assert 'numFmtId="21"' in styles and 'numFmtId="46"' in styles
+    assert "h:mm" not in styles
+
+
+@pytest.mark.parametrize("stream_bytes", [xlsx.STREAM_BYTES, 0])
+def test_a_sheet_of_whole_number_times_reads_them_as_times(
+        tmp_path: Path, stream_bytes: int) -> None:
+    # A sheet with no fraction anywhere is read whole by calamine, which knows no
+    # cell's format: 0 in hh:mm:ss was its day zero, 1899-12-31.
+    cells = [(0, "hh:mm:ss", "00:00:00"), (1, "[h]:mm:ss", "24:00:00"),
+             (2, "hh:mm", "00:00:00"), (45000, "d.m.yyyy", "2023-03-15")]
+    path = _xlsxwriter_times(tmp_path / "whole.xlsx", cells)
+    table = read_xlsx(path, stream_bytes=stream_bytes)
+    assert table.frame["c2"].to_list() == [shown for _, _, shown in cells]
 
 
 @pytest.mark.parametrize(("code", "shown"), [
