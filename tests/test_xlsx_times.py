@@ -6,6 +6,7 @@ back as `1899-12-31` and `1900-01-01 01:00:00`, and its rows came back Modified.
 
 from __future__ import annotations
 
+import datetime
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ import xlsxwriter
 
 from sync.readers import xlsx, xlsx_book
 from sync.readers.xlsx import read_xlsx
+from tests.conftest import customers, load_register, run_cli
 from tests.test_xlsx_stream import _same
 
 # (serial, number format, text the reader gives: the time the sheet shows)
@@ -113,3 +115,35 @@ def test_a_format_shows_a_time_only_with_hours_minutes_or_seconds_alone(
     # (hours past a day shown, digits of a second's fraction shown)
     found = xlsx_book.time_format(code)
     assert (found and (found.elapsed, found.decimals)) == shown
+
+
+def _register_and_workbook(tmp_path: Path, notes: tuple[str, str]) -> tuple[Path, Path]:
+    """A register whose customers 1001 and 1002 have `notes`, and the workbook
+    LibreOffice saves from its export of them: 0:00 and 25:00 as time cells."""
+    db = tmp_path / "register.db"
+    load_register(db, "Asiakasnumero;Nimi;Lisätiedot\n"
+                      f"1001;Aho Oy;{notes[0]}\n1002;Beta Oy;{notes[1]}\n", tmp_path)
+    path = tmp_path / "takaisin.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Asiakkaat")
+    sheet.write_row(0, 0, ["Asiakasnumero", "Nimi", "Lisätiedot"])
+    sheet.write_row(1, 0, [1001, "Aho Oy"])
+    sheet.write_number(1, 2, 0, book.add_format({"num_format": "[$-40B]HH:MM:SS"}))
+    sheet.write_row(2, 0, [1002, "Beta Oy"])
+    sheet.write_datetime(2, 2, datetime.timedelta(hours=25),
+                         book.add_format({"num_format": "[hh]:mm:ss"}))
+    book.close()
+    return db, path
+
+
+@pytest.mark.parametrize("notes", [("00:00:00", "25:00:00"), ("0:00", "25:00")])
+def test_times_a_spreadsheet_saved_import_as_no_change(
+        tmp_path: Path, notes: tuple[str, str]) -> None:
+    # The register's own text, or the text the spreadsheet re-typed as a time (kept).
+    db, path = _register_and_workbook(tmp_path, notes)
+    result = run_cli("import", path, "--db", db, "--yes", "--json")
+    assert result.exit_code == 0, result.stderr
+    answer = result.json()
+    assert (answer["unchanged"], answer["modified"]) == (2, 0)
+    stored = customers(db)
+    assert (stored["1001"]["notes"], stored["1002"]["notes"]) == notes
