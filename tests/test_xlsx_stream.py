@@ -73,6 +73,22 @@ def _openpyxl_book(path: Path) -> Path:
     ])
 
 
+def _times_book(path: Path) -> Path:
+    """Numbers in time-only formats beside dates, as LibreOffice saves typed times: the
+    sheet shows 00:00:00, 25:00:00, 01:00:00, 01:30:45.50."""
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Asiakkaat")
+    sheet.write_row(0, 0, ["Asiakasnumero", "Aika", "Pvm"])
+    times = [(0, "[$-40B]HH:MM:SS"), (1.04166666666667, "[hh]:mm:ss"), (1.041667, "hh:mm:ss"),
+             (0.0630266203703704, "[hh]:mm:ss.00")]
+    for row, (serial, code) in enumerate(times, start=1):
+        sheet.write_number(row, 0, 1000 + row)
+        sheet.write_number(row, 1, serial, book.add_format({"num_format": code}))
+        sheet.write_number(row, 2, 45000 + serial, book.add_format({"num_format": "d.m.yyyy"}))
+    book.close()
+    return path
+
+
 def _unreferenced_book(path: Path) -> Path:
     """Rows and cells without r="..." references, as some generators write them."""
     rows = ('<row><c t="inlineStr"><is><t>Nimi</t></is></c><c t="inlineStr"><is><t>Numero'
@@ -125,7 +141,7 @@ def _same(streamed: SourceTable, whole: SourceTable) -> None:
 
 @pytest.mark.parametrize(("make", "header_row"), [
     (_xlsxwriter_book, 3), (_xlsxwriter_book, 4), (_openpyxl_book, 1), (_openpyxl_book, 2),
-    (_unreferenced_book, 1)])
+    (_unreferenced_book, 1), (_times_book, 1)])
 def test_streamed_sheet_reads_exactly_as_calamine(tmp_path: Path, make, header_row) -> None:
     path = make(tmp_path / "book.xlsx")
     whole = read_xlsx(path, header_row=header_row)

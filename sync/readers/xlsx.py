@@ -3,12 +3,15 @@
 Every cell arrives as text, the way the sheet shows the value, not a re-typed one:
 numbers typed as 100 are `100` (an integral number never gets `.0`, and large ones keep
 all their integer digits instead of turning into `3.58401E+11`), dates are ISO text,
-formulas give the value the spreadsheet saved with them. Row numbers are the sheet's.
+a number in a time-only format is the time the sheet shows (`00:00:00`, `25:00:00`
+under `[hh]:mm:ss`), formulas give the value the spreadsheet saved with them. Row
+numbers are the sheet's.
 
 A sheet whose XML is small is read whole by calamine (through fastexcel); a larger one
 is streamed window by window (`xlsx_stream`), so memory stays about one copy of the
 frame read, and so is one calamine would read otherwise than the sheet shows (a number
-with a fraction, which fastexcel rounds to 9 decimals; see `read_xlsx`). Both give the
+with a fraction, which fastexcel rounds to 9 decimals; a cell in a time-only format,
+which calamine, seeing no format, reads as a date; see `read_xlsx`). Both give the
 same text for the same cell. A cell holding a spreadsheet
 error (`#N/A`, `#DIV/0!`, ...) has no value; it is listed in `SourceTable.cell_errors`.
 """
@@ -149,9 +152,10 @@ def read_xlsx(path: Path, *, sheet: str | None = None, header_row: int = 1,
             # workbook marks as not computed as that value), prints a number of 16 digits
             # or more in full (see IMPRECISE_NUMBERS) and one with a fraction with 9 decimals
             # (3.141592654 for 3.14159265358979; 123456789.122999996 for .123).
-            # So does it read a few cells otherwise than the streamed reader (`odd`).
+            # So does it read a few cells otherwise than the streamed reader (`odd`),
+            # and a time-only style's number as a date (0 as 1899-12-31, `timed`).
             streamed = (found.rows * found.columns > _CALAMINE_CELLS or found.valueless
-                        or found.imprecise or found.fractional or found.odd
+                        or found.imprecise or found.fractional or found.odd or found.timed
                         or (found.formulas and book.formulas_uncomputed))
         if streamed:
             for canonical in (False, True):  # XML of another spelling: rewritten

@@ -1,6 +1,7 @@
 """An XLSX workbook's small parts, read once: the sheet list with each sheet's
-visibility, which cell styles are dates or pad numbers with zeros, the 1904 flag, the
-shared strings; and any part's XML in windows of decompressed text.
+visibility, which cell styles are dates, times of day or durations, or pad numbers with
+zeros, the 1904 flag, the shared strings; and any part's XML in windows of decompressed
+text.
 """
 
 from __future__ import annotations
@@ -22,12 +23,23 @@ _PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _OFFICE_DOC = "/officeDocument"
 WINDOW_BYTES = 1 << 20  # decompressed sheet XML handled at once
 _BUILTIN_DATES = frozenset({*range(14, 23), 45, 46, 47})
+# The built-in formats (no numFmt of their own in styles.xml) that show a time only.
+_BUILTIN_TIMES = {18: "h:mm AM/PM", 19: "h:mm:ss AM/PM", 20: "h:mm", 21: "h:mm:ss",
+                  45: "mm:ss", 46: "[h]:mm:ss", 47: "mm:ss.0"}
 
 
 class DamagedPart(ValueError):
     """A part's XML is cut off, or a cell holds what no spreadsheet writes (a shared
     string the workbook lacks, a number cell without a number, a reference such as A0):
     the file is damaged and none of the sheet is read."""
+
+
+@dataclass(frozen=True)
+class TimeFormat:
+    """How a time-only number format (`hh:mm:ss`, `[h]:mm`) shows its number."""
+
+    elapsed: bool  # `[h]`, `[mm]`, `[ss]`: hours past a day are shown (25:00:00)
+    decimals: int  # the digits of a second's fraction it shows (`ss.00`: 2), at most 3
 
 
 @dataclass
@@ -51,6 +63,9 @@ class Book:
     # Cell style (xf) index -> digits a zero-padding number format ("00000", see
     # `padded_width`) pads an integer to: the sheet shows 42 as 0042 under "0000".
     padded_styles: dict[int, int] = field(default_factory=dict)
+    # Cell style (xf) index -> its format, for date styles whose format shows a time
+    # only (see `time_format`): the sheet shows 0 as 00:00:00, not as a date.
+    time_styles: dict[int, TimeFormat] = field(default_factory=dict)
     shared_part: str | None = None
     _shared: pl.Series | None = None
 
@@ -95,10 +110,12 @@ def open_book(path: Path) -> Book:
                          for pr in _named(root, "calcPr"))
         by_type = {kind: part for kind, part in rels.values()}
         styles = by_type.get("/styles")
+        formats = _cell_formats(archive, styles)
         return Book(archive=archive, sheets=sheets, date1904=date1904,
                     formulas_uncomputed=uncomputed,
-                    date_styles=_date_styles(archive, styles),
-                    padded_styles=_padded_styles(archive, styles),
+                    date_styles=_date_styles(formats),
+                    padded_styles=_padded_styles(formats),
+                    time_styles=_time_styles(formats),
                     shared_part=by_type.get("/sharedStrings"))
     except BaseException:
         archive.close()
@@ -168,22 +185,37 @@ def _cell_formats(archive: zipfile.ZipFile, part: str | None) -> list[tuple[str,
     return [(ident, formats.get(ident)) for ident in idents]
 
 
-def _date_styles(archive: zipfile.ZipFile, part: str | None) -> list[bool]:
-    """For each cell style (xf) index: is a number in that style a date or time?"""
+def _date_styles(formats: list[tuple[str, str | None]]) -> list[bool]:
+    """For each cell style (xf) index (`formats`, see `_cell_formats`): is a number in
+    that style a date or time?"""
     return [is_date_format(code) if code is not None
             else ident.isdigit() and int(ident) in _BUILTIN_DATES
-            for ident, code in _cell_formats(archive, part)]
+            for ident, code in formats]
+
+
+def _time_styles(formats: list[tuple[str, str | None]]) -> dict[int, TimeFormat]:
+    """Cell style index -> format, for the date styles whose format shows a time only
+    (`formats`, see `_cell_formats`)."""
+    out = {}
+    for index, ((ident, code), is_date) in enumerate(zip(formats, _date_styles(formats),
+                                                         strict=True)):
+        if code is None and ident.isdigit():
+            code = _BUILTIN_TIMES.get(int(ident))
+        shown = time_format(code) if is_date and code is not None else None
+        if shown is not None:
+            out[index] = shown
+    return out
 
 
 _COLOUR = re.compile(r"(?i)black|blue|cyan|green|magenta|red|white|yellow|color[0-9]{1,2}")
 _LOCALE = re.compile(r"\$-[0-9A-Fa-f]+")  # [$-40B]: a language, no currency symbol shown
 
 
-def _padded_styles(archive: zipfile.ZipFile, part: str | None) -> dict[int, int]:
+def _padded_styles(formats: list[tuple[str, str | None]]) -> dict[int, int]:
     """Cell style index -> width, for styles whose format shows an integer as
-    zero-padded digits only (see `padded_width`)."""
+    zero-padded digits only (see `padded_width`; `formats`, see `_cell_formats`)."""
     out = {}
-    for index, (_, code) in enumerate(_cell_formats(archive, part)):
+    for index, (_, code) in enumerate(formats):
         width = padded_width(code or "")
         if width is not None:
             out[index] = width
@@ -264,6 +296,74 @@ def is_date_format(code: str) -> bool:
             hms = prev == "[" and ch in "mhsMHS"
         prev = ch
     return False
+
+
+_ELAPSED = re.compile(r"\[(h+|m+|s+)\]", re.IGNORECASE)  # [h], [hh], [mm], [ss]
+_HALF_DAY = re.compile(r"am/pm|a/p", re.IGNORECASE)
+_SECOND_FRACTION = re.compile(r"\.0+")
+
+
+def time_format(code: str) -> TimeFormat | None:
+    """How a number format shows a time, when its first section shows a time only: hour,
+    minute and second tokens (`hh:mm:ss`, `h:mm AM/PM`, `mm:ss.0`, `[h]:mm:ss`,
+    `[$-40B]HH:MM:SS`), no year, month or day. None for any other format (`d.m.yyyy`,
+    `yyyy-mm-dd hh:mm`, `mm` alone: a month; a letter it does not know, `aaa`).
+
+    `m` is a minute right after an hour or right before a second token, else a month.
+    """
+    tokens = _date_tokens(code)
+    units = [token for token in tokens if not token.startswith(".")]
+    letters = [unit.strip("[]") for unit in units]
+    if not units:
+        return None
+    for at, unit in enumerate(units):
+        minute = (unit == "[m]" or (at > 0 and letters[at - 1] == "h")
+                  or (at + 1 < len(units) and letters[at + 1] == "s"))
+        if letters[at] not in ("h", "m", "s") or (unit == "m" and not minute):
+            return None
+    fraction = max((len(token) - 1 for token in tokens if token.startswith(".")), default=0)
+    return TimeFormat(elapsed=any(unit.startswith("[") for unit in units),
+                      decimals=min(fraction, 3))
+
+
+def _date_tokens(code: str) -> list[str]:
+    """The date and time tokens of a format's first section, in order, each letter's run
+    as the letter (`hh` -> `h`), an elapsed unit as `[h]`, `[m]`, `[s]` and a second's
+    fraction as its point and zeros (`.00`): `[hh]:mm:ss.00` is `[h]`, `m`, `s`, `.00`.
+    Quoted text, escaped characters, spacing, fills, AM/PM and bracketed colours,
+    locales and conditions are left out; a letter no time shows (`d`, `y`, `aaa`, `e`)
+    comes as itself."""
+    tokens: list[str] = []
+    at = 0
+    while at < len(code) and code[at] != ";":
+        char = code[at]
+        if char == '"':
+            end = code.find('"', at + 1)
+            at = len(code) if end < 0 else end + 1
+        elif char in "\\_*":
+            at += 2
+        elif char == "[":
+            end = code.find("]", at)
+            end = len(code) if end < 0 else end
+            elapsed = _ELAPSED.fullmatch(code, at, end + 1)
+            if elapsed:
+                tokens.append(f"[{elapsed.group(1)[0].lower()}]")
+            at = end + 1
+        elif half := _HALF_DAY.match(code, at):
+            at = half.end()
+        elif char == "." and tokens[-1:] in (["s"], ["[s]"]) and \
+                (fraction := _SECOND_FRACTION.match(code, at)):
+            tokens.append(fraction.group())
+            at = fraction.end()
+        elif char.isalpha():
+            run = at
+            while run < len(code) and code[run].lower() == char.lower():
+                run += 1
+            tokens.append(char.lower())
+            at = run
+        else:
+            at += 1
+    return tokens
 
 
 _SST_END = re.compile(r"(?:</(?:[\w.-]+:)?sst>|<(?:[\w.-]+:)?sst\b[^>]*/>)\s*$")

@@ -9,7 +9,10 @@ them) and one window.
 Cells get the text calamine (the engine `read_xlsx` uses for small sheets) gives them
 (`xlsx_text`), so both paths read a workbook the same way: integral numbers without
 `.0` and with all their digits, other numbers in plain decimal notation, dates as
-`YYYY-MM-DD HH:MM:SS`, booleans `true`/`false`, formula cells their saved value. Error
+`YYYY-MM-DD HH:MM:SS`, booleans `true`/`false`, formula cells their saved value; a
+number in a time-only format (`hh:mm:ss`, `[h]:mm:ss`) is the time the sheet shows
+(`00:00:00`, `25:00:00`), which calamine, blind to formats, gives as a date (`read_xlsx`
+streams such a sheet). Error
 cells (`#N/A`, ...) have no text; their error is in column `error`. So does a date cell
 whose date is before year 1 or past 9999 (DATE_OUT_OF_RANGE): Excel shows ######## there,
 and calamine's text (`+10000-01-01`) is no date a reader of ISO dates takes.
@@ -28,7 +31,7 @@ up to the damage.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -36,7 +39,7 @@ import polars as pl
 from sync.readers import xlsx_book
 from sync.readers.xlsx_book import Book, DamagedPart, SheetInfo, windows
 from sync.readers.xlsx_canonical import NotXml, canonical_windows
-from sync.readers.xlsx_text import date_text, newlines, number_text, runs_text, unescaped
+from sync.readers.xlsx_text import date_text, newlines, number_text, runs_text, time_text, unescaped
 
 _UNSUPPORTED = ("<![CDATA[", "='")
 _EMPTY_SHEET_DATA = re.compile(r"<sheetData\b[^>]*/>")
@@ -413,6 +416,7 @@ class SheetSurvey:
     fractional: bool = False  # a value with a fraction (a number that is no integer)
     formulas: bool = False  # a cell holds a formula
     odd: bool = False  # a cell calamine reads otherwise (see _ODD_CELL)
+    timed: bool = False  # a cell is in a time-only style (calamine shows no style)
     first_column: int = MAX_COLUMNS  # the leftmost column a cell with content is in
     merges: set[str] = field(default_factory=set)  # merged ranges, "C2:C4"
     texts: set[str] = field(default_factory=set)  # matches of the caller's pattern
@@ -428,6 +432,7 @@ def survey_sheet(book: Book, sheet: SheetInfo, texts: re.Pattern[bytes] | None =
     found = SheetSurvey()
     if sheet.part is None:
         return found
+    timed = _style_pattern(book.time_styles)
     tail = b""
     with book.archive.open(sheet.part) as handle:
         while block := handle.read(xlsx_book.WINDOW_BYTES):
@@ -435,8 +440,18 @@ def survey_sheet(book: Book, sheet: SheetInfo, texts: re.Pattern[bytes] | None =
             # end cuts in two is whole there (seen twice is harmless: maxima and sets).
             data = tail + block
             _survey_block(found, data, texts, hints)
+            found.timed = found.timed or (timed is not None and timed.search(data) is not None)
             tail = data[-_SURVEY_OVERLAP:]
     return found
+
+
+def _style_pattern(styles: Collection[int]) -> re.Pattern[bytes] | None:
+    """The `s="..."` attribute of a cell in one of the cell styles `styles` (None for
+    none)."""
+    if not styles:
+        return None
+    indices = b"|".join(str(index).encode() for index in sorted(styles))
+    return re.compile(rb'\ss="0*(?:' + indices + rb')"')
 
 
 def _survey_block(found: SheetSurvey, data: bytes, texts: re.Pattern[bytes] | None,
@@ -548,7 +563,26 @@ def _numbers(book: Book, cells: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
     outside = shown.is_null() & number.filter(is_date).cast(pl.Float64, strict=False).is_not_null()
     if outside.any():
         error = error.scatter(where.filter(outside), DATE_OUT_OF_RANGE)
-    return text, error
+    return _times(book, cells, number, text), error
+
+
+def _times(book: Book, cells: pl.DataFrame, number: pl.Series, text: pl.Series) -> pl.Series:
+    """`text` with the numbers in a time-only style (`hh:mm:ss`, `[h]:mm`) as the time
+    the sheet shows (`time_text`): 0 is `00:00:00`, not day zero's date, and 1.0416667
+    `25:00:00` or `01:00:00`. A negative number or one past 9999's last day (no time a
+    spreadsheet shows; `text` is null there) keeps its text."""
+    if not book.time_styles:
+        return text
+    style = cells["s"]
+    timed = (style.is_in(list(book.time_styles)).fill_null(False) & text.is_not_null()
+             & (number.cast(pl.Float64, strict=False) >= 0).fill_null(False))
+    if not timed.any():
+        return text
+    style = style.filter(timed)
+    formats = book.time_styles.items()
+    elapsed = style.replace_strict({i: f.elapsed for i, f in formats}, return_dtype=pl.Boolean)
+    decimals = style.replace_strict({i: f.decimals for i, f in formats}, return_dtype=pl.Int64)
+    return text.scatter(timed.arg_true(), time_text(number.filter(timed), elapsed, decimals))
 
 
 def _padded(book: Book, cells: pl.DataFrame, text: pl.Series) -> pl.Series:

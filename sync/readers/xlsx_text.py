@@ -1,7 +1,9 @@
 """The text calamine (the engine `read_xlsx` uses for small sheets) gives XLSX values,
 so that the streamed reader reads a workbook the same way: string runs with XML and
 OOXML escapes undone, integral numbers without `.0` and with all their digits, other
-numbers in plain decimal notation, dates as `YYYY-MM-DD HH:MM:SS[.fff]`. Numbers of 16
+numbers in plain decimal notation, dates as `YYYY-MM-DD HH:MM:SS[.fff]`. The streamed
+reader shows a number in a time-only format (`hh:mm:ss`, `[h]:mm:ss`) as the sheet
+does (`time_text`), which calamine can't (it sees no cell's format). Numbers of 16
 digits or more are the exception (see IMPRECISE_NUMBERS): calamine prints digits a
 spreadsheet did not keep; here they keep the scientific form a spreadsheet shows
 (`1.23456789012346E+15`, `1.23456789012345E+18`).
@@ -148,3 +150,30 @@ def date_text(number: pl.Series, date1904: bool) -> pl.Series:
     return frame.select(pl.when(in_range).then(shown)
                         .when(pl.col("serial").is_null()).then(pl.col("number"))
                         .alias("text")).to_series()
+
+
+def time_text(number: pl.Series, elapsed: pl.Series, decimals: pl.Series) -> pl.Series:
+    """Serial numbers (days, none negative) in time-only formats as the time the sheet
+    shows: `HH:MM:SS`, rounded to the second, or to the `decimals` digits of a second
+    the format shows (`01:30:45.50`); hours past a day kept where the format is
+    `elapsed` (`[h]`: 1.0416667 is `25:00:00`), else taken within the day (`hh`:
+    `01:00:00`)."""
+    scale = decimals.replace_strict({0: 1, 1: 10, 2: 100, 3: 1000}, return_dtype=pl.Int64)
+    frame = pl.DataFrame({"serial": number.cast(pl.Float64, strict=False),
+                          "elapsed": elapsed, "decimals": decimals, "scale": scale})
+    per_second = pl.col("scale")
+    units = (pl.col("serial") * 86_400 * per_second).round().cast(pl.Int64)
+    units = pl.when(pl.col("elapsed")).then(units).otherwise(units % (86_400 * per_second))
+    seconds = units // per_second
+    fraction = pl.when(pl.col("decimals") > 0).then(
+        pl.lit(".") + (units % per_second).cast(pl.String).str.zfill(pl.col("decimals"))
+    ).otherwise(pl.lit(""))
+    return frame.select(pl.concat_str(_two_digits(seconds // 3600), pl.lit(":"),
+                                      _two_digits(seconds // 60 % 60), pl.lit(":"),
+                                      _two_digits(seconds % 60), fraction)
+                        .alias("text")).to_series()
+
+
+def _two_digits(number: pl.Expr) -> pl.Expr:
+    """A non-negative integer as text of at least two digits (`07`, `25`, `100`)."""
+    return number.cast(pl.String).str.zfill(2)
