@@ -10,7 +10,8 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from sync.cli_output import run as _run
 from sync.commit import commit
 from sync.commit_rows import CommitRows, open_for_commit
 from sync.errors import RegisterError, UsageError, first_line
-from sync.output_paths import check_output, replace_atomically
+from sync.output_paths import check_output, replace_atomically, replace_with, temp_beside
 from sync.plan import Plan, new_col, old_col
 from sync.signals import StoppedAfterCommit
 from sync.types import COUNT_KEYS, CUSTOMER_TYPES, FORMATS, HEADER_LANGUAGES, LABEL_LAYOUTS
@@ -246,16 +247,51 @@ def _preview(source: Path, db: str, rules_path: Path | None, encoding: str | Non
 def _write(path: Path, what: str, write: Callable[[Path], None]) -> None:
     """Write an output file whole or not at all; a path that can't be written is the
     user's to fix (exit 2)."""
-    try:
+    with _write_errors(path, what):
         replace_atomically(path, write)
+
+
+@contextmanager
+def _write_errors(path: Path, what: str) -> Iterator[None]:
+    """The system's write errors (no permission, a full disk) as UsageError (exit 2),
+    naming `path`: the machine's to fix, not a bug."""
+    try:
+        yield
     except OSError as exc:
         raise UsageError(f"{path}: cannot write the {what}: {exc.strerror or exc}") from None
     except pl.exceptions.PolarsError as exc:
         # polars reports the system's write errors (a full disk: "os error 28") as its
-        # own; those are the machine's to fix, anything else is a bug.
+        # own; anything else is a bug.
         if "(os error " not in str(exc):
             raise
         raise UsageError(f"{path}: cannot write the {what}: {first_line(exc)}") from None
+
+
+@contextmanager
+def _written_after(path: Path | None, what: str, write: Callable[[Path], None]
+                   ) -> Iterator[None]:
+    """Write the output file at `path` (None: nothing) beside it now, so that a path
+    that can't be written stops the command before the block; put it in place when the
+    block ends well, or is stopped after its commit landed (StoppedAfterCommit). When
+    the block fails, the file is not written (an earlier file of that name stays as it
+    was): a failed commit must leave no report that reads as applied (QA)."""
+    if path is None:
+        yield
+        return
+    with _write_errors(path, what):
+        temp = temp_beside(path)
+    try:
+        with _write_errors(path, what):
+            write(temp)
+        try:
+            yield
+        except StoppedAfterCommit:
+            replace_with(temp, path)
+            raise
+        with _write_errors(path, what):
+            replace_with(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 def _register_file(db: str) -> list[tuple[Path, str]]:
@@ -399,11 +435,10 @@ def import_cmd(source: Path, db: str, rules_path: Path | None, encoding: str | N
             check_output(report_path, "report", _inputs(source, db))
         plan = _preview(source, db, rules_path, encoding, delimiter, sheet, header_row,
                         as_json)
-        if report_path is not None:
-            _write(report_path, "report", lambda path: write_report(plan, path))
         lines = [*_source_lines(plan.header.source_info), *_row_lines(plan),
                  *_summary(plan.header.counts, plan.header.skipped)]
-        batch_id = _commit(plan, db, actor, lines, as_json)
+        with _written_after(report_path, "report", lambda path: write_report(plan, path)):
+            batch_id = _commit(plan, db, actor, lines, as_json)
         _emit(as_json, _payload(plan, batch=batch_id), lines)
         return _exit_code(plan.header.counts)
     _run(as_json, body)

@@ -30,3 +30,32 @@ def test_a_cell_a_spreadsheet_would_run_as_a_formula_is_guarded(tmp_path: Path) 
     # The guard is the export's: one `'` that a reader takes off again.
     assert pl.DataFrame({"n": written}).select(unneutralise(pl.col("n")))["n"].to_list() \
         == numbers
+
+
+def test_an_import_whose_commit_fails_leaves_no_report(tmp_path: Path,
+                                                       monkeypatch) -> None:
+    # QA: with the register busy (exit 3, nothing written), `import --report` still
+    # wrote a report of 2,500 New and 1,500 Modified rows, over an earlier one.
+    import sqlite3
+
+    monkeypatch.setattr("sync.writers.register.sqlite._BUSY_TIMEOUT_MS", 50)
+    db, report = tmp_path / "r.db", tmp_path / "report.csv"
+    first = write_csv(tmp_path / "a.csv", "customer_number;name\n1;Alfa Oy\n")
+    assert run_cli("import", first, "--db", db, "--yes").exit_code == 0
+    report.write_text("the earlier report\n", encoding="utf-8")
+    source = write_csv(tmp_path / "b.csv", "customer_number;name\n1;Alfa Group Oy\n2;Beta Oy\n")
+    other = sqlite3.connect(db, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another program is writing to the register
+    try:
+        busy = run_cli("import", source, "--db", db, "--yes", "--report", report)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert busy.exit_code == 3, busy.stderr
+    assert report.read_text(encoding="utf-8") == "the earlier report\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "b.csv", "r.db",
+                                                          "report.csv"]
+    done = run_cli("import", source, "--db", db, "--yes", "--report", report)
+    assert done.exit_code == 0, done.stderr
+    with report.open(encoding="utf-8", newline="") as handle:
+        assert [line["status"] for line in csv.DictReader(handle)] == ["Modified", "New"]
