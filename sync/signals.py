@@ -17,6 +17,14 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the program is, as Ctrl-C raises KeyboardInterrupt."""
 
 
+# Set by the command's entry point, whose process ends right after the command: once a
+# command has done its work and said so, a SIGTERM while Python shuts down would end
+# it with 143 and no line, or after a last line that says "exit 0" (QA). Ignored then,
+# the process ends with the code its last line gave. Commands run in-process (tests)
+# leave the handler as they found it.
+ignore_when_done = False
+
+
 @contextlib.contextmanager
 def sigterm_interrupts() -> Iterator[None]:
     """For the block, SIGTERM raises Terminated instead of ending the process at once.
@@ -27,11 +35,21 @@ def sigterm_interrupts() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    global _depth
     previous = signal.signal(signal.SIGTERM, _terminate)
+    _depth += 1
+    done = False
     try:
         yield
+        done = True
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        _depth -= 1
+        restored = signal.SIG_DFL if previous is None else previous
+        last = done and ignore_when_done and _depth == 0  # the command's own block
+        signal.signal(signal.SIGTERM, signal.SIG_IGN if last else restored)
+
+
+_depth = 0  # sigterm_interrupts blocks open
 
 
 def _terminate(signum: int, frame: object) -> None:

@@ -292,3 +292,23 @@ def test_sigterm_while_the_summary_is_printed_says_the_files_were_handled(
     assert result.json()["error"] == ("terminated (SIGTERM) after the run's files were "
                                       "handled: the job's log says what became of each")
     assert sorted(customers(tmp_path / "r.db")) == ["1"]
+
+
+@pytest.mark.parametrize("command", ["import", "run"])
+def test_a_sigterm_once_the_command_has_said_its_last_line_keeps_its_exit_code(
+        tmp_path: Path, command: str) -> None:
+    # QA: a SIGTERM while Python shut down after the work ended the process with 143 and
+    # no line (`import`), or after a last line that said "exit 0" (`run`).
+    job = write_job(tmp_path, source=SOURCE)
+    drop(tmp_path, a=HEADER + "1;Alpha Oy;Oulu\n")
+    args = (["import", str(tmp_path / "drops" / "a.csv"), "--db", str(tmp_path / "r.db"),
+             "--yes"] if command == "import" else ["run", str(job)])
+    probe = ("import atexit, os, signal, sys\n"
+             f"sys.argv = ['regsync', *{args!r}]\n"
+             "atexit.register(lambda: os.kill(os.getpid(), signal.SIGTERM))\n"
+             "from sync.entry import main\n"
+             "main()\n")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0, (done.returncode, done.stderr)
+    assert customers(tmp_path / "r.db")["1"]["name"] == "Alpha Oy"
