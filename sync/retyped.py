@@ -4,8 +4,8 @@ number `0.5`, `1e5` `100000`, `1:30` the time `01:30:00`, `true` the logical val
 `TRUE` (`TOSI`, `SANT`, `PRAVDA` in fi, sv, cs), and it is saved so (QA: LibreOffice
 round trips in fi, sv and cs locales).
 
-Only the text here: `RETYPED_LOOK` marks the values a spreadsheet may re-type (a cheap
-column test, and what `regsync export --spreadsheet-safe` guards), and `retyped_as`
+Only the text here: `RETYPED_LOOK` marks the values a spreadsheet may re-type (a cheap,
+broad column test, and what `regsync export --spreadsheet-safe` guards), and `retyped_as`
 decides, for one value and what came back, whether a spreadsheet made the one of the
 other.
 """
@@ -16,15 +16,38 @@ import calendar
 import re
 from decimal import Decimal, InvalidOperation
 
-# The texts a spreadsheet reads as something else than text (as a polars regex: no
-# back-references). A superset of what `retyped_as` accepts: it is a cheap first test.
-_DATE_LOOK = r"[0-9]{1,4}[./-] ?[0-9]{1,2}(?:[./-] ?[0-9]{0,4})?\.?"
-_NUMBER = r"[+-]?[0-9]+(?:[.,][0-9]+)?"
 _TRUTH_WORDS = {"true": True, "tosi": True, "sant": True, "pravda": True,
                 "false": False, "epätosi": False, "falskt": False, "nepravda": False}
-RETYPED_LOOK = (rf"^(?:{_DATE_LOOK}|{_NUMBER}\s?%|{_NUMBER}[eE][+-]?[0-9]{{1,3}}"
-                rf"|[0-9]{{1,2}}:[0-9]{{2}}(?::[0-9]{{2}})?"
-                rf"|(?i:{'|'.join(_TRUTH_WORDS)}))$")
+# Month names and their short forms as the en, sv, fi and cs locales read them in a date
+# (`Jan 5`, `5 maj`, `5. ledna`).
+_MONTH_WORDS = (
+    "january february march april may june july august september october november december",
+    "jan feb mar apr may jun jul aug sep oct nov dec",
+    "januari februari mars april maj juni juli augusti september oktober november december",
+    "jan feb mar apr maj jun jul aug sep okt nov dec",
+    "tammikuu helmikuu maaliskuu huhtikuu toukokuu kesäkuu heinäkuu elokuu syyskuu lokakuu "
+    "marraskuu joulukuu",
+    "tammikuuta helmikuuta maaliskuuta huhtikuuta toukokuuta kesäkuuta heinäkuuta elokuuta "
+    "syyskuuta lokakuuta marraskuuta joulukuuta",
+    "tammi helmi maalis huhti touko kesä heinä elo syys loka marras joulu",
+    "leden únor březen duben květen červen červenec srpen září říjen listopad prosinec",
+    "ledna února března dubna května června července srpna září října listopadu prosince",
+    "led úno bře dub kvě čvn čvc srp zář říj lis pro",
+)
+_MONTHS = {word: month for names in _MONTH_WORDS
+           for month, word in enumerate(names.split(), start=1)} | {"sept": 9}
+
+# The texts a spreadsheet may read as something else than text (as a polars regex: no
+# back-references). Broad on purpose: a superset of what `retyped_as` accepts, so a
+# cheap first test; and what an export guards, where guarding too much is harmless (the
+# readers unwrap a guard exactly) and too little is not. A value that, after spaces,
+# signs, `(` or a currency, starts with a digit or a decimal separator (numbers, amounts,
+# dates, times, fractions, `100-`), a month name and a day, or TRUE/FALSE.
+_UNIT_LOOK = r"(?:[€$£]|(?i:kr|kč|eur|sek|czk|usd|gbp)\.?)"
+_NUMBER_LOOK = rf"^[\s(+\-]*(?:{_UNIT_LOOK}[\s(+\-]*)?[.,]?[0-9]"
+_MONTH_LOOK = rf"^(?i:{'|'.join(sorted(_MONTHS, key=len, reverse=True))})\.?[\s,./\-]*[0-9]"
+RETYPED_LOOK = (rf"{_NUMBER_LOOK}|{_MONTH_LOOK}"
+                rf"|^(?i:{'|'.join(_TRUTH_WORDS)})$")
 
 # What the spreadsheet read a value as, in a row's note: "a spreadsheet read it as ...".
 DATE, PERCENTAGE, NUMBER, TIME, LOGICAL = (
