@@ -16,7 +16,7 @@ from sync.matchers.keys import deciding_key
 from sync.namekey import BLOCK_PREFIX, MAX_BLOCK
 from sync.normalise import name_key
 from sync.plan import new_col, old_col
-from sync.retyped import RETYPED_LOOK, retyped_as
+from sync.retyped import RETYPED_LOOK, WRITTEN_LOOK, retyped_as
 from sync.writers.register.base import Register
 
 
@@ -146,27 +146,32 @@ def keep_values_a_spreadsheet_cut(frame: pl.DataFrame, fields: tuple[str, ...],
 def keep_values_a_spreadsheet_retyped(frame: pl.DataFrame,
                                       fields: tuple[str, ...]) -> pl.DataFrame:
     """Keep the register's value where the row's is what a spreadsheet makes of it when
-    it opens a CSV with its default column types and saves it again (see sync.retyped:
-    `1.12.` as `01.12.26` or `2026-12-01`, `50%` as `0.5`, `1e5` as `100000`, `1:30` as
-    `01:30:00`, `true` as `TRUE`), in `fields` (free text: names, addresses, groups,
-    notes, custom fields; fields with a normaliser of their own read such values their
-    own way): it is repaired, never imported, and the row's message says what was kept
-    (QA: such rows were Modified, and a group `01.12.26` was created). The register's
-    value is the evidence: without it (a New row) nothing is guessed."""
+    it opens a CSV with its default column types and saves it again, as a CSV or an
+    XLSX (see sync.retyped: `1.12.` as `01.12.26` or `2026-12-01`, `50%` as `0.5`,
+    `1e5` as `100000`, `1 000` as `1000`, `(100)` as `-100`, `5 kr` as `5,00 kr`,
+    `12345678901234567890` as `1.23456789012346E+19`, `1:30` as `01:30:00`, `true` as
+    `TRUE`), in `fields` (free text: names, addresses, groups, notes, custom fields;
+    fields with a normaliser of their own read such values their own way): it is
+    repaired, never imported, and the row's message says what was kept (QA: such rows
+    were Modified, and groups `01.12.26`, `-100` were created). The register's value is
+    the evidence: without it (a New row) nothing is guessed."""
     notes: list[pl.Expr] = []
     candidates = [f for f in fields if f != "customer_number"
                   and new_col(f) in frame.columns and old_col(f) in frame.columns]
 
-    def maybe(f: str) -> pl.Expr:
-        # The cheap test, over every row: the full one runs once per distinct pair.
-        new, old = pl.col(new_col(f)), pl.col(old_col(f))
-        return ((new != old) & old.str.contains(RETYPED_LOOK)).fill_null(False)
+    def looks(new: pl.Expr, old: pl.Expr) -> pl.Expr:
+        # The cheap test: the full one runs once per distinct pair that passes it.
+        return old.str.contains(RETYPED_LOOK) & new.str.contains(WRITTEN_LOOK)
 
-    # The regex only on the values that differ (few: most rows change a field or two).
+    def maybe(f: str) -> pl.Expr:
+        new, old = pl.col(new_col(f)), pl.col(old_col(f))
+        return ((new != old) & looks(new, old)).fill_null(False)
+
+    # The regexes only on the values that differ (few: most rows change a field or two).
+    differ = [pl.col(new_col(f)) != pl.col(old_col(f)) for f in candidates]
     marked = frame.select(
-        pl.col(old_col(f)).filter(pl.col(new_col(f)) != pl.col(old_col(f)))
-        .str.contains(RETYPED_LOOK).any().alias(f) for f in candidates).row(0) \
-        if candidates else ()
+        looks(pl.col(new_col(f)).filter(d), pl.col(old_col(f)).filter(d)).any().alias(f)
+        for f, d in zip(candidates, differ, strict=True)).row(0) if candidates else ()
     for f in [f for f, has in zip(candidates, marked, strict=True) if has]:
         new, old = new_col(f), old_col(f)
         pairs = frame.filter(maybe(f)).select(new, old).unique()
