@@ -155,7 +155,6 @@ def keep_values_a_spreadsheet_retyped(frame: pl.DataFrame,
     repaired, never imported, and the row's message says what was kept (QA: such rows
     were Modified, and groups `01.12.26`, `-100` were created). The register's value is
     the evidence: without it (a New row) nothing is guessed."""
-    notes: list[pl.Expr] = []
     candidates = [f for f in fields if f != "customer_number"
                   and new_col(f) in frame.columns and old_col(f) in frame.columns]
 
@@ -163,43 +162,39 @@ def keep_values_a_spreadsheet_retyped(frame: pl.DataFrame,
         # The cheap test: the full one runs once per distinct pair that passes it.
         return old.str.contains(RETYPED_LOOK) & new.str.contains(WRITTEN_LOOK)
 
-    def maybe(f: str) -> pl.Expr:
-        new, old = pl.col(new_col(f)), pl.col(old_col(f))
-        return ((new != old) & looks(new, old)).fill_null(False)
-
     # The regexes only on the values that differ (few: most rows change a field or two).
     differ = [pl.col(new_col(f)) != pl.col(old_col(f)) for f in candidates]
     marked = frame.select(
         looks(pl.col(new_col(f)).filter(d), pl.col(old_col(f)).filter(d)).any().alias(f)
         for f, d in zip(candidates, differ, strict=True)).row(0) if candidates else ()
+    kept: list[pl.DataFrame] = []  # _row, the field, and the row's note for it
     for f in [f for f, has in zip(candidates, marked, strict=True) if has]:
         new, old = new_col(f), old_col(f)
-        pairs = frame.filter(maybe(f)).select(new, old).unique()
+        suspects = (frame.select("_row", new, old).filter(pl.col(new) != pl.col(old))
+                    .filter(looks(pl.col(new), pl.col(old))))
         # A group differing only in case is the same group (classify.changed_expr).
         same = group_key if f == "customer_group" else str
-        found = [(n, o, kind) for n, o in pairs.iter_rows()
+        found = [(n, o, kind) for n, o in suspects.select(new, old).unique().iter_rows()
                  if same(n) != same(o) and (kind := retyped_as(o, n))]
-        if not found:
-            continue
-        kinds = pl.DataFrame(found, schema=[new, old, "kind"], orient="row")
-        kind = pl.lit(None, pl.String)
-        for name, of_kind in kinds.group_by("kind"):
-            kind = pl.when(pl.struct(new, old).is_in(
-                of_kind.select(new, old).to_struct().implode())).then(pl.lit(name[0]))\
-                .otherwise(kind)
-        frame = frame.with_columns(kind.alias(f"_retyped_{f}"), pl.col(new).alias(f"_had_{f}"))
-        hit = pl.col(f"_retyped_{f}").is_not_null()
-        frame = frame.with_columns(pl.when(hit).then(pl.col(old)).otherwise(pl.col(new))
-                                   .alias(new))
-        notes.append(pl.when(hit).then(pl.format(
-            "{}: kept '{}': the file has '{}' (a spreadsheet read it as {})", pl.lit(f),
-            pl.col(old), pl.col(f"_had_{f}"), pl.col(f"_retyped_{f}"))))
-    if not notes:
+        if found:
+            kept.append(suspects.join(
+                pl.DataFrame(found, schema=[new, old, "kind"], orient="row"), on=[new, old]
+            ).select("_row", pl.lit(f).alias("field"), pl.format(
+                "{}: kept '{}': the file has '{}' (a spreadsheet read it as {})", pl.lit(f),
+                pl.col(old), pl.col(new), pl.col("kind")).alias("note")))
+    if not kept:
         return frame
-    note = pl.concat_str(notes, separator="; ", ignore_nulls=True)
-    kept = pl.any_horizontal(pl.col("^_retyped_.*$").is_not_null())
-    return frame.with_columns(with_warning(kept, note)).drop(
-        pl.col("^_retyped_.*$"), pl.col("^_had_.*$"))
+    # Only the few rows kept are written: no expression runs over every row per field.
+    hits = pl.concat(kept)
+    frame = frame.with_columns(
+        pl.when(pl.col("_row").is_in(hits.filter(pl.col("field") == f)["_row"].implode()))
+        .then(pl.col(old_col(f))).otherwise(pl.col(new_col(f))).alias(new_col(f))
+        for f in hits["field"].unique(maintain_order=True))
+    notes = hits.group_by("_row", maintain_order=True).agg(pl.col("note").str.join("; "))
+    return frame.with_columns(with_warning(
+        pl.col("_row").is_in(notes["_row"].implode()),
+        pl.col("_row").replace_strict(notes["_row"], notes["note"], default=None,
+                                      return_dtype=pl.String)))
 
 
 def lost_groups(rows: pl.DataFrame, register: Register) -> pl.DataFrame:
