@@ -320,3 +320,23 @@ def test_an_edited_number_is_stored(register_url, tmp_path):
     assert "kept" not in rows[2]["message"]
     assert (rows[3]["status"], rows[3]["changed_fields"]) == ("Modified", "city")
 
+
+def test_a_new_value_in_scientific_notation_is_stored_with_a_warning(register_url, tmp_path):
+    # QA: notes 12345678901234567890 came back as 1,23456789012346E+019; with no register
+    # value to compare, the digits it lost are gone: stored (notes are free text), said.
+    load_register(register_url, NUMBERS, tmp_path)
+    answer, rows = preview(register_url, tmp_path, HEADER
+                           + "7301;Uusi Oy;;;;1,23456789012346E+019\n"
+                           + "7204;Murtoluvut Oy;;;;1.23457E+19\n"
+                           + "7201;Numerot Oy;;;;1.23456789012346E+19\n"
+                           + "7302;Toinen Oy;;;;1e19\n")
+    assert (rows[2]["status"], rows[2]["message"]) == (
+        "New", "notes: '1,23456789012346E+019' looks like a number a spreadsheet wrote in "
+               "scientific notation, which keeps its first digits only; check it")
+    assert (rows[3]["status"], rows[3]["message"]) == (
+        "Modified", "notes: '1.23457E+19' looks like a number a spreadsheet wrote in "
+                    "scientific notation, which keeps its first digits only; check it")
+    assert (rows[4]["status"], rows[4]["message"]) == (
+        "No change", "notes: kept '12345678901234567890': the file has "
+                     "'1.23456789012346E+19' (a spreadsheet read it as a number)")
+    assert (rows[5]["status"], rows[5]["message"]) == ("New", "")  # typed so
