@@ -312,6 +312,45 @@ def totals_warnings(rows: pl.DataFrame) -> pl.DataFrame:
     return rows.with_columns(with_warning(totals, note))
 
 
+# A number as a spreadsheet writes it in scientific notation: one digit, the decimals
+# it shows, `E`, the exponent's sign and two or three digits (`1.23456789012346E+19`
+# in an XLSX, `1,23457E+019` in a CSV). A user typing a number so writes `1e19`.
+_SPREADSHEET_SCIENTIFIC = r"^-?[0-9](?:[.,][0-9]+)?E[+-][0-9]{2,3}$"
+
+
+def scientific_notation_warnings(rows: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
+    """Warn where a New or Modified row would store, in `fields` (free text: notes,
+    names, custom text), a value in a spreadsheet's scientific notation
+    (`1.23456789012346E+19`): a long digit string that a spreadsheet read as a number
+    and wrote with its first 15 digits or fewer (QA: notes `12345678901234567890` came
+    back so). Where the register has the number, keep_values_a_spreadsheet_retyped kept
+    its value; a value it does not have is stored as the file has it (free text may
+    hold anything), and the row says so. The status stays."""
+    present = [f for f in fields if new_col(f) in rows.columns]
+    stored = pl.col("status").is_in(["New", "Modified"])
+
+    def stores(f: str) -> pl.Expr:
+        new = pl.col(new_col(f))
+        return stored & (pl.col(old_col(f)).is_null() | (new != pl.col(old_col(f)))
+                         if old_col(f) in rows.columns else pl.lit(True))
+
+    # The regex first only on the values the rows would store (few, but in a first load).
+    marked = rows.select(pl.col(new_col(f)).filter(stores(f))
+                         .str.contains(_SPREADSHEET_SCIENTIFIC).any()
+                         for f in present).row(0) if present else ()
+    notes = []
+    for f in [f for f, has in zip(present, marked, strict=True) if has]:
+        new = pl.col(new_col(f))
+        notes.append(pl.when(stores(f) & new.str.contains(_SPREADSHEET_SCIENTIFIC))
+                     .then(pl.format("{}: '{}' looks like a number a spreadsheet wrote in "
+                                     "scientific notation, which keeps its first digits "
+                                     "only; check it", pl.lit(f), new)))
+    if not notes:
+        return rows
+    note = pl.concat_str(notes, separator="; ", ignore_nulls=True)
+    return rows.with_columns(with_warning(note.is_not_null() & (note != ""), note))
+
+
 def dropped_zeros(rows: pl.DataFrame, register: Register) -> pl.DataFrame:
     """A Conflict where a row's number found a customer whose name the row would change
     into the name of the customer numbered like it with leading zeros (row `42;Anna

@@ -16,7 +16,7 @@ from sync.matchers.keys import deciding_key
 from sync.namekey import BLOCK_PREFIX, MAX_BLOCK
 from sync.normalise import name_key
 from sync.plan import new_col, old_col
-from sync.retyped import RETYPED_LOOK, retyped_as
+from sync.retyped import RETYPED_LOOK, WRITTEN_LOOK, retyped_as
 from sync.writers.register.base import Register
 
 
@@ -148,55 +148,55 @@ def keep_values_a_spreadsheet_cut(frame: pl.DataFrame, fields: tuple[str, ...],
 def keep_values_a_spreadsheet_retyped(frame: pl.DataFrame,
                                       fields: tuple[str, ...]) -> pl.DataFrame:
     """Keep the register's value where the row's is what a spreadsheet makes of it when
-    it opens a CSV with its default column types and saves it again (see sync.retyped:
-    `1.12.` as `01.12.26` or `2026-12-01`, `50%` as `0.5`, `1e5` as `100000`, `1:30` as
-    `01:30:00`, `true` as `TRUE`), in `fields` (free text: names, addresses, groups,
-    notes, custom fields; fields with a normaliser of their own read such values their
-    own way): it is repaired, never imported, and the row's message says what was kept
-    (QA: such rows were Modified, and a group `01.12.26` was created). The register's
-    value is the evidence: without it (a New row) nothing is guessed."""
-    notes: list[pl.Expr] = []
+    it opens a CSV with its default column types and saves it again, as a CSV or an
+    XLSX (see sync.retyped: `1.12.` as `01.12.26` or `2026-12-01`, `50%` as `0.5`,
+    `1e5` as `100000`, `1 000` as `1000`, `(100)` as `-100`, `5 kr` as `5,00 kr`,
+    `12345678901234567890` as `1.23456789012346E+19`, `1:30` as `01:30:00`, `true` as
+    `TRUE`), in `fields` (free text: names, addresses, groups, notes, custom fields;
+    fields with a normaliser of their own read such values their own way): it is
+    repaired, never imported, and the row's message says what was kept (QA: such rows
+    were Modified, and groups `01.12.26`, `-100` were created). The register's value is
+    the evidence: without it (a New row) nothing is guessed."""
     candidates = [f for f in fields if f != "customer_number"
                   and new_col(f) in frame.columns and old_col(f) in frame.columns]
 
-    def maybe(f: str) -> pl.Expr:
-        # The cheap test, over every row: the full one runs once per distinct pair.
-        new, old = pl.col(new_col(f)), pl.col(old_col(f))
-        return ((new != old) & old.str.contains(RETYPED_LOOK)).fill_null(False)
+    def looks(new: pl.Expr, old: pl.Expr) -> pl.Expr:
+        # The cheap test: the full one runs once per distinct pair that passes it.
+        return old.str.contains(RETYPED_LOOK) & new.str.contains(WRITTEN_LOOK)
 
-    # The regex only on the values that differ (few: most rows change a field or two).
+    # The regexes only on the values that differ (few: most rows change a field or two).
+    differ = [pl.col(new_col(f)) != pl.col(old_col(f)) for f in candidates]
     marked = frame.select(
-        pl.col(old_col(f)).filter(pl.col(new_col(f)) != pl.col(old_col(f)))
-        .str.contains(RETYPED_LOOK).any().alias(f) for f in candidates).row(0) \
-        if candidates else ()
+        looks(pl.col(new_col(f)).filter(d), pl.col(old_col(f)).filter(d)).any().alias(f)
+        for f, d in zip(candidates, differ, strict=True)).row(0) if candidates else ()
+    kept: list[pl.DataFrame] = []  # _row, the field, and the row's note for it
     for f in [f for f, has in zip(candidates, marked, strict=True) if has]:
         new, old = new_col(f), old_col(f)
-        pairs = frame.filter(maybe(f)).select(new, old).unique()
+        suspects = (frame.select("_row", new, old).filter(pl.col(new) != pl.col(old))
+                    .filter(looks(pl.col(new), pl.col(old))))
         # A group differing only in case is the same group (classify.changed_expr).
         same = group_key if f == "customer_group" else str
-        found = [(n, o, kind) for n, o in pairs.iter_rows()
+        found = [(n, o, kind) for n, o in suspects.select(new, old).unique().iter_rows()
                  if same(n) != same(o) and (kind := retyped_as(o, n))]
-        if not found:
-            continue
-        kinds = pl.DataFrame(found, schema=[new, old, "kind"], orient="row")
-        kind = pl.lit(None, pl.String)
-        for name, of_kind in kinds.group_by("kind"):
-            kind = pl.when(pl.struct(new, old).is_in(
-                of_kind.select(new, old).to_struct().implode())).then(pl.lit(name[0]))\
-                .otherwise(kind)
-        frame = frame.with_columns(kind.alias(f"_retyped_{f}"), pl.col(new).alias(f"_had_{f}"))
-        hit = pl.col(f"_retyped_{f}").is_not_null()
-        frame = frame.with_columns(pl.when(hit).then(pl.col(old)).otherwise(pl.col(new))
-                                   .alias(new))
-        notes.append(pl.when(hit).then(pl.format(
-            "{}: kept '{}': the file has '{}' (a spreadsheet read it as {})", pl.lit(f),
-            pl.col(old), pl.col(f"_had_{f}"), pl.col(f"_retyped_{f}"))))
-    if not notes:
+        if found:
+            kept.append(suspects.join(
+                pl.DataFrame(found, schema=[new, old, "kind"], orient="row"), on=[new, old]
+            ).select("_row", pl.lit(f).alias("field"), pl.format(
+                "{}: kept '{}': the file has '{}' (a spreadsheet read it as {})", pl.lit(f),
+                pl.col(old), pl.col(new), pl.col("kind")).alias("note")))
+    if not kept:
         return frame
-    note = pl.concat_str(notes, separator="; ", ignore_nulls=True)
-    kept = pl.any_horizontal(pl.col("^_retyped_.*$").is_not_null())
-    return frame.with_columns(with_warning(kept, note)).drop(
-        pl.col("^_retyped_.*$"), pl.col("^_had_.*$"))
+    # Only the few rows kept are written: no expression runs over every row per field.
+    hits = pl.concat(kept)
+    frame = frame.with_columns(
+        pl.when(pl.col("_row").is_in(hits.filter(pl.col("field") == f)["_row"].implode()))
+        .then(pl.col(old_col(f))).otherwise(pl.col(new_col(f))).alias(new_col(f))
+        for f in hits["field"].unique(maintain_order=True))
+    notes = hits.group_by("_row", maintain_order=True).agg(pl.col("note").str.join("; "))
+    return frame.with_columns(with_warning(
+        pl.col("_row").is_in(notes["_row"].implode()),
+        pl.col("_row").replace_strict(notes["_row"], notes["note"], default=None,
+                                      return_dtype=pl.String)))
 
 
 def cut_by_a_cell(new: str | None, old: str | None) -> bool:

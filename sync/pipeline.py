@@ -27,6 +27,7 @@ from sync.damage import (
     dropped_zeros,
     remove_invisible,
     restored_zeros_warnings,
+    scientific_notation_warnings,
     skip_rows_of_ignored_columns,
     take_control_characters,
     take_error_texts,
@@ -348,6 +349,8 @@ def _compared_rows(chunk: pl.DataFrame, header_map: HeaderMap, rules: Rules,
     rows = lost_letter_warnings(rows, tuple(
         f for f in fields if f == "customer_number"
         or rules.fields[f].normaliser == "collapse"))
+    rows = scientific_notation_warnings(rows, tuple(
+        f for f in fields if rules.fields[f].normaliser in _FREE_TEXT))
     rows = totals_warnings(rows)
     # In row order: the slice's columns are later split and put back side by side.
     return _in_row_order(_held_customers(rows))

@@ -1,8 +1,9 @@
 """Text a spreadsheet re-types when it opens a CSV with its default column types: a
-day and month (`1.12.`, `1/12`) becomes a date (`01.12.26`, `2026-12-01`), `50%` the
-number `0.5`, `1e5` `100000`, `1:30` the time `01:30:00`, `true` the logical value
-`TRUE` (`TOSI`, `SANT`, `PRAVDA` in fi, sv, cs), and it is saved so (QA: LibreOffice
-round trips in fi, sv and cs locales).
+day and month (`1.12.`, `1/12`, `Jan 5`) becomes a date (`01.12.26`, `2026-12-01`),
+`50%` the number `0.5`, `1e5` `100000`, `1 000` `1000`, `(100)` `-100`, `5 kr` the
+amount `5,00 kr`, `1 1/4` the fraction `1.25`, `1:30` the time `01:30:00`, `true` the
+logical value `TRUE` (`TOSI`, `SANT`, `PRAVDA` in fi, sv, cs), and it is saved so, as
+a CSV or an XLSX (QA: LibreOffice round trips in fi, sv, cs and en locales).
 
 Only the text here: `RETYPED_LOOK` marks the values a spreadsheet may re-type (a cheap
 column test, and what `regsync export --spreadsheet-safe` guards), and `retyped_as`
@@ -14,59 +15,123 @@ from __future__ import annotations
 
 import calendar
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from typing import NamedTuple
 
-# The texts a spreadsheet reads as something else than text (as a polars regex: no
-# back-references). A superset of what `retyped_as` accepts: it is a cheap first test.
-_DATE_LOOK = r"[0-9]{1,4}[./-] ?[0-9]{1,2}(?:[./-] ?[0-9]{0,4})?\.?"
-_NUMBER = r"[+-]?[0-9]+(?:[.,][0-9]+)?"
 _TRUTH_WORDS = {"true": True, "tosi": True, "sant": True, "pravda": True,
                 "false": False, "epätosi": False, "falskt": False, "nepravda": False}
-RETYPED_LOOK = (rf"^(?:{_DATE_LOOK}|{_NUMBER}\s?%|{_NUMBER}[eE][+-]?[0-9]{{1,3}}"
-                rf"|[0-9]{{1,2}}:[0-9]{{2}}(?::[0-9]{{2}})?"
+# Month names and their short forms as the en, sv, fi and cs locales read them in a date
+# (`Jan 5`, `5 maj`, `5. ledna`).
+_MONTH_WORDS = (
+    "january february march april may june july august september october november december",
+    "jan feb mar apr may jun jul aug sep oct nov dec",
+    "januari februari mars april maj juni juli augusti september oktober november december",
+    "jan feb mar apr maj jun jul aug sep okt nov dec",
+    "tammikuu helmikuu maaliskuu huhtikuu toukokuu kesäkuu heinäkuu elokuu syyskuu lokakuu "
+    "marraskuu joulukuu",
+    "tammikuuta helmikuuta maaliskuuta huhtikuuta toukokuuta kesäkuuta heinäkuuta elokuuta "
+    "syyskuuta lokakuuta marraskuuta joulukuuta",
+    "tammi helmi maalis huhti touko kesä heinä elo syys loka marras joulu",
+    "leden únor březen duben květen červen červenec srpen září říjen listopad prosinec",
+    "ledna února března dubna května června července srpna září října listopadu prosince",
+    "led úno bře dub kvě čvn čvc srp zář říj lis pro",
+)
+_MONTHS = {word: month for names in _MONTH_WORDS
+           for month, word in enumerate(names.split(), start=1)} | {"sept": 9}
+# Currencies as the en, fi, sv and cs locales write them, by symbol or code.
+_CURRENCIES = {"€": "EUR", "eur": "EUR", "$": "USD", "usd": "USD", "£": "GBP",
+               "gbp": "GBP", "kr": "SEK", "kr.": "SEK", "sek": "SEK", "kč": "CZK",
+               "czk": "CZK"}
+
+# The texts a spreadsheet may read as something else than text (as a polars regex: no
+# back-references). Broad on purpose: a superset of what `retyped_as` accepts, so a
+# cheap first test; and what an export guards, where guarding too much is harmless (the
+# readers unwrap a guard exactly) and too little is not. A value that, after spaces,
+# signs, `(` or a currency, starts with a digit or a decimal separator (numbers, amounts,
+# dates, times, fractions, `100-`), a month name and a day, or TRUE/FALSE.
+_UNIT_LOOK = r"(?:[€$£]|(?i:kr|kč|eur|sek|czk|usd|gbp)\.?)"
+_NUMBER_LOOK = rf"^[\s(+\-]*(?:{_UNIT_LOOK}[\s(+\-]*)?[.,]?[0-9]"
+_MONTH_LOOK = rf"^(?i:{'|'.join(sorted(_MONTHS, key=len, reverse=True))})\.?[\s,./\-]*[0-9]"
+RETYPED_LOOK = (rf"{_NUMBER_LOOK}|{_MONTH_LOOK}"
+                rf"|^(?i:{'|'.join(_TRUTH_WORDS)})$")
+# What a spreadsheet writes for a value it re-typed (a number, amount, date, time,
+# percentage or TRUE/FALSE): a superset of the texts `retyped_as` takes for one, so the
+# cheap test on the file's side (most edits, `12 Main St` -> `12 Main St B`, fail it).
+WRITTEN_LOOK = (rf"^(?:[\s(+\-]*(?:{_UNIT_LOOK}[\s(+\-]*)?[0-9.,][0-9.,:/\s\-+eET]*"
+                rf"(?:\s?(?i:[ap])\.?\s?(?i:m)\.?)?\s*{_UNIT_LOOK}?[\s)\-%]*"
                 rf"|(?i:{'|'.join(_TRUTH_WORDS)}))$")
 
 # What the spreadsheet read a value as, in a row's note: "a spreadsheet read it as ...".
-DATE, PERCENTAGE, NUMBER, TIME, LOGICAL = (
-    "a date", "a percentage", "a number", "a time", "TRUE or FALSE")
+DATE, PERCENTAGE, NUMBER, AMOUNT, FRACTION, TIME, LOGICAL = (
+    "a date", "a percentage", "a number", "an amount", "a fraction", "a time",
+    "TRUE or FALSE")
 
 
 def retyped_as(old: str, new: str) -> str | None:
-    """What a spreadsheet read the text `old` as (DATE, PERCENTAGE, NUMBER, TIME or
-    LOGICAL) where `new` is what it then writes for it, in any of the forms the
-    spreadsheets of the fi, sv, cs and en locales write; None where `new` is not that
-    (an edit, or another value), and where the two are equal.
+    """What a spreadsheet read the text `old` as (DATE, PERCENTAGE, NUMBER, AMOUNT,
+    FRACTION, TIME or LOGICAL) where `new` is what it then writes for it, in any of the
+    forms the spreadsheets of the fi, sv, cs and en locales write, to a CSV or an XLSX;
+    None where `new` is not that (an edit, or another value), and where the two are
+    equal.
 
     A date keeps `old`'s day and month, in either order where `old` is written with `/`
     or `-` (`1/12` is 1 December or 12 January) and day first where with dots; any year
-    where `old` has none (a spreadsheet adds the current one), else `old`'s.
+    where `old` has none (a spreadsheet adds the current one), else `old`'s (a year of
+    one to three digits read as the spreadsheet's two- or four-digit one: `1.2.3` is
+    `01.02.03` or `01.02.2003`); and its time, if any. A number is `old` read under any
+    of the locales' conventions (decimal `,` or `.`; thousands set off by spaces, `.`
+    or `,`; `-5`, `(5)`, `5-`; `5,-` for whole units; a currency before or after),
+    written plain, with two decimals or in scientific notation, with its currency if it
+    had one; a number of more than 15 significant digits as a spreadsheet keeps it, its
+    first 15 (rounded). A number with leading zeros (`007`) is not taken as one: a
+    value without them is an edit in free text.
     """
     if old == new:
         return None
-    for kind, test in ((DATE, _same_date), (PERCENTAGE, _same_percentage),
-                       (NUMBER, _same_number), (TIME, _same_time),
-                       (LOGICAL, _same_truth)):
+    if _same_date(old, new):
+        return DATE
+    if _same_percentage(old, new):
+        return PERCENTAGE
+    if kind := _same_number(old, new):
+        return kind
+    for kind, test in ((TIME, _same_time), (LOGICAL, _same_truth)):
         if test(old, new):
             return kind
     return None
 
 
 # Dates as a register may hold them as text: a day and month, or a whole date.
-_DOTTED = re.compile(r"^(\d{1,2})\.\s?(\d{1,2})\.?(?:\s?(\d{4}|\d{2}))?$")
-_SLASHED = re.compile(r"^(\d{1,2})([/-])(\d{1,2})(?:\2(\d{4}|\d{2}))?$")
-_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?: 00:00:00)?$")
+_DOTTED = re.compile(r"^(\d{1,2})\.\s?(\d{1,2})\.?(?:\s?(\d{1,4}))?$")
+_SLASHED = re.compile(r"^(\d{1,2})([/-])(\d{1,2})(?:\2(\d{1,4}))?$")
+_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+_MONTH_FIRST = re.compile(r"^([^\W\d_]+)\.?[\s-]*(\d{1,2})\.?(?:,?[\s-]*(\d{1,4}))?$")
+_DAY_FIRST = re.compile(r"^(\d{1,2})\.?[\s-]*([^\W\d_]+)\.?(?:,?[\s-]*(\d{1,4}))?$")
+# A date with a time after it (`2026-12-01T10:00`, `01.12.26 10:00:00`).
+_WITH_TIME = re.compile(r"^(.*?\d\.?)(?:T|\s+)(\d{1,2}:.*)$")
 # (day, month, year or None)
 _Date = tuple[int, int, int | None]
 
 
 def _same_date(old: str, new: str) -> bool:
-    """Whether `new` is a date a spreadsheet writes for the date it read `old` as."""
-    read = _dates(old, year_needed=False)
+    """Whether `new` is a date (and time) a spreadsheet writes for the date it read
+    `old` as."""
+    (old_day, old_time), (new_day, new_time) = _with_time(old), _with_time(new)
+    if old_time is None or old_time != new_time:
+        return False
+    read = _dates(old_day, year_needed=False) + _named_dates(old_day)
     if not read:
         return False
-    written = _dates(new, year_needed=True)
+    written = _dates(new_day, year_needed=True)
     return any(d == d2 and m == m2 and _same_year(y, y2)
                for d, m, y in read for d2, m2, y2 in written)
+
+
+def _with_time(text: str) -> tuple[str, tuple[int, int, int] | None]:
+    """`text` as a date's text and its time (midnight where it has none); None for the
+    time where what follows the date is no time."""
+    if (match := _WITH_TIME.match(text)) is None:
+        return text, (0, 0, 0)
+    return match[1], _clock(match[2])
 
 
 def _dates(text: str, year_needed: bool) -> list[_Date]:
@@ -81,7 +146,22 @@ def _dates(text: str, year_needed: bool) -> list[_Date]:
         found += [(first, second, year), (second, first, year)]
     elif match := _ISO.match(text):
         found.append((int(match[3]), int(match[2]), int(match[1])))
-    return [(d, m, y) for d, m, y in found
+    return _valid(found, year_needed)
+
+
+def _named_dates(text: str) -> list[_Date]:
+    """The dates `text` may be read as where it names the month (`Jan 5`, `5 maj 2026`,
+    `5. ledna`)."""
+    found: list[_Date] = []
+    if match := _MONTH_FIRST.match(text):
+        found.append((int(match[2]), _MONTHS.get(match[1].casefold(), 0), _year(match[3])))
+    elif match := _DAY_FIRST.match(text):
+        found.append((int(match[1]), _MONTHS.get(match[2].casefold(), 0), _year(match[3])))
+    return _valid(found, year_needed=False)
+
+
+def _valid(dates: list[_Date], year_needed: bool) -> list[_Date]:
+    return [(d, m, y) for d, m, y in dates
             if 1 <= m <= 12 and 1 <= d <= calendar.monthrange(2000, m)[1]
             and (y is not None or not year_needed)]
 
@@ -91,8 +171,9 @@ def _year(text: str | None) -> int | None:
 
 
 def _same_year(read: int | None, written: int | None) -> bool:
-    """Any year is the one a spreadsheet adds to a day and month; a year of two digits
-    is the one of four it shortens."""
+    """Any year is the one a spreadsheet adds to a day and month; a year of one to three
+    digits is the one of two or four it writes (19xx or 20xx: compared modulo 100), as is
+    a year of two it shortens one of four to."""
     if read is None or written is None:
         return True
     if read >= 100 and written >= 100:
@@ -114,17 +195,6 @@ def _same_percentage(old: str, new: str) -> bool:
     return value is not None and _decimal(new) == value / 100
 
 
-_SCIENTIFIC = re.compile(r"^[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d{1,3}$")
-
-
-def _same_number(old: str, new: str) -> bool:
-    """`1e5` written as `100000` (or `1.00E+05`, `1,5e3` as `1500`, `1 500`)."""
-    if not _SCIENTIFIC.match(old):
-        return False
-    value = _decimal(old)
-    return value is not None and _decimal(new) == value
-
-
 _PLAIN_NUMBER = re.compile(r"^[+-]?\d+(?:[.,]\d+)?(?:[eE][+-]?\d{1,3})?$")
 
 
@@ -140,22 +210,163 @@ def _decimal(text: str) -> Decimal | None:
         return None
 
 
-_TIME_READ = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
-_TIME_WRITTEN = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s?([AaPp])\.?\s?[Mm]\.?)?$")
+class _Number(NamedTuple):
+    """One reading of a text as a number."""
+
+    value: Decimal
+    shown: int | None  # the significant digits of a scientific mantissa; None if plain
+    as_written: bool  # in a form a spreadsheet writes (no trailing zeros but two decimals)
+
+
+_UNIT = "|".join(re.escape(u) for u in sorted(_CURRENCIES, key=len, reverse=True))
+# An amount: a number, and around it a sign, `(...)`, a trailing `-` and a currency.
+_AMOUNT = re.compile(rf"""
+    (?P<open>\(\s*)?
+    (?P<sign>[-+]\s*)?
+    (?:(?P<before>{_UNIT})\s*)?
+    (?P<sign2>[-+]\s*)?
+    (?P<body>[0-9.,](?:[0-9.,\s]*[0-9.,])?(?:[eE][-+]?[0-9]{{1,3}})?)
+    (?P<minus>-)?
+    (?:\s*(?P<after>{_UNIT}))?
+    (?P<trail>\s*-)?
+    (?P<close>\s*\))?
+    """, re.VERBOSE | re.IGNORECASE)
+_FRACTION = re.compile(r"([-+]?)(\d+)\s+(\d+)/(\d+)")
+_SPACES = "\\s\u00a0\u202f"
+# A number's body under each convention: its decimal point and its thousands separators.
+_BODIES = tuple(re.compile(
+    rf"(?P<whole>\d{{1,3}}(?P<sep>[{seps}])\d{{3}}(?:(?P=sep)\d{{3}})*|\d*)"
+    rf"(?:{re.escape(point)}(?P<fraction>\d*))?(?:[eE](?P<exponent>[-+]?\d{{1,3}}))?")
+    for point, seps in ((",", _SPACES + "."), (".", _SPACES + ",")))
+# A spreadsheet keeps a number's first 15 significant digits.
+_DIGITS_KEPT = 15
+
+
+def _same_number(old: str, new: str) -> str | None:
+    """AMOUNT, NUMBER or FRACTION where `new` is what a spreadsheet writes for a number
+    it read `old` as (see `retyped_as`); else None."""
+    read, written = _amount(old), _amount(new)
+    if written is None:
+        return None
+    new_unit, written_values = written
+    if (fraction := _fraction(old)) is not None:
+        old_unit, read_values, kind = None, [fraction], FRACTION
+    elif read is not None:
+        old_unit, read_values, kind = read[0], [n.value for n in read[1]], NUMBER
+    else:
+        return None
+    if new_unit is not None and new_unit != old_unit:
+        return None  # a spreadsheet keeps the currency it read
+    if not any(_equal(value, number) for value in read_values
+               for number in written_values if number.as_written):
+        return None
+    return AMOUNT if old_unit or new_unit else kind
+
+
+def _amount(text: str) -> tuple[str | None, list[_Number]] | None:
+    """`text` as an amount: its currency (None without one) and the numbers it may be
+    read as; None where it is no number."""
+    match = _AMOUNT.fullmatch(text.strip())
+    if match is None or bool(match["open"]) != bool(match["close"]) \
+            or (match["before"] and match["after"]):
+        return None
+    body = match["body"]
+    minus = [bool(match["open"]), (match["sign"] or "").startswith("-"),
+             (match["sign2"] or "").startswith("-"), bool(match["minus"]), bool(match["trail"])]
+    if sum(minus) > 1:
+        return None
+    numbers = _numbers(body)
+    if not numbers:
+        return None
+    signs = [-1] if any(minus) else [1]
+    if body.endswith(",") and match["minus"]:  # `5,-`: whole units, or `5,` and a minus
+        signs = [1, -1]
+    unit = match["before"] or match["after"]
+    return (None if unit is None else _CURRENCIES[unit.casefold()],
+            [number._replace(value=number.value * sign) for number in numbers
+             for sign in signs])
+
+
+def _numbers(body: str) -> list[_Number]:
+    """The numbers the body of an amount may be read as, under each convention."""
+    found = []
+    for pattern in _BODIES:
+        match = pattern.fullmatch(body.strip())
+        if match is None:
+            continue
+        whole, fraction, exponent = (re.sub(r"\D", "", match["whole"]), match["fraction"] or "",
+                                     match["exponent"])
+        if not (whole or fraction) or (len(whole) > 1 and whole.startswith("0")):
+            continue  # no digits; leading zeros (`007`): not a number here
+        value = Decimal(f"{whole}.{fraction}" + ("" if exponent is None else f"e{exponent}"))
+        shown = None if exponent is None else len((whole + fraction).lstrip("0") or "0")
+        written = (exponent is not None or not fraction.endswith("0") or len(fraction) == 2)
+        found.append(_Number(value, shown, written))
+    return found
+
+
+def _fraction(text: str) -> Decimal | None:
+    """A mixed fraction (`1 1/4`) as its value; None where `text` is not one."""
+    match = _FRACTION.fullmatch(text.strip())
+    if match is None or int(match[4]) == 0:
+        return None
+    with localcontext() as context:
+        context.prec = 40
+        value = int(match[2]) + Decimal(int(match[3])) / int(match[4])
+    return -value if match[1] == "-" else value
+
+
+def _equal(value: Decimal, number: _Number) -> bool:
+    """Whether `number`, as a spreadsheet writes it, is the number `value`: the same,
+    or rounded to the significant digits a spreadsheet keeps (15), or shows in
+    scientific notation (`1.23456789012346E+19`, `1.23E+19`)."""
+    if value == number.value:
+        return True
+    if number.shown is not None:
+        return number.value in _rounded(value, number.shown)
+    if _significant(number.value) > _DIGITS_KEPT:  # a double's digits (an XLSX's)
+        return float(value) == float(number.value)
+    return (_significant(value) > _DIGITS_KEPT
+            and number.value in _rounded(value, _DIGITS_KEPT))
+
+
+def _significant(value: Decimal) -> int:
+    return len(value.normalize().as_tuple().digits)
+
+
+def _rounded(value: Decimal, digits: int) -> set[Decimal]:
+    """`value` rounded to `digits` significant digits, a tie either way."""
+    if value == 0:
+        return {value}
+    step = Decimal(1).scaleb(value.adjusted() - digits + 1)
+    with localcontext() as context:
+        context.prec = max(context.prec, len(value.as_tuple().digits) + 2)
+        return {value.quantize(step, rounding) for rounding in (ROUND_HALF_UP,
+                                                                ROUND_HALF_EVEN)}
+
+
+# A time of day as a spreadsheet reads and writes it (`10:`, `1:30`, `13:05:00`,
+# `12:00:00 PM`).
+_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})?(?::(\d{2}))?(?:\s?([AaPp])\.?\s?[Mm]\.?)?$")
 
 
 def _same_time(old: str, new: str) -> bool:
-    """`1:30` written as `01:30:00` (or `1:30:00 AM`)."""
-    read, written = _TIME_READ.match(old), _TIME_WRITTEN.match(new)
-    if read is None or written is None:
-        return False
-    hours, minutes, seconds = (int(part or 0) for part in written.group(1, 2, 3))
-    if half := written[4]:
+    """`1:30` written as `01:30:00` (or `1:30:00 AM`), `10:` as `10:00:00`."""
+    read = _clock(old)
+    return read is not None and read == _clock(new)
+
+
+def _clock(text: str) -> tuple[int, int, int] | None:
+    """`text` as a time of day (hours 0-23, minutes, seconds); None where it is none."""
+    match = _CLOCK.match(text)
+    if match is None:
+        return None
+    hours, minutes, seconds = (int(part or 0) for part in match.group(1, 2, 3))
+    if half := match[4]:
         if not 1 <= hours <= 12:
-            return False
+            return None
         hours = hours % 12 + (12 if half in "Pp" else 0)
-    return (minutes < 60 and seconds < 60
-            and (int(read[1]), int(read[2]), int(read[3] or 0)) == (hours, minutes, seconds))
+    return (hours, minutes, seconds) if minutes < 60 and seconds < 60 else None
 
 
 def _same_truth(old: str, new: str) -> bool:

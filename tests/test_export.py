@@ -88,13 +88,43 @@ def test_the_spreadsheet_guard_covers_values_a_spreadsheet_would_damage(
     ("1.12.2026", '="1.12.2026"'), ("50%", '="50%"'), ("12,5 %", '="12,5 %"'),
     ("1e5", '="1e5"'), ("1:30", '="1:30"'), ("TRUE", '="TRUE"'), ("epätosi", '="epätosi"'),
     ("Katu 1/12 B", "Katu 1/12 B"), ("Kahvila Aurinko Oy", "Kahvila Aurinko Oy"),
-    ("2617416-4", "2617416-4")])
+    ("2617416-4", '="2617416-4"')])  # starts with a digit: guarded, harmlessly
 def test_the_spreadsheet_guard_covers_text_a_spreadsheet_would_retype(value: str,
                                                                       written: str) -> None:
     # QA (LibreOffice round trips): 1.12. came back as 01.12.26, 50% as 0.5, 1e5 as
     # 100000, 1:30 as 01:30:00, TRUE as true.
     frame = pl.DataFrame({"v": [value]})
     assert frame.select(spreadsheet_safe(pl.col("v")))["v"][0] == written
+
+
+@pytest.mark.parametrize("value", [
+    # QA (LibreOffice 7.4, fi/sv/cs/en): each was read as a number, amount, date, time or
+    # fraction and saved so, though exported with --spreadsheet-safe.
+    "(100)", "( 5 )", "100-", "5,-", "1 000", "1 234,5", "5 000,00", "3,0", ",5", "5,",
+    "1,50", "1,000", ".5", "5.", "1.000", "$1,000.00", "3.14159265358979323", "€ 5,00",
+    "5 €", "€5", "5 kr", "5\u00a0000 kr", "100 Kč", "$5", "EUR 5", "10:",
+    "2026-12-01T10:00", "12:00 PM", "Jan 5", "maj 5", "5. ledna", "12,5", "0,75", "1 1/4",
+    "2024-01-05 00:00:00", "1.2.3", "1/1/1", "1 001", "10 Downing Street"])
+def test_the_spreadsheet_guard_covers_every_value_a_spreadsheet_may_read_as_a_number(
+        value: str) -> None:
+    frame = pl.DataFrame({"v": [value]})
+    assert frame.select(spreadsheet_safe(pl.col("v")))["v"][0] == f'="{value}"'
+
+
+def test_a_customer_number_with_a_space_is_guarded_and_reads_back_as_it_is(
+        register_url: str, tmp_path: Path) -> None:
+    # QA: 1 001 came back as 1001 through --spreadsheet-safe, and the row overwrote
+    # customer 1001's name and city.
+    load_register(register_url, "Asiakasnumero;Nimi;Postitoimipaikka\n"
+                                "1 001;Aho Oy;Espoo\n1001;Laine Oy;Oulu\n", tmp_path)
+    dest = tmp_path / "asiakkaat.csv"
+    export(register_url, dest, "--headers", "fi", "--spreadsheet-safe")
+    assert [row[0] for row in rows_of(dest, ";")] == ["Asiakasnumero", '="1 001"', "1001"]
+    before = customers(register_url)
+    again = run_cli("import", dest, "--db", register_url, "--yes", "--json")
+    assert again.exit_code == 0, again.stderr
+    assert again.json()["unchanged"] == 2
+    assert customers(register_url) == before
 
 
 def test_text_a_spreadsheet_would_retype_is_guarded_and_reads_back_unchanged(

@@ -11,10 +11,11 @@ import polars as pl
 from sync.readers.neutralise import NEEDS_QUOTE
 from sync.retyped import RETYPED_LOOK
 
-# A value a spreadsheet would read as a number and damage: strip of its leading zeros,
-# or (12 digits or more: a phone, a long customer number, an e-invoice address) show in
-# scientific notation and save so (`3.58401E+11`), or past 15 digits round.
-NUMBER_DAMAGE = r"^0[0-9]|^[0-9]{12,}$"
+# The one kind of value a spreadsheet reads as a number and writes back as it was: an
+# integer of up to 11 digits without leading zeros (`1001`, `33100`). With a leading
+# zero it loses it, from 12 digits on it is shown and saved as `3.58401E+11`, past 15
+# it is rounded: those are guarded.
+SAME_AS_A_NUMBER = r"^(?:0|[1-9][0-9]{0,10})$"
 
 
 def neutralise(cells: pl.Expr) -> pl.Expr:
@@ -28,14 +29,18 @@ def neutralise(cells: pl.Expr) -> pl.Expr:
 
 
 def spreadsheet_safe(cells: pl.Expr) -> pl.Expr:
-    """Neutralised cells, and values with leading zeros, of 12 digits or more, or that a
-    spreadsheet reads as a date, percentage, number, time or TRUE/FALSE (`1.12.`, `50%`,
-    `1e5`, `1:30`, `true`: see sync.retyped) written as `="00100"`.
+    """Neutralised cells, and every value a spreadsheet may read as a number, amount,
+    date, time, fraction, percentage or TRUE/FALSE (sync.retyped.RETYPED_LOOK: `00100`,
+    `1 001`, `(100)`, `5 kr`, `1.12.`, `Jan 5`, `1:30`, `true`) written as `="00100"`;
+    but an integer a spreadsheet writes back as it was (`1001`) stays bare, and a value
+    the neutralisation quotes (`'-5`, `'+358401234567`) is text to a spreadsheet already.
 
     The guard keeps a spreadsheet from turning `00100` into `100`, `358401234567`
-    into `3.58401E+11`, or `1.12.` into `01.12.26`; the CSV reader unwraps it (inner
-    quotes doubled, as a spreadsheet writes them).
+    into `3.58401E+11`, `1 001` into `1001`, or `1.12.` into `01.12.26`; the readers
+    unwrap it (inner quotes doubled, as a spreadsheet writes them), so guarding more
+    than needed changes nothing.
     """
     guarded = pl.lit('="') + cells.str.replace_all('"', '""', literal=True) + pl.lit('"')
-    retyped = cells.str.contains(NUMBER_DAMAGE) | cells.str.contains(RETYPED_LOOK)
+    retyped = (cells.str.contains(RETYPED_LOOK) & ~cells.str.contains(SAME_AS_A_NUMBER)
+               & ~cells.str.contains(NEEDS_QUOTE))
     return pl.when(retyped).then(guarded).otherwise(neutralise(cells)).name.keep()
