@@ -92,9 +92,9 @@ def keep_values_a_spreadsheet_cut(frame: pl.DataFrame, fields: tuple[str, ...],
         zero = old.str.starts_with("0") if f in codes else pl.lit(False)
         # A number of 16 digits or more that a spreadsheet wrote with 15 (then zeros).
         rounded = (new.str.len_bytes() >= 16) & new.str.ends_with("0") & pl.lit(f in codes)
-        # A register value past a cell's size (its UTF-8 bytes are at least its UTF-16
-        # units): the few rows whose cut the full test looks at.
-        long = old.str.len_bytes() > CELL_LIMIT
+        # A register value past a cell's size, or with lines a spreadsheet breaks (its
+        # UTF-8 bytes are at least its characters): the few rows the full test looks at.
+        long = old.str.len_bytes() > LINE_LIMIT
         return ((new != old) & (zero | rounded | long)).fill_null(False)
 
     marked = frame.select(maybe(f).any().alias(f) for f in candidates).row(0) \
@@ -133,10 +133,15 @@ def keep_values_a_spreadsheet_cut(frame: pl.DataFrame, fields: tuple[str, ...],
             .when(pl.col(f"_number_{f}")).then(pl.format(
                 "{}: kept '{}': the file has '{}' (a spreadsheet keeps a number's first 15 "
                 "digits only)", pl.lit(f), old, had))
-            .when(pl.col(f"_cut_{f}")).then(pl.format(
+            .when(pl.col(f"_cut_{f}") & (had.str.len_chars() < old.str.len_chars()))
+            .then(pl.format(
                 "{}: kept the register's value ({} characters): the file has its first "
                 "{}, as many as a spreadsheet cell holds", pl.lit(f), old.str.len_chars(),
-                had.str.len_chars())))
+                had.str.len_chars()))
+            .when(pl.col(f"_cut_{f}")).then(pl.format(
+                "{}: kept the register's value ({} characters): the file has it with line "
+                "breaks a spreadsheet put into its lines of more than {} characters",
+                pl.lit(f), old.str.len_chars(), pl.lit(LINE_LIMIT))))
     if not notes:
         return frame
     note = pl.concat_str(notes, separator="; ", ignore_nulls=True)
@@ -203,14 +208,33 @@ def cut_by_a_cell(new: str | None, old: str | None) -> bool:
     """Whether `new` is what a spreadsheet cell keeps of `old`: its first CELL_LIMIT
     UTF-16 units (Excel and LibreOffice count so: an emoji is two), without half of a
     character cut in two, trimmed as the import trims a cell (QA: a cut that ended in a
-    space, and notes with an emoji, were stored cut)."""
+    space, and notes with an emoji, were stored cut); or `old` with the line breaks a
+    spreadsheet puts into long lines (`broken_lines`)."""
     if new is None or old is None or new == old:
         return False
+    if new in (broken := broken_lines(old), broken.strip()):
+        return True
     units = old.encode("utf-16-le")
     if len(units) <= 2 * CELL_LIMIT:
         return False
     kept = units[:2 * CELL_LIMIT].decode("utf-16-le", errors="ignore")
     return new in (kept, kept.strip())
+
+
+# LibreOffice's CSV import breaks a line of a multi-line quoted cell after every
+# LINE_LIMIT characters (QA: notes of 20,000 characters came back with a '\n' more).
+LINE_LIMIT = 16_367
+
+
+def broken_lines(text: str) -> str:
+    """`text` as LibreOffice reads it from a CSV cell: where the cell holds a line
+    break, each line of it broken after every LINE_LIMIT characters (unchanged
+    otherwise)."""
+    if "\n" not in text:
+        return text
+    return "\n".join("\n".join(line[at:at + LINE_LIMIT]
+                               for at in range(0, max(len(line), 1), LINE_LIMIT))
+                     for line in text.split("\n"))
 
 
 def lost_groups(rows: pl.DataFrame, register: Register) -> pl.DataFrame:

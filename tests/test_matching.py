@@ -1190,3 +1190,21 @@ def test_a_number_a_spreadsheet_took_the_spaces_out_of_never_renames_another_cus
     assert "customer 2.002's" in rows[3]["message"]
     assert rows[4]["status"] == "Modified"  # the real customer 1001, edited
     assert customers(db)["1001"]["name"] == "Hal Hoo"
+
+
+def test_notes_whose_long_lines_a_spreadsheet_broke_keep_the_registers(register_url,
+                                                                       tmp_path):
+    # QA (LibreOffice's CSV import): a multi-line cell's lines are broken after every
+    # 16,367 characters; such notes came back Modified with a line break more.
+    db = register_url
+    first = write_csv(tmp_path / "first.csv", "customer_number;name;notes\n"
+                      f"1;Aho Oy;\"{'x' * 20_000}\ny\"\n2;Beta Oy;\"{'x' * 20_000}\ny\"\n")
+    assert run_cli("import", first, "--db", db, "--yes").exit_code == 0
+    assert customers(db)["1"]["notes"] == "x" * 20_000 + "\ny"
+    broken = "x" * 16_367 + "\n" + "x" * 3_633 + "\ny"
+    rows = preview_rows(db, tmp_path, "customer_number;notes\n"
+                                      f"1;\"{broken}\"\n2;\"{'x' * 16_367}\nx\ny\"\n")
+    assert [rows[n]["status"] for n in (2, 3)] == ["No change", "Modified"]
+    assert rows[2]["message"] == (
+        "notes: kept the register's value (20002 characters): the file has it with line "
+        "breaks a spreadsheet put into its lines of more than 16367 characters")
