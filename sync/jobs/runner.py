@@ -34,7 +34,14 @@ from sync.errors import (
 from sync.jobs.advice import doubt_advice, job_advice
 from sync.jobs.config import FolderSource, Job, TableSource
 from sync.jobs.lock import job_lock
-from sync.jobs.sources import look, move_into, scan_folder, unremovable, write_new
+from sync.jobs.sources import (
+    CannotMove,
+    look,
+    move_into,
+    scan_folder,
+    unremovable,
+    write_new,
+)
 from sync.pipeline import ReadOptions, commit, file_checksum, preview, preview_table
 from sync.plan import Plan
 from sync.readers import source_kind
@@ -252,6 +259,32 @@ def _left_in_place(result: FileResult, path: Path) -> None:
         result.reason = "; ".join(r for r in (result.reason, why) if r)
     else:  # held, failed or skipped: nothing of it was committed
         result.outcome, result.reason, result.exit_code = "left_incomplete", why, 0
+
+
+def _move(result: FileResult, path: Path, folder: Path) -> None:
+    """Move the file into `folder` and say where it went (`moved_to`); a file changed or
+    gone since it was read, or one this user can't move at all, stays and its result
+    says so."""
+    try:
+        moved = move_into(path, folder, checksum=result.checksum)
+    except CannotMove as exc:
+        _not_movable(result, folder, exc)
+        return
+    if moved is None:
+        _left_in_place(result, path)
+    else:
+        result.moved_to = str(moved)
+
+
+def _not_movable(result: FileResult, folder: Path, exc: CannotMove) -> None:
+    """A file this user can neither link nor read (QA: another user's mode-600 file
+    stopped every run at its move to held/): its outcome stands, and the reason says
+    why it is still in the drop folder, where each run will find it again."""
+    either = " either" if result.outcome == "failed" else ""
+    why = (f"could not be moved to {folder}{either}: {exc.why}; left in the drop folder, "
+           "where each run finds it again until this user may read it or it is taken away")
+    result.reason = "; ".join(r for r in (result.reason, why) if r)
+    result.exit_code = max(result.exit_code, 1)
 
 
 def _append_log(log: Path, record: dict[str, Any]) -> None:
@@ -481,18 +514,18 @@ class _Run:
                                               f"{stem}.dry-run.report.csv", data))
         else:
             if path is not None and target is not None:
-                moved = move_into(path, target, checksum=result.checksum)
-                if moved is not None:
-                    result.moved_to, stem = str(moved), Path(moved.name).stem
-                else:
-                    _left_in_place(result, path)
+                _move(result, path, target)
+                if result.moved_to is not None:
+                    stem = Path(result.moved_to).stem
             folder = reports or target
             if result.outcome == "left_incomplete":
-                folder = target = None  # nothing was done with it: no report, no note
+                folder = None  # nothing was done with it: no report, no note
             if plan is not None and folder is not None:
                 data = plan.report().write_csv(null_value="").encode()
                 result.report = str(write_new(folder, f"{stem}.report.csv", data))
-            if error is not None and target is not None:
+            if error is not None and target is not None and result.moved_to is not None:
+                # Only beside the file: a file left in the drop folder would get a
+                # note more every night.
                 result.note = str(write_new(target, f"{stem}.error.txt",
                                             (error + "\n").encode("utf-8", "backslashreplace")))
         result.seconds = time.monotonic() - start

@@ -176,6 +176,9 @@ def move_into(path: Path, folder: Path, name: str | None = None,
     fsynced, given its new name (whole, see `write_new`) and only then removed. Either
     way the file exists under at least one name at every moment.
 
+    CannotMove when this user may neither link nor read the file: it stays, and nothing
+    is left in `folder`.
+
     With `checksum` (the SHA-256 of the content the run read), the file is moved only
     if its new name holds that content and its old name is still that same file: a drop
     replaced or appended to since it was read is left where it is, for the next run,
@@ -193,12 +196,10 @@ def move_into(path: Path, folder: Path, name: str | None = None,
         except OSError as exc:
             if exc.errno not in _NO_LINKS:
                 raise
-            try:
-                target = _place_new(folder, name or path.name, partial(_copy, path))
-            except FileNotFoundError:
-                if path.exists():
-                    raise
+            copied = _copy_into(path, folder, name or path.name, refused=exc)
+            if copied is None:
                 return None
+            target = copied
         if checksum is not None and not _still_the_same(path, target, before, checksum):
             target.unlink()
             return None
@@ -299,8 +300,44 @@ def _names(folder: Path, name: str) -> Iterator[Path]:
     return (folder / free for free in free_names(name))
 
 
+class CannotMove(Exception):
+    """A file this user can't move out of its folder at all: no hard link may be made to
+    it and it may not be read for a copy (another user's file that only its owner may
+    read: the kernel's protected_hardlinks refuses a link to a file one can't read and
+    write). Nothing was made anywhere; the file stays where it was."""
+
+    def __init__(self, path: Path, why: str) -> None:
+        super().__init__(f"{path}: {why}")
+        self.path, self.why = path, why
+
+
+class _ReadRefused(PermissionError):
+    """The file to copy may not be read (told apart from the copy's own errors)."""
+
+
+def _copy_into(path: Path, folder: Path, name: str, refused: OSError) -> Path | None:
+    """A whole copy of `path` in `folder` under the first free name of `name`, for a file
+    that could not be hard-linked there (`refused`: another filesystem, no links, or
+    not permitted); None if the file is gone. CannotMove if it may not be read either."""
+    try:
+        return _place_new(folder, name, partial(_copy, path))
+    except FileNotFoundError:
+        if path.exists():
+            raise
+        return None
+    except _ReadRefused as exc:
+        raise CannotMove(path, f"no hard link to it may be made ({refused.strerror}) and "
+                               f"this user may not read it to copy it ({exc.strerror})") \
+            from exc
+
+
 def _copy(path: Path, out: BinaryIO) -> None:
-    with open(path, "rb") as src:
+    """Copy `path`'s bytes to `out`; _ReadRefused if this user may not open it."""
+    try:
+        src = open(path, "rb")  # noqa: SIM115 - closed below; its refusal is told apart
+    except PermissionError as exc:
+        raise _ReadRefused(exc.errno, exc.strerror, str(path)) from exc
+    with src:
         while chunk := src.read(1 << 20):
             out.write(chunk)
 

@@ -1,0 +1,87 @@
+"""A run goes on past one bad drop: a file this user may not read nor move, a file that
+vanishes while it is read or moved, a log that can't be written (the human lines are
+still said), and two jobs racing for one file."""
+
+from __future__ import annotations
+
+import builtins
+import errno
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import sync.jobs.sources as sources
+import sync.pipeline as pipeline
+from tests.conftest import run_cli
+from tests.jobs_helpers import HEADER, log_lines, names, write_job
+
+SOURCE = 'folder = "drops"\nsettle_seconds = 0'
+
+
+def drops_of(tmp_path: Path, *stems: str) -> Path:
+    """The drop folder, with one customer file per stem (customer n for the n-th)."""
+    drops = tmp_path / "drops"
+    drops.mkdir(exist_ok=True)
+    for n, stem in enumerate(stems, start=1):
+        (drops / f"{stem}.csv").write_text(HEADER + f"{n};Firma {stem} Oy;Oulu\n")
+    return drops
+
+
+def outcomes(result: Any) -> list[tuple[str, str]]:
+    """(file name, outcome) of each file of a run's --json summary."""
+    return [(Path(f["file"]).name, f["outcome"]) for f in result.json()["files"]]
+
+
+def another_users_file(monkeypatch: pytest.MonkeyPatch, drop: Path) -> None:
+    """Make `drop` as the job's user sees root's mode-600 file under the kernel's
+    protected_hardlinks: opening it fails with EACCES, a hard link to it with EPERM.
+    (Tests run as root, whom permissions don't stop.)"""
+    real_open, real_link = builtins.open, os.link
+
+    def open_(file: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(file, (str, Path)) and Path(file) == drop:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(file))
+        return real_open(file, *args, **kwargs)
+
+    def link(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
+        if Path(os.fsdecode(src)) == drop:
+            raise PermissionError(errno.EPERM, os.strerror(errno.EPERM), os.fsdecode(src),
+                                  None, os.fsdecode(dst))
+        real_link(src, dst, *args, **kwargs)
+
+    for module in (pipeline, sources):  # the checksum's open, and the copy's
+        monkeypatch.setattr(module, "open", open_, raising=False)
+    monkeypatch.setattr(os, "link", link)
+
+
+def test_another_users_unreadable_drop_fails_alone_and_stays_every_night(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # QA: `chown root a1.csv; chmod 600 a1.csv`: the move to held/ fell back to a copy,
+    # whose open() stopped the run (exit 2) before a2 and a3, every night.
+    job = write_job(tmp_path, source=SOURCE)
+    drops = drops_of(tmp_path, "a1", "a2", "a3")
+    another_users_file(monkeypatch, drops / "a1.csv")
+    first = run_cli("run", job, "--json")
+    assert first.exit_code == 1, first.stderr
+    assert outcomes(first) == [("a1.csv", "failed"), ("a2.csv", "committed"),
+                               ("a3.csv", "committed")]
+    record = first.json()["files"][0]
+    held = tmp_path / "out" / "held"
+    assert record["reason"] == (
+        f"{drops / 'a1.csv'}: cannot be read (Permission denied); could not be moved to "
+        f"{held} either: no hard link to it may be made (Operation not permitted) and this "
+        "user may not read it to copy it (Permission denied); left in the drop folder, "
+        "where each run finds it again until this user may read it or it is taken away")
+    assert "moved_to" not in record and "note" not in record
+    assert names(drops) == ["a1.csv"] and names(held) == []  # no copy, note or temp file
+    assert "failed: " in first.stderr and "left in the drop folder" in first.stderr
+    # The next night it fails alone again, and the run goes on.
+    drops_of(tmp_path, "a4")
+    second = run_cli("run", job, "--json")
+    assert second.exit_code == 1, second.stderr
+    assert outcomes(second) == [("a1.csv", "failed"), ("a4.csv", "committed")]
+    assert names(drops) == ["a1.csv"] and names(held) == []
+    assert [r["outcome"] for r in log_lines(tmp_path / "out" / "regsync.jsonl")] == [
+        "failed", "committed", "committed", "failed", "committed"]
