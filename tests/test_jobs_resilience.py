@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+import sync.jobs.runner as runner
 import sync.jobs.sources as sources
 import sync.pipeline as pipeline
 from tests.conftest import run_cli
@@ -85,3 +86,82 @@ def test_another_users_unreadable_drop_fails_alone_and_stays_every_night(
     assert names(drops) == ["a1.csv"] and names(held) == []
     assert [r["outcome"] for r in log_lines(tmp_path / "out" / "regsync.jsonl")] == [
         "failed", "committed", "committed", "failed", "committed"]
+
+
+def vanishing(real: Any, drop: Path, arg: int = 0) -> Any:
+    """`real`, made to remove `drop` first when its argument `arg` is `drop`: another
+    process taking the file away at that moment."""
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if Path(args[arg]) == drop and drop.exists():
+            drop.unlink()
+        return real(*args, **kwargs)
+    return call
+
+
+@pytest.mark.parametrize("where", ["checksum", "preview's reader", "preview's checksum"])
+def test_a_drop_gone_while_it_is_read_is_left_and_the_run_goes_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    # QA: two jobs on one folder; the other took b4.csv while this one's preview read
+    # it: FileNotFoundError stopped the run ("stopped: ...b4.csv: No such file", exit 3
+    # for the loser) and the files after it waited for the next night.
+    import sync.readers as readers
+    import sync.readers.detect as detect
+    import sync.readers.encoding_signs as encoding_signs
+
+    job = write_job(tmp_path, source=SOURCE)
+    drops = drops_of(tmp_path, "a", "b", "c")
+    drop = drops / "b.csv"
+    if where == "checksum":
+        monkeypatch.setattr(runner, "file_checksum", vanishing(runner.file_checksum, drop))
+    elif where == "preview's reader":  # a second pass over the file opens it again
+        for module in (readers, detect, encoding_signs):
+            monkeypatch.setattr(module, "iter_chunks", vanishing(module.iter_chunks, drop))
+    else:
+        monkeypatch.setattr(pipeline, "file_checksum", vanishing(pipeline.file_checksum, drop))
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert outcomes(result) == [("a.csv", "committed"), ("b.csv", "left_incomplete"),
+                                ("c.csv", "committed")]
+    record = result.json()["files"][1]
+    assert record["reason"] == "gone from the folder while it was read"
+    assert record["batch"] is None and record["counts"] == {}
+    assert names(tmp_path / "out" / "done") == ["a.csv", "c.csv"]
+    assert names(tmp_path / "out" / "held") == []
+
+
+@pytest.mark.parametrize("when", ["after its new name is made", "just before its unlink"])
+def test_a_drop_gone_during_its_move_is_moved_and_the_run_goes_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: str) -> None:
+    # Taken away between the link into processed/ and the unlink: the new name holds
+    # what was committed, perhaps as its only copy. It was removed (the check) or
+    # stopped the run (the unlink).
+    job = write_job(tmp_path, source=SOURCE)
+    drops = drops_of(tmp_path, "a", "b", "c")
+    drop, done = drops / "b.csv", tmp_path / "out" / "done"
+    content = drop.read_bytes()
+    if when == "after its new name is made":  # the move checks the new name's content
+        real_checksum = pipeline.file_checksum
+
+        def checksum(path: Path) -> str:
+            if Path(path) == done / "b.csv" and drop.exists():
+                drop.unlink()
+            return real_checksum(path)
+
+        monkeypatch.setattr(pipeline, "file_checksum", checksum)
+    else:
+        real_unlink = os.unlink
+
+        def unlink(path: Any, *args: Any, **kwargs: Any) -> None:
+            if Path(os.fsdecode(path)) == drop and drop.exists():
+                real_unlink(path)  # the other process was first
+            real_unlink(path, *args, **kwargs)
+
+        monkeypatch.setattr(os, "unlink", unlink)
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert outcomes(result) == [("a.csv", "committed"), ("b.csv", "committed"),
+                                ("c.csv", "committed")]
+    record = result.json()["files"][1]
+    assert record["batch"] == 2 and record["moved_to"] == str(done / "b.csv")
+    assert (done / "b.csv").read_bytes() == content
+    assert names(drops) == []

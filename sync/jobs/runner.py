@@ -250,6 +250,14 @@ def _duplicate(name: str, checksum: str, batch: tuple[int, dict[str, int]] | Non
                       batch=batch_id, exit_code=1 if unapplied else 0)
 
 
+def _gone_while_read(path: Path, checksum: str | None, start: float) -> FileResult:
+    """A file taken away while it was read (another job on the folder, say): nothing
+    was done with it, and the run goes on."""
+    return FileResult(str(path), "left_incomplete", checksum,
+                      reason="gone from the folder while it was read",
+                      seconds=time.monotonic() - start)
+
+
 def _left_in_place(result: FileResult, path: Path) -> None:
     """A file that changed (or went) after it was read stays where it is: what was
     done with the content read stands, and a new content is the next run's."""
@@ -380,9 +388,8 @@ class _Run:
         try:
             checksum = file_checksum(path)
         except OSError as exc:  # e.g. no permission to read it: this file fails, not the run
-            reason = f"{path}: cannot be read ({exc.strerror or exc})"
-            result = FileResult(str(path), "failed", reason=reason, exit_code=1)
-            return self.finish(result, path, self.job.held, start, error=reason)
+            return self.unreadable(path, None, f"{path}: cannot be read ({exc.strerror or exc})",
+                                   start)
         done = self.committed()
         if checksum in done:
             return self.finish(_duplicate(str(path), checksum, done[checksum]),
@@ -397,12 +404,25 @@ class _Run:
             # The reader's advice names preview's options; a job has settings instead.
             named = str(path) if exc.message.startswith(str(path)) else ""
             why = named + job_advice(exc.message[len(named):])
-            result = FileResult(str(path), "failed", checksum, reason=why, exit_code=1)
-            return self.finish(result, path, self.job.held, start, error=why)
+            return self.unreadable(path, checksum, why, start)
+        except FileNotFoundError:  # a reader opening it again found it gone (QA)
+            if look(path) is not None:
+                raise
+            return _gone_while_read(path, checksum, start)
         if plan.header.source_checksum != checksum:
             return FileResult(str(path), "left_incomplete", checksum,
                               reason="changed while being read: still being written")
         return self.apply(plan, path, Path(path.name).stem, start)
+
+    def unreadable(self, path: Path, checksum: str | None, why: str,
+                   start: float) -> FileResult:
+        """A file that can't be read: failed, and moved to held/ with a note saying
+        `why`. One that is gone from the folder (another process took it away while it
+        was read, QA) was not unreadable: it is left_incomplete."""
+        if look(path) is None:
+            return _gone_while_read(path, checksum, start)
+        result = FileResult(str(path), "failed", checksum, reason=why, exit_code=1)
+        return self.finish(result, path, self.job.held, start, error=why)
 
     def read_options(self, path: Path) -> ReadOptions:
         """The job's read options that concern `path`'s format: one pattern may take

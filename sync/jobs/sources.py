@@ -182,7 +182,8 @@ def move_into(path: Path, folder: Path, name: str | None = None,
     With `checksum` (the SHA-256 of the content the run read), the file is moved only
     if its new name holds that content and its old name is still that same file: a drop
     replaced or appended to since it was read is left where it is, for the next run,
-    and None is returned. None too when the file is gone.
+    and None is returned. None too when the file is gone before its new name is made;
+    gone after, it is moved: the new name holds what was read.
     """
     folder.mkdir(parents=True, exist_ok=True)
     for target in _names(folder, name or path.name):
@@ -205,25 +206,34 @@ def move_into(path: Path, folder: Path, name: str | None = None,
             return None
         # A drop renamed over `path` between the look above and this unlink would go
         # with it: a window of microseconds, where it was a whole commit before.
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            raise  # gone meanwhile: the new name may be its only copy now
-        except OSError:
-            # Not moved after all (no permission in the folder): the new name goes, or
-            # every later run would leave one more copy (x-1.csv, x-2.csv, ...).
-            target.unlink(missing_ok=True)
-            raise
+        _unlink_moved(path, target)
         _fsync_dir(folder)
         _fsync_dir(path.parent)
         return target
     raise AssertionError("unreachable: _names is endless")
 
 
+def _unlink_moved(path: Path, target: Path) -> None:
+    """Remove `path`, whose content `target` now holds. One gone meanwhile (another
+    process took it away) is fine: `target` keeps it, perhaps as its only copy (QA: the
+    error stopped the run)."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        # Not moved after all (no permission in the folder): the new name goes, or
+        # every later run would leave one more copy (x-1.csv, x-2.csv, ...).
+        target.unlink(missing_ok=True)
+        raise
+
+
 def _still_the_same(path: Path, target: Path, before: os.stat_result,
                     checksum: str) -> bool:
     """Whether `target` (the new name) holds the content read, and `path` is still the
-    file it was made from (not replaced by a newer drop under the same name)."""
+    file it was made from (not replaced by a newer drop under the same name) or gone:
+    taken away since the new name was made, which then holds what was read, perhaps as
+    its only copy, and must not be removed."""
     from sync.pipeline import file_checksum  # the checksum the run compared
 
     if file_checksum(target) != checksum:
@@ -231,7 +241,7 @@ def _still_the_same(path: Path, target: Path, before: os.stat_result,
     try:
         now = path.stat()
     except FileNotFoundError:
-        return False
+        return True
     same = (now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns)
     return same == (before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns)
 
