@@ -165,3 +165,43 @@ def test_a_drop_gone_during_its_move_is_moved_and_the_run_goes_on(
     assert record["batch"] == 2 and record["moved_to"] == str(done / "b.csv")
     assert (done / "b.csv").read_bytes() == content
     assert names(drops) == []
+
+
+def test_a_log_the_disk_cannot_take_still_has_each_files_line_said(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # QA: a1 committed as batch 1 and moved, its log line refused by a full disk: stderr
+    # (what cron mails) said only "stopped: ...qa.jsonl: No space left on device; 1
+    # committed", never which file, nor its batch.
+    job = write_job(tmp_path, source=SOURCE)
+    drops = drops_of(tmp_path, "a1", "a2")
+    log = tmp_path / "out" / "regsync.jsonl"
+
+    def full(path: Path, record: dict[str, Any]) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(runner, "_append_log", full)
+    result = run_cli("run", job)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"committed: {drops / 'a1.csv'}  batch 1; 1 new; -> {tmp_path / 'out/done/a1.csv'}",
+        f"job nightly: stopped: {log}: No space left on device; 1 committed; exit 2"]
+    assert names(drops) == ["a2.csv"]
+
+
+def test_a_stop_after_a_commit_says_the_batch_that_stands_on_stderr(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The report could not be written after a1's commit: the log and --json named batch
+    # 1 as standing, stderr only the full disk.
+    job = write_job(tmp_path, source=SOURCE)
+    drops_of(tmp_path, "a1")
+    report = tmp_path / "out" / "reports" / "a1.report.csv"
+
+    def full(folder: Path, name: str, data: bytes) -> Path:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder / name))
+
+    monkeypatch.setattr(runner, "write_new", full)
+    result = run_cli("run", job)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0] == (
+        f"failed: {tmp_path / 'drops/a1.csv'}  batch 1; {report}: No space left on device "
+        "(after its commit as batch 1, which stands)")

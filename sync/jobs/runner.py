@@ -146,8 +146,12 @@ def run_job(job: Job, *, dry_run: bool = False,
             if dry_run:
                 result.would_be, result.outcome = result.outcome, "dry_run"
             results.append(result)
-            _append_log(job.log, result.record(job.name))
-            echo(result.line())
+            try:
+                _append_log(job.log, result.record(job.name))
+            finally:
+                # Said even when the log can't be written (QA: a full disk's stop left
+                # stderr, which cron mails, without the file it had just committed).
+                echo(result.line())
 
         run: _Run | None = None
         try:
@@ -165,7 +169,7 @@ def run_job(job: Job, *, dry_run: bool = False,
             if os.environ.get("REGSYNC_DEBUG") and not isinstance(exc, RegsyncError):
                 raise
             message, code = _stop_reason(exc)
-            _record_stop(job, run, results, message, code)
+            _record_stop(job, run, results, message, code, echo)
             raise RunStopped(RunSummary(job.name, dry_run, results), message,
                              code) from exc
         finally:
@@ -200,10 +204,12 @@ def _stop_reason(exc: BaseException) -> tuple[str, int]:
 
 
 def _record_stop(job: Job, run: _Run | None, results: list[FileResult], message: str,
-                 code: int) -> None:
+                 code: int, echo: Callable[[str], None]) -> None:
     """Say, for the file the run stopped at, why: on its result when it has one (what
-    failed came after it, e.g. its log line), else as a new `failed` result. `run` is
-    None when the run stopped opening its register."""
+    failed came after it, e.g. its log line; its human line was said), else as a new
+    `failed` result, logged if the log can be written and said on `echo` (with the
+    batch that stands, if it stopped after its commit). `run` is None when the run
+    stopped opening its register."""
     # Stopped before any file was in hand (in the settle wait, say): the line names the
     # source, so the log, which an alert may watch alone, says it too.
     current = (run.current if run is not None else None) or _source_name(job)
@@ -218,8 +224,11 @@ def _record_stop(job: Job, run: _Run | None, results: list[FileResult], message:
         reason += f" (after its commit as batch {batch}, which stands)"
     result = FileResult(current, "failed", reason=reason, batch=batch, exit_code=code)
     results.append(result)
-    with contextlib.suppress(OSError):
-        _append_log(job.log, result.record(job.name))
+    try:
+        with contextlib.suppress(OSError):
+            _append_log(job.log, result.record(job.name))
+    finally:
+        echo(result.line())
 
 
 def _source_name(job: Job) -> str:
