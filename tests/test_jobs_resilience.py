@@ -205,3 +205,82 @@ def test_a_stop_after_a_commit_says_the_batch_that_stands_on_stderr(
     assert result.stderr.splitlines()[0] == (
         f"failed: {tmp_path / 'drops/a1.csv'}  batch 1; {report}: No space left on device "
         "(after its commit as batch 1, which stands)")
+
+
+@pytest.mark.parametrize("moment", ["during its preview", "before its commit"])
+@pytest.mark.parametrize("other", ["job", "import"])
+def test_a_file_another_job_commits_meanwhile_is_committed_once_and_said_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moment: str, other: str) -> None:
+    # Two jobs on one folder and register (QA, SQLite): the loser was `failed`, exit 3,
+    # "the register changed while the preview read it", or `left_incomplete` carrying
+    # the winner's batch and counts. The other is a copy of the job file (which moves
+    # the file away) or an import of a copy of the file (which leaves it).
+    job = write_job(tmp_path, source=SOURCE)
+    assert run_cli("init", "--db", tmp_path / "r.db").exit_code == 0  # its version moves
+    drops = drops_of(tmp_path, "a")
+    (tmp_path / "copy.csv").write_bytes((drops / "a.csv").read_bytes())
+    by_hand = tmp_path / "by-hand.toml"
+    by_hand.write_text(job.read_text().replace('name = "nightly"', 'name = "by-hand"')
+                       .replace('"out/', '"out2/'))
+    command = (("run", by_hand) if other == "job"
+               else ("import", tmp_path / "copy.csv", "--db", tmp_path / "r.db", "--yes"))
+    ran: list[int] = []
+
+    def other_first(real: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if not ran:  # once: the other's own preview and commit go through as they are
+                ran.append(-1)
+                ran[0] = run_cli(*command).exit_code
+            return real(*args, **kwargs)
+        return call
+
+    if moment == "during its preview":  # the file read, its rows not yet matched
+        monkeypatch.setattr(pipeline, "_plan", other_first(pipeline._plan))
+    else:
+        monkeypatch.setattr(runner, "commit", other_first(runner.commit))
+    result = run_cli("run", job, "--json")
+    assert ran == [0]
+    assert result.exit_code == 0, result.stderr
+    [record] = result.json()["files"]
+    if other == "job":  # moved away by the other job: nothing of it was done here
+        assert record["outcome"] == "left_incomplete"
+        assert record["reason"] == ("gone from the folder after it was read (already "
+                                    "committed as batch 1)")
+        assert record["batch"] is None and record["counts"] == {}
+        assert names(tmp_path / "out2" / "done") == ["a.csv"]
+    else:
+        assert record["outcome"] == "skipped_duplicate" and record["batch"] == 1
+        assert record["reason"] == "already committed as batch 1"
+        assert names(tmp_path / "out" / "done") == ["a.csv"]
+    assert names(drops) == [] and names(tmp_path / "out" / "held") == []
+    listed = run_cli("batches", "--db", tmp_path / "r.db", "--json")
+    assert [b["id"] for b in listed.json()["batches"]] == [1]
+
+
+def test_a_preview_made_stale_by_another_files_commit_still_waits_for_the_next_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Only a commit of this very content makes the file a duplicate: another file's
+    # commit landing during the preview leaves it failed (exit 3) for the next run.
+    job = write_job(tmp_path, source=SOURCE)
+    db = tmp_path / "r.db"
+    assert run_cli("init", "--db", db).exit_code == 0
+    drops = drops_of(tmp_path, "a")
+    other = tmp_path / "other.csv"
+    other.write_text(HEADER + "7001;Muu Oy;Kemi\n")
+    real_plan = pipeline._plan
+
+    def other_first(*args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(pipeline, "_plan", real_plan)  # once
+        assert run_cli("import", other, "--db", db, "--yes").exit_code == 0
+        return real_plan(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_plan", other_first)
+    stale = run_cli("run", job, "--json")
+    assert stale.exit_code == 3, stale.stderr
+    [record] = stale.json()["files"]
+    assert record["outcome"] == "failed" and record["batch"] is None
+    assert record["reason"].startswith("the register changed while the preview read it")
+    assert record["reason"].endswith("(left for the next run)")
+    assert names(drops) == ["a.csv"]
+    again = run_cli("run", job, "--json")
+    assert again.exit_code == 0 and outcomes(again) == [("a.csv", "committed")]

@@ -269,13 +269,21 @@ def _gone_while_read(path: Path, checksum: str | None, start: float) -> FileResu
 
 def _left_in_place(result: FileResult, path: Path) -> None:
     """A file that changed (or went) after it was read stays where it is: what was
-    done with the content read stands, and a new content is the next run's."""
+    done with the content read stands, and a new content is the next run's.
+
+    Held, failed or skipped, nothing of it was done: it is left_incomplete, with no
+    batch and counts {} as every such record (QA: one another job had committed and
+    moved meanwhile carried that job's batch and counts); the batch is named in the
+    reason instead."""
     why = ("replaced or changed after it was read: left in the folder for the next run"
            if path.exists() else "gone from the folder after it was read")
     if result.outcome == "committed":
         result.reason = "; ".join(r for r in (result.reason, why) if r)
-    else:  # held, failed or skipped: nothing of it was committed
-        result.outcome, result.reason, result.exit_code = "left_incomplete", why, 0
+        return
+    if result.outcome == "skipped_duplicate" and result.batch is not None:
+        why += f" (already committed as batch {result.batch})"
+    result.outcome, result.reason, result.exit_code = "left_incomplete", why, 0
+    result.batch, result.counts = None, {}
 
 
 def _move(result: FileResult, path: Path, folder: Path) -> None:
@@ -406,9 +414,7 @@ class _Run:
         try:
             plan = preview(path, self.register, self.job.rules, self.read_options(path))
         except StalePlanError as exc:  # another process committed while this one read
-            return FileResult(str(path), "failed", checksum, exit_code=3,
-                              reason=f"{exc.message} (left for the next run)",
-                              seconds=time.monotonic() - start)
+            return self.stale(path, checksum, exc, start)
         except SourceError as exc:
             # The reader's advice names preview's options; a job has settings instead.
             named = str(path) if exc.message.startswith(str(path)) else ""
@@ -422,6 +428,19 @@ class _Run:
             return FileResult(str(path), "left_incomplete", checksum,
                               reason="changed while being read: still being written")
         return self.apply(plan, path, Path(path.name).stem, start)
+
+    def stale(self, path: Path, checksum: str, exc: StalePlanError,
+              start: float) -> FileResult:
+        """A preview that another process's commit made stale. When that commit was
+        of this very content (a second job on the folder, QA: failed, exit 3), the file
+        is a duplicate as any other; else it fails, exit 3, left for the next run."""
+        done = self.committed()
+        if checksum in done:
+            return self.finish(_duplicate(str(path), checksum, done[checksum]),
+                               path, self.job.processed, start)
+        return FileResult(str(path), "failed", checksum, exit_code=3,
+                          reason=f"{exc.message} (left for the next run)",
+                          seconds=time.monotonic() - start)
 
     def unreadable(self, path: Path, checksum: str | None, why: str,
                    start: float) -> FileResult:
