@@ -34,7 +34,14 @@ from sync.errors import (
 from sync.jobs.advice import doubt_advice, job_advice
 from sync.jobs.config import FolderSource, Job, TableSource
 from sync.jobs.lock import job_lock
-from sync.jobs.sources import look, move_into, scan_folder, unremovable, write_new
+from sync.jobs.sources import (
+    CannotMove,
+    look,
+    move_into,
+    scan_folder,
+    unremovable,
+    write_new,
+)
 from sync.pipeline import ReadOptions, commit, file_checksum, preview, preview_table
 from sync.plan import Plan
 from sync.readers import source_kind
@@ -139,8 +146,12 @@ def run_job(job: Job, *, dry_run: bool = False,
             if dry_run:
                 result.would_be, result.outcome = result.outcome, "dry_run"
             results.append(result)
-            _append_log(job.log, result.record(job.name))
-            echo(result.line())
+            try:
+                _append_log(job.log, result.record(job.name))
+            finally:
+                # Said even when the log can't be written (QA: a full disk's stop left
+                # stderr, which cron mails, without the file it had just committed).
+                echo(result.line())
 
         run: _Run | None = None
         try:
@@ -158,7 +169,7 @@ def run_job(job: Job, *, dry_run: bool = False,
             if os.environ.get("REGSYNC_DEBUG") and not isinstance(exc, RegsyncError):
                 raise
             message, code = _stop_reason(exc)
-            _record_stop(job, run, results, message, code)
+            _record_stop(job, run, results, message, code, echo)
             raise RunStopped(RunSummary(job.name, dry_run, results), message,
                              code) from exc
         finally:
@@ -193,10 +204,12 @@ def _stop_reason(exc: BaseException) -> tuple[str, int]:
 
 
 def _record_stop(job: Job, run: _Run | None, results: list[FileResult], message: str,
-                 code: int) -> None:
+                 code: int, echo: Callable[[str], None]) -> None:
     """Say, for the file the run stopped at, why: on its result when it has one (what
-    failed came after it, e.g. its log line), else as a new `failed` result. `run` is
-    None when the run stopped opening its register."""
+    failed came after it, e.g. its log line; its human line was said), else as a new
+    `failed` result, logged if the log can be written and said on `echo` (with the
+    batch that stands, if it stopped after its commit). `run` is None when the run
+    stopped opening its register."""
     # Stopped before any file was in hand (in the settle wait, say): the line names the
     # source, so the log, which an alert may watch alone, says it too.
     current = (run.current if run is not None else None) or _source_name(job)
@@ -211,8 +224,11 @@ def _record_stop(job: Job, run: _Run | None, results: list[FileResult], message:
         reason += f" (after its commit as batch {batch}, which stands)"
     result = FileResult(current, "failed", reason=reason, batch=batch, exit_code=code)
     results.append(result)
-    with contextlib.suppress(OSError):
-        _append_log(job.log, result.record(job.name))
+    try:
+        with contextlib.suppress(OSError):
+            _append_log(job.log, result.record(job.name))
+    finally:
+        echo(result.line())
 
 
 def _source_name(job: Job) -> str:
@@ -243,15 +259,57 @@ def _duplicate(name: str, checksum: str, batch: tuple[int, dict[str, int]] | Non
                       batch=batch_id, exit_code=1 if unapplied else 0)
 
 
+def _gone_while_read(path: Path, checksum: str | None, start: float) -> FileResult:
+    """A file taken away while it was read (another job on the folder, say): nothing
+    was done with it, and the run goes on."""
+    return FileResult(str(path), "left_incomplete", checksum,
+                      reason="gone from the folder while it was read",
+                      seconds=time.monotonic() - start)
+
+
 def _left_in_place(result: FileResult, path: Path) -> None:
     """A file that changed (or went) after it was read stays where it is: what was
-    done with the content read stands, and a new content is the next run's."""
+    done with the content read stands, and a new content is the next run's.
+
+    Held, failed or skipped, nothing of it was done: it is left_incomplete, with no
+    batch and counts {} as every such record (QA: one another job had committed and
+    moved meanwhile carried that job's batch and counts); the batch is named in the
+    reason instead."""
     why = ("replaced or changed after it was read: left in the folder for the next run"
            if path.exists() else "gone from the folder after it was read")
     if result.outcome == "committed":
         result.reason = "; ".join(r for r in (result.reason, why) if r)
-    else:  # held, failed or skipped: nothing of it was committed
-        result.outcome, result.reason, result.exit_code = "left_incomplete", why, 0
+        return
+    if result.outcome == "skipped_duplicate" and result.batch is not None:
+        why += f" (already committed as batch {result.batch})"
+    result.outcome, result.reason, result.exit_code = "left_incomplete", why, 0
+    result.batch, result.counts = None, {}
+
+
+def _move(result: FileResult, path: Path, folder: Path) -> None:
+    """Move the file into `folder` and say where it went (`moved_to`); a file changed or
+    gone since it was read, or one this user can't move at all, stays and its result
+    says so."""
+    try:
+        moved = move_into(path, folder, checksum=result.checksum)
+    except CannotMove as exc:
+        _not_movable(result, folder, exc)
+        return
+    if moved is None:
+        _left_in_place(result, path)
+    else:
+        result.moved_to = str(moved)
+
+
+def _not_movable(result: FileResult, folder: Path, exc: CannotMove) -> None:
+    """A file this user can neither link nor read (QA: another user's mode-600 file
+    stopped every run at its move to held/): its outcome stands, and the reason says
+    why it is still in the drop folder, where each run will find it again."""
+    either = " either" if result.outcome == "failed" else ""
+    why = (f"could not be moved to {folder}{either}: {exc.why}; left in the drop folder, "
+           "where each run finds it again until this user may read it or it is taken away")
+    result.reason = "; ".join(r for r in (result.reason, why) if r)
+    result.exit_code = max(result.exit_code, 1)
 
 
 def _append_log(log: Path, record: dict[str, Any]) -> None:
@@ -347,9 +405,8 @@ class _Run:
         try:
             checksum = file_checksum(path)
         except OSError as exc:  # e.g. no permission to read it: this file fails, not the run
-            reason = f"{path}: cannot be read ({exc.strerror or exc})"
-            result = FileResult(str(path), "failed", reason=reason, exit_code=1)
-            return self.finish(result, path, self.job.held, start, error=reason)
+            return self.unreadable(path, None, f"{path}: cannot be read ({exc.strerror or exc})",
+                                   start)
         done = self.committed()
         if checksum in done:
             return self.finish(_duplicate(str(path), checksum, done[checksum]),
@@ -357,19 +414,43 @@ class _Run:
         try:
             plan = preview(path, self.register, self.job.rules, self.read_options(path))
         except StalePlanError as exc:  # another process committed while this one read
-            return FileResult(str(path), "failed", checksum, exit_code=3,
-                              reason=f"{exc.message} (left for the next run)",
-                              seconds=time.monotonic() - start)
+            return self.stale(path, checksum, exc, start)
         except SourceError as exc:
             # The reader's advice names preview's options; a job has settings instead.
             named = str(path) if exc.message.startswith(str(path)) else ""
             why = named + job_advice(exc.message[len(named):])
-            result = FileResult(str(path), "failed", checksum, reason=why, exit_code=1)
-            return self.finish(result, path, self.job.held, start, error=why)
+            return self.unreadable(path, checksum, why, start)
+        except FileNotFoundError:  # a reader opening it again found it gone (QA)
+            if look(path) is not None:
+                raise
+            return _gone_while_read(path, checksum, start)
         if plan.header.source_checksum != checksum:
             return FileResult(str(path), "left_incomplete", checksum,
                               reason="changed while being read: still being written")
         return self.apply(plan, path, Path(path.name).stem, start)
+
+    def stale(self, path: Path, checksum: str, exc: StalePlanError,
+              start: float) -> FileResult:
+        """A preview that another process's commit made stale. When that commit was
+        of this very content (a second job on the folder, QA: failed, exit 3), the file
+        is a duplicate as any other; else it fails, exit 3, left for the next run."""
+        done = self.committed()
+        if checksum in done:
+            return self.finish(_duplicate(str(path), checksum, done[checksum]),
+                               path, self.job.processed, start)
+        return FileResult(str(path), "failed", checksum, exit_code=3,
+                          reason=f"{exc.message} (left for the next run)",
+                          seconds=time.monotonic() - start)
+
+    def unreadable(self, path: Path, checksum: str | None, why: str,
+                   start: float) -> FileResult:
+        """A file that can't be read: failed, and moved to held/ with a note saying
+        `why`. One that is gone from the folder (another process took it away while it
+        was read, QA) was not unreadable: it is left_incomplete."""
+        if look(path) is None:
+            return _gone_while_read(path, checksum, start)
+        result = FileResult(str(path), "failed", checksum, reason=why, exit_code=1)
+        return self.finish(result, path, self.job.held, start, error=why)
 
     def read_options(self, path: Path) -> ReadOptions:
         """The job's read options that concern `path`'s format: one pattern may take
@@ -481,18 +562,18 @@ class _Run:
                                               f"{stem}.dry-run.report.csv", data))
         else:
             if path is not None and target is not None:
-                moved = move_into(path, target, checksum=result.checksum)
-                if moved is not None:
-                    result.moved_to, stem = str(moved), Path(moved.name).stem
-                else:
-                    _left_in_place(result, path)
+                _move(result, path, target)
+                if result.moved_to is not None:
+                    stem = Path(result.moved_to).stem
             folder = reports or target
             if result.outcome == "left_incomplete":
-                folder = target = None  # nothing was done with it: no report, no note
+                folder = None  # nothing was done with it: no report, no note
             if plan is not None and folder is not None:
                 data = plan.report().write_csv(null_value="").encode()
                 result.report = str(write_new(folder, f"{stem}.report.csv", data))
-            if error is not None and target is not None:
+            if error is not None and target is not None and result.moved_to is not None:
+                # Only beside the file: a file left in the drop folder would get a
+                # note more every night.
                 result.note = str(write_new(target, f"{stem}.error.txt",
                                             (error + "\n").encode("utf-8", "backslashreplace")))
         result.seconds = time.monotonic() - start

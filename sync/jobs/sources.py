@@ -176,10 +176,14 @@ def move_into(path: Path, folder: Path, name: str | None = None,
     fsynced, given its new name (whole, see `write_new`) and only then removed. Either
     way the file exists under at least one name at every moment.
 
+    CannotMove when this user may neither link nor read the file: it stays, and nothing
+    is left in `folder`.
+
     With `checksum` (the SHA-256 of the content the run read), the file is moved only
     if its new name holds that content and its old name is still that same file: a drop
     replaced or appended to since it was read is left where it is, for the next run,
-    and None is returned. None too when the file is gone.
+    and None is returned. None too when the file is gone before its new name is made;
+    gone after, it is moved: the new name holds what was read.
     """
     folder.mkdir(parents=True, exist_ok=True)
     for target in _names(folder, name or path.name):
@@ -193,36 +197,43 @@ def move_into(path: Path, folder: Path, name: str | None = None,
         except OSError as exc:
             if exc.errno not in _NO_LINKS:
                 raise
-            try:
-                target = _place_new(folder, name or path.name, partial(_copy, path))
-            except FileNotFoundError:
-                if path.exists():
-                    raise
+            copied = _copy_into(path, folder, name or path.name, refused=exc)
+            if copied is None:
                 return None
+            target = copied
         if checksum is not None and not _still_the_same(path, target, before, checksum):
             target.unlink()
             return None
         # A drop renamed over `path` between the look above and this unlink would go
         # with it: a window of microseconds, where it was a whole commit before.
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            raise  # gone meanwhile: the new name may be its only copy now
-        except OSError:
-            # Not moved after all (no permission in the folder): the new name goes, or
-            # every later run would leave one more copy (x-1.csv, x-2.csv, ...).
-            target.unlink(missing_ok=True)
-            raise
+        _unlink_moved(path, target)
         _fsync_dir(folder)
         _fsync_dir(path.parent)
         return target
     raise AssertionError("unreachable: _names is endless")
 
 
+def _unlink_moved(path: Path, target: Path) -> None:
+    """Remove `path`, whose content `target` now holds. One gone meanwhile (another
+    process took it away) is fine: `target` keeps it, perhaps as its only copy (QA: the
+    error stopped the run)."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        # Not moved after all (no permission in the folder): the new name goes, or
+        # every later run would leave one more copy (x-1.csv, x-2.csv, ...).
+        target.unlink(missing_ok=True)
+        raise
+
+
 def _still_the_same(path: Path, target: Path, before: os.stat_result,
                     checksum: str) -> bool:
     """Whether `target` (the new name) holds the content read, and `path` is still the
-    file it was made from (not replaced by a newer drop under the same name)."""
+    file it was made from (not replaced by a newer drop under the same name) or gone:
+    taken away since the new name was made, which then holds what was read, perhaps as
+    its only copy, and must not be removed."""
     from sync.pipeline import file_checksum  # the checksum the run compared
 
     if file_checksum(target) != checksum:
@@ -230,7 +241,7 @@ def _still_the_same(path: Path, target: Path, before: os.stat_result,
     try:
         now = path.stat()
     except FileNotFoundError:
-        return False
+        return True
     same = (now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns)
     return same == (before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns)
 
@@ -299,8 +310,44 @@ def _names(folder: Path, name: str) -> Iterator[Path]:
     return (folder / free for free in free_names(name))
 
 
+class CannotMove(Exception):
+    """A file this user can't move out of its folder at all: no hard link may be made to
+    it and it may not be read for a copy (another user's file that only its owner may
+    read: the kernel's protected_hardlinks refuses a link to a file one can't read and
+    write). Nothing was made anywhere; the file stays where it was."""
+
+    def __init__(self, path: Path, why: str) -> None:
+        super().__init__(f"{path}: {why}")
+        self.path, self.why = path, why
+
+
+class _ReadRefused(PermissionError):
+    """The file to copy may not be read (told apart from the copy's own errors)."""
+
+
+def _copy_into(path: Path, folder: Path, name: str, refused: OSError) -> Path | None:
+    """A whole copy of `path` in `folder` under the first free name of `name`, for a file
+    that could not be hard-linked there (`refused`: another filesystem, no links, or
+    not permitted); None if the file is gone. CannotMove if it may not be read either."""
+    try:
+        return _place_new(folder, name, partial(_copy, path))
+    except FileNotFoundError:
+        if path.exists():
+            raise
+        return None
+    except _ReadRefused as exc:
+        raise CannotMove(path, f"no hard link to it may be made ({refused.strerror}) and "
+                               f"this user may not read it to copy it ({exc.strerror})") \
+            from exc
+
+
 def _copy(path: Path, out: BinaryIO) -> None:
-    with open(path, "rb") as src:
+    """Copy `path`'s bytes to `out`; _ReadRefused if this user may not open it."""
+    try:
+        src = open(path, "rb")  # noqa: SIM115 - closed below; its refusal is told apart
+    except PermissionError as exc:
+        raise _ReadRefused(exc.errno, exc.strerror, str(path)) from exc
+    with src:
         while chunk := src.read(1 << 20):
             out.write(chunk)
 
