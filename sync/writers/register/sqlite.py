@@ -61,11 +61,63 @@ def sqlite_path(url: str) -> Path:
 
 def file_created(path: Path) -> bool:
     """Whether a register file has been created at `path`: a file of 0 bytes has not (a
-    creation that failed or is under way), a folder has (for `open` to refuse it)."""
+    creation that failed or is under way), a folder has (for `open` to refuse it).
+    RegisterError (exit 2) when a folder on the way may not be entered."""
+    _check_reachable(path)
     try:
         return path.is_dir() or path.stat().st_size > 0
     except OSError:
         return False
+
+
+def _check_reachable(path: Path) -> None:
+    """RegisterError naming the folder when this user may not enter a folder on the way
+    to `path` (Python 3.11's Path.is_dir and exists raise PermissionError then, QA: an
+    internal error on every command); a path that is missing is fine here."""
+    try:
+        os.stat(path)
+    except PermissionError:
+        raise RegisterError(f"{path}: cannot be opened (permission denied on its folder "
+                            f"{_denied_folder(path)})") from None
+    except OSError:
+        pass  # missing, or a file where a folder should be: `open` tells
+
+
+def _denied_folder(path: Path) -> Path:
+    """The outermost folder above `path` this user may not enter (its parent if none
+    is found: the permissions changed meanwhile)."""
+    for folder in reversed(path.parents):
+        if folder != Path(".") and not os.access(folder, os.X_OK):
+            return folder
+    return path.parent
+
+
+def _access_problem(path: Path, exc: sqlite3.Error) -> str | None:
+    """What a permission keeps SQLite from doing with the register at `path`, for an
+    error SQLite gave (None when it is not that): the file can't be read or written, its
+    folder can't be written (SQLite keeps a commit's rollback journal there), or the
+    journal a killed commit left must be rolled back by a user who may write both."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:
+        return None
+    folder = path.parent
+    if code & 0xFF == _CANTOPEN and path.exists() and not os.access(path, os.R_OK):
+        return "cannot be opened (permission denied: this user may not read the file)"
+    if code == _READONLY_ROLLBACK:
+        who = (f"a user who may write to its folder {folder}"
+               if not os.access(folder, os.W_OK | os.X_OK) else
+               "a user who may write to the file" if not os.access(path, os.W_OK) else
+               "a user who may write to the file and its folder")
+        return (f"cannot be read: a commit that did not finish left its journal "
+                f"({path}-journal), which must be rolled back first; run any regsync "
+                f"command on this register (e.g. regsync batches) as {who}")
+    if code == _READONLY_DIRECTORY or (code & 0xFF == _READONLY and path.exists()
+                                       and not os.access(folder, os.W_OK | os.X_OK)):
+        return (f"cannot write to the register: this user may not write to its folder "
+                f"{folder}, where SQLite keeps a commit's journal")
+    if code & 0xFF == _READONLY and path.exists() and not os.access(path, os.W_OK):
+        return "cannot write to the register: the file is read-only to this user"
+    return None
 
 
 def _quoted(name: str) -> str:
@@ -96,6 +148,9 @@ def _recover(path: Path) -> None:
 _last_file: list[str] = []
 _CORRUPT, _NOTADB = 11, 26  # SQLite's primary result codes for a damaged file
 _READONLY = 8  # e.g. SQLITE_READONLY_ROLLBACK: a hot journal a reader can't roll back
+_READONLY_ROLLBACK = _READONLY | 3 << 8  # that hot journal
+_READONLY_DIRECTORY = _READONLY | 6 << 8  # a folder SQLite may not create its journal in
+_CANTOPEN = 14
 _IOERR, _FULL = 10, 13  # a disk error, a full disk: the machine's to fix, not a bug
 _NOT_UTF8 = "Could not decode to UTF-8"  # Python's own error: it has no SQLite code
 
@@ -137,6 +192,7 @@ class SQLiteRegister(SQLRegister):
         under way): it reads as empty, and create=True creates the register in it. A
         folder is refused (RegisterError).
         """
+        _check_reachable(path)
         if path.is_dir():
             raise RegisterError(f"{path}: the register path is a folder, not a file; "
                                 f"name the register's file (e.g. {path / 'register.db'})")
@@ -157,6 +213,9 @@ class SQLiteRegister(SQLRegister):
         except sqlite3.DatabaseError as exc:
             if _is_busy(exc):
                 raise RegisterBusyError(f"{path}: register busy (another run holds it)") from None
+            problem = _access_problem(path, exc)
+            if problem is not None:
+                raise RegisterError(f"{path}: {problem}") from None
             raise RegisterError(f"{path}: not a regsync register ({exc})") from None
         if row is None:
             raise RegisterSchemaError(f"{path}: not a regsync register (no schema version)")
@@ -278,7 +337,9 @@ class SQLiteRegister(SQLRegister):
             if _is_busy(exc):
                 raise RegisterBusyError(f"{self.label}: register busy (another run is "
                                         f"committing); try again") from None
-            raise RegisterError(f"{self.label}: cannot write to register: {exc}") from None
+            problem = self._access_problem(exc)
+            raise RegisterError(f"{self.label}: {problem}; nothing was written" if problem
+                                else f"{self.label}: cannot write to register: {exc}") from None
         try:
             yield
             self._conn.execute("COMMIT")
@@ -291,9 +352,13 @@ class SQLiteRegister(SQLRegister):
             code = getattr(exc, "sqlite_errorcode", None)
             if isinstance(exc, sqlite3.OperationalError) and code is not None \
                     and code & 0xFF in (_FULL, _READONLY, _IOERR):
-                raise RegisterError(f"{self.label}: cannot write to the register "
-                                    f"({first_line(exc)}); nothing was written") from None
+                problem = self._access_problem(exc) or \
+                    f"cannot write to the register ({first_line(exc)})"
+                raise RegisterError(f"{self.label}: {problem}; nothing was written") from None
             raise
+
+    def _access_problem(self, exc: sqlite3.Error) -> str | None:
+        return None if self._path is None else _access_problem(Path(self.label), exc)
 
     @contextmanager
     def _bulk_insert(self, rows: int) -> Iterator[None]:
