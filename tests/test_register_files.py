@@ -334,3 +334,136 @@ def test_a_killed_commits_journal_in_a_folder_the_user_may_not_write_says_who_ca
     assert run_cli("batches", "--db", db).exit_code == 0  # one who may rolls it back
     assert not Path(f"{db}-journal").exists()
     assert not any(name.endswith(" X") for name in (r["name"] for r in customers(db).values()))
+
+
+# -- a first commit that fails takes away the register its command created ---------------
+
+def _customers_csv(path: Path, count: int) -> Path:
+    return write_csv(path, "customer_number;name;city\n" + "".join(
+        f"{5000 + n};Yritys {n:05d} Oy;Kaupunki {n % 97}\n" for n in range(count)))
+
+
+def _little_file_space() -> None:
+    """In the child: a file may grow to 1.5 MiB, room for a new register (1 MiB) but not
+    for a first commit of 2,000 customers, as on a nearly full disk."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1536 << 10, 1536 << 10))
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE behaves so on Linux")
+@pytest.mark.parametrize("command", ["import", "commit"])
+def test_a_first_commit_failing_on_a_nearly_full_disk_leaves_no_register(
+        command: str, tmp_path: Path) -> None:
+    # QA: exit 2, "nothing was written", but new.db stayed, holding every table.
+    source = _customers_csv(tmp_path / "many.csv", 2000)
+    folder = tmp_path / "registers"
+    folder.mkdir()
+    db = folder / "new.db"
+    if command == "import":
+        args = ["import", str(source), "--yes"]
+    else:
+        made = run_cli("preview", source, "--db", db, "--plan", tmp_path / "p.plan")
+        assert made.exit_code == 0, made.stderr
+        args = ["commit", str(tmp_path / "p.plan")]
+    run = subprocess.run([sys.executable, "-m", "sync", *args, "--db", str(db), "--json"],
+                         cwd=ROOT, capture_output=True, text=True, check=False,
+                         preexec_fn=_little_file_space)  # noqa: PLW1509 - only a limit and a signal
+    assert run.returncode == 2, run.stderr
+    line = _one_line(run.stderr)
+    assert line.startswith(f"regsync: error: {db}: cannot write to the register (")
+    assert line.endswith("); nothing was written")
+    assert list(folder.iterdir()) == []
+    assert run_cli("import", source, "--db", db, "--yes").exit_code == 0  # room again
+
+
+def _fails_midway(register: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The register's next commit finds the disk full as it inserts customers."""
+    def full(*_: object) -> None:
+        error = sqlite3.OperationalError("database or disk is full")
+        error.sqlite_errorcode = 13  # type: ignore[attr-defined]
+        raise error
+    monkeypatch.setattr(register, "_insert_rows", full)
+
+
+def _plan_for_a_new_register(db: Path, source: Path) -> Any:
+    """A preview's plan of `source` against `db`, which does not exist yet."""
+    from sync.pipeline import preview
+    from sync.rules import load_rules
+    from sync.writers.register import open_register
+
+    register = open_register(str(db), create=False)
+    try:
+        return preview(source, register, load_rules())
+    finally:
+        register.close()
+
+
+def test_a_run_that_opened_the_register_a_failed_first_commit_took_away_writes_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sync.commit import commit
+    from sync.errors import RegisterError
+    from sync.writers.register import open_register
+
+    db = tmp_path / "new.db"
+    plan = _plan_for_a_new_register(db, _customers_csv(tmp_path / "a.csv", 3))
+    first = open_register(str(db), create=True)  # makes the register
+    other = open_register(str(db), create=True)  # another run, a moment later, uses it
+    try:
+        _fails_midway(first, monkeypatch)
+        with pytest.raises(RegisterError, match="disk is full"):
+            commit(plan, first, "anna")
+        assert not db.exists()
+        with pytest.raises(RegisterError) as refused:
+            commit(plan, other, "bert")
+        assert refused.value.message == (
+            f"{db}: the register file was removed or replaced since this command opened "
+            f"it; nothing was written. Run the command again")
+    finally:
+        first.close()
+        other.close()
+    assert not db.exists()
+
+
+def test_a_failed_first_commit_leaves_the_register_another_run_is_reading(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sync.commit import commit
+    from sync.errors import RegisterError
+    from sync.writers.register import open_register
+
+    db = tmp_path / "new.db"
+    plan = _plan_for_a_new_register(db, _customers_csv(tmp_path / "a.csv", 3))
+    first = open_register(str(db), create=True)
+    reader = sqlite3.connect(db, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM customers").fetchone()  # a read under way
+    try:
+        _fails_midway(first, monkeypatch)
+        with pytest.raises(RegisterError, match="disk is full"):
+            commit(plan, first, "anna")
+    finally:
+        reader.execute("ROLLBACK")
+        reader.close()
+        first.close()
+    assert _has_register(db)  # an empty register, as `init` makes
+    assert run_cli("import", tmp_path / "a.csv", "--db", db, "--yes").exit_code == 0
+
+
+def test_a_register_file_replaced_while_a_command_has_it_open_is_not_written(
+        tmp_path: Path) -> None:
+    from sync.errors import RegisterError
+    from sync.writers.register import open_register
+
+    db = tmp_path / "r.db"
+    assert run_cli("import", REGISTER, "--db", db, "--yes").exit_code == 0
+    backup = tmp_path / "backup.db"
+    backup.write_bytes(db.read_bytes())
+    register = open_register(str(db), create=True)
+    try:
+        backup.replace(db)  # a backup restored meanwhile
+        restored = db.read_bytes()
+        with pytest.raises(RegisterError, match="removed or replaced since this command"):
+            with register._transaction():
+                register._execute("UPDATE meta SET value = 'x' WHERE key = 'version'")
+    finally:
+        register.close()
+    assert db.read_bytes() == restored

@@ -120,6 +120,15 @@ def _access_problem(path: Path, exc: sqlite3.Error) -> str | None:
     return None
 
 
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path`; None when there is none."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
 def _quoted(name: str) -> str:
     """An SQL identifier, quoted (an index a DBA named may hold any character)."""
     return '"' + name.replace('"', '""') + '"'
@@ -179,6 +188,11 @@ class SQLiteRegister(SQLRegister):
         self.label = label
         # The file, for the extra read-only connections of _read_each (None: in memory).
         self._path = path
+        # Which file that is (device, inode), to see it is still the one at `path`.
+        self._identity = _identity(path) if path is not None else None
+        # This object made the file at `path` (it did not exist), and no commit of its
+        # has gone through yet: a first commit that fails takes the register away again.
+        self._made = False
         self._readers_pool: ReadPool[sqlite3.Connection] | None = None
 
     @classmethod
@@ -196,14 +210,14 @@ class SQLiteRegister(SQLRegister):
         if path.is_dir():
             raise RegisterError(f"{path}: the register path is a folder, not a file; "
                                 f"name the register's file (e.g. {path / 'register.db'})")
-        if create and not path.exists():
-            cls._create_beside(path)
+        existed = path.exists()
+        made = create and not existed and cls._create_beside(path)
         if path.exists() and Path(f"{path}-journal").exists():
             _recover(path)  # a killed creation's journal may leave 0 bytes: see below
         if not file_created(path):
             if not create:
                 return cls.empty(str(path))
-            return cls._create(path)
+            return cls._create(path, existed)
         writable = create or migrating
         try:
             conn = sqlite3.connect(_uri(path, not writable), uri=True, isolation_level=None)
@@ -223,7 +237,9 @@ class SQLiteRegister(SQLRegister):
         if problem is not None and not migrating:
             raise RegisterSchemaError(problem)
         _last_file[:] = [str(path)]
-        return cls(conn, str(path), path.resolve())
+        register = cls(conn, str(path), path.resolve())
+        register._made = made
+        return register
 
     @classmethod
     def empty(cls, label: str) -> SQLiteRegister:
@@ -234,9 +250,10 @@ class SQLiteRegister(SQLRegister):
         return cls(conn, label)
 
     @classmethod
-    def _create_beside(cls, path: Path) -> None:
+    def _create_beside(cls, path: Path) -> bool:
         """Create the register in a file of its own beside `path`, then link it in as
         `path`: a creation that fails midway (a full disk) leaves nothing at `path`.
+        True when the register at `path` is the one made here.
 
         The link never replaces a file: when another run created the register a moment
         ago, that one stays and is used. Where the file system has no hard links (FAT,
@@ -256,18 +273,21 @@ class SQLiteRegister(SQLRegister):
             try:
                 os.link(temp, path)
             except FileExistsError:
-                pass  # another run created it a moment ago
+                return False  # another run created it a moment ago
             except OSError:
-                pass  # no hard links here: created in place
+                return False  # no hard links here: created in place
+            return True
         finally:
             for leftover in (temp, Path(f"{temp}-journal")):
                 with contextlib.suppress(NotADirectoryError):  # the folder is a file
                     leftover.unlink(missing_ok=True)
 
     @classmethod
-    def _create(cls, path: Path) -> SQLiteRegister:
+    def _create(cls, path: Path, existed: bool) -> SQLiteRegister:
         """Create the register in the file at `path` (of 0 bytes, or missing where the
-        file system has no hard links), or open the one another run just created there."""
+        file system has no hard links), or open the one another run just created there.
+        `existed`: a file was at `path` before the command (of 0 bytes), which a failed
+        first commit leaves, then holding the empty register."""
         try:
             conn = sqlite3.connect(path, isolation_level=None)
         except sqlite3.Error as exc:
@@ -276,14 +296,14 @@ class SQLiteRegister(SQLRegister):
         register = cls(conn, str(path), path.resolve())
         _last_file[:] = [str(path)]
         try:
-            register._initialise()
+            register._made = register._initialise() and not existed
         except BaseException:
             conn.close()
             raise
         return register
 
-    def _initialise(self) -> None:
-        """Write the schema and the meta rows, unless another run already has."""
+    def _initialise(self) -> bool:
+        """Write the schema and the meta rows, unless another run already has (False)."""
         conn = self._conn
         try:
             conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
@@ -292,12 +312,13 @@ class SQLiteRegister(SQLRegister):
             conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             with self._transaction():
                 if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
-                    return  # another run created it a moment ago
+                    return False  # another run created it a moment ago
                 for statement in schema_sql("sqlite"):
                     conn.execute(statement)
                 conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)",
                                  [("schema_version", str(SCHEMA_VERSION)),
                                   ("register_id", str(uuid.uuid4())), ("version", "0")])
+            return True
         except sqlite3.Error as exc:
             raise RegisterError(f"{self.label}: cannot create the register "
                                 f"({first_line(exc)}); nothing was written") from None
@@ -340,12 +361,21 @@ class SQLiteRegister(SQLRegister):
             problem = self._access_problem(exc)
             raise RegisterError(f"{self.label}: {problem}; nothing was written" if problem
                                 else f"{self.label}: cannot write to register: {exc}") from None
+        if not self._same_file():
+            # Written, the transaction would land in a file no one will read again.
+            self._conn.execute("ROLLBACK")
+            raise RegisterError(f"{self.label}: the register file was removed or replaced "
+                                f"since this command opened it; nothing was written. Run "
+                                f"the command again")
         try:
             yield
             self._conn.execute("COMMIT")
+            self._made = False
         except BaseException as exc:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
+            if self._made:
+                self._remove_unused()
             if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
                 raise RegisterBusyError(f"{self.label}: register busy (another run holds "
                                         f"it); try again") from None
@@ -359,6 +389,39 @@ class SQLiteRegister(SQLRegister):
 
     def _access_problem(self, exc: sqlite3.Error) -> str | None:
         return None if self._path is None else _access_problem(Path(self.label), exc)
+
+    def _same_file(self) -> bool:
+        """Whether the file at the register's path is still the one this object opened
+        (True for a register in memory, or one whose file could not be told)."""
+        return self._identity is None or _identity(self._path) == self._identity
+
+    def _remove_unused(self) -> None:
+        """Remove the register file this object made when its first commit failed (a
+        full disk), as a creation that fails leaves no file: only while the register
+        is as created (no batch) and no other run is using it (SQLite's exclusive lock,
+        not waited for). A run that opened it meanwhile and commits later finds the
+        file gone from its path (`_same_file`) and writes nothing."""
+        self._made = False
+        conn, path = self._conn, self._path
+        assert path is not None
+        try:
+            conn.execute("PRAGMA busy_timeout = 0")
+            conn.execute("BEGIN EXCLUSIVE")
+        except sqlite3.Error:
+            return  # another run is reading or writing it: it stays, an empty register
+        try:
+            unused = (self._same_file() and self.version() == 0
+                      and conn.execute("SELECT 1 FROM batches LIMIT 1").fetchone() is None
+                      and not Path(f"{path}-journal").exists())
+            if unused:
+                path.unlink()
+        except (sqlite3.Error, OSError):
+            pass  # it stays, an empty register
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
 
     @contextmanager
     def _bulk_insert(self, rows: int) -> Iterator[None]:
