@@ -350,7 +350,6 @@ def _little_file_space() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (1536 << 10, 1536 << 10))
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE behaves so on Linux")
 @pytest.mark.parametrize("command", ["import", "commit"])
 def test_a_first_commit_failing_on_a_nearly_full_disk_leaves_no_register(
         command: str, tmp_path: Path) -> None:
