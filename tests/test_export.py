@@ -387,3 +387,52 @@ def test_an_export_under_the_rules_headers_is_refused_without_the_rules(register
     assert run_cli("import", tmp_path / "fi.csv", "--db", register_url, "--yes",
                    "--rules", rules).exit_code == 0
     assert customers(register_url)["1001"]["loyalty_id"] == "AB13"
+
+
+class _FullDisk:
+    """A file on a disk that is full: every write fails with ENOSPC, as write(2) does."""
+
+    def __init__(self, file: object) -> None:
+        self._file = file
+
+    def write(self, _data: bytes) -> int:
+        import errno
+        import os
+
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._file, name)
+
+
+def test_an_xlsx_export_onto_a_full_disk_is_one_line_exit_2_with_no_stray_output(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # QA: exit 70, "internal error (FileCreateError: [Errno 28] ...)", then "Exception
+    # ignored in ZipFile.__del__" and a traceback, where csv, parquet, vcf and pdf say
+    # "cannot write the export (No space left on device)", exit 2.
+    import gc
+    import sys
+    import zipfile
+
+    import xlsxwriter.workbook
+
+    db = tmp_path / "r.db"
+    load_register(db, SEED, tmp_path)
+
+    class ZipOnFullDisk(zipfile.ZipFile):  # the zip file xlsxwriter writes the book to
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            self.fp = _FullDisk(self.fp)  # type: ignore[assignment]
+
+    monkeypatch.setattr(xlsxwriter.workbook, "ZipFile", ZipOnFullDisk)
+    stray: list[object] = []  # what Python prints as "Exception ignored in ..."
+    monkeypatch.setattr(sys, "unraisablehook", stray.append)
+    out = tmp_path / "out" / "customers.xlsx"
+    out.parent.mkdir()
+    result = run_cli("export", out, "--db", db)
+    gc.collect()
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr == (f"regsync: error: {out}: cannot write the export (No space "
+                             f"left on device); nothing was written\n")
+    assert stray == []
+    assert list(out.parent.iterdir()) == []  # neither the export nor its row files

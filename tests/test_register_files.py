@@ -183,3 +183,286 @@ def test_a_register_whose_folder_is_missing_or_a_file_is_one_line_naming_it(
     assert _one_line(result.stderr) == (
         f"regsync: error: {tmp_path / folder / 'r.db'}: cannot create register: {why}")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+# -- permissions: what a user who is not the register's owner meets --------------------
+
+_AS_A_USER = """
+import json, sys
+from click.testing import CliRunner
+from sync.cli import cli
+results = []
+for args in json.loads(sys.argv[1]):
+    run = CliRunner().invoke(cli, args, catch_exceptions=False)
+    results.append([run.exit_code, run.stderr])
+print(json.dumps(results))
+"""
+
+
+def as_a_user(cwd: Path, *commands: tuple[str | Path, ...]) -> list[tuple[int, str]]:
+    """(exit code, stderr) of each regsync command, run in one child process in `cwd`
+    whom file permissions stop: this user, or, as root, root without the capabilities
+    that override them (its own files' mode bits then apply to it as to their owner).
+    SQLite's own refusals (a journal it can't create, a file it can't open) can't be
+    made any other way."""
+    import os
+
+    prefix = [] if os.geteuid() else [
+        "setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", "--inh-caps=-all"]
+    run = subprocess.run(
+        [*prefix, sys.executable, "-c", _AS_A_USER,
+         json.dumps([[str(a) for a in command] for command in commands])],
+        cwd=cwd, capture_output=True, text=True, check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 0, run.stderr
+    return [(code, stderr) for code, stderr in json.loads(run.stdout)]
+
+
+@pytest.fixture
+def regdir(tmp_path: Path):
+    """A folder regdir holding the demo register reg.db; its modes are put back after."""
+    folder = tmp_path / "regdir"
+    folder.mkdir()
+    assert run_cli("import", REGISTER, "--db", folder / "reg.db", "--yes").exit_code == 0
+    yield folder
+    folder.chmod(0o755)
+    for path in folder.iterdir():
+        path.chmod(0o644)
+
+
+_READING = [("preview", SOURCE, "--plan", "p.plan"), ("export", "x.csv"), ("batches",),
+            ("history", "1001")]
+_WRITING = [("import", SOURCE, "--yes"), ("lock", "1001"), ("rebuild-blocks",)]
+
+
+def test_a_register_folder_the_user_may_not_enter_is_one_line_exit_2(
+        regdir: Path, tmp_path: Path) -> None:
+    # QA: exit 70, "internal error (PermissionError: ...)" from Path.is_dir, which
+    # Python 3.11 raises on EACCES, on every command.
+    regdir.chmod(0o600)
+    commands = [*_READING, *_WRITING, ("init",)]
+    for command, (code, stderr) in zip(commands, as_a_user(
+            tmp_path, *[(*c, "--db", "regdir/reg.db") for c in commands]), strict=True):
+        assert code == 2, (command, stderr)
+        assert _one_line(stderr) == ("regsync: error: regdir/reg.db: cannot be opened "
+                                     "(permission denied on its folder regdir)"), command
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["regdir"]  # no plan, no export
+
+
+def test_a_job_whose_register_folder_the_user_may_not_enter_is_refused_in_one_line(
+        regdir: Path, tmp_path: Path) -> None:
+    from tests.jobs_helpers import write_job
+
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    job.write_text(job.read_text().replace('register = "r.db"', 'register = "regdir/reg.db"'))
+    (tmp_path / "drops").mkdir()
+    regdir.chmod(0o600)
+    [(code, stderr)] = as_a_user(tmp_path, ("run", "job.toml"))
+    assert code == 2, stderr
+    assert _one_line(stderr) == (
+        f"regsync: error: job.toml: [job] register unreachable: {regdir / 'reg.db'}: "
+        f"cannot be opened (permission denied on its folder {regdir})")
+
+
+def test_a_register_file_the_user_may_not_read_is_a_permission_problem(
+        regdir: Path, tmp_path: Path) -> None:
+    # QA: "not a regsync register (unable to open database file)".
+    (regdir / "reg.db").chmod(0o200)
+    commands = [*_READING, *_WRITING]
+    for command, (code, stderr) in zip(commands, as_a_user(
+            tmp_path, *[(*c, "--db", "regdir/reg.db") for c in commands]), strict=True):
+        assert code == 2, (command, stderr)
+        assert _one_line(stderr) == (
+            "regsync: error: regdir/reg.db: cannot be opened (permission denied: this "
+            "user may not read the file)"), command
+
+
+def test_a_read_only_register_folder_is_named_when_a_command_writes(
+        regdir: Path, tmp_path: Path) -> None:
+    # QA: "cannot write to the register (attempt to write a readonly database)": SQLite
+    # needs the folder for the commit's rollback journal. Reading needs no more.
+    before = (regdir / "reg.db").read_bytes()
+    regdir.chmod(0o555)
+    (regdir / "reg.db").chmod(0o666)
+    results = as_a_user(tmp_path, *[(*c, "--db", "regdir/reg.db") for c in _WRITING],
+                        ("batches", "--db", "regdir/reg.db"))
+    for command, (code, stderr) in zip(_WRITING, results, strict=False):
+        assert code == 2, (command, stderr)
+        assert _one_line(stderr) == (
+            "regsync: error: regdir/reg.db: cannot write to the register: this user may "
+            "not write to its folder regdir, where SQLite keeps a commit's journal; "
+            "nothing was written"), command
+    assert results[-1][0] == 0, results[-1]
+    assert (regdir / "reg.db").read_bytes() == before
+
+
+def test_a_register_file_the_user_may_not_write_is_named_when_a_command_writes(
+        regdir: Path, tmp_path: Path) -> None:
+    (regdir / "reg.db").chmod(0o444)
+    [(code, stderr)] = as_a_user(tmp_path, ("lock", "1001", "--db", "regdir/reg.db"))
+    assert code == 2, stderr
+    assert _one_line(stderr) == (
+        "regsync: error: regdir/reg.db: cannot write to the register: the file is "
+        "read-only to this user; nothing was written")
+
+
+def test_a_killed_commits_journal_in_a_folder_the_user_may_not_write_says_who_can_roll_it_back(
+        regdir: Path, tmp_path: Path) -> None:
+    # QA: "not a regsync register (attempt to write a readonly database)".
+    db = regdir / "reg.db"
+    killed = subprocess.run([sys.executable, "-c", (
+        "import os, sqlite3\n"
+        f"conn = sqlite3.connect({str(db)!r}, isolation_level=None)\n"
+        "conn.execute('PRAGMA cache_size = 1')\n"
+        "conn.execute('BEGIN IMMEDIATE')\n"
+        "conn.execute(\"UPDATE customers SET name = name || ' X'\")\n"
+        "conn.execute(\"UPDATE name_blocks SET name = name || ' X'\")\n"
+        "os._exit(0)\n")], capture_output=True, text=True, check=False)
+    assert killed.returncode == 0, killed.stderr
+    assert Path(f"{db}-journal").exists()
+    regdir.chmod(0o555)
+    commands = [("preview", SOURCE, "--plan", "p.plan"), ("export", "x.csv"), ("batches",)]
+    for command, (code, stderr) in zip(commands, as_a_user(
+            tmp_path, *[(*c, "--db", "regdir/reg.db") for c in commands]), strict=True):
+        assert code == 2, (command, stderr)
+        assert _one_line(stderr) == (
+            "regsync: error: regdir/reg.db: cannot be read: a commit that did not finish "
+            "left its journal (regdir/reg.db-journal), which must be rolled back first; "
+            "run any regsync command on this register (e.g. regsync batches) as a user "
+            "who may write to its folder regdir"), command
+    regdir.chmod(0o755)
+    assert run_cli("batches", "--db", db).exit_code == 0  # one who may rolls it back
+    assert not Path(f"{db}-journal").exists()
+    assert not any(name.endswith(" X") for name in (r["name"] for r in customers(db).values()))
+
+
+# -- a first commit that fails takes away the register its command created ---------------
+
+def _customers_csv(path: Path, count: int) -> Path:
+    return write_csv(path, "customer_number;name;city\n" + "".join(
+        f"{5000 + n};Yritys {n:05d} Oy;Kaupunki {n % 97}\n" for n in range(count)))
+
+
+def _little_file_space() -> None:
+    """In the child: a file may grow to 1.5 MiB, room for a new register (1 MiB) but not
+    for a first commit of 2,000 customers, as on a nearly full disk."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1536 << 10, 1536 << 10))
+
+
+@pytest.mark.parametrize("command", ["import", "commit"])
+def test_a_first_commit_failing_on_a_nearly_full_disk_leaves_no_register(
+        command: str, tmp_path: Path) -> None:
+    # QA: exit 2, "nothing was written", but new.db stayed, holding every table.
+    source = _customers_csv(tmp_path / "many.csv", 2000)
+    folder = tmp_path / "registers"
+    folder.mkdir()
+    db = folder / "new.db"
+    if command == "import":
+        args = ["import", str(source), "--yes"]
+    else:
+        made = run_cli("preview", source, "--db", db, "--plan", tmp_path / "p.plan")
+        assert made.exit_code == 0, made.stderr
+        args = ["commit", str(tmp_path / "p.plan")]
+    run = subprocess.run([sys.executable, "-m", "sync", *args, "--db", str(db), "--json"],
+                         cwd=ROOT, capture_output=True, text=True, check=False,
+                         preexec_fn=_little_file_space)  # noqa: PLW1509 - only a limit and a signal
+    assert run.returncode == 2, run.stderr
+    line = _one_line(run.stderr)
+    assert line.startswith(f"regsync: error: {db}: cannot write to the register (")
+    assert line.endswith("); nothing was written")
+    assert list(folder.iterdir()) == []
+    assert run_cli("import", source, "--db", db, "--yes").exit_code == 0  # room again
+
+
+def _fails_midway(register: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The register's next commit finds the disk full as it inserts customers."""
+    def full(*_: object) -> None:
+        error = sqlite3.OperationalError("database or disk is full")
+        error.sqlite_errorcode = 13  # type: ignore[attr-defined]
+        raise error
+    monkeypatch.setattr(register, "_insert_rows", full)
+
+
+def _plan_for_a_new_register(db: Path, source: Path) -> Any:
+    """A preview's plan of `source` against `db`, which does not exist yet."""
+    from sync.pipeline import preview
+    from sync.rules import load_rules
+    from sync.writers.register import open_register
+
+    register = open_register(str(db), create=False)
+    try:
+        return preview(source, register, load_rules())
+    finally:
+        register.close()
+
+
+def test_a_run_that_opened_the_register_a_failed_first_commit_took_away_writes_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sync.commit import commit
+    from sync.errors import RegisterError
+    from sync.writers.register import open_register
+
+    db = tmp_path / "new.db"
+    plan = _plan_for_a_new_register(db, _customers_csv(tmp_path / "a.csv", 3))
+    first = open_register(str(db), create=True)  # makes the register
+    other = open_register(str(db), create=True)  # another run, a moment later, uses it
+    try:
+        _fails_midway(first, monkeypatch)
+        with pytest.raises(RegisterError, match="disk is full"):
+            commit(plan, first, "anna")
+        assert not db.exists()
+        with pytest.raises(RegisterError) as refused:
+            commit(plan, other, "bert")
+        assert refused.value.message == (
+            f"{db}: the register file was removed or replaced since this command opened "
+            f"it; nothing was written. Run the command again")
+    finally:
+        first.close()
+        other.close()
+    assert not db.exists()
+
+
+def test_a_failed_first_commit_leaves_the_register_another_run_is_reading(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sync.commit import commit
+    from sync.errors import RegisterError
+    from sync.writers.register import open_register
+
+    db = tmp_path / "new.db"
+    plan = _plan_for_a_new_register(db, _customers_csv(tmp_path / "a.csv", 3))
+    first = open_register(str(db), create=True)
+    reader = sqlite3.connect(db, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM customers").fetchone()  # a read under way
+    try:
+        _fails_midway(first, monkeypatch)
+        with pytest.raises(RegisterError, match="disk is full"):
+            commit(plan, first, "anna")
+    finally:
+        reader.execute("ROLLBACK")
+        reader.close()
+        first.close()
+    assert _has_register(db)  # an empty register, as `init` makes
+    assert run_cli("import", tmp_path / "a.csv", "--db", db, "--yes").exit_code == 0
+
+
+def test_a_register_file_replaced_while_a_command_has_it_open_is_not_written(
+        tmp_path: Path) -> None:
+    from sync.errors import RegisterError
+    from sync.writers.register import open_register
+
+    db = tmp_path / "r.db"
+    assert run_cli("import", REGISTER, "--db", db, "--yes").exit_code == 0
+    backup = tmp_path / "backup.db"
+    backup.write_bytes(db.read_bytes())
+    register = open_register(str(db), create=True)
+    try:
+        backup.replace(db)  # a backup restored meanwhile
+        restored = db.read_bytes()
+        with pytest.raises(RegisterError, match="removed or replaced since this command"):
+            with register._transaction():
+                register._execute("UPDATE meta SET value = 'x' WHERE key = 'version'")
+    finally:
+        register.close()
+    assert db.read_bytes() == restored

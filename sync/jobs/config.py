@@ -280,7 +280,12 @@ class _Checker:
 
         A register busy with another run keeps its exit code 3 (spec section 7): it is
         reachable, and the next run will likely find it free."""
-        if not url.startswith(("postgresql://", "postgres://")) and not register_exists(url):
+        try:  # a folder on the way this user may not enter: RegisterError
+            missing = not url.startswith(("postgresql://", "postgres://")) \
+                and not register_exists(url)
+        except RegsyncError as exc:
+            raise self.fail(f"[job] register unreachable: {exc.message}") from None
+        if missing:
             if not Path(url).parent.is_dir():
                 raise self.fail(f"[job] register {url}: its folder does not exist")
             return

@@ -6,12 +6,15 @@ so only one chunk of the register is in memory.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
+import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import polars as pl
 import xlsxwriter
+from xlsxwriter.exceptions import FileCreateError
 
 from sync.errors import ExportError
 from sync.writers.cells import neutralise
@@ -38,9 +41,44 @@ def write_xlsx(chunks: Iterable[pl.DataFrame], dest: Path, headers: Mapping[str,
                    "strings_to_formulas": False, "strings_to_urls": False, "tmpdir": rows}
         workbook = xlsxwriter.Workbook(str(dest), options)
         try:
-            return _write_sheet(workbook, chunks, headers, sheet_name)
-        finally:
-            workbook.close()
+            count = _write_sheet(workbook, chunks, headers, sheet_name)
+        except BaseException:
+            with contextlib.suppress(Exception):  # the first error is the one to tell
+                _close(workbook)
+            raise
+        _close(workbook)
+        return count
+
+
+def _close(workbook: xlsxwriter.Workbook) -> None:
+    """Write the workbook out. A system error (a full disk) is raised as the OSError it
+    is, for the export's one line (xlsxwriter wraps it in its FileCreateError), and the
+    zip file xlsxwriter left open is closed here: closed when garbage-collected, it
+    printed a second error and a traceback ("Exception ignored in ZipFile.__del__")."""
+    try:
+        workbook.close()
+    except FileCreateError as exc:
+        cause = exc.__context__
+        _close_zip_files(cause)
+        if isinstance(cause, OSError):
+            raise cause from None
+        raise OSError(str(exc)) from None
+
+
+def _close_zip_files(exc: BaseException | None) -> None:
+    """Close, ignoring their errors, the zip files open in the frames `exc` went through
+    (xlsxwriter's _store_workbook holds the one it was writing)."""
+    tb = exc.__traceback__ if exc is not None else None
+    while tb is not None:
+        for value in list(tb.tb_frame.f_locals.values()):
+            if isinstance(value, zipfile.ZipFile):
+                with contextlib.suppress(OSError, ValueError):
+                    value.close()
+                if value.fp is not None:  # close() stopped before it let go of the file
+                    with contextlib.suppress(OSError, ValueError):
+                        value.fp.close()
+                    value.fp = None
+        tb = tb.tb_next
 
 
 def _write_sheet(workbook: xlsxwriter.Workbook, chunks: Iterable[pl.DataFrame],

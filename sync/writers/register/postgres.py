@@ -76,17 +76,64 @@ def connect(url: str, schema: str | None = None) -> tuple[psycopg.Connection, st
 def server_errors(conn: psycopg.Connection, label: str) -> Iterator[None]:
     """What the server refuses, and a connection lost (a server restart, an admin's
     pg_terminate_backend), as one line naming the register, exit 2: a transaction the
-    server never saw committed is rolled back, so none of it was written."""
+    server never saw committed is rolled back, so none of it was written. So are the
+    errors a server setting or a DBA causes (a role's statement_timeout or lock_timeout,
+    a table a DBA locked, a full disk on the server: `_refused`), exit 2 or 3."""
     try:
         yield
     except psycopg.errors.InsufficientPrivilege as exc:
         raise RegisterError(f"{label}: {_first_line(exc)}") from None
     except psycopg.Error as exc:
         if not conn.broken:
-            raise
+            refused = _refused(exc, label)
+            if refused is None:
+                raise
+            raise refused from None
         raise RegisterError(f"{label}: the connection to the server was lost "
                             f"({_first_line(exc)}); nothing of this command's "
                             f"transaction was written") from None
+
+
+def _refused(exc: psycopg.Error, label: str) -> RegisterError | RegisterBusyError | None:
+    """The one-line error (exit 2, or 3 for a lock another session holds) for what the
+    server stopped for a setting of the server, database or role, or a DBA's doing; None
+    for anything else (our bug). The statement's transaction was rolled back, so none
+    of it was written.
+
+    A DBA's statement_timeout is reported, never lifted with SET LOCAL: it may be meant
+    (a role shared with an application), and a role, or one URL, can be given another
+    (`?options=-c%20statement_timeout%3D0`). regsync's own transactions set their own
+    lock_timeout (5 s), as they always have."""
+    line = _first_line(exc)
+    if isinstance(exc, psycopg.errors.QueryCanceled):
+        if "statement timeout" in line:
+            return RegisterError(
+                f"{label}: the server cancelled a statement that ran longer than the "
+                f"statement_timeout set for this role, database or server ({line}); "
+                f"nothing was written. Raise it for this role, or add "
+                f"options=-c%20statement_timeout%3D0 to the URL")
+        return RegisterError(f"{label}: the server cancelled a statement ({line}: an "
+                             f"administrator's pg_cancel_backend, or a server setting); "
+                             f"nothing was written")
+    if isinstance(exc, psycopg.errors.LockNotAvailable):
+        return RegisterBusyError(
+            f"{label}: register busy (another session held a table it needs locked "
+            f"longer than the lock_timeout allows: {line}); nothing was written; try again")
+    state = exc.sqlstate or ""
+    if state[:2] == "40":  # transaction rollback: a deadlock, a serialization failure
+        return RegisterBusyError(f"{label}: register busy (the server gave up on the "
+                                 f"command's transaction for another session's: {line}); "
+                                 f"nothing was written; try again")
+    if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
+        return RegisterError(f"{label}: the server takes no writes ({line}: "
+                             f"default_transaction_read_only is on for this role or "
+                             f"database, or the server is a standby); nothing was written")
+    # Class 53 (a full disk, memory, connection or temp_file_limit on the server) and
+    # class 58 (the server's own I/O errors): the server's to fix.
+    if state[:2] in ("53", "58"):
+        return RegisterError(f"{label}: the server could not carry out the command "
+                             f"({line}); nothing was written")
+    return None
 
 
 @contextmanager
@@ -286,15 +333,26 @@ class PostgresRegister(SQLRegister):
         Like SQLite's busy timeout: it waits up to _LOCK_TIMEOUT for another committer,
         then gives up with exit 3.
         """
+        with server_errors(self._conn, self.label), _transaction(self._conn, self.label):
+            self._conn.execute(f"SET LOCAL lock_timeout = '{_LOCK_TIMEOUT}'")
+            self._wait_for("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.schema,),
+                           f"{self.label}: register busy (another run is committing); "
+                           f"try again")
+            yield
+
+    def _wait_for(self, statement: str, params: Sequence[Any], busy: str) -> None:
+        """Run a statement that waits for a lock: RegisterBusyError (exit 3) with the
+        message `busy` when the wait ends at regsync's lock_timeout, or sooner at a
+        role's statement_timeout (the server's words for either would not say that
+        another run holds the register)."""
         try:
-            with server_errors(self._conn, self.label), _transaction(self._conn, self.label):
-                self._conn.execute(f"SET LOCAL lock_timeout = '{_LOCK_TIMEOUT}'")
-                self._conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
-                                   (self.schema,))
-                yield
+            self._conn.execute(statement, params or None)
         except psycopg.errors.LockNotAvailable:
-            raise RegisterBusyError(f"{self.label}: register busy (another run is "
-                                    f"committing); try again") from None
+            raise RegisterBusyError(busy) from None
+        except psycopg.errors.QueryCanceled as exc:
+            if "statement timeout" not in str(exc):
+                raise
+            raise RegisterBusyError(busy) from None
 
     def _add_columns(self, columns: Iterable[str], check: Callable[[], None]) -> None:
         """Add the customers columns of custom fields the table lacks, in a short
@@ -311,22 +369,18 @@ class PostgresRegister(SQLRegister):
         missing = self._missing_columns(columns)
         if not missing:
             return
-        try:
-            with server_errors(self._conn, self.label), _transaction(self._conn, self.label):
-                self._conn.execute(f"SET LOCAL lock_timeout = '{_LOCK_TIMEOUT}'")
-                # A committer is waited for here, holding no reader up: an ALTER TABLE
-                # waiting for its lock queues every later reader behind it.
-                self._conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
-                                   (self.schema,))
-                check()
-                for name in missing:  # IF NOT EXISTS: another run may have added it
-                    self._conn.execute(f"ALTER TABLE {self._t('customers')} "
-                                       f"ADD COLUMN IF NOT EXISTS {_ident(name)} TEXT")
-        except psycopg.errors.LockNotAvailable:
-            raise RegisterBusyError(
-                f"{self.label}: register busy (another run is reading or committing, and "
+        busy = (f"{self.label}: register busy (another run is reading or committing, and "
                 f"adding the column of {', '.join(missing)} needs the customers table to "
-                f"itself for a moment); try again") from None
+                f"itself for a moment); try again")
+        with server_errors(self._conn, self.label), _transaction(self._conn, self.label):
+            self._conn.execute(f"SET LOCAL lock_timeout = '{_LOCK_TIMEOUT}'")
+            # A committer is waited for here, holding no reader up: an ALTER TABLE
+            # waiting for its lock queues every later reader behind it.
+            self._wait_for("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.schema,), busy)
+            check()
+            for name in missing:  # IF NOT EXISTS: another run may have added it
+                self._wait_for(f"ALTER TABLE {self._t('customers')} "
+                               f"ADD COLUMN IF NOT EXISTS {_ident(name)} TEXT", (), busy)
 
     # -- bulk paths ------------------------------------------------------------------
 

@@ -61,11 +61,72 @@ def sqlite_path(url: str) -> Path:
 
 def file_created(path: Path) -> bool:
     """Whether a register file has been created at `path`: a file of 0 bytes has not (a
-    creation that failed or is under way), a folder has (for `open` to refuse it)."""
+    creation that failed or is under way), a folder has (for `open` to refuse it).
+    RegisterError (exit 2) when a folder on the way may not be entered."""
+    _check_reachable(path)
     try:
         return path.is_dir() or path.stat().st_size > 0
     except OSError:
         return False
+
+
+def _check_reachable(path: Path) -> None:
+    """RegisterError naming the folder when this user may not enter a folder on the way
+    to `path` (Python 3.11's Path.is_dir and exists raise PermissionError then, QA: an
+    internal error on every command); a path that is missing is fine here."""
+    try:
+        os.stat(path)
+    except PermissionError:
+        raise RegisterError(f"{path}: cannot be opened (permission denied on its folder "
+                            f"{_denied_folder(path)})") from None
+    except OSError:
+        pass  # missing, or a file where a folder should be: `open` tells
+
+
+def _denied_folder(path: Path) -> Path:
+    """The outermost folder above `path` this user may not enter (its parent if none
+    is found: the permissions changed meanwhile)."""
+    for folder in reversed(path.parents):
+        if folder != Path(".") and not os.access(folder, os.X_OK):
+            return folder
+    return path.parent
+
+
+def _access_problem(path: Path, exc: sqlite3.Error) -> str | None:
+    """What a permission keeps SQLite from doing with the register at `path`, for an
+    error SQLite gave (None when it is not that): the file can't be read or written, its
+    folder can't be written (SQLite keeps a commit's rollback journal there), or the
+    journal a killed commit left must be rolled back by a user who may write both."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:
+        return None
+    folder = path.parent
+    if code & 0xFF == _CANTOPEN and path.exists() and not os.access(path, os.R_OK):
+        return "cannot be opened (permission denied: this user may not read the file)"
+    if code == _READONLY_ROLLBACK:
+        who = (f"a user who may write to its folder {folder}"
+               if not os.access(folder, os.W_OK | os.X_OK) else
+               "a user who may write to the file" if not os.access(path, os.W_OK) else
+               "a user who may write to the file and its folder")
+        return (f"cannot be read: a commit that did not finish left its journal "
+                f"({path}-journal), which must be rolled back first; run any regsync "
+                f"command on this register (e.g. regsync batches) as {who}")
+    if code == _READONLY_DIRECTORY or (code & 0xFF == _READONLY and path.exists()
+                                       and not os.access(folder, os.W_OK | os.X_OK)):
+        return (f"cannot write to the register: this user may not write to its folder "
+                f"{folder}, where SQLite keeps a commit's journal")
+    if code & 0xFF == _READONLY and path.exists() and not os.access(path, os.W_OK):
+        return "cannot write to the register: the file is read-only to this user"
+    return None
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path`; None when there is none."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def _quoted(name: str) -> str:
@@ -96,6 +157,9 @@ def _recover(path: Path) -> None:
 _last_file: list[str] = []
 _CORRUPT, _NOTADB = 11, 26  # SQLite's primary result codes for a damaged file
 _READONLY = 8  # e.g. SQLITE_READONLY_ROLLBACK: a hot journal a reader can't roll back
+_READONLY_ROLLBACK = _READONLY | 3 << 8  # that hot journal
+_READONLY_DIRECTORY = _READONLY | 6 << 8  # a folder SQLite may not create its journal in
+_CANTOPEN = 14
 _IOERR, _FULL = 10, 13  # a disk error, a full disk: the machine's to fix, not a bug
 _NOT_UTF8 = "Could not decode to UTF-8"  # Python's own error: it has no SQLite code
 
@@ -124,6 +188,11 @@ class SQLiteRegister(SQLRegister):
         self.label = label
         # The file, for the extra read-only connections of _read_each (None: in memory).
         self._path = path
+        # Which file that is (device, inode), to see it is still the one at `path`.
+        self._identity = _identity(path) if path is not None else None
+        # This object made the file at `path` (it did not exist), and no commit of its
+        # has gone through yet: a first commit that fails takes the register away again.
+        self._made = False
         self._readers_pool: ReadPool[sqlite3.Connection] | None = None
 
     @classmethod
@@ -137,17 +206,18 @@ class SQLiteRegister(SQLRegister):
         under way): it reads as empty, and create=True creates the register in it. A
         folder is refused (RegisterError).
         """
+        _check_reachable(path)
         if path.is_dir():
             raise RegisterError(f"{path}: the register path is a folder, not a file; "
                                 f"name the register's file (e.g. {path / 'register.db'})")
-        if create and not path.exists():
-            cls._create_beside(path)
+        existed = path.exists()
+        made = create and not existed and cls._create_beside(path)
         if path.exists() and Path(f"{path}-journal").exists():
             _recover(path)  # a killed creation's journal may leave 0 bytes: see below
         if not file_created(path):
             if not create:
                 return cls.empty(str(path))
-            return cls._create(path)
+            return cls._create(path, existed)
         writable = create or migrating
         try:
             conn = sqlite3.connect(_uri(path, not writable), uri=True, isolation_level=None)
@@ -157,6 +227,9 @@ class SQLiteRegister(SQLRegister):
         except sqlite3.DatabaseError as exc:
             if _is_busy(exc):
                 raise RegisterBusyError(f"{path}: register busy (another run holds it)") from None
+            problem = _access_problem(path, exc)
+            if problem is not None:
+                raise RegisterError(f"{path}: {problem}") from None
             raise RegisterError(f"{path}: not a regsync register ({exc})") from None
         if row is None:
             raise RegisterSchemaError(f"{path}: not a regsync register (no schema version)")
@@ -164,7 +237,9 @@ class SQLiteRegister(SQLRegister):
         if problem is not None and not migrating:
             raise RegisterSchemaError(problem)
         _last_file[:] = [str(path)]
-        return cls(conn, str(path), path.resolve())
+        register = cls(conn, str(path), path.resolve())
+        register._made = made
+        return register
 
     @classmethod
     def empty(cls, label: str) -> SQLiteRegister:
@@ -175,9 +250,10 @@ class SQLiteRegister(SQLRegister):
         return cls(conn, label)
 
     @classmethod
-    def _create_beside(cls, path: Path) -> None:
+    def _create_beside(cls, path: Path) -> bool:
         """Create the register in a file of its own beside `path`, then link it in as
         `path`: a creation that fails midway (a full disk) leaves nothing at `path`.
+        True when the register at `path` is the one made here.
 
         The link never replaces a file: when another run created the register a moment
         ago, that one stays and is used. Where the file system has no hard links (FAT,
@@ -197,18 +273,21 @@ class SQLiteRegister(SQLRegister):
             try:
                 os.link(temp, path)
             except FileExistsError:
-                pass  # another run created it a moment ago
+                return False  # another run created it a moment ago
             except OSError:
-                pass  # no hard links here: created in place
+                return False  # no hard links here: created in place
+            return True
         finally:
             for leftover in (temp, Path(f"{temp}-journal")):
                 with contextlib.suppress(NotADirectoryError):  # the folder is a file
                     leftover.unlink(missing_ok=True)
 
     @classmethod
-    def _create(cls, path: Path) -> SQLiteRegister:
+    def _create(cls, path: Path, existed: bool) -> SQLiteRegister:
         """Create the register in the file at `path` (of 0 bytes, or missing where the
-        file system has no hard links), or open the one another run just created there."""
+        file system has no hard links), or open the one another run just created there.
+        `existed`: a file was at `path` before the command (of 0 bytes), which a failed
+        first commit leaves, then holding the empty register."""
         try:
             conn = sqlite3.connect(path, isolation_level=None)
         except sqlite3.Error as exc:
@@ -217,14 +296,14 @@ class SQLiteRegister(SQLRegister):
         register = cls(conn, str(path), path.resolve())
         _last_file[:] = [str(path)]
         try:
-            register._initialise()
+            register._made = register._initialise() and not existed
         except BaseException:
             conn.close()
             raise
         return register
 
-    def _initialise(self) -> None:
-        """Write the schema and the meta rows, unless another run already has."""
+    def _initialise(self) -> bool:
+        """Write the schema and the meta rows, unless another run already has (False)."""
         conn = self._conn
         try:
             conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
@@ -233,12 +312,13 @@ class SQLiteRegister(SQLRegister):
             conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             with self._transaction():
                 if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
-                    return  # another run created it a moment ago
+                    return False  # another run created it a moment ago
                 for statement in schema_sql("sqlite"):
                     conn.execute(statement)
                 conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)",
                                  [("schema_version", str(SCHEMA_VERSION)),
                                   ("register_id", str(uuid.uuid4())), ("version", "0")])
+            return True
         except sqlite3.Error as exc:
             raise RegisterError(f"{self.label}: cannot create the register "
                                 f"({first_line(exc)}); nothing was written") from None
@@ -278,22 +358,70 @@ class SQLiteRegister(SQLRegister):
             if _is_busy(exc):
                 raise RegisterBusyError(f"{self.label}: register busy (another run is "
                                         f"committing); try again") from None
-            raise RegisterError(f"{self.label}: cannot write to register: {exc}") from None
+            problem = self._access_problem(exc)
+            raise RegisterError(f"{self.label}: {problem}; nothing was written" if problem
+                                else f"{self.label}: cannot write to register: {exc}") from None
+        if not self._same_file():
+            # Written, the transaction would land in a file no one will read again.
+            self._conn.execute("ROLLBACK")
+            raise RegisterError(f"{self.label}: the register file was removed or replaced "
+                                f"since this command opened it; nothing was written. Run "
+                                f"the command again")
         try:
             yield
             self._conn.execute("COMMIT")
+            self._made = False
         except BaseException as exc:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
+            if self._made:
+                self._remove_unused()
             if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
                 raise RegisterBusyError(f"{self.label}: register busy (another run holds "
                                         f"it); try again") from None
             code = getattr(exc, "sqlite_errorcode", None)
             if isinstance(exc, sqlite3.OperationalError) and code is not None \
                     and code & 0xFF in (_FULL, _READONLY, _IOERR):
-                raise RegisterError(f"{self.label}: cannot write to the register "
-                                    f"({first_line(exc)}); nothing was written") from None
+                problem = self._access_problem(exc) or \
+                    f"cannot write to the register ({first_line(exc)})"
+                raise RegisterError(f"{self.label}: {problem}; nothing was written") from None
             raise
+
+    def _access_problem(self, exc: sqlite3.Error) -> str | None:
+        return None if self._path is None else _access_problem(Path(self.label), exc)
+
+    def _same_file(self) -> bool:
+        """Whether the file at the register's path is still the one this object opened
+        (True for a register in memory, or one whose file could not be told)."""
+        return self._identity is None or _identity(self._path) == self._identity
+
+    def _remove_unused(self) -> None:
+        """Remove the register file this object made when its first commit failed (a
+        full disk), as a creation that fails leaves no file: only while the register
+        is as created (no batch) and no other run is using it (SQLite's exclusive lock,
+        not waited for). A run that opened it meanwhile and commits later finds the
+        file gone from its path (`_same_file`) and writes nothing."""
+        self._made = False
+        conn, path = self._conn, self._path
+        assert path is not None
+        try:
+            conn.execute("PRAGMA busy_timeout = 0")
+            conn.execute("BEGIN EXCLUSIVE")
+        except sqlite3.Error:
+            return  # another run is reading or writing it: it stays, an empty register
+        try:
+            unused = (self._same_file() and self.version() == 0
+                      and conn.execute("SELECT 1 FROM batches LIMIT 1").fetchone() is None
+                      and not Path(f"{path}-journal").exists())
+            if unused:
+                path.unlink()
+        except (sqlite3.Error, OSError):
+            pass  # it stays, an empty register
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
 
     @contextmanager
     def _bulk_insert(self, rows: int) -> Iterator[None]:
