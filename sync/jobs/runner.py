@@ -207,8 +207,8 @@ def _record_stop(job: Job, run: _Run | None, results: list[FileResult], message:
                  code: int, echo: Callable[[str], None]) -> None:
     """Say, for the file the run stopped at, why: on its result when it has one (what
     failed came after it, e.g. its log line; its human line was said), else as a new
-    `failed` result, logged if the log can be written and said on `echo` (with the
-    batch that stands, if it stopped after its commit). `run` is None when the run
+    `failed` result, logged if the log can be written, and said on `echo` when it
+    stopped after the file's commit (the batch that stands). `run` is None when the run
     stopped opening its register."""
     # Stopped before any file was in hand (in the settle wait, say): the line names the
     # source, so the log, which an alert may watch alone, says it too.
@@ -228,7 +228,10 @@ def _record_stop(job: Job, run: _Run | None, results: list[FileResult], message:
         with contextlib.suppress(OSError):
             _append_log(job.log, result.record(job.name))
     finally:
-        echo(result.line())
+        if batch is not None:
+            # The batch that stands is this line's news; else the stop's line, which
+            # follows, says all of it (one line for cron to mail, not the same twice).
+            echo(result.line())
 
 
 def _source_name(job: Job) -> str:
