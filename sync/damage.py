@@ -451,6 +451,9 @@ def unknown_numbers_with_dropped_zeros(rows: pl.DataFrame, register: Register) -
 # A spreadsheet keeps 15 significant digits of a number: a longer one is written with
 # its first 15 (rounded) and then zeros.
 SPREADSHEET_DIGITS = 15
+# How many numbers of 16 digits or more, all ending in 0, make a file one a spreadsheet
+# rounded (one in ten real numbers ends in 0; three all do by chance one time in 1,000).
+ROUNDED_EVIDENCE = 3
 
 
 def unknown_numbers_a_spreadsheet_rounded(rows: pl.DataFrame,
@@ -459,15 +462,20 @@ def unknown_numbers_a_spreadsheet_rounded(rows: pl.DataFrame,
     as a spreadsheet writes it out, with its first 15 digits (rounded) and then zeros
     (`1234567890123460` for customer `1234567890123456`; QA: with the name edited it
     became a second customer). Taken as damage only when the file bears it out: every
-    number of 16 digits or more in it ends in 0, as in a file a spreadsheet wrote; a
-    file with one that does not end in 0 went through no spreadsheet, and its New
-    numbers stay New. `rows` holds every row of the file (the whole-file columns)."""
+    number of 16 digits or more in it ends in 0, as in a file a spreadsheet wrote, and
+    there are at least ROUNDED_EVIDENCE of them (one in ten real numbers ends in 0: a
+    lone one may be the customer's own, and a Conflict it could never leave would stop
+    it, review). With fewer, the row stays New and says what it may be. A file with a
+    long number that does not end in 0 went through no spreadsheet: its New numbers stay
+    New. `rows` holds every row of the file (the whole-file columns)."""
     number = pl.col(new_col("customer_number"))
     long = number.str.contains(r"^[1-9][0-9]{15,}$").fill_null(False)
-    if not rows.select((long & number.str.ends_with("0")).any()).item() or rows.select(
-            (long & ~number.str.ends_with("0")).any()).item():
+    rounded = rows.select((long & number.str.ends_with("0")).sum()).item()
+    if not rounded or rows.select((long & ~number.str.ends_with("0")).any()).item():
         return rows
     suspects = rows.filter((pl.col("status") == "New") & long)[new_col("customer_number")]
+    if suspects.is_empty():
+        return rows
     ranges = {}
     for value in suspects.unique().to_list():
         scale = 10 ** (len(value) - SPREADSHEET_DIGITS)
@@ -476,7 +484,7 @@ def unknown_numbers_a_spreadsheet_rounded(rows: pl.DataFrame,
         ranges[value] = (str(low), str((kept + 1) * scale - 1))
     found = register.numbers_in_ranges(list(ranges.values())).join(pl.DataFrame(
         [(value, low) for value, (low, _) in ranges.items()],
-        schema=["value", "low"], orient="row"), on="low")
+        schema={"value": pl.String, "low": pl.String}, orient="row"), on="low")
     fits = [(value, twin) for twin, value in
             found.select("customer_number", "value").iter_rows()
             if rounded_by_a_spreadsheet(value, twin)]
@@ -487,13 +495,17 @@ def unknown_numbers_a_spreadsheet_rounded(rows: pl.DataFrame,
              .agg(pl.col("_twin").sort().str.join(" or ")))
     rows = rows.join(twins, on=new_col("customer_number"), how="left", maintain_order="left")
     hit = (pl.col("status") == "New") & pl.col("_twin").is_not_null()
+    why = pl.format("number {} is unknown, but it may be customer {}'s as a spreadsheet "
+                    "writes it, which keeps a number's first 15 digits only", number,
+                    pl.col("_twin"))
+    if rounded < ROUNDED_EVIDENCE:  # too little to stop the row on: it says so
+        return rows.with_columns(with_warning(hit, pl.format("{}; check it", why))
+                                 ).drop("_twin")
     return rows.with_columns(
         pl.when(hit).then(pl.lit("Conflict")).otherwise(pl.col("status")).alias("status"),
         pl.when(hit).then(pl.format(
-            "number {} is unknown, but it may be customer {}'s as a spreadsheet writes it, "
-            "which keeps a number's first 15 digits only; give the row the customer's "
-            "number, or a number of its own if it is another customer", number,
-            pl.col("_twin")))
+            "{}; give the row the customer's number, or a number of its own if it is "
+            "another customer", why))
         .otherwise(pl.col("message")).alias("message"),
     ).drop("_twin")
 

@@ -78,7 +78,7 @@ _CHUNK_ROWS = 500_000
 _STATE = ("locked_by", "invalidated")
 # The columns the rules that look across rows (claims, numbers, groups, duplicates) read
 # or change: the only ones held in memory for the whole file.
-_ACROSS_ROWS = ("_row", "status", "match", "message", "changed_fields",
+_ACROSS_ROWS = ("_row", "status", "match", "message", "warning", "changed_fields",
                 *(new_col(f) for f in ("customer_number", "business_id", "customer_group",
                                        "name")))
 # What the comparison needed and the plan does not keep.
