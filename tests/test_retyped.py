@@ -340,3 +340,15 @@ def test_a_new_value_in_scientific_notation_is_stored_with_a_warning(register_ur
         "No change", "notes: kept '12345678901234567890': the file has "
                      "'1.23456789012346E+19' (a spreadsheet read it as a number)")
     assert (rows[5]["status"], rows[5]["message"]) == ("New", "")  # typed so
+
+
+def test_long_whole_numbers_that_share_a_double_are_an_edit() -> None:
+    # Review: any two numbers of 17+ digits that land on one double counted as re-typed,
+    # so an edit of a 20-digit reference number's last digits was swallowed.
+    assert retyped_as("12345678901234567890", "12345678901234567891") is None
+    assert retyped_as("12345678901234567", "12345678901234568") is None
+    assert retyped_as("12345678901234567890", "12345678901234600000") is not None
+
+
+def test_a_fraction_of_thousands_of_digits_is_no_crash() -> None:
+    assert retyped_as("1 " + "9" * 5000 + "/4", "5") is None
