@@ -59,3 +59,20 @@ def test_an_import_whose_commit_fails_leaves_no_report(tmp_path: Path,
     assert done.exit_code == 0, done.stderr
     with report.open(encoding="utf-8", newline="") as handle:
         assert [line["status"] for line in csv.DictReader(handle)] == ["Modified", "New"]
+
+
+def test_a_jobs_report_guards_formula_cells_too(tmp_path: Path) -> None:
+    # Review: jobs wrote their reports bare, and drop folders are where files from other
+    # systems arrive.
+    from tests.jobs_helpers import write_job
+
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    (tmp_path / "drops").mkdir()
+    (tmp_path / "drops" / "a.csv").write_text(
+        'Asiakasnumero;Nimi;Kaupunki\n"=HYPERLINK(""http://x.example"";""1"")";A Oy;Oulu\n',
+        encoding="utf-8")
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 0, result.stderr
+    with open(result.json()["files"][0]["report"], encoding="utf-8", newline="") as handle:
+        [line] = list(csv.DictReader(handle))
+    assert line["customer_number"] == "'=HYPERLINK(\"http://x.example\";\"1\")"

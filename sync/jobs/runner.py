@@ -51,6 +51,7 @@ from sync.wording import counted
 from sync.writers.register import open_register, register_exists
 from sync.writers.register.sql import SQLRegister
 from sync.writers.register.urls import redact_url
+from sync.writers.report import report_bytes
 
 Outcome = Literal["committed", "skipped_duplicate", "held", "left_incomplete", "failed",
                   "dry_run"]
@@ -560,7 +561,7 @@ class _Run:
         """Move the file and write its report (or error note); nothing in a dry run."""
         if self.dry_run:
             if plan is not None:
-                data = plan.report().write_csv(null_value="").encode()
+                data = report_bytes(plan)
                 result.report = str(write_new(self.job.reports,
                                               f"{stem}.dry-run.report.csv", data))
         else:
@@ -572,7 +573,7 @@ class _Run:
             if result.outcome == "left_incomplete":
                 folder = None  # nothing was done with it: no report, no note
             if plan is not None and folder is not None:
-                data = plan.report().write_csv(null_value="").encode()
+                data = report_bytes(plan)
                 result.report = str(write_new(folder, f"{stem}.report.csv", data))
             if error is not None and target is not None and result.moved_to is not None:
                 # Only beside the file: a file left in the drop folder would get a

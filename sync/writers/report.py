@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
 
@@ -21,15 +23,26 @@ def write_report(plan: Plan, path: Path) -> None:
     Slice by slice, so that the spelled-out changes of a large plan are never all in
     memory at once.
     """
+    with path.open("wb") as handle:
+        _write(plan, handle)
+
+
+def report_bytes(plan: Plan) -> bytes:
+    """The report `write_report` writes, as bytes (for a job's report file)."""
+    buffer = io.BytesIO()
+    _write(plan, buffer)
+    return buffer.getvalue()
+
+
+def _write(plan: Plan, handle: BinaryIO) -> None:
     # Here, not at the top: `commit` imports this module and none of the readers'.
     from sync.writers.cells import neutralise
 
-    with path.open("wb") as handle:
-        start = 0
-        while True:
-            plan.report(start, _SLICE_ROWS).with_columns(
-                neutralise(pl.col(pl.String))).write_csv(handle, include_header=start == 0,
-                                                      null_value="")
-            start += _SLICE_ROWS
-            if start >= plan.rows.height:
-                break
+    start = 0
+    while True:
+        plan.report(start, _SLICE_ROWS).with_columns(
+            neutralise(pl.col(pl.String))).write_csv(handle, include_header=start == 0,
+                                                  null_value="")
+        start += _SLICE_ROWS
+        if start >= plan.rows.height:
+            break
