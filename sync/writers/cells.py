@@ -28,6 +28,10 @@ def neutralise(cells: pl.Expr) -> pl.Expr:
     return pl.when(risky).then(pl.lit("'") + cells).otherwise(cells).name.keep()
 
 
+# The characters of text a spreadsheet formula may hold (Excel's limit).
+FORMULA_TEXT = 255
+
+
 def spreadsheet_safe(cells: pl.Expr) -> pl.Expr:
     """Neutralised cells, and every value a spreadsheet may read as a number, amount,
     date, time, fraction, percentage or TRUE/FALSE (sync.retyped.RETYPED_LOOK: `00100`,
@@ -41,6 +45,10 @@ def spreadsheet_safe(cells: pl.Expr) -> pl.Expr:
     than needed changes nothing.
     """
     guarded = pl.lit('="') + cells.str.replace_all('"', '""', literal=True) + pl.lit('"')
+    # Not a value of more than FORMULA_TEXT characters, or of more than one line: Excel
+    # takes no longer text in a formula (`#VALUE!`, review), and a spreadsheet re-types
+    # neither (no number, date or time is that long or has a line break).
     retyped = (cells.str.contains(RETYPED_LOOK) & ~cells.str.contains(SAME_AS_A_NUMBER)
-               & ~cells.str.contains(NEEDS_QUOTE))
+               & ~cells.str.contains(NEEDS_QUOTE)
+               & (cells.str.len_chars() <= FORMULA_TEXT) & ~cells.str.contains("[\r\n]"))
     return pl.when(retyped).then(guarded).otherwise(neutralise(cells)).name.keep()
