@@ -447,11 +447,13 @@ class PostgresRegister(SQLRegister):
         if self._snapshot is not None or not self._idle():
             yield
             return
-        with server_errors(self._conn, self.label):
-            _begin_snapshot(self._conn)
-            row = self._conn.execute("SELECT pg_export_snapshot()").fetchone()
-        self._snapshot = str(row[0]) if row else None
         try:
+            # In the try: a stop between BEGIN and the export must not leave the
+            # connection in a transaction (review).
+            with server_errors(self._conn, self.label):
+                _begin_snapshot(self._conn)
+                row = self._conn.execute("SELECT pg_export_snapshot()").fetchone()
+            self._snapshot = str(row[0]) if row else None
             yield
         finally:
             self._snapshot = None
