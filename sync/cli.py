@@ -21,7 +21,7 @@ import polars as pl
 from sync import changes
 from sync.cli_admin import ADMIN_COMMANDS
 from sync.cli_jobs import JOB_COMMANDS
-from sync.cli_output import StepLine, say, work_stands
+from sync.cli_output import StepLine, say, work_has_stood, work_stands
 from sync.cli_output import actor_option as _actor_option
 from sync.cli_output import db_option as _db_option
 from sync.cli_output import emit as _emit
@@ -272,7 +272,7 @@ def _written_after(path: Path | None, what: str, write: Callable[[Path], None]
                    ) -> Iterator[None]:
     """Write the output file at `path` (None: nothing) beside it now, so that a path
     that can't be written stops the command before the block; put it in place when the
-    block ends well, or is stopped after its commit landed (StoppedAfterCommit). When
+    block ends well, or is stopped after its commit landed (`work_has_stood`). When
     the block fails, the file is not written (an earlier file of that name stays as it
     was): a failed commit must leave no report that reads as applied (QA)."""
     if path is None:
@@ -285,8 +285,11 @@ def _written_after(path: Path | None, what: str, write: Callable[[Path], None]
             write(temp)
         try:
             yield
-        except StoppedAfterCommit:
-            replace_with(temp, path)
+        except BaseException as stop:
+            # A stop after the commit landed (during COMMIT, or once it had returned,
+            # review): the batch stands, and so does its report.
+            if isinstance(stop, StoppedAfterCommit) or work_has_stood():
+                replace_with(temp, path)
             raise
         with _write_errors(path, what):
             replace_with(temp, path)

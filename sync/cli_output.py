@@ -117,6 +117,11 @@ def work_stands(what: str) -> None:
     _standing.append(what)
 
 
+def work_has_stood() -> bool:
+    """Whether the running command has recorded writing that stands (`work_stands`)."""
+    return bool(_standing)
+
+
 def _after(what: str) -> str:
     """`what` (a stop or an error), then what was written before it, or that nothing was."""
     return f"{what} after {_standing[-1]}" if _standing else f"{what}; nothing was written"

@@ -76,3 +76,27 @@ def test_a_jobs_report_guards_formula_cells_too(tmp_path: Path) -> None:
     with open(result.json()["files"][0]["report"], encoding="utf-8", newline="") as handle:
         [line] = list(csv.DictReader(handle))
     assert line["customer_number"] == "'=HYPERLINK(\"http://x.example\";\"1\")"
+
+
+def test_a_stop_after_the_commit_returned_keeps_the_report(tmp_path: Path,
+                                                           monkeypatch) -> None:
+    # Review: a Ctrl-C landing after commit() returned (the batch stands) threw the new
+    # report away, and an earlier report of that name read as this run's.
+    import sync.cli as cli
+
+    real = cli._commit
+
+    def commit_then_interrupt(*args: object, **kwargs: object) -> object:
+        real(*args, **kwargs)  # type: ignore[arg-type]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_commit", commit_then_interrupt)
+    report = tmp_path / "report.csv"
+    report.write_text("the earlier report\n", encoding="utf-8")
+    source = write_csv(tmp_path / "s.csv", "customer_number;name\n1;Alfa Oy\n")
+    result = run_cli("import", source, "--db", tmp_path / "r.db", "--yes", "--report",
+                     report)
+    assert result.exit_code == 130
+    assert "after batch 1 was committed: it stands" in result.stderr
+    with report.open(encoding="utf-8", newline="") as handle:
+        assert [line["status"] for line in csv.DictReader(handle)] == ["New"]
