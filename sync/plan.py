@@ -12,6 +12,7 @@ import json
 import re
 import uuid
 from dataclasses import asdict, dataclass, field
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any
 
@@ -303,7 +304,15 @@ def _header(path: Path, raw: str | None) -> PlanHeader:
     if raw is None:
         raise PlanError(f"{path}: not a regsync plan (no plan header)")
     try:
-        header = PlanHeader(**json.loads(raw))
+        data = json.loads(raw)
+        unknown = sorted(set(data) - {f.name for f in dataclass_fields(PlanHeader)}) \
+            if isinstance(data, dict) else []
+        if unknown:
+            # A later regsync's header, whose new fields this one would ignore (review).
+            raise PlanError(f"{path}: made by a newer regsync (its header has "
+                            f"{', '.join(unknown)}); commit it with that version, or "
+                            "preview the file again with this one")
+        header = PlanHeader(**data)
     except (TypeError, ValueError) as exc:
         raise PlanError(f"{path}: damaged plan header ({exc})") from None
     if header.format != PLAN_FORMAT:

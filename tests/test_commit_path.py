@@ -287,3 +287,24 @@ def test_a_cell_that_looks_like_the_plan_checksum_does_not_make_the_plan_stale(
     result = run_cli("commit", plan_path, "--db", db)
     assert result.exit_code == 0, result.stderr
     assert "2001" in customers(db)
+
+
+def test_a_plan_made_by_a_newer_regsync_is_named_so(db: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch):
+    # Review: a plan header with a field this regsync does not know was "damaged".
+    import dataclasses
+
+    import sync.plan as plan_module
+
+    def newer(header: object) -> dict[str, object]:
+        return {**dataclasses.asdict(header), "sharding": {"parts": 2}}  # type: ignore[call-overload]
+
+    monkeypatch.setattr(plan_module, "asdict", newer)
+    plan_path = tmp_path / "p.plan"
+    assert run_cli("preview", SOURCE, "--db", db, "--plan", plan_path).exit_code == 1
+    monkeypatch.undo()
+    refused = run_cli("commit", plan_path, "--db", db, "--json")
+    assert refused.exit_code == 2, refused.stderr
+    assert refused.json()["error"] == (
+        f"{plan_path}: made by a newer regsync (its header has sharding); commit it with "
+        "that version, or preview the file again with this one")
