@@ -24,6 +24,13 @@ from sync.rules import CONTROL_CHARACTER, UTF8_READ_AS_SINGLE_BYTE, HeaderMap, R
 from sync.writers.register.base import Register
 
 
+def conflicts_where(rows: pl.DataFrame, hit: pl.Expr, why: pl.Expr) -> pl.DataFrame:
+    """`rows` with those where `hit` holds made Conflicts, `why` their message."""
+    return rows.with_columns(
+        pl.when(hit).then(pl.lit("Conflict")).otherwise(pl.col("status")).alias("status"),
+        pl.when(hit).then(why).otherwise(pl.col("message")).alias("message"))
+
+
 def with_warning(when: pl.Expr, note: pl.Expr) -> pl.Expr:
     """The rows' `warning`, with `note` added where `when` holds."""
     return (pl.when(when)
@@ -377,16 +384,12 @@ def dropped_zeros(rows: pl.DataFrame, register: Register) -> pl.DataFrame:
         return rows
     rows = rows.join(hits, on="_row", how="left", maintain_order="left")
     twin = pl.col("_twin").is_not_null()
-    return rows.with_columns(
-        pl.when(twin).then(pl.lit("Conflict")).otherwise(pl.col("status")).alias("status"),
-        pl.when(twin).then(pl.format(
-            "number {} is customer {}, but the name '{}' is customer {}'s: a spreadsheet "
-            "may have {}", number, pl.col("match"), name, pl.col("_twin"),
-            pl.when(pl.col("_twin").str.contains(_NUMBER_SEPARATORS))
-            .then(pl.lit("taken the spaces or separators out of the number"))
-            .otherwise(pl.lit("dropped the number's leading zeros"))))
-        .otherwise(pl.col("message")).alias("message"),
-    ).drop("_twin")
+    return conflicts_where(rows, twin, pl.format(
+        "number {} is customer {}, but the name '{}' is customer {}'s: a spreadsheet may "
+        "have {}", number, pl.col("match"), name, pl.col("_twin"),
+        pl.when(pl.col("_twin").str.contains(_NUMBER_SEPARATORS))
+        .then(pl.lit("taken the spaces or separators out of the number"))
+        .otherwise(pl.lit("dropped the number's leading zeros")))).drop("_twin")
 
 
 # What a spreadsheet takes out of a number it reads: spaces (no-break ones too) and the
@@ -435,17 +438,13 @@ def unknown_numbers_with_dropped_zeros(rows: pl.DataFrame, register: Register) -
     also = unknown.fill_null(False) & pl.col("_twins").is_not_null()
     who = pl.when(pl.col("_count") == 1).then(pl.format("customer {} is", pl.col("_twins"))) \
         .otherwise(pl.format("customers {} are", pl.col("_twins")))
-    return rows.with_columns(
-        pl.when(hit).then(pl.lit("Conflict")).otherwise(pl.col("status")).alias("status"),
-        pl.when(hit).then(pl.format(
-            "number {} is unknown, but {} numbered so with leading zeros: a spreadsheet "
-            "may have dropped them; give the row the customer's number, or a number of "
-            "its own if it is another customer", number, who))
-        .when(also).then(pl.format(
-            "{}; and {} numbered {} with leading zeros: a spreadsheet may have dropped "
-            "them", pl.col("message"), who, number))
-        .otherwise(pl.col("message")).alias("message"),
-    ).drop("_twins", "_count")
+    rows = rows.with_columns(pl.when(also).then(pl.format(
+        "{}; and {} numbered {} with leading zeros: a spreadsheet may have dropped them",
+        pl.col("message"), who, number)).otherwise(pl.col("message")).alias("message"))
+    return conflicts_where(rows, hit, pl.format(
+        "number {} is unknown, but {} numbered so with leading zeros: a spreadsheet may "
+        "have dropped them; give the row the customer's number, or a number of its own if "
+        "it is another customer", number, who)).drop("_twins", "_count")
 
 
 # A spreadsheet keeps 15 significant digits of a number: a longer one is written with
@@ -501,13 +500,9 @@ def unknown_numbers_a_spreadsheet_rounded(rows: pl.DataFrame,
     if rounded < ROUNDED_EVIDENCE:  # too little to stop the row on: it says so
         return rows.with_columns(with_warning(hit, pl.format("{}; check it", why))
                                  ).drop("_twin")
-    return rows.with_columns(
-        pl.when(hit).then(pl.lit("Conflict")).otherwise(pl.col("status")).alias("status"),
-        pl.when(hit).then(pl.format(
-            "{}; give the row the customer's number, or a number of its own if it is "
-            "another customer", why))
-        .otherwise(pl.col("message")).alias("message"),
-    ).drop("_twin")
+    return conflicts_where(rows, hit, pl.format(
+        "{}; give the row the customer's number, or a number of its own if it is another "
+        "customer", why)).drop("_twin")
 
 
 def rounded_by_a_spreadsheet(new: str | None, old: str | None) -> bool:

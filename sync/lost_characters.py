@@ -9,7 +9,7 @@ import re
 
 import polars as pl
 
-from sync.damage import rounded_by_a_spreadsheet, with_warning
+from sync.damage import conflicts_where, rounded_by_a_spreadsheet, with_warning
 from sync.groupkey import group_key
 from sync.lost_marks import lost_characters
 from sync.matchers.keys import deciding_key
@@ -377,14 +377,10 @@ def unknown_numbers_with_lost_letters(rows: pl.DataFrame, register: Register) ->
     hit = (pl.col("status") == "New") & pl.col("_twin").is_not_null()
     who = pl.when(pl.col("_count") == 1).then(pl.format("customer {}'s number", pl.col("_twin"))) \
         .otherwise(pl.format("the number of customer {}", pl.col("_twin")))
-    return rows.with_columns(
-        pl.when(hit).then(pl.lit("Conflict")).otherwise(pl.col("status")).alias("status"),
-        pl.when(hit).then(pl.format(
-            "number {} is unknown, but it may be {} with letters its file's encoding lost "
-            "as '?'; give the row the customer's number, or a number of its own if it is "
-            "another customer", number, who))
-        .otherwise(pl.col("message")).alias("message"),
-    ).drop("_twin", "_count")
+    return conflicts_where(rows, hit, pl.format(
+        "number {} is unknown, but it may be {} with letters its file's encoding lost as "
+        "'?'; give the row the customer's number, or a number of its own if it is another "
+        "customer", number, who)).drop("_twin", "_count")
 
 
 def _fitting_names(keys: list[str], register: Register) -> pl.DataFrame:

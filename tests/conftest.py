@@ -48,6 +48,21 @@ def run_python(code: str) -> subprocess.CompletedProcess[str]:
                           text=True, check=False)
 
 
+def leave_hot_journal(db: Path) -> None:
+    """Kill a process in the middle of a commit to the SQLite register `db`, leaving its
+    rollback journal beside it (a hot journal, which the next writer rolls back)."""
+    killed = run_python(
+        "import os, sqlite3\n"
+        f"conn = sqlite3.connect({str(db)!r}, isolation_level=None)\n"
+        "conn.execute('PRAGMA cache_size = 1')\n"
+        "conn.execute('BEGIN IMMEDIATE')\n"
+        "conn.execute(\"UPDATE customers SET name = name || ' X'\")\n"
+        "conn.execute(\"UPDATE name_blocks SET name = name || ' X'\")\n"
+        "os._exit(0)\n")
+    assert killed.returncode == 0, killed.stderr
+    assert Path(f"{db}-journal").exists()
+
+
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     """Path of a register that does not exist yet."""

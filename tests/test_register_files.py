@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FIXTURES, ROOT, customers, run_cli, write_csv
+from tests.conftest import FIXTURES, ROOT, customers, leave_hot_journal, run_cli, write_csv
 
 REGISTER = FIXTURES / "demo" / "register.csv"
 SOURCE = FIXTURES / "demo" / "asiakkaat.csv"
@@ -310,16 +310,7 @@ def test_a_killed_commits_journal_in_a_folder_the_user_may_not_write_says_who_ca
         regdir: Path, tmp_path: Path) -> None:
     # QA: "not a regsync register (attempt to write a readonly database)".
     db = regdir / "reg.db"
-    killed = subprocess.run([sys.executable, "-c", (
-        "import os, sqlite3\n"
-        f"conn = sqlite3.connect({str(db)!r}, isolation_level=None)\n"
-        "conn.execute('PRAGMA cache_size = 1')\n"
-        "conn.execute('BEGIN IMMEDIATE')\n"
-        "conn.execute(\"UPDATE customers SET name = name || ' X'\")\n"
-        "conn.execute(\"UPDATE name_blocks SET name = name || ' X'\")\n"
-        "os._exit(0)\n")], capture_output=True, text=True, check=False)
-    assert killed.returncode == 0, killed.stderr
-    assert Path(f"{db}-journal").exists()
+    leave_hot_journal(db)
     regdir.chmod(0o555)
     commands = [("preview", SOURCE, "--plan", "p.plan"), ("export", "x.csv"), ("batches",)]
     for command, (code, stderr) in zip(commands, as_a_user(

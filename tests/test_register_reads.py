@@ -19,7 +19,7 @@ from sync.types import FIELDS
 from sync.writers.register import open_register, sql_reads, sqlite
 from sync.writers.register.read_pool import ReadPool
 from sync.writers.register.sql import SQLRegister
-from tests.conftest import load_register, run_cli, run_python
+from tests.conftest import leave_hot_journal, load_register, run_cli
 
 NAMES = ["Kahvila Aurinko Oy", "Matti Virtanen", "Rakennus Kivi Oy", "Liisa Laine",
          "Aurinko Kahvila Ab", "Matti Laine", "Kivi ja Sora Oy", "Virtanen Matti"]
@@ -126,16 +126,7 @@ def test_reads_roll_back_a_killed_commit_on_a_writable_register(writable_copy, s
     # A commit killed midway leaves a hot journal. A read-only reader connection can't
     # roll it back; the writable connection of `import` or a job run does, as before.
     db, register = writable_copy
-    killed = run_python(
-        "import os, sqlite3\n"
-        f"conn = sqlite3.connect({str(db)!r}, isolation_level=None)\n"
-        "conn.execute('PRAGMA cache_size = 1')\n"
-        "conn.execute('BEGIN IMMEDIATE')\n"
-        "conn.execute(\"UPDATE customers SET name = name || ' X'\")\n"
-        "conn.execute(\"UPDATE name_blocks SET name = name || ' X'\")\n"
-        "os._exit(0)\n")
-    assert killed.returncode == 0, killed.stderr
-    assert Path(f"{db}-journal").exists()
+    leave_hot_journal(db)
     found = register.lookup("customer_number", pl.Series(NUMBERS, dtype=pl.String))
     names = register.block_members(["kahv", "matt", "virt"])["name"]
     assert sorted(found["customer_number"]) == sorted(NUMBERS)
