@@ -216,6 +216,7 @@ class _Number(NamedTuple):
     value: Decimal
     shown: int | None  # the significant digits of a scientific mantissa; None if plain
     as_written: bool  # in a form a spreadsheet writes (no trailing zeros but two decimals)
+    padded: bool = False  # two decimals ending in 0 (`2.10`, `3,00`): an amount's format
 
 
 _UNIT = "|".join(re.escape(u) for u in sorted(_CURRENCIES, key=len, reverse=True))
@@ -258,8 +259,15 @@ def _same_number(old: str, new: str) -> str | None:
         return None
     if new_unit is not None and new_unit != old_unit:
         return None  # a spreadsheet keeps the currency it read
+    if new.lstrip().startswith("+"):
+        return None  # a spreadsheet writes no plus sign: `+5` for `5` is an edit
+    # Two decimals with zeros added (`2.1` -> `2.10`, `3` -> `3,00`) only in an amount's
+    # format: a plain number is written as it reads (QA: a version `2.1` edited to `2.10`
+    # was kept as re-typed).
+    amount = old_unit is not None or new_unit is not None
     if not any(_equal(value, number) for value in read_values
-               for number in written_values if number.as_written):
+               for number in written_values if number.as_written
+               and (amount or not number.padded)):
         return None
     return AMOUNT if old_unit or new_unit else kind
 
@@ -302,7 +310,8 @@ def _numbers(body: str) -> list[_Number]:
         value = Decimal(f"{whole}.{fraction}" + ("" if exponent is None else f"e{exponent}"))
         shown = None if exponent is None else len((whole + fraction).lstrip("0") or "0")
         written = (exponent is not None or not fraction.endswith("0") or len(fraction) == 2)
-        found.append(_Number(value, shown, written))
+        padded = exponent is None and len(fraction) == 2 and fraction.endswith("0")
+        found.append(_Number(value, shown, written, padded))
     return found
 
 

@@ -178,7 +178,7 @@ NUMBER_CASES = [
     ("3,0", "3", NUMBER), (",5", "0,5", NUMBER), ("5,", "5", NUMBER), ("1,50", "1,5", NUMBER),
     ("1,000", "1", NUMBER), ("1,000", "1000", NUMBER), (".5", "0.5", NUMBER),
     ("5.", "5", NUMBER), ("1.000", "1", NUMBER), ("1.000", "1000", NUMBER),
-    ("1 001", "1001", NUMBER), ("12", "12,00", NUMBER),
+    ("1 001", "1001", NUMBER), ("12", "12,00", None),
     # An XLSX written in one locale, saved as a CSV in another.
     ("1.5", "1,5", NUMBER),
     # 15 significant digits kept; long digit strings in scientific notation.
@@ -359,3 +359,17 @@ def test_long_whole_numbers_that_share_a_double_are_an_edit() -> None:
 
 def test_a_fraction_of_thousands_of_digits_is_no_crash() -> None:
     assert retyped_as("1 " + "9" * 5000 + "/4", "5") is None
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("2.1", "2.10"), ("1.2", "1.20"), ("1,5", "1,50"), ("3", "3.00"), ("10", "10,00"),
+    ("5", "+5")])
+def test_decimals_or_a_plus_added_to_a_plain_number_are_an_edit(old: str, new: str) -> None:
+    # QA: a version number 2.1 edited to 2.10 was kept as re-typed; a spreadsheet writes
+    # two decimals only in an amount's format, and never a plus sign.
+    assert retyped_as(old, new) is None
+
+
+def test_an_amount_may_come_back_with_two_decimals() -> None:
+    assert retyped_as("5 kr", "5,00 kr") is not None
+    assert retyped_as("€5", "5,00 €") is not None
