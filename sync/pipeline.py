@@ -60,6 +60,7 @@ from sync.rules import (
     SPREADSHEET_ERROR,
     HeaderMap,
     Rules,
+    fits_with_lost_letters,
     header_key,
     map_headers,
 )
@@ -189,9 +190,10 @@ def _refuse_unnamed_custom_fields(header_map: HeaderMap, register: Register, rul
     ignored = {header_key(h): h for h in header_map.ignored}
     remembered = register.custom_headers()
     for column in register.custom_columns():
-        header = next((ignored[key] for key in
-                       [header_key(column), *map(header_key, remembered.get(column, []))]
-                       if key in ignored), None)
+        names = [column, *remembered.get(column, [])]
+        header = next((ignored[key] for key in map(header_key, names) if key in ignored),
+                      None) or next((h for h in header_map.ignored for name in names
+                                     if fits_with_lost_letters(h, name)), None)
         if header is not None and column not in rules.field_names:
             raise SourceError(
                 f"{source}: column {header!r} is the register's custom field {column}, "

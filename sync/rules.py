@@ -487,6 +487,16 @@ def _alias_forms(rules: Rules) -> _AliasForms:
     return forms
 
 
+def fits_with_lost_letters(header: str, alias: str) -> bool:
+    """Whether `header` is `alias` with some letters past ASCII lost as '?', otherwise
+    equal as headers are compared (see `_lost_letter_fits`)."""
+    if "?" not in header:
+        return False
+    form, alias_form = _lost_letter_form(header, marks=True), _lost_letter_form(alias,
+                                                                                 marks=False)
+    return len(form) == len(alias_form) and lost_characters(form, alias_form, header_key)
+
+
 def _lost_letter_fits(header: str, forms: _AliasForms) -> dict[str, str]:
     """The fields with an alias that `header` is with some letters past ASCII lost as
     '?' (each '?' one letter, where the alias has a letter past ASCII), otherwise equal

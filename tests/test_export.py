@@ -367,7 +367,8 @@ def test_an_export_under_the_rules_headers_is_refused_without_the_rules(register
     # every edit in it was lost. The register now remembers the headers its rules named.
     rules = tmp_path / "rules.toml"
     rules.write_text('[fields.loyalty_id]\naliases = ["Loyalty ID"]\nnormaliser = "compact"\n'
-                     'headers = { fi = "Kanta-asiakasnumero", sv = "Stamkundsnummer" }\n')
+                     'headers = { fi = "Kanta-asiakasnumero", sv = "Stamkundsnummer", '
+                     'cs = "Věrnostní číslo" }\n')
     source = write_csv(tmp_path / "s.csv", "Asiakasnumero;Nimi;Loyalty ID\n"
                                            "1001;Aho Oy;AB 12\n")
     assert run_cli("import", source, "--db", register_url, "--yes", "--rules",
@@ -385,6 +386,12 @@ def test_an_export_under_the_rules_headers_is_refused_without_the_rules(register
             f"{out}: column '{header}' is the register's custom field loyalty_id, which the "
             "rules in use do not define, so its values would be ignored; pass the rule file "
             "that defines it (--rules), or remove the column")
+    # Saved in an encoding without its letters (QA: `V?rnostní ?íslo` was ignored).
+    damaged = write_csv(tmp_path / "cp1252.csv", "Asiakasnumero;V?rnostní ?íslo\n1001;AB 15\n")
+    refused = run_cli("preview", damaged, "--db", register_url, "--json")
+    assert refused.exit_code == 2, refused.stdout
+    assert "column 'V?rnostní ?íslo' is the register's custom field loyalty_id" \
+        in refused.json()["error"]
     # Another source's column of the alias too; with the rules the edit is taken.
     other = write_csv(tmp_path / "o.csv", "Asiakasnumero;LOYALTY-ID\n1001;AB 14\n")
     assert run_cli("preview", other, "--db", register_url).exit_code == 2
