@@ -88,15 +88,20 @@ def retyped_as(old: str, new: str) -> str | None:
     """
     if old == new:
         return None
-    if _same_date(old, new):
-        return DATE
-    if _same_percentage(old, new):
-        return PERCENTAGE
-    if kind := _same_number(old, new):
-        return kind
-    for kind, test in ((TIME, _same_time), (LOGICAL, _same_truth)):
-        if test(old, new):
+    try:
+        if _same_date(old, new):
+            return DATE
+        if _same_percentage(old, new):
+            return PERCENTAGE
+        if kind := _same_number(old, new):
             return kind
+        for kind, test in ((TIME, _same_time), (LOGICAL, _same_truth)):
+            if test(old, new):
+                return kind
+    except (InvalidOperation, ValueError, OverflowError):
+        # A value past what decimal arithmetic or int() takes (thousands of digits): no
+        # spreadsheet reads it as a number, so it is no re-typing.
+        return None
     return None
 
 

@@ -373,3 +373,10 @@ def test_decimals_or_a_plus_added_to_a_plain_number_are_an_edit(old: str, new: s
 def test_an_amount_may_come_back_with_two_decimals() -> None:
     assert retyped_as("5 kr", "5,00 kr") is not None
     assert retyped_as("€5", "5,00 €") is not None
+
+
+def test_values_of_thousands_of_digits_are_no_crash() -> None:
+    big = "9" * 5000
+    for old, new in ((big, big + "e5"), ("1e5", big), ("5 kr", big), ("1 1/4", big),
+                     (f"({big})", big)):
+        assert retyped_as(old, new) is None
