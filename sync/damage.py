@@ -20,6 +20,7 @@ from sync.normalise import COUNTRY_KINDS, name_key
 from sync.plan import new_col, old_col
 from sync.readers import SourceTable
 from sync.readers.table import composed
+from sync.retyped import SPREADSHEET_DIGITS
 from sync.rules import CONTROL_CHARACTER, UTF8_READ_AS_SINGLE_BYTE, HeaderMap, Rules
 from sync.writers.register.base import Register
 
@@ -447,9 +448,6 @@ def unknown_numbers_with_dropped_zeros(rows: pl.DataFrame, register: Register) -
         "it is another customer", number, who)).drop("_twins", "_count")
 
 
-# A spreadsheet keeps 15 significant digits of a number: a longer one is written with
-# its first 15 (rounded) and then zeros.
-SPREADSHEET_DIGITS = 15
 # How many numbers of 16 digits or more, all ending in 0, make a file one a spreadsheet
 # rounded (one in ten real numbers ends in 0; three all do by chance one time in 1,000).
 ROUNDED_EVIDENCE = 3

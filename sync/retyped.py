@@ -245,8 +245,9 @@ _BODIES = tuple(re.compile(
     rf"(?P<whole>\d{{1,3}}(?P<sep>[{seps}])\d{{3}}(?:(?P=sep)\d{{3}})*|\d*)"
     rf"(?:{re.escape(point)}(?P<fraction>\d*))?(?:[eE](?P<exponent>[-+]?\d{{1,3}}))?")
     for point, seps in ((",", _SPACES + "."), (".", _SPACES + ",")))
-# A spreadsheet keeps a number's first 15 significant digits.
-_DIGITS_KEPT = 15
+# A spreadsheet keeps a number's first 15 significant digits: a longer one is written
+# with its first 15 (rounded) and then zeros.
+SPREADSHEET_DIGITS = 15
 
 
 def _same_number(old: str, new: str) -> str | None:
@@ -339,14 +340,14 @@ def _equal(value: Decimal, number: _Number) -> bool:
         return True
     if number.shown is not None:
         return number.value in _rounded(value, number.shown)
-    if (_significant(number.value) > _DIGITS_KEPT  # a double's digits (an XLSX's)
+    if (_significant(number.value) > SPREADSHEET_DIGITS  # a double's digits (an XLSX's)
             and number.value != number.value.to_integral_value()):
         # A fraction only: two whole numbers of 17 digits or more may share a double
         # (review: `...567891` for `...567890` was kept as re-typed); a long whole
         # number a spreadsheet wrote has its 15 digits then zeros, or an exponent.
         return float(value) == float(number.value)
-    return (_significant(value) > _DIGITS_KEPT
-            and number.value in _rounded(value, _DIGITS_KEPT))
+    return (_significant(value) > SPREADSHEET_DIGITS
+            and number.value in _rounded(value, SPREADSHEET_DIGITS))
 
 
 def _significant(value: Decimal) -> int:
