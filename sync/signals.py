@@ -52,11 +52,51 @@ def sigterm_interrupts() -> Iterator[None]:
 _depth = 0  # sigterm_interrupts blocks open
 
 
+_held = False  # inside sigterm_held: a SIGTERM is noted, not raised
+_pending = False  # a SIGTERM came while held
+
+
 def _terminate(signum: int, frame: object) -> None:
     # A second SIGTERM while the stop is recorded would cut that record short; the
     # handler is put back when the block ends (and SIGKILL still works).
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if _held:
+        global _pending
+        _pending = True
+        return
     raise Terminated
+
+
+@contextlib.contextmanager
+def sigterm_held() -> Iterator[None]:
+    """For the block, a SIGTERM that a `sigterm_interrupts` handler catches is noted and
+    raised only by `release_sigterm` (or at the block's end): where the caller can
+    record it, not a few bytecodes earlier. Main thread only; elsewhere a no-op.
+
+    A flag, not a blocked signal mask: the mask is per thread, and the kernel hands a
+    process's SIGTERM to any thread that does not block it (polars' pool, say).
+    """
+    global _held
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _held = True
+    try:
+        yield
+    finally:
+        release_sigterm()
+
+
+def release_sigterm() -> None:
+    """End the hold; raise Terminated here if a SIGTERM came during it."""
+    global _held, _pending
+    if threading.current_thread() is not threading.main_thread():
+        return
+    _held = False
+    if _pending:
+        _pending = False
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # as _terminate does
+        raise Terminated
 
 
 class StoppedAfterCommit(KeyboardInterrupt):

@@ -272,6 +272,32 @@ def test_sigterm_to_a_run_process_gives_its_summary_and_log_line(tmp_path: Path)
     assert names(drops) == ["a.csv"]
 
 
+def test_sigterm_just_after_the_lock_is_taken_is_logged_as_the_runs_stop(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # CI, session 18: a SIGTERM that came after the run wrote its pid into the lock but
+    # before its stop record was set up ended it with no log line.
+    from contextlib import contextmanager
+
+    job = write_job(tmp_path, source=SOURCE)
+    drops = drop(tmp_path, a=HEADER + "1;Alpha Oy;Oulu\n")
+    real_lock = runner.job_lock
+
+    @contextmanager
+    def sigterm_once_locked(path: Path, name: str) -> Any:
+        with real_lock(path, name):
+            os.kill(os.getpid(), signal.SIGTERM)  # the run holds its lock from here
+            yield
+
+    monkeypatch.setattr(runner, "job_lock", sigterm_once_locked)
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 143
+    assert json.loads(result.stdout)["error"] == "terminated (SIGTERM)"
+    assert [(r["file"], r["outcome"], r["reason"])
+            for r in log_lines(tmp_path / "out" / "regsync.jsonl")] == [
+        (str(drops.resolve()), "failed", "terminated (SIGTERM)")]
+    assert names(drops) == ["a.csv"]
+
+
 def test_sigterm_while_the_summary_is_printed_says_the_files_were_handled(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Left alone in session 16: the files were committed and moved, then a SIGTERM

@@ -46,7 +46,13 @@ from sync.pipeline import ReadOptions, commit, file_checksum, preview, preview_t
 from sync.plan import Plan
 from sync.readers import source_kind
 from sync.readers.database import read_database
-from sync.signals import EXIT_TERMINATED, Terminated, sigterm_interrupts
+from sync.signals import (
+    EXIT_TERMINATED,
+    Terminated,
+    release_sigterm,
+    sigterm_held,
+    sigterm_interrupts,
+)
 from sync.wording import counted
 from sync.writers.register import open_register, register_exists
 from sync.writers.register.sql import SQLRegister
@@ -140,7 +146,10 @@ def run_job(job: Job, *, dry_run: bool = False,
     is committed or moved; reports go to the reports folder as *.dry-run.report.csv
     and log lines have the outcome "dry_run" and the outcome they would have had.
     """
-    with job_lock(job.lock, job.name), sigterm_interrupts():
+    # Held from before the lock to inside the stop's record below: a SIGTERM just after
+    # the lock is taken (its pid written, so the run has begun) must be logged as the
+    # run's stop, not end it between two lines with no log line (seen once in CI).
+    with sigterm_held(), job_lock(job.lock, job.name), sigterm_interrupts():
         results: list[FileResult] = []
 
         def done(result: FileResult) -> None:
@@ -156,6 +165,7 @@ def run_job(job: Job, *, dry_run: bool = False,
 
         run: _Run | None = None
         try:
+            release_sigterm()
             # A register that does not exist yet is read as empty and only created by
             # the first commit (see _Run.writable); an existing one is opened for
             # writing. Opened inside the stop's record: a SIGTERM while it connects is
