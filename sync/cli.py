@@ -475,7 +475,8 @@ def _refuse_options_of_other_formats(chosen: str) -> None:
 @click.option("--delimiter", help="CSV delimiter: ; , tab | (default: ; for fi/sv/cs, , for en).")
 @click.option("--bom/--no-bom", default=True, show_default=True, help="CSV: UTF-8 byte-order mark.")
 @click.option("--spreadsheet-safe", is_flag=True,
-              help='CSV: write values with leading zeros as ="00100".')
+              help='CSV: write values a spreadsheet would re-type (leading zeros, long '
+                   'digits, dates, amounts, times, TRUE/FALSE) as ="00100".')
 @click.option("--labels", "layout", type=click.Choice(LABEL_LAYOUTS), default="8x2",
               show_default=True, help="Labels per A4 sheet, rows x columns.")
 @click.option("--group", help="Only customers in this group (case ignored).")

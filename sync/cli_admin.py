@@ -39,7 +39,7 @@ def _records(frame: pl.DataFrame) -> list[dict[str, Any]]:
 @db_option
 @json_option
 def batches_cmd(db: str, as_json: bool) -> None:
-    """List the batches: id, kind, time, actor, source, checksum, counts, reverted."""
+    """List the batches: id, time, kind, actor, source, checksum, counts, reverted."""
     def body(register: SQLRegister) -> int:
         frame = register.batches()
         lines = []
@@ -103,7 +103,7 @@ def batch_show_cmd(batch_id: int, db: str, as_json: bool) -> None:
 @db_option
 @json_option
 def history_cmd(customer: str, db: str, as_json: bool) -> None:
-    """Show a customer's field changes over time: field, old -> new, when, who, batch."""
+    """Show a customer's field changes over time: when, batch, who, field: old -> new."""
     def body(register: SQLRegister) -> int:
         changes = register.history(customer=customer)
         if changes.is_empty() and register.fetch(pl.Series([customer]), ()).is_empty():

@@ -191,7 +191,7 @@ def fail(as_json: bool, message: str, code: int) -> None:
 
 db_option = click.option(
     "--db", envvar="REGSYNC_DB", default="register.db", show_default=True,
-    help="Register: an SQLite file, sqlite:///path (or $REGSYNC_DB).")
+    help="Register: an SQLite file, sqlite:///path or postgresql://... (or $REGSYNC_DB).")
 json_option = click.option("--json", "as_json", is_flag=True,
                             help="Print one JSON object on stdout; human output on stderr.")
 def _checked_actor(_context: click.Context, _param: click.Parameter, value: str) -> str:
