@@ -55,10 +55,16 @@ def open_register(url: str, *, create: bool, migrating: bool = False) -> SQLRegi
     _check_url(url)
     if not is_postgres_url(url):
         return SQLiteRegister.open(sqlite_path(url), create=create, migrating=migrating)
-    from sync.writers.register.postgres import PostgresRegister, connect, has_register
+    from sync.writers.register.postgres import (
+        PostgresRegister,
+        check_database,
+        connect,
+        has_register,
+    )
 
     conn, schema, label = connect(url, _schema())
     try:
+        check_database(conn, label, writing=create)
         if has_register(conn, schema, label):
             register = PostgresRegister(conn, label, schema, url=url)
         elif not create:

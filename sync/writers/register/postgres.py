@@ -72,6 +72,27 @@ def connect(url: str, schema: str | None = None) -> tuple[psycopg.Connection, st
     return conn, chosen, label_of(conn.info.host, conn.info.port, conn.info.dbname, chosen)
 
 
+def check_database(conn: psycopg.Connection, label: str, *, writing: bool) -> None:
+    """RegisterError (exit 2), before anything is read or written, for a database a
+    register can't live in: one not encoded in UTF-8, or, for a command that writes, a
+    role that may not create temporary tables there."""
+    encoding = conn.info.parameter_status("server_encoding") or "unknown"
+    if encoding != "UTF8":
+        # LATIN9 can't hold 'Věra' (the server refuses the value: QA saw exit 70) and
+        # SQL_ASCII stores bytes unchecked, so lengths and case count bytes, not letters.
+        raise RegisterError(
+            f"{label}: the database is encoded in {encoding}, which can't hold every "
+            f"letter a customer's name may have; a register needs a UTF8 database "
+            f"(createdb -E UTF8 -T template0 NAME); nothing was read or written")
+    if writing and not conn.execute(
+            "SELECT has_database_privilege(current_database(), 'TEMPORARY')").fetchone()[0]:
+        role, database = conn.info.user, conn.info.dbname
+        raise RegisterError(
+            f"{label}: role {role} may not create temporary tables in database "
+            f"{database}, where a commit stages its updates (GRANT TEMPORARY ON DATABASE "
+            f'"{database}" TO "{role}"); nothing was written')
+
+
 @contextmanager
 def server_errors(conn: psycopg.Connection, label: str) -> Iterator[None]:
     """What the server refuses, and a connection lost (a server restart, an admin's
@@ -405,10 +426,10 @@ class PostgresRegister(SQLRegister):
     def _upsert_blocks(self, blocks: pl.DataFrame) -> None:
         self._execute("CREATE TEMP TABLE IF NOT EXISTS regsync_blocks "
                       "(block TEXT, customer_number TEXT, name TEXT) ON COMMIT DELETE ROWS")
-        self._execute("DELETE FROM regsync_blocks")
-        self._copy("regsync_blocks", blocks.select("block", "customer_number", "name"))
+        self._execute("DELETE FROM pg_temp.regsync_blocks")
+        self._copy("pg_temp.regsync_blocks", blocks.select("block", "customer_number", "name"))
         self._execute(f"INSERT INTO {self._t('name_blocks')} (block, customer_number, name) "
-                      f"SELECT block, customer_number, name FROM regsync_blocks "
+                      f"SELECT block, customer_number, name FROM pg_temp.regsync_blocks "
                       f"ON CONFLICT (block, customer_number) DO UPDATE SET name = EXCLUDED.name")
 
     def _insert_blocks(self, blocks: pl.DataFrame) -> None:
@@ -422,16 +443,19 @@ class PostgresRegister(SQLRegister):
         # costs no index entry), so every column takes CASE WHEN changed THEN value.
         staged = [f'"v{i}" {"BIGINT" if c == "group_id" else "TEXT"}, "m{i}" BOOLEAN'
                   for i, c in enumerate(columns)]
-        self._execute("DROP TABLE IF EXISTS regsync_update")
+        # pg_temp's, by name: unqualified, a DROP before the temporary table exists
+        # would find a table of that name in the search path (QA: public's).
+        self._execute("DROP TABLE IF EXISTS pg_temp.regsync_update")
         self._execute(f"CREATE TEMP TABLE regsync_update (customer_number TEXT, "
                       f"{', '.join(staged)}) ON COMMIT DROP")
-        self._copy("regsync_update", wide)
-        self._execute("ANALYZE regsync_update")
+        self._copy("pg_temp.regsync_update", wide)
+        self._execute("ANALYZE pg_temp.regsync_update")
         sets = ", ".join(f'"{c}" = CASE WHEN s."m{i}" THEN s."v{i}" ELSE c."{c}" END'
                          for i, c in enumerate(columns))
         self._execute(
             f'UPDATE {self._t("customers")} c SET {sets}, updated_batch = ? '
-            f"FROM regsync_update s WHERE c.customer_number = s.customer_number", (batch_id,))
+            f"FROM pg_temp.regsync_update s WHERE c.customer_number = s.customer_number",
+            (batch_id,))
 
     def _write_history(self, rows: pl.DataFrame) -> None:
         self._copy(self._t("history"), rows.select(HISTORY_COLUMNS))
