@@ -22,6 +22,15 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 
 
+@pytest.fixture(autouse=True)
+def _in_a_folder_of_its_own(tmp_path_factory: pytest.TempPathFactory,
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test runs in an empty folder of its own: what a command writes by default
+    into the current folder (SOURCE.plan, register.db) lands there, not in the
+    repository, and two tests running at once never share such a file."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
 @dataclass
 class Run:
     """The outcome of one regsync command."""
