@@ -6,6 +6,7 @@ stdout) and an exit code of spec section 7; a traceback is only for our own bugs
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -289,7 +290,10 @@ def _written_after(path: Path | None, what: str, write: Callable[[Path], None]
             # A stop after the commit landed (during COMMIT, or once it had returned,
             # review): the batch stands, and so does its report.
             if isinstance(stop, StoppedAfterCommit) or work_has_stood():
-                replace_with(temp, path)
+                # The stop's line, naming the batch, is what the user must see; a
+                # report that can't be put in place now must not take its place.
+                with contextlib.suppress(OSError):
+                    replace_with(temp, path)
             raise
         with _write_errors(path, what):
             replace_with(temp, path)

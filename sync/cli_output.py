@@ -134,7 +134,11 @@ def run(as_json: bool, action: Callable[[], int]) -> None:
         with sigterm_interrupts():
             code = action()
     except RegsyncError as exc:
-        fail(as_json, exc.message, exc.exit_code)
+        # After writing that stands (a report that can't be put in place once the
+        # commit landed), the line says so: its exit code alone would read "nothing
+        # was written".
+        fail(as_json, f"{exc.message} after {_standing[-1]}" if _standing else exc.message,
+             exc.exit_code)
     except StoppedAfterCommit as stop:
         fail(as_json, stop.message, stop.exit_code)
     except Terminated:

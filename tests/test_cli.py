@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import sync.cli
 from sync.rules import load_rules
 from sync.writers.register import open_register
 from tests.conftest import (
@@ -611,3 +612,45 @@ def test_an_actor_that_is_blank_or_spans_lines_is_refused(
                      "--actor", " maija ", "--json")
     assert result.exit_code == 0
     assert run_cli("batches", "--db", db, "--json").json()["batches"][0]["actor"] == "maija"
+
+
+@pytest.mark.parametrize("stopped", [False, True])
+def test_a_report_that_cannot_be_put_in_place_after_the_commit_says_the_batch_stands(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stopped: bool) -> None:
+    # Review: once the batch landed, a report that could not be renamed into place said
+    # only "cannot write the report" (exit 2, read as "nothing was written"), or, after a
+    # stop, took the place of the stop's line naming the batch (exit 70).
+    from sync.writers.register.sql_commit import SQLCommits
+
+    db, report = tmp_path / "r.db", tmp_path / "report.csv"
+    assert run_cli("import", FIXTURES / "demo" / "register.csv", "--db", db,
+                   "--yes").exit_code == 0
+
+    def refused(*_args: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(sync.cli, "replace_with", refused)
+    if stopped:
+        real_apply = SQLCommits.apply
+
+        def apply_then_stop(self: SQLCommits, *args: object, **kwargs: object) -> object:
+            landed = real_apply(self, *args, **kwargs)
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)  # the handler runs here
+            return landed
+
+        monkeypatch.setattr(SQLCommits, "apply", apply_then_stop)
+    result = run_cli("import", FIXTURES / "demo" / "asiakkaat.csv", "--db", db, "--yes",
+                     "--report", report, "--json")
+    if stopped:
+        assert result.exit_code == 143, result.stderr
+        assert result.json()["error"] == ("terminated (SIGTERM) just as the commit went "
+                                          "through: batch 2 stands (regsync batch show 2)")
+    else:
+        assert result.exit_code == 2, result.stderr
+        assert result.json()["error"] == (
+            f"{report}: cannot write the report: Permission denied after batch 2 was "
+            "committed: it stands (regsync batch show 2)")
+    assert [b["id"] for b in json.loads(run_cli("batches", "--db", db, "--json").stdout)[
+        "batches"]] == [1, 2]
+    assert not report.exists()

@@ -1158,6 +1158,12 @@ def test_an_unknown_number_that_is_a_customers_rounded_by_a_spreadsheet_is_a_con
     assert rows[2]["message"] == (
         "number 1234567890123460 is unknown, but it may be customer 1234567890123456's as a "
         "spreadsheet writes it, which keeps a number's first 15 digits only; check it")
+    # One number on three rows is one number's evidence, not three (review).
+    rows = preview_rows(db, tmp_path, "customer_number;name\n1234567890123460;Aho Group Oy\n"
+                                      "1234567890123460;Aho Group Oy\n"
+                                      "1234567890123460;Aho Group Oy\n")
+    assert rows[2]["status"] == "New"
+    assert rows[2]["message"].endswith("keeps a number's first 15 digits only; check it")
     # Re-imported, the long numbers are all known: no New row to look at (was exit 70).
     again = write_csv(tmp_path / "again.csv", "customer_number;name\n7350012345678900;D Oy\n")
     assert run_cli("import", again, "--db", db, "--yes").exit_code == 0

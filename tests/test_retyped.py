@@ -188,6 +188,10 @@ NUMBER_CASES = [
     ("12345678901234567890", "1.23E+19", NUMBER),
     ("12345678901234567890", "12345678901234600000", NUMBER),
     ("7350012345678901", "7350012345678900", NUMBER),
+    # Rounding that carries past the 15th digit (review).
+    ("12345678901239999", "12345678901240000", NUMBER),
+    ("999999999999999999", "1000000000000000000", NUMBER),
+    ("0.1234567890123999", "0.1234567890124", NUMBER),
     # Currencies, before or after, as symbols or codes.
     ("$1,000.00", "1000", AMOUNT), ("€ 5,00", "5", AMOUNT), ("5 €", "5", AMOUNT),
     ("€5", "5", AMOUNT), ("5 kr", "5,00 kr", AMOUNT), ("5 000 kr", "5\u00a0000,00 kr", AMOUNT),
