@@ -112,15 +112,18 @@ def preview(source: Path, register: Register, rules: Rules,
     `progress`, when given, is called as each step of PREVIEW_STEPS begins.
     """
     options = options or ReadOptions()
+    # The source first, outside the register's snapshot: on PostgreSQL that snapshot is
+    # a transaction held open, which a long parse (a large workbook) would keep from
+    # the server's vacuum (review). The register is not read meanwhile.
+    _step(progress, "reading the source")
+    table = read_source(source, encoding=options.encoding, delimiter=options.delimiter,
+                        header_row=options.header_row, sheet=options.sheet)
+    checksum = file_checksum(source)
     with register.read_snapshot():
-        # Read the register's version before anything else: a commit that lands while
+        # The register's version before any register read: a commit that lands while
         # this preview reads is then seen by the commit's stale check.
         at = _register_point(register)
-        _step(progress, "reading the source")
-        table = read_source(source, encoding=options.encoding, delimiter=options.delimiter,
-                            header_row=options.header_row, sheet=options.sheet)
-        plan = _plan(table, str(source), file_checksum(source), register, rules, at,
-                     progress)
+        plan = _plan(table, str(source), checksum, register, rules, at, progress)
         _check_unchanged(register, at)
     return plan
 

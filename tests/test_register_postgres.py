@@ -426,3 +426,28 @@ def test_a_preview_outlives_the_servers_idle_in_transaction_timeout(
             admin.execute(f'REVOKE ALL ON ALL TABLES IN SCHEMA "{schema}" FROM {role}')
             admin.execute(f'REVOKE ALL ON SCHEMA "{schema}" FROM {role}')
             admin.execute(f"DROP ROLE {role}")
+
+
+def test_a_preview_reads_its_source_before_it_holds_the_registers_snapshot(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch):
+    # Review: the snapshot (a transaction held open) began before the source was read,
+    # so a long parse kept the server's vacuum waiting for nothing.
+    import sync.pipeline as pipeline
+    from sync.rules import load_rules
+
+    assert run_cli("import", REGISTER, "--db", pg_url, "--yes").exit_code == 0
+    register = open_register(pg_url, create=False)
+    seen: list[bool] = []
+    real = pipeline.read_source
+
+    def reading(*args: object, **kwargs: object) -> object:
+        seen.append(register._idle())  # no transaction open on the register meanwhile
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "read_source", reading)
+    try:
+        plan = pipeline.preview(SOURCE, register, load_rules(None))
+        assert seen == [True]
+        assert plan.header.counts["modified"] > 0
+    finally:
+        register.close()
