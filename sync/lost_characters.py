@@ -232,36 +232,65 @@ def _same_digits_or_not_a_number(new: pl.Expr, old: pl.Expr) -> pl.Expr:
 
 
 def cut_by_a_cell(new: str | None, old: str | None) -> bool:
-    """Whether `new` is what a spreadsheet cell keeps of `old`: its first CELL_LIMIT
-    UTF-16 units (Excel and LibreOffice count so: an emoji is two), without half of a
-    character cut in two, trimmed as the import trims a cell (QA: a cut that ended in a
-    space, and notes with an emoji, were stored cut); or `old` with the line breaks a
-    spreadsheet puts into long lines (`broken_lines`)."""
+    """Whether `new` is what a spreadsheet makes of `old` in one cell: `old` with the
+    line breaks LibreOffice puts into long lines (`_kept_with_breaks`), whole, or cut at
+    the cell's CELL_LIMIT UTF-16 units (Excel and LibreOffice count so: an emoji is
+    two), without half of a character, trimmed as the import trims a cell (QA: a cut
+    that ended in a space, notes with an emoji, and notes broken and then cut through
+    an XLSX were stored as the file had them)."""
     if new is None or old is None or new == old:
         return False
-    if new in (broken := broken_lines(old), broken.strip()):
-        return True
-    units = old.encode("utf-16-le")
-    if len(units) <= 2 * CELL_LIMIT:
+    found = _kept_with_breaks(new, old)
+    if found is None:
         return False
-    kept = units[:2 * CELL_LIMIT].decode("utf-16-le", errors="ignore")
-    return new in (kept, kept.strip())
+    kept, last = found
+    if kept == len(old):
+        return True  # `old` whole, with breaks added
+    # Cut: the cell held CELL_LIMIT units of the (broken) text, or one less where the
+    # next character (an emoji) would have been split; the trim took the white space it
+    # ended in, which may hold one break added after the last line of `new`.
+    rest = old[kept:]
+    space = rest[:len(rest) - len(rest.lstrip())]
+    low = _units(new)
+    high = low + _units(space) + (LINE_LIMIT - LOOK_BACK <= last <= LINE_LIMIT)
+    if low <= CELL_LIMIT <= high:
+        return True
+    after = rest[len(space):len(space) + 1]
+    return high == CELL_LIMIT - 1 and after > "\uffff"
 
 
-# LibreOffice's CSV import breaks a line of a multi-line quoted cell after every
-# LINE_LIMIT characters (QA: notes of 20,000 characters came back with a '\n' more).
+# LibreOffice's CSV import breaks a line of a multi-line quoted cell once it is longer
+# than LINE_LIMIT UTF-16 units: after the last space, punctuation or emoji among the
+# line's last units before the limit (it looks back 84), or at the limit where there
+# is none (QA, LibreOffice 7.4: measured on 79 files; notes of 20,000 characters came
+# back with a '\n' more). LOOK_BACK leaves room for other versions.
 LINE_LIMIT = 16_367
+LOOK_BACK = 100
 
 
-def broken_lines(text: str) -> str:
-    """`text` as LibreOffice reads it from a CSV cell: where the cell holds a line
-    break, each line of it broken after every LINE_LIMIT characters (unchanged
-    otherwise)."""
-    if "\n" not in text:
-        return text
-    return "\n".join("\n".join(line[at:at + LINE_LIMIT]
-                               for at in range(0, max(len(line), 1), LINE_LIMIT))
-                     for line in text.split("\n"))
+def _kept_with_breaks(new: str, old: str) -> tuple[int, int] | None:
+    """How many characters of `old` `new` is, and the UTF-16 units of its last line,
+    where `new` is the first characters of `old` (all of them, or a cut) with line
+    breaks added only where LibreOffice adds them (each piece of a long line
+    LINE_LIMIT - LOOK_BACK to LINE_LIMIT units long); None where `new` is anything else."""
+    at = 0
+    lines = new.split("\n")
+    for line in lines[:-1]:
+        if not old.startswith(line, at):
+            return None
+        at += len(line)
+        if old.startswith("\n", at):
+            at += 1  # a break `old` has
+        elif not LINE_LIMIT - LOOK_BACK <= _units(line) <= LINE_LIMIT:
+            return None  # a break added where a spreadsheet adds none: an edit
+    if not old.startswith(lines[-1], at):
+        return None
+    return at + len(lines[-1]), _units(lines[-1])
+
+
+def _units(text: str) -> int:
+    """The UTF-16 units of `text`, as spreadsheets count a cell's length."""
+    return len(text.encode("utf-16-le")) // 2
 
 
 def lost_groups(rows: pl.DataFrame, register: Register) -> pl.DataFrame:

@@ -1209,6 +1209,37 @@ def test_a_number_a_spreadsheet_took_the_spaces_out_of_never_renames_another_cus
     assert customers(db)["1001"]["name"] == "Hal Hoo"
 
 
+def test_notes_broken_as_libreoffice_breaks_them_keep_the_registers(register_url, tmp_path):
+    # QA, LibreOffice 7.4 (79 files measured): a line is broken once longer than 16,367
+    # UTF-16 units (an emoji is two), after the last space or punctuation among its last
+    # 84 units, and an XLSX cell then keeps 32,767 units of the broken text. Notes with
+    # an emoji, with words, or broken and then cut came back Modified.
+    db = register_url
+    emoji, words, long = ("\U0001f642" + "x" * 19_999 + "\ny", "abcd " * 4_000 + "\ny",
+                          "x" * 40_000 + "\ny")
+    edited = "x" * 20_000 + "\ny"
+    first = write_csv(tmp_path / "first.csv", "customer_number;name;notes\n"
+                      f"1;Aho Oy;\"{emoji}\"\n2;Beta Oy;\"{words}\"\n"
+                      f"3;Gamma Oy;\"{long}\"\n4;Delta Oy;\"{edited}\"\n")
+    assert run_cli("import", first, "--db", db, "--yes").exit_code == 0
+    saved = {
+        "1": emoji[:16_366] + "\n" + emoji[16_366:],  # 2 + 16,365 units: at the limit
+        "2": words[:16_365] + "\n" + words[16_365:],  # after the space at 16,364
+        "3": "x" * 16_367 + "\n" + "x" * 16_367 + "\n" + "x" * 31,  # broken, then cut
+        "4": "x" * 10_000 + "\n" + "x" * 10_000 + "\ny",  # a break no spreadsheet adds
+    }
+    rows = preview_rows(db, tmp_path, "customer_number;notes\n" + "".join(
+        f"{number};\"{notes}\"\n" for number, notes in saved.items()))
+    assert [rows[n]["status"] for n in (2, 3, 4, 5)] == ["No change", "No change",
+                                                          "No change", "Modified"]
+    assert rows[2]["message"] == (
+        "notes: kept the register's value (20002 characters): the file has it with line "
+        "breaks a spreadsheet put into its lines of more than 16367 characters")
+    assert rows[4]["message"] == (
+        "notes: kept the register's value (40002 characters): the file has its first "
+        "32767, as many as a spreadsheet cell holds")
+
+
 def test_notes_whose_long_lines_a_spreadsheet_broke_keep_the_registers(register_url,
                                                                        tmp_path):
     # QA (LibreOffice's CSV import): a multi-line cell's lines are broken after every
