@@ -20,9 +20,13 @@ from sync.writers.register import SQLiteRegister, open_register
 from tests.conftest import customers
 
 RULES = load_rules()
-COLUMNS = ("customer_number", "name", "business_id", "email", "phone", "street_address",
-           "postal_code", "city", "customer_group", "notes")
+COLUMNS = ("customer_number", "customer_type", "name", "business_id", "vat_id", "email",
+           "phone", "street_address", "postal_code", "city", "country", "customer_group",
+           "language", "notes")
 VALID_FI_IDS = ("0112038-9", "2617416-4", "0737546-2", "1572860-0", "2331972-7")
+_SE_IDS, _CZ_IDS = ("556036-0793", "5560360793"), ("25596641", "00023205")
+VALID_IDS = {"Sverige": _SE_IDS, "SE": _SE_IDS, "Ruotsi": _SE_IDS,
+             "Česko": _CZ_IDS, "CZ": _CZ_IDS, "Tšekki": _CZ_IDS}
 
 letters = st.sampled_from("abcdefghijklmnopqrstuvwxyzäöåABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÅ")
 word = st.text(letters, min_size=1, max_size=8)
@@ -33,10 +37,21 @@ name = st.lists(word, min_size=1, max_size=3).map(" ".join)
 def customer(draw: st.DrawFn, number: int) -> dict[str, str]:
     """One customer row as a spreadsheet might hold it (some cells empty, some damaged)."""
     maybe = lambda strategy: draw(st.one_of(st.just(""), strategy))  # noqa: E731
+    country = maybe(st.sampled_from(["FI", "fi", "Suomi", "Finland", "Sverige", "SE",
+                                     "Ruotsi", "Česko", "CZ", "Tšekki"]))
     return {
         "customer_number": str(number),
+        # Values in each language the default rules read (spec section 10).
+        "customer_type": maybe(st.sampled_from(["company", "person", "Yritys", "Henkilö",
+                                                "Företag", "Privatperson", "Firma",
+                                                "Fyzická osoba"])),
         "name": draw(name),
-        "business_id": maybe(st.sampled_from(VALID_FI_IDS + ("112038-9",))),
+        "vat_id": maybe(st.sampled_from(["FI01120389", "fi 0112 0389", "SE556036079301"])),
+        "country": country,
+        "language": maybe(st.sampled_from(["fi", "sv", "cs", "en"])),
+        # A business id valid for the row's country (another country's is Rejected).
+        "business_id": maybe(st.sampled_from(VALID_IDS[country] if country in VALID_IDS
+                                             else VALID_FI_IDS + ("112038-9",))),
         "email": maybe(st.builds(lambda a, b: f"{a}@{b}.example", word, word)),
         "phone": maybe(st.sampled_from(["+358401234567", "040 123 4567", "401234567",
                                         "+46701234567", "09 1234 567"])),
@@ -61,7 +76,8 @@ def _unique_business_ids(rows: list[dict[str, str]]) -> list[dict[str, str]]:
     """Business ids are unique per customer in a clean file (else rows are Conflicts)."""
     seen: set[str] = set()
     for row in rows:
-        key = "0112038-9" if row["business_id"] == "112038-9" else row["business_id"]
+        # One id however written: `112038-9` is `0112038-9`, `5560360793` `556036-0793`.
+        key = "".join(c for c in row["business_id"] if c.isdigit()).lstrip("0")
         if key and key in seen:
             row["business_id"] = ""
         seen.add(key)
