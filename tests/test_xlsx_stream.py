@@ -816,3 +816,19 @@ def test_uncomputed_formulas_in_xml_only_calamine_reads_refuse_the_sheet(
         read_xlsx(path)
     computed_values = _raw_book(tmp_path / "y.xlsx", rows, prefix="x")
     assert read_xlsx(computed_values).frame.rows() == [(2, "0", "Aho Oy")]
+
+
+@pytest.mark.parametrize("cell", [
+    '<c\n r="A2" t="inlineStr"><is><t>007</t></is></c>',
+    '<c r = "A2" t = "inlineStr"><is><t>007</t></is></c>',
+    '<c r="A2" t="inlineStr"><is><t>007</t ></is ></c >',
+    '<c\tr="A2"\tt="inlineStr"><is><t>007</t></is></c>'])
+def test_a_cell_in_xml_spelled_with_unusual_white_space_is_read_not_dropped(
+        tmp_path: Path, cell: str) -> None:
+    # QA: a cell written `<c\n r="A2"` (valid XML) vanished from a streamed sheet, and
+    # the row was imported without its customer number.
+    rows = ('<row r="1"><c r="A1" t="inlineStr"><is><t>Asiakasnumero</t></is></c>'
+            '<c r="B1" t="inlineStr"><is><t>Nimi</t></is></c></row>'
+            f'<row r="2">{cell}<c r="B2" t="inlineStr"><is><t>Seven Oy</t></is></c></row>')
+    path = _raw_book(tmp_path / "x.xlsx", rows)
+    assert read_xlsx(path, stream_bytes=0).frame.rows() == [(2, "007", "Seven Oy")]
