@@ -832,3 +832,28 @@ def test_a_cell_in_xml_spelled_with_unusual_white_space_is_read_not_dropped(
             f'<row r="2">{cell}<c r="B2" t="inlineStr"><is><t>Seven Oy</t></is></c></row>')
     path = _raw_book(tmp_path / "x.xlsx", rows)
     assert read_xlsx(path, stream_bytes=0).frame.rows() == [(2, "007", "Seven Oy")]
+
+
+def test_shared_strings_with_a_namespace_prefix_are_read(tmp_path: Path) -> None:
+    # QA: the .NET OpenXML SDK prefixes every element (<x:sst><x:si><x:t>); the streamed
+    # reader found no strings and refused the workbook ("names shared string '0'").
+    path = tmp_path / "x.xlsx"
+    book = xlsxwriter.Workbook(str(path))  # shared strings, as Excel writes them
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, ["Asiakasnumero", "Nimi", "Postinumero"])
+    sheet.write_row(1, 0, [42, "Alpha Oy"])
+    sheet.write_number(1, 2, 100, book.add_format({"num_format": "00000"}))
+    book.close()
+    with zipfile.ZipFile(path) as source:
+        members = {info.filename: source.read(info) for info in source.infolist()}
+    xml = members["xl/sharedStrings.xml"].decode("utf-8")
+    xml = re.sub(r"<(/?)(sst|si|t|r|rPr)\b", r"<\1x:\2", xml).replace("<x:sst xmlns=",
+                                                                       "<x:sst xmlns:x=")
+    members["xl/sharedStrings.xml"] = xml.encode("utf-8")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, data in members.items():
+            target.writestr(name, data)
+    for stream_bytes in (0, None):
+        table = read_xlsx(path, **({} if stream_bytes is None else {"stream_bytes": 0}))
+        assert table.headers == ["Asiakasnumero", "Nimi", "Postinumero"]
+        assert table.frame.rows() == [(2, "42", "Alpha Oy", "00100")]

@@ -369,6 +369,9 @@ def _date_tokens(code: str) -> list[str]:
 _SST_END = re.compile(r"(?:</(?:[\w.-]+:)?sst>|<(?:[\w.-]+:)?sst\b[^>]*/>)\s*$")
 
 
+_SST_PREFIX = re.compile(r"<([A-Za-z_][\w.-]*:)sst[\s>/]")
+
+
 def _read_shared(archive: zipfile.ZipFile, part: str | None) -> pl.Series:
     """The shared strings of `part`; DamagedPart when its XML is cut off (a string
     missing from it would read as an empty cell)."""
@@ -376,7 +379,14 @@ def _read_shared(archive: zipfile.ZipFile, part: str | None) -> pl.Series:
         return pl.Series("shared", [], dtype=pl.String)
     pieces: list[pl.Series] = []
     last = ""
-    for window in windows(archive, part, "</si>"):
+    # A namespace prefix on every element (<x:sst><x:si><x:t>, as the .NET OpenXML SDK
+    # writes them) is taken off: text holds no '<' (XML escapes it), so only tags change.
+    with archive.open(part) as handle:
+        found = _SST_PREFIX.search(handle.read(4096).decode("utf-8", errors="replace"))
+    prefix = found.group(1) if found else ""
+    for window in windows(archive, part, f"</{prefix}si>"):
+        if prefix:
+            window = window.replace(f"<{prefix}", "<").replace(f"</{prefix}", "</")
         last = window
         items = window.split("<si")[1:]
         raw = pl.Series("si", items, dtype=pl.String)
