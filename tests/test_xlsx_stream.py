@@ -857,3 +857,24 @@ def test_shared_strings_with_a_namespace_prefix_are_read(tmp_path: Path) -> None
         table = read_xlsx(path, **({} if stream_bytes is None else {"stream_bytes": 0}))
         assert table.headers == ["Asiakasnumero", "Nimi", "Postinumero"]
         assert table.frame.rows() == [(2, "42", "Alpha Oy", "00100")]
+
+
+@pytest.mark.parametrize("error", ["#CALC!", "#SPILL!", "Err:502", "#GETTING_DATA"])
+def test_an_error_calamine_does_not_know_is_an_error_cell_not_an_unreadable_book(
+        tmp_path: Path, error: str) -> None:
+    # QA: one #SPILL! (Excel's dynamic arrays) or Err:502 (LibreOffice) refused the whole
+    # workbook, exit 2, even in a column the import ignores.
+    rows = ('<row r="1"><c r="A1" t="inlineStr"><is><t>Asiakasnumero</t></is></c>'
+            '<c r="B1" t="inlineStr"><is><t>Nimi</t></is></c>'
+            '<c r="C1" t="inlineStr"><is><t>Apu</t></is></c></row>'
+            '<row r="2"><c r="A2"><v>1</v></c><c r="B2" t="inlineStr"><is><t>Aho Oy</t></is>'
+            f'</c><c r="C2" t="e"><f>FILTER(A:A,A:A&gt;5)</f><v>{error}</v></c></row>')
+    path = _raw_book(tmp_path / "x.xlsx", rows)
+    report = tmp_path / "r.csv"
+    result = run_cli("preview", path, "--db", tmp_path / "r.db", "--report", report,
+                     "--plan", tmp_path / "p.plan", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["new"] == 1
+    line = report.read_text(encoding="utf-8").splitlines()[1]
+    assert line.startswith("2,New,1,") and (
+        f"Apu: the cell in column 'Apu' holds the spreadsheet error {error}" in line)

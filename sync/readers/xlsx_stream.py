@@ -168,6 +168,11 @@ _EMPTY_VALUE_XML = re.compile(rb"<v(?:\s[^>]*)?(?:/>|>\s*</v>)")
 _ERROR_WITHOUT_ERROR = re.compile(rb'\st="e"[^>]*(?:/>|>\s*</c>)')
 _NO_BOOLEAN = re.compile(rb'\st="b"[^>]*>\s*(?:<f\b[^>]*/>|<f\b[^>]*>[^<]*</f>)?\s*'
                          rb'<v(?:\s[^>]*)?>(?!\s*[01]\s*</v>)[^<]*</v>')
+# An error calamine does not know (#SPILL!, #CALC!, LibreOffice's Err:502): it refuses
+# the whole workbook for one such cell, even in a column the import ignores (QA).
+_UNKNOWN_ERROR = re.compile(rb'\st="e"[^>]*>\s*(?:<f\b[^>]*/>|<f\b[^>]*>[^<]*</f>)?\s*'
+                            rb'<v(?:\s[^>]*)?>(?!\s*(?:#DIV/0!|#N/A|#NAME\?|#NULL!|#NUM!|'
+                            rb'#REF!|#VALUE!)\s*</v>)')
 # t="" of a cell, or of a formula (shared, array, normal, dataTable)
 _UNKNOWN_TYPE = re.compile(rb' t="(?!(?:s|n|b|e|str|inlineStr|d|shared|array|normal|dataTable)")'
                            rb'[^"]*"')
@@ -496,7 +501,8 @@ def _survey_block(found: SheetSurvey, data: bytes, texts: re.Pattern[bytes] | No
 def _odd(data: bytes) -> bool:
     """Does `data` hold a cell calamine reads otherwise than this reader?"""
     return (any(marker in data for marker in _OTHER_SPELLING) or b' t="d"' in data
-            or (b' t="e"' in data and _ERROR_WITHOUT_ERROR.search(data) is not None)
+            or (b' t="e"' in data and (_ERROR_WITHOUT_ERROR.search(data) is not None
+                                       or _UNKNOWN_ERROR.search(data) is not None))
             or (b' t="b"' in data and _NO_BOOLEAN.search(data) is not None)
             or _EMPTY_VALUE_XML.search(data) is not None
             or _UNKNOWN_TYPE.search(data) is not None or _no_number(data))
