@@ -111,6 +111,9 @@ def _float_text(value: float) -> str:
         return {"nan": "NaN", "inf": "inf", "-inf": "-inf"}[repr(value)]
     if abs(value) >= IMPRECISE_NUMBERS:
         return imprecise_number_text(value)
+    # The 15 significant digits a spreadsheet shows: =0.1+0.2 is saved as
+    # 0.30000000000000004 and shown as 0.3 (QA); the digits past them are the double's.
+    value = float(f"{value:.15g}")
     if abs(value - round(value)) < _EPS:
         return str(int(round(value))) if value or str(value)[0] != "-" else "-0"
     text = repr(value)
