@@ -880,3 +880,15 @@ def test_an_error_calamine_does_not_know_is_an_error_cell_not_an_unreadable_book
     line = report.read_text(encoding="utf-8").splitlines()[1]
     assert line.startswith("2,New,1,") and (
         f"Apu: the cell in column 'Apu' holds the spreadsheet error {error}" in line)
+
+
+def test_a_sheet_named_with_its_accents_as_separate_marks_is_found(tmp_path: Path) -> None:
+    # QA: --sheet typed or pasted decomposed (NFD: 'A' then U+0308) was refused with "no
+    # sheet named 'Ärrä & Co'; the sheets are 'Ohje', 'Ärrä & Co'".
+    import unicodedata
+
+    path = write_xlsx(tmp_path / "s.xlsx", [["Ohje"]], more_sheets={
+        "Ärrä & Co": [["Asiakasnumero", "Nimi"], [1, "Aho Oy"]]})
+    table = read_xlsx(path, sheet=unicodedata.normalize("NFD", "ärrä & co"))
+    assert table.sheet == "Ärrä & Co"
+    assert table.frame.rows() == [(2, "1", "Aho Oy")]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 import xml.etree.ElementTree as ET
 import zipfile
 import zlib
@@ -203,8 +204,11 @@ def _choose_sheet(path: Path, book: Book, sheet: str | None) -> SheetInfo:
     for candidate in book.sheets:
         if candidate.name == sheet:
             return candidate
+    # Case aside, and composed: a name typed or pasted with its accents as marks of
+    # their own (NFD, as macOS may give it) looks the same (QA).
+    wanted = unicodedata.normalize("NFC", sheet).casefold()
     for candidate in book.sheets:
-        if candidate.name.casefold() == sheet.casefold():
+        if unicodedata.normalize("NFC", candidate.name).casefold() == wanted:
             return candidate
     shown = ", ".join(repr(n) for n in names)
     raise SourceError(f"{path}: no sheet named {sheet!r}; the sheets are {shown} (pass --sheet)")
