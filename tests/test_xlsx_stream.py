@@ -892,3 +892,18 @@ def test_a_sheet_named_with_its_accents_as_separate_marks_is_found(tmp_path: Pat
     table = read_xlsx(path, sheet=unicodedata.normalize("NFD", "ärrä & co"))
     assert table.sheet == "Ärrä & Co"
     assert table.frame.rows() == [(2, "1", "Aho Oy")]
+
+
+@pytest.mark.parametrize("stream_bytes", [0, xlsx.STREAM_BYTES])
+def test_hidden_and_filtered_rows_are_read_as_the_readme_says(tmp_path: Path,
+                                                              stream_bytes: int) -> None:
+    path = tmp_path / "h.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in (["Asiakasnumero", "Nimi"], [1, "Aho Oy"], [2, "Beta Oy"], [3, "Cee Oy"]):
+        sheet.append(row)
+    sheet.row_dimensions[3].hidden = True
+    sheet.auto_filter.ref = "A1:B4"
+    book.save(path)
+    assert read_xlsx(path, stream_bytes=stream_bytes).frame.rows() == [
+        (2, "1", "Aho Oy"), (3, "2", "Beta Oy"), (4, "3", "Cee Oy")]
