@@ -234,16 +234,20 @@ def _dated_book(path: Path, cells: list[str | float]) -> tuple[SourceTable, Sour
     return whole, streamed
 
 
-def test_a_date_past_9999_or_before_year_1_is_an_error_cell_on_both_paths(
+def test_a_date_past_9999_or_of_a_negative_number_is_an_error_cell_on_both_paths(
         tmp_path: Path) -> None:
     # Excel shows ######## for such a date; calamine wrote +10000-01-01, the stream the
     # serial number: neither is a date anyone typed, so the cell is an error (never a value).
-    serials = [2958465, 2958465.5, 2958466, 2958466.25, 3e6, 1e10, -693594, -693595, -30000]
+    # A negative number too (XLSX QA: -1 read as 1899-12-30, where Excel shows ######## and
+    # LibreOffice 1899-12-29: no date is the safe one); 0 is day zero, as calamine reads it.
+    serials = [2958465, 2958465.5, 2958466, 2958466.25, 3e6, 1e10, -693594, -693595, -30000,
+               -1, 0, 1]
     _, streamed = _dated_book(tmp_path / "dates.xlsx", serials)
     assert streamed.frame["c1"].to_list() == [
-        "9999-12-31", "9999-12-31 12:00:00", None, None, None, None, "0001-01-01", None,
-        "1817-11-11"]
-    assert streamed.cell_errors == [(row, "c1", DATE_OUT_OF_RANGE) for row in (4, 5, 6, 7, 9)]
+        "9999-12-31", "9999-12-31 12:00:00", None, None, None, None, None, None, None, None,
+        "1899-12-31", "1900-01-01"]
+    assert streamed.cell_errors == [(row, "c1", DATE_OUT_OF_RANGE)
+                                    for row in (4, 5, 6, 7, 8, 9, 10, 11)]
 
 
 def test_text_that_looks_like_an_impossible_date_stays_text_on_both_paths(

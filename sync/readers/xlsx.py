@@ -60,8 +60,10 @@ _READ_ERRORS = (fastexcel.FastExcelError, pl.exceptions.PolarsError, ValueError,
 _BOOK_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, KeyError,
                 ET.ParseError, ValueError, OSError, EOFError)
 _MIDNIGHT = " 00:00:00"
-# calamine's text of a date before year 1 (year 0 or negative) or past year 9999.
-_DATE_OUTSIDE = r"^(?:\+[0-9]{5,}|-[0-9]{4,}|0000)-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}"
+# calamine's text of a date past year 9999, or before 1904 (a negative date number in
+# either date system; the sheet's XML decides, see _dates_out_of_range).
+_DATE_OUTSIDE = (r"^(?:\+[0-9]{5,}|-[0-9]{4,}|0[0-9]{3}|1[0-8][0-9]{2}|190[0-3])-[0-9]{2}-[0-9]{2}"
+                 r"(?: [0-9]{2}:[0-9]{2}:[0-9]{2})?")
 # calamine writes a time-of-day cell as a time on its day zero.
 _DAY_ZERO = "1899-12-31 "
 # calamine's text of a date cell (at midnight) or of a time-of-day cell.

@@ -14,7 +14,7 @@ number in a time-only format (`hh:mm:ss`, `[h]:mm:ss`) is the time the sheet sho
 (`00:00:00`, `25:00:00`), which calamine, blind to formats, gives as a date (`read_xlsx`
 streams such a sheet). Error
 cells (`#N/A`, ...) have no text; their error is in column `error`. So does a date cell
-whose date is before year 1 or past 9999 (DATE_OUT_OF_RANGE): Excel shows ######## there,
+whose number is negative or whose date is past 9999 (DATE_OUT_OF_RANGE): Excel shows ######## there,
 and calamine's text (`+10000-01-01`) is no date a reader of ISO dates takes.
 
 Work is done column-wise with polars on each window; the XML is split by its element
@@ -45,7 +45,7 @@ _UNSUPPORTED = ("<![CDATA[", "='")
 _EMPTY_SHEET_DATA = re.compile(r"<sheetData\b[^>]*/>")
 
 
-DATE_OUT_OF_RANGE = "######## (a date before year 1 or past 9999)"
+DATE_OUT_OF_RANGE = "######## (a negative date number, or a date past 9999)"
 """The error of a date cell no spreadsheet can show as a date (Excel shows ########)."""
 
 
@@ -560,7 +560,7 @@ def _cell_name(row: int, col: int) -> str:
 def _numbers(book: Book, cells: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
     """Number cells (`t` absent or "n") as calamine's text; dates by their cell style.
 
-    Also the error column: a date cell whose date is before year 1 or past 9999 has no
+    Also the error column: a date cell whose number is negative or whose date is past 9999 has no
     text and the error DATE_OUT_OF_RANGE.
     """
     number = cells["v"].str.strip_chars()

@@ -133,7 +133,8 @@ def _float_text(value: float) -> str:
 
 def date_text(number: pl.Series, date1904: bool) -> pl.Series:
     """Date cells' serial numbers as calamine's text: `YYYY-MM-DD HH:MM:SS[.fff]`; null
-    for a date before year 1 or past 9999 (no spreadsheet shows it as a date)."""
+    for a negative number or a date past 9999: Excel shows ######## for them (QA: -1
+    read as 1899-12-30; LibreOffice would show 1899-12-29, so no date is the safe one)."""
     serial = number.cast(pl.Float64, strict=False)
     frame = pl.DataFrame({"serial": serial, "number": number})
     days = pl.col("serial")
@@ -144,7 +145,7 @@ def date_text(number: pl.Series, date1904: bool) -> pl.Series:
         days = pl.when(days < 60).then(days + 1).otherwise(days)
     millis = (days * 86_400_000).round()
     moment = epoch + pl.duration(milliseconds=millis.cast(pl.Int64, strict=False))
-    in_range = millis.abs().lt(1e15) & moment.is_between(
+    in_range = (pl.col("serial") >= 0) & millis.abs().lt(1e15) & moment.is_between(
         pl.datetime(1, 1, 1), pl.datetime(9999, 12, 31, 23, 59, 59, 999_999))
     whole = moment.dt.strftime("%Y-%m-%d %H:%M:%S")
     fraction = moment.dt.millisecond()
