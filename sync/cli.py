@@ -93,6 +93,18 @@ def _exit_code(counts: dict[str, int]) -> int:
     return 1 if counts.get("conflict", 0) or counts.get("rejected", 0) else 0
 
 
+# A terminal line names at most this many groups (a file may create 100,000: one line
+# of a megabyte, QA). The preview's --json lists them all.
+_GROUPS_SHOWN = 20
+
+
+def _some(names: list[str]) -> str:
+    """The first _GROUPS_SHOWN of `names`, and how many more."""
+    shown = ", ".join(names[:_GROUPS_SHOWN])
+    more = len(names) - _GROUPS_SHOWN
+    return f"{shown}, and {more} more" if more > 0 else shown
+
+
 def _groups_to_create(plan: Plan) -> list[str]:
     """The groups the plan's commit would create, as they would be spelt, in row order:
     a group is shown before it exists (a typo or a damaged name makes a new one)."""
@@ -365,7 +377,7 @@ def preview_cmd(source: Path, db: str, rules_path: Path | None, encoding: str | 
         groups = _groups_to_create(plan)
         lines = [*_source_lines(plan.header.source_info), *_row_lines(plan),
                  *_summary(plan.header.counts, plan.header.skipped),
-                 *([f"groups to create: {', '.join(groups)}"] if groups else []),
+                 *([f"groups to create: {_some(groups)}"] if groups else []),
                  f"plan written to {target}; apply it with: regsync commit {target}"]
         _emit(as_json, _payload(plan, plan=str(target), groups_to_create=groups,
                                 report=str(report_path) if report_path else None), lines)
@@ -398,7 +410,7 @@ def _commit(plan: Plan | CommitRows, db: str, actor: str, lines: list[str],
         register.close()
     work_stands(f"batch {batch.batch_id} was committed: it stands "
                 f"(regsync batch show {batch.batch_id})")
-    created = f"; groups created: {', '.join(batch.groups_created)}" \
+    created = f"; groups created: {_some(batch.groups_created)}" \
         if batch.groups_created else ""
     lines.append(f"committed batch {batch.batch_id}: {batch.inserted} inserted, "
                  f"{batch.updated} updated{created}")

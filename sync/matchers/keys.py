@@ -17,15 +17,25 @@ MATCH_SCHEMA = {"_row": pl.Int64, "match": pl.String, "matched_by": pl.String,
 _LOOKUP_COLUMN = {"customer_number": "customer_number", "business_id": "business_id",
                   "name": "name_key"}
 
+# A row carries (and its message names) at most this many of the customers sharing its
+# business id or name, and counts the rest: a name or id that thousands of customers
+# share (a placeholder name, legacy data) put every one of their numbers into every
+# such row and its message (QA: 10,000 rows of one name shared by 10,000 customers took
+# 8 GiB and a 1 GB report). Two or more are enough for every decision of the chain.
+NAMED_AT_MOST = 10
+
 
 def _hits(register: Register, key: str, values: pl.Series,
           known_numbers: pl.Series | None) -> pl.DataFrame:
-    """value -> sorted list of customer numbers having it."""
+    """value -> the first NAMED_AT_MOST customer numbers having it (sorted), as `hits`,
+    and how many customers have it, as `count`."""
     if key == "customer_number" and known_numbers is not None:
         found = pl.DataFrame({"value": known_numbers, "customer_number": known_numbers})
     else:
         found = register.lookup(_LOOKUP_COLUMN[key], values)
-    return (found.group_by("value").agg(pl.col("customer_number").sort().alias("hits")))
+    return found.group_by("value").agg(
+        pl.col("customer_number").sort().head(NAMED_AT_MOST).alias("hits"),
+        pl.len().cast(pl.Int64).alias("count"))
 
 
 def deciding_key(order: tuple[str, ...]) -> pl.Expr:
@@ -45,10 +55,17 @@ def _list_text(col: str) -> pl.Expr:
     return pl.col(col).list.join(", ")
 
 
-def _customers(numbers: pl.Expr) -> pl.Expr:
-    """'customer 1003' or 'customers 1003, 1005' for a list of customer numbers."""
+def _customers(numbers: pl.Expr, total: pl.Expr | None = None) -> pl.Expr:
+    """'customer 1003' or 'customers 1003, 1005' for a list of customer numbers; with
+    `total` (how many there are in all) above the list's length, 'customers 1003, 1005,
+    and 20 more'."""
+    listed = numbers.list.sort().list.join(", ")
+    if total is not None:
+        more = total - numbers.list.len()
+        listed = pl.when(more > 0).then(pl.format("{}, and {} more", listed, more)) \
+            .otherwise(listed)
     return pl.format("{} {}", pl.when(numbers.list.len() == 1).then(pl.lit("customer"))
-                     .otherwise(pl.lit("customers")), numbers.list.sort().list.join(", "))
+                     .otherwise(pl.lit("customers")), listed)
 
 
 def _business_id_elsewhere(match: pl.Expr) -> pl.Expr:
@@ -56,6 +73,9 @@ def _business_id_elsewhere(match: pl.Expr) -> pl.Expr:
     customers have too: names them, and says "also" where `match` has it as well (legacy
     data may give one id to two customers), never that it is not the match's."""
     hits = pl.col("business_id_hits")
+    # Only the first of very many customers are at hand: whether `match` is among the
+    # rest is not known here, so the message names some and counts the rest.
+    listed_only = pl.col("business_id_count") > hits.list.len()
     other_numbers = hits.list.set_difference(pl.concat_list(match))
     others = _customers(other_numbers)
     # The id's customer numbered like the match with leading zeros (0042 for 42): a
@@ -66,7 +86,10 @@ def _business_id_elsewhere(match: pl.Expr) -> pl.Expr:
              .list.contains(unpadded))
     hint = pl.when(zeros).then(pl.lit(" (a spreadsheet may have dropped the number's "
                                       "leading zeros)")).otherwise(pl.lit(""))
-    return (pl.when(hits.list.contains(match))
+    return (pl.when(listed_only)
+            .then(pl.format("business_id {} belongs to {}", pl.col("business_id"),
+                            _customers(hits, pl.col("business_id_count"))))
+            .when(hits.list.contains(match))
             .then(pl.format("business_id {} also belongs to {}", pl.col("business_id"), others))
             .otherwise(pl.format("business_id {} belongs to {}, not to customer {}{}",
                                  pl.col("business_id"), others, match, hint)))
@@ -96,9 +119,9 @@ def match_keys(rows: pl.DataFrame, register: Register, order: tuple[str, ...],
             # rows whose unknown number is a Conflict if the name is taken (section 4).
             values = work.filter(_needs_name(order)).get_column(column)
         hits = _hits(register, key, values, known_numbers).rename(
-            {"value": column, "hits": f"{key}_hits"})
+            {"value": column, "hits": f"{key}_hits", "count": f"{key}_count"})
         work = work.join(hits, on=column, how="left").with_columns(
-            pl.col(f"{key}_hits").fill_null(empty_list))
+            pl.col(f"{key}_hits").fill_null(empty_list), pl.col(f"{key}_count").fill_null(0))
 
     decided = pl.lit(False)
     match = pl.lit(None, pl.String)
@@ -121,6 +144,7 @@ def match_keys(rows: pl.DataFrame, register: Register, order: tuple[str, ...],
         pl.col("name"),
         pl.col("customer_number_hits").list.first().alias("_number_owner"),
         pl.col("business_id_hits"),
+        pl.col("business_id_count"),
         match.alias("match"),
         matched_by.alias("matched_by"),
         outcome.fill_null("new").alias("outcome"),
@@ -128,7 +152,7 @@ def match_keys(rows: pl.DataFrame, register: Register, order: tuple[str, ...],
     )
     return (_other_keys(result)
             .drop("customer_number", "business_id", "name", "_number_owner",
-                  "business_id_hits")
+                  "business_id_hits", "business_id_count")
             .sort("_row"))
 
 
@@ -167,7 +191,7 @@ def _other_keys(result: pl.DataFrame) -> pl.DataFrame:
         pl.when(bid_elsewhere & match.is_not_null()).then(_business_id_elsewhere(match)),
         pl.when(bid_elsewhere & match.is_null())
         .then(pl.format("business_id {} already belongs to {}", pl.col("business_id"),
-                        _customers(others))),
+                        _customers(others, pl.col("business_id_count")))),
     ], separator="; ", ignore_nulls=True)
     return result.with_columns(
         pl.when(contradicts | flagged).then(pl.lit("conflict")).otherwise(pl.col("outcome"))
@@ -201,12 +225,13 @@ def _decide(key: str) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
                       _list_text("business_id_hits")))
             .when(bid_hits.list.len() > 1).then(
             pl.format("business_id {} belongs to {}", pl.col("business_id"),
-                      _customers(bid_hits))))
+                      _customers(bid_hits, pl.col("business_id_count")))))
         name_hits = pl.col("name_hits")
         name_why = (pl.when(name_hits.list.len() == 1).then(
             pl.format("name '{}' is customer {}'s", pl.col("name"), _list_text("name_hits")))
             .when(name_hits.list.len() > 1).then(
-            pl.format("name '{}' matches {}", pl.col("name"), _customers(name_hits))))
+            pl.format("name '{}' matches {}", pl.col("name"),
+                      _customers(name_hits, pl.col("name_count")))))
         # A customer numbered like the row but with leading zeros (007 for 7): a
         # spreadsheet that read the number as a number dropped them.
         hits = pl.concat_list(bid_hits, pl.col("name_hits"))
@@ -232,7 +257,7 @@ def _decide(key: str) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     outcome = (pl.when(n_hits == 1).then(pl.lit("match"))
                .when(n_hits > 1).then(pl.lit("conflict")).otherwise(pl.lit("new")))
     message = pl.when(n_hits > 1).then(
-        pl.format("{} {} matches customers {}", pl.lit(label),
+        pl.format("{} {} matches {}", pl.lit(label),
                   pl.col(key) if key == "business_id" else pl.format("'{}'", pl.col(key)),
-                  _list_text(f"{key}_hits")))
+                  _customers(pl.col(f"{key}_hits"), pl.col(f"{key}_count"))))
     return pl.when(n_hits == 1).then(pl.col(f"{key}_hits").list.first()), outcome, message
