@@ -141,6 +141,11 @@ def _batches(reader: pacsv.CSVStreamingReader, header: list[str], width: int,
              raw: list[str]) -> tuple[pl.DataFrame, int, str | None]:
     """(frame, skipped count, the last record's last cell) of the batches."""
     names = [f"c{i}" for i in range(width)]
+    # Built once, not per batch: in a file of 300 columns, building them again for each
+    # 2 MiB batch cost more than the cleaning itself (QA: 5 s of 21 s, 100k rows).
+    cleaning = [clean_cell(n) for n in names]
+    renaming = ["_row", *[pl.col(r).alias(c) for r, c in zip(raw, names, strict=False)]]
+    quote_led = pl.col(names).str.starts_with("'").any()
     frames: list[pl.DataFrame] = []
     skipped = 0
     number = 0  # records read so far; record 1 is the header
@@ -167,8 +172,7 @@ def _batches(reader: pacsv.CSVStreamingReader, header: list[str], width: int,
         if extra and chunk.select(pl.any_horizontal(
                 pl.col(c).str.strip_chars() != "" for c in extra)).to_series().any():
             raise _Irregular("cells beyond the header")
-        chunk = chunk.select("_row", *[pl.col(r).alias(c) for r, c in zip(raw, names,
-                                                                            strict=False)])
+        chunk = chunk.select(renaming)
         if len(names) == 1 and (chunk[names[0]] == "\x1a").any():
             # A DOS end-of-file mark on a line of its own (after the last line, or where
             # two DOS files were joined): a ragged row in a wider file, which this reader
@@ -176,8 +180,9 @@ def _batches(reader: pacsv.CSVStreamingReader, header: list[str], width: int,
             raise _Irregular("a DOS end-of-file mark")
         chunk, count = _drop_blank(chunk, names)
         skipped += count
-        chunk = chunk.with_columns(clean_cell(n) for n in names)
-        quoted = [n for n in names if chunk[n].str.starts_with("'").any()]
+        chunk = chunk.with_columns(cleaning)
+        quoted = [n for n, has in zip(names, chunk.select(quote_led).row(0), strict=True)
+                  if has] if names and chunk.height else []
         frames.append(chunk.with_columns(unneutralise(pl.col(quoted))) if quoted else chunk)
     if not frames:
         return (pl.DataFrame(schema={"_row": pl.Int64, **{n: pl.String for n in names}}), 0,
