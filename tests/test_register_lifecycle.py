@@ -25,7 +25,7 @@ and a commit changes exactly what its report said (New rows inserted, Modified r
 changed_fields and nothing else), and a stale plan is committed only when a fresh
 preview of its file would say the same.
 
-Cost: the defaults are small for the suite (15 examples on SQLite, 7 on PostgreSQL, of
+Cost: the defaults are small for the suite (10 examples on SQLite, 6 on PostgreSQL, of
 up to 8 steps). For a hunt, raise them:
     REGSYNC_LIFE_EXAMPLES=300 REGSYNC_LIFE_STEPS=20 pytest tests/test_register_lifecycle.py \
         --hypothesis-seed=1
@@ -68,8 +68,8 @@ from sync.writers.register import open_register
 from tests.conftest import PG_URL, Run, _postgres_reachable, report_rows, run_cli
 
 # A command costs about 0.1 s on SQLite and 0.13 s on PostgreSQL (more connections):
-# each engine's case takes about 15 s at these defaults on the 2-core test machine.
-EXAMPLES = {"sqlite": 15, "postgresql": 7}
+# each engine's case takes about 10 s at these defaults on the 2-core test machine.
+EXAMPLES = {"sqlite": 10, "postgresql": 6}
 if os.environ.get("REGSYNC_LIFE_EXAMPLES"):
     EXAMPLES = dict.fromkeys(EXAMPLES, int(os.environ["REGSYNC_LIFE_EXAMPLES"]))
 STEPS = int(os.environ.get("REGSYNC_LIFE_STEPS", "8"))
