@@ -99,3 +99,12 @@ def test_the_terminal_names_twenty_groups_to_create_and_json_lists_all(db, tmp_p
     done = run_cli("import", source, "--db", db, "--yes")
     assert done.exit_code == 0, done.stderr
     assert f"groups created: {shown}, and 10 more\n" in done.stderr + done.stdout
+
+
+def test_the_ten_named_are_the_lowest_numbered(db, tmp_path):
+    # Sorted as text, customers 1..25 would be named "1, 10, 11, ..., 17, 18".
+    load_register(db, "customer_number;name\n" + "".join(
+        f"{n};Käteisasiakas\n" for n in range(1, 26)), tmp_path)
+    rows = _preview(str(db), tmp_path, "name\nKäteisasiakas\n")
+    assert rows[0]["message"] == ("name 'Käteisasiakas' matches customers "
+                                  "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, and 15 more")

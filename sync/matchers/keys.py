@@ -27,15 +27,21 @@ NAMED_AT_MOST = 10
 
 def _hits(register: Register, key: str, values: pl.Series,
           known_numbers: pl.Series | None) -> pl.DataFrame:
-    """value -> the first NAMED_AT_MOST customer numbers having it (sorted), as `hits`,
+    """value -> the first NAMED_AT_MOST customer numbers having it (in number order), as `hits`,
     and how many customers have it, as `count`."""
     if key == "customer_number" and known_numbers is not None:
         found = pl.DataFrame({"value": known_numbers, "customer_number": known_numbers})
     else:
         found = register.lookup(_LOOKUP_COLUMN[key], values)
     return found.group_by("value").agg(
-        pl.col("customer_number").sort().head(NAMED_AT_MOST).alias("hits"),
+        _in_number_order(pl.col("customer_number")).head(NAMED_AT_MOST).alias("hits"),
         pl.len().cast(pl.Int64).alias("count"))
+
+
+def _in_number_order(numbers: pl.Expr) -> pl.Expr:
+    """Customer numbers shorter first, then as text: 1, 2, 10, 100 (not 1, 10, 100, 2),
+    so the ten a message names are the lowest-numbered."""
+    return numbers.sort_by(numbers.str.len_chars(), numbers)
 
 
 def deciding_key(order: tuple[str, ...]) -> pl.Expr:
@@ -59,7 +65,7 @@ def _customers(numbers: pl.Expr, total: pl.Expr | None = None) -> pl.Expr:
     """'customer 1003' or 'customers 1003, 1005' for a list of customer numbers; with
     `total` (how many there are in all) above the list's length, 'customers 1003, 1005,
     and 20 more'."""
-    listed = numbers.list.sort().list.join(", ")
+    listed = numbers.list.eval(_in_number_order(pl.element())).list.join(", ")
     if total is not None:
         more = total - numbers.list.len()
         listed = pl.when(more > 0).then(pl.format("{}, and {} more", listed, more)) \
