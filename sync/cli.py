@@ -35,7 +35,7 @@ from sync.output_paths import check_output, replace_atomically, replace_with, te
 from sync.plan import Plan, new_col, old_col
 from sync.signals import StoppedAfterCommit
 from sync.types import COUNT_KEYS, CUSTOMER_TYPES, FORMATS, HEADER_LANGUAGES, LABEL_LAYOUTS
-from sync.wording import counted
+from sync.wording import counted, first_of
 from sync.writers.register import open_register, redact_url, register_exists
 from sync.writers.register.sqlite import sqlite_path
 from sync.writers.register.urls import is_postgres_url, with_schema
@@ -96,13 +96,6 @@ def _exit_code(counts: dict[str, int]) -> int:
 # A terminal line names at most this many groups (a file may create 100,000: one line
 # of a megabyte, QA). The preview's --json lists them all.
 _GROUPS_SHOWN = 20
-
-
-def _some(names: list[str]) -> str:
-    """The first _GROUPS_SHOWN of `names`, and how many more."""
-    shown = ", ".join(names[:_GROUPS_SHOWN])
-    more = len(names) - _GROUPS_SHOWN
-    return f"{shown}, and {more} more" if more > 0 else shown
 
 
 def _groups_to_create(plan: Plan) -> list[str]:
@@ -377,7 +370,7 @@ def preview_cmd(source: Path, db: str, rules_path: Path | None, encoding: str | 
         groups = _groups_to_create(plan)
         lines = [*_source_lines(plan.header.source_info), *_row_lines(plan),
                  *_summary(plan.header.counts, plan.header.skipped),
-                 *([f"groups to create: {_some(groups)}"] if groups else []),
+                 *([f"groups to create: {first_of(groups, _GROUPS_SHOWN)}"] if groups else []),
                  f"plan written to {target}; apply it with: regsync commit {target}"]
         _emit(as_json, _payload(plan, plan=str(target), groups_to_create=groups,
                                 report=str(report_path) if report_path else None), lines)
@@ -410,7 +403,7 @@ def _commit(plan: Plan | CommitRows, db: str, actor: str, lines: list[str],
         register.close()
     work_stands(f"batch {batch.batch_id} was committed: it stands "
                 f"(regsync batch show {batch.batch_id})")
-    created = f"; groups created: {_some(batch.groups_created)}" \
+    created = f"; groups created: {first_of(batch.groups_created, _GROUPS_SHOWN)}" \
         if batch.groups_created else ""
     lines.append(f"committed batch {batch.batch_id}: {batch.inserted} inserted, "
                  f"{batch.updated} updated{created}")

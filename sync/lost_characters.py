@@ -17,6 +17,7 @@ from sync.namekey import BLOCK_PREFIX, MAX_BLOCK
 from sync.normalise import name_key
 from sync.plan import new_col, old_col
 from sync.retyped import RETYPED_LOOK, SPREADSHEET_DIGITS, WRITTEN_LOOK, retyped_as
+from sync.wording import first_of
 from sync.writers.register.base import Register
 
 
@@ -364,7 +365,8 @@ def lost_names(valid: pl.DataFrame, matches: pl.DataFrame, register: Register,
         hits.setdefault(key, []).append(f"{number} '{their_name}'")
     if not hits:
         return matches
-    maybe = {key: _some_customers(names) for key, names in hits.items()}
+    maybe = {key: ("customer " if len(names) == 1 else "customers ")
+             + first_of(sorted(names), NAMED_AT_MOST) for key, names in hits.items()}
     why = rows.with_columns(
         pl.col("key").replace_strict(maybe, default=None, return_dtype=pl.String)
         .alias("_maybe")).filter(pl.col("_maybe").is_not_null()).select(
@@ -418,14 +420,6 @@ def unknown_numbers_with_lost_letters(rows: pl.DataFrame, register: Register) ->
         "number {} is unknown, but it may be {} with letters its file's encoding lost as "
         "'?'; give the row the customer's number, or a number of its own if it is another "
         "customer", number, who)).drop("_twin", "_count")
-
-
-def _some_customers(names: list[str]) -> str:
-    """'customer X', 'customers X, Y', or the first NAMED_AT_MOST and how many more."""
-    shown = ", ".join(sorted(names)[:NAMED_AT_MOST])
-    if len(names) > NAMED_AT_MOST:
-        shown += f", and {len(names) - NAMED_AT_MOST} more"
-    return ("customer " if len(names) == 1 else "customers ") + shown
 
 
 def _fitting_names(keys: list[str], register: Register) -> pl.DataFrame:

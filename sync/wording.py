@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 
 
 def counted(count: int, noun: str, plural: str | None = None) -> str:
@@ -10,6 +11,14 @@ def counted(count: int, noun: str, plural: str | None = None) -> str:
     "1,200 customers"); `plural` when adding "s" is not it."""
     word = noun if count == 1 else (plural or f"{noun}s")
     return f"{count:,} {word}"
+
+
+def first_of(names: Sequence[str], shown: int) -> str:
+    """The first `shown` of `names` joined by commas, and how many more there are
+    ("a, b, and 3 more"): a list that may run to thousands, kept to one short line."""
+    listed = ", ".join(names[:shown])
+    more = len(names) - shown
+    return f"{listed}, and {more} more" if more > 0 else listed
 
 
 def actor_problem(actor: str) -> str | None:
