@@ -153,18 +153,21 @@ def _postgres_reachable() -> str | None:
     return None
 
 
-def _fresh_schema_url():
-    """A fresh schema in the test database (dropped afterwards), as a register URL.
-
-    Without a server this skips with the reason, except under CI=true, where it fails:
-    CI must run the PostgreSQL cases.
-    """
+def require_postgres() -> None:
+    """Go on only when the test server answers. Without one this skips with the reason,
+    except under CI=true, where it fails: CI must run the PostgreSQL cases."""
     problem = _postgres_reachable()
     if problem is not None:
         message = f"PostgreSQL at {PG_URL} is not reachable: {problem}"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
+
+
+def _fresh_schema_url():
+    """A fresh schema in the test database (dropped afterwards), as a register URL
+    (see `require_postgres` for a missing server)."""
+    require_postgres()
     schema = f"t_{uuid.uuid4().hex[:16]}"
     yield f"{PG_URL}?schema={schema}"
     with psycopg.connect(PG_URL, autocommit=True) as conn:

@@ -65,7 +65,7 @@ from hypothesis.stateful import (
 from sync.namekey import name_blocks
 from sync.types import FIELDS
 from sync.writers.register import open_register
-from tests.conftest import PG_URL, Run, _postgres_reachable, report_rows, run_cli
+from tests.conftest import PG_URL, Run, report_rows, require_postgres, run_cli
 
 # A command costs about 0.1 s on SQLite and 0.13 s on PostgreSQL (more connections):
 # each engine's case takes about 10 s at these defaults on the 2-core test machine.
@@ -839,11 +839,6 @@ if os.environ.get("REGSYNC_LIFE_LOCKSTEP"):
 @pytest.mark.parametrize("engines", ENGINES, ids=["+".join(e) for e in ENGINES])
 def test_a_registers_life(engines: tuple[str, ...]) -> None:
     if "postgresql" in engines:
-        problem = _postgres_reachable()
-        if problem is not None:
-            message = f"PostgreSQL at {PG_URL} is not reachable: {problem}"
-            if os.environ.get("CI") == "true":
-                pytest.fail(message)
-            pytest.skip(message)
+        require_postgres()
     machine = type("Lifecycle_" + "_".join(engines), (Lifecycle,), {"engines": engines})
     run_state_machine_as_test(machine, settings=_settings(engines))
