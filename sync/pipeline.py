@@ -76,6 +76,9 @@ PREVIEW_STEPS: tuple[str, ...] = ("reading the source", "normalising", "matching
 # Rows per slice of the row-by-row stages: bounds their intermediate frames (a 10M-row
 # source would otherwise hold several full-width copies at once).
 _CHUNK_ROWS = 500_000
+# ... and at most about this many bytes of source cells: 10,000 rows of 30,000-character
+# notes are 300 MB, and each stage's copy of them would otherwise be whole-file.
+_CHUNK_BYTES = 64 << 20
 _STATE = ("locked_by", "invalidated")
 # The columns the rules that look across rows (claims, numbers, groups, duplicates) read
 # or change: the only ones held in memory for the whole file.
@@ -235,8 +238,8 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
         # of order): each slice's values are put back beside the whole-file columns.
         table.frame = table.frame.sort("_row")
     total = table.frame.height
-    slices = [table.frame.slice(offset, _CHUNK_ROWS)
-              for offset in range(0, max(total, 1), _CHUNK_ROWS)]
+    size = _slice_rows(table.frame)
+    slices = [table.frame.slice(offset, size) for offset in range(0, max(total, 1), size)]
     # The table is handed over: once its rows are in slices, each slice's source cells
     # can be freed as soon as it is compared (where the reader built the frame in
     # pieces, e.g. the CSV fast path), instead of living to the end of the preview.
@@ -249,7 +252,7 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
     try:
         for i, chunk in enumerate(slices):
             where = (f", rows {offset + 1:,}-{offset + chunk.height:,} of {total:,}"
-                     if total > _CHUNK_ROWS else "")
+                     if len(slices) > 1 else "")
             offset += chunk.height
             slices[i] = chunk.clear()
             rows = _compared_rows(chunk, header_map, rules, register, cell_issues,
@@ -289,6 +292,15 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
         custom_headers=_custom_headers(rules),
     )
     return Plan(header=header, rows=rows)
+
+
+def _slice_rows(frame: pl.DataFrame) -> int:
+    """Rows per slice of `frame`: _CHUNK_ROWS, or fewer where its cells are long, so
+    that a slice holds about _CHUNK_BYTES."""
+    if frame.height == 0:
+        return _CHUNK_ROWS
+    per_row = max(frame.estimated_size() / frame.height, 1.0)
+    return max(1, min(_CHUNK_ROWS, int(_CHUNK_BYTES / per_row)))
 
 
 def _one_frame(parts: list[pl.DataFrame]) -> pl.DataFrame:

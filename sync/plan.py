@@ -25,7 +25,10 @@ PLAN_FORMAT = "regsync-plan/1"
 _META_KEY = b"regsync.plan"
 _META_NAME = _META_KEY.decode()
 _CHECKSUM_ROWS = 200_000
-_SAVE_ROWS = 250_000  # rows per Parquet row group when a plan is saved
+_SAVE_ROWS = 250_000  # rows per Parquet row group when a plan is saved, at most
+# and about this many bytes of values: a row group is converted and compressed whole, so
+# 10,000 rows of 30,000-character notes made one group of 300 MB that took 1.3 GB to write.
+_SAVE_BYTES = 64 << 20
 _DIGEST_CHARS = 64  # a SHA-256 hex digest
 _CHECKSUM_FIELD = re.compile(rb'"checksum": "([0-9a-f]{64})"')
 _READ_CHUNK = 8 << 20
@@ -116,7 +119,7 @@ class Plan:
             # values where they lie. The header goes into the footer's key-value
             # metadata only: it must be there once.
             self.rows.write_parquet(
-                tmp, compression="zstd", row_group_size=_SAVE_ROWS,
+                tmp, compression="zstd", row_group_size=_row_group_rows(self.rows),
                 metadata={_META_NAME: json.dumps(asdict(self.header))})
             digest = file_checksum(tmp, self.header.checksum)
             at = _field_offset(tmp, self.header.checksum)
@@ -296,6 +299,15 @@ def legacy_plan_checksum(header: PlanHeader, rows: pl.DataFrame) -> str:
 def _changed(path: Path) -> PlanError:
     return PlanError(f"{path}: the plan was changed after preview made it (checksum "
                      "mismatch); run preview again")
+
+
+def _row_group_rows(rows: pl.DataFrame) -> int:
+    """Rows per row group of a saved plan: _SAVE_ROWS, or fewer where the rows are long,
+    so that a group holds about _SAVE_BYTES."""
+    if rows.height == 0:
+        return _SAVE_ROWS
+    per_row = max(rows.estimated_size() / rows.height, 1.0)
+    return max(1, min(_SAVE_ROWS, int(_SAVE_BYTES / per_row)))
 
 
 def _header(path: Path, raw: str | None) -> PlanHeader:
