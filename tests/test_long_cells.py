@@ -47,10 +47,13 @@ def _csv(rows: list[tuple[str, str, str | None]]) -> str:
 ROWS = [(str(3000 + i), f"Asiakas {i}", _note(i)) for i in range(COUNT)]
 
 
+# Both decoders: json.loads for a long JSON text (0: every text), polars for short ones.
+@pytest.mark.parametrize("long_json", [0, 10**9])
 def test_a_fetch_of_long_values_reads_them_in_parts_of_bounded_size(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, long_json: int) -> None:
     db = tmp_path / "r.db"
     load_register(db, _csv(ROWS), tmp_path)
+    monkeypatch.setattr(sql_reads, "_LONG_JSON", long_json)
     monkeypatch.setattr(sql_reads, "_PROBE_KEYS", 2)
     monkeypatch.setattr(sql_reads, "_PART_BYTES", 3 * NOTE_CHARS)
     decoded = sql_reads._json_columns

@@ -41,6 +41,8 @@ _PARALLEL_MIN_BLOCKS = 1_000  # name blocks hold tens of customers each
 # and decoding it peaked at 10x that.
 _PROBE_KEYS = 1_000
 _PART_BYTES = 32 * 2**20
+# One column's JSON text of a part longer than this is decoded with json.loads.
+_LONG_JSON = 8 * 2**20
 T = TypeVar("T")
 BATCH_COLUMNS = ("id", "kind", "committed_at", "actor", "source", "checksum", "counts",
                  "reverts", "reverted_by")
@@ -455,11 +457,20 @@ def _keys_per_part(frame: pl.DataFrame, keys: int) -> int:
 def _json_columns(arrays: Sequence[str], schema: dict[str, Any]) -> pl.DataFrame:
     """A frame of `schema` from one JSON array of text per column (SQLite's
     json_group_array of the columns, aggregated over the same rows)."""
-    # json.loads, not polars' str.json_decode: as fast on short values and faster on
-    # long ones, and the frame holds the values once, where json_decode's buffers kept
-    # 2.3x their size alive.
-    return pl.DataFrame({name: pl.Series(name, json.loads(text), dtype=pl.String)
+    return pl.DataFrame({name: _json_texts(name, text)
                          for name, text in zip(schema, arrays, strict=True)}).cast(schema)
+
+
+def _json_texts(name: str, text: str) -> pl.Series:
+    """The texts of one JSON array of text (and nulls) as a Series called `name`."""
+    if len(text) > _LONG_JSON:
+        # Long values (notes): json_decode's buffers kept 2.3x their size alive, where
+        # json.loads builds them once. Short ones stay with polars: it decodes without
+        # holding Python's lock while the other reader threads decode theirs (json.loads
+        # made the large case's preview 1.5 s slower).
+        return pl.Series(name, json.loads(text), dtype=pl.String)
+    return (pl.Series(name, [text]).str.json_decode(pl.List(pl.String))
+            .explode(empty_as_null=False))
 
 
 def _tuples(frame: pl.DataFrame) -> Iterator[tuple[Any, ...]]:
