@@ -5,9 +5,10 @@
 Writes a semicolon CSV of ROWS customers (number, name, notes of CHARS characters) to
 a temporary folder, imports it once into a new register (an SQLite file there, or the
 PostgreSQL URL given), then previews the same file again RUNS times and commits the
-last plan. Prints, per step, wall seconds and peak RSS (the child's ru_maxrss), the
-file's size and the ratio of peak RSS to it. Every preview must report all rows as
-No change.
+last plan; then previews and commits a copy with every note edited. Prints, per step,
+wall seconds and peak RSS (the child's ru_maxrss), the file's size and the ratio of
+peak RSS to it. The previews again must report all rows as No change, the edited one
+all Modified.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ from pathlib import Path
 _WORDS = "lorem ipsum dolor sit amet asiakas lasku kahvila aurinko oy".split()
 
 
-def write_source(path: Path, rows: int, chars: int, seed: int = 1) -> None:
-    """ROWS customers 1000.. with notes of exactly `chars` characters of words."""
+def write_source(path: Path, rows: int, chars: int, seed: int = 1,
+                 suffix: str = "") -> None:
+    """ROWS customers 1000.. with notes of exactly `chars` characters of words, then
+    `suffix`."""
     rnd = random.Random(seed)
     with path.open("w", newline="", encoding="utf-8") as handle:
         out = csv.writer(handle, delimiter=";")
@@ -40,7 +43,7 @@ def write_source(path: Path, rows: int, chars: int, seed: int = 1) -> None:
                 word = rnd.choice(_WORDS)
                 words.append(word)
                 size += len(word) + 1
-            out.writerow([str(1000 + i), f"Asiakas {i}", " ".join(words)[:chars]])
+            out.writerow([str(1000 + i), f"Asiakas {i}", " ".join(words)[:chars] + suffix])
 
 
 def run(args: list[str]) -> tuple[float, int, dict]:
@@ -98,6 +101,17 @@ def main() -> None:
               f"{statistics.median(peaks):.0f} MiB ({statistics.median(peaks) / size:.1f}x "
               f"the file); commit of that plan: {wall:.2f} s, peak RSS {peak} MiB",
               flush=True)
+        edited = work / "edited.csv"
+        write_source(edited, args.rows, args.chars, suffix=" muutettu")
+        wall, peak, counts = run(["preview", str(edited), "--db", db, "--plan", str(plan),
+                                  "--report", str(work / "edited-report.csv")])
+        if counts["modified"] != args.rows:
+            raise SystemExit(f"edited preview: expected all Modified, got {counts}")
+        report = (work / "edited-report.csv").stat().st_size / 2**20
+        print(f"preview of every note edited (with its {report:.0f} MiB report): "
+              f"{wall:.2f} s, peak RSS {peak} MiB", flush=True)
+        wall, peak, _ = run(["commit", str(plan), "--db", db])
+        print(f"commit of it: {wall:.2f} s, peak RSS {peak} MiB", flush=True)
         print(f"machine: nproc {os.cpu_count()}, python {sys.version.split()[0]}")
 
 

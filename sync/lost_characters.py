@@ -171,21 +171,26 @@ def keep_values_a_spreadsheet_retyped(frame: pl.DataFrame,
     candidates = [f for f in fields if f != "customer_number"
                   and new_col(f) in frame.columns and old_col(f) in frame.columns]
 
-    def looks(new: pl.Expr, old: pl.Expr) -> pl.Expr:
-        # The cheap test: the full one runs once per distinct pair that passes it.
-        return (old.str.contains(RETYPED_LOOK) & new.str.contains(WRITTEN_LOOK)
-                & _same_digits_or_not_a_number(new, old))
+    def shaped(f: str) -> pl.Expr:
+        # The cheapest test: anchored patterns, which a long note fails at its start.
+        new, old = pl.col(new_col(f)), pl.col(old_col(f))
+        return (new != old) & old.str.contains(RETYPED_LOOK) & new.str.contains(WRITTEN_LOOK)
 
-    # The regexes only on the values that differ (few: most rows change a field or two).
-    differ = [pl.col(new_col(f)) != pl.col(old_col(f)) for f in candidates]
-    marked = frame.select(
-        looks(pl.col(new_col(f)).filter(d), pl.col(old_col(f)).filter(d)).any().alias(f)
-        for f, d in zip(candidates, differ, strict=True)).row(0) if candidates else ()
+    def looks(f: str) -> pl.Expr:
+        # The cheap tests, the digits only of the values the cheapest passed (they scan
+        # the whole text: 10,000 edited notes of 30,000 characters took 23 s); the full
+        # test runs once per distinct pair that passes them.
+        passed = shaped(f)
+        new, old = pl.col(new_col(f)).filter(passed), pl.col(old_col(f)).filter(passed)
+        return _same_digits_or_not_a_number(new, old)
+
+    marked = frame.select(looks(f).any().alias(f)
+                          for f in candidates).row(0) if candidates else ()
     kept: list[pl.DataFrame] = []  # _row, the field, and the row's note for it
     for f in [f for f, has in zip(candidates, marked, strict=True) if has]:
         new, old = new_col(f), old_col(f)
-        suspects = (frame.select("_row", new, old).filter(pl.col(new) != pl.col(old))
-                    .filter(looks(pl.col(new), pl.col(old))))
+        suspects = frame.select("_row", new, old).filter(shaped(f))
+        suspects = suspects.filter(_same_digits_or_not_a_number(pl.col(new), pl.col(old)))
         # A group differing only in case is the same group (classify.changed_expr).
         same = group_key if f == "customer_group" else str
         found = [(n, o, kind) for n, o in suspects.select(new, old).unique().iter_rows()
@@ -221,7 +226,7 @@ def _same_digits_or_not_a_number(new: pl.Expr, old: pl.Expr) -> pl.Expr:
     (`7` -> `10`), which the other cheap tests pass, costs no Python (review: 2 s per
     100,000 such rows)."""
     def significant(text: pl.Expr) -> pl.Expr:
-        return text.str.replace_all(r"[^0-9]", "").str.strip_chars("0").str.slice(0, 14)
+        return text.str.replace_all(r"[^0-9]+", "").str.strip_chars("0").str.slice(0, 14)
 
     return ((significant(new) == significant(old))
             # More digits than a spreadsheet keeps: rounding may carry far to the left

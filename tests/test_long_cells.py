@@ -17,6 +17,7 @@ import pytest
 
 import sync.pipeline
 import sync.plan
+import sync.writers.report
 from sync.pipeline import preview
 from sync.rules import load_rules
 from sync.types import FIELDS
@@ -130,3 +131,32 @@ def test_long_notes_imported_twice_are_no_change_the_second_time(
     assert again.exit_code == 0, again.stderr
     assert again.json()["unchanged"] == COUNT
     assert {r["status"] for r in report_rows(report)} == {"No change"}
+
+
+def test_the_report_of_long_changes_is_spelled_out_a_slice_of_bounded_size_at_a_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "r.db"
+    load_register(db, _csv(ROWS), tmp_path)
+    edited = [(n, name, (notes or "") + " muutettu") for n, name, notes in ROWS]
+    source = write_csv(tmp_path / "s.csv", _csv(edited))
+    whole = tmp_path / "whole.csv"
+    run = run_cli("preview", source, "--db", db, "--report", whole, "--plan", tmp_path / "p")
+    assert run.exit_code == 0, run.stderr
+    spelled: list[int] = []
+    report = sync.plan.Plan.report
+
+    def counted(plan, start=0, length=None):
+        part = report(plan, start, length)
+        spelled.append(part.height)
+        return part
+
+    monkeypatch.setattr(sync.plan.Plan, "report", counted)
+    monkeypatch.setattr(sync.writers.report, "_SLICE_BYTES", 3 * 2 * NOTE_CHARS)
+    sliced = tmp_path / "sliced.csv"
+    run = run_cli("preview", source, "--db", db, "--report", sliced, "--plan", tmp_path / "p")
+    assert run.exit_code == 0, run.stderr
+    # Each row holds its old and new notes: about 4,000 bytes, so 3 rows a slice or so.
+    assert len(spelled) >= 4 and sum(spelled) == COUNT
+    assert sliced.read_bytes() == whole.read_bytes()
+    changes = [r["changes"] for r in report_rows(sliced)]
+    assert all(c.startswith("notes: ") and c.endswith("muutettu'") for c in changes)
