@@ -64,6 +64,7 @@ from sync.rules import (
     header_key,
     map_headers,
 )
+from sync.slices import rows_per_slice
 from sync.spill import Spill
 from sync.types import FIELDS, Progress
 from sync.wording import counted
@@ -238,7 +239,7 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
         # of order): each slice's values are put back beside the whole-file columns.
         table.frame = table.frame.sort("_row")
     total = table.frame.height
-    size = _slice_rows(table.frame)
+    size = rows_per_slice(table.frame, _CHUNK_BYTES, _CHUNK_ROWS)
     slices = [table.frame.slice(offset, size) for offset in range(0, max(total, 1), size)]
     # The table is handed over: once its rows are in slices, each slice's source cells
     # can be freed as soon as it is compared (where the reader built the frame in
@@ -292,15 +293,6 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
         custom_headers=_custom_headers(rules),
     )
     return Plan(header=header, rows=rows)
-
-
-def _slice_rows(frame: pl.DataFrame) -> int:
-    """Rows per slice of `frame`: _CHUNK_ROWS, or fewer where its cells are long, so
-    that a slice holds about _CHUNK_BYTES."""
-    if frame.height == 0:
-        return _CHUNK_ROWS
-    per_row = max(frame.estimated_size() / frame.height, 1.0)
-    return max(1, min(_CHUNK_ROWS, int(_CHUNK_BYTES / per_row)))
 
 
 def _one_frame(parts: list[pl.DataFrame]) -> pl.DataFrame:

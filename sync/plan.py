@@ -19,6 +19,7 @@ from typing import Any
 import polars as pl
 
 from sync.errors import PlanError, first_line
+from sync.slices import rows_per_slice
 from sync.types import COUNT_KEYS, STATUSES
 
 PLAN_FORMAT = "regsync-plan/1"
@@ -118,8 +119,9 @@ class Plan:
             # against 2.2 s through pyarrow's writer, one core) and reads mapped
             # values where they lie. The header goes into the footer's key-value
             # metadata only: it must be there once.
+            groups = rows_per_slice(self.rows, _SAVE_BYTES, _SAVE_ROWS)
             self.rows.write_parquet(
-                tmp, compression="zstd", row_group_size=_row_group_rows(self.rows),
+                tmp, compression="zstd", row_group_size=groups,
                 metadata={_META_NAME: json.dumps(asdict(self.header))})
             digest = file_checksum(tmp, self.header.checksum)
             at = _field_offset(tmp, self.header.checksum)
@@ -299,15 +301,6 @@ def legacy_plan_checksum(header: PlanHeader, rows: pl.DataFrame) -> str:
 def _changed(path: Path) -> PlanError:
     return PlanError(f"{path}: the plan was changed after preview made it (checksum "
                      "mismatch); run preview again")
-
-
-def _row_group_rows(rows: pl.DataFrame) -> int:
-    """Rows per row group of a saved plan: _SAVE_ROWS, or fewer where the rows are long,
-    so that a group holds about _SAVE_BYTES."""
-    if rows.height == 0:
-        return _SAVE_ROWS
-    per_row = max(rows.estimated_size() / rows.height, 1.0)
-    return max(1, min(_SAVE_ROWS, int(_SAVE_BYTES / per_row)))
 
 
 def _header(path: Path, raw: str | None) -> PlanHeader:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
@@ -20,6 +21,7 @@ import sync.plan
 import sync.writers.report
 from sync.pipeline import preview
 from sync.rules import load_rules
+from sync.slices import rows_per_slice
 from sync.types import FIELDS
 from sync.writers.register import open_register, sql_reads
 from tests.conftest import customers, load_register, report_rows, run_cli, write_csv
@@ -67,7 +69,7 @@ def test_a_fetch_of_long_values_reads_them_in_parts_of_bounded_size(
     monkeypatch.setattr(sql_reads, "_json_columns", measured)
     register = open_register(str(db), create=False)
     try:
-        fetched = register.fetch(sql_reads.pl.Series([n for n, _, _ in ROWS]), FIELDS)
+        fetched = register.fetch(pl.Series([n for n, _, _ in ROWS]), FIELDS)
     finally:
         register.close()
     got = {r["customer_number"]: (r["name"], r["notes"]) for r in fetched.to_dicts()}
@@ -160,3 +162,36 @@ def test_the_report_of_long_changes_is_spelled_out_a_slice_of_bounded_size_at_a_
     assert sliced.read_bytes() == whole.read_bytes()
     changes = [r["changes"] for r in report_rows(sliced)]
     assert all(c.startswith("notes: ") and c.endswith("muutettu'") for c in changes)
+
+
+@pytest.mark.parametrize(("chars", "expected"), [(0, 100), (10, 100), (2_000, 3), (10**6, 1)])
+def test_a_slice_holds_about_so_many_bytes_and_at_most_so_many_rows(chars: int,
+                                                                  expected: int) -> None:
+    frame = pl.DataFrame({"notes": ["x" * chars] * 100})
+    size = rows_per_slice(frame, most_bytes=3 * 2_000 + 100, most_rows=100)
+    assert size == expected
+    assert rows_per_slice(frame.clear(), most_bytes=10, most_rows=7) == 7
+
+
+def test_a_commit_of_long_edits_writes_them_whole_a_slice_of_bounded_size_at_a_time(
+        register_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = write_csv(tmp_path / "s.csv", _csv(ROWS))
+    assert run_cli("import", source, "--db", register_url, "--yes").exit_code == 0
+    edited = [(n, name, (notes or "") + " muutettu") for n, name, notes in ROWS]
+    # Rows of old and new notes go to the database about 3 at a time (sql_reads._tuples).
+    monkeypatch.setattr(sql_reads, "_PART_BYTES", 3 * 2 * NOTE_CHARS)
+    source = write_csv(tmp_path / "edited.csv", _csv(edited))
+    run = run_cli("import", source, "--db", register_url, "--yes", "--json")
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["modified"] == COUNT
+    register = open_register(register_url, create=False)
+    try:
+        history = register.history(batch=run.json()["batch"]).filter(
+            pl.col("field") == "notes")
+    finally:
+        register.close()
+    assert {(r["customer_number"], r["old_value"], r["new_value"])
+            for r in history.to_dicts()} == {
+        (n, old, new.strip()) for (n, _, old), (_, _, new) in zip(ROWS, edited, strict=True)}
+    assert {n: c["notes"] for n, c in customers(register_url).items()} == {
+        n: new.strip() for n, _, new in edited}

@@ -9,6 +9,7 @@ from typing import BinaryIO
 import polars as pl
 
 from sync.plan import Plan
+from sync.slices import rows_per_slice
 
 _SLICE_ROWS = 250_000  # rows whose `changes` are spelled out at a time, at most,
 # and about this many bytes of the plan's rows: 10,000 edited notes of 30,000 characters
@@ -41,7 +42,7 @@ def _write(plan: Plan, handle: BinaryIO) -> None:
     # Here, not at the top: `commit` imports this module and none of the readers'.
     from sync.writers.cells import neutralise
 
-    size = _slice_rows(plan.rows)
+    size = rows_per_slice(plan.rows, _SLICE_BYTES, _SLICE_ROWS)
     start = 0
     while True:
         plan.report(start, size).with_columns(
@@ -51,11 +52,3 @@ def _write(plan: Plan, handle: BinaryIO) -> None:
         if start >= plan.rows.height:
             break
 
-
-def _slice_rows(rows: pl.DataFrame) -> int:
-    """Rows of the report written at a time: _SLICE_ROWS, or fewer where the plan's rows
-    are long, so that a slice holds about _SLICE_BYTES of them."""
-    if rows.height == 0:
-        return _SLICE_ROWS
-    per_row = max(rows.estimated_size() / rows.height, 1.0)
-    return max(1, min(_SLICE_ROWS, int(_SLICE_BYTES / per_row)))
