@@ -64,7 +64,7 @@ from sync.rules import (
     header_key,
     map_headers,
 )
-from sync.slices import rows_per_slice
+from sync.slices import slice_bounds
 from sync.spill import Spill
 from sync.types import FIELDS, Progress
 from sync.wording import counted
@@ -79,7 +79,7 @@ PREVIEW_STEPS: tuple[str, ...] = ("reading the source", "normalising", "matching
 _CHUNK_ROWS = 500_000
 # ... and at most about this many bytes of source cells: 10,000 rows of 30,000-character
 # notes are 300 MB, and each stage's copy of them would otherwise be whole-file.
-_CHUNK_BYTES = 64 << 20
+_CHUNK_BYTES = 128 << 20
 _STATE = ("locked_by", "invalidated")
 # The columns the rules that look across rows (claims, numbers, groups, duplicates) read
 # or change: the only ones held in memory for the whole file.
@@ -239,8 +239,8 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
         # of order): each slice's values are put back beside the whole-file columns.
         table.frame = table.frame.sort("_row")
     total = table.frame.height
-    size = rows_per_slice(table.frame, _CHUNK_BYTES, _CHUNK_ROWS)
-    slices = [table.frame.slice(offset, size) for offset in range(0, max(total, 1), size)]
+    slices = [table.frame.slice(offset, length)
+              for offset, length in slice_bounds(table.frame, _CHUNK_BYTES, _CHUNK_ROWS)]
     # The table is handed over: once its rows are in slices, each slice's source cells
     # can be freed as soon as it is compared (where the reader built the frame in
     # pieces, e.g. the CSV fast path), instead of living to the end of the preview.

@@ -21,7 +21,7 @@ import sync.plan
 import sync.writers.report
 from sync.pipeline import preview
 from sync.rules import load_rules
-from sync.slices import rows_per_slice
+from sync.slices import rows_per_slice, slice_bounds
 from sync.types import FIELDS
 from sync.writers.register import open_register, sql_reads
 from tests.conftest import customers, load_register, report_rows, run_cli, write_csv
@@ -195,3 +195,19 @@ def test_a_commit_of_long_edits_writes_them_whole_a_slice_of_bounded_size_at_a_t
         (n, old, new.strip()) for (n, _, old), (_, _, new) in zip(ROWS, edited, strict=True)}
     assert {n: c["notes"] for n, c in customers(register_url).items()} == {
         n: new.strip() for n, _, new in edited}
+
+
+def test_every_slice_is_bounded_even_where_long_rows_are_bunched_together() -> None:
+    # QA: cut by the average row, 20,000 short rows and then 200 long ones put all the
+    # long ones in the last slice.
+    frame = pl.DataFrame({"_row": range(1_100),
+                          "notes": ["short"] * 1_000 + ["x" * 3_000] * 100})
+    bounds = slice_bounds(frame, most_bytes=10_000, most_rows=400)
+    assert [o for o, _ in bounds] == [sum(n for _, n in bounds[:i]) for i in range(len(bounds))]
+    assert sum(n for _, n in bounds) == frame.height
+    for offset, length in bounds:
+        part = frame.slice(offset, length)
+        assert 1 <= length <= 400
+        assert part["notes"].str.len_bytes().sum() <= 10_000 + 3_000
+    assert slice_bounds(frame.clear(), most_bytes=10, most_rows=7) == [(0, 0)]
+    assert slice_bounds(pl.DataFrame({"notes": ["x" * 50, None]}), 10, 7) == [(0, 1), (1, 1)]

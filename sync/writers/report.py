@@ -9,12 +9,12 @@ from typing import BinaryIO
 import polars as pl
 
 from sync.plan import Plan
-from sync.slices import rows_per_slice
+from sync.slices import slice_bounds
 
 _SLICE_ROWS = 250_000  # rows whose `changes` are spelled out at a time, at most,
 # and about this many bytes of the plan's rows: 10,000 edited notes of 30,000 characters
 # spelled out at once took 2 GB.
-_SLICE_BYTES = 64 << 20
+_SLICE_BYTES = 128 << 20
 
 
 def write_report(plan: Plan, path: Path) -> None:
@@ -42,13 +42,8 @@ def _write(plan: Plan, handle: BinaryIO) -> None:
     # Here, not at the top: `commit` imports this module and none of the readers'.
     from sync.writers.cells import neutralise
 
-    size = rows_per_slice(plan.rows, _SLICE_BYTES, _SLICE_ROWS)
-    start = 0
-    while True:
-        plan.report(start, size).with_columns(
+    for start, length in slice_bounds(plan.rows, _SLICE_BYTES, _SLICE_ROWS):
+        plan.report(start, length).with_columns(
             neutralise(pl.col(pl.String))).write_csv(handle, include_header=start == 0,
                                                   null_value="")
-        start += size
-        if start >= plan.rows.height:
-            break
 

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import polars as pl
 
-from sync.slices import rows_per_slice
+from sync.slices import slice_bounds
 from sync.types import FIELDS
 from sync.writers.register.base import KeyField, Selection
 from sync.writers.register.schema import (
@@ -36,11 +36,12 @@ _TUPLE_ROWS = 100_000
 # Below this many keys per reader, splitting a read costs more than it saves.
 _PARALLEL_MIN_KEYS = 20_000
 _PARALLEL_MIN_BLOCKS = 1_000  # name blocks hold tens of customers each
-# A read of whole customers first reads this many, to learn how long their values are:
-# a part of a read is then cut to about _PART_BYTES of values. Without it, 10,000
-# customers with 30,000-character notes came back as one 300 MB JSON text per column,
-# and decoding it peaked at 10x that.
-_PROBE_KEYS = 1_000
+# A read of more whole customers than this first reads a sample of this many, spread
+# over the keys, to learn how long their values are: the parts of the read are then cut
+# to about _PART_BYTES of values on average. Without it, 10,000 customers with
+# 30,000-character notes came back as one 300 MB JSON text per column, and decoding it
+# peaked at 10x that.
+_PROBE_KEYS = 200
 _PART_BYTES = 32 * 2**20
 # One column's JSON text of a part longer than this is decoded with json.loads.
 _LONG_JSON = 8 * 2**20
@@ -232,11 +233,13 @@ class SQLReads:
         parts = [pl.DataFrame(schema=schema)]
         most = _TUPLE_ROWS
         if len(schema) > 2 and len(wanted) > _PROBE_KEYS:
-            # Whole customers (a fetch), whose values may be of any length: the first
-            # keys tell how many fit in a part of about _PART_BYTES.
-            probe, wanted = wanted[:_PROBE_KEYS], wanted[_PROBE_KEYS:]
-            parts += self._read_each(wrapped, [(self._list_param(probe),)], decode)
-            most = _keys_per_part(parts[-1], len(probe))
+            # Whole customers (a fetch), whose values may be of any length: a sample of
+            # keys spread over all of them tells how many fit in a part of about
+            # _PART_BYTES (read again in their part: the parts stay in key order).
+            probe = wanted[::-(-len(wanted) // _PROBE_KEYS)]
+            sample = self._read_each(wrapped, [(self._list_param(probe),)], decode)[0]
+            most = _keys_per_part(sample, len(probe))
+            del sample
         parts += self._read_each(wrapped, self._split_params(wanted, most=most), decode)
         return pl.concat(parts, rechunk=False)
 
@@ -450,7 +453,8 @@ def _split(values: list[str], parts: int) -> list[list[str]]:
 def _keys_per_part(frame: pl.DataFrame, keys: int) -> int:
     """How many keys a part of a read may hold for its values to come to about
     _PART_BYTES, judged by `frame`, the values read for `keys` keys."""
-    size = frame.select(pl.sum_horizontal(pl.all().str.len_bytes().sum())).item() or 0
+    size = frame.select(pl.sum_horizontal(
+        pl.all().str.len_bytes().cast(pl.UInt64).sum())).item() or 0
     per_key = max(size / max(keys, 1), 1.0)
     return max(int(_PART_BYTES / per_key), 1)
 
@@ -479,9 +483,8 @@ def _tuples(frame: pl.DataFrame) -> Iterator[tuple[Any, ...]]:
     than DataFrame.iter_rows), a slice at a time to bound memory: _TUPLE_ROWS rows, or
     fewer where they are long (about _PART_BYTES of values; 10,000 history rows of
     edited 30,000-character notes were 570 MB of Python text at once)."""
-    size = rows_per_slice(frame, _PART_BYTES, _TUPLE_ROWS)
-    for start in range(0, frame.height, size):
-        part = frame.slice(start, size)
+    for start, length in slice_bounds(frame, _PART_BYTES, _TUPLE_ROWS):
+        part = frame.slice(start, length)
         yield from zip(*(column.to_list() for column in part.iter_columns()), strict=True)
 
 
