@@ -9,12 +9,18 @@ would otherwise replace the customer file being imported, the register itself, o
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import stat
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from sync.errors import UsageError
+
+# A temporary file untouched this long belongs to no running command: a command writes
+# its output's temporary file at its end, in minutes, and renames or removes it.
+ABANDONED_AFTER_S = 24 * 3600
 
 
 def check_output(path: Path, what: str, inputs: Iterable[tuple[Path, str]] = ()) -> None:
@@ -68,7 +74,10 @@ def replace_atomically(path: Path, write: Callable[[Path], None]) -> None:
 def temp_beside(path: Path) -> Path:
     """A new empty file beside `path`, named as no other run's, to be written and then
     renamed over `path`. Its mode is what a plain open() gives a new file (0o666 less
-    the umask): mkstemp's 0600 would shut out another user who reads the output."""
+    the umask): mkstemp's 0600 would shut out another user who reads the output.
+
+    Temporary files of `path` that a killed run left (untouched for a day) go first."""
+    remove_abandoned_temporaries(path)
     while True:
         temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
         try:
@@ -86,3 +95,24 @@ def replace_with(temp: Path, path: Path) -> None:
     except FileNotFoundError:
         pass  # nothing there yet
     os.replace(temp, path)
+
+
+def remove_abandoned_temporaries(path: Path) -> None:
+    """Remove the temporary files beside `path` that a run killed outright (SIGKILL,
+    a power cut) left while writing `path` (`.NAME.<hex>.tmp`, and `NAME.<hex>.tmp` of
+    a plan), once untouched for ABANDONED_AFTER_S. Nothing else is touched, and a file
+    that can't be removed stays."""
+    shape = re.compile(rf"\.?{re.escape(path.name)}\.[0-9a-f]{{12}}\.tmp")
+    before = time.time() - ABANDONED_AFTER_S
+    try:
+        found = list(path.parent.iterdir())
+    except OSError:
+        return
+    for other in found:
+        if not shape.fullmatch(other.name):
+            continue
+        try:
+            if other.is_file() and not other.is_symlink() and other.stat().st_mtime < before:
+                other.unlink()
+        except OSError:
+            continue

@@ -19,6 +19,7 @@ from typing import Any
 import polars as pl
 
 from sync.errors import PlanError, first_line
+from sync.output_paths import remove_abandoned_temporaries
 from sync.slices import rows_per_slice
 from sync.types import COUNT_KEYS, STATUSES
 
@@ -113,6 +114,7 @@ class Plan:
         self.header.checksum = placeholder.decode()
         # A name of its own: two previews writing the same plan path can't remove each
         # other's half-written file; the last rename wins, whole.
+        remove_abandoned_temporaries(path)
         tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex[:12]}.tmp")
         try:
             # polars encodes the row groups on every core (a 1M-row plan: 1.3-1.5 s,
