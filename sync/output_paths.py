@@ -99,10 +99,10 @@ def replace_with(temp: Path, path: Path) -> None:
 
 def remove_abandoned_temporaries(path: Path) -> None:
     """Remove the temporary files beside `path` that a run killed outright (SIGKILL,
-    a power cut) left while writing `path` (`.NAME.<hex>.tmp`, and `NAME.<hex>.tmp` of
-    a plan), once untouched for ABANDONED_AFTER_S. Nothing else is touched, and a file
-    that can't be removed stays."""
-    shape = re.compile(rf"\.?{re.escape(path.name)}\.[0-9a-f]{{12}}\.tmp")
+    a power cut) left while writing `path` (`.NAME.<hex>.tmp`, `NAME.<hex>.tmp` of a
+    plan, `.NAME.<pid>.tmp` of a job's file), once untouched for ABANDONED_AFTER_S.
+    Nothing else is touched, and a file that can't be removed stays."""
+    shape = re.compile(rf"\.?{re.escape(path.name)}\.(?:[0-9a-f]{{12}}|[0-9]+)\.tmp")
     before = time.time() - ABANDONED_AFTER_S
     try:
         found = list(path.parent.iterdir())

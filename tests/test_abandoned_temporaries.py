@@ -11,6 +11,7 @@ import os
 import time
 from pathlib import Path
 
+from sync.jobs.sources import write_new
 from tests.conftest import run_cli, write_csv
 
 ABANDONED_AFTER_S = 24 * 3600  # a day: sync.output_paths.ABANDONED_AFTER_S
@@ -49,3 +50,12 @@ def test_an_export_removes_its_own_abandoned_temporary(tmp_path: Path) -> None:
     assert run_cli("export", tmp_path / "out.csv", "--db", db).exit_code == 0
     assert not left.exists()
     assert "Kahvila Aurinko Oy" in (tmp_path / "out.csv").read_text(encoding="utf-8-sig")
+
+
+def test_a_jobs_file_written_again_removes_what_a_killed_run_left(tmp_path: Path) -> None:
+    old = _aged(tmp_path / ".drop.report.csv.4242.tmp", ABANDONED_AFTER_S + 60)
+    fresh = _aged(tmp_path / ".drop.report.csv.4343.tmp", 60)
+    written = write_new(tmp_path, "drop.report.csv", b"row,status\n")
+    assert written == tmp_path / "drop.report.csv" and written.read_bytes() == b"row,status\n"
+    assert not old.exists()
+    assert fresh.read_text() == "half-written"

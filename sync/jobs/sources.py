@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from sync.jobs.names import free_names, temporary_file_name
+from sync.output_paths import remove_abandoned_temporaries
 
 # Temporary names of writers and office programs: a download or copy in progress
 # (x.csv.part, x.csv.tmp, x.csv.crdownload, WinSCP's x.csv.filepart, rsync's
@@ -260,6 +261,7 @@ def _place_new(folder: Path, name: str, fill: Callable[[BinaryIO], object]) -> P
     """fill() a temporary file in `folder`, fsync it, give it the first free name of
     `name` (x.csv, x-1.csv, ...) and return that; the temporary file never stays."""
     folder.mkdir(parents=True, exist_ok=True)
+    remove_abandoned_temporaries(folder / name)
     temp = folder / temporary_file_name(name)
     try:
         with open(temp, "wb") as out:
