@@ -28,15 +28,10 @@ def slice_bounds(frame: pl.DataFrame, most_bytes: int,
     of short values the number of rows is the bound that matters (counting each value's
     16-byte view too cut the large case's 1M-row plan into 15 report slices, not 4, and
     made its preview slower)."""
-    texts = [name for name, dtype in frame.schema.items() if dtype == pl.String]
-    if frame.height == 0 or not texts:
+    if frame.height == 0 or pl.String not in frame.schema.dtypes():
         return [(offset, min(most_rows, frame.height - offset))
                 for offset in range(0, max(frame.height, 1), most_rows)]
-    # Added up a column at a time: sum_horizontal would hold every column's lengths at
-    # once (a 1M-row plan of 40 text columns: 320 MB).
-    sizes = pl.zeros(frame.height, dtype=pl.UInt64, eager=True)
-    for name in texts:
-        sizes += frame.get_column(name).str.len_bytes().fill_null(0).cast(pl.UInt64)
+    sizes = text_bytes(frame)
     # A row starts a new slice where the bytes before it pass a multiple of most_bytes.
     before = sizes.cum_sum() - sizes
     runs = (before // max(most_bytes, 1)).rle().struct.field("len").to_list()
@@ -47,3 +42,14 @@ def slice_bounds(frame: pl.DataFrame, most_bytes: int,
             bounds.append((offset + start, min(most_rows, run - start)))
         offset += run
     return bounds
+
+
+def text_bytes(frame: pl.DataFrame) -> pl.Series:
+    """Each row's bytes of text (its String cells' UTF-8 lengths, nulls as 0)."""
+    sizes = pl.zeros(frame.height, dtype=pl.UInt64, eager=True)
+    # Added up a column at a time: sum_horizontal would hold every column's lengths at
+    # once (a 1M-row plan of 40 text columns: 320 MB).
+    for name, dtype in frame.schema.items():
+        if dtype == pl.String:
+            sizes += frame.get_column(name).str.len_bytes().fill_null(0).cast(pl.UInt64)
+    return sizes

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import polars as pl
 
-from sync.slices import slice_bounds
+from sync.slices import slice_bounds, text_bytes
 from sync.types import FIELDS
 from sync.writers.register.base import KeyField, Selection
 from sync.writers.register.schema import (
@@ -453,8 +453,7 @@ def _split(values: list[str], parts: int) -> list[list[str]]:
 def _keys_per_part(frame: pl.DataFrame, keys: int) -> int:
     """How many keys a part of a read may hold for its values to come to about
     _PART_BYTES, judged by `frame`, the values read for `keys` keys."""
-    size = frame.select(pl.sum_horizontal(
-        pl.all().str.len_bytes().cast(pl.UInt64).sum())).item() or 0
+    size = text_bytes(frame).sum() or 0
     per_key = max(size / max(keys, 1), 1.0)
     return max(int(_PART_BYTES / per_key), 1)
 
