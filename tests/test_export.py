@@ -447,3 +447,37 @@ def test_an_xlsx_export_onto_a_full_disk_is_one_line_exit_2_with_no_stray_output
                              f"left on device); nothing was written\n")
     assert stray == []
     assert list(out.parent.iterdir()) == []  # neither the export nor its row files
+
+
+def test_an_xlsx_export_whose_sheet_fills_the_disk_is_one_line_exit_2_with_nothing_left(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The data rows are written by regsync, into a zip file of its own (xlsxwriter writes
+    # the workbook's other parts): the disk filling up there is told the same way.
+    import gc
+    import sys
+    import zipfile
+
+    import sync.writers.export_xlsx as export_xlsx
+
+    db = tmp_path / "r.db"
+    load_register(db, SEED, tmp_path)
+
+    class ExportOnFullDisk(zipfile.ZipFile):
+        def __init__(self, file: object, mode: str = "r", *args: object,
+                     **kwargs: object) -> None:
+            super().__init__(file, mode, *args, **kwargs)  # type: ignore[arg-type]
+            if mode == "w":
+                self.fp = _FullDisk(self.fp)  # type: ignore[assignment]
+
+    monkeypatch.setattr(export_xlsx.zipfile, "ZipFile", ExportOnFullDisk)
+    stray: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", stray.append)
+    out = tmp_path / "out" / "customers.xlsx"
+    out.parent.mkdir()
+    result = run_cli("export", out, "--db", db)
+    gc.collect()
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr == (f"regsync: error: {out}: cannot write the export (No space "
+                             f"left on device); nothing was written\n")
+    assert stray == []
+    assert list(out.parent.iterdir()) == []
