@@ -141,3 +141,22 @@ def test_a_value_too_long_as_excel_counts_it_is_refused_not_cut(tmp_path: Path) 
         "customer 2, notes (row 3, column 18): a value of 20000 characters (40000 as "
         "Excel counts them) does not fit an XLSX cell (32767); export CSV or Parquet")
     assert not dest.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_a_chunk_built_in_slices_by_bytes_is_the_same_file(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # Long notes: the rows' XML is built a few MB of text at a time, never a whole chunk.
+    import sync.writers.export_xlsx as export_xlsx
+
+    frame = pl.DataFrame({"a": [str(n) for n in range(1, 8)], "b": ["x" * n for n in range(7)],
+                          "c": ["note\n" * n for n in range(7)]})
+    whole, sliced = tmp_path / "whole.xlsx", tmp_path / "sliced.xlsx"
+    write_xlsx([frame], whole, _HEADERS)
+    monkeypatch.setattr(export_xlsx, "_SLICE_BYTES", 12)
+    calls: list[int] = []
+    original = export_xlsx.row_elements
+    monkeypatch.setattr(export_xlsx, "row_elements",
+                        lambda cells, *args: calls.append(cells.height) or original(cells, *args))
+    write_xlsx([frame], sliced, _HEADERS)
+    assert len(calls) > 1 and sum(calls) == frame.height
+    assert _parts(sliced) == _parts(whole)

@@ -23,6 +23,7 @@ from xlsxwriter.exceptions import FileCreateError
 from xlsxwriter.utility import xl_col_to_name
 
 from sync.errors import ExportError
+from sync.slices import slice_bounds
 from sync.writers.cells import neutralise
 from sync.writers.xlsx_rows import display_width, row_elements, utf16_units
 
@@ -31,6 +32,7 @@ _MAX_CELL = 32_767  # UTF-16 units in one cell
 _MIN_WIDTH, _MAX_WIDTH = 8, 60
 SHEET_NAMES = {"en": "Customers", "fi": "Asiakkaat", "sv": "Kunder", "cs": "Zákazníci"}
 _SHEET_XML = "xl/worksheets/sheet1.xml"
+_SLICE_BYTES = 32 << 20  # text of the rows whose XML is built at once
 
 
 def write_xlsx(chunks: Iterable[pl.DataFrame], dest: Path, headers: Mapping[str, str],
@@ -131,8 +133,11 @@ def _write_sheet(workbook: xlsxwriter.Workbook, chunks: Iterable[pl.DataFrame],
         _refuse_overlong(chunk, cells, row)
         for col, name in enumerate(cells.columns):
             widths[col] = max(widths[col], display_width(cells[name]))
-        row_elements(cells, row + 2, letters, style).to_frame().write_csv(
-            out, include_header=False, quote_style="never", line_terminator="")
+        # The XML of a slice is about twice its text: slices of long notes stay small.
+        for offset, length in slice_bounds(cells, _SLICE_BYTES, chunk.height):
+            row_elements(cells.slice(offset, length), row + offset + 2, letters,
+                         style).to_frame().write_csv(
+                out, include_header=False, quote_style="never", line_terminator="")
         row += chunk.height
     for col, width in enumerate(widths):
         sheet.set_column(col, col, min(max(width + 2, _MIN_WIDTH), _MAX_WIDTH), text)
