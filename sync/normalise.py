@@ -52,11 +52,12 @@ ISSUE_CODES: Mapping[str, frozenset[str]] = {
     "text": frozenset(),
     "collapse": frozenset(),
     "compact": frozenset(),
-    "vat_id": frozenset(),
+    "vat_id": frozenset({"scientific_notation"}),
     "email": frozenset({"invalid_email"}),
     "einvoice": frozenset({"scientific_notation"}),
     "customer_type": frozenset({"unknown_customer_type"}),
-    "business_id": frozenset({"invalid_business_id", "business_id_country"}),
+    "business_id": frozenset({"invalid_business_id", "business_id_country",
+                              "scientific_notation"}),
     "phone": frozenset({"scientific_notation", "invalid_phone"}),
     "postal_code": frozenset({"invalid_postal_code"}),
     "country": frozenset({"unknown_country"}),
@@ -221,7 +222,16 @@ def _compact(v: pl.Expr) -> list[pl.Expr]:
 
 
 def _vat_id(v: pl.Expr) -> list[pl.Expr]:
-    return _no_issue(_blank_to_null(v.str.replace_all(r"[\s.\-]+", "").str.to_uppercase()))
+    # A VAT number of digits only (Sweden's, Czechia's without their prefix) that a
+    # spreadsheet took for a number is shown and saved as 5,56036E+11 (QA): its digits
+    # are gone. Looked for before compacting, which would take out its `.`.
+    compact = _blank_to_null(v.str.replace_all(r"[\s.\-]+", "").str.to_uppercase())
+    typed = v.str.strip_chars()
+    lost = typed.str.contains(_EXCEL_SCIENTIFIC)
+    return [compact.alias("value"),
+            pl.when(lost).then(pl.lit("scientific_notation")).alias("code"),
+            pl.when(lost).then(pl.format("a number in scientific notation lost digits: '{}'",
+                                         typed)).alias("detail")]
 
 
 def _email(v: pl.Expr) -> list[pl.Expr]:
@@ -368,6 +378,10 @@ def _business_id(value: str, country: str | None) -> _Result:
         country, cleaned = vat.group(1), vat.group(2)
     read = _READERS.get(country or "")
     if read is None:
+        if re.fullmatch(_EXCEL_SCIENTIFIC, value):
+            # A country whose ids are not checked: 1,23457E+11 would pass as one (QA).
+            return value, "scientific_notation", (f"a number in scientific notation lost "
+                                                  f"digits: '{value}'")
         return _WHITESPACE.sub("", value).upper(), None, None
     canonical = read(cleaned, is_vat)
     if canonical is None:

@@ -199,6 +199,21 @@ def test_vat_id(raw: str, expected: str) -> None:
     assert one("vat_id", raw) == (expected, None)
 
 
+@pytest.mark.parametrize(("kind", "raw", "country", "code"), [
+    # QA: a Swedish VAT number of digits only, saved by a spreadsheet as 5,56036E+11, and
+    # a German business id (not checked) so saved, were stored over good values, unsaid.
+    ("vat_id", "5,56036E+11", None, "scientific_notation"),
+    ("vat_id", " 1.23457E+11 ", None, "scientific_notation"),
+    ("vat_id", "SE556036079301", None, None),
+    ("business_id", "1,23457E+11", "DE", "scientific_notation"),
+    ("business_id", "HRB 12345", "DE", None),
+    ("business_id", "1,23457E+11", "FI", "invalid_business_id"),
+])
+def test_an_id_in_a_spreadsheets_scientific_notation_is_flagged(
+        kind: str, raw: str, country: str | None, code: str | None) -> None:
+    assert one(kind, raw, country)[1] == code
+
+
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [

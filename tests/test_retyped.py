@@ -353,6 +353,23 @@ def test_a_new_value_in_scientific_notation_is_stored_with_a_warning(register_ur
     assert (rows[5]["status"], rows[5]["message"]) == ("New", "")  # typed so
 
 
+def test_an_id_in_scientific_notation_rejects_its_row(register_url, tmp_path):
+    # QA: `5,56036E+11` replaced a customer's VAT number, and a New German customer
+    # was stored with a business id of `1,23457E+11`, both with exit 0 and no word.
+    source = write_csv(tmp_path / "s.csv", "customer_number;name;country;vat_id\n"
+                                           "1005;Berg AB;SE;SE556036079301\n")
+    assert run_cli("import", source, "--db", register_url, "--yes").exit_code == 0
+    answer, rows = preview(register_url, tmp_path,
+                           "customer_number;name;country;business_id;vat_id\n"
+                           "1005;Berg AB;SE;;5,56036E+11\n"
+                           ";Beispiel GmbH;DE;1,23457E+11;\n")
+    assert answer["rejected"] == 2
+    assert rows[2]["message"] == ("vat_id: a number in scientific notation lost digits: "
+                                  "'5,56036E+11'")
+    assert rows[3]["message"] == ("business_id: a number in scientific notation lost "
+                                  "digits: '1,23457E+11'")
+
+
 def test_long_whole_numbers_that_share_a_double_are_an_edit() -> None:
     # Review: any two numbers of 17+ digits that land on one double counted as re-typed,
     # so an edit of a 20-digit reference number's last digits was swallowed.
