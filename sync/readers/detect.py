@@ -18,10 +18,16 @@ from sync.readers.encoding_signs import (
     code_page_850,
     code_page_850_unclear,
     iter_chunks,
+    mac_roman,
     mixed_encodings,
     scan_single_byte,
 )
-from sync.readers.single_byte import CODE_PAGE_850, choose_single_byte, encoding_doubt
+from sync.readers.single_byte import (
+    CODE_PAGE_850,
+    MAC_ROMAN,
+    choose_single_byte,
+    encoding_doubt,
+)
 
 DELIMITERS: tuple[str, ...] = (";", ",", "\t", "|")
 """The delimiters detection may answer, in order of preference on a tie."""
@@ -213,7 +219,8 @@ def detect_encoding_and_doubt(path: Path) -> tuple[str, str | None]:
 
     A BOM gives "utf-8-sig", "utf-16" or "utf-32"; a file that is strict UTF-8 throughout gives
     "utf-8"; otherwise one of SINGLE_BYTE_ENCODINGS that decodes every byte of the file,
-    or CODE_PAGE_850 when the file is that beyond doubt (see `encoding_signs.code_page_850`).
+    or CODE_PAGE_850 or MAC_ROMAN when the file is that beyond doubt (see
+    `encoding_signs.code_page_850` and `encoding_signs.mac_roman`).
     Raises SourceError for a missing, empty or binary file (NUL or control bytes), and
     EncodingProblem for a file that holds UTF-8 text beside bytes that are not UTF-8, or
     a sign of code page 850 short of proof: no guess would read it right for sure.
@@ -233,6 +240,8 @@ def detect_encoding_and_doubt(path: Path) -> tuple[str, str | None]:
         if code_page_850(path, scan.counts):
             return CODE_PAGE_850, None
         raise code_page_850_unclear(path, scan.cp850_at, chosen)
+    if mac_roman(path, scan.counts):
+        return MAC_ROMAN, None
     return chosen, encoding_doubt(scan.words, scan.counts, chosen)
 
 

@@ -19,6 +19,12 @@ CODE_PAGE_850 = "cp850"
 """The DOS code page of Excel's "CSV (MS-DOS)": answered only on clear evidence (see
 `sync.readers.encoding_signs.code_page_850`), never by the language model alone."""
 
+MAC_ROMAN = "mac_roman"
+"""Mac OS Roman, which Excel for Mac writes as plain "CSV": ä is 0x8A, Š in the Windows
+code pages ("HŠmeenlinna"). Answered only on clear evidence (see
+`sync.readers.encoding_signs.mac_roman`); otherwise named as a doubt when the language
+model finds it nearly as likely as the encoding chosen."""
+
 # Names chardet may give, mapped to the codec name we report.
 _CHARDET_NAMES: dict[str, str] = {
     "ascii": "cp1252",
@@ -59,7 +65,7 @@ _CENTRAL = _weights(
     "ÚÍßôľ=0.15 ÉÓÝĚŇŤĎŮÄÖÜĺŕĽ=0.02 " + _PUNCTUATION
 )
 _FAMILY = {"cp1252": _WESTERN, "iso8859-15": _WESTERN, "cp1250": _CENTRAL, "iso8859-2": _CENTRAL,
-           CODE_PAGE_850: _WESTERN}
+           CODE_PAGE_850: _WESTERN, MAC_ROMAN: _WESTERN}
 _UNKNOWN_LETTER = 0.01
 _UNKNOWN_SYMBOL = 0.001
 _CONTROL = 1e-7  # C1 control characters: an ISO decode of Windows bytes
@@ -222,8 +228,14 @@ def encoding_doubt(words: Counter[bytes], counts: Counter[int], chosen: str) -> 
     one Czech name among a thousand Finnish ones is thin evidence either way."""
     if not words:
         return None
-    scores = {enc: score_words(words, counts, enc) for enc in SINGLE_BYTE_ENCODINGS
-              if enc == chosen or score_single_byte(counts, enc) > -math.inf}
+    candidates = [enc for enc in SINGLE_BYTE_ENCODINGS
+                  if enc == chosen or score_single_byte(counts, enc) > -math.inf]
+    # Mac Roman reads a Windows file's every ä (0xE4) as ‰: named only where the file as
+    # a whole reads nearly as well in it, not for the few words of ’ and – it reads as
+    # letters (O’Brien as OíBrien).
+    if score_single_byte(counts, MAC_ROMAN) >= score_single_byte(counts, chosen) - _DOUBT_MARGIN:
+        candidates.append(MAC_ROMAN)
+    scores = {enc: score_words(words, counts, enc) for enc in candidates}
     ranked = [w for w, _ in words.most_common()]
     for other in sorted((e for e in scores if e != chosen), key=lambda e: -scores[e]):
         differ = []
