@@ -448,6 +448,40 @@ def unknown_numbers_with_dropped_zeros(rows: pl.DataFrame, register: Register) -
         "it is another customer", number, who)).drop("_twins", "_count")
 
 
+# A number of four digits or more as a spreadsheet shows it: groups of three digits after
+# separators of thousands (1,002; 1 002; 1.002; 1'002).
+_GROUPED_NUMBER = r"^[1-9][0-9]{0,2}(?:[\s\u00a0\u202f.,'’][0-9]{3})+$"
+
+
+def unknown_numbers_with_separators(rows: pl.DataFrame, register: Register) -> pl.DataFrame:
+    """A Conflict where a New row's number is a customer's with separators of thousands
+    between its digits (row `1,002` or `1 002`, customer `1002`): a spreadsheet showed
+    the number so and saved it as shown, so the row is most likely that customer's, with
+    its name edited (QA: it became a second customer, numbered `1,002`, with no word).
+    As with dropped zeros (unknown_numbers_with_dropped_zeros), spec section 4 makes
+    such a row New, and the damage needs a human decision, not a silent second customer."""
+    number = pl.col(new_col("customer_number"))
+    suspects = rows.filter((pl.col("status") == "New")
+                           & number.str.contains(_GROUPED_NUMBER).fill_null(False))
+    if suspects.is_empty():
+        return rows
+    digits = suspects[new_col("customer_number")].str.replace_all(_NUMBER_SEPARATORS, "")
+    found = register.lookup("customer_number", digits.unique())
+    if found.is_empty():
+        return rows
+    rows = rows.with_columns(number.str.replace_all(_NUMBER_SEPARATORS, "").alias("_digits"))
+    rows = rows.join(found.select(pl.col("value").alias("_digits"),
+                                  pl.col("customer_number").alias("_twin")).unique("_digits"),
+                     on="_digits", how="left", maintain_order="left")
+    hit = (pl.col("status") == "New") & number.str.contains(_GROUPED_NUMBER).fill_null(False) \
+        & pl.col("_twin").is_not_null()
+    return conflicts_where(rows, hit, pl.format(
+        "number {} is unknown, but customer {} is numbered so without the separators: a "
+        "spreadsheet may have added them; give the row the customer's number, or a number "
+        "of its own if it is another customer", number, pl.col("_twin"))
+    ).drop("_digits", "_twin")
+
+
 # How many numbers of 16 digits or more, all ending in 0, make a file one a spreadsheet
 # rounded (one in ten real numbers ends in 0; three all do by chance one time in 1,000).
 ROUNDED_EVIDENCE = 3

@@ -35,6 +35,7 @@ from sync.damage import (
     totals_warnings,
     unknown_numbers_a_spreadsheet_rounded,
     unknown_numbers_with_dropped_zeros,
+    unknown_numbers_with_separators,
 )
 from sync.errors import SourceError, StalePlanError
 from sync.groupkey import group_key_expr
@@ -353,6 +354,7 @@ def _compared_rows(chunk: pl.DataFrame, header_map: HeaderMap, rules: Rules,
     rows = restored_zeros_warnings(rows, chunk, header_map, rules)
     rows = dropped_zeros(rows, register)
     rows = unknown_numbers_with_dropped_zeros(rows, register)
+    rows = unknown_numbers_with_separators(rows, register)
     rows = unknown_numbers_with_lost_letters(rows, register)
     # After the steps that make rows Conflicts: those store nothing.
     rows = lost_letter_warnings(rows, tuple(

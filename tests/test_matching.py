@@ -1012,6 +1012,27 @@ def test_an_unknown_number_the_register_has_with_leading_zeros_is_a_conflict(reg
         "200 with leading zeros: a spreadsheet may have dropped them")
 
 
+def test_an_unknown_number_the_register_has_without_separators_is_a_conflict(register_url,
+                                                                             tmp_path):
+    # QA: a number a spreadsheet showed as `1,002` (or with a no-break space, Finnish
+    # style) and saved so, on a row whose name was edited, became a second customer.
+    db = register_url
+    first = write_csv(tmp_path / "first.csv", "Asiakasnumero;Nimi\n1002;Matti Virtanen\n"
+                                              "12345;Iso Oy\n")
+    assert run_cli("import", first, "--db", db, "--yes").exit_code == 0
+    rows = preview_rows(db, tmp_path, "Asiakasnumero;Nimi\n1,002;Matti Virtanen-Korhonen\n"
+                                      "1\u00a0002;Matti V\n12.345;Iso Numero Oy\n"
+                                      "5,555;Uusi Oy\n12,34;Toinen Oy\n")
+    assert [rows[n]["status"] for n in (2, 3, 4, 5, 6)] == [
+        "Conflict", "Conflict", "Conflict", "New", "New"]
+    assert rows[2]["message"] == (
+        "number 1,002 is unknown, but customer 1002 is numbered so without the separators: "
+        "a spreadsheet may have added them; give the row the customer's number, or a number "
+        "of its own if it is another customer")
+    assert rows[3]["message"].startswith("number 1\u00a0002 is unknown, but customer 1002 ")
+    assert rows[4]["message"].startswith("number 12.345 is unknown, but customer 12345 ")
+
+
 def test_a_value_a_spreadsheet_cut_or_stripped_of_zeros_keeps_the_registers(register_url,
                                                                             tmp_path):
     # QA (LibreOffice round trips): an AU postal code 0800 came back as 800, and notes of
