@@ -87,6 +87,8 @@ _NOT_COUNTRIES = frozenset(
 # Long forms CLDR no longer lists but that old exports still carry.
 _EXTRA_COUNTRY_NAMES = {"Czech Republic": "CZ", "Česká republika": "CZ", "UK": "GB"}
 
+# Countries none of whose postal codes starts with 0.
+_NO_LEADING_ZERO = frozenset({"SE", "CZ", "EE", "AT", "CH", "BE", "HU"})
 _POSTAL_WIDTH = {
     **dict.fromkeys(("FI", "SE", "CZ", "SK", "DE", "FR", "ES", "IT", "EE", "US"), 5),
     **dict.fromkeys(("NO", "DK", "AT", "CH", "BE", "HU"), 4),
@@ -557,7 +559,12 @@ def _postal_code(value: str, country: str | None) -> _Result:
     if prefixed and _prefix_country(prefixed.group(1), bool(prefixed.group(2))) == country:
         compacted = prefixed.group(3)
     if compacted.isascii() and compacted.isdigit() and len(compacted) <= width:
-        return compacted.zfill(width), None, None
+        padded = compacted.zfill(width)
+        # Padding puts back the zeros a spreadsheet dropped: a code of zeros only, or one
+        # starting with 0 where the country has none such (SE 1145 for 11455, a digit
+        # typed short), is no code it can have been (QA: 01145 was stored, unsaid).
+        if padded.strip("0") and not (padded[0] == "0" and country in _NO_LEADING_ZERO):
+            return padded, None, None
     if country == "US" and _ZIP_PLUS_4.fullmatch(compacted):
         return compacted, None, None
     return (value, "invalid_postal_code", f"not a {country} postal code: '{value}'")

@@ -502,6 +502,14 @@ def test_postal_code(raw: str, country: str | None, expected: str) -> None:
         ("S11455", "SE"),
         ("F-75001", "FI"),
         ("D-10115", "AT"),
+        # QA: padded to 01145, 01200, 00000: no code of those countries starts with 0, and
+        # no code anywhere is zeros only, so no zeros were dropped.
+        ("1145", "SE"),
+        ("1200", "CZ"),
+        ("01145", "SE"),
+        ("0", "FI"),
+        ("000", "DE"),
+        ("999", "AT"),
     ],
 )
 def test_postal_code_invalid_keeps_trimmed_input(raw: str, country: str) -> None:
