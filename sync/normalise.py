@@ -643,8 +643,33 @@ def _country(value: str, _row_country: str | None) -> _Result:
     if code is None:
         code = _country_names().get(_fold(value))
     if code is None:
-        return (value, "unknown_country", f"unknown country: '{value}'")
+        return (value, "unknown_country", f"unknown country: '{value}'{_lost_letters(value)}")
     return code, None, None
+
+
+def _lost_letters(value: str) -> str:
+    """For a country written with `?` where its file's encoding lost letters (`?esko`
+    for Česko, from a Windows-1252 "CSV" of Czech customers), the countries it may be;
+    else nothing. A `?` stands for one letter past ASCII, as with names."""
+    if "?" not in value:
+        return ""
+    fits = re.compile("".join("[^\x00-\x7f]" if ch == "?" else re.escape(ch)
+                              for ch in value.strip()), re.IGNORECASE)
+    found = sorted({(code, name) for name, code in _spelt_country_names()
+                    if fits.fullmatch(name)})
+    if not found:
+        return ""
+    shown = ", ".join(f"{name} ({code})" for code, name in found[:3])
+    return (f"; its file's encoding lost letters as '?': it may be {shown}; write the "
+            f"country's code, or import a UTF-8 file")
+
+
+@cache
+def _spelt_country_names() -> tuple[tuple[str, str], ...]:
+    """Country names in fi/sv/cs/en as CLDR spells them, with their alpha-2 codes."""
+    countries = _countries()
+    return tuple((name, code) for lang in _NAME_LANGUAGES
+                 for code, name in Locale.parse(lang).territories.items() if code in countries)
 
 
 def _base_language(tag: str) -> str | None:

@@ -490,6 +490,20 @@ def test_postal_code(raw: str, country: str | None, expected: str) -> None:
     assert one("postal_code", raw, country) == (expected, None)
 
 
+def test_a_country_whose_letters_were_lost_as_question_marks_says_what_it_may_be() -> None:
+    # QA: a Czech export through a Windows-1252 CSV: `?esko` was "unknown country" only,
+    # beside a business-id message asking to fill in the country the row has.
+    frame = normalise_column("country", pl.Series(["?esko", "?v?dsko", "Xy?"]),
+                             pl.Series([None, None, None], dtype=pl.String), None)
+    assert frame["code"].to_list() == ["unknown_country"] * 3
+    assert frame["detail"].to_list() == [
+        "unknown country: '?esko'; its file's encoding lost letters as '?': it may be "
+        "Česko (CZ); write the country's code, or import a UTF-8 file",
+        "unknown country: '?v?dsko'; its file's encoding lost letters as '?': it may be "
+        "Švédsko (SE); write the country's code, or import a UTF-8 file",
+        "unknown country: 'Xy?'"]
+
+
 @pytest.mark.parametrize(
     ("raw", "country"),
     [
