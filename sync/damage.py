@@ -359,6 +359,39 @@ def scientific_notation_warnings(rows: pl.DataFrame, fields: tuple[str, ...]) ->
     return rows.with_columns(with_warning(note.is_not_null() & (note != ""), note))
 
 
+# What people type for "no value" (`-`, `?`, `N/A`, `...`): stored, it replaces a name
+# or an address with a dash.
+_PLACEHOLDER = r"^(?:[-‐‑–—?.*_/]{1,3}|[Nn]/[Aa]|[Nn]\.[Aa]\.)$"
+
+
+def placeholder_warnings(rows: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
+    """Warn where a New or Modified row would store, in `fields`, a placeholder for no
+    value (`-`, `?`, `N/A`): a bookkeeper leaves a cell empty to keep a value, but a
+    placeholder is a value, which the spec stores (QA: `-` replaced a customer's name
+    and created a group `-`, unsaid). The status stays."""
+    present = [f for f in fields if new_col(f) in rows.columns]
+    stored = pl.col("status").is_in(["New", "Modified"])
+
+    def stores(f: str) -> pl.Expr:
+        new = pl.col(new_col(f))
+        return stored & (pl.col(old_col(f)).is_null() | (new != pl.col(old_col(f)))
+                         if old_col(f) in rows.columns else pl.lit(True))
+
+    marked = rows.select(pl.col(new_col(f)).filter(stores(f)).str.contains(_PLACEHOLDER).any()
+                         for f in present).row(0) if present else ()
+    cells = []
+    for f in [f for f, has in zip(present, marked, strict=True) if has]:
+        new = pl.col(new_col(f))
+        cells.append(pl.when(stores(f) & new.str.contains(_PLACEHOLDER))
+                     .then(pl.format("{} '{}'", pl.lit(f), new)))
+    if not cells:
+        return rows
+    listed = pl.concat_str(cells, separator=", ", ignore_nulls=True)
+    note = pl.format("placeholders for no value, stored as values: {}; leave a cell empty "
+                     "to store nothing", listed)
+    return rows.with_columns(with_warning(listed.is_not_null() & (listed != ""), note))
+
+
 def dropped_zeros(rows: pl.DataFrame, register: Register) -> pl.DataFrame:
     """A Conflict where a row's number found a customer whose name the row would change
     into the name of the customer numbered like it with leading zeros (row `42;Anna

@@ -25,6 +25,7 @@ from sync.commit import commit as commit
 from sync.damage import (
     country_warnings,
     dropped_zeros,
+    placeholder_warnings,
     remove_invisible,
     restored_zeros_warnings,
     scientific_notation_warnings,
@@ -362,6 +363,8 @@ def _compared_rows(chunk: pl.DataFrame, header_map: HeaderMap, rules: Rules,
         or rules.fields[f].normaliser == "collapse"))
     rows = scientific_notation_warnings(rows, tuple(
         f for f in fields if rules.fields[f].normaliser in _FREE_TEXT))
+    rows = placeholder_warnings(rows, tuple(
+        f for f in fields if rules.fields[f].normaliser in _UNCHECKED))
     rows = totals_warnings(rows)
     # In row order: the slice's columns are later split and put back side by side.
     return _in_row_order(_held_customers(rows))
@@ -370,6 +373,9 @@ def _compared_rows(chunk: pl.DataFrame, header_map: HeaderMap, rules: Rules,
 # Normalisers of free text: a value without the register's leading zeros is an edit
 # there, not a code a spreadsheet read as a number.
 _FREE_TEXT = frozenset({"collapse", "text"})
+# Normalisers that check nothing a placeholder (`-`) would fail (a phone or an e-mail
+# address so written warns already, a type or country is refused).
+_UNCHECKED = frozenset({"collapse", "text", "compact", "key", "vat_id", "einvoice"})
 
 
 def _source_info(table: SourceTable, header_map: HeaderMap) -> dict[str, object]:

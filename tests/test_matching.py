@@ -1033,6 +1033,31 @@ def test_an_unknown_number_the_register_has_without_separators_is_a_conflict(reg
     assert rows[4]["message"].startswith("number 12.345 is unknown, but customer 12345 ")
 
 
+def test_a_placeholder_stored_as_a_value_is_said(register_url, tmp_path):
+    # QA: `-` replaced a customer's name and created a group `-`, and `-` became a New
+    # customer's number, with exit 0 and no word. The spec stores them (they are no empty
+    # cells): the row says what it stores.
+    db = register_url
+    first = write_csv(tmp_path / "first.csv", "customer_number;name;street_address\n"
+                                              "1002;Matti Virtanen;Katu 1\n")
+    assert run_cli("import", first, "--db", db, "--yes").exit_code == 0
+    rows = preview_rows(db, tmp_path, "customer_number;name;street_address;customer_group;"
+                                      "einvoice_address\n1002;-;?;-;N/A\n-;Uusi Oy;;;\n"
+                                      "1003;Ab -;A - B;;\n")
+    assert (rows[2]["status"], rows[2]["message"]) == (
+        "Modified", "placeholders for no value, stored as values: name '-', street_address "
+                    "'?', customer_group '-', einvoice_address 'N/A'; leave a cell empty to "
+                    "store nothing")
+    assert (rows[3]["status"], rows[3]["message"]) == (
+        "New", "placeholders for no value, stored as values: customer_number '-'; leave a "
+               "cell empty to store nothing")
+    assert (rows[4]["status"], rows[4]["message"]) == ("New", "")
+    # A placeholder the register has already is no change, and says nothing.
+    assert run_cli("import", tmp_path / "source.csv", "--db", db, "--yes").exit_code == 0
+    rows = preview_rows(db, tmp_path, "customer_number;name\n1002;-\n")
+    assert (rows[2]["status"], rows[2]["message"]) == ("No change", "")
+
+
 def test_a_value_a_spreadsheet_cut_or_stripped_of_zeros_keeps_the_registers(register_url,
                                                                             tmp_path):
     # QA (LibreOffice round trips): an AU postal code 0800 came back as 800, and notes of
