@@ -14,6 +14,7 @@ other.
 from __future__ import annotations
 
 import calendar
+import datetime
 import re
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import NamedTuple
@@ -126,7 +127,7 @@ def _same_date(old: str, new: str) -> bool:
     read = _dates(old_day, year_needed=False) + _named_dates(old_day)
     if not read:
         return False
-    written = _dates(new_day, year_needed=True)
+    written = _dates(new_day, year_needed=True) + _serial_date(new_day)
     return any(d == d2 and m == m2 and _same_year(y, y2)
                for d, m, y in read for d2, m2, y2 in written)
 
@@ -152,6 +153,22 @@ def _dates(text: str, year_needed: bool) -> list[_Date]:
     elif match := _ISO.match(text):
         found.append((int(match[3]), int(match[2]), int(match[1])))
     return _valid(found, year_needed)
+
+
+# A date as a spreadsheet stores it, days since 30 December 1899 (1 is 31 December 1899
+# in Excel and LibreOffice alike from March 1900 on), shown so where the cell's format
+# became General or Number (`46357` for 1.12.2026). Up to 31 December 9999.
+_SERIAL = re.compile(r"^[1-9][0-9]{0,6}$")
+_SERIAL_EPOCH = datetime.date(1899, 12, 30)
+_LAST_SERIAL = (datetime.date(9999, 12, 31) - _SERIAL_EPOCH).days
+
+
+def _serial_date(text: str) -> list[_Date]:
+    """The date `text` is as a spreadsheet's serial number, if it is one."""
+    if not _SERIAL.match(text) or int(text) > _LAST_SERIAL:
+        return []
+    date = _SERIAL_EPOCH + datetime.timedelta(days=int(text))
+    return [(date.day, date.month, date.year)]
 
 
 def _named_dates(text: str) -> list[_Date]:

@@ -151,6 +151,10 @@ CASES = [
     ("true", "TOSI", LOGICAL), ("false", "EPÄTOSI", LOGICAL), ("TRUE", "SANT", LOGICAL),
     ("false", "falskt", LOGICAL), ("true", "PRAVDA", LOGICAL), ("FALSE", "NEPRAVDA", LOGICAL),
     ("TRUE", "1", LOGICAL), ("false", "0", LOGICAL),
+    # A date cell shown as its serial number (the column's format made General; QA).
+    ("1.12.", "46357", DATE), ("2026-12-01", "46357", DATE), ("1/12", "46357", DATE),
+    ("31.12.1899", "1", DATE), ("1.12.2025", "46357", None), ("2.12.", "46357", None),
+    ("1.12.", "0", None), ("1.12.", "46357.5", None), ("1.12.", "046357", None),
     # Not what a spreadsheet makes of the value: an edit, or another value.
     ("1.12.", "2.12.", None), ("1.12.", "02.12.26", None), ("1.12.", "2026-01-12", None),
     ("12.1", "1.12.26", None), ("1.12.2026", "2025-12-01", None), ("31.2.", "2026-03-03", None),
