@@ -220,3 +220,22 @@ def test_a_last_cell_spanning_lines_with_a_stray_quote_is_refused_saying_why(
         read_csv(path, delimiter=";")
     assert f"{path}: row 2 " in caught.value.message
     assert says in caught.value.message
+
+
+@pytest.mark.parametrize("rows", [1, 9000])  # a small file, and one past the head
+def test_a_file_that_ends_inside_a_quoted_cell_is_refused(tmp_path: Path, rows: int) -> None:
+    # QA: a file a job found while it was still being written, cut inside the last
+    # cell's quotes, was committed with the cut text ("Call before 10; ask for").
+    path = tmp_path / "s.csv"
+    body = "customer_number;name;notes\n" + "".join(f"{n};Aho;\"ok\"\n" for n in range(rows))
+    path.write_text(body + 'x;Pekka Virta;"Call before 10; ask for', encoding="utf-8",
+                    newline="")
+    with pytest.raises(SourceError) as caught:
+        read_csv(path)
+    assert caught.value.message == (
+        f"{path}: row {rows + 2} opens a quote that is never closed: the file ends inside "
+        "it (a copy or download cut short?); check the end of the file")
+    # Closed, or no quote at all, the last line needs no line break after it.
+    for last in ('x;Pekka Virta;"Call before 10"', 'x;Pekka Virta;TV 5" x'):
+        path.write_text(body + last, encoding="utf-8", newline="")
+        assert read_csv(path).frame.height == rows + 1

@@ -310,6 +310,14 @@ def _collect(
     # a later '"' was taken to close it where no delimiter follows).
     strict = (_strict_error(last_lines, sep)
               if record and ("\n" in record[-1] or "\r" in record[-1]) else None)
+    if record and strict is None and last_lines and not last_lines[-1].endswith(("\n", "\r")):
+        # The file ends without a line break, perhaps inside a quoted cell (QA: a file
+        # still being written, cut at `"Call before 10; ask for`, was stored so). Only
+        # that is looked for: the lenient split of the other rows stands.
+        if _strict_error(last_lines, sep) == "unexpected end of data":
+            raise SourceError(
+                f"{path}: row {number} opens a quote that is never closed: the file ends "
+                "inside it (a copy or download cut short?); check the end of the file")
     if runs_to_end or strict == "unexpected end of data":
         # The last record ran to the end of the file across line breaks: an unclosed quote
         # swallowed every row after it. Rejecting one row would hide those rows.

@@ -87,6 +87,8 @@ def read_fast(path: Path, codec: str, sep: str, sep_line: bool,
     # is (Arrow skips the BOM; the `sep=` line is skipped as a row); any other encoding
     # is first copied as UTF-8 into a temporary file.
     native = codecs.lookup(codec).name in ("utf-8", "utf-8-sig")
+    if not _ends_a_line(path):
+        return None  # perhaps inside a quoted cell: the exact reader looks (see _collect)
     try:
         with (pa.OSFile(str(path)) if native
               else _utf8_copy(path, codec, sep_line)) as stream:
@@ -95,6 +97,17 @@ def read_fast(path: Path, codec: str, sep: str, sep_line: bool,
             return _read(stream, sep, header, width, skip=int(native and sep_line))
     except (_Irregular, pa.ArrowException, UnicodeError, OSError):
         return None
+
+
+def _ends_a_line(path: Path) -> bool:
+    """Whether the file's last character is a line end (LF or CR), in UTF-16 and UTF-32
+    too (their zero bytes aside; a rare false answer only costs the exact reader)."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(max(path.stat().st_size - 4, 0))
+            return fh.read().rstrip(b"\x00").endswith((b"\n", b"\r"))
+    except OSError:  # unreadable: the exact reader says what
+        return False
 
 
 def _has_nul(path: Path) -> bool:
