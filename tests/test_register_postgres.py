@@ -391,6 +391,37 @@ def test_reads_in_a_read_snapshot_see_one_state_on_every_connection(pg_url: str)
         register.close()
 
 
+def test_a_stop_inside_a_copy_is_the_stop_not_the_rollback_after_it(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch):
+    # QA: SIGTERM during a preview's read (inside COPY ... TO STDOUT) left the connection
+    # mid-command; the ROLLBACK leaving the read snapshot then failed ("another command
+    # is already in progress"), and that error, exit 70 "internal error", hid the stop
+    # (exit 143). Here the stop comes inside the COPY, and the COPY is left unfinished,
+    # as a signal between two of its reads leaves it.
+    from sync.signals import Terminated
+
+    assert run_cli("import", REGISTER, "--db", pg_url, "--yes").exit_code == 0
+    reads = 0
+    original = psycopg.Copy.read
+
+    def read_then_stop(copy: psycopg.Copy) -> object:
+        nonlocal reads
+        reads += 1
+        if reads > 1:
+            raise Terminated
+        return original(copy)
+
+    monkeypatch.setattr(psycopg.Copy, "read", read_then_stop)
+    monkeypatch.setattr(psycopg.Copy, "finish", lambda copy, exc=None: None)
+    register = open_register(pg_url, create=False)
+    try:
+        with pytest.raises(Terminated), register.read_snapshot():
+            register.fetch(pl.Series(["1001", "1002"]), ("name",))
+        assert reads == 2
+    finally:
+        register.close()
+
+
 def test_a_preview_outlives_the_servers_idle_in_transaction_timeout(
         pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     # The preview's reads share one transaction, idle while the source is worked on

@@ -479,17 +479,41 @@ class PostgresRegister(SQLRegister):
                 row = self._conn.execute("SELECT pg_export_snapshot()").fetchone()
             self._snapshot = str(row[0]) if row else None
             yield
-        finally:
-            self._snapshot = None
-            # The read connections leave their transactions by closing: a later read
-            # opens fresh ones, which see what is committed by then.
+        except BaseException:
+            # A stop (SIGTERM, Ctrl-C) or an error in a read: that is what to tell. A
+            # stop inside a COPY can leave the connection mid-command, where ROLLBACK
+            # fails ("another command is already in progress", QA: exit 70 for a
+            # systemd stop); such a connection is closed, which ends its transaction.
+            self._end_snapshot(stopping=True)
+            raise
+        self._end_snapshot(stopping=False)
+
+    def _end_snapshot(self, stopping: bool) -> None:
+        """Leave the read snapshot: close the read connections and end the main
+        connection's transaction. `stopping`: an exception is on its way, and an error
+        here must not hide it."""
+        self._snapshot = None
+        # The read connections leave their transactions by closing: a later read
+        # opens fresh ones, which see what is committed by then.
+        try:
             if self._readers_pool is not None:
                 self._readers_pool.close()
-                self._readers_pool = None
+        except Exception:
+            if not stopping:
+                raise
+        finally:
+            self._readers_pool = None
             self._in_snapshot.clear()
-            if not self._conn.closed and not self._conn.broken:
-                with server_errors(self._conn, self.label):
-                    self._conn.execute("ROLLBACK")
+        if self._conn.closed or self._conn.broken:
+            return
+        if not stopping:
+            with server_errors(self._conn, self.label):
+                self._conn.execute("ROLLBACK")
+            return
+        try:
+            self._conn.execute("ROLLBACK")
+        except Exception:
+            self._conn.close()
 
     def _idle(self) -> bool:
         return self._conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
