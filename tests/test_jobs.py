@@ -273,6 +273,29 @@ def test_move_never_overwrites_and_survives_another_filesystem(
     assert (target / "a.csv").read_text() == "older" and not source.exists()
 
 
+def test_a_move_a_stopped_run_left_half_done_is_finished_not_copied(tmp_path: Path) -> None:
+    # QA: a run stopped between the link into processed/ and the unlink from the drop
+    # left the file under both names; the next run skipped it as committed and moved it
+    # again, to processed/a-1.csv, one more copy per stopped run.
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    (drops / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    assert run_cli("run", job).exit_code == 0
+    processed = next(p for p in tmp_path.rglob("a.csv") if p.parent != drops)
+    os.link(processed, drops / "a.csv")  # as the stopped run's move left it
+    again = run_cli("run", job, "--json")
+    assert again.exit_code == 0, again.stdout
+    [result] = again.json()["files"]
+    assert (result["outcome"], result["moved_to"]) == ("skipped_duplicate", str(processed))
+    assert names(drops) == [] and names(processed.parent) == ["a.csv"]
+    # A file of the same name but another content still gets a name of its own.
+    other = tmp_path / "b.csv"
+    other.write_text("other")
+    moved = move_into(other, processed.parent, name="a.csv")
+    assert moved == processed.parent / "a-1.csv" and processed.read_text().startswith(HEADER)
+
+
 def test_the_jobs_own_log_and_lock_in_its_folder_are_not_sources(tmp_path: Path) -> None:
     job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
     job.write_text(job.read_text().replace('log = "out/regsync.jsonl"',

@@ -192,6 +192,16 @@ def move_into(path: Path, folder: Path, name: str | None = None,
             before = path.stat()
             os.link(path, target)
         except FileExistsError:
+            if _same_file(path, target):
+                # A run stopped between the link and the unlink (SIGKILL, or SIGTERM
+                # then): the file is there already. Finishing that move leaves no second
+                # copy (QA: x.csv and x-1.csv, one more per stopped run).
+                if checksum is not None and not _still_the_same(path, target, before,
+                                                                checksum):
+                    return None
+                _unlink_moved(path, target)
+                _fsync_dir(path.parent)
+                return target
             continue
         except FileNotFoundError:
             return None
@@ -212,6 +222,14 @@ def move_into(path: Path, folder: Path, name: str | None = None,
         _fsync_dir(path.parent)
         return target
     raise AssertionError("unreachable: _names is endless")
+
+
+def _same_file(path: Path, other: Path) -> bool:
+    """Whether the two names are one file (hard links), as far as can be told."""
+    try:
+        return os.path.samefile(path, other)
+    except OSError:
+        return False
 
 
 def _unlink_moved(path: Path, target: Path) -> None:
