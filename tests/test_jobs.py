@@ -296,6 +296,22 @@ def test_a_move_a_stopped_run_left_half_done_is_finished_not_copied(tmp_path: Pa
     assert moved == processed.parent / "a-1.csv" and processed.read_text().startswith(HEADER)
 
 
+def test_control_characters_in_a_file_name_are_escaped_in_the_human_lines(
+        tmp_path: Path) -> None:
+    # QA: a CR in a drop's name rewrote its line on a terminal ("fake\rcommitted: ok"),
+    # and an escape sequence was sent raw (or stripped, naming a file that isn't there).
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    (drops / "fake\rcommitted: ok.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    (drops / "red\x1b[31mX.csv").write_text(HEADER + "2;Beta Oy;Kemi\n")
+    result = run_cli("run", job)
+    assert result.exit_code == 0, result.stderr
+    assert "\r" not in result.stderr and "\x1b" not in result.stderr
+    assert "fake\\rcommitted: ok.csv" in result.stderr
+    assert "red\\x1b[31mX.csv" in result.stderr
+
+
 def test_the_jobs_own_log_and_lock_in_its_folder_are_not_sources(tmp_path: Path) -> None:
     job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
     job.write_text(job.read_text().replace('log = "out/regsync.jsonl"',
