@@ -1,18 +1,40 @@
-"""The `regsync` entry point: light, so that Ctrl-C while the libraries load (a second
-or so) is the interrupt's one line and exit code, not a traceback."""
+"""The `regsync` entry point: light, so that Ctrl-C or SIGTERM while the libraries load
+(a second or so) is the stop's one line (and JSON object) and exit code, not a
+traceback or a silent end."""
 
 from __future__ import annotations
 
+import json
+import signal
 import sys
 
 
+class _TerminatedLoading(KeyboardInterrupt):
+    """SIGTERM while the command line loads."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise _TerminatedLoading
+
+
 def main() -> None:
-    """Load the command line and run it; Ctrl-C while loading exits 130 with one line."""
+    """Load the command line and run it. Stopped while loading (Ctrl-C: exit 130,
+    SIGTERM: 143), it says so in one line, and with `--json` in one JSON object too."""
+    previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         from sync import signals
         from sync.cli import main as cli_main
-    except KeyboardInterrupt:
-        sys.stderr.write("regsync: error: interrupted; nothing was written\n")
-        sys.exit(130)
+    except KeyboardInterrupt as stop:
+        terminated = isinstance(stop, _TerminatedLoading)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the line below is the last word
+        message = ("terminated (SIGTERM)" if terminated else "interrupted") + \
+            "; nothing was written"
+        code = 143 if terminated else 130
+        sys.stderr.write(f"regsync: error: {message}\n")
+        if "--json" in sys.argv[1:]:
+            sys.stdout.write(json.dumps({"error": message, "exit_code": code}) + "\n")
+        sys.exit(code)
+    # The commands catch SIGTERM themselves (sync.signals), from their start.
+    signal.signal(signal.SIGTERM, previous)
     signals.ignore_when_done = True  # this process ends with the command
     cli_main()

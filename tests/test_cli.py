@@ -532,6 +532,43 @@ def test_ctrl_c_while_the_libraries_load_is_one_line(
 
 @pytest.mark.parametrize(("sent", "code", "what"), [
     (signal.SIGTERM, 143, "terminated (SIGTERM)"), (signal.SIGINT, 130, "interrupted")])
+def test_a_stop_while_the_libraries_load_is_one_line_and_one_json_object(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        sent: int, code: int, what: str) -> None:
+    # QA: SIGTERM in the first second ended the process with 143 and nothing said, no
+    # JSON object (a job's run: nothing logged either); Ctrl-C gave its line, no JSON.
+    import builtins
+    import json
+    import os
+    import sys
+
+    import sync.entry
+
+    real_import = builtins.__import__
+
+    def stopped_loading(name: str, *args: object, **kwargs: object) -> object:
+        if name == "sync.cli":
+            os.kill(os.getpid(), sent)  # the handler raises at the next bytecode
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", stopped_loading)
+    monkeypatch.setattr(sys, "argv", ["regsync", "import", "x.csv", "--yes", "--json"])
+    handlers = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            sync.entry.main()
+    finally:
+        signal.signal(signal.SIGTERM, handlers[0])
+        signal.signal(signal.SIGINT, handlers[1])
+    assert stopped.value.code == code
+    out = capsys.readouterr()
+    assert out.err == f"regsync: error: {what}; nothing was written\n"
+    assert json.loads(out.out) == {"error": f"{what}; nothing was written", "exit_code": code}
+
+
+@pytest.mark.parametrize(("sent", "code", "what"), [
+    (signal.SIGTERM, 143, "terminated (SIGTERM)"), (signal.SIGINT, 130, "interrupted")])
 def test_a_stop_after_the_commit_while_printing_names_the_batch_that_stands(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sent: int, code: int,
         what: str) -> None:
