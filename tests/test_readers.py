@@ -930,6 +930,12 @@ def test_one_word_of_mac_roman_is_named_as_a_doubt(tmp_path: Path) -> None:
     ("Nimi;Lisätiedot\nŠimon;O’Brien\nŽaneta Šimková;\n", "cp1252"),
     ("Nimi;Lisätiedot\nŠimon Žák;Mäkinen, Hämeenkatu 5, O’Brien’s\n", "cp1252"),
     ("Název;Poznámka\nPekárna „Žižkov“;Šťastná – Dvořák, Košice, Šárka\n", "cp1250"),
+    # Review: bytes of 0x80-0x9F only, which Mac Roman reads as letters (ö, í, Ö).
+    ("customer_number;name\n1;Dušan Horvat\n2;Boštjan Novak\n3;Nataša Kos\n"
+     "4;Saša Pušnik\n", "cp1250"),
+    ("customer_number;name;notes\n" + "".join(
+        f"{n};O’{name} Ltd;call first…\n" for n, name in enumerate(
+            ["Brien", "Neill", "Arcy", "Connor", "Reilly", "Hara"], start=1)), "cp1252"),
 ])
 def test_windows_files_are_not_taken_for_mac_roman(tmp_path: Path, text: str,
                                                    encoding: str) -> None:

@@ -240,9 +240,11 @@ def detect_encoding_and_doubt(path: Path) -> tuple[str, str | None]:
         if code_page_850(path, scan.counts):
             return CODE_PAGE_850, None
         raise code_page_850_unclear(path, scan.cp850_at, chosen)
-    if mac_roman(path, scan.counts):
+    mac = mac_roman(path, scan.counts, chosen)
+    if mac == "sure":
         return MAC_ROMAN, None
-    return chosen, encoding_doubt(scan.words, scan.counts, chosen)
+    return chosen, encoding_doubt(scan.words, scan.counts, chosen,
+                                  mac_roman=mac == "possible")
 
 
 def detect_delimiter(sample_text: str, preferred: str | None = None) -> str:

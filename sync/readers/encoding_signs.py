@@ -16,6 +16,7 @@ from sync.errors import SourceError
 from sync.readers.single_byte import (
     CODE_PAGE_850,
     DISPUTED_BYTES,
+    DOUBT_MARGIN,
     KNOWN_CHARACTERS,
     MAC_ROMAN,
     SINGLE_BYTE_ENCODINGS,
@@ -235,37 +236,63 @@ def code_page_850(path: Path, counts: Counter[int]) -> bool:
     return score_single_byte(counts, CODE_PAGE_850) >= best
 
 
-# Mac Roman's letters below 0xA0 (Ä Å Ç É Ñ Ö Ü á à â ä ã å ç é è ...: all of 0x80-0x9F),
-# as classes: w such a letter, a any other letter (ASCII, or from 0xC0 up, where the
-# Windows code pages keep theirs), space anything else.
-_MAC_LETTER_CLASSES = bytes.maketrans(bytes(range(0x100)), bytes(
-    ord("w") if 0x80 <= b < 0xA0
-    else ord("a") if chr(b).isascii() and chr(b).isalpha() or b >= 0xC0
-    else ord(" ") for b in range(0x100)))
+# Mac Roman reads every byte of 0x80-0x9F as a letter (Ä Å Ç É Ñ Ö Ü á à â ä ã å ç é
+# è ...). Its signs are those the Windows code pages read as no lowercase letter: between
+# two letters, "HŠmeenlinna" (ä read as Š) or "BorŒs" (å as Œ) is no Windows text, where
+# "Dušan" (Mac ö as š) is. Windows' quotes, dashes and … sit between letters in O’Brien
+# and Helsinki–Tampere: no sign either (review: both were read as Mac Roman).
+_MAC_MARKS = b"\x85\x91\x92\x93\x94\x96\x97"
 _WINDOWS = ("cp1252", "cp1250")
+
+
+def _lowercase_in_windows(byte: int) -> bool:
+    for encoding in _WINDOWS:
+        try:
+            if bytes([byte]).decode(encoding).islower():
+                return True
+        except UnicodeDecodeError:
+            pass
+    return False
+
+
+_MAC_SIGNS = bytes(b for b in range(0x80, 0xA0)
+                   if b not in _MAC_MARKS and not _lowercase_in_windows(b))
+# As classes: s a sign, a any other letter (ASCII, Mac Roman's below 0xA0, or from 0xC0
+# up, where the Windows code pages keep theirs), space anything else.
+_MAC_CLASSES = bytes.maketrans(bytes(range(0x100)), bytes(
+    ord("s") if b in _MAC_SIGNS
+    else ord("a") if chr(b).isascii() and chr(b).isalpha() or 0x80 <= b < 0xA0 or b >= 0xC0
+    else ord(" ") for b in range(0x100)))
 _MAC_MARGIN = 6.0  # log-likelihood (nats) by which Mac Roman must beat every other reading
 
 
-def mac_roman(path: Path, counts: Counter[int]) -> bool:
-    """Whether a file that is not UTF-8 is Mac Roman beyond doubt: the language model
-    prefers Mac Roman to every candidate by _MAC_MARGIN, and either no Windows code page
-    reads the file (Mac Roman's Å is 0x81, which neither defines: the ISO encodings read
-    C1 control characters there), or at least two of its letters below 0xA0, and a third
-    of them, sit between letters (a Windows file's quotes, dashes and € there sit at a
-    word's edge; ä read as Š sits inside one: "HŠmeenlinna")."""
+def mac_roman(path: Path, counts: Counter[int], chosen: str) -> str | None:
+    """How a file that is not UTF-8 reads in Mac Roman, for detection to answer it
+    ("sure") or name it as a doubt ("possible"), else None.
+
+    Sure: the language model prefers Mac Roman to every candidate by _MAC_MARGIN, and
+    either no Windows code page reads the file (Mac Roman's Å is 0x81, which neither
+    defines: the ISO encodings read C1 control characters there), or at least two of
+    its signs (_MAC_SIGNS), and a third of them, sit between letters. Possible: one
+    sign between letters, and the model finds Mac Roman nearly as likely (within
+    single_byte's doubt margin) as `chosen`."""
+    if not any(b in _MAC_SIGNS for b in counts):
+        return None
     mac = score_single_byte(counts, MAC_ROMAN)
-    if not any(0x80 <= b < 0xA0 for b in counts) or any(
-            mac < score_single_byte(counts, enc) + _MAC_MARGIN
-            for enc in SINGLE_BYTE_ENCODINGS):
-        return False
-    if all(score_single_byte(counts, enc) == -math.inf for enc in _WINDOWS):
-        return True
+    best = max(score_single_byte(counts, enc) for enc in SINGLE_BYTE_ENCODINGS)
+    if mac >= best + _MAC_MARGIN and all(
+            score_single_byte(counts, enc) == -math.inf for enc in _WINDOWS):
+        return "sure"
     inside = total = 0
     for chunk in iter_chunks(path):
-        classes = np.frombuffer(chunk.translate(_MAC_LETTER_CLASSES), np.uint8)
-        total += int(np.count_nonzero(classes == ord("w")))
-        inside += int(np.count_nonzero(_between_letters(classes, "w")))
-    return inside >= 2 and 3 * inside >= total
+        classes = np.frombuffer(chunk.translate(_MAC_CLASSES), np.uint8)
+        total += int(np.count_nonzero(classes == ord("s")))
+        inside += int(np.count_nonzero(_between_letters(classes, "s")))
+    if mac >= best + _MAC_MARGIN and inside >= 2 and 3 * inside >= total:
+        return "sure"
+    if inside and mac >= score_single_byte(counts, chosen) - DOUBT_MARGIN:
+        return "possible"
+    return None
 
 
 class EncodingProblem(SourceError):

@@ -167,7 +167,7 @@ DISPUTED_BYTES = frozenset(
     b for b in range(0x80, 0x100)
     if len({bytes([b]).decode(enc, errors="replace") for enc in SINGLE_BYTE_ENCODINGS}) > 1)
 _WORD_MARGIN = 1.5  # log-likelihood (nats) by which the words must favour another pick
-_DOUBT_MARGIN = 6.0  # below this, the words read otherwise are named (encoding_doubt)
+DOUBT_MARGIN = 6.0  # below this, the words read otherwise are named (encoding_doubt)
 _FAMILY_FLOOR = 0.02  # the least weight a language family gets in a file (score_words)
 
 
@@ -221,19 +221,20 @@ def _log_add(a: float, b: float) -> float:
     return high + math.log1p(math.exp(low - high))
 
 
-def encoding_doubt(words: Counter[bytes], counts: Counter[int], chosen: str) -> str | None:
+def encoding_doubt(words: Counter[bytes], counts: Counter[int], chosen: str,
+                   mac_roman: bool = False) -> str | None:
     """One line naming the encoding that reads some of the file's `words` otherwise,
     with two of them as each reads them, when the words make it nearly as likely as
-    `chosen` (within _DOUBT_MARGIN); else None. A preview shows it beside the encoding:
-    one Czech name among a thousand Finnish ones is thin evidence either way."""
+    `chosen` (within DOUBT_MARGIN); else None. A preview shows it beside the encoding:
+    one Czech name among a thousand Finnish ones is thin evidence either way. With
+    `mac_roman`, Mac Roman is one of the readings weighed."""
     if not words:
         return None
     candidates = [enc for enc in SINGLE_BYTE_ENCODINGS
                   if enc == chosen or score_single_byte(counts, enc) > -math.inf]
-    # Mac Roman reads a Windows file's every ä (0xE4) as ‰: named only where the file as
-    # a whole reads nearly as well in it, not for the few words of ’ and – it reads as
-    # letters (O’Brien as OíBrien).
-    if score_single_byte(counts, MAC_ROMAN) >= score_single_byte(counts, chosen) - _DOUBT_MARGIN:
+    # Mac Roman only where the file holds a sign of it (encoding_signs.mac_roman): it
+    # reads a Windows file's ’ as a letter too (O’Brien as OíBrien).
+    if mac_roman:
         candidates.append(MAC_ROMAN)
     scores = {enc: score_words(words, counts, enc) for enc in candidates}
     ranked = [w for w, _ in words.most_common()]
@@ -246,7 +247,7 @@ def encoding_doubt(words: Counter[bytes], counts: Counter[int], chosen: str) -> 
                     break
         if not differ:
             continue
-        if scores[chosen] - scores[other] >= _DOUBT_MARGIN:
+        if scores[chosen] - scores[other] >= DOUBT_MARGIN:
             return None
         shown = ", ".join(f"{w.decode(chosen)!r} as {w.decode(other)!r}" for w in differ)
         return f"{other} would read {shown}; pass --encoding {other} if that is right"
