@@ -25,9 +25,12 @@ _HEADERS = {"a": "Asiakasnumero", "b": "Nimi", "c": "Lisätiedot"}
 # Values xlsxwriter's inline strings wrote wrongly (its "rich string" shape): left out of
 # the comparison with it, kept in the read-back property.
 _RICH = re.compile(r"^<r>.*</r>$", re.DOTALL)
+# And escapes that overlap, where xlsxwriter escaped only the first (review).
+_OVERLAPPING = r"_x[0-9a-fA-F]{4}_x[0-9a-fA-F]{4}_"
 _value = st.one_of(st.none(), st.text(max_size=12),
                    st.sampled_from(["_x0041_", "<r>x</r>", " lead", "trail\t", "a\nb",
-                                    "&<>\"'", "=1+1", "\x01", "\ufffe", "😀", "00100"]))
+                                    "&<>\"'", "=1+1", "\x01", "\ufffe", "😀", "00100",
+                                    "_x0041_x0042_", "a_X004a__x0041_"]))
 _frames = st.lists(st.tuples(_value, _value, _value), min_size=1, max_size=6).map(
     lambda rows: pl.DataFrame(rows, schema={"a": pl.String, "b": pl.String,
                                             "c": pl.String}, orient="row"))
@@ -70,7 +73,8 @@ def _parts(path: Path) -> dict[str, bytes]:
 @given(frame=_frames)
 def test_the_file_is_the_one_xlsxwriter_wrote_cell_by_cell(tmp_path: Path,
                                                            frame: pl.DataFrame) -> None:
-    frame = frame.with_columns(pl.when(pl.all().str.contains(_RICH.pattern))
+    frame = frame.with_columns(pl.when(pl.all().str.contains(_RICH.pattern)
+                                       | pl.all().str.contains(_OVERLAPPING))
                                .then(None).otherwise(pl.all()).name.keep())
     ours, theirs = tmp_path / "ours.xlsx", tmp_path / "theirs.xlsx"
     assert write_xlsx([frame], ours, _HEADERS) == frame.height
@@ -160,3 +164,14 @@ def test_a_chunk_built_in_slices_by_bytes_is_the_same_file(tmp_path: Path,
     write_xlsx([frame], sliced, _HEADERS)
     assert len(calls) > 1 and sum(calls) == frame.height
     assert _parts(sliced) == _parts(whole)
+
+
+def test_escapes_that_overlap_read_back_as_they_were(tmp_path: Path) -> None:
+    # Review: `_x0041_x0042_` was written `_x005F_x0041_x0042_` (xlsxwriter's escaping)
+    # and read back as `_x0041B`: an export imported again would have changed the note.
+    values = ["_x0041_x0042_", "_x0041__x0042_", "x_x0041_x0042_x0043_"]
+    frame = pl.DataFrame({"a": ["1", "2", "3"], "b": ["x", "y", "z"], "c": values})
+    dest = tmp_path / "out.xlsx"
+    write_xlsx([frame], dest, _HEADERS)
+    for stream_bytes in (xlsx.STREAM_BYTES, 0):
+        assert read_xlsx(dest, stream_bytes=stream_bytes).frame["c2"].to_list() == values
