@@ -155,17 +155,18 @@ def _dates(text: str, year_needed: bool) -> list[_Date]:
     return _valid(found, year_needed)
 
 
-# A date as a spreadsheet stores it, days since 30 December 1899 (1 is 31 December 1899
-# in Excel and LibreOffice alike from March 1900 on), shown so where the cell's format
-# became General or Number (`46357` for 1.12.2026). Up to 31 December 9999.
-_SERIAL = re.compile(r"^[1-9][0-9]{0,6}$")
+# A date as a spreadsheet stores it, days since 30 December 1899, shown so where the
+# cell's format became General or Number (`46357` for 1.12.2026). Only five digits from
+# 1990 on: a spreadsheet gives a day and month the current year, and a small number is
+# more likely an edit (a shelf `3.4` edited to `94`, which is 3 April 1900; review).
+_SERIAL = re.compile(r"^[0-9]{5}$")
 _SERIAL_EPOCH = datetime.date(1899, 12, 30)
-_LAST_SERIAL = (datetime.date(9999, 12, 31) - _SERIAL_EPOCH).days
+_FIRST_SERIAL = (datetime.date(1990, 1, 1) - _SERIAL_EPOCH).days
 
 
 def _serial_date(text: str) -> list[_Date]:
     """The date `text` is as a spreadsheet's serial number, if it is one."""
-    if not _SERIAL.match(text) or int(text) > _LAST_SERIAL:
+    if not _SERIAL.match(text) or int(text) < _FIRST_SERIAL:
         return []
     date = _SERIAL_EPOCH + datetime.timedelta(days=int(text))
     return [(date.day, date.month, date.year)]

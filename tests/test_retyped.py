@@ -153,7 +153,8 @@ CASES = [
     ("TRUE", "1", LOGICAL), ("false", "0", LOGICAL),
     # A date cell shown as its serial number (the column's format made General; QA).
     ("1.12.", "46357", DATE), ("2026-12-01", "46357", DATE), ("1/12", "46357", DATE),
-    ("31.12.1899", "1", DATE), ("1.12.2025", "46357", None), ("2.12.", "46357", None),
+    ("1.1.1990", "32874", DATE), ("1.12.2025", "46357", None), ("2.12.", "46357", None),
+    ("3.4", "94", None), ("31.12.1989", "32873", None), ("1.12.", "146357", None),
     ("1.12.", "0", None), ("1.12.", "46357.5", None), ("1.12.", "046357", None),
     # Not what a spreadsheet makes of the value: an edit, or another value.
     ("1.12.", "2.12.", None), ("1.12.", "02.12.26", None), ("1.12.", "2026-01-12", None),
