@@ -339,7 +339,7 @@ def scientific_notation_warnings(rows: pl.DataFrame, fields: tuple[str, ...]) ->
 
     def stores(f: str) -> pl.Expr:
         new = pl.col(new_col(f))
-        return stored & (pl.col(old_col(f)).is_null() | (new != pl.col(old_col(f)))
+        return stored & ((pl.col(old_col(f)).is_null() | (new != pl.col(old_col(f))))
                          if old_col(f) in rows.columns else pl.lit(True))
 
     # The regex first only on the values the rows would store (few, but in a first load).
@@ -360,8 +360,8 @@ def scientific_notation_warnings(rows: pl.DataFrame, fields: tuple[str, ...]) ->
 
 
 # What people type for "no value" (`-`, `?`, `N/A`, `...`): stored, it replaces a name
-# or an address with a dash.
-_PLACEHOLDER = r"^(?:[-‐‑–—?.*_/]{1,3}|[Nn]/[Aa]|[Nn]\.[Aa]\.)$"
+# or an address with a dash. Not `*` nor `/`: a custom field's rating (`***`) or code.
+_PLACEHOLDER = r"^(?:[-‐‑–—?._]{1,3}|[Nn]/[Aa]|[Nn]\.[Aa]\.)$"
 
 
 def placeholder_warnings(rows: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
@@ -374,7 +374,7 @@ def placeholder_warnings(rows: pl.DataFrame, fields: tuple[str, ...]) -> pl.Data
 
     def stores(f: str) -> pl.Expr:
         new = pl.col(new_col(f))
-        return stored & (pl.col(old_col(f)).is_null() | (new != pl.col(old_col(f)))
+        return stored & ((pl.col(old_col(f)).is_null() | (new != pl.col(old_col(f))))
                          if old_col(f) in rows.columns else pl.lit(True))
 
     marked = rows.select(pl.col(new_col(f)).filter(stores(f)).str.contains(_PLACEHOLDER).any()

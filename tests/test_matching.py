@@ -1043,7 +1043,7 @@ def test_a_placeholder_stored_as_a_value_is_said(register_url, tmp_path):
     assert run_cli("import", first, "--db", db, "--yes").exit_code == 0
     rows = preview_rows(db, tmp_path, "customer_number;name;street_address;customer_group;"
                                       "einvoice_address\n1002;-;?;-;N/A\n-;Uusi Oy;;;\n"
-                                      "1003;Ab -;A - B;;\n")
+                                      "1003;Ab -;A - B;;\n1004;***;B/1;;\n")
     assert (rows[2]["status"], rows[2]["message"]) == (
         "Modified", "placeholders for no value, stored as values: name '-', street_address "
                     "'?', customer_group '-', einvoice_address 'N/A'; leave a cell empty to "
@@ -1052,6 +1052,7 @@ def test_a_placeholder_stored_as_a_value_is_said(register_url, tmp_path):
         "New", "placeholders for no value, stored as values: customer_number '-'; leave a "
                "cell empty to store nothing")
     assert (rows[4]["status"], rows[4]["message"]) == ("New", "")
+    assert (rows[5]["status"], rows[5]["message"]) == ("New", "")  # a rating, a code
     # A placeholder the register has already is no change, and says nothing.
     assert run_cli("import", tmp_path / "source.csv", "--db", db, "--yes").exit_code == 0
     rows = preview_rows(db, tmp_path, "customer_number;name\n1002;-\n")
