@@ -255,12 +255,27 @@ def _lowercase_in_windows(byte: int) -> bool:
     return False
 
 
+def _uppercase_in_windows(byte: int) -> bool:
+    for encoding in _WINDOWS:
+        try:
+            if bytes([byte]).decode(encoding).isupper():
+                return True
+        except UnicodeDecodeError:
+            pass
+    return False
+
+
 _MAC_SIGNS = bytes(b for b in range(0x80, 0xA0)
                    if b not in _MAC_MARKS and not _lowercase_in_windows(b))
-# As classes: s a sign, a any other letter (ASCII, Mac Roman's below 0xA0, or from 0xC0
-# up, where the Windows code pages keep theirs), space anything else.
+# As classes: s a sign Windows reads as no letter, u one it reads as a capital (Š, Ž,
+# Œ, ...: a sign only before a lowercase letter, "HŠmeenlinna"; "DUŠAN" in capitals is
+# Windows text), l a lowercase letter (ASCII, or as Windows-1252 reads it), a any other
+# letter (ASCII, Mac Roman's below 0xA0, or from 0xC0 up, where the Windows code pages
+# keep theirs), space anything else.
 _MAC_CLASSES = bytes.maketrans(bytes(range(0x100)), bytes(
-    ord("s") if b in _MAC_SIGNS
+    (ord("u") if _uppercase_in_windows(b) else ord("s")) if b in _MAC_SIGNS
+    else ord("l") if chr(b).isascii() and chr(b).islower()
+    or b >= 0x80 and bytes([b]).decode("cp1252", "replace").islower()
     else ord("a") if chr(b).isascii() and chr(b).isalpha() or 0x80 <= b < 0xA0 or b >= 0xC0
     else ord(" ") for b in range(0x100)))
 _MAC_MARGIN = 6.0  # log-likelihood (nats) by which Mac Roman must beat every other reading
@@ -273,9 +288,9 @@ def mac_roman(path: Path, counts: Counter[int], chosen: str) -> str | None:
     Sure: the language model prefers Mac Roman to every candidate by _MAC_MARGIN, and
     either no Windows code page reads the file (Mac Roman's Å is 0x81, which neither
     defines: the ISO encodings read C1 control characters there), or at least two of
-    its signs (_MAC_SIGNS), and a third of them, sit between letters. Possible: one
-    sign between letters, and the model finds Mac Roman nearly as likely (within
-    single_byte's doubt margin) as `chosen`."""
+    its signs (_MAC_SIGNS), and a third of them, sit between letters (one Windows reads
+    as a capital: before a lowercase letter). Possible: one sign so, and the model
+    finds Mac Roman nearly as likely (within single_byte's doubt margin) as `chosen`."""
     if not any(b in _MAC_SIGNS for b in counts):
         return None
     mac = score_single_byte(counts, MAC_ROMAN)
@@ -286,8 +301,11 @@ def mac_roman(path: Path, counts: Counter[int], chosen: str) -> str | None:
     inside = total = 0
     for chunk in iter_chunks(path):
         classes = np.frombuffer(chunk.translate(_MAC_CLASSES), np.uint8)
-        total += int(np.count_nonzero(classes == ord("s")))
-        inside += int(np.count_nonzero(_between_letters(classes, "s")))
+        capitals = classes[1:-1] == ord("u")
+        total += int(np.count_nonzero(classes == ord("s")) + np.count_nonzero(
+            classes == ord("u")))
+        inside += int(np.count_nonzero(_between_letters(classes, "s")) + np.count_nonzero(
+            capitals & (classes[:-2] != ord(" ")) & (classes[2:] == ord("l"))))
     if mac >= best + _MAC_MARGIN and inside >= 2 and 3 * inside >= total:
         return "sure"
     if inside and mac >= score_single_byte(counts, chosen) - DOUBT_MARGIN:
