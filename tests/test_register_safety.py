@@ -533,6 +533,8 @@ def test_a_register_that_does_not_exist_is_said_and_none_created(register_url: s
 
 @pytest.mark.parametrize(("recorded", "said"), [
     ("abc", "damaged register: its schema version 'abc' is no number"),
+    # QA: migrate took 0 for a version to upgrade from, and failed with exit 70.
+    ("0", "damaged register: its schema version '0' is none regsync made"),
     ("5", "register schema version 5 is newer than this regsync (4); upgrade regsync")])
 def test_a_damaged_or_newer_schema_version_is_one_line_for_every_command(
         db: str, tmp_path: Path, recorded: str, said: str):

@@ -150,6 +150,9 @@ def schema_version_problem(label: str, found: str | None) -> str | None:
         return f"{label}: not a regsync register (its meta table holds no schema version)"
     if not found.isdigit():
         return f"{label}: damaged register: its schema version {found!r} is no number"
+    if int(found) < 1:
+        # Versions start at 1 (QA: migrate took 0 for one and failed, exit 70).
+        return f"{label}: damaged register: its schema version {found!r} is none regsync made"
     if int(found) > SCHEMA_VERSION:
         return (f"{label}: register schema version {found} is newer than this regsync "
                 f"({SCHEMA_VERSION}); upgrade regsync")

@@ -38,7 +38,8 @@ class SQLRegister(SQLCommits):
             problem = schema_version_problem(self.label, recorded)
             if problem is None:
                 return None
-            if recorded is None or not recorded.isdigit() or int(recorded) > SCHEMA_VERSION:
+            if recorded is None or not recorded.isdigit() or not (
+                    1 <= int(recorded) <= SCHEMA_VERSION):
                 raise RegisterSchemaError(problem)  # damaged, or made by a newer regsync
             found = int(recorded)
             for version in range(found, SCHEMA_VERSION):
