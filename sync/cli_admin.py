@@ -105,10 +105,11 @@ def batch_show_cmd(batch_id: int, db: str, as_json: bool) -> None:
 def history_cmd(customer: str, db: str, as_json: bool) -> None:
     """Show a customer's field changes over time: when, batch, who, field: old -> new."""
     def body(register: SQLRegister) -> int:
-        changes = register.history(customer=customer)
-        if changes.is_empty() and register.fetch(pl.Series([customer]), ()).is_empty():
-            raise UsageError(f"there is no customer {customer}")
-        emit(as_json, {"customer": customer, "changes": _records(changes)},
+        [number] = _customer_numbers((customer,))
+        changes = register.history(customer=number)
+        if changes.is_empty() and register.fetch(pl.Series([number]), ()).is_empty():
+            raise UsageError(f"there is no customer {number}")
+        emit(as_json, {"customer": number, "changes": _records(changes)},
              _change_lines(changes, by_batch=False) or ["no changes recorded"])
         return 0
     run(as_json, lambda: _with_register(db, write=False, body=body))
@@ -140,7 +141,8 @@ def _state_command(name: str, column: str, value: Callable[[str], str | None],
     @json_option
     def command(customers: tuple[str, ...], db: str, actor: str, as_json: bool) -> None:
         def body(register: SQLRegister) -> int:
-            info = register.set_state(list(customers), column, value(actor), actor, name)
+            info = register.set_state(_customer_numbers(customers), column, value(actor),
+                                      actor, name)
             if info is None:
                 emit(as_json, {"batch": None, "customers": 0},
                      [f"no customer changed: all were already {done} (no batch)"])
@@ -150,6 +152,15 @@ def _state_command(name: str, column: str, value: Callable[[str], str | None],
             return 0
         run(as_json, lambda: _with_register(db, write=True, body=body))
     return command
+
+
+def _customer_numbers(given: tuple[str, ...]) -> list[str]:
+    """The customer numbers as the register keeps them (trimmed, as an import trims
+    them: QA, `history " 1001"` found no customer); UsageError for an empty one."""
+    numbers = [number.strip() for number in given]
+    if not all(numbers):
+        raise UsageError("a customer number given is empty; name customers by their numbers")
+    return numbers
 
 
 def _now() -> str:

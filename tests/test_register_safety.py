@@ -141,6 +141,18 @@ def test_history_of_an_unknown_customer_is_exit_2(db: str):
     assert run_cli("history", "9999", "--db", db).exit_code == 2
 
 
+def test_customer_numbers_given_to_admin_commands_are_trimmed_and_never_empty(db: str):
+    # QA: `history " 1004"` said there was no customer " 1004" (numbers are kept
+    # trimmed), and `history ""` said "there is no customer " and nothing after.
+    assert run_cli("history", " 1004 ", "--db", db, "--json").json()["customer"] == "1004"
+    assert run_cli("lock", " 1004", "--db", db, "--json").json()["customers"] == 1
+    for command in (["history", ""], ["lock", "1004", " "], ["unlock", ""]):
+        result = run_cli(*command, "--db", db, "--json")
+        assert result.exit_code == 2
+        assert result.json()["error"] == ("a customer number given is empty; name customers "
+                                          "by their numbers")
+
+
 def test_a_locked_customer_is_a_conflict_for_a_changing_row(db: str, tmp_path: Path):
     assert run_cli("lock", "1004", "--db", db, "--actor", "Maija").exit_code == 0
     source = write_csv(tmp_path / "s.csv",
