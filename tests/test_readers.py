@@ -951,6 +951,36 @@ def test_windows_files_are_not_taken_for_mac_roman(tmp_path: Path, text: str,
     assert path.read_bytes().decode(table.encoding or "") == text
 
 
+_WINDOWS_WORDS = {
+    "cp1252": ["Mäkinen", "Hämeenlinna", "Söderström", "Åsa", "Müller", "Straße", "Café",
+               "Renée", "Šimon", "Žaneta", "O’Brien", "Helsinki–Tampere", "“Best”", "5 €",
+               "Œuvre", "façade", "Zoë", "naïve", "Dušan", "Boštjan", "Sašo", "…", "•",
+               "Ÿvette", "™"],
+    "cp1250": ["Dvořák", "Šťastná", "Žižkov", "Košice", "Dušan", "Nataša", "Łódź",
+               "Kraków", "Ďurica", "Ťapák", "Śląsk", "Źródło", "Čech", "Lukáš", "„Pekárna“",
+               "Ľubica", "–"],
+}
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(encoding=st.sampled_from(sorted(_WINDOWS_WORDS)), data=st.data())
+def test_no_windows_file_of_names_is_read_or_doubted_as_mac_roman(
+        tmp_path: Path, encoding: str, data: st.DataObject) -> None:
+    # Review: the first Mac Roman check took cp1250 "Dušan" and cp1252 "O’Brien" files
+    # for Mac Roman, and then names in capitals ("DUŠAN").
+    word = st.sampled_from(_WINDOWS_WORDS[encoding])
+    name = st.lists(word, min_size=1, max_size=3).map(" ".join)
+    cased = st.tuples(name, st.booleans()).map(lambda t: t[0].upper() if t[1] else t[0])
+    names = data.draw(st.lists(cased, min_size=1, max_size=30))
+    path = tmp_path / "names.csv"
+    path.write_bytes(("customer_number;name\n" + "".join(
+        f"{n};{name}\n" for n, name in enumerate(names))).encode(encoding))
+    table = read_source(path)
+    assert table.encoding != "mac_roman"
+    assert "mac_roman" not in (table.encoding_doubt or "")
+
+
 def test_a_named_pipe_as_source_is_refused_without_waiting(tmp_path: Path) -> None:
     # QA: a FIFO was opened twice (its first bytes, then the whole); the second open
     # waited forever for a writer, so a scheduled job hung. The writer below is one
