@@ -326,14 +326,10 @@ def totals_warnings(rows: pl.DataFrame) -> pl.DataFrame:
 _SPREADSHEET_SCIENTIFIC = r"^-?[0-9](?:[.,][0-9]+)?E[+-][0-9]{2,3}$"
 
 
-def scientific_notation_warnings(rows: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
-    """Warn where a New or Modified row would store, in `fields` (free text: notes,
-    names, custom text), a value in a spreadsheet's scientific notation
-    (`1.23456789012346E+19`): a long digit string that a spreadsheet read as a number
-    and wrote with its first 15 digits or fewer (QA: notes `12345678901234567890` came
-    back so). Where the register has the number, keep_values_a_spreadsheet_retyped kept
-    its value; a value it does not have is stored as the file has it (free text may
-    hold anything), and the row says so. The status stays."""
+def _stored_matches(rows: pl.DataFrame, fields: tuple[str, ...],
+                    pattern: str) -> list[tuple[str, pl.Expr]]:
+    """For each of `fields` where a New or Modified row would store (a value the
+    register does not have) one that `pattern` finds: the field, and whether a row does."""
     present = [f for f in fields if new_col(f) in rows.columns]
     stored = pl.col("status").is_in(["New", "Modified"])
 
@@ -343,16 +339,24 @@ def scientific_notation_warnings(rows: pl.DataFrame, fields: tuple[str, ...]) ->
                          if old_col(f) in rows.columns else pl.lit(True))
 
     # The regex first only on the values the rows would store (few, but in a first load).
-    marked = rows.select(pl.col(new_col(f)).filter(stores(f))
-                         .str.contains(_SPREADSHEET_SCIENTIFIC).any()
+    marked = rows.select(pl.col(new_col(f)).filter(stores(f)).str.contains(pattern).any()
                          for f in present).row(0) if present else ()
-    notes = []
-    for f in [f for f, has in zip(present, marked, strict=True) if has]:
-        new = pl.col(new_col(f))
-        notes.append(pl.when(stores(f) & new.str.contains(_SPREADSHEET_SCIENTIFIC))
-                     .then(pl.format("{}: '{}' looks like a number a spreadsheet wrote in "
-                                     "scientific notation, which keeps its first digits "
-                                     "only; check it", pl.lit(f), new)))
+    return [(f, stores(f) & pl.col(new_col(f)).str.contains(pattern))
+            for f, has in zip(present, marked, strict=True) if has]
+
+
+def scientific_notation_warnings(rows: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
+    """Warn where a New or Modified row would store, in `fields` (free text: notes,
+    names, custom text), a value in a spreadsheet's scientific notation
+    (`1.23456789012346E+19`): a long digit string that a spreadsheet read as a number
+    and wrote with its first 15 digits or fewer (QA: notes `12345678901234567890` came
+    back so). Where the register has the number, keep_values_a_spreadsheet_retyped kept
+    its value; a value it does not have is stored as the file has it (free text may
+    hold anything), and the row says so. The status stays."""
+    notes = [pl.when(hit).then(pl.format(
+                 "{}: '{}' looks like a number a spreadsheet wrote in scientific notation, "
+                 "which keeps its first digits only; check it", pl.lit(f), pl.col(new_col(f))))
+             for f, hit in _stored_matches(rows, fields, _SPREADSHEET_SCIENTIFIC)]
     if not notes:
         return rows
     note = pl.concat_str(notes, separator="; ", ignore_nulls=True)
@@ -369,21 +373,8 @@ def placeholder_warnings(rows: pl.DataFrame, fields: tuple[str, ...]) -> pl.Data
     value (`-`, `?`, `N/A`): a bookkeeper leaves a cell empty to keep a value, but a
     placeholder is a value, which the spec stores (QA: `-` replaced a customer's name
     and created a group `-`, unsaid). The status stays."""
-    present = [f for f in fields if new_col(f) in rows.columns]
-    stored = pl.col("status").is_in(["New", "Modified"])
-
-    def stores(f: str) -> pl.Expr:
-        new = pl.col(new_col(f))
-        return stored & ((pl.col(old_col(f)).is_null() | (new != pl.col(old_col(f))))
-                         if old_col(f) in rows.columns else pl.lit(True))
-
-    marked = rows.select(pl.col(new_col(f)).filter(stores(f)).str.contains(_PLACEHOLDER).any()
-                         for f in present).row(0) if present else ()
-    cells = []
-    for f in [f for f, has in zip(present, marked, strict=True) if has]:
-        new = pl.col(new_col(f))
-        cells.append(pl.when(stores(f) & new.str.contains(_PLACEHOLDER))
-                     .then(pl.format("{} '{}'", pl.lit(f), new)))
+    cells = [pl.when(hit).then(pl.format("{} '{}'", pl.lit(f), pl.col(new_col(f))))
+             for f, hit in _stored_matches(rows, fields, _PLACEHOLDER)]
     if not cells:
         return rows
     listed = pl.concat_str(cells, separator=", ", ignore_nulls=True)

@@ -245,20 +245,11 @@ _MAC_MARKS = b"\x85\x91\x92\x93\x94\x96\x97"
 _WINDOWS = ("cp1252", "cp1250")
 
 
-def _lowercase_in_windows(byte: int) -> bool:
+def _in_windows(byte: int, case: Callable[[str], bool]) -> bool:
+    """Whether a Windows code page reads `byte` as a character `case` holds for."""
     for encoding in _WINDOWS:
         try:
-            if bytes([byte]).decode(encoding).islower():
-                return True
-        except UnicodeDecodeError:
-            pass
-    return False
-
-
-def _uppercase_in_windows(byte: int) -> bool:
-    for encoding in _WINDOWS:
-        try:
-            if bytes([byte]).decode(encoding).isupper():
+            if case(bytes([byte]).decode(encoding)):
                 return True
         except UnicodeDecodeError:
             pass
@@ -266,14 +257,14 @@ def _uppercase_in_windows(byte: int) -> bool:
 
 
 _MAC_SIGNS = bytes(b for b in range(0x80, 0xA0)
-                   if b not in _MAC_MARKS and not _lowercase_in_windows(b))
+                   if b not in _MAC_MARKS and not _in_windows(b, str.islower))
 # As classes: s a sign Windows reads as no letter, u one it reads as a capital (Š, Ž,
 # Œ, ...: a sign only before a lowercase letter, "HŠmeenlinna"; "DUŠAN" in capitals is
 # Windows text), l a lowercase letter (ASCII, or as Windows-1252 reads it), a any other
 # letter (ASCII, Mac Roman's below 0xA0, or from 0xC0 up, where the Windows code pages
 # keep theirs), space anything else.
 _MAC_CLASSES = bytes.maketrans(bytes(range(0x100)), bytes(
-    (ord("u") if _uppercase_in_windows(b) else ord("s")) if b in _MAC_SIGNS
+    (ord("u") if _in_windows(b, str.isupper) else ord("s")) if b in _MAC_SIGNS
     else ord("l") if chr(b).isascii() and chr(b).islower()
     or b >= 0x80 and bytes([b]).decode("cp1252", "replace").islower()
     else ord("a") if chr(b).isascii() and chr(b).isalpha() or 0x80 <= b < 0xA0 or b >= 0xC0
