@@ -528,7 +528,12 @@ def export_cmd(dest: Path, db: str, fmt: str | None, headers: str, rules_path: P
                 rules, register, group=group, customer_type=customer_type, where=where,
                 changed_since=changed_since, customers_file=customers_file,
                 include_invalidated=include_invalidated)
-            info = export(register, rules, dest, options, selection)
+            progress = StepLine(as_json)
+            try:
+                info = export(register, rules, dest, options, selection,
+                              progress=progress if progress.enabled else None)
+            finally:
+                progress.done()
         finally:
             register.close()
         work_stands(f"{info.path} was written")

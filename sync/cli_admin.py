@@ -5,13 +5,22 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import polars as pl
 
-from sync.cli_output import actor_option, db_option, emit, json_option, run, work_stands
+from sync.cli_output import (
+    StepLine,
+    actor_option,
+    db_option,
+    emit,
+    json_option,
+    run,
+    work_stands,
+)
 from sync.errors import UsageError
+from sync.types import Progress
 from sync.wording import counted
 from sync.writers.register import open_register, register_exists
 from sync.writers.register.schema import SCHEMA_VERSION
@@ -123,7 +132,8 @@ def history_cmd(customer: str, db: str, as_json: bool) -> None:
 def revert_cmd(batch_id: int, db: str, actor: str, as_json: bool) -> None:
     """Undo a batch (as a batch of its own); refused while later batches changed its customers."""
     def body(register: SQLRegister) -> int:
-        info = register.revert(batch_id, actor)
+        info = _shown_steps(as_json, lambda progress: register.revert(
+            batch_id, actor, progress=progress))
         work_stands(f"batch {batch_id} was reverted by batch {info.batch_id}: it stands")
         emit(as_json, {"batch": info.batch_id, "reverted": batch_id},
              [f"batch {batch_id} reverted by batch {info.batch_id}"])
@@ -152,6 +162,18 @@ def _state_command(name: str, column: str, value: Callable[[str], str | None],
             return 0
         run(as_json, lambda: _with_register(db, write=True, body=body))
     return command
+
+
+_T = TypeVar("_T")
+
+
+def _shown_steps(as_json: bool, work: Callable[[Progress | None], _T]) -> _T:
+    """`work`'s result, its steps shown on a terminal meanwhile (none under --json)."""
+    line = StepLine(as_json)
+    try:
+        return work(line if line.enabled else None)
+    finally:
+        line.done()
 
 
 def _customer_numbers(given: tuple[str, ...]) -> list[str]:
@@ -189,7 +211,7 @@ def migrate_cmd(db: str, as_json: bool) -> None:
             if register.register_id() is None:
                 raise UsageError(f"{register.label}: there is no register here yet; "
                                  f"run 'regsync init'")
-            found = register.migrate()
+            found = _shown_steps(as_json, lambda progress: register.migrate(progress))
             if found is None:
                 emit(as_json, {"schema_version": SCHEMA_VERSION, "migrated": False},
                      [f"register schema is at version {SCHEMA_VERSION}: nothing to migrate"])
@@ -210,7 +232,7 @@ def rebuild_blocks_cmd(db: str, as_json: bool) -> None:
     """Compute the name blocks of the possible-duplicate scan afresh from every
     customer's name (after a large import was reverted, say)."""
     def body(register: SQLRegister) -> int:
-        before, after = register.rebuild_blocks()
+        before, after = _shown_steps(as_json, register.rebuild_blocks)
         emit(as_json, {"block_rows_before": before, "block_rows": after},
              [f"name blocks rebuilt: {after:,} rows (were {before:,})"])
         return 0

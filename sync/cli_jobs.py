@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from sync.cli_output import json_option, run, say, work_stands
+from sync.cli_output import StepLine, json_option, run, say, work_stands
 
 if TYPE_CHECKING:
     from sync.jobs.runner import RunSummary
@@ -37,15 +37,24 @@ def run_cmd(job_file: Path, dry_run: bool, as_json: bool) -> None:
 
     def body() -> int:
         job = load_job(job_file, dry_run=dry_run)
+        steps = StepLine(as_json)
+
+        def echo(line: str) -> None:
+            steps.done()  # a file's line replaces its step line
+            say(line, sys.stderr)
         try:
-            summary = run_job(job, dry_run=dry_run, echo=lambda line: say(line, sys.stderr))
+            summary = run_job(job, dry_run=dry_run, echo=echo,
+                              progress=steps if steps.enabled else None)
         except RunStopped as stop:
+            steps.done()
             if not dry_run:
                 work_stands(_HANDLED)
             # What the run did before it stopped stands (each file its own batch): the
             # summary says so, with the reason, instead of "nothing was written".
             return _summarise(job.name, dry_run, stop.summary, as_json, error=stop.message,
                               code=stop.exit_code)
+        finally:
+            steps.done()
         if not dry_run:
             work_stands(_HANDLED)
         return _summarise(job.name, dry_run, summary, as_json)

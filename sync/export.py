@@ -20,7 +20,7 @@ from sync.normalise import normalise_column
 from sync.output_paths import replace_with, temp_beside
 from sync.readers.detect import DELIMITERS, normalise_delimiter
 from sync.rules import Rules, header_key
-from sync.types import FORMATS, Format, HeaderLanguage, LabelLayout
+from sync.types import FORMATS, Format, HeaderLanguage, LabelLayout, Progress
 from sync.writers.export_csv import write_csv
 from sync.writers.export_parquet import write_parquet
 from sync.writers.export_xlsx import SHEET_NAMES, write_xlsx
@@ -33,6 +33,9 @@ EXTENSIONS: dict[str, Format] = {
     ".vcf": "vcf", ".vcard": "vcf", ".pdf": "labels",
 }
 CHUNK_ROWS = 100_000
+# The steps of an export, as reported to a progress callback; the first is shown with
+# the count of customers written so far.
+EXPORT_STEPS: tuple[str, ...] = ("writing customers", "finishing the file")
 
 
 @dataclass(frozen=True)
@@ -157,13 +160,15 @@ def _numbers(path: Path) -> tuple[str, ...]:
 
 
 def export(register: Register, rules: Rules, dest: Path, options: ExportOptions,
-           selection: Selection) -> ExportInfo:
+           selection: Selection, progress: Progress | None = None) -> ExportInfo:
     """Write the selected customers to `dest` in `options.format`; read the register only.
 
     The file appears only when complete (written beside it, then renamed); on any
     error no file is left. Values are canonical; headers are in `options.headers`. A
     custom field the register holds but `rules` do not name is written too, under its
-    column name: an export never leaves out values the register has.
+    column name: an export never leaves out values the register has. `progress`, when
+    given, is called as each chunk of customers is handed to the writer (the first of
+    EXPORT_STEPS, with the count so far) and once they all are (the second).
     """
     unnamed = tuple(c for c in register.custom_columns() if c not in rules.field_names)
     fields = (*rules.field_names, *unnamed)
@@ -175,7 +180,7 @@ def export(register: Register, rules: Rules, dest: Path, options: ExportOptions,
     except OSError as exc:
         raise ExportError(f"{dest}: cannot write there ({exc.strerror or exc})") from None
     try:
-        count = writer(chunks, temp)
+        count = writer(chunks if progress is None else _counted(chunks, progress), temp)
         replace_with(temp, dest)
     except IsADirectoryError:
         temp.unlink(missing_ok=True)
@@ -199,6 +204,19 @@ def export(register: Register, rules: Rules, dest: Path, options: ExportOptions,
 
 
 Writer = Callable[[Iterable[pl.DataFrame], Path], int]
+
+
+def _counted(chunks: Iterable[pl.DataFrame],
+             progress: Progress) -> Generator[pl.DataFrame, None, None]:
+    """`chunks`, telling `progress` how many customers have gone to the writer."""
+    written = 0
+    total = len(EXPORT_STEPS)
+    progress(f"{EXPORT_STEPS[0]}: 0", 1, total)
+    for chunk in chunks:
+        yield chunk
+        written += chunk.height
+        progress(f"{EXPORT_STEPS[0]}: {written:,}", 1, total)
+    progress(EXPORT_STEPS[1], 2, total)
 
 
 def _writer(options: ExportOptions, rules: Rules, headers: dict[str, str]) -> Writer:

@@ -135,17 +135,18 @@ def preview(source: Path, register: Register, rules: Rules,
 
 
 def preview_table(table: SourceTable, source: str, checksum: str, register: Register,
-                  rules: Rules) -> Plan:
+                  rules: Rules, progress: Progress | None = None) -> Plan:
     """Compute the plan for an already read `table` (e.g. a database table) against
     `register`; writes nothing anywhere.
 
     `source` names the table in the plan and the batch (no passwords), and `checksum`
     is what the batch records as the source checksum. `table` is consumed: its frame is
-    empty afterwards.
+    empty afterwards. `progress` as for `preview` (the table is read: its steps begin
+    at the second).
     """
     with register.read_snapshot():
         at = _register_point(register)
-        plan = _plan(table, source, checksum, register, rules, at)
+        plan = _plan(table, source, checksum, register, rules, at, progress)
         _check_unchanged(register, at)
     return plan
 

@@ -133,7 +133,7 @@ def test_migrating_an_old_register_fills_blocks_only_up_to_full(register_url, tm
     _make_version_1(register_url)
     fill = SQLRegister._fill_blocks
     monkeypatch.setattr(SQLRegister, "_fill_blocks",
-                        lambda self: fill(self, chunk_rows=300))  # 4 chunks
+                        lambda self, **kw: fill(self, chunk_rows=300, **kw))  # 4 chunks
     assert run_cli("migrate", "--db", register_url).exit_code == 0
     sizes = assert_blocks_hold_their_customers(register_url)
     assert sizes["oy"] == sizes["firm"] == FULL_BLOCK

@@ -54,6 +54,7 @@ from sync.signals import (
     sigterm_held,
     sigterm_interrupts,
 )
+from sync.types import Progress
 from sync.wording import counted
 from sync.writers.register import open_register, register_exists
 from sync.writers.register.sql import SQLRegister
@@ -145,13 +146,16 @@ class RunSummary:
 
 
 def run_job(job: Job, *, dry_run: bool = False,
-            echo: Callable[[str], None] = lambda line: None) -> RunSummary:
+            echo: Callable[[str], None] = lambda line: None,
+            progress: Progress | None = None) -> RunSummary:
     """Run `job` once under its lock; JobRunningError (exit 3) if another run holds it.
 
     Each result is appended to the job's log (one JSON line, fsynced) and echoed as it
     happens, so a run that dies midway has logged what it did. With `dry_run` nothing
     is committed or moved; reports go to the reports folder as *.dry-run.report.csv
     and log lines have the outcome "dry_run" and the outcome they would have had.
+    `progress`, when given, is called as each step of a file's preview and commit
+    begins, the step followed by the file's name in brackets.
     """
     # Held from before the lock to inside the stop's record below: a SIGTERM just after
     # the lock is taken (its pid written, so the run has begun) must be logged as the
@@ -179,7 +183,7 @@ def run_job(job: Job, *, dry_run: bool = False,
             # logged as any other stop.
             register = open_register(job.register,
                                      create=not dry_run and register_exists(job.register))
-            run = _Run(job, register, dry_run, done)
+            run = _Run(job, register, dry_run, done, progress)
             run.run()
         except (SystemExit, GeneratorExit):
             raise
@@ -368,8 +372,9 @@ def _ends_a_line(fd: int) -> bool:
 
 class _Run:
     def __init__(self, job: Job, register: SQLRegister, dry_run: bool,
-                 done: Callable[[FileResult], None]) -> None:
+                 done: Callable[[FileResult], None], progress: Progress | None) -> None:
         self.job, self.register, self.dry_run, self.done = job, register, dry_run, done
+        self.progress = progress
         # The file (or table) in hand, and its batch once committed: what a run that
         # stops midway reports it stopped at.
         self.current: str | None = None
@@ -433,7 +438,8 @@ class _Run:
             return self.finish(_duplicate(str(path), checksum, done[checksum]),
                                path, self.job.processed, start)
         try:
-            plan = preview(path, self.register, self.job.rules, self.read_options(path))
+            plan = preview(path, self.register, self.job.rules, self.read_options(path),
+                           progress=self.steps_of(path.name))
         except StalePlanError as exc:  # another process committed while this one read
             return self.stale(path, checksum, exc, start)
         except SourceError as exc:
@@ -504,13 +510,20 @@ class _Run:
                                           said="unchanged since batch"), None, None, start)
         try:
             plan = preview_table(read.table, read.label, read.checksum, self.register,
-                                 self.job.rules)
+                                 self.job.rules, progress=self.steps_of(read.label))
         except StalePlanError as exc:  # another process committed while this one read
             return FileResult(read.label, "failed", read.checksum, exit_code=3,
                               reason=f"{exc.message} (left for the next run)",
                               seconds=time.monotonic() - start)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         return self.apply(plan, None, f"{self.job.name}-{stamp}", start)
+
+    def steps_of(self, what: str) -> Progress | None:
+        """The run's progress callback, each step naming `what` (a file, a table)."""
+        progress = self.progress
+        if progress is None:
+            return None
+        return lambda step, number, total: progress(f"{step} ({what})", number, total)
 
     def writable(self) -> SQLRegister:
         """The register, created now if this is its first commit."""
@@ -550,7 +563,8 @@ class _Run:
                                 exit_code=not_applied)
             return self.finish(result, path, self.job.processed, start, plan=plan, stem=stem)
         try:
-            batch = (commit(plan, self.writable(), self.job.actor, once=path is not None)
+            batch = (commit(plan, self.writable(), self.job.actor, once=path is not None,
+                            progress=self.steps_of(path.name if path else name))
                      if plan.rows.height else None)
         except AlreadyCommittedError as exc:
             # Another runner committed the same file since this one looked.

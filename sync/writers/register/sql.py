@@ -5,7 +5,7 @@ and here schema migration, locks and invalidation, and reverts.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import polars as pl
@@ -13,6 +13,7 @@ import polars as pl
 from sync.errors import RegisterSchemaError, UsageError
 from sync.groupkey import group_key
 from sync.namekey import name_key_of
+from sync.types import Progress
 from sync.writers.register.base import BatchInfo
 from sync.writers.register.schema import (
     SCHEMA_VERSION,
@@ -23,15 +24,21 @@ from sync.writers.register.schema import (
 from sync.writers.register.sql_commit import SQLCommits, WrittenBlocks
 from sync.writers.register.sql_reads import HISTORY_COLUMNS, INTERNAL_COLUMNS, _ident
 
+# The steps of a revert, as reported to a progress callback.
+REVERT_STEPS: tuple[str, ...] = ("checking the batch can be reverted", "undoing its changes",
+                                 "updating the name blocks")
+
 
 class SQLRegister(SQLCommits):
     """A register in a DB-API database; subclasses give the engine specifics."""
 
-    def migrate(self) -> int | None:
+    def migrate(self, progress: Progress | None = None) -> int | None:
         """Bring the register's schema to SCHEMA_VERSION in one transaction.
 
         Returns the version it was at, or None when it was already current. Customers,
         batches and history are not changed, so plans made before stay valid.
+        `progress`, when given, is called as each version's upgrade begins ("upgrading
+        to schema version N", step K of the upgrades), and as name blocks are computed.
         """
         with self._transaction():
             recorded = self._meta("schema_version")
@@ -42,39 +49,53 @@ class SQLRegister(SQLCommits):
                     1 <= int(recorded) <= SCHEMA_VERSION):
                 raise RegisterSchemaError(problem)  # damaged, or made by a newer regsync
             found = int(recorded)
-            for version in range(found, SCHEMA_VERSION):
+            steps = SCHEMA_VERSION - found
+            for step, version in enumerate(range(found, SCHEMA_VERSION), start=1):
+                shown = f"upgrading to schema version {version + 1}"
+                if progress is not None:
+                    progress(shown, step, steps)
                 for statement in upgrade_sql(self.dialect, version, self.prefix):
                     self._execute(statement)
                 if version == 1:
-                    self._fill_blocks()
+                    self._fill_blocks(counted=None if progress is None else (
+                        lambda n, shown=shown, step=step: progress(
+                            f"{shown}: name blocks of {n:,} customers", step, steps)))
             self._execute(f"UPDATE {self._t('meta')} SET value = ? "
                           f"WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
         return found
 
-    def rebuild_blocks(self) -> tuple[int, int]:
+    def rebuild_blocks(self, progress: Progress | None = None) -> tuple[int, int]:
         """Compute every customer's name blocks afresh, in one transaction, as a commit
         into an empty register would: blocks left full by customers who have since
         left them are counted again, and blocks stored whole by an older regsync are
         cut to FULL_BLOCK. Customers, batches and history are untouched. Returns the
-        block rows before and after."""
+        block rows before and after. `progress`, when given, is called as each part
+        of the customers begins, with the count of customers done so far."""
         count = f"SELECT COUNT(*) FROM {self._t('name_blocks')}"
         with self._transaction():
             before = int(self._rows(count)[0][0])
             self._execute(f"DELETE FROM {self._t('name_blocks')}")
-            self._fill_blocks()
+            self._fill_blocks(counted=None if progress is None else (
+                lambda n: progress(f"computing name blocks: {n:,} customers", 1, 1)))
             return before, int(self._rows(count)[0][0])
 
-    def _fill_blocks(self, chunk_rows: int = 200_000) -> None:
+    def _fill_blocks(self, chunk_rows: int = 200_000,
+                     counted: Callable[[int], None] | None = None) -> None:
         """Compute the name blocks of every customer into an empty name_blocks table
-        (migration to version 2, rebuild_blocks)."""
+        (migration to version 2, rebuild_blocks); `counted` is told the customers done
+        before each part."""
+        done = 0
         last = -1
         written = WrittenBlocks()  # the table is empty: every row in it is one written here
         while True:
             rows = self._rows(f"SELECT id, customer_number, name FROM {self._t('customers')} "
                               f"WHERE id > ? ORDER BY id LIMIT {chunk_rows}", (last,))
+            if counted is not None:
+                counted(done)
             if not rows:
                 return
             last = rows[-1][0]
+            done += len(rows)
             names = pl.DataFrame([r[1:] for r in rows], orient="row",
                                  schema={"customer_number": pl.String, "name": pl.String})
             self._refresh_blocks(names.clear(), names, fresh=names["customer_number"],
@@ -132,13 +153,20 @@ class SQLRegister(SQLCommits):
 
     # -- writing: revert -------------------------------------------------------------
 
-    def revert(self, batch_id: int, actor: str) -> BatchInfo:
+    def revert(self, batch_id: int, actor: str,
+               progress: Progress | None = None) -> BatchInfo:
         """Undo a batch as a batch of its own, or refuse and write nothing.
 
         Restores old field values, removes the customers the batch created (and groups it
         created that are now empty), puts back customers it removed. Refuses while later
-        batches that are not reverted changed the same customers.
+        batches that are not reverted changed the same customers. `progress`, when
+        given, is called as each step of REVERT_STEPS begins.
         """
+        def step(number: int) -> None:
+            if progress is not None:
+                progress(REVERT_STEPS[number - 1], number, len(REVERT_STEPS))
+
+        step(1)
         with self._transaction():
             target = self._rows(f"SELECT id, reverted_by FROM {self._t('batches')} "
                                 f"WHERE id = ?", (batch_id,))
@@ -156,7 +184,9 @@ class SQLRegister(SQLCommits):
                 counts={"customers": entries["customer_number"].n_unique()})
             numbers = entries["customer_number"].unique()
             before = self.fetch(numbers, ("name",))
+            step(2)
             removed = self._undo(entries, new_id, now, actor)
+            step(3)
             self._refresh_blocks(before, self.fetch(numbers, ("name",)))
             self._execute(f"UPDATE {self._t('batches')} SET reverted_by = ? WHERE id = ?",
                           (new_id, batch_id))
