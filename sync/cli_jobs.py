@@ -1,4 +1,4 @@
-"""The `run` command: one run of a job file (see sync.jobs and the README)."""
+"""The `run` command: one run of a job file (see sync.jobs and docs/jobs.md)."""
 
 from __future__ import annotations
 

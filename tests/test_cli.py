@@ -402,7 +402,7 @@ def test_a_panic_in_a_library_is_the_one_line_internal_error(
 
 def test_sqlite_urls_are_read_as_sqlalchemy_reads_them(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    # As the README says: three slashes and a relative path, four for an absolute one.
+    # As docs/import.md says: three slashes and a relative path, four for an absolute one.
     source = write_csv(tmp_path / "s.csv", "customer_number;name\n1;Aho Oy\n")
     absolute = tmp_path / "abs" / "register.db"
     absolute.parent.mkdir()

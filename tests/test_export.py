@@ -208,7 +208,7 @@ def test_selection_options(db: Path, tmp_path: Path) -> None:
 
 def test_where_the_default_country_finds_customers_without_a_country(db: Path,
                                                                      tmp_path: Path) -> None:
-    # QA: the README's `--where country=FI` left out customers imported from a file
+    # QA: docs/export.md's `--where country=FI` left out customers imported from a file
     # without a country column, which every other step reads as Finnish.
     plain = write_csv(tmp_path / "plain.csv", "customer_number;name\n3001;Liisa Laine\n")
     assert run_cli("import", plain, "--db", db, "--yes").exit_code == 0

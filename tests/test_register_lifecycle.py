@@ -323,7 +323,7 @@ def check_commit(before: Reading, after: Reading, rows: list[dict[str, str]],
         assert pre[n]["locked_by"] is None, f"locked customer {n} changed"
     for r in rows:
         # Any row that matches an invalidated customer is a Conflict, even one that
-        # would change nothing (README, "The register remembers").
+        # would change nothing (docs/register.md, "The register remembers").
         if r["status"] in ("Modified", "No change"):
             assert pre[r["customer_number"]]["invalidated"] is None, (
                 f"row {r['row']} matched invalidated customer {r['customer_number']}: {r}")
@@ -544,7 +544,7 @@ class Lifecycle(RuleBasedStateMachine):
             _exit(back, 0, 1)
             rows = report_rows(report)
             out = check_counts(back, rows)
-            # An invalidated customer's row is a Conflict, even unchanged (README).
+            # An invalidated customer's row is a Conflict, even unchanged (docs/register.md).
             not_same = [r for r in rows if r["status"] != "No change" and not (
                 r["status"] == "Conflict" and r["message"] == (
                     f"customer {r['customer_number']} is invalidated"))]
@@ -578,7 +578,7 @@ class Lifecycle(RuleBasedStateMachine):
             before = read(reg.url)
             touched = before.touched(batch)
             target = next(b for b in before.batches if b["id"] == batch)
-            # Spec section 6, README "revert": refused while a later batch that is not
+            # Spec section 6, docs/register.md "revert": refused while a later batch that is not
             # reverted (nor a revert of a batch later than this one, which undid such a
             # batch) changed the same customers, or when this one was already reverted.
             later = [b["id"] for b in before.batches

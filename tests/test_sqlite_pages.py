@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
 from sync.writers.register.sqlite import PAGE_SIZE
-from tests.conftest import customers, load_register, run_cli, write_csv
+from tests.conftest import ROOT, customers, load_register, run_cli, write_csv
 
 REGISTER = """customer_number;name;business_id;city
 1001;Kahvila Aurinko Oy;0112038-9;Helsinki
@@ -20,7 +25,7 @@ def _page_size(db: Path) -> int:
 
 
 def _set_page_size(db: Path, size: int) -> None:
-    """What the README tells a user to run to change an existing register's page size."""
+    """Change an existing register's page size (to make one as registers were made before)."""
     conn = sqlite3.connect(db, isolation_level=None)
     try:
         conn.execute(f"PRAGMA page_size = {size}")
@@ -50,12 +55,34 @@ def test_a_register_with_small_pages_keeps_them_and_works_as_before(tmp_path: Pa
     assert _page_size(db) == 4096  # never rewritten behind the user's back
 
 
-def test_the_readme_way_to_enlarge_the_pages_keeps_every_customer(tmp_path: Path) -> None:
-    db = tmp_path / "r.db"
+def _documented_commands() -> dict[str, str]:
+    """What docs/register.md tells a user to run to move a register to large pages: the SQL
+    it gives the `sqlite3` program and the code it gives `python -c`, by program."""
+    text = (ROOT / "docs" / "register.md").read_text(encoding="utf-8")
+    section = text[text.index("## The page size of an SQLite register"):]
+    sql = re.search(r'^    sqlite3 register\.db "([^"]+)"$', section, re.MULTILINE)
+    code = re.search(r'^    python -c "([^"]+)"$', section, re.MULTILINE)
+    assert sql and code, "docs/register.md no longer gives both ways"
+    return {"sqlite3": sql.group(1), "python": code.group(1)}
+
+
+@pytest.mark.parametrize("program", ["sqlite3", "python"])
+def test_the_documented_way_to_enlarge_the_pages_keeps_every_customer(tmp_path: Path,
+                                                                       program: str) -> None:
+    db = tmp_path / "register.db"  # the name the documented commands use
     load_register(str(db), REGISTER, tmp_path)
     _set_page_size(db, 4096)
     before = customers(str(db))
-    _set_page_size(db, PAGE_SIZE)
+    command = _documented_commands()[program]
+    if program == "sqlite3":
+        # The program may not be installed: its SQL runs through Python's sqlite3 instead.
+        conn = sqlite3.connect(db, isolation_level=None)
+        try:
+            conn.executescript(command)
+        finally:
+            conn.close()
+    else:
+        subprocess.run([sys.executable, "-c", command], cwd=tmp_path, check=True)
     assert _page_size(db) == PAGE_SIZE
     assert customers(str(db)) == before
     source = write_csv(tmp_path / "in.csv", "customer_number;city\n1002;Pori\n")

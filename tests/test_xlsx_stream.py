@@ -899,8 +899,8 @@ def test_a_sheet_named_with_its_accents_as_separate_marks_is_found(tmp_path: Pat
 
 
 @pytest.mark.parametrize("stream_bytes", [0, xlsx.STREAM_BYTES])
-def test_hidden_and_filtered_rows_are_read_as_the_readme_says(tmp_path: Path,
-                                                              stream_bytes: int) -> None:
+def test_hidden_and_filtered_rows_are_read_as_the_docs_say(tmp_path: Path,
+                                                            stream_bytes: int) -> None:
     path = tmp_path / "h.xlsx"
     book = openpyxl.Workbook()
     sheet = book.active

@@ -35,7 +35,7 @@ _BULK_MIN_ROWS = 50_000
 # key reads in key order find more of their keys on a page already read. Measured on
 # 100k and 1M customer sources against 1M and 5M registers: previews 4-10% and commits
 # 8-16% faster than with SQLite's default of 4 KiB (benchmarks/page_size.py). An
-# existing register keeps its page size (README: how to change it).
+# existing register keeps its page size (docs/register.md: how to change it).
 PAGE_SIZE = 65536
 
 
