@@ -25,12 +25,17 @@ _HEADERS = {"a": "Asiakasnumero", "b": "Nimi", "c": "Lisätiedot"}
 # Values xlsxwriter's inline strings wrote wrongly (its "rich string" shape): left out of
 # the comparison with it, kept in the read-back property.
 _RICH = re.compile(r"^<r>.*</r>$", re.DOTALL)
-# And escapes that overlap, where xlsxwriter escaped only the first (review).
-_OVERLAPPING = r"_x[0-9a-fA-F]{4}_x[0-9a-fA-F]{4}_"
+# And escapes that overlap, where xlsxwriter escaped only the first (review), and text
+# xlsxwriter left unescaped that a reader may take for an escape: `_x` and 1-3 hex
+# digits (LibreOffice reads `_x9_` as a tab), or `_x` and hex digits before a character
+# that is itself written as an escape (QA).
+_OVERLAPPING = (r"_x[0-9a-fA-F]{4}_x[0-9a-fA-F]{4}_|_x[0-9a-fA-F]{1,3}_"
+                r"|_x[0-9a-fA-F]{1,4}[\x00-\x08\x0B-\x1F\x{FFFE}\x{FFFF}]")
 _value = st.one_of(st.none(), st.text(max_size=12),
                    st.sampled_from(["_x0041_", "<r>x</r>", " lead", "trail\t", "a\nb",
                                     "&<>\"'", "=1+1", "\x01", "\ufffe", "😀", "00100",
-                                    "_x0041_x0042_", "a_X004a__x0041_"]))
+                                    "_x0041_x0042_", "a_X004a__x0041_", "Box_x9_1",
+                                    "p_x0_q", "_x0041\x01z", "_x1f\x02"]))
 _frames = st.lists(st.tuples(_value, _value, _value), min_size=1, max_size=6).map(
     lambda rows: pl.DataFrame(rows, schema={"a": pl.String, "b": pl.String,
                                             "c": pl.String}, orient="row"))
@@ -175,3 +180,22 @@ def test_escapes_that_overlap_read_back_as_they_were(tmp_path: Path) -> None:
     write_xlsx([frame], dest, _HEADERS)
     for stream_bytes in (xlsx.STREAM_BYTES, 0):
         assert read_xlsx(dest, stream_bytes=stream_bytes).frame["c2"].to_list() == values
+
+
+def test_text_a_spreadsheet_could_read_as_a_short_escape_has_its_underscore_escaped(
+        tmp_path: Path) -> None:
+    # QA: LibreOffice reads `_x` and 1-3 hex digits as an escape when it makes a control
+    # character; `Box_x9_1`, saved again, came back `Box\t1` and was imported as an edit.
+    # And `_x0041` before a control character became `_x0041_x0001_`: `A` read back.
+    values = ["Box_x9_1", "a_xa_b", "file_x00d_", "p_x0_q", "_x1_x2_", "_x0041\x01z"]
+    frame = pl.DataFrame({"a": [str(n) for n in range(len(values))], "b": values,
+                          "c": ["x"] * len(values)})
+    dest = tmp_path / "out.xlsx"
+    write_xlsx([frame], dest, _HEADERS)
+    with zipfile.ZipFile(dest) as book:
+        sheet = book.read("xl/worksheets/sheet1.xml").decode("utf-8")
+    for written in ("Box_x005F_x9_1", "a_x005F_xa_b", "file_x005F_x00d_", "p_x005F_x0_q",
+                    "_x005F_x1_x005F_x2_", "_x005F_x0041_x0001_z"):
+        assert f"<t>{written}</t>" in sheet
+    for stream_bytes in (xlsx.STREAM_BYTES, 0):
+        assert read_xlsx(dest, stream_bytes=stream_bytes).frame["c1"].to_list() == values

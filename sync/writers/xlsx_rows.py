@@ -10,7 +10,12 @@ compares the two), with three differences, each where xlsxwriter loses data:
 - a value over Excel's 32,767 UTF-16 units was cut short silently; here the caller
   refuses it (`utf16_units`);
 - escapes that overlap (`_x0041_x0042_`) had only the first one's underscore escaped,
-  and read back as another value (`_x0041B`); here each is escaped.
+  and read back as another value (`_x0041B`); here each is escaped;
+- text shaped like an escape of fewer digits (`Box_x9_1`), which LibreOffice reads as
+  a control character when it is one (QA: saved again, `Box_x9_1` came back `Box\t1`),
+  and text that becomes an escape's start when a control character after it is
+  escaped (`_x0041` and U+0001: `_x0041_x0001_`, read back as `Ax0001_`), have their
+  underscore escaped too.
 """
 
 from __future__ import annotations
@@ -22,19 +27,22 @@ import polars as pl
 # xlsxwriter.xmlwriter: Excel reads `_xHHHH_` as an escaped character, so a literal one
 # gets its underscore escaped, and control characters (but tab and line feed) are
 # written in that form (XML 1.0 can't hold them).
-_LITERAL_ESCAPE = r"_x[0-9a-fA-F]{4}_"
-_OVERLAPPING_ESCAPE = re.compile(r"_(?=x[0-9a-fA-F]{4}_)")
+# An underscore that starts `_x` and one to four hex digits, then `_` or a character
+# written as an escape: a reader could take it for an escape, so it is escaped itself.
+_LITERAL_ESCAPE = r"_x[0-9a-fA-F]{1,4}(?:_|[\x00-\x08\x0B-\x1F\x{FFFE}\x{FFFF}])"
+_ESCAPE_START = re.compile(r"_(?=x[0-9a-fA-F]{1,4}(?:_|[\x00-\x08\x0B-\x1F\ufffe\uffff]))")
 _CONTROL = [*range(0x00, 0x09), *range(0x0B, 0x20)]
 _CONTROL_CLASS = r"[\x00-\x08\x0B-\x1F]"
 _NON_CHARACTERS = ("\ufffe", "\uffff")
 _ENTITIES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"))  # & first
-_ANY_ESCAPE = r"[&<>\x00-\x08\x0B-\x1F\uFFFE\uFFFF]|_x[0-9a-fA-F]{4}_"
+_ANY_ESCAPE = r"[&<>\x00-\x08\x0B-\x1F\uFFFE\uFFFF]|_x[0-9a-fA-F]{1,4}_"
 _ASTRAL = r"[\x{10000}-\x{10FFFF}]"
 
 
 def escaped(values: pl.Series) -> pl.Series:
     """`values` as the text of an inline string element: OOXML's `_xHHHH_` escapes
-    (the literal ones' underscore escaped first), then `&`, `<`, `>` as entities.
+    (the underscore of text a reader could take for one escaped first), then `&`, `<`,
+    `>` as entities.
     Null stays null. Promise: a reader that undoes both gives back `values` exactly."""
     out = values
     # One look first: most columns hold nothing to escape, and a search copies nothing.
@@ -48,7 +56,7 @@ def escaped(values: pl.Series) -> pl.Series:
         # lookahead).
         at = literal.arg_true()
         out = out.clone().scatter(at, pl.Series(
-            [_OVERLAPPING_ESCAPE.sub("_x005F_", value) for value in out.gather(at)],
+            [_ESCAPE_START.sub("_x005F_", value) for value in out.gather(at)],
             dtype=pl.String))
     if out.str.contains(_CONTROL_CLASS).any():
         for code in _CONTROL:
