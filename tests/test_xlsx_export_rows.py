@@ -18,6 +18,7 @@ from sync.readers import xlsx
 from sync.readers.neutralise import unneutralise
 from sync.readers.xlsx import read_xlsx
 from sync.writers.cells import neutralise
+from sync.writers.export_csv import write_csv as export_csv
 from sync.writers.export_xlsx import write_xlsx
 from tests.conftest import customers, run_cli, write_csv
 
@@ -167,7 +168,8 @@ def test_a_chunk_built_in_slices_by_bytes_is_the_same_file(tmp_path: Path,
     monkeypatch.setattr(export_xlsx, "row_elements",
                         lambda cells, *args: calls.append(cells.height) or original(cells, *args))
     write_xlsx([frame], sliced, _HEADERS)
-    assert len(calls) > 1 and sum(calls) == frame.height
+    assert calls[0] == 1  # the header row
+    assert len(calls) > 2 and sum(calls[1:]) == frame.height
     assert _parts(sliced) == _parts(whole)
 
 
@@ -199,3 +201,18 @@ def test_text_a_spreadsheet_could_read_as_a_short_escape_has_its_underscore_esca
         assert f"<t>{written}</t>" in sheet
     for stream_bytes in (xlsx.STREAM_BYTES, 0):
         assert read_xlsx(dest, stream_bytes=stream_bytes).frame["c1"].to_list() == values
+
+
+def test_headers_are_written_as_cells_are(tmp_path: Path) -> None:
+    # QA: a rules file's header shaped like `<r>x</r>` went into the sheet unescaped
+    # (xlsxwriter's rich string) and read back as no header, so the column's edits were
+    # ignored; and a header `=Summa` in a CSV would run as a formula.
+    headers = {"a": "Asiakasnumero", "b": "<r>x</r>", "c": "=Summa"}
+    frame = pl.DataFrame({"a": ["1"], "b": ["v"], "c": ["w"]})
+    write_xlsx([frame], tmp_path / "out.xlsx", headers)
+    for stream_bytes in (xlsx.STREAM_BYTES, 0):
+        read = read_xlsx(tmp_path / "out.xlsx", stream_bytes=stream_bytes)
+        assert read.headers == ["Asiakasnumero", "<r>x</r>", "'=Summa"]
+    export_csv([frame], tmp_path / "out.csv", headers, delimiter=";", bom=False)
+    assert (tmp_path / "out.csv").read_text(encoding="utf-8").splitlines()[0] == (
+        "Asiakasnumero;<r>x</r>;'=Summa")

@@ -6,6 +6,8 @@ in sync/readers/neutralise.py; this module is its writing half.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import polars as pl
 
 from sync.readers.neutralise import NEEDS_QUOTE
@@ -26,6 +28,15 @@ def neutralise(cells: pl.Expr) -> pl.Expr:
     """
     risky = cells.str.contains(NEEDS_QUOTE)
     return pl.when(risky).then(pl.lit("'") + cells).otherwise(cells).name.keep()
+
+
+def neutralised_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """`headers` (column -> header) with each header as `neutralise` writes a cell: a
+    rules file's header `=Summa` would run as a formula too. The readers map headers
+    ignoring punctuation, so `'=Summa` still finds its field."""
+    names = pl.DataFrame({"h": list(headers.values())}, schema={"h": pl.String})
+    return dict(zip(headers, names.select(neutralise(pl.col("h")))["h"].to_list(),
+                    strict=True))
 
 
 # The characters of text a spreadsheet formula may hold (Excel's limit).

@@ -8,19 +8,20 @@ from pathlib import Path
 
 import polars as pl
 
-from sync.writers.cells import neutralise, spreadsheet_safe
+from sync.writers.cells import neutralise, neutralised_headers, spreadsheet_safe
 
 
 def write_csv(chunks: Iterable[pl.DataFrame], dest: Path, headers: Mapping[str, str], *,
               delimiter: str, bom: bool = True, guard_zeros: bool = False) -> int:
     """Write the chunks to `dest` as one CSV file; return the number of data rows.
 
-    The header line holds `headers[column]` per column. Values that a spreadsheet would
-    run as formulas are neutralised (sync/readers/neutralise.py); with `guard_zeros`
-    values with leading zeros are written as `="00100"`. Cells are quoted only where
-    needed; lines end in CRLF. Only one chunk is held in memory.
+    The header line holds `headers[column]` per column. Values and headers that a
+    spreadsheet would run as formulas are neutralised (sync/readers/neutralise.py);
+    with `guard_zeros` values with leading zeros are written as `="00100"`. Cells are
+    quoted only where needed; lines end in CRLF. Only one chunk is held in memory.
     """
     cell = spreadsheet_safe if guard_zeros else neutralise
+    headers = neutralised_headers(headers)
     count = 0
     with open(dest, "wb") as handle:
         if bom:

@@ -1,8 +1,9 @@
 """XLSX export: every cell a text cell, header row frozen, columns as wide as their text.
 
-xlsxwriter writes the workbook (styles, the header row, column widths, the frozen
-pane) and polars the sheet's data rows (sync.writers.xlsx_rows), a chunk at a time into
-a file beside the export; the two are then put together into the export's zip file.
+xlsxwriter writes the workbook (styles, column widths, the frozen pane) and polars the
+sheet's rows (sync.writers.xlsx_rows: the header row, then the data rows a chunk at a
+time) into a file beside the export; the two are then put together into the export's
+zip file.
 Only one chunk of the register is in memory.
 """
 
@@ -24,7 +25,7 @@ from xlsxwriter.utility import xl_col_to_name
 
 from sync.errors import ExportError
 from sync.slices import slice_bounds
-from sync.writers.cells import neutralise
+from sync.writers.cells import neutralise, neutralised_headers
 from sync.writers.xlsx_rows import display_width, row_elements, utf16_units
 
 MAX_ROWS = 1_048_576  # rows in one sheet, the header included
@@ -61,7 +62,7 @@ def write_xlsx(chunks: Iterable[pl.DataFrame], dest: Path, headers: Mapping[str,
                 _close(workbook)
             raise
         _close(workbook)
-        if count == 0:
+        if columns == 0:  # no chunk came: no header row either
             shutil.move(book, dest)
         else:
             _put_together(book, rows, dest, f"{xl_col_to_name(columns - 1)}{count + 1}")
@@ -102,14 +103,14 @@ def _close_zip_files(exc: BaseException | None) -> None:
 def _write_sheet(workbook: xlsxwriter.Workbook, chunks: Iterable[pl.DataFrame],
                  headers: Mapping[str, str], sheet_name: str,
                  out: BinaryIO) -> tuple[int, int]:
-    """Write the header row and the column formats through `workbook`, the data rows to
-    `out`; return the number of data rows and of columns."""
+    """Write the column formats through `workbook`, the header row and the data rows
+    to `out`; return the number of data rows and of columns."""
     text = workbook.add_format({"num_format": "@"})
     bold = workbook.add_format({"num_format": "@", "bold": True})
     # xlsxwriter numbers a format when a cell first uses it; the data rows are not
     # written through it, so both are numbered here, in the order the header row and
     # the data rows would have used them.
-    bold._get_xf_index()
+    bold_style = bold._get_xf_index()
     style = text._get_xf_index()
     sheet = workbook.add_worksheet(sheet_name)
     sheet.freeze_panes(1, 0)
@@ -118,11 +119,15 @@ def _write_sheet(workbook: xlsxwriter.Workbook, chunks: Iterable[pl.DataFrame],
     row = 0
     for chunk in chunks:
         if row == 0:
-            names = [headers.get(c, c) for c in chunk.columns]
-            for col, name in enumerate(names):
-                sheet.write_string(0, col, name, bold)
+            named = neutralised_headers({c: headers.get(c, c) for c in chunk.columns})
+            names = list(named.values())
             widths = [len(name) for name in names]
             letters = [xl_col_to_name(col) for col in range(len(names))]
+            # The header row as the data rows are written (xlsxwriter wrote a header
+            # shaped like `<r>x</r>` unescaped, and it read back as no header: QA).
+            row_elements(pl.DataFrame([names], schema=chunk.columns, orient="row"), 1,
+                         letters, bold_style).to_frame().write_csv(
+                out, include_header=False, quote_style="never", line_terminator="")
         if row + chunk.height >= MAX_ROWS:
             raise ExportError(f"the selection has more rows than one XLSX sheet holds "
                               f"({MAX_ROWS - 1}); narrow it or export CSV or Parquet")
@@ -169,15 +174,17 @@ def _refuse_overlong(chunk: pl.DataFrame, cells: pl.DataFrame, row: int) -> None
 
 
 def _put_together(book: Path, rows: Path, dest: Path, last_cell: str) -> None:
-    """Write `dest`: the parts of the workbook `book`, its sheet with the data rows of
-    the file `rows` added after the header row and its dimension `A1:last_cell`."""
+    """Write `dest`: the parts of the workbook `book`, its sheet with the rows of the
+    file `rows` (the header row first) and its dimension `A1:last_cell`."""
     with zipfile.ZipFile(book) as parts, \
             zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as out:
         for info in parts.infolist():
             if info.filename != _SHEET_XML:
                 out.writestr(info, parts.read(info))
                 continue
-            xml = parts.read(info).decode("utf-8")
+            # Every row is in `rows`: xlsxwriter wrote an empty sheetData.
+            xml = parts.read(info).decode("utf-8").replace(
+                "<sheetData/>", "<sheetData></sheetData>", 1)
             head, tail = xml.split("</sheetData>", 1)
             head = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{last_cell}"/>',
                           head, count=1).encode("utf-8")
