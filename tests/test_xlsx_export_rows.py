@@ -216,3 +216,20 @@ def test_headers_are_written_as_cells_are(tmp_path: Path) -> None:
     export_csv([frame], tmp_path / "out.csv", headers, delimiter=";", bom=False)
     assert (tmp_path / "out.csv").read_text(encoding="utf-8").splitlines()[0] == (
         "Asiakasnumero;<r>x</r>;'=Summa")
+
+
+def test_a_value_that_fits_only_without_its_formula_guard_is_named_as_the_register_has_it(
+        tmp_path: Path) -> None:
+    # QA: a note of 32,767 characters starting with '=' was refused as "a value of 32768
+    # characters": the count was of the value with its guard, which the user never saw.
+    db = tmp_path / "r.db"
+    note = "=" + "b" * 32_766
+    source = write_csv(tmp_path / "s.csv", f"customer_number;name;notes\n7;Aho Oy;{note}\n")
+    assert run_cli("import", source, "--db", db, "--yes").exit_code == 0
+    assert customers(db)["7"]["notes"] == note
+    result = run_cli("export", tmp_path / "out.xlsx", "--db", db, "--json")
+    assert result.exit_code == 2
+    assert result.json()["error"] == (
+        "customer 7, notes (row 2, column 18): a value of 32767 characters does not fit an "
+        "XLSX cell (32767) once a ' is put before it (it starts with '=', which a "
+        "spreadsheet would run as a formula); export CSV or Parquet")

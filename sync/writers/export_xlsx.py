@@ -165,12 +165,17 @@ def _refuse_overlong(chunk: pl.DataFrame, cells: pl.DataFrame, row: int) -> None
     if first is None:
         return
     index, col = first
-    value = cells[cells.columns[col]][index]
+    name = cells.columns[col]
+    value = chunk[name].cast(pl.String)[index]  # as the register holds it
     chars, units = len(value), int(utf16_units(pl.Series([value]))[0])
     counted = f" ({units} as Excel counts them)" if units != chars else ""
-    raise ExportError(f"{_whose(chunk, index)}{cells.columns[col]} (row {row + index + 2}, "
+    # A value that fits only without the `'` that keeps it from running as a formula
+    # (QA: "a value of 32768 characters", where the register holds 32,767).
+    guarded = (f" once a ' is put before it (it starts with {value[0]!r}, which a "
+               f"spreadsheet would run as a formula)" if cells[name][index] != value else "")
+    raise ExportError(f"{_whose(chunk, index)}{name} (row {row + index + 2}, "
                       f"column {col + 1}): a value of {chars} characters{counted} does not "
-                      f"fit an XLSX cell ({_MAX_CELL}); export CSV or Parquet")
+                      f"fit an XLSX cell ({_MAX_CELL}){guarded}; export CSV or Parquet")
 
 
 def _put_together(book: Path, rows: Path, dest: Path, last_cell: str) -> None:
