@@ -125,6 +125,9 @@ _OLD_POSTAL_PREFIXES = {"S": "SE", "D": "DE", "A": "AT", "N": "NO", "F": "FR", "
 _ZIP_PLUS_4 = re.compile(r"\d{5}-\d{4}")
 
 
+# The normalisers that take characters out of a value or change their case.
+_RECOMPOSED_KINDS = frozenset({"compact", "einvoice", "vat_id", "business_id", "phone",
+                               "postal_code"})
 # The normalisers that read a value by its row's country.
 COUNTRY_KINDS = frozenset({"business_id", "phone", "postal_code"})
 
@@ -150,15 +153,25 @@ def normalise_column(
         raise ValueError("countries must have the same length as values")
     frame = pl.DataFrame({"v": values.cast(pl.String)})
     if kind in _EXPR_KINDS:
-        return frame.select(_EXPR_BUILDERS[kind](pl.col("v")))
-
-    trimmed = frame.select(_blank_to_null(pl.col("v").str.strip_chars())).to_series()
-    if kind == "customer_type":
-        aliases = customer_type_aliases((options or {}).get("values") or DEFAULT_CUSTOMER_TYPES)
-        return _per_distinct(trimmed, None, lambda v, _c: _customer_type(v, aliases))
-    uses_country = kind in COUNTRY_KINDS
-    return _per_distinct(trimmed, countries if uses_country else None, _ROW_FUNCTIONS[kind],
-                         _FAST_PATHS.get(kind))
+        out = frame.select(_EXPR_BUILDERS[kind](pl.col("v")))
+    else:
+        trimmed = frame.select(_blank_to_null(pl.col("v").str.strip_chars())).to_series()
+        if kind == "customer_type":
+            aliases = customer_type_aliases(
+                (options or {}).get("values") or DEFAULT_CUSTOMER_TYPES)
+            return _per_distinct(trimmed, None, lambda v, _c: _customer_type(v, aliases))
+        uses_country = kind in COUNTRY_KINDS
+        out = _per_distinct(trimmed, countries if uses_country else None,
+                            _ROW_FUNCTIONS[kind], _FAST_PATHS.get(kind))
+    if kind in _RECOMPOSED_KINDS:
+        # Taking out spaces or changing case can leave a letter and a combining mark
+        # that NFC composes (`E ́` compacted, `ı́` upper case: `É`, `Í`). The readers
+        # compose what they read, so a value stored so came back from an export as an
+        # edit (QA): it is stored composed.
+        value = pl.col("value")
+        out = out.with_columns(pl.when(value.str.contains(r"\p{M}"))
+                               .then(value.str.normalize("NFC")).otherwise(value))
+    return out
 
 
 # --- expression kinds -------------------------------------------------------------------
