@@ -48,7 +48,7 @@ NORMALISERS: frozenset[str] = _EXPR_KINDS | _LIBRARY_KINDS
 # and the `options` keys it reads. tests/test_normalise.py runs every normaliser over
 # damaged values and holds it to its codes.
 ISSUE_CODES: Mapping[str, frozenset[str]] = {
-    "key": frozenset({"scientific_notation"}),
+    "key": frozenset({"scientific_notation", "line_break"}),
     "text": frozenset(),
     "collapse": frozenset(),
     "compact": frozenset(),
@@ -187,7 +187,16 @@ def _no_issue(value: pl.Expr) -> list[pl.Expr]:
 
 
 def _key(v: pl.Expr) -> list[pl.Expr]:
-    return _flag_scientific(_blank_to_null(v.str.strip_chars()), _EXCEL_SCIENTIFIC)
+    value, code, detail = _flag_scientific(_blank_to_null(v.str.strip_chars()),
+                                           _EXCEL_SCIENTIFIC)
+    # A key holding a line break (a cell's two lines): a spreadsheet keeps CR LF as LF
+    # and CR as LF, so the key would come back from any round trip as another key
+    # (QA: every edit of that customer's rows then a Conflict). No number has one.
+    broken = value.str.contains("[\r\n]") & code.is_null()
+    return [value,
+            pl.when(broken).then(pl.lit("line_break")).otherwise(code).alias("code"),
+            pl.when(broken).then(pl.format("holds a line break, which no key has: '{}'", value))
+            .otherwise(detail).alias("detail")]
 
 
 def _flag_scientific(value: pl.Expr, pattern: str) -> list[pl.Expr]:

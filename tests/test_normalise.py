@@ -7,6 +7,7 @@ import pytest
 
 import sync.normalise as normalise
 from sync.normalise import ISSUE_CODES, NORMALISERS, OPTION_KEYS, name_key, normalise_column
+from tests.conftest import report_rows, run_cli, write_csv
 
 
 def one(kind: str, value: str | None, country: str | None = None, **options: object) -> tuple:
@@ -40,7 +41,7 @@ _SAMPLE = [
     "FI-00100", "ABC12", "Suomi", "Sverige", "Česko", "FIN", "XX", "fi", "sv-FI", "klingon",
     "Yritys", "firma", "Fyzická osoba", "alien", "matti@Example.FI", "not an email",
     "a@b", "Dvo?ák", "HÃ¤meenlinna", "  Matti \t Virtanen \n", "x" * 300, "\u200b",
-    "=\"00100\"", "fi12345678", "CZ25596641", "SE",
+    "=\"00100\"", "fi12345678", "CZ25596641", "SE", "10\r\n01",
 ]
 
 
@@ -703,3 +704,23 @@ def test_a_fast_path_sees_only_cells_with_a_value(monkeypatch: pytest.MonkeyPatc
     assert normalise.normalise_column("phone", pl.Series([None, " "], dtype=pl.String),
                                       pl.Series(["FI", "FI"]))["value"].to_list() == [None, None]
     assert seen == []
+
+
+@pytest.mark.parametrize("raw", ["10\n01", "10\r\n01", "10\r01"])
+def test_a_key_holding_a_line_break_is_flagged(raw: str) -> None:
+    assert one("key", raw) == (raw, "line_break")
+
+
+def test_a_customer_number_holding_a_line_break_rejects_its_row(tmp_path) -> None:
+    # QA: stored as typed, `1001\r\n2` came back from any spreadsheet as `1001\n2`,
+    # another key: every later edit of that customer was a Conflict.
+    source = write_csv(tmp_path / "s.csv", 'customer_number;name\n"10\r\n01";Aho Oy\n'
+                                           "1002;Berg AB\n")
+    result = run_cli("import", source, "--db", tmp_path / "r.db", "--yes",
+                     "--report", tmp_path / "rep.csv", "--json")
+    assert result.exit_code == 1
+    assert (result.json()["new"], result.json()["rejected"]) == (1, 1)
+    rejected = report_rows(tmp_path / "rep.csv")[0]
+    assert rejected["status"] == "Rejected"
+    assert rejected["message"] == (
+        "customer_number: holds a line break, which no key has: '10\\r\\n01'")

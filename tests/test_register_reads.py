@@ -214,13 +214,17 @@ def test_postgresql_reads_keep_odd_keys_and_empty_values_exact(pg_url: str, tmp_
     # backslashes, braces, commas, the word NULL and line breaks must survive both, and
     # a NULL must stay apart from an empty string.
     odd = ['a"b', "c\\d", "{x,y}", "NULL", "é ö", "p,q", "r\ns", "t;u"]
-    lines = "".join(f'"{n.replace(chr(34), chr(34) * 2)}";Firma {i};"Rivi 1\nRivi 2"\n'
-                    for i, n in enumerate(odd))
+    # An import rejects a number holding a line break; a register may hold one from
+    # before, so it is put there directly.
+    lines = "".join(f'"{n.replace(chr(10), "").replace(chr(34), chr(34) * 2)}";Firma {i};'
+                    f'"Rivi 1\nRivi 2"\n' for i, n in enumerate(odd))
     source = tmp_path / "odd.csv"
     source.write_text("customer_number;name;notes\n" + lines, encoding="utf-8")
     assert run_cli("import", source, "--db", pg_url, "--yes").exit_code == 0
     from tests.conftest import execute_sql
 
+    execute_sql(pg_url, "UPDATE {customers} SET customer_number = %s "
+                        "WHERE customer_number = 'rs'", ("r\ns",))
     execute_sql(pg_url, "UPDATE {customers} SET city = '' WHERE customer_number = 'NULL'")
     register = open_register(pg_url, create=False)
     try:
