@@ -10,12 +10,12 @@ difference (`shorten_pair`).
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 
 import polars as pl
 
 from sync.plan import new_col, old_col
+from sync.wording import shown
 
 CHANGES_COLUMN = "changes"
 SEPARATOR = " | "
@@ -28,15 +28,7 @@ _MAY_ESCAPE = r"[^ \p{L}\p{M}\p{N}\p{P}\p{S}]|['\\]"
 
 # Characters that don't show as themselves where a message quotes a value: control and
 # format characters (a tab, a bidirectional override) and line and paragraph separators.
-_UNSEEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 _UNSEEN = r"[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]"
-
-
-def shown(text: str) -> str:
-    """`text` with each character that doesn't show escaped as `repr` escapes it
-    (`\\u202e`, `\\t`); every other character, quotes and backslashes too, as it is."""
-    return "".join(repr(c)[1:-1] if unicodedata.category(c) in _UNSEEN_CATEGORIES else c
-                   for c in text)
 
 
 def show_unseen(messages: pl.Series) -> pl.Series:

@@ -29,3 +29,15 @@ def actor_problem(actor: str) -> str | None:
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in actor):
         return f"{actor!r} holds a control character; name who commits on one line"
     return None
+
+
+# The characters that don't show: control characters (a CR, an escape), format characters
+# (a tab, a bidirectional override) and line and paragraph separators.
+_UNSEEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def shown(text: str) -> str:
+    """`text` with each character that doesn't show escaped as `repr` escapes it
+    (`\\u202e`, `\\t`); every other character, quotes and backslashes too, as it is."""
+    return "".join(repr(c)[1:-1] if unicodedata.category(c) in _UNSEEN_CATEGORIES else c
+                   for c in text)

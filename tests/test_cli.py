@@ -691,3 +691,14 @@ def test_a_report_that_cannot_be_put_in_place_after_the_commit_says_the_batch_st
     assert [b["id"] for b in json.loads(run_cli("batches", "--db", db, "--json").stdout)[
         "batches"]] == [1, 2]
     assert not report.exists()
+
+
+def test_an_error_line_shows_the_characters_that_dont_show_escaped(tmp_path) -> None:
+    # QA: a customer number holding a CR, quoted in an error line, overwrote the line on
+    # a terminal. The JSON keeps the message as it is (JSON escapes it itself).
+    db = tmp_path / "r.db"
+    load_register(db, "customer_number;name\n1001;Aho Oy\n", tmp_path)
+    result = run_cli("history", "10\r01\x1b[31m", "--db", db, "--json")
+    assert result.exit_code == 2
+    assert result.stderr == "regsync: error: there is no customer 10\\r01\\x1b[31m\n"
+    assert result.json()["error"] == "there is no customer 10\r01\x1b[31m"
