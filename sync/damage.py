@@ -178,7 +178,8 @@ def take_mojibake(table: SourceTable, header_map: HeaderMap) -> pl.DataFrame:
 # or an escape sequence ('\x1b[31m' from a terminal) was pasted from somewhere else or
 # read with the wrong encoding, and taking the character out would leave the rest
 # ('[31m') as if it were text.
-_CONTROL = r"[\x01-\x08\x0e-\x1f\x7f-\x9f]"
+CONTROL = r"[\x01-\x08\x0e-\x1f\x7f-\x9f]"
+_CONTROL = CONTROL
 # A vertical tab or form feed is a line break inside a field (FileMaker exports a
 # field's line breaks as vertical tabs): read as one, each field's normaliser then
 # decides (a name collapses it to a space, notes keep it).

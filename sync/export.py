@@ -7,6 +7,7 @@ in place only when it is complete. It never writes to the register.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
+from sync.damage import CONTROL
 from sync.errors import ExportError, UsageError
 from sync.groupkey import group_key
 from sync.normalise import normalise_column
@@ -21,6 +23,7 @@ from sync.output_paths import replace_with, temp_beside
 from sync.readers.detect import DELIMITERS, normalise_delimiter
 from sync.rules import Rules, header_key
 from sync.types import FORMATS, Format, HeaderLanguage, LabelLayout, Progress
+from sync.wording import shown
 from sync.writers.export_csv import write_csv
 from sync.writers.export_parquet import write_parquet
 from sync.writers.export_xlsx import SHEET_NAMES, write_xlsx
@@ -114,6 +117,10 @@ def _where(rules: Rules, item: str) -> tuple[str, str]:
                          f"(fields: {', '.join(rules.field_names)})")
     if not value.strip():
         return field, ""
+    if re.search(CONTROL, value):
+        # An import rejects a cell holding one (sync.damage), so no customer has it.
+        raise UsageError(f"--where {shown(item)}: the value holds a control character; "
+                         f"an import rejects such a value, so no customer has it")
     rule = rules.fields[field]
     countries = pl.Series([rules.default_country], dtype=pl.String)
     result = normalise_column(rule.normaliser, pl.Series([value], dtype=pl.String),

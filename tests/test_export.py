@@ -481,3 +481,17 @@ def test_an_xlsx_export_whose_sheet_fills_the_disk_is_one_line_exit_2_with_nothi
                              f"left on device); nothing was written\n")
     assert stray == []
     assert list(out.parent.iterdir()) == []
+
+
+def test_a_where_value_holding_a_control_character_is_refused(tmp_path: Path) -> None:
+    # QA: `--where name=<ESC>` exported an empty file, as if no customer matched; an
+    # import rejects such a value, so it is refused as other values an import rejects.
+    db = tmp_path / "r.db"
+    load_register(db, "customer_number;name\n1001;Aho Oy\n", tmp_path)
+    dest = tmp_path / "out.csv"
+    result = run_cli("export", dest, "--db", db, "--where", "name=Aho\x1bOy", "--json")
+    assert result.exit_code == 2
+    assert result.json()["error"] == (
+        "--where name=Aho\\x1bOy: the value holds a control character; an import rejects "
+        "such a value, so no customer has it")
+    assert not dest.exists()
