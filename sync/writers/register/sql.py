@@ -182,12 +182,15 @@ class SQLRegister(SQLCommits):
             new_id, version, now = self._open_batch(
                 "revert", actor, reverts=batch_id,
                 counts={"customers": entries["customer_number"].n_unique()})
-            numbers = entries["customer_number"].unique()
-            before = self.fetch(numbers, ("name",))
+            # Only customers whose name the revert may change (or who come or go) change
+            # blocks: reverting 1M changed cities recomputed 1M names' blocks (10 s).
+            named = entries.filter((pl.col("action") != "update") | (pl.col("field") == "name")
+                                   )["customer_number"].unique()
+            before = self.fetch(named, ("name",))
             step(2)
             removed = self._undo(entries, new_id, now, actor)
             step(3)
-            self._refresh_blocks(before, self.fetch(numbers, ("name",)))
+            self._refresh_blocks(before, self.fetch(named, ("name",)))
             self._execute(f"UPDATE {self._t('batches')} SET reverted_by = ? WHERE id = ?",
                           (new_id, batch_id))
             self._drop_empty_groups(batch_id)
