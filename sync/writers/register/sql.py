@@ -11,8 +11,8 @@ from typing import Any
 import polars as pl
 
 from sync.errors import RegisterSchemaError, UsageError
-from sync.groupkey import group_key
-from sync.namekey import name_key_of
+from sync.groupkey import group_key, group_key_expr
+from sync.namekey import name_key, name_key_of
 from sync.types import Progress
 from sync.writers.register.base import BatchInfo
 from sync.writers.register.schema import (
@@ -22,7 +22,7 @@ from sync.writers.register.schema import (
     upgrade_sql,
 )
 from sync.writers.register.sql_commit import SQLCommits, WrittenBlocks
-from sync.writers.register.sql_reads import HISTORY_COLUMNS, INTERNAL_COLUMNS, _ident
+from sync.writers.register.sql_reads import INTERNAL_COLUMNS, _ident
 
 # The steps of a revert, as reported to a progress callback.
 REVERT_STEPS: tuple[str, ...] = ("checking the batch can be reverted", "undoing its changes",
@@ -217,22 +217,24 @@ class SQLRegister(SQLCommits):
         The later-batch check above reads batch kinds; this one reads the values, so a
         chain of reverts of reverts can't make a revert overwrite newer data.
         """
-        fields = tuple(entries.filter(pl.col("action") == "update")["field"].unique()
-                       .to_list())
-        current = {row["customer_number"]: row for row in self.fetch(
-            entries["customer_number"].unique(), fields).iter_rows(named=True)}
-        moved = []
-        for number, action, field_name, new in entries.select(
-                "customer_number", "action", "field", "new_value").iter_rows():
-            row = current.get(number)
-            if action == "update" and row is not None:
-                value = row[field_name]
-                same = (group_key(value or "") == group_key(new or "")
-                        if field_name == "customer_group" else value == new)
-            else:
-                same = (row is not None) == (action != "delete")
-            if not same:
-                moved.append(number)
+        update = pl.col("action") == "update"
+        fields = tuple(entries.filter(update)["field"].unique().to_list())
+        current = self.fetch(entries["customer_number"].unique(), fields)
+        held = pl.col("customer_number").is_in(current["customer_number"].implode())
+        values = (current.select("customer_number", *[pl.col(f).cast(pl.String) for f in fields])
+                  .unpivot(index="customer_number", variable_name="field", value_name="now")
+                  if fields else pl.DataFrame(schema={"customer_number": pl.String,
+                                                      "field": pl.String, "now": pl.String}))
+        checked = entries.select("customer_number", "action", "field", "new_value").join(
+            values, on=["customer_number", "field"], how="left", maintain_order="left")
+        group = pl.col("field") == "customer_group"
+        # A group is the same whatever its case; no group is "" (as the register reads it).
+        now, new = (pl.when(group).then(group_key_expr(
+            pl.when(group).then(pl.col(c).fill_null("")))).otherwise(pl.col(c))
+            for c in ("now", "new_value"))
+        same = (pl.when(update).then(held & now.eq_missing(new))
+                .otherwise(held == (pl.col("action") != "delete")))
+        moved = checked.filter(~same)["customer_number"].to_list()
         if moved:
             shown = ", ".join(sorted(set(moved))[:5])
             raise UsageError(f"batch {batch_id} can't be reverted: customers {shown} were "
@@ -287,44 +289,65 @@ class SQLRegister(SQLCommits):
     def _undo(self, entries: pl.DataFrame, batch_id: int, now: str, actor: str) -> int:
         """Undo history `entries` (newest first): delete the customers they inserted,
         restore those they deleted, put back old field values; each undone entry gets
-        its history row. The customers' rows are written a statement per column for
-        all of them (one round trip per customer made reverting 5,000 inserts 16 s)."""
+        its history row. Old values go back through the commit's bulk paths (a
+        statement per combination of columns on SQLite, COPY and one UPDATE on
+        PostgreSQL, where a statement per value made reverting 200,000 customers 15 s),
+        and the history rows in one write."""
         rows = entries.select("customer_number", "action", "field", "old_value", "new_value")
-        snapshots = self._snapshots(
-            rows.filter(pl.col("action") == "insert")["customer_number"])
+        action = pl.col("action")
+        inserted = rows.filter(action == "insert")["customer_number"]
+        snapshots = pl.DataFrame(list(self._snapshots(inserted).items()), orient="row",
+                                 schema={"customer_number": pl.String, "snapshot": pl.String})
         group_ids = self._restored_groups(rows, batch_id)
-        history: list[tuple[Any, ...]] = []
-        removed: list[tuple[str]] = []
-        updates: dict[str, list[tuple[Any, ...]]] = {}
-        renamed: list[tuple[str | None, str]] = []
-        for number, action, field_name, old, new in rows.iter_rows():
-            if action == "insert":
-                removed.append((number,))
-                history.append((batch_id, number, "delete", None, snapshots[number], None,
-                                now, actor))
-            elif action == "delete":
-                self._restore_customer(json.loads(old), batch_id)
-                history.append((batch_id, number, "insert", None, None, old, now, actor))
-            else:
-                column, value = field_name, old
-                if field_name == "customer_group":
-                    column = "group_id"
-                    value = group_ids[group_key(old)] if old is not None else None
-                updates.setdefault(column, []).append((value, batch_id, number))
-                if field_name == "name":
-                    renamed.append((name_key_of(old), number))
-                history.append((batch_id, number, "update", field_name, new, old, now, actor))
+        for old in rows.filter(action == "delete")["old_value"]:
+            self._restore_customer(json.loads(old), batch_id)
         self._executemany(f"DELETE FROM {self._t('customers')} WHERE customer_number = ?",
-                          removed)
-        for column, params in updates.items():
-            self._executemany(f"UPDATE {self._t('customers')} SET {_ident(column)} = ?, "
-                              f"updated_batch = ? WHERE customer_number = ?", params)
-        self._executemany(f"UPDATE {self._t('customers')} SET name_key = ? "
-                          f"WHERE customer_number = ?", renamed)
-        self._executemany(
-            f"INSERT INTO {self._t('history')} ({', '.join(HISTORY_COLUMNS)}) "
-            f"VALUES ({', '.join('?' * len(HISTORY_COLUMNS))})", history)
-        return len(removed)
+                          [(number,) for number in inserted])
+        self._put_back(rows.filter(action == "update"), group_ids, batch_id)
+        history = rows.join(snapshots, on="customer_number", how="left",
+                            maintain_order="left")
+        self._write_history(history.select(
+            pl.lit(batch_id, pl.Int64).alias("batch_id"), "customer_number",
+            pl.when(action == "insert").then(pl.lit("delete"))
+            .when(action == "delete").then(pl.lit("insert"))
+            .otherwise(pl.lit("update")).alias("action"),
+            pl.when(action == "update").then(pl.col("field")).alias("field"),
+            pl.when(action == "insert").then(pl.col("snapshot"))
+            .when(action == "update").then(pl.col("new_value")).alias("old_value"),
+            pl.when(action != "insert").then(pl.col("old_value")).alias("new_value"),
+            pl.lit(now).alias("changed_at"), pl.lit(actor).alias("actor")))
+        return inserted.len()
+
+    def _put_back(self, updates: pl.DataFrame, group_ids: dict[str, int],
+                  batch_id: int) -> None:
+        """Set each (customer_number, field) of `updates` (newest first) to its
+        `old_value`; where a field was changed twice, the oldest entry's old value."""
+        if updates.is_empty():
+            return
+        wide = updates.select("customer_number").unique().sort("customer_number")
+        columns: list[str] = []
+
+        def put(column: str, part: pl.DataFrame, value: pl.Expr) -> None:
+            nonlocal wide
+            i = len(columns)
+            columns.append(column)
+            wide = wide.join(part.select("customer_number", value.alias(f"v{i}"),
+                                         pl.lit(True).alias(f"m{i}")),
+                             on="customer_number", how="left", maintain_order="left")
+
+        for (field_name,), part in updates.group_by(["field"], maintain_order=True):
+            part = part.unique("customer_number", keep="last", maintain_order=True)
+            old = pl.col("old_value")
+            if field_name == "customer_group":
+                put("group_id", part, pl.when(old.is_not_null()).then(
+                    group_key_expr(old).replace_strict(group_ids, return_dtype=pl.Int64,
+                                                       default=None)))
+            else:
+                put(str(field_name), part, old)
+            if field_name == "name":
+                put("name_key", part, name_key(old))
+        wide = wide.with_columns(pl.col(f"m{i}").fill_null(False) for i in range(len(columns)))
+        self._update_rows(columns, wide, batch_id)
 
     def _restored_groups(self, rows: pl.DataFrame, batch_id: int) -> dict[str, int]:
         """Group ids by name key, after creating the groups that old values name and the
