@@ -432,6 +432,20 @@ class PostgresRegister(SQLRegister):
                       f"SELECT block, customer_number, name FROM pg_temp.regsync_blocks "
                       f"ON CONFLICT (block, customer_number) DO UPDATE SET name = EXCLUDED.name")
 
+    def _delete_rows(self, table: str, keys: pl.DataFrame) -> None:
+        # The keys COPYed into a staging table, then one DELETE ... USING: a statement
+        # per row made reverting 200,000 inserted customers spend 10 s in DELETEs.
+        if keys.is_empty():
+            return
+        self._execute("DROP TABLE IF EXISTS pg_temp.regsync_delete")
+        self._execute(f"CREATE TEMP TABLE regsync_delete "
+                      f"({', '.join(f'{_ident(c)} TEXT' for c in keys.columns)}) ON COMMIT DROP")
+        self._copy("pg_temp.regsync_delete", keys)
+        self._execute("ANALYZE pg_temp.regsync_delete")
+        match = " AND ".join(f"t.{_ident(c)} = d.{_ident(c)}" for c in keys.columns)
+        self._execute(f"DELETE FROM {self._t(table)} t USING pg_temp.regsync_delete d "
+                      f"WHERE {match}")
+
     def _insert_blocks(self, blocks: pl.DataFrame) -> None:
         # Straight into the table: no staging, no ON CONFLICT (which costs 2.5x a plain
         # insert). A block left over for a new number would stop the commit, not hide.

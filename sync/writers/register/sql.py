@@ -301,8 +301,7 @@ class SQLRegister(SQLCommits):
         group_ids = self._restored_groups(rows, batch_id)
         for old in rows.filter(action == "delete")["old_value"]:
             self._restore_customer(json.loads(old), batch_id)
-        self._executemany(f"DELETE FROM {self._t('customers')} WHERE customer_number = ?",
-                          [(number,) for number in inserted])
+        self._delete_rows("customers", inserted.to_frame())
         self._put_back(rows.filter(action == "update"), group_ids, batch_id)
         history = rows.join(snapshots, on="customer_number", how="left",
                             maintain_order="left")

@@ -68,6 +68,14 @@ class SQLCommits(SQLReads):
             f"DO UPDATE SET name = excluded.name",
             _tuples(blocks.select("block", "customer_number", "name")))
 
+    def _delete_rows(self, table: str, keys: pl.DataFrame) -> None:
+        """Delete the rows of `table` (a register table's short name) whose key columns
+        (the columns of `keys`, String) hold a row of `keys`."""
+        if keys.is_empty():
+            return
+        where = " AND ".join(f"{_ident(c)} = ?" for c in keys.columns)
+        self._executemany(f"DELETE FROM {self._t(table)} WHERE {where}", _tuples(keys))
+
     def _insert_blocks(self, blocks: pl.DataFrame) -> None:
         """Write the (block, customer_number, name) rows of customers that had no blocks
         (inserted in this transaction). An engine may skip the conflict check here
@@ -109,10 +117,7 @@ class SQLCommits(SQLReads):
         not_full = ~pl.col("block").is_in(
             stored.filter(pl.col("size") >= FULL_BLOCK)["block"].implode())
         gone, changed = gone.filter(not_full), changed.filter(not_full)
-        if not gone.is_empty():
-            self._executemany(
-                f"DELETE FROM {self._t('name_blocks')} WHERE block = ? AND customer_number = ?",
-                _tuples(gone.select(key)))
+        self._delete_rows("name_blocks", gone.select(key))
         # Members already stored whose name changed, and new members as room allows.
         renamed = changed.join(old, on=key, how="semi")
         joining = _within_room(changed.join(old, on=key, how="anti").sort(key), stored, gone)
