@@ -239,5 +239,33 @@ def rebuild_blocks_cmd(db: str, as_json: bool) -> None:
     run(as_json, lambda: _with_register(db, write=True, body=body))
 
 
-ADMIN_COMMANDS = (migrate_cmd, rebuild_blocks_cmd, batches_cmd, batch_group, history_cmd,
-                  revert_cmd, lock_cmd, unlock_cmd, invalidate_cmd, restore_cmd)
+@click.command("copy-register")
+@db_option
+@click.option("--to", "target", required=True, metavar="TARGET",
+              help="Where the copy goes: a new SQLite file (path or sqlite:///path) or "
+                   "postgresql://... with ?schema= (the schema must hold no register).")
+@json_option
+def copy_register_cmd(db: str, target: str, as_json: bool) -> None:
+    """Copy the whole register (customers, groups, batches, history, locks) into a new
+    one, SQLite or PostgreSQL: how a register moves when it outgrows its file."""
+    from sync.writers.register.copy import copy_register
+    from sync.writers.register.urls import redact_url
+
+    def body(register: SQLRegister) -> int:
+        info = _shown_steps(as_json, lambda progress: copy_register(register, target, progress))
+        shown = redact_url(target)
+        work_stands(f"the copy {shown} was written")
+        rows = info.rows
+        emit(as_json, {"from": register.label, "to": shown, "register_id": info.register_id,
+                       "version": info.version, "rows": rows},
+             [f"copied {register.label} to {shown}: {counted(rows['customers'], 'customer')}, "
+              f"{counted(rows['groups'], 'group')}, "
+              f"{counted(rows['batches'], 'batch', 'batches')}, "
+              f"{counted(rows['history'], 'history row')} (version {info.version}; "
+              f"a new register: preview again before committing there)"])
+        return 0
+    run(as_json, lambda: _with_register(db, write=False, body=body))
+
+
+ADMIN_COMMANDS = (migrate_cmd, rebuild_blocks_cmd, copy_register_cmd, batches_cmd, batch_group,
+                  history_cmd, revert_cmd, lock_cmd, unlock_cmd, invalidate_cmd, restore_cmd)

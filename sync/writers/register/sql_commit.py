@@ -68,6 +68,14 @@ class SQLCommits(SQLReads):
             f"DO UPDATE SET name = excluded.name",
             _tuples(blocks.select("block", "customer_number", "name")))
 
+    def _append_rows(self, table: str, rows: pl.DataFrame) -> None:
+        """Insert `rows` (columns by name) into `table` (a register table's short name)."""
+        if rows.is_empty():
+            return
+        self._executemany(
+            f"INSERT INTO {self._t(table)} ({', '.join(map(_ident, rows.columns))}) "
+            f"VALUES ({', '.join('?' * rows.width)})", _tuples(rows))
+
     def _delete_rows(self, table: str, keys: pl.DataFrame) -> None:
         """Delete the rows of `table` (a register table's short name) whose key columns
         (the columns of `keys`, String) hold a row of `keys`."""

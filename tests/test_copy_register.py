@@ -1,0 +1,166 @@
+"""`regsync copy-register`: a whole register into a new one, on the other engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sync.errors import RegisterError
+from sync.writers.register import open_register, register_exists
+from tests.conftest import (
+    CUSTOMER_COLUMNS,
+    FIXTURES,
+    _fresh_schema_url,
+    register_state,
+    report_rows,
+    run_cli,
+    write_csv,
+)
+from tests.test_name_blocks import stored_blocks
+
+RULES = ('[fields.loyalty_id]\naliases = ["Loyalty ID"]\nnormaliser = "compact"\n'
+         'headers = { fi = "Kanta-asiakasnumero" }\n')
+
+
+@pytest.fixture
+def other_engine(register_url: str, tmp_path: Path) -> Iterator[str]:
+    """A place for a new register on the engine `register_url` is not on."""
+    if register_url.startswith("postgresql"):
+        yield str(tmp_path / "copy.db")
+    else:
+        yield from _fresh_schema_url()
+
+
+def _a_registers_life(db: str, tmp_path: Path) -> Path:
+    """A register with what an export leaves out: batches, history, a revert, a lock,
+    an invalidated customer, a custom field and its headers. Returns its rules file."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text(RULES, encoding="utf-8")
+    assert run_cli("import", FIXTURES / "demo" / "register.csv", "--db", db,
+                   "--yes").exit_code == 0
+    assert run_cli("import", FIXTURES / "demo" / "asiakkaat.csv", "--db", db,
+                   "--yes").exit_code == 1
+    edit = write_csv(tmp_path / "edit.csv", "Asiakasnumero;Nimi;Loyalty ID;Postitoimipaikka\n"
+                                            "1002;Matti Virtanen;AB 12;Tampere\n"
+                                            "3001;Uusi Asiakas Oy;CD 34;Oulu\n")
+    batch = run_cli("import", edit, "--db", db, "--yes", "--rules", rules, "--json")
+    assert batch.exit_code == 0
+    assert run_cli("lock", "1001", "--db", db).exit_code == 0
+    assert run_cli("invalidate", "1003", "--db", db).exit_code == 0
+    again = write_csv(tmp_path / "again.csv", "customer_number;city\n1004;Kemi\n")
+    kemi = run_cli("import", again, "--db", db, "--yes", "--json").json()["batch"]
+    assert run_cli("revert", str(kemi), "--db", db).exit_code == 0
+    return rules
+
+
+def _exported(db: str, dest: Path, rules: Path) -> str:
+    result = run_cli("export", dest, "--db", db, "--rules", rules, "--include-invalidated",
+                     "--headers", "fi")
+    assert result.exit_code == 0, result.stderr
+    return dest.read_text(encoding="utf-8")
+
+
+def test_a_copy_holds_everything_an_export_leaves_out(register_url: str, other_engine: str,
+                                                      tmp_path: Path) -> None:
+    rules = _a_registers_life(register_url, tmp_path)
+    copied = run_cli("copy-register", "--db", register_url, "--to", other_engine, "--json")
+    assert copied.exit_code == 0, copied.stderr
+    assert copied.json()["rows"]["customers"] == 8
+    original, copy = register_state(register_url), register_state(other_engine)
+    assert copy[0] != original[0]  # a register of its own
+    # The version, every customer (locks, invalidation, group and batch ids), the
+    # groups, the batches and the history, ids included.
+    assert copy[1:] == original[1:]
+    assert stored_blocks(other_engine) == stored_blocks(register_url)
+    assert (_exported(other_engine, tmp_path / "b.csv", rules)
+            == _exported(register_url, tmp_path / "a.csv", rules))
+    for source in (FIXTURES / "demo" / "asiakkaat.csv", tmp_path / "edit.csv"):
+        reports = []
+        for db, name in ((register_url, "a"), (other_engine, "b")):
+            report = tmp_path / f"{name}.report.csv"
+            run_cli("preview", source, "--db", db, "--rules", rules, "--report", report)
+            reports.append(report_rows(report))
+        assert reports[0] == reports[1]
+
+
+def test_the_copy_goes_on_as_the_original_would(register_url: str, other_engine: str,
+                                                tmp_path: Path) -> None:
+    rules = _a_registers_life(register_url, tmp_path)
+    assert run_cli("copy-register", "--db", register_url, "--to", other_engine).exit_code == 0
+    # The same import, revert and lock on both: new ids follow the copied ones.
+    source = write_csv(tmp_path / "next.csv", "customer_number;name;Loyalty ID\n"
+                                              "3002;Toinen Uusi Oy;EF 56\n1002;Matti V.;\n")
+    for db in (register_url, other_engine):
+        done = run_cli("import", source, "--db", db, "--yes", "--rules", rules, "--json")
+        assert done.exit_code == 0, done.stderr
+        assert done.json()["batch"] == 8
+        assert run_cli("revert", "8", "--db", db).exit_code == 0
+        assert run_cli("lock", "3001", "--db", db).exit_code == 0
+    assert _untimed(other_engine) == _untimed(register_url)
+
+
+def _untimed(db: str) -> tuple[object, ...]:
+    """`register_state` but the register id and the times batches were made (the two
+    registers' later batches are made a moment apart)."""
+    register = open_register(db, create=False)
+    try:
+        return (register.version(),
+                register.export_frame(CUSTOMER_COLUMNS).sort("customer_number").rows(),
+                sorted(register.group_names().rows()),
+                register.batches().drop("committed_at").rows(),
+                register.history().drop("changed_at").rows())
+    finally:
+        register.close()
+
+
+def test_a_plan_made_against_the_original_is_refused_by_the_copy(register_url: str,
+                                                                  other_engine: str,
+                                                                  tmp_path: Path) -> None:
+    assert run_cli("import", FIXTURES / "demo" / "register.csv", "--db", register_url,
+                   "--yes").exit_code == 0
+    plan = tmp_path / "p.plan"
+    assert run_cli("preview", FIXTURES / "demo" / "asiakkaat.csv", "--db", register_url,
+                   "--plan", plan).exit_code == 1
+    assert run_cli("copy-register", "--db", register_url, "--to", other_engine).exit_code == 0
+    before = register_state(other_engine)
+    refused = run_cli("commit", plan, "--db", other_engine, "--json")
+    assert refused.exit_code == 3
+    assert "another register" in refused.json()["error"]
+    assert register_state(other_engine) == before
+
+
+def test_a_copy_onto_a_register_is_refused_and_writes_nothing(register_url: str,
+                                                              other_engine: str,
+                                                              tmp_path: Path) -> None:
+    for db in (register_url, other_engine):
+        assert run_cli("import", FIXTURES / "demo" / "register.csv", "--db", db,
+                       "--yes").exit_code == 0
+    before = register_state(other_engine)
+    refused = run_cli("copy-register", "--db", register_url, "--to", other_engine, "--json")
+    assert refused.exit_code == 2
+    assert "a register is there already" in refused.json()["error"]
+    assert register_state(other_engine) == before
+
+
+def test_a_copy_that_fails_midway_leaves_no_register(register_url: str, other_engine: str,
+                                                     tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from sync.writers.register.postgres import PostgresRegister
+    from sync.writers.register.sqlite import SQLiteRegister
+
+    _a_registers_life(register_url, tmp_path)
+    originals = {engine: engine._append_rows for engine in (SQLiteRegister, PostgresRegister)}
+
+    def fail_on_history(self, table, rows):
+        if table == "history":  # the last table: everything else is in by then
+            raise RegisterError(f"{self.label}: disk full")
+        return originals[type(self)](self, table, rows)
+
+    for engine in originals:
+        monkeypatch.setattr(engine, "_append_rows", fail_on_history)
+    result = run_cli("copy-register", "--db", register_url, "--to", other_engine, "--json")
+    assert result.exit_code == 2 and "disk full" in result.json()["error"]
+    assert not register_exists(other_engine)
+    assert [p.name for p in tmp_path.iterdir() if "copy" in p.name] == []
