@@ -183,6 +183,19 @@ def test_a_rejected_row_claims_nothing(seeded, tmp_path):
     assert rows[3]["status"] == "No change"
 
 
+def test_a_rejected_row_claims_neither_its_number_nor_its_business_id(seeded, tmp_path):
+    # Row 2 would be New but its phone is in scientific notation: Rejected, so the
+    # number and business id it brings stay free for the rows after it.
+    rows = preview_rows(seeded, tmp_path,
+                        "customer_number;name;business_id;phone\n"
+                        "5001;Uusi Oy;1572860-0;3.58401E+11\n"
+                        "5001;Uusi Oy;;\n"
+                        ";Toinen Oy;1572860-0;\n")
+    assert [rows[n]["status"] for n in (2, 3, 4)] == ["Rejected", "New", "New"]
+    assert rows[3]["customer_number"] == "5001"
+    assert "row 2" not in rows[3]["message"] + rows[4]["message"]
+
+
 # --- Rejected ------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("header", "line", "words"), [
