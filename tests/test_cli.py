@@ -99,6 +99,28 @@ def test_plan_relying_on_a_key_added_since_is_stale(tmp_path: Path,
     assert run_cli("commit", plan, "--db", db).exit_code == 3
 
 
+@pytest.mark.parametrize(("planned", "meanwhile"), [
+    # The New row's business id, given meanwhile to a customer of another number.
+    ("name;business_id\nUusi Oy;1572860-0\n",
+     "customer_number;name;business_id\n7000;Toinen Oy;1572860-0\n"),
+    # The name-only New row's name, given meanwhile to a customer of another number:
+    # the row would now match that customer by name (spec section 4).
+    ("name\nUusi Oy\n", "customer_number;name\n7000;Uusi  OY\n"),
+])
+def test_plan_relying_on_a_key_another_number_took_since_is_stale(
+        tmp_path: Path, register_url: str, planned: str, meanwhile: str) -> None:
+    db = register_url
+    load_register(db, SEED, tmp_path)
+    plan = tmp_path / "a.plan"
+    source = write_csv(tmp_path / "a.csv", planned)
+    assert run_cli("preview", source, "--db", db, "--plan", plan).exit_code == 0
+    other = write_csv(tmp_path / "b.csv", meanwhile)
+    assert run_cli("import", other, "--db", db, "--yes").exit_code == 0
+    before = register_state(db)
+    assert run_cli("commit", plan, "--db", db).exit_code == 3
+    assert register_state(db) == before
+
+
 def test_committing_the_same_plan_twice_is_refused(tmp_path: Path,
         register_url: str) -> None:
     db = register_url

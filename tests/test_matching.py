@@ -183,6 +183,19 @@ def test_a_rejected_row_claims_nothing(seeded, tmp_path):
     assert rows[3]["status"] == "No change"
 
 
+def test_a_rejected_row_claims_neither_its_number_nor_its_business_id(seeded, tmp_path):
+    # Row 2 would be New but its phone is in scientific notation: Rejected, so the
+    # number and business id it brings stay free for the rows after it.
+    rows = preview_rows(seeded, tmp_path,
+                        "customer_number;name;business_id;phone\n"
+                        "5001;Uusi Oy;1572860-0;3.58401E+11\n"
+                        "5001;Uusi Oy;;\n"
+                        ";Toinen Oy;1572860-0;\n")
+    assert [rows[n]["status"] for n in (2, 3, 4)] == ["Rejected", "New", "New"]
+    assert rows[3]["customer_number"] == "5001"
+    assert "row 2" not in rows[3]["message"] + rows[4]["message"]
+
+
 # --- Rejected ------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("header", "line", "words"), [
@@ -922,6 +935,7 @@ def test_a_custom_order_still_matches_rows_whose_keys_agree(seeded, tmp_path):
 
 @pytest.mark.parametrize(("largest", "expected"), [
     ("0099", ["100", "101"]),
+    ("000", ["1", "2"]),
     ("99999999999999999999", ["100000000000000000000", "100000000000000000001"]),
     ("9223372036854775806", ["9223372036854775807", "9223372036854775808"]),
 ])
@@ -932,6 +946,25 @@ def test_new_row_numbers_follow_numbers_of_any_length(tmp_path, largest, expecte
                         ";Toka Uusi\n")
     assert rows[2]["customer_number"] == largest
     assert [rows[n]["customer_number"] for n in (3, 4)] == expected
+
+
+def test_new_row_numbers_follow_the_files_largest_number_compared_as_an_integer(tmp_path):
+    # 00999 is 999: the largest is 1000, though 00999 is the longer text; X-99999 is
+    # not all digits and counts for nothing.
+    rows = preview_rows(tmp_path / "r.db", tmp_path,
+                        "customer_number;name\n00999;Eka Uusi\n1000;Toka Uusi\n"
+                        "X-99999;Kolmas Uusi\n;Neljäs Uusi\n")
+    assert [rows[n]["status"] for n in (2, 3, 4, 5)] == ["New"] * 4
+    assert rows[5]["customer_number"] == "1001"
+
+
+def test_new_row_numbers_follow_the_registers_largest_number_compared_as_an_integer(
+        register_url, tmp_path):
+    # 999 and 00998 are smaller than 1000, as text ("999" > "1000") or by length alike.
+    load_register(register_url, "customer_number;name\n00998;Eka Asiakas\n"
+                                "999;Toka Asiakas\n1000;Kolmas Asiakas\n", tmp_path)
+    rows = preview_rows(register_url, tmp_path, "name\nUusi Asiakas\n")
+    assert (rows[2]["status"], rows[2]["customer_number"]) == ("New", "1001")
 
 
 def test_an_xlsx_row_whose_one_cell_is_an_error_is_not_skipped_as_blank(seeded, tmp_path):
