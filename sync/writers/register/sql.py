@@ -296,8 +296,7 @@ class SQLRegister(SQLCommits):
         rows = entries.select("customer_number", "action", "field", "old_value", "new_value")
         action = pl.col("action")
         inserted = rows.filter(action == "insert")["customer_number"]
-        snapshots = pl.DataFrame(list(self._snapshots(inserted).items()), orient="row",
-                                 schema={"customer_number": pl.String, "snapshot": pl.String})
+        snapshots = self._snapshots(inserted)
         group_ids = self._restored_groups(rows, batch_id)
         for old in rows.filter(action == "delete")["old_value"]:
             self._restore_customer(json.loads(old), batch_id)
@@ -361,16 +360,21 @@ class SQLRegister(SQLCommits):
             group_ids = self._group_ids()
         return group_ids
 
-    def _snapshots(self, numbers: pl.Series) -> dict[str, str]:
-        """Each of these customers as the JSON record a history row keeps of it (its
-        fields with a value), by customer number."""
+    def _snapshots(self, numbers: pl.Series) -> pl.DataFrame:
+        """Each of these customers as the JSON record a history row keeps of it (as a
+        commit's insert writes it: every field, null where empty): columns
+        customer_number, snapshot. Encoded by polars (json.dumps per customer was 3 s
+        of reverting 200,000 inserted customers)."""
+        schema = {"customer_number": pl.String, "snapshot": pl.String}
         if numbers.is_empty():
-            return {}
-        columns = sorted(c for c in self._customer_columns() if c not in INTERNAL_COLUMNS)
+            return pl.DataFrame(schema=schema)
+        columns = sorted(c for c in self._customer_columns()
+                         if c not in INTERNAL_COLUMNS and c != "customer_number")
         frame = self.fetch(numbers, tuple(["customer_number", *columns, "customer_group"]))
-        return {record["customer_number"]: json.dumps(
-                    {k: v for k, v in record.items() if v is not None}, ensure_ascii=False)
-                for record in frame.iter_rows(named=True)}
+        fields = ["customer_number", *columns, "customer_group"]
+        return frame.select(pl.col("customer_number").cast(pl.String),
+                            pl.struct([pl.col(f).cast(pl.String) for f in fields])
+                            .struct.json_encode().alias("snapshot"))
 
     def _restore_customer(self, record: dict[str, Any], batch_id: int) -> None:
         group = record.pop("customer_group", None)
