@@ -253,12 +253,12 @@ def copy_register_cmd(db: str, target: str, as_json: bool) -> None:
 
     def body(register: SQLRegister) -> int:
         info = _shown_steps(as_json, lambda progress: copy_register(register, target, progress))
-        shown = redact_url(target)
-        work_stands(f"the copy {shown} was written")
+        work_stands(f"the copy {info.label} was written")
         rows = info.rows
-        emit(as_json, {"from": register.label, "to": shown, "register_id": info.register_id,
-                       "version": info.version, "rows": rows},
-             [f"copied {register.label} to {shown}: {counted(rows['customers'], 'customer')}, "
+        emit(as_json, {"from": register.label, "to": info.label, "url": redact_url(target),
+                       "register_id": info.register_id, "version": info.version, "rows": rows},
+             [f"copied {register.label} to {info.label}: "
+              f"{counted(rows['customers'], 'customer')}, "
               f"{counted(rows['groups'], 'group')}, "
               f"{counted(rows['batches'], 'batch', 'batches')}, "
               f"{counted(rows['history'], 'history row')} (version {info.version}; "

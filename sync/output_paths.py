@@ -97,12 +97,13 @@ def replace_with(temp: Path, path: Path) -> None:
     os.replace(temp, path)
 
 
-def remove_abandoned_temporaries(path: Path) -> None:
+def remove_abandoned_temporaries(path: Path, ending: str = r"\.tmp") -> None:
     """Remove the temporary files beside `path` that a run killed outright (SIGKILL,
     a power cut) left while writing `path` (`.NAME.<hex>.tmp`, `NAME.<hex>.tmp` of a
-    plan, `.NAME.<pid>.tmp` of a job's file), once untouched for ABANDONED_AFTER_S.
-    Nothing else is touched, and a file that can't be removed stays."""
-    shape = re.compile(rf"\.?{re.escape(path.name)}\.(?:[0-9a-f]{{12}}|[0-9]+)\.tmp")
+    plan, `.NAME.<pid>.tmp` of a job's file; `ending`, a regular expression, names
+    another kind), once untouched for ABANDONED_AFTER_S. Nothing else is touched, and
+    a file that can't be removed stays."""
+    shape = re.compile(rf"\.?{re.escape(path.name)}\.(?:[0-9a-f]{{12}}|[0-9]+){ending}")
     before = time.time() - ABANDONED_AFTER_S
     try:
         found = list(path.parent.iterdir())

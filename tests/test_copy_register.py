@@ -140,7 +140,7 @@ def test_a_copy_onto_a_register_is_refused_and_writes_nothing(register_url: str,
     before = register_state(other_engine)
     refused = run_cli("copy-register", "--db", register_url, "--to", other_engine, "--json")
     assert refused.exit_code == 2
-    assert "a register is there already" in refused.json()["error"]
+    assert "is there already; copy into a new file or an empty schema" in refused.json()["error"]
     assert register_state(other_engine) == before
 
 
@@ -164,3 +164,58 @@ def test_a_copy_that_fails_midway_leaves_no_register(register_url: str, other_en
     assert result.exit_code == 2 and "disk full" in result.json()["error"]
     assert not register_exists(other_engine)
     assert [p.name for p in tmp_path.iterdir() if "copy" in p.name] == []
+
+
+def test_custom_fields_named_like_the_registers_own_columns_are_copied_as_text(
+        register_url: str, other_engine: str, tmp_path: Path) -> None:
+    # Review: custom fields named `reverts` or `version` were copied as whole numbers:
+    # '007' became '7', and 'v2' stopped the copy (exit 70).
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[fields.reverts]\naliases = ["Reverts"]\nnormaliser = "text"\n'
+                     '[fields.version]\naliases = ["Version"]\nnormaliser = "text"\n',
+                     encoding="utf-8")
+    source = write_csv(tmp_path / "c.csv", "customer_number;name;Reverts;Version\n"
+                                           "2001;Testi Oy;007;v2\n2002;Toinen Oy;12;\n")
+    assert run_cli("import", source, "--db", register_url, "--rules", rules,
+                   "--yes").exit_code == 0
+    copied = run_cli("copy-register", "--db", register_url, "--to", other_engine)
+    assert copied.exit_code == 0, copied.stderr
+    for db in (register_url, other_engine):
+        result = run_cli("export", tmp_path / "out.csv", "--db", db, "--rules", rules,
+                         "--json")
+        assert result.exit_code == 0, result.stderr
+        rows = report_rows(tmp_path / "out.csv")
+        assert [(r["reverts"], r["version"]) for r in rows] == [("007", "v2"), ("12", "")]
+
+
+def test_a_copy_into_sqlite_takes_an_empty_file_and_clears_copies_killed_long_ago(
+        tmp_path: Path) -> None:
+    import os
+    import time
+
+    db = str(tmp_path / "r.db")
+    assert run_cli("import", FIXTURES / "demo" / "register.csv", "--db", db,
+                   "--yes").exit_code == 0
+    target = tmp_path / "copy.db"
+    target.touch()  # 0 bytes: a register not yet created, as a failed creation leaves
+    killed = tmp_path / ".copy.db.0123456789ab.copy"  # what a SIGKILL leaves
+    killed.write_bytes(b"x" * 100)
+    recent = tmp_path / ".copy.db.ba9876543210.copy"  # perhaps a copy under way
+    recent.write_bytes(b"y")
+    long_ago = time.time() - 3 * 86400
+    os.utime(killed, (long_ago, long_ago))
+    copied = run_cli("copy-register", "--db", db, "--to", target, "--json")
+    assert copied.exit_code == 0, copied.stderr
+    assert copied.json()["to"] == str(target)
+    assert register_state(str(target))[1:] == register_state(db)[1:]
+    assert not killed.exists() and recent.exists()
+
+
+def test_a_copy_into_a_missing_folder_names_the_file_asked_for(tmp_path: Path) -> None:
+    db = str(tmp_path / "r.db")
+    assert run_cli("import", FIXTURES / "demo" / "register.csv", "--db", db,
+                   "--yes").exit_code == 0
+    target = tmp_path / "nowhere" / "copy.db"
+    refused = run_cli("copy-register", "--db", db, "--to", target, "--json")
+    assert refused.exit_code == 2
+    assert refused.json()["error"] == f"{target}: its folder does not exist; nothing was written"

@@ -229,3 +229,16 @@ def test_migrate_reports_each_versions_upgrade_and_the_blocks_it_computes(
                 for v in range(2, SCHEMA_VERSION + 1)]
     assert [a for a in seen if "name blocks" not in a[0]] == upgrades
     assert ("upgrading to schema version 2: name blocks of 5 customers", 1, steps) in seen
+
+
+def test_a_job_runs_steps_show_a_file_names_control_characters_escaped(tmp_path: Path) -> None:
+    # Review: a drop named with an ESC coloured the terminal through its step lines.
+    from sync.jobs import load_job, run_job
+    from tests.jobs_helpers import write_job
+
+    (tmp_path / "drops").mkdir()
+    write_csv(tmp_path / "drops" / "b\x1b[31mred.csv", _FIVE)
+    job = load_job(write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0'))
+    seen: list[tuple[str, int, int]] = []
+    run_job(job, progress=lambda *a: seen.append(a))
+    assert seen and all(step.endswith(" (b\\x1b[31mred.csv)") for step, _, _ in seen)

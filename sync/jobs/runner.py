@@ -55,7 +55,7 @@ from sync.signals import (
     sigterm_interrupts,
 )
 from sync.types import Progress
-from sync.wording import counted
+from sync.wording import counted, shown
 from sync.writers.register import open_register, register_exists
 from sync.writers.register.sql import SQLRegister
 from sync.writers.register.urls import redact_url
@@ -523,7 +523,9 @@ class _Run:
         progress = self.progress
         if progress is None:
             return None
-        return lambda step, number, total: progress(f"{step} ({what})", number, total)
+        # Escaped as the run's own lines are: a file name may hold a CR or ESC (review).
+        named = shown(what)
+        return lambda step, number, total: progress(f"{step} ({named})", number, total)
 
     def writable(self) -> SQLRegister:
         """The register, created now if this is its first commit."""

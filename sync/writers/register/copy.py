@@ -22,6 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from sync.errors import RegisterError, UsageError
+from sync.output_paths import remove_abandoned_temporaries
 from sync.types import Progress
 from sync.writers.register.sql import SQLRegister
 from sync.writers.register.sql_reads import _ident
@@ -35,8 +36,15 @@ _TABLES: tuple[tuple[str, str], ...] = (
 # The meta rows a copy takes from the original (the copy has its own register id, and
 # the schema version it was made with).
 _OWN_META = ("register_id", "schema_version")
-_INTEGER_COLUMNS = frozenset({"id", "group_id", "created_batch", "updated_batch", "version",
-                              "reverts", "reverted_by", "batch_id"})
+# The whole-number columns of each table; every other column is text (a custom field
+# named `version` or `reverts` included: review).
+_INTEGER_COLUMNS: dict[str, frozenset[str]] = {
+    "groups": frozenset({"id", "created_batch"}),
+    "customers": frozenset({"id", "group_id", "created_batch", "updated_batch"}),
+    "name_blocks": frozenset(),
+    "batches": frozenset({"id", "version", "reverts", "reverted_by"}),
+    "history": frozenset({"id", "batch_id"}),
+}
 _CHUNK_ROWS = 50_000
 COPY_STEPS = tuple(f"copying {table}" for table, _ in _TABLES)
 
@@ -48,6 +56,7 @@ class CopyInfo:
     rows: dict[str, int]
     register_id: str
     version: int
+    label: str  # the copy, as messages name it (a PostgreSQL copy: server, database, schema)
 
 
 def copy_register(source: SQLRegister, target_url: str,
@@ -64,14 +73,18 @@ def copy_register(source: SQLRegister, target_url: str,
     if path.is_dir():
         raise RegisterError(f"{path}: the copy's path is a folder; name the new register's "
                             f"file (e.g. {path / 'register.db'})")
+    if not path.parent.is_dir():
+        raise RegisterError(f"{path}: its folder does not exist; nothing was written")
     if file_created(path):
-        raise _there_already(str(path))
+        raise _there_already(str(path), "a file")
+    # A copy killed outright (SIGKILL, a power cut) left its file beside the target.
+    remove_abandoned_temporaries(path, r"\.copy(?:-journal)?")
     with _one_state(source):
         return _into_sqlite(source, path, progress)
 
 
-def _there_already(label: str) -> UsageError:
-    return UsageError(f"{label}: a register is there already; copy into a new file or an "
+def _there_already(label: str, what: str = "a register") -> UsageError:
+    return UsageError(f"{label}: {what} is there already; copy into a new file or an "
                       f"empty schema (nothing was written)")
 
 
@@ -93,7 +106,11 @@ def _one_state(source: SQLRegister) -> Iterator[None]:
 def _into_sqlite(source: SQLRegister, path: Path, progress: Progress | None) -> CopyInfo:
     temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.copy")
     try:
-        target = SQLiteRegister.open(temp, create=True)
+        try:
+            target = SQLiteRegister.open(temp, create=True)
+        except RegisterError as exc:  # named by the file the user asked for
+            raise RegisterError(exc.message.replace(str(temp), str(path))) from None
+        target.label = str(path)
         try:
             with target._transaction():
                 info = _fill(source, target, progress)
@@ -102,10 +119,12 @@ def _into_sqlite(source: SQLRegister, path: Path, progress: Progress | None) -> 
         try:
             os.link(temp, path)  # never over a file: a register made meanwhile stays
         except FileExistsError:
-            raise _there_already(str(path)) from None
+            if file_created(path):
+                raise _there_already(str(path), "a file") from None
+            os.replace(temp, path)  # an empty file: a register not yet created
         except OSError:  # no hard links here (FAT, some shares)
-            if path.exists():
-                raise _there_already(str(path)) from None
+            if file_created(path):
+                raise _there_already(str(path), "a file") from None
             os.replace(temp, path)
         return info
     finally:
@@ -165,8 +184,9 @@ def _fill(source: SQLRegister, target: SQLRegister, progress: Progress | None) -
         query = (f"SELECT {', '.join(map(_ident, columns))} FROM {source._t(table)} "
                  f"ORDER BY {order}")
         for chunk in source._stream(query, [], _CHUNK_ROWS):
+            whole = _INTEGER_COLUMNS[table]
             target._append_rows(table, pl.DataFrame(
-                chunk, orient="row", schema={c: pl.Int64 if c in _INTEGER_COLUMNS else pl.String
+                chunk, orient="row", schema={c: pl.Int64 if c in whole else pl.String
                                              for c in columns}))
             copied += len(chunk)
             if progress is not None:
@@ -187,7 +207,8 @@ def _fill(source: SQLRegister, target: SQLRegister, progress: Progress | None) -
                         (key, value))
     register_id = target.register_id()
     assert register_id is not None
-    return CopyInfo(rows=rows, register_id=register_id, version=target.version())
+    return CopyInfo(rows=rows, register_id=register_id, version=target.version(),
+                    label=target.label)
 
 
 def _columns(source: SQLRegister, table: str) -> list[str]:
