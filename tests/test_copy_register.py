@@ -219,3 +219,69 @@ def test_a_copy_into_a_missing_folder_names_the_file_asked_for(tmp_path: Path) -
     refused = run_cli("copy-register", "--db", db, "--to", target, "--json")
     assert refused.exit_code == 2
     assert refused.json()["error"] == f"{target}: its folder does not exist; nothing was written"
+
+
+def test_the_copy_reads_the_original_in_one_state(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # A commit landing while the tables are copied one after another would leave a copy
+    # whose history names a batch its batches table lacks. The SQLite original is read
+    # in one transaction: a write meanwhile waits (and gives up) or is not seen.
+    import sqlite3
+
+    import sync.writers.register.copy as copy
+
+    source = tmp_path / "r.db"
+    assert run_cli("import", FIXTURES / "demo" / "register.csv", "--db", source,
+                   "--yes").exit_code == 0
+    columns = copy._columns
+
+    def write_meanwhile(register, table):
+        if table == "history":  # the earlier tables are copied, their reads ended
+            conn = sqlite3.connect(source, timeout=0.2, isolation_level=None)
+            try:
+                conn.execute("INSERT INTO meta (key, value) VALUES ('probe', '1')")
+            except sqlite3.OperationalError as exc:
+                assert "locked" in str(exc)
+            finally:
+                conn.close()
+        return columns(register, table)
+
+    monkeypatch.setattr(copy, "_columns", write_meanwhile)
+    target = tmp_path / "copy.db"
+    assert run_cli("copy-register", "--db", source, "--to", target).exit_code == 0
+    with sqlite3.connect(target) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'probe'").fetchall() == []
+
+
+def test_the_copy_has_the_indexes_a_new_register_of_its_engine_has(
+        register_url: str, other_engine: str, tmp_path: Path) -> None:
+    # The plain indexes are dropped while the rows go in and built again after.
+    _a_registers_life(register_url, tmp_path)
+    assert run_cli("copy-register", "--db", register_url, "--to", other_engine).exit_code == 0
+    fresh = (str(tmp_path / "fresh.db") if not other_engine.startswith("postgresql")
+             else other_engine.replace("?schema=", "?schema=f"))
+    assert run_cli("init", "--db", fresh).exit_code == 0
+    try:
+        assert _indexes(other_engine) == _indexes(fresh)
+    finally:
+        if fresh.startswith("postgresql"):
+            import psycopg
+
+            from tests.conftest import PG_URL
+            with psycopg.connect(PG_URL, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{fresh.split("?schema=")[1]}" CASCADE')
+
+
+def _indexes(db: str) -> set[tuple[str, str]]:
+    """(table, index definition without its schema) of every index of the register."""
+    register = open_register(db, create=False)
+    try:
+        if db.startswith("postgresql"):
+            rows = register._rows("SELECT tablename, indexdef FROM pg_indexes "
+                                  "WHERE schemaname = ?", (register.schema,))
+            return {(t, d.replace(f'"{register.schema}".', "").replace(
+                f"{register.schema}.", "")) for t, d in rows}
+        return set(register._rows("SELECT tbl_name, coalesce(sql, name) FROM sqlite_master "
+                                  "WHERE type = 'index'"))
+    finally:
+        register.close()
