@@ -230,3 +230,21 @@ def test_key_lookups_read_the_index_alone_and_migrate_from_version_2_builds_it(
         for key, index in (("business_id", "customers_business_id"),
                            ("name_key", "customers_name_key")):
             assert f"COVERING INDEX {index}" in _lookup_plan(register_url, key)
+
+
+def test_a_reverted_rename_is_matched_by_the_old_name_again(register_url, tmp_path):
+    # Mutation testing: a revert that put the old name back but left the renamed one's
+    # matching key went unnoticed; a name-only row with the old name then made a second
+    # customer, and one with the new name matched the reverted customer.
+    load_register(register_url, REGISTER, tmp_path)
+    source = write_csv(tmp_path / "rename.csv", "customer_number;name\n1001;Leipomo Kuutamo Oy\n")
+    result = run_cli("import", source, "--db", register_url, "--yes", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert run_cli("revert", str(result.json()["batch"]), "--db", register_url).exit_code == 0
+    rows = write_csv(tmp_path / "by-name.csv", "name;city\nKahvila Aurinko Oy;Espoo\n"
+                                               "Leipomo Kuutamo Oy;Turku\n")
+    report = tmp_path / "r.csv"
+    run_cli("preview", rows, "--db", register_url, "--report", report)
+    got = [(r["status"], r["customer_number"], r["matched_by"]) for r in report_rows(report)]
+    assert got[0] == ("Modified", "1001", "name")
+    assert got[1][0] == "New"
