@@ -29,7 +29,7 @@ from sync.errors import (
 from sync.writers.register.read_pool import READERS, ReadPool
 from sync.writers.register.schema import SCHEMA_VERSION, schema_sql, schema_version_problem
 from sync.writers.register.sql import SQLRegister
-from sync.writers.register.sql_reads import HISTORY_COLUMNS, T, _ident
+from sync.writers.register.sql_reads import T, _ident
 from sync.writers.register.urls import (
     is_postgres_url,
     label_of,
@@ -420,9 +420,6 @@ class PostgresRegister(SQLRegister):
             for start in range(0, len(data), _COPY_CHUNK):
                 copy.write(data[start:start + _COPY_CHUNK])
 
-    def _insert_rows(self, rows: pl.DataFrame) -> None:
-        self._copy(self._t("customers"), rows)
-
     def _upsert_blocks(self, blocks: pl.DataFrame) -> None:
         self._execute("CREATE TEMP TABLE IF NOT EXISTS regsync_blocks "
                       "(block TEXT, customer_number TEXT, name TEXT) ON COMMIT DELETE ROWS")
@@ -452,7 +449,7 @@ class PostgresRegister(SQLRegister):
     def _insert_blocks(self, blocks: pl.DataFrame) -> None:
         # Straight into the table: no staging, no ON CONFLICT (which costs 2.5x a plain
         # insert). A block left over for a new number would stop the commit, not hide.
-        self._copy(self._t("name_blocks"), blocks.select("block", "customer_number", "name"))
+        self._append_rows("name_blocks", blocks.select("block", "customer_number", "name"))
 
     def _update_rows(self, columns: list[str], wide: pl.DataFrame, batch_id: int) -> None:
         # Every changed customer once, into a staging table, then one UPDATE ... FROM
@@ -473,9 +470,6 @@ class PostgresRegister(SQLRegister):
             f'UPDATE {self._t("customers")} c SET {sets}, updated_batch = ? '
             f"FROM pg_temp.regsync_update s WHERE c.customer_number = s.customer_number",
             (batch_id,))
-
-    def _write_history(self, rows: pl.DataFrame) -> None:
-        self._copy(self._t("history"), rows.select(HISTORY_COLUMNS))
 
     @contextmanager
     def read_snapshot(self) -> Iterator[None]:

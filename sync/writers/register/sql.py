@@ -318,34 +318,15 @@ class SQLRegister(SQLCommits):
 
     def _put_back(self, updates: pl.DataFrame, group_ids: dict[str, int],
                   batch_id: int) -> None:
-        """Set each (customer_number, field) of `updates` (newest first) to its
-        `old_value`; where a field was changed twice, the oldest entry's old value."""
+        """Set each (customer_number, field) of `updates` to its `old_value` (a renamed
+        customer's matching key too)."""
         if updates.is_empty():
             return
-        wide = updates.select("customer_number").unique().sort("customer_number")
-        columns: list[str] = []
-
-        def put(column: str, part: pl.DataFrame, value: pl.Expr) -> None:
-            nonlocal wide
-            i = len(columns)
-            columns.append(column)
-            wide = wide.join(part.select("customer_number", value.alias(f"v{i}"),
-                                         pl.lit(True).alias(f"m{i}")),
-                             on="customer_number", how="left", maintain_order="left")
-
-        for (field_name,), part in updates.group_by(["field"], maintain_order=True):
-            part = part.unique("customer_number", keep="last", maintain_order=True)
-            old = pl.col("old_value")
-            if field_name == "customer_group":
-                put("group_id", part, pl.when(old.is_not_null()).then(
-                    group_key_expr(old).replace_strict(group_ids, return_dtype=pl.Int64,
-                                                       default=None)))
-            else:
-                put(str(field_name), part, old)
-            if field_name == "name":
-                put("name_key", part, name_key(old))
-        wide = wide.with_columns(pl.col(f"m{i}").fill_null(False) for i in range(len(columns)))
-        self._update_rows(columns, wide, batch_id)
+        values = updates.select("customer_number", "field", "old_value")
+        renamed = values.filter(pl.col("field") == "name").select(
+            "customer_number", pl.lit("name_key").alias("field"),
+            name_key(pl.col("old_value")).alias("old_value"))
+        self._set_values(pl.concat([values, renamed]), "old_value", group_ids, batch_id)
 
     def _restored_groups(self, rows: pl.DataFrame, batch_id: int) -> dict[str, int]:
         """Group ids by name key, after creating the groups that old values name and the
@@ -368,10 +349,10 @@ class SQLRegister(SQLCommits):
         schema = {"customer_number": pl.String, "snapshot": pl.String}
         if numbers.is_empty():
             return pl.DataFrame(schema=schema)
-        columns = sorted(c for c in self._customer_columns()
-                         if c not in INTERNAL_COLUMNS and c != "customer_number")
-        frame = self.fetch(numbers, tuple(["customer_number", *columns, "customer_group"]))
-        fields = ["customer_number", *columns, "customer_group"]
+        fields = ["customer_number", *sorted(
+            c for c in self._customer_columns()
+            if c not in INTERNAL_COLUMNS and c != "customer_number"), "customer_group"]
+        frame = self.fetch(numbers, tuple(fields))
         return frame.select(pl.col("customer_number").cast(pl.String),
                             pl.struct([pl.col(f).cast(pl.String) for f in fields])
                             .struct.json_encode().alias("snapshot"))

@@ -384,36 +384,13 @@ class SQLCommits(SQLReads):
         """Insert customer rows (columns named as in the customers table)."""
         # A column that is empty in every row is left out: it is NULL all the same, and
         # each value bound costs as much as SQLite's own work on it.
-        columns = [c for c in rows.columns if rows[c].null_count() < rows.height]
-        rows = rows.select(columns)
-        self._executemany(
-            f"INSERT INTO {self._t('customers')} ({', '.join(map(_ident, columns))}) "
-            f"VALUES ({', '.join('?' * len(columns))})", _tuples(rows))
+        self._append_rows("customers", rows.select(
+            c for c in rows.columns if rows[c].null_count() < rows.height))
 
     def _update(self, updates: pl.DataFrame, batch_id: int, now: str, actor: str) -> None:
         if updates.is_empty():
             return
-        group_ids = self._group_ids()
-        # One row per customer, all its changed columns side by side (value v<i> and
-        # "changed" mark m<i> for columns[i]): each customer is updated once, in key
-        # order, instead of once per changed field.
-        wide = updates.select("customer_number").unique().sort("customer_number")
-        columns: list[str] = []
-        for (field_name,), part in updates.group_by(["field"], maintain_order=True):
-            if field_name == "customer_group":
-                column = "group_id"
-                value = group_key_expr(pl.col("new")).replace_strict(
-                    group_ids, default=None, return_dtype=pl.Int64)
-            else:
-                column, value = str(field_name), pl.col("new")
-            i = len(columns)
-            columns.append(column)
-            wide = wide.join(part.unique("customer_number", keep="last", maintain_order=True)
-                             .select("customer_number", value.alias(f"v{i}"),
-                                     pl.lit(True).alias(f"m{i}")),
-                             on="customer_number", how="left", maintain_order="left")
-        wide = wide.with_columns(pl.col(f"m{i}").fill_null(False) for i in range(len(columns)))
-        self._update_rows(columns, wide, batch_id)
+        self._set_values(updates, "new", self._group_ids(), batch_id)
         recorded = updates.filter(pl.col("field") != "name_key")
         if (recorded["field"] == "customer_group").any():
             spelt = self._group_spelling(recorded["new"])
@@ -425,6 +402,32 @@ class SQLCommits(SQLReads):
             pl.lit("update").alias("action"), "field", pl.col("old").alias("old_value"),
             pl.col("new").alias("new_value"), pl.lit(now).alias("changed_at"),
             pl.lit(actor).alias("actor")))
+
+    def _set_values(self, updates: pl.DataFrame, value: str, group_ids: dict[str, int],
+                    batch_id: int) -> None:
+        """Set each (customer_number, field) of `updates` to its column `value` (a group
+        by its name, through `group_ids`); where a pair comes twice, the last one's.
+
+        One row per customer, all its changed columns side by side (value v<i> and
+        "changed" mark m<i> for columns[i]): each customer is updated once, in key order,
+        instead of once per changed field."""
+        wide = updates.select("customer_number").unique().sort("customer_number")
+        columns: list[str] = []
+        for (field_name,), part in updates.group_by(["field"], maintain_order=True):
+            if field_name == "customer_group":
+                column = "group_id"
+                new = group_key_expr(pl.col(value)).replace_strict(
+                    group_ids, default=None, return_dtype=pl.Int64)
+            else:
+                column, new = str(field_name), pl.col(value)
+            i = len(columns)
+            columns.append(column)
+            wide = wide.join(part.unique("customer_number", keep="last", maintain_order=True)
+                             .select("customer_number", new.alias(f"v{i}"),
+                                     pl.lit(True).alias(f"m{i}")),
+                             on="customer_number", how="left", maintain_order="left")
+        wide = wide.with_columns(pl.col(f"m{i}").fill_null(False) for i in range(len(columns)))
+        self._update_rows(columns, wide, batch_id)
 
     def _update_rows(self, columns: list[str], wide: pl.DataFrame, batch_id: int) -> None:
         """Set columns[i] to v<i> where m<i> holds, for each customer_number of `wide`
@@ -451,12 +454,7 @@ class SQLCommits(SQLReads):
                     f"WHERE customer_number = ?", _tuples(params))
 
     def _write_history(self, rows: pl.DataFrame) -> None:
-        if rows.is_empty():
-            return
-        self._executemany(
-            f"INSERT INTO {self._t('history')} ({', '.join(HISTORY_COLUMNS)}) "
-            f"VALUES ({', '.join('?' * len(HISTORY_COLUMNS))})",
-            _tuples(rows.select(HISTORY_COLUMNS)))
+        self._append_rows("history", rows.select(HISTORY_COLUMNS))
 
 
 def _relied(changes: ChangeSet, key: KeyField) -> pl.Series:
