@@ -26,6 +26,7 @@ from stdnum.se import orgnr, personnummer
 from sync.namekey import name_key
 from sync.normalise_business_id import DASHES, business_id_fast
 from sync.normalise_phone import phone_fast
+from sync.readers.table import composed
 
 __all__ = ["DEFAULT_CUSTOMER_TYPES", "ISSUE_CODES", "LOST_INFORMATION_CODES", "NORMALISERS",
            "OPTION_KEYS", "customer_type_aliases", "name_key", "normalise_column"]
@@ -168,9 +169,7 @@ def normalise_column(
         # that NFC composes (`E ́` compacted, `ı́` upper case: `É`, `Í`). The readers
         # compose what they read, so a value stored so came back from an export as an
         # edit (QA): it is stored composed.
-        value = pl.col("value")
-        out = out.with_columns(pl.when(value.str.contains(r"\p{M}"))
-                               .then(value.str.normalize("NFC")).otherwise(value))
+        out = out.with_columns(composed(pl.col("value")).alias("value"))
     return out
 
 
