@@ -13,7 +13,6 @@ import contextlib
 import errno
 import json
 import os
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -107,11 +106,7 @@ class FileResult:
                  reason, f"-> {self.moved_to}" if self.moved_to else ""]
         # A file name may hold any character but / and NUL: a CR or an escape sequence
         # printed as it is rewrites the line on a terminal (QA: `fake\rcommitted: ok.csv`).
-        return _CONTROLS.sub(lambda m: repr(m.group())[1:-1],
-                             f"{what}: {self.file}  " + "; ".join(p for p in parts if p))
-
-
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+        return shown(f"{what}: {self.file}  " + "; ".join(p for p in parts if p))
 
 
 @dataclass
