@@ -18,14 +18,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sync.errors import RegisterBusyError, RegisterSchemaError, RegsyncError, UsageError
+from sync.errors import (
+    RegisterBusyError,
+    RegisterError,
+    RegisterSchemaError,
+    RegsyncError,
+    UsageError,
+)
 from sync.pipeline import ReadOptions
 from sync.readers.detect import normalise_delimiter, normalise_encoding
 from sync.rules import Rules, load_rules
 from sync.wording import actor_problem
 from sync.writers.register import open_register, register_exists
 from sync.writers.register.sqlite import sqlite_path
-from sync.writers.register.urls import redact_url
+from sync.writers.register.urls import check_unambiguous, redact_url
 
 # How the dropped files are read: the `--encoding`, `--delimiter`, `--sheet` and
 # `--header-row` of `regsync preview`.
@@ -269,11 +275,20 @@ class _Checker:
     def register_url(self, url: str) -> str:
         """Relative SQLite paths made absolute against the job file's folder."""
         if url.startswith(("postgresql://", "postgres://")):
+            self.unambiguous("[job] register", url)
             return url
         if "://" in url and not url.startswith("sqlite:///"):
             raise self.fail(f"[job] register {redact_url(url)!r}: expected an SQLite path, "
                             f"sqlite:///path or postgresql://...")
         return str(self.resolve(str(sqlite_path(url))))
+
+    def unambiguous(self, key: str, url: str) -> None:
+        """The job is refused for a PostgreSQL URL whose password can't be told apart
+        (it would be shown in the job's log and messages)."""
+        try:
+            check_unambiguous(url)
+        except RegisterError as exc:
+            raise self.fail(f"{key}: {exc.message}") from None
 
     def check_register(self, url: str) -> None:
         """The register opens (read-only), or its folder exists for a new SQLite one.
@@ -332,6 +347,8 @@ class _Checker:
         elif not db.startswith(("postgresql://", "postgres://")):
             raise self.fail(f"[source] db {redact_url(db)!r}: expected sqlite:///path or "
                             "postgresql://...")
+        else:
+            self.unambiguous("[source] db", db)
         return TableSource(db=db, table=table, query=query)
 
     def pattern(self) -> str:

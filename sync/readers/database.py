@@ -21,9 +21,9 @@ from typing import Any
 
 import polars as pl
 
-from sync.errors import SourceError, first_line
+from sync.errors import RegisterError, SourceError, first_line
 from sync.readers.table import SourceTable, blank_to_null, compose_letters, drop_blank_rows
-from sync.writers.register.urls import redact_url, scrub
+from sync.writers.register.urls import check_unambiguous, redact_url, scrub
 
 _IDENTIFIER_PART = re.compile(r'^[^"\x00]+$')
 
@@ -47,6 +47,10 @@ def read_database(db: str, *, table: str | None = None,
     """
     if (table is None) == (query is None):
         raise ValueError("give exactly one of table or query")
+    try:
+        check_unambiguous(db)
+    except RegisterError as exc:
+        raise SourceError(exc.message) from None
     label = f"{redact_url(db)} " + (f"table {table}" if table else
                                 f"query {' '.join(str(query).split())}")
     sql = f"SELECT * FROM {_quote(table)}" if table else str(query)

@@ -31,6 +31,7 @@ def parse_url(url: str, schema: str | None = None) -> tuple[str, str, str]:
     refuse or change. The label names host, port, database and the schema used, never
     the password.
     """
+    check_unambiguous(url)
     base, parameters = _query(url)
     in_url = {unquote(p.partition("=")[2]) for p in parameters if _key(p) == "schema"}
     if "" in in_url:
@@ -130,6 +131,35 @@ def _check_schema_name(name: str) -> None:
                             f"for PostgreSQL's own schemas")
 
 
+def check_unambiguous(url: str) -> None:
+    """RegisterError (exit 2) for a PostgreSQL URL whose @ or / can be read two ways.
+
+    libpq ends the credentials at the first @ or /, so a password with an unencoded @
+    or / is read as a host (`user:se/cret@host` connects to host "user"), and where the
+    password ends can't be told, nor hidden. Such a URL is refused before any
+    connection, and is not shown: any part of it may be the password.
+    """
+    if not is_postgres_url(url):
+        return
+    rest = url.partition("://")[2]
+    head, slash, path = rest.partition("/")
+    if head.count("@") > 1 or (slash and "@" in path.partition("?")[0]):
+        raise RegisterError(
+            "a PostgreSQL URL holds an @ or / that can be read two ways (not shown: any "
+            "part of it may be a password); write an @ in the user name or password as "
+            "%40 and a / as %2F, or give the password as ?password= or in $PGPASSWORD")
+
+
+def _ambiguous(url: str) -> bool:
+    try:
+        check_unambiguous(url)
+    except RegisterError:
+        return True
+    return False
+
+
+_SHORT_SECRET = 4
+
 # libpq's connection parameters that hold a secret (its "*" debug-display options).
 SECRET_PARAMETERS = frozenset({"password", "sslpassword", "oauth_client_secret"})
 
@@ -144,6 +174,8 @@ def redact_url(url: str) -> str:
     split = _split(url)
     if split is None:
         return url
+    if _ambiguous(url):
+        return f"{url.partition('://')[0]}://(URL not shown)"
     start, _, rest, parameters = split
     kept = [p for p in parameters if not _is_secret(p)]
     return start + rest + ("?" + "&".join(kept) if kept else "")
@@ -158,7 +190,10 @@ def scrub(text: str, url: str) -> str:
     found = {password} | {p.partition("=")[2] for p in parameters if _is_secret(p)}
     found |= {unquote(s) for s in found}
     for secret in sorted(filter(None, found), key=len, reverse=True):
-        text = text.replace(secret, "***")
+        # A short secret is masked only where it stands apart from letters and digits:
+        # masking every "e" of a password "e" would garble the message it protects.
+        text = (text.replace(secret, "***") if len(secret) >= _SHORT_SECRET else
+                re.sub(rf"(?<![^\W_]){re.escape(secret)}(?![^\W_])", "***", text))
     return text
 
 
