@@ -22,7 +22,7 @@ import polars as pl
 from sync import changes
 from sync.cli_admin import ADMIN_COMMANDS
 from sync.cli_jobs import JOB_COMMANDS
-from sync.cli_output import StepLine, say, work_has_stood, work_stands
+from sync.cli_output import SCHEMA_GIVEN, StepLine, say, work_has_stood, work_stands
 from sync.cli_output import actor_option as _actor_option
 from sync.cli_output import db_option as _db_option
 from sync.cli_output import emit as _emit
@@ -206,6 +206,7 @@ def cli(schema: str | None) -> None:
         # The register engines read it from the environment, like --db's $REGSYNC_DB;
         # an empty --schema "" goes there too, to be refused when a URL needs it.
         os.environ["REGSYNC_SCHEMA"] = schema or ""
+        click.get_current_context().meta[SCHEMA_GIVEN] = True
     elif not schema:
         # An empty $REGSYNC_SCHEMA is no schema, as an empty $REGSYNC_DB is no --db
         # (click reads both so): the URL's ?schema=, else the default.

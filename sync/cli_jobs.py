@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from sync.cli_output import StepLine, json_option, run, say, work_stands
+from sync.cli_output import SCHEMA_GIVEN, StepLine, json_option, run, say, work_stands
+from sync.errors import UsageError
 
 if TYPE_CHECKING:
     from sync.jobs.runner import RunSummary
@@ -35,7 +37,15 @@ def run_cmd(job_file: Path, dry_run: bool, as_json: bool) -> None:
     from sync.jobs import load_job, run_job  # imported here: `regsync commit` needs none of it
     from sync.jobs.runner import RunStopped
 
+    schema_given = click.get_current_context().meta.get(SCHEMA_GIVEN, False)
+    # A job names its register in its job file, as the nightly run sees it: neither
+    # --db, $REGSYNC_DB nor $REGSYNC_SCHEMA (set in one shell, not in cron) reaches it.
+    os.environ.pop("REGSYNC_SCHEMA", None)
+
     def body() -> int:
+        if schema_given:
+            raise UsageError("--schema does not reach a job: a job names its register in "
+                             "its job file; put ?schema=NAME in the register's URL there")
         job = load_job(job_file, dry_run=dry_run)
         steps = StepLine(as_json)
 

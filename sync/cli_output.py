@@ -127,6 +127,11 @@ def _after(what: str) -> str:
     return f"{what} after {_standing[-1]}" if _standing else f"{what}; nothing was written"
 
 
+# Set in click's context meta when --schema was given on the command line (not by
+# $REGSYNC_SCHEMA): a command that names its register elsewhere refuses it.
+SCHEMA_GIVEN = "regsync.schema_given"
+
+
 def run(as_json: bool, action: Callable[[], int]) -> None:
     """Run a command body; map errors to one line, a JSON object and an exit code."""
     _standing.clear()

@@ -1101,3 +1101,27 @@ def test_a_job_and_rules_file_saved_with_a_byte_order_mark_are_read(tmp_path: Pa
     result = run_cli("run", job)
     assert result.exit_code == 0, result.stderr
     assert sorted(customers(tmp_path / "r.db")) == ["1"]
+
+
+def test_regsync_schema_never_reaches_a_job(tmp_path: Path, pg_url: str,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    # QA: $REGSYNC_SCHEMA exported in the shell where a job was tried by hand sent its
+    # commits into another schema than the nightly run's (cron has no such variable).
+    # A job's register is its job file's: the variable is ignored, as $REGSYNC_DB is,
+    # and --schema given with `run` is refused.
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    job.write_text(job.read_text().replace('register = "r.db"', f'register = "{pg_url}"'))
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    (drops / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    refused = run_cli("--schema", "elsewhere", "run", job, "--json")
+    assert refused.exit_code == 2, refused.stderr
+    assert refused.json()["error"].startswith("--schema does not reach a job")
+    assert names(drops) == ["a.csv"]
+    monkeypatch.setenv("REGSYNC_SCHEMA", "elsewhere")
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["files"][0]["counts"]["new"] == 1
+    monkeypatch.delenv("REGSYNC_SCHEMA", raising=False)
+    listed = run_cli("batches", "--db", pg_url, "--json")
+    assert [b["id"] for b in listed.json()["batches"]] == [1]
