@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import re
+import shlex
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ from sync.cli_output import db_option as _db_option
 from sync.cli_output import emit as _emit
 from sync.cli_output import json_option as _json_option
 from sync.cli_output import run as _run
-from sync.commit import commit
+from sync.commit import check_location, commit
 from sync.commit_rows import CommitRows, open_for_commit
 from sync.errors import RegisterError, UsageError, first_line
 from sync.output_paths import check_output, replace_atomically, replace_with, temp_beside
@@ -325,6 +326,22 @@ def _inputs(source: Path, db: str) -> list[tuple[Path, str]]:
     return [(source, "source file"), *_register_file(db)]
 
 
+def _commit_hint(plan: Path, db: str) -> str:
+    """The command that commits `plan` to the register this preview read, ready to paste:
+    quoted, with the --db and --schema given on this command line (a URL's password left
+    out), so that it is not committed into ./register.db instead."""
+    context = click.get_current_context()
+    words = ["regsync"]
+    if context.find_root().meta.get(SCHEMA_GIVEN):
+        words += ["--schema", os.environ.get("REGSYNC_SCHEMA", "")]
+    words += ["commit", str(plan)]
+    shown = redact_url(db)
+    if context.get_parameter_source("db") is click.core.ParameterSource.COMMANDLINE:
+        words += ["--db", shown]
+    hint = " ".join(shlex.quote(w) for w in words)
+    return hint + (" (and the URL's password)" if "--db" in words and shown != db else "")
+
+
 @cli.command("preview")
 @click.argument("source", type=click.Path(path_type=Path))
 @_db_option
@@ -346,8 +363,10 @@ def preview_cmd(source: Path, db: str, rules_path: Path | None, encoding: str | 
     quoted; line breaks and invisible characters show escaped (\\n, \\u200b); long
     values are shortened around the change.
     """
+    target = plan_path or Path(source.name + ".plan")
+    hint = _commit_hint(target, db)
+
     def body() -> int:
-        target = plan_path or Path(source.name + ".plan")
         check_output(target, "plan", _inputs(source, db))
         if report_path is not None:
             check_output(report_path, "report", [*_inputs(source, db), (target, "plan")])
@@ -372,7 +391,7 @@ def preview_cmd(source: Path, db: str, rules_path: Path | None, encoding: str | 
         lines = [*_source_lines(plan.header.source_info), *_row_lines(plan),
                  *_summary(plan.header.counts, plan.header.skipped),
                  *([f"groups to create: {first_of(groups, _GROUPS_SHOWN)}"] if groups else []),
-                 f"plan written to {target}; apply it with: regsync commit {target}"]
+                 f"plan written to {target}; apply it with: {hint}"]
         _emit(as_json, _payload(plan, plan=str(target), groups_to_create=groups,
                                 report=str(report_path) if report_path else None), lines)
         return _exit_code(plan.header.counts)
@@ -388,6 +407,13 @@ def _commit(plan: Plan | CommitRows, db: str, actor: str, lines: list[str],
     # A plan made against an existing register never creates a new one: opened without
     # create, a missing register is an empty stand-in and the commit refuses.
     create = plan.header.register_id is None or register_exists(db)
+    if plan.header.register_id is None:
+        # Checked before the register is created: a refused plan creates nothing.
+        probe = open_register(db, create=False)
+        try:
+            check_location(plan.header, probe.location)
+        finally:
+            probe.close()
     register = open_register(db, create=create)
     progress = StepLine(as_json)
     try:

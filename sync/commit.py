@@ -13,7 +13,7 @@ import polars as pl
 from sync.commit_rows import CommitRows, in_memory
 from sync.errors import StalePlanError
 from sync.namekey import name_key
-from sync.plan import APPLIED, Plan, new_col, old_col
+from sync.plan import APPLIED, Plan, PlanHeader, new_col, old_col
 from sync.types import Progress
 from sync.writers.register.base import BatchInfo, ChangeSet, Parts, Register
 
@@ -120,8 +120,19 @@ def commit(plan: Plan | CommitRows, register: Register, actor: str,
     if planned_for is not None and planned_for != register.register_id():
         raise StalePlanError("this plan was made against another register; "
                              "run preview again against this one")
+    check_location(header, register.location)
     return register.apply(
         changeset(rows), plan_id=header.plan_id, plan_version=header.register_version,
         source=header.source, checksum=header.source_checksum, actor=actor,
         counts={**header.counts, "skipped": header.skipped}, progress=progress, once=once,
         plan_history=header.register_history)
+
+
+def check_location(header: PlanHeader, location: str) -> None:
+    """StalePlanError (exit 3) when a plan made where there was no register yet (no
+    register_id) is committed to a register elsewhere: it would fill any empty one."""
+    made_at = header.register_location
+    if header.register_id is None and made_at is not None and made_at != location:
+        raise StalePlanError(f"this plan was made against {made_at}, where there was no "
+                             f"register yet, not against {location}; commit it with that "
+                             "--db, or run preview again against this one")

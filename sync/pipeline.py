@@ -175,11 +175,13 @@ class _RegisterPoint:
     register_id: str | None
     version: int
     history: str
+    location: str
 
 
 def _register_point(register: Register) -> _RegisterPoint:
     version = register.version()
-    return _RegisterPoint(register.register_id(), version, register.history_digest(version))
+    return _RegisterPoint(register.register_id(), version, register.history_digest(version),
+                          register.location)
 
 
 def _custom_headers(rules: Rules) -> dict[str, list[str]]:
@@ -288,6 +290,7 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
         register_id=at.register_id,
         register_version=at.version,
         register_history=at.history,
+        register_location=at.location,
         fields=list(fields),
         counts=count_statuses(rows["status"]),
         skipped=table.skipped,

@@ -94,6 +94,10 @@ class PlanHeader:
     # makes the register remember them, so that a file with one of them, read without
     # those rules, is refused rather than ignored. Empty in plans made before.
     custom_headers: dict[str, list[str]] = field(default_factory=dict)
+    # Where the register was (Register.location): a plan made where none existed yet
+    # (register_id None) commits only there, not into any other empty register. None in
+    # plans made before it was recorded.
+    register_location: str | None = None
 
 
 @dataclass

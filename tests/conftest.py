@@ -29,6 +29,9 @@ def _in_a_folder_of_its_own(tmp_path_factory: pytest.TempPathFactory,
     into the current folder (SOURCE.plan, register.db) lands there, not in the
     repository, and two tests running at once never share such a file."""
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+    # `regsync --schema X` sets $REGSYNC_SCHEMA for the engines (in this process, when a
+    # test runs the CLI in-process): taken back after each test.
+    monkeypatch.delenv("REGSYNC_SCHEMA", raising=False)
 
 
 @dataclass

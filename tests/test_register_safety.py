@@ -243,6 +243,48 @@ def test_a_plan_from_another_register_is_refused(db: str, tmp_path: Path):
     assert result.exit_code == 3 and "another register" in result.stderr
 
 
+def test_a_plan_made_where_there_was_no_register_commits_only_there(
+        register_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # QA: a first-load plan had no register id, so any empty register took it: the
+    # preview's hint left out --db, and `regsync commit PLAN` filled ./register.db.
+
+    plan = tmp_path / "p.plan"
+    assert run_cli("preview", REGISTER, "--db", register_url, "--plan", plan).exit_code == 0
+    elsewhere = tmp_path / "elsewhere.db"
+    empty = tmp_path / "empty.db"
+    assert run_cli("init", "--db", empty).exit_code == 0
+    before = empty.read_bytes()
+    for other in (elsewhere, empty):
+        result = run_cli("commit", plan, "--db", other, "--json")
+        assert result.exit_code == 3, result.stderr
+        assert result.json()["error"].startswith("this plan was made against ")
+    assert not elsewhere.exists() and empty.read_bytes() == before
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)  # the default register, ./register.db
+    assert run_cli("commit", plan).exit_code == 3 and not (here / "register.db").exists()
+    result = run_cli("commit", plan, "--db", register_url, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["new"] == 6
+
+
+def test_the_preview_says_how_to_commit_its_plan_to_the_same_register(tmp_path: Path,
+                                                                      pg_url: str):
+    plan = tmp_path / "my plan.plan"
+    db = tmp_path / "crm register.db"
+    result = run_cli("preview", REGISTER, "--db", db, "--plan", plan)
+    assert result.stdout.splitlines()[-1] == \
+        f"plan written to {plan}; apply it with: regsync commit '{plan}' --db '{db}'"
+    base, _, schema = pg_url.partition("?schema=")  # a schema not created yet
+    url = base.replace("postgres@", "postgres:Sekr3t@")
+    result = run_cli("--schema", schema, "preview", REGISTER, "--db", url, "--plan", plan)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[-1].endswith(
+        f"apply it with: regsync --schema {schema} commit '{plan}' --db {base} "
+        "(and the URL's password)")
+    assert "Sekr3t" not in result.stdout + result.stderr
+
+
 def test_state_changes_are_batches_with_history(db: str):
     run_cli("lock", "1001", "--db", db, "--actor", "Maija")
     register = open_register(str(db), create=False)

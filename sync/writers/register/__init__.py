@@ -69,7 +69,7 @@ def open_register(url: str, *, create: bool, migrating: bool = False) -> SQLRegi
             register = PostgresRegister(conn, label, schema, url=url)
         elif not create:
             conn.close()
-            return SQLiteRegister.empty(label)
+            return SQLiteRegister.empty(label, location=label)
         else:  # the register this run created, or the one another run created first
             register = PostgresRegister.create(conn, label, schema, url=url)
         if not migrating:

@@ -98,6 +98,11 @@ class Selection:
 class Register(Protocol):
     """The small surface the pipeline needs from a register engine."""
 
+    # Where the register is, or would be created: an SQLite file's resolved path, or
+    # PostgreSQL's server, database and schema. A plan made where no register existed
+    # yet (no register_id) is committed only to the same place.
+    location: str
+
     def register_id(self) -> str | None:
         """The register's identity (None for an empty, not yet created register)."""
         ...

@@ -230,6 +230,7 @@ class PostgresRegister(SQLRegister):
                  url: str | None = None) -> None:
         self._conn = conn
         self.label = label
+        self.location = label  # server, database and schema (see Register.location)
         self.schema = schema
         self.prefix = f'"{schema}".'
         # To open the extra connections of _read_each (None: reads run on `conn`).

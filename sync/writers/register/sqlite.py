@@ -183,9 +183,12 @@ def damaged_register_message(exc: BaseException) -> str | None:
 class SQLiteRegister(SQLRegister):
     """A register in one SQLite file (or an empty in-memory one for previews)."""
 
-    def __init__(self, conn: sqlite3.Connection, label: str, path: Path | None = None) -> None:
+    def __init__(self, conn: sqlite3.Connection, label: str, path: Path | None = None,
+                 location: str | None = None) -> None:
         self._conn = conn
         self.label = label
+        # Where the register is (see Register.location): its file, resolved.
+        self.location = location or (str(path) if path is not None else label)
         # The file, for the extra read-only connections of _read_each (None: in memory).
         self._path = path
         # Which file that is (device, inode), to see it is still the one at `path`.
@@ -216,7 +219,7 @@ class SQLiteRegister(SQLRegister):
             _recover(path)  # a killed creation's journal may leave 0 bytes: see below
         if not file_created(path):
             if not create:
-                return cls.empty(str(path))
+                return cls.empty(str(path), location=str(path.resolve()))
             return cls._create(path, existed)
         writable = create or migrating
         try:
@@ -242,12 +245,13 @@ class SQLiteRegister(SQLRegister):
         return register
 
     @classmethod
-    def empty(cls, label: str) -> SQLiteRegister:
-        """An empty register in memory: what a preview sees where none exists yet."""
+    def empty(cls, label: str, location: str | None = None) -> SQLiteRegister:
+        """An empty register in memory: what a preview sees where none exists yet
+        (`location`: where it would be, as Register.location names it)."""
         conn = sqlite3.connect(":memory:", isolation_level=None)
         for statement in schema_sql("sqlite"):
             conn.execute(statement)
-        return cls(conn, label)
+        return cls(conn, label, location=location)
 
     @classmethod
     def _create_beside(cls, path: Path) -> bool:
