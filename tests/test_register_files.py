@@ -90,6 +90,36 @@ def test_a_file_that_is_not_a_register_is_still_refused(tmp_path: Path) -> None:
     assert db.read_text() == "not a register\n"
 
 
+@pytest.mark.parametrize("version", ["4", "1"])
+def test_another_programs_meta_table_is_not_taken_for_a_register(register_url: str,
+                                                                 version: str) -> None:
+    # QA: a file (or schema) whose only table is a `meta` of key and value, with a
+    # schema_version row, was "register ready" for init and exit 70 for import (v4), or
+    # sent the user between "run migrate" and "run init" (v1).
+    if register_url.startswith("postgresql"):
+        import psycopg
+
+        base, _, schema = register_url.partition("?schema=")
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+            conn.execute(f'CREATE TABLE "{schema}".meta (key TEXT PRIMARY KEY, value TEXT)')
+            conn.execute(f"INSERT INTO \"{schema}\".meta VALUES ('schema_version', %s)",
+                         (version,))
+    else:
+        with sqlite3.connect(register_url) as conn:
+            conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+            conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (version,))
+        conn.close()
+    for command in (["init"], ["import", REGISTER, "--yes"], ["migrate"], ["batches"],
+                    ["export", "out.csv"]):
+        result = run_cli(*command, "--db", register_url, "--json")
+        assert result.exit_code == 2, (command, result.stdout)
+        assert "not a regsync register (it has a meta table, but no groups, customers, " \
+            "batches, history tables)" in result.json()["error"], result.stdout
+        assert len(result.stderr.splitlines()) == 1
+    assert not Path("out.csv").exists()
+
+
 class _FullAtMeta:
     """A connection whose insert of the meta rows, the last step of a register's
     creation, finds the disk full."""

@@ -27,7 +27,12 @@ from sync.errors import (
     RegisterSchemaError,
 )
 from sync.writers.register.read_pool import READERS, ReadPool
-from sync.writers.register.schema import SCHEMA_VERSION, schema_sql, schema_version_problem
+from sync.writers.register.schema import (
+    SCHEMA_VERSION,
+    missing_tables_problem,
+    schema_sql,
+    schema_version_problem,
+)
 from sync.writers.register.sql import SQLRegister
 from sync.writers.register.sql_reads import T, _ident
 from sync.writers.register.urls import (
@@ -202,6 +207,9 @@ def has_register(conn: psycopg.Connection, schema: str, label: str) -> bool:
         return False
     kind, columns = found.get("meta", ("", set()))
     if kind == "r" and _META_COLUMNS <= columns:
+        problem = missing_tables_problem(label, {n for n, (k, _) in found.items() if k == "r"})
+        if problem is not None:
+            raise RegisterSchemaError(problem)
         return True
     raise RegisterSchemaError(_not_a_register(label, ", ".join(found)))
 

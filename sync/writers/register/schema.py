@@ -141,6 +141,21 @@ def upgrade_sql(dialect: Dialect, from_version: int, prefix: str = "") -> list[s
     ]
 
 
+# The tables every schema version of a register has: a file or schema with a meta table
+# but without these is another program's (its meta table is not the register's).
+CORE_TABLES = ("meta", "groups", "customers", "batches", "history")
+
+
+def missing_tables_problem(label: str, found: set[str]) -> str | None:
+    """The one line for a meta table without the register's other tables (None when
+    all of CORE_TABLES are among `found`)."""
+    missing = [name for name in CORE_TABLES if name not in found]
+    if not missing:
+        return None
+    return (f"{label}: not a regsync register (it has a meta table, but no "
+            f"{', '.join(missing)} table{'s' if len(missing) > 1 else ''})")
+
+
 def schema_version_problem(label: str, found: str | None) -> str | None:
     """What is wrong with a register whose meta table says schema version `found`, as
     the one line a user sees; None when it is SCHEMA_VERSION."""

@@ -19,7 +19,12 @@ from urllib.parse import quote
 
 from sync.errors import RegisterBusyError, RegisterError, RegisterSchemaError, first_line
 from sync.writers.register.read_pool import READERS, ReadPool
-from sync.writers.register.schema import SCHEMA_VERSION, schema_sql, schema_version_problem
+from sync.writers.register.schema import (
+    SCHEMA_VERSION,
+    missing_tables_problem,
+    schema_sql,
+    schema_version_problem,
+)
 from sync.writers.register.sql import SQLRegister
 from sync.writers.register.sql_reads import T
 
@@ -236,6 +241,12 @@ class SQLiteRegister(SQLRegister):
             raise RegisterError(f"{path}: not a regsync register ({exc})") from None
         if row is None:
             raise RegisterSchemaError(f"{path}: not a regsync register (no schema version)")
+        tables = {name for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        problem = missing_tables_problem(str(path), tables)
+        if problem is not None:
+            conn.close()
+            raise RegisterSchemaError(problem)
         problem = schema_version_problem(str(path), row[0])
         if problem is not None and not migrating:
             raise RegisterSchemaError(problem)
