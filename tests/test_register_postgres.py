@@ -334,8 +334,11 @@ def test_a_schema_holding_another_object_of_a_name_the_register_needs_is_refused
 
 def test_a_meta_table_without_a_schema_version_is_not_a_register(pg_url: str,
                                                                   tmp_path: Path):
+    # The register's other tables are there: only the schema version is missing.
     _foreign(pg_url, "CREATE TABLE {s}.meta (key text PRIMARY KEY, value text)",
-             "INSERT INTO {s}.meta VALUES ('colour', 'blue')")
+             "INSERT INTO {s}.meta VALUES ('colour', 'blue')",
+             *(f"CREATE TABLE {{s}}.{name} (id int)"
+               for name in ("groups", "customers", "batches", "history")))
     for command in COMMANDS:
         args = [a.format(tmp=tmp_path) for a in command]
         result = run_cli(*args, "--db", pg_url, "--json")

@@ -239,14 +239,14 @@ class SQLiteRegister(SQLRegister):
             if problem is not None:
                 raise RegisterError(f"{path}: {problem}") from None
             raise RegisterError(f"{path}: not a regsync register ({exc})") from None
-        if row is None:
-            raise RegisterSchemaError(f"{path}: not a regsync register (no schema version)")
         tables = {name for (name,) in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
         problem = missing_tables_problem(str(path), tables)
         if problem is not None:
             conn.close()
             raise RegisterSchemaError(problem)
+        if row is None:
+            raise RegisterSchemaError(f"{path}: not a regsync register (no schema version)")
         problem = schema_version_problem(str(path), row[0])
         if problem is not None and not migrating:
             raise RegisterSchemaError(problem)
