@@ -1125,3 +1125,21 @@ def test_regsync_schema_never_reaches_a_job(tmp_path: Path, pg_url: str,
     monkeypatch.delenv("REGSYNC_SCHEMA", raising=False)
     listed = run_cli("batches", "--db", pg_url, "--json")
     assert [b["id"] for b in listed.json()["batches"]] == [1]
+
+
+@pytest.mark.parametrize("name", ["../escaped", "a/b", "x\\ny", "a\\\\b", ".."])
+def test_a_job_name_that_is_a_path_or_more_than_one_line_is_refused(
+        tmp_path: Path, name: str) -> None:
+    # QA: name = "../escaped" wrote the job's log lock beside the job's folder, "a/b"
+    # made a folder, and "x\ny" split the summary line that monitors read.
+    (tmp_path / "job" / "drops").mkdir(parents=True)
+    job = write_job(tmp_path / "job", source='folder = "drops"\nsettle_seconds = 0')
+    text = job.read_text(encoding="utf-8").replace('name = "nightly"', f'name = "{name}"')
+    job.write_text(text.replace('log = "out/regsync.jsonl"\n', ""), encoding="utf-8")
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 2, result.stderr
+    assert "[job] name '" in result.json()["error"]
+    assert "must be one line of text without / or \\" in result.json()["error"]
+    assert len(result.stderr.splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before

@@ -14,6 +14,7 @@ import getpass
 import os
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from sync.errors import (
 from sync.pipeline import ReadOptions
 from sync.readers.detect import normalise_delimiter, normalise_encoding
 from sync.rules import Rules, load_rules
-from sync.wording import actor_problem
+from sync.wording import actor_problem, shown
 from sync.writers.register import open_register, register_exists
 from sync.writers.register.sqlite import sqlite_path
 from sync.writers.register.urls import check_unambiguous, redact_url
@@ -166,12 +167,22 @@ class _Checker:
             raise self.fail(f"[job] actor {problem}")
         return actor
 
+    def name(self) -> str:
+        """[job] name (default: the job file's name): one line, and no path, since it
+        names the log and the reports' files and starts the summary line monitors read."""
+        name = self.text("job", "name") or self.path.stem
+        if any(c in name for c in "/\\") or name in (".", "..") or \
+                any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
+            raise self.fail(f"[job] name '{shown(name)}' must be one line of text without / "
+                            "or \\ (it names the job's log and reports)")
+        return name
+
     def resolve(self, value: str) -> Path:
         return (self.base / Path(value).expanduser()).resolve()
 
     def job(self) -> Job:
         self.check_keys()
-        name = self.text("job", "name") or self.path.stem
+        name = self.name()
         register = self.text("job", "register")
         if register is None:
             raise self.fail("[job] register is missing (an SQLite path, sqlite:///path "
