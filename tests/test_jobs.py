@@ -1143,3 +1143,20 @@ def test_a_job_name_that_is_a_path_or_more_than_one_line_is_refused(
     assert "must be one line of text without / or \\" in result.json()["error"]
     assert len(result.stderr.splitlines()) == 1
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_the_pattern_ignores_case_and_how_accents_are_encoded(tmp_path: Path) -> None:
+    # QA: EXPORT.CSV (as Windows names it) and Päivä2.csv written by a Mac (NFD: "a" and
+    # a combining mark) were skipped every night by *.csv and Päivä*.csv: "nothing to do".
+    import unicodedata
+
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    (drops / "EXPORT.CSV").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    (drops / unicodedata.normalize("NFD", "Päivä2.csv")).write_text(HEADER + "2;Beta Oy;Oulu\n")
+    for pattern, expected in (("*.csv", 2), ("Päivä*.csv", 1)):
+        job = write_job(tmp_path, source=f'folder = "drops"\nsettle_seconds = 0\n'
+                                         f'pattern = "{pattern}"')
+        result = run_cli("run", job, "--dry-run", "--json")
+        assert result.exit_code == 0, result.stderr
+        assert len(result.json()["files"]) == expected, result.stdout

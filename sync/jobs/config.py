@@ -9,7 +9,6 @@ run is the exception: RegisterBusyError, exit 3.
 
 from __future__ import annotations
 
-import fnmatch
 import getpass
 import os
 import re
@@ -26,6 +25,7 @@ from sync.errors import (
     RegsyncError,
     UsageError,
 )
+from sync.jobs.sources import name_matches
 from sync.pipeline import ReadOptions
 from sync.readers.detect import normalise_delimiter, normalise_encoding
 from sync.rules import Rules, load_rules
@@ -227,7 +227,7 @@ class _Checker:
                                     "another folder")
             for what, file in kept:
                 if file is not None and file.parent == source.folder and (
-                        file == register or fnmatch.fnmatch(file.name, source.pattern)):
+                        file == register or name_matches(file.name, source.pattern)):
                     raise self.fail(f"{what} {file} lies in the source folder "
                                     f"{source.folder}: a run would take it for a drop and "
                                     "move it away; keep it in another folder")

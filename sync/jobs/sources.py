@@ -14,6 +14,7 @@ import os
 import re
 import stat
 import time
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -75,6 +76,16 @@ def temporary_name(name: str) -> str | None:
     return None
 
 
+def name_matches(name: str, pattern: str) -> bool:
+    """Whether a file's name matches the job's pattern, ignoring case (`EXPORT.CSV` is a
+    `*.csv` drop, as Windows writes it) and how accents are encoded (a Mac writes `ä`
+    in a name as `a` and a combining mark): a drop the pattern misses is never synced,
+    every night, in silence."""
+    def folded(text: str) -> str:
+        return unicodedata.normalize("NFC", text).casefold()
+    return fnmatch.fnmatchcase(folded(name), folded(pattern))
+
+
 def scan_folder(folder: Path, pattern: str, settle_seconds: float,
                 exclude: frozenset[Path] = frozenset()) -> Scan:
     """Look at `folder` twice, `settle_seconds` apart; split ready from incomplete files.
@@ -99,16 +110,16 @@ def scan_folder(folder: Path, pattern: str, settle_seconds: float,
         if not path.is_file():
             # Said, not skipped in silence (QA): a drop the job will never read is one
             # an operator should see in the log.
-            if fnmatch.fnmatch(path.name, pattern):
+            if name_matches(path.name, pattern):
                 incomplete.append((path, "not a plain file (a folder, a pipe, a device or a "
                                          "link to nothing): never read"))
             continue
         final = temporary_name(path.name)
         if final is not None:
-            if fnmatch.fnmatch(final, pattern):
+            if name_matches(final, pattern):
                 incomplete.append((path, "temporary name: still being written"))
                 busy.setdefault(final, []).append(path)
-        elif fnmatch.fnmatch(path.name, pattern):
+        elif name_matches(path.name, pattern):
             ready.append(path)
     # A file with a temporary name beside it (~$x.xlsx: open in Excel; x.csv.part: a
     # newer copy on its way) may be saved over any moment: it waits too.
