@@ -5,6 +5,7 @@ traceback or a silent end."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 
@@ -17,9 +18,19 @@ def _terminated(signum: int, frame: object) -> None:
     raise _TerminatedLoading
 
 
+def _closed_streams_to_devnull() -> None:
+    """Started with stdout or stderr closed (`2>&-`), Python sets it to None, and every
+    write to it went to stdout instead (print's default) or failed: such a stream is
+    os.devnull here, so that its lines are dropped and the other stream stays clean."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
+
+
 def main() -> None:
     """Load the command line and run it. Stopped while loading (Ctrl-C: exit 130,
     SIGTERM: 143), it says so in one line, and with `--json` in one JSON object too."""
+    _closed_streams_to_devnull()
     previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         from sync import signals

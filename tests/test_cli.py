@@ -402,6 +402,24 @@ def test_a_closed_output_pipe_does_not_turn_a_commit_into_an_error(tmp_path: Pat
     assert len(customers(db)) == 6
 
 
+@pytest.mark.parametrize("as_json", [True, False])
+def test_a_command_started_with_stderr_closed_works_and_keeps_stdout_clean(
+        tmp_path: Path, as_json: bool) -> None:
+    # QA: `regsync import ... 2>&-` was exit 70 (the progress line asked None.isatty()),
+    # and with --json the human lines went to stdout, before the JSON object.
+    db = tmp_path / "r.db"
+    command = [sys.executable, "-m", "sync", "import", str(FIXTURES / "demo" / "register.csv"),
+               "--db", str(db), "--yes", *(["--json"] if as_json else [])]
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+                          check=False, preexec_fn=lambda: os.close(2))  # noqa: PLW1509
+    assert done.returncode == 0, done.stdout
+    assert len(customers(db)) == 6
+    if as_json:
+        assert json.loads(done.stdout)["new"] == 6
+    else:
+        assert done.stdout.splitlines()[-1].startswith("committed batch 1: 6 inserted")
+
+
 def test_a_panic_in_a_library_is_the_one_line_internal_error(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # polars' PanicException derives from BaseException, not Exception: it must still be
