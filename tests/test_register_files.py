@@ -120,6 +120,42 @@ def test_another_programs_meta_table_is_not_taken_for_a_register(register_url: s
     assert not Path("out.csv").exists()
 
 
+@pytest.fixture
+def read_only_folder(tmp_path: Path):
+    """A folder on a file system mounted read-only (a tmpfs): needs the right to mount,
+    which root has here; skipped, saying so, where it is missing."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(folder)],
+                             capture_output=True, text=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+def test_a_register_on_a_read_only_file_system_is_one_line_exit_2(
+        read_only_folder: Path, tmp_path: Path) -> None:
+    # QA: creating a register there was exit 70 (removing the temporary file failed
+    # with EROFS and hid the real error); writing one blamed this user's rights.
+    existing = read_only_folder / "r.db"
+    assert run_cli("import", REGISTER, "--db", existing, "--yes").exit_code == 0
+    subprocess.run(["mount", "-o", "remount,ro", str(read_only_folder)], check=True)
+    before = existing.read_bytes()
+    for command in (["init", "--db", read_only_folder / "new.db"],
+                    ["import", REGISTER, "--yes", "--db", read_only_folder / "new.db"],
+                    ["copy-register", "--db", existing, "--to", read_only_folder / "c.db"],
+                    ["import", SOURCE, "--yes", "--db", existing]):
+        result = run_cli(*command, "--json")
+        assert result.exit_code == 2, (command, result.stdout)
+        assert f"{read_only_folder} is on a file system mounted read-only" in \
+            result.json()["error"], result.stdout
+    assert sorted(p.name for p in read_only_folder.iterdir()) == ["r.db"]
+    assert existing.read_bytes() == before
+
+
 class _FullAtMeta:
     """A connection whose insert of the meta rows, the last step of a register's
     creation, finds the disk full."""

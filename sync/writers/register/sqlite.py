@@ -116,6 +116,9 @@ def _access_problem(path: Path, exc: sqlite3.Error) -> str | None:
         return (f"cannot be read: a commit that did not finish left its journal "
                 f"({path}-journal), which must be rolled back first; run any regsync "
                 f"command on this register (e.g. regsync batches) as {who}")
+    if code & 0xFF in (_READONLY, _CANTOPEN) and _read_only_mount(folder):
+        return (f"cannot write to the register: its folder {folder} is on a file system "
+                f"mounted read-only")
     if code == _READONLY_DIRECTORY or (code & 0xFF == _READONLY and path.exists()
                                        and not os.access(folder, os.W_OK | os.X_OK)):
         return (f"cannot write to the register: this user may not write to its folder "
@@ -294,7 +297,9 @@ class SQLiteRegister(SQLRegister):
             return True
         finally:
             for leftover in (temp, Path(f"{temp}-journal")):
-                with contextlib.suppress(NotADirectoryError):  # the folder is a file
+                # The folder is a file, or read-only: the error that brought us here
+                # (cannot create register) is the one to tell, not the cleanup's.
+                with contextlib.suppress(OSError):
                     leftover.unlink(missing_ok=True)
 
     @classmethod
@@ -525,4 +530,14 @@ def _why_not_created(path: Path, exc: sqlite3.Error) -> str:
         return f"its folder {folder} does not exist"
     if not folder.is_dir():
         return f"{folder} is not a folder"
+    if _read_only_mount(folder):
+        return f"its folder {folder} is on a file system mounted read-only"
     return str(exc)
+
+
+def _read_only_mount(folder: Path) -> bool:
+    """Whether `folder` is on a file system mounted read-only (False when unknown)."""
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
