@@ -201,6 +201,33 @@ def test_postgresql_commit_blocked_by_a_reader_gives_up_with_exit_3(pg_url: str,
     assert "tier" not in customers(pg_url)["1"]
 
 
+def test_postgresql_reads_behind_a_table_another_session_locked_give_up_with_exit_3(
+        pg_url: str, tmp_path: Path) -> None:
+    # QA: preview and export waited for as long as a DBA's VACUUM FULL or LOCK TABLE
+    # held the customers table: a nightly run hung. They give up as a commit does.
+    import threading
+
+    load_register(pg_url, SEED, tmp_path)
+    source = write_csv(tmp_path / "s.csv", "customer_number;city\n1;Espoo\n")
+    schema = pg_url.split("schema=")[1]
+    with psycopg.connect(pg_url.split("?")[0]) as dba:
+        dba.execute(f'LOCK TABLE "{schema}".customers IN ACCESS EXCLUSIVE MODE')
+        # Without the timeout the commands would wait forever: the lock goes after 30 s.
+        release = threading.Timer(30, dba.rollback)
+        release.start()
+        try:
+            preview = run_cli("preview", source, "--db", pg_url, "--plan",
+                              tmp_path / "p.plan", "--json")
+            export = run_cli("export", tmp_path / "out.csv", "--db", pg_url, "--json")
+        finally:
+            release.cancel()
+            dba.rollback()
+    for result in (preview, export):
+        assert result.exit_code == 3, result.stdout
+        assert "register busy" in result.json()["error"]
+    assert not (tmp_path / "p.plan").exists() and not (tmp_path / "out.csv").exists()
+
+
 def _wait_for_lock_wait(app: str, timeout: float = 30.0) -> None:
     """Wait until the session named `app` waits for a lock (an advisory lock here)."""
     deadline = time.monotonic() + timeout

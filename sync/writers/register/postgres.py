@@ -74,6 +74,15 @@ def connect(url: str, schema: str | None = None) -> tuple[psycopg.Connection, st
     # The stale-plan check reads, under the commit lock, what earlier commits wrote: a
     # server default of repeatable read would show it an older snapshot.
     conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
+    # Reads too give up on a table another session holds locked (a DBA's VACUUM FULL or
+    # ALTER TABLE), after the wait a commit allows, with exit 3: a nightly preview or
+    # export must not hang (QA). The commit's transactions set it again, LOCAL.
+    try:
+        conn.execute(f"SET lock_timeout = '{_LOCK_TIMEOUT}'")
+    except psycopg.Error as exc:
+        conn.close()
+        raise RegisterError(f"cannot connect to {label}: {scrub(_first_line(exc), url)}") \
+            from None
     return conn, chosen, label_of(conn.info.host, conn.info.port, conn.info.dbname, chosen)
 
 
