@@ -676,16 +676,50 @@ def test_a_run_stopped_after_a_commit_names_the_batch_that_stands(
     drops.mkdir()
     (drops / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
 
-    def full(folder: Path, name: str, data: bytes) -> Path:
+    def full(folder: Path, name: str, staged: Path) -> Path:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder / name))
 
-    monkeypatch.setattr(runner, "write_new", full)  # the report can't be written
+    # The report, written before the commit, can't be given its name after it.
+    monkeypatch.setattr(runner, "claim_staged", full)
     result = run_cli("run", job, "--json")
     record = result.json()["files"][0]
     assert result.exit_code == 2 and record["outcome"] == "failed" and record["batch"] == 1
     assert record["reason"].endswith("a.report.csv: No space left on device "
                                      "(after its commit as batch 1, which stands)")
     assert sorted(customers(tmp_path / "r.db")) == ["1"]
+
+
+def test_a_report_that_cannot_be_written_stops_the_run_before_the_commit(
+        tmp_path: Path) -> None:
+    # QA: the report was written after the commit; on a full disk the batch stood, the
+    # file went to processed/ with counts {}, and its Rejected rows were in no report.
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    (drops / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    reports = tmp_path / "out" / "reports"
+    reports.mkdir(parents=True)
+    real_open = open
+
+    def full_disk(file, mode="r", *args, **kwargs):  # type: ignore[no-untyped-def]
+        handle = real_open(file, mode, *args, **kwargs)
+        if "w" in mode and Path(file).parent == reports:
+            handle.close()
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return handle
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("builtins.open", full_disk)
+        result = run_cli("run", job, "--json")
+    assert result.exit_code == 2, result.stderr
+    record = result.json()["files"][0]
+    assert record["outcome"] == "failed" and record["batch"] is None
+    assert record["reason"].endswith("a.report.csv: No space left on device")
+    assert names(drops) == ["a.csv"] and list(reports.iterdir()) == []
+    assert customers(tmp_path / "r.db") == {}
+    again = run_cli("run", job, "--json")  # room again: the file goes through whole
+    assert again.exit_code == 0 and again.json()["files"][0]["counts"]["new"] == 1
+    assert [p.name for p in reports.iterdir()] == ["a.report.csv"]
 
 
 def test_a_job_with_an_unknown_database_scheme_never_shows_its_password(tmp_path: Path) -> None:

@@ -190,16 +190,16 @@ def test_a_log_the_disk_cannot_take_still_has_each_files_line_said(
 
 def test_a_stop_after_a_commit_says_the_batch_that_stands_on_stderr(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The report could not be written after a1's commit: the log and --json named batch
+    # The report could not be put in place after a1's commit: the log and --json named batch
     # 1 as standing, stderr only the full disk.
     job = write_job(tmp_path, source=SOURCE)
     drops_of(tmp_path, "a1")
     report = tmp_path / "out" / "reports" / "a1.report.csv"
 
-    def full(folder: Path, name: str, data: bytes) -> Path:
+    def full(folder: Path, name: str, staged: Path) -> Path:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder / name))
 
-    monkeypatch.setattr(runner, "write_new", full)
+    monkeypatch.setattr(runner, "claim_staged", full)
     result = run_cli("run", job)
     assert result.exit_code == 2
     assert result.stderr.splitlines()[0] == (

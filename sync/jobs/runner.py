@@ -36,9 +36,11 @@ from sync.jobs.config import FolderSource, Job, TableSource
 from sync.jobs.lock import job_lock
 from sync.jobs.sources import (
     CannotMove,
+    claim_staged,
     look,
     move_into,
     scan_folder,
+    stage_new,
     unremovable,
     write_new,
 )
@@ -255,6 +257,13 @@ def _source_name(job: Job) -> str:
     """The job's source as its log lines name it: the folder, or the database."""
     source = job.source
     return str(source.folder) if isinstance(source, FolderSource) else redact_url(source.db)
+
+
+def _plan_counts(plan: Plan) -> tuple[dict[str, int], int]:
+    """A plan's counts as a log line gives them (skipped rows too), and the exit code of
+    its rows: 1 when some were Rejected or Conflict, else 0."""
+    counts = {**plan.header.counts, "skipped": plan.header.skipped}
+    return counts, 1 if counts["rejected"] or counts["conflict"] else 0
 
 
 def _duplicate(name: str, checksum: str, batch: tuple[int, dict[str, int]] | None,
@@ -547,8 +556,7 @@ class _Run:
     def apply(self, plan: Plan, path: Path | None, stem: str, start: float) -> FileResult:
         name = str(path) if path else plan.header.source
         checksum = plan.header.source_checksum
-        counts = {**plan.header.counts, "skipped": plan.header.skipped}
-        not_applied = 1 if counts["rejected"] or counts["conflict"] else 0
+        counts, not_applied = _plan_counts(plan)
         held = self.over_policy(plan)
         if held:
             result = FileResult(name, "held", checksum, counts=counts, reason=held,
@@ -559,6 +567,21 @@ class _Run:
             result = FileResult(name, "committed", checksum, counts=counts,
                                 exit_code=not_applied)
             return self.finish(result, path, self.job.processed, start, plan=plan, stem=stem)
+        # The report is written before the commit, as import's is, and named after it:
+        # a disk too full for it stops the run with the file not committed, instead of
+        # a batch whose Rejected and Conflict rows nobody can read (QA).
+        staged = stage_new(self.job.reports, f"{stem}.report.csv", report_bytes(plan))
+        try:
+            return self.commit_staged(plan, path, name, stem, start, staged)
+        finally:
+            staged.unlink(missing_ok=True)
+
+    def commit_staged(self, plan: Plan, path: Path | None, name: str, stem: str,
+                      start: float, staged: Path) -> FileResult:
+        """Commit `plan` (of the file at `path`, or a table) as a batch, then move the
+        file and give its report, `staged`, its name."""
+        checksum = plan.header.source_checksum
+        counts, not_applied = _plan_counts(plan)
         try:
             batch = (commit(plan, self.writable(), self.job.actor, once=path is not None,
                             progress=self.steps_of(path.name if path else name))
@@ -581,11 +604,12 @@ class _Run:
                             batch=batch.batch_id if batch else None,
                             reason=None if batch else "no data rows: no batch")
         return self.finish(result, path, self.job.processed, start, plan=plan, stem=stem,
-                           reports=self.job.reports)
+                           reports=self.job.reports, staged=staged)
 
     def finish(self, result: FileResult, path: Path | None, target: Path | None,
                start: float, *, plan: Plan | None = None, stem: str = "",
-               reports: Path | None = None, error: str | None = None) -> FileResult:
+               reports: Path | None = None, error: str | None = None,
+               staged: Path | None = None) -> FileResult:
         """Move the file and write its report (or error note); nothing in a dry run."""
         if self.dry_run:
             if plan is not None:
@@ -601,8 +625,9 @@ class _Run:
             if result.outcome == "left_incomplete":
                 folder = None  # nothing was done with it: no report, no note
             if plan is not None and folder is not None:
-                data = report_bytes(plan)
-                result.report = str(write_new(folder, f"{stem}.report.csv", data))
+                name = f"{stem}.report.csv"
+                result.report = str(claim_staged(folder, name, staged) if staged is not None
+                                    else write_new(folder, name, report_bytes(plan)))
             if error is not None and target is not None and result.moved_to is not None:
                 # Only beside the file: a file left in the drop folder would get a
                 # note more every night.

@@ -289,6 +289,28 @@ def write_new(folder: Path, name: str, data: bytes) -> Path:
 def _place_new(folder: Path, name: str, fill: Callable[[BinaryIO], object]) -> Path:
     """fill() a temporary file in `folder`, fsync it, give it the first free name of
     `name` (x.csv, x-1.csv, ...) and return that; the temporary file never stays."""
+    return claim_staged(folder, name, _stage(folder, name, fill))
+
+
+def stage_new(folder: Path, name: str, data: bytes) -> Path:
+    """Write `data` to a temporary file in `folder`, fsynced, for `claim_staged` to name
+    later: what can fail for want of space fails here, before the work it reports on.
+    An error (a full disk) leaves nothing and names the file it was for."""
+    return _stage(folder, name, lambda out: out.write(data))
+
+
+def claim_staged(folder: Path, name: str, temp: Path) -> Path:
+    """Give the staged file `temp` the first free name of `name` in `folder` (never
+    replacing a file) and return that; the temporary name never stays."""
+    try:
+        target = _claim(folder, name, temp)
+    finally:
+        temp.unlink(missing_ok=True)
+    _fsync_dir(folder)
+    return target
+
+
+def _stage(folder: Path, name: str, fill: Callable[[BinaryIO], object]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     remove_abandoned_temporaries(folder / name)
     temp = folder / temporary_file_name(name)
@@ -297,18 +319,18 @@ def _place_new(folder: Path, name: str, fill: Callable[[BinaryIO], object]) -> P
             fill(out)
             out.flush()
             os.fsync(out.fileno())
-        target = _claim(folder, name, temp)
     except OSError as exc:
-        # A write's error (a full disk) names no file, a link's the temporary one: the
-        # file it was for is named instead.
+        temp.unlink(missing_ok=True)
+        # A write's error (a full disk) names no file, or the temporary one: the file
+        # it was for is named instead.
         if exc.filename in (None, str(temp)):
             raise OSError(exc.errno, exc.strerror, str(folder / next(free_names(name)))) \
                 from exc
         raise
-    finally:
+    except BaseException:
         temp.unlink(missing_ok=True)
-    _fsync_dir(folder)
-    return target
+        raise
+    return temp
 
 
 def _claim(folder: Path, name: str, temp: Path) -> Path:
