@@ -158,6 +158,14 @@ def run(as_json: bool, action: Callable[[], int]) -> None:
         fail(as_json, "output stream closed by its reader (broken pipe); the command "
                       "may not have finished: check the register before running it again",
              EXIT_INTERNAL)
+    except MemoryError:
+        # Not a bug: the machine (or a ulimit) had no more memory to give. A frame of
+        # polars' that can't be allocated aborts the process instead, which no handler
+        # sees; Python's own allocations end here.
+        _debug_traceback()
+        fail(as_json, _after("out of memory: the machine, or a limit such as ulimit -v, "
+                             "gave this command no more (a smaller file, or more memory, "
+                             "will do)"), EXIT_INTERNAL)
     except Exception as exc:  # noqa: BLE001 - the edge: our own bug, never the user's
         damaged = _damaged_register(exc)
         if damaged is not None:

@@ -440,6 +440,23 @@ def test_a_panic_in_a_library_is_the_one_line_internal_error(
     assert json.loads(result.stdout)["exit_code"] == 70
 
 
+def test_running_out_of_memory_is_said_as_such(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # QA (ulimit -v): "internal error (MemoryError: ); ... REGSYNC_DEBUG" read as a bug.
+    import sync.cli
+
+    def no_memory(*_args: object, **_kwargs: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(sync.cli, "open_register", no_memory)
+    result = run_cli("export", tmp_path / "out.csv", "--db", tmp_path / "r.db", "--json")
+    assert result.exit_code == 70
+    assert result.stderr.splitlines() == [
+        "regsync: error: out of memory: the machine, or a limit such as ulimit -v, gave this "
+        "command no more (a smaller file, or more memory, will do); nothing was written"]
+    assert json.loads(result.stdout)["exit_code"] == 70
+
+
 def test_sqlite_urls_are_read_as_sqlalchemy_reads_them(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     # As docs/import.md says: three slashes and a relative path, four for an absolute one.
