@@ -23,7 +23,7 @@ import polars as pl
 from sync import changes
 from sync.cli_admin import ADMIN_COMMANDS
 from sync.cli_jobs import JOB_COMMANDS
-from sync.cli_output import SCHEMA_GIVEN, StepLine, say, work_has_stood, work_stands
+from sync.cli_output import SCHEMA_GIVEN, FilePath, StepLine, say, work_has_stood, work_stands
 from sync.cli_output import actor_option as _actor_option
 from sync.cli_output import db_option as _db_option
 from sync.cli_output import emit as _emit
@@ -346,9 +346,9 @@ def _commit_hint(plan: Path, db: str) -> str:
 @click.argument("source", type=click.Path(path_type=Path))
 @_db_option
 @_source_options
-@click.option("--plan", "plan_path", type=click.Path(path_type=Path),
+@click.option("--plan", "plan_path", type=FilePath(),
               help="Where to write the plan (default: SOURCE's name + .plan, here).")
-@click.option("--report", "report_path", type=click.Path(path_type=Path),
+@click.option("--report", "report_path", type=FilePath(),
               help=_REPORT_HELP)
 @_json_option
 def preview_cmd(source: Path, db: str, rules_path: Path | None, encoding: str | None,
@@ -457,7 +457,7 @@ def commit_cmd(plan_path: Path, db: str, actor: str, as_json: bool) -> None:
 @click.argument("source", type=click.Path(path_type=Path))
 @_db_option
 @_source_options
-@click.option("--report", "report_path", type=click.Path(path_type=Path),
+@click.option("--report", "report_path", type=FilePath(),
               help=_REPORT_HELP)
 @click.option("--yes", is_flag=True, help="Commit without asking (required).")
 @_actor_option
@@ -500,7 +500,7 @@ def _refuse_options_of_other_formats(chosen: str) -> None:
 
 
 @cli.command("export")
-@click.argument("dest", type=click.Path(path_type=Path))
+@click.argument("dest", type=FilePath())
 @_db_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS),
               help="Output format (default: from DEST's extension).")

@@ -12,6 +12,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TextIO
 
 import click
@@ -77,6 +78,21 @@ def _reader_gone(stream: TextIO) -> None:
                        file=sys.stderr)
         except BrokenPipeError:
             pass
+
+
+class FilePath(click.Path):
+    """An output file's path: one ending in / names a folder and is refused (exit 2),
+    since pathlib drops the / and a missing folder's name would become the file's."""
+
+    def __init__(self) -> None:
+        super().__init__(path_type=Path, dir_okay=True)
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and value.endswith(("/", os.sep)):
+            self.fail(f"{value!r} ends with /, so it names a folder; name a file in it",
+                      param, ctx)
+        return super().convert(value, param, ctx)
 
 
 class StepLine:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli, write_csv
+from tests.conftest import FIXTURES, run_cli, write_csv
 
 
 @pytest.fixture
@@ -228,3 +228,42 @@ def test_plans_and_reports_get_the_umask_s_mode_and_keep_a_replaced_file_s(
     umask(0o077)
     preview()
     assert (_mode(plan), _mode(report)) == (0o604, 0o644)
+
+
+@pytest.mark.parametrize("args", [
+    ("init", "--db", "newdir/"),
+    ("import", "REGISTER", "--yes", "--db", "newdir/"),
+    ("preview", "REGISTER", "--plan", "plans/"),
+    ("preview", "REGISTER", "--report", "reports/"),
+    ("export", "outdir/"),
+])
+def test_a_path_ending_in_a_slash_names_a_folder_and_is_refused(args: tuple[str, ...]) -> None:
+    # QA: pathlib drops the /, so `--plan plans/` wrote a file named plans, and
+    # `init --db newdir/` a register file named newdir.
+    register = str(FIXTURES / "demo" / "register.csv")
+    result = run_cli(*[register if a == "REGISTER" else a for a in args], "--json")
+    assert result.exit_code == 2, result.stdout
+    # (In process, click's own refusals print click's usage text: `regsync` prints them
+    # as its one error line.)
+    assert "ends with /, so it names a folder" in result.stderr
+    assert list(Path.cwd().iterdir()) == []
+
+
+@pytest.mark.parametrize(("db", "says"), [
+    ("", "the register location (--db or $REGSYNC_DB) is empty"),
+    ("file:new.db", "file:new.db: unknown register URL"),
+])
+def test_an_empty_or_file_uri_register_location_is_refused(db: str, says: str) -> None:
+    result = run_cli("init", "--db", db, "--json")
+    assert result.exit_code == 2 and result.json()["error"].startswith(says)
+    assert list(Path.cwd().iterdir()) == []
+
+
+def test_a_tilde_in_a_register_path_is_the_home_folder(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # `--db '~/reg.db'` (quoted, or from $REGSYNC_DB) said "no register here yet" for a
+    # register that was there; a job file's ~ was already the home folder.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert run_cli("init", "--db", tmp_path / "reg.db").exit_code == 0
+    result = run_cli("batches", "--db", "~/reg.db", "--json")
+    assert result.exit_code == 0, result.stdout

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 
-from sync.errors import RegisterError
 from sync.writers.register.base import BatchInfo, ChangeSet, Register, Selection
 from sync.writers.register.sql import SQLRegister
 from sync.writers.register.sqlite import SQLiteRegister, file_created, sqlite_path
-from sync.writers.register.urls import is_postgres_url, redact_url
+from sync.writers.register.urls import check_url, is_postgres_url, redact_url
 
 # The PostgreSQL engine (and psycopg) is imported only when a URL names PostgreSQL.
 __all__ = ["BatchInfo", "ChangeSet", "Register", "SQLRegister", "SQLiteRegister",
@@ -22,17 +21,10 @@ def _schema() -> str | None:
     return os.environ.get("REGSYNC_SCHEMA")
 
 
-def _check_url(url: str) -> None:
-    if "://" in url and not url.startswith("sqlite:///") and not is_postgres_url(url):
-        raise RegisterError(f"{redact_url(url)}: unknown register URL (expected a path, "
-                            f"sqlite:///path "
-                            f"or postgresql://user@host:port/database)")
-
-
 def register_exists(url: str) -> bool:
     """Whether the register named by `url` has been created (an SQLite file of 0 bytes
     has not: a creation failed or is under way)."""
-    _check_url(url)
+    check_url(url)
     if not is_postgres_url(url):
         return file_created(sqlite_path(url))
     from sync.writers.register.postgres import connect, has_register
@@ -52,7 +44,7 @@ def open_register(url: str, *, create: bool, migrating: bool = False) -> SQLRegi
     migrating=True opens an existing register whatever its schema version, for
     `SQLRegister.migrate`; a register of another version is refused otherwise.
     """
-    _check_url(url)
+    check_url(url)
     if not is_postgres_url(url):
         return SQLiteRegister.open(sqlite_path(url), create=create, migrating=migrating)
     from sync.writers.register.postgres import (

@@ -27,7 +27,7 @@ from sync.types import Progress
 from sync.writers.register.sql import SQLRegister
 from sync.writers.register.sql_reads import _ident
 from sync.writers.register.sqlite import SQLiteRegister, file_created, sqlite_path
-from sync.writers.register.urls import is_postgres_url
+from sync.writers.register.urls import check_url, is_postgres_url
 
 # Each table in the order it is written, with the columns that order its rows.
 _TABLES: tuple[tuple[str, str], ...] = (
@@ -66,6 +66,7 @@ def copy_register(source: SQLRegister, target_url: str,
     A PostgreSQL target's schema is its URL's `?schema=` (else `regsync`): `--schema`
     names the original's. `progress`, when given, is called as each table's copy begins
     and every _CHUNK_ROWS rows, with the rows copied so far."""
+    check_url(target_url)
     if is_postgres_url(target_url):
         with _one_state(source):
             return _into_postgres(source, target_url, progress)

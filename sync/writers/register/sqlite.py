@@ -60,8 +60,10 @@ def _read_only(path: Path) -> sqlite3.Connection:
 
 
 def sqlite_path(url: str) -> Path:
-    """The file path of an SQLite register given as a path or `sqlite:///path`."""
-    return Path(url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url)
+    """The file path of an SQLite register given as a path or `sqlite:///path` (`~` is
+    the user's home folder, as in a job file, also where no shell expanded it)."""
+    return Path(url.removeprefix("sqlite:///") if url.startswith("sqlite:///")
+                else url).expanduser()
 
 
 def file_created(path: Path) -> bool:

@@ -6,6 +6,7 @@ driver: an SQLite run never loads psycopg.
 
 from __future__ import annotations
 
+import os
 import re
 from urllib.parse import unquote
 
@@ -20,6 +21,24 @@ _SCHEMA_MAX = 63
 def is_postgres_url(url: str) -> bool:
     """Whether `url` names a PostgreSQL register."""
     return url.startswith(("postgresql://", "postgres://"))
+
+
+def check_url(url: str) -> None:
+    """RegisterError (exit 2) for a register location regsync would misread: an unknown
+    URL scheme (file: included: SQLite's own URIs would create a file named
+    `file:x.db`), an empty one, or an SQLite path ending in / (a folder: Path would drop
+    the /, and a missing folder's name would become the register's file)."""
+    if not url.strip():
+        raise RegisterError("the register location (--db or $REGSYNC_DB) is empty; name "
+                            "an SQLite file, sqlite:///path or postgresql://...")
+    if ("://" in url and not url.startswith("sqlite:///") and not is_postgres_url(url)) \
+            or url.startswith("file:"):
+        raise RegisterError(f"{redact_url(url)}: unknown register URL (expected a path, "
+                            f"sqlite:///path "
+                            f"or postgresql://user@host:port/database)")
+    if not is_postgres_url(url) and url.endswith(("/", os.sep)):
+        raise RegisterError(f"{url}: the register path ends with /, so it names a folder; "
+                            f"name the register's file (e.g. {url}register.db)")
 
 
 def parse_url(url: str, schema: str | None = None) -> tuple[str, str, str]:
