@@ -28,6 +28,10 @@ _REFUSED = {
     "pdf": "is a PDF document, not a text (CSV), XLSX or Parquet file",
     "png": "is a PNG image, not a text (CSV), XLSX or Parquet file",
     "jpeg": "is a JPEG image, not a text (CSV), XLSX or Parquet file",
+    **{kind: f"is compressed ({kind}), which regsync does not read; uncompress it "
+             f"first and give the file inside" for kind in ("gzip", "xz", "7z")},
+    "sqlite": "is an SQLite database (a register?), not a text (CSV), XLSX or Parquet "
+              "file; to import a table of a database, use a job's [source] db and table",
     "ods": "is an OpenDocument spreadsheet (.ods), which regsync cannot read; save the "
            "sheet as .xlsx or CSV",
     "odf": "is an OpenDocument file, not a spreadsheet regsync reads; save the sheet as "

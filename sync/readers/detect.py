@@ -69,6 +69,10 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"%PDF", "pdf"),
     (b"\x89PNG", "png"),
     (b"\xff\xd8\xff", "jpeg"),
+    (b"\x1f\x8b", "gzip"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"7z\xbc\xaf\x27\x1c", "7z"),
+    (b"SQLite format 3\x00", "sqlite"),
 )
 
 
