@@ -580,6 +580,21 @@ for _command in JOB_COMMANDS:
     cli.add_command(_command)
 
 
+def _misplaced(exc: click.ClickException) -> str | None:
+    """The line for an option given on the wrong side of the command's name (click would
+    say "No such option", and suggest --sheet for --schema), else None."""
+    if not isinstance(exc, click.NoSuchOption) or exc.ctx is None:
+        return None
+    at_group = exc.ctx.command is cli
+    if exc.option_name == "--schema" and not at_group:
+        return (f"--schema goes before the command's name: regsync --schema NAME "
+                f"{exc.ctx.info_name} ...")
+    if at_group and exc.option_name in ("--db", "--json"):
+        return (f"{exc.option_name} goes after the command's name: regsync COMMAND "
+                f"{exc.option_name} ...")
+    return None
+
+
 def main() -> None:
     """Entry point: click's own usage errors also answer in JSON under --json."""
     try:
@@ -588,7 +603,7 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         as_json = "--json" in sys.argv[1:]
-        message = exc.format_message()
+        message = _misplaced(exc) or exc.format_message()
         say(f"regsync: error: {message}", sys.stderr)
         if as_json:
             say(json.dumps({"error": message, "exit_code": 2}, ensure_ascii=False))

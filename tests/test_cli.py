@@ -759,3 +759,18 @@ def test_an_error_line_shows_the_characters_that_dont_show_escaped(tmp_path) -> 
     assert result.exit_code == 2
     assert result.stderr == "regsync: error: there is no customer 10\\r01\\x1b[31m\n"
     assert result.json()["error"] == "there is no customer 10\r01\x1b[31m"
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["batches", "--schema", "crm", "--json"],
+     "--schema goes before the command's name: regsync --schema NAME batches ..."),
+    (["--db", "r.db", "batches"], "--db goes after the command's name: regsync COMMAND --db ..."),
+])
+def test_an_option_on_the_wrong_side_of_the_command_says_where_it_goes(
+        args: list[str], says: str) -> None:
+    # QA: `import x.csv --schema crm` answered "No such option '--schema'. Did you mean
+    # '--sheet'?", which points the wrong way.
+    done = subprocess.run([sys.executable, "-m", "sync", *args], capture_output=True,
+                          text=True, cwd=ROOT, check=False)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [f"regsync: error: {says}"]
