@@ -31,7 +31,7 @@ from sync.cli_output import json_option as _json_option
 from sync.cli_output import run as _run
 from sync.commit import check_location, commit
 from sync.commit_rows import CommitRows, open_for_commit
-from sync.errors import RegisterError, UsageError, first_line
+from sync.errors import RegisterError, UsageError
 from sync.output_paths import check_output, replace_atomically, replace_with, temp_beside
 from sync.plan import Plan, new_col, old_col
 from sync.signals import StoppedAfterCommit
@@ -270,9 +270,13 @@ def _write_errors(path: Path, what: str) -> Iterator[None]:
     except pl.exceptions.PolarsError as exc:
         # polars reports the system's write errors (a full disk: "os error 28") as its
         # own; anything else is a bug.
-        if "(os error " not in str(exc):
+        found = re.search(r"\(os error (\d+)\)", str(exc))
+        if found is None:
             raise
-        raise UsageError(f"{path}: cannot write the {what}: {first_line(exc)}") from None
+        # Said as the system says it ("No space left on device"), not polars' wrapping
+        # ("parquet: File out of specification: underlying IO error: ...").
+        raise UsageError(f"{path}: cannot write the {what}: "
+                         f"{os.strerror(int(found.group(1)))}") from None
 
 
 @contextmanager

@@ -126,12 +126,15 @@ def test_a_plan_polars_cannot_write_for_a_full_disk_is_exit_2(
     from sync.plan import Plan
 
     def full_disk(self: Plan, path: Path) -> None:
-        raise pl.exceptions.ComputeError("failed to write (os error 28)")
+        raise pl.exceptions.ComputeError("parquet: File out of specification: underlying "
+                                         "IO error: No space left on device (os error 28)")
 
     monkeypatch.setattr(Plan, "save", full_disk)
     plan = tmp_path / "p.plan"
     result = run_cli("preview", source, "--db", tmp_path / "r.db", "--plan", plan)
-    assert result.exit_code == 2 and "cannot write the plan" in result.stderr
+    assert result.exit_code == 2
+    assert result.stderr == f"regsync: error: {plan}: cannot write the plan: No space left " \
+        "on device\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["asiakkaat.csv"]
 
 
