@@ -47,6 +47,8 @@ def sigterm_interrupts() -> Iterator[None]:
         restored = signal.SIG_DFL if previous is None else previous
         last = done and ignore_when_done and _depth == 0  # the command's own block
         signal.signal(signal.SIGTERM, signal.SIG_IGN if last else restored)
+        if last:  # Ctrl-C too (QA: a SIGINT after "...; exit 1" ended the run with 130)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 _depth = 0  # sigterm_interrupts blocks open

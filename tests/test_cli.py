@@ -22,6 +22,7 @@ from tests.conftest import (
     load_register,
     register_state,
     run_cli,
+    run_python,
     write_csv,
 )
 
@@ -774,3 +775,27 @@ def test_an_option_on_the_wrong_side_of_the_command_says_where_it_goes(
                           text=True, cwd=ROOT, check=False)
     assert done.returncode == 2
     assert done.stderr.splitlines() == [f"regsync: error: {says}"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_after_the_last_line_leaves_the_exit_code_the_line_gave(
+        tmp_path: Path, signum: int) -> None:
+    # QA: a Ctrl-C that came after `run`'s last line ("...; exit 1") ended the process
+    # by the signal (130), against what the line said. Sent here just as the command
+    # exits, after all it printed.
+    db = tmp_path / "r.db"
+    assert run_cli("import", FIXTURES / "demo" / "register.csv", "--db", db,
+                   "--yes").exit_code == 0
+    code = (
+        "import os, sys\n"
+        "real_exit = sys.exit\n"
+        "def exit_after_a_stop(code=0):\n"
+        f"    os.kill(os.getpid(), {int(signum)})\n"
+        "    real_exit(code)\n"
+        "sys.exit = exit_after_a_stop\n"
+        f"sys.argv = ['regsync', 'batches', '--db', {str(db)!r}, '--json']\n"
+        "from sync.entry import main\n"
+        "main()\n")
+    done = run_python(code)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["batches"][0]["id"] == 1
