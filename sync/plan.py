@@ -145,7 +145,8 @@ class Plan:
     def check_path(path: Path) -> None:
         """PlanError unless `path` is an existing file."""
         if path.exists() and not path.is_file():
-            raise PlanError(f"{path}: not a plan file (a folder?)")
+            kind = "a folder" if path.is_dir() else "not a plain file (a pipe or a device)"
+            raise PlanError(f"{path}: not a plan file: {kind}")
         if not path.exists():
             raise PlanError(f"{path}: plan file not found")
 

@@ -306,7 +306,8 @@ def _field_rule(name: str, spec: Any, label: str,
     aliases = spec.get("aliases", [])
     _require(isinstance(aliases, list) and all(isinstance(a, str) and header_key(a)
                                                for a in aliases), label,
-             f"{where}.aliases must be a list of non-empty strings")
+             f"{where}.aliases must be a list of strings, each with a letter or digit "
+             f"(headers are compared without case, accents, spaces and punctuation)")
     normaliser = spec.get("normaliser", "text")
     _require(normaliser in NORMALISERS, label,
              f"{where}.normaliser: unknown normaliser {normaliser!r} "

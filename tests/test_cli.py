@@ -288,6 +288,17 @@ def test_rule_files_naming_only_codes_and_keys_in_use_load(tmp_path: Path, text:
     assert result.exit_code == 0, result.stderr
 
 
+def test_an_alias_of_punctuation_only_is_refused_saying_why(tmp_path: Path) -> None:
+    # QA: alias "-" was "must be a list of non-empty strings", though it is not empty.
+    from sync.errors import RulesError
+
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[fields.tier]\naliases = ["Taso", "-"]\nnormaliser = "text"\n')
+    with pytest.raises(RulesError, match=r"aliases must be a list of strings, each with a "
+                                         r"letter or digit \(headers are compared"):
+        load_rules(rules)
+
+
 def test_a_built_in_field_given_another_normaliser_keeps_the_severities_it_shares(
         tmp_path: Path) -> None:
     rules = tmp_path / "rules.toml"
@@ -378,7 +389,13 @@ def test_usage_error_under_json_is_still_one_json_object(tmp_path: Path) -> None
 def test_a_folder_given_as_the_plan_is_exit_2_with_one_line(tmp_path: Path) -> None:
     result = run_cli("commit", tmp_path, "--db", tmp_path / "r.db")
     assert result.exit_code == 2
-    assert "not a plan file" in result.stderr and result.stderr.count("\n") == 1
+    assert result.stderr == f"regsync: error: {tmp_path}: not a plan file: a folder\n"
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    result = run_cli("commit", pipe, "--db", tmp_path / "r.db")
+    assert result.exit_code == 2
+    assert result.stderr == (f"regsync: error: {pipe}: not a plan file: not a plain file "
+                             "(a pipe or a device)\n")
 
 
 @pytest.mark.parametrize("as_json", [True, False])

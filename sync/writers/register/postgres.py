@@ -144,7 +144,8 @@ def _refused(exc: psycopg.Error, label: str) -> RegisterError | RegisterBusyErro
         if "statement timeout" in line:
             return RegisterError(
                 f"{label}: the server cancelled a statement that ran longer than the "
-                f"statement_timeout set for this role, database or server ({line}); "
+                f"statement_timeout set for this role, database or server, or in the "
+                f"URL's options ({line}); "
                 f"nothing was written. Raise it for this role, or add "
                 f"options=-c%20statement_timeout%3D0 to the URL")
         return RegisterError(f"{label}: the server cancelled a statement ({line}: an "
