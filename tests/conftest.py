@@ -31,7 +31,9 @@ def _in_a_folder_of_its_own(tmp_path_factory: pytest.TempPathFactory,
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
     # `regsync --schema X` sets $REGSYNC_SCHEMA for the engines (in this process, when a
     # test runs the CLI in-process): taken back after each test.
-    monkeypatch.delenv("REGSYNC_SCHEMA", raising=False)
+    # (set first: monkeypatch records only a variable it changes, and restores that)
+    monkeypatch.setenv("REGSYNC_SCHEMA", "")
+    monkeypatch.delenv("REGSYNC_SCHEMA")
 
 
 @dataclass

@@ -205,8 +205,8 @@ def test_the_readmes_sample_preview_is_what_the_preview_prints(tmp_path: Path,
     assert run_cli("import", FIXTURES / "demo" / "register.csv", "--db", db, "--yes"
                    ).exit_code == 0
     monkeypatch.chdir(tmp_path)
-    result = run_cli("preview", FIXTURES / "demo" / "asiakkaat.csv", "--db", db,
-                     "--report", "preview.csv")
+    monkeypatch.setenv("REGSYNC_DB", str(db))  # as the tour, without --db
+    result = run_cli("preview", FIXTURES / "demo" / "asiakkaat.csv", "--report", "preview.csv")
     assert result.stdout.splitlines() == [line.removeprefix("    ") for line in sample]
 
 
