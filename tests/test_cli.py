@@ -438,40 +438,28 @@ def test_a_command_started_with_stderr_closed_works_and_keeps_stdout_clean(
         assert done.stdout.splitlines()[-1].startswith("committed batch 1: 6 inserted")
 
 
-def test_a_panic_in_a_library_is_the_one_line_internal_error(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("failure", "line"), [
     # polars' PanicException derives from BaseException, not Exception: it must still be
     # one line and the internal-error exit code, with --json the error object.
-    import polars as pl
-
-    import sync.cli
-
-    def panics(*_args: object, **_kwargs: object) -> None:
-        raise pl.exceptions.PanicException("out-of-range date\nsecond line")
-
-    monkeypatch.setattr(sync.cli, "open_register", panics)
-    result = run_cli("export", tmp_path / "out.csv", "--db", tmp_path / "r.db", "--json")
-    assert result.exit_code == 70
-    assert result.stderr.splitlines() == [
-        "regsync: error: internal error (PanicException: out-of-range date); nothing was "
-        "written. Set REGSYNC_DEBUG=1 for details"]
-    assert json.loads(result.stdout)["exit_code"] == 70
-
-
-def test_running_out_of_memory_is_said_as_such(tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    (lambda: __import__("polars").exceptions.PanicException("out-of-range date\nsecond"),
+     "internal error (PanicException: out-of-range date); nothing was written. Set "
+     "REGSYNC_DEBUG=1 for details"),
     # QA (ulimit -v): "internal error (MemoryError: ); ... REGSYNC_DEBUG" read as a bug.
+    (MemoryError, "out of memory: the machine, or a limit such as ulimit -v, gave this "
+                  "command no more (a smaller file, or more memory, will do); nothing was "
+                  "written"),
+])
+def test_a_library_panic_or_running_out_of_memory_is_one_line_exit_70(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure, line: str) -> None:
     import sync.cli
 
-    def no_memory(*_args: object, **_kwargs: object) -> None:
-        raise MemoryError
+    def fails(*_args: object, **_kwargs: object) -> None:
+        raise failure()
 
-    monkeypatch.setattr(sync.cli, "open_register", no_memory)
+    monkeypatch.setattr(sync.cli, "open_register", fails)
     result = run_cli("export", tmp_path / "out.csv", "--db", tmp_path / "r.db", "--json")
     assert result.exit_code == 70
-    assert result.stderr.splitlines() == [
-        "regsync: error: out of memory: the machine, or a limit such as ulimit -v, gave this "
-        "command no more (a smaller file, or more memory, will do); nothing was written"]
+    assert result.stderr.splitlines() == [f"regsync: error: {line}"]
     assert json.loads(result.stdout)["exit_code"] == 70
 
 
