@@ -39,7 +39,7 @@ from sync.types import COUNT_KEYS, CUSTOMER_TYPES, FORMATS, HEADER_LANGUAGES, LA
 from sync.wording import counted, first_of
 from sync.writers.register import open_register, redact_url, register_exists
 from sync.writers.register.sqlite import sqlite_path
-from sync.writers.register.urls import is_postgres_url, with_schema
+from sync.writers.register.urls import check_url, is_postgres_url, with_schema
 from sync.writers.report import write_report
 
 # The preview stages (readers, normalisers, matchers) and the exporters are imported
@@ -316,6 +316,7 @@ def _register_file(db: str) -> list[tuple[Path, str]]:
     """The register's file, when it is one, and the files SQLite keeps beside it, as
     inputs no output may replace: an export written over `register.db-journal` would be
     taken for the register's rollback journal and deleted by the next open."""
+    check_url(db)  # before its path is taken apart: an empty --db has none (review)
     if is_postgres_url(db):
         return []
     path = sqlite_path(db)
@@ -590,12 +591,17 @@ def _misplaced(exc: click.ClickException) -> str | None:
     if not isinstance(exc, click.NoSuchOption) or exc.ctx is None:
         return None
     at_group = exc.ctx.command is cli
+    if exc.option_name in ("--schema", "--db") and exc.ctx.info_name == "run":
+        return (f"{exc.option_name} does not reach a job: a job names its register in its "
+                f"job file")
     if exc.option_name == "--schema" and not at_group:
         return (f"--schema goes before the command's name: regsync --schema NAME "
                 f"{exc.ctx.info_name} ...")
     if at_group and exc.option_name in ("--db", "--json"):
         return (f"{exc.option_name} goes after the command's name: regsync COMMAND "
-                f"{exc.option_name} ...")
+                f"{exc.option_name} ..." + (" (run takes none: a job names its register "
+                                            "in its job file)" if exc.option_name == "--db"
+                                            else ""))
     return None
 
 

@@ -12,6 +12,7 @@ import click
 
 from sync.cli_output import SCHEMA_GIVEN, StepLine, json_option, run, say, work_stands
 from sync.errors import UsageError
+from sync.writers.register.urls import is_postgres_url, url_schema
 
 if TYPE_CHECKING:
     from sync.jobs.runner import RunSummary
@@ -40,13 +41,14 @@ def run_cmd(job_file: Path, dry_run: bool, as_json: bool) -> None:
     schema_given = click.get_current_context().meta.get(SCHEMA_GIVEN, False)
     # A job names its register in its job file, as the nightly run sees it: neither
     # --db, $REGSYNC_DB nor $REGSYNC_SCHEMA (set in one shell, not in cron) reaches it.
-    os.environ.pop("REGSYNC_SCHEMA", None)
+    env_schema = os.environ.pop("REGSYNC_SCHEMA", None) or None
 
     def body() -> int:
         if schema_given:
             raise UsageError("--schema does not reach a job: a job names its register in "
                              "its job file; put ?schema=NAME in the register's URL there")
         job = load_job(job_file, dry_run=dry_run)
+        _check_schema_variable(env_schema, job.path, job.register)
         steps = StepLine(as_json)
 
         def echo(line: str) -> None:
@@ -69,6 +71,21 @@ def run_cmd(job_file: Path, dry_run: bool, as_json: bool) -> None:
             work_stands(_HANDLED)
         return _summarise(job.name, dry_run, summary, as_json)
     run(as_json, body)
+
+
+def _check_schema_variable(env_schema: str | None, path: Path, register: str) -> None:
+    """UsageError (exit 2) when $REGSYNC_SCHEMA names another schema than the job's
+    PostgreSQL register: jobs once took their schema from it, and one that still relies
+    on it must not go, silently, to the default schema instead."""
+    if env_schema is None or not is_postgres_url(register):
+        return
+    named = url_schema(register)
+    if named != env_schema:
+        in_file = f"schema {named!r}" if named else "no ?schema=, so schema 'regsync'"
+        raise UsageError(f"{path}: $REGSYNC_SCHEMA names schema {env_schema!r}, but a job's "
+                         f"register is its job file's, whose URL has {in_file}; put "
+                         f"?schema={env_schema} in the register's URL, or unset "
+                         f"$REGSYNC_SCHEMA")
 
 
 def _summarise(name: str, dry_run: bool, summary: RunSummary, as_json: bool,

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 import click
 
-from sync.errors import EXIT_INTERNAL, RegsyncError, first_line
+from sync.errors import EXIT_INTERNAL, OUT_OF_MEMORY, RegsyncError, first_line
 from sync.signals import EXIT_TERMINATED, StoppedAfterCommit, Terminated, sigterm_interrupts
 from sync.wording import actor_problem, shown
 
@@ -179,9 +179,7 @@ def run(as_json: bool, action: Callable[[], int]) -> None:
         # polars' that can't be allocated aborts the process instead, which no handler
         # sees; Python's own allocations end here.
         _debug_traceback()
-        fail(as_json, _after("out of memory: the machine, or a limit such as ulimit -v, "
-                             "gave this command no more (a smaller file, or more memory, "
-                             "will do)"), EXIT_INTERNAL)
+        fail(as_json, _after(OUT_OF_MEMORY), EXIT_INTERNAL)
     except Exception as exc:  # noqa: BLE001 - the edge: our own bug, never the user's
         damaged = _damaged_register(exc)
         if damaged is not None:

@@ -13,6 +13,12 @@ def first_line(exc: BaseException, limit: int = 200) -> str:
     return (lines[0] if lines else type(exc).__name__)[:limit]
 
 
+# What a command that ran out of memory says (exit EXIT_INTERNAL): not a bug, the
+# machine's or a ulimit's limit.
+OUT_OF_MEMORY = ("out of memory: the machine, or a limit such as ulimit -v, gave this "
+                 "command no more (a smaller file, or more memory, will do)")
+
+
 class RegsyncError(Exception):
     """A fatal problem that ends a command with one line and an exit code."""
 

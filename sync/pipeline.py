@@ -290,7 +290,7 @@ def _plan(table: SourceTable, source: str, checksum: str, register: Register, ru
         register_id=at.register_id,
         register_version=at.version,
         register_history=at.history,
-        register_location=at.location,
+        register_location=at.location if at.register_id is None else None,
         fields=list(fields),
         counts=count_statuses(rows["status"]),
         skipped=table.skipped,

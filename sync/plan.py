@@ -128,7 +128,7 @@ class Plan:
             groups = rows_per_slice(self.rows, _SAVE_BYTES, _SAVE_ROWS)
             self.rows.write_parquet(
                 tmp, compression="zstd", row_group_size=groups,
-                metadata={_META_NAME: json.dumps(asdict(self.header))})
+                metadata={_META_NAME: json.dumps(_header_fields(self.header))})
             digest = file_checksum(tmp, self.header.checksum)
             at = _field_offset(tmp, self.header.checksum)
             if digest is None or at is None:
@@ -286,6 +286,16 @@ def _footer(path: Path) -> tuple[int, bytes] | None:
             return None
         handle.seek(start)
         return start, handle.read(footer_len)
+
+
+def _header_fields(header: PlanHeader) -> dict[str, Any]:
+    """The header as the plan file stores it: register_location only where it means
+    something (no register yet), so that a plan made against an existing register
+    is still one an older regsync commits."""
+    fields = asdict(header)
+    if fields["register_location"] is None:
+        del fields["register_location"]
+    return fields
 
 
 def legacy_plan_checksum(header: PlanHeader, rows: pl.DataFrame) -> str:

@@ -770,7 +770,11 @@ def test_an_error_line_shows_the_characters_that_dont_show_escaped(tmp_path) -> 
 @pytest.mark.parametrize(("args", "says"), [
     (["batches", "--schema", "crm", "--json"],
      "--schema goes before the command's name: regsync --schema NAME batches ..."),
-    (["--db", "r.db", "batches"], "--db goes after the command's name: regsync COMMAND --db ..."),
+    (["--db", "r.db", "batches"], "--db goes after the command's name: regsync COMMAND "
+                                  "--db ... (run takes none: a job names its register in "
+                                  "its job file)"),
+    (["run", "job.toml", "--schema", "crm"],
+     "--schema does not reach a job: a job names its register in its job file"),
 ])
 def test_an_option_on_the_wrong_side_of_the_command_says_where_it_goes(
         args: list[str], says: str) -> None:

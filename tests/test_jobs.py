@@ -177,6 +177,10 @@ def test_unreadable_file_is_held_with_its_error_and_the_run_goes_on(tmp_path: Pa
      "its folder does not exist"),
     (lambda t: t.replace('register = "r.db"', 'register = "postgresql://nobody@127.0.0.1:1/x"'),
      "register unreachable"),
+    # Review: a file literally named "file:x.db", or one named after the folder.
+    (lambda t: t.replace('register = "r.db"', 'register = "file:x.db"'),
+     "expected an SQLite path"),
+    (lambda t: t.replace('register = "r.db"', 'register = "regs/"'), "names a folder"),
     (lambda t: t.replace("[policy]", '[policy]\nmax_rejected = "five"'), "max_rejected"),
     (lambda t: t.replace("[job]", "[job"), "not valid TOML"),
     # A job that would take its own files for drops, or write over them.
@@ -568,6 +572,7 @@ def test_a_file_another_runner_committed_meanwhile_is_not_committed_twice(
     (lambda: OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "out/reports/b.report.csv"),
      2, "out/reports/b.report.csv: No space left on device"),
     (lambda: KeyboardInterrupt(), 130, "interrupted"),
+    (lambda: MemoryError(), 70, sync_errors.OUT_OF_MEMORY),  # review: said as a bug
 ])
 def test_a_run_stopped_midway_says_what_it_had_done(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure, code: int,
@@ -1152,7 +1157,18 @@ def test_regsync_schema_never_reaches_a_job(tmp_path: Path, pg_url: str,
     assert refused.exit_code == 2, refused.stderr
     assert refused.json()["error"].startswith("--schema does not reach a job")
     assert names(drops) == ["a.csv"]
+    # Jobs once took their schema from the variable: one that still names another is
+    # refused, never sent silently to the URL's schema (or the default) instead (review).
     monkeypatch.setenv("REGSYNC_SCHEMA", "elsewhere")
+    refused = run_cli("run", job, "--json")
+    assert refused.exit_code == 2, refused.stderr
+    schema = pg_url.partition("?schema=")[2]
+    assert refused.json()["error"] == (
+        f"{job}: $REGSYNC_SCHEMA names schema 'elsewhere', but a job's register is its "
+        f"job file's, whose URL has schema '{schema}'; put ?schema=elsewhere in the "
+        "register's URL, or unset $REGSYNC_SCHEMA")
+    assert names(drops) == ["a.csv"]
+    monkeypatch.setenv("REGSYNC_SCHEMA", schema)  # the same schema: no doubt
     result = run_cli("run", job, "--json")
     assert result.exit_code == 0, result.stderr
     assert result.json()["files"][0]["counts"]["new"] == 1
@@ -1194,3 +1210,15 @@ def test_the_pattern_ignores_case_and_how_accents_are_encoded(tmp_path: Path) ->
         result = run_cli("run", job, "--dry-run", "--json")
         assert result.exit_code == 0, result.stderr
         assert len(result.json()["files"]) == expected, result.stdout
+
+
+def test_regsync_schema_against_a_job_url_without_a_schema_is_refused() -> None:
+    from sync.cli_jobs import _check_schema_variable
+    from sync.errors import UsageError
+
+    url = "postgresql://postgres@127.0.0.1/test"
+    with pytest.raises(UsageError, match="whose URL has no \\?schema=, so schema 'regsync'"):
+        _check_schema_variable("crm", Path("job.toml"), url)
+    _check_schema_variable("crm", Path("job.toml"), url + "?schema=crm")  # agrees
+    _check_schema_variable("crm", Path("job.toml"), "r.db")  # SQLite: no schema
+    _check_schema_variable(None, Path("job.toml"), url)

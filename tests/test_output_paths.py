@@ -248,17 +248,27 @@ def test_a_path_ending_in_a_slash_names_a_folder_and_is_refused(args: tuple[str,
     assert result.exit_code == 2, result.stdout
     # (In process, click's own refusals print click's usage text: `regsync` prints them
     # as its one error line.)
-    assert "ends with /, so it names a folder" in result.stderr
+    assert "names a folder" in result.stderr
     assert list(Path.cwd().iterdir()) == []
 
 
 @pytest.mark.parametrize(("db", "says"), [
     ("", "the register location (--db or $REGSYNC_DB) is empty"),
     ("file:new.db", "file:new.db: unknown register URL"),
+    (".", ".: the register path names a folder; name the register's file in it (e.g. "
+          "./register.db)"),
+    ("..", "..: the register path names a folder"),
 ])
-def test_an_empty_or_file_uri_register_location_is_refused(db: str, says: str) -> None:
-    result = run_cli("init", "--db", db, "--json")
-    assert result.exit_code == 2 and result.json()["error"].startswith(says)
+@pytest.mark.parametrize("command", [["init"], ["preview", "SOURCE"], ["export", "o.csv"],
+                                     ["import", "SOURCE", "--yes", "--report", "r.csv"]])
+def test_an_empty_folder_or_file_uri_register_location_is_refused(
+        db: str, says: str, command: list[str]) -> None:
+    # Review: preview, export and import --report took the empty path apart first
+    # (exit 70: "PosixPath('.') has an empty name").
+    source = str(FIXTURES / "demo" / "register.csv")
+    result = run_cli(*[source if a == "SOURCE" else a for a in command], "--db", db,
+                     "--json")
+    assert result.exit_code == 2 and result.json()["error"].startswith(says), result.stdout
     assert list(Path.cwd().iterdir()) == []
 
 

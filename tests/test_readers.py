@@ -478,7 +478,7 @@ def test_a_utf8_bom_refuses_a_single_byte_encoding(tmp_path: Path, codec: str) -
         ("data.parquet", b"PAR1rest", "cannot be read as a Parquet file"),
         ("data.csv", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1rest", "old Excel"),
         # QA: these were "a NUL byte at offset 8 ... pass --encoding".
-        ("data.csv.gz", gzip.compress(b"customer_number;name\n1;A\n"),
+        ("data.csv.gz", gzip.compress(b"customer_number;name\n1;A\n", mtime=0),
          r"is compressed \(gzip\), which regsync does not read; uncompress it first"),
         ("register.db", b"SQLite format 3\x00" + b"\x00" * 84, "is an SQLite database"),
         # Excel's password-protected .xlsx: OLE2 too, with an EncryptedPackage stream.

@@ -268,6 +268,30 @@ def test_a_plan_made_where_there_was_no_register_commits_only_there(
     assert result.json()["new"] == 6
 
 
+def test_a_plan_names_its_registers_location_only_where_there_was_none(
+        tmp_path: Path) -> None:
+    # Review: written into every plan, the new key made an older regsync refuse plans
+    # ("made by a newer regsync") that it could commit.
+    import json
+
+    import pyarrow.parquet as pq
+
+    from sync.plan import _META_NAME
+
+    def header_keys(plan: Path) -> set[str]:
+        raw = pq.read_metadata(plan).metadata[_META_NAME.encode()]
+        return set(json.loads(raw))
+
+    db = tmp_path / "r.db"
+    first, second = tmp_path / "first.plan", tmp_path / "second.plan"
+    assert run_cli("preview", REGISTER, "--db", db, "--plan", first).exit_code == 0
+    assert run_cli("commit", first, "--db", db).exit_code == 0
+    assert run_cli("preview", REGISTER, "--db", db, "--plan", second).exit_code == 0
+    assert "register_location" in header_keys(first)
+    assert "register_location" not in header_keys(second)
+    assert run_cli("commit", second, "--db", db).exit_code == 0  # all No change
+
+
 def test_the_preview_says_how_to_commit_its_plan_to_the_same_register(tmp_path: Path,
                                                                       pg_url: str):
     plan = tmp_path / "my plan.plan"
@@ -412,7 +436,10 @@ def test_a_full_disk_during_a_commit_is_exit_2_and_writes_nothing(
     ("postgresql://u@h/db?pass%77ord=S3cr", "postgresql://u@h/db"),
     ("postgresql://u:S3cr@h/db?schema=x", "postgresql://u@h/db?schema=x"),
     ("postgresql://u:S3?cr@h/db", "postgresql://u@h/db"),
-    ("postgresql://h?password=S3@cr", "postgresql://h"),
+    # libpq takes "h?password=S3" for a user name here: refused, and shown as nothing.
+    ("postgresql://h?password=S3@cr", "postgresql://(URL not shown)"),
+    ("postgresql://u@h?dbname=db&application_name=ops@cron&password=S3",
+     "postgresql://u@h?dbname=db&application_name=ops@cron"),
     ("postgresql://u@h:5432/db?schema=x", "postgresql://u@h:5432/db?schema=x"),
     ("sqlite:///tmp/a?password=b.db", "sqlite:///tmp/a?password=b.db"),
 ])
@@ -428,6 +455,7 @@ def test_every_form_of_password_in_a_url_is_redacted(url: str, shown: str):
     "postgresql://bob:Qz9@Kx7@127.0.0.1:5432/test?schema=x",   # libpq: host "Kx7@127..."
     "postgresql://bob:Qz9@Ss:w/Kx7%#x@127.0.0.1:5432/test",
     "postgresql://127.0.0.1:5432/Qz9@Kx7",
+    "postgresql://127.0.0.1?password=Qz9@Kx7",                 # libpq: user "127...Qz9"
 ])
 def test_a_url_whose_password_cannot_be_told_apart_is_refused_unshown(url: str,
                                                                       tmp_path: Path):

@@ -32,7 +32,7 @@ from sync.rules import Rules, load_rules
 from sync.wording import actor_problem, shown
 from sync.writers.register import open_register, register_exists
 from sync.writers.register.sqlite import sqlite_path
-from sync.writers.register.urls import check_unambiguous, redact_url
+from sync.writers.register.urls import check_unambiguous, check_url, redact_url
 
 # How the dropped files are read: the `--encoding`, `--delimiter`, `--sheet` and
 # `--header-row` of `regsync preview`.
@@ -288,9 +288,13 @@ class _Checker:
         if url.startswith(("postgresql://", "postgres://")):
             self.unambiguous("[job] register", url)
             return url
-        if "://" in url and not url.startswith("sqlite:///"):
+        if ("://" in url and not url.startswith("sqlite:///")) or url.startswith("file:"):
             raise self.fail(f"[job] register {redact_url(url)!r}: expected an SQLite path, "
                             f"sqlite:///path or postgresql://...")
+        try:
+            check_url(url)  # a path ending in / names a folder
+        except RegisterError as exc:
+            raise self.fail(f"[job] register: {exc.message}") from None
         return str(self.resolve(str(sqlite_path(url))))
 
     def unambiguous(self, key: str, url: str) -> None:

@@ -24,6 +24,7 @@ import polars as pl
 
 from sync.errors import (
     EXIT_INTERNAL,
+    OUT_OF_MEMORY,
     AlreadyCommittedError,
     RegisterBusyError,
     RegsyncError,
@@ -214,6 +215,8 @@ def _stop_reason(exc: BaseException) -> tuple[str, int]:
         return "terminated (SIGTERM)", EXIT_TERMINATED
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted", 130
+    if isinstance(exc, MemoryError):
+        return OUT_OF_MEMORY, EXIT_INTERNAL
     if isinstance(exc, OSError):  # a full disk, a folder gone: the machine, not the data
         names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
         where = " -> ".join(names) + ": " if names else ""

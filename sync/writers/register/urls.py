@@ -36,9 +36,11 @@ def check_url(url: str) -> None:
         raise RegisterError(f"{redact_url(url)}: unknown register URL (expected a path, "
                             f"sqlite:///path "
                             f"or postgresql://user@host:port/database)")
-    if not is_postgres_url(url) and url.endswith(("/", os.sep)):
-        raise RegisterError(f"{url}: the register path ends with /, so it names a folder; "
-                            f"name the register's file (e.g. {url}register.db)")
+    raw = url.removeprefix("sqlite:///")
+    if not is_postgres_url(url) and (url.endswith(("/", os.sep))
+                                     or os.path.basename(raw) in ("", ".", "..")):
+        raise RegisterError(f"{url}: the register path names a folder; name the "
+                            f"register's file in it (e.g. {os.path.join(raw, 'register.db')})")
 
 
 def parse_url(url: str, schema: str | None = None) -> tuple[str, str, str]:
@@ -73,6 +75,13 @@ def parse_url(url: str, schema: str | None = None) -> tuple[str, str, str]:
     kept = [p for p in parameters if _key(p) != "schema"]
     conninfo = base + ("?" + "&".join(kept) if kept else "")
     return conninfo, chosen, planned_label(conninfo, chosen, url)
+
+
+def url_schema(url: str) -> str | None:
+    """The schema a register URL's `?schema=` names (the first, if several), or None."""
+    _, parameters = _query(url)
+    return next((unquote(p.partition("=")[2]) for p in parameters if _key(p) == "schema"),
+                None)
 
 
 def with_schema(url: str, schema: str) -> str:
@@ -153,16 +162,20 @@ def _check_schema_name(name: str) -> None:
 def check_unambiguous(url: str) -> None:
     """RegisterError (exit 2) for a PostgreSQL URL whose @ or / can be read two ways.
 
-    libpq ends the credentials at the first @ or /, so a password with an unencoded @
-    or / is read as a host (`user:se/cret@host` connects to host "user"), and where the
-    password ends can't be told, nor hidden. Such a URL is refused before any
-    connection, and is not shown: any part of it may be the password.
+    libpq ends the credentials at the first @ ahead of any /, so a password with an
+    unencoded @ or / is read as a host (`user:se/cret@host` connects to host "user"), a
+    query's @ in a URL without user and path as the end of a user name
+    (`host?password=p@ss`), and where a password ends can't be told, nor hidden. Such a
+    URL is refused before any connection, and is not shown: any part of it may be the
+    password.
     """
     if not is_postgres_url(url):
         return
     rest = url.partition("://")[2]
-    head, slash, path = rest.partition("/")
-    if head.count("@") > 1 or (slash and "@" in path.partition("?")[0]):
+    at = _credentials_end(rest)
+    user = rest[:at].partition(":")[0] if at >= 0 else ""
+    host_and_path = rest[at + 1:].partition("?")[0]
+    if "?" in user or "@" in host_and_path:
         raise RegisterError(
             "a PostgreSQL URL holds an @ or / that can be read two ways (not shown: any "
             "part of it may be a password); write an @ in the user name or password as "
@@ -205,6 +218,8 @@ def scrub(text: str, url: str) -> str:
     split = _split(url)
     if split is None:
         return text
+    if _ambiguous(url):  # where its password ends can't be told: none of it is shown
+        return "(the message is not shown: it may hold a password)"
     _, password, _, parameters = split
     found = {password} | {p.partition("=")[2] for p in parameters if _is_secret(p)}
     found |= {unquote(s) for s in found}
@@ -219,9 +234,8 @@ def scrub(text: str, url: str) -> str:
 def _split(url: str) -> tuple[str, str, str, list[str]] | None:
     """(scheme://user, password, host and path, query parameters), or None for a path.
 
-    Read conservatively: the credentials are everything before the last @ ahead of the
-    path, so a password with an unencoded ?, @ or : is taken whole (unless that @ is in
-    a query with no user:password before it).
+    Read as libpq reads it (the credentials end at the first @ ahead of any /); a URL
+    that can be read otherwise is refused (check_unambiguous), and never shown.
     """
     scheme, sep, rest = url.partition("://")
     if not sep or scheme == "sqlite":
@@ -238,13 +252,12 @@ def _split(url: str) -> tuple[str, str, str, list[str]] | None:
 
 
 def _credentials_end(rest: str) -> int:
-    """Where the credentials of `rest` (a URL after `scheme://`) end: the index of the
-    last @ ahead of the path, or -1 when there are none."""
-    slash = rest.find("/")
-    at = (rest if slash < 0 else rest[:slash]).rfind("@")
-    if at >= 0 and ":" not in rest[:at].partition("?")[0] and "?" in rest[:at]:
-        return -1  # postgresql://host?password=a@b: the @ is the query's
-    return at
+    """Where the credentials of `rest` (a URL after `scheme://`) end, as libpq reads
+    them: the index of the first @ ahead of any /, or -1 when there are none."""
+    for index, char in enumerate(rest):
+        if char in "@/":
+            return index if char == "@" else -1
+    return -1
 
 
 def _is_secret(parameter: str) -> bool:
