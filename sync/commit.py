@@ -120,6 +120,12 @@ def commit(plan: Plan | CommitRows, register: Register, actor: str,
     if planned_for is not None and planned_for != register.register_id():
         raise StalePlanError("this plan was made against another register; "
                              "run preview again against this one")
+    if header.register_history is None:
+        # Made before plans recorded the register's history (and, with no register yet,
+        # its location): the checks that a copy of the register, or another place,
+        # does not take it can't be made (QA, upgrades).
+        raise StalePlanError("this plan was made by an older regsync, which did not "
+                             "record what the commit checks; run preview again")
     check_location(header, register.location)
     return register.apply(
         changeset(rows), plan_id=header.plan_id, plan_version=header.register_version,

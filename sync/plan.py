@@ -300,8 +300,9 @@ def _header_fields(header: PlanHeader) -> dict[str, Any]:
 
 def legacy_plan_checksum(header: PlanHeader, rows: pl.DataFrame) -> str:
     """The checksum plans were saved with before `file_checksum`: SHA-256 over the
-    header and the CSV text of every value. Still accepted, so that a plan previewed
-    before an upgrade can be committed after it."""
+    header and the CSV text of every value. Still read, so that such a plan is told
+    apart from a damaged one: a commit then refuses it as made by an older regsync (it
+    records no register history; sync.commit)."""
     digest = hashlib.sha256()
     # Fields added to the header since are left out: such plans never had them.
     described = {k: v for k, v in asdict(header).items()

@@ -42,6 +42,26 @@ def test_a_plan_saved_with_the_earlier_checksum_still_commits(db: Path, tmp_path
     assert "2001" in customers(db)
 
 
+def test_a_plan_from_before_plans_recorded_the_registers_history_is_refused(
+        db: Path, tmp_path: Path):
+    # QA (upgrades): such a plan skipped the checks that a restored copy of the register,
+    # or another place, does not take it; committed to a diverged copy it wrote history
+    # with wrong old values, and a revert then wrote the other copy's value back.
+    plan_path = tmp_path / "p.plan"
+    run_cli("preview", SOURCE, "--db", db, "--plan", plan_path)
+    plan = Plan.load(plan_path)
+    old = dataclasses.replace(plan.header, register_history=None)
+    header = dataclasses.asdict(old)
+    header["checksum"] = legacy_plan_checksum(old, plan.rows)
+    _rewrite(plan_path, plan.rows, header)
+    before = db.read_bytes()
+    result = run_cli("commit", plan_path, "--db", db, "--json")
+    assert result.exit_code == 3, result.stdout
+    assert result.json()["error"] == ("this plan was made by an older regsync, which did "
+                                      "not record what the commit checks; run preview again")
+    assert db.read_bytes() == before
+
+
 def test_a_plan_edited_after_the_earlier_checksum_is_refused(db: Path, tmp_path: Path):
     plan_path = tmp_path / "p.plan"
     run_cli("preview", SOURCE, "--db", db, "--plan", plan_path)
