@@ -231,3 +231,28 @@ def test_a_commit_landing_while_a_table_is_read_leaves_it_for_the_next_run(
     assert again.exit_code == 0, again.stderr
     assert again.json()["files"][0]["counts"]["modified"] == 1
     assert customers(db)["1"]["city"] == "Kemi"
+
+
+def test_a_postgresql_table_another_session_holds_locked_fails_the_run_not_hangs(
+        tmp_path: Path, pg_schema: str) -> None:
+    # Review: a job's table source waited for as long as a DBA held the table.
+    import threading
+
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE {pg_schema}.customers (customer_number TEXT, name TEXT)")
+        conn.execute(f"INSERT INTO {pg_schema}.customers VALUES ('1', 'Asiakas Oy')")
+    job = write_job(tmp_path, source=f'db = "{PG_URL}"\ntable = "{pg_schema}.customers"')
+    with psycopg.connect(PG_URL) as dba:
+        dba.execute(f"LOCK TABLE {pg_schema}.customers IN ACCESS EXCLUSIVE MODE")
+        release = threading.Timer(30, dba.rollback)  # without the bound: fails, not hangs
+        release.start()
+        try:
+            result = run_cli("run", job, "--json")
+        finally:
+            release.cancel()
+            dba.rollback()
+    record = result.json()["files"][0]
+    assert result.exit_code == 1 and record["outcome"] == "failed", result.stdout
+    assert "lock timeout" in record["reason"]

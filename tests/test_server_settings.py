@@ -232,3 +232,22 @@ def test_a_roles_temp_file_limit_is_one_line_exit_2(role: Role, tmp_path: Path):
     assert "the server could not carry out the command (temporary file size exceeds " \
            "temp_file_limit (0kB)); nothing was written" in line
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_a_lock_timeout_the_url_or_role_sets_is_kept_and_none_becomes_5s(
+        role: Role) -> None:
+    # Review: the connection's own bound (for reads behind a DBA's lock) replaced one
+    # given in the URL's options, which the docs offer for such settings.
+    from sync.writers.register.postgres import connect
+
+    def lock_timeout(url: str) -> str:
+        conn, _, _ = connect(url)
+        try:
+            return str(conn.execute("SHOW lock_timeout").fetchone()[0])
+        finally:
+            conn.close()
+
+    assert lock_timeout(role.url) == "5s"
+    assert lock_timeout(f"{role.url}&options=-c%20lock_timeout%3D60s") == "1min"
+    role.set("lock_timeout", "200ms")
+    assert lock_timeout(role.url) == "200ms"

@@ -118,6 +118,8 @@ def _sqlite_text(value: Any) -> str | None:
 def _read_postgres(db: str, sql: str, label: str) -> tuple[list[str], list[list[Any]]]:
     try:
         import psycopg  # only needed for PostgreSQL sources
+
+        from sync.writers.register.postgres import bound_lock_waits
     except ImportError:
         raise SourceError(f"{label}: PostgreSQL sources need psycopg; install "
                           f"'psycopg[binary]'") from None
@@ -128,6 +130,7 @@ def _read_postgres(db: str, sql: str, label: str) -> tuple[list[str], list[list[
         with psycopg.connect(db, connect_timeout=10, client_encoding="UTF8") as conn, \
                 conn.cursor() as cursor:
             conn.read_only = True
+            bound_lock_waits(conn)
             cursor.execute(sql)
             result = cursor.pgresult
             if result is None or cursor.description is None:

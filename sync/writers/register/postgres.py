@@ -74,16 +74,23 @@ def connect(url: str, schema: str | None = None) -> tuple[psycopg.Connection, st
     # The stale-plan check reads, under the commit lock, what earlier commits wrote: a
     # server default of repeatable read would show it an older snapshot.
     conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
-    # Reads too give up on a table another session holds locked (a DBA's VACUUM FULL or
-    # ALTER TABLE), after the wait a commit allows, with exit 3: a nightly preview or
-    # export must not hang (QA). The commit's transactions set it again, LOCAL.
     try:
-        conn.execute(f"SET lock_timeout = '{_LOCK_TIMEOUT}'")
+        bound_lock_waits(conn)
     except psycopg.Error as exc:
         conn.close()
         raise RegisterError(f"cannot connect to {label}: {scrub(_first_line(exc), url)}") \
             from None
     return conn, chosen, label_of(conn.info.host, conn.info.port, conn.info.dbname, chosen)
+
+
+def bound_lock_waits(conn: psycopg.Connection) -> None:
+    """Reads too give up on a table another session holds locked (a DBA's VACUUM FULL or
+    ALTER TABLE), after the wait a commit allows (exit 3 for a register): a nightly
+    preview, export or table read must not hang (QA). Where the server, role or URL
+    (`options=-c lock_timeout=...`) already bounds the wait, that bound is kept. The
+    commit's transactions set their own, LOCAL."""
+    if conn.execute("SHOW lock_timeout").fetchone() in (("0",), ("0ms",), None):
+        conn.execute(f"SET lock_timeout = '{_LOCK_TIMEOUT}'")
 
 
 def check_database(conn: psycopg.Connection, label: str, *, writing: bool) -> None:
