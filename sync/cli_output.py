@@ -82,7 +82,8 @@ def _reader_gone(stream: TextIO) -> None:
 
 class FilePath(click.Path):
     """An output file's path: one ending in / names a folder and is refused (exit 2),
-    since pathlib drops the / and a missing folder's name would become the file's."""
+    since pathlib drops the / and a missing folder's name would become the file's; so
+    is '-'."""
 
     def __init__(self) -> None:
         super().__init__(path_type=Path, dir_okay=True)
@@ -92,6 +93,10 @@ class FilePath(click.Path):
         if isinstance(value, str) and value.endswith(("/", os.sep)):
             self.fail(f"{value!r} ends with /, so it names a folder; name a file in it",
                       param, ctx)
+        if value == "-":
+            # Not standard output, as '-' is for many tools: a file is written whole or
+            # not at all, which a stream can't be (and a file named '-' surprises).
+            self.fail("'-' (standard output) is not written to; name a file", param, ctx)
         return super().convert(value, param, ctx)
 
 

@@ -252,6 +252,17 @@ def test_a_path_ending_in_a_slash_names_a_folder_and_is_refused(args: tuple[str,
     assert list(Path.cwd().iterdir()) == []
 
 
+@pytest.mark.parametrize("args", [("export", "-"), ("preview", "REGISTER", "--plan", "-"),
+                                  ("preview", "REGISTER", "--report", "-")])
+def test_a_dash_is_not_taken_for_a_file_named_dash(args: tuple[str, ...]) -> None:
+    # QA: `export - --format csv` wrote a file named '-' in the current folder.
+    register = str(FIXTURES / "demo" / "register.csv")
+    result = run_cli(*[register if a == "REGISTER" else a for a in args])
+    assert result.exit_code == 2
+    assert "'-' (standard output) is not written to; name a file" in result.stderr
+    assert list(Path.cwd().iterdir()) == []
+
+
 @pytest.mark.parametrize(("db", "says"), [
     ("", "the register location (--db or $REGSYNC_DB) is empty"),
     ("file:new.db", "file:new.db: unknown register URL"),
