@@ -398,6 +398,20 @@ def test_a_folder_given_as_the_plan_is_exit_2_with_one_line(tmp_path: Path) -> N
                              "(a pipe or a device)\n")
 
 
+def test_a_reader_leaving_during_a_large_output_is_warned_of() -> None:
+    # QA: 30 MB of --json into `head -c 10` ended with no warning: the kernel took part
+    # of the one large write, and Python dropped the rest without an error.
+    reader = subprocess.Popen(
+        [sys.executable, "-c", "from sync.cli_output import say\nsay('x' * 30_000_000)"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert reader.stdout is not None and reader.stderr is not None
+    assert reader.stdout.read(10) == b"x" * 10
+    reader.stdout.close()
+    said = reader.stderr.read().decode()
+    assert reader.wait() == 0
+    assert "output stream closed by its reader (broken pipe)" in said
+
+
 @pytest.mark.parametrize("as_json", [True, False])
 def test_a_closed_output_pipe_does_not_turn_a_commit_into_an_error(tmp_path: Path,
                                                                     as_json: bool) -> None:
