@@ -339,7 +339,8 @@ def _commit_hint(plan: Path, db: str) -> str:
     words = ["regsync"]
     if context.find_root().meta.get(SCHEMA_GIVEN):
         words += ["--schema", os.environ.get("REGSYNC_SCHEMA", "")]
-    words += ["commit", str(plan)]
+    # A relative name starting with '-' would be read as an option (QA).
+    words += ["commit", f"./{plan}" if str(plan).startswith("-") else str(plan)]
     shown = redact_url(db)
     if context.get_parameter_source("db") is click.core.ParameterSource.COMMANDLINE:
         words += ["--db", shown]

@@ -12,7 +12,7 @@ import click
 
 from sync.cli_output import SCHEMA_GIVEN, StepLine, json_option, run, say, work_stands
 from sync.errors import UsageError
-from sync.writers.register.urls import is_postgres_url, url_schema
+from sync.writers.register.urls import DEFAULT_SCHEMA, is_postgres_url, url_schema
 
 if TYPE_CHECKING:
     from sync.jobs.runner import RunSummary
@@ -80,8 +80,8 @@ def _check_schema_variable(env_schema: str | None, path: Path, register: str) ->
     if env_schema is None or not is_postgres_url(register):
         return
     named = url_schema(register)
-    if named != env_schema:
-        in_file = f"schema {named!r}" if named else "no ?schema=, so schema 'regsync'"
+    if (named or DEFAULT_SCHEMA) != env_schema:
+        in_file = f"schema {named!r}" if named else f"no ?schema=, so schema {DEFAULT_SCHEMA!r}"
         raise UsageError(f"{path}: $REGSYNC_SCHEMA names schema {env_schema!r}, but a job's "
                          f"register is its job file's, whose URL has {in_file}; put "
                          f"?schema={env_schema} in the register's URL, or unset "

@@ -140,5 +140,5 @@ def check_location(header: PlanHeader, location: str) -> None:
     made_at = header.register_location
     if header.register_id is None and made_at is not None and made_at != location:
         raise StalePlanError(f"this plan was made against {made_at}, where there was no "
-                             f"register yet, not against {location}; commit it with that "
-                             "--db, or run preview again against this one")
+                             f"register yet, not against {location}; commit it there, or "
+                             "run preview again against this one")

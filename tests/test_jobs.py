@@ -1220,5 +1220,6 @@ def test_regsync_schema_against_a_job_url_without_a_schema_is_refused() -> None:
     with pytest.raises(UsageError, match="whose URL has no \\?schema=, so schema 'regsync'"):
         _check_schema_variable("crm", Path("job.toml"), url)
     _check_schema_variable("crm", Path("job.toml"), url + "?schema=crm")  # agrees
+    _check_schema_variable("regsync", Path("job.toml"), url)  # the default, named (QA)
     _check_schema_variable("crm", Path("job.toml"), "r.db")  # SQLite: no schema
     _check_schema_variable(None, Path("job.toml"), url)

@@ -268,6 +268,19 @@ def test_a_plan_made_where_there_was_no_register_commits_only_there(
     assert result.json()["new"] == 6
 
 
+def test_a_first_load_plan_commits_to_the_same_server_reached_another_way(
+        pg_url: str, tmp_path: Path):
+    # QA: the place was compared as the host was written, so a plan previewed through
+    # localhost was refused when committed through 127.0.0.1 (or the local socket).
+    plan = tmp_path / "p.plan"
+    by_name = pg_url.replace("@127.0.0.1:", "@localhost:")
+    assert by_name != pg_url
+    assert run_cli("preview", REGISTER, "--db", by_name, "--plan", plan).exit_code == 0
+    result = run_cli("commit", plan, "--db", pg_url, "--json")
+    assert result.exit_code == 0, result.stdout
+    assert result.json()["new"] == 6
+
+
 def test_a_plan_names_its_registers_location_only_where_there_was_none(
         tmp_path: Path) -> None:
     # Review: written into every plan, the new key made an older regsync refuse plans
@@ -299,6 +312,9 @@ def test_the_preview_says_how_to_commit_its_plan_to_the_same_register(tmp_path: 
     result = run_cli("preview", REGISTER, "--db", db, "--plan", plan)
     assert result.stdout.splitlines()[-1] == \
         f"plan written to {plan}; apply it with: regsync commit '{plan}' --db '{db}'"
+    result = run_cli("preview", REGISTER, "--db", db, "--plan", "./-x.plan")
+    assert result.stdout.splitlines()[-1].endswith(  # not taken for an option (QA)
+        f"apply it with: regsync commit ./-x.plan --db '{db}'")
     base, _, schema = pg_url.partition("?schema=")  # a schema not created yet
     url = base.replace("postgres@", "postgres:Sekr3t@")
     result = run_cli("--schema", schema, "preview", REGISTER, "--db", url, "--plan", plan)
@@ -456,6 +472,7 @@ def test_every_form_of_password_in_a_url_is_redacted(url: str, shown: str):
     "postgresql://bob:Qz9@Ss:w/Kx7%#x@127.0.0.1:5432/test",
     "postgresql://127.0.0.1:5432/Qz9@Kx7",
     "postgresql://127.0.0.1?password=Qz9@Kx7",                 # libpq: user "127...Qz9"
+    "postgresql://127.0.0.1:5432?user=u&password=Qz9@Kx7&dbname=test",  # host "Kx7&..."
 ])
 def test_a_url_whose_password_cannot_be_told_apart_is_refused_unshown(url: str,
                                                                       tmp_path: Path):

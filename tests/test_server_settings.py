@@ -249,5 +249,6 @@ def test_a_lock_timeout_the_url_or_role_sets_is_kept_and_none_becomes_5s(
 
     assert lock_timeout(role.url) == "5s"
     assert lock_timeout(f"{role.url}&options=-c%20lock_timeout%3D60s") == "1min"
+    assert lock_timeout(f"{role.url}&options=-c%20lock_timeout%3D0") == "0"  # QA
     role.set("lock_timeout", "200ms")
     assert lock_timeout(role.url) == "200ms"

@@ -52,6 +52,7 @@ def open_register(url: str, *, create: bool, migrating: bool = False) -> SQLRegi
         check_database,
         connect,
         has_register,
+        location_of,
     )
 
     conn, schema, label = connect(url, _schema())
@@ -60,8 +61,9 @@ def open_register(url: str, *, create: bool, migrating: bool = False) -> SQLRegi
         if has_register(conn, schema, label):
             register = PostgresRegister(conn, label, schema, url=url)
         elif not create:
+            location = location_of(conn, schema, label)
             conn.close()
-            return SQLiteRegister.empty(label, location=label)
+            return SQLiteRegister.empty(label, location=location)
         else:  # the register this run created, or the one another run created first
             register = PostgresRegister.create(conn, label, schema, url=url)
         if not migrating:

@@ -83,13 +83,37 @@ def connect(url: str, schema: str | None = None) -> tuple[psycopg.Connection, st
     return conn, chosen, label_of(conn.info.host, conn.info.port, conn.info.dbname, chosen)
 
 
+def location_of(conn: psycopg.Connection, schema: str, label: str) -> str:
+    """Where a register in `schema` of the database `conn` is on is, or would be created
+    (Register.location): the server's cluster by its system identifier, the database and
+    the schema, so that `localhost`, `127.0.0.1` and the local socket name one place. The
+    label (the host as written) where the identifier can't be read."""
+    try:
+        row = conn.execute("SELECT system_identifier FROM pg_control_system()").fetchone()
+    except psycopg.Error:
+        if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+            conn.rollback()
+        return label
+    return f"PostgreSQL cluster {row[0]}, database {conn.info.dbname}, schema {schema}"
+
+
 def bound_lock_waits(conn: psycopg.Connection) -> None:
     """Reads too give up on a table another session holds locked (a DBA's VACUUM FULL or
     ALTER TABLE), after the wait a commit allows (exit 3 for a register): a nightly
-    preview, export or table read must not hang (QA). Where the server, role or URL
-    (`options=-c lock_timeout=...`) already bounds the wait, that bound is kept. The
-    commit's transactions set their own, LOCAL."""
-    if conn.execute("SHOW lock_timeout").fetchone() in (("0",), ("0ms",), None):
+    preview, export or table read must not hang (QA). Where the server, database, role
+    or URL (`options=-c lock_timeout=...`) set one, 0 (wait as long as needed) included,
+    it is kept. The commit's transactions set their own, LOCAL."""
+    try:
+        row = conn.execute("SELECT source = 'default' FROM pg_settings "
+                           "WHERE name = 'lock_timeout'").fetchone()
+        unset = row is None or bool(row[0])
+    except psycopg.Error:
+        # pg_settings unreadable here (a role's temp_file_limit of 0 stops its scan): a
+        # value of 0 is taken for unset.
+        if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+            conn.rollback()
+        unset = str(conn.execute("SHOW lock_timeout").fetchone()[0]) in ("0", "0ms")
+    if unset:
         conn.execute(f"SET lock_timeout = '{_LOCK_TIMEOUT}'")
 
 
@@ -255,7 +279,7 @@ class PostgresRegister(SQLRegister):
                  url: str | None = None) -> None:
         self._conn = conn
         self.label = label
-        self.location = label  # server, database and schema (see Register.location)
+        self.location = location_of(conn, schema, label)  # see Register.location
         self.schema = schema
         self.prefix = f'"{schema}".'
         # To open the extra connections of _read_each (None: reads run on `conn`).

@@ -173,13 +173,18 @@ def check_unambiguous(url: str) -> None:
         return
     rest = url.partition("://")[2]
     at = _credentials_end(rest)
-    user = rest[:at].partition(":")[0] if at >= 0 else ""
+    credentials = rest[:at] if at >= 0 else ""
+    user = credentials.partition(":")[0]
+    # A query the credentials swallowed: `host:5432?password=p@ss` (QA) reads as user
+    # "host", password "5432?password=p".
+    query_like = "=" in credentials.partition("?")[2]
     host_and_path = rest[at + 1:].partition("?")[0]
-    if "?" in user or "@" in host_and_path:
+    if "?" in user or query_like or "@" in host_and_path:
         raise RegisterError(
             "a PostgreSQL URL holds an @ or / that can be read two ways (not shown: any "
-            "part of it may be a password); write an @ in the user name or password as "
-            "%40 and a / as %2F, or give the password as ?password= or in $PGPASSWORD")
+            "part of it may be a password); write an @, / or ? in the user name or "
+            "password as %40, %2F and %3F, or give the password as ?password= (after a "
+            "/database) or in $PGPASSWORD")
 
 
 def _ambiguous(url: str) -> bool:
