@@ -88,11 +88,11 @@ def location_of(conn: psycopg.Connection, schema: str, label: str) -> str:
     (Register.location): the server's cluster by its system identifier, the database and
     the schema, so that `localhost`, `127.0.0.1` and the local socket name one place. The
     label (the host as written) where the identifier can't be read."""
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        return label  # inside another's transaction (a copy): a failure would end it
     try:
         row = conn.execute("SELECT system_identifier FROM pg_control_system()").fetchone()
-    except psycopg.Error:
-        if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
-            conn.rollback()
+    except psycopg.Error:  # not granted to this role: the host as written
         return label
     return f"PostgreSQL cluster {row[0]}, database {conn.info.dbname}, schema {schema}"
 
