@@ -94,7 +94,7 @@ class FilePath(click.Path):
     is '-'."""
 
     def __init__(self) -> None:
-        super().__init__(path_type=Path, dir_okay=True)
+        super().__init__(path_type=Path)
 
     def convert(self, value: Any, param: click.Parameter | None,
                 ctx: click.Context | None) -> Any:

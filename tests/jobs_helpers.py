@@ -105,3 +105,12 @@ def deny_writes(monkeypatch: pytest.MonkeyPatch, *denied: Path) -> None:
     for name, fake in (("access", access), ("open", open_), ("unlink", unlink),
                        ("link", link), ("mkdir", mkdir)):
         monkeypatch.setattr(os, name, fake)
+
+
+def drops_of(tmp_path: Path, *stems: str) -> Path:
+    """The drop folder, with one customer file per stem (customer n for the n-th)."""
+    drops = tmp_path / "drops"
+    drops.mkdir(exist_ok=True)
+    for n, stem in enumerate(stems, start=1):
+        (drops / f"{stem}.csv").write_text(HEADER + f"{n};Firma {stem} Oy;Oulu\n")
+    return drops

@@ -16,7 +16,15 @@ import pytest
 import sync.errors as sync_errors
 from sync.jobs.sources import move_into, temporary_name
 from tests.conftest import customers, report_rows, run_cli, set_schema_version
-from tests.jobs_helpers import HEADER, batches, deny_writes, log_lines, names, write_job
+from tests.jobs_helpers import (
+    HEADER,
+    batches,
+    deny_writes,
+    drops_of,
+    log_lines,
+    names,
+    write_job,
+)
 from tests.workbooks import write_xlsx
 
 FOLDER_SOURCE = 'folder = "drops"\npattern = "*.csv"\nsettle_seconds = 0.3'
@@ -699,9 +707,7 @@ def test_a_report_that_cannot_be_written_stops_the_run_before_the_commit(
     # QA: the report was written after the commit; on a full disk the batch stood, the
     # file went to processed/ with counts {}, and its Rejected rows were in no report.
     job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
-    drops = tmp_path / "drops"
-    drops.mkdir()
-    (drops / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    drops = drops_of(tmp_path, "a")
     reports = tmp_path / "out" / "reports"
     reports.mkdir(parents=True)
     real_open = open

@@ -16,18 +16,9 @@ import sync.jobs.runner as runner
 import sync.jobs.sources as sources
 import sync.pipeline as pipeline
 from tests.conftest import run_cli
-from tests.jobs_helpers import HEADER, log_lines, names, write_job
+from tests.jobs_helpers import HEADER, drops_of, log_lines, names, write_job
 
 SOURCE = 'folder = "drops"\nsettle_seconds = 0'
-
-
-def drops_of(tmp_path: Path, *stems: str) -> Path:
-    """The drop folder, with one customer file per stem (customer n for the n-th)."""
-    drops = tmp_path / "drops"
-    drops.mkdir(exist_ok=True)
-    for n, stem in enumerate(stems, start=1):
-        (drops / f"{stem}.csv").write_text(HEADER + f"{n};Firma {stem} Oy;Oulu\n")
-    return drops
 
 
 def outcomes(result: Any) -> list[tuple[str, str]]:
