@@ -122,6 +122,7 @@ def _sliced_preview(db: Path, tmp_path: Path, temp_folder: Path, monkeypatch) ->
     as the temporary folder."""
     monkeypatch.setattr(tempfile, "tempdir", str(temp_folder))
     monkeypatch.setattr(sync.pipeline, "_CHUNK_ROWS", 3)
+    monkeypatch.setattr(sync.pipeline, "_SPILL_AFTER_BYTES", 0)
     register = open_register(str(db), create=False)
     try:
         return preview(_source(tmp_path, 8), register, RULES)
@@ -145,6 +146,25 @@ def test_a_sliced_preview_keeps_its_values_in_mapped_files_and_leaves_none_behin
     assert plan.rows.filter(pl.col("row") == 5)["status"].to_list() == ["Rejected"]
     assert plan.header.counts["new"] == 8
     del plan
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="Linux's /proc needed")
+def test_a_sliced_preview_within_its_heap_budget_spills_nothing(db: Path, tmp_path: Path,
+                                                                monkeypatch) -> None:
+    # Spilling costs time and only pays where memory runs short: slices whose values
+    # fit the budget stay on the heap (past it they are memory-mapped: the test above).
+    spill_root = tmp_path / "tmp"
+    spill_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spill_root))
+    monkeypatch.setattr(sync.pipeline, "_CHUNK_ROWS", 3)
+    register = open_register(str(db), create=False)
+    try:
+        plan = preview(_source(tmp_path, 8), register, RULES)
+        assert not _mapped_spill_files()
+        assert plan.header.counts["new"] == 8
+        del plan
+    finally:
+        register.close()
 
 
 def test_a_temporary_folder_that_cannot_be_written_keeps_the_rows_on_the_heap(
@@ -171,6 +191,7 @@ def test_a_temporary_folder_that_cannot_be_written_keeps_the_rows_on_the_heap(
     spill_root.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(spill_root))
     monkeypatch.setattr(sync.pipeline, "_CHUNK_ROWS", 3)
+    monkeypatch.setattr(sync.pipeline, "_SPILL_AFTER_BYTES", 0)
     monkeypatch.setattr(pa, "OSFile", full)
     result = run_cli("preview", source, "--db", db, "--plan", tmp_path / "p.plan",
                      "--report", tmp_path / "sliced.csv")
