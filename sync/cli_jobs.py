@@ -41,14 +41,14 @@ def run_cmd(job_file: Path, dry_run: bool, as_json: bool) -> None:
     schema_given = click.get_current_context().meta.get(SCHEMA_GIVEN, False)
     # A job names its register in its job file, as the nightly run sees it: neither
     # --db, $REGSYNC_DB nor $REGSYNC_SCHEMA (set in one shell, not in cron) reaches it.
-    env_schema = os.environ.pop("REGSYNC_SCHEMA", None) or None
+    env_schema = os.environ.pop("REGSYNC_SCHEMA", None)
+    if not schema_given:
+        env_schema = env_schema or None  # an empty variable is none, as for other commands
 
     def body() -> int:
-        if schema_given:
-            raise UsageError("--schema does not reach a job: a job names its register in "
-                             "its job file; put ?schema=NAME in the register's URL there")
         job = load_job(job_file, dry_run=dry_run)
-        _check_schema_variable(env_schema, job.path, job.register)
+        _check_schema_variable(env_schema, job.path, job.register,
+                               given_as="--schema" if schema_given else "$REGSYNC_SCHEMA")
         steps = StepLine(as_json)
 
         def echo(line: str) -> None:
@@ -73,19 +73,27 @@ def run_cmd(job_file: Path, dry_run: bool, as_json: bool) -> None:
     run(as_json, body)
 
 
-def _check_schema_variable(env_schema: str | None, path: Path, register: str) -> None:
-    """UsageError (exit 2) when $REGSYNC_SCHEMA names another schema than the job's
-    PostgreSQL register: jobs once took their schema from it, and one that still relies
-    on it must not go, silently, to the default schema instead."""
-    if env_schema is None or not is_postgres_url(register):
+def _check_schema_variable(env_schema: str | None, path: Path, register: str,
+                           given_as: str = "$REGSYNC_SCHEMA") -> None:
+    """UsageError (exit 2) when $REGSYNC_SCHEMA (or --schema, `given_as`) names another
+    schema than the job's PostgreSQL register: jobs once took their schema from it, and
+    one that still relies on it must not go, silently, to the default schema instead.
+    The job's own schema named again is no doubt; --schema with an SQLite register is
+    refused, as it reaches nothing ($REGSYNC_SCHEMA is set for other commands too)."""
+    undo = "leave --schema out" if given_as == "--schema" else "unset $REGSYNC_SCHEMA"
+    if env_schema is None:
+        return
+    if not is_postgres_url(register):
+        if given_as == "--schema":
+            raise UsageError(f"{path}: --schema does not reach this job: its register is "
+                             f"an SQLite file, named in its job file; {undo}")
         return
     named = url_schema(register)
     if (named or DEFAULT_SCHEMA) != env_schema:
         in_file = f"schema {named!r}" if named else f"no ?schema=, so schema {DEFAULT_SCHEMA!r}"
-        raise UsageError(f"{path}: $REGSYNC_SCHEMA names schema {env_schema!r}, but a job's "
+        raise UsageError(f"{path}: {given_as} names schema {env_schema!r}, but a job's "
                          f"register is its job file's, whose URL has {in_file}; put "
-                         f"?schema={env_schema} in the register's URL, or unset "
-                         f"$REGSYNC_SCHEMA")
+                         f"?schema={env_schema} in the register's URL, or {undo}")
 
 
 def _summarise(name: str, dry_run: bool, summary: RunSummary, as_json: bool,

@@ -1159,16 +1159,20 @@ def test_regsync_schema_never_reaches_a_job(tmp_path: Path, pg_url: str,
     drops = tmp_path / "drops"
     drops.mkdir()
     (drops / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
-    refused = run_cli("--schema", "elsewhere", "run", job, "--json")
-    assert refused.exit_code == 2, refused.stderr
-    assert refused.json()["error"].startswith("--schema does not reach a job")
-    assert names(drops) == ["a.csv"]
+    schema = pg_url.partition("?schema=")[2]
+    for other in ("elsewhere", ""):
+        refused = run_cli("--schema", other, "run", job, "--json")
+        assert refused.exit_code == 2, refused.stderr
+        assert refused.json()["error"] == (
+            f"{job}: --schema names schema {other!r}, but a job's register is its job "
+            f"file's, whose URL has schema '{schema}'; put ?schema={other} in the "
+            "register's URL, or leave --schema out")
+        assert names(drops) == ["a.csv"]
     # Jobs once took their schema from the variable: one that still names another is
     # refused, never sent silently to the URL's schema (or the default) instead (review).
     monkeypatch.setenv("REGSYNC_SCHEMA", "elsewhere")
     refused = run_cli("run", job, "--json")
     assert refused.exit_code == 2, refused.stderr
-    schema = pg_url.partition("?schema=")[2]
     assert refused.json()["error"] == (
         f"{job}: $REGSYNC_SCHEMA names schema 'elsewhere', but a job's register is its "
         f"job file's, whose URL has schema '{schema}'; put ?schema=elsewhere in the "
@@ -1179,8 +1183,28 @@ def test_regsync_schema_never_reaches_a_job(tmp_path: Path, pg_url: str,
     assert result.exit_code == 0, result.stderr
     assert result.json()["files"][0]["counts"]["new"] == 1
     monkeypatch.delenv("REGSYNC_SCHEMA", raising=False)
+    # --schema naming the job's own schema is no doubt either (false-refusals QA).
+    (drops / "b.csv").write_text(HEADER + "2;Beta Oy;Oulu\n")
+    result = run_cli("--schema", schema, "run", job, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["files"][0]["counts"]["new"] == 1
     listed = run_cli("batches", "--db", pg_url, "--json")
-    assert [b["id"] for b in listed.json()["batches"]] == [1]
+    assert [b["id"] for b in listed.json()["batches"]] == [1, 2]
+
+
+def test_schema_option_with_a_job_of_an_sqlite_register_is_refused(tmp_path: Path) -> None:
+    # --schema reaches no SQLite register: given with such a job, it is a mistake to
+    # say, not to ignore (the job may have been meant for a PostgreSQL register).
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    (drops / "a.csv").write_text(HEADER + "1;Alpha Oy;Oulu\n")
+    refused = run_cli("--schema", "crm", "run", job, "--json")
+    assert refused.exit_code == 2, refused.stderr
+    assert refused.json()["error"] == (
+        f"{job}: --schema does not reach this job: its register is an SQLite file, named "
+        "in its job file; leave --schema out")
+    assert names(drops) == ["a.csv"]
 
 
 @pytest.mark.parametrize("name", ["../escaped", "a/b", "x\\ny", "a\\\\b", ".."])
