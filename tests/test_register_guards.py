@@ -16,11 +16,13 @@ import pytest
 import sync.commit
 from sync.writers.register import open_register
 from sync.writers.register.urls import parse_url
+from tests import test_fuzzy_matching as fuzzy
 from tests.conftest import (
     FIXTURES,
     PG_URL,
     customers,
     execute_sql,
+    load_register,
     register_state,
     report_rows,
     run_cli,
@@ -83,6 +85,22 @@ def test_a_plan_whose_name_match_another_customer_took_since_is_stale(db: str,
     refused = run_cli("commit", plan, "--db", db)
     assert refused.exit_code == 3 and "stale" in refused.stderr
     assert register_state(db) == before
+
+
+def test_a_customer_renamed_like_a_row_after_a_similarity_preview_makes_the_plan_stale(
+        register_url: str, tmp_path: Path):
+    # With similarity matching on, the row matched 1006 by a similar name; 1009 renamed
+    # since to a name as similar makes the match ambiguous (a fresh preview says
+    # Conflict). Only a rename changed: no customer was added and no key the plan
+    # names was taken.
+    load_register(register_url, fuzzy.REGISTER, tmp_path)
+    rows = fuzzy.preview(register_url, tmp_path, "name;postal_code\nLiisa Lainé;00260\n")
+    assert (rows[2]["status"], rows[2]["customer_number"]) == ("Modified", "1006")
+    _import(register_url, tmp_path, "rename.csv", "customer_number;name\n1009;Liisa Laina\n")
+    before = register_state(register_url)
+    refused = run_cli("commit", tmp_path / "p.plan", "--db", register_url)
+    assert refused.exit_code == 3 and "1009" in refused.stderr
+    assert register_state(register_url) == before
 
 
 # -- matching keys kept in step -------------------------------------------------------
@@ -187,6 +205,13 @@ def test_the_history_of_a_customer_a_revert_removed_is_still_shown(db: str, tmp_
 def test_showing_a_batch_that_does_not_exist_is_exit_2(db: str):
     shown = run_cli("batch", "show", "999", "--db", db)
     assert shown.exit_code == 2 and "there is no batch 999" in shown.stderr
+
+
+def test_each_state_command_makes_a_batch_of_its_own_kind(db: str):
+    for command in ("lock", "unlock", "invalidate", "restore"):
+        assert run_cli(command, "1004", "--db", db).exit_code == 0
+    kinds = [b["kind"] for b in run_cli("batches", "--db", db, "--json").json()["batches"]]
+    assert kinds[-4:] == ["lock", "unlock", "invalidate", "restore"]
 
 
 # -- the schema -----------------------------------------------------------------------
