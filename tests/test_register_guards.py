@@ -214,6 +214,31 @@ def test_each_state_command_makes_a_batch_of_its_own_kind(db: str):
     assert kinds[-4:] == ["lock", "unlock", "invalidate", "restore"]
 
 
+def test_a_customer_named_twice_to_a_state_command_is_changed_once(db: str):
+    locked = run_cli("lock", "1004", "1004", "--db", db, "--json")
+    assert locked.json()["customers"] == 1
+    changes = run_cli("batch", "show", str(locked.json()["batch"]), "--db", db,
+                      "--json").json()["changes"]
+    assert [(c["customer_number"], c["field"]) for c in changes] == [("1004", "locked_by")]
+
+
+# -- exports --------------------------------------------------------------------------
+
+
+def test_where_a_custom_field_the_register_has_no_column_for_finds_only_empty_values(
+        db: str, tmp_path: Path):
+    # The rules define `tier`, which no commit has used yet: every customer's tier is
+    # empty, so `tier=gold` selects no one and `tier=` everyone.
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[fields.tier]\naliases = ["Taso"]\nnormaliser = "text"\n')
+    for where, expected in (("tier=gold", []), ("tier=", sorted(customers(db)))):
+        out = tmp_path / "out.csv"
+        result = run_cli("export", out, "--db", db, "--rules", rules, "--where", where)
+        assert result.exit_code == 0, result.stderr
+        numbers = pl.read_csv(out, infer_schema=False)["customer_number"].to_list()
+        assert sorted(numbers) == expected, where
+
+
 # -- the schema -----------------------------------------------------------------------
 
 
