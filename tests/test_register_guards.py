@@ -179,6 +179,24 @@ def test_a_revert_puts_back_a_group_removed_since_for_every_customer_it_held(
     assert _groups(db).count("Pohjola") == 1
 
 
+def test_a_revert_of_a_revert_that_put_a_customer_into_a_group_spelt_anew_since_is_allowed(
+        db: str, tmp_path: Path):
+    # Pohjola is removed, then created again as POHJOLA; reverting the move out of it
+    # puts 1004 into POHJOLA. The register still holds what that revert wrote (a group
+    # is the same whatever its case), so it may be reverted in turn.
+    created = _import(db, tmp_path, "g.csv", "customer_number;name;customer_group\n"
+                                             "3001;Pohjola Oy;Pohjola\n")
+    _import(db, tmp_path, "in.csv", "customer_number;customer_group\n1004;Pohjola\n")
+    moved = _import(db, tmp_path, "out.csv", "customer_number;customer_group\n1004;Oulu\n")
+    _revert(db, created)
+    _import(db, tmp_path, "anew.csv", "customer_number;name;customer_group\n"
+                                      "3002;Uusi Oy;POHJOLA\n")
+    undo = _revert(db, moved)
+    assert customers(db)["1004"]["customer_group"] == "POHJOLA"
+    _revert(db, undo)
+    assert customers(db)["1004"]["customer_group"] == "Oulu"
+
+
 # -- history --------------------------------------------------------------------------
 
 
