@@ -304,6 +304,14 @@ class SQLRegister(SQLCommits):
         self._put_back(rows.filter(action == "update"), group_ids, batch_id)
         history = rows.join(snapshots, on="customer_number", how="left",
                             maintain_order="left")
+        # A group put back is recorded as the register spells it now: removed when empty
+        # and created anew in another case (POHJOLA for Pohjola), it is that group the
+        # customer is in (mutation QA; commits do the same, see _group_spelling).
+        group = (action == "update") & (pl.col("field") == "customer_group")
+        history = history.with_columns(
+            pl.when(group & pl.col("old_value").is_not_null())
+            .then(self._group_spelling(history["old_value"]))
+            .otherwise(pl.col("old_value")).alias("old_value"))
         self._write_history(history.select(
             pl.lit(batch_id, pl.Int64).alias("batch_id"), "customer_number",
             pl.when(action == "insert").then(pl.lit("delete"))
