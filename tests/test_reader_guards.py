@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import sync.readers.encoding_signs as encoding_signs
 from sync.errors import SourceError
 from sync.readers import read_source
 
@@ -64,3 +65,50 @@ def test_a_windows_1252_pair_that_happens_to_be_utf8_is_no_sign_of_mixed_encodin
     table = read_source(path)
     assert table.encoding == "cp1252"
     assert table.frame["c1"].to_list() == ["“SÄÄ”", None]
+
+
+def test_a_code_page_850_sign_beside_a_byte_from_0xc0_up_is_refused_not_guessed(
+        tmp_path: Path) -> None:
+    # "ß" is 0xE1 in code page 850, where the Windows code pages keep their letters:
+    # that speaks against code page 850 (docs/sources.md), so the user decides.
+    path = tmp_path / "dos.csv"
+    path.write_bytes("Nimi;Osoite\r\nMatti Mäkinen;Hämeenkatu 5\r\nHans Strauß;Töölönkatu 2\r\n"
+                     .encode("cp850"))
+    with pytest.raises(SourceError, match="can't be told for sure: pass --encoding cp850"):
+        read_source(path)
+
+
+def test_one_mac_roman_sign_inside_a_word_is_a_doubt_not_a_detection(tmp_path: Path) -> None:
+    # Mac Roman is answered on two signs inside words ("HŠmeenlinna"); on one the
+    # preview names it as the doubt, and the user passes --encoding mac_roman.
+    path = tmp_path / "mac.csv"
+    path.write_bytes("Nimi;Kaupunki\r\nKöö Ky;Hämeenlinna\r\nÖölö;Töölö\r\nRöökö;Pöö\r\n"
+                     .encode("mac_roman"))
+    table = read_source(path)
+    assert table.encoding != "mac_roman"
+    assert table.encoding_doubt is not None
+    assert table.encoding_doubt.startswith("mac_roman would read")
+
+
+def test_utf8_text_split_between_two_chunks_is_still_found_mixed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The scan reads a megabyte at a time; an "ä" whose two bytes fall in two chunks is
+    # looked for with the end of the chunk before (here chunks of 17 bytes cut it).
+    monkeypatch.setattr(encoding_signs, "CHUNK_SIZE", 17)
+    path = tmp_path / "pasted.csv"
+    path.write_bytes(b"Nimi;Kaupunki\r\n" + "Hämeenlinna;x\r\n".encode()
+                     + "Äijä Oy;Espoo\r\n".encode("cp1252"))
+    assert path.read_bytes()[16:18] == "ä".encode()
+    with pytest.raises(SourceError, match="mixes encodings: row 2 holds UTF-8 text"):
+        read_source(path)
+
+
+def test_a_file_in_two_encodings_names_first_the_part_that_comes_first(
+        tmp_path: Path) -> None:
+    path = tmp_path / "pasted.csv"
+    path.write_bytes(b"Nimi;Kaupunki\r\n" + "Äijä Oy;Espoo\r\n".encode("cp1252")
+                     + "Hämeenlinna Oy;Hämeenlinna\r\n".encode())
+    with pytest.raises(SourceError, match=r"mixes encodings: row 2 holds a byte that is "
+                                          r"not UTF-8 \(0xC4 at byte offset 15\) but row 3 "
+                                          r"holds UTF-8 text"):
+        read_source(path)
