@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 import sync.readers.encoding_signs as encoding_signs
@@ -112,3 +113,13 @@ def test_a_file_in_two_encodings_names_first_the_part_that_comes_first(
                                           r"not UTF-8 \(0xC4 at byte offset 15\) but row 3 "
                                           r"holds UTF-8 text"):
         read_source(path)
+
+
+def test_a_parquet_row_of_spaces_only_is_skipped_as_a_blank_row(tmp_path: Path) -> None:
+    # As in a CSV file: a row whose cells hold only spaces holds nothing to import.
+    path = tmp_path / "customers.parquet"
+    pl.DataFrame({"Asiakasnumero": ["1001", "  ", "1002"],
+                  "Nimi": ["Aho Oy", " ", "Laine Oy"]}).write_parquet(path)
+    table = read_source(path)
+    assert table.frame["_row"].to_list() == [2, 4]
+    assert table.skipped == 1
