@@ -1,0 +1,62 @@
+"""XLSX reading users rely on that mutation testing found unguarded (branch mut-io).
+Each is checked on both readers: calamine (a small sheet) and the streamed one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sync.errors import SourceError
+from sync.readers import xlsx
+from sync.readers.xlsx import read_xlsx
+from tests.test_xlsx_stream import _raw_book
+from tests.workbooks import write_xlsx
+
+_BOTH = [xlsx.STREAM_BYTES, 0]  # calamine (small sheet), streamed
+_HEADER = ('<row r="1"><c r="A1" t="inlineStr"><is><t>Asiakasnumero</t></is></c>'
+           '<c r="B1" t="inlineStr"><is><t>Nimi</t></is></c></row>')
+
+
+@pytest.mark.parametrize("stream_bytes", _BOTH)
+def test_a_row_holding_only_an_error_cell_is_kept_to_be_rejected(
+        tmp_path: Path, stream_bytes: int) -> None:
+    # The error cell has no text; the row is no blank row, or its #N/A would vanish
+    # from the preview along with it.
+    path = _raw_book(tmp_path / "errors.xlsx", _HEADER + '<row r="2"><c r="A2" t="e">'
+                     '<v>#N/A</v></c></row><row r="3"><c r="A3"><v>1002</v></c>'
+                     '<c r="B3" t="inlineStr"><is><t>Aho Oy</t></is></c></row>')
+    table = read_xlsx(path, stream_bytes=stream_bytes)
+    assert table.frame["_row"].to_list() == [2, 3]
+    assert table.cell_errors == [(2, "c0", "#N/A")]
+
+
+@pytest.mark.parametrize("stream_bytes", _BOTH)
+def test_a_column_of_neutralised_cells_only_reads_back_without_the_quotes(
+        tmp_path: Path, stream_bytes: int) -> None:
+    # An export's XLSX opened and saved again: every cell of the column starts with
+    # the `'` that kept it from running as a formula (no empty cell beside them).
+    path = write_xlsx(tmp_path / "export.xlsx", [["customer_number", "phone"],
+                                                  ["1001", "'+358401234567"],
+                                                  ["1002", "'=Summa"]])
+    table = read_xlsx(path, stream_bytes=stream_bytes)
+    assert table.frame["c1"].to_list() == ["+358401234567", "=Summa"]
+
+
+@pytest.mark.parametrize("stream_bytes", _BOTH)
+def test_text_ending_like_a_midnight_date_keeps_all_its_text(
+        tmp_path: Path, stream_bytes: int) -> None:
+    # Only a date cell's own text ("2024-01-05 00:00:00") is cut to its date.
+    path = write_xlsx(tmp_path / "notes.xlsx", [["Asiakasnumero", "Lisätiedot"],
+                                                 ["1001", "Soitettu 2024-01-05 00:00:00"]])
+    table = read_xlsx(path, stream_bytes=stream_bytes)
+    assert table.frame["c1"].to_list() == ["Soitettu 2024-01-05 00:00:00"]
+
+
+@pytest.mark.parametrize("stream_bytes", _BOTH)
+def test_a_header_row_one_past_the_last_row_says_how_many_rows_the_sheet_has(
+        tmp_path: Path, stream_bytes: int) -> None:
+    path = write_xlsx(tmp_path / "short.xlsx", [["Asiakasnumero"], ["1001"]])
+    with pytest.raises(SourceError, match="the sheet has 2 rows, fewer than 3 "
+                                          r"\(check --header-row\)"):
+        read_xlsx(path, header_row=3, stream_bytes=stream_bytes)
