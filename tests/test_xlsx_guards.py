@@ -3,9 +3,13 @@ Each is checked on both readers: calamine (a small sheet) and the streamed one."
 
 from __future__ import annotations
 
+import datetime
+import zipfile
 from pathlib import Path
 
+import openpyxl
 import pytest
+from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
 from sync.errors import SourceError
 from sync.readers import xlsx
@@ -60,3 +64,47 @@ def test_a_header_row_one_past_the_last_row_says_how_many_rows_the_sheet_has(
     with pytest.raises(SourceError, match="the sheet has 2 rows, fewer than 3 "
                                           r"\(check --header-row\)"):
         read_xlsx(path, header_row=3, stream_bytes=stream_bytes)
+
+
+@pytest.mark.parametrize("stream_bytes", _BOTH)
+def test_a_number_in_the_built_in_date_and_time_format_reads_as_its_date_and_time(
+        tmp_path: Path, stream_bytes: int) -> None:
+    # Built-in format 22 (m/d/yy h:mm) has no numFmt of its own in styles.xml.
+    path = write_xlsx(tmp_path / "calls.xlsx", [["Asiakasnumero", "Soitettu"],
+                                                 ["1001", 45000.5]])
+    book = openpyxl.load_workbook(path)
+    book.active["B2"].number_format = "m/d/yy h:mm"
+    book.save(path)
+    table = read_xlsx(path, stream_bytes=stream_bytes)
+    assert table.frame["c1"].to_list() == ["2023-03-15 12:00:00"]
+
+
+@pytest.mark.parametrize("flag", ["1", "true"])
+@pytest.mark.parametrize("stream_bytes", _BOTH)
+def test_a_1904_workbook_reads_its_dates_as_the_sheet_shows_them(
+        tmp_path: Path, stream_bytes: int, flag: str) -> None:
+    # Excel writes date1904="1", LibreOffice "true": both mean the Mac's 1904 epoch,
+    # four years and a day from the 1900 one.
+    book = openpyxl.Workbook()
+    book.epoch = CALENDAR_MAC_1904
+    book.active.append(["Asiakasnumero", "Asiakas alkaen"])
+    book.active.append(["1001", datetime.date(2024, 1, 5)])
+    saved = tmp_path / "saved.xlsx"
+    book.save(saved)
+    path = tmp_path / "mac.xlsx"
+    with zipfile.ZipFile(saved) as source, zipfile.ZipFile(path, "w") as out:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "xl/workbook.xml":
+                data = data.replace(b'date1904="1"', f'date1904="{flag}"'.encode())
+            out.writestr(info, data)
+    table = read_xlsx(path, stream_bytes=stream_bytes)
+    assert table.frame["c1"].to_list() == ["2024-01-05"]
+
+
+def test_a_streamed_cell_one_column_past_xfd_is_refused_as_damage(tmp_path: Path) -> None:
+    # XFD (16,384) is the last column of every spreadsheet: XFE is a damaged file.
+    path = _raw_book(tmp_path / "wide.xlsx", _HEADER + '<row r="2"><c r="A2"><v>1001</v>'
+                     '</c><c r="XFE2" t="inlineStr"><is><t>x</t></is></c></row>')
+    with pytest.raises(SourceError):
+        read_xlsx(path, stream_bytes=0)
