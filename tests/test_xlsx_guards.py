@@ -108,3 +108,39 @@ def test_a_streamed_cell_one_column_past_xfd_is_refused_as_damage(tmp_path: Path
                      '</c><c r="XFE2" t="inlineStr"><is><t>x</t></is></c></row>')
     with pytest.raises(SourceError):
         read_xlsx(path, stream_bytes=0)
+
+
+_ROW_2 = '<row r="2"><c r="A2"><v>1001</v></c>{}</row>'
+
+
+@pytest.mark.parametrize("stream_bytes", _BOTH)
+def test_a_text_run_without_preserve_loses_its_outer_spaces_on_both_readers(
+        tmp_path: Path, stream_bytes: int) -> None:
+    path = _raw_book(tmp_path / "spaces.xlsx", _HEADER + _ROW_2.format(
+        '<c r="B2" t="inlineStr"><is><t>  Aho Oy </t></is></c>'))
+    assert read_xlsx(path, stream_bytes=stream_bytes).frame["c1"].to_list() == ["Aho Oy"]
+
+
+@pytest.mark.parametrize("stream_bytes", _BOTH)
+def test_a_prefixed_sheet_keeps_text_that_looks_like_an_entity_and_preserved_spaces(
+        tmp_path: Path, stream_bytes: int) -> None:
+    # A namespace prefix (<x:c>) sends the sheet through the XML parser's rewriting,
+    # which must escape what it writes again: "&amp;" typed into a cell stays "&amp;".
+    path = _raw_book(tmp_path / "prefixed.xlsx", _HEADER + _ROW_2.format(
+        '<c r="B2" t="inlineStr"><is><t>Smith &amp;amp; Sons</t></is></c>')
+        + '<row r="3"><c r="A3"><v>1002</v></c><c r="B3" t="inlineStr"><is>'
+        '<t xml:space="preserve">  Aho Oy </t></is></c></row>', prefix="x")
+    table = read_xlsx(path, stream_bytes=stream_bytes)
+    assert table.frame["c1"].to_list() == ["Smith &amp; Sons", "  Aho Oy "]
+
+
+@pytest.mark.parametrize(("serial", "shown"), [(59, "1900-02-28"), (60, "1900-02-28"),
+                                               (61, "1900-03-01")])
+def test_excels_invented_29_february_1900_reads_as_the_28th_on_both_readers(
+        tmp_path: Path, serial: int, shown: str) -> None:
+    path = write_xlsx(tmp_path / "old.xlsx", [["Asiakasnumero", "Pvm"], ["1001", serial]])
+    book = openpyxl.load_workbook(path)
+    book.active["B2"].number_format = "yyyy-mm-dd"
+    book.save(path)
+    assert [read_xlsx(path, stream_bytes=stream_bytes).frame["c1"][0]
+            for stream_bytes in _BOTH] == [shown, shown]
