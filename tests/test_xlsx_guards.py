@@ -8,12 +8,14 @@ import zipfile
 from pathlib import Path
 
 import openpyxl
+import polars as pl
 import pytest
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
 from sync.errors import SourceError
 from sync.readers import xlsx
 from sync.readers.xlsx import read_xlsx
+from sync.readers.xlsx_merges import merge_warnings
 from tests.test_xlsx_stream import _raw_book
 from tests.workbooks import write_xlsx
 
@@ -144,3 +146,10 @@ def test_excels_invented_29_february_1900_reads_as_the_28th_on_both_readers(
     book.save(path)
     assert [read_xlsx(path, stream_bytes=stream_bytes).frame["c1"][0]
             for stream_bytes in _BOTH] == [shown, shown]
+
+
+def test_a_merged_range_written_bottom_up_warns_on_the_cells_it_covers() -> None:
+    # "B3:B2" names the same cells as "B2:B3": B3 shows B2's value, the file holds none.
+    warnings = merge_warnings(["B3:B2"], pl.Series([2, 3]), {1: "c1"}, {"c1": "Nimi"}, 1)
+    assert [(row, column) for row, column, _ in warnings] == [(3, "c1")]
+    assert "shows B2's value there" in warnings[0][2]
