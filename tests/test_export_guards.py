@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import openpyxl
 import polars as pl
+import pytest
 
+import sync.writers.export_xlsx as export_xlsx
+from sync.errors import ExportError
 from sync.readers import read_source
 from sync.writers.export_csv import write_csv
+from sync.writers.export_xlsx import write_xlsx
 
 HEADERS = {"customer_number": "Asiakasnumero", "notes": "Lisätiedot"}
 
@@ -32,3 +37,24 @@ def test_a_csv_export_of_several_chunks_has_one_header_line(tmp_path: Path) -> N
     assert write_csv(chunks, dest, HEADERS, delimiter=";") == 3
     assert dest.read_bytes() == ("\ufeffAsiakasnumero;Lisätiedot\r\n1001;a\r\n1002;b\r\n"
                                  "1003;\r\n").encode()
+
+
+def test_a_long_value_of_letters_past_ascii_that_fits_an_xlsx_cell_is_written(
+        tmp_path: Path) -> None:
+    # 32,767 "ä" are 65,534 UTF-8 bytes but 32,767 UTF-16 units, Excel's measure: they
+    # fit one cell, and refusing them would make a register unexportable as XLSX.
+    dest = tmp_path / "out.xlsx"
+    notes = "ä" * 32_767
+    chunk = pl.DataFrame({"customer_number": ["1001"], "notes": [notes]})
+    assert write_xlsx([chunk], dest, HEADERS) == 1
+    assert openpyxl.load_workbook(dest).active["B2"].value == notes
+
+
+def test_an_xlsx_export_of_exactly_a_sheets_rows_is_written_and_one_more_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A sheet holds MAX_ROWS rows, the header one of them.
+    monkeypatch.setattr(export_xlsx, "MAX_ROWS", 4)
+    rows = pl.DataFrame({"customer_number": ["1001", "1002", "1003"], "notes": ["a"] * 3})
+    assert write_xlsx([rows], tmp_path / "full.xlsx", HEADERS) == 3
+    with pytest.raises(ExportError, match=r"more rows than one XLSX sheet holds \(3\)"):
+        write_xlsx([rows, rows.head(1)], tmp_path / "over.xlsx", HEADERS)
