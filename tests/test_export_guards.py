@@ -13,6 +13,7 @@ from sync.errors import ExportError
 from sync.readers import read_source
 from sync.writers.export_csv import write_csv
 from sync.writers.export_xlsx import write_xlsx
+from tests.conftest import load_register, run_cli
 
 HEADERS = {"customer_number": "Asiakasnumero", "notes": "Lisätiedot"}
 
@@ -58,3 +59,22 @@ def test_an_xlsx_export_of_exactly_a_sheets_rows_is_written_and_one_more_refused
     assert write_xlsx([rows], tmp_path / "full.xlsx", HEADERS) == 3
     with pytest.raises(ExportError, match=r"more rows than one XLSX sheet holds \(3\)"):
         write_xlsx([rows, rows.head(1)], tmp_path / "over.xlsx", HEADERS)
+
+
+@pytest.mark.parametrize(("since", "refused"), [("9223372036854775807", False),
+                                                 ("9223372036854775808", True)])
+def test_changed_since_a_batch_id_past_64_bits_is_a_usage_error(
+        tmp_path: Path, since: str, refused: bool) -> None:
+    # Batch ids are 64-bit integers on both engines: 2**63 names no batch, and would
+    # overflow the query instead of being told.
+    db = tmp_path / "r.db"
+    load_register(db, "customer_number;name\n1001;Aho Oy\n", tmp_path)
+    dest = tmp_path / "out.csv"
+    result = run_cli("export", dest, "--db", db, "--json", "--changed-since", since)
+    if refused:
+        assert result.exit_code == 2
+        assert "no batch id is that large (at most 9223372036854775807)" in \
+            result.json()["error"]
+    else:
+        assert result.exit_code == 0, result.stderr
+        assert result.json()["count"] == 0
