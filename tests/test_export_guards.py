@@ -13,6 +13,8 @@ from sync.errors import ExportError
 from sync.readers import read_source
 from sync.writers.export_csv import write_csv
 from sync.writers.export_xlsx import write_xlsx
+from sync.writers.labels import address_lines
+from sync.writers.vcard import fold, write_vcards
 from tests.conftest import load_register, run_cli
 
 HEADERS = {"customer_number": "Asiakasnumero", "notes": "Lisätiedot"}
@@ -78,3 +80,34 @@ def test_changed_since_a_batch_id_past_64_bits_is_a_usage_error(
     else:
         assert result.exit_code == 0, result.stderr
         assert result.json()["count"] == 0
+
+
+def test_every_folded_vcard_line_is_at_most_75_octets_with_its_leading_space() -> None:
+    # RFC 6350 3.2: a continuation line's leading space counts towards its 75 octets.
+    line = "NOTE:" + "Soita ennen kymmentä, kysy Mattia. " * 10
+    folded = fold(line).encode()
+    pieces = folded.split(b"\r\n")
+    assert len(pieces) > 2
+    assert max(len(piece) for piece in pieces) <= 75
+    assert folded.replace(b"\r\n ", b"") == line.encode()
+
+
+@pytest.mark.parametrize(("phone", "written"), [
+    ("+358401234567", "TEL;VALUE=uri;TYPE=home:tel:+358401234567"),
+    ("+123456789012345", "TEL;VALUE=uri;TYPE=home:tel:+123456789012345"),  # 15 digits
+    ("+1234567890123456", "TEL;VALUE=text;TYPE=home:+1234567890123456")])  # 16: no E.164
+def test_a_vcard_phone_is_a_tel_uri_only_as_an_e164_number(tmp_path: Path, phone: str,
+                                                           written: str) -> None:
+    dest = tmp_path / "c.vcf"
+    write_vcards([pl.DataFrame({"customer_number": ["1001"], "name": ["Matti Aho"],
+                                "customer_type": ["person"], "phone": [phone]})], dest)
+    assert written in dest.read_bytes().decode().split("\r\n")
+
+
+@pytest.mark.parametrize("country", ["SE", "CZ", "SK"])
+def test_only_a_five_digit_postal_code_is_spaced_on_a_label(country: str) -> None:
+    row = {"name": "N", "street_address": "S 1", "city": "C"}
+    assert address_lines({**row, "postal_code": "11455", "country": country}, country) == \
+        ["N", "S 1", "114 55 C"]
+    assert address_lines({**row, "postal_code": "1145", "country": country}, country) == \
+        ["N", "S 1", "1145 C"]
