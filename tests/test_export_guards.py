@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 import sync.writers.export_xlsx as export_xlsx
+import sync.writers.report as report
 from sync.errors import ExportError
 from sync.readers import read_source
 from sync.writers.export_csv import write_csv
@@ -111,3 +112,18 @@ def test_only_a_five_digit_postal_code_is_spaced_on_a_label(country: str) -> Non
         ["N", "S 1", "114 55 C"]
     assert address_lines({**row, "postal_code": "1145", "country": country}, country) == \
         ["N", "S 1", "1145 C"]
+
+
+def test_a_report_written_in_slices_has_one_header_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(report, "_SLICE_ROWS", 2)
+    source = tmp_path / "s.csv"
+    source.write_text("customer_number;name\n" + "".join(f"{n};Yritys {n} Oy\n"
+                                                         for n in range(1001, 1006)))
+    dest = tmp_path / "report.csv"
+    result = run_cli("preview", source, "--db", tmp_path / "r.db", "--plan",
+                     tmp_path / "p.plan", "--report", dest)
+    assert result.exit_code == 0, result.stderr
+    lines = dest.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 6
+    assert [line.split(",")[0] == lines[0].split(",")[0] for line in lines].count(True) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import polars as pl
@@ -10,6 +11,7 @@ import pytest
 import sync.readers.encoding_signs as encoding_signs
 from sync.errors import SourceError
 from sync.readers import read_source
+from sync.readers.database import read_database
 
 
 def test_a_tsv_file_whose_lines_also_hold_one_comma_is_split_on_tabs(tmp_path: Path) -> None:
@@ -134,3 +136,23 @@ def test_a_regular_csv_export_reads_its_neutralised_cells_back_exactly(tmp_path:
     table = read_source(path)
     assert table.frame.rows() == [(2, "1001", "=Summa", "+358401234567"),
                                   (3, "1002", "-Oy-", "'=x")]
+
+
+def test_an_empty_text_cell_of_a_parquet_file_is_an_empty_cell(tmp_path: Path) -> None:
+    # As in a CSV file: "" is no value (null), not a value of no characters.
+    path = tmp_path / "customers.parquet"
+    pl.DataFrame({"Asiakasnumero": ["1001", "1002"], "Puhelin": ["", "040 123"]}
+                 ).write_parquet(path)
+    assert read_source(path).frame["c1"].to_list() == [None, "040 123"]
+
+
+def test_a_blob_of_utf8_text_in_an_sqlite_table_reads_as_its_text(tmp_path: Path) -> None:
+    # Some programs store text as BLOB; only bytes that are no UTF-8 read as hex.
+    db = tmp_path / "erp.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE customers (customer_number TEXT, name BLOB)")
+        conn.execute("INSERT INTO customers VALUES ('1001', ?), ('1002', ?)",
+                     ("Äijä Oy".encode(), b"\xff\x00"))
+    conn.close()
+    read = read_database(f"sqlite:///{db}", table="customers")
+    assert read.table.frame.rows() == [(2, "1001", "Äijä Oy"), (3, "1002", "ff00")]
