@@ -156,3 +156,14 @@ def test_a_blob_of_utf8_text_in_an_sqlite_table_reads_as_its_text(tmp_path: Path
     conn.close()
     read = read_database(f"sqlite:///{db}", table="customers")
     assert read.table.frame.rows() == [(2, "1001", "Äijä Oy"), (3, "1002", "ff00")]
+
+
+def test_a_table_name_holding_a_double_quote_is_refused_before_any_sql(tmp_path: Path) -> None:
+    # The name is quoted into the SELECT; a quote in it would end the identifier there
+    # and let the rest of the name run as SQL.
+    db = tmp_path / "erp.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE customers (customer_number TEXT)")
+    conn.close()
+    with pytest.raises(SourceError, match=r"not a table name \(schema\.table\)"):
+        read_database(f"sqlite:///{db}", table='customers" WHERE "1"="1')
