@@ -167,3 +167,15 @@ def test_a_table_name_holding_a_double_quote_is_refused_before_any_sql(tmp_path:
     conn.close()
     with pytest.raises(SourceError, match=r"not a table name \(schema\.table\)"):
         read_database(f"sqlite:///{db}", table='customers" WHERE "1"="1')
+
+
+def test_a_huge_real_in_an_sqlite_table_keeps_its_scientific_form(tmp_path: Path) -> None:
+    # 1.2345678901234567e19 holds 17 significant digits: printed as an integer it would
+    # be 12345678901234567168, digits no one typed, taken for a customer number.
+    db = tmp_path / "erp.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE customers (customer_number REAL)")
+        conn.execute("INSERT INTO customers VALUES (1.2345678901234567e19), (100.0)")
+    conn.close()
+    read = read_database(f"sqlite:///{db}", table="customers")
+    assert set(read.table.frame["c0"].to_list()) == {"100", "1.2345678901234567e+19"}
