@@ -179,3 +179,18 @@ def test_a_huge_real_in_an_sqlite_table_keeps_its_scientific_form(tmp_path: Path
     conn.close()
     read = read_database(f"sqlite:///{db}", table="customers")
     assert set(read.table.frame["c0"].to_list()) == {"100", "1.2345678901234567e+19"}
+
+
+@pytest.mark.parametrize("rows", [("1,2,3", '4,"multi\r\nline"'), ('4,"multi\r\nline"', "1,2,3")])
+def test_a_ragged_row_with_a_cell_of_two_lines_is_listed_wherever_it_stands(
+        tmp_path: Path, rows: tuple[str, str]) -> None:
+    # Its quote is closed: it is a ragged row like any other, left out and listed while
+    # the others are read. As the last row it refused the whole file, saying its quote
+    # was never closed (mutation QA).
+    path = tmp_path / "rag.csv"
+    path.write_bytes(("a,b,c\r\n" + "\r\n".join(rows) + "\r\n").encode())
+    table = read_source(path)
+    ragged = 3 if rows[0] == "1,2,3" else 2
+    assert table.ragged == [(ragged, 2)]
+    assert table.frame.height == 1
+    assert table.frame.row(0)[1:4] == ("1", "2", "3")

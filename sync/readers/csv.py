@@ -303,8 +303,6 @@ def _collect(
                 cells, numbers = [], []
     except _csv.Error as exc:
         raise _split_error(path, number + 1, exc) from None
-    runs_to_end = ragged and ragged[-1][0] == number and any(
-        "\n" in c or "\r" in c for c in record)
     # A quote opened in the last cell leaves the row as wide as the header, so its width
     # tells nothing; its raw lines, split strictly, do (the file ends inside the quote, or
     # a later '"' was taken to close it where no delimiter follows).
@@ -318,9 +316,11 @@ def _collect(
             raise SourceError(
                 f"{path}: row {number} opens a quote that is never closed: the file ends "
                 "inside it (a copy or download cut short?); check the end of the file")
-    if runs_to_end or strict == "unexpected end of data":
+    if strict == "unexpected end of data":
         # The last record ran to the end of the file across line breaks: an unclosed quote
-        # swallowed every row after it. Rejecting one row would hide those rows.
+        # swallowed every row after it. Rejecting one row would hide those rows. (A last
+        # row that is only ragged, its quotes closed, is listed as ragged like any other:
+        # refusing the file for it named a quote that was closed; mutation QA.)
         raise SourceError(
             f"{path}: row {number} opens a quote that is never closed, so every line after "
             "it was read as part of one cell; check the quotes in that row")
