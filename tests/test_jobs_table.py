@@ -176,6 +176,26 @@ def test_a_postgresql_table_is_read_in_utf8_whatever_the_client_encoding(
     assert sorted(read.table.frame.rows()) == [(2, "1", "Dvořák Stroje"), (3, "2", "Öljy Oy")]
 
 
+def test_postgresql_floats_read_as_the_columnar_reader_writes_them(pg_schema: str) -> None:
+    # The server writes 12345678901234567 stored as float8 as 1.2345678901234568e+16, and
+    # 1e15 as 1e+15: the first has a digit no one typed and passed as a key (lower-case
+    # e), the second is exact. As a Parquet float: the scientific form a key field
+    # rejects from 2**53 on (2**24 for a float4), the integer below (mutation QA).
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE {pg_schema}.customers (n TEXT, d FLOAT8, r FLOAT4)")
+        conn.execute(f"INSERT INTO {pg_schema}.customers VALUES "
+                     "('1', 12345678901234567, 123456789), ('2', 1e15, 16777216), "
+                     "('3', 2.5, 0.5), ('4', 'NaN', 'Infinity')")
+    read = read_database(PG_URL, table=f"{pg_schema}.customers")
+    assert sorted(read.table.frame.drop("_row").rows()) == [
+        ("1", "1.2345678901234568E+16", "1.2345679E+8"),
+        ("2", "1000000000000000", "1.6777216E+7"),
+        ("3", "2.5", "0.5"),
+        ("4", None, "#NUM!")]
+
+
 def test_a_table_that_cannot_be_read_is_named_once_in_the_run_line(
         tmp_path: Path, pg_schema: str) -> None:
     # QA: "failed: postgresql://.../db  postgresql://.../db table x: cannot be read".

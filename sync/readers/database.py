@@ -13,8 +13,10 @@ gives the same checksum whatever order the database returns rows in.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import sqlite3
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,15 @@ from typing import Any
 import polars as pl
 
 from sync.errors import RegisterError, SourceError, first_line
-from sync.readers.table import SourceTable, blank_to_null, compose_letters, drop_blank_rows
+from sync.readers.columnar import EXACT_FLOAT32, float32_text
+from sync.readers.table import (
+    EXACT_FLOATS,
+    SourceTable,
+    blank_to_null,
+    compose_letters,
+    drop_blank_rows,
+    imprecise_number_text,
+)
 from sync.writers.register.urls import check_unambiguous, redact_url, scrub
 
 _IDENTIFIER_PART = re.compile(r'^[^"\x00]+$')
@@ -106,7 +116,7 @@ def _sqlite_text(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, float):
-        return str(int(value)) if value.is_integer() and abs(value) < 1e18 else repr(value)
+        return float_text(value)
     if isinstance(value, bytes):
         try:
             return value.decode("utf-8")
@@ -140,7 +150,11 @@ def _read_postgres(db: str, sql: str, label: str) -> tuple[list[str], list[list[
             headers = [d.name for d in cursor.description]
             encoding = conn.info.encoding
             columns = [[_pg_text(result.get_value(r, c), encoding)
-                        for r in range(result.ntuples)] for c in range(result.nfields)]
+                        for r in range(result.ntuples)]
+                       if result.ftype(c) not in _PG_FLOATS else
+                       [_pg_float_text(result.get_value(r, c), _PG_FLOATS[result.ftype(c)])
+                        for r in range(result.ntuples)]
+                       for c in range(result.nfields)]
     except psycopg.Error as exc:
         reason = scrub(first_line(exc), db)
         raise SourceError(f"{label}: cannot be read ({reason})") from None
@@ -149,6 +163,36 @@ def _read_postgres(db: str, sql: str, label: str) -> tuple[list[str], list[list[
 
 def _pg_text(value: bytes | None, encoding: str) -> str | None:
     return None if value is None else value.decode(encoding)
+
+
+_PG_FLOATS = {700: EXACT_FLOAT32, 701: EXACT_FLOATS}  # float4's and float8's type oids
+
+
+def _pg_float_text(value: bytes | None, limit: float) -> str | None:
+    """A float4 or float8 column's value (the server's text, `1.2345678901234568e+16`)
+    as float_text writes it, with the float4's limit and digits for a float4."""
+    if value is None:
+        return None
+    number = float(value.decode("ascii"))
+    if limit == EXACT_FLOAT32 and math.isfinite(number) and abs(number) >= limit:
+        # The server's shortest digits read back as a double: the float4 it was first.
+        return float32_text(struct.unpack("f", struct.pack("f", number))[0])
+    return float_text(number)
+
+
+def float_text(value: float) -> str | None:
+    """A floating-point database value as the columnar reader writes a float: an
+    integer below 2**53 in full (exact), from there the scientific form a spreadsheet
+    shows (`1.2345678901234568E+16`), which a key field rejects as digits lost (printed
+    in full it had digits no one typed, and `1.2345678901234567e+19` passed as a key:
+    mutation QA); NaN is an empty cell, an infinity `#NUM!`."""
+    if math.isnan(value):
+        return None
+    if math.isinf(value):
+        return "#NUM!"
+    if abs(value) >= EXACT_FLOATS:
+        return imprecise_number_text(value)
+    return str(int(value)) if value.is_integer() else repr(value)
 
 
 def _checksum(headers: list[str], frame: pl.DataFrame) -> str:
