@@ -145,6 +145,22 @@ def test_three_nightly_runs(tmp_path: Path) -> None:
     assert third.json()["files"][1]["reason"] == "1 conflict and allow_conflicts is false"
 
 
+def test_a_dry_run_counts_a_second_drop_of_the_same_content_as_a_duplicate(
+        tmp_path: Path) -> None:
+    # The dry run commits nothing, but the real run commits the content once and skips
+    # its copy: the dry run's counts (and exit code) must say what the real run does.
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops = drops_of(tmp_path, "a")
+    shutil.copy(drops / "a.csv", drops / "b.csv")
+    dry = run_cli("run", job, "--dry-run", "--json")
+    assert dry.exit_code == 0, dry.stderr
+    assert [f["would_be"] for f in dry.json()["files"]] == ["committed", "skipped_duplicate"]
+    assert dry.json()["files"][1]["reason"] == \
+        "same content as a file before it in this dry run"
+    real = run_cli("run", job, "--json")
+    assert [f["outcome"] for f in real.json()["files"]] == ["committed", "skipped_duplicate"]
+
+
 def test_reverted_batch_makes_its_file_importable_again(tmp_path: Path) -> None:
     job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
     drops = tmp_path / "drops"
@@ -354,6 +370,9 @@ def test_a_busy_register_leaves_the_file_for_the_next_run(
     assert busy.json()["files"][0]["outcome"] == "failed"
     assert "left for the next run" in busy.json()["files"][0]["reason"]
     assert names(drops) == ["b.csv"]
+    # No report for the batch that was not made, nor its hidden staged file (written
+    # before the commit): a stray one would be left by every busy night.
+    assert names(tmp_path / "out" / "reports") == ["a.report.csv"]
     assert run_cli("run", job).exit_code == 0
     assert sorted(customers(db)) == ["1", "2"]
 
@@ -514,6 +533,56 @@ def test_a_drop_taken_away_before_it_is_read_is_said_to_be_gone(
     record = result.json()["files"][0]
     assert result.exit_code == 0 and record["outcome"] == "left_incomplete"
     assert record["reason"] == "gone from the folder before it was read"
+
+
+def test_a_drop_that_grows_after_its_settle_look_is_left_for_the_next_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A writer that appends between the run's second look and its read: the file is
+    # still being written, and the rows so far must not be committed as the whole file.
+    import sync.jobs.runner as runner
+
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops = drops_of(tmp_path, "a")
+    real_scan = runner.scan_folder
+
+    def scan_then_append(*args: object, **kwargs: object) -> object:
+        scan = real_scan(*args, **kwargs)  # type: ignore[arg-type]
+        with open(drops / "a.csv", "a", encoding="utf-8") as handle:
+            handle.write("2;Beta Oy;Kemi\n")
+        return scan
+
+    monkeypatch.setattr(runner, "scan_folder", scan_then_append)
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 0, result.stderr
+    [record] = result.json()["files"]
+    assert record["outcome"] == "left_incomplete"
+    assert record["reason"] == "changed after the look: still being written"
+    assert names(drops) == ["a.csv"] and not (tmp_path / "r.db").exists()
+
+
+def test_a_drop_that_grows_while_it_is_read_is_left_for_the_next_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The content checked against the register's batches (its checksum) must be the
+    # content previewed: a drop appended to in between is still being written.
+    import sync.jobs.runner as runner
+
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops = drops_of(tmp_path, "a")
+    real_checksum = runner.file_checksum
+
+    def checksum_then_append(path: Path) -> str:
+        checksum = real_checksum(path)
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write("2;Beta Oy;Kemi\n")
+        return checksum
+
+    monkeypatch.setattr(runner, "file_checksum", checksum_then_append)
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 0, result.stderr
+    [record] = result.json()["files"]
+    assert record["outcome"] == "left_incomplete"
+    assert record["reason"] == "changed while being read: still being written"
+    assert names(drops) == ["a.csv"] and not (tmp_path / "r.db").exists()
 
 
 def test_a_duplicate_of_a_batch_with_unapplied_rows_says_so_again(tmp_path: Path) -> None:

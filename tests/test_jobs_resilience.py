@@ -179,6 +179,27 @@ def test_a_log_the_disk_cannot_take_still_has_each_files_line_said(
     assert names(drops) == ["a2.csv"]
 
 
+def test_a_full_disk_that_takes_neither_the_report_nor_the_log_is_still_exit_2(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The disk fills before the first file's report is staged, and the log can't take
+    # the stop's line either: still the full disk's exit 2 and one summary (a second
+    # error while recording the stop must not turn it into an internal error, exit 70).
+    job = write_job(tmp_path, source=SOURCE)
+    drops = drops_of(tmp_path, "a")
+
+    def full(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC),
+                      str(tmp_path / "out" / "reports" / "a.report.csv"))
+
+    monkeypatch.setattr(runner, "stage_new", full)
+    monkeypatch.setattr(runner, "_append_log", full)
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 2, result.stderr
+    assert outcomes(result) == [("a.csv", "failed")]
+    assert result.json()["error"].endswith("a.report.csv: No space left on device")
+    assert names(drops) == ["a.csv"] and not (tmp_path / "r.db").exists()
+
+
 def test_a_stop_after_a_commit_says_the_batch_that_stands_on_stderr(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The report could not be put in place after a1's commit: the log and --json named batch
