@@ -161,6 +161,26 @@ def test_a_dry_run_counts_a_second_drop_of_the_same_content_as_a_duplicate(
     assert [f["outcome"] for f in real.json()["files"]] == ["committed", "skipped_duplicate"]
 
 
+@pytest.mark.parametrize(("limit", "bad_rows", "outcome"), [
+    ("1", 1, "committed"), ("1", 2, "held"),
+    ('"25%"', 1, "committed"), ('"25%"', 2, "held")])
+def test_max_rejected_holds_a_file_only_over_its_limit(
+        tmp_path: Path, limit: str, bad_rows: int, outcome: str) -> None:
+    # docs/jobs.md: held with *more* Rejected rows than max_rejected; at the limit
+    # (1 row, or 1 of 4 rows for 25%) the file is committed.
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0',
+                    policy=f"max_rejected = {limit}")
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    rows = [f"x{n};;Oulu\n" for n in range(bad_rows)]  # a New row without a name
+    rows += [f"{n};Firma {n} Oy;Oulu\n" for n in range(1, 5 - bad_rows)]
+    (drops / "a.csv").write_text(HEADER + "".join(rows))
+    result = run_cli("run", job, "--json")
+    [record] = result.json()["files"]
+    assert (record["outcome"], record["counts"]["rejected"]) == (outcome, bad_rows)
+    assert result.exit_code == 1  # Rejected rows not applied, or a held file
+
+
 def test_reverted_batch_makes_its_file_importable_again(tmp_path: Path) -> None:
     job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
     drops = tmp_path / "drops"

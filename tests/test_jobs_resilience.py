@@ -79,6 +79,35 @@ def test_another_users_unreadable_drop_fails_alone_and_stays_every_night(
         "failed", "committed", "committed", "failed", "committed"]
 
 
+def test_a_committed_drop_that_then_cannot_be_moved_is_exit_1(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Read and committed, then neither linkable nor readable for its copy (its mode
+    # changed meanwhile, say): the batch stands, but the drop stays in the folder,
+    # where every run finds it again; the run's exit code must call someone.
+    job = write_job(tmp_path, source=SOURCE)
+    drops = drops_of(tmp_path, "a1")
+    drop = drops / "a1.csv"
+    real_open, real_link = builtins.open, os.link
+
+    def open_(file: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(file, (str, Path)) and Path(file) == drop:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(file))
+        return real_open(file, *args, **kwargs)
+
+    def link(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
+        if Path(os.fsdecode(src)) == drop:
+            raise PermissionError(errno.EPERM, os.strerror(errno.EPERM), os.fsdecode(src))
+        real_link(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(sources, "open", open_, raising=False)  # only the move's copy
+    monkeypatch.setattr(os, "link", link)
+    result = run_cli("run", job, "--json")
+    assert outcomes(result) == [("a1.csv", "committed")]
+    assert "left in the drop folder" in result.json()["files"][0]["reason"]
+    assert result.exit_code == 1, result.stderr
+    assert names(drops) == ["a1.csv"]
+
+
 def vanishing(real: Any, drop: Path, arg: int = 0) -> Any:
     """`real`, made to remove `drop` first when its argument `arg` is `drop`: another
     process taking the file away at that moment."""
