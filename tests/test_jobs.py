@@ -284,6 +284,22 @@ def test_a_job_whose_own_files_would_be_taken_for_drops_is_refused(
     assert names(tmp_path) == ["job.toml", "reg", "rules.toml"]
 
 
+@pytest.mark.parametrize("key", ["log", "lock"])
+def test_a_log_or_lock_that_is_the_rules_file_is_refused(tmp_path: Path, key: str) -> None:
+    # Appended to (or truncated for a pid) every night, the rule file would be lost.
+    job = write_job(tmp_path, source=FOLDER_SOURCE, extra_job='rules = "rules.toml"')
+    text = job.read_text().replace('log = "out/regsync.jsonl"', "")
+    job.write_text(text.replace("[output]", f'[output]\n{key} = "rules.toml"'))
+    (tmp_path / "rules.toml").write_text("")
+    drops_of(tmp_path, "a")
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 2, result.stderr
+    assert f"[output] {key} {tmp_path.resolve() / 'rules.toml'} is [job] rules" in \
+        result.json()["error"]
+    assert (tmp_path / "rules.toml").read_text() == ""
+    assert names(tmp_path / "drops") == ["a.csv"]
+
+
 def test_relative_paths_are_relative_to_the_job_file(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
