@@ -246,6 +246,11 @@ def test_unreadable_file_is_held_with_its_error_and_the_run_goes_on(tmp_path: Pa
      "settle_seconds must be a number of seconds from 0"),
     (lambda t: t.replace("settle_seconds = 0.3", "settle_seconds = 1e300"),
      "settle_seconds must be a number of seconds from 0"),
+    (lambda t: t.replace("settle_seconds = 0.3", "settle_seconds = true"),
+     "settle_seconds must be a number of seconds from 0"),
+    # Over 100% no file could ever be held: a typo, not a policy.
+    (lambda t: t.replace("[policy]", '[policy]\nmax_rejected = "150%"'), "max_rejected"),
+    (lambda t: t.replace("[policy]", "[policy]\nmax_rejected = -1"), "max_rejected"),
     # The audit trail's who, as --actor: no line break to forge `regsync batches` lines.
     (lambda t: t.replace('actor = "erp-sync"', 'actor = "erp\\n  9 forged"'),
      "[job] actor 'erp\\n  9 forged' holds a control character"),
@@ -262,6 +267,16 @@ def test_a_doubtful_job_file_is_refused_before_anything_is_touched(
     assert len(result.stderr.strip().splitlines()) == 1
     assert names(tmp_path) == ["drops", "job.toml"]
     assert names(tmp_path / "drops") == ["a.csv"]
+
+
+def test_settle_seconds_of_0_and_of_an_hour_are_taken(tmp_path: Path) -> None:
+    # docs/jobs.md: "at most 3600"; both ends are a valid setting.
+    from sync.jobs import load_job
+
+    for seconds in (0, 3600):
+        job = write_job(tmp_path, source=f'folder = "drops"\nsettle_seconds = {seconds}')
+        (tmp_path / "drops").mkdir(exist_ok=True)
+        assert load_job(job).source.settle_seconds == seconds
 
 
 @pytest.mark.parametrize("kept", ["job.toml", "rules.toml"])
@@ -838,8 +853,16 @@ def test_a_report_that_cannot_be_written_stops_the_run_before_the_commit(
     assert [p.name for p in reports.iterdir()] == ["a.report.csv"]
 
 
-def test_a_job_with_an_unknown_database_scheme_never_shows_its_password(tmp_path: Path) -> None:
-    job = write_job(tmp_path, source='db = "mysql://erp:Sekr3t@db.example/crm"\ntable = "c"')
+@pytest.mark.parametrize("where", ["source", "register"])
+def test_a_job_with_an_unknown_database_scheme_never_shows_its_password(
+        tmp_path: Path, where: str) -> None:
+    url = "mysql://erp:Sekr3t@db.example/crm"
+    if where == "source":
+        job = write_job(tmp_path, source=f'db = "{url}"\ntable = "c"')
+    else:
+        job = write_job(tmp_path, source=FOLDER_SOURCE)
+        job.write_text(job.read_text().replace('register = "r.db"', f'register = "{url}"'))
+        (tmp_path / "drops").mkdir()
     result = run_cli("run", job, "--json")
     assert result.exit_code == 2
     assert "mysql://erp@db.example/crm" in result.json()["error"]
