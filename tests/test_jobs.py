@@ -251,6 +251,9 @@ def test_unreadable_file_is_held_with_its_error_and_the_run_goes_on(tmp_path: Pa
     # Over 100% no file could ever be held: a typo, not a policy.
     (lambda t: t.replace("[policy]", '[policy]\nmax_rejected = "150%"'), "max_rejected"),
     (lambda t: t.replace("[policy]", "[policy]\nmax_rejected = -1"), "max_rejected"),
+    # A string is truthy: "false" would have let every Conflict through.
+    (lambda t: t.replace("[policy]", '[policy]\nallow_conflicts = "false"'),
+     "[policy] allow_conflicts must be true or false"),
     # The audit trail's who, as --actor: no line break to forge `regsync batches` lines.
     (lambda t: t.replace('actor = "erp-sync"', 'actor = "erp\\n  9 forged"'),
      "[job] actor 'erp\\n  9 forged' holds a control character"),
@@ -979,6 +982,45 @@ def test_read_options_of_a_table_source_are_refused(tmp_path: Path) -> None:
     assert "[source] header_row applies to folder sources only" in result.json()["error"]
 
 
+@pytest.mark.parametrize(("source", "message"), [
+    # Which one would the run read? Neither is silently dropped.
+    ('folder = "drops"\ndb = "src.db"\ntable = "t"', "needs either folder"),
+    ('db = "src.db"\ntable = "t"\nquery = "SELECT 1"', "exactly one of table or query"),
+])
+def test_a_source_naming_two_things_to_read_is_refused(
+        tmp_path: Path, source: str, message: str) -> None:
+    job = write_job(tmp_path, source=source)
+    drops_of(tmp_path, "a")
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 2, result.stderr
+    assert message in result.json()["error"]
+    assert names(tmp_path) == ["drops", "job.toml"]
+
+
+def test_an_output_folder_this_user_cannot_enter_is_refused_before_any_commit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Write permission on a folder without search (x) permission makes no file in it:
+    # found after the commit, the report could not be put there. (Tests run as root,
+    # whom permissions don't stop: os.access says what a user would be told.)
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops_of(tmp_path, "a")
+    reports = tmp_path / "out" / "reports"
+    reports.mkdir(parents=True)
+    real_access = os.access
+
+    def access(path: object, mode: int, **kwargs: object) -> bool:
+        if mode & os.X_OK and Path(os.fsdecode(path)).resolve() == reports.resolve():
+            return False
+        return real_access(path, mode, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "access", access)
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 2, result.stderr
+    assert "[output] reports" in result.json()["error"]
+    assert "permission" in result.json()["error"]
+    assert not (tmp_path / "r.db").exists() and names(tmp_path / "drops") == ["a.csv"]
+
+
 def test_a_drop_whose_encoding_is_in_doubt_is_held_until_the_job_names_it(
         tmp_path: Path) -> None:
     # Detection reads this Windows-1250 file as Windows-1252 ('Peèenka'), with a doubt
@@ -1311,7 +1353,10 @@ def test_regsync_schema_never_reaches_a_job(tmp_path: Path, pg_url: str,
     assert [b["id"] for b in listed.json()["batches"]] == [1]
 
 
-@pytest.mark.parametrize("name", ["../escaped", "a/b", "x\\ny", "a\\\\b", ".."])
+@pytest.mark.parametrize("name", [
+    "../escaped", "a/b", "x\\ny", "a\\\\b", "..",
+    # A line separator splits the line too, and a right-to-left override disguises it.
+    "x\\u2028y", "\\u202egol.cvs"])
 def test_a_job_name_that_is_a_path_or_more_than_one_line_is_refused(
         tmp_path: Path, name: str) -> None:
     # QA: name = "../escaped" wrote the job's log lock beside the job's folder, "a/b"
