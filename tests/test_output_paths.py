@@ -265,6 +265,7 @@ def test_a_dash_is_not_taken_for_a_file_named_dash(args: tuple[str, ...]) -> Non
 
 @pytest.mark.parametrize(("db", "says"), [
     ("", "the register location (--db or $REGSYNC_DB) is empty"),
+    ("  ", "the register location (--db or $REGSYNC_DB) is empty"),  # not a file "  "
     ("file:new.db", "file:new.db: unknown register URL"),
     (".", ".: the register path names a folder; name the register's file in it (e.g. "
           "./register.db)"),
