@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import threading
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -611,6 +612,29 @@ def test_a_drop_that_grows_after_its_settle_look_is_left_for_the_next_run(
     [record] = result.json()["files"]
     assert record["outcome"] == "left_incomplete"
     assert record["reason"] == "changed after the look: still being written"
+    assert names(drops) == ["a.csv"] and not (tmp_path / "r.db").exists()
+
+
+def test_a_drop_that_grows_during_the_settle_wait_is_left_for_the_next_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A writer that appends between the two looks, then pauses: only the looks tell
+    # the rows so far from the whole file.
+    import sync.jobs.sources as sources
+
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0.3')
+    drops = drops_of(tmp_path, "a")
+
+    def wait_while_written(seconds: float) -> None:
+        with open(drops / "a.csv", "a", encoding="utf-8") as handle:
+            handle.write("2;Beta Oy;Kemi\n")
+
+    # sources' own name for the module: time.sleep stays as it is everywhere else.
+    monkeypatch.setattr(sources, "time", types.SimpleNamespace(sleep=wait_while_written))
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 0, result.stderr
+    [record] = result.json()["files"]
+    assert record["outcome"] == "left_incomplete"
+    assert record["reason"] == "size or time changed within 0.3 s: still being written"
     assert names(drops) == ["a.csv"] and not (tmp_path / "r.db").exists()
 
 
