@@ -378,6 +378,24 @@ def test_python_dash_m_sync_runs_the_same_command(tmp_path: Path) -> None:
     assert json.loads(done.stdout)["new"] == 1
 
 
+def test_a_commit_in_doubt_is_exit_70_not_the_nothing_written_of_2_or_3(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A connection lost while its COMMIT was confirmed (docs/postgresql.md): the batch
+    # may stand, so the exit code must not be one that promises nothing was written.
+    from sync.errors import CommitInDoubtError
+
+    def lost(*_args: object, **_kwargs: object) -> None:
+        raise CommitInDoubtError("the connection was lost during COMMIT: the batch may or "
+                                 "may not have been written")
+
+    monkeypatch.setattr(sync.cli, "commit", lost)
+    source = write_csv(tmp_path / "a.csv", "customer_number;name\n1;Aho Oy\n")
+    result = run_cli("import", source, "--db", tmp_path / "r.db", "--yes", "--json")
+    assert result.exit_code == 70, result.stderr
+    assert result.json()["exit_code"] == 70
+    assert "may or may not have been written" in result.json()["error"]
+
+
 def test_usage_error_under_json_is_still_one_json_object(tmp_path: Path) -> None:
     env = {**os.environ, "REGSYNC_DB": str(tmp_path / "r.db")}
     done = subprocess.run([sys.executable, "-m", "sync", "preview", "--json", "--no-such"],

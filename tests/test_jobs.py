@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import threading
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -145,6 +146,42 @@ def test_three_nightly_runs(tmp_path: Path) -> None:
     assert third.json()["files"][1]["reason"] == "1 conflict and allow_conflicts is false"
 
 
+def test_a_dry_run_counts_a_second_drop_of_the_same_content_as_a_duplicate(
+        tmp_path: Path) -> None:
+    # The dry run commits nothing, but the real run commits the content once and skips
+    # its copy: the dry run's counts (and exit code) must say what the real run does.
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops = drops_of(tmp_path, "a")
+    shutil.copy(drops / "a.csv", drops / "b.csv")
+    dry = run_cli("run", job, "--dry-run", "--json")
+    assert dry.exit_code == 0, dry.stderr
+    assert [f["would_be"] for f in dry.json()["files"]] == ["committed", "skipped_duplicate"]
+    assert dry.json()["files"][1]["reason"] == \
+        "same content as a file before it in this dry run"
+    real = run_cli("run", job, "--json")
+    assert [f["outcome"] for f in real.json()["files"]] == ["committed", "skipped_duplicate"]
+
+
+@pytest.mark.parametrize(("limit", "bad_rows", "outcome"), [
+    ("1", 1, "committed"), ("1", 2, "held"),
+    ('"25%"', 1, "committed"), ('"25%"', 2, "held")])
+def test_max_rejected_holds_a_file_only_over_its_limit(
+        tmp_path: Path, limit: str, bad_rows: int, outcome: str) -> None:
+    # docs/jobs.md: held with *more* Rejected rows than max_rejected; at the limit
+    # (1 row, or 1 of 4 rows for 25%) the file is committed.
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0',
+                    policy=f"max_rejected = {limit}")
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    rows = [f"x{n};;Oulu\n" for n in range(bad_rows)]  # a New row without a name
+    rows += [f"{n};Firma {n} Oy;Oulu\n" for n in range(1, 5 - bad_rows)]
+    (drops / "a.csv").write_text(HEADER + "".join(rows))
+    result = run_cli("run", job, "--json")
+    [record] = result.json()["files"]
+    assert (record["outcome"], record["counts"]["rejected"]) == (outcome, bad_rows)
+    assert result.exit_code == 1  # Rejected rows not applied, or a held file
+
+
 def test_reverted_batch_makes_its_file_importable_again(tmp_path: Path) -> None:
     job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
     drops = tmp_path / "drops"
@@ -210,6 +247,14 @@ def test_unreadable_file_is_held_with_its_error_and_the_run_goes_on(tmp_path: Pa
      "settle_seconds must be a number of seconds from 0"),
     (lambda t: t.replace("settle_seconds = 0.3", "settle_seconds = 1e300"),
      "settle_seconds must be a number of seconds from 0"),
+    (lambda t: t.replace("settle_seconds = 0.3", "settle_seconds = true"),
+     "settle_seconds must be a number of seconds from 0"),
+    # Over 100% no file could ever be held: a typo, not a policy.
+    (lambda t: t.replace("[policy]", '[policy]\nmax_rejected = "150%"'), "max_rejected"),
+    (lambda t: t.replace("[policy]", "[policy]\nmax_rejected = -1"), "max_rejected"),
+    # A string is truthy: "false" would have let every Conflict through.
+    (lambda t: t.replace("[policy]", '[policy]\nallow_conflicts = "false"'),
+     "[policy] allow_conflicts must be true or false"),
     # The audit trail's who, as --actor: no line break to forge `regsync batches` lines.
     (lambda t: t.replace('actor = "erp-sync"', 'actor = "erp\\n  9 forged"'),
      "[job] actor 'erp\\n  9 forged' holds a control character"),
@@ -226,6 +271,16 @@ def test_a_doubtful_job_file_is_refused_before_anything_is_touched(
     assert len(result.stderr.strip().splitlines()) == 1
     assert names(tmp_path) == ["drops", "job.toml"]
     assert names(tmp_path / "drops") == ["a.csv"]
+
+
+def test_settle_seconds_of_0_and_of_an_hour_are_taken(tmp_path: Path) -> None:
+    # docs/jobs.md: "at most 3600"; both ends are a valid setting.
+    from sync.jobs import load_job
+
+    for seconds in (0, 3600):
+        job = write_job(tmp_path, source=f'folder = "drops"\nsettle_seconds = {seconds}')
+        (tmp_path / "drops").mkdir(exist_ok=True)
+        assert load_job(job).source.settle_seconds == seconds
 
 
 @pytest.mark.parametrize("kept", ["job.toml", "rules.toml"])
@@ -246,6 +301,22 @@ def test_a_job_whose_own_files_would_be_taken_for_drops_is_refused(
     assert f"{what} {tmp_path.resolve() / kept} lies in the source folder" in \
         result.json()["error"]
     assert names(tmp_path) == ["job.toml", "reg", "rules.toml"]
+
+
+@pytest.mark.parametrize("key", ["log", "lock"])
+def test_a_log_or_lock_that_is_the_rules_file_is_refused(tmp_path: Path, key: str) -> None:
+    # Appended to (or truncated for a pid) every night, the rule file would be lost.
+    job = write_job(tmp_path, source=FOLDER_SOURCE, extra_job='rules = "rules.toml"')
+    text = job.read_text().replace('log = "out/regsync.jsonl"', "")
+    job.write_text(text.replace("[output]", f'[output]\n{key} = "rules.toml"'))
+    (tmp_path / "rules.toml").write_text("")
+    drops_of(tmp_path, "a")
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 2, result.stderr
+    assert f"[output] {key} {tmp_path.resolve() / 'rules.toml'} is [job] rules" in \
+        result.json()["error"]
+    assert (tmp_path / "rules.toml").read_text() == ""
+    assert names(tmp_path / "drops") == ["a.csv"]
 
 
 def test_relative_paths_are_relative_to_the_job_file(tmp_path: Path,
@@ -354,6 +425,9 @@ def test_a_busy_register_leaves_the_file_for_the_next_run(
     assert busy.json()["files"][0]["outcome"] == "failed"
     assert "left for the next run" in busy.json()["files"][0]["reason"]
     assert names(drops) == ["b.csv"]
+    # No report for the batch that was not made, nor its hidden staged file (written
+    # before the commit): a stray one would be left by every busy night.
+    assert names(tmp_path / "out" / "reports") == ["a.report.csv"]
     assert run_cli("run", job).exit_code == 0
     assert sorted(customers(db)) == ["1", "2"]
 
@@ -514,6 +588,79 @@ def test_a_drop_taken_away_before_it_is_read_is_said_to_be_gone(
     record = result.json()["files"][0]
     assert result.exit_code == 0 and record["outcome"] == "left_incomplete"
     assert record["reason"] == "gone from the folder before it was read"
+
+
+def test_a_drop_that_grows_after_its_settle_look_is_left_for_the_next_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A writer that appends between the run's second look and its read: the file is
+    # still being written, and the rows so far must not be committed as the whole file.
+    import sync.jobs.runner as runner
+
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops = drops_of(tmp_path, "a")
+    real_scan = runner.scan_folder
+
+    def scan_then_append(*args: object, **kwargs: object) -> object:
+        scan = real_scan(*args, **kwargs)  # type: ignore[arg-type]
+        with open(drops / "a.csv", "a", encoding="utf-8") as handle:
+            handle.write("2;Beta Oy;Kemi\n")
+        return scan
+
+    monkeypatch.setattr(runner, "scan_folder", scan_then_append)
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 0, result.stderr
+    [record] = result.json()["files"]
+    assert record["outcome"] == "left_incomplete"
+    assert record["reason"] == "changed after the look: still being written"
+    assert names(drops) == ["a.csv"] and not (tmp_path / "r.db").exists()
+
+
+def test_a_drop_that_grows_during_the_settle_wait_is_left_for_the_next_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A writer that appends between the two looks, then pauses: only the looks tell
+    # the rows so far from the whole file.
+    import sync.jobs.sources as sources
+
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0.3')
+    drops = drops_of(tmp_path, "a")
+
+    def wait_while_written(seconds: float) -> None:
+        with open(drops / "a.csv", "a", encoding="utf-8") as handle:
+            handle.write("2;Beta Oy;Kemi\n")
+
+    # sources' own name for the module: time.sleep stays as it is everywhere else.
+    monkeypatch.setattr(sources, "time", types.SimpleNamespace(sleep=wait_while_written))
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 0, result.stderr
+    [record] = result.json()["files"]
+    assert record["outcome"] == "left_incomplete"
+    assert record["reason"] == "size or time changed within 0.3 s: still being written"
+    assert names(drops) == ["a.csv"] and not (tmp_path / "r.db").exists()
+
+
+def test_a_drop_that_grows_while_it_is_read_is_left_for_the_next_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The content checked against the register's batches (its checksum) must be the
+    # content previewed: a drop appended to in between is still being written.
+    import sync.jobs.runner as runner
+
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops = drops_of(tmp_path, "a")
+    real_checksum = runner.file_checksum
+
+    def checksum_then_append(path: Path) -> str:
+        checksum = real_checksum(path)
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write("2;Beta Oy;Kemi\n")
+        return checksum
+
+    monkeypatch.setattr(runner, "file_checksum", checksum_then_append)
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 0, result.stderr
+    [record] = result.json()["files"]
+    assert record["outcome"] == "left_incomplete"
+    assert record["reason"] == "changed while being read: still being written"
+    assert names(drops) == ["a.csv"] and not (tmp_path / "r.db").exists()
 
 
 def test_a_duplicate_of_a_batch_with_unapplied_rows_says_so_again(tmp_path: Path) -> None:
@@ -733,8 +880,16 @@ def test_a_report_that_cannot_be_written_stops_the_run_before_the_commit(
     assert [p.name for p in reports.iterdir()] == ["a.report.csv"]
 
 
-def test_a_job_with_an_unknown_database_scheme_never_shows_its_password(tmp_path: Path) -> None:
-    job = write_job(tmp_path, source='db = "mysql://erp:Sekr3t@db.example/crm"\ntable = "c"')
+@pytest.mark.parametrize("where", ["source", "register"])
+def test_a_job_with_an_unknown_database_scheme_never_shows_its_password(
+        tmp_path: Path, where: str) -> None:
+    url = "mysql://erp:Sekr3t@db.example/crm"
+    if where == "source":
+        job = write_job(tmp_path, source=f'db = "{url}"\ntable = "c"')
+    else:
+        job = write_job(tmp_path, source=FOLDER_SOURCE)
+        job.write_text(job.read_text().replace('register = "r.db"', f'register = "{url}"'))
+        (tmp_path / "drops").mkdir()
     result = run_cli("run", job, "--json")
     assert result.exit_code == 2
     assert "mysql://erp@db.example/crm" in result.json()["error"]
@@ -849,6 +1004,45 @@ def test_read_options_of_a_table_source_are_refused(tmp_path: Path) -> None:
     result = run_cli("run", job, "--json")
     assert result.exit_code == 2
     assert "[source] header_row applies to folder sources only" in result.json()["error"]
+
+
+@pytest.mark.parametrize(("source", "message"), [
+    # Which one would the run read? Neither is silently dropped.
+    ('folder = "drops"\ndb = "src.db"\ntable = "t"', "needs either folder"),
+    ('db = "src.db"\ntable = "t"\nquery = "SELECT 1"', "exactly one of table or query"),
+])
+def test_a_source_naming_two_things_to_read_is_refused(
+        tmp_path: Path, source: str, message: str) -> None:
+    job = write_job(tmp_path, source=source)
+    drops_of(tmp_path, "a")
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 2, result.stderr
+    assert message in result.json()["error"]
+    assert names(tmp_path) == ["drops", "job.toml"]
+
+
+def test_an_output_folder_this_user_cannot_enter_is_refused_before_any_commit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Write permission on a folder without search (x) permission makes no file in it:
+    # found after the commit, the report could not be put there. (Tests run as root,
+    # whom permissions don't stop: os.access says what a user would be told.)
+    job = write_job(tmp_path, source='folder = "drops"\nsettle_seconds = 0')
+    drops_of(tmp_path, "a")
+    reports = tmp_path / "out" / "reports"
+    reports.mkdir(parents=True)
+    real_access = os.access
+
+    def access(path: object, mode: int, **kwargs: object) -> bool:
+        if mode & os.X_OK and Path(os.fsdecode(path)).resolve() == reports.resolve():
+            return False
+        return real_access(path, mode, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "access", access)
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 2, result.stderr
+    assert "[output] reports" in result.json()["error"]
+    assert "permission" in result.json()["error"]
+    assert not (tmp_path / "r.db").exists() and names(tmp_path / "drops") == ["a.csv"]
 
 
 def test_a_drop_whose_encoding_is_in_doubt_is_held_until_the_job_names_it(
@@ -1207,7 +1401,10 @@ def test_schema_option_with_a_job_of_an_sqlite_register_is_refused(tmp_path: Pat
     assert names(drops) == ["a.csv"]
 
 
-@pytest.mark.parametrize("name", ["../escaped", "a/b", "x\\ny", "a\\\\b", ".."])
+@pytest.mark.parametrize("name", [
+    "../escaped", "a/b", "x\\ny", "a\\\\b", "..",
+    # A line separator splits the line too, and a right-to-left override disguises it.
+    "x\\u2028y", "\\u202egol.cvs"])
 def test_a_job_name_that_is_a_path_or_more_than_one_line_is_refused(
         tmp_path: Path, name: str) -> None:
     # QA: name = "../escaped" wrote the job's log lock beside the job's folder, "a/b"

@@ -85,3 +85,22 @@ def test_a_run_refused_before_the_holder_wrote_its_pid_still_names_it(tmp_path: 
     finally:
         writer.join()
         os.close(holder)
+
+
+def test_a_run_refused_names_the_holders_pid_not_an_earlier_runs_longer_one(
+        tmp_path: Path) -> None:
+    # The lock file is reused: a holder with a shorter pid than the run before it
+    # must not leave that run's digits after its own ("pid 42\n567": two lines).
+    import os
+
+    import pytest
+
+    from sync.jobs.lock import JobRunningError, job_lock
+
+    lock = tmp_path / "job.lock"
+    lock.write_text("1234567890123\n")  # an earlier run's pid (longer than any here)
+    with job_lock(lock, "nightly"):
+        with pytest.raises(JobRunningError) as refused, job_lock(lock, "nightly"):
+            pass
+    assert refused.value.message == f"job nightly is already running, pid {os.getpid()} " \
+                                    f"(lock {lock})"

@@ -79,6 +79,35 @@ def test_another_users_unreadable_drop_fails_alone_and_stays_every_night(
         "failed", "committed", "committed", "failed", "committed"]
 
 
+def test_a_committed_drop_that_then_cannot_be_moved_is_exit_1(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Read and committed, then neither linkable nor readable for its copy (its mode
+    # changed meanwhile, say): the batch stands, but the drop stays in the folder,
+    # where every run finds it again; the run's exit code must call someone.
+    job = write_job(tmp_path, source=SOURCE)
+    drops = drops_of(tmp_path, "a1")
+    drop = drops / "a1.csv"
+    real_open, real_link = builtins.open, os.link
+
+    def open_(file: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(file, (str, Path)) and Path(file) == drop:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(file))
+        return real_open(file, *args, **kwargs)
+
+    def link(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
+        if Path(os.fsdecode(src)) == drop:
+            raise PermissionError(errno.EPERM, os.strerror(errno.EPERM), os.fsdecode(src))
+        real_link(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(sources, "open", open_, raising=False)  # only the move's copy
+    monkeypatch.setattr(os, "link", link)
+    result = run_cli("run", job, "--json")
+    assert outcomes(result) == [("a1.csv", "committed")]
+    assert "left in the drop folder" in result.json()["files"][0]["reason"]
+    assert result.exit_code == 1, result.stderr
+    assert names(drops) == ["a1.csv"]
+
+
 def vanishing(real: Any, drop: Path, arg: int = 0) -> Any:
     """`real`, made to remove `drop` first when its argument `arg` is `drop`: another
     process taking the file away at that moment."""
@@ -177,6 +206,27 @@ def test_a_log_the_disk_cannot_take_still_has_each_files_line_said(
         f"committed: {drops / 'a1.csv'}  batch 1; 1 new; -> {tmp_path / 'out/done/a1.csv'}",
         f"job nightly: stopped: {log}: No space left on device; 1 committed; exit 2"]
     assert names(drops) == ["a2.csv"]
+
+
+def test_a_full_disk_that_takes_neither_the_report_nor_the_log_is_still_exit_2(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The disk fills before the first file's report is staged, and the log can't take
+    # the stop's line either: still the full disk's exit 2 and one summary (a second
+    # error while recording the stop must not turn it into an internal error, exit 70).
+    job = write_job(tmp_path, source=SOURCE)
+    drops = drops_of(tmp_path, "a")
+
+    def full(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC),
+                      str(tmp_path / "out" / "reports" / "a.report.csv"))
+
+    monkeypatch.setattr(runner, "stage_new", full)
+    monkeypatch.setattr(runner, "_append_log", full)
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == 2, result.stderr
+    assert outcomes(result) == [("a.csv", "failed")]
+    assert result.json()["error"].endswith("a.report.csv: No space left on device")
+    assert names(drops) == ["a.csv"] and not (tmp_path / "r.db").exists()
 
 
 def test_a_stop_after_a_commit_says_the_batch_that_stands_on_stderr(

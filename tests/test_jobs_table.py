@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import uuid
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from sync.errors import SourceError
 from sync.readers.database import read_database
 from sync.writers.register.urls import redact_url
 from tests.conftest import customers, report_rows, run_cli
@@ -207,6 +209,33 @@ def test_a_table_that_cannot_be_read_is_named_once_in_the_run_line(
     assert line.count(PG_URL) == 1
     # The log and the JSON keep the whole reason, which names the source.
     assert result.json()["files"][0]["reason"].startswith(f"{PG_URL} table {pg_schema}")
+
+
+@pytest.mark.parametrize(("raised", "code"), [
+    (SourceError("cannot be read (no such table)"), 1),  # the table fails alone
+    (OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), 2),  # the run stops at it
+])
+def test_a_table_that_fails_or_stops_the_run_never_shows_the_urls_password(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raised: Exception,
+        code: int) -> None:
+    # The failed line names the source by its URL: without its password, in the log
+    # (which monitors read and keep) as on stderr and in the JSON. No server is needed:
+    # the read itself is what fails.
+    import sync.jobs.runner as runner
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise raised
+
+    monkeypatch.setattr(runner, "read_database", refused)
+    url = "postgresql://erp:Sekr3tPW@127.0.0.1:5432/crm?sslpassword=Sekr3tKey"
+    job = write_job(tmp_path, source=f'db = "{url}"\ntable = "customers"')
+    result = run_cli("run", job, "--json")
+    assert result.exit_code == code, result.stderr
+    [record] = result.json()["files"]
+    assert record["outcome"] == "failed"
+    assert record["file"] == "postgresql://erp@127.0.0.1:5432/crm"
+    log = (tmp_path / "out" / "regsync.jsonl").read_text(encoding="utf-8")
+    assert "Sekr3t" not in result.stdout + result.stderr + log
 
 
 def test_a_commit_landing_while_a_table_is_read_leaves_it_for_the_next_run(

@@ -46,6 +46,19 @@ def test_an_export_never_writes_over_the_register(source: Path, tmp_path: Path) 
     assert run_cli("export", tmp_path / "out.csv", "--db", db).exit_code == 0
 
 
+def test_an_output_naming_the_register_through_a_linked_folder_is_refused(
+        source: Path, tmp_path: Path) -> None:
+    # alias/r.db is r.db by another spelling: the export, renamed over it, would have
+    # replaced the register with a CSV file.
+    db = tmp_path / "r.db"
+    assert run_cli("import", source, "--db", db, "--yes").exit_code == 0
+    before = db.read_bytes()
+    (tmp_path / "alias").symlink_to(tmp_path, target_is_directory=True)
+    result = run_cli("export", tmp_path / "alias" / "r.db", "--db", db, "--format", "csv")
+    assert result.exit_code == 2 and "is the register" in result.stderr
+    assert db.read_bytes() == before
+
+
 @pytest.mark.parametrize("suffix", ["-journal", "-wal", "-shm"])
 def test_no_output_takes_the_name_of_a_file_sqlite_keeps_beside_the_register(
         source: Path, tmp_path: Path, suffix: str) -> None:
@@ -265,6 +278,7 @@ def test_a_dash_is_not_taken_for_a_file_named_dash(args: tuple[str, ...]) -> Non
 
 @pytest.mark.parametrize(("db", "says"), [
     ("", "the register location (--db or $REGSYNC_DB) is empty"),
+    ("  ", "the register location (--db or $REGSYNC_DB) is empty"),  # not a file "  "
     ("file:new.db", "file:new.db: unknown register URL"),
     (".", ".: the register path names a folder; name the register's file in it (e.g. "
           "./register.db)"),

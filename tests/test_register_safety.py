@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from sync.errors import RegisterError
 from sync.plan import Plan
 from sync.types import FIELDS
 from sync.writers.register import open_register
@@ -509,6 +510,25 @@ def test_a_short_password_is_masked_without_garbling_the_message():
     url = "postgresql://u:e@h/db"
     assert scrub('connection failed: token "u:e@h" refused', url) == \
         'connection failed: token "u:***@h" refused'
+
+
+def test_a_percent_encoded_password_is_masked_as_the_server_reads_it():
+    # libpq decodes %21 before it sends the password: a driver's message quoting it
+    # has "S3cr!tPW", which the URL spells "S3cr%21tPW".
+    from sync.writers.register.urls import scrub
+
+    for url in ("postgresql://u:S3cr%21tPW@h/db", "postgresql://u@h/db?password=S3cr%21tPW"):
+        assert scrub('password "S3cr!tPW" refused', url) == 'password "***" refused'
+
+
+def test_a_schema_name_of_63_characters_is_taken_and_one_of_64_refused():
+    # PostgreSQL keeps 63 bytes of a name (NAMEDATALEN - 1): 63 is the longest it keeps
+    # whole.
+    from sync.writers.register.urls import parse_url
+
+    assert parse_url(f"postgresql://u@h/db?schema={'s' * 63}")[1] == "s" * 63
+    with pytest.raises(RegisterError, match="is 64 characters long"):
+        parse_url(f"postgresql://u@h/db?schema={'s' * 64}")
 
 
 def test_a_password_given_as_a_url_parameter_is_never_shown(pg_url: str, tmp_path: Path):
