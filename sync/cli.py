@@ -34,7 +34,7 @@ from sync.commit_rows import CommitRows, open_for_commit
 from sync.errors import RegisterError, UsageError
 from sync.output_paths import check_output, replace_atomically, replace_with, temp_beside
 from sync.plan import Plan, new_col, old_col
-from sync.signals import StoppedAfterCommit
+from sync.signals import StoppedAfterCommit, last_word
 from sync.types import COUNT_KEYS, CUSTOMER_TYPES, FORMATS, HEADER_LANGUAGES, LABEL_LAYOUTS
 from sync.wording import counted, first_of
 from sync.writers.register import open_register, redact_url, register_exists
@@ -613,6 +613,7 @@ def main() -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
+        last_word()
         as_json = "--json" in sys.argv[1:]
         message = _misplaced(exc) or exc.format_message()
         say(f"regsync: error: {message}", sys.stderr)

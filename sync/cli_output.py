@@ -18,7 +18,13 @@ from typing import Any, TextIO
 import click
 
 from sync.errors import EXIT_INTERNAL, OUT_OF_MEMORY, RegsyncError, first_line
-from sync.signals import EXIT_TERMINATED, StoppedAfterCommit, Terminated, sigterm_interrupts
+from sync.signals import (
+    EXIT_TERMINATED,
+    StoppedAfterCommit,
+    Terminated,
+    last_word,
+    sigterm_interrupts,
+)
 from sync.wording import actor_problem, shown
 
 EXIT_UNREADABLE = 2
@@ -229,6 +235,7 @@ def fail(as_json: bool, message: str, code: int) -> None:
     """Print one error line (and the JSON error object under --json), then exit. The
     line shows the characters that don't show escaped (`\\r`, `\\x1b`): a value it
     quotes (a customer number with a CR, QA) can't overwrite or colour the terminal."""
+    last_word()
     say(f"regsync: error: {shown(message)}", sys.stderr)
     if as_json:
         say(json.dumps({"error": message, "exit_code": code}, ensure_ascii=False))

@@ -54,6 +54,16 @@ def sigterm_interrupts() -> Iterator[None]:
 _depth = 0  # sigterm_interrupts blocks open
 
 
+def last_word() -> None:
+    """The command's last line (an error's) comes next: from here, in a process that
+    ends with the command, SIGTERM and Ctrl-C are ignored, so that the exit code is the
+    one the line gives (mutation QA: a stop while an error line's command exited ended
+    it with 143, or 130 and a traceback). Main thread only, as every handler."""
+    if ignore_when_done and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 _held = False  # inside sigterm_held: a SIGTERM is noted, not raised
 _pending = False  # a SIGTERM came while held
 

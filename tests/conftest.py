@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +36,18 @@ def _in_a_folder_of_its_own(tmp_path_factory: pytest.TempPathFactory,
     # (set first: monkeypatch records only a variable it changes, and restores that)
     monkeypatch.setenv("REGSYNC_SCHEMA", "")
     monkeypatch.delenv("REGSYNC_SCHEMA")
+
+
+@pytest.fixture(autouse=True)
+def _ctrl_c_raises() -> Iterator[None]:
+    """Ctrl-C (SIGINT) raises KeyboardInterrupt in every test, as in a terminal: a test
+    suite started in the background (`nohup ... &`, some CI runners) inherits SIGINT
+    ignored, and the tests that stop a command with it then saw nothing (mutation QA)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @dataclass
