@@ -165,6 +165,14 @@ CASES = [
     ("1:30", "01:31:00", None), ("1:30", "1:30:00 PM", None), ("1:30", "13:30:00", None),
     ("TRUE", "0", None), ("TRUE", "FALSE", None), ("pravda", "NEPRAVDA", None),
     ("Oy True Ab", "OY TRUE AB", None), ("1001", "1001.0", None),
+    # No date a spreadsheet writes: its day and month run into the year.
+    ("1.12.", "1.122026", None), ("1.122026", "01.12.2026", None),
+    # No time a spreadsheet writes: a 24-hour clock with PM, minutes past 59.
+    ("13:30", "13:30 PM", None), ("1:90", "01:90:00", None),
+    # No fraction: a zero under the line is no number to compare (nor a crash).
+    ("1 1/0", "1", None),
+    # No number: two minus signs are text to a spreadsheet.
+    ("--5", "-5", None), ("(5-)", "-5", None),
 ]
 
 
