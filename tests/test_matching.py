@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import polars as pl
@@ -299,6 +300,16 @@ def test_spreadsheet_damage_alone_is_no_change(seeded, tmp_path):
 def test_group_names_compare_ignoring_case(seeded, tmp_path):
     row = one(seeded, tmp_path, "customer_number;customer_group", "1001;HELSINKI")
     assert row["status"] == "No change"
+
+
+def test_a_groups_key_in_the_register_is_its_name_as_str_lower_gives_it(db, tmp_path):
+    # Every version stores a group's key as str.lower() of its name (sync.groupkey): a
+    # key computed otherwise (casefold: 'Straße' -> 'strasse') would miss the groups of
+    # registers written before, and their customers would be moved into new groups.
+    load_register(db, "customer_number;name;customer_group\n1;A Oy;Straße\n", tmp_path)
+    with sqlite3.connect(db) as connection:
+        keys = connection.execute("SELECT name, name_key FROM groups ORDER BY name").fetchall()
+    assert keys == [("Straße", "straße")]
 
 
 def test_email_domain_case_is_ignored_but_local_part_is_not(seeded, tmp_path):
@@ -1336,3 +1347,18 @@ def test_notes_whose_long_lines_a_spreadsheet_broke_keep_the_registers(register_
     assert rows[2]["message"] == (
         "notes: kept the register's value (20002 characters): the file has it with line "
         "breaks a spreadsheet put into its lines of more than 16367 characters")
+
+
+def test_a_name_matches_with_its_white_space_collapsed_whatever_its_normaliser(db, tmp_path):
+    # Spec section 4: a name matches in its normalised form, case ignored and whitespace
+    # runs collapsed. A rule file may give the name a normaliser that keeps tabs and
+    # no-break spaces ("text"); the name's matching key collapses them all the same.
+    rules = write_csv(tmp_path / "rules.toml", '[fields.name]\nnormaliser = "text"\n')
+    seed = write_csv(tmp_path / "seed.csv", "customer_number;name\n1001;Anna Aho\n")
+    assert run_cli("import", seed, "--db", db, "--yes", "--rules", rules).exit_code == 0
+    source = write_csv(tmp_path / "s.csv", "name;city\nANNA\t\u00a0Aho;Oulu\n")
+    result = run_cli("preview", source, "--db", db, "--rules", rules,
+                     "--report", tmp_path / "rep.csv")
+    assert result.exit_code == 0, result.stderr
+    row = report_rows(tmp_path / "rep.csv")[0]
+    assert (row["status"], row["customer_number"]) == ("Modified", "1001")
