@@ -388,6 +388,8 @@ def test_a_row_without_country_warns_when_its_customer_is_in_another_country(see
     # customer's phone is read as a Finnish number. The status stays; the row says so.
     execute_sql(seeded, "UPDATE {customers} SET country = 'SE', phone = '+468123456' "
                         "WHERE customer_number = '1002'")
+    # A customer whose country is the default one is read as its own.
+    execute_sql(seeded, "UPDATE {customers} SET country = 'FI' WHERE customer_number = '1001'")
     rows = preview_rows(seeded, tmp_path, "customer_number;phone;country\n"
                                           "1002;08 123 456;\n"      # read as FI: changes
                                           "1001;040 123 4567;\n")   # a FI customer
@@ -709,6 +711,28 @@ def test_a_totals_row_that_becomes_new_says_what_it_looks_like(seeded, tmp_path)
                                   "row, not a customer; delete the row if it is one")
     assert "totals row" in rows[3]["message"] and "totals row" in rows[6]["message"]
     assert "totals" not in rows[4]["message"] and "totals" not in rows[5]["message"]
+
+
+def test_a_customer_named_like_a_totals_row_is_not_doubted_once_in_the_register(db,
+                                                                                tmp_path):
+    # Only a New row may be a totals row that became a customer: a customer named 'Total'
+    # that a row reaches by its number is one, and its every import says nothing of it.
+    load_register(db, "customer_number;name\n1;Total\n2;Summa 5\n", tmp_path)
+    rows = preview_rows(db, tmp_path, "customer_number;name;city\n1;Total;Oulu\n2;Summa 5;\n")
+    assert [rows[n]["status"] for n in (2, 3)] == ["Modified", "No change"]
+    assert "totals" not in rows[2]["message"] + rows[3]["message"]
+
+
+def test_a_row_that_stores_nothing_says_nothing_of_its_placeholders(db, tmp_path):
+    # A placeholder is said where a row would store it; a Rejected or Conflict row
+    # stores nothing, and its message is why.
+    load_register(db, "customer_number;name\n1;A Oy\n", tmp_path)
+    rows = preview_rows(db, tmp_path, "customer_number;name;business_id;street_address\n"
+                                      "1;-;1234567-8;-\n1;A Oy;;?\n")
+    assert [rows[n]["status"] for n in (2, 3)] == ["Rejected", "Modified"]
+    assert "placeholder" not in rows[2]["message"]
+    # Row 3 is not the Conflict 'same customer as row 2': a Rejected row claims nothing.
+    assert "street_address '?'" in rows[3]["message"]
 
 
 def test_a_phone_with_a_letter_never_becomes_another_number(db, tmp_path):
@@ -1086,15 +1110,15 @@ def test_a_placeholder_stored_as_a_value_is_said(register_url, tmp_path):
                                               "1002;Matti Virtanen;Katu 1\n")
     assert run_cli("import", first, "--db", db, "--yes").exit_code == 0
     rows = preview_rows(db, tmp_path, "customer_number;name;street_address;customer_group;"
-                                      "einvoice_address\n1002;-;?;-;N/A\n-;Uusi Oy;;;\n"
+                                      "einvoice_address\n1002;-;?;-;N/A\n-;Uusi Oy;;;N.A.\n"
                                       "1003;Ab -;A - B;;\n1004;***;B/1;;\n")
     assert (rows[2]["status"], rows[2]["message"]) == (
         "Modified", "placeholders for no value, stored as values: name '-', street_address "
                     "'?', customer_group '-', einvoice_address 'N/A'; leave a cell empty to "
                     "store nothing")
     assert (rows[3]["status"], rows[3]["message"]) == (
-        "New", "placeholders for no value, stored as values: customer_number '-'; leave a "
-               "cell empty to store nothing")
+        "New", "placeholders for no value, stored as values: customer_number '-', "
+               "einvoice_address 'N.A.'; leave a cell empty to store nothing")
     assert (rows[4]["status"], rows[4]["message"]) == ("New", "")
     assert (rows[5]["status"], rows[5]["message"]) == ("New", "")  # a rating, a code
     # A placeholder the register has already is no change, and says nothing.
