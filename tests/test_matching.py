@@ -611,6 +611,43 @@ def test_a_group_name_that_lost_characters_as_question_marks_is_the_groups(seede
     assert result.stdout.splitlines()[-1].endswith("; groups created: Helsinki?")
 
 
+def test_a_group_named_with_a_question_mark_that_the_register_has_is_that_group(db,
+                                                                               tmp_path):
+    # A '?' group stands for another only where no group has its name: a register
+    # holding '?esko' (created by an older file) keeps its customers in it.
+    load_register(db, "customer_number;name;customer_group\n1;A Oy;Česko\n2;B Oy;?esko\n",
+                  tmp_path)
+    rows = preview_rows(db, tmp_path, "customer_number;customer_group\n2;?esko\n")
+    assert (rows[2]["status"], rows[2]["message"]) == ("No change", "")
+
+
+def test_a_conflict_keeps_its_reason_beside_a_group_that_lost_characters(db, tmp_path):
+    # A group that fits two groups once its '?' is read makes a matched or New row a
+    # Conflict; a row that is a Conflict already is so for its own reason, which stays.
+    load_register(db, "customer_number;name;business_id;customer_group\n"
+                      "1;Kavárna Oy;0112038-9;Praha ☕\n2;Telefony Oy;;Praha ☎\n", tmp_path)
+    rows = preview_rows(db, tmp_path, "customer_number;name;business_id;customer_group\n"
+                                      "7;Kavárna Oy;0112038-9;Praha ?\n")
+    assert rows[2]["status"] == "Conflict"
+    assert rows[2]["message"].startswith("number 7 is unknown, but business_id 0112038-9")
+
+
+def test_a_group_in_another_case_is_no_value_a_spreadsheet_retyped(db, tmp_path):
+    # 'PRAVDA' is Czech for TRUE, a word a spreadsheet re-types; but a group differing
+    # only in case is the same group (spec section 2): nothing kept, nothing said.
+    load_register(db, "customer_number;name;customer_group\n1;A Oy;Pravda\n", tmp_path)
+    rows = preview_rows(db, tmp_path, "customer_number;customer_group\n1;PRAVDA\n")
+    assert (rows[2]["status"], rows[2]["message"]) == ("No change", "")
+
+
+def test_a_name_whose_words_lost_letters_past_their_first_four_is_found(db, tmp_path):
+    # 'Pavl?na' keeps the block 'pavl' of 'Pavlína'; 'R??i?kov?' keeps none.
+    load_register(db, "customer_number;name\n1;Pavlína Růžičková\n", tmp_path)
+    rows = preview_rows(db, tmp_path, "name\nPavl?na R??i?kov?\n")
+    assert rows[2]["status"] == "Conflict"
+    assert rows[2]["message"].endswith("it may be customer 1 'Pavlína Růžičková'")
+
+
 def test_a_new_name_that_lost_characters_as_question_marks_is_a_conflict(seeded, tmp_path):
     # A name-only row 'Dvo?ák Anna' from a Windows-1252 file became a second customer
     # beside 'Dvořák Anna' (flagged as a possible duplicate at best: '?apek Karel' has
