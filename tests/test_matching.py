@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sync.lost_characters import CELL_LIMIT, cut_by_a_cell
 from sync.matchers.fuzzy import _comparable, _form_tokens, strip_legal_forms
 from sync.rules import load_rules
 from sync.writers.register import open_register
@@ -1320,6 +1321,14 @@ def test_an_unknown_number_that_is_a_customers_rounded_by_a_spreadsheet_is_a_con
     again = write_csv(tmp_path / "again.csv", "customer_number;name\n7350012345678900;D Oy\n")
     assert run_cli("import", again, "--db", db, "--yes").exit_code == 0
     assert run_cli("import", again, "--db", db, "--yes").exit_code == 0
+
+
+def test_a_cell_one_unit_short_is_a_cut_only_before_a_character_of_two_units() -> None:
+    # A cell cut at CELL_LIMIT UTF-16 units holds one less where the next character
+    # (an emoji) would be split; one less before any other character is an edit.
+    head = "x" * (CELL_LIMIT - 1)
+    assert cut_by_a_cell(head, head + "\U0001f600" + "y" * 100)
+    assert not cut_by_a_cell(head, head + "zy" + "y" * 100)
 
 
 def test_notes_a_cell_cut_in_utf16_units_or_at_a_space_keep_the_registers(register_url,
