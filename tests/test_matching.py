@@ -633,6 +633,16 @@ def test_a_conflict_keeps_its_reason_beside_a_group_that_lost_characters(db, tmp
     assert rows[2]["message"].startswith("number 7 is unknown, but business_id 0112038-9")
 
 
+def test_a_rejected_row_stays_rejected_beside_a_number_that_lost_letters(db, tmp_path):
+    # Only a New row whose number may be a customer's with letters lost as '?' becomes a
+    # Conflict; a row Rejected for its own reason, with the same number, stays so.
+    load_register(db, "customer_number;name\nŘK-7;Řezník s.r.o.\n", tmp_path)
+    rows = preview_rows(db, tmp_path, "customer_number;name;business_id\n"
+                                      "?K-7;Nový Oy;\n?K-7;Jiný Oy;1234567-8\n")
+    assert [rows[n]["status"] for n in (2, 3)] == ["Conflict", "Rejected"]
+    assert rows[3]["message"].startswith("business_id: invalid FI business ID")
+
+
 def test_a_group_in_another_case_is_no_value_a_spreadsheet_retyped(db, tmp_path):
     # 'PRAVDA' is Czech for TRUE, a word a spreadsheet re-types; but a group differing
     # only in case is the same group (spec section 2): nothing kept, nothing said.
