@@ -173,6 +173,13 @@ def test_a_word_block_is_not_read_when_its_prefix_block_pairs_the_same_names() -
     assert sorted(register.read) == ["leht", "puut"]
 
 
+def test_a_word_of_digits_only_is_no_block() -> None:
+    # A number in a name (a street number, a year: 'Talo 2000 Oy') is shared by customers
+    # with nothing else in common: a block of it would pair them all for nothing.
+    blocks = word_blocks(pl.Series([7]), pl.Series([["talo", "2000", "k2", "kahvila"]]))
+    assert sorted(blocks["block"].to_list()) == ["k2", "kahv", "kahvila", "talo"]
+
+
 def test_a_new_row_whose_name_has_no_words_does_not_shift_the_others(tmp_path: Path) -> None:
     # The scan used to drop wordless names from its list of comparison texts, so every
     # later row was scored by the next row's name (or the scan failed with IndexError).

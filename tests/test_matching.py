@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import polars as pl
@@ -9,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sync.lost_characters import CELL_LIMIT, cut_by_a_cell
 from sync.matchers.fuzzy import _comparable, _form_tokens, strip_legal_forms
 from sync.rules import load_rules
 from sync.writers.register import open_register
@@ -301,6 +303,16 @@ def test_group_names_compare_ignoring_case(seeded, tmp_path):
     assert row["status"] == "No change"
 
 
+def test_a_groups_key_in_the_register_is_its_name_as_str_lower_gives_it(db, tmp_path):
+    # Every version stores a group's key as str.lower() of its name (sync.groupkey): a
+    # key computed otherwise (casefold: 'Straße' -> 'strasse') would miss the groups of
+    # registers written before, and their customers would be moved into new groups.
+    load_register(db, "customer_number;name;customer_group\n1;A Oy;Straße\n", tmp_path)
+    with sqlite3.connect(db) as connection:
+        keys = connection.execute("SELECT name, name_key FROM groups ORDER BY name").fetchall()
+    assert keys == [("Straße", "straße")]
+
+
 def test_email_domain_case_is_ignored_but_local_part_is_not(seeded, tmp_path):
     assert one(seeded, tmp_path, "customer_number;email",
                "1001;info@AURINKO.example")["status"] == "No change"
@@ -377,6 +389,8 @@ def test_a_row_without_country_warns_when_its_customer_is_in_another_country(see
     # customer's phone is read as a Finnish number. The status stays; the row says so.
     execute_sql(seeded, "UPDATE {customers} SET country = 'SE', phone = '+468123456' "
                         "WHERE customer_number = '1002'")
+    # A customer whose country is the default one is read as its own.
+    execute_sql(seeded, "UPDATE {customers} SET country = 'FI' WHERE customer_number = '1001'")
     rows = preview_rows(seeded, tmp_path, "customer_number;phone;country\n"
                                           "1002;08 123 456;\n"      # read as FI: changes
                                           "1001;040 123 4567;\n")   # a FI customer
@@ -598,6 +612,53 @@ def test_a_group_name_that_lost_characters_as_question_marks_is_the_groups(seede
     assert result.stdout.splitlines()[-1].endswith("; groups created: Helsinki?")
 
 
+def test_a_group_named_with_a_question_mark_that_the_register_has_is_that_group(db,
+                                                                               tmp_path):
+    # A '?' group stands for another only where no group has its name: a register
+    # holding '?esko' (created by an older file) keeps its customers in it.
+    load_register(db, "customer_number;name;customer_group\n1;A Oy;Česko\n2;B Oy;?esko\n",
+                  tmp_path)
+    rows = preview_rows(db, tmp_path, "customer_number;customer_group\n2;?esko\n")
+    assert (rows[2]["status"], rows[2]["message"]) == ("No change", "")
+
+
+def test_a_conflict_keeps_its_reason_beside_a_group_that_lost_characters(db, tmp_path):
+    # A group that fits two groups once its '?' is read makes a matched or New row a
+    # Conflict; a row that is a Conflict already is so for its own reason, which stays.
+    load_register(db, "customer_number;name;business_id;customer_group\n"
+                      "1;Kavárna Oy;0112038-9;Praha ☕\n2;Telefony Oy;;Praha ☎\n", tmp_path)
+    rows = preview_rows(db, tmp_path, "customer_number;name;business_id;customer_group\n"
+                                      "7;Kavárna Oy;0112038-9;Praha ?\n")
+    assert rows[2]["status"] == "Conflict"
+    assert rows[2]["message"].startswith("number 7 is unknown, but business_id 0112038-9")
+
+
+def test_a_rejected_row_stays_rejected_beside_a_number_that_lost_letters(db, tmp_path):
+    # Only a New row whose number may be a customer's with letters lost as '?' becomes a
+    # Conflict; a row Rejected for its own reason, with the same number, stays so.
+    load_register(db, "customer_number;name\nŘK-7;Řezník s.r.o.\n", tmp_path)
+    rows = preview_rows(db, tmp_path, "customer_number;name;business_id\n"
+                                      "?K-7;Nový Oy;\n?K-7;Jiný Oy;1234567-8\n")
+    assert [rows[n]["status"] for n in (2, 3)] == ["Conflict", "Rejected"]
+    assert rows[3]["message"].startswith("business_id: invalid FI business ID")
+
+
+def test_a_group_in_another_case_is_no_value_a_spreadsheet_retyped(db, tmp_path):
+    # 'PRAVDA' is Czech for TRUE, a word a spreadsheet re-types; but a group differing
+    # only in case is the same group (spec section 2): nothing kept, nothing said.
+    load_register(db, "customer_number;name;customer_group\n1;A Oy;Pravda\n", tmp_path)
+    rows = preview_rows(db, tmp_path, "customer_number;customer_group\n1;PRAVDA\n")
+    assert (rows[2]["status"], rows[2]["message"]) == ("No change", "")
+
+
+def test_a_name_whose_words_lost_letters_past_their_first_four_is_found(db, tmp_path):
+    # 'Pavl?na' keeps the block 'pavl' of 'Pavlína'; 'R??i?kov?' keeps none.
+    load_register(db, "customer_number;name\n1;Pavlína Růžičková\n", tmp_path)
+    rows = preview_rows(db, tmp_path, "name\nPavl?na R??i?kov?\n")
+    assert rows[2]["status"] == "Conflict"
+    assert rows[2]["message"].endswith("it may be customer 1 'Pavlína Růžičková'")
+
+
 def test_a_new_name_that_lost_characters_as_question_marks_is_a_conflict(seeded, tmp_path):
     # A name-only row 'Dvo?ák Anna' from a Windows-1252 file became a second customer
     # beside 'Dvořák Anna' (flagged as a possible duplicate at best: '?apek Karel' has
@@ -698,6 +759,28 @@ def test_a_totals_row_that_becomes_new_says_what_it_looks_like(seeded, tmp_path)
                                   "row, not a customer; delete the row if it is one")
     assert "totals row" in rows[3]["message"] and "totals row" in rows[6]["message"]
     assert "totals" not in rows[4]["message"] and "totals" not in rows[5]["message"]
+
+
+def test_a_customer_named_like_a_totals_row_is_not_doubted_once_in_the_register(db,
+                                                                                tmp_path):
+    # Only a New row may be a totals row that became a customer: a customer named 'Total'
+    # that a row reaches by its number is one, and its every import says nothing of it.
+    load_register(db, "customer_number;name\n1;Total\n2;Summa 5\n", tmp_path)
+    rows = preview_rows(db, tmp_path, "customer_number;name;city\n1;Total;Oulu\n2;Summa 5;\n")
+    assert [rows[n]["status"] for n in (2, 3)] == ["Modified", "No change"]
+    assert "totals" not in rows[2]["message"] + rows[3]["message"]
+
+
+def test_a_row_that_stores_nothing_says_nothing_of_its_placeholders(db, tmp_path):
+    # A placeholder is said where a row would store it; a Rejected or Conflict row
+    # stores nothing, and its message is why.
+    load_register(db, "customer_number;name\n1;A Oy\n", tmp_path)
+    rows = preview_rows(db, tmp_path, "customer_number;name;business_id;street_address\n"
+                                      "1;-;1234567-8;-\n1;A Oy;;?\n")
+    assert [rows[n]["status"] for n in (2, 3)] == ["Rejected", "Modified"]
+    assert "placeholder" not in rows[2]["message"]
+    # Row 3 is not the Conflict 'same customer as row 2': a Rejected row claims nothing.
+    assert "street_address '?'" in rows[3]["message"]
 
 
 def test_a_phone_with_a_letter_never_becomes_another_number(db, tmp_path):
@@ -1075,15 +1158,15 @@ def test_a_placeholder_stored_as_a_value_is_said(register_url, tmp_path):
                                               "1002;Matti Virtanen;Katu 1\n")
     assert run_cli("import", first, "--db", db, "--yes").exit_code == 0
     rows = preview_rows(db, tmp_path, "customer_number;name;street_address;customer_group;"
-                                      "einvoice_address\n1002;-;?;-;N/A\n-;Uusi Oy;;;\n"
+                                      "einvoice_address\n1002;-;?;-;N/A\n-;Uusi Oy;;;N.A.\n"
                                       "1003;Ab -;A - B;;\n1004;***;B/1;;\n")
     assert (rows[2]["status"], rows[2]["message"]) == (
         "Modified", "placeholders for no value, stored as values: name '-', street_address "
                     "'?', customer_group '-', einvoice_address 'N/A'; leave a cell empty to "
                     "store nothing")
     assert (rows[3]["status"], rows[3]["message"]) == (
-        "New", "placeholders for no value, stored as values: customer_number '-'; leave a "
-               "cell empty to store nothing")
+        "New", "placeholders for no value, stored as values: customer_number '-', "
+               "einvoice_address 'N.A.'; leave a cell empty to store nothing")
     assert (rows[4]["status"], rows[4]["message"]) == ("New", "")
     assert (rows[5]["status"], rows[5]["message"]) == ("New", "")  # a rating, a code
     # A placeholder the register has already is no change, and says nothing.
@@ -1250,6 +1333,14 @@ def test_an_unknown_number_that_is_a_customers_rounded_by_a_spreadsheet_is_a_con
     assert run_cli("import", again, "--db", db, "--yes").exit_code == 0
 
 
+def test_a_cell_one_unit_short_is_a_cut_only_before_a_character_of_two_units() -> None:
+    # A cell cut at CELL_LIMIT UTF-16 units holds one less where the next character
+    # (an emoji) would be split; one less before any other character is an edit.
+    head = "x" * (CELL_LIMIT - 1)
+    assert cut_by_a_cell(head, head + "\U0001f600" + "y" * 100)
+    assert not cut_by_a_cell(head, head + "zy" + "y" * 100)
+
+
 def test_notes_a_cell_cut_in_utf16_units_or_at_a_space_keep_the_registers(register_url,
                                                                           tmp_path):
     # QA (LibreOffice, CSV saved as XLSX): a cell holds 32,767 UTF-16 units, so notes
@@ -1336,3 +1427,18 @@ def test_notes_whose_long_lines_a_spreadsheet_broke_keep_the_registers(register_
     assert rows[2]["message"] == (
         "notes: kept the register's value (20002 characters): the file has it with line "
         "breaks a spreadsheet put into its lines of more than 16367 characters")
+
+
+def test_a_name_matches_with_its_white_space_collapsed_whatever_its_normaliser(db, tmp_path):
+    # Spec section 4: a name matches in its normalised form, case ignored and whitespace
+    # runs collapsed. A rule file may give the name a normaliser that keeps tabs and
+    # no-break spaces ("text"); the name's matching key collapses them all the same.
+    rules = write_csv(tmp_path / "rules.toml", '[fields.name]\nnormaliser = "text"\n')
+    seed = write_csv(tmp_path / "seed.csv", "customer_number;name\n1001;Anna Aho\n")
+    assert run_cli("import", seed, "--db", db, "--yes", "--rules", rules).exit_code == 0
+    source = write_csv(tmp_path / "s.csv", "name;city\nANNA\t\u00a0Aho;Oulu\n")
+    result = run_cli("preview", source, "--db", db, "--rules", rules,
+                     "--report", tmp_path / "rep.csv")
+    assert result.exit_code == 0, result.stderr
+    row = report_rows(tmp_path / "rep.csv")[0]
+    assert (row["status"], row["customer_number"]) == ("Modified", "1001")

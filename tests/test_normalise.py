@@ -6,7 +6,9 @@ import polars as pl
 import pytest
 
 import sync.normalise as normalise
+from sync.canonicalise import canonicalise
 from sync.normalise import ISSUE_CODES, NORMALISERS, OPTION_KEYS, name_key, normalise_column
+from sync.rules import load_rules, map_headers
 from tests.conftest import report_rows, run_cli, write_csv
 
 
@@ -299,6 +301,9 @@ def test_customer_type_uses_configured_values() -> None:
         (b"0112038\x969".decode("cp1252"), "FI", "0112038-9"),
         ("556036\u20130793", "SE", "556036-0793"),
         ("255\u201096\u2010641", "CZ", "25596641"),
+        # Two leading zeros lost (0012345-7): 6 digits are repaired as 7 are.
+        ("12345-7", "FI", "0012345-7"),
+        ("123457", "FI", "0012345-7"),
         # Other countries: compact upper case, no validation.
         ("de 123 456 789", "DE", "DE123456789"),
         ("123-abc", "NO", "123-ABC"),
@@ -306,10 +311,16 @@ def test_customer_type_uses_configured_values() -> None:
     ],
 )
 def test_business_id(raw: str, country: str | None, expected: str | None) -> None:
+    # The column decides most of these on its fast path; the per-value path, which
+    # reads the cells the fast path leaves (a lower-case prefix, a no-break space),
+    # must give the same.
+    slow = normalise._business_id(raw.strip(), country)[:2]
     if expected is None:
         assert one("business_id", raw, country)[1] == "invalid_business_id"
+        assert slow[1] == "invalid_business_id"
     else:
         assert one("business_id", raw, country) == (expected, None)
+        assert slow == (expected, None)
 
 
 @pytest.mark.parametrize(
@@ -363,9 +374,14 @@ def test_an_invalid_vat_form_of_another_validated_country_is_rejected_as_such() 
         ("FI12345678", "FI"),
         ("112038-8", "FI"),  # repaired id does not validate
         ("12345", "FI"),
+        # At most two zeros of a Y-tunnus and four of an IČO are restored, on either
+        # path, though 0001000-6 and 00000108 check out padded.
+        ("10006", "FI"),
+        ("108", "CZ"),
         ("Y-tunnus puuttuu", "FI"),
         ("556036-0794", "SE"),
         ("SE556036079401", "SE"),
+        ("SE556036079302", "SE"),  # a Swedish VAT number ends in 01
         ("165560360794", "SE"),
         ("195560360793", "SE"),  # 19 is a person's century, and 556036 no date
         ("19811232-9876", "SE"),
@@ -420,7 +436,10 @@ def test_phone_scientific_notation(raw: str) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "country"),
-    [("123", "FI"), ("not a number", "FI"), ("0401234567", None), ("040 123 4567 ext. 12", "FI")],
+    [("123", "FI"), ("not a number", "FI"), ("0401234567", None), ("040 123 4567 ext. 12", "FI"),
+     # phonenumbers reads these as extensions too: no E.164 form holds one, and the
+     # number without it would lose what was typed.
+     ("040 123 4567 #12", "FI"), ("+358 40 123 4567 ,12", "FI")],
 )
 def test_phone_invalid_keeps_trimmed_input(raw: str, country: str | None) -> None:
     assert one("phone", f" {raw} ", country) == (raw, "invalid_phone")
@@ -494,15 +513,16 @@ def test_postal_code(raw: str, country: str | None, expected: str) -> None:
 def test_a_country_whose_letters_were_lost_as_question_marks_says_what_it_may_be() -> None:
     # QA: a Czech export through a Windows-1252 CSV: `?esko` was "unknown country" only,
     # beside a business-id message asking to fill in the country the row has.
-    frame = normalise_column("country", pl.Series(["?esko", "?v?dsko", "Xy?"]),
-                             pl.Series([None, None, None], dtype=pl.String), None)
-    assert frame["code"].to_list() == ["unknown_country"] * 3
+    # A '?' stands for a letter past ASCII only: 'Fr?nce' is no France that lost one.
+    frame = normalise_column("country", pl.Series(["?esko", "?v?dsko", "Xy?", "Fr?nce"]),
+                             pl.Series([None] * 4, dtype=pl.String), None)
+    assert frame["code"].to_list() == ["unknown_country"] * 4
     assert frame["detail"].to_list() == [
         "unknown country: '?esko'; its file's encoding lost letters as '?': it may be "
         "Česko (CZ); write the country's code, or import a UTF-8 file",
         "unknown country: '?v?dsko'; its file's encoding lost letters as '?': it may be "
         "Švédsko (SE); write the country's code, or import a UTF-8 file",
-        "unknown country: 'Xy?'"]
+        "unknown country: 'Xy?'", "unknown country: 'Fr?nce'"]
 
 
 @pytest.mark.parametrize(
@@ -724,3 +744,35 @@ def test_a_customer_number_holding_a_line_break_rejects_its_row(tmp_path) -> Non
     assert rejected["status"] == "Rejected"
     assert rejected["message"] == (
         "customer_number: holds a line break, which no key has: '10\\r\\n01'")
+
+
+def test_a_row_of_an_unknown_country_reads_its_values_as_the_default_country() -> None:
+    # Spec section 2: values are read by the row's country, the rules' default where it
+    # has none. A country the normaliser does not know ('Suomee', rejecting the row by
+    # default) is none either: its phone and business id are still read as FI's, so what
+    # the row says about them is what fixing the country would leave.
+    rules = load_rules()
+    header_map = map_headers(["name", "country", "phone", "business_id"], rules, "s.csv")
+    source = pl.DataFrame({"_row": [2], "c0": ["Aho Oy"], "c1": ["Suomee"],
+                           "c2": ["040 123 4567"], "c3": ["112038-9"]})
+    result = canonicalise(source, header_map, rules)
+    assert result.frame.select("phone", "business_id").row(0) == ("+358401234567",
+                                                                  "0112038-9")
+    assert result.issues["code"].to_list() == ["unknown_country"]
+
+
+def test_a_code_the_rule_file_does_not_name_is_a_warning_and_the_status_stays(
+        tmp_path) -> None:
+    # The default rules' severity tables name neither business_id_country nor
+    # language_country_code; a code a field's table does not name is a warning
+    # (docs/rules.md), and the row stays New (docs/fields.md).
+    source = write_csv(tmp_path / "s.csv", "name;country;business_id;language\n"
+                                           "Aho GmbH;DE;SE556036079301;de\n"
+                                           "Berg AB;SE;;SE\n")
+    result = run_cli("preview", source, "--db", tmp_path / "r.db",
+                     "--report", tmp_path / "rep.csv")
+    assert result.exit_code == 0, result.stderr
+    rows = report_rows(tmp_path / "rep.csv")
+    assert [row["status"] for row in rows] == ["New", "New"]
+    assert "is a SE business ID but the row's country is DE" in rows[0]["message"]
+    assert "is also the country code of Sweden" in rows[1]["message"]

@@ -165,6 +165,14 @@ CASES = [
     ("1:30", "01:31:00", None), ("1:30", "1:30:00 PM", None), ("1:30", "13:30:00", None),
     ("TRUE", "0", None), ("TRUE", "FALSE", None), ("pravda", "NEPRAVDA", None),
     ("Oy True Ab", "OY TRUE AB", None), ("1001", "1001.0", None),
+    # No date a spreadsheet writes: its day and month run into the year.
+    ("1.12.", "1.122026", None), ("1.122026", "01.12.2026", None),
+    # No time a spreadsheet writes: a 24-hour clock with PM, minutes past 59.
+    ("13:30", "13:30 PM", None), ("1:90", "01:90:00", None),
+    # No fraction: a zero under the line is no number to compare (nor a crash).
+    ("1 1/0", "1", None),
+    # No number: two minus signs are text to a spreadsheet.
+    ("--5", "-5", None), ("(5-)", "-5", None),
 ]
 
 
@@ -345,7 +353,8 @@ def test_a_new_value_in_scientific_notation_is_stored_with_a_warning(register_ur
                            + "7301;Uusi Oy;;;;1,23456789012346E+019\n"
                            + "7204;Murtoluvut Oy;;;;1.23457E+19\n"
                            + "7201;Numerot Oy;;;;1.23456789012346E+19\n"
-                           + "7302;Toinen Oy;;;;1e19\n")
+                           + "7302;Toinen Oy;;;;1e19\n"
+                           + "7303;Kolmas Oy;;;;1E+5\n")
     assert (rows[2]["status"], rows[2]["message"]) == (
         "New", "notes: '1,23456789012346E+019' looks like a number a spreadsheet wrote in "
                "scientific notation, which keeps its first digits only; check it")
@@ -356,6 +365,8 @@ def test_a_new_value_in_scientific_notation_is_stored_with_a_warning(register_ur
         "No change", "notes: kept '12345678901234567890': the file has "
                      "'1.23456789012346E+19' (a spreadsheet read it as a number)")
     assert (rows[5]["status"], rows[5]["message"]) == ("New", "")  # typed so
+    # A spreadsheet writes two exponent digits at least (1E+05): typed so too.
+    assert (rows[6]["status"], rows[6]["message"]) == ("New", "")
 
 
 def test_an_id_in_scientific_notation_rejects_its_row(register_url, tmp_path):
