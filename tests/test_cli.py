@@ -818,16 +818,11 @@ def test_an_option_on_the_wrong_side_of_the_command_says_where_it_goes(
     assert done.stderr.splitlines() == [f"regsync: error: {says}"]
 
 
-@pytest.mark.parametrize("args", [["batches", "--db", "/nowhere/r.db"],
-                                  ["batches", "--db", "/nowhere/r.db", "--no-such-option"]])
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_stop_after_an_error_line_leaves_the_exit_code_the_line_gave(
-        signum: int, args: list[str]) -> None:
-    # Mutation QA: after an error line (exit 2), a SIGTERM or Ctrl-C while the process
-    # ended made it 143, or 130 with a traceback. The line is the last word, as after a
-    # command that succeeded (below). SIGINT is reset: a test started in the background
-    # inherits it ignored.
-    code = (
+def _stopped_as_it_exits(signum: int, args: list[str]) -> subprocess.CompletedProcess[str]:
+    """`regsync ARGS --json` as the command line runs it, sent `signum` just as it
+    exits, after all it printed. SIGINT is reset: a suite started in the background
+    inherits it ignored."""
+    return run_python(
         "import os, signal, sys\n"
         "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "real_exit = sys.exit\n"
@@ -838,7 +833,17 @@ def test_a_stop_after_an_error_line_leaves_the_exit_code_the_line_gave(
         f"sys.argv = ['regsync', *{args!r}, '--json']\n"
         "from sync.entry import main\n"
         "main()\n")
-    done = run_python(code)
+
+
+@pytest.mark.parametrize("args", [["batches", "--db", "/nowhere/r.db"],
+                                  ["batches", "--db", "/nowhere/r.db", "--no-such-option"]])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_after_an_error_line_leaves_the_exit_code_the_line_gave(
+        signum: int, args: list[str]) -> None:
+    # Mutation QA: after an error line (exit 2), a SIGTERM or Ctrl-C while the process
+    # ended made it 143, or 130 with a traceback. The line is the last word, as after a
+    # command that succeeded (below).
+    done = _stopped_as_it_exits(signum, args)
     assert done.returncode == 2, done.stderr
     assert len(done.stderr.splitlines()) == 1, done.stderr
     assert json.loads(done.stdout)["exit_code"] == 2
@@ -853,17 +858,6 @@ def test_a_stop_after_the_last_line_leaves_the_exit_code_the_line_gave(
     db = tmp_path / "r.db"
     assert run_cli("import", FIXTURES / "demo" / "register.csv", "--db", db,
                    "--yes").exit_code == 0
-    code = (
-        "import os, signal, sys\n"
-        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
-        "real_exit = sys.exit\n"
-        "def exit_after_a_stop(code=0):\n"
-        f"    os.kill(os.getpid(), {int(signum)})\n"
-        "    real_exit(code)\n"
-        "sys.exit = exit_after_a_stop\n"
-        f"sys.argv = ['regsync', 'batches', '--db', {str(db)!r}, '--json']\n"
-        "from sync.entry import main\n"
-        "main()\n")
-    done = run_python(code)
+    done = _stopped_as_it_exits(signum, ["batches", "--db", str(db)])
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["batches"][0]["id"] == 1

@@ -26,10 +26,12 @@ def outcomes(result: Any) -> list[tuple[str, str]]:
     return [(Path(f["file"]).name, f["outcome"]) for f in result.json()["files"]]
 
 
-def another_users_file(monkeypatch: pytest.MonkeyPatch, drop: Path) -> None:
+def another_users_file(monkeypatch: pytest.MonkeyPatch, drop: Path,
+                       modules: tuple[Any, ...] = (pipeline, sources)) -> None:
     """Make `drop` as the job's user sees root's mode-600 file under the kernel's
-    protected_hardlinks: opening it fails with EACCES, a hard link to it with EPERM.
-    (Tests run as root, whom permissions don't stop.)"""
+    protected_hardlinks: opening it (in `modules`: by default the checksum's open and
+    the copy's) fails with EACCES, a hard link to it with EPERM. (Tests run as root,
+    whom permissions don't stop.)"""
     real_open, real_link = builtins.open, os.link
 
     def open_(file: Any, *args: Any, **kwargs: Any) -> Any:
@@ -43,7 +45,7 @@ def another_users_file(monkeypatch: pytest.MonkeyPatch, drop: Path) -> None:
                                   None, os.fsdecode(dst))
         real_link(src, dst, *args, **kwargs)
 
-    for module in (pipeline, sources):  # the checksum's open, and the copy's
+    for module in modules:
         monkeypatch.setattr(module, "open", open_, raising=False)
     monkeypatch.setattr(os, "link", link)
 
@@ -86,21 +88,7 @@ def test_a_committed_drop_that_then_cannot_be_moved_is_exit_1(
     # where every run finds it again; the run's exit code must call someone.
     job = write_job(tmp_path, source=SOURCE)
     drops = drops_of(tmp_path, "a1")
-    drop = drops / "a1.csv"
-    real_open, real_link = builtins.open, os.link
-
-    def open_(file: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(file, (str, Path)) and Path(file) == drop:
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(file))
-        return real_open(file, *args, **kwargs)
-
-    def link(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
-        if Path(os.fsdecode(src)) == drop:
-            raise PermissionError(errno.EPERM, os.strerror(errno.EPERM), os.fsdecode(src))
-        real_link(src, dst, *args, **kwargs)
-
-    monkeypatch.setattr(sources, "open", open_, raising=False)  # only the move's copy
-    monkeypatch.setattr(os, "link", link)
+    another_users_file(monkeypatch, drops / "a1.csv", modules=(sources,))  # the move's copy
     result = run_cli("run", job, "--json")
     assert outcomes(result) == [("a1.csv", "committed")]
     assert "left in the drop folder" in result.json()["files"][0]["reason"]
