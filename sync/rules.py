@@ -9,6 +9,7 @@ and option keys the field's normaliser does not have, aliases that two fields cl
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -134,6 +135,7 @@ class Rules:
                 else name for name in self.field_names}
 
 
+@functools.lru_cache(maxsize=2**16)
 def header_key(text: str) -> str:
     """The comparison form of a header or alias: no case, accents, spaces or punctuation."""
     decomposed = unicodedata.normalize("NFKD", text)
@@ -146,8 +148,17 @@ def load_rules(path: Path | None = None) -> Rules:
 
     Raises RulesError naming the file, and the line or the key, for any problem.
     """
-    default = _read_toml(DEFAULT_RULES_PATH)
-    merged = _merge(default, _read_toml(path)) if path is not None else default
+    user = _file_bytes(path) if path is not None else None
+    return _rules_of(_file_bytes(DEFAULT_RULES_PATH), path, user)
+
+
+# Rules are frozen and never changed once built, so one built from the same bytes is
+# handed out again: a job's files, a test suite's thousands of commands, build it once.
+@functools.lru_cache(maxsize=8)
+def _rules_of(default_bytes: bytes, path: Path | None, user_bytes: bytes | None) -> Rules:
+    default = _parse_toml(DEFAULT_RULES_PATH, default_bytes)
+    merged = (_merge(default, _parse_toml(path, user_bytes))
+              if path is not None and user_bytes is not None else default)
     label = str(path) if path is not None else str(DEFAULT_RULES_PATH)
     return _build(merged, label, _lost_information_severities(default))
 
@@ -175,19 +186,24 @@ def _lost_information_severities(default: Mapping[str, Any]) -> dict[str, dict[s
     return out
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _file_bytes(path: Path) -> bytes:
     try:
-        # A BOM, as some Windows editors write, is no TOML but means UTF-8 all the same.
-        return tomllib.loads(path.read_bytes().decode("utf-8-sig"))
+        return path.read_bytes()
     except FileNotFoundError:
         raise RulesError(f"{path}: rule file not found") from None
+    except OSError as exc:
+        raise RulesError(f"{path}: cannot read rule file: {exc.strerror}") from None
+
+
+def _parse_toml(path: Path, data: bytes) -> dict[str, Any]:
+    try:
+        # A BOM, as some Windows editors write, is no TOML but means UTF-8 all the same.
+        return tomllib.loads(data.decode("utf-8-sig"))
     except tomllib.TOMLDecodeError as exc:
         raise RulesError(f"{path}: not valid TOML: {exc}") from None
     except UnicodeDecodeError as exc:  # TOML is UTF-8 by definition
         raise RulesError(f"{path}: not UTF-8 text (byte {exc.start}); save the rule file "
                          "as UTF-8") from None
-    except OSError as exc:
-        raise RulesError(f"{path}: cannot read rule file: {exc.strerror}") from None
 
 
 def _merge(default: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:

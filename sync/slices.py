@@ -31,6 +31,8 @@ def slice_bounds(frame: pl.DataFrame, most_bytes: int,
     if frame.height == 0 or pl.String not in frame.schema.dtypes():
         return [(offset, min(most_rows, frame.height - offset))
                 for offset in range(0, max(frame.height, 1), most_rows)]
+    if frame.height <= most_rows and _total_text_bytes(frame) < most_bytes:
+        return [(0, frame.height)]
     sizes = text_bytes(frame)
     # A row starts a new slice where the bytes before it pass a multiple of most_bytes.
     before = sizes.cum_sum() - sizes
@@ -53,3 +55,9 @@ def text_bytes(frame: pl.DataFrame) -> pl.Series:
         if dtype == pl.String:
             sizes += frame.get_column(name).str.len_bytes().fill_null(0).cast(pl.UInt64)
     return sizes
+
+
+def _total_text_bytes(frame: pl.DataFrame) -> int:
+    """All the frame's bytes of text, in one pass that holds no per-row sizes."""
+    totals = frame.select(pl.col(pl.String).str.len_bytes().sum()).row(0)
+    return sum(t or 0 for t in totals)

@@ -50,6 +50,23 @@ def _ctrl_c_raises() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+@pytest.fixture
+def fast_paths_always(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The normalisers' vectorised fast paths run on columns of any length (a preview
+    runs them from sync.normalise._FAST_PATH_FROM values up): for tests that hold them
+    to the per-value normalisers on a few values."""
+    monkeypatch.setattr("sync.normalise._FAST_PATH_FROM", 0)
+
+
+@pytest.fixture
+def short_lock_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wait for a lock another session holds gives up after 1 s, not regsync's 5 s,
+    on both engines: for tests of what happens when it gives up (only the wait is
+    shorter; the outcome is the same)."""
+    monkeypatch.setattr("sync.writers.register.postgres._LOCK_TIMEOUT", "1s")
+    monkeypatch.setattr("sync.writers.register.sqlite._BUSY_TIMEOUT_MS", 1000)
+
+
 @dataclass
 class Run:
     """The outcome of one regsync command."""

@@ -282,6 +282,7 @@ def test_a_commit_landing_while_a_table_is_read_leaves_it_for_the_next_run(
     assert customers(db)["1"]["city"] == "Kemi"
 
 
+@pytest.mark.usefixtures("short_lock_waits")
 def test_a_postgresql_table_another_session_holds_locked_fails_the_run_not_hangs(
         tmp_path: Path, pg_schema: str) -> None:
     # Review: a job's table source waited for as long as a DBA held the table.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from stdnum import luhn
@@ -11,6 +12,10 @@ from stdnum.fi import alv
 
 from sync.normalise import _business_id, normalise_column
 from sync.normalise_business_id import business_id_fast
+
+# The fast paths run on these few values too, as on a large file's, to be held to the
+# per-value normalisers.
+pytestmark = pytest.mark.usefixtures("fast_paths_always")
 
 SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])

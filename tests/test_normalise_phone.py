@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sync.normalise import _phone, normalise_column
 from sync.normalise_phone import phone_fast
+
+# The fast paths run on these few values too, as on a large file's, to be held to the
+# per-value normalisers.
+pytestmark = pytest.mark.usefixtures("fast_paths_always")
 
 SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])

@@ -14,6 +14,10 @@ from stdnum.fi import alv
 
 from sync.normalise import NORMALISERS, normalise_column
 
+# The fast paths run on these few values too, as on a large file's, to be held to the
+# per-value normalisers.
+pytestmark = pytest.mark.usefixtures("fast_paths_always")
+
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # Unicode White_Space, what polars trims and what its regex \s matches; Python's
 # str.isspace() also counts the ASCII separators \x1c-\x1f, which are kept.

@@ -45,6 +45,9 @@ _PROBE_KEYS = 200
 _PART_BYTES = 32 * 2**20
 # One column's JSON text of a part longer than this is decoded with json.loads.
 _LONG_JSON = 8 * 2**20
+# Arrays at most this long are decoded by json.loads too: for a handful of values a
+# Series, its decode and explode cost a hundred times more than the decoding itself.
+_SHORT_JSON = 4096
 T = TypeVar("T")
 BATCH_COLUMNS = ("id", "kind", "committed_at", "actor", "source", "checksum", "counts",
                  "reverts", "reverted_by")
@@ -467,7 +470,7 @@ def _json_columns(arrays: Sequence[str], schema: dict[str, Any]) -> pl.DataFrame
 
 def _json_texts(name: str, text: str) -> pl.Series:
     """The texts of one JSON array of text (and nulls) as a Series called `name`."""
-    if len(text) > _LONG_JSON:
+    if len(text) > _LONG_JSON or len(text) <= _SHORT_JSON:
         # Long values (notes): json_decode's buffers kept 2.3x their size alive, where
         # json.loads builds them once. Short ones stay with polars: it decodes without
         # holding Python's lock while the other reader threads decode theirs (json.loads
