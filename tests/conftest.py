@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -125,6 +128,51 @@ def load_register(db: Path | str, csv_text: str, tmp_path: Path) -> None:
     source = write_csv(tmp_path / "register-seed.csv", csv_text)
     result = run_cli("import", source, "--db", db, "--yes", "--actor", "seed")
     assert result.exit_code == 0, result.stderr
+
+
+# Registers seeded once in this test process, by (source name, its bytes, actor): the
+# fixtures that give each test the same register copy one instead of importing again.
+_SEEDS: dict[tuple[str, bytes, str | None], Path] = {}
+_SEED_FOLDER: list[tempfile.TemporaryDirectory[str]] = []
+
+
+def copy_of_import(db: Path | str, source: Path, actor: str | None = "seed") -> None:
+    """Make `db`, a register that does not exist yet (either engine), hold what
+    `regsync import SOURCE --yes [--actor ACTOR]` into an empty register leaves: the
+    first time, by that import into an SQLite register kept for this test process; after
+    that, by a copy of it (a file copy with a register id of its own, or copy-register
+    into PostgreSQL), a fifth of the time or less. For fixtures that give many tests one
+    register: an import's own steps are what other tests test."""
+    data = source.read_bytes()
+    key = (source.name, data, actor)
+    if key not in _SEEDS:
+        if not _SEED_FOLDER:
+            _SEED_FOLDER.append(tempfile.TemporaryDirectory(prefix="regsync-seeds-"))
+        folder = Path(_SEED_FOLDER[0].name) / str(len(_SEEDS))
+        folder.mkdir()
+        (folder / source.name).write_bytes(data)  # the batch records the source's name
+        template = folder / "register.db"
+        result = run_cli("import", folder / source.name, "--db", template, "--yes",
+                         *(("--actor", actor) if actor is not None else ()))
+        assert result.exit_code == 0, result.stderr
+        _SEEDS[key] = template
+    template = _SEEDS[key]
+    if str(db).startswith(("postgresql://", "postgres://")):
+        result = run_cli("copy-register", "--db", template, "--to", db)
+        assert result.exit_code == 0, result.stderr
+        return
+    path = Path(str(db).removeprefix("sqlite:///"))
+    assert not path.exists(), f"{path}: a copy goes only where no register is"
+    shutil.copyfile(template, path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'register_id'",
+                      (str(uuid.uuid4()),))
+    conn.close()
+
+
+def seed_register(db: Path | str, csv_text: str, tmp_path: Path) -> None:
+    """As load_register, for a register that does not exist yet, by `copy_of_import`."""
+    copy_of_import(db, write_csv(tmp_path / "register-seed.csv", csv_text))
 
 
 CUSTOMER_COLUMNS = (*FIELDS, "group_id", "name_key", "locked_by", "invalidated",

@@ -14,7 +14,14 @@ from hypothesis import strategies as st
 
 from sync.readers.neutralise import TRIGGERS, unneutralise
 from sync.writers.cells import neutralise, spreadsheet_safe
-from tests.conftest import customers, load_register, register_state, run_cli, write_csv
+from tests.conftest import (
+    customers,
+    load_register,
+    register_state,
+    run_cli,
+    seed_register,
+    write_csv,
+)
 
 SEED = ("customer_number;customer_type;name;business_id;phone;postal_code;city;country;"
         "customer_group;notes\n"
@@ -27,7 +34,7 @@ SEED = ("customer_number;customer_type;name;business_id;phone;postal_code;city;c
 @pytest.fixture
 def db(register_url: str, tmp_path: Path) -> str:
     """The register above, on each engine."""
-    load_register(register_url, SEED, tmp_path)
+    seed_register(register_url, SEED, tmp_path)
     return register_url
 
 

@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from sync.rules import DEFAULT_RULES_PATH
-from tests.conftest import customers, load_register, register_state, report_rows, run_cli, write_csv
+from tests.conftest import (
+    customers,
+    register_state,
+    report_rows,
+    run_cli,
+    seed_register,
+    write_csv,
+)
 
 REGISTER = """customer_number;customer_type;name;business_id;postal_code
 1001;company;Kahvila Aurinko Oy;0112038-9;00100
@@ -29,7 +36,7 @@ REGISTER = """customer_number;customer_type;name;business_id;postal_code
 
 @pytest.fixture
 def seeded(register_url: str, tmp_path: Path) -> str:
-    load_register(register_url, REGISTER, tmp_path)
+    seed_register(register_url, REGISTER, tmp_path)
     return register_url
 
 

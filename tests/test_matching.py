@@ -20,6 +20,7 @@ from tests.conftest import (
     load_register,
     report_rows,
     run_cli,
+    seed_register,
     write_csv,
 )
 
@@ -37,7 +38,7 @@ A-17;person;Liisa Laine;;00250;;
 @pytest.fixture
 def seeded(register_url: str, tmp_path: Path) -> str:
     """The register above, on each engine."""
-    load_register(register_url, REGISTER, tmp_path)
+    seed_register(register_url, REGISTER, tmp_path)
     # Legacy data: two customers share a business id (an import never makes that).
     execute_sql(register_url, "UPDATE {customers} SET business_id = '0737546-2' "
                               "WHERE customer_number = '1006'")

@@ -10,7 +10,13 @@ from sync.errors import StalePlanError
 from sync.pipeline import preview
 from sync.rules import load_rules
 from sync.writers.register import SQLRegister, open_register
-from tests.conftest import customers, load_register, report_rows, run_cli, write_csv
+from tests.conftest import (
+    customers,
+    report_rows,
+    run_cli,
+    seed_register,
+    write_csv,
+)
 
 SEED = ("customer_number;name;business_id;postal_code;customer_group\n"
         "1001;Kahvila Aurinko Oy;0112038-9;00100;Straße\n"
@@ -20,7 +26,7 @@ SEED = ("customer_number;name;business_id;postal_code;customer_group\n"
 @pytest.fixture
 def seeded(register_url: str, tmp_path: Path) -> str:
     """The register above, on each engine."""
-    load_register(register_url, SEED, tmp_path)
+    seed_register(register_url, SEED, tmp_path)
     return register_url
 
 
