@@ -14,7 +14,7 @@ from sync.normalise_phone import phone_fast
 # per-value normalisers.
 pytestmark = pytest.mark.usefixtures("fast_paths_always")
 
-SETTINGS = settings(max_examples=150, deadline=None,
+SETTINGS = settings(max_examples=100, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 REGIONS = ["FI", "SE", "CZ"]
 # Real leading digits (mobile, fixed, service, Åland, IDD-looking) and random ones.
