@@ -25,7 +25,7 @@ from sync.types import FIELDS
 from sync.writers.register import open_register
 from sync.writers.register.postgres import PostgresRegister
 from sync.writers.register.urls import parse_url
-from tests.conftest import PG_URL, ROOT, customers, load_register, run_cli, write_csv
+from tests.conftest import PG_URL, ROOT, customers, run_cli, seed_register, write_csv
 
 SEED = "customer_number;name;city\n" + "".join(f"{n};Asiakas {n};Oulu\n" for n in range(1, 51))
 
@@ -38,7 +38,7 @@ def regsync_process(*args: str | Path) -> subprocess.Popen[str]:
 
 def test_two_commits_at_once_exactly_one_applies(tmp_path: Path, register_url: str) -> None:
     db = register_url
-    load_register(db, SEED, tmp_path)
+    seed_register(db, SEED, tmp_path)
     source = write_csv(tmp_path / "s.csv", "customer_number;name;city\n" + "".join(
         f"{n};Asiakas {n};Kemi\n" for n in range(1, 51)) + ";Uusi Asiakas;Kemi\n")
     plans = [tmp_path / "a.plan", tmp_path / "b.plan"]
@@ -58,7 +58,7 @@ def test_two_commits_at_once_exactly_one_applies(tmp_path: Path, register_url: s
 def test_two_imports_at_once_insert_new_customers_once(tmp_path: Path,
                                                       register_url: str) -> None:
     db = register_url
-    load_register(db, SEED, tmp_path)
+    seed_register(db, SEED, tmp_path)
     source = write_csv(tmp_path / "s.csv", "name;city\nUusi Yksi;Kemi\nUusi Kaksi;Tornio\n")
     runs = [regsync_process("import", source, "--db", db, "--yes") for _ in range(2)]
     codes = sorted(run.wait(timeout=60) for run in runs)
@@ -75,7 +75,7 @@ def big_plan(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path
     """A register of 2,000 customers and a plan of 100k rows (New and Modified)."""
     tmp = tmp_path_factory.mktemp("crash")
     db = tmp / "r.db"
-    load_register(db, "customer_number;name;city\n" + "".join(
+    seed_register(db, "customer_number;name;city\n" + "".join(
         f"{n};Asiakas {n};Oulu\n" for n in range(1, 2001)), tmp)
     numbers = pl.int_range(1, ROWS + 1, eager=True).alias("n")
     frame = pl.DataFrame(numbers).select(
@@ -143,7 +143,7 @@ def test_sigkill_mid_commit_leaves_the_register_as_it_was(big_plan, tmp_path) ->
 def test_sigkill_mid_commit_on_postgresql_leaves_the_register_as_it_was(big_plan, pg_url,
                                                                          tmp_path) -> None:
     _, source, _ = big_plan
-    load_register(pg_url, "customer_number;name;city\n" + "".join(
+    seed_register(pg_url, "customer_number;name;city\n" + "".join(
         f"{n};Asiakas {n};Oulu\n" for n in range(1, 2001)), tmp_path)
     plan = tmp_path / "pg.plan"
     register = open_register(pg_url, create=False)
@@ -169,7 +169,7 @@ def test_sigkill_mid_commit_on_postgresql_leaves_the_register_as_it_was(big_plan
 def test_sqlite_register_held_by_a_reader_at_commit_is_exit_3_and_nothing_written(
         tmp_path: Path) -> None:
     db = tmp_path / "r.db"
-    load_register(db, SEED, tmp_path)
+    seed_register(db, SEED, tmp_path)
     source = write_csv(tmp_path / "s.csv", "customer_number;city\n1;Kemi\n")
     reader = sqlite3.connect(db, isolation_level=None)
     reader.execute("BEGIN")
@@ -186,7 +186,7 @@ def test_sqlite_register_held_by_a_reader_at_commit_is_exit_3_and_nothing_writte
 @pytest.mark.usefixtures("short_lock_waits")
 def test_postgresql_commit_blocked_by_a_reader_gives_up_with_exit_3(pg_url: str,
                                                                      tmp_path: Path) -> None:
-    load_register(pg_url, SEED, tmp_path)
+    seed_register(pg_url, SEED, tmp_path)
     rules = tmp_path / "rules.toml"
     rules.write_text('[fields.tier]\naliases = ["Taso"]\nnormaliser = "text"\n')
     source = write_csv(tmp_path / "s.csv", "customer_number;Taso\n1;gold\n")
@@ -210,7 +210,7 @@ def test_postgresql_reads_behind_a_table_another_session_locked_give_up_with_exi
     # held the customers table: a nightly run hung. They give up as a commit does.
     import threading
 
-    load_register(pg_url, SEED, tmp_path)
+    seed_register(pg_url, SEED, tmp_path)
     source = write_csv(tmp_path / "s.csv", "customer_number;city\n1;Espoo\n")
     schema = pg_url.split("schema=")[1]
     with psycopg.connect(pg_url.split("?")[0]) as dba:
@@ -292,7 +292,7 @@ def test_a_commit_adding_a_custom_fields_column_lets_readers_read_while_it_runs(
         pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # ALTER TABLE ... ADD COLUMN ran in the commit's transaction: its lock kept export,
     # batches and preview waiting, silently, until the whole commit ended.
-    load_register(pg_url, SEED, tmp_path)
+    seed_register(pg_url, SEED, tmp_path)
     rules = tmp_path / "rules.toml"
     rules.write_text('[fields.tier]\naliases = ["Taso"]\nnormaliser = "text"\n')
     source = write_csv(tmp_path / "s.csv", "customer_number;Taso\n1;gold\n2;silver\n")
@@ -322,7 +322,7 @@ def test_a_commit_adding_a_custom_fields_column_lets_readers_read_while_it_runs(
 @pytest.mark.usefixtures("short_lock_waits")
 def test_a_commit_whose_column_waits_for_another_committer_gives_up_with_exit_3(
         pg_url: str, tmp_path: Path) -> None:
-    load_register(pg_url, SEED, tmp_path)
+    seed_register(pg_url, SEED, tmp_path)
     rules = tmp_path / "rules.toml"
     rules.write_text('[fields.tier]\naliases = ["Taso"]\nnormaliser = "text"\n')
     source = write_csv(tmp_path / "s.csv", "customer_number;Taso\n1;gold\n")
@@ -344,7 +344,7 @@ def test_a_stale_commit_adds_no_custom_column(pg_url: str, tmp_path: Path) -> No
     # Review: the column was added before the commit's checks, so a plan refused as
     # stale (exit 3, "nothing was written") left an empty column every export then
     # carried.
-    load_register(pg_url, SEED, tmp_path)
+    seed_register(pg_url, SEED, tmp_path)
     rules = tmp_path / "rules.toml"
     rules.write_text('[fields.tier]\naliases = ["Taso"]\nnormaliser = "text"\n')
     plan = tmp_path / "p.plan"

@@ -10,7 +10,7 @@ import reportlab
 import vobject
 
 from sync.writers.labels import address_lines
-from tests.conftest import load_register, run_cli
+from tests.conftest import load_register, run_cli, seed_register
 
 SEED = ("customer_number;customer_type;name;email;phone;street_address;postal_code;city;"
         "country;notes\n"
@@ -28,7 +28,7 @@ SEED = ("customer_number;customer_type;name;email;phone;street_address;postal_co
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     path = tmp_path / "r.db"
-    load_register(path, SEED.replace("Kahvi; tee", '"Kahvi; tee"'), tmp_path)
+    seed_register(path, SEED.replace("Kahvi; tee", '"Kahvi; tee"'), tmp_path)
     return path
 
 
@@ -38,7 +38,7 @@ def label_db(tmp_path: Path) -> Path:
     path = tmp_path / "labels.db"
     seed = SEED.replace("Řeznictví Žluťoučký s.r.o.", "Pekárna Žižka s.r.o.").replace(
         "Václavské náměstí 1", "Národní 1")
-    load_register(path, seed.replace("Kahvi; tee", '"Kahvi; tee"'), tmp_path)
+    seed_register(path, seed.replace("Kahvi; tee", '"Kahvi; tee"'), tmp_path)
     return path
 
 

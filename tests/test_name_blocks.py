@@ -11,7 +11,7 @@ import polars as pl
 from sync.namekey import name_blocks, name_key_of
 from sync.writers.register import open_register
 from sync.writers.register.schema import SCHEMA_VERSION
-from tests.conftest import load_register, report_rows, run_cli, write_csv
+from tests.conftest import report_rows, run_cli, seed_register, write_csv
 
 REGISTER = """customer_number;customer_type;name
 1001;company;Kahvila Aurinko Oy
@@ -55,7 +55,7 @@ def flag(db: str, tmp_path: Path, name: str) -> str:
 
 
 def test_customers_imported_in_one_batch_are_flagged_in_the_next(register_url, tmp_path):
-    load_register(register_url, REGISTER, tmp_path)
+    seed_register(register_url, REGISTER, tmp_path)
     assert_in_step(register_url)
     source = write_csv(tmp_path / "more.csv", "name\nSylorisalo Ohjelmisto Oy\n")
     assert run_cli("import", source, "--db", register_url, "--yes").exit_code == 0
@@ -65,7 +65,7 @@ def test_customers_imported_in_one_batch_are_flagged_in_the_next(register_url, t
 
 def test_a_renamed_customer_is_found_by_its_new_name_and_a_revert_puts_the_old_back(
         register_url, tmp_path):
-    load_register(register_url, REGISTER, tmp_path)
+    seed_register(register_url, REGISTER, tmp_path)
     source = write_csv(tmp_path / "rename.csv", "customer_number;name\n1001;Leipomo Kuutamo Oy\n")
     result = run_cli("import", source, "--db", register_url, "--yes", "--json")
     assert result.exit_code == 0, result.stderr
@@ -80,7 +80,7 @@ def test_a_renamed_customer_is_found_by_its_new_name_and_a_revert_puts_the_old_b
 
 
 def test_reverting_an_insert_removes_its_blocks(register_url, tmp_path):
-    load_register(register_url, REGISTER, tmp_path)
+    seed_register(register_url, REGISTER, tmp_path)
     source = write_csv(tmp_path / "new.csv", "name\nSylorisalo Ohjelmisto Oy\n")
     result = run_cli("import", source, "--db", register_url, "--yes", "--json")
     assert result.exit_code == 0, result.stderr
@@ -111,7 +111,7 @@ def _make_version_1(db: str) -> None:
 
 def test_an_old_register_is_refused_until_migrated_and_migrate_fills_the_blocks(
         register_url, tmp_path):
-    load_register(register_url, REGISTER, tmp_path)
+    seed_register(register_url, REGISTER, tmp_path)
     _make_version_1(register_url)
     source = write_csv(tmp_path / "s.csv", "name\nKahvila Aurinko Ab\n")
 
@@ -131,7 +131,7 @@ def test_an_old_register_is_refused_until_migrated_and_migrate_fills_the_blocks(
 
 def test_the_largest_number_is_read_from_an_index_not_from_every_customer(tmp_path):
     db = str(tmp_path / "register.db")
-    load_register(db, REGISTER, tmp_path)
+    seed_register(db, REGISTER, tmp_path)
     register = open_register(db, create=False)
     try:
         plan = register._rows(
@@ -150,7 +150,7 @@ def test_scoring_the_blocks_in_slices_finds_the_same_duplicates(tmp_path, monkey
     from sync.matchers import fuzzy
 
     db = str(tmp_path / "register.db")
-    load_register(db, REGISTER + "1003;company;Kahvila Aurinkoinen Oy\n"
+    seed_register(db, REGISTER + "1003;company;Kahvila Aurinkoinen Oy\n"
                   "1004;person;Matti Virtamen\n1005;company;Sylorisalo Ohjelmisto Oy\n",
                   tmp_path)
     rows = pl.DataFrame({"_row": [2, 3, 4, 5], "name": [
@@ -169,7 +169,7 @@ def test_scoring_the_blocks_in_slices_finds_the_same_duplicates(tmp_path, monkey
 
 
 def test_a_rename_that_keeps_the_words_updates_the_kept_name(register_url, tmp_path):
-    load_register(register_url, REGISTER, tmp_path)
+    seed_register(register_url, REGISTER, tmp_path)
     source = write_csv(tmp_path / "case.csv", "customer_number;name\n1001;KAHVILA AURINKO OY\n")
     assert run_cli("import", source, "--db", register_url, "--yes").exit_code == 0
     assert_in_step(register_url)
@@ -216,7 +216,7 @@ def _lookup_plan(db: str, key: str) -> str:
 
 def test_key_lookups_read_the_index_alone_and_migrate_from_version_2_builds_it(
         register_url, tmp_path):
-    load_register(register_url, "customer_number;customer_type;name;business_id\n"
+    seed_register(register_url, "customer_number;customer_type;name;business_id\n"
                                 "1001;company;Kahvila Aurinko Oy;0112038-9\n", tmp_path)
     _make_version_2(register_url)
     source = write_csv(tmp_path / "s.csv", "name\nKahvila Aurinko Ab\n")
@@ -236,7 +236,7 @@ def test_a_reverted_rename_is_matched_by_the_old_name_again(register_url, tmp_pa
     # Mutation testing: a revert that put the old name back but left the renamed one's
     # matching key went unnoticed; a name-only row with the old name then made a second
     # customer, and one with the new name matched the reverted customer.
-    load_register(register_url, REGISTER, tmp_path)
+    seed_register(register_url, REGISTER, tmp_path)
     source = write_csv(tmp_path / "rename.csv", "customer_number;name\n1001;Leipomo Kuutamo Oy\n")
     result = run_cli("import", source, "--db", register_url, "--yes", "--json")
     assert result.exit_code == 0, result.stderr

@@ -16,7 +16,7 @@ import sync.writers.report
 from sync.changes import _quote_series, quote, quote_tokens, shorten_pair, show_unseen, shown
 from sync.cli import _SHOWN_ROWS
 from sync.plan import Plan
-from tests.conftest import FIXTURES, ROOT, load_register, run_cli, write_csv
+from tests.conftest import FIXTURES, ROOT, run_cli, seed_register, write_csv
 
 SPEC_COLUMNS = ["row", "status", "customer_number", "matched_by", "changed_fields",
                 "message", "possible_duplicate", "similarity"]
@@ -39,7 +39,7 @@ def _report(path: Path) -> list[dict[str, str]]:
 @pytest.fixture
 def previewed(tmp_path: Path):
     db = tmp_path / "r.db"
-    load_register(db, SEED, tmp_path)
+    seed_register(db, SEED, tmp_path)
     source = write_csv(tmp_path / "s.csv", SOURCE)
     report = tmp_path / "report.csv"
     result = run_cli("preview", source, "--db", db, "--plan", tmp_path / "p.plan",
@@ -89,7 +89,7 @@ def test_the_report_adds_changes_after_the_spec_columns(previewed) -> None:
 
 def test_the_report_holds_full_values_and_its_quoting_survives_csv(tmp_path: Path) -> None:
     db = tmp_path / "r.db"
-    load_register(db, "customer_number;name;notes\n1;Aho Oy;short\n2;Berg AB;x\n", tmp_path)
+    seed_register(db, "customer_number;name;notes\n1;Aho Oy;short\n2;Berg AB;x\n", tmp_path)
     long = "Toimitus takaovelle, " * 6 + "soita ensin"
     tricky = 'O\'Brien said "hi", | then -> left'
     cell = '"' + tricky.replace('"', '""') + '"'
@@ -110,7 +110,7 @@ def test_the_report_holds_full_values_and_its_quoting_survives_csv(tmp_path: Pat
 def test_the_terminal_still_shows_at_most_its_rows(tmp_path: Path) -> None:
     db = tmp_path / "r.db"
     n = _SHOWN_ROWS + 5
-    load_register(db, "customer_number;name;city\n" + "".join(
+    seed_register(db, "customer_number;name;city\n" + "".join(
         f"{i};Asiakas {i};Turku\n" for i in range(n)), tmp_path)
     source = write_csv(tmp_path / "s.csv", "customer_number;name;city\n" + "".join(
         f"{i};Asiakas {i} Oy;Tampere\n" for i in range(n)))
@@ -124,7 +124,7 @@ def test_the_terminal_still_shows_at_most_its_rows(tmp_path: Path) -> None:
 
 def test_import_shows_the_changes_and_commit_its_summary(tmp_path: Path) -> None:
     db = tmp_path / "r.db"
-    load_register(db, SEED, tmp_path)
+    seed_register(db, SEED, tmp_path)
     source = write_csv(tmp_path / "s.csv", SOURCE)
     plan = tmp_path / "p.plan"
     before = run_cli("preview", source, "--db", db, "--plan", plan, "--json")
@@ -214,7 +214,7 @@ def test_a_no_change_row_that_says_something_is_shown(tmp_path: Path) -> None:
     # A value repaired (letters a file's encoding lost as '?') makes the row No change,
     # and the row says what was kept: the terminal must show it, not only the report.
     db = tmp_path / "r.db"
-    load_register(db, SEED, tmp_path)
+    seed_register(db, SEED, tmp_path)
     source = write_csv(tmp_path / "s.csv", "customer_number;name\n1006;Anna Dvo?ák\n"
                                            "1007;Bo Berg\n")
     result = run_cli("preview", source, "--db", db, "--plan", tmp_path / "p.plan")

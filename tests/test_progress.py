@@ -13,7 +13,7 @@ from sync.cli_output import StepLine
 from sync.pipeline import PREVIEW_STEPS, preview
 from sync.rules import load_rules
 from sync.writers.register import open_register
-from tests.conftest import load_register, run_cli, write_csv
+from tests.conftest import run_cli, seed_register, write_csv
 
 
 class _Terminal(io.StringIO):
@@ -117,7 +117,7 @@ def test_export_counts_the_customers_written_then_finishes_the_file(tmp_path: Pa
     from sync.export import EXPORT_STEPS, ExportOptions, build_selection, export
 
     db = tmp_path / "r.db"
-    load_register(db, _FIVE, tmp_path)
+    seed_register(db, _FIVE, tmp_path)
     monkeypatch.setattr(sync.export, "CHUNK_ROWS", 2)
     register = open_register(str(db), create=False)
     rules = load_rules(None)
@@ -136,7 +136,7 @@ def test_revert_reports_each_step_in_order(tmp_path: Path) -> None:
     from sync.writers.register.sql import REVERT_STEPS
 
     db = tmp_path / "r.db"
-    load_register(db, _FIVE, tmp_path)
+    seed_register(db, _FIVE, tmp_path)
     register = open_register(str(db), create=True)
     seen: list[tuple[str, int, int]] = []
     try:
@@ -150,7 +150,7 @@ def test_revert_reports_each_step_in_order(tmp_path: Path) -> None:
 
 def test_rebuilding_the_blocks_counts_the_customers_done(tmp_path: Path) -> None:
     db = tmp_path / "r.db"
-    load_register(db, _FIVE, tmp_path)
+    seed_register(db, _FIVE, tmp_path)
     register = open_register(str(db), create=True)
     seen: list[tuple[str, int, int]] = []
     try:
@@ -185,13 +185,13 @@ def test_a_job_run_names_the_file_in_each_step(tmp_path: Path) -> None:
 ])
 def test_long_commands_show_their_steps_on_a_terminal_and_none_under_json(
         tmp_path: Path, command: tuple[str, ...], shown: list[str]) -> None:
-    load_register(tmp_path / "r.db", _FIVE, tmp_path)
+    seed_register(tmp_path / "r.db", _FIVE, tmp_path)
     code, terminal, _ = _on_a_terminal(tmp_path, *command, "--db", "r.db")
     assert code == 0, terminal
     assert all(step in terminal for step in shown), terminal
     assert terminal.endswith("\r\x1b[2K")  # the last step's line erased
 
-    load_register(tmp_path / "j.db", _FIVE, tmp_path)
+    seed_register(tmp_path / "j.db", _FIVE, tmp_path)
     code, terminal, stdout = _on_a_terminal(tmp_path, *command, "--db", "j.db", "--json")
     assert code == 0 and json.loads(stdout)
     assert "[1/" not in terminal and "\x1b[2K" not in terminal
@@ -216,7 +216,7 @@ def test_migrate_reports_each_versions_upgrade_and_the_blocks_it_computes(
     from tests.test_name_blocks import _make_version_1
 
     db = str(tmp_path / "r.db")
-    load_register(db, _FIVE, tmp_path)
+    seed_register(db, _FIVE, tmp_path)
     _make_version_1(db)
     register = open_register(db, create=True, migrating=True)
     seen: list[tuple[str, int, int]] = []

@@ -23,7 +23,7 @@ from sync.retyped import (
     retyped_as,
 )
 from sync.writers.register import open_register
-from tests.conftest import customers, load_register, report_rows, run_cli, write_csv
+from tests.conftest import customers, report_rows, run_cli, seed_register, write_csv
 from tests.workbooks import write_xlsx
 
 HEADER = "customer_number;name;street_address;city;customer_group;notes\n"
@@ -37,7 +37,7 @@ REGISTER = (HEADER
 @pytest.fixture
 def register(register_url: str, tmp_path: Path) -> str:
     """The customers above, on each engine."""
-    load_register(register_url, REGISTER, tmp_path)
+    seed_register(register_url, REGISTER, tmp_path)
     return register_url
 
 
@@ -287,7 +287,7 @@ def test_numbers_amounts_and_dates_a_spreadsheet_retyped_keep_the_registers(regi
                                                                             tmp_path):
     # QA (LibreOffice 7.4, fi/sv/cs/en): each of these came back re-typed, the import
     # stored it (exit 0) and created groups '-5', '100,00 Kč', '01.02.2003', '0.75'.
-    load_register(register_url, NUMBERS, tmp_path)
+    seed_register(register_url, NUMBERS, tmp_path)
     before = customers(register_url)
     source = write_csv(tmp_path / "back.csv", HEADER
                        + "7201;Numerot Oy;-100;1000;-5;1,23456789012346E+019\n"
@@ -318,7 +318,7 @@ def test_numbers_amounts_and_dates_a_spreadsheet_retyped_keep_the_registers(regi
 
 def test_numbers_a_spreadsheet_saved_in_an_xlsx_keep_the_registers(register_url, tmp_path):
     # The same file opened in a spreadsheet and saved as XLSX: number and date cells.
-    load_register(register_url, NUMBERS, tmp_path)
+    seed_register(register_url, NUMBERS, tmp_path)
     before = customers(register_url)
     source = write_xlsx(tmp_path / "back.xlsx", [
         HEADER.strip().split(";"),
@@ -335,7 +335,7 @@ def test_numbers_a_spreadsheet_saved_in_an_xlsx_keep_the_registers(register_url,
 
 
 def test_an_edited_number_is_stored(register_url, tmp_path):
-    load_register(register_url, NUMBERS, tmp_path)
+    seed_register(register_url, NUMBERS, tmp_path)
     _, rows = preview(register_url, tmp_path, HEADER
                       + "7201;Numerot Oy;100;2000;-6;1,23456789012347E+019\n"
                       + "7202;Summat Oy;5;6,00 kr;100,00 Kč;3.14159265358979\n")
@@ -348,7 +348,7 @@ def test_an_edited_number_is_stored(register_url, tmp_path):
 def test_a_new_value_in_scientific_notation_is_stored_with_a_warning(register_url, tmp_path):
     # QA: notes 12345678901234567890 came back as 1,23456789012346E+019; with no register
     # value to compare, the digits it lost are gone: stored (notes are free text), said.
-    load_register(register_url, NUMBERS, tmp_path)
+    seed_register(register_url, NUMBERS, tmp_path)
     answer, rows = preview(register_url, tmp_path, HEADER
                            + "7301;Uusi Oy;;;;1,23456789012346E+019\n"
                            + "7204;Murtoluvut Oy;;;;1.23457E+19\n"

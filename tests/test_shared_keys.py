@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import execute_sql, load_register, report_rows, run_cli, write_csv
+from tests.conftest import execute_sql, report_rows, run_cli, seed_register, write_csv
 
 SHARERS = 25
 NAMED_AT_MOST = 10  # sync.matchers.keys.NAMED_AT_MOST, as a user reads it
@@ -24,7 +24,7 @@ def _register(url: str, tmp_path: Path, name: str) -> str:
     lines = ["customer_number;customer_type;name;business_id"]
     lines += [f"{2000 + i};person;{name};" for i in range(1, SHARERS + 1)]
     lines.append("3001;company;Kivi Oy;2617416-4")
-    load_register(url, "\n".join(lines) + "\n", tmp_path)
+    seed_register(url, "\n".join(lines) + "\n", tmp_path)
     execute_sql(url, "UPDATE {customers} SET business_id = '2617416-4'")
     return url
 
@@ -103,7 +103,7 @@ def test_the_terminal_names_twenty_groups_to_create_and_json_lists_all(db, tmp_p
 
 def test_the_ten_named_are_the_lowest_numbered(db, tmp_path):
     # Sorted as text, customers 1..25 would be named "1, 10, 11, ..., 17, 18".
-    load_register(db, "customer_number;name\n" + "".join(
+    seed_register(db, "customer_number;name\n" + "".join(
         f"{n};Käteisasiakas\n" for n in range(1, 26)), tmp_path)
     rows = _preview(str(db), tmp_path, "name\nKäteisasiakas\n")
     assert rows[0]["message"] == ("name 'Käteisasiakas' matches customers "
