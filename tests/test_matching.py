@@ -719,6 +719,31 @@ def test_a_damaged_name_finds_its_customers_through_whole_words_or_a_whole_prefi
                             ("kahvila?", "2004", "Kahvilaš")]
 
 
+def test_a_damaged_name_whose_whole_words_are_all_common_finds_no_one(register_url, tmp_path,
+                                                                       monkeypatch):
+    # A block of more than MAX_BLOCK customers is read for no damaged name (a common
+    # first name would pair every 'Anna ...' with thousands): 'Anna Dvo?ák' has only
+    # 'anna' whole, so its row stays New; 'Karel ?apek' still finds his through 'karel'.
+    from sync import lost_characters
+
+    load_register(register_url, "customer_number;name\n2001;Anna Dvořák\n"
+                                "2002;Anna Nováková\n2003;Anna Černá\n2004;Karel Čapek\n",
+                  tmp_path)
+
+    def fitting(most: int) -> list[tuple[str, str, str]]:
+        monkeypatch.setattr(lost_characters, "MAX_BLOCK", most)
+        register = open_register(register_url, create=False)
+        try:
+            return lost_characters._fitting_names(["anna dvo?ák", "karel ?apek"],
+                                                  register).rows()
+        finally:
+            register.close()
+
+    assert fitting(2) == [("karel ?apek", "2004", "Karel Čapek")]
+    assert fitting(3) == [("anna dvo?ák", "2001", "Anna Dvořák"),
+                          ("karel ?apek", "2004", "Karel Čapek")]
+
+
 def test_a_number_that_lost_its_zeros_never_renames_another_customer(seeded, tmp_path):
     # Customers 0042 'Anna Nolla' and 42 'Pekka'; a spreadsheet turned Anna's row into
     # '42;Anna Nolla': it matched Pekka and would have renamed him Anna (9 fields).
