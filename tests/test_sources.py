@@ -158,6 +158,29 @@ def test_arrow_ipc_files_and_streams(tmp_path: Path, suffix: str, stream: bool) 
     assert table.frame.rows() == [(2, "Aho", "100")]
 
 
+def test_text_that_starts_like_a_columnar_file_is_read_as_text(tmp_path: Path) -> None:
+    # A first header 'PAR1' (or 'ARROW1') made the file a damaged Parquet file, refused
+    # whole. A Parquet or Arrow file ends with its magic as it starts; text does not.
+    for magic in ("PAR1", "ARROW1"):
+        text = tmp_path / f"{magic}.csv"
+        text.write_text(f"{magic};customer_number;name\nx;1;Aho Oy\n", encoding="utf-8")
+        table = read_source(text)
+        assert (table.format, table.headers) == ("csv", [magic, "customer_number", "name"])
+    # A Parquet file is one whatever its name; one cut short and named so stays a
+    # damaged Parquet file; named .csv, it is no text either.
+    parquet = tmp_path / "export.csv"
+    pl.DataFrame({"customer_number": ["1"], "name": ["Aho Oy"]}).write_parquet(parquet)
+    assert read_source(parquet).format == "parquet"
+    cut = tmp_path / "cut.parquet"
+    cut.write_bytes(parquet.read_bytes()[:100])
+    with pytest.raises(SourceError, match=r"cut\.parquet: cannot be read as a Parquet file"):
+        read_source(cut)
+    cut_csv = tmp_path / "cut.csv"
+    cut_csv.write_bytes(parquet.read_bytes()[:100])
+    with pytest.raises(SourceError, match=r"cut\.csv: it holds a NUL byte"):
+        read_source(cut_csv)
+
+
 def test_parquet_refuses_header_row(tmp_path: Path) -> None:
     path = tmp_path / "s.parquet"
     pl.DataFrame({"Nimi": ["Aho"]}).write_parquet(path)

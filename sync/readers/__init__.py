@@ -173,9 +173,31 @@ def source_kind(path: Path) -> str | None:
         kind = "arrow-stream"
     if kind == "xlsx":
         kind = _zip_kind(path)
+    elif kind in _FOOTERS and path.suffix.lower() not in _EXTENSIONS \
+            and not _ends_with(path, _FOOTERS[kind]):
+        # Text that happens to start so (a first header 'PAR1'): a Parquet or Arrow file
+        # ends with its magic too. One named .parquet or .arrow stays one, damaged.
+        kind = _markup_kind(read_head(path, 4096))
     elif kind is None:
         kind = _markup_kind(read_head(path, 4096))
     return kind
+
+
+# The magic bytes a Parquet or Arrow IPC file ends with, as it starts.
+_FOOTERS = {"parquet": b"PAR1", "arrow": b"ARROW1"}
+
+
+def _ends_with(path: Path, magic: bytes) -> bool:
+    """Whether the file's last bytes are `magic`."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, 2)
+            if handle.tell() < len(magic):
+                return False
+            handle.seek(-len(magic), 2)
+            return handle.read(len(magic)) == magic
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot be read ({exc.strerror or exc})") from None
 
 
 def _read_text(path: Path, encoding: str | None, delimiter: str | None,
