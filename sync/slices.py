@@ -59,5 +59,5 @@ def text_bytes(frame: pl.DataFrame) -> pl.Series:
 
 def _total_text_bytes(frame: pl.DataFrame) -> int:
     """All the frame's bytes of text, in one pass that holds no per-row sizes."""
-    totals = frame.select(pl.col(pl.String).str.len_bytes().sum()).row(0)
+    totals = frame.select(pl.col(pl.String).str.len_bytes().cast(pl.UInt64).sum()).row(0)
     return sum(t or 0 for t in totals)

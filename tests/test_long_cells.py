@@ -211,3 +211,13 @@ def test_every_slice_is_bounded_even_where_long_rows_are_bunched_together() -> N
         assert part["notes"].str.len_bytes().sum() <= 10_000 + 3_000
     assert slice_bounds(frame.clear(), most_bytes=10, most_rows=7) == [(0, 0)]
     assert slice_bounds(pl.DataFrame({"notes": ["x" * 50, None]}), 10, 7) == [(0, 1), (1, 1)]
+
+
+def test_slices_are_bounded_past_four_gib_of_text() -> None:
+    # Review: a frame's text was totalled as 32-bit lengths, which wrapped past 4 GiB,
+    # and 4 GiB of notes in few enough rows looked like one small slice. (The 4,097
+    # values share one 1 MiB buffer here: the frame takes about 1 MiB.)
+    frame = pl.select(pl.repeat("x" * 2**20, 4_097).alias("notes"))
+    bounds = slice_bounds(frame, most_bytes=32 * 2**20, most_rows=100_000)
+    assert bounds[:2] == [(0, 32), (32, 32)] and bounds[-1] == (4_096, 1)
+    assert len(bounds) == 129
