@@ -19,6 +19,7 @@ import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from rapidfuzz import fuzz, process
@@ -289,7 +290,8 @@ def _build(data: dict[str, Any], label: str,
              f"rules.legal_forms: {blank[0] if blank else ''!r} is no legal form: each must "
              f"hold a letter or digit, such as \"oy\" or \"s.r.o.\"")
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
-    return Rules(fields=fields, default_country=country, match_order=tuple(order),
+    return Rules(fields=MappingProxyType(fields), default_country=country,
+                 match_order=tuple(order),
                  fuzzy_threshold=float(threshold), legal_forms=tuple(forms), source=label,
                  digest=digest,
                  fuzzy_match_threshold=(None if match_threshold is None
@@ -361,9 +363,11 @@ def _field_rule(name: str, spec: Any, label: str,
     # Headers are aliases too: a file exported with them maps back without help.
     known = {header_key(a) for a in [name, *aliases]}
     extra = [h for h in headers.values() if header_key(h) not in known]
+    # Read-only views: one Rules serves every command that loads the same file.
     return FieldRule(name=name, aliases=tuple(dict.fromkeys([name, *aliases, *extra])),
-                     normaliser=normaliser, severity=dict(severity), options=options,
-                     headers=dict(headers))
+                     normaliser=normaliser, severity=MappingProxyType(dict(severity)),
+                     options=MappingProxyType(dict(options)),
+                     headers=MappingProxyType(dict(headers)))
 
 
 def _check_severity(severity: Mapping[str, str], normaliser: str, where: str,

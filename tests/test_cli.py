@@ -288,6 +288,24 @@ def test_rule_files_naming_only_codes_and_keys_in_use_load(tmp_path: Path, text:
     assert result.exit_code == 0, result.stderr
 
 
+def test_rules_loaded_from_one_file_are_shared_and_read_only(tmp_path: Path) -> None:
+    # One Rules serves every command that loads the same file's contents (building them
+    # cost 17 ms a command), so none may change it for the next; a change to the file
+    # gives new rules.
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[fields.tier]\naliases = ["Taso"]\nnormaliser = "text"\n')
+    first = load_rules(rules)
+    assert load_rules(rules) is first and load_rules() is load_rules()
+    with pytest.raises(TypeError):
+        first.fields["name"] = first.fields["tier"]  # type: ignore[index]
+    phone = first.fields["phone"]
+    for mapping in (phone.severity, phone.options, phone.headers):
+        with pytest.raises(TypeError):
+            mapping["x"] = "error"  # type: ignore[index]
+    rules.write_text('[fields.tier]\naliases = ["Taso", "Tier"]\nnormaliser = "text"\n')
+    assert load_rules(rules).fields["tier"].aliases == ("tier", "Taso", "Tier")
+
+
 def test_an_alias_of_punctuation_only_is_refused_saying_why(tmp_path: Path) -> None:
     # QA: alias "-" was "must be a list of non-empty strings", though it is not empty.
     from sync.errors import RulesError
