@@ -177,7 +177,9 @@ def test_text_that_starts_like_a_columnar_file_is_read_as_text(tmp_path: Path) -
         read_source(cut)
     cut_csv = tmp_path / "cut.csv"
     cut_csv.write_bytes(parquet.read_bytes()[:100])
-    with pytest.raises(SourceError, match=r"cut\.csv: it holds a NUL byte"):
+    with pytest.raises(SourceError, match=r"cut\.csv: starts like a Parquet file but does "
+                                          r"not end like one \(cut short\?\), and cannot be "
+                                          r"read as text either: it holds a NUL byte"):
         read_source(cut_csv)
 
 

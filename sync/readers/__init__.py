@@ -156,7 +156,7 @@ def read_source(
     elif kind in ("parquet", "arrow", "arrow-stream"):
         table = read_columnar(path, kind, header_row=header_row)
     else:
-        table = _read_text(path, encoding, delimiter, header_row)
+        table = _read_text_or_cut_columnar(path, encoding, delimiter, header_row)
     if _may_hold_decomposed_letters(table):
         compose_letters(table)
     return table
@@ -198,6 +198,23 @@ def _ends_with(path: Path, magic: bytes) -> bool:
             return handle.read(len(magic)) == magic
     except OSError as exc:
         raise SourceError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
+def _read_text_or_cut_columnar(path: Path, encoding: str | None, delimiter: str | None,
+                               header_row: int) -> SourceTable:
+    """`_read_text`; where a file that starts like a Parquet or Arrow file (but does not
+    end like one, see `source_kind`) is no text either, the error says it may be one
+    cut short."""
+    try:
+        return _read_text(path, encoding, delimiter, header_row)
+    except SourceError as exc:
+        started = sniff_format(read_head(path, 16))
+        if started not in _FOOTERS:
+            raise
+        name = "Parquet" if started == "parquet" else "Arrow IPC"
+        raise SourceError(f"{path}: starts like a {name} file but does not end like one "
+                          f"(cut short?), and cannot be read as text either: "
+                          f"{_reason(exc, path)}") from None
 
 
 def _read_text(path: Path, encoding: str | None, delimiter: str | None,
