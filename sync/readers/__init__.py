@@ -156,7 +156,7 @@ def read_source(
     elif kind in ("parquet", "arrow", "arrow-stream"):
         table = read_columnar(path, kind, header_row=header_row)
     else:
-        table = _read_text_or_cut_columnar(path, encoding, delimiter, header_row)
+        table = _read_text(path, encoding, delimiter, header_row)
     if _may_hold_decomposed_letters(table):
         compose_letters(table)
     return table
@@ -171,13 +171,13 @@ def source_kind(path: Path) -> str | None:
     if kind is None and path.suffix.lower() in (".arrow", ".feather", ".ipc") \
             and head.startswith(_IPC_STREAM):
         kind = "arrow-stream"
-    if kind == "xlsx":
-        kind = _zip_kind(path)
-    elif kind in _FOOTERS and path.suffix.lower() not in _EXTENSIONS \
+    if kind in _FOOTERS and path.suffix.lower() not in _EXTENSIONS \
             and not _ends_with(path, _FOOTERS[kind]):
         # Text that happens to start so (a first header 'PAR1'): a Parquet or Arrow file
         # ends with its magic too. One named .parquet or .arrow stays one, damaged.
-        kind = _markup_kind(read_head(path, 4096))
+        kind = None
+    if kind == "xlsx":
+        kind = _zip_kind(path)
     elif kind is None:
         kind = _markup_kind(read_head(path, 4096))
     return kind
@@ -200,33 +200,22 @@ def _ends_with(path: Path, magic: bytes) -> bool:
         raise SourceError(f"{path}: cannot be read ({exc.strerror or exc})") from None
 
 
-def _read_text_or_cut_columnar(path: Path, encoding: str | None, delimiter: str | None,
-                               header_row: int) -> SourceTable:
-    """`_read_text`; where a file that starts like a Parquet or Arrow file (but does not
-    end like one, see `source_kind`) is no text either, the error says it may be one
-    cut short."""
-    try:
-        return _read_text(path, encoding, delimiter, header_row)
-    except SourceError as exc:
-        started = sniff_format(read_head(path, 16))
-        if started not in _FOOTERS:
-            raise
-        name = "Parquet" if started == "parquet" else "Arrow IPC"
-        raise SourceError(f"{path}: starts like a {name} file but does not end like one "
-                          f"(cut short?), and cannot be read as text either: "
-                          f"{_reason(exc, path)}") from None
-
-
 def _read_text(path: Path, encoding: str | None, delimiter: str | None,
                header_row: int) -> SourceTable:
     try:
         return read_csv(path, encoding=encoding, delimiter=delimiter, header_row=header_row)
     except SourceError as exc:
         named = _EXTENSIONS.get(path.suffix.lower())
-        if named is None:
+        started = sniff_format(read_head(path, 16))
+        if named is not None:
+            said = f"is named like a {named} file but is not one"
+        elif started in _FOOTERS:  # see source_kind
+            said = (f"starts like a {'Parquet' if started == 'parquet' else 'Arrow IPC'} "
+                    f"file but does not end like one (cut short?)")
+        else:
             raise
-        raise SourceError(f"{path}: is named like a {named} file but is not one, and "
-                          f"cannot be read as text either: {_reason(exc, path)}") from None
+        raise SourceError(f"{path}: {said}, and cannot be read as text either: "
+                          f"{_reason(exc, path)}") from None
 
 
 def _may_hold_decomposed_letters(table: SourceTable) -> bool:
