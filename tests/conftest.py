@@ -22,6 +22,8 @@ from click.testing import CliRunner
 from sync.cli import cli
 from sync.types import FIELDS
 from sync.writers.register import open_register
+from sync.writers.register.sqlite import sqlite_path
+from sync.writers.register.urls import is_postgres_url
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -157,11 +159,11 @@ def copy_of_import(db: Path | str, source: Path, actor: str | None = "seed") -> 
         assert result.exit_code == 0, result.stderr
         _SEEDS[key] = template
     template = _SEEDS[key]
-    if str(db).startswith(("postgresql://", "postgres://")):
+    if is_postgres_url(str(db)):
         result = run_cli("copy-register", "--db", template, "--to", db)
         assert result.exit_code == 0, result.stderr
         return
-    path = Path(str(db).removeprefix("sqlite:///"))
+    path = sqlite_path(str(db))
     assert not path.exists(), f"{path}: a copy goes only where no register is"
     shutil.copyfile(template, path)
     with sqlite3.connect(path) as conn:
